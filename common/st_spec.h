@@ -1,0 +1,85 @@
+/*  st_spec.h: job specs. One parser and validator for YAML, JSON and CLI flags.
+ *
+ *  A spec is validated completely before anything is written anywhere: an unknown
+ *  field, a wrong type or a value out of range is refused with err->field naming
+ *  the field (dotted path, e.g. "resources.cpus_per_rank" or "command[2]").
+ *
+ *  Spec format (docs/job-spec.md is the reference; examples/ has samples):
+ *
+ *      kind: command            # command | finetune | inference        (default command)
+ *      name: hello              # 1..128 chars [A-Za-z0-9._-]           (default: basename of command[0])
+ *      tenant: default          # 1..64 chars [A-Za-z0-9._-]            (default "default")
+ *      queue: default           # same rules                            (default "default")
+ *      priority: 0              # integer -1000..1000                   (default 0)
+ *      command: [echo, hi]      # 1..256 strings, each 1..4096 bytes, no NUL    (required)
+ *      env: {KEY: value}        # up to 128; keys [A-Za-z_][A-Za-z0-9_]*, not STRATA_*; values strings
+ *      workdir: /tmp            # absolute path                         (default: worker's task dir)
+ *      resources:
+ *        ranks: 1               # 1..1024: a gang, all ranks start together  (default 1)
+ *        cpus_per_rank: 1       # 0.001..1024, number (fractional allowed)   (default 1)
+ *        mem_per_rank: 512M     # integer MiB, or string with K/M/G/T (or Ki/Mi/Gi/Ti) suffix; 1 MiB..16 TiB (default 256 MiB)
+ *        gpus_per_rank: 0       # 0..64                                 (default 0)
+ *      placement:
+ *        pool: onprem-gpu       # run only in this pool                 (optional)
+ *        labels: {rack: r1}     # node labels that must match exactly   (optional, up to 32)
+ *      time_limit: 3600         # seconds (integer), or "90s", "30m", "2h", "1d"; 0 = none; max 30 days
+ *      retries: 0               # 0..100: attempts = retries + 1
+ */
+#ifndef ST_SPEC_H
+#define ST_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "st_error.h"
+
+typedef struct {
+    char **keys;
+    char **vals;
+    size_t n;
+} st_kv_t;
+
+typedef struct {
+    char *kind;             /*  "command", "finetune" or "inference"  */
+    char *name;
+    char *tenant;
+    char *queue;
+    int32_t priority;
+    uint32_t ranks;
+    uint32_t cpus_milli;    /*  per rank, thousandths of a CPU  */
+    uint64_t mem_mb;        /*  per rank, MiB  */
+    uint32_t gpus;          /*  per rank  */
+    char **argv;            /*  argc strings, NULL-terminated  */
+    size_t argc;
+    st_kv_t env;
+    char *workdir;          /*  NULL: the worker's default  */
+    char *pool;             /*  NULL: any pool  */
+    st_kv_t labels;
+    uint32_t time_limit_s;  /*  0: none  */
+    uint32_t retries;
+} st_spec_t;
+
+/*  Parses and validates YAML or JSON text. Caller owns the result.  */
+st_spec_t *st_spec_parse (const char *text, size_t len, st_error_t *err);
+
+/*  Validates an already parsed tree (st_doc_parse output). Does not steal root.  */
+struct json_t;
+st_spec_t *st_spec_from_json (struct json_t *root, st_error_t *err);
+
+/*  Canonical JSON with every field present (defaults filled in), keys sorted.
+ *  st_spec_parse (st_spec_to_json (s)) yields an equal spec. Caller frees.  */
+char *st_spec_to_json (const st_spec_t *spec);
+
+/*  Parses "512M", "2G", "1Gi", "300" (MiB) into MiB. Returns 0 on success.  */
+int st_spec_parse_mem (const char *text, uint64_t *mb);
+/*  Parses "90", "90s", "30m", "2h", "1d" into seconds. Returns 0 on success.  */
+int st_spec_parse_duration (const char *text, uint32_t *seconds);
+
+void st_spec_destroy (st_spec_t **self_p);
+
+void st_kv_free (st_kv_t *kv);
+/*  Returns the value for key or NULL.  */
+const char *st_kv_get (const st_kv_t *kv, const char *key);
+/*  Appends (copies). Returns 0, or -1 on allocation failure.  */
+int st_kv_add (st_kv_t *kv, const char *key, const char *val);
+
+#endif

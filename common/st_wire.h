@@ -1,0 +1,58 @@
+/*  st_wire.h: Envelopes on ZeroMQ sockets.
+ *
+ *  A message is one protobuf Strata__Envelope. On a ROUTER socket it is preceded
+ *  by the peer's routing id (and, from REQ peers, an empty delimiter, which is
+ *  echoed on reply). Receiving enforces ST_MAX_FRAME and the protocol version
+ *  and always consumes every part of the message, so a bad message never leaves
+ *  the socket out of step. Bad input is reported, never trusted. */
+#ifndef ST_WIRE_H
+#define ST_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "st_error.h"
+#include "strata.pb-c.h"
+
+#define ST_PROTOCOL_VERSION 1u
+#define ST_MAX_FRAME (1u << 20)         /*  1 MiB: larger payloads are dropped and counted  */
+#define ST_MAX_ROUTING_ID 255
+
+typedef struct {
+    uint8_t id[ST_MAX_ROUTING_ID];      /*  ROUTER routing id of the peer  */
+    size_t id_len;
+    int delimited;                      /*  the peer sent an empty delimiter part (REQ)  */
+} st_peer_t;
+
+/*  Initialises env (protobuf init) and sets protocol_version and seq.  */
+void st_wire_envelope_init (Strata__Envelope *env, uint64_t seq);
+
+/*  Serialises and sends env. peer is NULL on DEALER/PUB sockets.
+ *  Non-blocking (ZMQ_DONTWAIT): returns ST_EAGAIN when the peer is gone or its queue
+ *  is full (the message is dropped; reliable messages are resent by their sender),
+ *  ST_ETOOBIG when the encoding exceeds ST_MAX_FRAME.  */
+st_rc_t st_wire_send (void *sock, const st_peer_t *peer, const Strata__Envelope *env);
+
+/*  Same, with a topic part first (PUB socket).  */
+st_rc_t st_wire_publish (void *sock, const char *topic, const Strata__Envelope *env);
+
+/*  Receives one message. router: non-zero when sock is a ROUTER (peer is filled).
+ *  flags: 0 or ZMQ_DONTWAIT.
+ *  Returns ST_OK with *out set (free with st_wire_free), ST_EAGAIN when nothing
+ *  is waiting, ST_ETOOBIG for an oversized payload, ST_EPROTO for a malformed
+ *  message (wrong part count, undecodable protobuf, empty body), ST_EVERSION for an
+ *  unknown protocol version (*out is then set so the caller can answer; free it).
+ *  err says what was wrong.  */
+st_rc_t st_wire_recv (void *sock, int router, int flags, st_peer_t *peer,
+                      Strata__Envelope **out, st_error_t *err);
+
+void st_wire_free (Strata__Envelope *env);
+
+/*  The name of env's body ("submit", "task_update", ...) for logs.  */
+const char *st_wire_body_name (const Strata__Envelope *env);
+
+/*  Sets the socket options every Strata socket gets: linger 0, a receive cap of
+ *  4 x ST_MAX_FRAME (a hard memory bound; frames over ST_MAX_FRAME but under it
+ *  are received, counted and dropped), and bounded high-water marks.  */
+void st_wire_socket_defaults (void *sock);
+
+#endif

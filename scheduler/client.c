@@ -1,0 +1,394 @@
+/*  client.c: the client API (CLI, gateway) on the client ROUTER socket.
+ *
+ *  Submit is answered only once the job is committed (the reply is deferred to
+ *  the end of the batch). Reads go to PostgreSQL, which after every batch holds
+ *  exactly what the scheduler knows. Logs live on the workers: a Logs request is
+ *  relayed to the node that ran the task and the answer relayed back. */
+#include "sched.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "st_log.h"
+#include "st_time.h"
+
+#define ST_LOG_RELAY_TIMEOUT_MS 5000
+#define ST_LOG_MAX_BYTES (256u * 1024u)
+
+static void
+s_reply (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
+{
+    st_rc_t rc = st_wire_send (s->client_sock, peer, env);
+    if (rc != ST_OK)
+        st_debug ("could not reply %s to a client: %s", st_wire_body_name (env), st_strerror (rc));
+}
+
+void
+st_client_error (st_sched_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__ErrorCode code, const char *msg,
+                 const char *hint)
+{
+    Strata__Envelope env;
+    Strata__ErrorReply e = STRATA__ERROR_REPLY__INIT;
+    st_wire_envelope_init (&env, st_sched_next_seq (s));
+    env.reply_to = reply_to;
+    e.code = code;
+    e.message = (char *) msg;
+    e.hint = (char *) (hint ? hint : "");
+    env.body_case = STRATA__ENVELOPE__BODY_ERROR;
+    env.error = &e;
+    s_reply (s, peer, &env);
+}
+
+static Strata__ErrorCode
+s_code (st_rc_t rc)
+{
+    switch (rc) {
+    case ST_EINVAL: return STRATA__ERROR_CODE__ERROR_INVALID;
+    case ST_ENOTFOUND: return STRATA__ERROR_CODE__ERROR_NOT_FOUND;
+    case ST_ECONFLICT: return STRATA__ERROR_CODE__ERROR_CONFLICT;
+    case ST_EUNAVAIL: return STRATA__ERROR_CODE__ERROR_UNAVAILABLE;
+    default: return STRATA__ERROR_CODE__ERROR_INTERNAL;
+    }
+}
+
+static void
+s_on_submit (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+{
+    const char *text = env->submit->spec_json ? env->submit->spec_json : "";
+    st_error_t err = { 0 };
+    /*  The server validates again: clients other than the CLI exist.  */
+    st_spec_t *spec = st_spec_parse (text, strlen (text), &err);
+    if (!spec) {
+        st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, err.msg, err.hint);
+        return;
+    }
+    char *json = st_spec_to_json (spec);
+    if (!json)
+        abort ();
+    uint64_t id = s->next_job_id++;
+    st_job_t *job = st_job_new (s, id, spec, json, st_wall_ms ());
+    if (!job)
+        abort ();
+    st_map_put_u64 (s->jobs, id, job);
+    snprintf (job->reason, sizeof job->reason, "queued");
+    st_add_event (s, id, -1, 0, "submitted", NULL, "PENDING", NULL, "submitted by tenant %s to queue %s",
+                  spec->tenant, spec->queue);
+    st_mark_job (s, job);
+    st_pending_add (s, job);
+    s->counters.submits++;
+
+    Strata__Envelope out;
+    Strata__SubmitReply rep = STRATA__SUBMIT_REPLY__INIT;
+    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    out.reply_to = env->seq;
+    rep.job_id = id;
+    out.body_case = STRATA__ENVELOPE__BODY_SUBMIT_REPLY;
+    out.submit_reply = &rep;
+    st_sched_defer (s, s->client_sock, peer, &out);
+}
+
+static void
+s_on_cancel (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+{
+    uint64_t id = env->cancel->job_id;
+    st_job_t *job = st_map_get_u64 (s->jobs, id);
+    Strata__Envelope out;
+    Strata__CancelReply rep = STRATA__CANCEL_REPLY__INIT;
+    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    out.reply_to = env->seq;
+    out.body_case = STRATA__ENVELOPE__BODY_CANCEL_REPLY;
+    out.cancel_reply = &rep;
+    rep.job_id = id;
+    if (!job) {
+        /*  Not in memory: finished, or never existed.  */
+        Strata__JobInfo *info = NULL;
+        st_error_t err = { 0 };
+        if (st_store_get_job (s, id, &info, &err) != ST_OK) {
+            st_client_error (s, peer, env->seq, s_code (err.rc), err.msg, "list jobs with `strata jobs`");
+            return;
+        }
+        char msg[128];
+        snprintf (msg, sizeof msg, "job %" PRIu64 " already ended %s", id, info->state);
+        st_store_free_job (info);
+        st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_CONFLICT, msg, NULL);
+        return;
+    }
+    if (!job->cancel_requested) {
+        job->cancel_requested = 1;
+        st_mark_job (s, job);
+        st_add_event (s, id, -1, job->attempt, "cancel", NULL, NULL, NULL, "cancel requested");
+        if (job->state == ST_JOB_PENDING) {
+            st_pending_remove (s, job);
+            st_job_set_state (s, job, ST_JOB_CANCELLED, "cancelled by request before it started");
+        }
+        else
+            st_job_evaluate (s, job);
+    }
+    rep.state = (char *) st_job_state_name (job->state);
+    st_sched_defer (s, s->client_sock, peer, &out);
+}
+
+typedef struct {
+    Strata__NodeInfo **items;
+    size_t n;
+} s_nodes_t;
+
+static void
+s_node_info (void *value, void *arg)
+{
+    s_nodes_t *c = arg;
+    st_node_t *n = value;
+    Strata__NodeInfo *ni = calloc (1, sizeof *ni);
+    Strata__Resources *cap = calloc (1, sizeof *cap), *used = calloc (1, sizeof *used);
+    if (!ni || !cap || !used)
+        abort ();
+    strata__node_info__init (ni);
+    strata__resources__init (cap);
+    strata__resources__init (used);
+    ni->name = n->name;
+    ni->pool = n->pool ? n->pool : "";
+    ni->state = n->state == ST_NODE_UP ? (n->connected ? "UP" : "UP") : "LOST";
+    cap->cpus_milli = n->cap_cpus_milli;
+    cap->mem_mb = n->cap_mem_mb;
+    cap->gpus = n->cap_gpus;
+    used->cpus_milli = n->used_cpus_milli;
+    used->mem_mb = n->used_mem_mb;
+    used->gpus = n->used_gpus;
+    ni->capacity = cap;
+    ni->used = used;
+    ni->gpu_type = n->gpu_type ? n->gpu_type : "";
+    ni->running_tasks = n->ntasks;
+    ni->last_seen_unix_ms = n->last_seen_wall;
+    ni->epoch = n->epoch;
+    if (n->labels.n) {
+        ni->labels = calloc (n->labels.n, sizeof *ni->labels);
+        if (!ni->labels)
+            abort ();
+        for (size_t i = 0; i < n->labels.n; i++) {
+            Strata__NodeInfo__LabelsEntry *e = malloc (sizeof *e);
+            if (!e)
+                abort ();
+            strata__node_info__labels_entry__init (e);
+            e->key = n->labels.keys[i];
+            e->value = n->labels.vals[i];
+            ni->labels[ni->n_labels++] = e;
+        }
+    }
+    c->items[c->n++] = ni;
+}
+
+static int
+s_by_name (const void *a, const void *b)
+{
+    return strcmp ((*(Strata__NodeInfo *const *) a)->name, (*(Strata__NodeInfo *const *) b)->name);
+}
+
+static void
+s_on_nodes (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+{
+    s_nodes_t c = { .items = calloc (st_map_size (s->nodes) + 1, sizeof (Strata__NodeInfo *)), .n = 0 };
+    if (!c.items)
+        abort ();
+    st_map_foreach (s->nodes, s_node_info, &c);
+    qsort (c.items, c.n, sizeof *c.items, s_by_name);
+    Strata__Envelope out;
+    Strata__NodesReply rep = STRATA__NODES_REPLY__INIT;
+    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    out.reply_to = env->seq;
+    rep.n_nodes = c.n;
+    rep.nodes = c.items;
+    out.body_case = STRATA__ENVELOPE__BODY_NODES_REPLY;
+    out.nodes_reply = &rep;
+    s_reply (s, peer, &out);
+    /*  The strings belong to the nodes; free only what was allocated here.  */
+    for (size_t i = 0; i < c.n; i++) {
+        for (size_t k = 0; k < c.items[i]->n_labels; k++)
+            free (c.items[i]->labels[k]);
+        free (c.items[i]->labels);
+        free (c.items[i]->capacity);
+        free (c.items[i]->used);
+        free (c.items[i]);
+    }
+    free (c.items);
+}
+
+static void
+s_on_logs (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+{
+    const Strata__LogsRequest *req = env->logs;
+    char node_name[160], state[16];
+    uint32_t attempt = 0;
+    st_error_t err = { 0 };
+    if (st_store_task_location (s, req->job_id, req->rank, node_name, sizeof node_name, &attempt, state,
+                                sizeof state, &err) != ST_OK) {
+        st_client_error (s, peer, env->seq, s_code (err.rc), err.msg, NULL);
+        return;
+    }
+    if (!*node_name || attempt == 0) {
+        /*  Not started yet: an empty answer, so `logs -f` keeps waiting.  */
+        Strata__Envelope out;
+        Strata__LogsReply rep = STRATA__LOGS_REPLY__INIT;
+        st_wire_envelope_init (&out, st_sched_next_seq (s));
+        out.reply_to = env->seq;
+        rep.job_state = state;
+        rep.offset = req->offset;
+        out.body_case = STRATA__ENVELOPE__BODY_LOGS_REPLY;
+        out.logs_reply = &rep;
+        s_reply (s, peer, &out);
+        return;
+    }
+    st_node_t *node = st_map_get (s->nodes, node_name, strlen (node_name));
+    if (!node || !node->connected) {
+        char msg[256];
+        snprintf (msg, sizeof msg, "the logs of job %" PRIu64 " rank %u are on node %s, which is not connected",
+                  req->job_id, req->rank, node_name);
+        st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE, msg,
+                         "logs stay on the worker that ran the task; try again when it is back");
+        return;
+    }
+    st_logreq_t *lr = calloc (1, sizeof *lr);
+    if (!lr)
+        abort ();
+    lr->id = ++s->next_logreq;
+    lr->client = *peer;
+    lr->client_seq = env->seq;
+    lr->deadline_mono = st_mono_ms () + ST_LOG_RELAY_TIMEOUT_MS;
+    snprintf (lr->job_state, sizeof lr->job_state, "%s", state);
+    lr->attempt = attempt;
+    lr->next = s->logreqs;
+    s->logreqs = lr;
+
+    Strata__Envelope out;
+    Strata__LogRequest q = STRATA__LOG_REQUEST__INIT;
+    Strata__TaskRef tr = STRATA__TASK_REF__INIT;
+    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    tr.job_id = req->job_id;
+    tr.index = req->rank;
+    tr.attempt = attempt;
+    q.request_id = lr->id;
+    q.task = &tr;
+    q.stderr = req->stderr;
+    q.offset = req->offset;
+    q.max_bytes = req->max_bytes && req->max_bytes < ST_LOG_MAX_BYTES ? req->max_bytes : ST_LOG_MAX_BYTES;
+    out.body_case = STRATA__ENVELOPE__BODY_LOG_REQUEST;
+    out.log_request = &q;
+    st_wire_send (s->worker_sock, &node->peer, &out);
+}
+
+void
+st_client_log_data (st_sched_t *s, const Strata__LogData *data)
+{
+    st_logreq_t **pp = &s->logreqs;
+    while (*pp && (*pp)->id != data->request_id)
+        pp = &(*pp)->next;
+    st_logreq_t *lr = *pp;
+    if (!lr)
+        return;     /*  late answer to a request that timed out  */
+    *pp = lr->next;
+    if (data->error && *data->error) {
+        st_client_error (s, &lr->client, lr->client_seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE, data->error, NULL);
+        free (lr);
+        return;
+    }
+    Strata__Envelope out;
+    Strata__LogsReply rep = STRATA__LOGS_REPLY__INIT;
+    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    out.reply_to = lr->client_seq;
+    rep.data = data->data;
+    rep.offset = data->offset;
+    rep.size = data->size;
+    rep.job_state = lr->job_state;
+    rep.attempt = lr->attempt;
+    out.body_case = STRATA__ENVELOPE__BODY_LOGS_REPLY;
+    out.logs_reply = &rep;
+    s_reply (s, &lr->client, &out);
+    free (lr);
+}
+
+void
+st_client_tick (st_sched_t *s, uint64_t now)
+{
+    st_logreq_t **pp = &s->logreqs;
+    while (*pp) {
+        st_logreq_t *lr = *pp;
+        if (now < lr->deadline_mono) {
+            pp = &lr->next;
+            continue;
+        }
+        *pp = lr->next;
+        st_client_error (s, &lr->client, lr->client_seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE,
+                         "the worker holding the logs did not answer in time", "try again");
+        free (lr);
+    }
+}
+
+void
+st_client_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
+{
+    st_error_t err = { 0 };
+    switch (env->body_case) {
+    case STRATA__ENVELOPE__BODY_SUBMIT:
+        s_on_submit (s, peer, env);
+        return;
+    case STRATA__ENVELOPE__BODY_CANCEL:
+        s_on_cancel (s, peer, env);
+        return;
+    case STRATA__ENVELOPE__BODY_NODES:
+        s_on_nodes (s, peer, env);
+        return;
+    case STRATA__ENVELOPE__BODY_LOGS:
+        s_on_logs (s, peer, env);
+        return;
+    case STRATA__ENVELOPE__BODY_GET: {
+        Strata__JobInfo *job = NULL;
+        if (st_store_get_job (s, env->get->job_id, &job, &err) != ST_OK) {
+            st_client_error (s, peer, env->seq, s_code (err.rc), err.msg,
+                             err.rc == ST_ENOTFOUND ? "list jobs with `strata jobs`" : NULL);
+            return;
+        }
+        Strata__Envelope out;
+        st_wire_envelope_init (&out, st_sched_next_seq (s));
+        out.reply_to = env->seq;
+        out.body_case = STRATA__ENVELOPE__BODY_JOB;
+        out.job = job;
+        if (st_wire_send (s->client_sock, peer, &out) == ST_ETOOBIG)
+            st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INTERNAL, "the job is too large to send",
+                             NULL);
+        st_store_free_job (job);
+        return;
+    }
+    case STRATA__ENVELOPE__BODY_LIST: {
+        Strata__ListReply *list = NULL;
+        if (env->list->state && *env->list->state) {
+            st_job_state_t st;
+            if (st_job_state_parse (env->list->state, &st) != 0) {
+                st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "unknown job state",
+                                 "states: PENDING SCHEDULED STARTING RUNNING SUCCEEDED FAILED CANCELLED PREEMPTED LOST");
+                return;
+            }
+        }
+        if (st_store_list_jobs (s, env->list, &list, &err) != ST_OK) {
+            st_client_error (s, peer, env->seq, s_code (err.rc), err.msg, NULL);
+            return;
+        }
+        Strata__Envelope out;
+        st_wire_envelope_init (&out, st_sched_next_seq (s));
+        out.reply_to = env->seq;
+        out.body_case = STRATA__ENVELOPE__BODY_LIST_REPLY;
+        out.list_reply = list;
+        if (st_wire_send (s->client_sock, peer, &out) == ST_ETOOBIG)
+            st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "the listing is too large",
+                             "ask for fewer jobs with --limit");
+        st_store_free_list (list);
+        return;
+    }
+    default:
+        s->counters.bad_frames++;
+        st_warn ("dropped unexpected %s message on client socket (bad_frames=%" PRIu64 ")", st_wire_body_name (env),
+                 s->counters.bad_frames);
+        st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "not a client request", NULL);
+        return;
+    }
+}

@@ -1,0 +1,542 @@
+/*  dispatch.c: the scheduler's side of the worker protocol.
+ *
+ *  Workers register, heartbeat and report task updates; the scheduler launches,
+ *  signals and asks for logs. Every state-changing message is acknowledged only
+ *  after the change is committed (acks are deferred to the end of the batch), and
+ *  workers resend until acknowledged, so updates are idempotent here: a task
+ *  update is applied only to the attempt it names, on the node that runs it, and
+ *  only moves a task forward. A worker that reports a task the scheduler no
+ *  longer assigns to it is told to kill it. */
+#include "sched.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "st_log.h"
+#include "st_time.h"
+
+#define ST_MAX_NODE_NAME 128
+
+static int
+s_peer_equal (const st_peer_t *a, const st_peer_t *b)
+{
+    return a->id_len == b->id_len && memcmp (a->id, b->id, a->id_len) == 0;
+}
+
+static int
+s_valid_name (const char *name)
+{
+    size_t n = strlen (name);
+    if (n == 0 || n > ST_MAX_NODE_NAME)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_'
+              || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+void
+st_dispatch_send_ack (st_sched_t *s, const st_peer_t *peer, uint64_t ack_seq, Strata__AckStatus status)
+{
+    Strata__Envelope env;
+    Strata__Ack ack = STRATA__ACK__INIT;
+    st_wire_envelope_init (&env, st_sched_next_seq (s));
+    ack.ack_seq = ack_seq;
+    ack.status = status;
+    env.body_case = STRATA__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    st_sched_defer (s, s->worker_sock, peer, &env);
+}
+
+static void
+s_send_now (st_sched_t *s, const st_node_t *node, Strata__Envelope *env)
+{
+    st_rc_t rc = st_wire_send (s->worker_sock, &node->peer, env);
+    if (rc != ST_OK)
+        st_debug ("could not send %s to node %s: %s", st_wire_body_name (env), node->name, st_strerror (rc));
+}
+
+/*  Tells a worker to kill a task it should not be running.  */
+static void
+s_kill_stale (st_sched_t *s, const st_node_t *node, const Strata__TaskRef *ref)
+{
+    Strata__Envelope env;
+    Strata__Signal sig = STRATA__SIGNAL__INIT;
+    Strata__TaskRef tr = *ref;
+    st_wire_envelope_init (&env, st_sched_next_seq (s));
+    sig.task = &tr;
+    sig.kind = STRATA__SIGNAL_KIND__SIGNAL_KILL;
+    env.body_case = STRATA__ENVELOPE__BODY_SIGNAL;
+    env.signal = &sig;
+    st_warn ("node %s runs job %" PRIu64 " rank %u attempt %u, which is no longer assigned to it: killing it",
+             node->name, ref->job_id, ref->index, ref->attempt);
+    s_send_now (s, node, &env);
+}
+
+void
+st_dispatch_signal (st_sched_t *s, st_task_t *t, Strata__SignalKind kind)
+{
+    if (!t->node || !t->node->connected)
+        return;
+    Strata__Envelope env;
+    Strata__Signal sig = STRATA__SIGNAL__INIT;
+    Strata__TaskRef tr = STRATA__TASK_REF__INIT;
+    st_wire_envelope_init (&env, st_sched_next_seq (s));
+    tr.job_id = t->job->id;
+    tr.index = t->index;
+    tr.attempt = t->attempt;
+    sig.task = &tr;
+    sig.kind = kind;
+    sig.grace_ms = (uint32_t) s->cfg.kill_grace_ms;
+    env.body_case = STRATA__ENVELOPE__BODY_SIGNAL;
+    env.signal = &sig;
+    /*  Signals go out after the batch that decided them is committed.  */
+    st_sched_defer (s, s->worker_sock, &t->node->peer, &env);
+}
+
+static void
+s_send_launch (st_sched_t *s, st_task_t *t)
+{
+    st_job_t *job = t->job;
+    const st_spec_t *sp = job->spec;
+    Strata__Envelope env;
+    Strata__Launch l = STRATA__LAUNCH__INIT;
+    Strata__TaskRef tr = STRATA__TASK_REF__INIT;
+    Strata__Resources res = STRATA__RESOURCES__INIT;
+    st_wire_envelope_init (&env, st_sched_next_seq (s));
+    tr.job_id = job->id;
+    tr.index = t->index;
+    tr.attempt = t->attempt;
+    l.task = &tr;
+    l.n_argv = sp->argc;
+    l.argv = sp->argv;
+    /*  The spec's environment plus the variables every rank gets.  */
+    char vals[6][32];
+    snprintf (vals[0], sizeof vals[0], "%" PRIu64, job->id);
+    snprintf (vals[1], sizeof vals[1], "%u", t->index);
+    snprintf (vals[2], sizeof vals[2], "%u", job->ntasks);
+    snprintf (vals[3], sizeof vals[3], "%u", t->attempt);
+    const char *extra_k[] = { "STRATA_JOB_ID", "STRATA_RANK", "STRATA_WORLD_SIZE", "STRATA_ATTEMPT", "RANK",
+                              "WORLD_SIZE", "STRATA_JOB_NAME" };
+    const char *extra_v[] = { vals[0], vals[1], vals[2], vals[3], vals[1], vals[2], sp->name };
+    size_t nextra = sizeof extra_k / sizeof *extra_k;
+    Strata__Launch__EnvEntry *entries = calloc (sp->env.n + nextra, sizeof *entries);
+    Strata__Launch__EnvEntry **eptrs = calloc (sp->env.n + nextra, sizeof *eptrs);
+    if (!entries || !eptrs)
+        abort ();
+    size_t ne = 0;
+    for (size_t i = 0; i < sp->env.n; i++, ne++) {
+        strata__launch__env_entry__init (&entries[ne]);
+        entries[ne].key = sp->env.keys[i];
+        entries[ne].value = sp->env.vals[i];
+        eptrs[ne] = &entries[ne];
+    }
+    for (size_t i = 0; i < nextra; i++, ne++) {
+        strata__launch__env_entry__init (&entries[ne]);
+        entries[ne].key = (char *) extra_k[i];
+        entries[ne].value = (char *) extra_v[i];
+        eptrs[ne] = &entries[ne];
+    }
+    l.n_env = ne;
+    l.env = eptrs;
+    l.workdir = sp->workdir ? sp->workdir : "";
+    res.cpus_milli = sp->cpus_milli;
+    res.mem_mb = sp->mem_mb;
+    res.gpus = sp->gpus;
+    l.resources = &res;
+    l.time_limit_s = sp->time_limit_s;
+    l.kill_grace_ms = (uint32_t) s->cfg.kill_grace_ms;
+    l.world_size = job->ntasks;
+    env.body_case = STRATA__ENVELOPE__BODY_LAUNCH;
+    env.launch = &l;
+
+    if (t->launch_seq)
+        st_map_remove_u64 (s->launches, t->launch_seq);
+    t->launch_seq = env.seq;
+    t->launch_sent_mono = st_mono_ms ();
+    t->launch_acked = 0;
+    st_map_put_u64 (s->launches, env.seq, t);
+    s_send_now (s, t->node, &env);
+    free (entries);
+    free (eptrs);
+}
+
+void
+st_dispatch_send_launches (st_sched_t *s)
+{
+    for (size_t i = 0; i < s->nto_launch; i++) {
+        st_task_t *t = s->to_launch[i];
+        if (t->state != ST_JOB_SCHEDULED || !t->node)
+            continue;       /*  changed since it was placed (node lost)  */
+        if (t->job->cancel_requested || t->job->stopping) {
+            /*  Its job is being stopped: never start it.  */
+            st_task_end (s, t, t->job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
+            st_job_evaluate (s, t->job);
+            continue;
+        }
+        s_send_launch (s, t);
+        t->state = ST_JOB_STARTING;
+        st_mark_task (s, t);
+        st_debug ("launched job %" PRIu64 " rank %u attempt %u on %s", t->job->id, t->index, t->attempt,
+                  t->node->name);
+        if (t->job->state == ST_JOB_SCHEDULED)
+            st_job_set_state (s, t->job, ST_JOB_STARTING, "launching on %s", t->node->name);
+    }
+    s->nto_launch = 0;
+}
+
+/*  -- task reports ---------------------------------------------------------  */
+
+static void
+s_describe_end (const Strata__TaskStatus *st, char *buf, size_t size)
+{
+    if (st->state == STRATA__TASK_STATE__TASK_START_FAILED)
+        snprintf (buf, size, "could not start: %s", st->message && *st->message ? st->message : "unknown error");
+    else if (st->timed_out)
+        snprintf (buf, size, "exceeded its time limit");
+    else if (st->term_signal)
+        snprintf (buf, size, "was killed by signal %d", st->term_signal);
+    else
+        snprintf (buf, size, "exited with code %d", st->exit_code);
+}
+
+/*  Applies one task status from node. Returns the ack status to send.  */
+static Strata__AckStatus
+s_apply_status (st_sched_t *s, st_node_t *node, const Strata__TaskStatus *st)
+{
+    if (!st->task)
+        return STRATA__ACK_STATUS__ACK_STALE;
+    const Strata__TaskRef *ref = st->task;
+    st_task_t *t = st_sched_find_task (s, ref->job_id, ref->index);
+    if (!t || t->attempt != ref->attempt || t->node != node) {
+        s->counters.stale_updates++;
+        if (st->state == STRATA__TASK_STATE__TASK_RUNNING)
+            s_kill_stale (s, node, ref);
+        return STRATA__ACK_STATUS__ACK_STALE;
+    }
+    st_job_t *job = t->job;
+    switch (st->state) {
+    case STRATA__TASK_STATE__TASK_RUNNING:
+        if (t->state == ST_JOB_SCHEDULED || t->state == ST_JOB_STARTING) {
+            t->state = ST_JOB_RUNNING;
+            t->pid = st->pid;
+            t->started_wall = st->started_unix_ms ? st->started_unix_ms : st_wall_ms ();
+            t->launch_acked = 1;
+            st_mark_task (s, t);
+            if (job->state == ST_JOB_SCHEDULED)
+                st_job_set_state (s, job, ST_JOB_STARTING, "launching on %s", node->name);
+            st_job_evaluate (s, job);
+        }
+        break;
+    case STRATA__TASK_STATE__TASK_EXITED:
+    case STRATA__TASK_STATE__TASK_START_FAILED: {
+        if (t->state != ST_JOB_SCHEDULED && t->state != ST_JOB_STARTING && t->state != ST_JOB_RUNNING)
+            break;      /*  already ended: a resend  */
+        if (st->pid)
+            t->pid = st->pid;
+        if (!t->started_wall)
+            t->started_wall = st->started_unix_ms ? st->started_unix_ms : st_wall_ms ();
+        t->finished_wall = st->finished_unix_ms ? st->finished_unix_ms : st_wall_ms ();
+        int ok = st->state == STRATA__TASK_STATE__TASK_EXITED && !st->term_signal && !st->timed_out
+                 && st->exit_code == 0;
+        t->has_exit = st->state == STRATA__TASK_STATE__TASK_EXITED && !st->term_signal;
+        t->exit_code = st->state == STRATA__TASK_STATE__TASK_EXITED ? st->exit_code : 127;
+        if (st->state == STRATA__TASK_STATE__TASK_START_FAILED)
+            t->has_exit = 1;
+        t->term_signal = st->term_signal;
+        char what[300];
+        s_describe_end (st, what, sizeof what);
+        if (job->state == ST_JOB_SCHEDULED)
+            st_job_set_state (s, job, ST_JOB_STARTING, "launching on %s", node->name);
+        if (ok)
+            st_task_end (s, t, ST_JOB_SUCCEEDED);
+        else {
+            /*  The first failure of an attempt is its cause; ranks stopped because of it are not.  */
+            if (!job->failure[0] && !job->cancel_requested)
+                snprintf (job->failure, sizeof job->failure, "rank %u %s on %s", t->index, what, node->name);
+            st_add_event (s, job->id, (int32_t) t->index, t->attempt, "task", NULL, NULL, node->name, "rank %u %s",
+                          t->index, what);
+            st_task_end (s, t, job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
+        }
+        st_job_evaluate (s, job);
+        break;
+    }
+    default:
+        return STRATA__ACK_STATUS__ACK_STALE;
+    }
+    return STRATA__ACK_STATUS__ACK_OK;
+}
+
+/*  Marks every live task on node lost (the worker is gone or came back as a new process).  */
+static void
+s_lose_tasks (st_sched_t *s, st_node_t *node, const char *why)
+{
+    while (node->tasks) {
+        st_task_t *t = node->tasks;
+        st_job_t *job = t->job;
+        if (!job->failure[0])
+            snprintf (job->failure, sizeof job->failure, "node %s %s while rank %u was %s", node->name, why,
+                      t->index, st_job_state_name (t->state));
+        st_add_event (s, job->id, (int32_t) t->index, t->attempt, "task", NULL, "LOST", node->name,
+                      "rank %u lost: node %s %s", t->index, node->name, why);
+        st_task_end (s, t, ST_JOB_LOST);
+        st_job_evaluate (s, job);
+    }
+}
+
+static void
+s_on_register (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+{
+    const Strata__Register *reg = env->register_;
+    Strata__Envelope out;
+    Strata__RegisterReply rep = STRATA__REGISTER_REPLY__INIT;
+    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    out.reply_to = env->seq;
+    out.body_case = STRATA__ENVELOPE__BODY_REGISTER_REPLY;
+    out.register_reply = &rep;
+
+    const char *pool = reg->pool && *reg->pool ? reg->pool : "default";
+    if (!reg->node || !s_valid_name (reg->node) || !s_valid_name (pool)) {
+        rep.error = "node and pool names must be 1-128 characters of letters, digits, '.', '_' or '-'";
+        st_warn ("refused registration: invalid node or pool name");
+        st_sched_defer (s, s->worker_sock, peer, &out);
+        return;
+    }
+    if (!reg->capacity || (reg->capacity->cpus_milli == 0 && reg->capacity->mem_mb == 0)) {
+        rep.error = "a node must advertise some CPUs and memory";
+        st_warn ("refused registration of node %s: no capacity advertised", reg->node);
+        st_sched_defer (s, s->worker_sock, peer, &out);
+        return;
+    }
+    uint64_t now = st_mono_ms ();
+    st_node_t *node = st_map_get (s->nodes, reg->node, strlen (reg->node));
+    if (node && node->connected && node->state == ST_NODE_UP && !s_peer_equal (&node->peer, peer)
+        && node->instance != reg->instance && now - node->last_seen_mono < s->cfg.node_timeout_ms) {
+        s->counters.duplicate_registrations++;
+        st_warn ("refused duplicate registration of node %s: another worker holds that name (duplicate_registrations=%" PRIu64 ")",
+                 reg->node, s->counters.duplicate_registrations);
+        rep.error = "another live worker is registered under this node name";
+        st_sched_defer (s, s->worker_sock, peer, &out);
+        return;
+    }
+    if (!node) {
+        node = st_node_new (reg->node);
+        if (!node)
+            abort ();
+        st_map_put (s->nodes, node->name, strlen (node->name), node);
+    }
+    int new_instance = node->instance != reg->instance;
+    if (new_instance)
+        node->epoch++;
+    int was_up = node->state == ST_NODE_UP && node->connected;
+    node->peer = *peer;
+    node->connected = 1;
+    node->instance = reg->instance;
+    node->state = ST_NODE_UP;
+    node->last_seen_mono = now;
+    node->last_seen_wall = st_wall_ms ();
+    free (node->pool);
+    node->pool = strdup (pool);
+    free (node->gpu_type);
+    node->gpu_type = strdup (reg->gpu_type ? reg->gpu_type : "");
+    free (node->hostname);
+    node->hostname = strdup (reg->hostname ? reg->hostname : "");
+    free (node->version);
+    node->version = strdup (reg->version ? reg->version : "");
+    st_kv_free (&node->labels);
+    for (size_t i = 0; i < reg->n_labels && i < 64; i++)
+        if (reg->labels[i]->key && reg->labels[i]->value)
+            st_kv_add (&node->labels, reg->labels[i]->key, reg->labels[i]->value);
+    node->cap_cpus_milli = reg->capacity->cpus_milli;
+    node->cap_mem_mb = reg->capacity->mem_mb;
+    node->cap_gpus = reg->capacity->gpus;
+    st_mark_node (s, node);
+    st_add_event (s, 0, -1, 0, "node", NULL, "UP", node->name, "node %s registered (pool %s, %g CPU, %" PRIu64
+                  " MiB, %u GPU, epoch %" PRIu64 ")", node->name, node->pool, node->cap_cpus_milli / 1000.0,
+                  node->cap_mem_mb, node->cap_gpus, node->epoch);
+    st_info ("node %s registered%s: pool %s, %g CPU, %" PRIu64 " MiB, %u GPU, %zu known task(s), epoch %" PRIu64,
+             node->name, was_up ? " again" : "", node->pool, node->cap_cpus_milli / 1000.0, node->cap_mem_mb,
+             node->cap_gpus, reg->n_tasks, node->epoch);
+
+    /*  Reconcile: first what the worker reports, then what we think it runs.  */
+    for (size_t i = 0; i < reg->n_tasks; i++)
+        s_apply_status (s, node, reg->tasks[i]);
+    for (st_task_t *t = node->tasks, *next; t; t = next) {
+        next = t->node_next;
+        int reported = 0;
+        for (size_t i = 0; i < reg->n_tasks && !reported; i++) {
+            const Strata__TaskRef *r = reg->tasks[i]->task;
+            reported = r && r->job_id == t->job->id && r->index == t->index && r->attempt == t->attempt;
+        }
+        if (reported)
+            continue;
+        if (t->state == ST_JOB_SCHEDULED || (t->state == ST_JOB_STARTING && !t->pid)) {
+            /*  The Launch may never have arrived; the worker never starts a task twice.  */
+            if (t->job->cancel_requested) {
+                st_task_end (s, t, ST_JOB_CANCELLED);
+                st_job_evaluate (s, t->job);
+            }
+            else {
+                t->state = ST_JOB_SCHEDULED;
+                st_push ((void **) &s->to_launch, &s->nto_launch, &s->cap_to_launch, sizeof t, &t);
+            }
+            continue;
+        }
+        /*  It was running and the worker does not know it: a new worker process.  */
+        st_job_t *job = t->job;
+        if (!job->failure[0])
+            snprintf (job->failure, sizeof job->failure, "node %s restarted while rank %u was running", node->name,
+                      t->index);
+        st_add_event (s, job->id, (int32_t) t->index, t->attempt, "task", NULL, "LOST", node->name,
+                      "rank %u lost: the worker on %s no longer knows it", t->index, node->name);
+        st_task_end (s, t, ST_JOB_LOST);
+        st_job_evaluate (s, job);
+    }
+    rep.accepted = 1;
+    rep.epoch = node->epoch;
+    rep.heartbeat_ms = (uint32_t) s->cfg.heartbeat_ms;
+    st_sched_defer (s, s->worker_sock, peer, &out);
+    s->sched_needed = 1;
+}
+
+static st_node_t *
+s_node_of_peer (st_sched_t *s, const char *name, const st_peer_t *peer)
+{
+    if (!name || !*name)
+        return NULL;
+    st_node_t *node = st_map_get (s->nodes, name, strlen (name));
+    if (!node || !node->connected || !s_peer_equal (&node->peer, peer))
+        return NULL;
+    return node;
+}
+
+/*  Finds the node registered on peer (TaskUpdate, Ack and LogData carry no node name).  */
+typedef struct {
+    const st_peer_t *peer;
+    st_node_t *found;
+} s_find_t;
+
+static void
+s_find_peer (void *value, void *arg)
+{
+    s_find_t *f = arg;
+    st_node_t *n = value;
+    if (!f->found && n->connected && s_peer_equal (&n->peer, f->peer))
+        f->found = n;
+}
+
+static st_node_t *
+s_node_by_peer (st_sched_t *s, const st_peer_t *peer)
+{
+    /*  Routing ids that libzmq generates are 5 bytes: 0 followed by a 32-bit counter;
+     *  a scan is fine at the core's scale, and the placement engine's node index replaces it.  */
+    s_find_t f = { .peer = peer, .found = NULL };
+    st_map_foreach (s->nodes, s_find_peer, &f);
+    return f.found;
+}
+
+void
+st_dispatch_worker_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
+{
+    switch (env->body_case) {
+    case STRATA__ENVELOPE__BODY_REGISTER:
+        s_on_register (s, peer, env);
+        return;
+    case STRATA__ENVELOPE__BODY_HEARTBEAT: {
+        const Strata__Heartbeat *hb = env->heartbeat;
+        st_node_t *node = s_node_of_peer (s, hb->node, peer);
+        if (!node || node->instance != hb->instance) {
+            s->counters.unknown_peer_messages++;
+            st_dispatch_send_ack (s, peer, env->seq, STRATA__ACK_STATUS__ACK_UNKNOWN_NODE);
+            return;
+        }
+        node->last_seen_mono = st_mono_ms ();
+        node->last_seen_wall = st_wall_ms ();
+        for (size_t i = 0; i < hb->n_running; i++) {
+            const Strata__TaskRef *r = hb->running[i];
+            if (!r)
+                continue;
+            st_task_t *t = st_sched_find_task (s, r->job_id, r->index);
+            if (!t || t->attempt != r->attempt || t->node != node)
+                s_kill_stale (s, node, r);
+        }
+        st_dispatch_send_ack (s, peer, env->seq, STRATA__ACK_STATUS__ACK_OK);
+        return;
+    }
+    case STRATA__ENVELOPE__BODY_TASK_UPDATE: {
+        st_node_t *node = s_node_by_peer (s, peer);
+        if (!node || !env->task_update->status) {
+            /*  Not acknowledged: the worker keeps it and reports it again when it registers.  */
+            s->counters.unknown_peer_messages++;
+            return;
+        }
+        node->last_seen_mono = st_mono_ms ();
+        Strata__AckStatus status = s_apply_status (s, node, env->task_update->status);
+        st_dispatch_send_ack (s, peer, env->seq, status);
+        return;
+    }
+    case STRATA__ENVELOPE__BODY_ACK: {
+        st_task_t *t = st_map_remove_u64 (s->launches, env->ack->ack_seq);
+        if (t) {
+            t->launch_acked = 1;
+            t->launch_seq = 0;
+        }
+        return;
+    }
+    case STRATA__ENVELOPE__BODY_LOG_DATA:
+        st_client_log_data (s, env->log_data);
+        return;
+    default:
+        s->counters.bad_frames++;
+        st_warn ("dropped unexpected %s message on worker socket (bad_frames=%" PRIu64 ")", st_wire_body_name (env),
+                 s->counters.bad_frames);
+        return;
+    }
+}
+
+/*  -- timers ----------------------------------------------------------------  */
+
+typedef struct {
+    st_sched_t *s;
+    uint64_t now;
+} s_tick_t;
+
+static void
+s_tick_node (void *value, void *arg)
+{
+    s_tick_t *k = arg;
+    st_sched_t *s = k->s;
+    st_node_t *node = value;
+    if (node->state != ST_NODE_UP)
+        return;
+    if (k->now - node->last_seen_mono > s->cfg.node_timeout_ms) {
+        st_warn ("node %s lost: no heartbeat for %" PRIu64 " ms; %u task(s) on it", node->name,
+                 k->now - node->last_seen_mono, node->ntasks);
+        node->state = ST_NODE_LOST;
+        node->connected = 0;
+        st_mark_node (s, node);
+        st_add_event (s, 0, -1, 0, "node", "UP", "LOST", node->name, "node %s lost: no heartbeat for %" PRIu64 " ms",
+                      node->name, k->now - node->last_seen_mono);
+        s_lose_tasks (s, node, "stopped heartbeating");
+        return;
+    }
+    /*  Resend launches the worker has not acknowledged.  */
+    for (st_task_t *t = node->tasks; t; t = t->node_next)
+        if (t->state == ST_JOB_STARTING && !t->launch_acked && node->connected
+            && k->now - t->launch_sent_mono > s->cfg.launch_timeout_ms) {
+            st_info ("resending launch of job %" PRIu64 " rank %u to %s", t->job->id, t->index, node->name);
+            s_send_launch (s, t);
+        }
+}
+
+void
+st_dispatch_tick (st_sched_t *s, uint64_t now)
+{
+    s_tick_t k = { .s = s, .now = now };
+    st_map_foreach (s->nodes, s_tick_node, &k);
+}

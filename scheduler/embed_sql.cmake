@@ -1,0 +1,16 @@
+# Embeds sql/NNN_*.sql into a C source so the scheduler carries its migrations.
+# Inputs: SQL_DIR, OUT.
+file(GLOB files ${SQL_DIR}/[0-9][0-9][0-9]_*.sql)
+list(SORT files)
+set(body "/* generated from sql/ by scheduler/embed_sql.cmake: do not edit */\n#include <stddef.h>\n#include \"migrations.h\"\n\nconst st_migration_t st_migrations[] = {\n")
+foreach(f ${files})
+  get_filename_component(name ${f} NAME)
+  string(SUBSTRING ${name} 0 3 num)
+  math(EXPR ver "${num}")
+  file(READ ${f} text HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "\\\\x\\1" text "${text}")
+  string(APPEND body "    { ${ver}, \"${name}\", \"${text}\" },\n")
+endforeach()
+string(APPEND body "    { 0, NULL, NULL }\n};\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

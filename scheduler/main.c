@@ -1,0 +1,8 @@
+/*  main.c: strata-scheduler.  */
+#include "sched.h"
+
+int
+main (int argc, char **argv)
+{
+    return st_sched_main (argc, argv);
+}

@@ -1,0 +1,442 @@
+/*  model.c: jobs, tasks and nodes in memory; the job state machine.
+ *
+ *  Legal job transitions (anything else is refused and logged as a bug):
+ *
+ *      FROM        TO                                        [function]
+ *      PENDING     SCHEDULED                                 [st_place_pending]
+ *      PENDING     CANCELLED                                 [client cancel]
+ *      SCHEDULED   STARTING                                  [st_dispatch_send_launches]
+ *      SCHEDULED   PENDING FAILED CANCELLED LOST             [st_job_evaluate]
+ *      STARTING    RUNNING SUCCEEDED FAILED CANCELLED LOST PENDING   [st_job_evaluate]
+ *      RUNNING     SUCCEEDED FAILED CANCELLED LOST PREEMPTED PENDING [st_job_evaluate]
+ *      LOST        PENDING FAILED                            [st_job_evaluate]
+ *      PREEMPTED   PENDING                                   [st_job_evaluate]
+ *
+ *  ->PENDING from a running state is a retry: the attempt failed and attempts remain.
+ *  A job whose attempt is ending waits until every rank has stopped before it moves on,
+ *  so a requeued gang never overlaps its previous attempt. */
+#include "sched.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "st_log.h"
+#include "st_time.h"
+
+static const char *s_state_names[ST_JOB__COUNT] = {
+    "PENDING", "SCHEDULED", "STARTING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "PREEMPTED", "LOST",
+};
+
+#define B(x) (1u << ST_JOB_##x)
+static const unsigned s_allowed[ST_JOB__COUNT] = {
+    [ST_JOB_PENDING] = B (SCHEDULED) | B (CANCELLED),
+    [ST_JOB_SCHEDULED] = B (STARTING) | B (PENDING) | B (FAILED) | B (CANCELLED) | B (LOST),
+    [ST_JOB_STARTING] = B (RUNNING) | B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST) | B (PENDING),
+    [ST_JOB_RUNNING] = B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST) | B (PREEMPTED) | B (PENDING),
+    [ST_JOB_LOST] = B (PENDING) | B (FAILED),
+    [ST_JOB_PREEMPTED] = B (PENDING),
+};
+#undef B
+
+const char *
+st_job_state_name (st_job_state_t s)
+{
+    return (unsigned) s < ST_JOB__COUNT ? s_state_names[s] : "UNKNOWN";
+}
+
+int
+st_job_state_parse (const char *name, st_job_state_t *out)
+{
+    for (int i = 0; i < ST_JOB__COUNT; i++)
+        if (strcmp (name, s_state_names[i]) == 0) {
+            *out = (st_job_state_t) i;
+            return 0;
+        }
+    return -1;
+}
+
+int
+st_job_state_terminal (st_job_state_t s)
+{
+    return s == ST_JOB_SUCCEEDED || s == ST_JOB_FAILED || s == ST_JOB_CANCELLED;
+}
+
+int
+st_push (void **arr, size_t *n, size_t *cap, size_t elem, const void *item)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 64;
+        void *p = realloc (*arr, nc * elem);
+        if (!p)
+            return -1;
+        *arr = p;
+        *cap = nc;
+    }
+    memcpy ((char *) *arr + *n * elem, item, elem);
+    (*n)++;
+    return 0;
+}
+
+#define PUSH(s, field, item) \
+    do { if (st_push ((void **) &(s)->field, &(s)->n##field, &(s)->cap_##field, sizeof *(s)->field, &(item))) abort (); } while (0)
+
+void
+st_mark_job (st_sched_t *s, st_job_t *job)
+{
+    if (!job->dirty) {
+        job->dirty = 1;
+        PUSH (s, dirty_jobs, job);
+    }
+}
+
+void
+st_mark_task (st_sched_t *s, st_task_t *t)
+{
+    if (!t->dirty) {
+        t->dirty = 1;
+        PUSH (s, dirty_tasks, t);
+    }
+}
+
+void
+st_mark_node (st_sched_t *s, st_node_t *n)
+{
+    if (!n->dirty) {
+        n->dirty = 1;
+        PUSH (s, dirty_nodes, n);
+    }
+}
+
+void
+st_add_event (st_sched_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt, const char *kind,
+              const char *from, const char *to, const char *node, const char *fmt, ...)
+{
+    st_event_t ev = { .job_id = job_id, .task_idx = task_idx, .attempt = attempt, .kind = kind,
+                      .from_state = from, .to_state = to, .at_wall = st_wall_ms () };
+    ev.node = node ? strdup (node) : NULL;
+    char buf[1024];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (buf, sizeof buf, fmt, ap);
+    va_end (ap);
+    ev.message = strdup (buf);
+    if (!ev.message)
+        abort ();
+    PUSH (s, events, ev);
+}
+
+st_job_t *
+st_job_new (st_sched_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint64_t created_wall)
+{
+    (void) s;
+    st_job_t *job = calloc (1, sizeof *job);
+    if (!job)
+        return NULL;
+    job->id = id;
+    job->spec = spec;
+    job->spec_json = spec_json;
+    job->state = job->db_state = ST_JOB_PENDING;
+    job->max_attempts = spec->retries + 1;
+    job->created_wall = created_wall;
+    job->ntasks = spec->ranks;
+    job->tasks = calloc (job->ntasks, sizeof *job->tasks);
+    if (!job->tasks) {
+        free (job);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < job->ntasks; i++) {
+        job->tasks[i].job = job;
+        job->tasks[i].index = i;
+        job->tasks[i].state = ST_JOB_PENDING;
+    }
+    return job;
+}
+
+void
+st_job_free (st_job_t *job)
+{
+    if (!job)
+        return;
+    for (uint32_t i = 0; i < job->ntasks; i++)
+        free (job->tasks[i].node_name);
+    free (job->tasks);
+    st_spec_destroy (&job->spec);
+    free (job->spec_json);
+    free (job);
+}
+
+st_rc_t
+st_job_set_state (st_sched_t *s, st_job_t *job, st_job_state_t to, const char *reason_fmt, ...)
+{
+    st_job_state_t from = job->state;
+    if (!(s_allowed[from] & (1u << to))) {
+        st_error ("refused illegal transition of job %llu: %s -> %s", (unsigned long long) job->id,
+                  st_job_state_name (from), st_job_state_name (to));
+        return ST_ESTATE;
+    }
+    va_list ap;
+    va_start (ap, reason_fmt);
+    vsnprintf (job->reason, sizeof job->reason, reason_fmt, ap);
+    va_end (ap);
+    job->state = to;
+    uint64_t now = st_wall_ms ();
+    if (to == ST_JOB_RUNNING && !job->started_wall)
+        job->started_wall = now;
+    if (st_job_state_terminal (to)) {
+        job->finished_wall = now;
+        st_push ((void **) &s->finished, &s->nfinished, &s->cap_finished, sizeof job, &job);
+    }
+    st_debug ("job %llu: %s -> %s (%s)", (unsigned long long) job->id, st_job_state_name (from),
+              st_job_state_name (to), job->reason);
+    st_add_event (s, job->id, -1, job->attempt, "state", st_job_state_name (from), st_job_state_name (to), NULL,
+                  "%s", job->reason);
+    st_mark_job (s, job);
+    return ST_OK;
+}
+
+void
+st_job_set_reason (st_sched_t *s, st_job_t *job, const char *reason)
+{
+    if (strcmp (job->reason, reason) == 0)
+        return;
+    snprintf (job->reason, sizeof job->reason, "%s", reason);
+    st_mark_job (s, job);
+}
+
+st_node_t *
+st_node_new (const char *name)
+{
+    st_node_t *n = calloc (1, sizeof *n);
+    if (!n || !(n->name = strdup (name))) {
+        free (n);
+        return NULL;
+    }
+    n->state = ST_NODE_LOST;
+    return n;
+}
+
+void
+st_node_free (st_node_t *n)
+{
+    if (!n)
+        return;
+    free (n->name);
+    free (n->pool);
+    free (n->gpu_type);
+    free (n->hostname);
+    free (n->version);
+    st_kv_free (&n->labels);
+    free (n);
+}
+
+void
+st_task_assign (st_sched_t *s, st_task_t *t, st_node_t *node)
+{
+    const st_spec_t *sp = t->job->spec;
+    t->node = node;
+    free (t->node_name);
+    t->node_name = strdup (node->name);
+    t->holds = 1;
+    node->used_cpus_milli += sp->cpus_milli;
+    node->used_mem_mb += sp->mem_mb;
+    node->used_gpus += sp->gpus;
+    t->node_prev = NULL;
+    t->node_next = node->tasks;
+    if (node->tasks)
+        node->tasks->node_prev = t;
+    node->tasks = t;
+    node->ntasks++;
+    st_mark_task (s, t);
+}
+
+void
+st_task_release (st_sched_t *s, st_task_t *t)
+{
+    if (!t->holds)
+        return;
+    st_node_t *node = t->node;
+    const st_spec_t *sp = t->job->spec;
+    node->used_cpus_milli -= sp->cpus_milli;
+    node->used_mem_mb -= sp->mem_mb;
+    node->used_gpus -= sp->gpus;
+    if (t->node_prev)
+        t->node_prev->node_next = t->node_next;
+    else
+        node->tasks = t->node_next;
+    if (t->node_next)
+        t->node_next->node_prev = t->node_prev;
+    t->node_next = t->node_prev = NULL;
+    node->ntasks--;
+    t->holds = 0;
+    if (t->launch_seq) {
+        st_map_remove_u64 (s->launches, t->launch_seq);
+        t->launch_seq = 0;
+    }
+    s->sched_needed = 1;
+}
+
+void
+st_task_end (st_sched_t *s, st_task_t *t, st_job_state_t state)
+{
+    t->state = state;
+    if (!t->finished_wall)
+        t->finished_wall = st_wall_ms ();
+    st_task_release (s, t);
+    st_mark_task (s, t);
+}
+
+static int
+s_task_live (const st_task_t *t)
+{
+    return t->state == ST_JOB_SCHEDULED || t->state == ST_JOB_STARTING || t->state == ST_JOB_RUNNING;
+}
+
+void
+st_job_stop_tasks (st_sched_t *s, st_job_t *job)
+{
+    for (uint32_t i = 0; i < job->ntasks; i++) {
+        st_task_t *t = &job->tasks[i];
+        if (!s_task_live (t) || t->stop_sent)
+            continue;
+        t->stop_sent = 1;
+        st_dispatch_signal (s, t, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE);
+    }
+}
+
+/*  Puts the job back in the queue for a new attempt.  */
+static void
+s_requeue (st_sched_t *s, st_job_t *job, const char *why)
+{
+    st_job_set_state (s, job, ST_JOB_PENDING, "%s; requeued for attempt %u of %u", why, job->attempt + 1,
+                      job->max_attempts);
+    for (uint32_t i = 0; i < job->ntasks; i++) {
+        st_task_t *t = &job->tasks[i];
+        t->state = ST_JOB_PENDING;
+        t->node = NULL;
+        t->pid = 0;
+        t->has_exit = 0;
+        t->exit_code = t->term_signal = 0;
+        t->started_wall = t->finished_wall = 0;
+        t->stop_sent = 0;
+        t->launch_acked = 0;
+        st_mark_task (s, t);
+    }
+    job->stopping = 0;
+    job->failure[0] = '\0';
+    st_pending_add (s, job);
+}
+
+void
+st_job_evaluate (st_sched_t *s, st_job_t *job)
+{
+    if (st_job_state_terminal (job->state) || job->state == ST_JOB_PENDING)
+        return;
+    uint32_t live = 0, running = 0, ok = 0, failed = 0, lost = 0;
+    const st_task_t *first_failed = NULL;
+    for (uint32_t i = 0; i < job->ntasks; i++) {
+        const st_task_t *t = &job->tasks[i];
+        switch (t->state) {
+        case ST_JOB_SCHEDULED: case ST_JOB_STARTING: live++; break;
+        case ST_JOB_RUNNING: live++; running++; break;
+        case ST_JOB_SUCCEEDED: ok++; break;
+        case ST_JOB_FAILED:
+            failed++;
+            if (!first_failed)
+                first_failed = t;
+            break;
+        case ST_JOB_LOST: lost++; break;
+        default: break;
+        }
+    }
+
+    if (live > 0) {
+        if ((failed || lost || job->cancel_requested) && !job->stopping) {
+            job->stopping = 1;
+            st_job_stop_tasks (s, job);
+            if (job->cancel_requested)
+                st_job_set_reason (s, job, "cancel requested: stopping all ranks");
+            else {
+                char r[600];
+                snprintf (r, sizeof r, "%.500s: stopping the other ranks", job->failure);
+                st_job_set_reason (s, job, r);
+            }
+        }
+        if (!job->stopping && running == job->ntasks && job->state == ST_JOB_STARTING)
+            st_job_set_state (s, job, ST_JOB_RUNNING, "running on %s%s", job->tasks[0].node_name,
+                              job->ntasks > 1 ? " and other nodes" : "");
+        return;
+    }
+
+    /*  Every task of this attempt has stopped.  */
+    if (job->cancel_requested) {
+        st_job_set_state (s, job, ST_JOB_CANCELLED, "cancelled by request");
+        return;
+    }
+    if (ok == job->ntasks) {
+        job->exit_code = 0;
+        job->has_exit = 1;
+        if (job->state == ST_JOB_SCHEDULED)
+            st_job_set_state (s, job, ST_JOB_STARTING, "launched");
+        if (job->state == ST_JOB_STARTING)
+            st_job_set_state (s, job, ST_JOB_RUNNING, "running");
+        st_job_set_state (s, job, ST_JOB_SUCCEEDED, "all %u rank(s) exited with code 0", job->ntasks);
+        return;
+    }
+    if (first_failed) {
+        job->exit_code = first_failed->has_exit ? first_failed->exit_code : -1;
+        job->has_exit = 1;
+    }
+    const char *why = job->failure[0] ? job->failure : "the attempt ended";
+    if (lost && !failed) {
+        st_job_set_state (s, job, ST_JOB_LOST, "%s", why);
+        if (job->attempt < job->max_attempts)
+            s_requeue (s, job, why);
+        else
+            st_job_set_state (s, job, ST_JOB_FAILED, "%s; no attempts left (%u of %u used)", why, job->attempt,
+                              job->max_attempts);
+        return;
+    }
+    if (job->attempt < job->max_attempts)
+        s_requeue (s, job, why);
+    else
+        st_job_set_state (s, job, ST_JOB_FAILED, "%s", why);
+}
+
+void
+st_pending_add (st_sched_t *s, st_job_t *job)
+{
+    if (job->in_pending)
+        return;
+    job->in_pending = 1;
+    if (s->npending && (s->pending[s->npending - 1]->spec->priority < job->spec->priority
+                        || (s->pending[s->npending - 1]->spec->priority == job->spec->priority
+                            && s->pending[s->npending - 1]->id > job->id)))
+        s->pending_unsorted = 1;
+    st_push ((void **) &s->pending, &s->npending, &s->cap_pending, sizeof job, &job);
+    s->sched_needed = 1;
+}
+
+void
+st_pending_remove (st_sched_t *s, st_job_t *job)
+{
+    if (!job->in_pending)
+        return;
+    for (size_t i = 0; i < s->npending; i++)
+        if (s->pending[i] == job) {
+            memmove (&s->pending[i], &s->pending[i + 1], (s->npending - i - 1) * sizeof *s->pending);
+            s->npending--;
+            break;
+        }
+    job->in_pending = 0;
+}
+
+st_task_t *
+st_sched_find_task (st_sched_t *s, uint64_t job_id, uint32_t index)
+{
+    st_job_t *job = st_map_get_u64 (s->jobs, job_id);
+    if (!job || index >= job->ntasks)
+        return NULL;
+    return &job->tasks[index];
+}

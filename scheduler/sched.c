@@ -1,0 +1,395 @@
+/*  sched.c: strata-scheduler's event loop and entry point.
+ *
+ *  One pass of the loop:
+ *    1. wait (up to the next timer) for messages on the worker and client sockets;
+ *    2. drain up to ST_BATCH messages from each, changing the in-memory model;
+ *    3. run timers (lost nodes, launch resends, log relay deadlines) and a
+ *       placement pass when something changed;
+ *    4. commit every change in one transaction (st_store_flush);
+ *    5. only then send what depended on it: submit replies, acks, signals,
+ *       launches, and published events.
+ *  So nothing is acknowledged before it is durable, and a crash at any point
+ *  loses only unacknowledged work, which clients and workers resend. */
+#include "sched.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "migrations.h"
+#include "st_config.h"
+#include "st_log.h"
+#include "st_time.h"
+
+#define ST_BATCH 512
+#define ST_TICK_MS 100
+
+static volatile sig_atomic_t s_stop = 0;
+
+static void
+s_on_signal (int sig)
+{
+    (void) sig;
+    s_stop = 1;
+}
+
+uint64_t
+st_sched_next_seq (st_sched_t *s)
+{
+    return ++s->seq;
+}
+
+void
+st_sched_defer (st_sched_t *s, void *sock, const st_peer_t *peer, Strata__Envelope *env)
+{
+    st_deferred_t d = { .sock = sock, .peer = *peer };
+    d.len = protobuf_c_message_get_packed_size (&env->base);
+    d.buf = malloc (d.len ? d.len : 1);
+    if (!d.buf)
+        abort ();
+    protobuf_c_message_pack (&env->base, d.buf);
+    if (st_push ((void **) &s->deferred, &s->ndeferred, &s->cap_deferred, sizeof d, &d))
+        abort ();
+}
+
+static void
+s_send_deferred (st_sched_t *s)
+{
+    for (size_t i = 0; i < s->ndeferred; i++) {
+        st_deferred_t *d = &s->deferred[i];
+        if (zmq_send (d->sock, d->peer.id, d->peer.id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
+            if (d->peer.delimited)
+                zmq_send (d->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_send (d->sock, d->buf, d->len, ZMQ_DONTWAIT);
+        }
+        free (d->buf);
+    }
+    s->ndeferred = 0;
+}
+
+/*  Publishes the committed state changes on the event socket.  */
+static void
+s_publish (st_sched_t *s)
+{
+    for (size_t i = 0; i < s->nevents; i++) {
+        const st_event_t *e = &s->events[i];
+        if (!e->job_id || !e->to_state)
+            continue;
+        Strata__Envelope env;
+        Strata__JobEvent ev = STRATA__JOB_EVENT__INIT;
+        st_wire_envelope_init (&env, st_sched_next_seq (s));
+        ev.job_id = e->job_id;
+        ev.from_state = (char *) (e->from_state ? e->from_state : "");
+        ev.to_state = (char *) e->to_state;
+        ev.reason = e->message;
+        ev.unix_ms = e->at_wall;
+        env.body_case = STRATA__ENVELOPE__BODY_EVENT;
+        env.event = &ev;
+        char topic[40];
+        snprintf (topic, sizeof topic, "job.%" PRIu64, e->job_id);
+        st_wire_publish (s->event_sock, topic, &env);
+    }
+}
+
+static void
+s_clear_events (st_sched_t *s)
+{
+    for (size_t i = 0; i < s->nevents; i++) {
+        free (s->events[i].node);
+        free (s->events[i].message);
+    }
+    s->nevents = 0;
+}
+
+/*  Drops jobs that ended from memory; they stay in the database.  */
+static void
+s_forget_finished (st_sched_t *s)
+{
+    for (size_t i = 0; i < s->nfinished; i++) {
+        st_job_t *job = s->finished[i];
+        st_pending_remove (s, job);
+        for (uint32_t r = 0; r < job->ntasks; r++)
+            st_task_release (s, &job->tasks[r]);
+        st_map_remove_u64 (s->jobs, job->id);
+        st_job_free (job);
+    }
+    s->nfinished = 0;
+}
+
+static void
+s_count_bad (st_sched_t *s, const char *sock_name, st_rc_t rc, const st_error_t *err)
+{
+    if (rc == ST_ETOOBIG) {
+        s->counters.oversized_frames++;
+        st_warn ("dropped oversized frame on %s socket: %s (oversized_frames=%" PRIu64 ")", sock_name, err->msg,
+                 s->counters.oversized_frames);
+    }
+    else if (rc == ST_EVERSION) {
+        s->counters.version_mismatches++;
+        st_warn ("dropped message on %s socket: %s (version_mismatches=%" PRIu64 ")", sock_name, err->msg,
+                 s->counters.version_mismatches);
+    }
+    else {
+        s->counters.bad_frames++;
+        st_warn ("dropped malformed frame on %s socket: %s (bad_frames=%" PRIu64 ")", sock_name, err->msg,
+                 s->counters.bad_frames);
+    }
+}
+
+/*  Reads up to ST_BATCH messages from one socket.  */
+static int
+s_drain (st_sched_t *s, void *sock, int is_client)
+{
+    int n = 0;
+    for (; n < ST_BATCH; n++) {
+        st_peer_t peer;
+        Strata__Envelope *env = NULL;
+        st_error_t err = { 0 };
+        st_rc_t rc = st_wire_recv (sock, 1, ZMQ_DONTWAIT, &peer, &env, &err);
+        if (rc == ST_EAGAIN)
+            break;
+        if (rc != ST_OK) {
+            s_count_bad (s, is_client ? "client" : "worker", rc, &err);
+            if (rc == ST_EVERSION && is_client && env)
+                st_client_error (s, &peer, env->seq, STRATA__ERROR_CODE__ERROR_VERSION, err.msg,
+                                 "use a strata CLI that matches the scheduler");
+            st_wire_free (env);
+            continue;
+        }
+        if (is_client)
+            st_client_message (s, &peer, env);
+        else
+            st_dispatch_worker_message (s, &peer, env);
+        st_wire_free (env);
+    }
+    return n;
+}
+
+static void *
+s_bind (st_sched_t *s, int type, const char *endpoint, st_error_t *err)
+{
+    void *sock = zmq_socket (s->zctx, type);
+    if (!sock) {
+        st_error_set (err, ST_EIO, NULL, "cannot create socket: %s", zmq_strerror (errno));
+        return NULL;
+    }
+    st_wire_socket_defaults (sock);
+    /*  ROUTER sockets drop replies to peers that went away (no ZMQ_ROUTER_MANDATORY):
+     *  a vanished client must never block or fail the loop.  */
+    if (zmq_bind (sock, endpoint) != 0) {
+        st_error_set (err, ST_EIO, NULL, "cannot bind %s: %s", endpoint, zmq_strerror (errno));
+        st_error_hint (err, "is another scheduler running on that address? choose another with the endpoint options");
+        zmq_close (sock);
+        return NULL;
+    }
+    return sock;
+}
+
+static st_rc_t
+s_run (st_sched_t *s, st_error_t *err)
+{
+    st_rc_t rc = ST_OK;
+    uint64_t next_tick = st_mono_ms ();
+    /*  Placement and launches for state loaded at start-up.  */
+    s->sched_needed = 1;
+    while (!s_stop) {
+        zmq_pollitem_t items[] = {
+            { s->worker_sock, 0, ZMQ_POLLIN, 0 },
+            { s->client_sock, 0, ZMQ_POLLIN, 0 },
+        };
+        uint64_t now = st_mono_ms ();
+        long wait = next_tick > now ? (long) (next_tick - now) : 0;
+        if (s->sched_needed || s->ndirty_jobs || s->nevents)
+            wait = 0;
+        if (zmq_poll (items, 2, wait) < 0) {
+            if (errno == EINTR)
+                continue;
+            return st_error_set (err, ST_EIO, NULL, "poll failed: %s", zmq_strerror (errno));
+        }
+        /*  Worker updates first: they free resources the submits may use.  */
+        if (items[0].revents & ZMQ_POLLIN)
+            s_drain (s, s->worker_sock, 0);
+        if (items[1].revents & ZMQ_POLLIN)
+            s_drain (s, s->client_sock, 1);
+
+        now = st_mono_ms ();
+        if (now >= next_tick) {
+            st_dispatch_tick (s, now);
+            st_client_tick (s, now);
+            next_tick = now + ST_TICK_MS;
+        }
+        st_place_pending (s);
+
+        rc = st_store_flush (s, err);
+        if (rc != ST_OK)
+            return rc;
+        s_publish (s);
+        s_clear_events (s);
+        s_send_deferred (s);
+        /*  Launch what this batch placed; the STARTING states go in the next batch.  */
+        st_dispatch_send_launches (s);
+        s_forget_finished (s);
+    }
+    /*  Commit whatever the last pass changed before leaving.  */
+    return st_store_flush (s, err);
+}
+
+static const st_opt_t s_opts[] = {
+    { "config", 'c', ST_OPT_PATH, offsetof (st_sched_config_t, config), 0, 0, "FILE",
+      "read options from a YAML or JSON file (flags win)", NULL },
+    { "database", 'd', ST_OPT_STRING, offsetof (st_sched_config_t, database), 0, 0, "DSN",
+      "PostgreSQL connection string (libpq)", "dbname=strata" },
+    { "worker-endpoint", 0, ST_OPT_STRING, offsetof (st_sched_config_t, worker_endpoint), 0, 0, "ENDPOINT",
+      "ZeroMQ endpoint workers connect to", "tcp://*:7700" },
+    { "client-endpoint", 0, ST_OPT_STRING, offsetof (st_sched_config_t, client_endpoint), 0, 0, "ENDPOINT",
+      "ZeroMQ endpoint clients (CLI, gateway) connect to", "tcp://*:7701" },
+    { "event-endpoint", 0, ST_OPT_STRING, offsetof (st_sched_config_t, event_endpoint), 0, 0, "ENDPOINT",
+      "ZeroMQ PUB endpoint for job events", "tcp://*:7702" },
+    { "heartbeat-interval", 0, ST_OPT_DURATION_MS, offsetof (st_sched_config_t, heartbeat_ms), 10, 600000, "DURATION",
+      "how often workers heartbeat", NULL },
+    { "node-timeout", 0, ST_OPT_DURATION_MS, offsetof (st_sched_config_t, node_timeout_ms), 50, 86400000, "DURATION",
+      "a node silent this long is lost and its tasks requeued", NULL },
+    { "launch-timeout", 0, ST_OPT_DURATION_MS, offsetof (st_sched_config_t, launch_timeout_ms), 10, 600000,
+      "DURATION", "resend a Launch a worker has not acknowledged after this long", NULL },
+    { "kill-grace", 0, ST_OPT_DURATION_MS, offsetof (st_sched_config_t, kill_grace_ms), 0, 3600000, "DURATION",
+      "time between SIGTERM and SIGKILL when stopping a task", NULL },
+    { "log-level", 'l', ST_OPT_STRING, offsetof (st_sched_config_t, log_level), 0, 0, "LEVEL",
+      "debug, info, warn or error", "info" },
+    { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
+};
+
+static void
+s_destroy_node (void *value, void *arg)
+{
+    (void) arg;
+    st_node_free (value);
+}
+
+static void
+s_destroy_job (void *value, void *arg)
+{
+    (void) arg;
+    st_job_free (value);
+}
+
+int
+st_sched_main (int argc, char **argv)
+{
+    st_sched_t sched;
+    st_sched_t *s = &sched;
+    memset (s, 0, sizeof *s);
+    s->cfg.heartbeat_ms = 1000;
+    s->cfg.node_timeout_ms = 10000;
+    s->cfg.launch_timeout_ms = 5000;
+    s->cfg.kill_grace_ms = 10000;
+    st_error_t err = { 0 };
+    int code = 1;
+    st_rc_t rc = st_config_parse (s_opts, &s->cfg, argc, argv, "strata-scheduler [OPTIONS]",
+                                  "The Strata scheduler: keeps every job in PostgreSQL, places tasks on the worker\n"
+                                  "nodes that register with it, and serves the strata CLI.",
+                                  NULL, NULL, &err);
+    if (rc == ST_EAGAIN) {
+        code = 0;
+        goto done;
+    }
+    if (rc != ST_OK) {
+        fprintf (stderr, "strata-scheduler: error: %s\n", err.msg);
+        if (err.hint[0])
+            fprintf (stderr, "hint: %s\n", err.hint);
+        code = 2;
+        goto done;
+    }
+    st_log_level_t level;
+    if (st_log_level_parse (s->cfg.log_level, &level) != 0) {
+        fprintf (stderr, "strata-scheduler: error: --log-level: unknown level \"%s\"\nhint: use debug, info, warn or error\n",
+                 s->cfg.log_level);
+        code = 2;
+        goto done;
+    }
+    st_log_init ("strata-scheduler", level);
+
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigaction (SIGTERM, &sa, NULL);
+    sigaction (SIGINT, &sa, NULL);
+    signal (SIGPIPE, SIG_IGN);
+
+    s->jobs = st_map_new ();
+    s->nodes = st_map_new ();
+    s->launches = st_map_new ();
+    if (!s->jobs || !s->nodes || !s->launches)
+        abort ();
+
+    if ((rc = st_store_connect (s, &err)) != ST_OK || (rc = st_store_lead (s, &s_stop, &err)) != ST_OK
+        || (rc = st_store_migrate (s, &err)) != ST_OK || (rc = st_store_load (s, &err)) != ST_OK)
+        goto fail;
+
+    s->zctx = zmq_ctx_new ();
+    if (!(s->worker_sock = s_bind (s, ZMQ_ROUTER, s->cfg.worker_endpoint, &err))
+        || !(s->client_sock = s_bind (s, ZMQ_ROUTER, s->cfg.client_endpoint, &err))
+        || !(s->event_sock = s_bind (s, ZMQ_PUB, s->cfg.event_endpoint, &err))) {
+        rc = err.rc;
+        goto fail;
+    }
+    st_info ("strata-scheduler %s leading: workers on %s, clients on %s, events on %s", STRATA_VERSION,
+             s->cfg.worker_endpoint, s->cfg.client_endpoint, s->cfg.event_endpoint);
+    rc = s_run (s, &err);
+    if (rc != ST_OK)
+        goto fail;
+    st_info ("stopped cleanly (submits=%" PRIu64 " flushes=%" PRIu64 " bad_frames=%" PRIu64 " oversized_frames=%" PRIu64
+             " duplicate_registrations=%" PRIu64 ")",
+             s->counters.submits, s->counters.flushes, s->counters.bad_frames, s->counters.oversized_frames,
+             s->counters.duplicate_registrations);
+    code = 0;
+    goto done;
+fail:
+    st_error ("%s", err.msg);
+    if (err.hint[0])
+        st_error ("hint: %s", err.hint);
+    code = 1;
+done:
+    if (s->worker_sock)
+        zmq_close (s->worker_sock);
+    if (s->client_sock)
+        zmq_close (s->client_sock);
+    if (s->event_sock)
+        zmq_close (s->event_sock);
+    if (s->zctx)
+        zmq_ctx_term (s->zctx);
+    if (s->db)
+        PQfinish (s->db);
+    if (s->nodes)
+        st_map_foreach (s->nodes, s_destroy_node, NULL);
+    if (s->jobs)
+        st_map_foreach (s->jobs, s_destroy_job, NULL);
+    st_map_destroy (&s->nodes);
+    st_map_destroy (&s->jobs);
+    st_map_destroy (&s->launches);
+    for (size_t i = 0; i < s->nevents; i++) {
+        free (s->events[i].node);
+        free (s->events[i].message);
+    }
+    for (size_t i = 0; i < s->ndeferred; i++)
+        free (s->deferred[i].buf);
+    while (s->logreqs) {
+        st_logreq_t *n = s->logreqs->next;
+        free (s->logreqs);
+        s->logreqs = n;
+    }
+    free (s->events);
+    free (s->deferred);
+    free (s->pending);
+    free (s->dirty_jobs);
+    free (s->dirty_tasks);
+    free (s->dirty_nodes);
+    free (s->to_launch);
+    free (s->finished);
+    st_config_free (s_opts, &s->cfg);
+    return code;
+}

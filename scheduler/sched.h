@@ -1,0 +1,291 @@
+/*  sched.h: the scheduler's in-memory model of the cluster.
+ *
+ *  One thread owns everything here. PostgreSQL is the source of truth: every
+ *  change to a job, task or node marks it dirty, and the loop writes all dirty
+ *  rows in one transaction (st_store_flush) before it sends any reply or Launch
+ *  that depends on them. After a restart the model is rebuilt from the database
+ *  (st_store_load) and reconciled with the workers as they register again.
+ *
+ *  Job states (the only door is st_job_set_state, table in model.c):
+ *
+ *      PENDING -> SCHEDULED -> STARTING -> RUNNING -> SUCCEEDED | FAILED | CANCELLED
+ *         ^          |            |          |
+ *         +----------+------------+----------+---- LOST (node gone) / PREEMPTED / retry
+ *
+ *  Tasks use the same vocabulary: a task is PENDING until placed, SCHEDULED
+ *  when its placement is committed, STARTING once Launch is sent, RUNNING when
+ *  the worker reports the process, and ends SUCCEEDED, FAILED, CANCELLED or
+ *  LOST. A job's state follows from its tasks (st_job_evaluate). */
+#ifndef ST_SCHED_H
+#define ST_SCHED_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <libpq-fe.h>
+
+#include "st_error.h"
+#include "st_map.h"
+#include "st_spec.h"
+#include "st_wire.h"
+
+typedef enum {
+    ST_JOB_PENDING = 0,
+    ST_JOB_SCHEDULED,
+    ST_JOB_STARTING,
+    ST_JOB_RUNNING,
+    ST_JOB_SUCCEEDED,
+    ST_JOB_FAILED,
+    ST_JOB_CANCELLED,
+    ST_JOB_PREEMPTED,
+    ST_JOB_LOST,
+    ST_JOB__COUNT
+} st_job_state_t;
+
+const char *st_job_state_name (st_job_state_t s);
+int st_job_state_parse (const char *name, st_job_state_t *out);     /*  0 on success  */
+int st_job_state_terminal (st_job_state_t s);
+
+typedef enum { ST_NODE_UP = 0, ST_NODE_LOST } st_node_state_t;
+
+typedef struct st_sched st_sched_t;
+typedef struct st_job st_job_t;
+typedef struct st_task st_task_t;
+typedef struct st_node st_node_t;
+
+struct st_node {
+    /*  identity and configuration, as the worker registered it  */
+    char *name;
+    char *pool;
+    char *gpu_type;
+    char *hostname;
+    char *version;
+    st_kv_t labels;
+    uint32_t cap_cpus_milli;
+    uint64_t cap_mem_mb;
+    uint32_t cap_gpus;
+    /*  connection  */
+    st_peer_t peer;             /*  ROUTER routing id of the worker's DEALER  */
+    int connected;              /*  a worker instance is registered on peer  */
+    uint64_t instance;          /*  worker process instance (random per start)  */
+    uint64_t epoch;             /*  bumped for each new instance  */
+    uint64_t last_seen_mono;    /*  monotonic ms of the last message  */
+    uint64_t last_seen_wall;
+    st_node_state_t state;
+    /*  accounting: sums over the tasks in tasks list that hold resources  */
+    uint32_t used_cpus_milli;
+    uint64_t used_mem_mb;
+    uint32_t used_gpus;
+    st_task_t *tasks;           /*  tasks placed here and not yet released (list via node_next)  */
+    uint32_t ntasks;
+    int dirty;                  /*  needs writing to the nodes table  */
+    int persisted;              /*  row exists  */
+};
+
+struct st_task {
+    st_job_t *job;
+    uint32_t index;
+    uint32_t attempt;
+    st_job_state_t state;
+    st_node_t *node;            /*  where it is placed; NULL while PENDING  */
+    char *node_name;            /*  last node (kept after release, for logs)  */
+    int holds;                  /*  its resources are counted on node  */
+    st_task_t *node_next, *node_prev;
+    int32_t pid;
+    int32_t exit_code;
+    int32_t term_signal;
+    int has_exit;
+    uint64_t started_wall;
+    uint64_t finished_wall;
+    uint64_t launch_seq;        /*  envelope seq of the last Launch sent; 0: none outstanding  */
+    uint64_t launch_sent_mono;
+    int launch_acked;
+    int stop_sent;              /*  a terminate signal went out for this attempt  */
+    int dirty;
+};
+
+struct st_job {
+    uint64_t id;
+    st_spec_t *spec;
+    char *spec_json;            /*  canonical spec, as stored  */
+    st_job_state_t state;
+    st_job_state_t db_state;    /*  the state the database holds (guard for updates)  */
+    int persisted;              /*  row exists  */
+    int dirty;
+    char reason[512];
+    uint32_t attempt;           /*  current attempt, 0 before the first placement  */
+    uint32_t max_attempts;
+    int32_t exit_code;
+    int has_exit;
+    int cancel_requested;
+    int stopping;               /*  a rank failed or was lost: the other ranks are being stopped  */
+    char failure[512];          /*  why the current attempt is ending  */
+    uint64_t created_wall;
+    uint64_t started_wall;
+    uint64_t finished_wall;
+    st_task_t *tasks;
+    uint32_t ntasks;
+    int in_pending;             /*  listed in sched->pending  */
+};
+
+/*  One row for the events table.  */
+typedef struct {
+    uint64_t job_id;
+    int32_t task_idx;           /*  -1: about the job  */
+    uint32_t attempt;
+    const char *kind;           /*  static: "submitted", "state", "task", "node"  */
+    const char *from_state;     /*  static or NULL  */
+    const char *to_state;
+    char *node;                 /*  owned  */
+    char *message;              /*  owned  */
+    uint64_t at_wall;
+} st_event_t;
+
+typedef struct {
+    char *database;
+    char *worker_endpoint;
+    char *client_endpoint;
+    char *event_endpoint;
+    uint64_t heartbeat_ms;
+    uint64_t node_timeout_ms;
+    uint64_t launch_timeout_ms;
+    uint64_t kill_grace_ms;
+    char *log_level;
+    char *config;
+} st_sched_config_t;
+
+/*  A reply that must wait until the current batch is committed (packed already).  */
+typedef struct {
+    void *sock;
+    st_peer_t peer;
+    uint8_t *buf;
+    size_t len;
+} st_deferred_t;
+
+/*  A log request relayed from a client to a worker.  */
+typedef struct st_logreq {
+    uint64_t id;
+    st_peer_t client;
+    uint64_t client_seq;
+    uint64_t deadline_mono;
+    char job_state[16];
+    uint32_t attempt;
+    struct st_logreq *next;
+} st_logreq_t;
+
+typedef struct {
+    uint64_t bad_frames;
+    uint64_t oversized_frames;
+    uint64_t version_mismatches;
+    uint64_t duplicate_registrations;
+    uint64_t unknown_peer_messages;
+    uint64_t stale_updates;
+    uint64_t submits;
+    uint64_t flushes;
+} st_counters_t;
+
+struct st_sched {
+    st_sched_config_t cfg;
+    PGconn *db;
+    void *zctx;
+    void *worker_sock;
+    void *client_sock;
+    void *event_sock;
+    uint64_t seq;               /*  last envelope seq sent  */
+    uint64_t next_job_id;
+    st_map_t *jobs;             /*  id -> st_job_t, unfinished jobs only  */
+    st_map_t *nodes;            /*  name -> st_node_t  */
+    st_map_t *launches;         /*  launch seq -> st_task_t awaiting Ack  */
+    st_job_t **pending;         /*  jobs waiting for placement, sorted by (priority desc, id)  */
+    size_t npending, cap_pending;
+    int pending_unsorted;
+    int sched_needed;           /*  something changed that could let a pending job start  */
+    st_job_t **dirty_jobs;      /*  jobs to write in the next flush  */
+    size_t ndirty_jobs, cap_dirty_jobs;
+    st_task_t **dirty_tasks;
+    size_t ndirty_tasks, cap_dirty_tasks;
+    st_node_t **dirty_nodes;
+    size_t ndirty_nodes, cap_dirty_nodes;
+    st_event_t *events;
+    size_t nevents, cap_events;
+    st_task_t **to_launch;      /*  SCHEDULED tasks to launch once committed  */
+    size_t nto_launch, cap_to_launch;
+    st_job_t **finished;        /*  jobs that ended: dropped from memory after the flush  */
+    size_t nfinished, cap_finished;
+    st_deferred_t *deferred;
+    size_t ndeferred, cap_deferred;
+    st_logreq_t *logreqs;
+    uint64_t next_logreq;
+    st_counters_t counters;
+};
+
+/*  -- model.c -----------------------------------------------------------  */
+st_job_t  *st_job_new (st_sched_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint64_t created_wall);
+void       st_job_free (st_job_t *job);
+/*  Moves job from its current state to `to`, records an event and marks it dirty.
+ *  Refuses (returns ST_ESTATE, logs) a transition the table does not allow.  */
+st_rc_t    st_job_set_state (st_sched_t *s, st_job_t *job, st_job_state_t to, const char *reason_fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+void       st_job_set_reason (st_sched_t *s, st_job_t *job, const char *reason);
+/*  Derives the job's state from its tasks after any task change.  */
+void       st_job_evaluate (st_sched_t *s, st_job_t *job);
+/*  Ends a task of the current attempt; releases its resources.  */
+void       st_task_end (st_sched_t *s, st_task_t *t, st_job_state_t state);
+void       st_task_assign (st_sched_t *s, st_task_t *t, st_node_t *node);
+void       st_task_release (st_sched_t *s, st_task_t *t);
+/*  Sends Signal TERMINATE for every live task of job (once per attempt).  */
+void       st_job_stop_tasks (st_sched_t *s, st_job_t *job);
+void       st_mark_job (st_sched_t *s, st_job_t *job);
+void       st_mark_task (st_sched_t *s, st_task_t *t);
+void       st_mark_node (st_sched_t *s, st_node_t *n);
+void       st_add_event (st_sched_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt, const char *kind,
+                         const char *from, const char *to, const char *node, const char *fmt, ...)
+    __attribute__ ((format (printf, 9, 10)));
+void       st_pending_add (st_sched_t *s, st_job_t *job);
+void       st_pending_remove (st_sched_t *s, st_job_t *job);
+st_node_t *st_node_new (const char *name);
+void       st_node_free (st_node_t *n);
+st_task_t *st_sched_find_task (st_sched_t *s, uint64_t job_id, uint32_t index);
+int        st_push (void **arr, size_t *n, size_t *cap, size_t elem, const void *item);
+
+/*  -- place.c -----------------------------------------------------------  */
+/*  One placement pass over the pending jobs.  */
+void st_place_pending (st_sched_t *s);
+
+/*  -- store.c -----------------------------------------------------------  */
+st_rc_t st_store_connect (st_sched_t *s, st_error_t *err);
+/*  Blocks until this scheduler holds the leader lock.  */
+st_rc_t st_store_lead (st_sched_t *s, volatile int *stop, st_error_t *err);
+st_rc_t st_store_migrate (st_sched_t *s, st_error_t *err);
+st_rc_t st_store_load (st_sched_t *s, st_error_t *err);
+/*  Writes every dirty row and queued event in one transaction.  */
+st_rc_t st_store_flush (st_sched_t *s, st_error_t *err);
+st_rc_t st_store_get_job (st_sched_t *s, uint64_t id, Strata__JobInfo **out, st_error_t *err);
+st_rc_t st_store_list_jobs (st_sched_t *s, const Strata__ListRequest *req, Strata__ListReply **out, st_error_t *err);
+void    st_store_free_job (Strata__JobInfo *job);
+void    st_store_free_list (Strata__ListReply *list);
+/*  Latest task row of (job, rank): node, attempt, job state. For log relays.  */
+st_rc_t st_store_task_location (st_sched_t *s, uint64_t job_id, uint32_t rank, char *node, size_t node_size,
+                                uint32_t *attempt, char *job_state, size_t state_size, st_error_t *err);
+
+/*  -- dispatch.c (worker socket) ---------------------------------------  */
+void st_dispatch_worker_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env);
+void st_dispatch_send_launches (st_sched_t *s);
+void st_dispatch_signal (st_sched_t *s, st_task_t *t, Strata__SignalKind kind);
+void st_dispatch_tick (st_sched_t *s, uint64_t now);
+void st_dispatch_send_ack (st_sched_t *s, const st_peer_t *peer, uint64_t ack_seq, Strata__AckStatus status);
+
+/*  -- client.c (client socket) -----------------------------------------  */
+void st_client_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env);
+void st_client_error (st_sched_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__ErrorCode code,
+                      const char *msg, const char *hint);
+void st_client_log_data (st_sched_t *s, const Strata__LogData *data);
+void st_client_tick (st_sched_t *s, uint64_t now);
+
+/*  -- sched.c -----------------------------------------------------------  */
+uint64_t st_sched_next_seq (st_sched_t *s);
+/*  Queues a reply to be sent after the next successful flush.  */
+void st_sched_defer (st_sched_t *s, void *sock, const st_peer_t *peer, Strata__Envelope *env);
+/*  The whole daemon: options, start-up, the loop, clean shutdown. Returns the exit code.  */
+int  st_sched_main (int argc, char **argv);
+
+#endif

@@ -1,0 +1,791 @@
+/*  store.c: everything the scheduler keeps in PostgreSQL.
+ *
+ *  Writes are batched: the loop marks jobs, tasks and nodes dirty and queues
+ *  events; st_store_flush sends one statement per kind of row (rows travel as a
+ *  JSON array expanded by jsonb_to_recordset) in a libpq pipeline, so a whole
+ *  batch is one round trip and one implicit transaction. Job updates carry the
+ *  state the scheduler believes the row has; if any row disagrees, strata_assert
+ *  aborts the transaction and the scheduler stops rather than overwrite another
+ *  writer's work. All SQL is parameterised. */
+#include "sched.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "migrations.h"
+#include "st_log.h"
+#include "st_time.h"
+
+#define TERMINAL_SQL "('SUCCEEDED','FAILED','CANCELLED')"
+
+static st_rc_t
+s_db_error (st_error_t *err, PGconn *db, const char *what)
+{
+    const char *m = PQerrorMessage (db);
+    char msg[400];
+    snprintf (msg, sizeof msg, "%s", m);
+    size_t n = strlen (msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    return st_error_set (err, ST_EDB, NULL, "%s: %s", what, msg);
+}
+
+static st_rc_t
+s_result_error (st_error_t *err, PGresult *res, const char *what)
+{
+    const char *m = PQresultErrorMessage (res);
+    char msg[400];
+    snprintf (msg, sizeof msg, "%s", m ? m : "");
+    size_t n = strlen (msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    return st_error_set (err, ST_EDB, NULL, "%s: %s", what, msg);
+}
+
+st_rc_t
+st_store_connect (st_sched_t *s, st_error_t *err)
+{
+    s->db = PQconnectdb (s->cfg.database);
+    if (PQstatus (s->db) != CONNECTION_OK) {
+        st_rc_t rc = s_db_error (err, s->db, "cannot connect to the database");
+        st_error_hint (err, "check --database (a libpq connection string, e.g. \"host=/tmp port=5432 dbname=strata\")");
+        PQfinish (s->db);
+        s->db = NULL;
+        return rc;
+    }
+    PGresult *res = PQexec (s->db, "SET application_name = 'strata-scheduler'; SET client_min_messages = warning");
+    PQclear (res);
+    return ST_OK;
+}
+
+st_rc_t
+st_store_lead (st_sched_t *s, volatile int *stop, st_error_t *err)
+{
+    int announced = 0;
+    while (!*stop) {
+        PGresult *res = PQexec (s->db, "SELECT pg_try_advisory_lock (6004208016069427201)");
+        if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+            st_rc_t rc = s_result_error (err, res, "leader lock");
+            PQclear (res);
+            return rc;
+        }
+        int got = strcmp (PQgetvalue (res, 0, 0), "t") == 0;
+        PQclear (res);
+        if (got)
+            return ST_OK;
+        if (!announced++)
+            st_info ("standing by: another scheduler holds the leader lock");
+        st_sleep_ms (1000);
+    }
+    return st_error_set (err, ST_EAGAIN, NULL, "stopped while standing by");
+}
+
+st_rc_t
+st_store_migrate (st_sched_t *s, st_error_t *err)
+{
+    st_rc_t rc = ST_OK;
+    int known = 0;
+    for (const st_migration_t *m = st_migrations; m->sql; m++)
+        known = m->version;
+
+    PGresult *res = PQexec (s->db, "SELECT to_regclass ('schema_version') IS NOT NULL");
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        rc = s_result_error (err, res, "reading the schema version");
+        PQclear (res);
+        return rc;
+    }
+    int exists = strcmp (PQgetvalue (res, 0, 0), "t") == 0;
+    PQclear (res);
+    int current = 0;
+    if (exists) {
+        res = PQexec (s->db, "SELECT coalesce (max (version), 0) FROM schema_version");
+        if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+            rc = s_result_error (err, res, "reading the schema version");
+            PQclear (res);
+            return rc;
+        }
+        current = atoi (PQgetvalue (res, 0, 0));
+        PQclear (res);
+    }
+    if (current > known) {
+        st_error_set (err, ST_EVERSION, NULL,
+                      "the database schema is at version %d, newer than this scheduler knows (%d)", current, known);
+        st_error_hint (err, "run a strata-scheduler at least as new as the one that upgraded the database");
+        return ST_EVERSION;
+    }
+    for (const st_migration_t *m = st_migrations; m->sql; m++) {
+        if (m->version <= current)
+            continue;
+        st_info ("applying migration %s", m->name);
+        res = PQexec (s->db, "BEGIN");
+        PQclear (res);
+        res = PQexec (s->db, m->sql);
+        if (PQresultStatus (res) != PGRES_COMMAND_OK && PQresultStatus (res) != PGRES_TUPLES_OK) {
+            st_error_set (err, ST_EDB, NULL, "migration %s failed: %s", m->name, PQresultErrorMessage (res));
+            PQclear (res);
+            res = PQexec (s->db, "ROLLBACK");
+            PQclear (res);
+            return ST_EDB;
+        }
+        PQclear (res);
+        char ver[16];
+        snprintf (ver, sizeof ver, "%d", m->version);
+        const char *params[] = { ver, m->name };
+        res = PQexecParams (s->db, "INSERT INTO schema_version (version, description) VALUES ($1, $2)", 2, NULL,
+                            params, NULL, NULL, 0);
+        if (PQresultStatus (res) != PGRES_COMMAND_OK) {
+            rc = s_result_error (err, res, "recording the schema version");
+            PQclear (res);
+            res = PQexec (s->db, "ROLLBACK");
+            PQclear (res);
+            return rc;
+        }
+        PQclear (res);
+        res = PQexec (s->db, "COMMIT");
+        if (PQresultStatus (res) != PGRES_COMMAND_OK)
+            rc = s_result_error (err, res, "committing a migration");
+        PQclear (res);
+        if (rc != ST_OK)
+            return rc;
+    }
+    st_info ("database schema at version %d", known > current ? known : current);
+    return ST_OK;
+}
+
+/*  -- loading -------------------------------------------------------------  */
+
+static uint64_t
+s_u64 (PGresult *res, int row, int col)
+{
+    return PQgetisnull (res, row, col) ? 0 : strtoull (PQgetvalue (res, row, col), NULL, 10);
+}
+
+static int64_t
+s_i64 (PGresult *res, int row, int col)
+{
+    return PQgetisnull (res, row, col) ? 0 : strtoll (PQgetvalue (res, row, col), NULL, 10);
+}
+
+#define MS(col) "coalesce ((extract (epoch FROM " col ") * 1000)::bigint, 0)"
+
+static void
+s_labels_from_json (st_kv_t *kv, const char *text)
+{
+    json_t *obj = json_loads (text, 0, NULL);
+    const char *k;
+    json_t *v;
+    json_object_foreach (obj, k, v)
+        if (json_is_string (v))
+            st_kv_add (kv, k, json_string_value (v));
+    json_decref (obj);
+}
+
+st_rc_t
+st_store_load (st_sched_t *s, st_error_t *err)
+{
+    st_rc_t rc = ST_OK;
+    st_job_t **loaded = NULL;
+    PGresult *res = PQexec (s->db, "SELECT coalesce (max (id), 0) FROM jobs");
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        rc = s_result_error (err, res, "loading jobs");
+        goto out;
+    }
+    s->next_job_id = s_u64 (res, 0, 0) + 1;
+    PQclear (res);
+
+    res = PQexec (s->db, "SELECT name, pool, state, cpus_milli, mem_mb, gpus, gpu_type, labels::text, epoch, "
+                         "hostname, version, " MS ("last_seen_at") " FROM nodes");
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        rc = s_result_error (err, res, "loading nodes");
+        goto out;
+    }
+    uint64_t now = st_mono_ms ();
+    for (int i = 0; i < PQntuples (res); i++) {
+        st_node_t *n = st_node_new (PQgetvalue (res, i, 0));
+        if (!n)
+            abort ();
+        n->pool = strdup (PQgetvalue (res, i, 1));
+        n->state = strcmp (PQgetvalue (res, i, 2), "UP") == 0 ? ST_NODE_UP : ST_NODE_LOST;
+        n->cap_cpus_milli = (uint32_t) s_u64 (res, i, 3);
+        n->cap_mem_mb = s_u64 (res, i, 4);
+        n->cap_gpus = (uint32_t) s_u64 (res, i, 5);
+        n->gpu_type = strdup (PQgetvalue (res, i, 6));
+        s_labels_from_json (&n->labels, PQgetvalue (res, i, 7));
+        n->epoch = s_u64 (res, i, 8);
+        n->hostname = strdup (PQgetvalue (res, i, 9));
+        n->version = strdup (PQgetvalue (res, i, 10));
+        n->last_seen_wall = s_u64 (res, i, 11);
+        /*  A node that was up gets a full timeout to come back before it is declared lost.  */
+        n->last_seen_mono = now;
+        n->persisted = 1;
+        st_map_put (s->nodes, n->name, strlen (n->name), n);
+    }
+    PQclear (res);
+
+    res = PQexec (s->db, "SELECT id, spec::text, state, reason, attempt, max_attempts, exit_code, cancel_requested, "
+                         MS ("created_at") ", " MS ("started_at") ", " MS ("finished_at")
+                         " FROM jobs WHERE state NOT IN " TERMINAL_SQL " ORDER BY id");
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        rc = s_result_error (err, res, "loading jobs");
+        goto out;
+    }
+    loaded = calloc ((size_t) PQntuples (res) + 1, sizeof *loaded);
+    size_t nloaded = 0;
+    if (!loaded)
+        abort ();
+    for (int i = 0; i < PQntuples (res); i++) {
+        uint64_t id = s_u64 (res, i, 0);
+        const char *spec_text = PQgetvalue (res, i, 1);
+        st_error_t perr = { 0 };
+        st_spec_t *spec = st_spec_parse (spec_text, strlen (spec_text), &perr);
+        if (!spec) {
+            /*  Cannot happen for rows this scheduler wrote; leave the row for a person.  */
+            st_error ("job %" PRIu64 ": stored spec does not parse (%s); skipping it", id, perr.msg);
+            continue;
+        }
+        st_job_t *job = st_job_new (s, id, spec, strdup (spec_text), s_u64 (res, i, 8));
+        if (!job)
+            abort ();
+        st_job_state_parse (PQgetvalue (res, i, 2), &job->state);
+        job->db_state = job->state;
+        snprintf (job->reason, sizeof job->reason, "%s", PQgetvalue (res, i, 3));
+        job->attempt = (uint32_t) s_u64 (res, i, 4);
+        job->max_attempts = (uint32_t) s_u64 (res, i, 5);
+        job->has_exit = !PQgetisnull (res, i, 6);
+        job->exit_code = (int32_t) s_i64 (res, i, 6);
+        job->cancel_requested = strcmp (PQgetvalue (res, i, 7), "t") == 0;
+        job->started_wall = s_u64 (res, i, 9);
+        job->finished_wall = s_u64 (res, i, 10);
+        job->persisted = 1;
+        st_map_put_u64 (s->jobs, id, job);
+        loaded[nloaded++] = job;
+    }
+    PQclear (res);
+
+    res = PQexec (s->db, "SELECT t.job_id, t.idx, t.attempt, t.state, coalesce (t.node, ''), coalesce (t.pid, 0), "
+                         "t.exit_code, coalesce (t.term_signal, 0), " MS ("t.started_at") ", " MS ("t.finished_at")
+                         " FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE j.state NOT IN " TERMINAL_SQL);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        rc = s_result_error (err, res, "loading tasks");
+        goto out;
+    }
+    size_t live = 0;
+    for (int i = 0; i < PQntuples (res); i++) {
+        st_task_t *t = st_sched_find_task (s, s_u64 (res, i, 0), (uint32_t) s_u64 (res, i, 1));
+        if (!t)
+            continue;
+        t->attempt = (uint32_t) s_u64 (res, i, 2);
+        st_job_state_parse (PQgetvalue (res, i, 3), &t->state);
+        const char *node = PQgetvalue (res, i, 4);
+        t->pid = (int32_t) s_i64 (res, i, 5);
+        t->has_exit = !PQgetisnull (res, i, 6);
+        t->exit_code = (int32_t) s_i64 (res, i, 6);
+        t->term_signal = (int32_t) s_i64 (res, i, 7);
+        t->started_wall = s_u64 (res, i, 8);
+        t->finished_wall = s_u64 (res, i, 9);
+        if (*node)
+            t->node_name = strdup (node);
+        int is_live = t->state == ST_JOB_SCHEDULED || t->state == ST_JOB_STARTING || t->state == ST_JOB_RUNNING;
+        st_node_t *n = *node ? st_map_get (s->nodes, node, strlen (node)) : NULL;
+        if (is_live && n) {
+            st_task_assign (s, t, n);
+            live++;
+        }
+        else if (is_live) {
+            /*  Its node row is gone: treat the task as lost.  */
+            t->state = ST_JOB_LOST;
+            st_mark_task (s, t);
+        }
+        if (t->state == ST_JOB_STARTING || t->state == ST_JOB_SCHEDULED)
+            t->launch_acked = 0;
+    }
+    PQclear (res);
+    res = NULL;
+
+    /*  Loading is not a change: nothing here needs writing back.  */
+    for (size_t i = 0; i < s->ndirty_tasks; i++)
+        s->dirty_tasks[i]->dirty = 0;
+    s->ndirty_tasks = 0;
+
+    for (size_t i = 0; i < nloaded; i++) {
+        st_job_t *job = loaded[i];
+        if (job->state == ST_JOB_PENDING)
+            st_pending_add (s, job);
+        else
+            st_job_evaluate (s, job);
+    }
+    st_info ("loaded %zu node(s), %zu unfinished job(s) (%zu pending, %zu live task(s)); next job id %" PRIu64,
+             st_map_size (s->nodes), st_map_size (s->jobs), s->npending, live, s->next_job_id);
+out:
+    free (loaded);
+    PQclear (res);
+    return rc;
+}
+
+/*  -- the batched write --------------------------------------------------  */
+
+static json_t *
+s_ms_or_null (uint64_t ms)
+{
+    return ms ? json_integer ((json_int_t) ms) : json_null ();
+}
+
+static json_t *
+s_str_or_null (const char *str)
+{
+    return str ? json_string (str) : json_null ();
+}
+
+static json_t *
+s_node_row (const st_node_t *n)
+{
+    json_t *labels = json_object ();
+    for (size_t i = 0; i < n->labels.n; i++)
+        json_object_set_new (labels, n->labels.keys[i], json_string (n->labels.vals[i]));
+    return json_pack ("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:I, s:s, s:s, s:I}", "name", n->name, "pool",
+                      n->pool ? n->pool : "default", "state", n->state == ST_NODE_UP ? "UP" : "LOST", "cpus_milli",
+                      (json_int_t) n->cap_cpus_milli, "mem_mb", (json_int_t) n->cap_mem_mb, "gpus",
+                      (json_int_t) n->cap_gpus, "gpu_type", n->gpu_type ? n->gpu_type : "", "labels", labels, "epoch",
+                      (json_int_t) n->epoch, "hostname", n->hostname ? n->hostname : "", "version",
+                      n->version ? n->version : "", "last_seen", (json_int_t) (n->last_seen_wall ? n->last_seen_wall : st_wall_ms ()));
+}
+
+static json_t *
+s_job_common (const st_job_t *job)
+{
+    json_t *o = json_pack ("{s:I, s:s, s:s, s:I, s:I, s:b}", "id", (json_int_t) job->id, "state",
+                           st_job_state_name (job->state), "reason", job->reason, "attempt", (json_int_t) job->attempt,
+                           "max_attempts", (json_int_t) job->max_attempts, "cancel_requested", job->cancel_requested);
+    json_object_set_new (o, "exit_code", job->has_exit ? json_integer (job->exit_code) : json_null ());
+    json_object_set_new (o, "started", s_ms_or_null (job->started_wall));
+    json_object_set_new (o, "finished", s_ms_or_null (job->finished_wall));
+    return o;
+}
+
+static json_t *
+s_task_row (const st_task_t *t)
+{
+    json_t *o = json_pack ("{s:I, s:I, s:I, s:s}", "job_id", (json_int_t) t->job->id, "idx", (json_int_t) t->index,
+                           "attempt", (json_int_t) t->attempt, "state", st_job_state_name (t->state));
+    json_object_set_new (o, "node", s_str_or_null (t->node_name));
+    json_object_set_new (o, "pid", t->pid ? json_integer (t->pid) : json_null ());
+    json_object_set_new (o, "exit_code", t->has_exit ? json_integer (t->exit_code) : json_null ());
+    json_object_set_new (o, "term_signal", t->term_signal ? json_integer (t->term_signal) : json_null ());
+    json_object_set_new (o, "started", s_ms_or_null (t->started_wall));
+    json_object_set_new (o, "finished", s_ms_or_null (t->finished_wall));
+    return o;
+}
+
+#define TS(x) "CASE WHEN " x " IS NULL THEN NULL ELSE to_timestamp (" x " / 1000.0) END"
+
+static const char *SQL_POOLS =
+    "INSERT INTO pools (name) SELECT DISTINCT x.pool FROM jsonb_to_recordset ($1::jsonb) AS x (pool text) "
+    "ON CONFLICT DO NOTHING";
+static const char *SQL_NODES =
+    "INSERT INTO nodes (name, pool, state, cpus_milli, mem_mb, gpus, gpu_type, labels, epoch, hostname, version, "
+    "last_seen_at) SELECT name, pool, state, cpus_milli, mem_mb, gpus, gpu_type, labels, epoch, hostname, version, "
+    TS ("last_seen") " FROM jsonb_to_recordset ($1::jsonb) AS x (name text, pool text, state text, cpus_milli int, "
+    "mem_mb bigint, gpus int, gpu_type text, labels jsonb, epoch bigint, hostname text, version text, last_seen bigint) "
+    "ON CONFLICT (name) DO UPDATE SET pool = EXCLUDED.pool, state = EXCLUDED.state, cpus_milli = EXCLUDED.cpus_milli, "
+    "mem_mb = EXCLUDED.mem_mb, gpus = EXCLUDED.gpus, gpu_type = EXCLUDED.gpu_type, labels = EXCLUDED.labels, "
+    "epoch = EXCLUDED.epoch, hostname = EXCLUDED.hostname, version = EXCLUDED.version, "
+    "last_seen_at = EXCLUDED.last_seen_at";
+static const char *SQL_TENANTS =
+    "WITH x AS (SELECT * FROM jsonb_to_recordset ($1::jsonb) AS x (tenant text, queue text)), "
+    "t AS (INSERT INTO tenants (name) SELECT DISTINCT tenant FROM x ON CONFLICT DO NOTHING) "
+    "INSERT INTO queues (name) SELECT DISTINCT queue FROM x ON CONFLICT DO NOTHING";
+static const char *SQL_JOBS_INSERT =
+    "INSERT INTO jobs (id, name, tenant, queue, kind, priority, state, reason, ranks, cpus_milli, mem_mb, gpus, "
+    "attempt, max_attempts, exit_code, cancel_requested, spec, created_at, started_at, finished_at) "
+    "SELECT id, name, tenant, queue, kind, priority, state, reason, ranks, cpus_milli, mem_mb, gpus, attempt, "
+    "max_attempts, exit_code, cancel_requested, spec::jsonb, " TS ("created") ", " TS ("started") ", " TS ("finished")
+    " FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, name text, tenant text, queue text, kind text, "
+    "priority int, state text, reason text, ranks int, cpus_milli int, mem_mb bigint, gpus int, attempt int, "
+    "max_attempts int, exit_code int, cancel_requested bool, spec text, created bigint, started bigint, "
+    "finished bigint)";
+static const char *SQL_TASKS_INSERT =
+    "INSERT INTO tasks (job_id, idx, attempt, state, node, pid, exit_code, term_signal, started_at, finished_at) "
+    "SELECT job_id, idx, attempt, state, node, pid, exit_code, term_signal, " TS ("started") ", " TS ("finished")
+    " FROM jsonb_to_recordset ($1::jsonb) AS x (job_id bigint, idx int, attempt int, state text, node text, pid int, "
+    "exit_code int, term_signal int, started bigint, finished bigint)";
+static const char *SQL_JOBS_UPDATE =
+    "WITH v AS (SELECT * FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, from_state text, state text, "
+    "reason text, attempt int, max_attempts int, exit_code int, cancel_requested bool, started bigint, "
+    "finished bigint)), "
+    "u AS (UPDATE jobs j SET state = v.state, reason = v.reason, attempt = v.attempt, exit_code = v.exit_code, "
+    "cancel_requested = v.cancel_requested, started_at = " TS ("v.started") ", finished_at = " TS ("v.finished")
+    ", updated_at = now () FROM v WHERE j.id = v.id AND j.state = v.from_state RETURNING 1) "
+    "SELECT strata_assert ((SELECT count (*) FROM u) = $2::bigint, 'jobs changed under the scheduler')";
+static const char *SQL_TASKS_UPDATE =
+    "UPDATE tasks t SET attempt = v.attempt, state = v.state, node = v.node, pid = v.pid, exit_code = v.exit_code, "
+    "term_signal = v.term_signal, started_at = " TS ("v.started") ", finished_at = " TS ("v.finished")
+    " FROM jsonb_to_recordset ($1::jsonb) AS v (job_id bigint, idx int, attempt int, state text, node text, "
+    "pid int, exit_code int, term_signal int, started bigint, finished bigint) "
+    "WHERE t.job_id = v.job_id AND t.idx = v.idx";
+static const char *SQL_EVENTS =
+    "INSERT INTO events (at, job_id, task_idx, attempt, kind, from_state, to_state, node, message) "
+    "SELECT to_timestamp (at / 1000.0), job_id, task_idx, attempt, kind, from_state, to_state, node, message "
+    "FROM jsonb_to_recordset ($1::jsonb) AS x (at bigint, job_id bigint, task_idx int, attempt int, kind text, "
+    "from_state text, to_state text, node text, message text)";
+
+typedef struct {
+    const char *what;
+    const char *sql;
+    char *param;
+    char count[24];
+    int nparams;
+} s_stmt_t;
+
+static void
+s_add_stmt (s_stmt_t *stmts, int *n, const char *what, const char *sql, json_t *rows, size_t count)
+{
+    if (json_array_size (rows) == 0) {
+        json_decref (rows);
+        return;
+    }
+    s_stmt_t *st = &stmts[(*n)++];
+    st->what = what;
+    st->sql = sql;
+    st->param = json_dumps (rows, JSON_COMPACT);
+    if (!st->param)
+        abort ();
+    snprintf (st->count, sizeof st->count, "%zu", count);
+    st->nparams = sql == SQL_JOBS_UPDATE ? 2 : 1;
+    json_decref (rows);
+}
+
+st_rc_t
+st_store_flush (st_sched_t *s, st_error_t *err)
+{
+    if (!s->ndirty_jobs && !s->ndirty_tasks && !s->ndirty_nodes && !s->nevents)
+        return ST_OK;
+    json_t *pools = json_array (), *nodes = json_array (), *tenants = json_array (), *jobs_new = json_array (),
+           *tasks_new = json_array (), *jobs_upd = json_array (), *tasks_upd = json_array (),
+           *events = json_array ();
+    for (size_t i = 0; i < s->ndirty_nodes; i++) {
+        st_node_t *n = s->dirty_nodes[i];
+        json_array_append_new (pools, json_pack ("{s:s}", "pool", n->pool ? n->pool : "default"));
+        json_array_append_new (nodes, s_node_row (n));
+    }
+    size_t nupd = 0;
+    for (size_t i = 0; i < s->ndirty_jobs; i++) {
+        st_job_t *job = s->dirty_jobs[i];
+        json_t *row = s_job_common (job);
+        if (!job->persisted) {
+            const st_spec_t *sp = job->spec;
+            json_object_update_new (row, json_pack ("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:s, s:I}",
+                                                    "name", sp->name, "tenant", sp->tenant, "queue", sp->queue,
+                                                    "kind", sp->kind, "priority", sp->priority, "ranks",
+                                                    (json_int_t) sp->ranks, "cpus_milli", (json_int_t) sp->cpus_milli,
+                                                    "mem_mb", (json_int_t) sp->mem_mb, "gpus", (json_int_t) sp->gpus,
+                                                    "spec", job->spec_json, "created", (json_int_t) job->created_wall));
+            json_array_append_new (tenants, json_pack ("{s:s, s:s}", "tenant", sp->tenant, "queue", sp->queue));
+            json_array_append_new (jobs_new, row);
+            for (uint32_t r = 0; r < job->ntasks; r++) {
+                json_array_append_new (tasks_new, s_task_row (&job->tasks[r]));
+                job->tasks[r].dirty = 0;     /*  written with the job  */
+            }
+        }
+        else {
+            json_object_set_new (row, "from_state", json_string (st_job_state_name (job->db_state)));
+            json_array_append_new (jobs_upd, row);
+            nupd++;
+        }
+    }
+    for (size_t i = 0; i < s->ndirty_tasks; i++) {
+        st_task_t *t = s->dirty_tasks[i];
+        if (t->dirty)
+            json_array_append_new (tasks_upd, s_task_row (t));
+    }
+    for (size_t i = 0; i < s->nevents; i++) {
+        const st_event_t *e = &s->events[i];
+        json_t *o = json_pack ("{s:I, s:I, s:I, s:s, s:s}", "at", (json_int_t) e->at_wall, "job_id",
+                               (json_int_t) e->job_id, "attempt", (json_int_t) e->attempt, "kind", e->kind,
+                               "message", e->message);
+        json_object_set_new (o, "task_idx", e->task_idx >= 0 ? json_integer (e->task_idx) : json_null ());
+        json_object_set_new (o, "from_state", s_str_or_null (e->from_state));
+        json_object_set_new (o, "to_state", s_str_or_null (e->to_state));
+        json_object_set_new (o, "node", s_str_or_null (e->node));
+        json_array_append_new (events, o);
+    }
+
+    s_stmt_t stmts[8];
+    int n = 0;
+    s_add_stmt (stmts, &n, "pools", SQL_POOLS, pools, 0);
+    s_add_stmt (stmts, &n, "nodes", SQL_NODES, nodes, 0);
+    s_add_stmt (stmts, &n, "tenants", SQL_TENANTS, tenants, 0);
+    s_add_stmt (stmts, &n, "new jobs", SQL_JOBS_INSERT, jobs_new, 0);
+    s_add_stmt (stmts, &n, "new tasks", SQL_TASKS_INSERT, tasks_new, 0);
+    s_add_stmt (stmts, &n, "job updates", SQL_JOBS_UPDATE, jobs_upd, nupd);
+    s_add_stmt (stmts, &n, "task updates", SQL_TASKS_UPDATE, tasks_upd, 0);
+    s_add_stmt (stmts, &n, "events", SQL_EVENTS, events, 0);
+
+    st_rc_t rc = ST_OK;
+    if (!PQenterPipelineMode (s->db)) {
+        rc = s_db_error (err, s->db, "entering pipeline mode");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *params[2] = { stmts[i].param, stmts[i].count };
+        if (!PQsendQueryParams (s->db, stmts[i].sql, stmts[i].nparams, NULL, params, NULL, NULL, 0)) {
+            rc = s_db_error (err, s->db, stmts[i].what);
+            break;
+        }
+    }
+    if (!PQpipelineSync (s->db) && rc == ST_OK)
+        rc = s_db_error (err, s->db, "pipeline sync");
+    /*  Read every result up to the sync, remembering the first failure.  */
+    for (;;) {
+        PGresult *res = PQgetResult (s->db);
+        if (!res) {
+            if (PQstatus (s->db) != CONNECTION_OK) {
+                if (rc == ST_OK)
+                    rc = s_db_error (err, s->db, "database connection lost");
+                break;
+            }
+            continue;
+        }
+        ExecStatusType st = PQresultStatus (res);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear (res);
+            break;
+        }
+        if (st == PGRES_FATAL_ERROR && rc == ST_OK)
+            rc = s_result_error (err, res, "writing a batch");
+        PQclear (res);
+    }
+    PQexitPipelineMode (s->db);
+    if (rc != ST_OK)
+        goto out;
+
+    s->counters.flushes++;
+    for (size_t i = 0; i < s->ndirty_jobs; i++) {
+        st_job_t *job = s->dirty_jobs[i];
+        job->persisted = 1;
+        job->db_state = job->state;
+        job->dirty = 0;
+    }
+    for (size_t i = 0; i < s->ndirty_tasks; i++)
+        s->dirty_tasks[i]->dirty = 0;
+    for (size_t i = 0; i < s->ndirty_nodes; i++) {
+        s->dirty_nodes[i]->dirty = 0;
+        s->dirty_nodes[i]->persisted = 1;
+    }
+    s->ndirty_jobs = s->ndirty_tasks = s->ndirty_nodes = 0;
+    /*  The events stay queued: the loop publishes them, then clears them.  */
+out:
+    for (int i = 0; i < n; i++)
+        free (stmts[i].param);
+    return rc;
+}
+
+/*  -- reads for clients ----------------------------------------------------  */
+
+static char *
+s_dup (PGresult *res, int row, int col)
+{
+    char *p = strdup (PQgetvalue (res, row, col));
+    if (!p)
+        abort ();
+    return p;
+}
+
+#define JOB_COLUMNS                                                                                      \
+    "id, name, tenant, queue, kind, state, reason, priority, attempt, max_attempts, exit_code, cpus_milli, " \
+    "mem_mb, gpus, ranks, " MS ("created_at") ", " MS ("started_at") ", " MS ("finished_at") ", spec::text, "  \
+    "cancel_requested"
+
+static Strata__JobInfo *
+s_job_from_row (PGresult *res, int i)
+{
+    Strata__JobInfo *j = malloc (sizeof *j);
+    Strata__Resources *r = malloc (sizeof *r);
+    if (!j || !r)
+        abort ();
+    strata__job_info__init (j);
+    strata__resources__init (r);
+    j->id = s_u64 (res, i, 0);
+    j->name = s_dup (res, i, 1);
+    j->tenant = s_dup (res, i, 2);
+    j->queue = s_dup (res, i, 3);
+    j->kind = s_dup (res, i, 4);
+    j->state = s_dup (res, i, 5);
+    j->reason = s_dup (res, i, 6);
+    j->priority = (int32_t) s_i64 (res, i, 7);
+    j->attempt = (uint32_t) s_u64 (res, i, 8);
+    j->max_attempts = (uint32_t) s_u64 (res, i, 9);
+    j->exit_code = PQgetisnull (res, i, 10) ? -1 : (int32_t) s_i64 (res, i, 10);
+    r->cpus_milli = (uint32_t) s_u64 (res, i, 11);
+    r->mem_mb = s_u64 (res, i, 12);
+    r->gpus = (uint32_t) s_u64 (res, i, 13);
+    j->per_rank = r;
+    j->ranks = (uint32_t) s_u64 (res, i, 14);
+    j->created_unix_ms = s_u64 (res, i, 15);
+    j->started_unix_ms = s_u64 (res, i, 16);
+    j->finished_unix_ms = s_u64 (res, i, 17);
+    j->spec_json = s_dup (res, i, 18);
+    j->cancel_requested = strcmp (PQgetvalue (res, i, 19), "t") == 0;
+    return j;
+}
+
+/*  Attaches task rows (job_id, idx, ...) to the jobs they belong to.  */
+static void
+s_attach_tasks (PGresult *res, Strata__JobInfo **jobs, size_t njobs)
+{
+    for (int i = 0; i < PQntuples (res); i++) {
+        uint64_t id = s_u64 (res, i, 0);
+        Strata__JobInfo *j = NULL;
+        for (size_t k = 0; k < njobs && !j; k++)
+            if (jobs[k]->id == id)
+                j = jobs[k];
+        if (!j)
+            continue;
+        Strata__TaskInfo *t = malloc (sizeof *t);
+        Strata__TaskInfo **arr = realloc (j->tasks, (j->n_tasks + 1) * sizeof *arr);
+        if (!t || !arr)
+            abort ();
+        strata__task_info__init (t);
+        t->index = (uint32_t) s_u64 (res, i, 1);
+        t->attempt = (uint32_t) s_u64 (res, i, 2);
+        t->state = s_dup (res, i, 3);
+        t->node = s_dup (res, i, 4);
+        t->pid = (int32_t) s_i64 (res, i, 5);
+        t->exit_code = PQgetisnull (res, i, 6) ? -1 : (int32_t) s_i64 (res, i, 6);
+        t->term_signal = (int32_t) s_i64 (res, i, 7);
+        t->started_unix_ms = s_u64 (res, i, 8);
+        t->finished_unix_ms = s_u64 (res, i, 9);
+        arr[j->n_tasks++] = t;
+        j->tasks = arr;
+    }
+}
+
+static const char *SQL_TASKS_OF =
+    "SELECT job_id, idx, attempt, state, coalesce (node, ''), coalesce (pid, 0), exit_code, "
+    "coalesce (term_signal, 0), " MS ("started_at") ", " MS ("finished_at")
+    " FROM tasks WHERE job_id = ANY ($1::bigint[]) ORDER BY job_id, idx";
+
+st_rc_t
+st_store_get_job (st_sched_t *s, uint64_t id, Strata__JobInfo **out, st_error_t *err)
+{
+    *out = NULL;
+    char ids[32], arr[40];
+    snprintf (ids, sizeof ids, "%" PRIu64, id);
+    snprintf (arr, sizeof arr, "{%" PRIu64 "}", id);
+    const char *p1[] = { ids };
+    PGresult *res = PQexecParams (s->db, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = $1", 1, NULL, p1, NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        st_rc_t rc = s_result_error (err, res, "reading a job");
+        PQclear (res);
+        return rc;
+    }
+    if (PQntuples (res) == 0) {
+        PQclear (res);
+        return st_error_set (err, ST_ENOTFOUND, NULL, "no job %" PRIu64, id);
+    }
+    Strata__JobInfo *j = s_job_from_row (res, 0);
+    PQclear (res);
+    const char *p2[] = { arr };
+    res = PQexecParams (s->db, SQL_TASKS_OF, 1, NULL, p2, NULL, NULL, 0);
+    if (PQresultStatus (res) == PGRES_TUPLES_OK)
+        s_attach_tasks (res, &j, 1);
+    PQclear (res);
+    *out = j;
+    return ST_OK;
+}
+
+st_rc_t
+st_store_list_jobs (st_sched_t *s, const Strata__ListRequest *req, Strata__ListReply **out, st_error_t *err)
+{
+    *out = NULL;
+    char limit[16];
+    snprintf (limit, sizeof limit, "%u", req->limit ? (req->limit > 10000 ? 10000 : req->limit) : 50);
+    const char *params[] = { req->state ? req->state : "", req->tenant ? req->tenant : "", limit,
+                             req->active_only ? "t" : "f" };
+    PGresult *res = PQexecParams (s->db,
+                                  "SELECT " JOB_COLUMNS " FROM jobs WHERE ($1 = '' OR state = $1) "
+                                  "AND ($2 = '' OR tenant = $2) "
+                                  "AND (NOT $4::bool OR state NOT IN " TERMINAL_SQL ") ORDER BY id DESC LIMIT $3",
+                                  4, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        st_rc_t rc = s_result_error (err, res, "listing jobs");
+        PQclear (res);
+        return rc;
+    }
+    Strata__ListReply *l = malloc (sizeof *l);
+    if (!l)
+        abort ();
+    strata__list_reply__init (l);
+    int n = PQntuples (res);
+    l->jobs = calloc ((size_t) n + 1, sizeof *l->jobs);
+    if (!l->jobs)
+        abort ();
+    size_t cap = 32 + (size_t) n * 24, len = 0;
+    char *arr = malloc (cap);
+    if (!arr)
+        abort ();
+    arr[len++] = '{';
+    for (int i = 0; i < n; i++) {
+        l->jobs[l->n_jobs++] = s_job_from_row (res, i);
+        len += (size_t) snprintf (arr + len, cap - len, "%s%" PRIu64, i ? "," : "", l->jobs[i]->id);
+    }
+    arr[len++] = '}';
+    arr[len] = '\0';
+    PQclear (res);
+    if (n > 0) {
+        const char *p2[] = { arr };
+        res = PQexecParams (s->db, SQL_TASKS_OF, 1, NULL, p2, NULL, NULL, 0);
+        if (PQresultStatus (res) == PGRES_TUPLES_OK)
+            s_attach_tasks (res, l->jobs, l->n_jobs);
+        PQclear (res);
+    }
+    free (arr);
+    *out = l;
+    return ST_OK;
+}
+
+void
+st_store_free_job (Strata__JobInfo *job)
+{
+    if (job)
+        strata__job_info__free_unpacked (job, NULL);
+}
+
+void
+st_store_free_list (Strata__ListReply *list)
+{
+    if (list)
+        strata__list_reply__free_unpacked (list, NULL);
+}
+
+st_rc_t
+st_store_task_location (st_sched_t *s, uint64_t job_id, uint32_t rank, char *node, size_t node_size,
+                        uint32_t *attempt, char *job_state, size_t state_size, st_error_t *err)
+{
+    char ids[32], idx[16];
+    snprintf (ids, sizeof ids, "%" PRIu64, job_id);
+    snprintf (idx, sizeof idx, "%u", rank);
+    const char *params[] = { ids, idx };
+    PGresult *res = PQexecParams (s->db,
+                                  "SELECT j.state, j.ranks, t.attempt, coalesce (t.node, '') FROM jobs j "
+                                  "LEFT JOIN tasks t ON t.job_id = j.id AND t.idx = $2 WHERE j.id = $1",
+                                  2, NULL, params, NULL, NULL, 0);
+    st_rc_t rc = ST_OK;
+    if (PQresultStatus (res) != PGRES_TUPLES_OK)
+        rc = s_result_error (err, res, "reading a task");
+    else if (PQntuples (res) == 0)
+        rc = st_error_set (err, ST_ENOTFOUND, NULL, "no job %" PRIu64, job_id);
+    else if (PQgetisnull (res, 0, 2)) {
+        rc = st_error_set (err, ST_ENOTFOUND, "rank", "job %" PRIu64 " has no rank %u (it has %s)", job_id, rank,
+                           PQgetvalue (res, 0, 1));
+    }
+    else {
+        snprintf (job_state, state_size, "%s", PQgetvalue (res, 0, 0));
+        *attempt = (uint32_t) s_u64 (res, 0, 2);
+        snprintf (node, node_size, "%s", PQgetvalue (res, 0, 3));
+    }
+    PQclear (res);
+    return rc;
+}
