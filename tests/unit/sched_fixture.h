@@ -1,0 +1,135 @@
+/*  sched_fixture.h: builds an in-memory scheduler for the test_sched_* tests.
+ *  No sockets: messages the model would send are packed into s->deferred. */
+#ifndef ST_SCHED_FIXTURE_H
+#define ST_SCHED_FIXTURE_H
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched.h"
+#include "st_time.h"
+
+static inline void
+fx_init (st_sched_t *s)
+{
+    memset (s, 0, sizeof *s);
+    s->jobs = st_map_new ();
+    s->nodes = st_map_new ();
+    s->launches = st_map_new ();
+    s->cfg.kill_grace_ms = 1000;
+    s->cfg.node_timeout_ms = 1000;
+    s->cfg.launch_timeout_ms = 1000;
+    s->next_job_id = 1;
+}
+
+static inline st_node_t *
+fx_node (st_sched_t *s, const char *name, const char *pool, double cpus, uint64_t mem_mb, uint32_t gpus)
+{
+    st_node_t *n = st_node_new (name);
+    cr_assert_not_null (n);
+    n->pool = strdup (pool);
+    n->cap_cpus_milli = (uint32_t) (cpus * 1000 + 0.5);
+    n->cap_mem_mb = mem_mb;
+    n->cap_gpus = gpus;
+    n->state = ST_NODE_UP;
+    n->connected = 1;
+    n->last_seen_mono = st_mono_ms ();
+    n->peer.id_len = (size_t) snprintf ((char *) n->peer.id, sizeof n->peer.id, "%s", name);
+    st_map_put (s->nodes, n->name, strlen (n->name), n);
+    return n;
+}
+
+/*  Submits a job from JSON through the client API (the reply is deferred).  */
+static inline st_job_t *
+fx_submit (st_sched_t *s, const char *json)
+{
+    Strata__Envelope env;
+    Strata__SubmitRequest sub = STRATA__SUBMIT_REQUEST__INIT;
+    st_wire_envelope_init (&env, 1);
+    sub.spec_json = (char *) json;
+    env.body_case = STRATA__ENVELOPE__BODY_SUBMIT;
+    env.submit = &sub;
+    st_peer_t peer = { .id = "client", .id_len = 6 };
+    uint64_t before = s->next_job_id;
+    st_client_message (s, &peer, &env);
+    cr_assert_eq (s->next_job_id, before + 1, "submit refused: %s", json);
+    st_job_t *job = st_map_get_u64 (s->jobs, before);
+    cr_assert_not_null (job);
+    return job;
+}
+
+/*  What a successful flush does to the in-memory bookkeeping.  */
+static inline void
+fx_commit (st_sched_t *s)
+{
+    for (size_t i = 0; i < s->ndirty_jobs; i++) {
+        s->dirty_jobs[i]->dirty = 0;
+        s->dirty_jobs[i]->persisted = 1;
+        s->dirty_jobs[i]->db_state = s->dirty_jobs[i]->state;
+    }
+    for (size_t i = 0; i < s->ndirty_tasks; i++)
+        s->dirty_tasks[i]->dirty = 0;
+    for (size_t i = 0; i < s->ndirty_nodes; i++)
+        s->dirty_nodes[i]->dirty = 0;
+    s->ndirty_jobs = s->ndirty_tasks = s->ndirty_nodes = 0;
+    for (size_t i = 0; i < s->nevents; i++) {
+        free (s->events[i].node);
+        free (s->events[i].message);
+    }
+    s->nevents = 0;
+    for (size_t i = 0; i < s->ndeferred; i++)
+        free (s->deferred[i].buf);
+    s->ndeferred = 0;
+}
+
+/*  Counts the deferred Signal messages (what the model asked workers to stop).  */
+static inline int
+fx_count_signals (st_sched_t *s)
+{
+    int n = 0;
+    for (size_t i = 0; i < s->ndeferred; i++) {
+        Strata__Envelope *e = strata__envelope__unpack (NULL, s->deferred[i].len, s->deferred[i].buf);
+        if (e && e->body_case == STRATA__ENVELOPE__BODY_SIGNAL)
+            n++;
+        if (e)
+            strata__envelope__free_unpacked (e, NULL);
+    }
+    return n;
+}
+
+static void
+fx_free_node (void *v, void *a)
+{
+    (void) a;
+    st_node_free (v);
+}
+
+static void
+fx_free_job (void *v, void *a)
+{
+    (void) a;
+    st_job_free (v);
+}
+
+static inline void
+fx_fini (st_sched_t *s)
+{
+    fx_commit (s);
+    st_map_foreach (s->jobs, fx_free_job, NULL);
+    st_map_foreach (s->nodes, fx_free_node, NULL);
+    st_map_destroy (&s->jobs);
+    st_map_destroy (&s->nodes);
+    st_map_destroy (&s->launches);
+    free (s->events);
+    free (s->deferred);
+    free (s->pending);
+    free (s->dirty_jobs);
+    free (s->dirty_tasks);
+    free (s->dirty_nodes);
+    free (s->to_launch);
+    free (s->finished);
+}
+
+#endif

@@ -1,0 +1,292 @@
+/*  test_sched_model.c: the job state machine, placement and resource accounting,
+ *  on an in-memory scheduler.  */
+#include "sched_fixture.h"
+
+#include "st_time.h"
+
+static st_sched_t S;
+
+static void setup (void) { fx_init (&S); }
+static void teardown (void) { fx_fini (&S); }
+
+TestSuite (sched_model, .init = setup, .fini = teardown);
+
+/*  Reports a task's end as a worker would.  */
+static void
+report_exit (st_task_t *t, int code, int sig)
+{
+    Strata__Envelope env;
+    Strata__TaskUpdate up = STRATA__TASK_UPDATE__INIT;
+    Strata__TaskStatus st = STRATA__TASK_STATUS__INIT;
+    Strata__TaskRef ref = STRATA__TASK_REF__INIT;
+    st_wire_envelope_init (&env, 1);
+    ref.job_id = t->job->id;
+    ref.index = t->index;
+    ref.attempt = t->attempt;
+    st.task = &ref;
+    st.state = STRATA__TASK_STATE__TASK_EXITED;
+    st.exit_code = code;
+    st.term_signal = sig;
+    st.pid = 4242;
+    up.status = &st;
+    env.body_case = STRATA__ENVELOPE__BODY_TASK_UPDATE;
+    env.task_update = &up;
+    st_dispatch_worker_message (&S, &t->node->peer, &env);
+}
+
+static void
+report_running (st_task_t *t)
+{
+    Strata__Envelope env;
+    Strata__TaskUpdate up = STRATA__TASK_UPDATE__INIT;
+    Strata__TaskStatus st = STRATA__TASK_STATUS__INIT;
+    Strata__TaskRef ref = STRATA__TASK_REF__INIT;
+    st_wire_envelope_init (&env, 1);
+    ref.job_id = t->job->id;
+    ref.index = t->index;
+    ref.attempt = t->attempt;
+    st.task = &ref;
+    st.state = STRATA__TASK_STATE__TASK_RUNNING;
+    st.pid = 4242;
+    up.status = &st;
+    env.body_case = STRATA__ENVELOPE__BODY_TASK_UPDATE;
+    env.task_update = &up;
+    st_dispatch_worker_message (&S, &t->node->peer, &env);
+}
+
+Test (sched_model, transition_table_refuses_illegal_moves)
+{
+    st_job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
+    cr_assert_eq (st_job_set_state (&S, job, ST_JOB_RUNNING, "x"), ST_ESTATE, "PENDING -> RUNNING must be refused");
+    cr_assert_eq (job->state, ST_JOB_PENDING);
+    cr_assert_eq (st_job_set_state (&S, job, ST_JOB_CANCELLED, "by test"), ST_OK);
+    cr_assert_eq (st_job_set_state (&S, job, ST_JOB_PENDING, "x"), ST_ESTATE, "a terminal state is final");
+    cr_assert_eq (st_job_set_state (&S, job, ST_JOB_RUNNING, "x"), ST_ESTATE);
+    cr_assert_str_eq (job->reason, "by test");
+    /*  Two events: the submission and the move to CANCELLED (refusals write nothing).  */
+    cr_assert_eq (S.nevents, 2);
+    cr_assert_str_eq (S.events[0].kind, "submitted");
+    cr_assert_str_eq (S.events[1].to_state, "CANCELLED");
+}
+
+Test (sched_model, job_runs_to_success_through_every_state)
+{
+    fx_node (&S, "n1", "p", 4, 4096, 0);
+    st_job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
+    st_place_pending (&S);
+    cr_assert_eq (job->state, ST_JOB_SCHEDULED);
+    cr_assert_eq (job->attempt, 1);
+    st_dispatch_send_launches (&S);
+    cr_assert_eq (job->state, ST_JOB_STARTING);
+    report_running (&job->tasks[0]);
+    cr_assert_eq (job->state, ST_JOB_RUNNING);
+    report_exit (&job->tasks[0], 0, 0);
+    cr_assert_eq (job->state, ST_JOB_SUCCEEDED);
+    cr_assert_eq (job->exit_code, 0);
+    st_node_t *n = st_map_get (S.nodes, "n1", 2);
+    cr_assert_eq (n->used_cpus_milli, 0, "resources are released when the task ends");
+    cr_assert_eq (n->used_mem_mb, 0);
+    cr_assert_eq (n->ntasks, 0);
+}
+
+Test (sched_model, failure_without_retries_is_final_with_exit_code)
+{
+    fx_node (&S, "n1", "p", 4, 4096, 0);
+    st_job_t *job = fx_submit (&S, "{\"command\":[\"false\"]}");
+    st_place_pending (&S);
+    st_dispatch_send_launches (&S);
+    report_exit (&job->tasks[0], 3, 0);
+    cr_assert_eq (job->state, ST_JOB_FAILED);
+    cr_assert_eq (job->exit_code, 3);
+    cr_assert (strstr (job->reason, "exited with code 3"), "reason: %s", job->reason);
+}
+
+Test (sched_model, failure_with_retries_requeues_a_new_attempt)
+{
+    fx_node (&S, "n1", "p", 4, 4096, 0);
+    st_job_t *job = fx_submit (&S, "{\"command\":[\"false\"],\"retries\":1}");
+    st_place_pending (&S);
+    st_dispatch_send_launches (&S);
+    report_exit (&job->tasks[0], 1, 0);
+    cr_assert_eq (job->state, ST_JOB_PENDING);
+    cr_assert (strstr (job->reason, "attempt 2 of 2"), "reason: %s", job->reason);
+    st_place_pending (&S);
+    cr_assert_eq (job->attempt, 2);
+    cr_assert_eq (job->tasks[0].attempt, 2);
+    st_dispatch_send_launches (&S);
+    report_exit (&job->tasks[0], 1, 0);
+    cr_assert_eq (job->state, ST_JOB_FAILED, "no attempts left");
+}
+
+Test (sched_model, stale_attempt_updates_are_ignored)
+{
+    st_node_t *n = fx_node (&S, "n1", "p", 4, 4096, 0);
+    st_job_t *job = fx_submit (&S, "{\"command\":[\"false\"],\"retries\":1}");
+    st_place_pending (&S);
+    st_dispatch_send_launches (&S);
+    report_exit (&job->tasks[0], 1, 0);
+    st_place_pending (&S);
+    st_dispatch_send_launches (&S);
+    cr_assert_eq (job->tasks[0].attempt, 2);
+    /*  A late resend about attempt 1 must not end attempt 2.  */
+    job->tasks[0].attempt = 1;
+    st_task_t fake = job->tasks[0];
+    job->tasks[0].attempt = 2;
+    fake.node = n;
+    report_exit (&fake, 0, 0);
+    cr_assert_eq (job->tasks[0].state, ST_JOB_STARTING);
+    cr_assert_eq (job->state, ST_JOB_STARTING);
+    cr_assert_eq (S.counters.stale_updates, 1);
+}
+
+Test (sched_model, placement_never_overcommits_a_node)
+{
+    fx_node (&S, "a", "p", 2, 1000, 1);
+    fx_node (&S, "b", "p", 3.5, 3000, 0);
+    /*  Random jobs, placed and finished in random order; check the books after every step.  */
+    srand (7);
+    for (int step = 0; step < 400; step++) {
+        char json[256];
+        snprintf (json, sizeof json,
+                  "{\"command\":[\"true\"],\"resources\":{\"ranks\":%d,\"cpus_per_rank\":%g,\"mem_per_rank\":%d,"
+                  "\"gpus_per_rank\":%d}}",
+                  1 + rand () % 3, (1 + rand () % 8) / 4.0, 100 + rand () % 900, rand () % 5 == 0);
+        fx_submit (&S, json);
+        st_place_pending (&S);
+        st_dispatch_send_launches (&S);
+        /*  End a random running task now and then.  */
+        if (rand () % 2) {
+            for (uint64_t id = 1; id < S.next_job_id; id++) {
+                st_job_t *job = st_map_get_u64 (S.jobs, id);
+                if (job && job->state == ST_JOB_STARTING && rand () % 3 == 0) {
+                    for (uint32_t r = 0; r < job->ntasks; r++)
+                        report_exit (&job->tasks[r], 0, 0);
+                }
+            }
+        }
+        const char *names[] = { "a", "b" };
+        for (int k = 0; k < 2; k++) {
+            st_node_t *n = st_map_get (S.nodes, names[k], 1);
+            cr_assert_leq (n->used_cpus_milli, n->cap_cpus_milli, "node %s over-committed on CPUs", n->name);
+            cr_assert_leq (n->used_mem_mb, n->cap_mem_mb, "node %s over-committed on memory", n->name);
+            cr_assert_leq (n->used_gpus, n->cap_gpus, "node %s over-committed on GPUs", n->name);
+            /*  The totals equal the sum over the tasks placed there.  */
+            uint64_t c = 0, m = 0, g = 0;
+            uint32_t cnt = 0;
+            for (st_task_t *t = n->tasks; t; t = t->node_next, cnt++) {
+                c += t->job->spec->cpus_milli;
+                m += t->job->spec->mem_mb;
+                g += t->job->spec->gpus;
+            }
+            cr_assert_eq (c, n->used_cpus_milli);
+            cr_assert_eq (m, n->used_mem_mb);
+            cr_assert_eq (g, n->used_gpus);
+            cr_assert_eq (cnt, n->ntasks);
+        }
+        fx_commit (&S);
+        for (size_t i = 0; i < S.nfinished; i++) {
+            st_map_remove_u64 (S.jobs, S.finished[i]->id);
+            st_job_free (S.finished[i]);
+        }
+        S.nfinished = 0;
+    }
+}
+
+Test (sched_model, gang_starts_all_ranks_or_none)
+{
+    st_node_t *a = fx_node (&S, "a", "p", 2, 4096, 0);
+    st_node_t *b = fx_node (&S, "b", "p", 2, 4096, 0);
+    st_job_t *big = fx_submit (&S, "{\"command\":[\"true\"],\"resources\":{\"ranks\":3,\"cpus_per_rank\":2}}");
+    st_place_pending (&S);
+    cr_assert_eq (big->state, ST_JOB_PENDING);
+    cr_assert_eq (a->used_cpus_milli + b->used_cpus_milli, 0, "a gang that does not fit holds nothing");
+    cr_assert (strstr (big->reason, "could hold only 2"), "reason: %s", big->reason);
+    st_job_t *two = fx_submit (&S, "{\"command\":[\"true\"],\"resources\":{\"ranks\":2,\"cpus_per_rank\":2}}");
+    st_place_pending (&S);
+    cr_assert_eq (two->state, ST_JOB_SCHEDULED);
+    cr_assert_neq (two->tasks[0].node, two->tasks[1].node);
+    cr_assert_eq (big->state, ST_JOB_PENDING);
+}
+
+Test (sched_model, pool_and_labels_restrict_placement)
+{
+    fx_node (&S, "edge1", "edge", 4, 4096, 0);
+    st_node_t *g = fx_node (&S, "gpu1", "onprem", 4, 4096, 0);
+    st_kv_add (&g->labels, "rack", "r1");
+    st_job_t *j1 = fx_submit (&S, "{\"command\":[\"true\"],\"placement\":{\"pool\":\"onprem\"}}");
+    st_job_t *j2 = fx_submit (&S, "{\"command\":[\"true\"],\"placement\":{\"labels\":{\"rack\":\"r1\"}}}");
+    st_job_t *j3 = fx_submit (&S, "{\"command\":[\"true\"],\"placement\":{\"pool\":\"cloud\"}}");
+    st_place_pending (&S);
+    cr_assert_eq (j1->tasks[0].node, g);
+    cr_assert_eq (j2->tasks[0].node, g);
+    cr_assert_eq (j3->state, ST_JOB_PENDING);
+    cr_assert (strstr (j3->reason, "no connected node in pool cloud"), "reason: %s", j3->reason);
+}
+
+Test (sched_model, higher_priority_goes_first)
+{
+    fx_node (&S, "n", "p", 1, 4096, 0);
+    st_job_t *low = fx_submit (&S, "{\"command\":[\"true\"],\"priority\":-5}");
+    st_job_t *high = fx_submit (&S, "{\"command\":[\"true\"],\"priority\":10}");
+    st_place_pending (&S);
+    cr_assert_eq (high->state, ST_JOB_SCHEDULED);
+    cr_assert_eq (low->state, ST_JOB_PENDING);
+    cr_assert (strstr (low->reason, "waiting for resources"), "reason: %s", low->reason);
+}
+
+Test (sched_model, a_failed_rank_stops_the_gang)
+{
+    fx_node (&S, "a", "p", 1, 4096, 0);
+    fx_node (&S, "b", "p", 1, 4096, 0);
+    st_job_t *job = fx_submit (&S, "{\"command\":[\"true\"],\"resources\":{\"ranks\":2}}");
+    st_place_pending (&S);
+    st_dispatch_send_launches (&S);
+    report_running (&job->tasks[0]);
+    report_running (&job->tasks[1]);
+    cr_assert_eq (job->state, ST_JOB_RUNNING);
+    fx_commit (&S);
+    report_exit (&job->tasks[0], 2, 0);
+    cr_assert_eq (job->state, ST_JOB_RUNNING, "the job waits for its other rank to stop");
+    cr_assert_eq (fx_count_signals (&S), 1, "the other rank is told to stop");
+    report_exit (&job->tasks[1], 0, 15);
+    cr_assert_eq (job->state, ST_JOB_FAILED);
+    cr_assert_eq (job->exit_code, 2, "the first failure is the job's exit code");
+    cr_assert (strstr (job->reason, "rank 0 exited with code 2"), "reason: %s", job->reason);
+}
+
+Test (sched_model, lost_node_requeues_while_attempts_remain)
+{
+    st_node_t *a = fx_node (&S, "a", "p", 1, 4096, 0);
+    fx_node (&S, "b", "p", 1, 4096, 0);
+    st_job_t *job = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"],\"retries\":1}");
+    st_place_pending (&S);
+    st_dispatch_send_launches (&S);
+    cr_assert_eq (job->tasks[0].node, a);
+    report_running (&job->tasks[0]);
+    /*  The node stops heartbeating.  */
+    a->last_seen_mono = st_mono_ms () - 5000;
+    st_dispatch_tick (&S, st_mono_ms ());
+    cr_assert_eq (a->state, ST_NODE_LOST);
+    cr_assert_eq (a->used_cpus_milli, 0);
+    cr_assert_eq (job->state, ST_JOB_PENDING);
+    cr_assert (strstr (job->reason, "node a stopped heartbeating"), "reason: %s", job->reason);
+    st_place_pending (&S);
+    cr_assert_eq (job->attempt, 2);
+    cr_assert_str_eq (job->tasks[0].node->name, "b");
+}
+
+Test (sched_model, cancel_of_a_pending_job_is_immediate)
+{
+    st_job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
+    st_place_pending (&S);
+    Strata__Envelope env;
+    Strata__CancelRequest c = STRATA__CANCEL_REQUEST__INIT;
+    st_wire_envelope_init (&env, 9);
+    c.job_id = job->id;
+    env.body_case = STRATA__ENVELOPE__BODY_CANCEL;
+    env.cancel = &c;
+    st_peer_t peer = { .id_len = 1 };
+    st_client_message (&S, &peer, &env);
+    cr_assert_eq (job->state, ST_JOB_CANCELLED);
+    cr_assert_eq (S.npending, 0);
+}
