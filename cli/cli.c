@@ -1,0 +1,150 @@
+/*  cli.c: helpers every command uses: the lazily connected client, error and
+ *  usage reporting, option parsing and JOB arguments. */
+#include "cli.h"
+#include "output.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+st_client_t *
+st_cli_client (st_cli_ctx_t *ctx, st_error_t *err)
+{
+    if (!ctx->client)
+        ctx->client = st_client_new (ctx->endpoint, ctx->timeout_ms, err);
+    return ctx->client;
+}
+
+void
+st_cli_ctx_close (st_cli_ctx_t *ctx)
+{
+    st_client_destroy (&ctx->client);
+}
+
+void
+st_cli_print_error (FILE *out, const st_error_t *err)
+{
+    /*  One line each, whatever the text holds: messages may come from the
+     *  scheduler, and scripts read stderr line by line.  */
+    char msg[sizeof err->msg], hint[sizeof err->hint], top[sizeof err->field];
+    st_text_fit (err->msg[0] ? err->msg : st_strerror (err->rc), 0, msg, sizeof msg);
+    st_text_fit (err->hint, 0, hint, sizeof hint);
+    /*  The message must name the offending field; most already do, at least
+     *  by its top-level name ("env: invalid variable name ..." for env.1A).  */
+    snprintf (top, sizeof top, "%.*s", (int) strcspn (err->field, ".["), err->field);
+    if (top[0] && !strstr (msg, top))
+        fprintf (out, "strata: error: %s: %s\n", err->field, msg);
+    else
+        fprintf (out, "strata: error: %s\n", msg);
+    if (hint[0])
+        fprintf (out, "hint: %s\n", hint);
+    fflush (out);
+}
+
+int
+st_cli_fail (st_cli_ctx_t *ctx, const st_error_t *err)
+{
+    st_cli_print_error (ctx->err, err);
+    return ST_CLI_EXIT_ERROR;
+}
+
+int
+st_cli_usage_error (st_cli_ctx_t *ctx, const char *cmd, const char *fmt, ...)
+{
+    st_error_t err;
+    st_error_clear (&err);
+    err.rc = ST_EINVAL;
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (err.msg, sizeof err.msg, fmt, ap);
+    va_end (ap);
+    if (cmd)
+        st_error_hint (&err, "run 'strata %s --help' for usage", cmd);
+    else
+        st_error_hint (&err, "run 'strata --help' for usage");
+    st_cli_print_error (ctx->err, &err);
+    return ST_CLI_EXIT_USAGE;
+}
+
+int
+st_cli_parse_job_id (const char *text, uint64_t *id)
+{
+    if (!text || !*text)
+        return -1;
+    for (const char *p = text; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -1;
+    errno = 0;
+    unsigned long long v = strtoull (text, NULL, 10);
+    if (errno == ERANGE || v == 0 || v > INT64_MAX)
+        return -1;
+    *id = v;
+    return 0;
+}
+
+int
+st_cli_parse_options (st_cli_ctx_t *ctx, const char *cmd, const st_opt_t *opts, void *cfg, int argc, char **argv,
+                      const char *usage_line, const char *description, char ***positional, int *npositional)
+{
+    st_error_t err;
+    st_error_clear (&err);
+    st_rc_t rc = st_config_parse (opts, cfg, argc, argv, usage_line, description, positional, npositional, &err);
+    if (rc == ST_OK)
+        return -1;
+    if (rc == ST_EAGAIN)
+        return ST_CLI_EXIT_OK;      /*  --help printed the usage  */
+    /*  The parser's generic "see --help" becomes the exact command to run.  */
+    if (!err.hint[0] || !strcmp (err.hint, "see --help")) {
+        if (cmd)
+            st_error_hint (&err, "run 'strata %s --help' for usage", cmd);
+        else
+            st_error_hint (&err, "run 'strata --help' for usage");
+    }
+    st_cli_print_error (ctx->err, &err);
+    return ST_CLI_EXIT_USAGE;
+}
+
+int
+st_cli_state_is_terminal (const char *state)
+{
+    return state && (!strcmp (state, "SUCCEEDED") || !strcmp (state, "FAILED") || !strcmp (state, "CANCELLED"));
+}
+
+st_rc_t
+st_cli_request (st_cli_ctx_t *ctx, Strata__Envelope *req, Strata__Envelope__BodyCase expect,
+                Strata__Envelope **reply, st_error_t *err)
+{
+    *reply = NULL;
+    st_client_t *client = st_cli_client (ctx, err);
+    if (!client)
+        return err->rc;
+    return st_client_request (client, req, expect, reply, err);
+}
+
+st_rc_t
+st_cli_get_job (st_cli_ctx_t *ctx, uint64_t id, Strata__Envelope **reply, st_error_t *err)
+{
+    Strata__Envelope req;
+    Strata__GetRequest get = STRATA__GET_REQUEST__INIT;
+    st_wire_envelope_init (&req, 0);
+    get.job_id = id;
+    req.body_case = STRATA__ENVELOPE__BODY_GET;
+    req.get = &get;
+    st_rc_t rc = st_cli_request (ctx, &req, STRATA__ENVELOPE__BODY_JOB, reply, err);
+    if (rc == ST_ENOTFOUND && !err->hint[0])
+        st_error_hint (err, "run 'strata jobs' to list jobs");
+    return rc;
+}
+
+int
+st_cli_one_job_arg (st_cli_ctx_t *ctx, const char *cmd, char **positional, int npositional, uint64_t *id)
+{
+    if (npositional == 0)
+        return st_cli_usage_error (ctx, cmd, "missing JOB argument");
+    if (npositional > 1)
+        return st_cli_usage_error (ctx, cmd, "unexpected argument '%s'", positional[1]);
+    if (st_cli_parse_job_id (positional[0], id) != 0)
+        return st_cli_usage_error (ctx, cmd, "JOB must be a positive integer, got '%s'", positional[0]);
+    return -1;
+}

@@ -1,0 +1,231 @@
+/*  client.c: request/reply with the scheduler over one DEALER socket.
+ *
+ *  DEALER rather than REQ: REQ locks up when a reply never comes, while DEALER
+ *  lets a timed-out request be abandoned and its late reply recognised (by
+ *  reply_to) and dropped. */
+#include "client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "st_time.h"
+
+struct st_client {
+    void *ctx;                  /*  ZeroMQ context, owned  */
+    void *sock;                 /*  DEALER, owned  */
+    char *endpoint;             /*  owned copy  */
+    uint64_t timeout_ms;        /*  per-request reply timeout  */
+    uint64_t next_seq;          /*  seq of the next request  */
+    uint64_t dropped;           /*  replies to other seqs and malformed messages  */
+};
+
+st_client_t *
+st_client_new (const char *endpoint, uint64_t timeout_ms, st_error_t *err)
+{
+    st_client_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        st_error_set (err, ST_ENOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    self->timeout_ms = timeout_ms;
+    self->next_seq = 1;
+    self->endpoint = strdup (endpoint);
+    self->ctx = zmq_ctx_new ();
+    if (!self->endpoint || !self->ctx) {
+        st_error_set (err, ST_ENOMEM, NULL, "cannot create a messaging context");
+        goto fail;
+    }
+    self->sock = zmq_socket (self->ctx, ZMQ_DEALER);
+    if (!self->sock) {
+        st_error_set (err, ST_EIO, NULL, "cannot create a socket: %s", zmq_strerror (errno));
+        goto fail;
+    }
+    st_wire_socket_defaults (self->sock);
+    if (zmq_connect (self->sock, endpoint) != 0) {
+        st_error_set (err, ST_EINVAL, "scheduler", "invalid scheduler endpoint '%s': %s", endpoint,
+                      zmq_strerror (errno));
+        st_error_hint (err, "an endpoint looks like tcp://HOST:PORT, e.g. %s", "tcp://127.0.0.1:7701");
+        goto fail;
+    }
+    return self;
+fail:
+    st_client_destroy (&self);
+    return NULL;
+}
+
+void
+st_client_destroy (st_client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    st_client_t *self = *self_p;
+    if (self->sock)
+        zmq_close (self->sock);
+    if (self->ctx)
+        zmq_ctx_term (self->ctx);
+    free (self->endpoint);
+    free (self);
+    *self_p = NULL;
+}
+
+uint64_t
+st_client_dropped (const st_client_t *self)
+{
+    return self->dropped;
+}
+
+const char *
+st_client_endpoint (const st_client_t *self)
+{
+    return self->endpoint;
+}
+
+st_rc_t
+st_client_error_rc (Strata__ErrorCode code)
+{
+    switch (code) {
+    case STRATA__ERROR_CODE__ERROR_INVALID:     return ST_EINVAL;
+    case STRATA__ERROR_CODE__ERROR_NOT_FOUND:   return ST_ENOTFOUND;
+    case STRATA__ERROR_CODE__ERROR_CONFLICT:    return ST_ECONFLICT;
+    case STRATA__ERROR_CODE__ERROR_UNAVAILABLE: return ST_EUNAVAIL;
+    case STRATA__ERROR_CODE__ERROR_VERSION:     return ST_EVERSION;
+    case STRATA__ERROR_CODE__ERROR_INTERNAL:
+    default:                                    return ST_EIO;
+    }
+}
+
+/*  "10s", "1m", "300ms", "1500ms": how the timeout reads in the error message.  */
+static void
+s_format_timeout (uint64_t ms, char *buf, size_t size)
+{
+    if (ms >= 60000 && ms % 60000 == 0)
+        snprintf (buf, size, "%llum", (unsigned long long) (ms / 60000));
+    else if (ms >= 1000 && ms % 1000 == 0)
+        snprintf (buf, size, "%llus", (unsigned long long) (ms / 1000));
+    else
+        snprintf (buf, size, "%llums", (unsigned long long) ms);
+}
+
+static st_rc_t
+s_timed_out (st_client_t *self, const st_error_t *last_bad, st_error_t *err)
+{
+    char when[32];
+    s_format_timeout (self->timeout_ms, when, sizeof when);
+    if (last_bad->rc != ST_OK)
+        st_error_set (err, ST_ETIMEDOUT, NULL, "no valid reply from scheduler at %s within %s (dropped: %s)",
+                      self->endpoint, when, last_bad->msg);
+    else
+        st_error_set (err, ST_ETIMEDOUT, NULL, "no reply from scheduler at %s within %s", self->endpoint, when);
+    st_error_hint (err, "is strata-scheduler running? set --scheduler or STRATA_SCHEDULER");
+    return ST_ETIMEDOUT;
+}
+
+/*  Queues req for sending, waiting (bounded by deadline) while the socket
+ *  cannot take it.  */
+static st_rc_t
+s_send (st_client_t *self, const Strata__Envelope *req, uint64_t deadline, st_error_t *err)
+{
+    for (;;) {
+        st_rc_t rc = st_wire_send (self->sock, NULL, req);
+        if (rc == ST_OK)
+            return ST_OK;
+        if (rc == ST_ETOOBIG)
+            return st_error_set (err, ST_ETOOBIG, NULL, "request too large: the limit is %u bytes", ST_MAX_FRAME);
+        if (rc != ST_EAGAIN)
+            return st_error_set (err, rc, NULL, "cannot send request: %s", st_strerror (rc));
+        uint64_t now = st_mono_ms ();
+        if (now >= deadline)
+            return ST_ETIMEDOUT;
+        zmq_pollitem_t item = { .socket = self->sock, .events = ZMQ_POLLOUT };
+        if (zmq_poll (&item, 1, (long) (deadline - now)) < 0 && errno != EINTR)
+            return st_error_set (err, ST_EIO, NULL, "poll failed: %s", zmq_strerror (errno));
+    }
+}
+
+st_rc_t
+st_client_request (st_client_t *self, Strata__Envelope *req, Strata__Envelope__BodyCase expect,
+                   Strata__Envelope **reply, st_error_t *err)
+{
+    *reply = NULL;
+    st_error_t last_bad;
+    st_error_clear (&last_bad);
+    uint64_t seq = self->next_seq++;
+    req->protocol_version = ST_PROTOCOL_VERSION;
+    req->seq = seq;
+    req->reply_to = 0;
+
+    uint64_t deadline = st_mono_ms () + self->timeout_ms;
+    st_rc_t rc = s_send (self, req, deadline, err);
+    if (rc == ST_ETIMEDOUT)
+        return s_timed_out (self, &last_bad, err);
+    if (rc != ST_OK)
+        return rc;
+
+    for (;;) {
+        uint64_t now = st_mono_ms ();
+        if (now >= deadline)
+            return s_timed_out (self, &last_bad, err);
+        zmq_pollitem_t item = { .socket = self->sock, .events = ZMQ_POLLIN };
+        int n = zmq_poll (&item, 1, (long) (deadline - now));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return st_error_set (err, ST_EIO, NULL, "poll failed: %s", zmq_strerror (errno));
+        }
+        if (n == 0)
+            continue;
+
+        Strata__Envelope *env = NULL;
+        st_error_t rerr;
+        st_error_clear (&rerr);
+        rc = st_wire_recv (self->sock, 0, ZMQ_DONTWAIT, NULL, &env, &rerr);
+        if (rc == ST_EAGAIN)
+            continue;
+        if (rc == ST_EVERSION && env && env->reply_to == seq) {
+            /*  A scheduler of another protocol generation answered us: its
+             *  message cannot be trusted to mean what ours would.  */
+            uint32_t theirs = env->protocol_version;
+            st_wire_free (env);
+            st_error_set (err, ST_EVERSION, NULL,
+                          "scheduler at %s speaks protocol version %u, this strata speaks %u", self->endpoint,
+                          theirs, ST_PROTOCOL_VERSION);
+            st_error_hint (err, "use a strata client from the same release as the scheduler");
+            return ST_EVERSION;
+        }
+        if (rc != ST_OK) {
+            st_wire_free (env);
+            self->dropped++;
+            last_bad = rerr;
+            continue;
+        }
+        if (env->reply_to != seq) {
+            st_wire_free (env);
+            self->dropped++;
+            continue;
+        }
+        if (env->body_case == STRATA__ENVELOPE__BODY_ERROR) {
+            const Strata__ErrorReply *er = env->error;
+            rc = st_client_error_rc (er->code);
+            st_error_set (err, rc, NULL, "%s",
+                          er->message && *er->message ? er->message : st_strerror (rc));
+            if (er->hint && *er->hint)
+                st_error_hint (err, "%s", er->hint);
+            else if (rc == ST_EVERSION)
+                st_error_hint (err, "use a strata client from the same release as the scheduler");
+            st_wire_free (env);
+            return rc;
+        }
+        if (env->body_case != expect) {
+            const char *got = st_wire_body_name (env);
+            const char *sent = st_wire_body_name (req);
+            st_error_set (err, ST_EPROTO, NULL, "unexpected reply '%s' to a '%s' request", got, sent);
+            st_wire_free (env);
+            return ST_EPROTO;
+        }
+        *reply = env;
+        return ST_OK;
+    }
+}

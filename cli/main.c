@@ -1,0 +1,159 @@
+/*  main.c: `strata [--scheduler ENDPOINT] [--timeout DUR] COMMAND ...`
+ *
+ *  Parses the global options (those before the command), then hands the rest
+ *  of the command line to the command's exec function. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "st_config.h"
+#include "st_wire.h"
+
+static const st_cli_cmd_t *const s_commands[] = {
+    &st_cli_cmd_submit, &st_cli_cmd_jobs, &st_cli_cmd_show, &st_cli_cmd_logs,
+    &st_cli_cmd_cancel, &st_cli_cmd_nodes, NULL,
+};
+
+typedef struct {
+    char *scheduler;        /*  client endpoint; NULL: $STRATA_SCHEDULER or the default  */
+    uint64_t timeout_ms;    /*  per-request reply timeout  */
+    int version;            /*  --version  */
+} s_global_t;
+
+static const st_opt_t s_global_opts[] = {
+    { "scheduler", 's', ST_OPT_STRING, offsetof (s_global_t, scheduler), 0, 0, "ENDPOINT",
+      "scheduler client endpoint (default $STRATA_SCHEDULER, else " ST_CLI_DEFAULT_ENDPOINT ")", NULL },
+    { "timeout", 't', ST_OPT_DURATION_MS, offsetof (s_global_t, timeout_ms), 1, 86400000, "DUR",
+      "how long to wait for each reply, e.g. 300ms, 10s", NULL },
+    { "version", 'V', ST_OPT_BOOL, offsetof (s_global_t, version), 0, 0, NULL,
+      "print the version and exit", NULL },
+    { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
+};
+
+static const st_cli_cmd_t *
+s_find (const char *name)
+{
+    for (size_t i = 0; s_commands[i]; i++)
+        if (!strcmp (s_commands[i]->name, name))
+            return s_commands[i];
+    return NULL;
+}
+
+static const st_opt_t *
+s_find_opt (const char *arg)
+{
+    for (size_t i = 0; s_global_opts[i].name; i++) {
+        const st_opt_t *o = &s_global_opts[i];
+        if (arg[0] == '-' && arg[1] == '-') {
+            size_t n = strcspn (arg + 2, "=");
+            if (strlen (o->name) == n && !strncmp (o->name, arg + 2, n))
+                return o;
+        }
+        else if (arg[0] == '-' && arg[1] == o->short_name && arg[2] == '\0')
+            return o;
+    }
+    return NULL;
+}
+
+/*  Index of the command word in argv: the first argument that is neither a
+ *  global option nor the value of one. argc when there is none. */
+static int
+s_command_index (int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] == '\0')
+            return i;
+        if (!strcmp (a, "--"))
+            return i + 1;
+        const st_opt_t *o = s_find_opt (a);
+        if (o && o->type != ST_OPT_BOOL && !strchr (a, '='))
+            i++;    /*  skip the option's value  */
+    }
+    return argc;
+}
+
+static char *
+s_description (void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream (&text, &len);
+    if (!f)
+        return NULL;
+    fprintf (f, "Strata's command-line client: submit jobs, follow their logs, look at jobs and nodes.\n\n"
+                "commands:\n");
+    for (size_t i = 0; s_commands[i]; i++)
+        fprintf (f, "  %-8s %s\n", s_commands[i]->name, s_commands[i]->summary);
+    fprintf (f, "\nRun 'strata COMMAND --help' for a command's options and examples.\n"
+                "Exit status: 0 success, 1 error (or a --wait'ed job that did not succeed), 2 usage error.\n"
+                "\nexample:\n  strata --scheduler tcp://sched.example:7701 jobs --state RUNNING");
+    fclose (f);
+    return text;
+}
+
+int
+main (int argc, char **argv)
+{
+    s_global_t g = { NULL, ST_CLI_DEFAULT_TIMEOUT_MS, 0 };
+    st_cli_ctx_t ctx = { .out = stdout, .err = stderr };
+    const char *usage_line = "strata [--scheduler ENDPOINT] [--timeout DUR] COMMAND [ARGS...]";
+    int rc = ST_CLI_EXIT_OK;
+    char *description = s_description ();
+
+    int cmd_at = s_command_index (argc, argv);
+    int parsed = st_cli_parse_options (&ctx, NULL, s_global_opts, &g, cmd_at, argv, usage_line,
+                                       description ? description : "", NULL, NULL);
+    if (parsed >= 0) {
+        rc = parsed;
+        goto out;
+    }
+    if (g.version) {
+        printf ("strata %s (protocol %u)\n", STRATA_VERSION, ST_PROTOCOL_VERSION);
+        goto out;
+    }
+    if (cmd_at >= argc) {
+        rc = st_cli_usage_error (&ctx, NULL, "missing command");
+        goto out;
+    }
+
+    const char *name = argv[cmd_at];
+    if (!strcmp (name, "help")) {
+        /*  `strata help` and `strata help COMMAND`.  */
+        if (cmd_at + 1 >= argc) {
+            st_config_usage (stdout, usage_line, description ? description : "", s_global_opts);
+            goto out;
+        }
+        name = argv[cmd_at + 1];
+        const st_cli_cmd_t *cmd = s_find (name);
+        if (!cmd) {
+            rc = st_cli_usage_error (&ctx, NULL, "unknown command '%s'", name);
+            goto out;
+        }
+        char *help_argv[] = { (char *) cmd->name, "--help", NULL };
+        rc = cmd->exec (&ctx, 2, help_argv);
+        goto out;
+    }
+    const st_cli_cmd_t *cmd = s_find (name);
+    if (!cmd) {
+        rc = st_cli_usage_error (&ctx, NULL, "unknown command '%s'", name);
+        goto out;
+    }
+
+    const char *env = getenv ("STRATA_SCHEDULER");
+    ctx.endpoint = g.scheduler && *g.scheduler ? g.scheduler
+                 : env && *env                 ? env
+                                               : ST_CLI_DEFAULT_ENDPOINT;
+    ctx.timeout_ms = g.timeout_ms;
+    rc = cmd->exec (&ctx, argc - cmd_at, argv + cmd_at);
+
+out:
+    st_cli_ctx_close (&ctx);
+    st_config_free (s_global_opts, &g);
+    free (description);
+    if (fflush (stdout) != 0 && rc == ST_CLI_EXIT_OK)
+        rc = ST_CLI_EXIT_ERROR;
+    return rc;
+}

@@ -1,0 +1,90 @@
+/*  output.h: what the CLI prints.
+ *
+ *  Tables are sized to their content; text from the scheduler is cleaned of
+ *  control characters before it reaches the terminal (a job name or reason must
+ *  not be able to move the cursor). JSON uses the key names that docs/cli.md
+ *  documents; scripts depend on them, so keys are only ever added. */
+#ifndef ST_OUTPUT_H
+#define ST_OUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+#include "strata.pb-c.h"
+
+/*  -- tables ---------------------------------------------------------------  */
+
+typedef struct st_table st_table_t;
+
+/*  A table of ncols columns. headers: ncols strings, or NULL for a table
+ *  without a header row (a key/value block). Returns NULL on allocation failure. */
+st_table_t *st_table_new (size_t ncols, const char *const *headers);
+
+/*  NULL-safe; sets *self_p = NULL.  */
+void st_table_destroy (st_table_t **self_p);
+
+/*  Right-aligns column col (numbers).  */
+void st_table_align_right (st_table_t *self, size_t col);
+
+/*  Appends a row of ncols cells (copied and cleaned; NULL prints as "-").
+ *  Returns 0, or -1 on allocation failure. */
+int st_table_add (st_table_t *self, const char *const *cells);
+
+/*  Renders the table: columns separated by two spaces, each as wide as its
+ *  widest cell, no trailing blanks, one '\n' per row. Caller frees. */
+char *st_table_render (const st_table_t *self);
+
+/*  Renders into out. Returns 0, or -1 on failure.  */
+int st_table_print (const st_table_t *self, FILE *out);
+
+/*  -- text -----------------------------------------------------------------  */
+
+/*  Display width in characters (UTF-8 code points).  */
+size_t st_text_width (const char *text);
+
+/*  Copies text into buf with control characters replaced by spaces, cut to at
+ *  most max characters (the last three becoming "..." when cut; max 0 = no
+ *  limit) and to what fits buf. Returns buf. */
+char *st_text_fit (const char *text, size_t max, char *buf, size_t size);
+
+/*  "0s", "59s", "3m05s", "2h07m", "3d04h".  */
+const char *st_format_duration (uint64_t ms, char *buf, size_t size);
+
+/*  Time elapsed since then_ms, as st_format_duration; "-" when then_ms is 0.  */
+const char *st_format_age (uint64_t now_ms, uint64_t then_ms, char *buf, size_t size);
+
+/*  "512B", "900K", "1.5G", "16G": powers of 1024, one decimal below 10.  */
+const char *st_format_bytes (uint64_t bytes, char *buf, size_t size);
+
+/*  Same for a size in MiB ("512M", "4G").  */
+const char *st_format_mem_mb (uint64_t mb, char *buf, size_t size);
+
+/*  Thousandths of a CPU as a number: "2", "0.5", "1.25".  */
+const char *st_format_cpus (uint32_t milli, char *buf, size_t size);
+
+/*  -- JSON -----------------------------------------------------------------  */
+
+/*  The job object (keys in docs/cli.md). New reference, NULL on allocation failure.  */
+json_t *st_output_job_json (const Strata__JobInfo *job);
+
+/*  The node object (keys in docs/cli.md).  */
+json_t *st_output_node_json (const Strata__NodeInfo *node);
+
+/*  Prints v indented, with a final newline. Returns 0, or -1 on failure.  */
+int st_output_json_print (FILE *out, const json_t *v);
+
+/*  -- human views ------------------------------------------------------------  */
+
+/*  `strata show`: a key/value block, then the task table.  */
+int st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms);
+
+/*  `strata jobs`: ID NAME TENANT STATE RANKS NODE AGE REASON.  */
+int st_output_job_table (FILE *out, Strata__JobInfo *const *jobs, size_t n, uint64_t now_ms);
+
+/*  `strata nodes`: NAME POOL STATE CPUS MEMORY GPUS TASKS LAST SEEN LABELS.  */
+int st_output_node_table (FILE *out, Strata__NodeInfo *const *nodes, size_t n, uint64_t now_ms);
+
+#define ST_OUTPUT_REASON_WIDTH 40
+
+#endif
