@@ -1,0 +1,636 @@
+/*  test_spec.c: job spec parsing, validation and canonical JSON (st_spec).  */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "st_doc.h"
+#include "st_spec.h"
+
+static st_spec_t *
+parse (const char *text, st_error_t *err)
+{
+    return st_spec_parse (text, strlen (text), err);
+}
+
+static st_spec_t *
+parse_ok (const char *text)
+{
+    st_error_t err;
+    st_spec_t *spec = parse (text, &err);
+    cr_assert_not_null (spec, "spec refused: field=%s msg=%s", err.field, err.msg);
+    cr_assert_eq (err.rc, ST_OK);
+    return spec;
+}
+
+static st_error_t
+parse_fail (const char *text)
+{
+    st_error_t err;
+    st_spec_t *spec = parse (text, &err);
+    cr_assert_null (spec, "spec accepted: <<%s>>", text);
+    cr_assert_neq (err.rc, ST_OK);
+    return err;
+}
+
+static int
+kv_equal (const st_kv_t *a, const st_kv_t *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const char *v = st_kv_get (b, a->keys [i]);
+        if (!v || strcmp (v, a->vals [i]) != 0)
+            return 0;
+    }
+    return 1;
+}
+
+static int
+str_equal (const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp (a, b) == 0);
+}
+
+static int
+spec_equal (const st_spec_t *a, const st_spec_t *b)
+{
+    if (!str_equal (a->kind, b->kind) || !str_equal (a->name, b->name) || !str_equal (a->tenant, b->tenant)
+        || !str_equal (a->queue, b->queue) || a->priority != b->priority || a->ranks != b->ranks
+        || a->cpus_milli != b->cpus_milli || a->mem_mb != b->mem_mb || a->gpus != b->gpus || a->argc != b->argc
+        || !str_equal (a->workdir, b->workdir) || !str_equal (a->pool, b->pool)
+        || a->time_limit_s != b->time_limit_s || a->retries != b->retries || !kv_equal (&a->env, &b->env)
+        || !kv_equal (&a->labels, &b->labels))
+        return 0;
+    for (size_t i = 0; i < a->argc; i++)
+        if (strcmp (a->argv [i], b->argv [i]) != 0)
+            return 0;
+    return a->argv [a->argc] == NULL && b->argv [b->argc] == NULL;
+}
+
+/*  to_json, then parse again: must give an equal spec and the same text.  */
+static void
+assert_round_trip (const st_spec_t *spec)
+{
+    char *json = st_spec_to_json (spec);
+    cr_assert_not_null (json);
+    st_error_t err;
+    st_spec_t *again = parse (json, &err);
+    cr_assert_not_null (again, "canonical JSON refused: %s (%s)", err.msg, json);
+    cr_assert (spec_equal (spec, again), "round trip changed the spec: %s", json);
+    char *json2 = st_spec_to_json (again);
+    cr_assert_str_eq (json, json2);
+    free (json);
+    free (json2);
+    st_spec_destroy (&again);
+}
+
+static const char *full_yaml =
+    "kind: finetune\n"
+    "name: llama-ft.v2\n"
+    "tenant: team_a\n"
+    "queue: gpu-long\n"
+    "priority: -5\n"
+    "command: [torchrun, train.py, --epochs, 3, \"--lr=0.1\"]\n"
+    "env:\n"
+    "  OMP_NUM_THREADS: 4\n"
+    "  HF_HOME: /data/hf\n"
+    "workdir: /scratch/job\n"
+    "resources:\n"
+    "  ranks: 8\n"
+    "  cpus_per_rank: 2.5\n"
+    "  mem_per_rank: 16Gi\n"
+    "  gpus_per_rank: 1\n"
+    "placement:\n"
+    "  pool: onprem-gpu\n"
+    "  labels: {rack: r1, nvlink_domain: \"2\"}\n"
+    "time_limit: 2h\n"
+    "retries: 3\n";
+
+static const char *full_json =
+    "{\"kind\": \"finetune\", \"name\": \"llama-ft.v2\", \"tenant\": \"team_a\", \"queue\": \"gpu-long\","
+    " \"priority\": -5, \"command\": [\"torchrun\", \"train.py\", \"--epochs\", \"3\", \"--lr=0.1\"],"
+    " \"env\": {\"OMP_NUM_THREADS\": \"4\", \"HF_HOME\": \"/data/hf\"}, \"workdir\": \"/scratch/job\","
+    " \"resources\": {\"ranks\": 8, \"cpus_per_rank\": 2.5, \"mem_per_rank\": 16384, \"gpus_per_rank\": 1},"
+    " \"placement\": {\"pool\": \"onprem-gpu\", \"labels\": {\"rack\": \"r1\", \"nvlink_domain\": \"2\"}},"
+    " \"time_limit\": 7200, \"retries\": 3}";
+
+Test (spec, full_spec_fields)
+{
+    st_spec_t *s = parse_ok (full_yaml);
+    cr_assert_str_eq (s->kind, "finetune");
+    cr_assert_str_eq (s->name, "llama-ft.v2");
+    cr_assert_str_eq (s->tenant, "team_a");
+    cr_assert_str_eq (s->queue, "gpu-long");
+    cr_assert_eq (s->priority, -5);
+    cr_assert_eq (s->argc, 5);
+    cr_assert_str_eq (s->argv [0], "torchrun");
+    cr_assert_str_eq (s->argv [3], "3");
+    cr_assert_str_eq (s->argv [4], "--lr=0.1");
+    cr_assert_null (s->argv [5]);
+    cr_assert_eq (s->env.n, 2);
+    cr_assert_str_eq (st_kv_get (&s->env, "OMP_NUM_THREADS"), "4");
+    cr_assert_str_eq (st_kv_get (&s->env, "HF_HOME"), "/data/hf");
+    cr_assert_str_eq (s->workdir, "/scratch/job");
+    cr_assert_eq (s->ranks, 8);
+    cr_assert_eq (s->cpus_milli, 2500);
+    cr_assert_eq (s->mem_mb, 16384);
+    cr_assert_eq (s->gpus, 1);
+    cr_assert_str_eq (s->pool, "onprem-gpu");
+    cr_assert_str_eq (st_kv_get (&s->labels, "rack"), "r1");
+    cr_assert_str_eq (st_kv_get (&s->labels, "nvlink_domain"), "2");
+    cr_assert_eq (s->time_limit_s, 7200);
+    cr_assert_eq (s->retries, 3);
+    st_spec_destroy (&s);
+    cr_assert_null (s);
+}
+
+Test (spec, yaml_and_json_give_equal_specs)
+{
+    st_spec_t *a = parse_ok (full_yaml), *b = parse_ok (full_json);
+    cr_assert (spec_equal (a, b));
+    char *ja = st_spec_to_json (a), *jb = st_spec_to_json (b);
+    cr_assert_str_eq (ja, jb);
+    free (ja);
+    free (jb);
+    st_spec_destroy (&a);
+    st_spec_destroy (&b);
+}
+
+Test (spec, defaults)
+{
+    st_spec_t *s = parse_ok ("command: [echo, hi]\n");
+    cr_assert_str_eq (s->kind, "command");
+    cr_assert_str_eq (s->name, "echo");
+    cr_assert_str_eq (s->tenant, "default");
+    cr_assert_str_eq (s->queue, "default");
+    cr_assert_eq (s->priority, 0);
+    cr_assert_eq (s->ranks, 1);
+    cr_assert_eq (s->cpus_milli, 1000);
+    cr_assert_eq (s->mem_mb, 256);
+    cr_assert_eq (s->gpus, 0);
+    cr_assert_eq (s->env.n, 0);
+    cr_assert_null (s->workdir);
+    cr_assert_null (s->pool);
+    cr_assert_eq (s->labels.n, 0);
+    cr_assert_eq (s->time_limit_s, 0);
+    cr_assert_eq (s->retries, 0);
+    st_spec_destroy (&s);
+}
+
+Test (spec, canonical_json_is_pinned)
+{
+    st_spec_t *s = parse_ok ("command: [echo, hi]\n");
+    char *json = st_spec_to_json (s);
+    cr_assert_str_eq (json,
+                      "{\"command\":[\"echo\",\"hi\"],\"env\":{},\"kind\":\"command\",\"name\":\"echo\","
+                      "\"placement\":{\"labels\":{},\"pool\":null},\"priority\":0,\"queue\":\"default\","
+                      "\"resources\":{\"cpus_per_rank\":1,\"gpus_per_rank\":0,\"mem_per_rank\":256,\"ranks\":1},"
+                      "\"retries\":0,\"tenant\":\"default\",\"time_limit\":0,\"workdir\":null}");
+    free (json);
+    st_spec_destroy (&s);
+    s = parse_ok ("command: [x]\nresources: {cpus_per_rank: 0.1}\n");
+    json = st_spec_to_json (s);
+    cr_assert (strstr (json, "\"cpus_per_rank\":0.1,"), "%s", json);
+    free (json);
+    st_spec_destroy (&s);
+}
+
+Test (spec, null_means_not_given)
+{
+    st_spec_t *s = parse_ok ("command: [echo]\nname: ~\nworkdir: null\nenv:\nresources:\nplacement: {pool: null}\n"
+                             "time_limit: ~\nretries: ~\npriority: ~\nkind: ~\n");
+    cr_assert_str_eq (s->kind, "command");
+    cr_assert_str_eq (s->name, "echo");
+    cr_assert_null (s->workdir);
+    cr_assert_null (s->pool);
+    cr_assert_eq (s->ranks, 1);
+    st_spec_destroy (&s);
+}
+
+Test (spec, default_name_comes_from_the_program)
+{
+    st_spec_t *s = parse_ok ("command: [/usr/bin/python3.11, x.py]\n");
+    cr_assert_str_eq (s->name, "python3.11");
+    st_spec_destroy (&s);
+    s = parse_ok ("command: [\"./my prog!\"]\n");
+    cr_assert_str_eq (s->name, "my_prog_");
+    st_spec_destroy (&s);
+    s = parse_ok ("command: [/]\n");
+    cr_assert_str_eq (s->name, "job");
+    st_spec_destroy (&s);
+}
+
+Test (spec, kinds)
+{
+    static const char *const kinds [] = {"command", "finetune", "inference"};
+    for (int i = 0; i < 3; i++) {
+        char text [64];
+        snprintf (text, sizeof text, "kind: %s\ncommand: [x]\n", kinds [i]);
+        st_spec_t *s = parse_ok (text);
+        cr_assert_str_eq (s->kind, kinds [i]);
+        st_spec_destroy (&s);
+    }
+}
+
+Test (spec, numbers_in_command_env_and_labels_become_text)
+{
+    st_spec_t *s = parse_ok ("command: [sleep, 10, -3]\nenv: {N: 4}\nplacement: {labels: {zone: 7}}\n");
+    cr_assert_str_eq (s->argv [1], "10");
+    cr_assert_str_eq (s->argv [2], "-3");
+    cr_assert_str_eq (st_kv_get (&s->env, "N"), "4");
+    cr_assert_str_eq (st_kv_get (&s->labels, "zone"), "7");
+    st_spec_destroy (&s);
+}
+
+Test (spec, cpus_are_exact_thousandths)
+{
+    static const struct { const char *text; uint32_t milli; } cases [] = {
+        {"1", 1000}, {"0.5", 500}, {"0.001", 1}, {"0.1", 100}, {"2.25", 2250}, {"1024", 1024000},
+        {"1023.999", 1023999}, {"0.3", 300}, {"1.0", 1000}, {"3e-3", 3}, {"0.0010", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        char text [96];
+        snprintf (text, sizeof text, "command: [x]\nresources: {cpus_per_rank: %s}\n", cases [i].text);
+        st_spec_t *s = parse_ok (text);
+        cr_assert_eq (s->cpus_milli, cases [i].milli, "%s gave %u", cases [i].text, s->cpus_milli);
+        st_spec_destroy (&s);
+    }
+}
+
+Test (spec, cpu_precision_and_range)
+{
+    st_error_t err = parse_fail ("command: [x]\nresources: {cpus_per_rank: 0.0001}\n");
+    cr_assert_str_eq (err.field, "resources.cpus_per_rank");
+    cr_assert_str_eq (err.msg, "resources.cpus_per_rank: must be a number between 0.001 and 1024, got 0.0001");
+    err = parse_fail ("command: [x]\nresources: {cpus_per_rank: 1.2345}\n");
+    cr_assert_str_eq (err.msg, "resources.cpus_per_rank: must be a number with at most 3 decimal places "
+                               "(thousandths of a cpu), got 1.2345");
+    err = parse_fail ("command: [x]\nresources: {cpus_per_rank: lots}\n");
+    cr_assert_str_eq (err.msg, "resources.cpus_per_rank: must be a number between 0.001 and 1024, got \"lots\"");
+    parse_fail ("command: [x]\nresources: {cpus_per_rank: 1024.001}\n");
+    parse_fail ("command: [x]\nresources: {cpus_per_rank: 0}\n");
+    parse_fail ("command: [x]\nresources: {cpus_per_rank: -1}\n");
+}
+
+Test (spec, mem_parser)
+{
+    static const struct { const char *text; int ok; uint64_t mb; } cases [] = {
+        {"512M", 1, 512}, {"512Mi", 1, 512}, {"512MiB", 1, 512}, {"512MB", 1, 512}, {"512m", 1, 512},
+        {"2G", 1, 2048}, {"2Gi", 1, 2048}, {"1T", 1, 1048576}, {"16T", 1, 16777216}, {"300", 1, 300},
+        {"1K", 1, 1}, {"1024K", 1, 1}, {"1025K", 1, 2}, {"1.5G", 1, 1536}, {"0.5M", 1, 1}, {"0.25G", 1, 256},
+        {"0", 1, 0}, {"1.000000001G", 1, 1025},
+        {"", 0, 0}, {"M", 0, 0}, {"5X", 0, 0}, {"-1", 0, 0}, {"+1", 0, 0}, {"1.2.3", 0, 0}, {" 5", 0, 0},
+        {"5 M", 0, 0}, {"512B", 0, 0}, {"512i", 0, 0}, {"5Mx", 0, 0}, {".", 0, 0}, {"1E", 0, 0},
+        {"99999999999999999999", 0, 0}, {"9999999999T", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        uint64_t mb = 12345;
+        int rc = st_spec_parse_mem (cases [i].text, &mb);
+        cr_assert_eq (rc == 0, cases [i].ok, "\"%s\": rc %d", cases [i].text, rc);
+        if (cases [i].ok)
+            cr_assert_eq (mb, cases [i].mb, "\"%s\" gave %llu", cases [i].text, (unsigned long long) mb);
+    }
+    cr_assert_neq (st_spec_parse_mem (NULL, NULL), 0);
+}
+
+Test (spec, mem_field)
+{
+    st_spec_t *s = parse_ok ("command: [x]\nresources: {mem_per_rank: 16777216}\n");
+    cr_assert_eq (s->mem_mb, 16777216);
+    st_spec_destroy (&s);
+    s = parse_ok ("command: [x]\nresources: {mem_per_rank: 1}\n");
+    cr_assert_eq (s->mem_mb, 1);
+    st_spec_destroy (&s);
+    s = parse_ok ("command: [x]\nresources: {mem_per_rank: 1K}\n");
+    cr_assert_eq (s->mem_mb, 1);
+    st_spec_destroy (&s);
+    static const char *const bad [] = {"0", "-1", "16777217", "17T", "16385G", "lots", "1.5", "\"0M\"", "[1]", "true"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        char text [96];
+        snprintf (text, sizeof text, "command: [x]\nresources: {mem_per_rank: %s}\n", bad [i]);
+        st_error_t err = parse_fail (text);
+        cr_assert_str_eq (err.field, "resources.mem_per_rank", "%s", bad [i]);
+        cr_assert (strncmp (err.msg, "resources.mem_per_rank: must be a size between 1M and 16T", 57) == 0, "%s",
+                   err.msg);
+    }
+}
+
+Test (spec, duration_parser)
+{
+    static const struct { const char *text; int ok; uint32_t s; } cases [] = {
+        {"90", 1, 90}, {"90s", 1, 90}, {"30m", 1, 1800}, {"2h", 1, 7200}, {"1d", 1, 86400}, {"0", 1, 0},
+        {"1h30m", 1, 5400}, {"1.5h", 1, 5400}, {"2000ms", 1, 2}, {"4294967295", 1, 4294967295u},
+        {"", 0, 0}, {"abc", 0, 0}, {"-5", 0, 0}, {"5x", 0, 0}, {"1500ms", 0, 0}, {"4294967296", 0, 0},
+        {"1.5", 0, 0}, {"s", 0, 0}, {"5 s", 0, 0}, {"1h30", 0, 0}, {"99999999999d", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        uint32_t s = 12345;
+        int rc = st_spec_parse_duration (cases [i].text, &s);
+        cr_assert_eq (rc == 0, cases [i].ok, "\"%s\": rc %d", cases [i].text, rc);
+        if (cases [i].ok)
+            cr_assert_eq (s, cases [i].s, "\"%s\" gave %u", cases [i].text, s);
+    }
+}
+
+Test (spec, time_limit_field)
+{
+    st_spec_t *a = parse_ok ("command: [x]\ntime_limit: 5400\n");
+    st_spec_t *b = parse_ok ("command: [x]\ntime_limit: 1h30m\n");
+    st_spec_t *c = parse_ok ("command: [x]\ntime_limit: \"90m\"\n");
+    cr_assert_eq (a->time_limit_s, 5400);
+    cr_assert (spec_equal (a, b));
+    cr_assert (spec_equal (a, c));
+    st_spec_destroy (&a);
+    st_spec_destroy (&b);
+    st_spec_destroy (&c);
+    a = parse_ok ("command: [x]\ntime_limit: 30d\n");
+    cr_assert_eq (a->time_limit_s, 2592000);
+    st_spec_destroy (&a);
+}
+
+/*  Every field's type and range errors name the field.  */
+typedef struct {
+    const char *yaml;
+    const char *field;
+    const char *msg;    /*  the message must start with this  */
+} bad_case_t;
+
+static const bad_case_t bad_cases [] = {
+    {"kind: job\ncommand: [x]\n", "kind", "kind: must be one of command, finetune, inference, got \"job\""},
+    {"kind: 5\ncommand: [x]\n", "kind", "kind: must be one of command, finetune, inference, got 5"},
+    {"name: 'a b'\ncommand: [x]\n", "name", "name: must be 1 to 128 characters of letters, digits, '.', '_' or '-', got \"a b\""},
+    {"name: ''\ncommand: [x]\n", "name", "name: must be 1 to 128 characters"},
+    {"name: [x]\ncommand: [x]\n", "name", "name: must be 1 to 128 characters of letters, digits, '.', '_' or '-', got a list"},
+    {"tenant: x/y\ncommand: [x]\n", "tenant", "tenant: must be 1 to 64 characters"},
+    {"tenant: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\ncommand: [x]\n", "tenant", "tenant: must be 1 to 64"},
+    {"queue: true\ncommand: [x]\n", "queue", "queue: must be 1 to 64 characters of letters, digits, '.', '_' or '-', got true"},
+    {"priority: 1001\ncommand: [x]\n", "priority", "priority: must be an integer between -1000 and 1000, got 1001"},
+    {"priority: -1001\ncommand: [x]\n", "priority", "priority: must be an integer between -1000 and 1000, got -1001"},
+    {"priority: 1.5\ncommand: [x]\n", "priority", "priority: must be an integer between -1000 and 1000, got 1.5"},
+    {"priority: high\ncommand: [x]\n", "priority", "priority: must be an integer between -1000 and 1000, got \"high\""},
+    {"name: x\n", "command", "command: required field is missing"},
+    {"command: ~\n", "command", "command: required field is missing"},
+    {"command: echo hi\n", "command", "command: must be a list of 1 to 256 strings, got \"echo hi\""},
+    {"command: []\n", "command", "command: must be a list of 1 to 256 strings, got a list"},
+    {"command: {a: 1}\n", "command", "command: must be a list of 1 to 256 strings, got a mapping"},
+    {"command: [echo, 1.5]\n", "command[1]", "command[1]: must be a string, got 1.5"},
+    {"command: [echo, true]\n", "command[1]", "command[1]: must be a string, got true"},
+    {"command: [echo, ~]\n", "command[1]", "command[1]: must be a string, got null"},
+    {"command: [echo, [a]]\n", "command[1]", "command[1]: must be a string, got a list"},
+    {"command: [echo, \"\"]\n", "command[1]", "command[1]: must be a string of 1 to 4096 bytes without NUL, got \"\""},
+    {"command: [echo, \"a\\0b\"]\n", "command[1]", "command[1]: must be a string of 1 to 4096 bytes without NUL"},
+    {"command: [x]\nenv: [A=1]\n", "env", "env: must be a mapping, got a list"},
+    {"command: [x]\nenv: {1A: x}\n", "env.1A", "env: invalid variable name \"1A\""},
+    {"command: [x]\nenv: {A-B: x}\n", "env.A-B", "env: invalid variable name \"A-B\""},
+    {"command: [x]\nenv: {STRATA_RANK: 1}\n", "env.STRATA_RANK", "env.STRATA_RANK: names starting with STRATA_ are reserved"},
+    {"command: [x]\nenv: {A: [1]}\n", "env.A", "env.A: must be a string, got a list"},
+    {"command: [x]\nenv: {A: true}\n", "env.A", "env.A: must be a string, got true"},
+    {"command: [x]\nenv: {A: \"x\\0y\"}\n", "env.A", "env.A: must be a string of at most 4096 bytes without NUL"},
+    {"command: [x]\nworkdir: relative/dir\n", "workdir", "workdir: must be an absolute path (starting with /), got \"relative/dir\""},
+    {"command: [x]\nworkdir: 5\n", "workdir", "workdir: must be an absolute path (starting with /), got 5"},
+    {"command: [x]\nworkdir: ''\n", "workdir", "workdir: must be an absolute path"},
+    {"command: [x]\nresources: 5\n", "resources", "resources: must be a mapping, got 5"},
+    {"command: [x]\nresources: {ranks: 0}\n", "resources.ranks", "resources.ranks: must be an integer between 1 and 1024, got 0"},
+    {"command: [x]\nresources: {ranks: 1025}\n", "resources.ranks", "resources.ranks: must be an integer between 1 and 1024, got 1025"},
+    {"command: [x]\nresources: {ranks: \"2\"}\n", "resources.ranks", "resources.ranks: must be an integer between 1 and 1024, got \"2\""},
+    {"command: [x]\nresources: {cpus_per_rank: true}\n", "resources.cpus_per_rank", "resources.cpus_per_rank: must be a number between 0.001 and 1024, got true"},
+    {"command: [x]\nresources: {cpus_per_rank: \"2\"}\n", "resources.cpus_per_rank", "resources.cpus_per_rank: must be a number between 0.001 and 1024, got \"2\""},
+    {"command: [x]\nresources: {gpus_per_rank: 65}\n", "resources.gpus_per_rank", "resources.gpus_per_rank: must be an integer between 0 and 64, got 65"},
+    {"command: [x]\nresources: {gpus_per_rank: -1}\n", "resources.gpus_per_rank", "resources.gpus_per_rank: must be an integer between 0 and 64, got -1"},
+    {"command: [x]\nplacement: [a]\n", "placement", "placement: must be a mapping, got a list"},
+    {"command: [x]\nplacement: {pool: a b}\n", "placement.pool", "placement.pool: must be 1 to 64 characters"},
+    {"command: [x]\nplacement: {pool: 3}\n", "placement.pool", "placement.pool: must be 1 to 64 characters"},
+    {"command: [x]\nplacement: {labels: [a]}\n", "placement.labels", "placement.labels: must be a mapping, got a list"},
+    {"command: [x]\nplacement: {labels: {a: [1]}}\n", "placement.labels.a", "placement.labels.a: must be a string, got a list"},
+    {"command: [x]\nplacement: {labels: {\"bad key\": x}}\n", "placement.labels.bad key", "placement.labels: invalid label name \"bad key\""},
+    {"command: [x]\nplacement: {labels: {a: \"x\\ny\"}}\n", "placement.labels.a", "placement.labels.a: must be a string of at most 256 bytes without control characters"},
+    {"command: [x]\ntime_limit: -1\n", "time_limit", "time_limit: must be seconds (0 to 2592000) or a duration like"},
+    {"command: [x]\ntime_limit: abc\n", "time_limit", "time_limit: must be seconds"},
+    {"command: [x]\ntime_limit: 31d\n", "time_limit", "time_limit: must be seconds"},
+    {"command: [x]\ntime_limit: 2592001\n", "time_limit", "time_limit: must be seconds"},
+    {"command: [x]\ntime_limit: 1.5\n", "time_limit", "time_limit: must be seconds"},
+    {"command: [x]\ntime_limit: 1500ms\n", "time_limit", "time_limit: must be seconds"},
+    {"command: [x]\nretries: 101\n", "retries", "retries: must be an integer between 0 and 100, got 101"},
+    {"command: [x]\nretries: -1\n", "retries", "retries: must be an integer between 0 and 100, got -1"},
+    {"command: [x]\nretries: \"3\"\n", "retries", "retries: must be an integer between 0 and 100, got \"3\""},
+};
+
+/*  Parameters travel to the test process by value, so they are indices into
+ *  bad_cases rather than pointers (the test runs in a freshly exec'd process).  */
+#define N_BAD_CASES (sizeof bad_cases / sizeof bad_cases [0])
+
+ParameterizedTestParameters (spec, bad_values_name_the_field)
+{
+    static size_t indices [N_BAD_CASES];
+    for (size_t i = 0; i < N_BAD_CASES; i++)
+        indices [i] = i;
+    return cr_make_param_array (size_t, indices, N_BAD_CASES);
+}
+
+ParameterizedTest (size_t *index, spec, bad_values_name_the_field)
+{
+    const bad_case_t *c = &bad_cases [*index];
+    st_error_t err = parse_fail (c->yaml);
+    cr_assert_eq (err.rc, ST_EINVAL);
+    cr_assert_str_eq (err.field, c->field, "for <<%s>>: field %s, msg %s", c->yaml, err.field, err.msg);
+    cr_assert (strncmp (err.msg, c->msg, strlen (c->msg)) == 0, "for <<%s>>: got msg <<%s>>, expected <<%s...>>",
+               c->yaml, err.msg, c->msg);
+}
+
+Test (spec, string_command_gets_a_hint)
+{
+    st_error_t err = parse_fail ("command: python train.py\n");
+    cr_assert (strstr (err.hint, "[sh, -c"), "%s", err.hint);
+}
+
+Test (spec, long_values_are_shortened_in_messages)
+{
+    char text [600];
+    snprintf (text, sizeof text, "command: [x]\ntenant: \"%0200d\"\n", 0);
+    st_error_t err = parse_fail (text);
+    cr_assert (strstr (err.msg, "got \"000000000000000000000000000000000000000000000000...\""), "%s", err.msg);
+    cr_assert_lt (strlen (err.msg), 200);
+}
+
+Test (spec, size_limits_of_lists)
+{
+    /*  257 arguments, 129 variables, 33 labels, one 4097-byte argument.  */
+    size_t size = 64 * 1024;
+    char *text = malloc (size);
+    size_t used = (size_t) snprintf (text, size, "command: [x");
+    for (int i = 0; i < 256; i++)
+        used += (size_t) snprintf (text + used, size - used, ", a");
+    snprintf (text + used, size - used, "]\n");
+    st_error_t err = parse_fail (text);
+    cr_assert_str_eq (err.field, "command");
+
+    used = (size_t) snprintf (text, size, "command: [x]\nenv:\n");
+    for (int i = 0; i < 129; i++)
+        used += (size_t) snprintf (text + used, size - used, "  V%d: x\n", i);
+    err = parse_fail (text);
+    cr_assert_str_eq (err.field, "env");
+    cr_assert_str_eq (err.msg, "env: must be a mapping of at most 128 entries, got 129");
+
+    used = (size_t) snprintf (text, size, "command: [x]\nplacement:\n  labels:\n");
+    for (int i = 0; i < 33; i++)
+        used += (size_t) snprintf (text + used, size - used, "    l%d: x\n", i);
+    err = parse_fail (text);
+    cr_assert_str_eq (err.field, "placement.labels");
+
+    used = (size_t) snprintf (text, size, "command: [x, \"");
+    memset (text + used, 'a', 4097);
+    snprintf (text + used + 4097, size - used - 4097, "\"]\n");
+    err = parse_fail (text);
+    cr_assert_str_eq (err.field, "command[1]");
+    text [used + 4096] = '"';
+    snprintf (text + used + 4097, size - used - 4097, "]\n");
+    st_spec_t *s = parse_ok (text);
+    cr_assert_eq (strlen (s->argv [1]), 4096);
+    st_spec_destroy (&s);
+    free (text);
+}
+
+Test (spec, unknown_fields_at_every_level)
+{
+    st_error_t err = parse_fail ("command: [x]\ncomand: [y]\n");
+    cr_assert_str_eq (err.field, "comand");
+    cr_assert_str_eq (err.msg, "unknown field \"comand\"");
+    cr_assert_str_eq (err.hint, "allowed fields here: kind, name, tenant, queue, priority, command, env, workdir, "
+                                "resources, placement, time_limit, retries");
+
+    err = parse_fail ("command: [x]\nresources: {cpu: 2}\n");
+    cr_assert_str_eq (err.field, "resources.cpu");
+    cr_assert_str_eq (err.msg, "unknown field \"resources.cpu\"");
+    cr_assert_str_eq (err.hint, "allowed fields here: ranks, cpus_per_rank, mem_per_rank, gpus_per_rank");
+
+    err = parse_fail ("command: [x]\nplacement: {zone: eu}\n");
+    cr_assert_str_eq (err.field, "placement.zone");
+    cr_assert_str_eq (err.msg, "unknown field \"placement.zone\"");
+    cr_assert_str_eq (err.hint, "allowed fields here: pool, labels");
+
+    /*  Unknown fields are found even when another field is also wrong.  */
+    err = parse_fail ("priority: 5000\nbogus: 1\ncommand: [x]\n");
+    cr_assert_str_eq (err.field, "bogus");
+}
+
+Test (spec, top_level_must_be_a_mapping)
+{
+    st_error_t err = parse_fail ("- a\n- b\n");
+    cr_assert_str_eq (err.msg, "the spec must be a mapping of fields, got a list");
+    err = parse_fail ("just a string\n");
+    cr_assert_str_eq (err.msg, "the spec must be a mapping of fields, got \"just a string\"");
+    err = parse_fail ("");
+    cr_assert_str_eq (err.msg, "the spec is empty");
+    err = parse_fail ("# nothing\n");
+    cr_assert_str_eq (err.msg, "the spec is empty");
+    st_spec_t *s = st_spec_from_json (NULL, &err);
+    cr_assert_null (s);
+}
+
+Test (spec, bad_documents_are_refused)
+{
+    st_error_t err = parse_fail ("command: [x]\ncommand: [y]\n");
+    cr_assert_str_eq (err.field, "command");
+    cr_assert (strstr (err.msg, "duplicate key"), "%s", err.msg);
+    err = parse_fail ("command: [x]\n---\ncommand: [y]\n");
+    cr_assert (strstr (err.msg, "more than one document"), "%s", err.msg);
+    err = parse_fail ("{\"command\": [\"x\"], \"command\": [\"y\"]}");
+    cr_assert (strstr (err.msg, "duplicate"), "%s", err.msg);
+    cr_assert_null (st_spec_parse ("command: [x]\0\x01\x02", 15, &err));
+    cr_assert (strstr (err.msg, "NUL byte"), "%s", err.msg);
+    err = parse_fail ("command: [x\n");
+    cr_assert (strncmp (err.msg, "line ", 5) == 0, "%s", err.msg);
+
+    size_t big = ST_DOC_MAX_BYTES + 1;
+    char *text = malloc (big + 1);
+    memset (text, ' ', big);
+    memcpy (text, "command: [x]\n#", 14);
+    text [big] = '\0';
+    st_spec_t *s = st_spec_parse (text, big, &err);
+    cr_assert_null (s);
+    cr_assert_eq (err.rc, ST_ETOOBIG);
+    free (text);
+
+    /*  Random bytes never crash the parser and never pass.  */
+    srand (42);
+    for (int round = 0; round < 200; round++) {
+        char noise [256];
+        for (size_t i = 0; i < sizeof noise; i++)
+            noise [i] = (char) (rand () & 0xff);
+        s = st_spec_parse (noise, sizeof noise, &err);
+        cr_assert_null (s);
+    }
+}
+
+Test (spec, round_trip_is_exact)
+{
+    static const char *const specs [] = {
+        "command: [echo, hi]\n",
+        NULL,   /*  full_yaml  */
+        "command: [x, \"quote\\\"d\", \"uni \xc3\xa9\"]\nenv: {EMPTY: \"\"}\nplacement: {labels: {a/b: \"\"}}\n",
+        "command: [x]\nresources: {cpus_per_rank: 0.001, mem_per_rank: 16T, ranks: 1024, gpus_per_rank: 64}\n"
+        "priority: -1000\nretries: 100\ntime_limit: 30d\n",
+    };
+    for (size_t i = 0; i < sizeof specs / sizeof specs [0]; i++) {
+        st_spec_t *s = parse_ok (specs [i] ? specs [i] : full_yaml);
+        assert_round_trip (s);
+        st_spec_destroy (&s);
+    }
+}
+
+Test (spec, round_trip_of_every_cpu_value_class)
+{
+    st_spec_t *s = parse_ok ("command: [x]\n");
+    for (uint32_t milli = 1; milli <= 1024000; milli += milli < 3000 ? 1 : 997) {
+        s->cpus_milli = milli;
+        char *json = st_spec_to_json (s);
+        st_error_t err;
+        st_spec_t *again = parse (json, &err);
+        cr_assert_not_null (again, "%u: %s", milli, err.msg);
+        cr_assert_eq (again->cpus_milli, milli, "%u came back as %u (%s)", milli, again->cpus_milli, json);
+        free (json);
+        st_spec_destroy (&again);
+    }
+    s->cpus_milli = 1024000;
+    assert_round_trip (s);
+    st_spec_destroy (&s);
+}
+
+Test (spec, from_json_does_not_steal_the_root)
+{
+    json_t *root = json_pack ("{s:[s]}", "command", "true");
+    st_error_t err;
+    st_spec_t *s = st_spec_from_json (root, &err);
+    cr_assert_not_null (s);
+    cr_assert_eq (root->refcount, 1);
+    json_decref (root);
+    st_spec_destroy (&s);
+    st_spec_destroy (&s);      /*  NULL-safe  */
+    st_spec_destroy (NULL);
+    cr_assert_null (st_spec_to_json (NULL));
+}
+
+Test (spec, kv_helpers)
+{
+    st_kv_t kv = {0};
+    cr_assert_null (st_kv_get (&kv, "a"));
+    cr_assert_eq (st_kv_add (&kv, "a", "1"), 0);
+    cr_assert_eq (st_kv_add (&kv, "b", "2"), 0);
+    cr_assert_eq (st_kv_add (&kv, "list-item", NULL), 0);
+    cr_assert_eq (kv.n, 3);
+    cr_assert_str_eq (st_kv_get (&kv, "a"), "1");
+    cr_assert_str_eq (st_kv_get (&kv, "b"), "2");
+    cr_assert_null (st_kv_get (&kv, "list-item"));
+    cr_assert_null (st_kv_get (&kv, "c"));
+    cr_assert_eq (st_kv_add (NULL, "a", "1"), -1);
+    cr_assert_eq (st_kv_add (&kv, NULL, "1"), -1);
+    st_kv_free (&kv);
+    cr_assert_eq (kv.n, 0);
+    cr_assert_null (kv.keys);
+    st_kv_free (&kv);
+    st_kv_free (NULL);
+}
