@@ -1,0 +1,364 @@
+/*  dispatch.c: what the worker does with each message from the scheduler.
+ *
+ *  Input boundary: every field is checked here before use (a Launch without a
+ *  task or with too many GPUs, a Signal for an unknown task, a LogRequest for a
+ *  huge range). A message that cannot be used is logged and dropped; nothing
+ *  the scheduler sends can crash the worker.
+ *
+ *      RegisterReply  accepted: REGISTERED, resend pending updates; refused: retry in 2 s
+ *      Ack            removes the acknowledged update; ACK_STALE stops a task still
+ *                     running; ACK_UNKNOWN_NODE registers again (the update stays)
+ *      Launch         Ack, then start once per (job, index, attempt) -> TaskUpdate
+ *      Signal         Ack; TERMINATE (SIGTERM, grace, SIGKILL) or KILL the group
+ *      LogRequest     LogData with up to ST_WORKER_LOG_MAX_BYTES of the file */
+#include "worker_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "st_log.h"
+#include "st_wire.h"
+
+static void
+s_on_register_reply (st_worker_t *self, const Strata__RegisterReply *rr, uint64_t now)
+{
+    if (!rr->accepted) {
+        st_error ("registration refused by scheduler at %s: %s; retrying in %u s", self->endpoint,
+                  rr->error && rr->error[0] ? rr->error : "no reason given", ST_WORKER_REGISTER_RETRY_MS / 1000u);
+        self->state = ST__CONN_REGISTERING;
+        self->next_register_ms = now + ST_WORKER_REGISTER_RETRY_MS;
+        return;
+    }
+    int was_registered = self->state == ST__CONN_REGISTERED;
+    self->state = ST__CONN_REGISTERED;
+    self->epoch = rr->epoch;
+    self->hb_ms = rr->heartbeat_ms ? rr->heartbeat_ms : self->hb_cfg_ms;
+    self->next_register_ms = UINT64_MAX;
+    if (!was_registered) {
+        self->next_hb_ms = now + self->hb_ms;
+        st_outbox_rewind (self->outbox, now);
+    }
+    st_info ("registration accepted by scheduler at %s: node %s, epoch %" PRIu64 ", heartbeat %" PRIu64 " ms",
+             self->endpoint, self->node, self->epoch, self->hb_ms);
+}
+
+static void
+s_on_ack (st_worker_t *self, const Strata__Ack *ack, uint64_t now)
+{
+    if (ack->status == STRATA__ACK_STATUS__ACK_UNKNOWN_NODE) {
+        /*  The update (if this acked one) stays in the outbox: the scheduler did
+         *  not take it. Acks for messages sent before the latest Register are
+         *  answers to the old session and change nothing.  */
+        if (self->state == ST__CONN_REGISTERED && ack->ack_seq > self->register_seq) {
+            st_warn ("scheduler at %s does not know this worker; registering again", self->endpoint);
+            self->state = ST__CONN_REGISTERING;
+            self->next_register_ms = now;
+        }
+        return;
+    }
+    st_task_status_t acked;
+    if (!st_outbox_ack (self->outbox, ack->ack_seq, &acked))
+        return;   /*  a heartbeat's, or an update acked twice  */
+    if (ack->status != STRATA__ACK_STATUS__ACK_STALE)
+        return;
+    st__slot_t *slot = st__worker_find_live (self, &acked.key);
+    if (slot && !st_task_stopping (slot->task)) {
+        char name[64];
+        st_warn ("scheduler no longer runs task %s; stopping it",
+                 st_task_key_format (&acked.key, name, sizeof name));
+        st_task_terminate (slot->task, 0, now);
+    }
+}
+
+static void
+s_key_from_pb (const Strata__TaskRef *ref, st_task_key_t *key)
+{
+    key->job_id = ref->job_id;
+    key->index = ref->index;
+    key->attempt = ref->attempt;
+}
+
+/*  Reports a Launch that never became a process.  */
+static void
+s_launch_failed (st_worker_t *self, const st_task_key_t *key, uint64_t now, const char *msg)
+{
+    st_task_status_t s;
+    memset (&s, 0, sizeof s);
+    s.key = *key;
+    s.state = STRATA__TASK_STATE__TASK_START_FAILED;
+    snprintf (s.message, sizeof s.message, "%s", msg);
+    char name[64];
+    st_warn ("launch of task %s failed: %s", st_task_key_format (key, name, sizeof name), msg);
+    st__worker_push_update (self, &s, now);
+    st__worker_forget (self, key);
+}
+
+/*  The smallest local rank no live task of the same job attempt holds.  */
+static int
+s_local_rank (st_worker_t *self, const st_task_key_t *key)
+{
+    for (int rank = 0;; rank++) {
+        int taken = 0;
+        for (size_t i = 0; i < self->nslots && !taken; i++) {
+            const st_task_key_t *k = st_task_key (self->slots[i].task);
+            taken = k->job_id == key->job_id && k->attempt == key->attempt && self->slots[i].local_rank == rank;
+        }
+        if (!taken)
+            return rank;
+    }
+}
+
+/*  The command line for the log, shortened to fit buf.  */
+static void
+s_format_argv (const Strata__Launch *l, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < l->n_argv && len + 1 < size; i++) {
+        int w = snprintf (buf + len, size - len, "%s%s", i ? " " : "", l->argv[i]);
+        if (w < 0 || (size_t) w >= size - len) {
+            if (size > 4)
+                memcpy (buf + size - 4, "...", 4);
+            return;
+        }
+        len += (size_t) w;
+    }
+}
+
+static void
+s_on_launch (st_worker_t *self, const Strata__Envelope *env, uint64_t now)
+{
+    const Strata__Launch *l = env->launch;
+    if (!l->task) {
+        self->bad_frames++;
+        st_warn ("dropped Launch without a task (seq %" PRIu64 ", bad_frames=%" PRIu64 ")", env->seq, self->bad_frames);
+        return;
+    }
+    st_task_key_t key;
+    s_key_from_pb (l->task, &key);
+    char name[64];
+    st_task_key_format (&key, name, sizeof name);
+    st__worker_send_ack (self, env->seq);
+    if (st__worker_knows (self, &key)) {
+        st_info ("duplicate Launch of task %s acknowledged; not started again", name);
+        return;
+    }
+    if (self->stop_signals) {
+        s_launch_failed (self, &key, now, "worker is shutting down");
+        return;
+    }
+    if (l->n_argv == 0) {
+        s_launch_failed (self, &key, now, "empty command");
+        return;
+    }
+    if (l->workdir[0] && l->workdir[0] != '/') {
+        s_launch_failed (self, &key, now, "workdir must be an absolute path");
+        return;
+    }
+
+    st__slot_t slot = { .local_rank = s_local_rank (self, &key) };
+    char gpu_list[ST_MAX_GPUS * 4 + 1] = "";
+    char **argv = calloc (l->n_argv + 1, sizeof *argv);
+    st_kv_t envkv = { 0 };
+    uint32_t want = l->resources ? l->resources->gpus : 0;
+    if (!argv) {
+        s_launch_failed (self, &key, now, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < l->n_argv; i++)
+        argv[i] = l->argv[i];
+    for (size_t i = 0; i < l->n_env; i++)
+        if (st_kv_add (&envkv, l->env[i]->key, l->env[i]->value) != 0) {
+            s_launch_failed (self, &key, now, "out of memory");
+            goto out;
+        }
+    if (want > 0) {
+        char msg[128];
+        if (want <= self->gpus.count)
+            slot.gpu_idx = calloc (want, sizeof *slot.gpu_idx);
+        if (!slot.gpu_idx
+            || st_gpu_set_take (&self->gpus, want, slot.gpu_idx, gpu_list, sizeof gpu_list) != 0) {
+            snprintf (msg, sizeof msg, "not enough free GPUs: %" PRIu32 " wanted, %" PRIu32 " of %" PRIu32 " free",
+                      want, st_gpu_set_free (&self->gpus), self->gpus.count);
+            s_launch_failed (self, &key, now, msg);
+            goto out;
+        }
+        slot.ngpus = want;
+    }
+
+    st_task_spec_t spec = {
+        .key = key,
+        .argv = (const char *const *) argv,
+        .env = &envkv,
+        .workdir = l->workdir,
+        .time_limit_s = l->time_limit_s,
+        .kill_grace_ms = l->kill_grace_ms,
+        .gpu_list = slot.ngpus ? gpu_list : NULL,
+        .local_rank = slot.local_rank,
+    };
+    slot.task = st_task_start (self->state_dir, &spec);
+    if (!slot.task) {
+        s_launch_failed (self, &key, now, "out of memory");
+        goto out;
+    }
+    const st_task_status_t *s = st_task_status (slot.task);
+    if (s->state != STRATA__TASK_STATE__TASK_RUNNING) {
+        s_launch_failed (self, &key, now, s->message);
+        st_task_destroy (&slot.task);
+        goto out;
+    }
+    if (st__worker_add_slot (self, &slot) != 0) {
+        st_task_destroy (&slot.task);   /*  SIGKILLs it: a task the worker cannot track must not run  */
+        s_launch_failed (self, &key, now, "out of memory");
+        goto out;
+    }
+    char cmd[160];
+    s_format_argv (l, cmd, sizeof cmd);
+    st_info ("launched task %s (pid %d%s%s): %s", name, (int) s->pid, slot.ngpus ? ", GPUs " : "",
+             slot.ngpus ? gpu_list : "", cmd);
+    st__worker_push_update (self, s, now);
+    slot.gpu_idx = NULL;   /*  the slot array owns them now  */
+    slot.ngpus = 0;
+out:
+    st_gpu_set_release (&self->gpus, slot.gpu_idx, slot.ngpus);
+    free (slot.gpu_idx);
+    st_kv_free (&envkv);
+    free (argv);
+}
+
+static void
+s_on_signal (st_worker_t *self, const Strata__Envelope *env, uint64_t now)
+{
+    const Strata__Signal *sig = env->signal;
+    st__worker_send_ack (self, env->seq);
+    if (!sig->task) {
+        st_warn ("dropped Signal without a task (seq %" PRIu64 ")", env->seq);
+        return;
+    }
+    st_task_key_t key;
+    s_key_from_pb (sig->task, &key);
+    char name[64];
+    st_task_key_format (&key, name, sizeof name);
+    st__slot_t *slot = st__worker_find_live (self, &key);
+    if (!slot) {
+        st_info ("signal for task %s, which is not running here; acknowledged", name);
+        return;
+    }
+    switch (sig->kind) {
+    case STRATA__SIGNAL_KIND__SIGNAL_TERMINATE:
+        st_info ("scheduler asks to terminate task %s", name);
+        st_task_terminate (slot->task, sig->grace_ms, now);
+        break;
+    case STRATA__SIGNAL_KIND__SIGNAL_KILL:
+        st_info ("scheduler asks to kill task %s", name);
+        st_task_kill (slot->task);
+        break;
+    default:
+        st_warn ("ignored signal of unknown kind %d for task %s", (int) sig->kind, name);
+        break;
+    }
+}
+
+static void
+s_on_log_request (st_worker_t *self, const Strata__Envelope *env)
+{
+    const Strata__LogRequest *req = env->log_request;
+    Strata__LogData ld = STRATA__LOG_DATA__INIT;
+    ld.request_id = req->request_id;
+    ld.offset = req->offset;
+    char error[512] = "";
+    uint8_t *buf = NULL;
+    int fd = -1;
+
+    if (!req->task) {
+        snprintf (error, sizeof error, "log request names no task");
+        goto reply;
+    }
+    st_task_key_t key;
+    s_key_from_pb (req->task, &key);
+    char path[4096];
+    if (st_task_log_path (self->state_dir, &key, req->stderr, path, sizeof path) != 0) {
+        snprintf (error, sizeof error, "log path too long");
+        goto reply;
+    }
+    fd = open (path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat (fd, &st) != 0) {
+        char name[64];
+        if (errno == ENOENT)
+            snprintf (error, sizeof error, "no %s log for task %s on node %s", req->stderr ? "stderr" : "stdout",
+                      st_task_key_format (&key, name, sizeof name), self->node);
+        else
+            snprintf (error, sizeof error, "cannot read %.400s: %s", path, strerror (errno));
+        goto reply;
+    }
+    ld.size = (uint64_t) st.st_size;
+    uint64_t max = req->max_bytes && req->max_bytes < ST_WORKER_LOG_MAX_BYTES ? req->max_bytes : ST_WORKER_LOG_MAX_BYTES;
+    if (req->offset >= ld.size)
+        goto reply;
+    size_t want = (size_t) (ld.size - req->offset < max ? ld.size - req->offset : max);
+    buf = malloc (want);
+    if (!buf) {
+        snprintf (error, sizeof error, "out of memory");
+        goto reply;
+    }
+    size_t got = 0;
+    while (got < want) {
+        ssize_t n = pread (fd, buf + got, want - got, (off_t) (req->offset + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t) n;
+    }
+    ld.data.data = buf;
+    ld.data.len = got;
+reply:
+    if (fd >= 0)
+        close (fd);
+    ld.error = error;
+    Strata__Envelope out;
+    st_wire_envelope_init (&out, st__worker_next_seq (self));
+    out.reply_to = env->seq;
+    out.body_case = STRATA__ENVELOPE__BODY_LOG_DATA;
+    out.log_data = &ld;
+    st__worker_send (self, &out);
+    free (buf);
+}
+
+void
+st__worker_dispatch (st_worker_t *self, const Strata__Envelope *env, uint64_t now)
+{
+    switch (env->body_case) {
+    case STRATA__ENVELOPE__BODY_REGISTER_REPLY:
+        /*  A reply to an earlier Register (the scheduler echoes its seq) is old news.  */
+        if (env->reply_to && env->reply_to != self->register_seq)
+            st_debug ("ignored RegisterReply to an earlier Register (seq %" PRIu64 ")", env->reply_to);
+        else
+            s_on_register_reply (self, env->register_reply, now);
+        break;
+    case STRATA__ENVELOPE__BODY_ACK:
+        s_on_ack (self, env->ack, now);
+        break;
+    case STRATA__ENVELOPE__BODY_LAUNCH:
+        s_on_launch (self, env, now);
+        break;
+    case STRATA__ENVELOPE__BODY_SIGNAL:
+        s_on_signal (self, env, now);
+        break;
+    case STRATA__ENVELOPE__BODY_LOG_REQUEST:
+        s_on_log_request (self, env);
+        break;
+    default:
+        self->bad_frames++;
+        st_warn ("dropped unexpected %s message from scheduler (bad_frames=%" PRIu64 ")", st_wire_body_name (env),
+                 self->bad_frames);
+        break;
+    }
+}

@@ -1,0 +1,595 @@
+/*  task.c: one task process. See task.h for the life cycle and the files.
+ *
+ *  Start-up handshake: the child reports a failure before exec (chdir, dup2,
+ *  exec itself) as a small record on a close-on-exec pipe; the parent reads the
+ *  pipe until EOF. EOF with no record means exec succeeded, so RUNNING is only
+ *  reported for a program that really runs, and START_FAILED carries the reason. */
+#include "task.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "pidfile.h"
+#include "st_log.h"
+#include "st_time.h"
+
+extern char **environ;
+
+struct st_task {
+    st_task_status_t status;    /*  what is reported  */
+    char *state_dir;            /*  owned copy  */
+    char name[64];              /*  "<job>.<index>.<attempt>"  */
+    pid_t pid;                  /*  leader = group id; 0 when it never ran  */
+    int alive;                  /*  forked and not yet reaped  */
+    int stopping;               /*  SIGTERM or SIGKILL was sent  */
+    int killed;                 /*  SIGKILL was sent  */
+    uint32_t grace_ms;          /*  SIGTERM -> SIGKILL delay from the Launch  */
+    uint64_t limit_at;          /*  monotonic ms of the time limit, 0: none  */
+    uint64_t kill_at;           /*  monotonic ms of the armed SIGKILL, 0: none  */
+    uint64_t started_mono;      /*  monotonic ms of the start  */
+};
+
+/*  The failure record a child writes before _exit.  */
+typedef struct {
+    int stage;                  /*  S_STAGE_*  */
+    int err;                    /*  errno  */
+} s_child_error_t;
+
+enum { S_STAGE_SETUP = 1, S_STAGE_CHDIR, S_STAGE_EXEC };
+
+/*  Everything the child needs, prepared before fork.  */
+typedef struct {
+    char **envp;                /*  "K=V" strings, NULL-terminated  */
+    size_t envc;
+    char *program;              /*  resolved path passed to execve  */
+    char **sh_argv;             /*  /bin/sh fallback for ENOEXEC (execvp semantics)  */
+    const char *workdir;
+    int fd_in, fd_out, fd_err;
+} s_launch_t;
+
+const char *
+st_task_key_format (const st_task_key_t *key, char *buf, size_t size)
+{
+    snprintf (buf, size, "%" PRIu64 ".%" PRIu32 ".%" PRIu32, key->job_id, key->index, key->attempt);
+    return buf;
+}
+
+int
+st_task_key_eq (const st_task_key_t *a, const st_task_key_t *b)
+{
+    return a->job_id == b->job_id && a->index == b->index && a->attempt == b->attempt;
+}
+
+int
+st_task_log_path (const char *state_dir, const st_task_key_t *key, int is_stderr, char *buf,
+                  size_t size)
+{
+    return st_path_fmt (buf, size, "%s/logs/%" PRIu64 "/%" PRIu32 ".%" PRIu32 ".%s", state_dir,
+                        key->job_id, key->index, key->attempt, is_stderr ? "stderr" : "stdout");
+}
+
+/*  -- environment ---------------------------------------------------------- */
+
+static void
+s_env_free (s_launch_t *l)
+{
+    for (size_t i = 0; i < l->envc; i++)
+        free (l->envp[i]);
+    free (l->envp);
+    l->envp = NULL;
+    l->envc = 0;
+}
+
+/*  Sets key=val in l->envp, replacing an earlier value. Returns 0 or -1 (ENOMEM).  */
+static int
+s_env_set (s_launch_t *l, const char *key, const char *val)
+{
+    size_t klen = strlen (key);
+    char *entry = malloc (klen + strlen (val) + 2);
+    if (!entry)
+        return -1;
+    sprintf (entry, "%s=%s", key, val);
+    for (size_t i = 0; i < l->envc; i++) {
+        if (strncmp (l->envp[i], key, klen) == 0 && l->envp[i][klen] == '=') {
+            free (l->envp[i]);
+            l->envp[i] = entry;
+            return 0;
+        }
+    }
+    char **grown = realloc (l->envp, (l->envc + 2) * sizeof *grown);
+    if (!grown) {
+        free (entry);
+        return -1;
+    }
+    l->envp = grown;
+    l->envp[l->envc++] = entry;
+    l->envp[l->envc] = NULL;
+    return 0;
+}
+
+static const char *
+s_env_get (const s_launch_t *l, const char *key)
+{
+    size_t klen = strlen (key);
+    for (size_t i = 0; i < l->envc; i++)
+        if (strncmp (l->envp[i], key, klen) == 0 && l->envp[i][klen] == '=')
+            return l->envp[i] + klen + 1;
+    return NULL;
+}
+
+/*  Base (PATH, HOME, LANG), then the Launch env, then what the worker decides
+ *  (local rank, GPUs): the worker's own choices win. Nothing else of the
+ *  worker's environment reaches the task. Returns 0, or -1 with msg filled.  */
+static int
+s_build_env (s_launch_t *l, const st_task_spec_t *spec, char *msg, size_t msglen)
+{
+    l->envp = calloc (1, sizeof *l->envp);
+    if (!l->envp)
+        goto nomem;
+    const char *home = getenv ("HOME");
+    if (s_env_set (l, "PATH", ST_TASK_PATH) != 0 || (home && s_env_set (l, "HOME", home) != 0)
+        || s_env_set (l, "LANG", "C.UTF-8") != 0)
+        goto nomem;
+    for (size_t i = 0; spec->env && i < spec->env->n; i++) {
+        const char *key = spec->env->keys[i];
+        const char *val = spec->env->vals[i] ? spec->env->vals[i] : "";
+        if (!key[0] || strchr (key, '=')) {
+            snprintf (msg, msglen, "invalid environment variable name '%s'", key);
+            return -1;
+        }
+        if (s_env_set (l, key, val) != 0)
+            goto nomem;
+    }
+    /*  The scheduler may know the local rank better (it sees the whole
+     *  placement); the worker's count only fills in what the Launch left out.  */
+    if (spec->local_rank >= 0) {
+        char rank[16];
+        snprintf (rank, sizeof rank, "%d", spec->local_rank);
+        if ((!s_env_get (l, "STRATA_LOCAL_RANK") && s_env_set (l, "STRATA_LOCAL_RANK", rank) != 0)
+            || (!s_env_get (l, "LOCAL_RANK") && s_env_set (l, "LOCAL_RANK", rank) != 0))
+            goto nomem;
+    }
+    if (spec->gpu_list && s_env_set (l, "CUDA_VISIBLE_DEVICES", spec->gpu_list) != 0)
+        goto nomem;
+    return 0;
+nomem:
+    snprintf (msg, msglen, "out of memory building the environment");
+    return -1;
+}
+
+/*  -- program lookup ------------------------------------------------------- */
+
+/*  execvp semantics, done in the parent with the task's PATH (not the worker's):
+ *  a name with '/' is used as is (relative to the task's cwd); otherwise the
+ *  first absolute PATH entry holding an executable regular file wins. Relative
+ *  PATH entries are skipped on purpose. Returns a malloc'd path or NULL with msg.  */
+static char *
+s_resolve_program (const char *prog, const char *path_var, char *msg, size_t msglen)
+{
+    if (strchr (prog, '/'))
+        return strdup (prog);
+    if (!path_var)
+        path_var = ST_TASK_PATH;
+    int saw_eacces = 0;
+    const char *p = path_var;
+    while (*p) {
+        const char *colon = strchr (p, ':');
+        size_t len = colon ? (size_t) (colon - p) : strlen (p);
+        if (len > 0 && p[0] == '/') {
+            char cand[4096];
+            if (snprintf (cand, sizeof cand, "%.*s/%s", (int) len, p, prog) < (int) sizeof cand) {
+                struct stat st;
+                if (stat (cand, &st) == 0 && S_ISREG (st.st_mode)) {
+                    if (access (cand, X_OK) == 0)
+                        return strdup (cand);
+                    saw_eacces = 1;
+                }
+            }
+        }
+        p += len;
+        if (*p == ':')
+            p++;
+    }
+    if (saw_eacces)
+        snprintf (msg, msglen, "cannot execute %s: permission denied", prog);
+    else
+        snprintf (msg, msglen, "program not found: %s (PATH=%s)", prog, path_var);
+    return NULL;
+}
+
+/*  -- the child ------------------------------------------------------------ */
+
+static void __attribute__ ((noreturn))
+s_child_fail (int fd, int stage, int err)
+{
+    s_child_error_t rec = { stage, err };
+    ssize_t n;
+    do
+        n = write (fd, &rec, sizeof rec);
+    while (n < 0 && errno == EINTR);
+    _exit (127);
+}
+
+/*  Runs in the child between fork and exec: async-signal-safe calls only.  */
+static void __attribute__ ((noreturn))
+s_child (const s_launch_t *l, char *const *argv, int errfd, pid_t parent)
+{
+    setpgid (0, 0);
+
+    /*  Dispositions and the mask survive exec: give the program a clean slate.  */
+    struct sigaction dfl;
+    memset (&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset (&dfl.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            sigaction (sig, &dfl, NULL);
+
+    /*  Dies with the worker, even on kill -9. The parent may already be gone.  */
+    if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0)
+        s_child_fail (errfd, S_STAGE_SETUP, errno);
+    if (getppid () != parent)
+        s_child_fail (errfd, S_STAGE_SETUP, ESRCH);
+
+    if (dup2 (l->fd_in, 0) < 0 || dup2 (l->fd_out, 1) < 0 || dup2 (l->fd_err, 2) < 0)
+        s_child_fail (errfd, S_STAGE_SETUP, errno);
+
+    /*  No descriptor of the worker's (sockets, pipes) may leak into the task.  */
+    if (close_range (3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
+        for (int fd = 3; fd < 4096; fd++)
+            fcntl (fd, F_SETFD, FD_CLOEXEC);
+
+    if (chdir (l->workdir) != 0)
+        s_child_fail (errfd, S_STAGE_CHDIR, errno);
+
+    sigset_t none;
+    sigemptyset (&none);
+    sigprocmask (SIG_SETMASK, &none, NULL);
+
+    execve (l->program, argv, l->envp);
+    if (errno == ENOEXEC)
+        execve ("/bin/sh", l->sh_argv, l->envp);
+    s_child_fail (errfd, S_STAGE_EXEC, errno);
+}
+
+/*  -- start ---------------------------------------------------------------- */
+
+static void
+s_fail (st_task_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+static void
+s_fail (st_task_t *self, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (self->status.message, sizeof self->status.message, fmt, ap);
+    va_end (ap);
+    self->status.state = STRATA__TASK_STATE__TASK_START_FAILED;
+    self->status.finished_unix_ms = st_wall_ms ();
+}
+
+static int
+s_open_log (const char *path)
+{
+    return open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+}
+
+/*  Forks and execs; fills self->status. Descriptors in l stay the caller's.  */
+static void
+s_spawn (st_task_t *self, const s_launch_t *l, char *const *argv)
+{
+    int pipefd[2];
+    if (pipe2 (pipefd, O_CLOEXEC) != 0) {
+        s_fail (self, "cannot create a pipe: %s", strerror (errno));
+        return;
+    }
+    /*  Signals stay blocked across fork so no worker handler runs in the child
+     *  before it resets them.  */
+    sigset_t all, old;
+    sigfillset (&all);
+    sigprocmask (SIG_SETMASK, &all, &old);
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid == 0) {
+        close (pipefd[0]);
+        s_child (l, argv, pipefd[1], parent);
+    }
+    int fork_errno = errno;
+    sigprocmask (SIG_SETMASK, &old, NULL);
+    close (pipefd[1]);
+    if (pid < 0) {
+        close (pipefd[0]);
+        s_fail (self, "cannot fork: %s", strerror (fork_errno));
+        return;
+    }
+    setpgid (pid, pid);   /*  also in the child: whichever runs first wins, no race  */
+
+    s_child_error_t rec;
+    size_t got = 0;
+    while (got < sizeof rec) {
+        ssize_t n = read (pipefd[0], (char *) &rec + got, sizeof rec - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t) n;
+    }
+    close (pipefd[0]);
+
+    if (got == sizeof rec) {
+        int status;
+        while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        if (rec.stage == S_STAGE_CHDIR)
+            s_fail (self, "cannot change directory to %s: %s", l->workdir, strerror (rec.err));
+        else if (rec.stage == S_STAGE_EXEC)
+            s_fail (self, "cannot execute %s: %s", l->program, strerror (rec.err));
+        else
+            s_fail (self, "cannot set up the task process: %s", strerror (rec.err));
+        return;
+    }
+
+    self->pid = pid;
+    self->alive = 1;
+    self->status.state = STRATA__TASK_STATE__TASK_RUNNING;
+    self->status.pid = (int32_t) pid;
+    self->status.started_unix_ms = st_wall_ms ();
+
+    uint64_t start_time = 0;
+    if (st_proc_stat (pid, &start_time, NULL) != 0
+        || st_pidfile_write (self->state_dir, self->name, pid, start_time) != 0)
+        st_warn ("task %s: cannot record process group %d in %s/run: %s", self->name, (int) pid,
+                 self->state_dir, strerror (errno));
+}
+
+st_task_t *
+st_task_start (const char *state_dir, const st_task_spec_t *spec)
+{
+    st_task_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->state_dir = strdup (state_dir);
+    if (!self->state_dir) {
+        free (self);
+        return NULL;
+    }
+    self->status.key = spec->key;
+    self->grace_ms = spec->kill_grace_ms ? spec->kill_grace_ms : ST_TASK_DEFAULT_GRACE_MS;
+    st_task_key_format (&spec->key, self->name, sizeof self->name);
+
+    s_launch_t l = { .fd_in = -1, .fd_out = -1, .fd_err = -1 };
+    char **argv = NULL;
+    char path[4096], taskdir[4096];
+    char msg[ST_TASK_MESSAGE_MAX];
+
+    size_t argc = 0;
+    while (spec->argv && spec->argv[argc])
+        argc++;
+    if (argc == 0 || !spec->argv[0][0]) {
+        s_fail (self, "empty command");
+        goto out;
+    }
+
+    /*  Log files first: a task whose output cannot be kept does not run.  */
+    if (st_path_fmt (path, sizeof path, "%s/logs/%" PRIu64, state_dir, spec->key.job_id) != 0
+        || st_mkdir_p (path, 0750) != 0) {
+        s_fail (self, "cannot create log directory %s: %s", path, strerror (errno));
+        goto out;
+    }
+    for (int is_err = 0; is_err <= 1; is_err++) {
+        int *fd = is_err ? &l.fd_err : &l.fd_out;
+        if (st_task_log_path (state_dir, &spec->key, is_err, path, sizeof path) != 0
+            || (*fd = s_open_log (path)) < 0) {
+            s_fail (self, "cannot open log file %s: %s", path, strerror (errno));
+            goto out;
+        }
+    }
+    l.fd_in = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (l.fd_in < 0) {
+        s_fail (self, "cannot open /dev/null: %s", strerror (errno));
+        goto out;
+    }
+
+    if (spec->workdir && spec->workdir[0])
+        l.workdir = spec->workdir;
+    else {
+        if (st_path_fmt (taskdir, sizeof taskdir, "%s/tasks/%s", state_dir, self->name) != 0
+            || st_mkdir_p (taskdir, 0750) != 0) {
+            s_fail (self, "cannot create task directory %s: %s", taskdir, strerror (errno));
+            goto out;
+        }
+        l.workdir = taskdir;
+    }
+
+    if (s_build_env (&l, spec, msg, sizeof msg) != 0) {
+        s_fail (self, "%s", msg);
+        goto out;
+    }
+    l.program = s_resolve_program (spec->argv[0], s_env_get (&l, "PATH"), msg, sizeof msg);
+    if (!l.program) {
+        s_fail (self, "%s", msg);
+        goto out;
+    }
+
+    /*  argv as execve wants it, and the /bin/sh form for scripts without #!.  */
+    argv = calloc (argc + 1, sizeof *argv);
+    l.sh_argv = calloc (argc + 2, sizeof *l.sh_argv);
+    if (!argv || !l.sh_argv) {
+        s_fail (self, "out of memory");
+        goto out;
+    }
+    l.sh_argv[0] = (char *) "/bin/sh";
+    l.sh_argv[1] = l.program;
+    for (size_t i = 0; i < argc; i++) {
+        argv[i] = (char *) spec->argv[i];
+        if (i > 0)
+            l.sh_argv[i + 1] = (char *) spec->argv[i];
+    }
+
+    self->started_mono = st_mono_ms ();
+    s_spawn (self, &l, argv);
+    if (self->alive && spec->time_limit_s > 0)
+        self->limit_at = self->started_mono + (uint64_t) spec->time_limit_s * 1000u;
+
+out:
+    if (l.fd_in >= 0)
+        close (l.fd_in);
+    if (l.fd_out >= 0)
+        close (l.fd_out);
+    if (l.fd_err >= 0)
+        close (l.fd_err);
+    s_env_free (&l);
+    free (l.program);
+    free (l.sh_argv);
+    free (argv);
+    return self;
+}
+
+/*  -- running -------------------------------------------------------------- */
+
+const st_task_status_t *
+st_task_status (const st_task_t *self)
+{
+    return &self->status;
+}
+
+const st_task_key_t *
+st_task_key (const st_task_t *self)
+{
+    return &self->status.key;
+}
+
+int
+st_task_alive (const st_task_t *self)
+{
+    return self->alive;
+}
+
+uint32_t
+st_task_grace_ms (const st_task_t *self)
+{
+    return self->grace_ms;
+}
+
+int
+st_task_stopping (const st_task_t *self)
+{
+    return self->alive && self->stopping;
+}
+
+void
+st_task_terminate (st_task_t *self, uint32_t grace_ms, uint64_t now_ms)
+{
+    if (!self->alive || self->killed)
+        return;
+    if (grace_ms == 0)
+        grace_ms = self->grace_ms;
+    uint64_t at = now_ms + grace_ms;
+    if (!self->stopping || at < self->kill_at) {
+        st_info ("task %s: sending SIGTERM to process group %d, SIGKILL in %" PRIu32 " ms", self->name,
+                 (int) self->pid, grace_ms);
+        kill (-self->pid, SIGTERM);
+        self->kill_at = at;
+    }
+    self->stopping = 1;
+}
+
+void
+st_task_kill (st_task_t *self)
+{
+    if (!self->alive || self->killed)
+        return;
+    st_info ("task %s: sending SIGKILL to process group %d", self->name, (int) self->pid);
+    kill (-self->pid, SIGKILL);
+    self->stopping = 1;
+    self->killed = 1;
+    self->kill_at = 0;
+}
+
+int
+st_task_reap (st_task_t *self)
+{
+    if (!self->alive)
+        return 0;
+    int status = 0;
+    pid_t r = waitpid (self->pid, &status, WNOHANG);
+    if (r == 0 || (r < 0 && errno == EINTR))
+        return 0;
+    self->alive = 0;
+    self->status.state = STRATA__TASK_STATE__TASK_EXITED;
+    self->status.finished_unix_ms = st_wall_ms ();
+    if (r < 0) {
+        /*  Someone else reaped it: the status is lost, not the fact that it ended.  */
+        self->status.exit_code = -1;
+        snprintf (self->status.message, sizeof self->status.message, "exit status lost: %s",
+                  strerror (errno));
+    }
+    else if (WIFSIGNALED (status))
+        self->status.term_signal = WTERMSIG (status);
+    else
+        self->status.exit_code = WEXITSTATUS (status);
+    /*  Whatever the program left in its group goes with it. The group id cannot
+     *  have been reused while members remain, so this reaches only its processes.  */
+    kill (-self->pid, SIGKILL);
+    st_pidfile_remove (self->state_dir, self->name);
+    return 1;
+}
+
+void
+st_task_tick (st_task_t *self, uint64_t now_ms)
+{
+    if (!self->alive)
+        return;
+    if (self->limit_at && now_ms >= self->limit_at && !self->status.timed_out) {
+        self->status.timed_out = 1;
+        st_info ("task %s: time limit of %" PRIu64 " s reached", self->name,
+                 (self->limit_at - self->started_mono) / 1000u);
+        st_task_terminate (self, 0, now_ms);
+    }
+    if (self->kill_at && now_ms >= self->kill_at && !self->killed) {
+        st_info ("task %s: still running after the grace period", self->name);
+        st_task_kill (self);
+    }
+}
+
+uint64_t
+st_task_next_deadline (const st_task_t *self)
+{
+    if (!self->alive)
+        return UINT64_MAX;
+    uint64_t next = UINT64_MAX;
+    if (self->limit_at && !self->status.timed_out)
+        next = self->limit_at;
+    if (self->kill_at && !self->killed && self->kill_at < next)
+        next = self->kill_at;
+    return next;
+}
+
+void
+st_task_destroy (st_task_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    st_task_t *self = *self_p;
+    if (self->alive) {
+        kill (-self->pid, SIGKILL);
+        int status;
+        while (waitpid (self->pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        st_pidfile_remove (self->state_dir, self->name);
+    }
+    free (self->state_dir);
+    free (self);
+    *self_p = NULL;
+}

@@ -1,0 +1,127 @@
+/*  task.h: one task process on a worker, from fork/exec to reaping.
+ *
+ *  A task is one rank (or shard) of a job: (job_id, index, attempt). The worker
+ *  starts it as its own process group so that every signal reaches the whole
+ *  tree the program builds:
+ *
+ *      st_task_start ()  ->  RUNNING  --exit-->  EXITED      (st_task_reap)
+ *                       \->  START_FAILED                   (nothing was left running)
+ *
+ *  RUNNING tasks may be asked to stop: st_task_terminate () sends SIGTERM to the
+ *  group and arms a SIGKILL deadline; st_task_tick () fires that deadline and the
+ *  time limit. Nothing here blocks except st_task_start (until exec succeeded or
+ *  failed, a few ms) and st_task_destroy on a live task (SIGKILL, then wait).
+ *
+ *  Files (state_dir is the worker's --state-dir):
+ *      logs/<job>/<index>.<attempt>.stdout|stderr   output, appended, 0640
+ *      tasks/<job>.<index>.<attempt>/               cwd when the Launch names none
+ *      run/<job>.<index>.<attempt>.pid              the group, while it runs (pidfile.h)
+ *
+ *  The worker is single-threaded but libzmq runs I/O threads, so the child does
+ *  only async-signal-safe work between fork and exec: everything it needs
+ *  (argv, envp, resolved program path, open fds) is prepared before fork. */
+#ifndef ST_WORKER_TASK_H
+#define ST_WORKER_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "st_spec.h"
+#include "strata.pb-c.h"
+
+#define ST_TASK_DEFAULT_GRACE_MS 10000u   /*  when a Launch says kill_grace_ms = 0  */
+#define ST_TASK_MESSAGE_MAX 512
+
+/*  Environment: PATH=ST_TASK_PATH, HOME (the worker's, when set), LANG=C.UTF-8;
+ *  then Launch.env; then CUDA_VISIBLE_DEVICES (the worker's GPU choice wins) and
+ *  the local rank. Nothing else of the worker's environment reaches a task.  */
+#define ST_TASK_PATH "/usr/local/bin:/usr/bin:/bin"
+
+typedef struct {
+    uint64_t job_id;
+    uint32_t index;             /*  rank or shard, 0-based  */
+    uint32_t attempt;           /*  1-based  */
+} st_task_key_t;
+
+/*  What the worker tells the scheduler about a task (mirrors Strata__TaskStatus).  */
+typedef struct {
+    st_task_key_t key;
+    Strata__TaskState state;    /*  RUNNING, EXITED or START_FAILED  */
+    int32_t pid;                /*  0 when it never started  */
+    int32_t exit_code;          /*  EXITED without a signal  */
+    int32_t term_signal;        /*  EXITED by a signal, else 0  */
+    int timed_out;              /*  the worker stopped it at its time limit  */
+    char message[ST_TASK_MESSAGE_MAX];  /*  why it did not start, or ""  */
+    uint64_t started_unix_ms;
+    uint64_t finished_unix_ms;
+} st_task_status_t;
+
+/*  What to run. Borrowed by st_task_start, which copies what it keeps.  */
+typedef struct {
+    st_task_key_t key;
+    const char *const *argv;    /*  NULL-terminated, at least one element  */
+    const st_kv_t *env;         /*  Launch.env (NULL: none); overrides the base env  */
+    const char *workdir;        /*  NULL or "": the task dir under state_dir  */
+    uint32_t time_limit_s;      /*  0: none  */
+    uint32_t kill_grace_ms;     /*  0: ST_TASK_DEFAULT_GRACE_MS  */
+    const char *gpu_list;       /*  CUDA_VISIBLE_DEVICES value ("0,2"), NULL: no GPUs  */
+    int local_rank;             /*  STRATA_LOCAL_RANK / LOCAL_RANK unless env has them; < 0: not set  */
+} st_task_spec_t;
+
+typedef struct st_task st_task_t;
+
+/*  Starts spec under state_dir. Returns NULL only when memory runs out; otherwise
+ *  check st_task_status ()->state: TASK_RUNNING, or TASK_START_FAILED with a
+ *  message that names what failed (nothing is left running then).
+ *  Caller owns the result.  */
+st_task_t *st_task_start (const char *state_dir, const st_task_spec_t *spec);
+
+/*  Kills a live task's group (SIGKILL) and waits for the leader, removes its pid
+ *  file. NULL-safe; sets *self_p = NULL.  */
+void st_task_destroy (st_task_t **self_p);
+
+const st_task_status_t *st_task_status (const st_task_t *self);
+const st_task_key_t *st_task_key (const st_task_t *self);
+
+/*  Non-zero while the process has not been reaped.  */
+int st_task_alive (const st_task_t *self);
+
+/*  The SIGTERM -> SIGKILL delay the task was launched with.  */
+uint32_t st_task_grace_ms (const st_task_t *self);
+
+/*  Non-zero once st_task_terminate / st_task_kill was called on a live task.  */
+int st_task_stopping (const st_task_t *self);
+
+/*  SIGTERM to the group now, SIGKILL at now_ms + grace_ms unless it ended
+ *  (grace_ms 0: the task's kill grace). A second call never delays an armed
+ *  SIGKILL.  */
+void st_task_terminate (st_task_t *self, uint32_t grace_ms, uint64_t now_ms);
+
+/*  SIGKILL to the group now.  */
+void st_task_kill (st_task_t *self);
+
+/*  Checks (without blocking) whether the leader ended. Returns 1 when it just
+ *  did: the status is then TASK_EXITED, the rest of the group has been sent
+ *  SIGKILL (no stray processes outlive a task) and the pid file is removed.
+ *  Returns 0 otherwise.  */
+int st_task_reap (st_task_t *self);
+
+/*  Fires due deadlines (time limit: SIGTERM and timed_out; grace: SIGKILL).
+ *  now_ms is st_mono_ms ().  */
+void st_task_tick (st_task_t *self, uint64_t now_ms);
+
+/*  Monotonic ms of the next deadline st_task_tick must see, UINT64_MAX if none.  */
+uint64_t st_task_next_deadline (const st_task_t *self);
+
+/*  "<job>.<index>.<attempt>" into buf.  */
+const char *st_task_key_format (const st_task_key_t *key, char *buf, size_t size);
+
+/*  Equality of keys.  */
+int st_task_key_eq (const st_task_key_t *a, const st_task_key_t *b);
+
+/*  Log file path of a task: <state_dir>/logs/<job>/<index>.<attempt>.stdout|stderr.
+ *  Returns 0, or -1 when it does not fit.  */
+int st_task_log_path (const char *state_dir, const st_task_key_t *key, int is_stderr,
+                      char *buf, size_t size);
+
+#endif

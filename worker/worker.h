@@ -1,0 +1,67 @@
+/*  worker.h: the strata-worker daemon: one event loop that keeps a node
+ *  registered with the scheduler and runs the tasks the scheduler launches.
+ *
+ *  Connection states (one DEALER socket, see worker.c for the table):
+ *
+ *      CONNECTED --Register--> REGISTERING --RegisterReply accepted--> REGISTERED
+ *          ^                       | refused: Register again in 2 s        |
+ *          +-- no message from the scheduler for --scheduler-timeout, -----+
+ *              or an Ack with ACK_UNKNOWN_NODE (fresh socket / re-Register)
+ *
+ *  Tasks keep running in every state; task updates wait in the outbox while
+ *  the worker is not registered, and Register lists every task it still knows.
+ *
+ *  Signals: SIGTERM or SIGINT stops every task (SIGTERM, grace, SIGKILL),
+ *  reports their ends for up to ST_WORKER_FLUSH_MS, and st_worker_run returns.
+ *  A second SIGTERM/SIGINT SIGKILLs what is left at once. */
+#ifndef ST_WORKER_WORKER_H
+#define ST_WORKER_WORKER_H
+
+#include <stdint.h>
+#include "st_error.h"
+#include "st_spec.h"
+
+#define ST_WORKER_DEFAULT_ENDPOINT "tcp://127.0.0.1:7700"
+#define ST_WORKER_DEFAULT_STATE_DIR "/var/lib/strata/worker"
+#define ST_WORKER_REGISTER_RETRY_MS 2000u   /*  after a refused registration  */
+#define ST_WORKER_STOP_GRACE_MAX_MS 10000u  /*  cap on a task's grace when the worker stops  */
+#define ST_WORKER_FLUSH_MS 2000u            /*  time to report task ends when stopping  */
+#define ST_WORKER_LOG_MAX_BYTES (256u * 1024u)  /*  cap on one LogData  */
+
+/*  Options (flags and config-file keys). Fields the parser fills are owned by
+ *  the struct; st_config_free releases them.  */
+typedef struct {
+    char *config;                   /*  --config FILE  */
+    char *scheduler;                /*  --scheduler ENDPOINT  */
+    char *node;                     /*  --node NAME; NULL: the host name  */
+    char *pool;                     /*  --pool NAME  */
+    st_kv_t labels;                 /*  --label k=v, repeatable  */
+    uint32_t cpus_milli;            /*  --cpus; 0: online CPUs  */
+    uint64_t mem_mb;                /*  --memory; 0: MemTotal  */
+    int64_t gpus;                   /*  --gpus; -1: NVML device count  */
+    char *gpu_type;                 /*  --gpu-type; NULL/"": NVML name of device 0  */
+    char *state_dir;                /*  --state-dir DIR  */
+    uint64_t heartbeat_ms;          /*  --heartbeat-interval; RegisterReply may override  */
+    uint64_t scheduler_timeout_ms;  /*  --scheduler-timeout  */
+    char *log_level;                /*  --log-level  */
+} st_worker_config_t;
+
+/*  Sets the non-string defaults (string defaults live in the option table).  */
+void st_worker_config_defaults (st_worker_config_t *cfg);
+
+typedef struct st_worker st_worker_t;
+
+/*  Creates the state directory and takes its lock (one worker per state dir),
+ *  resolves the defaults that depend on the machine (node name, CPUs, memory,
+ *  GPUs). Returns NULL with err filled. Caller owns the result.  */
+st_worker_t *st_worker_new (const st_worker_config_t *cfg, st_error_t *err);
+
+/*  Kills leftover task groups of an earlier worker (pid files), connects, and
+ *  runs until SIGTERM/SIGINT. Installs the worker's signal handlers.
+ *  Returns ST_OK after a clean stop, or an error with err filled.  */
+st_rc_t st_worker_run (st_worker_t *self, st_error_t *err);
+
+/*  Kills any task still alive, closes the socket. NULL-safe; sets *self_p = NULL.  */
+void st_worker_destroy (st_worker_t **self_p);
+
+#endif
