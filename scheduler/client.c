@@ -149,7 +149,8 @@ s_node_info (void *value, void *arg)
     strata__resources__init (used);
     ni->name = n->name;
     ni->pool = n->pool ? n->pool : "";
-    ni->state = n->state == ST_NODE_UP ? (n->connected ? "UP" : "UP") : "LOST";
+    /*  After a scheduler restart a node is UP in the database but has not spoken yet.  */
+    ni->state = n->state == ST_NODE_LOST ? "LOST" : n->connected ? "UP" : "UNKNOWN";
     cap->cpus_milli = n->cap_cpus_milli;
     cap->mem_mb = n->cap_mem_mb;
     cap->gpus = n->cap_gpus;
