@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# demo.sh: Strata end to end on one machine.
+#
+#   scripts/demo.sh [--stay] [--no-build]
+#
+# Installs the Debian packages, builds build/, then starts, all on 127.0.0.1:
+#   - a PostgreSQL server with database `strata` in $STRATA_DEMO_DIR/pg
+#     (default $HOME/.strata-demo; kept and reused across runs);
+#   - strata-scheduler (ports 7700-7702 when free, other free ports otherwise);
+#   - three workers, each with its own state dir and log under the demo dir:
+#       onprem-gpu-1     pool onprem-gpu     labels site=onprem,rack=r1  2 CPUs, 4 GiB, no GPUs
+#       private-cloud-1  pool private-cloud  label  site=private_cloud   2 CPUs, 4 GiB
+#       edge-1           pool edge           label  site=edge            1 CPU,  1 GiB
+# waits until the three nodes are UP, submits every spec in examples/, waits for the jobs
+# to end, prints `strata nodes`, `strata jobs` and each job's logs, and stops everything
+# it started (workers, scheduler, then PostgreSQL), also on Ctrl-C.
+#
+#   --stay       keep the cluster running after the jobs end, until Ctrl-C
+#   --no-build   use the binaries already in build/bin
+#
+# Logs: $STRATA_DEMO_DIR/logs/{scheduler,onprem-gpu-1,private-cloud-1,edge-1}.log
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BIN=$ROOT/build/bin
+DEMO_DIR=${STRATA_DEMO_DIR:-$HOME/.strata-demo}
+stay=0
+do_build=1
+
+usage () { sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit "${1:-2}"; }
+while [ $# -gt 0 ]; do
+    case $1 in
+        --stay) stay=1 ;;
+        --no-build) do_build=0 ;;
+        -h|--help) usage 0 ;;
+        *) echo "demo.sh: unknown argument: $1" >&2; usage 2 ;;
+    esac
+    shift
+done
+
+if [ -t 1 ]; then B=$'\033[1m'; G=$'\033[32m'; R=$'\033[31m'; N=$'\033[0m'; else B=; G=; R=; N=; fi
+say ()  { printf '\n%s==> %s%s\n' "$B" "$*" "$N"; }
+note () { printf '    %s\n' "$*"; }
+die ()  { printf '%sdemo: error: %s%s\n' "$R" "$*" "$N" >&2; exit 1; }
+
+# -- what we started, stopped in reverse on exit ----------------------------------
+declare -A PIDS=()
+ORDER=()
+PG_STARTED=0
+cleanup () {
+    local rc=$? i name pid n
+    trap - EXIT INT TERM
+    set +e
+    if [ ${#ORDER[@]} -gt 0 ] || [ $PG_STARTED -eq 1 ]; then say "stopping what the demo started"; fi
+    for ((i = ${#ORDER[@]} - 1; i >= 0; i--)); do
+        name=${ORDER[$i]}; pid=${PIDS[$name]}
+        kill -0 "$pid" 2>/dev/null || { note "$name had already exited"; continue; }
+        kill -TERM "$pid" 2>/dev/null
+        for ((n = 0; n < 50; n++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$pid" 2>/dev/null; then
+            note "$name did not stop within 5 s; killing it"
+            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+        fi
+        wait "$pid" 2>/dev/null
+        note "stopped $name"
+    done
+    if [ $PG_STARTED -eq 1 ]; then
+        bash "$ROOT/scripts/pg-local.sh" stop "$DEMO_DIR/pg" 2>/dev/null && note "stopped PostgreSQL"
+    fi
+    [ $rc -eq 0 ] || note "logs are in $DEMO_DIR/logs/"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo; note "interrupted"; exit 130' INT
+trap 'exit 143' TERM
+
+# start NAME CMD...: runs CMD in its own process group (so Ctrl-C in this terminal
+# reaches only this script, which then stops everything in order).
+start () {
+    local name=$1; shift
+    echo "=== $(date '+%F %T') $*" >> "$DEMO_DIR/logs/$name.log"
+    setsid "$@" >> "$DEMO_DIR/logs/$name.log" 2>&1 < /dev/null &
+    PIDS[$name]=$!
+    ORDER+=("$name")
+}
+
+alive () { kill -0 "${PIDS[$1]}" 2>/dev/null; }
+
+port_free () { ! ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+
+free_port () {
+    /usr/bin/python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+strata () { "$BIN/strata" --scheduler "$CLIENT_EP" "$@"; }
+
+# -- 1. dependencies and build ----------------------------------------------------
+if [ $do_build -eq 1 ]; then
+    say "installing dependencies (scripts/install-deps.sh)"
+    bash scripts/install-deps.sh
+    say "building build/"
+    cmake -S "$ROOT" -B "$ROOT/build" -G "Unix Makefiles" > /dev/null
+    cmake --build "$ROOT/build" -j 2 -- --no-print-directory > "$ROOT/build/demo-build.log" 2>&1 \
+        || { tail -n 40 "$ROOT/build/demo-build.log"; die "build failed (full log: build/demo-build.log)"; }
+    note "built $(ls "$BIN" | tr '\n' ' ')"
+fi
+for b in strata-scheduler strata-worker strata; do
+    [ -x "$BIN/$b" ] || die "$BIN/$b is missing; run without --no-build"
+done
+
+mkdir -p "$DEMO_DIR/logs" "$DEMO_DIR/workers"
+
+# -- 2. PostgreSQL ------------------------------------------------------------------
+say "starting PostgreSQL in $DEMO_DIR/pg"
+if ! bash scripts/pg-local.sh status "$DEMO_DIR/pg" >/dev/null 2>&1; then PG_STARTED=1; fi
+pg_env=$(bash scripts/pg-local.sh start "$DEMO_DIR/pg") || die "could not start PostgreSQL"
+eval "$pg_env"
+[ $PG_STARTED -eq 1 ] || note "it was already running; the demo will leave it running"
+note "database: $STRATA_DATABASE"
+
+# -- 3. scheduler -------------------------------------------------------------------
+if port_free 7700 && port_free 7701 && port_free 7702; then
+    WP=7700; CP=7701; EP=7702
+else
+    WP=$(free_port); CP=$(free_port); EP=$(free_port)
+    while [ "$CP" = "$WP" ]; do CP=$(free_port); done
+    while [ "$EP" = "$WP" ] || [ "$EP" = "$CP" ]; do EP=$(free_port); done
+    note "ports 7700-7702 are busy; using $WP (workers), $CP (clients), $EP (events)"
+fi
+WORKER_EP=tcp://127.0.0.1:$WP
+CLIENT_EP=tcp://127.0.0.1:$CP
+
+say "starting strata-scheduler (workers: $WORKER_EP, clients: $CLIENT_EP)"
+start scheduler "$BIN/strata-scheduler" --database "$STRATA_DATABASE" \
+    --worker-endpoint "$WORKER_EP" --client-endpoint "$CLIENT_EP" \
+    --event-endpoint "tcp://127.0.0.1:$EP"
+for ((i = 0; ; i++)); do
+    alive scheduler || { tail -n 20 "$DEMO_DIR/logs/scheduler.log" >&2; die "the scheduler exited"; }
+    strata --timeout 1s nodes >/dev/null 2>&1 && break
+    [ $i -lt 200 ] || { tail -n 20 "$DEMO_DIR/logs/scheduler.log" >&2; die "the scheduler did not answer within 20 s"; }
+    sleep 0.1
+done
+note "scheduler is up (pid ${PIDS[scheduler]}, log $DEMO_DIR/logs/scheduler.log)"
+
+# -- 4. workers ---------------------------------------------------------------------
+worker () {
+    local name=$1; shift
+    mkdir -p "$DEMO_DIR/workers/$name"
+    start "$name" "$BIN/strata-worker" --scheduler "$WORKER_EP" --node "$name" \
+        --state-dir "$DEMO_DIR/workers/$name" "$@"
+    note "started $name (pid ${PIDS[$name]}): $*"
+}
+say "starting three workers"
+worker onprem-gpu-1 --pool onprem-gpu --label site=onprem --label rack=r1 --cpus 2 --memory 4G --gpus 0
+worker private-cloud-1 --pool private-cloud --label site=private_cloud --cpus 2 --memory 4G --gpus 0
+worker edge-1 --pool edge --label site=edge --cpus 1 --memory 1G --gpus 0
+
+up_count () {
+    strata nodes --json 2>/dev/null | jq '[ .[] | select(.state == "UP" and
+        (.name == "onprem-gpu-1" or .name == "private-cloud-1" or .name == "edge-1")) ] | length'
+}
+for ((i = 0; ; i++)); do
+    for w in onprem-gpu-1 private-cloud-1 edge-1; do
+        alive "$w" || { tail -n 20 "$DEMO_DIR/logs/$w.log" >&2; die "worker $w exited"; }
+    done
+    [ "$(up_count || echo 0)" = 3 ] && break
+    [ $i -lt 300 ] || { strata nodes >&2 || true; die "the three nodes were not UP within 30 s"; }
+    sleep 0.1
+done
+note "all three nodes are UP"
+strata nodes
+
+# -- 5. jobs ------------------------------------------------------------------------
+say "submitting every spec in examples/"
+ids=()
+for f in examples/*.yaml examples/*.yml examples/*.json; do
+    [ -f "$f" ] || continue
+    out=$(strata submit "$f" --json) || die "strata submit $f failed"
+    id=$(jq -r .id <<< "$out")
+    ids+=("$id")
+    note "$f -> job $id"
+done
+[ ${#ids[@]} -gt 0 ] || die "no specs in examples/"
+
+say "waiting for the ${#ids[@]} jobs to end"
+declare -A final=()
+deadline=$((SECONDS + 120))
+while [ ${#final[@]} -lt ${#ids[@]} ]; do
+    for id in "${ids[@]}"; do
+        [ -n "${final[$id]:-}" ] && continue
+        s=$(strata show "$id" --json 2>/dev/null | jq -r .state) || continue
+        case $s in
+            SUCCEEDED|FAILED|CANCELLED) final[$id]=$s; note "job $id: $s" ;;
+        esac
+    done
+    [ ${#final[@]} -lt ${#ids[@]} ] || break
+    if [ $SECONDS -ge $deadline ]; then
+        strata jobs >&2 || true
+        die "jobs still running after 120 s"
+    fi
+    sleep 0.3
+done
+
+say "strata nodes"
+strata nodes
+say "strata jobs --all"
+strata jobs --all --limit 20
+
+for id in "${ids[@]}"; do
+    j=$(strata show "$id" --json)
+    name=$(jq -r .name <<< "$j"); ranks=$(jq -r '.ranks // 1' <<< "$j")
+    say "job $id ($name): ${final[$id]}; $(jq -r '.reason // ""' <<< "$j")"
+    for ((r = 0; r < ranks; r++)); do
+        node=$(jq -r --argjson r "$r" '[.tasks[] | select(.index == $r)] | last | .node // "?"' <<< "$j")
+        [ "$ranks" -gt 1 ] && note "-- rank $r on $node --"
+        [ "$ranks" -gt 1 ] || note "-- on $node --"
+        strata logs "$id" --rank "$r" | sed 's/^/    | /' || note "(logs unavailable)"
+        err=$(strata logs "$id" --rank "$r" --stderr 2>/dev/null || true)
+        [ -z "$err" ] || { note "-- stderr --"; sed 's/^/    ! /' <<< "$err"; }
+    done
+done
+
+ok_count=0
+for id in "${ids[@]}"; do [ "${final[$id]}" = SUCCEEDED ] && ok_count=$((ok_count + 1)); done
+if [ $ok_count -eq ${#ids[@]} ]; then
+    say "${G}all ${#ids[@]} example jobs SUCCEEDED${N}${B}"
+    result=0
+else
+    say "${R}$((${#ids[@]} - ok_count)) of ${#ids[@]} example jobs did not succeed${N}${B}"
+    result=1
+fi
+
+if [ $stay -eq 1 ]; then
+    say "the cluster keeps running; press Ctrl-C to stop it. In another terminal:"
+    note "export STRATA_SCHEDULER=$CLIENT_EP"
+    note "$BIN/strata nodes"
+    note "$BIN/strata submit examples/hello.yaml --wait"
+    while alive scheduler; do sleep 1; done
+    die "the scheduler exited"
+fi
+exit $result

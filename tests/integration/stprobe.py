@@ -1,0 +1,335 @@
+#!/usr/bin/python3
+"""stprobe.py: talks to strata-scheduler's sockets directly, bypassing the CLI.
+
+Used by the integration tests to send what no well-behaved peer sends: garbage,
+truncated and oversized frames, raw non-ZMTP bytes, requests with a wrong protocol
+version, and submits with invalid spec_json. Envelopes are encoded by hand (the
+protobuf wire format is small: varints and length-delimited fields), so the only
+dependency is pyzmq (Debian: python3-zmq); field numbers follow proto/strata.proto.
+
+    stprobe.py garbage  --worker EP --client EP [--raw HOST:PORT ...]
+    stprobe.py submit   --client EP SPEC_JSON_TEXT       (prints the reply as JSON)
+    stprobe.py nodes    --client EP                      (exit 0 when answered)
+    stprobe.py register --worker EP --node NAME [--cpus-milli N] [--mem-mb N]
+
+Every subcommand prints one JSON object per line on stdout and exits non-zero when
+an expectation marked "hard" fails.
+"""
+import argparse
+import json
+import os
+import random
+import socket
+import sys
+import time
+
+import zmq
+
+PROTOCOL_VERSION = 1
+
+# Envelope field numbers (proto/strata.proto).
+F_VERSION, F_SEQ, F_REPLY_TO = 1, 2, 3
+B_REGISTER, B_HEARTBEAT, B_TASK_UPDATE = 10, 11, 12
+B_REGISTER_REPLY, B_LAUNCH, B_ACK = 20, 21, 24
+B_SUBMIT, B_GET, B_NODES = 30, 31, 35
+B_SUBMIT_REPLY, B_JOB, B_NODES_REPLY, B_ERROR = 40, 41, 45, 46
+BODY_NAMES = {10: "register", 11: "heartbeat", 12: "task_update", 13: "log_data",
+              20: "register_reply", 21: "launch", 22: "signal", 23: "log_request",
+              24: "ack", 40: "submit_reply", 41: "job", 42: "list_reply",
+              43: "cancel_reply", 44: "logs_reply", 45: "nodes_reply", 46: "error"}
+
+
+# -- protobuf wire format ----------------------------------------------------
+
+def varint(n):
+    out = bytearray()
+    n &= (1 << 64) - 1
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def f_varint(field, n):
+    return varint(field << 3) + varint(n)
+
+
+def f_bytes(field, data):
+    if isinstance(data, str):
+        data = data.encode()
+    return varint((field << 3) | 2) + varint(len(data)) + data
+
+
+def envelope(seq, body_field, body, version=PROTOCOL_VERSION, reply_to=0):
+    out = f_varint(F_VERSION, version) + f_varint(F_SEQ, seq)
+    if reply_to:
+        out += f_varint(F_REPLY_TO, reply_to)
+    if body_field:
+        out += f_bytes(body_field, body)
+    return out
+
+
+def decode(data):
+    """Decodes one message level into {field: [values]} (bytes for length-delimited)."""
+    fields, i = {}, 0
+
+    def rd_varint():
+        nonlocal i
+        shift = n = 0
+        while True:
+            if i >= len(data):
+                raise ValueError("truncated varint")
+            b = data[i]
+            i += 1
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return n
+
+    while i < len(data):
+        key = rd_varint()
+        field, wt = key >> 3, key & 7
+        if wt == 0:
+            val = rd_varint()
+        elif wt == 2:
+            ln = rd_varint()
+            val = data[i:i + ln]
+            if len(val) != ln:
+                raise ValueError("truncated field")
+            i += ln
+        elif wt == 1:
+            val = data[i:i + 8]
+            i += 8
+        elif wt == 5:
+            val = data[i:i + 4]
+            i += 4
+        else:
+            raise ValueError("bad wire type %d" % wt)
+        fields.setdefault(field, []).append(val)
+    return fields
+
+
+def first(fields, f, default=None):
+    v = fields.get(f)
+    return v[0] if v else default
+
+
+def describe(raw):
+    """A JSON-able summary of a reply envelope."""
+    try:
+        env = decode(raw)
+    except ValueError as e:
+        return {"body": "undecodable", "error": str(e)}
+    out = {"protocol_version": first(env, F_VERSION, 0), "seq": first(env, F_SEQ, 0),
+           "reply_to": first(env, F_REPLY_TO, 0), "body": None}
+    for f, name in BODY_NAMES.items():
+        if f in env:
+            out["body"] = name
+            body = decode(env[f][0])
+            if f == B_ERROR:
+                out["code"] = first(body, 1, 0)
+                out["message"] = first(body, 2, b"").decode("utf-8", "replace")
+                out["hint"] = first(body, 3, b"").decode("utf-8", "replace")
+            elif f == B_SUBMIT_REPLY:
+                out["job_id"] = first(body, 1, 0)
+            elif f == B_ACK:
+                out["ack_seq"] = first(body, 1, 0)
+                out["status"] = first(body, 2, 0)
+            elif f == B_REGISTER_REPLY:
+                out["accepted"] = bool(first(body, 1, 0))
+                out["error"] = first(body, 2, b"").decode("utf-8", "replace")
+            elif f == B_NODES_REPLY:
+                out["nodes"] = len(body.get(1, []))
+            break
+    return out
+
+
+# -- helpers -----------------------------------------------------------------
+
+CTX = zmq.Context.instance()
+
+
+def dealer(ep):
+    s = CTX.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.SNDTIMEO, 3000)
+    s.connect(ep)
+    return s
+
+
+def recv_reply(s, timeout_ms, want_reply_to=None):
+    """Returns the first reply (optionally the one answering want_reply_to) or None."""
+    deadline = time.monotonic() + timeout_ms / 1000.0
+    while True:
+        left = int((deadline - time.monotonic()) * 1000)
+        if left <= 0 or not s.poll(left):
+            return None
+        parts = s.recv_multipart()
+        d = describe(parts[-1])
+        if want_reply_to is None or d.get("reply_to") == want_reply_to \
+                or d.get("ack_seq") == want_reply_to:
+            return d
+
+
+def emit(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def nodes_ok(client_ep, seq=900001):
+    s = dealer(client_ep)
+    try:
+        s.send(envelope(seq, B_NODES, b""))
+        r = recv_reply(s, 5000, seq)
+        return r is not None and r.get("body") == "nodes_reply", r
+    finally:
+        s.close()
+
+
+def raw_tcp(hostport, payload, linger=0.2):
+    host, port = hostport.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=3) as c:
+            try:
+                c.sendall(payload)
+                time.sleep(linger)
+                c.settimeout(0.3)
+                try:
+                    c.recv(65536)
+                except (socket.timeout, OSError):
+                    pass
+            except OSError:
+                pass   # the peer may close on us: that is the point
+        return "sent"
+    except OSError as e:
+        return "connect failed: %s" % e
+
+
+# -- subcommands --------------------------------------------------------------
+
+def cmd_garbage(a):
+    rnd = random.Random(4242)
+    hard_fail = False
+    register = f_bytes(1, "probe-node") + f_bytes(2, "default") + \
+        f_bytes(3, f_varint(1, 1000) + f_varint(2, 1024)) + f_varint(6, 77)
+    valid_reg = envelope(1, B_REGISTER, register)
+    frames = [
+        ("garbage bytes", [b"\x00garbage\xff\xfe" + bytes(rnd.getrandbits(8) for _ in range(200))]),
+        ("empty frame", [b""]),
+        ("truncated envelope", [valid_reg[: len(valid_reg) // 2]]),
+        ("envelope without a body", [envelope(2, 0, b"")]),
+        ("too many parts", [b"a", b"b", b"c"]),
+        ("bad varint", [b"\x08" + b"\xff" * 12]),
+        ("field with a huge length", [b"\x52\xff\xff\xff\xff\x0f" + b"x" * 10]),
+        ("unknown body field", [f_varint(1, 1) + f_varint(2, 3) + f_bytes(99, b"zz")]),
+        ("oversized frame (2 MiB)", [b"\x00" * (2 << 20)]),
+        ("oversized valid-looking envelope (2 MiB submit)",
+         [envelope(4, B_SUBMIT, f_bytes(1, "{" + " " * (2 << 20) + "}"))]),
+        ("frame over the receive cap (8 MiB)", [b"\x01" * (8 << 20)]),
+    ]
+    for sock_name, ep in (("worker", a.worker), ("client", a.client)):
+        s = dealer(ep)
+        for what, parts in frames:
+            try:
+                s.send_multipart(parts)
+                emit(socket=sock_name, sent=what)
+            except zmq.ZMQError as e:
+                emit(socket=sock_name, sent=what, error=str(e))
+            time.sleep(0.02)
+        # Wrong-direction bodies: a worker message on the client socket and vice versa.
+        if sock_name == "client":
+            s.send(envelope(5, B_REGISTER, register))
+            emit(socket=sock_name, sent="register on the client socket")
+            s.send(envelope(6, B_LAUNCH, f_bytes(1, f_varint(1, 1))))
+            emit(socket=sock_name, sent="launch on the client socket")
+        else:
+            s.send(envelope(5, B_SUBMIT, f_bytes(1, '{"command":["true"]}')))
+            emit(socket=sock_name, sent="submit on the worker socket")
+            hb = f_bytes(1, "no-such-node") + f_varint(2, 5)
+            s.send(envelope(6, B_HEARTBEAT, hb))
+            r = recv_reply(s, 2000, 6)
+            emit(socket=sock_name, sent="heartbeat from an unknown node", reply=r,
+                 note="contract: Ack status ACK_UNKNOWN_NODE (1)")
+            tu = f_bytes(1, f_bytes(1, f_varint(1, 987654321) + f_varint(3, 1)) + f_varint(2, 2))
+            s.send(envelope(7, B_TASK_UPDATE, tu))
+            emit(socket=sock_name, sent="task update for an unknown job from an unknown node")
+        s.close()
+
+    # A request with a protocol version from the future must be answered with ERROR_VERSION.
+    s = dealer(a.client)
+    s.send(envelope(41, B_NODES, b"", version=99))
+    r = recv_reply(s, 5000, 41)
+    ok = r is not None and r.get("body") == "error" and r.get("code") == 6
+    emit(check="wrong protocol version answered with ERROR_VERSION", ok=ok, reply=r)
+    hard_fail |= not ok
+    s.close()
+
+    for hp in a.raw or []:
+        emit(raw=hp, sent="HTTP request", result=raw_tcp(hp, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+        emit(raw=hp, sent="random bytes", result=raw_tcp(hp, bytes(rnd.getrandbits(8) for _ in range(65536))))
+        greeting = b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL" + b"\x00" * 16 + b"\x00" * 31
+        emit(raw=hp, sent="ZMTP greeting then garbage",
+             result=raw_tcp(hp, greeting + b"\x06\xff\xff\xff\xff\xff\xff\xff\xff" + b"z" * 100))
+        emit(raw=hp, sent="half a greeting", result=raw_tcp(hp, b"\xff\x00\x00", linger=0.5))
+
+    ok, r = nodes_ok(a.client)
+    emit(check="client socket still answers nodes", ok=ok, reply=r)
+    hard_fail |= not ok
+    return 1 if hard_fail else 0
+
+
+def cmd_submit(a):
+    s = dealer(a.client)
+    s.send(envelope(77, B_SUBMIT, f_bytes(1, a.spec_json)))
+    r = recv_reply(s, 5000, 77)
+    s.close()
+    emit(**(r or {"body": None, "error": "no reply"}))
+    return 0 if r is not None else 1
+
+
+def cmd_nodes(a):
+    ok, r = nodes_ok(a.client)
+    emit(ok=ok, reply=r)
+    return 0 if ok else 1
+
+
+def cmd_register(a):
+    body = f_bytes(1, a.node) + f_bytes(2, a.pool) + \
+        f_bytes(3, f_varint(1, a.cpus_milli) + f_varint(2, a.mem_mb)) + \
+        f_varint(6, int.from_bytes(os.urandom(8), "little"))
+    s = dealer(a.worker)
+    s.send(envelope(1, B_REGISTER, body))
+    r = recv_reply(s, 5000, None)
+    s.close()
+    emit(**(r or {"body": None, "error": "no reply"}))
+    return 0 if r is not None else 1
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("garbage")
+    g.add_argument("--worker", required=True)
+    g.add_argument("--client", required=True)
+    g.add_argument("--raw", action="append", help="HOST:PORT for raw non-ZMTP bytes")
+    s = sub.add_parser("submit")
+    s.add_argument("--client", required=True)
+    s.add_argument("spec_json")
+    n = sub.add_parser("nodes")
+    n.add_argument("--client", required=True)
+    r = sub.add_parser("register")
+    r.add_argument("--worker", required=True)
+    r.add_argument("--node", required=True)
+    r.add_argument("--pool", default="default")
+    r.add_argument("--cpus-milli", type=int, default=1000)
+    r.add_argument("--mem-mb", type=int, default=1024)
+    a = p.parse_args()
+    return {"garbage": cmd_garbage, "submit": cmd_submit, "nodes": cmd_nodes,
+            "register": cmd_register}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
