@@ -197,7 +197,7 @@ st_store_load (st_sched_t *s, st_error_t *err)
     PQclear (res);
 
     res = PQexec (s->db, "SELECT name, pool, state, cpus_milli, mem_mb, gpus, gpu_type, labels::text, epoch, "
-                         "hostname, version, " MS ("last_seen_at") " FROM nodes");
+                         "hostname, version, " MS ("last_seen_at") ", instance FROM nodes");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         rc = s_result_error (err, res, "loading nodes");
         goto out;
@@ -218,6 +218,8 @@ st_store_load (st_sched_t *s, st_error_t *err)
         n->hostname = strdup (PQgetvalue (res, i, 9));
         n->version = strdup (PQgetvalue (res, i, 10));
         n->last_seen_wall = s_u64 (res, i, 11);
+        /*  So the same worker process, reconnecting after our restart, keeps its epoch.  */
+        n->instance = s_u64 (res, i, 12);
         /*  A node that was up gets a full timeout to come back before it is declared lost.  */
         n->last_seen_mono = now;
         n->persisted = 1;
@@ -345,12 +347,15 @@ s_node_row (const st_node_t *n)
     json_t *labels = json_object ();
     for (size_t i = 0; i < n->labels.n; i++)
         json_object_set_new (labels, n->labels.keys[i], json_string (n->labels.vals[i]));
-    return json_pack ("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:I, s:s, s:s, s:I}", "name", n->name, "pool",
+    char instance[24];
+    snprintf (instance, sizeof instance, "%" PRIu64, n->instance);
+    return json_pack ("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:I, s:s, s:s, s:I, s:s}", "name", n->name, "pool",
                       n->pool ? n->pool : "default", "state", n->state == ST_NODE_UP ? "UP" : "LOST", "cpus_milli",
                       (json_int_t) n->cap_cpus_milli, "mem_mb", (json_int_t) n->cap_mem_mb, "gpus",
                       (json_int_t) n->cap_gpus, "gpu_type", n->gpu_type ? n->gpu_type : "", "labels", labels, "epoch",
                       (json_int_t) n->epoch, "hostname", n->hostname ? n->hostname : "", "version",
-                      n->version ? n->version : "", "last_seen", (json_int_t) (n->last_seen_wall ? n->last_seen_wall : st_wall_ms ()));
+                      n->version ? n->version : "", "last_seen",
+                      (json_int_t) (n->last_seen_wall ? n->last_seen_wall : st_wall_ms ()), "instance", instance);
 }
 
 static json_t *
@@ -385,13 +390,14 @@ static const char *SQL_POOLS =
     "INSERT INTO pools (name) SELECT DISTINCT x.pool FROM jsonb_to_recordset ($1::jsonb) AS x (pool text) "
     "ON CONFLICT DO NOTHING";
 static const char *SQL_NODES =
-    "INSERT INTO nodes (name, pool, state, cpus_milli, mem_mb, gpus, gpu_type, labels, epoch, hostname, version, "
-    "last_seen_at) SELECT name, pool, state, cpus_milli, mem_mb, gpus, gpu_type, labels, epoch, hostname, version, "
-    TS ("last_seen") " FROM jsonb_to_recordset ($1::jsonb) AS x (name text, pool text, state text, cpus_milli int, "
-    "mem_mb bigint, gpus int, gpu_type text, labels jsonb, epoch bigint, hostname text, version text, last_seen bigint) "
+    "INSERT INTO nodes (name, pool, state, cpus_milli, mem_mb, gpus, gpu_type, labels, epoch, instance, hostname, "
+    "version, last_seen_at) SELECT name, pool, state, cpus_milli, mem_mb, gpus, gpu_type, labels, epoch, instance, "
+    "hostname, version, " TS ("last_seen") " FROM jsonb_to_recordset ($1::jsonb) AS x (name text, pool text, "
+    "state text, cpus_milli int, mem_mb bigint, gpus int, gpu_type text, labels jsonb, epoch bigint, instance text, "
+    "hostname text, version text, last_seen bigint) "
     "ON CONFLICT (name) DO UPDATE SET pool = EXCLUDED.pool, state = EXCLUDED.state, cpus_milli = EXCLUDED.cpus_milli, "
     "mem_mb = EXCLUDED.mem_mb, gpus = EXCLUDED.gpus, gpu_type = EXCLUDED.gpu_type, labels = EXCLUDED.labels, "
-    "epoch = EXCLUDED.epoch, hostname = EXCLUDED.hostname, version = EXCLUDED.version, "
+    "epoch = EXCLUDED.epoch, instance = EXCLUDED.instance, hostname = EXCLUDED.hostname, version = EXCLUDED.version, "
     "last_seen_at = EXCLUDED.last_seen_at";
 static const char *SQL_TENANTS =
     "WITH x AS (SELECT * FROM jsonb_to_recordset ($1::jsonb) AS x (tenant text, queue text)), "

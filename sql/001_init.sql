@@ -38,6 +38,7 @@ CREATE TABLE nodes (
     gpu_type      text NOT NULL DEFAULT '',
     labels        jsonb NOT NULL DEFAULT '{}',
     epoch         bigint NOT NULL DEFAULT 0,
+    instance      text NOT NULL DEFAULT '',   -- the registered worker process (decimal u64)
     hostname      text NOT NULL DEFAULT '',
     version       text NOT NULL DEFAULT '',
     registered_at timestamptz NOT NULL DEFAULT now(),

@@ -19,6 +19,7 @@ pid=$(job_field "$long" '.tasks[0].pid')
 spid=$(job_field "$short" '.tasks[0].pid')
 info "long job $long runs as pid $pid, short job $short as pid $spid"
 
+epoch=$(node_field w1 .epoch)
 kill9 scheduler
 info "scheduler down for 2.5 s (longer than the short job and than the node timeout)"
 sleep 2.5
@@ -33,6 +34,7 @@ t_restart=$(date +%s%3N)
 w1_heard () { [ "$(node_field w1 .last_seen_unix_ms)" -gt "$t_restart" ] && [ "$(node_field w1 .state)" = UP ]; }
 wait_until 15 "w1 to heartbeat to the restarted scheduler" w1_heard
 ok "w1 re-registered and heartbeats"
+assert_eq "$(node_field w1 .epoch)" "$epoch" "epoch of w1 (the same worker process reconnected)"
 wait_job_state "$short" SUCCEEDED 15
 assert_eq "$(job_field "$short" .attempt)" 1 "attempt of the short job"
 assert_eq "$(job_field "$short" .exit_code)" 0 "exit_code of the short job"

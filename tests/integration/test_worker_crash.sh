@@ -42,8 +42,10 @@ assert_eq "$(job_field "$id" '.tasks[0].attempt')" 2 "tasks[0].attempt"
 assert_eq "$(job_field "$id" .exit_code)" 0 "exit_code of job $id"
 
 info "restarting $victim with the same state dir"
+epoch=$(node_field "$victim" .epoch)
 restart_worker "$victim" --cpus 2 --memory 2G
 ok "$victim is UP again"
+assert_eq "$(node_field "$victim" .epoch)" "$((epoch + 1))" "epoch of $victim (a new worker process)"
 id2=$(submit_job -- true)
 wait_job_state "$id2" SUCCEEDED 30
 

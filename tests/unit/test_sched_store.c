@@ -113,6 +113,8 @@ Test (sched_store, events_are_append_only)
 Test (sched_store, flush_then_load_rebuilds_the_same_model)
 {
     st_node_t *n = fx_node (&S, "w1", "onprem", 4, 8192, 1);
+    n->instance = 0xfedcba9876543210ull;
+    n->epoch = 3;
     st_mark_node (&S, n);
     st_job_t *run = fx_submit (&S, "{\"name\":\"run\",\"command\":[\"sleep\",\"5\"],\"resources\":{\"cpus_per_rank\":"
                                    "1.5,\"mem_per_rank\":\"1G\",\"gpus_per_rank\":1},\"retries\":2}");
@@ -152,6 +154,8 @@ Test (sched_store, flush_then_load_rebuilds_the_same_model)
     cr_assert_eq (n2->used_mem_mb, 1024);
     cr_assert_eq (n2->used_gpus, 1);
     cr_assert_eq (n2->connected, 0, "until the worker registers again");
+    cr_assert_eq (n2->instance, 0xfedcba9876543210ull, "the worker process is remembered, so its epoch stays");
+    cr_assert_eq (n2->epoch, 3);
     cr_assert_eq (r2->tasks[0].node, n2);
     PQfinish (T.db);
     T.db = NULL;
