@@ -337,19 +337,25 @@ s_set_text (const st_opt_t *opt, void *cfg, const char *text, const char *label,
 /*  ---------------------------------------------------------------------------
  *  Config file  */
 
-/*  Finds a long option; '_' in name matches '-' when from_file.  */
+/*  True when name (len bytes) spells want; '_' in name matches '-' when from_file.  */
+static bool
+s_name_is (const char *want, const char *name, size_t len, bool from_file)
+{
+    if (!want || strlen (want) != len)
+        return false;
+    size_t i = 0;
+    while (i < len && (want [i] == name [i] || (from_file && want [i] == '-' && name [i] == '_')))
+        i++;
+    return i == len;
+}
+
+/*  Finds a long option by its name or its alias.  */
 static const st_opt_t *
 s_find_long (const st_opt_t *opts, const char *name, size_t len, bool from_file)
 {
-    for (const st_opt_t *o = opts; o->name; o++) {
-        if (strlen (o->name) != len)
-            continue;
-        size_t i = 0;
-        while (i < len && (o->name [i] == name [i] || (from_file && o->name [i] == '-' && name [i] == '_')))
-            i++;
-        if (i == len)
+    for (const st_opt_t *o = opts; o->name; o++)
+        if (s_name_is (o->name, name, len, from_file) || s_name_is (o->alias, name, len, from_file))
             return o;
-    }
     return NULL;
 }
 

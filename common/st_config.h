@@ -41,6 +41,7 @@ typedef struct {
     const char *help;       /*  one line  */
     const char *def;        /*  STRING/PATH: default value (may be NULL); other types take their
                                 default from the struct as the caller filled it  */
+    const char *alias;      /*  another long name, e.g. "labels" for a repeatable "label"; may be NULL  */
 } st_opt_t;
 
 /*  Parses argv[1..argc-1] (argv[0] is the program). Positional arguments are

@@ -40,7 +40,7 @@ static const st_opt_t opts [] = {
     {"memory", 'm', ST_OPT_MEM_MB, offsetof (cfg_t, memory_mb), 1, 16ll * 1024 * 1024, "SIZE", "memory to offer",
      NULL},
     {"cpus", 0, ST_OPT_CPUS_MILLI, offsetof (cfg_t, cpus_milli), 1, 1024000, "N", "cpus to offer", NULL},
-    {"label", 'l', ST_OPT_KV, offsetof (cfg_t, labels), 0, 0, "K=V", "node label (repeatable)", NULL},
+    {"label", 'l', ST_OPT_KV, offsetof (cfg_t, labels), 0, 0, "K=V", "node label (repeatable)", NULL, "labels"},
     {"tag", 't', ST_OPT_STRINGS, offsetof (cfg_t, tags), 0, 0, "TAG", "tag (repeatable)", NULL},
     {NULL},
 };
@@ -417,6 +417,30 @@ Test (config, file_applies_and_flags_override)
     cr_assert_str_eq (st_kv_get (&cfg.labels, "zone"), "a");
     cr_assert_eq (cfg.tags.n, 1, "a list given by flags replaces the file's");
     cr_assert_str_eq (cfg.tags.keys [0], "z");
+    st_config_free (opts, &cfg);
+    unlink (path);
+    free (path);
+}
+
+Test (config, an_alias_names_the_same_option)
+{
+    char *path = temp_file (".yaml", "labels: {rack: r2}\n");
+    cfg_t cfg;
+    cfg_init (&cfg);
+    st_error_t err;
+    st_rc_t rc = RUN (&cfg, &err, "--config", path, "--labels", "zone=b");
+    cr_assert_eq (rc, ST_OK, "%s", err.msg);
+    cr_assert_str_eq (st_kv_get (&cfg.labels, "rack"), "r2", "the file's alias key sets the option");
+    cr_assert_str_eq (st_kv_get (&cfg.labels, "zone"), "b", "so does the alias flag");
+    st_config_free (opts, &cfg);
+    unlink (path);
+    free (path);
+
+    path = temp_file (".yaml", "label: {rack: r1}\nlabels: {rack: r2}\n");
+    cfg_init (&cfg);
+    rc = RUN (&cfg, &err, "--config", path);
+    cr_assert_eq (rc, ST_EINVAL, "a name and its alias in one file are the same option twice");
+    cr_assert (strstr (err.msg, "name the same option"), "%s", err.msg);
     st_config_free (opts, &cfg);
     unlink (path);
     free (path);
