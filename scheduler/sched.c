@@ -239,6 +239,49 @@ s_run (st_sched_t *s, st_error_t *err)
     return st_store_flush (s, err);
 }
 
+static void
+s_destroy_node (void *value, void *arg)
+{
+    (void) arg;
+    st_node_free (value);
+}
+
+static void
+s_destroy_job (void *value, void *arg)
+{
+    (void) arg;
+    st_job_free (value);
+}
+
+void
+st_sched_release (st_sched_t *s)
+{
+    if (s->nodes)
+        st_map_foreach (s->nodes, s_destroy_node, NULL);
+    if (s->jobs)
+        st_map_foreach (s->jobs, s_destroy_job, NULL);
+    st_map_destroy (&s->nodes);
+    st_map_destroy (&s->jobs);
+    st_map_destroy (&s->launches);
+    s_clear_events (s);
+    for (size_t i = 0; i < s->ndeferred; i++)
+        free (s->deferred[i].buf);
+    s->ndeferred = 0;
+    while (s->logreqs) {
+        st_logreq_t *n = s->logreqs->next;
+        free (s->logreqs);
+        s->logreqs = n;
+    }
+    free (s->events);
+    free (s->deferred);
+    free (s->pending);
+    free (s->dirty_jobs);
+    free (s->dirty_tasks);
+    free (s->dirty_nodes);
+    free (s->to_launch);
+    free (s->finished);
+}
+
 static const st_opt_t s_opts[] = {
     { "config", 'c', ST_OPT_PATH, offsetof (st_sched_config_t, config), 0, 0, "FILE",
       "read options from a YAML or JSON file (flags win)", NULL },
@@ -263,19 +306,6 @@ static const st_opt_t s_opts[] = {
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
-static void
-s_destroy_node (void *value, void *arg)
-{
-    (void) arg;
-    st_node_free (value);
-}
-
-static void
-s_destroy_job (void *value, void *arg)
-{
-    (void) arg;
-    st_job_free (value);
-}
 
 int
 st_sched_main (int argc, char **argv)
@@ -364,32 +394,7 @@ done:
         zmq_ctx_term (s->zctx);
     if (s->db)
         PQfinish (s->db);
-    if (s->nodes)
-        st_map_foreach (s->nodes, s_destroy_node, NULL);
-    if (s->jobs)
-        st_map_foreach (s->jobs, s_destroy_job, NULL);
-    st_map_destroy (&s->nodes);
-    st_map_destroy (&s->jobs);
-    st_map_destroy (&s->launches);
-    for (size_t i = 0; i < s->nevents; i++) {
-        free (s->events[i].node);
-        free (s->events[i].message);
-    }
-    for (size_t i = 0; i < s->ndeferred; i++)
-        free (s->deferred[i].buf);
-    while (s->logreqs) {
-        st_logreq_t *n = s->logreqs->next;
-        free (s->logreqs);
-        s->logreqs = n;
-    }
-    free (s->events);
-    free (s->deferred);
-    free (s->pending);
-    free (s->dirty_jobs);
-    free (s->dirty_tasks);
-    free (s->dirty_nodes);
-    free (s->to_launch);
-    free (s->finished);
+    st_sched_release (s);
     st_config_free (s_opts, &s->cfg);
     return code;
 }

@@ -285,6 +285,8 @@ void st_client_tick (st_sched_t *s, uint64_t now);
 uint64_t st_sched_next_seq (st_sched_t *s);
 /*  Queues a reply to be sent after the next successful flush.  */
 void st_sched_defer (st_sched_t *s, void *sock, const st_peer_t *peer, Strata__Envelope *env);
+/*  Frees the model (nodes, jobs, queues); sockets and the connection are the caller's.  */
+void st_sched_release (st_sched_t *s);
 /*  The whole daemon: options, start-up, the loop, clean shutdown. Returns the exit code.  */
 int  st_sched_main (int argc, char **argv);
 

@@ -99,37 +99,10 @@ fx_count_signals (st_sched_t *s)
     return n;
 }
 
-static void
-fx_free_node (void *v, void *a)
-{
-    (void) a;
-    st_node_free (v);
-}
-
-static void
-fx_free_job (void *v, void *a)
-{
-    (void) a;
-    st_job_free (v);
-}
-
 static inline void
 fx_fini (st_sched_t *s)
 {
-    fx_commit (s);
-    st_map_foreach (s->jobs, fx_free_job, NULL);
-    st_map_foreach (s->nodes, fx_free_node, NULL);
-    st_map_destroy (&s->jobs);
-    st_map_destroy (&s->nodes);
-    st_map_destroy (&s->launches);
-    free (s->events);
-    free (s->deferred);
-    free (s->pending);
-    free (s->dirty_jobs);
-    free (s->dirty_tasks);
-    free (s->dirty_nodes);
-    free (s->to_launch);
-    free (s->finished);
+    st_sched_release (s);
 }
 
 #endif
