@@ -18,6 +18,9 @@
 #include "st_time.h"
 
 #define ST_MAX_NODE_NAME 128
+#define ST_MAX_NODE_CPUS_MILLI 100000000u            /*  100,000 CPUs  */
+#define ST_MAX_NODE_MEM_MB (1ull << 30)             /*  1 PiB  */
+#define ST_MAX_NODE_GPUS 1024u
 
 static int
 s_peer_equal (const st_peer_t *a, const st_peer_t *b)
@@ -310,6 +313,14 @@ s_on_register (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env
     if (!reg->capacity || (reg->capacity->cpus_milli == 0 && reg->capacity->mem_mb == 0)) {
         rep.error = "a node must advertise some CPUs and memory";
         st_warn ("refused registration of node %s: no capacity advertised", reg->node);
+        st_sched_defer (s, s->worker_sock, peer, &out);
+        return;
+    }
+    /*  Bounds keep every per-node sum far from overflow.  */
+    if (reg->capacity->cpus_milli > ST_MAX_NODE_CPUS_MILLI || reg->capacity->mem_mb > ST_MAX_NODE_MEM_MB
+        || reg->capacity->gpus > ST_MAX_NODE_GPUS) {
+        rep.error = "advertised capacity out of range (at most 100000 CPUs, 1 PiB of memory, 1024 GPUs)";
+        st_warn ("refused registration of node %s: capacity out of range", reg->node);
         st_sched_defer (s, s->worker_sock, peer, &out);
         return;
     }

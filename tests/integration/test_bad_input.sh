@@ -5,7 +5,8 @@
 #     sockets (tests/integration/stprobe.py, raw ZeroMQ DEALER);
 #   - a request with an unknown protocol version is answered with ERROR_VERSION;
 #   - raw non-ZMTP bytes (HTTP, random, a broken greeting) on all three TCP ports;
-#   - a second worker, and a hand-made Register, claiming an existing node's name are refused;
+#   - a second worker, and a hand-made Register, claiming an existing node's name are refused,
+#     and so is a Register advertising more capacity than any machine has;
 #   afterwards the scheduler and the worker still run, the node is unchanged, a job still
 #   runs to SUCCEEDED, and the scheduler log carries the counters bad_frames=,
 #   oversized_frames= and duplicate_registrations=.
@@ -37,6 +38,12 @@ reply=$("$ST_PY" "$ST_PROBE" register --worker "$ST_WORKER_EP" --node w1 --cpus-
 info "reply: $reply"
 assert_eq "$(jq -r .body <<< "$reply")" register_reply "reply body to a duplicate Register"
 assert_eq "$(jq -r .accepted <<< "$reply")" false "accepted for a duplicate Register"
+
+info "a Register advertising an absurd capacity"
+reply=$("$ST_PY" "$ST_PROBE" register --worker "$ST_WORKER_EP" --node huge --cpus-milli 4000000000 --mem-mb 1024) \
+    || fail "no reply to an out-of-range Register: $reply"
+assert_eq "$(jq -r .accepted <<< "$reply")" false "accepted for a Register with 4,000,000 CPUs"
+assert_eq "$(nodes_json | jq '[ .[] | select(.name == "huge") ] | length')" 0 "nodes named huge"
 
 info "the real w1 is unchanged"
 sleep 0.5
