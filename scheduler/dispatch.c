@@ -64,7 +64,7 @@ s_send_now (st_sched_t *s, const st_node_t *node, Strata__Envelope *env)
         st_debug ("could not send %s to node %s: %s", st_wire_body_name (env), node->name, st_strerror (rc));
 }
 
-/*  Tells a worker to kill a task it should not be running.  */
+/*  Tells a worker to kill a task it should not be running (sent after the batch commits).  */
 static void
 s_kill_stale (st_sched_t *s, const st_node_t *node, const Strata__TaskRef *ref)
 {
@@ -78,14 +78,30 @@ s_kill_stale (st_sched_t *s, const st_node_t *node, const Strata__TaskRef *ref)
     env.signal = &sig;
     st_warn ("node %s runs job %" PRIu64 " rank %u attempt %u, which is no longer assigned to it: killing it",
              node->name, ref->job_id, ref->index, ref->attempt);
-    s_send_now (s, node, &env);
+    st_sched_defer (s, s->worker_sock, &node->peer, &env);
 }
 
-void
+/*  The task that ref names, if node runs it now for the scheduler; NULL for anything stale.  */
+static st_task_t *
+s_current_task (st_sched_t *s, const st_node_t *node, const Strata__TaskRef *ref)
+{
+    st_task_t *t = st_sched_find_task (s, ref->job_id, ref->index);
+    if (!t || t->attempt != ref->attempt || t->node != node)
+        return NULL;
+    return t;
+}
+
+static int
+s_live (const st_task_t *t)
+{
+    return t->state == ST_JOB_SCHEDULED || t->state == ST_JOB_STARTING || t->state == ST_JOB_RUNNING;
+}
+
+int
 st_dispatch_signal (st_sched_t *s, st_task_t *t, Strata__SignalKind kind)
 {
     if (!t->node || !t->node->connected)
-        return;
+        return 0;       /*  sent when the worker registers again (s_on_register)  */
     Strata__Envelope env;
     Strata__Signal sig = STRATA__SIGNAL__INIT;
     Strata__TaskRef tr = STRATA__TASK_REF__INIT;
@@ -100,6 +116,7 @@ st_dispatch_signal (st_sched_t *s, st_task_t *t, Strata__SignalKind kind)
     env.signal = &sig;
     /*  Signals go out after the batch that decided them is committed.  */
     st_sched_defer (s, s->worker_sock, &t->node->peer, &env);
+    return 1;
 }
 
 static void
@@ -215,8 +232,11 @@ s_apply_status (st_sched_t *s, st_node_t *node, const Strata__TaskStatus *st)
     if (!st->task)
         return STRATA__ACK_STATUS__ACK_STALE;
     const Strata__TaskRef *ref = st->task;
-    st_task_t *t = st_sched_find_task (s, ref->job_id, ref->index);
-    if (!t || t->attempt != ref->attempt || t->node != node) {
+    st_task_t *t = s_current_task (s, node, ref);
+    /*  Stale: another attempt, another node, or a task this scheduler already ended
+     *  (cancelled before its Launch was acknowledged, lost with its node) that
+     *  nevertheless runs.  */
+    if (!t || (st->state == STRATA__TASK_STATE__TASK_RUNNING && !s_live (t))) {
         s->counters.stale_updates++;
         if (st->state == STRATA__TASK_STATE__TASK_RUNNING)
             s_kill_stale (s, node, ref);
@@ -408,6 +428,11 @@ s_on_register (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env
         st_task_end (s, t, ST_JOB_LOST);
         st_job_evaluate (s, job);
     }
+    /*  Stops decided while this node was away (a rank failed elsewhere, a cancel,
+     *  or a restart of the scheduler) go out now.  */
+    for (st_task_t *t = node->tasks; t; t = t->node_next)
+        if (t->job->stopping || t->job->cancel_requested)
+            st_job_stop_tasks (s, t->job);
     rep.accepted = 1;
     rep.epoch = node->epoch;
     rep.heartbeat_ms = (uint32_t) s->cfg.heartbeat_ms;
@@ -472,8 +497,8 @@ st_dispatch_worker_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelo
             const Strata__TaskRef *r = hb->running[i];
             if (!r)
                 continue;
-            st_task_t *t = st_sched_find_task (s, r->job_id, r->index);
-            if (!t || t->attempt != r->attempt || t->node != node)
+            st_task_t *t = s_current_task (s, node, r);
+            if (!t || !s_live (t))
                 s_kill_stale (s, node, r);
         }
         st_dispatch_send_ack (s, peer, env->seq, STRATA__ACK_STATUS__ACK_OK);
@@ -536,13 +561,24 @@ s_tick_node (void *value, void *arg)
         s_lose_tasks (s, node, "stopped heartbeating");
         return;
     }
-    /*  Resend launches the worker has not acknowledged.  */
-    for (st_task_t *t = node->tasks; t; t = t->node_next)
-        if (t->state == ST_JOB_STARTING && !t->launch_acked && node->connected
-            && k->now - t->launch_sent_mono > s->cfg.launch_timeout_ms) {
-            st_info ("resending launch of job %" PRIu64 " rank %u to %s", t->job->id, t->index, node->name);
-            s_send_launch (s, t);
+    /*  Resend launches the worker has not acknowledged, unless the job is being
+     *  stopped: then the task never started as far as anyone knows, and ends here
+     *  (if the Launch did arrive after all, the worker's report is stale and the
+     *  process is killed).  */
+    for (st_task_t *t = node->tasks, *next; t; t = next) {
+        next = t->node_next;
+        if (t->state != ST_JOB_STARTING || t->launch_acked || !node->connected
+            || k->now - t->launch_sent_mono <= s->cfg.launch_timeout_ms)
+            continue;
+        st_job_t *job = t->job;
+        if (job->cancel_requested || job->stopping) {
+            st_task_end (s, t, job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
+            st_job_evaluate (s, job);
+            continue;
         }
+        st_info ("resending launch of job %" PRIu64 " rank %u to %s", job->id, t->index, node->name);
+        s_send_launch (s, t);
+    }
 }
 
 void

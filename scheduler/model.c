@@ -300,8 +300,7 @@ st_job_stop_tasks (st_sched_t *s, st_job_t *job)
         st_task_t *t = &job->tasks[i];
         if (!s_task_live (t) || t->stop_sent)
             continue;
-        t->stop_sent = 1;
-        st_dispatch_signal (s, t, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE);
+        t->stop_sent = st_dispatch_signal (s, t, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE);
     }
 }
 

@@ -232,7 +232,8 @@ void       st_job_evaluate (st_sched_t *s, st_job_t *job);
 void       st_task_end (st_sched_t *s, st_task_t *t, st_job_state_t state);
 void       st_task_assign (st_sched_t *s, st_task_t *t, st_node_t *node);
 void       st_task_release (st_sched_t *s, st_task_t *t);
-/*  Sends Signal TERMINATE for every live task of job (once per attempt).  */
+/*  Sends Signal TERMINATE to every live task of job that has not had one yet
+ *  (tasks on a disconnected node get theirs when it registers again).  */
 void       st_job_stop_tasks (st_sched_t *s, st_job_t *job);
 void       st_mark_job (st_sched_t *s, st_job_t *job);
 void       st_mark_task (st_sched_t *s, st_task_t *t);
@@ -270,7 +271,8 @@ st_rc_t st_store_task_location (st_sched_t *s, uint64_t job_id, uint32_t rank, c
 /*  -- dispatch.c (worker socket) ---------------------------------------  */
 void st_dispatch_worker_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env);
 void st_dispatch_send_launches (st_sched_t *s);
-void st_dispatch_signal (st_sched_t *s, st_task_t *t, Strata__SignalKind kind);
+/*  Queues a Signal for t's worker; returns 0 when its node is not connected.  */
+int  st_dispatch_signal (st_sched_t *s, st_task_t *t, Strata__SignalKind kind);
 void st_dispatch_tick (st_sched_t *s, uint64_t now);
 void st_dispatch_send_ack (st_sched_t *s, const st_peer_t *peer, uint64_t ack_seq, Strata__AckStatus status);
 

@@ -84,19 +84,29 @@ fx_commit (st_sched_t *s)
     s->ndeferred = 0;
 }
 
-/*  Counts the deferred Signal messages (what the model asked workers to stop).  */
+/*  Counts the deferred Signal messages of kind (0: any kind) addressed to peer
+ *  (NULL: any peer): what the model asked workers to stop or kill.  */
 static inline int
-fx_count_signals (st_sched_t *s)
+fx_count_signals_to (st_sched_t *s, int kind, const st_peer_t *peer)
 {
     int n = 0;
     for (size_t i = 0; i < s->ndeferred; i++) {
-        Strata__Envelope *e = strata__envelope__unpack (NULL, s->deferred[i].len, s->deferred[i].buf);
-        if (e && e->body_case == STRATA__ENVELOPE__BODY_SIGNAL)
+        const st_deferred_t *d = &s->deferred[i];
+        if (peer && (d->peer.id_len != peer->id_len || memcmp (d->peer.id, peer->id, peer->id_len) != 0))
+            continue;
+        Strata__Envelope *e = strata__envelope__unpack (NULL, d->len, d->buf);
+        if (e && e->body_case == STRATA__ENVELOPE__BODY_SIGNAL && (!kind || (int) e->signal->kind == kind))
             n++;
         if (e)
             strata__envelope__free_unpacked (e, NULL);
     }
     return n;
+}
+
+static inline int
+fx_count_signals (st_sched_t *s)
+{
+    return fx_count_signals_to (s, 0, NULL);
 }
 
 static inline void

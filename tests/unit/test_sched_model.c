@@ -290,3 +290,122 @@ Test (sched_model, cancel_of_a_pending_job_is_immediate)
     cr_assert_eq (job->state, ST_JOB_CANCELLED);
     cr_assert_eq (S.npending, 0);
 }
+
+static void
+cancel (uint64_t id)
+{
+    Strata__Envelope env;
+    Strata__CancelRequest c = STRATA__CANCEL_REQUEST__INIT;
+    st_wire_envelope_init (&env, 9);
+    c.job_id = id;
+    env.body_case = STRATA__ENVELOPE__BODY_CANCEL;
+    env.cancel = &c;
+    st_peer_t peer = { .id_len = 1 };
+    st_client_message (&S, &peer, &env);
+}
+
+Test (sched_model, a_cancelled_job_is_never_launched_again)
+{
+    st_node_t *n = fx_node (&S, "n1", "p", 4, 4096, 0);
+    st_job_t *job = fx_submit (&S, "{\"command\":[\"sleep\",\"60\"]}");
+    st_place_pending (&S);
+    st_dispatch_send_launches (&S);
+    st_task_t *t = &job->tasks[0];
+    cr_assert_eq (t->state, ST_JOB_STARTING);
+    cr_assert_not (t->launch_acked);
+    cancel (job->id);
+    cr_assert_eq (job->state, ST_JOB_STARTING, "the Launch may have arrived: wait for the worker");
+    fx_commit (&S);
+    /*  The worker never acknowledges the Launch. Where the launch timer would resend it,
+     *  the cancelled task ends instead.  */
+    t->launch_sent_mono = st_mono_ms () - 10000;
+    st_dispatch_tick (&S, st_mono_ms ());
+    cr_assert_eq (t->state, ST_JOB_CANCELLED);
+    cr_assert_eq (job->state, ST_JOB_CANCELLED);
+    cr_assert_eq (n->used_cpus_milli, 0);
+    /*  The Launch did arrive after all and the worker reports the process: it is killed.  */
+    report_running (t);
+    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_KILL, &n->peer), 1);
+    cr_assert_eq (job->state, ST_JOB_CANCELLED);
+}
+
+Test (sched_model, heartbeats_naming_ended_tasks_get_them_killed)
+{
+    st_node_t *n = fx_node (&S, "n1", "p", 4, 4096, 0);
+    st_job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
+    st_place_pending (&S);
+    st_dispatch_send_launches (&S);
+    report_running (&job->tasks[0]);
+    report_exit (&job->tasks[0], 0, 0);
+    cr_assert_eq (job->state, ST_JOB_SUCCEEDED);
+    fx_commit (&S);
+    Strata__Envelope env;
+    Strata__Heartbeat hb = STRATA__HEARTBEAT__INIT;
+    Strata__TaskRef ref = STRATA__TASK_REF__INIT, ref_other = STRATA__TASK_REF__INIT;
+    Strata__TaskRef *running[] = { &ref, &ref_other };
+    ref.job_id = job->id;
+    ref.index = 0;
+    ref.attempt = 1;
+    ref_other.job_id = 999;
+    ref_other.attempt = 1;
+    hb.node = "n1";
+    hb.n_running = 2;
+    hb.running = running;
+    st_wire_envelope_init (&env, 3);
+    env.body_case = STRATA__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    st_dispatch_worker_message (&S, &n->peer, &env);
+    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_KILL, &n->peer), 2,
+                  "an ended task and an unknown one are both killed");
+}
+
+Test (sched_model, stops_reach_a_node_that_was_away)
+{
+    st_node_t *a = fx_node (&S, "a", "p", 1, 4096, 0);
+    st_node_t *b = fx_node (&S, "b", "p", 1, 4096, 0);
+    st_job_t *job = fx_submit (&S, "{\"command\":[\"sleep\",\"60\"],\"resources\":{\"ranks\":2}}");
+    st_place_pending (&S);
+    st_dispatch_send_launches (&S);
+    report_running (&job->tasks[0]);
+    report_running (&job->tasks[1]);
+    cr_assert_eq (job->tasks[1].node, b);
+    fx_commit (&S);
+    /*  b's connection drops (not yet timed out), then rank 0 on a fails.  */
+    b->connected = 0;
+    report_exit (&job->tasks[0], 1, 0);
+    cr_assert (job->stopping);
+    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE, NULL), 0,
+                  "nothing can reach b now");
+    fx_commit (&S);
+    /*  b registers again (same worker process) and still runs rank 1.  */
+    Strata__Envelope env;
+    Strata__Register reg = STRATA__REGISTER__INIT;
+    Strata__Resources cap = STRATA__RESOURCES__INIT;
+    Strata__TaskStatus st = STRATA__TASK_STATUS__INIT;
+    Strata__TaskRef ref = STRATA__TASK_REF__INIT;
+    Strata__TaskStatus *tasks[] = { &st };
+    cap.cpus_milli = 1000;
+    cap.mem_mb = 4096;
+    ref.job_id = job->id;
+    ref.index = 1;
+    ref.attempt = 1;
+    st.task = &ref;
+    st.state = STRATA__TASK_STATE__TASK_RUNNING;
+    st.pid = 777;
+    reg.node = "b";
+    reg.pool = "p";
+    reg.capacity = &cap;
+    reg.instance = b->instance;
+    reg.n_tasks = 1;
+    reg.tasks = tasks;
+    st_wire_envelope_init (&env, 4);
+    env.body_case = STRATA__ENVELOPE__BODY_REGISTER;
+    env.register_ = &reg;
+    st_dispatch_worker_message (&S, &b->peer, &env);
+    cr_assert (b->connected);
+    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE, &b->peer), 1,
+                  "the stop decided while b was away is sent when it returns");
+    (void) a;
+    report_exit (&job->tasks[1], 0, 15);
+    cr_assert_eq (job->state, ST_JOB_FAILED);
+}
