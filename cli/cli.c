@@ -11,8 +11,23 @@
 st_client_t *
 st_cli_client (st_cli_ctx_t *ctx, st_error_t *err)
 {
-    if (!ctx->client)
+    if (ctx->client)
+        return ctx->client;
+    if (!ctx->curve_key != !ctx->scheduler_key) {
+        st_error_set (err, ST_EINVAL, ctx->curve_key ? "scheduler-key" : "curve-key",
+                      "--curve-key and --scheduler-key go together");
+        st_error_hint (err, "or set STRATA_CURVE_KEY and STRATA_SCHEDULER_KEY");
+        return NULL;
+    }
+    if (!ctx->curve_key) {
         ctx->client = st_client_new (ctx->endpoint, ctx->timeout_ms, err);
+        return ctx->client;
+    }
+    st_curve_keys_t own, server;
+    if (st_curve_load (ctx->curve_key, &own, 1, err) == ST_OK
+        && st_curve_load (ctx->scheduler_key, &server, 0, err) == ST_OK)
+        ctx->client = st_client_new_curve (ctx->endpoint, ctx->timeout_ms, &own, server.public_key, err);
+    memset (&own, 0, sizeof own);
     return ctx->client;
 }
 

@@ -32,6 +32,8 @@ typedef struct {
     uint64_t timeout_ms;        /*  per-request reply timeout  */
     FILE *out;                  /*  results: stdout  */
     FILE *err;                  /*  errors: stderr  */
+    const char *curve_key;      /*  the user's key pair file, or NULL: plaintext (borrowed)  */
+    const char *scheduler_key;  /*  the scheduler's public key file (borrowed)  */
     st_client_t *client;        /*  connected on first use by st_cli_client(); owned here  */
 } st_cli_ctx_t;
 
@@ -48,6 +50,7 @@ extern const st_cli_cmd_t st_cli_cmd_show;
 extern const st_cli_cmd_t st_cli_cmd_logs;
 extern const st_cli_cmd_t st_cli_cmd_cancel;
 extern const st_cli_cmd_t st_cli_cmd_nodes;
+extern const st_cli_cmd_t st_cli_cmd_keygen;
 
 /*  The client for ctx->endpoint, created on first call. NULL with err filled
  *  when the socket cannot be created (a bad endpoint, for instance). */

@@ -20,10 +20,18 @@ struct st_client {
     uint64_t timeout_ms;        /*  per-request reply timeout  */
     uint64_t next_seq;          /*  seq of the next request  */
     uint64_t dropped;           /*  replies to other seqs and malformed messages  */
+    int curve;                  /*  connected with CURVE keys  */
 };
 
 st_client_t *
 st_client_new (const char *endpoint, uint64_t timeout_ms, st_error_t *err)
+{
+    return st_client_new_curve (endpoint, timeout_ms, NULL, NULL, err);
+}
+
+st_client_t *
+st_client_new_curve (const char *endpoint, uint64_t timeout_ms, const st_curve_keys_t *own,
+                     const char *server_public, st_error_t *err)
 {
     st_client_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -44,6 +52,9 @@ st_client_new (const char *endpoint, uint64_t timeout_ms, st_error_t *err)
         goto fail;
     }
     st_wire_socket_defaults (self->sock);
+    if (own && st_curve_client (self->sock, own, server_public, err) != ST_OK)
+        goto fail;
+    self->curve = own != NULL;
     if (zmq_connect (self->sock, endpoint) != 0) {
         st_error_set (err, ST_EINVAL, "scheduler", "invalid scheduler endpoint '%s': %s", endpoint,
                       zmq_strerror (errno));
@@ -119,7 +130,11 @@ s_timed_out (st_client_t *self, const st_error_t *last_bad, st_error_t *err)
                       self->endpoint, when, last_bad->msg);
     else
         st_error_set (err, ST_ETIMEDOUT, NULL, "no reply from scheduler at %s within %s", self->endpoint, when);
-    st_error_hint (err, "is strata-scheduler running? set --scheduler or STRATA_SCHEDULER");
+    /*  A refused CURVE handshake looks exactly like silence from here.  */
+    if (self->curve)
+        st_error_hint (err, "is strata-scheduler running, is your key enrolled, and is --scheduler-key its public key?");
+    else
+        st_error_hint (err, "is strata-scheduler running? set --scheduler or STRATA_SCHEDULER");
     return ST_ETIMEDOUT;
 }
 

@@ -9,6 +9,7 @@
 #define ST_CLIENT_H
 
 #include <stdint.h>
+#include "st_curve.h"
 #include "st_error.h"
 #include "st_wire.h"
 
@@ -19,6 +20,11 @@ typedef struct st_client st_client_t;
  *  with err filled when the endpoint is not valid. timeout_ms bounds each
  *  request's wait for its reply. */
 st_client_t *st_client_new (const char *endpoint, uint64_t timeout_ms, st_error_t *err);
+
+/*  The same over CURVE: own is this user's key pair, server_public the
+ *  scheduler's public key (Z85). own NULL: plaintext. */
+st_client_t *st_client_new_curve (const char *endpoint, uint64_t timeout_ms, const st_curve_keys_t *own,
+                                  const char *server_public, st_error_t *err);
 
 /*  NULL-safe; sets *self_p = NULL.  */
 void st_client_destroy (st_client_t **self_p);

@@ -13,13 +13,15 @@
 
 static const st_cli_cmd_t *const s_commands[] = {
     &st_cli_cmd_submit, &st_cli_cmd_jobs, &st_cli_cmd_show, &st_cli_cmd_logs,
-    &st_cli_cmd_cancel, &st_cli_cmd_nodes, NULL,
+    &st_cli_cmd_cancel, &st_cli_cmd_nodes, &st_cli_cmd_keygen, NULL,
 };
 
 typedef struct {
     char *scheduler;        /*  client endpoint; NULL: $STRATA_SCHEDULER or the default  */
     uint64_t timeout_ms;    /*  per-request reply timeout  */
     int version;            /*  --version  */
+    char *curve_key;        /*  --curve-key FILE; NULL: $STRATA_CURVE_KEY  */
+    char *scheduler_key;    /*  --scheduler-key FILE; NULL: $STRATA_SCHEDULER_KEY  */
 } s_global_t;
 
 static const st_opt_t s_global_opts[] = {
@@ -29,6 +31,10 @@ static const st_opt_t s_global_opts[] = {
       "how long to wait for each reply, e.g. 300ms, 10s", NULL },
     { "version", 'V', ST_OPT_BOOL, offsetof (s_global_t, version), 0, 0, NULL,
       "print the version and exit", NULL },
+    { "curve-key", 0, ST_OPT_PATH, offsetof (s_global_t, curve_key), 0, 0, "FILE",
+      "your key pair (strata keygen NAME) when the scheduler uses CURVE (default $STRATA_CURVE_KEY)", NULL },
+    { "scheduler-key", 0, ST_OPT_PATH, offsetof (s_global_t, scheduler_key), 0, 0, "FILE",
+      "the scheduler's public key (default $STRATA_SCHEDULER_KEY)", NULL },
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
@@ -147,6 +153,9 @@ main (int argc, char **argv)
                  : env && *env                 ? env
                                                : ST_CLI_DEFAULT_ENDPOINT;
     ctx.timeout_ms = g.timeout_ms;
+    const char *ck = getenv ("STRATA_CURVE_KEY"), *sk = getenv ("STRATA_SCHEDULER_KEY");
+    ctx.curve_key = g.curve_key ? g.curve_key : ck && *ck ? ck : NULL;
+    ctx.scheduler_key = g.scheduler_key ? g.scheduler_key : sk && *sk ? sk : NULL;
     rc = cmd->exec (&ctx, argc - cmd_at, argv + cmd_at);
 
 out:

@@ -7,6 +7,7 @@
 #include "st_wire.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -155,6 +156,11 @@ st_wire_recv (void *sock, int router, int flags, st_peer_t *peer, Strata__Envelo
     if (len == 0) {
         rc = st_error_set (err, ST_EPROTO, NULL, "empty payload");
         goto out;
+    }
+    if (router && peer) {
+        /*  Set by the ZAP handler when the connection authenticated (st_curve.h).  */
+        const char *uid = zmq_msg_gets (&parts[idx], "User-Id");
+        snprintf (peer->user_id, sizeof peer->user_id, "%s", uid ? uid : "");
     }
     Strata__Envelope *env = strata__envelope__unpack (NULL, len, zmq_msg_data (&parts[idx]));
     if (!env) {

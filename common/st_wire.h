@@ -21,6 +21,7 @@ typedef struct {
     uint8_t id[ST_MAX_ROUTING_ID];      /*  ROUTER routing id of the peer  */
     size_t id_len;
     int delimited;                      /*  the peer sent an empty delimiter part (REQ)  */
+    char user_id[64];                   /*  with CURVE: the name its key was enrolled under; else ""  */
 } st_peer_t;
 
 /*  Initialises env (protobuf init) and sets protocol_version and seq.  */

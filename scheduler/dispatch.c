@@ -344,6 +344,16 @@ s_on_register (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env
         st_sched_defer (s, s->worker_sock, peer, &out);
         return;
     }
+    /*  With CURVE, a key enrolled as NODE.pub may register only node NODE.  */
+    if (s->zap && strcmp (peer->user_id, reg->node) != 0) {
+        s->counters.refused_registrations++;
+        st_warn ("refused registration of node %s by a worker whose key is enrolled as %s "
+                 "(refused_registrations=%" PRIu64 ")",
+                 reg->node, peer->user_id[0] ? peer->user_id : "(none)", s->counters.refused_registrations);
+        rep.error = "this worker's key is enrolled under another node name";
+        st_sched_defer (s, s->worker_sock, peer, &out);
+        return;
+    }
     uint64_t now = st_mono_ms ();
     st_node_t *node = st_map_get (s->nodes, reg->node, strlen (reg->node));
     if (node && node->connected && node->state == ST_NODE_UP && !s_peer_equal (&node->peer, peer)

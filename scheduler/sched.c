@@ -170,8 +170,10 @@ s_drain (st_sched_t *s, void *sock, int is_client)
     return n;
 }
 
+/*  keys: CURVE server keys (NULL: plaintext), connections checked in ZAP domain.  */
 static void *
-s_bind (st_sched_t *s, int type, const char *endpoint, st_error_t *err)
+s_bind (st_sched_t *s, int type, const char *endpoint, const st_curve_keys_t *keys, const char *domain,
+        st_error_t *err)
 {
     void *sock = zmq_socket (s->zctx, type);
     if (!sock) {
@@ -179,6 +181,10 @@ s_bind (st_sched_t *s, int type, const char *endpoint, st_error_t *err)
         return NULL;
     }
     st_wire_socket_defaults (sock);
+    if (keys && st_curve_server (sock, keys, domain, err) != ST_OK) {
+        zmq_close (sock);
+        return NULL;
+    }
     /*  ROUTER sockets drop replies to peers that went away (no ZMQ_ROUTER_MANDATORY):
      *  a vanished client must never block or fail the loop.  */
     if (zmq_bind (sock, endpoint) != 0) {
@@ -201,16 +207,20 @@ s_run (st_sched_t *s, st_error_t *err)
         zmq_pollitem_t items[] = {
             { s->worker_sock, 0, ZMQ_POLLIN, 0 },
             { s->client_sock, 0, ZMQ_POLLIN, 0 },
+            { s->zap ? st_zap_socket (s->zap) : NULL, 0, ZMQ_POLLIN, 0 },
         };
         uint64_t now = st_mono_ms ();
         long wait = next_tick > now ? (long) (next_tick - now) : 0;
         if (s->sched_needed || s->ndirty_jobs || s->nevents)
             wait = 0;
-        if (zmq_poll (items, 2, wait) < 0) {
+        if (zmq_poll (items, s->zap ? 3 : 2, wait) < 0) {
             if (errno == EINTR)
                 continue;
             return st_error_set (err, ST_EIO, NULL, "poll failed: %s", zmq_strerror (errno));
         }
+        /*  Connections wait for their authentication: answer those first.  */
+        if (s->zap && (items[2].revents & ZMQ_POLLIN))
+            st_zap_handle (s->zap);
         /*  Worker updates first: they free resources the submits may use.  */
         if (items[0].revents & ZMQ_POLLIN)
             s_drain (s, s->worker_sock, 0);
@@ -282,6 +292,40 @@ st_sched_release (st_sched_t *s)
     free (s->finished);
 }
 
+/*  Loads the keys and the allow-lists when --curve-key is given.  */
+static st_rc_t
+s_setup_auth (st_sched_t *s, st_curve_keys_t *keys, st_error_t *err)
+{
+    memset (keys, 0, sizeof *keys);
+    if (!s->cfg.curve_key) {
+        st_warn ("CURVE is off: anyone who reaches the worker and client endpoints is trusted (see --curve-key)");
+        return ST_OK;
+    }
+    st_rc_t rc = st_curve_load (s->cfg.curve_key, keys, 1, err);
+    if (rc != ST_OK)
+        return rc;
+    if (!(s->zap = st_zap_new (s->zctx, err)))
+        return err->rc;
+    int nworkers = 0, nclients = 0;
+    if ((rc = st_zap_allow_dir (s->zap, "workers", s->cfg.worker_keys, &nworkers, err)) != ST_OK)
+        return rc;
+    if (s->cfg.client_keys) {
+        if ((rc = st_zap_allow_dir (s->zap, "clients", s->cfg.client_keys, &nclients, err)) != ST_OK)
+            return rc;
+    }
+    else {
+        st_zap_allow_any (s->zap, "clients");
+        st_warn ("no --client-keys: any client with a CURVE key may use the client endpoint");
+    }
+    /*  Event subscribers see job states only; any CURVE client may read them.  */
+    st_zap_allow_any (s->zap, "events");
+    st_info ("CURVE on: %d enrolled worker key(s), %s", nworkers,
+             s->cfg.client_keys ? "enrolled client keys only" : "any client key");
+    if (s->cfg.client_keys)
+        st_info ("%d enrolled client key(s)", nclients);
+    return ST_OK;
+}
+
 static const st_opt_t s_opts[] = {
     { "config", 'c', ST_OPT_PATH, offsetof (st_sched_config_t, config), 0, 0, "FILE",
       "read options from a YAML or JSON file (flags win)", NULL },
@@ -303,6 +347,12 @@ static const st_opt_t s_opts[] = {
       "time between SIGTERM and SIGKILL when stopping a task", NULL },
     { "log-level", 'l', ST_OPT_STRING, offsetof (st_sched_config_t, log_level), 0, 0, "LEVEL",
       "debug, info, warn or error", "info" },
+    { "curve-key", 0, ST_OPT_PATH, offsetof (st_sched_config_t, curve_key), 0, 0, "FILE",
+      "the scheduler's key pair (strata keygen): encrypt and authenticate the worker and client sockets", NULL },
+    { "worker-keys", 0, ST_OPT_PATH, offsetof (st_sched_config_t, worker_keys), 0, 0, "DIR",
+      "enrolled workers: NODE.pub files; a key may register only its own node name", NULL },
+    { "client-keys", 0, ST_OPT_PATH, offsetof (st_sched_config_t, client_keys), 0, 0, "DIR",
+      "enrolled clients: USER.pub files (without it, any client key is accepted)", NULL },
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
@@ -342,6 +392,14 @@ st_sched_main (int argc, char **argv)
         goto done;
     }
     st_log_init ("strata-scheduler", level);
+    if (!s->cfg.curve_key != !s->cfg.worker_keys || (s->cfg.client_keys && !s->cfg.curve_key)) {
+        fprintf (stderr, "strata-scheduler: error: %s\nhint: %s\n",
+                 s->cfg.curve_key ? "--curve-key needs --worker-keys, the folder of enrolled workers"
+                                  : "--worker-keys and --client-keys need --curve-key",
+                 "create key pairs with `strata keygen NAME`; see docs/operations.md");
+        code = 2;
+        goto done;
+    }
 
     struct sigaction sa;
     memset (&sa, 0, sizeof sa);
@@ -361,12 +419,17 @@ st_sched_main (int argc, char **argv)
         goto fail;
 
     s->zctx = zmq_ctx_new ();
-    if (!(s->worker_sock = s_bind (s, ZMQ_ROUTER, s->cfg.worker_endpoint, &err))
-        || !(s->client_sock = s_bind (s, ZMQ_ROUTER, s->cfg.client_endpoint, &err))
-        || !(s->event_sock = s_bind (s, ZMQ_PUB, s->cfg.event_endpoint, &err))) {
+    st_curve_keys_t keys;
+    if ((rc = s_setup_auth (s, &keys, &err)) != ST_OK)
+        goto fail;
+    if (!(s->worker_sock = s_bind (s, ZMQ_ROUTER, s->cfg.worker_endpoint, s->zap ? &keys : NULL, "workers", &err))
+        || !(s->client_sock = s_bind (s, ZMQ_ROUTER, s->cfg.client_endpoint, s->zap ? &keys : NULL, "clients", &err))
+        || !(s->event_sock = s_bind (s, ZMQ_PUB, s->cfg.event_endpoint, s->zap ? &keys : NULL, "events", &err))) {
+        memset (&keys, 0, sizeof keys);
         rc = err.rc;
         goto fail;
     }
+    memset (&keys, 0, sizeof keys);
     st_info ("strata-scheduler %s leading: workers on %s, clients on %s, events on %s", STRATA_VERSION,
              s->cfg.worker_endpoint, s->cfg.client_endpoint, s->cfg.event_endpoint);
     rc = s_run (s, &err);
@@ -390,6 +453,7 @@ done:
         zmq_close (s->client_sock);
     if (s->event_sock)
         zmq_close (s->event_sock);
+    st_zap_destroy (&s->zap);
     if (s->zctx)
         zmq_ctx_term (s->zctx);
     if (s->db)

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <libpq-fe.h>
 
+#include "st_curve.h"
 #include "st_error.h"
 #include "st_map.h"
 #include "st_spec.h"
@@ -151,6 +152,9 @@ typedef struct {
     uint64_t kill_grace_ms;
     char *log_level;
     char *config;
+    char *curve_key;            /*  the scheduler's .key file: CURVE on both ROUTER sockets  */
+    char *worker_keys;          /*  folder of NODE.pub files enrolled for workers  */
+    char *client_keys;          /*  folder of USER.pub files enrolled for clients (NULL: any key)  */
 } st_sched_config_t;
 
 /*  A reply that must wait until the current batch is committed (packed already).  */
@@ -177,6 +181,7 @@ typedef struct {
     uint64_t oversized_frames;
     uint64_t version_mismatches;
     uint64_t duplicate_registrations;
+    uint64_t refused_registrations;     /*  CURVE key enrolled for another node name  */
     uint64_t unknown_peer_messages;
     uint64_t stale_updates;
     uint64_t submits;
@@ -190,6 +195,7 @@ struct st_sched {
     void *worker_sock;
     void *client_sock;
     void *event_sock;
+    st_zap_t *zap;              /*  CURVE allow-list; NULL when authentication is off  */
     uint64_t seq;               /*  last envelope seq sent  */
     uint64_t next_job_id;
     st_map_t *jobs;             /*  id -> st_job_t, unfinished jobs only  */

@@ -34,6 +34,10 @@ static const st_opt_t s_options[] = {
     { "scheduler-timeout", 0, ST_OPT_DURATION_MS, S_OFF (scheduler_timeout_ms), 100, 3600000, "DUR",
       "reconnect after this long without a word from the scheduler", NULL },
     { "log-level", 0, ST_OPT_STRING, S_OFF (log_level), 0, 0, "LEVEL", "debug, info, warn or error", "info" },
+    { "curve-key", 0, ST_OPT_PATH, S_OFF (curve_key), 0, 0, "FILE",
+      "this node's key pair (strata keygen NODE): talk to the scheduler over CURVE", NULL },
+    { "scheduler-key", 0, ST_OPT_PATH, S_OFF (scheduler_key), 0, 0, "FILE", "the scheduler's public key (.pub)",
+      NULL },
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 

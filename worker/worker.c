@@ -157,6 +157,21 @@ st_worker_new (const st_worker_config_t *cfg, st_error_t *err)
     if (getrandom (&self->instance, sizeof self->instance, 0) != (ssize_t) sizeof self->instance)
         self->instance = st_wall_ms () ^ ((uint64_t) getpid () << 32);
 
+    if (!cfg->curve_key != !cfg->scheduler_key) {
+        st_error_set (err, ST_EINVAL, cfg->curve_key ? "scheduler-key" : "curve-key",
+                      "--curve-key and --scheduler-key go together");
+        st_error_hint (err, "--curve-key is this node's NODE.key, --scheduler-key the scheduler's .pub file");
+        goto fail;
+    }
+    if (cfg->curve_key) {
+        st_curve_keys_t server;
+        if (st_curve_load (cfg->curve_key, &self->keys, 1, err) != ST_OK
+            || st_curve_load (cfg->scheduler_key, &server, 0, err) != ST_OK)
+            goto fail;
+        memcpy (self->scheduler_key, server.public_key, sizeof self->scheduler_key);
+        self->curve = 1;
+    }
+
     if (st_mkdir_p (self->state_dir, 0750) != 0) {
         st_error_set (err, ST_EIO, "state-dir", "cannot create state directory %s: %s", self->state_dir,
                       strerror (errno));
@@ -190,6 +205,7 @@ st_worker_destroy (st_worker_t **self_p)
     if (!self_p || !*self_p)
         return;
     st_worker_t *self = *self_p;
+    memset (&self->keys, 0, sizeof self->keys);
     for (size_t i = 0; i < self->nslots; i++) {
         st_task_destroy (&self->slots[i].task);
         free (self->slots[i].gpu_idx);
@@ -401,6 +417,8 @@ s_open_socket (st_worker_t *self, uint64_t now, st_error_t *err)
     if (!self->sock)
         return st_error_set (err, ST_EIO, NULL, "cannot create a socket: %s", zmq_strerror (errno));
     st_wire_socket_defaults (self->sock);
+    if (self->curve && st_curve_client (self->sock, &self->keys, self->scheduler_key, err) != ST_OK)
+        return err->rc;
     if (zmq_connect (self->sock, self->endpoint) != 0)
         return st_error_set (err, ST_EINVAL, "scheduler", "cannot connect to %s: %s", self->endpoint,
                              zmq_strerror (errno));

@@ -44,6 +44,8 @@ typedef struct {
     uint64_t heartbeat_ms;          /*  --heartbeat-interval; RegisterReply may override  */
     uint64_t scheduler_timeout_ms;  /*  --scheduler-timeout  */
     char *log_level;                /*  --log-level  */
+    char *curve_key;                /*  --curve-key FILE: this worker's key pair (strata keygen NODE)  */
+    char *scheduler_key;            /*  --scheduler-key FILE: the scheduler's public key  */
 } st_worker_config_t;
 
 /*  Sets the non-string defaults (string defaults live in the option table).  */

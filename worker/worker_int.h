@@ -9,6 +9,7 @@
 
 #include "outbox.h"
 #include "resources.h"
+#include "st_curve.h"
 #include "st_spec.h"
 #include "strata.pb-c.h"
 #include "task.h"
@@ -32,6 +33,9 @@ typedef struct {
 struct st_worker {
     /*  Configuration, fixed after st_worker_new.  */
     char *endpoint;                 /*  scheduler's worker endpoint  */
+    int curve;                      /*  connect with CURVE (keys below)  */
+    st_curve_keys_t keys;           /*  this worker's key pair  */
+    char scheduler_key[ST_CURVE_KEY_LEN + 1];
     char *node;
     char *pool;
     char *hostname;
