@@ -375,7 +375,12 @@ s_on_register (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env
     if (new_instance)
         node->epoch++;
     int was_up = node->state == ST_NODE_UP && node->connected;
+    /*  One connection per node: forget the one it used before.  */
+    if (node->connected && !s_peer_equal (&node->peer, peer))
+        st_map_remove (s->peers, node->peer.id, node->peer.id_len);
     node->peer = *peer;
+    if (st_map_put (s->peers, peer->id, peer->id_len, node) != 0)
+        abort ();
     node->connected = 1;
     node->instance = reg->instance;
     node->state = ST_NODE_UP;
@@ -461,29 +466,12 @@ s_node_of_peer (st_sched_t *s, const char *name, const st_peer_t *peer)
     return node;
 }
 
-/*  Finds the node registered on peer (TaskUpdate, Ack and LogData carry no node name).  */
-typedef struct {
-    const st_peer_t *peer;
-    st_node_t *found;
-} s_find_t;
-
-static void
-s_find_peer (void *value, void *arg)
-{
-    s_find_t *f = arg;
-    st_node_t *n = value;
-    if (!f->found && n->connected && s_peer_equal (&n->peer, f->peer))
-        f->found = n;
-}
-
+/*  The node registered on peer (TaskUpdate, Ack and LogData carry no node name).  */
 static st_node_t *
 s_node_by_peer (st_sched_t *s, const st_peer_t *peer)
 {
-    /*  Routing ids that libzmq generates are 5 bytes: 0 followed by a 32-bit counter;
-     *  a scan is fine at the core's scale, and the placement engine's node index replaces it.  */
-    s_find_t f = { .peer = peer, .found = NULL };
-    st_map_foreach (s->nodes, s_find_peer, &f);
-    return f.found;
+    st_node_t *node = st_map_get (s->peers, peer->id, peer->id_len);
+    return node && node->connected && s_peer_equal (&node->peer, peer) ? node : NULL;
 }
 
 void
@@ -565,6 +553,7 @@ s_tick_node (void *value, void *arg)
                  k->now - node->last_seen_mono, node->ntasks);
         node->state = ST_NODE_LOST;
         node->connected = 0;
+        st_map_remove (s->peers, node->peer.id, node->peer.id_len);
         st_mark_node (s, node);
         st_add_event (s, 0, -1, 0, "node", "UP", "LOST", node->name, "node %s lost: no heartbeat for %" PRIu64 " ms",
                       node->name, k->now - node->last_seen_mono);

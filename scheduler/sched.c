@@ -273,6 +273,7 @@ st_sched_release (st_sched_t *s)
     st_map_destroy (&s->nodes);
     st_map_destroy (&s->jobs);
     st_map_destroy (&s->launches);
+    st_map_destroy (&s->peers);
     s_clear_events (s);
     for (size_t i = 0; i < s->ndeferred; i++)
         free (s->deferred[i].buf);
@@ -411,7 +412,8 @@ st_sched_main (int argc, char **argv)
     s->jobs = st_map_new ();
     s->nodes = st_map_new ();
     s->launches = st_map_new ();
-    if (!s->jobs || !s->nodes || !s->launches)
+    s->peers = st_map_new ();
+    if (!s->jobs || !s->nodes || !s->launches || !s->peers)
         abort ();
 
     if ((rc = st_store_connect (s, &err)) != ST_OK || (rc = st_store_lead (s, &s_stop, &err)) != ST_OK

@@ -200,6 +200,7 @@ struct st_sched {
     uint64_t next_job_id;
     st_map_t *jobs;             /*  id -> st_job_t, unfinished jobs only  */
     st_map_t *nodes;            /*  name -> st_node_t  */
+    st_map_t *peers;            /*  routing id -> st_node_t, connected nodes only  */
     st_map_t *launches;         /*  launch seq -> st_task_t awaiting Ack  */
     st_job_t **pending;         /*  jobs waiting for placement, sorted by (priority desc, id)  */
     size_t npending, cap_pending;

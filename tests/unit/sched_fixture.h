@@ -18,6 +18,7 @@ fx_init (st_sched_t *s)
     s->jobs = st_map_new ();
     s->nodes = st_map_new ();
     s->launches = st_map_new ();
+    s->peers = st_map_new ();
     s->cfg.kill_grace_ms = 1000;
     s->cfg.node_timeout_ms = 1000;
     s->cfg.launch_timeout_ms = 1000;
@@ -38,6 +39,7 @@ fx_node (st_sched_t *s, const char *name, const char *pool, double cpus, uint64_
     n->last_seen_mono = st_mono_ms ();
     n->peer.id_len = (size_t) snprintf ((char *) n->peer.id, sizeof n->peer.id, "%s", name);
     st_map_put (s->nodes, n->name, strlen (n->name), n);
+    st_map_put (s->peers, n->peer.id, n->peer.id_len, n);
     return n;
 }
 
