@@ -8,7 +8,9 @@
 #     (default $HOME/.strata-demo; kept and reused across runs);
 #   - strata-scheduler (ports 7700-7702 when free, other free ports otherwise);
 #   - three workers, each with its own state dir and log under the demo dir:
-#       onprem-gpu-1     pool onprem-gpu     labels site=onprem,rack=r1  2 CPUs, 4 GiB, no GPUs
+#       onprem-gpu-1     pool onprem-gpu     labels site=onprem,rack=r1  2 CPUs, 4 GiB, 2 GPUs
+#                        (declared with --gpus 2: the scheduler accounts for them and tasks get
+#                        CUDA_VISIBLE_DEVICES, whether or not the machine has the devices)
 #       private-cloud-1  pool private-cloud  label  site=private_cloud   2 CPUs, 4 GiB
 #       edge-1           pool edge           label  site=edge            1 CPU,  1 GiB
 # waits until the three nodes are UP, submits every spec in examples/, waits for the jobs
@@ -153,7 +155,8 @@ worker () {
     note "started $name (pid ${PIDS[$name]}): $*"
 }
 say "starting three workers"
-worker onprem-gpu-1 --pool onprem-gpu --label site=onprem --label rack=r1 --cpus 2 --memory 4G --gpus 0
+worker onprem-gpu-1 --pool onprem-gpu --label site=onprem --label rack=r1 --cpus 2 --memory 4G \
+    --gpus 2 --gpu-type declared
 worker private-cloud-1 --pool private-cloud --label site=private_cloud --cpus 2 --memory 4G --gpus 0
 worker edge-1 --pool edge --label site=edge --cpus 1 --memory 1G --gpus 0
 
