@@ -21,6 +21,7 @@ struct st_client {
     uint64_t next_seq;          /*  seq of the next request  */
     uint64_t dropped;           /*  replies to other seqs and malformed messages  */
     int curve;                  /*  connected with CURVE keys  */
+    uint64_t resent;            /*  requests sent again for want of a reply  */
 };
 
 st_client_t *
@@ -179,12 +180,22 @@ st_client_request (st_client_t *self, Strata__Envelope *req, Strata__Envelope__B
     if (rc != ST_OK)
         return rc;
 
+    /*  Every request is safe to repeat (reads, cancels, submits carrying a token),
+     *  so a request the scheduler lost, in a crash or a restart, is sent again
+     *  with the same seq until a reply comes or the timeout passes.  */
+    uint64_t resend_at = st_mono_ms () + ST_CLIENT_RESEND_MS;
     for (;;) {
         uint64_t now = st_mono_ms ();
         if (now >= deadline)
             return s_timed_out (self, &last_bad, err);
+        if (now >= resend_at) {
+            st_wire_send (self->sock, NULL, req);   /*  not connected: it waits in the queue or is dropped  */
+            self->resent++;
+            resend_at = now + ST_CLIENT_RESEND_MS;
+        }
+        uint64_t until = deadline < resend_at ? deadline : resend_at;
         zmq_pollitem_t item = { .socket = self->sock, .events = ZMQ_POLLIN };
-        int n = zmq_poll (&item, 1, (long) (deadline - now));
+        int n = zmq_poll (&item, 1, (long) (until - now));
         if (n < 0) {
             if (errno == EINTR)
                 continue;

@@ -15,6 +15,9 @@
 
 typedef struct st_client st_client_t;
 
+/*  A request without a reply is sent again (same seq) this often until its timeout.  */
+#define ST_CLIENT_RESEND_MS 1000u
+
 /*  Creates the socket and connects it (ZeroMQ connects in the background, so an
  *  absent scheduler shows up as a timeout on the first request). Returns NULL
  *  with err filled when the endpoint is not valid. timeout_ms bounds each

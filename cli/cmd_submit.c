@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/random.h>
+
 #include "cli.h"
 #include "output.h"
 #include "st_doc.h"
@@ -322,6 +324,18 @@ s_wait (st_cli_ctx_t *ctx, uint64_t id, int json_out)
     }
 }
 
+/*  32 hex characters from the kernel's random source.  */
+static int
+s_new_token (char *buf, size_t size)
+{
+    unsigned char raw[16];
+    if (size < 2 * sizeof raw + 1 || getrandom (raw, sizeof raw, 0) != (ssize_t) sizeof raw)
+        return -1;
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf (buf + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
 static int
 s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
 {
@@ -405,6 +419,15 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
     Strata__SubmitRequest submit = STRATA__SUBMIT_REQUEST__INIT;
     st_wire_envelope_init (&req, 0);
     submit.spec_json = spec_json;
+    /*  Lets the client resend this submission safely: the scheduler answers a
+     *  resend with the first job's id (see st_client_request).  */
+    char token[33];
+    if (s_new_token (token, sizeof token) != 0) {
+        st_error_set (&err, ST_EIO, NULL, "cannot draw a random submission token");
+        rc = st_cli_fail (ctx, &err);
+        goto out;
+    }
+    submit.client_token = token;
     req.body_case = STRATA__ENVELOPE__BODY_SUBMIT;
     req.submit = &submit;
     if (st_cli_request (ctx, &req, STRATA__ENVELOPE__BODY_SUBMIT_REPLY, &reply, &err) != ST_OK) {

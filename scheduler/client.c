@@ -53,16 +53,118 @@ s_code (st_rc_t rc)
     }
 }
 
+static size_t
+s_token_key (char *key, size_t size, const char *tenant, const char *token)
+{
+    size_t a = strlen (tenant), b = strlen (token);
+    if (a + b + 1 > size)
+        return 0;
+    memcpy (key, tenant, a);
+    key[a] = '\0';
+    memcpy (key + a + 1, token, b);
+    return a + 1 + b;
+}
+
+void
+st_token_remember (st_sched_t *s, const char *tenant, const char *token, uint64_t job_id, uint64_t ttl_ms)
+{
+    char key[160];
+    size_t len = s_token_key (key, sizeof key, tenant, token);
+    if (!len || st_map_get (s->tokens, key, len))
+        return;
+    st_token_t *t = malloc (sizeof *t + len);
+    if (!t)
+        abort ();
+    t->job_id = job_id;
+    t->expires_mono = st_mono_ms () + ttl_ms;
+    t->keylen = len;
+    t->next = NULL;
+    memcpy (t->key, key, len);
+    if (st_map_put (s->tokens, t->key, len, t) != 0)
+        abort ();
+    /*  Kept in expiry order: every entry has the same lifetime, except those loaded at
+     *  start-up, which are added first with shorter ones.  */
+    if (s->tokens_tail)
+        s->tokens_tail->next = t;
+    else
+        s->tokens_head = t;
+    s->tokens_tail = t;
+}
+
+static void
+s_tokens_expire (st_sched_t *s, uint64_t now)
+{
+    while (s->tokens_head && s->tokens_head->expires_mono <= now) {
+        st_token_t *t = s->tokens_head;
+        s->tokens_head = t->next;
+        if (!s->tokens_head)
+            s->tokens_tail = NULL;
+        st_map_remove (s->tokens, t->key, t->keylen);
+        free (t);
+    }
+}
+
+void
+st_token_forget_all (st_sched_t *s)
+{
+    while (s->tokens_head) {
+        st_token_t *t = s->tokens_head;
+        s->tokens_head = t->next;
+        if (s->tokens)
+            st_map_remove (s->tokens, t->key, t->keylen);
+        free (t);
+    }
+    s->tokens_tail = NULL;
+}
+
+static int
+s_valid_token (const char *token)
+{
+    size_t n = strlen (token);
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((token[i] >= 'a' && token[i] <= 'z') || (token[i] >= 'A' && token[i] <= 'Z')
+              || (token[i] >= '0' && token[i] <= '9') || token[i] == '-' || token[i] == '_'))
+            return 0;
+    return 1;
+}
+
 static void
 s_on_submit (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
     const char *text = env->submit->spec_json ? env->submit->spec_json : "";
+    const char *token = env->submit->client_token ? env->submit->client_token : "";
     st_error_t err = { 0 };
+    if (*token && !s_valid_token (token)) {
+        st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID,
+                         "client_token: must be 1-64 characters of letters, digits, '-' or '_'", NULL);
+        return;
+    }
     /*  The server validates again: clients other than the CLI exist.  */
     st_spec_t *spec = st_spec_parse (text, strlen (text), &err);
     if (!spec) {
         st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, err.msg, err.hint);
         return;
+    }
+    Strata__Envelope out;
+    Strata__SubmitReply rep = STRATA__SUBMIT_REPLY__INIT;
+    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    out.reply_to = env->seq;
+    out.body_case = STRATA__ENVELOPE__BODY_SUBMIT_REPLY;
+    out.submit_reply = &rep;
+    if (*token) {
+        /*  A resend of a submission already taken: the same answer, no second job.
+         *  The first one may still be in this batch; the deferred reply waits for it.  */
+        char key[160];
+        size_t len = s_token_key (key, sizeof key, spec->tenant, token);
+        st_token_t *seen = len ? st_map_get (s->tokens, key, len) : NULL;
+        if (seen) {
+            rep.job_id = seen->job_id;
+            st_spec_destroy (&spec);
+            st_sched_defer (s, s->client_sock, peer, &out);
+            return;
+        }
     }
     char *json = st_spec_to_json (spec);
     if (!json)
@@ -78,14 +180,13 @@ s_on_submit (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     st_mark_job (s, job);
     st_pending_add (s, job);
     s->counters.submits++;
-
-    Strata__Envelope out;
-    Strata__SubmitReply rep = STRATA__SUBMIT_REPLY__INIT;
-    st_wire_envelope_init (&out, st_sched_next_seq (s));
-    out.reply_to = env->seq;
+    if (*token) {
+        job->submit_token = strdup (token);
+        if (!job->submit_token)
+            abort ();
+        st_token_remember (s, job->spec->tenant, token, id, ST_TOKEN_TTL_MS);
+    }
     rep.job_id = id;
-    out.body_case = STRATA__ENVELOPE__BODY_SUBMIT_REPLY;
-    out.submit_reply = &rep;
     st_sched_defer (s, s->client_sock, peer, &out);
 }
 
@@ -311,6 +412,7 @@ st_client_log_data (st_sched_t *s, const Strata__LogData *data)
 void
 st_client_tick (st_sched_t *s, uint64_t now)
 {
+    s_tokens_expire (s, now);
     st_logreq_t **pp = &s->logreqs;
     while (*pp) {
         st_logreq_t *lr = *pp;

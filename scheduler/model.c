@@ -164,6 +164,7 @@ st_job_free (st_job_t *job)
     free (job->tasks);
     st_spec_destroy (&job->spec);
     free (job->spec_json);
+    free (job->submit_token);
     free (job);
 }
 

@@ -273,7 +273,9 @@ st_sched_release (st_sched_t *s)
     st_map_destroy (&s->nodes);
     st_map_destroy (&s->jobs);
     st_map_destroy (&s->launches);
+    st_token_forget_all (s);
     st_map_destroy (&s->peers);
+    st_map_destroy (&s->tokens);
     s_clear_events (s);
     for (size_t i = 0; i < s->ndeferred; i++)
         free (s->deferred[i].buf);
@@ -413,7 +415,8 @@ st_sched_main (int argc, char **argv)
     s->nodes = st_map_new ();
     s->launches = st_map_new ();
     s->peers = st_map_new ();
-    if (!s->jobs || !s->nodes || !s->launches || !s->peers)
+    s->tokens = st_map_new ();
+    if (!s->jobs || !s->nodes || !s->launches || !s->peers || !s->tokens)
         abort ();
 
     if ((rc = st_store_connect (s, &err)) != ST_OK || (rc = st_store_lead (s, &s_stop, &err)) != ST_OK

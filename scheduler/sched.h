@@ -108,6 +108,7 @@ struct st_job {
     uint64_t id;
     st_spec_t *spec;
     char *spec_json;            /*  canonical spec, as stored  */
+    char *submit_token;         /*  the client's idempotency token, or NULL  */
     st_job_state_t state;
     st_job_state_t db_state;    /*  the state the database holds (guard for updates)  */
     int persisted;              /*  row exists  */
@@ -165,6 +166,15 @@ typedef struct {
     size_t len;
 } st_deferred_t;
 
+/*  A remembered submission token: (tenant, token) -> job id, for an hour.  */
+typedef struct st_token {
+    uint64_t job_id;
+    uint64_t expires_mono;
+    size_t keylen;
+    struct st_token *next;      /*  FIFO by expiry  */
+    char key[];                 /*  "tenant\0token"  */
+} st_token_t;
+
 /*  A log request relayed from a client to a worker.  */
 typedef struct st_logreq {
     uint64_t id;
@@ -202,6 +212,8 @@ struct st_sched {
     st_map_t *nodes;            /*  name -> st_node_t  */
     st_map_t *peers;            /*  routing id -> st_node_t, connected nodes only  */
     st_map_t *launches;         /*  launch seq -> st_task_t awaiting Ack  */
+    st_map_t *tokens;           /*  "tenant\0token" -> st_token_t  */
+    st_token_t *tokens_head, *tokens_tail;
     st_job_t **pending;         /*  jobs waiting for placement, sorted by (priority desc, id)  */
     size_t npending, cap_pending;
     int pending_unsorted;
@@ -284,6 +296,10 @@ void st_dispatch_tick (st_sched_t *s, uint64_t now);
 void st_dispatch_send_ack (st_sched_t *s, const st_peer_t *peer, uint64_t ack_seq, Strata__AckStatus status);
 
 /*  -- client.c (client socket) -----------------------------------------  */
+#define ST_TOKEN_TTL_MS (3600u * 1000u)
+/*  Remembers (tenant, token) -> job_id until ttl_ms from now.  */
+void st_token_remember (st_sched_t *s, const char *tenant, const char *token, uint64_t job_id, uint64_t ttl_ms);
+void st_token_forget_all (st_sched_t *s);
 void st_client_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env);
 void st_client_error (st_sched_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__ErrorCode code,
                       const char *msg, const char *hint);

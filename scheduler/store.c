@@ -307,6 +307,24 @@ st_store_load (st_sched_t *s, st_error_t *err)
     PQclear (res);
     res = NULL;
 
+    /*  Submission tokens of the last hour, so a client resending across our restart
+     *  still gets its first job back. Their lifetime counts from the submission.  */
+    res = PQexec (s->db, "SELECT tenant, submit_token, id, "
+                         "(extract (epoch FROM created_at + interval '1 hour' - now ()) * 1000)::bigint "
+                         "FROM jobs WHERE submit_token IS NOT NULL AND created_at > now () - interval '1 hour' "
+                         "ORDER BY created_at");
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        rc = s_result_error (err, res, "loading submission tokens");
+        goto out;
+    }
+    for (int i = 0; i < PQntuples (res); i++) {
+        int64_t left = s_i64 (res, i, 3);
+        st_token_remember (s, PQgetvalue (res, i, 0), PQgetvalue (res, i, 1), s_u64 (res, i, 2),
+                           left > 0 ? (uint64_t) left : 1);
+    }
+    PQclear (res);
+    res = NULL;
+
     /*  Loading is not a change: nothing here needs writing back.  */
     for (size_t i = 0; i < s->ndirty_tasks; i++)
         s->dirty_tasks[i]->dirty = 0;
@@ -405,13 +423,13 @@ static const char *SQL_TENANTS =
     "INSERT INTO queues (name) SELECT DISTINCT queue FROM x ON CONFLICT DO NOTHING";
 static const char *SQL_JOBS_INSERT =
     "INSERT INTO jobs (id, name, tenant, queue, kind, priority, state, reason, ranks, cpus_milli, mem_mb, gpus, "
-    "attempt, max_attempts, exit_code, cancel_requested, spec, created_at, started_at, finished_at) "
+    "attempt, max_attempts, exit_code, cancel_requested, spec, submit_token, created_at, started_at, finished_at) "
     "SELECT id, name, tenant, queue, kind, priority, state, reason, ranks, cpus_milli, mem_mb, gpus, attempt, "
-    "max_attempts, exit_code, cancel_requested, spec::jsonb, " TS ("created") ", " TS ("started") ", " TS ("finished")
-    " FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, name text, tenant text, queue text, kind text, "
-    "priority int, state text, reason text, ranks int, cpus_milli int, mem_mb bigint, gpus int, attempt int, "
-    "max_attempts int, exit_code int, cancel_requested bool, spec text, created bigint, started bigint, "
-    "finished bigint)";
+    "max_attempts, exit_code, cancel_requested, spec::jsonb, submit_token, " TS ("created") ", " TS ("started") ", "
+    TS ("finished") " FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, name text, tenant text, queue text, "
+    "kind text, priority int, state text, reason text, ranks int, cpus_milli int, mem_mb bigint, gpus int, "
+    "attempt int, max_attempts int, exit_code int, cancel_requested bool, spec text, submit_token text, "
+    "created bigint, started bigint, finished bigint)";
 static const char *SQL_TASKS_INSERT =
     "INSERT INTO tasks (job_id, idx, attempt, state, node, pid, exit_code, term_signal, started_at, finished_at) "
     "SELECT job_id, idx, attempt, state, node, pid, exit_code, term_signal, " TS ("started") ", " TS ("finished")
@@ -488,6 +506,7 @@ st_store_flush (st_sched_t *s, st_error_t *err)
                                                     (json_int_t) sp->ranks, "cpus_milli", (json_int_t) sp->cpus_milli,
                                                     "mem_mb", (json_int_t) sp->mem_mb, "gpus", (json_int_t) sp->gpus,
                                                     "spec", job->spec_json, "created", (json_int_t) job->created_wall));
+            json_object_set_new (row, "submit_token", s_str_or_null (job->submit_token));
             json_array_append_new (tenants, json_pack ("{s:s, s:s}", "tenant", sp->tenant, "queue", sp->queue));
             json_array_append_new (jobs_new, row);
             for (uint32_t r = 0; r < job->ntasks; r++) {

@@ -64,6 +64,7 @@ CREATE TABLE jobs (
     exit_code        integer,
     cancel_requested boolean NOT NULL DEFAULT false,
     spec             jsonb NOT NULL,
+    submit_token     text,        -- the client's idempotency token, if it sent one
     created_at       timestamptz NOT NULL,
     started_at       timestamptz,
     finished_at      timestamptz,
@@ -73,6 +74,8 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_active ON jobs (id) WHERE state NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED');
 CREATE INDEX jobs_tenant ON jobs (tenant, id DESC);
 CREATE INDEX jobs_state ON jobs (state, id DESC);
+-- A resent submission never makes a second job.
+CREATE UNIQUE INDEX jobs_submit_token ON jobs (tenant, submit_token) WHERE submit_token IS NOT NULL;
 
 -- One row per rank (or shard); a new attempt overwrites the row and the
 -- history stays in events.

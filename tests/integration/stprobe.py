@@ -8,7 +8,7 @@ protobuf wire format is small: varints and length-delimited fields), so the only
 dependency is pyzmq (Debian: python3-zmq); field numbers follow proto/strata.proto.
 
     stprobe.py garbage  --worker EP --client EP [--raw HOST:PORT ...]
-    stprobe.py submit   --client EP SPEC_JSON_TEXT       (prints the reply as JSON)
+    stprobe.py submit   --client EP [--token T] SPEC_JSON_TEXT   (prints the reply as JSON)
     stprobe.py nodes    --client EP                      (exit 0 when answered)
     stprobe.py register --worker EP --node NAME [--cpus-milli N] [--mem-mb N]
 
@@ -283,7 +283,8 @@ def cmd_garbage(a):
 
 def cmd_submit(a):
     s = dealer(a.client)
-    s.send(envelope(77, B_SUBMIT, f_bytes(1, a.spec_json)))
+    body = f_bytes(1, a.spec_json) + (f_bytes(2, a.token) if a.token else b"")
+    s.send(envelope(77, B_SUBMIT, body))
     r = recv_reply(s, 5000, 77)
     s.close()
     emit(**(r or {"body": None, "error": "no reply"}))
@@ -317,6 +318,7 @@ def main():
     g.add_argument("--raw", action="append", help="HOST:PORT for raw non-ZMTP bytes")
     s = sub.add_parser("submit")
     s.add_argument("--client", required=True)
+    s.add_argument("--token", default="", help="client_token (idempotency)")
     s.add_argument("spec_json")
     n = sub.add_parser("nodes")
     n.add_argument("--client", required=True)

@@ -19,6 +19,7 @@ fx_init (st_sched_t *s)
     s->nodes = st_map_new ();
     s->launches = st_map_new ();
     s->peers = st_map_new ();
+    s->tokens = st_map_new ();
     s->cfg.kill_grace_ms = 1000;
     s->cfg.node_timeout_ms = 1000;
     s->cfg.launch_timeout_ms = 1000;

@@ -38,6 +38,7 @@ typedef enum {
     FAKE_ERROR_VERSION,     /*  ErrorReply ERROR_VERSION  */
     FAKE_WRONG_BODY,        /*  a list_reply whatever was asked  */
     FAKE_LOGS,              /*  a log that a retry replaces (see s_answer_logs)  */
+    FAKE_LOSE_FIRST,        /*  drop the first request (a scheduler that crashed), answer the rest  */
 } fake_mode_t;
 
 typedef struct {
@@ -49,6 +50,8 @@ typedef struct {
     atomic_int stop;
     atomic_int received;        /*  messages received, good or bad  */
     char last_spec[4096];       /*  spec_json of the last submit  */
+    char last_token[80];        /*  client_token of the last submit  */
+    uint64_t seqs[8];           /*  seq of the first requests received  */
     uint32_t last_limit;        /*  limit of the last list  */
     int log_calls;              /*  logs requests answered  */
 } fake_t;
@@ -126,6 +129,7 @@ s_answer (fake_t *f, const st_peer_t *peer, const Strata__Envelope *req)
     switch (req->body_case) {
     case STRATA__ENVELOPE__BODY_SUBMIT:
         snprintf (f->last_spec, sizeof f->last_spec, "%s", req->submit->spec_json);
+        snprintf (f->last_token, sizeof f->last_token, "%s", req->submit->client_token);
         sr.job_id = 42;
         env.body_case = STRATA__ENVELOPE__BODY_SUBMIT_REPLY;
         env.submit_reply = &sr;
@@ -163,16 +167,22 @@ s_fake_run (void *arg)
         st_rc_t rc = st_wire_recv (f->router, 1, ZMQ_DONTWAIT, &peer, &req, &err);
         if (rc == ST_EAGAIN)
             continue;
-        atomic_fetch_add (&f->received, 1);
+        int nth = atomic_fetch_add (&f->received, 1);
         if (rc != ST_OK) {
             st_wire_free (req);
             continue;
         }
+        if (nth < 8)
+            f->seqs[nth] = req->seq;
         switch ((fake_mode_t) atomic_load (&f->mode)) {
         case FAKE_ANSWER:
             s_answer (f, &peer, req);
             break;
         case FAKE_SILENT:
+            break;
+        case FAKE_LOSE_FIRST:
+            if (nth > 0)
+                s_answer (f, &peer, req);
             break;
         case FAKE_NOISE_FIRST:
             s_send_job (f, &peer, req->seq - 1, ST_PROTOCOL_VERSION, 666);
@@ -309,6 +319,26 @@ Test (client, silence_times_out_with_the_documented_message)
     cr_assert_str_eq (err.msg, want);
     cr_assert_str_eq (err.hint, "is strata-scheduler running? set --scheduler or STRATA_SCHEDULER");
     cr_assert_eq (atomic_load (&f->received), 1);
+    st_client_destroy (&c);
+    s_fake_stop (f);
+}
+
+Test (client, a_lost_request_is_sent_again_with_the_same_seq)
+{
+    fake_t *f = s_fake_start (FAKE_LOSE_FIRST);
+    st_error_t err;
+    st_client_t *c = st_client_new (f->endpoint, 5000, &err);
+    cr_assert_not_null (c);
+    Strata__GetRequest get;
+    Strata__Envelope req = s_get_request (&get, 9);
+    Strata__Envelope *reply = NULL;
+    uint64_t t0 = st_mono_ms ();
+    cr_assert_eq (st_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_OK, "%s", err.msg);
+    cr_assert_geq (st_mono_ms () - t0, ST_CLIENT_RESEND_MS - 50, "answered by the resend");
+    cr_assert_eq (reply->job->id, 9);
+    cr_assert_eq (atomic_load (&f->received), 2);
+    cr_assert_eq (f->seqs[0], f->seqs[1], "the resend carries the same seq");
+    st_wire_free (reply);
     st_client_destroy (&c);
     s_fake_stop (f);
 }
@@ -705,11 +735,17 @@ Test (program, submit_from_flags_sends_the_canonical_spec, .init = s_init)
     json_t *res = json_object_get (spec, "resources");
     cr_assert_float_eq (json_number_value (json_object_get (res, "cpus_per_rank")), 0.5, 1e-9);
     json_decref (spec);
+    /*  Each submission carries a fresh token, so resending it cannot make two jobs.  */
+    char first[80];
+    snprintf (first, sizeof first, "%s", f->last_token);
+    cr_assert_eq (strlen (first), 32, "token '%s'", first);
+    cr_assert_eq (strspn (first, "0123456789abcdef"), 32, "token '%s'", first);
 
     const char *args2[] = { "--scheduler", f->endpoint, "submit", "--", "true", NULL };
     s_run (&r, args2);
     cr_assert_eq (r.status, 0);
     cr_assert_str_eq (r.out, "submitted job 42\n");
+    cr_assert_str_neq (f->last_token, first, "a new submission, a new token");
 
     /*  --wait polls the job until it ends (the fake's jobs have SUCCEEDED).  */
     const char *args3[] = { "--scheduler", f->endpoint, "submit", "--wait", "--", "true", NULL };

@@ -409,3 +409,46 @@ Test (sched_model, stops_reach_a_node_that_was_away)
     report_exit (&job->tasks[1], 0, 15);
     cr_assert_eq (job->state, ST_JOB_FAILED);
 }
+
+/*  Submits with a token as tenant's client; returns the job id in the (deferred) reply.  */
+static uint64_t
+submit_with_token (const char *json, const char *token)
+{
+    Strata__Envelope env;
+    Strata__SubmitRequest sub = STRATA__SUBMIT_REQUEST__INIT;
+    st_wire_envelope_init (&env, 5);
+    sub.spec_json = (char *) json;
+    sub.client_token = (char *) token;
+    env.body_case = STRATA__ENVELOPE__BODY_SUBMIT;
+    env.submit = &sub;
+    st_peer_t peer = { .id = "c", .id_len = 1 };
+    size_t before = S.ndeferred;
+    st_client_message (&S, &peer, &env);
+    /*  Refusals are answered at once (nothing to commit); acceptances after the batch.  */
+    if (S.ndeferred == before)
+        return 0;
+    cr_assert_eq (S.ndeferred, before + 1, "one reply per submit");
+    Strata__Envelope *rep = strata__envelope__unpack (NULL, S.deferred[before].len, S.deferred[before].buf);
+    cr_assert_not_null (rep);
+    uint64_t id = 0;
+    if (rep->body_case == STRATA__ENVELOPE__BODY_SUBMIT_REPLY)
+        id = rep->submit_reply->job_id;
+    strata__envelope__free_unpacked (rep, NULL);
+    return id;
+}
+
+Test (sched_model, a_resent_submission_gets_the_same_job)
+{
+    uint64_t a = submit_with_token ("{\"command\":[\"true\"]}", "tok-1");
+    uint64_t b = submit_with_token ("{\"command\":[\"true\"]}", "tok-1");
+    cr_assert_neq (a, 0);
+    cr_assert_eq (a, b, "the resend is answered with the first job");
+    cr_assert_eq (st_map_size (S.jobs), 1, "and makes no second job");
+    uint64_t c = submit_with_token ("{\"command\":[\"true\"],\"tenant\":\"other\"}", "tok-1");
+    cr_assert_neq (c, a, "tokens are per tenant");
+    uint64_t d = submit_with_token ("{\"command\":[\"true\"]}", "tok-2");
+    cr_assert_neq (d, a);
+    cr_assert_eq (st_map_size (S.jobs), 3);
+    cr_assert_eq (submit_with_token ("{\"command\":[\"true\"]}", "bad token!"), 0, "a malformed token is refused");
+    cr_assert_eq (st_map_size (S.jobs), 3);
+}

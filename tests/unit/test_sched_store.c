@@ -204,3 +204,37 @@ Test (sched_store, get_and_list_read_committed_jobs)
     cr_assert_eq (l->jobs[0]->id, 2);
     st_store_free_list (l);
 }
+
+Test (sched_store, submission_tokens_survive_a_restart)
+{
+    Strata__Envelope env;
+    Strata__SubmitRequest sub = STRATA__SUBMIT_REQUEST__INIT;
+    st_wire_envelope_init (&env, 5);
+    sub.spec_json = "{\"command\":[\"true\"],\"tenant\":\"acme\"}";
+    sub.client_token = "0123456789abcdef";
+    env.body_case = STRATA__ENVELOPE__BODY_SUBMIT;
+    env.submit = &sub;
+    st_peer_t peer = { .id = "c", .id_len = 1 };
+    st_client_message (&S, &peer, &env);
+    st_error_t err = { 0 };
+    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM jobs WHERE submit_token = '0123456789abcdef'"), 1);
+
+    /*  After a restart, the same resend still finds its job.  */
+    st_sched_t T;
+    fx_init (&T);
+    T.cfg.database = s_dsn;
+    cr_assert_eq (st_store_connect (&T, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st_store_load (&T, &err), ST_OK, "%s", err.msg);
+    st_client_message (&T, &peer, &env);
+    cr_assert_eq (T.ndeferred, 1);
+    Strata__Envelope *rep = strata__envelope__unpack (NULL, T.deferred[0].len, T.deferred[0].buf);
+    cr_assert_eq (rep->body_case, STRATA__ENVELOPE__BODY_SUBMIT_REPLY);
+    cr_assert_eq (rep->submit_reply->job_id, 1);
+    strata__envelope__free_unpacked (rep, NULL);
+    cr_assert_eq (st_store_flush (&T, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (scalar (T.db, "SELECT count (*) FROM jobs"), 1, "no second job");
+    PQfinish (T.db);
+    T.db = NULL;
+    fx_fini (&T);
+}
