@@ -16,6 +16,7 @@
 
 #define ST_LOG_RELAY_TIMEOUT_MS 5000
 #define ST_LOG_MAX_BYTES (256u * 1024u)
+#define ST_LOG_RELAYS_MAX 4096          /*  relays waiting for a worker at once  */
 
 static void
 s_reply (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
@@ -350,9 +351,15 @@ s_on_logs (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
                          "logs stay on the worker that ran the task; try again when it is back");
         return;
     }
+    if (s->nlogreqs >= ST_LOG_RELAYS_MAX) {
+        st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE,
+                         "too many log requests are waiting for workers", "try again in a few seconds");
+        return;
+    }
     st_logreq_t *lr = calloc (1, sizeof *lr);
     if (!lr)
         abort ();
+    s->nlogreqs++;
     lr->id = ++s->next_logreq;
     lr->client = *peer;
     lr->client_seq = env->seq;
@@ -392,6 +399,7 @@ st_client_log_data (st_sched_t *s, const Strata__LogData *data)
     if (data->error && *data->error) {
         st_client_error (s, &lr->client, lr->client_seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE, data->error, NULL);
         free (lr);
+        s->nlogreqs--;
         return;
     }
     Strata__Envelope out;
@@ -407,6 +415,7 @@ st_client_log_data (st_sched_t *s, const Strata__LogData *data)
     out.logs_reply = &rep;
     s_reply (s, &lr->client, &out);
     free (lr);
+    s->nlogreqs--;
 }
 
 void
@@ -424,6 +433,7 @@ st_client_tick (st_sched_t *s, uint64_t now)
         st_client_error (s, &lr->client, lr->client_seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE,
                          "the worker holding the logs did not answer in time", "try again");
         free (lr);
+        s->nlogreqs--;
     }
 }
 

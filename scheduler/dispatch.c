@@ -91,12 +91,6 @@ s_current_task (st_sched_t *s, const st_node_t *node, const Strata__TaskRef *ref
     return t;
 }
 
-static int
-s_live (const st_task_t *t)
-{
-    return t->state == ST_JOB_SCHEDULED || t->state == ST_JOB_STARTING || t->state == ST_JOB_RUNNING;
-}
-
 int
 st_dispatch_signal (st_sched_t *s, st_task_t *t, Strata__SignalKind kind)
 {
@@ -236,7 +230,7 @@ s_apply_status (st_sched_t *s, st_node_t *node, const Strata__TaskStatus *st)
     /*  Stale: another attempt, another node, or a task this scheduler already ended
      *  (cancelled before its Launch was acknowledged, lost with its node) that
      *  nevertheless runs.  */
-    if (!t || (st->state == STRATA__TASK_STATE__TASK_RUNNING && !s_live (t))) {
+    if (!t || (st->state == STRATA__TASK_STATE__TASK_RUNNING && !st_task_live (t))) {
         s->counters.stale_updates++;
         if (st->state == STRATA__TASK_STATE__TASK_RUNNING)
             s_kill_stale (s, node, ref);
@@ -496,7 +490,7 @@ st_dispatch_worker_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelo
             if (!r)
                 continue;
             st_task_t *t = s_current_task (s, node, r);
-            if (!t || !s_live (t))
+            if (!t || !st_task_live (t))
                 s_kill_stale (s, node, r);
         }
         st_dispatch_send_ack (s, peer, env->seq, STRATA__ACK_STATUS__ACK_OK);

@@ -83,6 +83,24 @@ st_push (void **arr, size_t *n, size_t *cap, size_t elem, const void *item)
     do { if (st_push ((void **) &(s)->field, &(s)->n##field, &(s)->cap_##field, sizeof *(s)->field, &(item))) abort (); } while (0)
 
 void
+st_batch_committed (st_sched_t *s)
+{
+    for (size_t i = 0; i < s->ndirty_jobs; i++) {
+        st_job_t *job = s->dirty_jobs[i];
+        job->persisted = 1;
+        job->db_state = job->state;
+        job->dirty = 0;
+    }
+    for (size_t i = 0; i < s->ndirty_tasks; i++)
+        s->dirty_tasks[i]->dirty = 0;
+    for (size_t i = 0; i < s->ndirty_nodes; i++) {
+        s->dirty_nodes[i]->dirty = 0;
+        s->dirty_nodes[i]->persisted = 1;
+    }
+    s->ndirty_jobs = s->ndirty_tasks = s->ndirty_nodes = 0;
+}
+
+void
 st_mark_job (st_sched_t *s, st_job_t *job)
 {
     if (!job->dirty) {
@@ -288,8 +306,8 @@ st_task_end (st_sched_t *s, st_task_t *t, st_job_state_t state)
     st_mark_task (s, t);
 }
 
-static int
-s_task_live (const st_task_t *t)
+int
+st_task_live (const st_task_t *t)
 {
     return t->state == ST_JOB_SCHEDULED || t->state == ST_JOB_STARTING || t->state == ST_JOB_RUNNING;
 }
@@ -299,7 +317,7 @@ st_job_stop_tasks (st_sched_t *s, st_job_t *job)
 {
     for (uint32_t i = 0; i < job->ntasks; i++) {
         st_task_t *t = &job->tasks[i];
-        if (!s_task_live (t) || t->stop_sent)
+        if (!st_task_live (t) || t->stop_sent)
             continue;
         t->stop_sent = st_dispatch_signal (s, t, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE);
     }

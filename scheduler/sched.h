@@ -233,6 +233,7 @@ struct st_sched {
     st_deferred_t *deferred;
     size_t ndeferred, cap_deferred;
     st_logreq_t *logreqs;
+    size_t nlogreqs;
     uint64_t next_logreq;
     st_counters_t counters;
 };
@@ -254,6 +255,10 @@ void       st_task_release (st_sched_t *s, st_task_t *t);
 /*  Sends Signal TERMINATE to every live task of job that has not had one yet
  *  (tasks on a disconnected node get theirs when it registers again).  */
 void       st_job_stop_tasks (st_sched_t *s, st_job_t *job);
+/*  After a successful flush: the rows now match memory; nothing is dirty.  */
+void       st_batch_committed (st_sched_t *s);
+/*  SCHEDULED, STARTING or RUNNING: placed and not yet ended.  */
+int        st_task_live (const st_task_t *t);
 void       st_mark_job (st_sched_t *s, st_job_t *job);
 void       st_mark_task (st_sched_t *s, st_task_t *t);
 void       st_mark_node (st_sched_t *s, st_node_t *n);

@@ -290,7 +290,7 @@ st_store_load (st_sched_t *s, st_error_t *err)
         t->finished_wall = s_u64 (res, i, 9);
         if (*node)
             t->node_name = strdup (node);
-        int is_live = t->state == ST_JOB_SCHEDULED || t->state == ST_JOB_STARTING || t->state == ST_JOB_RUNNING;
+        int is_live = st_task_live (t);
         st_node_t *n = *node ? st_map_get (s->nodes, node, strlen (node)) : NULL;
         if (is_live && n) {
             st_task_assign (s, t, n);
@@ -587,19 +587,7 @@ st_store_flush (st_sched_t *s, st_error_t *err)
         goto out;
 
     s->counters.flushes++;
-    for (size_t i = 0; i < s->ndirty_jobs; i++) {
-        st_job_t *job = s->dirty_jobs[i];
-        job->persisted = 1;
-        job->db_state = job->state;
-        job->dirty = 0;
-    }
-    for (size_t i = 0; i < s->ndirty_tasks; i++)
-        s->dirty_tasks[i]->dirty = 0;
-    for (size_t i = 0; i < s->ndirty_nodes; i++) {
-        s->dirty_nodes[i]->dirty = 0;
-        s->dirty_nodes[i]->persisted = 1;
-    }
-    s->ndirty_jobs = s->ndirty_tasks = s->ndirty_nodes = 0;
+    st_batch_committed (s);
     /*  The events stay queued: the loop publishes them, then clears them.  */
 out:
     for (int i = 0; i < n; i++)

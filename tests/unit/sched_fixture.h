@@ -63,20 +63,12 @@ fx_submit (st_sched_t *s, const char *json)
     return job;
 }
 
-/*  What a successful flush does to the in-memory bookkeeping.  */
+/*  What one loop pass does after a successful flush (without the database or
+ *  sockets): the rows are committed, events published, deferred replies sent.  */
 static inline void
 fx_commit (st_sched_t *s)
 {
-    for (size_t i = 0; i < s->ndirty_jobs; i++) {
-        s->dirty_jobs[i]->dirty = 0;
-        s->dirty_jobs[i]->persisted = 1;
-        s->dirty_jobs[i]->db_state = s->dirty_jobs[i]->state;
-    }
-    for (size_t i = 0; i < s->ndirty_tasks; i++)
-        s->dirty_tasks[i]->dirty = 0;
-    for (size_t i = 0; i < s->ndirty_nodes; i++)
-        s->dirty_nodes[i]->dirty = 0;
-    s->ndirty_jobs = s->ndirty_tasks = s->ndirty_nodes = 0;
+    st_batch_committed (s);
     for (size_t i = 0; i < s->nevents; i++) {
         free (s->events[i].node);
         free (s->events[i].message);

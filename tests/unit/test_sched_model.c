@@ -11,9 +11,9 @@ static void teardown (void) { fx_fini (&S); }
 
 TestSuite (sched_model, .init = setup, .fini = teardown);
 
-/*  Reports a task's end as a worker would.  */
+/*  Sends a TaskUpdate for t as its worker would.  */
 static void
-report_exit (st_task_t *t, int code, int sig)
+report (st_task_t *t, Strata__TaskState state, int code, int sig)
 {
     Strata__Envelope env;
     Strata__TaskUpdate up = STRATA__TASK_UPDATE__INIT;
@@ -24,7 +24,7 @@ report_exit (st_task_t *t, int code, int sig)
     ref.index = t->index;
     ref.attempt = t->attempt;
     st.task = &ref;
-    st.state = STRATA__TASK_STATE__TASK_EXITED;
+    st.state = state;
     st.exit_code = code;
     st.term_signal = sig;
     st.pid = 4242;
@@ -34,25 +34,8 @@ report_exit (st_task_t *t, int code, int sig)
     st_dispatch_worker_message (&S, &t->node->peer, &env);
 }
 
-static void
-report_running (st_task_t *t)
-{
-    Strata__Envelope env;
-    Strata__TaskUpdate up = STRATA__TASK_UPDATE__INIT;
-    Strata__TaskStatus st = STRATA__TASK_STATUS__INIT;
-    Strata__TaskRef ref = STRATA__TASK_REF__INIT;
-    st_wire_envelope_init (&env, 1);
-    ref.job_id = t->job->id;
-    ref.index = t->index;
-    ref.attempt = t->attempt;
-    st.task = &ref;
-    st.state = STRATA__TASK_STATE__TASK_RUNNING;
-    st.pid = 4242;
-    up.status = &st;
-    env.body_case = STRATA__ENVELOPE__BODY_TASK_UPDATE;
-    env.task_update = &up;
-    st_dispatch_worker_message (&S, &t->node->peer, &env);
-}
+static void report_running (st_task_t *t) { report (t, STRATA__TASK_STATE__TASK_RUNNING, 0, 0); }
+static void report_exit (st_task_t *t, int code, int sig) { report (t, STRATA__TASK_STATE__TASK_EXITED, code, sig); }
 
 Test (sched_model, transition_table_refuses_illegal_moves)
 {

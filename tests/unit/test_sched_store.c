@@ -238,3 +238,36 @@ Test (sched_store, submission_tokens_survive_a_restart)
     T.db = NULL;
     fx_fini (&T);
 }
+
+Test (sched_store, log_relays_waiting_for_workers_are_bounded)
+{
+    st_node_t *n = fx_node (&S, "w1", "p", 4, 8192, 0);
+    st_mark_node (&S, n);
+    st_job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
+    st_place_pending (&S);
+    st_error_t err = { 0 };
+    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (job->state, ST_JOB_SCHEDULED);
+    /*  The worker never answers; a client keeps asking.  */
+    Strata__Envelope env;
+    Strata__LogsRequest lq = STRATA__LOGS_REQUEST__INIT;
+    lq.job_id = job->id;
+    env.body_case = STRATA__ENVELOPE__BODY_LOGS;
+    env.logs = &lq;
+    st_peer_t peer = { .id = "c", .id_len = 1 };
+    for (int i = 0; i < 5000; i++) {
+        st_wire_envelope_init (&env, (uint64_t) i + 1);
+        env.body_case = STRATA__ENVELOPE__BODY_LOGS;
+        env.logs = &lq;
+        st_client_message (&S, &peer, &env);
+    }
+    cr_assert_eq (S.nlogreqs, 4096, "relays waiting for workers are capped");
+    size_t listed = 0;
+    for (st_logreq_t *lr = S.logreqs; lr; lr = lr->next)
+        listed++;
+    cr_assert_eq (listed, S.nlogreqs);
+    /*  They expire, and then new ones are taken again.  */
+    st_client_tick (&S, st_mono_ms () + 60000);
+    cr_assert_eq (S.nlogreqs, 0);
+    cr_assert_null (S.logreqs);
+}
