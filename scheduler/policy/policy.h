@@ -1,0 +1,335 @@
+/*  policy.h: libstrata-policy, Strata's placement engine.
+ *
+ *  Pure C over in-memory structs: no sockets, no SQL, no clock reads (time is
+ *  passed in as seconds), so strata-scheduler, strata-sim and the tests run the
+ *  same code. The caller owns every node and job struct and keeps them between
+ *  cycles; the engine keeps only fair-share usage and its scratch memory.
+ *
+ *  One decision weighs, in this order:
+ *
+ *    1. hard constraints, never broken (sp_filter): data classification <= pool
+ *       clearance; pool jurisdiction in the job's residency; allowed site kinds;
+ *       pool name; node labels; GPU type in the job's list; max latency from the
+ *       job's `near` region; a model variant allowed in the pool's jurisdiction.
+ *    2. order of the pending jobs: priority, then the policy (weighted fair share
+ *       with usage decay and queue weights for the default policy; submit time
+ *       for FIFO; attained service for LAS; known duration for the SJF oracle).
+ *       Per-tenant GPU quotas hold a job back whatever its place in the order.
+ *    3. gangs: every task of a gang job in one pool, all at once or none; fewest
+ *       nodes first, then one `rack` / `nvlink_domain` label value. Shards
+ *       (gang == 0) are placed task by task and may spread over pools.
+ *    4. score of each feasible pool (lower is better): cost, latency to `near`,
+ *       energy, carbon, packing; each term normalised over the candidates and
+ *       combined with the job's weights (sp_weights_for_prefer).
+ *    5. preemption (when params->preempt): a job that cannot fit may stop the
+ *       cheapest set of lower-priority preemptible running jobs in one pool;
+ *       it waits for them with a reservation.
+ *    6. EASY backfill: the first job that cannot start gets a reservation (the
+ *       earliest time its resources free up, from running jobs' start +
+ *       time_limit); a later job may start now only if it ends before that
+ *       time or leaves the reserved resources alone.
+ *
+ *  Every job the cycle looks at gets a reason in words a user understands,
+ *  and every placement carries its score against the runners-up (sp_explain_*). */
+#ifndef SP_POLICY_H
+#define SP_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "st_error.h"
+#include "st_spec.h"   /*  st_kv_t  */
+
+/*  -- vocabulary ------------------------------------------------------------ */
+
+typedef enum {
+    SP_SITE_ONPREM = 0,
+    SP_SITE_PRIVATE_CLOUD,
+    SP_SITE_PUBLIC_CLOUD,
+    SP_SITE_EDGE,
+    SP_SITE__COUNT
+} sp_site_t;
+
+/*  public < internal < confidential < restricted  */
+typedef enum {
+    SP_CLASS_PUBLIC = 0,
+    SP_CLASS_INTERNAL,
+    SP_CLASS_CONFIDENTIAL,
+    SP_CLASS_RESTRICTED,
+    SP_CLASS__COUNT
+} sp_class_t;
+
+typedef enum {
+    SP_POLICY_DEFAULT = 0,      /*  priority, fair share, backfill, preemption  */
+    SP_POLICY_FIFO,             /*  submit order, head-of-line blocking  */
+    SP_POLICY_BACKFILL,         /*  FIFO with EASY backfill  */
+    SP_POLICY_LAS,              /*  least attained service first, with preemption (Tiresias-like)  */
+    SP_POLICY_SJF,              /*  shortest known duration first: an oracle, for comparison only  */
+    SP_POLICY__COUNT
+} sp_policy_t;
+
+const char *sp_site_name (sp_site_t s);
+int sp_site_parse (const char *name, sp_site_t *out);          /*  0 on success  */
+const char *sp_class_name (sp_class_t c);
+int sp_class_parse (const char *name, sp_class_t *out);
+const char *sp_policy_name (sp_policy_t p);
+int sp_policy_parse (const char *name, sp_policy_t *out);
+
+/*  -- cluster description (cluster.c) ---------------------------------------
+ *
+ *  A YAML or JSON file (docs/placement.md has the format, examples/cluster.yaml
+ *  a sample): regions and their latency table, pools, the model registry,
+ *  queues, tenants and fair-share settings. */
+
+typedef struct {
+    char *name;
+    sp_site_t site;
+    char *region;
+    int region_idx;             /*  index into sp_cluster_t.regions  */
+    char *jurisdiction;         /*  e.g. "EU", "US", "CN", "SA"  */
+    sp_class_t clearance;       /*  highest data classification it may hold  */
+    double cost_gpu_hour;       /*  price of one GPU for one hour  */
+    double cost_cpu_hour;       /*  price of one CPU core for one hour  */
+    double pue;                 /*  power usage effectiveness, >= 1  */
+    double carbon_g_per_kwh;    /*  grid carbon intensity  */
+    double gpu_watts;           /*  draw of one busy GPU  */
+    double cpu_watts;           /*  draw of one busy CPU core  */
+    char *storage_root;
+    int implicit;               /*  not in the file: added for a node's unknown pool, with safe defaults  */
+} sp_pool_t;
+
+typedef struct {
+    char *name;                 /*  unique across the registry  */
+    char **jurisdictions;       /*  where it may run  */
+    size_t njurisdictions;
+    char *uri;                  /*  weights location, or NULL  */
+} sp_variant_t;
+
+typedef struct {
+    char *name;
+    sp_variant_t *variants;     /*  in order of preference  */
+    size_t nvariants;
+} sp_family_t;
+
+typedef struct {
+    char *name;
+    double weight;              /*  share of the cluster relative to other queues (> 0)  */
+} sp_queue_t;
+
+typedef struct {
+    char *name;
+    double weight;              /*  fair-share weight (> 0)  */
+    int64_t gpu_quota;          /*  most GPUs its running jobs may hold; -1: no quota  */
+} sp_tenant_t;
+
+typedef struct {
+    char **regions;
+    size_t nregions;
+    double *latency_ms;         /*  nregions x nregions, row = from; < 0: unknown  */
+    sp_pool_t *pools;
+    size_t npools;
+    sp_family_t *families;
+    size_t nfamilies;
+    sp_queue_t *queues;         /*  a queue not listed has weight 1  */
+    size_t nqueues;
+    sp_tenant_t *tenants;       /*  a tenant not listed has weight 1 and no quota  */
+    size_t ntenants;
+    double usage_half_life_s;   /*  fair-share usage decay (default 1 day)  */
+} sp_cluster_t;
+
+/*  Parses and validates a cluster file's text; every error names the field
+ *  ("pools[2].clearance: ..."). Caller frees with sp_cluster_free.  */
+sp_cluster_t *sp_cluster_parse (const char *text, size_t len, st_error_t *err);
+sp_cluster_t *sp_cluster_load (const char *path, st_error_t *err);
+/*  An empty cluster (no pools, no models): every pool is implicit.  */
+sp_cluster_t *sp_cluster_new (void);
+void sp_cluster_free (sp_cluster_t **self_p);
+/*  Index of the pool, or -1.  */
+int sp_cluster_pool (const sp_cluster_t *c, const char *name);
+/*  Index of the pool, adding an implicit one (site onprem, clearance public,
+ *  no jurisdiction, no region, zero prices) when the file does not name it.
+ *  Returns -1 only when out of memory.  */
+int sp_cluster_pool_add_implicit (sp_cluster_t *c, const char *name);
+/*  Latency between two regions in ms, or -1 when unknown.  */
+double sp_cluster_latency (const sp_cluster_t *c, const char *from_region, const char *to_region);
+const sp_tenant_t *sp_cluster_tenant (const sp_cluster_t *c, const char *name);    /*  or NULL  */
+double sp_cluster_queue_weight (const sp_cluster_t *c, const char *name);
+
+/*  The variant a job asking for `model` (a family, a variant name, or "auto")
+ *  may use in a pool of jurisdiction `jur`, or NULL when none is allowed there.  */
+const sp_variant_t *sp_cluster_variant (const sp_cluster_t *c, const char *model, const char *jur);
+
+/*  -- nodes and jobs (owned by the caller) ---------------------------------- */
+
+typedef struct sp_node {
+    const char *name;
+    int pool;                   /*  index into the cluster's pools  */
+    const char *gpu_type;       /*  "" when it has no GPU  */
+    const st_kv_t *labels;      /*  may be NULL; `rack` and `nvlink_domain` group gang ranks  */
+    uint32_t cap_cpus_milli;
+    uint64_t cap_mem_mb;
+    uint32_t cap_gpus;
+    uint32_t used_cpus_milli;   /*  held by running/starting tasks (the caller keeps these)  */
+    uint64_t used_mem_mb;
+    uint32_t used_gpus;
+    int schedulable;            /*  up and connected  */
+    void *owner;                /*  the caller's node  */
+} sp_node_t;
+
+typedef struct {
+    double cost;
+    double latency;
+    double energy;
+    double carbon;
+    double packing;
+} sp_weights_t;
+
+/*  prefer: "cost", "latency", "energy", "balanced" (also NULL). -1 if unknown.  */
+int sp_weights_for_prefer (const char *prefer, sp_weights_t *out);
+
+typedef struct sp_job {
+    uint64_t id;
+    const char *tenant;
+    const char *queue;
+    int32_t priority;           /*  higher first  */
+    int preemptible;
+    int gang;                   /*  1: all tasks at once in one pool; 0: independent shards  */
+    uint32_t ntasks;            /*  ranks or shards  */
+    uint32_t cpus_milli;        /*  per task  */
+    uint64_t mem_mb;            /*  per task  */
+    uint32_t gpus;              /*  per task  */
+    const char *const *gpu_types;   /*  preference order; ngpu_types 0: any  */
+    size_t ngpu_types;
+    unsigned sites;             /*  bit (1u << sp_site_t) per allowed site kind; 0: any  */
+    const char *pool;           /*  NULL: any pool  */
+    const st_kv_t *labels;      /*  node labels that must match; may be NULL  */
+    const char *near;           /*  region the job wants to be close to, or NULL  */
+    uint32_t max_latency_ms;    /*  0: no limit (needs near)  */
+    sp_weights_t weights;
+    sp_class_t classification;
+    const char *const *residency;   /*  allowed jurisdictions; nresidency 0: any  */
+    size_t nresidency;
+    const char *model;          /*  NULL: none; "auto"; a family; or a variant  */
+    uint32_t time_limit_s;      /*  0: none (backfill cannot plan around it)  */
+    double submit_s;
+    double duration_s;          /*  the true run time: read only by SP_POLICY_SJF (simulator)  */
+
+    /*  Kept by the caller between cycles.  */
+    int running;                /*  placed and holding its nodes' resources  */
+    int stopping;               /*  a preemption was asked for; still holds its resources  */
+    double start_s;             /*  when the current attempt started  */
+    double attained_gpu_s;      /*  GPU-seconds served over all attempts (LAS)  */
+    sp_node_t **placed;         /*  ntasks entries while running (NULL before)  */
+
+    void *owner;                /*  the caller's job  */
+} sp_job_t;
+
+/*  -- one scheduling cycle --------------------------------------------------- */
+
+typedef struct {
+    sp_policy_t policy;
+    double now_s;
+    int preempt;                /*  allow preemption (default policy, LAS)  */
+    int backfill;               /*  EASY backfill (default, backfill)  */
+    uint32_t max_placements;    /*  stop after this many placements in one cycle; 0: no limit  */
+} sp_params_t;
+
+void sp_params_defaults (sp_params_t *p, sp_policy_t policy, double now_s);
+
+/*  One scored term set. Terms are normalised to [0, 1] over the candidates
+ *  (0 best); `total` is the weighted sum; raw figures are per hour of the job.  */
+typedef struct {
+    int pool;
+    double cost, latency, energy, carbon, packing, total;
+    double cost_per_hour, latency_ms, kwh_per_hour, co2_g_per_hour;
+    const sp_variant_t *variant;
+} sp_score_t;
+
+#define SP_RUNNERS_UP 3
+
+typedef struct {
+    sp_job_t *job;
+    sp_node_t **nodes;          /*  ntasks nodes (owned by the result)  */
+    sp_score_t score;           /*  the chosen pool (gang; task 0 for shards)  */
+    sp_score_t runners_up[SP_RUNNERS_UP];
+    size_t nrunners_up;
+    const sp_variant_t *variant;    /*  chosen model variant, NULL when the job names none  */
+    double est_cost, est_kwh, est_co2_g;    /*  over time_limit, or one hour when none  */
+    int backfilled;             /*  started ahead of a reserved job  */
+    char reason[256];           /*  "placed on pool X (cheapest of 3 allowed pools; ...)"  */
+} sp_placement_t;
+
+typedef struct {
+    sp_job_t *victim;
+    sp_job_t *for_job;
+    char reason[256];
+} sp_preemption_t;
+
+typedef struct {
+    sp_job_t *job;
+    double expected_start_s;    /*  < 0: unknown  */
+    char reason[256];           /*  "waiting: ..."  */
+} sp_wait_t;
+
+typedef struct {
+    sp_placement_t *placements;
+    size_t nplacements;
+    sp_preemption_t *preemptions;
+    size_t npreemptions;
+    sp_wait_t *waits;           /*  jobs the cycle looked at and left pending  */
+    size_t nwaits;
+    size_t jobs_considered;
+    size_t caps[3];             /*  capacities (internal)  */
+} sp_result_t;
+
+typedef struct sp_engine sp_engine_t;
+
+/*  The engine reads the cluster; the cluster must outlive it.  */
+sp_engine_t *sp_engine_new (const sp_cluster_t *cluster);
+void sp_engine_free (sp_engine_t **self_p);
+
+/*  One cycle. nodes: every node (unschedulable ones are skipped); pending: the
+ *  jobs waiting, in any order; running: jobs holding resources (their `placed`
+ *  filled). Decays and charges fair-share usage up to params->now_s.
+ *  The engine does not change any node or job: the caller applies placements
+ *  (setting used_*, running, placed, start_s) and preemptions.
+ *  Returns 0, or -1 when out of memory (out is then empty).  */
+int sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes, size_t nnodes,
+                 sp_job_t *const *pending, size_t npending, sp_job_t *const *running, size_t nrunning,
+                 sp_result_t *out);
+void sp_result_clear (sp_result_t *r);
+
+/*  Records usage for a job that ran for `seconds` (call when a job ends or is
+ *  preempted; running jobs are charged by sp_schedule).  */
+void sp_usage_charge (sp_engine_t *e, const char *tenant, double gpu_seconds, double now_s);
+/*  The tenant's decayed usage in GPU-seconds at now_s.  */
+double sp_usage (const sp_engine_t *e, const char *tenant, double now_s);
+
+/*  Cost, energy and carbon of running job for `seconds` in pool.  */
+void sp_estimate (const sp_cluster_t *c, int pool, const sp_job_t *job, double seconds, double *cost, double *kwh,
+                  double *co2_g);
+
+/*  -- explain ---------------------------------------------------------------- */
+
+/*  A placement's score against its runners-up, as a JSON object (caller frees):
+ *  {"pool":..., "variant":..., "terms":{...}, "weights":{...}, "runners_up":[...],
+ *   "estimate":{"cost":..,"kwh":..,"co2_g":..}, "reason":...}  */
+char *sp_explain_placement (const sp_cluster_t *c, const sp_placement_t *p);
+
+/*  Why a pending job is not running now, as a JSON object (caller frees):
+ *  {"job":..., "reason":..., "expected_start_s":...|null,
+ *   "pools":[{"pool":..., "verdict":"excluded"|"short"|"fits", "why":...}, ...]}
+ *  Per pool: the first hard constraint that rules it out, or what is short
+ *  (free vs needed, and what holds it).  */
+char *sp_explain_pending (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes, size_t nnodes,
+                          sp_job_t *const *running, size_t nrunning, const sp_job_t *job);
+
+/*  The first hard constraint that rules pool out for job, or NULL when none
+ *  does; buf receives the words ("clearance internal is below the job's
+ *  confidential data").  */
+const char *sp_filter_pool (const sp_cluster_t *c, int pool, const sp_job_t *job, char *buf, size_t size);
+/*  Same for one node of an allowed pool (labels, GPU type, capacity even when idle).  */
+const char *sp_filter_node (const sp_cluster_t *c, const sp_node_t *node, const sp_job_t *job, char *buf,
+                            size_t size);
+
+#endif
