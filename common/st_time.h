@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 uint64_t st_mono_ms (void);   /*  CLOCK_MONOTONIC, milliseconds  */
+uint64_t st_mono_us (void);   /*  CLOCK_MONOTONIC, microseconds  */
 uint64_t st_wall_ms (void);   /*  Unix time, milliseconds  */
 void     st_sleep_ms (uint64_t ms);
 

@@ -150,12 +150,12 @@ s_place_gang (st_sched_t *s, st_job_t *job, const s_nodes_t *up, st_node_t **cho
     return 1;
 }
 
-void
+int
 st_place_pending (st_sched_t *s)
 {
     if (!s->sched_needed || s->npending == 0) {
         s->sched_needed = 0;
-        return;
+        return 0;
     }
     s->sched_needed = 0;
     if (s->pending_unsorted) {
@@ -179,6 +179,7 @@ st_place_pending (st_sched_t *s)
         st_job_t *job = s->pending[i];
         if (!full && s_place_gang (s, job, &up, chosen)) {
             job->in_pending = 0;
+            s->counters.placed++;
             continue;
         }
         /*  With the cluster full the answer rarely changes: explain each job once.  */
@@ -197,4 +198,5 @@ st_place_pending (st_sched_t *s)
     s->npending = keep;
     free (chosen);
     free (up.nodes);
+    return 1;
 }

@@ -29,6 +29,37 @@
 #define ST_BATCH 512
 #define ST_TICK_MS 100
 
+/*  Placement cycle durations: 0.1 ms buckets up to 200 ms, the rest in the last.  */
+#define S_CYCLE_BUCKETS 2000
+typedef struct {
+    uint64_t counts[S_CYCLE_BUCKETS];
+    uint64_t cycles;
+    uint64_t max_us;
+} s_cycle_stats_t;
+
+static void
+s_cycle_record (s_cycle_stats_t *c, uint64_t us)
+{
+    uint64_t b = us / 100;
+    c->counts[b < S_CYCLE_BUCKETS ? b : S_CYCLE_BUCKETS - 1]++;
+    c->cycles++;
+    if (us > c->max_us)
+        c->max_us = us;
+}
+
+/*  The upper edge of the bucket holding quantile q, in ms.  */
+static double
+s_cycle_quantile (const s_cycle_stats_t *c, double q)
+{
+    uint64_t rank = (uint64_t) (q * (double) c->cycles), seen = 0;
+    for (size_t b = 0; b < S_CYCLE_BUCKETS; b++) {
+        seen += c->counts[b];
+        if (seen > rank)
+            return b + 1 == S_CYCLE_BUCKETS ? c->max_us / 1000.0 : (double) (b + 1) / 10.0;
+    }
+    return c->max_us / 1000.0;
+}
+
 static volatile sig_atomic_t s_stop = 0;
 
 static void
@@ -197,7 +228,7 @@ s_bind (st_sched_t *s, int type, const char *endpoint, const st_curve_keys_t *ke
 }
 
 static st_rc_t
-s_run (st_sched_t *s, st_error_t *err)
+s_run (st_sched_t *s, s_cycle_stats_t *stats, st_error_t *err)
 {
     st_rc_t rc = ST_OK;
     uint64_t next_tick = st_mono_ms ();
@@ -233,7 +264,9 @@ s_run (st_sched_t *s, st_error_t *err)
             st_client_tick (s, now);
             next_tick = now + ST_TICK_MS;
         }
-        st_place_pending (s);
+        uint64_t t0 = st_mono_us ();
+        if (st_place_pending (s))
+            s_cycle_record (stats, st_mono_us () - t0);
 
         rc = st_store_flush (s, err);
         if (rc != ST_OK)
@@ -437,7 +470,15 @@ st_sched_main (int argc, char **argv)
     memset (&keys, 0, sizeof keys);
     st_info ("strata-scheduler %s leading: workers on %s, clients on %s, events on %s", STRATA_VERSION,
              s->cfg.worker_endpoint, s->cfg.client_endpoint, s->cfg.event_endpoint);
-    rc = s_run (s, &err);
+    s_cycle_stats_t *stats = calloc (1, sizeof *stats);
+    if (!stats)
+        abort ();
+    rc = s_run (s, stats, &err);
+    /*  Placement decision latency, one line (bench/scale reads it).  */
+    st_info ("cycle_stats: cycles=%" PRIu64 " placed=%" PRIu64 " p50_ms=%.1f p99_ms=%.1f max_ms=%.1f", stats->cycles,
+             s->counters.placed, s_cycle_quantile (stats, 0.5), s_cycle_quantile (stats, 0.99),
+             stats->max_us / 1000.0);
+    free (stats);
     if (rc != ST_OK)
         goto fail;
     st_info ("stopped cleanly (submits=%" PRIu64 " flushes=%" PRIu64 " bad_frames=%" PRIu64 " oversized_frames=%" PRIu64

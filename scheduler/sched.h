@@ -196,6 +196,7 @@ typedef struct {
     uint64_t stale_updates;
     uint64_t submits;
     uint64_t flushes;
+    uint64_t placed;                    /*  jobs placed  */
 } st_counters_t;
 
 struct st_sched {
@@ -273,8 +274,9 @@ st_task_t *st_sched_find_task (st_sched_t *s, uint64_t job_id, uint32_t index);
 int        st_push (void **arr, size_t *n, size_t *cap, size_t elem, const void *item);
 
 /*  -- place.c -----------------------------------------------------------  */
-/*  One placement pass over the pending jobs.  */
-void st_place_pending (st_sched_t *s);
+/*  One placement pass over the pending jobs. Returns 1 when it ran a cycle,
+ *  0 when nothing had changed since the last one.  */
+int st_place_pending (st_sched_t *s);
 
 /*  -- store.c -----------------------------------------------------------  */
 st_rc_t st_store_connect (st_sched_t *s, st_error_t *err);
