@@ -30,7 +30,20 @@
  *       time or leaves the reserved resources alone.
  *
  *  Every job the cycle looks at gets a reason in words a user understands,
- *  and every placement carries its score against the runners-up (sp_explain_*). */
+ *  and every placement carries its score against the runners-up (sp_explain_*).
+ *
+ *  docs/placement.md is the reference (cluster file, rules, formulas, figures).
+ *
+ *  Changes since the first version of this header (names and meanings kept):
+ *    - sp_placement_t.variants: each task's model variant (shards spread over
+ *      jurisdictions may differ); .variant stays task 0's.
+ *    - sp_wait_t.reservation: 1 when resources are held back for the job.
+ *    - sp_score_t.free_share: the raw packing figure.
+ *    - sp_usage_charged_until(): where sp_schedule's charging of running jobs
+ *      stopped, so a caller charges only the rest when an attempt ends.
+ *    - sp_result_t is reused: zero it once; sp_schedule recycles its arrays.
+ *    - sp_filter_pool/sp_filter_node accept buf == NULL (no words, just the verdict).
+ *    - attained_gpu_s: attempts that have ended only (see sp_job_t). */
 #ifndef SP_POLICY_H
 #define SP_POLICY_H
 
@@ -150,7 +163,8 @@ int sp_cluster_pool (const sp_cluster_t *c, const char *name);
  *  no jurisdiction, no region, zero prices) when the file does not name it.
  *  Returns -1 only when out of memory.  */
 int sp_cluster_pool_add_implicit (sp_cluster_t *c, const char *name);
-/*  Latency between two regions in ms, or -1 when unknown.  */
+/*  Latency between two regions in ms, or -1 when unknown. A pair written one
+ *  way in the file holds both ways; a region to itself is 0.  */
 double sp_cluster_latency (const sp_cluster_t *c, const char *from_region, const char *to_region);
 const sp_tenant_t *sp_cluster_tenant (const sp_cluster_t *c, const char *name);    /*  or NULL  */
 double sp_cluster_queue_weight (const sp_cluster_t *c, const char *name);
@@ -191,9 +205,10 @@ typedef struct sp_job {
     uint64_t id;
     const char *tenant;
     const char *queue;
-    int32_t priority;           /*  higher first  */
+    int32_t priority;           /*  higher first (every policy)  */
     int preemptible;
-    int gang;                   /*  1: all tasks at once in one pool; 0: independent shards  */
+    int gang;                   /*  1: all tasks at once in one pool; 0: independent shards (placed
+                                    task by task, possibly over pools, but all in the same cycle)  */
     uint32_t ntasks;            /*  ranks or shards  */
     uint32_t cpus_milli;        /*  per task  */
     uint64_t mem_mb;            /*  per task  */
@@ -205,7 +220,7 @@ typedef struct sp_job {
     const st_kv_t *labels;      /*  node labels that must match; may be NULL  */
     const char *near;           /*  region the job wants to be close to, or NULL  */
     uint32_t max_latency_ms;    /*  0: no limit (needs near)  */
-    sp_weights_t weights;
+    sp_weights_t weights;       /*  all zero: balanced  */
     sp_class_t classification;
     const char *const *residency;   /*  allowed jurisdictions; nresidency 0: any  */
     size_t nresidency;
@@ -218,8 +233,11 @@ typedef struct sp_job {
     int running;                /*  placed and holding its nodes' resources  */
     int stopping;               /*  a preemption was asked for; still holds its resources  */
     double start_s;             /*  when the current attempt started  */
-    double attained_gpu_s;      /*  GPU-seconds served over all attempts (LAS)  */
-    sp_node_t **placed;         /*  ntasks entries while running (NULL before)  */
+    double attained_gpu_s;      /*  GPU-seconds served by attempts that have ENDED (LAS, and the default
+                                    policy's order); the engine adds a running job's current attempt
+                                    (gpus x ntasks x (now - start_s)) itself  */
+    sp_node_t **placed;         /*  ntasks entries while running; an entry may be NULL once that task
+                                    has let go of its resources  */
 
     void *owner;                /*  the caller's job  */
 } sp_job_t;
@@ -230,18 +248,21 @@ typedef struct {
     sp_policy_t policy;
     double now_s;
     int preempt;                /*  allow preemption (default policy, LAS)  */
-    int backfill;               /*  EASY backfill (default, backfill)  */
+    int backfill;               /*  EASY backfill (default, backfill, las, sjf). 0: jobs start strictly
+                                    in order; the first that cannot start holds up the rest (fifo)  */
     uint32_t max_placements;    /*  stop after this many placements in one cycle; 0: no limit  */
 } sp_params_t;
 
 void sp_params_defaults (sp_params_t *p, sp_policy_t policy, double now_s);
 
 /*  One scored term set. Terms are normalised to [0, 1] over the candidates
- *  (0 best); `total` is the weighted sum; raw figures are per hour of the job.  */
+ *  (0 best); `total` is the weighted sum; raw figures are per hour of the
+ *  whole job (all tasks) in that pool; latency_ms < 0: unknown.  */
 typedef struct {
     int pool;
     double cost, latency, energy, carbon, packing, total;
     double cost_per_hour, latency_ms, kwh_per_hour, co2_g_per_hour;
+    double free_share;          /*  raw packing: mean share of the picked nodes left free (0: full)  */
     const sp_variant_t *variant;
 } sp_score_t;
 
@@ -253,8 +274,11 @@ typedef struct {
     sp_score_t score;           /*  the chosen pool (gang; task 0 for shards)  */
     sp_score_t runners_up[SP_RUNNERS_UP];
     size_t nrunners_up;
-    const sp_variant_t *variant;    /*  chosen model variant, NULL when the job names none  */
-    double est_cost, est_kwh, est_co2_g;    /*  over time_limit, or one hour when none  */
+    const sp_variant_t *variant;    /*  chosen model variant (task 0's), NULL when the job names none  */
+    const sp_variant_t **variants;  /*  ntasks entries: each task's variant (shards in several
+                                        jurisdictions may differ); owned by the result  */
+    double est_cost, est_kwh, est_co2_g;    /*  over time_limit, or one hour when none (each task
+                                               priced in its own pool)  */
     int backfilled;             /*  started ahead of a reserved job  */
     char reason[256];           /*  "placed on pool X (cheapest of 3 allowed pools; ...)"  */
 } sp_placement_t;
@@ -268,6 +292,7 @@ typedef struct {
 typedef struct {
     sp_job_t *job;
     double expected_start_s;    /*  < 0: unknown  */
+    int reservation;            /*  resources are held back for it (EASY head, or its preemptions)  */
     char reason[256];           /*  "waiting: ..."  */
 } sp_wait_t;
 
@@ -282,6 +307,11 @@ typedef struct {
     size_t caps[3];             /*  capacities (internal)  */
 } sp_result_t;
 
+/*  A result is zeroed once (sp_result_t r = {0}) and may then be passed to
+ *  every cycle: sp_schedule empties it and reuses its arrays (with 50,000
+ *  pending jobs the waits alone are 13 MB). sp_result_clear frees it all and
+ *  zeroes it again; a caller that clears after each cycle is fine too.  */
+
 typedef struct sp_engine sp_engine_t;
 
 /*  The engine reads the cluster; the cluster must outlive it.  */
@@ -290,7 +320,10 @@ void sp_engine_free (sp_engine_t **self_p);
 
 /*  One cycle. nodes: every node (unschedulable ones are skipped); pending: the
  *  jobs waiting, in any order; running: jobs holding resources (their `placed`
- *  filled). Decays and charges fair-share usage up to params->now_s.
+ *  filled). Charges each running job's usage for [max(start_s, the previous
+ *  cycle's now_s), params->now_s] (see sp_usage_charged_until).
+ *  A pending job's shape and constraints must not change while it waits
+ *  within one cycle (the engine groups identical jobs into classes).
  *  The engine does not change any node or job: the caller applies placements
  *  (setting used_*, running, placed, start_s) and preemptions.
  *  Returns 0, or -1 when out of memory (out is then empty).  */
@@ -299,9 +332,13 @@ int sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *no
                  sp_result_t *out);
 void sp_result_clear (sp_result_t *r);
 
-/*  Records usage for a job that ran for `seconds` (call when a job ends or is
- *  preempted; running jobs are charged by sp_schedule).  */
+/*  Records usage (call when an attempt ends or is preempted, with the GPU-
+ *  seconds after sp_usage_charged_until(): running jobs are charged by
+ *  sp_schedule up to its now_s). Usage decays with the cluster's half-life.  */
 void sp_usage_charge (sp_engine_t *e, const char *tenant, double gpu_seconds, double now_s);
+/*  The now_s of the last sp_schedule (running jobs are charged up to it), or
+ *  -INFINITY before the first.  */
+double sp_usage_charged_until (const sp_engine_t *e);
 /*  The tenant's decayed usage in GPU-seconds at now_s.  */
 double sp_usage (const sp_engine_t *e, const char *tenant, double now_s);
 
@@ -317,16 +354,19 @@ void sp_estimate (const sp_cluster_t *c, int pool, const sp_job_t *job, double s
 char *sp_explain_placement (const sp_cluster_t *c, const sp_placement_t *p);
 
 /*  Why a pending job is not running now, as a JSON object (caller frees):
- *  {"job":..., "reason":..., "expected_start_s":...|null,
- *   "pools":[{"pool":..., "verdict":"excluded"|"short"|"fits", "why":...}, ...]}
+ *  {"job":..., "reason":..., "expected_start_s":...|null, "reserved_pool":...|null,
+ *   "pools":[{"pool":..., "verdict":"excluded"|"short"|"fits", "why":...,
+ *             "free_gpus":.., "held_gpus":.., "held_by_jobs":.., ...}, ...]}
  *  Per pool: the first hard constraint that rules it out, or what is short
- *  (free vs needed, and what holds it).  */
+ *  (free vs needed, and what holds it). expected_start_s is the reservation
+ *  the last sp_schedule gave the job (null when it holds none or its start is
+ *  unknown). Uses the engine's scratch memory: not during sp_schedule.  */
 char *sp_explain_pending (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes, size_t nnodes,
                           sp_job_t *const *running, size_t nrunning, const sp_job_t *job);
 
 /*  The first hard constraint that rules pool out for job, or NULL when none
  *  does; buf receives the words ("clearance internal is below the job's
- *  confidential data").  */
+ *  confidential data"). With buf NULL a refusal returns "" (no formatting).  */
 const char *sp_filter_pool (const sp_cluster_t *c, int pool, const sp_job_t *job, char *buf, size_t size);
 /*  Same for one node of an allowed pool (labels, GPU type, capacity even when idle).  */
 const char *sp_filter_node (const sp_cluster_t *c, const sp_node_t *node, const sp_job_t *job, char *buf,

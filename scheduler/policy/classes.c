@@ -1,0 +1,316 @@
+/*  classes.c: jobs with the same shape and constraints are one class.
+ *
+ *  A class is every field that decides where a job may run and how much room
+ *  it needs (not tenant, priority, weights or time limit), encoded exactly;
+ *  each class computes once: the pool filter, the
+ *  model variant per pool, the per-pool cost/energy/carbon/latency figures.
+ *  Once a member cannot start, later members fail at once: free room only
+ *  shrinks during a cycle. The time limit is left out of the key because it
+ *  matters only where a reservation holds resources back: a member that ends
+ *  sooner than the one that failed is tried again (it may fit in front of the
+ *  reservation), one that ends later is not.
+ *
+ *  The engine keeps the classes between cycles, keyed by that encoding (a
+ *  hash match alone is never trusted), with the pool filter's verdicts and
+ *  whether the class fits on idle nodes (valid while the schedulable nodes
+ *  keep their fingerprint); each pending job's memo (order.c) points at its
+ *  class, so a steady queue of tens of thousands of waiting jobs costs a
+ *  pointer lookup each. */
+#include "policy_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define S_CACHE_MAX (1u << 17)      /*  classes remembered between cycles before a reset  */
+
+struct sp__kentry {
+    uint64_t hash;
+    unsigned char *key;
+    size_t keylen;
+    sp__pool_fig_t *pools;      /*  npools entries  */
+    int nallowed;
+    int idle_state;             /*  0: unknown, 1: fits on idle nodes, 2: does not  */
+    uint64_t idle_fp;           /*  node fingerprint the idle verdict holds for  */
+    char *idle_reason;          /*  the words when it does not fit idle  */
+    char *need_text;            /*  "waiting: needs ... [in one pool]"  */
+    sp__class_t *cls;           /*  this cycle's class, when cls_cycle is the engine's cycle  */
+    uint64_t cls_cycle;
+};
+
+/*  ---------------------------------------------------------------------------
+ *  Exact key: the same fields, encoded  */
+
+typedef struct {
+    unsigned char *p;
+    size_t n, cap;
+} s_buf_t;
+
+static void
+s_put (s_buf_t *b, const void *data, size_t len)
+{
+    if (b->n + len <= b->cap)
+        memcpy (b->p + b->n, data, len);
+    b->n += len;
+}
+
+static void
+s_put_u64 (s_buf_t *b, uint64_t v)
+{
+    s_put (b, &v, sizeof v);
+}
+
+static void
+s_put_str (s_buf_t *b, const char *s)
+{
+    /*  NULL and "" differ: a length of all ones marks NULL.  */
+    uint64_t len = s ? strlen (s) : UINT64_MAX;
+    s_put_u64 (b, len);
+    if (s)
+        s_put (b, s, len);
+}
+
+/*  Encodes job's class fields into buf (cap bytes); returns the length (may exceed cap).  */
+static size_t
+s_encode (const sp_job_t *j, unsigned char *buf, size_t cap)
+{
+    s_buf_t b = {buf, 0, cap};
+    s_put_u64 (&b, ((uint64_t) j->gang << 32) | j->ntasks);
+    s_put_u64 (&b, ((uint64_t) j->cpus_milli << 32) | j->gpus);
+    s_put_u64 (&b, j->mem_mb);
+    s_put_u64 (&b, ((uint64_t) j->sites << 32) | (uint32_t) j->classification);
+    s_put_u64 (&b, j->max_latency_ms);
+    s_put_str (&b, j->pool);
+    s_put_str (&b, j->near);
+    s_put_str (&b, j->model);
+    s_put_u64 (&b, j->ngpu_types);
+    for (size_t i = 0; i < j->ngpu_types; i++)
+        s_put_str (&b, j->gpu_types [i]);
+    s_put_u64 (&b, j->nresidency);
+    for (size_t i = 0; i < j->nresidency; i++)
+        s_put_str (&b, j->residency [i]);
+    s_put_u64 (&b, j->labels ? j->labels->n : 0);
+    for (size_t i = 0; j->labels && i < j->labels->n; i++) {
+        s_put_str (&b, j->labels->keys [i]);
+        s_put_str (&b, j->labels->vals [i]);
+    }
+    return b.n;
+}
+
+/*  ---------------------------------------------------------------------------
+ *  The cache between cycles  */
+
+static void
+s_entry_free (sp__kentry_t *k)
+{
+    if (!k)
+        return;
+    free (k->key);
+    free (k->pools);
+    free (k->idle_reason);
+    free (k->need_text);
+    free (k);
+}
+
+void
+sp__kcache_clear (sp_engine_t *e)
+{
+    for (size_t i = 0; i < e->kcap; i++)
+        s_entry_free (e->ktab [i]);
+    free (e->ktab);
+    e->ktab = NULL;
+    e->kcap = e->kcount = 0;
+}
+
+static int
+s_cache_insert (sp_engine_t *e, sp__kentry_t *k)
+{
+    if ((e->kcount + 1) * 2 > e->kcap) {
+        size_t cap = e->kcap ? e->kcap * 2 : 1024;
+        sp__kentry_t **tab = calloc (cap, sizeof *tab);
+        if (!tab)
+            return -1;
+        for (size_t i = 0; i < e->kcap; i++)
+            if (e->ktab [i]) {
+                size_t s = e->ktab [i]->hash & (cap - 1);
+                while (tab [s])
+                    s = (s + 1) & (cap - 1);
+                tab [s] = e->ktab [i];
+            }
+        free (e->ktab);
+        e->ktab = tab;
+        e->kcap = cap;
+    }
+    size_t s = k->hash & (e->kcap - 1);
+    while (e->ktab [s])
+        s = (s + 1) & (e->kcap - 1);
+    e->ktab [s] = k;
+    e->kcount++;
+    return 0;
+}
+
+static sp__kentry_t *
+s_cache_find (const sp_engine_t *e, uint64_t hash, const unsigned char *key, size_t keylen)
+{
+    if (!e->kcap)
+        return NULL;
+    for (size_t s = hash & (e->kcap - 1); e->ktab [s]; s = (s + 1) & (e->kcap - 1)) {
+        const sp__kentry_t *k = e->ktab [s];
+        if (k->hash == hash && k->keylen == keylen && memcmp (k->key, key, keylen) == 0)
+            return e->ktab [s];
+    }
+    return NULL;
+}
+
+/*  A new cache entry: the pool filter and figures for job's class.  */
+static sp__kentry_t *
+s_entry_new (const sp_cluster_t *c, const sp_job_t *job, uint64_t hash, const unsigned char *key, size_t keylen)
+{
+    sp__kentry_t *k = calloc (1, sizeof *k);
+    if (!k)
+        return NULL;
+    k->hash = hash;
+    k->keylen = keylen;
+    k->key = malloc (keylen ? keylen : 1);
+    k->pools = calloc (c->npools + 1, sizeof *k->pools);
+    if (!k->key || !k->pools) {
+        s_entry_free (k);
+        return NULL;
+    }
+    memcpy (k->key, key, keylen);
+    for (size_t p = 0; p < c->npools; p++) {
+        sp__pool_fig_t *f = &k->pools [p];
+        f->pool = (int) p;
+        if (sp_filter_pool (c, (int) p, job, NULL, 0))
+            continue;
+        f->ok = 1;
+        k->nallowed++;
+        if (job->model)
+            f->variant = sp_cluster_variant (c, job->model, c->pools [p].jurisdiction);
+        sp__pool_figures (c, (int) p, job, f);
+    }
+    return k;
+}
+
+/*  ---------------------------------------------------------------------------
+ *  The cycle's classes  */
+
+/*  Empties the cache when the pools changed (its per-pool verdicts would be
+ *  wrong) or it grew too big. Called at the start of a cycle only: the
+ *  cycle's classes point into the entries.  */
+void
+sp__kcache_check (sp_engine_t *e)
+{
+    if (e->k_npools != e->c->npools || e->kcount >= S_CACHE_MAX) {
+        sp__kcache_clear (e);
+        e->k_npools = e->c->npools;
+        e->kgen++;
+    }
+}
+
+static uint64_t
+s_hash_bytes (const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p [i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+sp__class_t *
+sp__class_of (sp__run_t *run, sp__entry_t *en)
+{
+    sp_engine_t *e = run->e;
+    const sp_job_t *job = en->job;
+    sp__kentry_t *ent = en->ent;
+    if (!ent) {
+        unsigned char small [512], *key = small;
+        size_t keylen = s_encode (job, small, sizeof small);
+        if (keylen > sizeof small) {
+            if (!(key = sp__alloc (run->cy->arena, keylen)))
+                return NULL;
+            s_encode (job, key, keylen);
+        }
+        uint64_t h = s_hash_bytes (key, keylen);
+        if (!(ent = s_cache_find (e, h, key, keylen))) {
+            if (!(ent = s_entry_new (run->c, job, h, key, keylen)))
+                return NULL;
+            if (s_cache_insert (e, ent) != 0) {
+                s_entry_free (ent);
+                return NULL;
+            }
+        }
+        en->ent = ent;
+        en->memo->ent = ent;
+        en->memo->kgen = e->kgen;
+    }
+    if (ent->cls_cycle == e->cycle_no)
+        return ent->cls;
+    sp__class_t *k = sp__alloc (run->cy->arena, sizeof *k);
+    if (!k)
+        return NULL;
+    k->proto = job;
+    k->ent = ent;
+    k->hash = ent->hash;
+    k->pools = ent->pools;
+    k->nallowed = ent->nallowed;
+    k->fail_end_s = INFINITY;
+    ent->cls = k;
+    ent->cls_cycle = e->cycle_no;
+    return k;
+}
+
+/*  Members ending at end_s fail at once?  */
+int
+sp__class_fails_fast (const sp__class_t *k, double end_s)
+{
+    return k->failed && (k->fail_always || end_s >= k->fail_end_s);
+}
+
+void
+sp__class_failed (sp__run_t *run, sp__class_t *k, double end_s)
+{
+    k->failed = 1;
+    if (run->nresv_cycle == 0)
+        k->fail_always = 1;     /*  nothing was held back: a shorter member has no more room  */
+    else if (end_s < k->fail_end_s)
+        k->fail_end_s = end_s;
+}
+
+/*  The idle-nodes verdict remembered for k under fingerprint fp: 0 unknown,
+ *  1 fits, 2 does not (and *reason).  */
+int
+sp__class_idle_get (const sp__class_t *k, uint64_t fp, const char **reason)
+{
+    const sp__kentry_t *ent = k->ent;
+    if (!ent || ent->idle_state == 0 || ent->idle_fp != fp)
+        return 0;
+    *reason = ent->idle_reason;
+    return ent->idle_state;
+}
+
+void
+sp__class_idle_set (sp__class_t *k, uint64_t fp, int state, const char *reason)
+{
+    sp__kentry_t *ent = k->ent;
+    if (!ent)
+        return;
+    free (ent->idle_reason);
+    ent->idle_reason = reason ? strdup (reason) : NULL;
+    ent->idle_state = reason || state != 2 ? state : 0;
+    ent->idle_fp = fp;
+}
+
+const char *
+sp__class_need_text (sp__class_t *k, const sp_job_t *job)
+{
+    sp__kentry_t *ent = k->ent;
+    if (!ent->need_text) {
+        char need [160], buf [240];
+        sp__fmt_need (job, need, sizeof need);
+        snprintf (buf, sizeof buf, "waiting: needs %s%s", need, job->gang && job->ntasks > 1 ? " in one pool" : "");
+        ent->need_text = strdup (buf);
+    }
+    return ent->need_text;
+}

@@ -1,0 +1,517 @@
+/*  engine.c: one scheduling cycle (sp_schedule) and the engine's lifetime.
+ *
+ *  A cycle:
+ *    1. builds the scratch model of the nodes (cycle.c) and the order of the
+ *       pending jobs (share.c), charging running jobs' fair-share usage;
+ *    2. takes the jobs in that order. For each: quota; its class (jobs with
+ *       the same shape and constraints share the pool filter and, once one of
+ *       them could not start, the verdict); the feasible pools, scored
+ *       (score.c) for the first GPU type in the job's list that fits
+ *       anywhere; the best pool's nodes (fit.c). A gang takes every task at
+ *       once or nothing; shards take a pool each, all of them or none;
+ *    3. a job that cannot start may preempt (reserve.c) and, the first such
+ *       job, gets the EASY reservation that later jobs must respect;
+ *    4. writes placements, preemptions and the waits with their reasons.
+ *  Nothing the caller owns is changed: the caller applies the result. */
+#include "policy_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+static double s_t(void){struct timespec ts;clock_gettime(CLOCK_MONOTONIC,&ts);return ts.tv_sec*1e3+ts.tv_nsec/1e6;}
+double sp__prof[8];
+
+/*  ---------------------------------------------------------------------------
+ *  Engine  */
+
+sp_engine_t *
+sp_engine_new (const sp_cluster_t *cluster)
+{
+    if (!cluster)
+        return NULL;
+    sp_engine_t *e = calloc (1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->c = cluster;
+    e->last_charge_s = -INFINITY;
+    if (!(e->usage = sp__usage_new ())) {
+        free (e);
+        return NULL;
+    }
+    return e;
+}
+
+void
+sp_engine_free (sp_engine_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    sp_engine_t *e = *self_p;
+    sp__arena_free (&e->arena);
+    sp__usage_free (&e->usage);
+    free (e->cy.undo);
+    free (e->resv);
+    sp__kcache_clear (e);
+    sp__intern_free (&e->tenant_names);
+    sp__intern_free (&e->queue_names);
+    free (e->memo);
+    free (e->memo_next);
+    free (e->mslots);
+    free (e);
+    *self_p = NULL;
+}
+
+void
+sp_params_defaults (sp_params_t *p, sp_policy_t policy, double now_s)
+{
+    memset (p, 0, sizeof *p);
+    p->policy = policy;
+    p->now_s = now_s;
+    p->preempt = policy == SP_POLICY_DEFAULT || policy == SP_POLICY_LAS;
+    p->backfill = policy != SP_POLICY_FIFO;
+}
+
+void
+sp_usage_charge (sp_engine_t *e, const char *tenant, double gpu_seconds, double now_s)
+{
+    if (e)
+        sp__usage_add (e->usage, tenant ? tenant : "default", gpu_seconds, now_s, e->c->usage_half_life_s);
+}
+
+double
+sp_usage (const sp_engine_t *e, const char *tenant, double now_s)
+{
+    return e ? sp__usage_get (e->usage, tenant ? tenant : "default", now_s, e->c->usage_half_life_s) : 0;
+}
+
+double
+sp_usage_charged_until (const sp_engine_t *e)
+{
+    return e ? e->last_charge_s : -INFINITY;
+}
+
+void
+sp_result_clear (sp_result_t *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nplacements; i++)
+        free (r->placements [i].nodes);
+    free (r->placements);
+    free (r->preemptions);
+    free (r->waits);
+    memset (r, 0, sizeof *r);
+}
+
+/*  ---------------------------------------------------------------------------
+ *  Choosing pools  */
+
+/*  Scores every allowed pool where ntasks tasks of job fit now, for the first
+ *  GPU type in the job's list that fits anywhere. Returns the count, best first.  */
+static size_t
+s_candidates (sp__run_t *run, const sp_job_t *job, const sp__class_t *k, uint32_t ntasks, double end_s,
+              const char **type_out)
+{
+    const sp_cluster_t *c = run->c;
+    size_t ntypes = job->gpus && job->ngpu_types ? job->ngpu_types : 1;
+    size_t n = 0;
+    for (size_t t = 0; t < ntypes && n == 0; t++) {
+        const char *type = job->gpus && job->ngpu_types ? job->gpu_types [t] : NULL;
+        for (size_t p = 0; p < c->npools; p++) {
+            const sp__pool_fig_t *f = &k->pools [p];
+            sp__choice_t ch;
+            if (!f->ok || !sp__fit_pool (run->cy, (int) p, job, type, ntasks, SP__AVAIL_NOW, end_s, 0, &ch))
+                continue;
+            sp_score_t *s = &run->cands [n++];
+            memset (s, 0, sizeof *s);
+            s->pool = (int) p;
+            s->cost_per_hour = f->cost_per_hour;
+            s->latency_ms = f->latency_ms;
+            s->kwh_per_hour = f->kwh_per_hour;
+            s->co2_g_per_hour = f->co2_g_per_hour;
+            s->free_share = ch.packing;
+            s->variant = f->variant;
+        }
+        *type_out = type;
+    }
+    if (n) {
+        sp_weights_t w = sp__job_weights (job);
+        sp__score_normalise (run->cands, n, &w);
+        sp__score_sort (c, run->cands, n);
+    }
+    return n;
+}
+
+static int
+s_commit (sp__run_t *run, const sp_job_t *job, const sp__choice_t *ch, sp_node_t **nodes, uint32_t *filled)
+{
+    for (size_t i = 0; i < ch->npicks; i++) {
+        const sp__pick_t *pk = &ch->picks [i];
+        uint32_t t = pk->tasks;
+        if (sp__cycle_take (run->cy, pk->cnode, (int64_t) job->cpus_milli * t, (int64_t) job->mem_mb * t,
+                            (int64_t) job->gpus * t, 1)
+            != 0)
+            return -1;
+        for (uint32_t r = 0; r < t; r++)
+            nodes [(*filled)++] = run->cy->cn [pk->cnode].node;
+    }
+    return 0;
+}
+
+static sp_placement_t *
+s_new_placement (sp__run_t *run, sp_job_t *job)
+{
+    sp_result_t *out = run->out;
+    if (out->nplacements == out->caps [0]) {
+        size_t cap = out->caps [0] ? out->caps [0] * 2 : 64;
+        sp_placement_t *p = realloc (out->placements, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        out->placements = p;
+        out->caps [0] = cap;
+    }
+    sp_placement_t *p = &out->placements [out->nplacements];
+    memset (p, 0, sizeof *p);
+    /*  One block: ntasks node pointers, then ntasks variant pointers.  */
+    size_t n = job->ntasks ? job->ntasks : 1;
+    void *block = calloc (n, sizeof (sp_node_t *) + sizeof (sp_variant_t *));
+    if (!block)
+        return NULL;
+    p->nodes = block;
+    p->variants = (const sp_variant_t **) (p->nodes + n);
+    p->job = job;
+    out->nplacements++;
+    return p;
+}
+
+static void
+s_placement_reason (sp__run_t *run, sp_placement_t *pl, size_t ncand, size_t npools_used, size_t nnodes)
+{
+    const sp_cluster_t *c = run->c;
+    const sp_score_t *s = &pl->score;
+    size_t used = 0;
+    char *r = pl->reason;
+    const sp_job_t *job = pl->job;
+    if (npools_used > 1)
+        sp__catf (r, sizeof pl->reason, &used, "placed %u shards over %zu pools, first in %s", job->ntasks,
+                  npools_used, c->pools [s->pool].name);
+    else
+        sp__catf (r, sizeof pl->reason, &used, "placed in pool %s on %zu node%s", c->pools [s->pool].name, nnodes,
+                  nnodes == 1 ? "" : "s");
+    if (ncand > 1)
+        sp__catf (r, sizeof pl->reason, &used, " (best of %zu pools, score %.2f; next %s %.2f)", ncand, s->total,
+                  c->pools [pl->runners_up [0].pool].name, pl->runners_up [0].total);
+    else
+        sp__catf (r, sizeof pl->reason, &used, " (the only pool with room)");
+    sp__catf (r, sizeof pl->reason, &used, "; %.2f/h", s->cost_per_hour);
+    if (job->near && s->latency_ms >= 0)
+        sp__catf (r, sizeof pl->reason, &used, ", %g ms from %s", s->latency_ms, job->near);
+    sp__catf (r, sizeof pl->reason, &used, ", %.0f g CO2/h", s->co2_g_per_hour);
+    if (pl->variant)
+        sp__catf (r, sizeof pl->reason, &used, "; model %s", pl->variant->name);
+    if (pl->backfilled)
+        sp__catf (r, sizeof pl->reason, &used, "; backfilled ahead of a reserved job");
+}
+
+static void
+s_fill_estimate (sp__run_t *run, sp_placement_t *pl, const int *task_pool)
+{
+    sp_job_t *job = pl->job;
+    double secs = job->time_limit_s ? job->time_limit_s : 3600.0;
+    for (uint32_t t = 0; t < job->ntasks; t++) {
+        double cost, kwh, co2;
+        sp_estimate (run->c, task_pool [t], job, secs, &cost, &kwh, &co2);
+        pl->est_cost += cost / job->ntasks;
+        pl->est_kwh += kwh / job->ntasks;
+        pl->est_co2_g += co2 / job->ntasks;
+    }
+}
+
+/*  Places job now if it fits. Returns 1 placed, 0 not, -1 out of memory.  */
+static int
+s_try_place (sp__run_t *run, sp_job_t *job, sp__class_t *k)
+{
+    sp__cycle_t *cy = run->cy;
+    double end_s = job->time_limit_s ? run->now + job->time_limit_s : SP__NO_TIME;
+    const char *type;
+    if (job->ntasks == 0)
+        return 0;
+    if (job->gang || job->ntasks == 1) {
+        size_t n = s_candidates (run, job, k, job->ntasks, end_s, &type);
+        for (size_t i = 0; i < n; i++) {
+            sp__choice_t ch;
+            if (!sp__fit_pool (cy, run->cands [i].pool, job, type, job->ntasks, SP__AVAIL_NOW, end_s, 1, &ch))
+                continue;   /*  the quick look was optimistic; try the next pool  */
+            sp_placement_t *pl = s_new_placement (run, job);
+            if (!pl)
+                return -1;
+            uint32_t filled = 0;
+            size_t mark = cy->nundo;
+            if (s_commit (run, job, &ch, pl->nodes, &filled) != 0) {
+                sp__cycle_undo (cy, mark);
+                return -1;
+            }
+            cy->nundo = mark;
+            pl->score = run->cands [i];
+            pl->score.free_share = ch.packing;
+            for (size_t r = 0; r < n && pl->nrunners_up < SP_RUNNERS_UP; r++)
+                if (r != i)
+                    pl->runners_up [pl->nrunners_up++] = run->cands [r];
+            pl->variant = pl->score.variant;
+            for (uint32_t t = 0; t < job->ntasks; t++)
+                pl->variants [t] = pl->variant;
+            int *pools = run->task_pool;
+            for (uint32_t t = 0; t < job->ntasks; t++)
+                pools [t] = pl->score.pool;
+            s_fill_estimate (run, pl, pools);
+            pl->backfilled = run->nresv_cycle > 0;
+            s_placement_reason (run, pl, n, 1, ch.npicks);
+            return 1;
+        }
+        return 0;
+    }
+
+    /*  Shards: task by task, each on the best pool with room; all or none.  */
+    size_t mark = cy->nundo;
+    sp_placement_t *pl = s_new_placement (run, job);
+    if (!pl)
+        return -1;
+    uint32_t filled = 0;
+    size_t npools_used = 0, ncand0 = 0;
+    for (uint32_t t = 0; t < job->ntasks; t++) {
+        size_t n = s_candidates (run, job, k, 1, end_s, &type);
+        sp__choice_t ch;
+        size_t i = 0;
+        while (i < n && !sp__fit_pool (cy, run->cands [i].pool, job, type, 1, SP__AVAIL_NOW, end_s, 1, &ch))
+            i++;
+        if (i == n) {
+            sp__cycle_undo (cy, mark);
+            free (pl->nodes);
+            run->out->nplacements--;
+            return 0;
+        }
+        if (s_commit (run, job, &ch, pl->nodes, &filled) != 0) {
+            sp__cycle_undo (cy, mark);
+            free (pl->nodes);
+            run->out->nplacements--;
+            return -1;
+        }
+        int pool = run->cands [i].pool;
+        run->task_pool [t] = pool;
+        pl->variants [t] = run->cands [i].variant;
+        int seen = 0;
+        for (uint32_t u = 0; u < t && !seen; u++)
+            seen = run->task_pool [u] == pool;
+        npools_used += !seen;
+        if (t == 0) {
+            pl->score = run->cands [i];
+            pl->score.free_share = ch.packing;
+            for (size_t r = 0; r < n && pl->nrunners_up < SP_RUNNERS_UP; r++)
+                if (r != i)
+                    pl->runners_up [pl->nrunners_up++] = run->cands [r];
+            ncand0 = n;
+        }
+    }
+    cy->nundo = mark;
+    pl->variant = pl->variants [0];
+    s_fill_estimate (run, pl, run->task_pool);
+    pl->backfilled = run->nresv_cycle > 0;
+    s_placement_reason (run, pl, ncand0, npools_used, filled);
+    return 1;
+}
+
+/*  ---------------------------------------------------------------------------
+ *  Waiting  */
+
+static sp_wait_t *
+s_wait (sp__run_t *run, sp_job_t *job, const char *reason)
+{
+    sp_result_t *out = run->out;
+    sp_wait_t *w = &out->waits [out->nwaits++];
+    w->job = job;
+    w->expected_start_s = -1;
+    w->reservation = 0;
+    sp__copy (w->reason, sizeof w->reason, reason);
+    return w;
+}
+
+/*  The tenant's quota stops a job needing `need` GPUs: the reason (cached per tenant), or NULL.  */
+static const char *
+s_quota_block (sp__run_t *run, sp__tenant_t *t, uint64_t need)
+{
+    if (t->quota < 0 || need == 0 || t->held_gpu + (int64_t) need <= t->quota)
+        return NULL;
+    if (t->quota_reason && t->quota_reason_held == t->held_gpu && t->quota_reason_need == need)
+        return t->quota_reason;
+    char buf [256];
+    if (t->quota == 0)
+        snprintf (buf, sizeof buf, "waiting: tenant %s has no GPU quota (0), so it may run only jobs without GPUs",
+                  t->name);
+    else if ((int64_t) need > t->quota)
+        snprintf (buf, sizeof buf, "waiting: needs %llu GPU, more than tenant %s's GPU quota of %lld",
+                  (unsigned long long) need, t->name, (long long) t->quota);
+    else
+        snprintf (buf, sizeof buf, "waiting: tenant %s's GPU quota is %lld; its jobs hold %lld and this one needs %llu",
+                  t->name, (long long) t->quota, (long long) t->held_gpu, (unsigned long long) need);
+    t->quota_reason = sp__strdup (run->cy->arena, buf);
+    t->quota_reason_held = t->held_gpu;
+    t->quota_reason_need = need;
+    return t->quota_reason ? t->quota_reason : "waiting: GPU quota";
+}
+
+static const char *
+s_no_pool_reason (sp__run_t *run, const sp_job_t *job)
+{
+    const sp_cluster_t *c = run->c;
+    char buf [512], why [200];
+    size_t used = 0;
+    if (c->npools == 0)
+        return "waiting: the cluster has no pools (no node has registered)";
+    sp__catf (buf, sizeof buf, &used, "waiting: no pool is allowed for this job");
+    for (size_t p = 0; p < c->npools && p < 3; p++) {
+        sp_filter_pool (c, (int) p, job, why, sizeof why);
+        sp__catf (buf, sizeof buf, &used, "%s %s: %s", p ? ";" : " (", c->pools [p].name, why);
+    }
+    sp__catf (buf, sizeof buf, &used, "%s)", c->npools > 3 ? "; ..." : "");
+    char *s = sp__strdup (run->cy->arena, buf);
+    return s ? s : "waiting: no pool is allowed for this job";
+}
+
+/*  ---------------------------------------------------------------------------
+ *  The cycle  */
+
+static int
+s_prepare_out (sp_result_t *out, size_t npending)
+{
+    for (size_t i = 0; i < out->nplacements; i++)
+        free (out->placements [i].nodes);
+    out->nplacements = out->npreemptions = out->nwaits = 0;
+    out->jobs_considered = 0;
+    if (out->caps [2] < npending + 1) {
+        sp_wait_t *w = realloc (out->waits, (npending + 1) * sizeof *w);
+        if (!w)
+            return -1;
+        out->waits = w;
+        out->caps [2] = npending + 1;
+    }
+    return 0;
+}
+
+int
+sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes, size_t nnodes,
+             sp_job_t *const *pending, size_t npending, sp_job_t *const *running, size_t nrunning, sp_result_t *out)
+{
+    sp__run_t run_, *run = &run_;
+    memset (run, 0, sizeof *run);
+    if (!e || !params || !out)
+        return -1;
+    sp__arena_reset (&e->arena);
+    if (s_prepare_out (out, npending) != 0)
+        goto oom;
+    memset (run, 0, sizeof *run);
+    run->e = e;
+    run->c = e->c;
+    run->params = params;
+    run->now = params->now_s;
+    run->cy = &e->cy;
+    run->out = out;
+    double t0 = s_t ();
+    if (sp__cycle_build (&e->cy, e->c, params, &e->arena, nodes, nnodes, running, nrunning) != 0)
+        goto oom;
+    double t1 = s_t (); sp__prof[0] += t1 - t0;
+    e->cycle_no++;
+    sp__kcache_check (e);
+    if (sp__order_build (&run->order, e, &e->arena, params, pending, npending, running, nrunning) != 0)
+        goto oom;
+    e->last_charge_s = params->now_s > e->last_charge_s ? params->now_s : e->last_charge_s;
+    double t2 = s_t (); sp__prof[1] += t2 - t1;
+    uint32_t maxtasks = 1;
+    for (size_t i = 0; i < npending; i++)
+        if (pending [i] && pending [i]->ntasks > maxtasks)
+            maxtasks = pending [i]->ntasks;
+    run->cands = sp__alloc (&e->arena, (e->c->npools + 1) * sizeof *run->cands);
+    run->task_pool = sp__alloc (&e->arena, (maxtasks + 1) * sizeof *run->task_pool);
+    if (!run->cands || !run->task_pool)
+        goto oom;
+    if (sp__reserve_begin (run) != 0)
+        goto oom;
+
+    size_t placed = 0;
+    const sp_job_t *line_head = NULL;   /*  strict order: the job everything waits behind  */
+    char line_reason [160];
+    sp__entry_t *en;
+    while ((en = sp__order_next (&run->order)) != NULL) {
+        sp_job_t *job = en->job;
+        if (params->max_placements && placed >= params->max_placements)
+            break;
+        out->jobs_considered++;
+        if (line_head) {
+            s_wait (run, job, line_reason);
+            continue;
+        }
+        sp__tenant_t *t = &run->order.tenants [en->tenant];
+        const char *why = s_quota_block (run, t, en->gpus_total);
+        if (why) {
+            s_wait (run, job, why);
+            continue;
+        }
+        sp__class_t *k = sp__class_of (run, en);
+        if (!k)
+            goto oom;
+        if (k->nallowed == 0) {
+            if (!k->reason)
+                k->reason = (char *) s_no_pool_reason (run, job);
+            s_wait (run, job, k->reason);
+            continue;
+        }
+        double end_s = en->end_s;
+        if (!sp__class_fails_fast (k, end_s)) {
+            double a = s_t ();
+            int rc = s_try_place (run, job, k);
+            sp__prof[2] += s_t () - a;
+            if (rc < 0)
+                goto oom;
+            if (rc == 1) {
+                placed++;
+                en->memo->placed = 1;
+                sp__order_placed (&run->order, en->tenant, (int64_t) en->gpus_total);
+                continue;
+            }
+            /*  With reservations in place, would a member that ends before them
+             *  fit? If not even that, no member can.  */
+            const char *ignored;
+            int always = run->nresv_cycle == 0
+                         || s_candidates (run, job, k, job->gang ? job->ntasks : 1, run->now, &ignored) == 0;
+            sp__class_failed (run, k, always ? SP__NO_TIME : end_s);
+            k->fail_always |= always;
+            double b = s_t ();
+            if (!k->reason && sp__block_reason (run, job, k) != 0)
+                goto oom;
+            sp__prof[3] += s_t () - b;
+        }
+        sp_wait_t *w = s_wait (run, job, k->reason);
+        if (k->never)
+            continue;   /*  it could not run even on an idle cluster: it holds nobody up  */
+        double c0 = s_t ();
+        int rc = sp__reserve_for (run, job, k, w);
+        sp__prof[4] += s_t () - c0;
+        if (rc < 0)
+            goto oom;
+        if (!params->backfill) {
+            line_head = job;
+            snprintf (line_reason, sizeof line_reason, "waiting: jobs start in order and job %llu is first in line",
+                      (unsigned long long) job->id);
+        }
+    }
+    if (sp__reserve_end (run) != 0)
+        goto oom;
+    (void) t2;
+    return 0;
+oom:
+    free (run_.rsv);
+    free (run_.victims);
+    for (size_t i = 0; i < out->nplacements; i++)
+        free (out->placements [i].nodes);
+    out->nplacements = out->npreemptions = out->nwaits = 0;
+    return -1;
+}
