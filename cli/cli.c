@@ -163,3 +163,49 @@ st_cli_one_job_arg (st_cli_ctx_t *ctx, const char *cmd, char **positional, int n
         return st_cli_usage_error (ctx, cmd, "JOB must be a positive integer, got '%s'", positional[0]);
     return -1;
 }
+
+int
+st_cli_listing (st_cli_ctx_t *ctx, const st_cli_listing_t *l, int argc, char **argv)
+{
+    struct {
+        int json;
+    } o = { 0 };
+    const st_opt_t opts[] = {
+        { "json", 0, ST_OPT_BOOL, 0, 0, 0, NULL, l->json_help, NULL, NULL },
+        { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL },
+    };
+    char **pos = NULL;
+    int npos = 0;
+    Strata__Envelope *reply = NULL;
+    json_t *json = NULL;
+    st_error_t err;
+    st_error_clear (&err);
+
+    int rc = st_cli_parse_options (ctx, l->name, opts, &o, argc, argv, l->usage, l->description, &pos, &npos);
+    if (rc >= 0)
+        goto out;
+    if (npos > 0) {
+        rc = st_cli_usage_error (ctx, l->name, "unexpected argument '%s'", pos[0]);
+        goto out;
+    }
+    Strata__Envelope req;
+    st_wire_envelope_init (&req, 0);
+    l->request (&req);
+    if (st_cli_request (ctx, &req, l->reply, &reply, &err) != ST_OK) {
+        rc = st_cli_fail (ctx, &err);
+        goto out;
+    }
+    rc = ST_CLI_EXIT_ERROR;
+    if (o.json) {
+        if (!(json = l->to_json (reply)) || st_output_json_print (ctx->out, json) != 0)
+            goto out;
+    }
+    else if (l->print (ctx->out, reply) != 0)
+        goto out;
+    rc = ST_CLI_EXIT_OK;
+out:
+    json_decref (json);
+    st_wire_free (reply);
+    free (pos);
+    return rc;
+}

@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <jansson.h>
 #include "st_config.h"
 #include "st_error.h"
 #include "client.h"
@@ -50,6 +51,9 @@ extern const st_cli_cmd_t st_cli_cmd_show;
 extern const st_cli_cmd_t st_cli_cmd_logs;
 extern const st_cli_cmd_t st_cli_cmd_cancel;
 extern const st_cli_cmd_t st_cli_cmd_nodes;
+extern const st_cli_cmd_t st_cli_cmd_pools;
+extern const st_cli_cmd_t st_cli_cmd_models;
+extern const st_cli_cmd_t st_cli_cmd_explain;
 extern const st_cli_cmd_t st_cli_cmd_keygen;
 
 /*  The client for ctx->endpoint, created on first call. NULL with err filled
@@ -93,6 +97,22 @@ int st_cli_one_job_arg (st_cli_ctx_t *ctx, const char *cmd, char **positional, i
 int st_cli_parse_options (st_cli_ctx_t *ctx, const char *cmd, const st_opt_t *opts, void *cfg,
                           int argc, char **argv, const char *usage_line, const char *description,
                           char ***positional, int *npositional);
+
+/*  A command that takes no argument but --json, sends one request and prints
+ *  the reply as a table or as JSON (`nodes`, `pools`, `models`).  */
+typedef struct {
+    const char *name;           /*  "pools"  */
+    const char *usage;          /*  "strata pools [--json]"  */
+    const char *description;
+    const char *json_help;      /*  the --json line of --help  */
+    void (*request) (Strata__Envelope *req);    /*  sets the request's body (case and message)  */
+    Strata__Envelope__BodyCase reply;
+    json_t *(*to_json) (const Strata__Envelope *reply);     /*  NULL on allocation failure  */
+    int (*print) (FILE *out, const Strata__Envelope *reply);   /*  0, or -1 on failure  */
+} st_cli_listing_t;
+
+/*  Runs a listing command (argv[0] is its name); returns the exit code.  */
+int st_cli_listing (st_cli_ctx_t *ctx, const st_cli_listing_t *l, int argc, char **argv);
 
 /*  True for SUCCEEDED, FAILED and CANCELLED.  */
 int st_cli_state_is_terminal (const char *state);

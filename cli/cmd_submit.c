@@ -22,10 +22,13 @@
 typedef struct {
     /*  Spec flags are kept as text so that the spec validator, not the option
      *  parser, judges their values: one set of rules and messages.  */
-    char *name, *tenant, *queue, *kind, *priority, *ranks, *cpus, *memory, *gpus, *pool, *workdir, *time_limit,
-        *retries;
+    char *name, *tenant, *queue, *kind, *priority, *ranks, *shards, *cpus, *memory, *gpus, *pool, *workdir,
+        *time_limit, *retries, *prefer, *model;
     st_kv_t labels;         /*  --label k=v, as a list of "k=v"  */
     st_kv_t env;            /*  --env K=V, as a list of "K=V" (values may hold commas)  */
+    st_kv_t gpu_types;      /*  --gpu-type T, in order of preference  */
+    st_kv_t sites;          /*  --site S  */
+    int preemptible;        /*  --preemptible  */
     int wait;               /*  wait until the job ends; exit 0 only if it succeeded  */
     int json;               /*  JSON output  */
 } s_opts_t;
@@ -40,10 +43,19 @@ static const st_opt_t s_opts[] = {
     S_STR ("kind", kind, "KIND", "command, finetune or inference (default command)"),
     S_STR ("priority", priority, "P", "priority, -1000..1000 (default 0)"),
     S_STR ("ranks", ranks, "R", "number of ranks started together as a gang (default 1)"),
+    S_STR ("shards", shards, "N", "inference jobs: number of independent tasks (default 1)"),
     S_STR ("cpus", cpus, "C", "CPUs per rank, fractions allowed (default 1)"),
     S_STR ("memory", memory, "M", "memory per rank: MiB, or 512M, 4G (default 256M)"),
     S_STR ("gpus", gpus, "G", "GPUs per rank (default 0)"),
+    { "gpu-type", 0, ST_OPT_STRINGS, offsetof (s_opts_t, gpu_types), 0, 0, "TYPE",
+      "acceptable GPU type, most wanted first (repeatable)", NULL },
     S_STR ("pool", pool, "POOL", "run only in this pool"),
+    { "site", 0, ST_OPT_STRINGS, offsetof (s_opts_t, sites), 0, 0, "KIND",
+      "allowed site kind: onprem, private_cloud, public_cloud, edge (repeatable; default any)", NULL },
+    S_STR ("prefer", prefer, "WHAT", "placement preference: cost, latency, energy or balanced (default)"),
+    S_STR ("model", model, "MODEL", "model family, variant or auto; the scheduler picks the variant"),
+    { "preemptible", 0, ST_OPT_BOOL, offsetof (s_opts_t, preemptible), 0, 0, NULL,
+      "may be stopped for a more urgent job and requeued", NULL },
     { "label", 0, ST_OPT_STRINGS, offsetof (s_opts_t, labels), 0, 0, "K=V",
       "run only on nodes with this label (repeatable)", NULL },
     { "env", 'e', ST_OPT_STRINGS, offsetof (s_opts_t, env), 0, 0, "K=V",
@@ -72,6 +84,7 @@ static const char s_description[] =
     "  strata submit train.yaml\n"
     "  strata submit --name hello --cpus 0.5 --memory 128M -- echo hello world\n"
     "  strata submit --ranks 4 --gpus 1 --env EPOCHS=3 --wait -- python3 train.py\n"
+    "  strata submit --kind inference --shards 8 --gpus 1 --gpu-type L4 --prefer cost -- ./score.sh\n"
     "  cat job.json | strata submit - --json";
 
 /*  Which flag sets which spec field (for messages in flag mode).  */
@@ -85,6 +98,12 @@ static const struct {
     { "kind", "--kind" },
     { "priority", "--priority" },
     { "resources.ranks", "--ranks" },
+    { "resources.shards", "--shards" },
+    { "resources.gpu_types", "--gpu-type" },
+    { "placement.sites", "--site" },
+    { "placement.prefer", "--prefer" },
+    { "model", "--model" },
+    { "preemptible", "--preemptible" },
     { "resources.cpus_per_rank", "--cpus" },
     { "resources.mem_per_rank", "--memory" },
     { "resources.gpus_per_rank", "--gpus" },
@@ -204,6 +223,19 @@ s_put (s_builder_t *b, json_t *obj, const char *key, json_t *v, const char *flag
     json_object_set_new (obj, key, v);
 }
 
+/*  A repeated flag's values as a JSON list; NULL when one is not valid UTF-8.  */
+static json_t *
+s_list (const st_kv_t *list)
+{
+    json_t *a = json_array ();
+    for (size_t i = 0; a && i < list->n; i++)
+        if (json_array_append_new (a, json_string (list->keys[i])) != 0) {
+            json_decref (a);
+            a = NULL;
+        }
+    return a;
+}
+
 /*  Splits each "K=V" of list into obj. Returns 0, or -1 with err filled.  */
 static int
 s_put_pairs (s_builder_t *b, json_t *obj, const st_kv_t *list, const char *flag)
@@ -260,6 +292,12 @@ s_spec_from_flags (const s_opts_t *o, char **cmd, int ncmd, st_error_t *err)
     if (o->time_limit) s_put (&b, b.root, "time_limit", s_int_or_text (o->time_limit), "--time-limit");
     if (o->retries)    s_put (&b, b.root, "retries", s_int_or_text (o->retries), "--retries");
     if (o->ranks)      s_put (&b, res, "ranks", s_int_or_text (o->ranks), "--ranks");
+    if (o->shards)     s_put (&b, res, "shards", s_int_or_text (o->shards), "--shards");
+    if (o->prefer)     s_put (&b, place, "prefer", json_string (o->prefer), "--prefer");
+    if (o->model)      s_put (&b, b.root, "model", json_string (o->model), "--model");
+    if (o->preemptible) s_put (&b, b.root, "preemptible", json_true (), "--preemptible");
+    if (o->gpu_types.n) s_put (&b, res, "gpu_types", s_list (&o->gpu_types), "--gpu-type");
+    if (o->sites.n)    s_put (&b, place, "sites", s_list (&o->sites), "--site");
     if (o->cpus)       s_put (&b, res, "cpus_per_rank", s_num_or_text (o->cpus), "--cpus");
     if (o->memory)     s_put (&b, res, "mem_per_rank", s_int_or_text (o->memory), "--memory");
     if (o->gpus)       s_put (&b, res, "gpus_per_rank", s_int_or_text (o->gpus), "--gpus");
@@ -292,7 +330,8 @@ static int
 s_any_spec_flag (const s_opts_t *o)
 {
     return o->name || o->tenant || o->queue || o->kind || o->priority || o->ranks || o->cpus || o->memory
-        || o->gpus || o->pool || o->workdir || o->time_limit || o->retries || o->labels.n || o->env.n;
+        || o->gpus || o->pool || o->workdir || o->time_limit || o->retries || o->labels.n || o->env.n
+        || o->shards || o->prefer || o->model || o->preemptible || o->gpu_types.n || o->sites.n;
 }
 
 /*  Polls the job until it ends. Returns the exit code.  */

@@ -12,8 +12,8 @@
 #include "st_wire.h"
 
 static const st_cli_cmd_t *const s_commands[] = {
-    &st_cli_cmd_submit, &st_cli_cmd_jobs, &st_cli_cmd_show, &st_cli_cmd_logs,
-    &st_cli_cmd_cancel, &st_cli_cmd_nodes, &st_cli_cmd_keygen, NULL,
+    &st_cli_cmd_submit, &st_cli_cmd_jobs, &st_cli_cmd_show, &st_cli_cmd_explain, &st_cli_cmd_logs,
+    &st_cli_cmd_cancel, &st_cli_cmd_nodes, &st_cli_cmd_pools, &st_cli_cmd_models, &st_cli_cmd_keygen, NULL,
 };
 
 typedef struct {
@@ -89,7 +89,7 @@ s_description (void)
     FILE *f = open_memstream (&text, &len);
     if (!f)
         return NULL;
-    fprintf (f, "Strata's command-line client: submit jobs, follow their logs, look at jobs and nodes.\n\n"
+    fprintf (f, "Strata's command-line client: submit jobs, follow their logs, look at jobs, nodes, pools and models.\n\n"
                 "commands:\n");
     for (size_t i = 0; s_commands[i]; i++)
         fprintf (f, "  %-8s %s\n", s_commands[i]->name, s_commands[i]->summary);

@@ -156,6 +156,22 @@ st_format_cpus (uint32_t milli, char *buf, size_t size)
     return buf;
 }
 
+const char *
+st_format_number (double v, int places, char *buf, size_t size)
+{
+    snprintf (buf, size, "%.*f", places, v);
+    if (strchr (buf, '.')) {
+        size_t n = strlen (buf);
+        while (n > 0 && buf[n - 1] == '0')
+            buf[--n] = '\0';
+        if (n > 0 && buf[n - 1] == '.')
+            buf[--n] = '\0';
+    }
+    if (!strcmp (buf, "-0"))
+        snprintf (buf, size, "0");
+    return buf;
+}
+
 /*  -- tables ---------------------------------------------------------------  */
 
 struct st_table {
@@ -385,6 +401,12 @@ s_json_str (const char *s)
     return v;
 }
 
+json_t *
+st_output_json_str (const char *s)
+{
+    return s_json_str (s);
+}
+
 static json_t *
 s_json_cpus (uint32_t milli)
 {
@@ -422,6 +444,13 @@ s_task_json (const Strata__TaskInfo *t)
     return ok ? o : NULL;
 }
 
+/*  A figure the scheduler may not have: its value when the oneof is set, else null.  */
+static json_t *
+s_json_opt (int present, double v)
+{
+    return present ? json_real (v) : json_null ();
+}
+
 json_t *
 st_output_job_json (const Strata__JobInfo *job)
 {
@@ -449,6 +478,19 @@ st_output_job_json (const Strata__JobInfo *job)
     s_set (o, "started_unix_ms", json_integer ((json_int_t) job->started_unix_ms), &ok);
     s_set (o, "finished_unix_ms", json_integer ((json_int_t) job->finished_unix_ms), &ok);
     s_set (o, "cancel_requested", json_boolean (job->cancel_requested), &ok);
+    s_set (o, "pool", job->pool && *job->pool ? s_json_str (job->pool) : json_null (), &ok);
+    s_set (o, "variant", job->variant && *job->variant ? s_json_str (job->variant) : json_null (), &ok);
+    s_set (o, "est_cost", s_json_opt (job->est_cost_opt_case, job->est_cost), &ok);
+    s_set (o, "est_kwh", s_json_opt (job->est_kwh_opt_case, job->est_kwh), &ok);
+    s_set (o, "est_co2_g", s_json_opt (job->est_co2_g_opt_case, job->est_co2_g), &ok);
+    s_set (o, "cost", s_json_opt (job->cost_opt_case, job->cost), &ok);
+    s_set (o, "kwh", s_json_opt (job->kwh_opt_case, job->kwh), &ok);
+    s_set (o, "co2_g", s_json_opt (job->co2_g_opt_case, job->co2_g), &ok);
+    s_set (o, "preemptions", json_integer (job->preemptions), &ok);
+    json_t *placement = NULL;
+    if (job->placement_json && *job->placement_json)
+        placement = json_loads (job->placement_json, JSON_REJECT_DUPLICATES, NULL);
+    s_set (o, "placement", placement ? placement : json_null (), &ok);
 
     json_t *tasks = json_array ();
     for (size_t i = 0; tasks && i < job->n_tasks; i++)
@@ -580,11 +622,29 @@ s_task_exit (const Strata__TaskInfo *t, char *buf, size_t size)
     return buf;
 }
 
+/*  "cost 12.5, 4.2 kWh, 1050 g CO2", leaving out what is absent; NULL when all are.  */
+static const char *
+s_figures (int has_cost, double cost, int has_kwh, double kwh, int has_co2, double co2_g, char *buf, size_t size)
+{
+    char a[48], b[48], c[48];
+    size_t used = 0;
+    buf[0] = '\0';
+    if (has_cost)
+        used += (size_t) snprintf (buf + used, size - used, "cost %s", st_format_number (cost, 2, a, sizeof a));
+    if (has_kwh && used < size)
+        used += (size_t) snprintf (buf + used, size - used, "%s%s kWh", used ? ", " : "",
+                                   st_format_number (kwh, 3, b, sizeof b));
+    if (has_co2 && used < size)
+        used += (size_t) snprintf (buf + used, size - used, "%s%s g CO2", used ? ", " : "",
+                                   st_format_number (co2_g, 1, c, sizeof c));
+    return used ? buf : NULL;
+}
+
 int
 st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
 {
     char id[32], prio[32], attempts[48], res[160], created[80], started[80], finished[80], runtime[32],
-        exitc[32], cpus[32], mem[32], tq[160];
+        exitc[32], cpus[32], mem[32], tq[160], est[160], actual[160], preempted[16];
     const Strata__Resources *r = job->per_rank;
     uint32_t milli = r ? r->cpus_milli : 0;
     uint32_t gpus = r ? r->gpus : 0;
@@ -613,6 +673,7 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
     else
         snprintf (exitc, sizeof exitc, "-");
 
+    snprintf (preempted, sizeof preempted, "%u", job->preemptions);
     const char *kv[][2] = {
         { "id:", id },
         { "name:", s_or_dash (job->name) },
@@ -623,6 +684,13 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
         { "priority:", prio },
         { "attempts:", attempts },
         { "resources:", res },
+        { "pool:", job->pool && *job->pool ? job->pool : NULL },
+        { "model variant:", job->variant && *job->variant ? job->variant : NULL },
+        { "estimate:", s_figures (job->est_cost_opt_case != 0, job->est_cost, job->est_kwh_opt_case != 0,
+                                  job->est_kwh, job->est_co2_g_opt_case != 0, job->est_co2_g, est, sizeof est) },
+        { "actual:", s_figures (job->cost_opt_case != 0, job->cost, job->kwh_opt_case != 0, job->kwh,
+                                job->co2_g_opt_case != 0, job->co2_g, actual, sizeof actual) },
+        { "preemptions:", job->preemptions ? preempted : NULL },
         { "created:", created },
         { "started:", started },
         { "finished:", finished },

@@ -71,6 +71,16 @@ json_t *st_output_job_json (const Strata__JobInfo *job);
 /*  The node object (keys in docs/cli.md).  */
 json_t *st_output_node_json (const Strata__NodeInfo *node);
 
+/*  A JSON string for text from the scheduler: bytes that are not valid UTF-8
+ *  become '?'; NULL becomes "". New reference, NULL on allocation failure.  */
+json_t *st_output_json_str (const char *s);
+
+/*  The pool object (keys in docs/cli.md).  */
+json_t *st_output_pool_json (const Strata__PoolInfo *pool);
+
+/*  The model families as an array of {family, variants: [{name, jurisdictions, uri}]}.  */
+json_t *st_output_models_json (Strata__ModelFamily *const *families, size_t n);
+
 /*  Prints v indented, with a final newline. Returns 0, or -1 on failure.  */
 int st_output_json_print (FILE *out, const json_t *v);
 
@@ -84,6 +94,24 @@ int st_output_job_table (FILE *out, Strata__JobInfo *const *jobs, size_t n, uint
 
 /*  `strata nodes`: NAME POOL STATE CPUS MEMORY GPUS TASKS LAST SEEN LABELS.  */
 int st_output_node_table (FILE *out, Strata__NodeInfo *const *nodes, size_t n, uint64_t now_ms);
+
+/*  `strata pools`: POOL SITE REGION JURISDICTION CLEARANCE $/GPU-H $/CPU-H PUE
+ *  GCO2/KWH NODES GPUS, and a note under the table when a pool is implicit.  */
+int st_output_pool_table (FILE *out, Strata__PoolInfo *const *pools, size_t n);
+
+/*  `strata models`: FAMILY VARIANT JURISDICTIONS, one row per variant.  */
+int st_output_model_table (FILE *out, Strata__ModelFamily *const *families, size_t n);
+
+/*  `strata explain`: renders the policy library's explanation (the JSON text
+ *  of ExplainReply): for a waiting job the reason, a POOL VERDICT WHY table and
+ *  the expected start; for a placed job the chosen pool's score terms and raw
+ *  figures against the runners-up, the weights and the estimate. Returns 0,
+ *  or -1 when json is not a JSON object (nothing printed) or output fails.  */
+int st_output_explain (FILE *out, const char *json, uint64_t now_ms);
+
+/*  A price, a factor or a rate with at most `places` decimals, trailing zeros
+ *  dropped: "1.25", "0.02", "3", "0.0001".  */
+const char *st_format_number (double v, int places, char *buf, size_t size);
 
 #define ST_OUTPUT_REASON_WIDTH 40
 

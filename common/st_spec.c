@@ -32,14 +32,29 @@
 #define S_MAX_PATH        4096
 #define S_MAX_MEM_MB      (16ull * 1024 * 1024)     /*  16 TiB  */
 #define S_MAX_TIME_LIMIT  (30u * 24 * 3600)         /*  30 days  */
+#define S_MAX_TASKS       1024
+#define S_MAX_GPU_TYPES   8
+#define S_MAX_RESIDENCY   64
+#define S_MAX_LATENCY_MS  100000
+#define S_MAX_WEIGHT      1000.0
+#define S_WEIGHT_SCALE    1e6                       /*  weights keep 6 decimal places  */
+#define S_MAX_URI         4096
 
-static const char *const s_top_fields [] = {"kind", "name", "tenant", "queue", "priority", "command", "env",
-                                            "workdir", "resources", "placement", "time_limit", "retries",
+static const char *const s_top_fields [] = {"kind", "name", "tenant", "queue", "priority", "preemptible",
+                                            "command", "env", "workdir", "resources", "placement", "data",
+                                            "model", "checkpoint_dir", "simulate", "time_limit", "retries",
                                             NULL};
-static const char *const s_resource_fields [] = {"ranks", "cpus_per_rank", "mem_per_rank", "gpus_per_rank",
-                                                 NULL};
-static const char *const s_placement_fields [] = {"pool", "labels", NULL};
+static const char *const s_resource_fields [] = {"ranks", "shards", "cpus_per_rank", "mem_per_rank",
+                                                 "gpus_per_rank", "gpu_types", NULL};
+static const char *const s_placement_fields [] = {"pool", "labels", "sites", "near", "max_latency_ms", "prefer",
+                                                  "weights", NULL};
+static const char *const s_weight_fields [] = {"cost", "latency", "energy", "carbon", "packing", NULL};
+static const char *const s_data_fields [] = {"uri", "classification", "residency", NULL};
+static const char *const s_simulate_fields [] = {"duration", NULL};
 static const char *const s_kinds [] = {"command", "finetune", "inference", NULL};
+static const char *const s_sites [] = {"onprem", "private_cloud", "public_cloud", "edge", NULL};
+static const char *const s_prefers [] = {"cost", "latency", "energy", "balanced", NULL};
+static const char *const s_classes [] = {"public", "internal", "confidential", "restricted", NULL};
 
 /*  ---------------------------------------------------------------------------
  *  Key/value lists  */
@@ -282,15 +297,71 @@ s_is_name_char (char c)
            || c == '-';
 }
 
+/*  What a word may hold: 1..max characters of the allowed classes and
+ *  punctuation, or exactly one of a list of choices.  */
+typedef struct {
+    size_t max;
+    bool lower, upper, digit;
+    const char *extra;              /*  punctuation allowed besides the classes  */
+    const char *const *choices;     /*  non-NULL: one of these  */
+    const char *what;               /*  for messages: "must be WHAT"  */
+} s_word_t;
+
+static const s_word_t s_w_kind = {0, false, false, false, "", s_kinds, "one of command, finetune, inference"};
+static const s_word_t s_w_site = {0, false, false, false, "", s_sites,
+                                  "one of onprem, private_cloud, public_cloud, edge"};
+static const s_word_t s_w_prefer = {0, false, false, false, "", s_prefers, "one of cost, latency, energy, balanced"};
+static const s_word_t s_w_class = {0, false, false, false, "", s_classes,
+                                   "one of public, internal, confidential, restricted"};
+static const s_word_t s_w_gpu_type = {64, true, true, true, "._-", NULL,
+                                      "1 to 64 characters of letters, digits, '.', '_' or '-'"};
+static const s_word_t s_w_region = {64, true, false, true, "-", NULL,
+                                    "1 to 64 characters of lower-case letters, digits or '-'"};
+static const s_word_t s_w_jurisdiction = {16, false, true, true, "-", NULL,
+                                          "1 to 16 characters of upper-case letters, digits or '-' (e.g. EU)"};
+static const s_word_t s_w_model = {128, true, true, true, "._/-", NULL,
+                                   "1 to 128 characters of letters, digits, '.', '_', '/' or '-'"};
+
 static bool
-s_valid_name (const char *s, size_t len, size_t max)
+s_word_ok (const json_t *v, const s_word_t *w)
 {
-    if (len == 0 || len > max || strlen (s) != len)
+    if (!json_is_string (v) || strlen (json_string_value (v)) != json_string_length (v))
         return false;
-    for (size_t i = 0; i < len; i++)
-        if (!s_is_name_char (s [i]))
+    const char *text = json_string_value (v);
+    size_t len = json_string_length (v);
+    if (w->choices) {
+        for (const char *const *c = w->choices; *c; c++)
+            if (strcmp (*c, text) == 0)
+                return true;
+        return false;
+    }
+    if (len == 0 || len > w->max)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text [i];
+        if (!((w->lower && c >= 'a' && c <= 'z') || (w->upper && c >= 'A' && c <= 'Z')
+              || (w->digit && c >= '0' && c <= '9') || strchr (w->extra, c)))
             return false;
+    }
     return true;
+}
+
+/*  An optional word; def (copied) when absent or null.  */
+static st_rc_t
+s_word_field (const json_t *obj, const char *key, const char *field, const s_word_t *w, const char *def, char **out,
+              st_error_t *err)
+{
+    json_t *v = json_object_get (obj, key);
+    const char *text = def;
+    *out = NULL;
+    if (v && !json_is_null (v)) {
+        if (!s_word_ok (v, w))
+            return s_bad (err, field, w->what, v);
+        text = json_string_value (v);
+    }
+    if (text && !(*out = strdup (text)))
+        return st_error_set (err, ST_ENOMEM, field, "%s: out of memory", field);
+    return ST_OK;
 }
 
 /*  kind/name/tenant/queue/pool-style strings: 1..max of [A-Za-z0-9._-].  */
@@ -298,19 +369,64 @@ static st_rc_t
 s_name_field (const json_t *obj, const char *key, const char *field, size_t max, const char *def, char **out,
               st_error_t *err)
 {
-    json_t *v = json_object_get (obj, key);
     char what [128];
-    *out = NULL;
-    if (!v || json_is_null (v)) {
-        if (def && !(*out = strdup (def)))
-            return st_error_set (err, ST_ENOMEM, field, "%s: out of memory", field);
-        return ST_OK;
-    }
     snprintf (what, sizeof what, "1 to %zu characters of letters, digits, '.', '_' or '-'", max);
-    if (!json_is_string (v) || !s_valid_name (json_string_value (v), json_string_length (v), max))
-        return s_bad (err, field, what, v);
-    if (!(*out = strdup (json_string_value (v))))
+    s_word_t w = {max, true, true, true, "._-", NULL, what};
+    return s_word_field (obj, key, field, &w, def, out, err);
+}
+
+static void
+s_free_list (char **list)
+{
+    for (size_t i = 0; list && list [i]; i++)
+        free (list [i]);
+    free (list);
+}
+
+/*  An optional list of min..max distinct words: *out NULL-terminated, or NULL
+ *  when absent, null or empty.  */
+static st_rc_t
+s_word_list (const json_t *obj, const char *key, const char *field, const s_word_t *w, size_t min, size_t max,
+             const char *list_what, char ***out, size_t *n, st_error_t *err)
+{
+    json_t *v = json_object_get (obj, key);
+    *out = NULL;
+    *n = 0;
+    if (!v || json_is_null (v))
+        return ST_OK;
+    if (!json_is_array (v) || json_array_size (v) < min || json_array_size (v) > max)
+        return s_bad (err, field, list_what, v);
+    size_t count = json_array_size (v);
+    if (count == 0)
+        return ST_OK;
+    if (!(*out = calloc (count + 1, sizeof **out)))
         return st_error_set (err, ST_ENOMEM, field, "%s: out of memory", field);
+    for (size_t i = 0; i < count; i++) {
+        json_t *item = json_array_get (v, i);
+        char at [96];
+        snprintf (at, sizeof at, "%s[%zu]", field, i);
+        if (!s_word_ok (item, w))
+            return s_bad (err, at, w->what, item);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp ((*out) [k], json_string_value (item)) == 0)
+                return st_error_set (err, ST_EINVAL, at, "%s: \"%s\" is listed twice", at, (*out) [k]);
+        if (!((*out) [i] = strdup (json_string_value (item))))
+            return st_error_set (err, ST_ENOMEM, field, "%s: out of memory", field);
+        (*n)++;
+    }
+    return ST_OK;
+}
+
+static st_rc_t
+s_bool_field (const json_t *obj, const char *key, const char *field, int *out, st_error_t *err)
+{
+    json_t *v = json_object_get (obj, key);
+    *out = 0;
+    if (!v || json_is_null (v))
+        return ST_OK;
+    if (!json_is_boolean (v))
+        return s_bad (err, field, "true or false", v);
+    *out = json_is_true (v);
     return ST_OK;
 }
 
@@ -352,6 +468,46 @@ s_has_control (const char *s)
         if ((unsigned char) *s < 0x20 || *s == 0x7f)
             return true;
     return false;
+}
+
+/*  workdir, checkpoint_dir: optional absolute paths.  */
+static st_rc_t
+s_path_field (const json_t *obj, const char *key, const char *field, char **out, st_error_t *err)
+{
+    json_t *v = json_object_get (obj, key);
+    *out = NULL;
+    if (!v || json_is_null (v))
+        return ST_OK;
+    if (!json_is_string (v) || json_string_value (v) [0] != '/' || json_string_length (v) > S_MAX_PATH
+        || strlen (json_string_value (v)) != json_string_length (v) || s_has_control (json_string_value (v)))
+        return s_bad (err, field, "an absolute path (starting with /)", v);
+    if (!(*out = strdup (json_string_value (v))))
+        return st_error_set (err, ST_ENOMEM, field, "%s: out of memory", field);
+    return ST_OK;
+}
+
+/*  A duration as time_limit takes it: integer seconds, or a string ("90",
+ *  "1500ms", "2h", "1h30m"; digits alone are seconds). Returns 0 on success.  */
+static int
+s_duration_ms (const json_t *v, uint64_t *ms)
+{
+    if (json_is_integer (v)) {
+        if (json_integer_value (v) < 0 || json_integer_value (v) > UINT32_MAX)
+            return -1;
+        *ms = (uint64_t) json_integer_value (v) * 1000;
+        return 0;
+    }
+    if (!json_is_string (v) || strlen (json_string_value (v)) != json_string_length (v))
+        return -1;
+    const char *text = json_string_value (v);
+    uint32_t seconds;
+    if (*text && text [strspn (text, "0123456789")] == '\0') {
+        if (st_spec_parse_duration (text, &seconds) != 0)
+            return -1;
+        *ms = (uint64_t) seconds * 1000;
+        return 0;
+    }
+    return st_config_parse_duration_ms (text, ms) == 0 ? 0 : -1;
 }
 
 /*  ---------------------------------------------------------------------------
@@ -478,6 +634,37 @@ s_string_map (const json_t *parent, const char *key, const char *field, bool is_
     return ST_OK;
 }
 
+/*  The number of tasks: ranks (a gang) for command and finetune, shards
+ *  (independent tasks) for inference; spec->ranks either way.  */
+static st_rc_t
+s_tasks (const json_t *res, st_spec_t *spec, st_error_t *err)
+{
+    json_t *ranks = json_object_get (res, "ranks"), *shards = json_object_get (res, "shards");
+    bool has_ranks = ranks && !json_is_null (ranks), has_shards = shards && !json_is_null (shards);
+    int64_t n;
+    st_rc_t rc;
+    if (spec->gang && has_shards) {
+        st_error_set (err, ST_EINVAL, "resources.shards", "resources.shards: only inference jobs have shards; a %s "
+                      "job has ranks", spec->kind);
+        st_error_hint (err, "write resources.ranks: N (all ranks start together), or kind: inference for "
+                            "independent shards");
+        return ST_EINVAL;
+    }
+    /*  ranks: 1 is accepted: specs stored by earlier versions carry it for every kind.  */
+    if (!spec->gang && has_ranks && (has_shards || !json_is_integer (ranks) || json_integer_value (ranks) != 1)) {
+        st_error_set (err, ST_EINVAL, "resources.ranks", "resources.ranks: inference jobs have shards, not ranks");
+        st_error_hint (err, "write resources.shards: N (independent tasks that may run in different pools)");
+        return ST_EINVAL;
+    }
+    if (spec->gang)
+        rc = s_int_field (res, "ranks", "resources.ranks", 1, S_MAX_TASKS, 1, &n, err);
+    else
+        rc = s_int_field (res, "shards", "resources.shards", 1, S_MAX_TASKS, 1, &n, err);
+    if (rc == ST_OK)
+        spec->ranks = (uint32_t) n;
+    return rc;
+}
+
 static st_rc_t
 s_resources (const json_t *root, st_spec_t *spec, st_error_t *err)
 {
@@ -490,11 +677,9 @@ s_resources (const json_t *root, st_spec_t *spec, st_error_t *err)
     spec->gpus = 0;
     if (rc != ST_OK || !res)
         return rc;
-    if ((rc = s_check_fields (res, "resources", s_resource_fields, err)) != ST_OK)
+    if ((rc = s_check_fields (res, "resources", s_resource_fields, err)) != ST_OK
+        || (rc = s_tasks (res, spec, err)) != ST_OK)
         return rc;
-    if ((rc = s_int_field (res, "ranks", "resources.ranks", 1, 1024, 1, &n, err)) != ST_OK)
-        return rc;
-    spec->ranks = (uint32_t) n;
 
     v = json_object_get (res, "cpus_per_rank");
     if (v && !json_is_null (v)) {
@@ -529,6 +714,49 @@ s_resources (const json_t *root, st_spec_t *spec, st_error_t *err)
     if ((rc = s_int_field (res, "gpus_per_rank", "resources.gpus_per_rank", 0, 64, 0, &n, err)) != ST_OK)
         return rc;
     spec->gpus = (uint32_t) n;
+
+    if ((rc = s_word_list (res, "gpu_types", "resources.gpu_types", &s_w_gpu_type, 1, S_MAX_GPU_TYPES,
+                           "a list of 1 to 8 GPU type names", &spec->gpu_types, &spec->ngpu_types, err)) != ST_OK)
+        return rc;
+    if (spec->ngpu_types && spec->gpus == 0) {
+        st_error_set (err, ST_EINVAL, "resources.gpu_types",
+                      "resources.gpu_types: only meaningful when resources.gpus_per_rank is above 0");
+        st_error_hint (err, "ask for GPUs with gpus_per_rank: N, or leave gpu_types out");
+        return ST_EINVAL;
+    }
+    return ST_OK;
+}
+
+/*  placement.weights: 0..1000 each, kept to 6 decimal places so that the
+ *  canonical JSON (10 significant digits) reads back to the same numbers.  */
+static st_rc_t
+s_weights (const json_t *place, st_spec_t *spec, st_error_t *err)
+{
+    json_t *w;
+    st_rc_t rc = s_get_object (place, "weights", "placement.weights", &w, err);
+    if (rc != ST_OK || !w || (rc = s_check_fields (w, "placement.weights", s_weight_fields, err)) != ST_OK)
+        return rc;
+    double *slots [] = {&spec->weights.cost, &spec->weights.latency, &spec->weights.energy, &spec->weights.carbon,
+                        &spec->weights.packing};
+    bool any = false;
+    for (size_t i = 0; s_weight_fields [i]; i++) {
+        json_t *v = json_object_get (w, s_weight_fields [i]);
+        char field [64];
+        snprintf (field, sizeof field, "placement.weights.%s", s_weight_fields [i]);
+        *slots [i] = 0;
+        if (!v || json_is_null (v))
+            continue;
+        if (!json_is_number (v) || !(json_number_value (v) >= 0 && json_number_value (v) <= S_MAX_WEIGHT))
+            return s_bad (err, field, "a number between 0 and 1000", v);
+        *slots [i] = (double) (int64_t) (json_number_value (v) * S_WEIGHT_SCALE + 0.5) / S_WEIGHT_SCALE;
+        any = any || *slots [i] > 0;
+    }
+    if (!any) {
+        st_error_set (err, ST_EINVAL, "placement.weights", "placement.weights: at least one weight must be above 0");
+        st_error_hint (err, "e.g. weights: {cost: 1, carbon: 1}; the keys are cost, latency, energy, carbon, packing");
+        return ST_EINVAL;
+    }
+    spec->has_weights = 1;
     return ST_OK;
 }
 
@@ -536,14 +764,82 @@ static st_rc_t
 s_placement (const json_t *root, st_spec_t *spec, st_error_t *err)
 {
     json_t *place;
+    int64_t n;
     st_rc_t rc = s_get_object (root, "placement", "placement", &place, err);
-    if (rc != ST_OK || !place)
+    if (rc != ST_OK)
         return rc;
+    if (!place)
+        return (spec->prefer = strdup ("balanced")) ? ST_OK
+                                                    : st_error_set (err, ST_ENOMEM, "placement", "out of memory");
     if ((rc = s_check_fields (place, "placement", s_placement_fields, err)) != ST_OK)
         return rc;
-    if ((rc = s_name_field (place, "pool", "placement.pool", 64, NULL, &spec->pool, err)) != ST_OK)
+    if ((rc = s_name_field (place, "pool", "placement.pool", 64, NULL, &spec->pool, err)) != ST_OK
+        || (rc = s_string_map (place, "labels", "placement.labels", false, &spec->labels, err)) != ST_OK
+        || (rc = s_word_list (place, "sites", "placement.sites", &s_w_site, 1, 4,
+                              "a list of site kinds (onprem, private_cloud, public_cloud, edge)", &spec->sites,
+                              &spec->nsites, err)) != ST_OK
+        || (rc = s_word_field (place, "near", "placement.near", &s_w_region, NULL, &spec->near, err)) != ST_OK
+        || (rc = s_int_field (place, "max_latency_ms", "placement.max_latency_ms", 1, S_MAX_LATENCY_MS, 0, &n,
+                              err)) != ST_OK)
         return rc;
-    return s_string_map (place, "labels", "placement.labels", false, &spec->labels, err);
+    spec->max_latency_ms = (uint32_t) n;
+    if (spec->max_latency_ms && !spec->near) {
+        st_error_set (err, ST_EINVAL, "placement.max_latency_ms",
+                      "placement.max_latency_ms: needs placement.near, the region the latency is measured from");
+        st_error_hint (err, "add near: REGION, e.g. near: eu-west");
+        return ST_EINVAL;
+    }
+    if ((rc = s_weights (place, spec, err)) != ST_OK)
+        return rc;
+    json_t *prefer = json_object_get (place, "prefer");
+    if (spec->has_weights && prefer && !json_is_null (prefer)) {
+        st_error_set (err, ST_EINVAL, "placement.weights",
+                      "placement.weights: give either placement.prefer or placement.weights, not both");
+        st_error_hint (err, "prefer picks a preset set of weights; weights sets them one by one");
+        return ST_EINVAL;
+    }
+    return s_word_field (place, "prefer", "placement.prefer", &s_w_prefer, spec->has_weights ? NULL : "balanced",
+                         &spec->prefer, err);
+}
+
+static st_rc_t
+s_data (const json_t *root, st_spec_t *spec, st_error_t *err)
+{
+    json_t *data, *v;
+    st_rc_t rc = s_get_object (root, "data", "data", &data, err);
+    if (rc != ST_OK || (data && (rc = s_check_fields (data, "data", s_data_fields, err)) != ST_OK))
+        return rc;
+    v = json_object_get (data, "uri");
+    if (v && !json_is_null (v)) {
+        if (!json_is_string (v) || json_string_length (v) == 0 || json_string_length (v) > S_MAX_URI
+            || strlen (json_string_value (v)) != json_string_length (v) || s_has_control (json_string_value (v)))
+            return s_bad (err, "data.uri", "a string of 1 to 4096 bytes without control characters", v);
+        if (!(spec->data_uri = strdup (json_string_value (v))))
+            return st_error_set (err, ST_ENOMEM, "data.uri", "data.uri: out of memory");
+    }
+    if ((rc = s_word_field (data, "classification", "data.classification", &s_w_class, "public",
+                            &spec->classification, err)) != ST_OK)
+        return rc;
+    return s_word_list (data, "residency", "data.residency", &s_w_jurisdiction, 0, S_MAX_RESIDENCY,
+                        "a list of at most 64 jurisdiction codes", &spec->residency, &spec->nresidency, err);
+}
+
+static st_rc_t
+s_simulate (const json_t *root, st_spec_t *spec, st_error_t *err)
+{
+    json_t *sim, *v;
+    uint64_t ms = 0;
+    st_rc_t rc = s_get_object (root, "simulate", "simulate", &sim, err);
+    if (rc != ST_OK || !sim || (rc = s_check_fields (sim, "simulate", s_simulate_fields, err)) != ST_OK)
+        return rc;
+    v = json_object_get (sim, "duration");
+    if (!v || json_is_null (v))
+        return st_error_set (err, ST_EINVAL, "simulate.duration", "simulate.duration: required field is missing");
+    if (s_duration_ms (v, &ms) != 0 || ms < 1 || ms > S_MAX_TIME_LIMIT * 1000ull)
+        return s_bad (err, "simulate.duration",
+                      "seconds or a duration like \"500ms\", \"30s\", \"2h\" (1 ms to 30 days)", v);
+    spec->simulate_ms = ms;
+    return ST_OK;
 }
 
 static st_rc_t
@@ -552,15 +848,13 @@ s_time_limit (const json_t *root, st_spec_t *spec, st_error_t *err)
     json_t *v = json_object_get (root, "time_limit");
     const char *what = "seconds (0 to 2592000) or a duration like \"90s\", \"30m\", \"2h\", \"1d\" "
                        "(at most 30 days; 0 = none)";
-    uint32_t s = 0;
+    uint64_t ms = 0;
     spec->time_limit_s = 0;
     if (!v || json_is_null (v))
         return ST_OK;
-    if (json_is_integer (v) && json_integer_value (v) >= 0 && json_integer_value (v) <= S_MAX_TIME_LIMIT)
-        s = (uint32_t) json_integer_value (v);
-    else if (!json_is_string (v) || st_spec_parse_duration (json_string_value (v), &s) != 0 || s > S_MAX_TIME_LIMIT)
+    if (s_duration_ms (v, &ms) != 0 || ms % 1000 != 0 || ms / 1000 > S_MAX_TIME_LIMIT)
         return s_bad (err, "time_limit", what, v);
-    spec->time_limit_s = s;
+    spec->time_limit_s = (uint32_t) (ms / 1000);
     return ST_OK;
 }
 
@@ -586,7 +880,6 @@ st_spec_t *
 st_spec_from_json (struct json_t *root, st_error_t *err)
 {
     st_spec_t *spec = NULL;
-    json_t *v;
     int64_t n;
     st_rc_t rc = ST_OK;
     st_error_clear (err);
@@ -610,18 +903,9 @@ st_spec_from_json (struct json_t *root, st_error_t *err)
     if ((rc = s_check_fields (root, "", s_top_fields, err)) != ST_OK)
         goto out;
 
-    v = json_object_get (root, "kind");
-    if (v && !json_is_null (v)) {
-        bool known = false;
-        for (const char *const *k = s_kinds; json_is_string (v) && *k && !known; k++)
-            known = strcmp (*k, json_string_value (v)) == 0;
-        if (!known) {
-            rc = s_bad (err, "kind", "one of command, finetune, inference", v);
-            goto out;
-        }
-    }
-    if ((rc = s_name_field (root, "kind", "kind", 16, "command", &spec->kind, err)) != ST_OK)
+    if ((rc = s_word_field (root, "kind", "kind", &s_w_kind, "command", &spec->kind, err)) != ST_OK)
         goto out;
+    spec->gang = strcmp (spec->kind, "inference") != 0;
     if ((rc = s_command (root, spec, err)) != ST_OK)
         goto out;
     if ((rc = s_name_field (root, "name", "name", 128, NULL, &spec->name, err)) != ST_OK)
@@ -636,23 +920,14 @@ st_spec_from_json (struct json_t *root, st_error_t *err)
     if ((rc = s_int_field (root, "priority", "priority", -1000, 1000, 0, &n, err)) != ST_OK)
         goto out;
     spec->priority = (int32_t) n;
-    if ((rc = s_string_map (root, "env", "env", true, &spec->env, err)) != ST_OK)
-        goto out;
-
-    v = json_object_get (root, "workdir");
-    if (v && !json_is_null (v)) {
-        if (!json_is_string (v) || json_string_value (v) [0] != '/' || json_string_length (v) > S_MAX_PATH
-            || strlen (json_string_value (v)) != json_string_length (v) || s_has_control (json_string_value (v))) {
-            rc = s_bad (err, "workdir", "an absolute path (starting with /)", v);
-            goto out;
-        }
-        if (!(spec->workdir = strdup (json_string_value (v)))) {
-            rc = st_error_set (err, ST_ENOMEM, "workdir", "workdir: out of memory");
-            goto out;
-        }
-    }
-    if ((rc = s_resources (root, spec, err)) != ST_OK || (rc = s_placement (root, spec, err)) != ST_OK
-        || (rc = s_time_limit (root, spec, err)) != ST_OK)
+    if ((rc = s_bool_field (root, "preemptible", "preemptible", &spec->preemptible, err)) != ST_OK
+        || (rc = s_string_map (root, "env", "env", true, &spec->env, err)) != ST_OK
+        || (rc = s_path_field (root, "workdir", "workdir", &spec->workdir, err)) != ST_OK
+        || (rc = s_resources (root, spec, err)) != ST_OK || (rc = s_placement (root, spec, err)) != ST_OK
+        || (rc = s_data (root, spec, err)) != ST_OK
+        || (rc = s_word_field (root, "model", "model", &s_w_model, NULL, &spec->model, err)) != ST_OK
+        || (rc = s_path_field (root, "checkpoint_dir", "checkpoint_dir", &spec->checkpoint_dir, err)) != ST_OK
+        || (rc = s_simulate (root, spec, err)) != ST_OK || (rc = s_time_limit (root, spec, err)) != ST_OK)
         goto out;
     if ((rc = s_int_field (root, "retries", "retries", 0, 100, 0, &n, err)) != ST_OK)
         goto out;
@@ -692,22 +967,68 @@ s_string_or_null (const char *s)
     return s ? json_string (s) : json_null ();
 }
 
+/*  Whole numbers as integers, others as the shortest decimal.  */
+static json_t *
+s_number_json (double x)
+{
+    if (x == (double) (json_int_t) x)
+        return json_integer ((json_int_t) x);
+    return json_real (x);
+}
+
+/*  A word list, or null when it is empty.  */
+static json_t *
+s_list_json (char *const *items, size_t n)
+{
+    if (n == 0)
+        return json_null ();
+    json_t *a = json_array ();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new (a, json_string (items [i])) != 0) {
+            json_decref (a);
+            a = NULL;
+        }
+    return a;
+}
+
+static json_t *
+s_weights_json (const st_spec_t *spec)
+{
+    if (!spec->has_weights)
+        return json_null ();
+    return json_pack ("{s:o, s:o, s:o, s:o, s:o}", "carbon", s_number_json (spec->weights.carbon), "cost",
+                      s_number_json (spec->weights.cost), "energy", s_number_json (spec->weights.energy), "latency",
+                      s_number_json (spec->weights.latency), "packing", s_number_json (spec->weights.packing));
+}
+
+/*  {"duration": seconds} when whole, else {"duration": "NNNms"}; null when not simulated.  */
+static json_t *
+s_simulate_json (uint64_t ms)
+{
+    char text [32];
+    if (ms == 0)
+        return json_null ();
+    if (ms % 1000 == 0)
+        return json_pack ("{s:I}", "duration", (json_int_t) (ms / 1000));
+    snprintf (text, sizeof text, "%llums", (unsigned long long) ms);
+    return json_pack ("{s:s}", "duration", text);
+}
+
 char *
 st_spec_to_json (const st_spec_t *spec)
 {
     char *text = NULL;
-    json_t *root = NULL, *argv = NULL, *cpus = NULL;
+    json_t *root = NULL, *argv = NULL;
     if (!spec)
         return NULL;
+    bool shards = spec->kind && strcmp (spec->kind, "inference") == 0;
     argv = json_array ();
     for (size_t i = 0; argv && i < spec->argc; i++)
         if (json_array_append_new (argv, json_string (spec->argv [i])) != 0)
             goto out;
     /*  Whole cpus are written as integers, others as the shortest decimal (at most
      *  3 places), so reading the text back gives the same thousandths.  */
-    cpus = spec->cpus_milli % 1000 == 0 ? json_integer (spec->cpus_milli / 1000)
-                                                : json_real (spec->cpus_milli / 1000.0);
-    root = json_pack ("{s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:o, s:{s:o, s:I, s:I, s:I}, s:I, s:I, s:o}",
+    root = json_pack ("{s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:b, s:o, s:s?, s:o, s:o, s:o, s:I, s:I, s:o}",
                       "command", argv,
                       "env", s_kv_to_json (&spec->env),
                       "kind", spec->kind ? spec->kind : "command",
@@ -715,19 +1036,36 @@ st_spec_to_json (const st_spec_t *spec)
                       "tenant", spec->tenant ? spec->tenant : "default",
                       "queue", spec->queue ? spec->queue : "default",
                       "priority", (int) spec->priority,
-                      "placement", json_pack ("{s:o, s:o}", "labels", s_kv_to_json (&spec->labels),
-                                              "pool", s_string_or_null (spec->pool)),
-                      "resources",
-                      "cpus_per_rank", cpus,
-                      "gpus_per_rank", (json_int_t) spec->gpus,
-                      "mem_per_rank", (json_int_t) spec->mem_mb,
-                      "ranks", (json_int_t) spec->ranks,
+                      "preemptible", spec->preemptible,
+                      "placement",
+                      json_pack ("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "labels", s_kv_to_json (&spec->labels),
+                                 "max_latency_ms",
+                                 spec->max_latency_ms ? json_integer (spec->max_latency_ms) : json_null (), "near",
+                                 s_string_or_null (spec->near), "pool", s_string_or_null (spec->pool), "prefer",
+                                 s_string_or_null (spec->prefer ? spec->prefer
+                                                   : spec->has_weights ? NULL : "balanced"),
+                                 "sites", s_list_json (spec->sites, spec->nsites), "weights", s_weights_json (spec)),
+                      "model", spec->model,
+                      "data",
+                      json_pack ("{s:s, s:o, s:o}", "classification",
+                                 spec->classification ? spec->classification : "public", "residency",
+                                 s_list_json (spec->residency, spec->nresidency), "uri",
+                                 s_string_or_null (spec->data_uri)),
+                      "checkpoint_dir", s_string_or_null (spec->checkpoint_dir),
+                      "simulate", s_simulate_json (spec->simulate_ms),
                       "retries", (json_int_t) spec->retries,
                       "time_limit", (json_int_t) spec->time_limit_s,
                       "workdir", s_string_or_null (spec->workdir));
     argv = NULL;   /*  json_pack took it, or released it on failure  */
-    if (root)
+    json_t *res = root ? json_pack ("{s:o, s:o, s:I, s:I}", "cpus_per_rank", s_number_json (spec->cpus_milli / 1000.0),
+                                    "gpu_types", s_list_json (spec->gpu_types, spec->ngpu_types), "gpus_per_rank",
+                                    (json_int_t) spec->gpus, "mem_per_rank", (json_int_t) spec->mem_mb)
+                       : NULL;
+    if (res && json_object_set_new (res, shards ? "shards" : "ranks", json_integer (spec->ranks)) == 0
+        && json_object_set_new (root, "resources", res) == 0)
         text = json_dumps (root, JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION (10));
+    else
+        json_decref (res);
 out:
     json_decref (argv);
     json_decref (root);
@@ -751,6 +1089,15 @@ st_spec_destroy (st_spec_t **self_p)
     free (spec->workdir);
     free (spec->pool);
     st_kv_free (&spec->labels);
+    s_free_list (spec->gpu_types);
+    s_free_list (spec->sites);
+    free (spec->near);
+    free (spec->prefer);
+    free (spec->data_uri);
+    free (spec->classification);
+    s_free_list (spec->residency);
+    free (spec->model);
+    free (spec->checkpoint_dir);
     free (spec);
     *self_p = NULL;
 }

@@ -451,6 +451,15 @@ st_client_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
     case STRATA__ENVELOPE__BODY_NODES:
         s_on_nodes (s, peer, env);
         return;
+    case STRATA__ENVELOPE__BODY_POOLS:
+        st_client_pools (s, peer, env);
+        return;
+    case STRATA__ENVELOPE__BODY_MODELS:
+        st_client_models (s, peer, env);
+        return;
+    case STRATA__ENVELOPE__BODY_EXPLAIN:
+        st_client_explain (s, peer, env);
+        return;
     case STRATA__ENVELOPE__BODY_LOGS:
         s_on_logs (s, peer, env);
         return;

@@ -129,15 +129,30 @@ s_send_launch (st_sched_t *s, st_task_t *t)
     l.task = &tr;
     l.n_argv = sp->argc;
     l.argv = sp->argv;
-    /*  The spec's environment plus the variables every rank gets.  */
-    char vals[6][32];
+    /*  The spec's environment plus the variables every rank gets; a NULL value
+     *  (no checkpoint directory, no model, ...) leaves the variable out.  */
+    char vals[6][32], ckpt[4200];
     snprintf (vals[0], sizeof vals[0], "%" PRIu64, job->id);
     snprintf (vals[1], sizeof vals[1], "%u", t->index);
     snprintf (vals[2], sizeof vals[2], "%u", job->ntasks);
     snprintf (vals[3], sizeof vals[3], "%u", t->attempt);
+    const char *checkpoint = sp->checkpoint_dir;
+    const sp_variant_t *variant = NULL;
+    int pool = job->pool ? sp_cluster_pool (s->cluster, job->pool) : -1;
+    if (pool >= 0) {
+        /*  Without a checkpoint_dir, one per job under the pool's local storage root.  */
+        const char *root = s->cluster->pools[pool].storage_root;
+        if (!checkpoint && root && root[0] == '/'
+            && snprintf (ckpt, sizeof ckpt, "%s/checkpoints/job-%" PRIu64, root, job->id) < (int) sizeof ckpt)
+            checkpoint = ckpt;
+        if (job->variant)
+            variant = sp_cluster_variant (s->cluster, job->variant, s->cluster->pools[pool].jurisdiction);
+    }
     const char *extra_k[] = { "STRATA_JOB_ID", "STRATA_RANK", "STRATA_WORLD_SIZE", "STRATA_ATTEMPT", "RANK",
-                              "WORLD_SIZE", "STRATA_JOB_NAME" };
-    const char *extra_v[] = { vals[0], vals[1], vals[2], vals[3], vals[1], vals[2], sp->name };
+                              "WORLD_SIZE", "STRATA_JOB_NAME", "STRATA_POOL", "STRATA_CHECKPOINT_DIR",
+                              "STRATA_MODEL", "STRATA_MODEL_URI", "STRATA_DATA_URI" };
+    const char *extra_v[] = { vals[0], vals[1], vals[2], vals[3], vals[1], vals[2], sp->name, job->pool, checkpoint,
+                              job->variant, variant ? variant->uri : NULL, sp->data_uri };
     size_t nextra = sizeof extra_k / sizeof *extra_k;
     Strata__Launch__EnvEntry *entries = calloc (sp->env.n + nextra, sizeof *entries);
     Strata__Launch__EnvEntry **eptrs = calloc (sp->env.n + nextra, sizeof *eptrs);
@@ -150,11 +165,14 @@ s_send_launch (st_sched_t *s, st_task_t *t)
         entries[ne].value = sp->env.vals[i];
         eptrs[ne] = &entries[ne];
     }
-    for (size_t i = 0; i < nextra; i++, ne++) {
+    for (size_t i = 0; i < nextra; i++) {
+        if (!extra_v[i])
+            continue;
         strata__launch__env_entry__init (&entries[ne]);
         entries[ne].key = (char *) extra_k[i];
         entries[ne].value = (char *) extra_v[i];
         eptrs[ne] = &entries[ne];
+        ne++;
     }
     l.n_env = ne;
     l.env = eptrs;
@@ -166,6 +184,7 @@ s_send_launch (st_sched_t *s, st_task_t *t)
     l.time_limit_s = sp->time_limit_s;
     l.kill_grace_ms = (uint32_t) s->cfg.kill_grace_ms;
     l.world_size = job->ntasks;
+    l.simulated_ms = sp->simulate_ms;
     env.body_case = STRATA__ENVELOPE__BODY_LAUNCH;
     env.launch = &l;
 
@@ -395,6 +414,7 @@ s_on_register (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env
     node->cap_cpus_milli = reg->capacity->cpus_milli;
     node->cap_mem_mb = reg->capacity->mem_mb;
     node->cap_gpus = reg->capacity->gpus;
+    node->pn_stale = 1;
     st_mark_node (s, node);
     st_add_event (s, 0, -1, 0, "node", NULL, "UP", node->name, "node %s registered (pool %s, %g CPU, %" PRIu64
                   " MiB, %u GPU, epoch %" PRIu64 ")", node->name, node->pool, node->cap_cpus_milli / 1000.0,

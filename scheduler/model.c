@@ -6,13 +6,15 @@
  *      PENDING     SCHEDULED                                 [st_place_pending]
  *      PENDING     CANCELLED                                 [client cancel]
  *      SCHEDULED   STARTING                                  [st_dispatch_send_launches]
- *      SCHEDULED   PENDING FAILED CANCELLED LOST             [st_job_evaluate]
- *      STARTING    RUNNING SUCCEEDED FAILED CANCELLED LOST PENDING   [st_job_evaluate]
+ *      SCHEDULED   PENDING FAILED CANCELLED LOST PREEMPTED   [st_job_evaluate]
+ *      STARTING    RUNNING SUCCEEDED FAILED CANCELLED LOST PENDING PREEMPTED [st_job_evaluate]
  *      RUNNING     SUCCEEDED FAILED CANCELLED LOST PREEMPTED PENDING [st_job_evaluate]
  *      LOST        PENDING FAILED                            [st_job_evaluate]
  *      PREEMPTED   PENDING                                   [st_job_evaluate]
  *
  *  ->PENDING from a running state is a retry: the attempt failed and attempts remain.
+ *  ->PREEMPTED->PENDING: the placement engine stopped the job for a more urgent one;
+ *  it resumes from its checkpoint and the preempted attempt does not use up a retry.
  *  A job whose attempt is ending waits until every rank has stopped before it moves on,
  *  so a requeued gang never overlaps its previous attempt. */
 #include "sched.h"
@@ -32,8 +34,9 @@ static const char *s_state_names[ST_JOB__COUNT] = {
 #define B(x) (1u << ST_JOB_##x)
 static const unsigned s_allowed[ST_JOB__COUNT] = {
     [ST_JOB_PENDING] = B (SCHEDULED) | B (CANCELLED),
-    [ST_JOB_SCHEDULED] = B (STARTING) | B (PENDING) | B (FAILED) | B (CANCELLED) | B (LOST),
-    [ST_JOB_STARTING] = B (RUNNING) | B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST) | B (PENDING),
+    [ST_JOB_SCHEDULED] = B (STARTING) | B (PENDING) | B (FAILED) | B (CANCELLED) | B (LOST) | B (PREEMPTED),
+    [ST_JOB_STARTING] = B (RUNNING) | B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST) | B (PENDING)
+                        | B (PREEMPTED),
     [ST_JOB_RUNNING] = B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST) | B (PREEMPTED) | B (PENDING),
     [ST_JOB_LOST] = B (PENDING) | B (FAILED),
     [ST_JOB_PREEMPTED] = B (PENDING),
@@ -148,7 +151,6 @@ st_add_event (st_sched_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt
 st_job_t *
 st_job_new (st_sched_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint64_t created_wall)
 {
-    (void) s;
     st_job_t *job = calloc (1, sizeof *job);
     if (!job)
         return NULL;
@@ -169,6 +171,10 @@ st_job_new (st_sched_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint64
         job->tasks[i].index = i;
         job->tasks[i].state = ST_JOB_PENDING;
     }
+    if (st_place_job_init (s, job) != 0) {
+        st_job_free (job);
+        return NULL;
+    }
     return job;
 }
 
@@ -180,6 +186,10 @@ st_job_free (st_job_t *job)
     for (uint32_t i = 0; i < job->ntasks; i++)
         free (job->tasks[i].node_name);
     free (job->tasks);
+    free (job->placed);
+    free (job->pool);
+    free (job->variant);
+    free (job->placement_json);
     st_spec_destroy (&job->spec);
     free (job->spec_json);
     free (job->submit_token);
@@ -267,6 +277,15 @@ st_task_assign (st_sched_t *s, st_task_t *t, st_node_t *node)
         node->tasks->node_prev = t;
     node->tasks = t;
     node->ntasks++;
+    st_job_t *job = t->job;
+    job->placed[t->index] = &node->pn;
+    if (job->nholding++ == 0) {
+        sp_job_t *pj = &job->pj;
+        job->running_idx = s->nrunning;
+        if (st_push ((void **) &s->running, &s->nrunning, &s->cap_running, sizeof pj, &pj))
+            abort ();
+        pj->running = 1;
+    }
     st_mark_task (s, t);
 }
 
@@ -289,6 +308,16 @@ st_task_release (st_sched_t *s, st_task_t *t)
     t->node_next = t->node_prev = NULL;
     node->ntasks--;
     t->holds = 0;
+    st_job_t *job = t->job;
+    job->placed[t->index] = NULL;
+    if (--job->nholding == 0) {
+        size_t i = job->running_idx;
+        sp_job_t *last = s->running[--s->nrunning];
+        s->running[i] = last;
+        ((st_job_t *) last->owner)->running_idx = i;
+        job->pj.running = 0;
+        job->pj.stopping = 0;
+    }
     if (t->launch_seq) {
         st_map_remove_u64 (s->launches, t->launch_seq);
         t->launch_seq = 0;
@@ -323,12 +352,22 @@ st_job_stop_tasks (st_sched_t *s, st_job_t *job)
     }
 }
 
+/*  Attempts used up by failures: preempted attempts do not count.  */
+static uint32_t
+s_attempts_used (const st_job_t *job)
+{
+    return job->attempt - job->preemptions;
+}
+
 /*  Puts the job back in the queue for a new attempt.  */
 static void
 s_requeue (st_sched_t *s, st_job_t *job, const char *why)
 {
-    st_job_set_state (s, job, ST_JOB_PENDING, "%s; requeued for attempt %u of %u", why, job->attempt + 1,
-                      job->max_attempts);
+    if (job->state == ST_JOB_PREEMPTED)
+        st_job_set_state (s, job, ST_JOB_PENDING, "%s; requeued to resume from its checkpoint", why);
+    else
+        st_job_set_state (s, job, ST_JOB_PENDING, "%s; requeued for attempt %u of %u", why,
+                          s_attempts_used (job) + 1, job->max_attempts);
     for (uint32_t i = 0; i < job->ntasks; i++) {
         st_task_t *t = &job->tasks[i];
         t->state = ST_JOB_PENDING;
@@ -342,6 +381,8 @@ s_requeue (st_sched_t *s, st_job_t *job, const char *why)
         st_mark_task (s, t);
     }
     job->stopping = 0;
+    job->preempt_requested = 0;
+    job->pj.stopping = 0;
     job->failure[0] = '\0';
     st_pending_add (s, job);
 }
@@ -370,11 +411,17 @@ st_job_evaluate (st_sched_t *s, st_job_t *job)
     }
 
     if (live > 0) {
-        if ((failed || lost || job->cancel_requested) && !job->stopping) {
+        if ((failed || lost || job->cancel_requested || job->preempt_requested) && !job->stopping) {
             job->stopping = 1;
             st_job_stop_tasks (s, job);
             if (job->cancel_requested)
                 st_job_set_reason (s, job, "cancel requested: stopping all ranks");
+            else if (job->preempt_requested && !failed && !lost) {
+                char r[600];
+                snprintf (r, sizeof r, "%.500s: stopping all ranks (SIGTERM, then SIGKILL after the grace period)",
+                          job->failure);
+                st_job_set_reason (s, job, r);
+            }
             else {
                 char r[600];
                 snprintf (r, sizeof r, "%.500s: stopping the other ranks", job->failure);
@@ -388,6 +435,7 @@ st_job_evaluate (st_sched_t *s, st_job_t *job)
     }
 
     /*  Every task of this attempt has stopped.  */
+    st_place_attempt_ended (s, job);
     if (job->cancel_requested) {
         st_job_set_state (s, job, ST_JOB_CANCELLED, "cancelled by request");
         return;
@@ -407,16 +455,24 @@ st_job_evaluate (st_sched_t *s, st_job_t *job)
         job->has_exit = 1;
     }
     const char *why = job->failure[0] ? job->failure : "the attempt ended";
-    if (lost && !failed) {
-        st_job_set_state (s, job, ST_JOB_LOST, "%s", why);
-        if (job->attempt < job->max_attempts)
-            s_requeue (s, job, why);
-        else
-            st_job_set_state (s, job, ST_JOB_FAILED, "%s; no attempts left (%u of %u used)", why, job->attempt,
-                              job->max_attempts);
+    if (job->preempt_requested) {
+        /*  However its ranks ended (a checkpoint and exit, or the signal), a
+         *  preempted attempt goes back to the queue and does not use a retry.  */
+        job->preemptions++;
+        st_job_set_state (s, job, ST_JOB_PREEMPTED, "%s", why);
+        s_requeue (s, job, why);
         return;
     }
-    if (job->attempt < job->max_attempts)
+    if (lost && !failed) {
+        st_job_set_state (s, job, ST_JOB_LOST, "%s", why);
+        if (s_attempts_used (job) < job->max_attempts)
+            s_requeue (s, job, why);
+        else
+            st_job_set_state (s, job, ST_JOB_FAILED, "%s; no attempts left (%u of %u used)", why,
+                              s_attempts_used (job), job->max_attempts);
+        return;
+    }
+    if (s_attempts_used (job) < job->max_attempts)
         s_requeue (s, job, why);
     else
         st_job_set_state (s, job, ST_JOB_FAILED, "%s", why);
@@ -428,11 +484,9 @@ st_pending_add (st_sched_t *s, st_job_t *job)
     if (job->in_pending)
         return;
     job->in_pending = 1;
-    if (s->npending && (s->pending[s->npending - 1]->spec->priority < job->spec->priority
-                        || (s->pending[s->npending - 1]->spec->priority == job->spec->priority
-                            && s->pending[s->npending - 1]->id > job->id)))
-        s->pending_unsorted = 1;
-    st_push ((void **) &s->pending, &s->npending, &s->cap_pending, sizeof job, &job);
+    job->pending_idx = s->npending;
+    sp_job_t *pj = &job->pj;
+    st_push ((void **) &s->pending, &s->npending, &s->cap_pending, sizeof pj, &pj);
     s->sched_needed = 1;
 }
 
@@ -441,12 +495,11 @@ st_pending_remove (st_sched_t *s, st_job_t *job)
 {
     if (!job->in_pending)
         return;
-    for (size_t i = 0; i < s->npending; i++)
-        if (s->pending[i] == job) {
-            memmove (&s->pending[i], &s->pending[i + 1], (s->npending - i - 1) * sizeof *s->pending);
-            s->npending--;
-            break;
-        }
+    /*  Order does not matter (the engine orders): move the last one into the hole.  */
+    size_t i = job->pending_idx;
+    sp_job_t *last = s->pending[--s->npending];
+    s->pending[i] = last;
+    ((st_job_t *) last->owner)->pending_idx = i;
     job->in_pending = 0;
 }
 

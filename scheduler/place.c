@@ -1,153 +1,212 @@
-/*  place.c: the core's placement pass.
+/*  place.c: the scheduler's side of placement, over libstrata-policy.
  *
- *  Jobs are taken in (priority desc, id asc) order. A job's ranks are placed all
- *  at once or not at all (a gang), first fit over the connected nodes that match
- *  its pool and labels, never beyond a node's advertised CPUs, memory or GPUs.
- *  A job that does not fit keeps waiting with a reason that says what is short;
- *  jobs behind it may still start (the placement engine adds reservations so a
- *  large job cannot starve). */
+ *  The engine (scheduler/policy/) decides; this file keeps the engine's view of
+ *  every node (st_node_t.pn) and job (st_job_t.pj) in step with the model, runs
+ *  one cycle when something changed, and applies what the cycle decided:
+ *
+ *    placements   tasks assigned to nodes, the job SCHEDULED with the engine's
+ *                 reason; pool, model variant, estimated cost/energy/carbon and
+ *                 the score against the runners-up recorded; Launches queued.
+ *    preemptions  the victim's ranks are stopped (SIGTERM, then SIGKILL after the
+ *                 grace period); it ends PREEMPTED and goes back to PENDING
+ *                 without using a retry (model.c), to resume from its checkpoint.
+ *    waits        the job's reason says why it waits and when it may start.
+ *
+ *  Everything it changes is committed by the same batch as the rest of the pass
+ *  (sched.c), so a placement is durable before its Launch is sent. */
 #include "sched.h"
 
+#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "st_log.h"
+#include "st_time.h"
 
-typedef struct {
-    st_node_t **nodes;
-    size_t n;
-} s_nodes_t;
-
-static void
-s_collect (void *value, void *arg)
-{
-    s_nodes_t *c = arg;
-    st_node_t *node = value;
-    if (node->state == ST_NODE_UP && node->connected)
-        c->nodes[c->n++] = node;
-}
-
-static int
-s_by_name (const void *a, const void *b)
-{
-    return strcmp ((*(st_node_t *const *) a)->name, (*(st_node_t *const *) b)->name);
-}
-
-static int
-s_by_priority (const void *a, const void *b)
-{
-    const st_job_t *x = *(st_job_t *const *) a, *y = *(st_job_t *const *) b;
-    if (x->spec->priority != y->spec->priority)
-        return x->spec->priority > y->spec->priority ? -1 : 1;
-    return x->id < y->id ? -1 : x->id > y->id;
-}
-
-static int
-s_matches (const st_node_t *node, const st_spec_t *sp)
-{
-    if (sp->pool && strcmp (sp->pool, node->pool) != 0)
-        return 0;
-    for (size_t i = 0; i < sp->labels.n; i++) {
-        const char *v = st_kv_get (&node->labels, sp->labels.keys[i]);
-        if (!v || strcmp (v, sp->labels.vals[i]) != 0)
-            return 0;
-    }
-    return 1;
-}
-
-/*  How many ranks of sp fit on node's free capacity; `cap` uses the whole capacity.  */
-static uint32_t
-s_fits (const st_node_t *node, const st_spec_t *sp, int cap)
-{
-    /*  A worker may come back advertising less than its tasks still hold.  */
-    if (!cap && (node->used_cpus_milli > node->cap_cpus_milli || node->used_mem_mb > node->cap_mem_mb
-                 || node->used_gpus > node->cap_gpus))
-        return 0;
-    uint64_t cpus = node->cap_cpus_milli - (cap ? 0 : node->used_cpus_milli);
-    uint64_t mem = node->cap_mem_mb - (cap ? 0 : node->used_mem_mb);
-    uint64_t gpus = node->cap_gpus - (cap ? 0 : node->used_gpus);
-    uint64_t k = UINT32_MAX;
-    if (sp->cpus_milli)
-        k = cpus / sp->cpus_milli < k ? cpus / sp->cpus_milli : k;
-    if (sp->mem_mb)
-        k = mem / sp->mem_mb < k ? mem / sp->mem_mb : k;
-    if (sp->gpus)
-        k = gpus / sp->gpus < k ? gpus / sp->gpus : k;
-    return (uint32_t) k;
-}
-
-static void
-s_format_need (const st_spec_t *sp, char *buf, size_t size)
-{
-    snprintf (buf, size, "%u rank(s) of %g CPU, %llu MiB, %u GPU", sp->ranks, sp->cpus_milli / 1000.0,
-              (unsigned long long) sp->mem_mb, sp->gpus);
-}
-
-/*  Says why job cannot start now.  */
-static void
-s_explain (st_sched_t *s, st_job_t *job, const s_nodes_t *up)
+int
+st_place_job_init (st_sched_t *s, st_job_t *job)
 {
     const st_spec_t *sp = job->spec;
-    char need[128], r[512];
-    s_format_need (sp, need, sizeof need);
-    size_t matching = 0;
-    uint64_t total_cap = 0;
-    for (size_t i = 0; i < up->n; i++)
-        if (s_matches (up->nodes[i], sp)) {
-            matching++;
-            total_cap += s_fits (up->nodes[i], sp, 1);
+    sp_job_t *pj = &job->pj;
+    memset (pj, 0, sizeof *pj);
+    job->placed = calloc (job->ntasks ? job->ntasks : 1, sizeof *job->placed);
+    if (!job->placed)
+        return -1;
+    pj->id = job->id;
+    pj->tenant = sp->tenant;
+    pj->queue = sp->queue;
+    pj->priority = sp->priority;
+    pj->preemptible = sp->preemptible;
+    pj->gang = sp->gang;
+    pj->ntasks = sp->ranks;
+    pj->cpus_milli = sp->cpus_milli;
+    pj->mem_mb = sp->mem_mb;
+    pj->gpus = sp->gpus;
+    pj->gpu_types = (const char *const *) sp->gpu_types;
+    pj->ngpu_types = sp->ngpu_types;
+    for (size_t i = 0; i < sp->nsites; i++) {
+        sp_site_t site;
+        if (sp_site_parse (sp->sites[i], &site) == 0)
+            pj->sites |= 1u << site;
+    }
+    pj->pool = sp->pool;
+    pj->labels = &sp->labels;
+    pj->near = sp->near;
+    pj->max_latency_ms = sp->max_latency_ms;
+    if (sp->has_weights) {
+        pj->weights.cost = sp->weights.cost;
+        pj->weights.latency = sp->weights.latency;
+        pj->weights.energy = sp->weights.energy;
+        pj->weights.carbon = sp->weights.carbon;
+        pj->weights.packing = sp->weights.packing;
+    }
+    else if (sp_weights_for_prefer (sp->prefer, &pj->weights) != 0)
+        sp_weights_for_prefer (NULL, &pj->weights);
+    if (!sp->classification || sp_class_parse (sp->classification, &pj->classification) != 0)
+        pj->classification = SP_CLASS_PUBLIC;
+    pj->residency = (const char *const *) sp->residency;
+    pj->nresidency = sp->nresidency;
+    pj->model = sp->model;
+    pj->time_limit_s = sp->time_limit_s;
+    pj->submit_s = job->created_wall / 1000.0;
+    pj->placed = job->placed;
+    pj->owner = job;
+    (void) s;
+    return 0;
+}
+
+/*  -- the engine's view of the nodes ------------------------------------------ */
+
+static void
+s_collect_node (void *value, void *arg)
+{
+    st_sched_t *s = arg;
+    st_node_t *n = value;
+    sp_node_t *pn = &n->pn;
+    if (!pn->owner) {
+        pn->owner = n;
+        n->pn_stale = 1;
+    }
+    if (st_push ((void **) &s->pnodes, &s->npnodes, &s->cap_pnodes, sizeof pn, &pn))
+        abort ();
+}
+
+/*  Brings every pn up to date: pool, capacity and labels after a registration,
+ *  what its tasks hold and whether it can take work, every cycle.  */
+static void
+s_sync_nodes (st_sched_t *s)
+{
+    if (s->npnodes != st_map_size (s->nodes)) {
+        s->npnodes = 0;
+        st_map_foreach (s->nodes, s_collect_node, s);
+    }
+    for (size_t i = 0; i < s->npnodes; i++) {
+        sp_node_t *pn = s->pnodes[i];
+        st_node_t *n = pn->owner;
+        if (n->pn_stale) {
+            pn->name = n->name;
+            pn->pool = sp_cluster_pool_add_implicit (s->cluster, n->pool ? n->pool : "default");
+            if (pn->pool < 0)
+                abort ();
+            pn->gpu_type = n->gpu_type ? n->gpu_type : "";
+            pn->labels = &n->labels;
+            pn->cap_cpus_milli = n->cap_cpus_milli;
+            pn->cap_mem_mb = n->cap_mem_mb;
+            pn->cap_gpus = n->cap_gpus;
+            n->pn_stale = 0;
         }
-    if (up->n == 0)
-        snprintf (r, sizeof r, "waiting: no worker node is connected");
-    else if (matching == 0 && sp->pool)
-        snprintf (r, sizeof r, "waiting: no connected node in pool %s matches the job", sp->pool);
-    else if (matching == 0)
-        snprintf (r, sizeof r, "waiting: no connected node has the required labels");
-    else if (total_cap < sp->ranks)
-        snprintf (r, sizeof r, "waiting: needs %s; the matching nodes could hold only %llu even when idle", need,
-                  (unsigned long long) total_cap);
-    else
-        snprintf (r, sizeof r, "waiting for resources: needs %s; %zu matching node(s) are busy", need, matching);
-    st_job_set_reason (s, job, r);
+        pn->used_cpus_milli = n->used_cpus_milli;
+        pn->used_mem_mb = n->used_mem_mb;
+        pn->used_gpus = n->used_gpus;
+        pn->schedulable = n->state == ST_NODE_UP && n->connected;
+    }
 }
 
-/*  Tries to place every rank of job; on success assigns them and returns 1.  */
-static int
-s_place_gang (st_sched_t *s, st_job_t *job, const s_nodes_t *up, st_node_t **chosen)
+/*  -- applying a cycle ----------------------------------------------------------- */
+
+static void
+s_replace (char **field, const char *value)
 {
-    const st_spec_t *sp = job->spec;
-    uint32_t placed = 0;
-    /*  First fit, packing several ranks on a node when they fit.  Counts are
-     *  tentative until every rank has a node, so a gang never half-starts.  */
-    for (size_t i = 0; i < up->n && placed < sp->ranks; i++) {
-        st_node_t *node = up->nodes[i];
-        if (!s_matches (node, sp))
-            continue;
-        uint32_t k = s_fits (node, sp, 0);
-        for (uint32_t j = 0; j < k && placed < sp->ranks; j++)
-            chosen[placed++] = node;
-    }
-    if (placed < sp->ranks)
-        return 0;
+    free (*field);
+    *field = value ? strdup (value) : NULL;
+    if (value && !*field)
+        abort ();
+}
+
+static void
+s_apply_placement (st_sched_t *s, const sp_placement_t *p, double now_s)
+{
+    st_job_t *job = p->job->owner;
+    const sp_pool_t *pool = &s->cluster->pools[p->score.pool];
+    st_pending_remove (s, job);
     job->attempt++;
-    for (uint32_t r = 0; r < sp->ranks; r++) {
+    for (uint32_t r = 0; r < job->ntasks; r++) {
         st_task_t *t = &job->tasks[r];
         t->attempt = job->attempt;
         t->state = ST_JOB_SCHEDULED;
-        st_task_assign (s, t, chosen[r]);
-    }
-    if (sp->ranks == 1)
-        st_job_set_state (s, job, ST_JOB_SCHEDULED, "placed on %s (pool %s), attempt %u of %u", chosen[0]->name,
-                          chosen[0]->pool, job->attempt, job->max_attempts);
-    else
-        st_job_set_state (s, job, ST_JOB_SCHEDULED, "placed %u ranks from %s (pool %s), attempt %u of %u",
-                          sp->ranks, chosen[0]->name, chosen[0]->pool, job->attempt, job->max_attempts);
-    for (uint32_t r = 0; r < sp->ranks; r++) {
-        st_task_t *t = &job->tasks[r];
+        st_task_assign (s, t, p->nodes[r]->owner);
         st_push ((void **) &s->to_launch, &s->nto_launch, &s->cap_to_launch, sizeof t, &t);
     }
-    return 1;
+    job->pj.start_s = now_s;
+    s_replace (&job->pool, pool->name);
+    s_replace (&job->variant, p->variant ? p->variant->name : NULL);
+    free (job->placement_json);
+    job->placement_json = sp_explain_placement (s->cluster, p);
+    job->has_estimate = 1;
+    job->est_cost = p->est_cost;
+    job->est_kwh = p->est_kwh;
+    job->est_co2_g = p->est_co2_g;
+    st_job_set_state (s, job, ST_JOB_SCHEDULED, "%s; attempt %u of %u", p->reason,
+                      job->attempt - job->preemptions, job->max_attempts);
+    s->counters.placed++;
+}
+
+static void
+s_apply_preemption (st_sched_t *s, const sp_preemption_t *pr)
+{
+    st_job_t *victim = pr->victim->owner;
+    if (victim->preempt_requested || victim->stopping || st_job_state_terminal (victim->state))
+        return;
+    const st_job_t *for_job = pr->for_job->owner;
+    victim->preempt_requested = 1;
+    victim->pj.stopping = 1;
+    snprintf (victim->failure, sizeof victim->failure, "preempted for job %llu: %.400s",
+              (unsigned long long) for_job->id, pr->reason);
+    st_add_event (s, victim->id, -1, victim->attempt, "preempt", NULL, NULL, NULL, "%s", victim->failure);
+    st_info ("job %llu: %s", (unsigned long long) victim->id, victim->failure);
+    st_job_evaluate (s, victim);
+}
+
+void
+st_place_attempt_ended (st_sched_t *s, st_job_t *job)
+{
+    if (job->attempt == 0 || job->accounted_attempt == job->attempt || !job->pool)
+        return;
+    job->accounted_attempt = job->attempt;
+    /*  From the first rank's start to the last rank's end.  */
+    uint64_t start = 0, end = 0;
+    for (uint32_t i = 0; i < job->ntasks; i++) {
+        const st_task_t *t = &job->tasks[i];
+        if (t->started_wall && (!start || t->started_wall < start))
+            start = t->started_wall;
+        if (t->finished_wall > end)
+            end = t->finished_wall;
+    }
+    double seconds = start && end > start ? (end - start) / 1000.0 : 0.0;
+    int pool = sp_cluster_pool (s->cluster, job->pool);
+    if (pool >= 0) {
+        double cost = 0, kwh = 0, co2 = 0;
+        sp_estimate (s->cluster, pool, &job->pj, seconds, &cost, &kwh, &co2);
+        job->cost += cost;
+        job->kwh += kwh;
+        job->co2_g += co2;
+        job->has_actual = 1;
+    }
+    double gpu_s = seconds * job->pj.gpus * job->pj.ntasks;
+    job->pj.attained_gpu_s += gpu_s;
+    st_mark_job (s, job);
 }
 
 int
@@ -158,45 +217,96 @@ st_place_pending (st_sched_t *s)
         return 0;
     }
     s->sched_needed = 0;
-    if (s->pending_unsorted) {
-        qsort (s->pending, s->npending, sizeof *s->pending, s_by_priority);
-        s->pending_unsorted = 0;
-    }
-    s_nodes_t up = { .nodes = malloc ((st_map_size (s->nodes) + 1) * sizeof (st_node_t *)), .n = 0 };
-    uint32_t max_ranks = 0;
-    for (size_t i = 0; i < s->npending; i++)
-        if (s->pending[i]->spec->ranks > max_ranks)
-            max_ranks = s->pending[i]->spec->ranks;
-    st_node_t **chosen = malloc ((max_ranks + 1) * sizeof *chosen);
-    if (!up.nodes || !chosen)
+    double now_s = st_wall_ms () / 1000.0;
+    s_sync_nodes (s);
+    sp_params_t params;
+    sp_params_defaults (&params, SP_POLICY_DEFAULT, now_s);
+    sp_result_t r;
+    memset (&r, 0, sizeof r);
+    if (sp_schedule (s->engine, &params, s->pnodes, s->npnodes, s->pending, s->npending, s->running, s->nrunning,
+                     &r) != 0)
         abort ();
-    st_map_foreach (s->nodes, s_collect, &up);
-    qsort (up.nodes, up.n, sizeof *up.nodes, s_by_name);
-
-    size_t keep = 0;
-    int full = 0;
-    for (size_t i = 0; i < s->npending; i++) {
-        st_job_t *job = s->pending[i];
-        if (!full && s_place_gang (s, job, &up, chosen)) {
-            job->in_pending = 0;
-            s->counters.placed++;
-            continue;
-        }
-        /*  With the cluster full the answer rarely changes: explain each job once.  */
-        if (!full || strncmp (job->reason, "waiting", 7) != 0)
-            s_explain (s, job, &up);
-        s->pending[keep++] = job;
-        /*  Once no node has any room left, the rest can only wait: stop trying.  */
-        if (!full) {
-            full = 1;
-            for (size_t n = 0; n < up.n && full; n++)
-                if (up.nodes[n]->used_cpus_milli < up.nodes[n]->cap_cpus_milli
-                    && up.nodes[n]->used_mem_mb < up.nodes[n]->cap_mem_mb)
-                    full = 0;
-        }
-    }
-    s->npending = keep;
-    free (chosen);
-    free (up.nodes);
+    for (size_t i = 0; i < r.nplacements; i++)
+        s_apply_placement (s, &r.placements[i], now_s);
+    for (size_t i = 0; i < r.npreemptions; i++)
+        s_apply_preemption (s, &r.preemptions[i]);
+    for (size_t i = 0; i < r.nwaits; i++)
+        st_job_set_reason (s, r.waits[i].job->owner, r.waits[i].reason);
+    sp_result_clear (&r);
     return 1;
+}
+
+/*  -- strata explain ---------------------------------------------------------- */
+
+static void
+s_explain_reply (st_sched_t *s, const st_peer_t *peer, uint64_t reply_to, uint64_t job_id, const char *state,
+                 const char *json)
+{
+    Strata__Envelope env;
+    Strata__ExplainReply rep = STRATA__EXPLAIN_REPLY__INIT;
+    st_wire_envelope_init (&env, st_sched_next_seq (s));
+    env.reply_to = reply_to;
+    rep.job_id = job_id;
+    rep.state = (char *) state;
+    rep.json = (char *) json;
+    env.body_case = STRATA__ENVELOPE__BODY_EXPLAIN_REPLY;
+    env.explain_reply = &rep;
+    st_rc_t rc = st_wire_send (s->client_sock, peer, &env);
+    if (rc != ST_OK)
+        st_debug ("could not send an explanation: %s", st_strerror (rc));
+}
+
+/*  A job that has no placement to show: its state and reason.  */
+static char *
+s_reason_json (uint64_t id, const char *state, const char *reason)
+{
+    json_t *o = json_pack ("{s:I, s:s, s:s}", "job", (json_int_t) id, "state", state, "reason", reason);
+    char *text = o ? json_dumps (o, JSON_COMPACT) : NULL;
+    json_decref (o);
+    if (!text)
+        abort ();
+    return text;
+}
+
+void
+st_client_explain (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
+{
+    uint64_t id = env->explain->job_id;
+    st_job_t *job = st_map_get_u64 (s->jobs, id);
+    char *json = NULL;
+    const char *state;
+    if (job && job->state == ST_JOB_PENDING) {
+        /*  Why it waits, against the cluster as it is now.  */
+        s_sync_nodes (s);
+        sp_params_t params;
+        sp_params_defaults (&params, s->policy, st_wall_ms () / 1000.0);
+        json = sp_explain_pending (s->engine, &params, s->pnodes, s->npnodes, s->running, s->nrunning, &job->pj);
+        state = st_job_state_name (job->state);
+    }
+    else if (job) {
+        state = st_job_state_name (job->state);
+        json = job->placement_json ? strdup (job->placement_json) : s_reason_json (id, state, job->reason);
+    }
+    else {
+        Strata__JobInfo *info = NULL;
+        st_error_t err = { 0 };
+        if (st_store_get_job (s, id, &info, &err) != ST_OK) {
+            st_client_error (s, peer, env->seq,
+                             err.rc == ST_ENOTFOUND ? STRATA__ERROR_CODE__ERROR_NOT_FOUND
+                                                    : STRATA__ERROR_CODE__ERROR_INTERNAL,
+                             err.msg, err.hint[0] ? err.hint : NULL);
+            return;
+        }
+        s_explain_reply (s, peer, env->seq, id, info->state,
+                         (json = info->placement_json && info->placement_json[0]
+                                     ? strdup (info->placement_json)
+                                     : s_reason_json (id, info->state, info->reason)));
+        free (json);
+        st_store_free_job (info);
+        return;
+    }
+    if (!json)
+        abort ();
+    s_explain_reply (s, peer, env->seq, id, state, json);
+    free (json);
 }

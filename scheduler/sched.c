@@ -326,6 +326,10 @@ st_sched_release (st_sched_t *s)
     free (s->dirty_nodes);
     free (s->to_launch);
     free (s->finished);
+    free (s->running);
+    free (s->pnodes);
+    sp_engine_free (&s->engine);
+    sp_cluster_free (&s->cluster);
 }
 
 /*  Loads the keys and the allow-lists when --curve-key is given.  */
@@ -383,6 +387,10 @@ static const st_opt_t s_opts[] = {
       "time between SIGTERM and SIGKILL when stopping a task", NULL },
     { "log-level", 'l', ST_OPT_STRING, offsetof (st_sched_config_t, log_level), 0, 0, "LEVEL",
       "debug, info, warn or error", "info" },
+    { "cluster", 0, ST_OPT_PATH, offsetof (st_sched_config_t, cluster_file), 0, 0, "FILE",
+      "cluster description: pools, regions, latency, models, queues, tenants (docs/placement.md)", NULL },
+    { "policy", 0, ST_OPT_STRING, offsetof (st_sched_config_t, policy), 0, 0, "NAME",
+      "placement policy: default (priority, fair share, backfill, preemption), fifo, backfill or las", "default" },
     { "curve-key", 0, ST_OPT_PATH, offsetof (st_sched_config_t, curve_key), 0, 0, "FILE",
       "the scheduler's key pair (strata keygen): encrypt and authenticate the worker and client sockets", NULL },
     { "worker-keys", 0, ST_OPT_PATH, offsetof (st_sched_config_t, worker_keys), 0, 0, "DIR",
@@ -437,6 +445,26 @@ st_sched_main (int argc, char **argv)
         goto done;
     }
 
+    if (sp_policy_parse (s->cfg.policy, &s->policy) != 0 || s->policy == SP_POLICY_SJF) {
+        fprintf (stderr, "strata-scheduler: error: --policy: unknown policy \"%s\"\nhint: use default, fifo, backfill "
+                 "or las (sjf needs known durations: strata-sim only)\n", s->cfg.policy);
+        code = 2;
+        goto done;
+    }
+    if (s->cfg.cluster_file) {
+        if (!(s->cluster = sp_cluster_load (s->cfg.cluster_file, &err))) {
+            fprintf (stderr, "strata-scheduler: error: --cluster %s\n", err.msg);
+            if (err.hint[0])
+                fprintf (stderr, "hint: %s\n", err.hint);
+            code = 2;
+            goto done;
+        }
+    }
+    else if (!(s->cluster = sp_cluster_new ()))
+        abort ();
+    if (!(s->engine = sp_engine_new (s->cluster)))
+        abort ();
+
     struct sigaction sa;
     memset (&sa, 0, sizeof sa);
     sa.sa_handler = s_on_signal;
@@ -453,8 +481,13 @@ st_sched_main (int argc, char **argv)
         abort ();
 
     if ((rc = st_store_connect (s, &err)) != ST_OK || (rc = st_store_lead (s, &s_stop, &err)) != ST_OK
-        || (rc = st_store_migrate (s, &err)) != ST_OK || (rc = st_store_load (s, &err)) != ST_OK)
+        || (rc = st_store_migrate (s, &err)) != ST_OK
+        || (s->cfg.cluster_file && (rc = st_store_save_cluster (s, s->cluster, &err)) != ST_OK)
+        || (rc = st_store_load (s, &err)) != ST_OK)
         goto fail;
+    st_info ("placement: policy %s, %zu pool(s), %zu model family(ies)%s%s", sp_policy_name (s->policy),
+             s->cluster->npools, s->cluster->nfamilies, s->cfg.cluster_file ? " from " : " (no --cluster file)",
+             s->cfg.cluster_file ? s->cfg.cluster_file : "");
 
     s->zctx = zmq_ctx_new ();
     st_curve_keys_t keys;

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <libpq-fe.h>
 
+#include "policy.h"
 #include "st_curve.h"
 #include "st_error.h"
 #include "st_map.h"
@@ -80,6 +81,8 @@ struct st_node {
     uint32_t ntasks;
     int dirty;                  /*  needs writing to the nodes table  */
     int persisted;              /*  row exists  */
+    sp_node_t pn;               /*  the placement engine's view (place.c keeps it in step)  */
+    int pn_stale;               /*  registered anew: refresh pn's pool, capacity and labels  */
 };
 
 struct st_task {
@@ -126,7 +129,23 @@ struct st_job {
     uint64_t finished_wall;
     st_task_t *tasks;
     uint32_t ntasks;
-    int in_pending;             /*  listed in sched->pending  */
+    int in_pending;             /*  listed in sched->pending at pending_idx  */
+    size_t pending_idx;
+    /*  placement (place.c)  */
+    sp_job_t pj;                /*  the placement engine's view, filled from spec  */
+    sp_node_t **placed;         /*  ntasks: where the current attempt's tasks hold resources  */
+    uint32_t nholding;          /*  tasks whose resources are counted on a node  */
+    size_t running_idx;         /*  in sched->running while nholding > 0  */
+    uint32_t accounted_attempt; /*  the last attempt whose cost was added to the actual figures  */
+    int preempt_requested;      /*  the engine chose it as a preemption victim: stopping  */
+    uint32_t preemptions;       /*  attempts ended by preemption (they do not use up retries)  */
+    char *pool;                 /*  pool of the current or last placement  */
+    char *variant;              /*  model variant chosen there, or NULL  */
+    char *placement_json;       /*  the placement's score against its runners-up (sp_explain_placement)  */
+    int has_estimate;
+    double est_cost, est_kwh, est_co2_g;    /*  at placement, over the time limit (or 1 h)  */
+    int has_actual;
+    double cost, kwh, co2_g;    /*  actual, summed over attempts, at the end  */
 };
 
 /*  One row for the events table.  */
@@ -153,6 +172,8 @@ typedef struct {
     uint64_t kill_grace_ms;
     char *log_level;
     char *config;
+    char *cluster_file;         /*  --cluster: pools, regions, models, queues, tenants  */
+    char *policy;               /*  --policy: default, fifo, backfill, las  */
     char *curve_key;            /*  the scheduler's .key file: CURVE on both ROUTER sockets  */
     char *worker_keys;          /*  folder of NODE.pub files enrolled for workers  */
     char *client_keys;          /*  folder of USER.pub files enrolled for clients (NULL: any key)  */
@@ -215,9 +236,15 @@ struct st_sched {
     st_map_t *launches;         /*  launch seq -> st_task_t awaiting Ack  */
     st_map_t *tokens;           /*  "tenant\0token" -> st_token_t  */
     st_token_t *tokens_head, *tokens_tail;
-    st_job_t **pending;         /*  jobs waiting for placement, sorted by (priority desc, id)  */
+    sp_job_t **pending;         /*  jobs waiting for placement (unordered: the engine orders them)  */
     size_t npending, cap_pending;
-    int pending_unsorted;
+    sp_job_t **running;         /*  jobs holding resources (nholding > 0)  */
+    size_t nrunning, cap_running;
+    sp_cluster_t *cluster;      /*  pools, regions, models, queues, tenants (--cluster; never NULL when running)  */
+    sp_engine_t *engine;
+    sp_policy_t policy;
+    sp_node_t **pnodes;         /*  every node's pn, for the engine  */
+    size_t npnodes, cap_pnodes;
     int sched_needed;           /*  something changed that could let a pending job start  */
     st_job_t **dirty_jobs;      /*  jobs to write in the next flush  */
     size_t ndirty_jobs, cap_dirty_jobs;
@@ -274,6 +301,11 @@ st_task_t *st_sched_find_task (st_sched_t *s, uint64_t job_id, uint32_t index);
 int        st_push (void **arr, size_t *n, size_t *cap, size_t elem, const void *item);
 
 /*  -- place.c -----------------------------------------------------------  */
+/*  Fills job->pj (the engine's view) from its spec. Returns 0, or -1 when out of memory.  */
+int st_place_job_init (st_sched_t *s, st_job_t *job);
+/*  An attempt of job has ended (every task stopped): adds its cost, energy and
+ *  carbon to the actual figures and its GPU time to the attained service.  */
+void st_place_attempt_ended (st_sched_t *s, st_job_t *job);
 /*  One placement pass over the pending jobs. Returns 1 when it ran a cycle,
  *  0 when nothing had changed since the last one.  */
 int st_place_pending (st_sched_t *s);
@@ -311,13 +343,28 @@ void st_client_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *
 void st_client_error (st_sched_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__ErrorCode code,
                       const char *msg, const char *hint);
 void st_client_log_data (st_sched_t *s, const Strata__LogData *data);
+/*  strata explain (place.c): why a job waits, or its score against the runners-up.  */
+void st_client_explain (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env);
 void st_client_tick (st_sched_t *s, uint64_t now);
+
+/*  -- store_cluster.c ---------------------------------------------------  */
+/*  Writes the cluster description c in one transaction, replacing the previous
+ *  one: pools' attributes (upserted; a pool c no longer names stays, implicit
+ *  and with the defaults, while a node belongs to it), regions and latencies,
+ *  the model registry, and queue and tenant weights and quotas. For start-up.  */
+st_rc_t st_store_save_cluster (st_sched_t *s, const sp_cluster_t *c, st_error_t *err);
+
+/*  -- client_cluster.c (client socket) ---------------------------------  */
+/*  Pools: every pool of s->cluster and of the known nodes, with live figures
+ *  from the nodes. Models: the model registry. Both answer at once.  */
+void st_client_pools (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env);
+void st_client_models (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env);
 
 /*  -- sched.c -----------------------------------------------------------  */
 uint64_t st_sched_next_seq (st_sched_t *s);
 /*  Queues a reply to be sent after the next successful flush.  */
 void st_sched_defer (st_sched_t *s, void *sock, const st_peer_t *peer, Strata__Envelope *env);
-/*  Frees the model (nodes, jobs, queues); sockets and the connection are the caller's.  */
+/*  Frees the model (nodes, jobs, queues, the cluster and the engine); sockets and the connection are the caller's.  */
 void st_sched_release (st_sched_t *s);
 /*  The whole daemon: options, start-up, the loop, clean shutdown. Returns the exit code.  */
 int  st_sched_main (int argc, char **argv);

@@ -228,7 +228,8 @@ st_store_load (st_sched_t *s, st_error_t *err)
     PQclear (res);
 
     res = PQexec (s->db, "SELECT id, spec::text, state, reason, attempt, max_attempts, exit_code, cancel_requested, "
-                         MS ("created_at") ", " MS ("started_at") ", " MS ("finished_at")
+                         MS ("created_at") ", " MS ("started_at") ", " MS ("finished_at") ", pool, variant, "
+                         "placement::text, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions"
                          " FROM jobs WHERE state NOT IN " TERMINAL_SQL " ORDER BY id");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         rc = s_result_error (err, res, "loading jobs");
@@ -261,6 +262,27 @@ st_store_load (st_sched_t *s, st_error_t *err)
         job->cancel_requested = strcmp (PQgetvalue (res, i, 7), "t") == 0;
         job->started_wall = s_u64 (res, i, 9);
         job->finished_wall = s_u64 (res, i, 10);
+        if (!PQgetisnull (res, i, 11))
+            job->pool = strdup (PQgetvalue (res, i, 11));
+        if (!PQgetisnull (res, i, 12))
+            job->variant = strdup (PQgetvalue (res, i, 12));
+        if (!PQgetisnull (res, i, 13))
+            job->placement_json = strdup (PQgetvalue (res, i, 13));
+        if ((job->has_estimate = !PQgetisnull (res, i, 14))) {
+            job->est_cost = strtod (PQgetvalue (res, i, 14), NULL);
+            job->est_kwh = strtod (PQgetvalue (res, i, 15), NULL);
+            job->est_co2_g = strtod (PQgetvalue (res, i, 16), NULL);
+        }
+        if ((job->has_actual = !PQgetisnull (res, i, 17))) {
+            job->cost = strtod (PQgetvalue (res, i, 17), NULL);
+            job->kwh = strtod (PQgetvalue (res, i, 18), NULL);
+            job->co2_g = strtod (PQgetvalue (res, i, 19), NULL);
+        }
+        job->preemptions = (uint32_t) s_u64 (res, i, 20);
+        /*  A pending job's last attempt was accounted before it was requeued.  */
+        if (job->state == ST_JOB_PENDING)
+            job->accounted_attempt = job->attempt;
+        job->pj.start_s = (job->started_wall ? job->started_wall : st_wall_ms ()) / 1000.0;
         job->persisted = 1;
         st_map_put_u64 (s->jobs, id, job);
         loaded[nloaded++] = job;
@@ -385,6 +407,17 @@ s_job_common (const st_job_t *job)
     json_object_set_new (o, "exit_code", job->has_exit ? json_integer (job->exit_code) : json_null ());
     json_object_set_new (o, "started", s_ms_or_null (job->started_wall));
     json_object_set_new (o, "finished", s_ms_or_null (job->finished_wall));
+    /*  Placement: where, with which model, at what estimated and actual cost.  */
+    json_object_set_new (o, "pool", s_str_or_null (job->pool));
+    json_object_set_new (o, "variant", s_str_or_null (job->variant));
+    json_object_set_new (o, "placement", s_str_or_null (job->placement_json));
+    json_object_set_new (o, "est_cost", job->has_estimate ? json_real (job->est_cost) : json_null ());
+    json_object_set_new (o, "est_kwh", job->has_estimate ? json_real (job->est_kwh) : json_null ());
+    json_object_set_new (o, "est_co2_g", job->has_estimate ? json_real (job->est_co2_g) : json_null ());
+    json_object_set_new (o, "cost", job->has_actual ? json_real (job->cost) : json_null ());
+    json_object_set_new (o, "kwh", job->has_actual ? json_real (job->kwh) : json_null ());
+    json_object_set_new (o, "co2_g", job->has_actual ? json_real (job->co2_g) : json_null ());
+    json_object_set_new (o, "preemptions", json_integer (job->preemptions));
     return o;
 }
 
@@ -423,13 +456,14 @@ static const char *SQL_TENANTS =
     "INSERT INTO queues (name) SELECT DISTINCT queue FROM x ON CONFLICT DO NOTHING";
 static const char *SQL_JOBS_INSERT =
     "INSERT INTO jobs (id, name, tenant, queue, kind, priority, state, reason, ranks, cpus_milli, mem_mb, gpus, "
-    "attempt, max_attempts, exit_code, cancel_requested, spec, submit_token, created_at, started_at, finished_at) "
+    "attempt, max_attempts, exit_code, cancel_requested, spec, submit_token, created_at, started_at, finished_at, "
+    "pool, variant, placement, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions) "
     "SELECT id, name, tenant, queue, kind, priority, state, reason, ranks, cpus_milli, mem_mb, gpus, attempt, "
     "max_attempts, exit_code, cancel_requested, spec::jsonb, submit_token, " TS ("created") ", " TS ("started") ", "
-    TS ("finished") " FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, name text, tenant text, queue text, "
+    TS ("finished") ", pool, variant, placement::jsonb, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, name text, tenant text, queue text, "
     "kind text, priority int, state text, reason text, ranks int, cpus_milli int, mem_mb bigint, gpus int, "
     "attempt int, max_attempts int, exit_code int, cancel_requested bool, spec text, submit_token text, "
-    "created bigint, started bigint, finished bigint)";
+    "created bigint, started bigint, finished bigint, pool text, variant text, placement text, est_cost float8, est_kwh float8, est_co2_g float8, cost float8, kwh float8, co2_g float8, preemptions int)";
 static const char *SQL_TASKS_INSERT =
     "INSERT INTO tasks (job_id, idx, attempt, state, node, pid, exit_code, term_signal, started_at, finished_at) "
     "SELECT job_id, idx, attempt, state, node, pid, exit_code, term_signal, " TS ("started") ", " TS ("finished")
@@ -438,10 +472,12 @@ static const char *SQL_TASKS_INSERT =
 static const char *SQL_JOBS_UPDATE =
     "WITH v AS (SELECT * FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, from_state text, state text, "
     "reason text, attempt int, max_attempts int, exit_code int, cancel_requested bool, started bigint, "
-    "finished bigint)), "
+    "finished bigint, pool text, variant text, placement text, est_cost float8, est_kwh float8, est_co2_g float8, cost float8, kwh float8, co2_g float8, preemptions int)), "
     "u AS (UPDATE jobs j SET state = v.state, reason = v.reason, attempt = v.attempt, exit_code = v.exit_code, "
     "cancel_requested = v.cancel_requested, started_at = " TS ("v.started") ", finished_at = " TS ("v.finished")
-    ", updated_at = now () FROM v WHERE j.id = v.id AND j.state = v.from_state RETURNING 1) "
+    ", pool = v.pool, variant = v.variant, placement = v.placement::jsonb, est_cost = v.est_cost, "
+    "est_kwh = v.est_kwh, est_co2_g = v.est_co2_g, cost = v.cost, kwh = v.kwh, co2_g = v.co2_g, "
+    "preemptions = v.preemptions, updated_at = now () FROM v WHERE j.id = v.id AND j.state = v.from_state RETURNING 1) "
     "SELECT strata_assert ((SELECT count (*) FROM u) = $2::bigint, 'jobs changed under the scheduler')";
 static const char *SQL_TASKS_UPDATE =
     "UPDATE tasks t SET attempt = v.attempt, state = v.state, node = v.node, pid = v.pid, exit_code = v.exit_code, "
@@ -609,7 +645,18 @@ s_dup (PGresult *res, int row, int col)
 #define JOB_COLUMNS                                                                                      \
     "id, name, tenant, queue, kind, state, reason, priority, attempt, max_attempts, exit_code, cpus_milli, " \
     "mem_mb, gpus, ranks, " MS ("created_at") ", " MS ("started_at") ", " MS ("finished_at") ", spec::text, "  \
-    "cancel_requested"
+    "cancel_requested, coalesce (pool, ''), coalesce (variant, ''), est_cost, est_kwh, est_co2_g, cost, kwh, "  \
+    "co2_g, preemptions, coalesce (placement::text, '')"
+
+/*  A nullable double column: sets *value and returns the oneof case to use, or 0 (absent) for NULL.  */
+static int
+s_opt_double (PGresult *res, int row, int col, double *value, int present)
+{
+    if (PQgetisnull (res, row, col))
+        return 0;
+    *value = strtod (PQgetvalue (res, row, col), NULL);
+    return present;
+}
 
 static Strata__JobInfo *
 s_job_from_row (PGresult *res, int i)
@@ -641,6 +688,16 @@ s_job_from_row (PGresult *res, int i)
     j->finished_unix_ms = s_u64 (res, i, 17);
     j->spec_json = s_dup (res, i, 18);
     j->cancel_requested = strcmp (PQgetvalue (res, i, 19), "t") == 0;
+    j->pool = s_dup (res, i, 20);
+    j->variant = s_dup (res, i, 21);
+    j->est_cost_opt_case = s_opt_double (res, i, 22, &j->est_cost, STRATA__JOB_INFO__EST_COST_OPT_EST_COST);
+    j->est_kwh_opt_case = s_opt_double (res, i, 23, &j->est_kwh, STRATA__JOB_INFO__EST_KWH_OPT_EST_KWH);
+    j->est_co2_g_opt_case = s_opt_double (res, i, 24, &j->est_co2_g, STRATA__JOB_INFO__EST_CO2_G_OPT_EST_CO2_G);
+    j->cost_opt_case = s_opt_double (res, i, 25, &j->cost, STRATA__JOB_INFO__COST_OPT_COST);
+    j->kwh_opt_case = s_opt_double (res, i, 26, &j->kwh, STRATA__JOB_INFO__KWH_OPT_KWH);
+    j->co2_g_opt_case = s_opt_double (res, i, 27, &j->co2_g, STRATA__JOB_INFO__CO2_G_OPT_CO2_G);
+    j->preemptions = (uint32_t) s_u64 (res, i, 28);
+    j->placement_json = s_dup (res, i, 29);
     return j;
 }
 

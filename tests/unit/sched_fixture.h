@@ -24,6 +24,11 @@ fx_init (st_sched_t *s)
     s->cfg.node_timeout_ms = 1000;
     s->cfg.launch_timeout_ms = 1000;
     s->next_job_id = 1;
+    s->cluster = sp_cluster_new ();
+    cr_assert_not_null (s->cluster);
+    s->engine = sp_engine_new (s->cluster);
+    cr_assert_not_null (s->engine);
+    s->policy = SP_POLICY_DEFAULT;
 }
 
 static inline st_node_t *

@@ -214,7 +214,8 @@ Test (json, job_object_has_the_documented_keys_and_values)
     static const char *const keys[] = {
         "id", "name", "tenant", "queue", "kind", "state", "reason", "priority", "attempt", "max_attempts",
         "exit_code", "ranks", "cpus_per_rank", "mem_per_rank_mb", "gpus_per_rank", "created_unix_ms",
-        "started_unix_ms", "finished_unix_ms", "cancel_requested", "tasks", "spec",
+        "started_unix_ms", "finished_unix_ms", "cancel_requested", "tasks", "spec", "pool", "variant",
+        "est_cost", "est_kwh", "est_co2_g", "cost", "kwh", "co2_g", "preemptions", "placement",
     };
     cr_assert_eq (json_object_size (o), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -289,6 +290,53 @@ Test (json, whole_cpus_are_integers_and_missing_spec_is_null)
     cr_assert_eq (json_array_size (json_object_get (o, "tasks")), 0);
     cr_assert_str_eq (json_string_value (json_object_get (o, "name")), "bad?name");
     cr_assert (json_is_false (json_object_get (o, "cancel_requested")));
+    /*  Not placed yet: the placement keys are there, and null.  */
+    static const char *const nulls[] = { "pool", "variant", "est_cost", "est_kwh", "est_co2_g", "cost", "kwh",
+                                         "co2_g", "placement" };
+    for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+        cr_assert (json_is_null (json_object_get (o, nulls[i])), "%s is not null", nulls[i]);
+    cr_assert_eq (json_integer_value (json_object_get (o, "preemptions")), 0);
+    json_decref (o);
+}
+
+/*  Placement figures: present ones (a zero too) as numbers, absent ones null.  */
+static void
+s_place_fixture (Strata__JobInfo *job)
+{
+    job->pool = "onprem-eu";
+    job->variant = "llama-3-eu";
+    job->est_cost_opt_case = STRATA__JOB_INFO__EST_COST_OPT_EST_COST;
+    job->est_cost = 12.5;
+    job->est_kwh_opt_case = STRATA__JOB_INFO__EST_KWH_OPT_EST_KWH;
+    job->est_kwh = 4.25;
+    job->est_co2_g_opt_case = STRATA__JOB_INFO__EST_CO2_G_OPT_EST_CO2_G;
+    job->est_co2_g = 1062.5;
+    job->cost_opt_case = STRATA__JOB_INFO__COST_OPT_COST;
+    job->cost = 0;
+    job->preemptions = 2;
+    job->placement_json = "{\"pool\":\"onprem-eu\",\"terms\":{\"total\":0.1}}";
+}
+
+Test (json, job_object_carries_the_placement)
+{
+    s_job_fixture_t f;
+    s_job_fixture (&f);
+    s_place_fixture (&f.job);
+    json_t *o = st_output_job_json (&f.job);
+    cr_assert_not_null (o);
+    cr_assert_str_eq (json_string_value (json_object_get (o, "pool")), "onprem-eu");
+    cr_assert_str_eq (json_string_value (json_object_get (o, "variant")), "llama-3-eu");
+    cr_assert_float_eq (json_number_value (json_object_get (o, "est_cost")), 12.5, 1e-12);
+    cr_assert_float_eq (json_number_value (json_object_get (o, "est_kwh")), 4.25, 1e-12);
+    cr_assert_float_eq (json_number_value (json_object_get (o, "est_co2_g")), 1062.5, 1e-12);
+    cr_assert (json_is_number (json_object_get (o, "cost")));
+    cr_assert_float_eq (json_number_value (json_object_get (o, "cost")), 0.0, 1e-12);
+    cr_assert (json_is_null (json_object_get (o, "kwh")));
+    cr_assert (json_is_null (json_object_get (o, "co2_g")));
+    cr_assert_eq (json_integer_value (json_object_get (o, "preemptions")), 2);
+    json_t *pl = json_object_get (o, "placement");
+    cr_assert (json_is_object (pl));
+    cr_assert_str_eq (json_string_value (json_object_get (pl, "pool")), "onprem-eu");
     json_decref (o);
 }
 
@@ -402,6 +450,9 @@ Test (view, job_detail_block_and_task_table)
     cr_assert_not_null (strstr (text, "finished:      -\n"));
     cr_assert_not_null (strstr (text, "exit code:     -\n"));
     cr_assert_not_null (strstr (text, "cancel:        requested\n"));
+    cr_assert_null (strstr (text, "pool:"), "nothing about placement before it: %s", text);
+    cr_assert_null (strstr (text, "estimate:"));
+    cr_assert_null (strstr (text, "preemptions:"));
     cr_assert_not_null (strstr (text,
                                 "\nRANK  ATTEMPT  STATE    NODE  PID   EXIT\n"
                                 "1     2        RUNNING  w2    4242  -\n"
@@ -427,4 +478,191 @@ Test (view, node_table)
                       "gpu-01  onprem-gpu  UP     2.5/16  8G/64G  2/8       2  3s ago     nvlink_domain=a,rack=r1\n"
                       "edge-7  edge        LOST   0/0     0/0     0/0       0  -          -\n");
     free (text);
+}
+
+Test (view, job_detail_shows_pool_variant_estimate_and_actual)
+{
+    s_job_fixture_t f;
+    s_job_fixture (&f);
+    s_place_fixture (&f.job);
+    f.job.kwh_opt_case = STRATA__JOB_INFO__KWH_OPT_KWH;
+    f.job.kwh = 0.5;
+    char *text = NULL;
+    CAPTURE (text, st_output_job_detail (out, &f.job, 1700000000000ull + 125000));
+    cr_assert_not_null (strstr (text, "pool:           onprem-eu\n"), "%s", text);
+    cr_assert_not_null (strstr (text, "model variant:  llama-3-eu\n"), "%s", text);
+    cr_assert_not_null (strstr (text, "estimate:       cost 12.5, 4.25 kWh, 1062.5 g CO2\n"), "%s", text);
+    cr_assert_not_null (strstr (text, "actual:         cost 0, 0.5 kWh\n"), "%s", text);
+    cr_assert_not_null (strstr (text, "preemptions:    2\n"), "%s", text);
+    /*  In that order, after the resources.  */
+    cr_assert_lt (strstr (text, "resources:"), strstr (text, "pool:"));
+    cr_assert_lt (strstr (text, "pool:"), strstr (text, "estimate:"));
+    cr_assert_lt (strstr (text, "estimate:"), strstr (text, "created:"));
+    free (text);
+}
+
+Test (format, numbers_drop_trailing_zeros)
+{
+    char b[48];
+    cr_assert_str_eq (st_format_number (1.25, 4, b, sizeof b), "1.25");
+    cr_assert_str_eq (st_format_number (0.02, 4, b, sizeof b), "0.02");
+    cr_assert_str_eq (st_format_number (3, 4, b, sizeof b), "3");
+    cr_assert_str_eq (st_format_number (0, 2, b, sizeof b), "0");
+    cr_assert_str_eq (st_format_number (-0.0001, 2, b, sizeof b), "0");
+    cr_assert_str_eq (st_format_number (0.00005, 4, b, sizeof b), "0.0001");
+    cr_assert_str_eq (st_format_number (1062.5, 1, b, sizeof b), "1062.5");
+    cr_assert_str_eq (st_format_number (250, 0, b, sizeof b), "250");
+}
+
+/*  -- pools and models ------------------------------------------------------------  */
+
+static void
+s_pool_fixture (Strata__PoolInfo *p, Strata__PoolInfo *q)
+{
+    strata__pool_info__init (p);
+    p->name = "onprem-eu";
+    p->site = "onprem";
+    p->region = "eu-west";
+    p->jurisdiction = "EU";
+    p->clearance = "restricted";
+    p->cost_gpu_hour = 1.25;
+    p->cost_cpu_hour = 0.02;
+    p->pue = 1.4;
+    p->carbon_g_per_kwh = 250;
+    p->gpu_watts = 350;
+    p->cpu_watts = 8;
+    p->storage_root = "/data/eu";
+    p->nodes = 3;
+    p->nodes_up = 2;
+    p->gpus_total = 16;
+    p->gpus_free = 6;
+    p->cpus_total_milli = 64000;
+    p->cpus_free_milli = 12500;
+    p->mem_total_mb = 524288;
+    p->mem_free_mb = 100000;
+    strata__pool_info__init (q);
+    q->name = "edge";
+    q->site = "onprem";
+    q->clearance = "public";
+    q->pue = 1;
+    q->gpu_watts = 400;
+    q->cpu_watts = 10;
+    q->implicit = 1;
+    q->nodes = 1;
+    q->nodes_up = 1;
+    q->cpus_total_milli = 1000;
+    q->cpus_free_milli = 1000;
+}
+
+Test (view, pool_table)
+{
+    Strata__PoolInfo p, q;
+    s_pool_fixture (&p, &q);
+    Strata__PoolInfo *pools[] = { &q, &p };
+    char *text = NULL;
+    CAPTURE (text, st_output_pool_table (out, pools, 2));
+    cr_assert_str_eq (text,
+                      "POOL       SITE    REGION   JURISDICTION  CLEARANCE   $/GPU-H  $/CPU-H  PUE  GCO2/KWH  NODES  GPUS\n"
+                      "edge *     onprem  -        -             public            0        0    1         0    1/1   0/0\n"
+                      "onprem-eu  onprem  eu-west  EU            restricted     1.25     0.02  1.4       250    2/3  6/16\n"
+                      "* not in the cluster file: site onprem, clearance public, no prices (the engine's defaults)\n");
+    free (text);
+    /*  Without implicit pools there is no note.  */
+    CAPTURE (text, st_output_pool_table (out, pools + 1, 1));
+    cr_assert_null (strstr (text, "not in the cluster file"), "%s", text);
+    free (text);
+}
+
+Test (json, pool_object_has_the_documented_keys_and_values)
+{
+    Strata__PoolInfo p, q;
+    s_pool_fixture (&p, &q);
+    json_t *o = st_output_pool_json (&p);
+    cr_assert_not_null (o);
+    static const char *const keys[] = { "name", "site", "region", "jurisdiction", "clearance", "cost_gpu_hour",
+                                        "cost_cpu_hour", "pue", "carbon_g_per_kwh", "gpu_watts", "cpu_watts",
+                                        "storage_root", "implicit", "nodes", "nodes_up", "gpus", "gpus_free",
+                                        "cpus", "cpus_free", "mem_mb", "mem_free_mb" };
+    cr_assert_eq (json_object_size (o), sizeof keys / sizeof keys[0]);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        cr_assert_not_null (json_object_get (o, keys[i]), "missing key %s", keys[i]);
+    cr_assert_str_eq (json_string_value (json_object_get (o, "region")), "eu-west");
+    cr_assert_str_eq (json_string_value (json_object_get (o, "clearance")), "restricted");
+    cr_assert_float_eq (json_number_value (json_object_get (o, "cost_gpu_hour")), 1.25, 1e-12);
+    cr_assert_float_eq (json_number_value (json_object_get (o, "pue")), 1.4, 1e-12);
+    cr_assert (json_is_false (json_object_get (o, "implicit")));
+    cr_assert_eq (json_integer_value (json_object_get (o, "gpus")), 16);
+    cr_assert_eq (json_integer_value (json_object_get (o, "gpus_free")), 6);
+    cr_assert (json_is_integer (json_object_get (o, "cpus")));
+    cr_assert_eq (json_integer_value (json_object_get (o, "cpus")), 64);
+    cr_assert_float_eq (json_number_value (json_object_get (o, "cpus_free")), 12.5, 1e-12);
+    cr_assert_eq (json_integer_value (json_object_get (o, "nodes_up")), 2);
+    json_decref (o);
+    o = st_output_pool_json (&q);
+    cr_assert (json_is_null (json_object_get (o, "region")));
+    cr_assert (json_is_null (json_object_get (o, "jurisdiction")));
+    cr_assert (json_is_null (json_object_get (o, "storage_root")));
+    cr_assert (json_is_true (json_object_get (o, "implicit")));
+    json_decref (o);
+}
+
+static void
+s_model_fixture (Strata__ModelFamily *f, Strata__ModelFamily **fp, Strata__ModelVariant *v,
+                 Strata__ModelVariant **vp)
+{
+    static char *eu[] = { "EU" }, *cn_sa[] = { "CN", "SA" };
+    for (int i = 0; i < 3; i++) {
+        strata__model_variant__init (&v[i]);
+        vp[i] = &v[i];
+    }
+    v[0].name = "llama-3-eu";
+    v[0].jurisdictions = eu;
+    v[0].n_jurisdictions = 1;
+    v[0].uri = "s3://models/llama-3-eu";
+    v[1].name = "llama-3-asia";
+    v[1].jurisdictions = cn_sa;
+    v[1].n_jurisdictions = 2;
+    v[2].name = "mistral-small";
+    strata__model_family__init (&f[0]);
+    strata__model_family__init (&f[1]);
+    f[0].name = "llama-3";
+    f[0].variants = vp;
+    f[0].n_variants = 2;
+    f[1].name = "mistral";
+    f[1].variants = vp + 2;
+    f[1].n_variants = 1;
+    fp[0] = &f[0];
+    fp[1] = &f[1];
+}
+
+Test (view, model_table)
+{
+    Strata__ModelFamily f[2], *fp[2];
+    Strata__ModelVariant v[3], *vp[3];
+    s_model_fixture (f, fp, v, vp);
+    char *text = NULL;
+    CAPTURE (text, st_output_model_table (out, fp, 2));
+    cr_assert_str_eq (text,
+                      "FAMILY   VARIANT        JURISDICTIONS\n"
+                      "llama-3  llama-3-eu     EU\n"
+                      "         llama-3-asia   CN,SA\n"
+                      "mistral  mistral-small  -\n");
+    free (text);
+}
+
+Test (json, models_are_families_of_variants)
+{
+    Strata__ModelFamily f[2], *fp[2];
+    Strata__ModelVariant v[3], *vp[3];
+    s_model_fixture (f, fp, v, vp);
+    json_t *a = st_output_models_json (fp, 2);
+    cr_assert_not_null (a);
+    char *text = json_dumps (a, JSON_COMPACT);
+    cr_assert_str_eq (text,
+                      "[{\"family\":\"llama-3\",\"variants\":[{\"name\":\"llama-3-eu\",\"jurisdictions\":[\"EU\"],"
+                      "\"uri\":\"s3://models/llama-3-eu\"},{\"name\":\"llama-3-asia\",\"jurisdictions\":[\"CN\",\"SA\"],"
+                      "\"uri\":null}]},{\"family\":\"mistral\",\"variants\":[{\"name\":\"mistral-small\","
+                      "\"jurisdictions\":[],\"uri\":null}]}]");
+    free (text);
+    json_decref (a);
 }

@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include "migrations.h"
+
 static st_sched_t S;
 static char s_dsn[512];
 static char s_dbname[64];
@@ -82,12 +84,22 @@ teardown (void)
 
 TestSuite (sched_store, .init = setup, .fini = teardown, .timeout = 60);
 
+static long
+migrations_known (void)
+{
+    long n = 0;
+    for (const st_migration_t *m = st_migrations; m->sql; m++)
+        n++;
+    return n;
+}
+
 Test (sched_store, migrations_apply_once)
 {
-    cr_assert_eq (scalar (S.db, "SELECT max (version) FROM schema_version"), 1);
+    cr_assert_geq (migrations_known (), 2);
+    cr_assert_eq (scalar (S.db, "SELECT max (version) FROM schema_version"), migrations_known ());
     st_error_t err = { 0 };
     cr_assert_eq (st_store_migrate (&S, &err), ST_OK, "a second run is a no-op: %s", err.msg);
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM schema_version"), 1);
+    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM schema_version"), migrations_known ());
 }
 
 Test (sched_store, refuses_a_newer_schema)
@@ -270,4 +282,263 @@ Test (sched_store, log_relays_waiting_for_workers_are_bounded)
     st_client_tick (&S, st_mono_ms () + 60000);
     cr_assert_eq (S.nlogreqs, 0);
     cr_assert_null (S.logreqs);
+}
+
+/*  -- 002_placement.sql and the cluster description -------------------------  */
+
+Test (sched_store, placement_migration_applies_over_a_populated_database)
+{
+    /*  A database that an earlier scheduler left at version 1, with rows in it.  */
+    PGconn *a = admin_conn ();
+    char sql[256], dsn[512];
+    snprintf (sql, sizeof sql, "CREATE DATABASE %s_v1", s_dbname);
+    exec_ok (a, sql);
+    snprintf (dsn, sizeof dsn, "host=%s port=%s user=postgres dbname=%s_v1", getenv ("STRATA_TEST_PGHOST"),
+              getenv ("STRATA_TEST_PGPORT"), s_dbname);
+    PGconn *old = PQconnectdb (dsn);
+    cr_assert_eq (PQstatus (old), CONNECTION_OK, "%s", PQerrorMessage (old));
+    cr_assert_eq (st_migrations[0].version, 1);
+    exec_ok (old, st_migrations[0].sql);
+    exec_ok (old, "INSERT INTO schema_version (version, description) VALUES (1, '001_init.sql')");
+    exec_ok (old, "INSERT INTO pools (name) VALUES ('edge')");
+    exec_ok (old, "INSERT INTO nodes (name, pool, state, cpus_milli, mem_mb, gpus) VALUES ('w1', 'edge', 'UP', 1000, "
+                  "512, 0)");
+    exec_ok (old, "INSERT INTO jobs (id, name, tenant, queue, kind, priority, state, ranks, cpus_milli, mem_mb, gpus, "
+                  "max_attempts, spec, created_at) VALUES (1, 'a', 'default', 'default', 'inference', 0, 'PENDING', 1, "
+                  "1000, 256, 0, 1, '{\"command\":[\"true\"],\"kind\":\"inference\",\"resources\":{\"ranks\":1}}', "
+                  "now ())");
+    PQfinish (old);
+
+    st_sched_t T;
+    fx_init (&T);
+    T.cfg.database = dsn;
+    st_error_t err = { 0 };
+    cr_assert_eq (st_store_connect (&T, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st_store_migrate (&T, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (scalar (T.db, "SELECT max (version) FROM schema_version"), migrations_known ());
+    cr_assert_eq (scalar (T.db, "SELECT count (*) FROM pools WHERE name = 'edge' AND implicit AND site = 'onprem' "
+                                "AND clearance = 'public' AND pue = 1 AND region IS NULL"), 1);
+    cr_assert_eq (scalar (T.db, "SELECT count (*) FROM jobs WHERE preemptions = 0 AND pool IS NULL "
+                                "AND est_cost IS NULL AND placement IS NULL"), 1);
+    cr_assert_eq (scalar (T.db, "SELECT count (*) FROM tenants WHERE weight = 1 AND gpu_quota IS NULL"), 1);
+    /*  The stored inference spec (ranks: 1, as earlier versions wrote it) still loads.  */
+    cr_assert_eq (st_store_load (&T, &err), ST_OK, "%s", err.msg);
+    st_job_t *job = st_map_get_u64 (T.jobs, 1);
+    cr_assert_not_null (job);
+    cr_assert_eq (job->spec->gang, 0);
+    cr_assert_eq (job->ntasks, 1);
+    /*  A node registering later still creates its pool with a bare name.  */
+    exec_ok (T.db, "INSERT INTO pools (name) VALUES ('fresh')");
+    cr_assert_eq (scalar (T.db, "SELECT count (*) FROM pools WHERE name = 'fresh' AND implicit"), 1);
+    /*  Constraints hold.  */
+    PGresult *r = PQexec (T.db, "UPDATE pools SET pue = 0.5 WHERE name = 'edge'");
+    cr_assert_eq (PQresultStatus (r), PGRES_FATAL_ERROR);
+    PQclear (r);
+    r = PQexec (T.db, "UPDATE pools SET clearance = 'secret' WHERE name = 'edge'");
+    cr_assert_eq (PQresultStatus (r), PGRES_FATAL_ERROR);
+    PQclear (r);
+    r = PQexec (T.db, "UPDATE jobs SET preemptions = -1");
+    cr_assert_eq (PQresultStatus (r), PGRES_FATAL_ERROR);
+    PQclear (r);
+    PQfinish (T.db);
+    T.db = NULL;
+    fx_fini (&T);
+    snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s_v1 WITH (FORCE)", s_dbname);
+    exec_ok (a, sql);
+    PQfinish (a);
+}
+
+/*  Two cluster descriptions, built by hand (the file parser has its own tests).  */
+static char *A_REGIONS[] = { "eu-west", "us-east" };
+static double A_LATENCY[] = { 0, 80, 85, -1 };     /*  us-east -> us-east unknown  */
+static sp_pool_t A_POOLS[] = {
+    { .name = "onprem-eu", .site = SP_SITE_ONPREM, .region = "eu-west", .region_idx = 0, .jurisdiction = "EU",
+      .clearance = SP_CLASS_RESTRICTED, .cost_gpu_hour = 1.25, .cost_cpu_hour = 0.02, .pue = 1.4,
+      .carbon_g_per_kwh = 250, .gpu_watts = 350, .cpu_watts = 8, .storage_root = "/data/eu" },
+    { .name = "cloud-us", .site = SP_SITE_PUBLIC_CLOUD, .region = "us-east", .region_idx = 1, .jurisdiction = "US",
+      .clearance = SP_CLASS_INTERNAL, .cost_gpu_hour = 3.5, .cost_cpu_hour = 0.05, .pue = 1.1,
+      .carbon_g_per_kwh = 400, .gpu_watts = 700, .cpu_watts = 12 },
+};
+static char *JUR_EU[] = { "EU" };
+static char *JUR_EU_US[] = { "EU", "US" };
+static sp_variant_t A_VARIANTS[] = {
+    { .name = "llama-3-eu", .jurisdictions = JUR_EU, .njurisdictions = 1, .uri = "s3://models/llama-3-eu" },
+    { .name = "llama-3", .jurisdictions = JUR_EU_US, .njurisdictions = 2 },
+};
+static sp_family_t A_FAMILIES[] = { { .name = "llama-3", .variants = A_VARIANTS, .nvariants = 2 } };
+static sp_queue_t A_QUEUES[] = { { .name = "gpu", .weight = 3 }, { .name = "default", .weight = 2 } };
+static sp_tenant_t A_TENANTS[] = { { .name = "research", .weight = 2, .gpu_quota = 8 },
+                                   { .name = "default", .weight = 1.5, .gpu_quota = -1 } };
+static const sp_cluster_t CLUSTER_A = {
+    .regions = A_REGIONS, .nregions = 2, .latency_ms = A_LATENCY, .pools = A_POOLS, .npools = 2,
+    .families = A_FAMILIES, .nfamilies = 1, .queues = A_QUEUES, .nqueues = 2, .tenants = A_TENANTS, .ntenants = 2,
+};
+
+static char *B_REGIONS[] = { "us-east" };
+static double B_LATENCY[] = { 2 };
+static sp_pool_t B_POOLS[] = {
+    { .name = "cloud-us", .site = SP_SITE_PUBLIC_CLOUD, .region = "us-east", .region_idx = 0, .jurisdiction = "US",
+      .clearance = SP_CLASS_CONFIDENTIAL, .cost_gpu_hour = 2.75, .cost_cpu_hour = 0.05, .pue = 1.2,
+      .carbon_g_per_kwh = 380, .gpu_watts = 700, .cpu_watts = 12 },
+};
+static sp_tenant_t B_TENANTS[] = { { .name = "research", .weight = 1, .gpu_quota = -1 } };
+static const sp_cluster_t CLUSTER_B = {
+    .regions = B_REGIONS, .nregions = 1, .latency_ms = B_LATENCY, .pools = B_POOLS, .npools = 1,
+    .tenants = B_TENANTS, .ntenants = 1,
+};
+
+static void
+text_is (const char *sql, const char *want)
+{
+    PGresult *r = PQexec (S.db, sql);
+    cr_assert_eq (PQresultStatus (r), PGRES_TUPLES_OK, "%s: %s", sql, PQresultErrorMessage (r));
+    cr_assert_eq (PQntuples (r), 1, "%s: %d rows", sql, PQntuples (r));
+    cr_assert_str_eq (PQgetvalue (r, 0, 0), want, "%s", sql);
+    PQclear (r);
+}
+
+Test (sched_store, save_cluster_writes_the_description)
+{
+    /*  Nodes registered pools before the description was saved.  */
+    st_mark_node (&S, fx_node (&S, "w1", "onprem-eu", 4, 8192, 2));
+    st_mark_node (&S, fx_node (&S, "w2", "edge", 1, 1024, 0));
+    st_error_t err = { 0 };
+    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    exec_ok (S.db, "INSERT INTO pools (name) VALUES ('stale')");
+
+    cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
+    text_is ("SELECT string_agg (name || ':' || implicit, ',' ORDER BY name) FROM pools",
+             "cloud-us:false,edge:true,onprem-eu:false");
+    text_is ("SELECT concat_ws ('|', site, region, jurisdiction, clearance, cost_gpu_hour, cost_cpu_hour, pue, "
+             "carbon_g_per_kwh, gpu_watts, cpu_watts, storage_root) FROM pools WHERE name = 'onprem-eu'",
+             "onprem|eu-west|EU|restricted|1.25|0.02|1.4|250|350|8|/data/eu");
+    text_is ("SELECT concat_ws ('|', site, region, jurisdiction, clearance, storage_root IS NULL) FROM pools "
+             "WHERE name = 'cloud-us'", "public_cloud|us-east|US|internal|t");
+    text_is ("SELECT string_agg (name, ',' ORDER BY name) FROM regions", "eu-west,us-east");
+    text_is ("SELECT string_agg (from_region || '>' || to_region || '=' || ms, ',' ORDER BY from_region, to_region) "
+             "FROM latency", "eu-west>eu-west=0,eu-west>us-east=80,us-east>eu-west=85");
+    text_is ("SELECT string_agg (name, ',') FROM model_families", "llama-3");
+    text_is ("SELECT string_agg (concat_ws ('|', name, family, position, jurisdictions::text, uri), ',' "
+             "ORDER BY position) FROM model_variants",
+             "llama-3-eu|llama-3|0|{EU}|s3://models/llama-3-eu,llama-3|llama-3|1|{EU,US}");
+    text_is ("SELECT string_agg (name || '=' || weight, ',' ORDER BY name) FROM queues", "default=2,gpu=3");
+    text_is ("SELECT string_agg (name || '=' || weight || '/' || coalesce (gpu_quota::text, 'none'), ',' "
+             "ORDER BY name) FROM tenants", "default=1.5/none,research=2/8");
+
+    /*  The nodes' own writes keep working on top of it.  */
+    st_mark_node (&S, fx_node (&S, "w3", "later", 1, 1024, 0));
+    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    text_is ("SELECT implicit::text FROM pools WHERE name = 'later'", "true");
+    /*  Saving the same description again changes nothing.  */
+    cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM pools"), 4);
+    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM model_variants"), 2);
+    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM latency"), 3);
+}
+
+Test (sched_store, save_cluster_replaces_the_previous_description)
+{
+    st_mark_node (&S, fx_node (&S, "w1", "onprem-eu", 4, 8192, 2));
+    st_error_t err = { 0 };
+    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_B, &err), ST_OK, "%s", err.msg);
+
+    /*  onprem-eu is gone from the file but a node is in it: it stays, implicit, with the defaults.  */
+    text_is ("SELECT string_agg (name || ':' || implicit, ',' ORDER BY name) FROM pools",
+             "cloud-us:false,onprem-eu:true");
+    text_is ("SELECT concat_ws ('|', site, coalesce (region, '-'), coalesce (jurisdiction, '-'), clearance, "
+             "cost_gpu_hour, pue, gpu_watts, coalesce (storage_root, '-')) FROM pools WHERE name = 'onprem-eu'",
+             "onprem|-|-|public|0|1|400|-");
+    text_is ("SELECT concat_ws ('|', clearance, cost_gpu_hour, pue) FROM pools WHERE name = 'cloud-us'",
+             "confidential|2.75|1.2");
+    text_is ("SELECT string_agg (name, ',') FROM regions", "us-east");
+    text_is ("SELECT string_agg (from_region || '>' || to_region || '=' || ms, ',') FROM latency",
+             "us-east>us-east=2");
+    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM model_families"), 0);
+    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM model_variants"), 0);
+    /*  Queues and tenants stay (jobs refer to them) with the defaults when not named.  */
+    text_is ("SELECT string_agg (name || '=' || weight, ',' ORDER BY name) FROM queues", "default=1,gpu=1");
+    text_is ("SELECT string_agg (name || '=' || weight || '/' || coalesce (gpu_quota::text, 'none'), ',' "
+             "ORDER BY name) FROM tenants", "default=1/none,research=1/none");
+}
+
+Test (sched_store, save_cluster_is_all_or_nothing)
+{
+    st_error_t err = { 0 };
+    cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
+    /*  A tenant name the tenants table refuses: nothing of the second description may stay.  */
+    static sp_tenant_t bad_tenants[] = { { .name = "no spaces allowed", .weight = 1, .gpu_quota = -1 } };
+    sp_cluster_t bad = CLUSTER_B;
+    bad.tenants = bad_tenants;
+    bad.ntenants = 1;
+    cr_assert_eq (st_store_save_cluster (&S, &bad, &err), ST_EDB);
+    cr_assert (strstr (err.msg, "saving the cluster description (tenants)"), "%s", err.msg);
+    text_is ("SELECT string_agg (name, ',' ORDER BY name) FROM pools", "cloud-us,onprem-eu");
+    text_is ("SELECT string_agg (name, ',' ORDER BY name) FROM regions", "eu-west,us-east");
+    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM model_variants"), 2);
+    /*  The connection is usable afterwards.  */
+    cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_B, &err), ST_OK, "%s", err.msg);
+}
+
+Test (sched_store, save_cluster_of_an_empty_description)
+{
+    st_mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
+    st_error_t err = { 0 };
+    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    static const sp_cluster_t empty = { 0 };
+    cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st_store_save_cluster (&S, &empty, &err), ST_OK, "%s", err.msg);
+    text_is ("SELECT string_agg (name || ':' || implicit, ',' ORDER BY name) FROM pools", "p:true");
+    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM regions"), 0);
+}
+
+Test (sched_store, get_and_list_read_the_placement_columns)
+{
+    fx_submit (&S, "{\"name\":\"a\",\"command\":[\"true\"]}");
+    fx_submit (&S, "{\"name\":\"b\",\"command\":[\"true\"]}");
+    st_error_t err = { 0 };
+    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    exec_ok (S.db, "UPDATE jobs SET pool = 'onprem-eu', variant = 'llama-3-eu', est_cost = 1.5, est_kwh = 0.25, "
+                   "est_co2_g = 62.5, cost = 0, preemptions = 2, placement = '{\"pool\": \"onprem-eu\"}' WHERE id = 1");
+    Strata__JobInfo *j = NULL;
+    cr_assert_eq (st_store_get_job (&S, 1, &j, &err), ST_OK, "%s", err.msg);
+    cr_assert_str_eq (j->pool, "onprem-eu");
+    cr_assert_str_eq (j->variant, "llama-3-eu");
+    cr_assert_eq (j->est_cost_opt_case, STRATA__JOB_INFO__EST_COST_OPT_EST_COST);
+    cr_assert_eq (j->est_cost, 1.5);
+    cr_assert_eq (j->est_kwh_opt_case, STRATA__JOB_INFO__EST_KWH_OPT_EST_KWH);
+    cr_assert_eq (j->est_kwh, 0.25);
+    cr_assert_eq (j->est_co2_g_opt_case, STRATA__JOB_INFO__EST_CO2_G_OPT_EST_CO2_G);
+    cr_assert_eq (j->est_co2_g, 62.5);
+    cr_assert_eq (j->cost_opt_case, STRATA__JOB_INFO__COST_OPT_COST, "a zero cost is present, not absent");
+    cr_assert_eq (j->cost, 0.0);
+    cr_assert_eq (j->kwh_opt_case, STRATA__JOB_INFO__KWH_OPT__NOT_SET);
+    cr_assert_eq (j->co2_g_opt_case, STRATA__JOB_INFO__CO2_G_OPT__NOT_SET);
+    cr_assert_eq (j->preemptions, 2);
+    cr_assert_str_eq (j->placement_json, "{\"pool\": \"onprem-eu\"}");
+    st_store_free_job (j);
+
+    Strata__ListRequest req = STRATA__LIST_REQUEST__INIT;
+    Strata__ListReply *l = NULL;
+    cr_assert_eq (st_store_list_jobs (&S, &req, &l, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (l->n_jobs, 2);
+    cr_assert_eq (l->jobs[0]->id, 2);
+    cr_assert_str_eq (l->jobs[0]->pool, "", "not placed yet");
+    cr_assert_str_eq (l->jobs[0]->placement_json, "");
+    cr_assert_eq (l->jobs[0]->est_cost_opt_case, STRATA__JOB_INFO__EST_COST_OPT__NOT_SET);
+    cr_assert_eq (l->jobs[0]->preemptions, 0);
+    cr_assert_str_eq (l->jobs[1]->variant, "llama-3-eu");
+    /*  And the reply still packs and unpacks (the oneofs included).  */
+    size_t len = strata__list_reply__get_packed_size (l);
+    uint8_t *buf = malloc (len);
+    strata__list_reply__pack (l, buf);
+    Strata__ListReply *back = strata__list_reply__unpack (NULL, len, buf);
+    cr_assert_not_null (back);
+    cr_assert_eq (back->jobs[1]->est_co2_g_opt_case, STRATA__JOB_INFO__EST_CO2_G_OPT_EST_CO2_G);
+    cr_assert_eq (back->jobs[1]->est_co2_g, 62.5);
+    cr_assert_eq (back->jobs[0]->est_co2_g_opt_case, STRATA__JOB_INFO__EST_CO2_G_OPT__NOT_SET);
+    strata__list_reply__free_unpacked (back, NULL);
+    free (buf);
+    st_store_free_list (l);
 }

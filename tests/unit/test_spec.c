@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+#include <glob.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,17 @@ str_equal (const char *a, const char *b)
 }
 
 static int
+list_equal (char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na != nb || (na == 0 && (a || b)))
+        return 0;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp (a [i], b [i]) != 0)
+            return 0;
+    return na == 0 || (a [na] == NULL && b [nb] == NULL);
+}
+
+static int
 spec_equal (const st_spec_t *a, const st_spec_t *b)
 {
     if (!str_equal (a->kind, b->kind) || !str_equal (a->name, b->name) || !str_equal (a->tenant, b->tenant)
@@ -64,6 +76,17 @@ spec_equal (const st_spec_t *a, const st_spec_t *b)
         || !str_equal (a->workdir, b->workdir) || !str_equal (a->pool, b->pool)
         || a->time_limit_s != b->time_limit_s || a->retries != b->retries || !kv_equal (&a->env, &b->env)
         || !kv_equal (&a->labels, &b->labels))
+        return 0;
+    if (a->preemptible != b->preemptible || a->gang != b->gang
+        || !list_equal (a->gpu_types, a->ngpu_types, b->gpu_types, b->ngpu_types)
+        || !list_equal (a->sites, a->nsites, b->sites, b->nsites) || !str_equal (a->near, b->near)
+        || a->max_latency_ms != b->max_latency_ms || !str_equal (a->prefer, b->prefer)
+        || a->has_weights != b->has_weights || a->weights.cost != b->weights.cost
+        || a->weights.latency != b->weights.latency || a->weights.energy != b->weights.energy
+        || a->weights.carbon != b->weights.carbon || a->weights.packing != b->weights.packing
+        || !str_equal (a->data_uri, b->data_uri) || !str_equal (a->classification, b->classification)
+        || !list_equal (a->residency, a->nresidency, b->residency, b->nresidency) || !str_equal (a->model, b->model)
+        || !str_equal (a->checkpoint_dir, b->checkpoint_dir) || a->simulate_ms != b->simulate_ms)
         return 0;
     for (size_t i = 0; i < a->argc; i++)
         if (strcmp (a->argv [i], b->argv [i]) != 0)
@@ -186,10 +209,15 @@ Test (spec, canonical_json_is_pinned)
     st_spec_t *s = parse_ok ("command: [echo, hi]\n");
     char *json = st_spec_to_json (s);
     cr_assert_str_eq (json,
-                      "{\"command\":[\"echo\",\"hi\"],\"env\":{},\"kind\":\"command\",\"name\":\"echo\","
-                      "\"placement\":{\"labels\":{},\"pool\":null},\"priority\":0,\"queue\":\"default\","
-                      "\"resources\":{\"cpus_per_rank\":1,\"gpus_per_rank\":0,\"mem_per_rank\":256,\"ranks\":1},"
-                      "\"retries\":0,\"tenant\":\"default\",\"time_limit\":0,\"workdir\":null}");
+                      "{\"checkpoint_dir\":null,\"command\":[\"echo\",\"hi\"],"
+                      "\"data\":{\"classification\":\"public\",\"residency\":null,\"uri\":null},\"env\":{},"
+                      "\"kind\":\"command\",\"model\":null,\"name\":\"echo\","
+                      "\"placement\":{\"labels\":{},\"max_latency_ms\":null,\"near\":null,\"pool\":null,"
+                      "\"prefer\":\"balanced\",\"sites\":null,\"weights\":null},\"preemptible\":false,"
+                      "\"priority\":0,\"queue\":\"default\","
+                      "\"resources\":{\"cpus_per_rank\":1,\"gpu_types\":null,\"gpus_per_rank\":0,"
+                      "\"mem_per_rank\":256,\"ranks\":1},"
+                      "\"retries\":0,\"simulate\":null,\"tenant\":\"default\",\"time_limit\":0,\"workdir\":null}");
     free (json);
     st_spec_destroy (&s);
     s = parse_ok ("command: [x]\nresources: {cpus_per_rank: 0.1}\n");
@@ -417,6 +445,55 @@ static const bad_case_t bad_cases [] = {
     {"command: [x]\nretries: 101\n", "retries", "retries: must be an integer between 0 and 100, got 101"},
     {"command: [x]\nretries: -1\n", "retries", "retries: must be an integer between 0 and 100, got -1"},
     {"command: [x]\nretries: \"3\"\n", "retries", "retries: must be an integer between 0 and 100, got \"3\""},
+    /*  the placement engine's fields  */
+    {"command: [x]\npreemptible: yes\n", "preemptible", "preemptible: must be true or false, got \"yes\""},
+    {"command: [x]\npreemptible: 1\n", "preemptible", "preemptible: must be true or false, got 1"},
+    {"kind: inference\ncommand: [x]\nresources: {ranks: 4}\n", "resources.ranks", "resources.ranks: inference jobs have shards, not ranks"},
+    {"kind: inference\ncommand: [x]\nresources: {ranks: 1, shards: 2}\n", "resources.ranks", "resources.ranks: inference jobs have shards, not ranks"},
+    {"command: [x]\nresources: {shards: 2}\n", "resources.shards", "resources.shards: only inference jobs have shards; a command job has ranks"},
+    {"kind: finetune\ncommand: [x]\nresources: {shards: 2}\n", "resources.shards", "resources.shards: only inference jobs have shards; a finetune job has ranks"},
+    {"kind: inference\ncommand: [x]\nresources: {shards: 0}\n", "resources.shards", "resources.shards: must be an integer between 1 and 1024, got 0"},
+    {"kind: inference\ncommand: [x]\nresources: {shards: 1025}\n", "resources.shards", "resources.shards: must be an integer between 1 and 1024, got 1025"},
+    {"command: [x]\nresources: {gpu_types: [H100]}\n", "resources.gpu_types", "resources.gpu_types: only meaningful when resources.gpus_per_rank is above 0"},
+    {"command: [x]\nresources: {gpus_per_rank: 1, gpu_types: []}\n", "resources.gpu_types", "resources.gpu_types: must be a list of 1 to 8 GPU type names, got a list"},
+    {"command: [x]\nresources: {gpus_per_rank: 1, gpu_types: H100}\n", "resources.gpu_types", "resources.gpu_types: must be a list of 1 to 8 GPU type names, got \"H100\""},
+    {"command: [x]\nresources: {gpus_per_rank: 1, gpu_types: [a, b, c, d, e, f, g, h, i]}\n", "resources.gpu_types", "resources.gpu_types: must be a list of 1 to 8"},
+    {"command: [x]\nresources: {gpus_per_rank: 1, gpu_types: [H100, \"A 100\"]}\n", "resources.gpu_types[1]", "resources.gpu_types[1]: must be 1 to 64 characters of letters, digits, '.', '_' or '-', got \"A 100\""},
+    {"command: [x]\nresources: {gpus_per_rank: 1, gpu_types: [H100, 5]}\n", "resources.gpu_types[1]", "resources.gpu_types[1]: must be 1 to 64 characters"},
+    {"command: [x]\nresources: {gpus_per_rank: 1, gpu_types: [H100, A100, H100]}\n", "resources.gpu_types[2]", "resources.gpu_types[2]: \"H100\" is listed twice"},
+    {"command: [x]\nplacement: {sites: [onprem, moon]}\n", "placement.sites[1]", "placement.sites[1]: must be one of onprem, private_cloud, public_cloud, edge, got \"moon\""},
+    {"command: [x]\nplacement: {sites: [edge, edge]}\n", "placement.sites[1]", "placement.sites[1]: \"edge\" is listed twice"},
+    {"command: [x]\nplacement: {sites: []}\n", "placement.sites", "placement.sites: must be a list of site kinds"},
+    {"command: [x]\nplacement: {sites: edge}\n", "placement.sites", "placement.sites: must be a list of site kinds (onprem, private_cloud, public_cloud, edge), got \"edge\""},
+    {"command: [x]\nplacement: {near: EU-West}\n", "placement.near", "placement.near: must be 1 to 64 characters of lower-case letters, digits or '-', got \"EU-West\""},
+    {"command: [x]\nplacement: {near: eu_west}\n", "placement.near", "placement.near: must be 1 to 64 characters"},
+    {"command: [x]\nplacement: {max_latency_ms: 20}\n", "placement.max_latency_ms", "placement.max_latency_ms: needs placement.near"},
+    {"command: [x]\nplacement: {near: eu, max_latency_ms: 0}\n", "placement.max_latency_ms", "placement.max_latency_ms: must be an integer between 1 and 100000, got 0"},
+    {"command: [x]\nplacement: {near: eu, max_latency_ms: 100001}\n", "placement.max_latency_ms", "placement.max_latency_ms: must be an integer between 1 and 100000, got 100001"},
+    {"command: [x]\nplacement: {prefer: speed}\n", "placement.prefer", "placement.prefer: must be one of cost, latency, energy, balanced, got \"speed\""},
+    {"command: [x]\nplacement: {prefer: cost, weights: {cost: 1}}\n", "placement.weights", "placement.weights: give either placement.prefer or placement.weights, not both"},
+    {"command: [x]\nplacement: {weights: {}}\n", "placement.weights", "placement.weights: at least one weight must be above 0"},
+    {"command: [x]\nplacement: {weights: {cost: 0, carbon: 0.0000001}}\n", "placement.weights", "placement.weights: at least one weight must be above 0"},
+    {"command: [x]\nplacement: {weights: {cost: -1}}\n", "placement.weights.cost", "placement.weights.cost: must be a number between 0 and 1000, got -1"},
+    {"command: [x]\nplacement: {weights: {carbon: high}}\n", "placement.weights.carbon", "placement.weights.carbon: must be a number between 0 and 1000, got \"high\""},
+    {"command: [x]\nplacement: {weights: {energy: 1000.5}}\n", "placement.weights.energy", "placement.weights.energy: must be a number between 0 and 1000, got 1000.5"},
+    {"command: [x]\nplacement: {weights: [1]}\n", "placement.weights", "placement.weights: must be a mapping, got a list"},
+    {"command: [x]\ndata: s3://x\n", "data", "data: must be a mapping, got \"s3://x\""},
+    {"command: [x]\ndata: {uri: \"\"}\n", "data.uri", "data.uri: must be a string of 1 to 4096 bytes without control characters, got \"\""},
+    {"command: [x]\ndata: {uri: \"a\\nb\"}\n", "data.uri", "data.uri: must be a string of 1 to 4096 bytes without control characters"},
+    {"command: [x]\ndata: {classification: secret}\n", "data.classification", "data.classification: must be one of public, internal, confidential, restricted, got \"secret\""},
+    {"command: [x]\ndata: {residency: EU}\n", "data.residency", "data.residency: must be a list of at most 64 jurisdiction codes, got \"EU\""},
+    {"command: [x]\ndata: {residency: [EU, eu]}\n", "data.residency[1]", "data.residency[1]: must be 1 to 16 characters of upper-case letters, digits or '-' (e.g. EU), got \"eu\""},
+    {"command: [x]\ndata: {residency: [EU, US, EU]}\n", "data.residency[2]", "data.residency[2]: \"EU\" is listed twice"},
+    {"command: [x]\nmodel: \"llama 3\"\n", "model", "model: must be 1 to 128 characters of letters, digits, '.', '_', '/' or '-', got \"llama 3\""},
+    {"command: [x]\nmodel: [auto]\n", "model", "model: must be 1 to 128 characters"},
+    {"command: [x]\ncheckpoint_dir: ckpt\n", "checkpoint_dir", "checkpoint_dir: must be an absolute path (starting with /), got \"ckpt\""},
+    {"command: [x]\nsimulate: 30s\n", "simulate", "simulate: must be a mapping, got \"30s\""},
+    {"command: [x]\nsimulate: {}\n", "simulate.duration", "simulate.duration: required field is missing"},
+    {"command: [x]\nsimulate: {duration: 0}\n", "simulate.duration", "simulate.duration: must be seconds or a duration like"},
+    {"command: [x]\nsimulate: {duration: 31d}\n", "simulate.duration", "simulate.duration: must be seconds or a duration like"},
+    {"command: [x]\nsimulate: {duration: soon}\n", "simulate.duration", "simulate.duration: must be seconds or a duration like"},
+    {"command: [x]\nsimulate: {duration: -5}\n", "simulate.duration", "simulate.duration: must be seconds or a duration like"},
 };
 
 /*  Parameters travel to the test process by value, so they are indices into
@@ -499,18 +576,29 @@ Test (spec, unknown_fields_at_every_level)
     st_error_t err = parse_fail ("command: [x]\ncomand: [y]\n");
     cr_assert_str_eq (err.field, "comand");
     cr_assert_str_eq (err.msg, "unknown field \"comand\"");
-    cr_assert_str_eq (err.hint, "allowed fields here: kind, name, tenant, queue, priority, command, env, workdir, "
-                                "resources, placement, time_limit, retries");
+    cr_assert_str_eq (err.hint, "allowed fields here: kind, name, tenant, queue, priority, preemptible, command, "
+                                "env, workdir, resources, placement, data, model, checkpoint_dir, simulate, "
+                                "time_limit, retries");
 
     err = parse_fail ("command: [x]\nresources: {cpu: 2}\n");
     cr_assert_str_eq (err.field, "resources.cpu");
     cr_assert_str_eq (err.msg, "unknown field \"resources.cpu\"");
-    cr_assert_str_eq (err.hint, "allowed fields here: ranks, cpus_per_rank, mem_per_rank, gpus_per_rank");
+    cr_assert_str_eq (err.hint, "allowed fields here: ranks, shards, cpus_per_rank, mem_per_rank, gpus_per_rank, "
+                                "gpu_types");
 
     err = parse_fail ("command: [x]\nplacement: {zone: eu}\n");
     cr_assert_str_eq (err.field, "placement.zone");
     cr_assert_str_eq (err.msg, "unknown field \"placement.zone\"");
-    cr_assert_str_eq (err.hint, "allowed fields here: pool, labels");
+    cr_assert_str_eq (err.hint, "allowed fields here: pool, labels, sites, near, max_latency_ms, prefer, weights");
+
+    err = parse_fail ("command: [x]\nplacement: {weights: {speed: 1}}\n");
+    cr_assert_str_eq (err.field, "placement.weights.speed");
+    cr_assert_str_eq (err.hint, "allowed fields here: cost, latency, energy, carbon, packing");
+    err = parse_fail ("command: [x]\ndata: {owner: me}\n");
+    cr_assert_str_eq (err.field, "data.owner");
+    cr_assert_str_eq (err.hint, "allowed fields here: uri, classification, residency");
+    err = parse_fail ("command: [x]\nsimulate: {duration: 1s, exit: 1}\n");
+    cr_assert_str_eq (err.field, "simulate.exit");
 
     /*  Unknown fields are found even when another field is also wrong.  */
     err = parse_fail ("priority: 5000\nbogus: 1\ncommand: [x]\n");
@@ -566,6 +654,215 @@ Test (spec, bad_documents_are_refused)
     }
 }
 
+static const char *placement_yaml =
+    "kind: finetune\n"
+    "preemptible: true\n"
+    "command: [python3, train.py]\n"
+    "resources: {ranks: 4, gpus_per_rank: 2, gpu_types: [H100, A100]}\n"
+    "placement:\n"
+    "  sites: [onprem, private_cloud]\n"
+    "  near: eu-west\n"
+    "  max_latency_ms: 25\n"
+    "  weights: {cost: 2, carbon: 0.5}\n"
+    "data: {uri: \"s3://corp/tickets\", classification: confidential, residency: [EU, CH]}\n"
+    "model: llama-3\n"
+    "checkpoint_dir: /ckpt/llama\n"
+    "simulate: {duration: 1500ms}\n";
+
+Test (spec, placement_fields)
+{
+    st_spec_t *s = parse_ok (placement_yaml);
+    cr_assert_eq (s->preemptible, 1);
+    cr_assert_eq (s->gang, 1);
+    cr_assert_eq (s->ranks, 4);
+    cr_assert_eq (s->ngpu_types, 2);
+    cr_assert_str_eq (s->gpu_types [0], "H100");
+    cr_assert_str_eq (s->gpu_types [1], "A100");
+    cr_assert_null (s->gpu_types [2]);
+    cr_assert_eq (s->nsites, 2);
+    cr_assert_str_eq (s->sites [1], "private_cloud");
+    cr_assert_null (s->sites [2]);
+    cr_assert_str_eq (s->near, "eu-west");
+    cr_assert_eq (s->max_latency_ms, 25);
+    cr_assert_null (s->prefer);
+    cr_assert_eq (s->has_weights, 1);
+    cr_assert_eq (s->weights.cost, 2.0);
+    cr_assert_eq (s->weights.carbon, 0.5);
+    cr_assert_eq (s->weights.latency, 0.0);
+    cr_assert_eq (s->weights.energy, 0.0);
+    cr_assert_eq (s->weights.packing, 0.0);
+    cr_assert_str_eq (s->data_uri, "s3://corp/tickets");
+    cr_assert_str_eq (s->classification, "confidential");
+    cr_assert_eq (s->nresidency, 2);
+    cr_assert_str_eq (s->residency [0], "EU");
+    cr_assert_str_eq (s->residency [1], "CH");
+    cr_assert_null (s->residency [2]);
+    cr_assert_str_eq (s->model, "llama-3");
+    cr_assert_str_eq (s->checkpoint_dir, "/ckpt/llama");
+    cr_assert_eq (s->simulate_ms, 1500);
+    char *json = st_spec_to_json (s);
+    cr_assert (strstr (json, "\"weights\":{\"carbon\":0.5,\"cost\":2,\"energy\":0,\"latency\":0,\"packing\":0}"),
+               "%s", json);
+    cr_assert (strstr (json, "\"prefer\":null"), "%s", json);
+    cr_assert (strstr (json, "\"simulate\":{\"duration\":\"1500ms\"}"), "%s", json);
+    cr_assert (strstr (json, "\"data\":{\"classification\":\"confidential\",\"residency\":[\"EU\",\"CH\"],"
+                             "\"uri\":\"s3://corp/tickets\"}"), "%s", json);
+    free (json);
+    assert_round_trip (s);
+    st_spec_destroy (&s);
+}
+
+Test (spec, placement_defaults)
+{
+    st_spec_t *s = parse_ok ("command: [x]\n");
+    cr_assert_eq (s->preemptible, 0);
+    cr_assert_eq (s->gang, 1);
+    cr_assert_null (s->gpu_types);
+    cr_assert_eq (s->ngpu_types, 0);
+    cr_assert_null (s->sites);
+    cr_assert_null (s->near);
+    cr_assert_eq (s->max_latency_ms, 0);
+    cr_assert_str_eq (s->prefer, "balanced");
+    cr_assert_eq (s->has_weights, 0);
+    cr_assert_null (s->data_uri);
+    cr_assert_str_eq (s->classification, "public");
+    cr_assert_null (s->residency);
+    cr_assert_null (s->model);
+    cr_assert_null (s->checkpoint_dir);
+    cr_assert_eq (s->simulate_ms, 0);
+    st_spec_destroy (&s);
+    /*  Mappings given but empty, and nulls, mean the same.  */
+    s = parse_ok ("command: [x]\nplacement: {prefer: ~, sites: ~, near: ~, weights: ~}\ndata: {}\nmodel: ~\n"
+                  "simulate: ~\ncheckpoint_dir: ~\npreemptible: ~\nresources: {gpu_types: ~}\n");
+    cr_assert_str_eq (s->prefer, "balanced");
+    cr_assert_str_eq (s->classification, "public");
+    cr_assert_null (s->gpu_types);
+    st_spec_destroy (&s);
+    /*  An empty residency is "anywhere", the same as none.  */
+    s = parse_ok ("command: [x]\ndata: {residency: []}\n");
+    cr_assert_null (s->residency);
+    cr_assert_eq (s->nresidency, 0);
+    assert_round_trip (s);
+    st_spec_destroy (&s);
+}
+
+Test (spec, shards_for_inference_ranks_for_gangs)
+{
+    st_spec_t *s = parse_ok ("kind: inference\ncommand: [x]\nresources: {shards: 16}\n");
+    cr_assert_eq (s->ranks, 16);
+    cr_assert_eq (s->gang, 0);
+    char *json = st_spec_to_json (s);
+    cr_assert (strstr (json, "\"shards\":16"), "%s", json);
+    cr_assert_null (strstr (json, "\"ranks\""), "%s", json);
+    free (json);
+    assert_round_trip (s);
+    st_spec_destroy (&s);
+
+    s = parse_ok ("kind: inference\ncommand: [x]\n");
+    cr_assert_eq (s->ranks, 1);
+    cr_assert_eq (s->gang, 0);
+    st_spec_destroy (&s);
+
+    /*  Specs stored by earlier versions carry ranks: 1 for every kind.  */
+    s = parse_ok ("{\"kind\":\"inference\",\"command\":[\"x\"],\"resources\":{\"ranks\":1}}");
+    cr_assert_eq (s->ranks, 1);
+    cr_assert_eq (s->gang, 0);
+    st_spec_destroy (&s);
+
+    st_error_t err = parse_fail ("kind: inference\ncommand: [x]\nresources: {ranks: 2}\n");
+    cr_assert (strstr (err.hint, "resources.shards"), "%s", err.hint);
+
+    static const char *const gangs [] = {"command", "finetune"};
+    for (size_t i = 0; i < 2; i++) {
+        char text [96];
+        snprintf (text, sizeof text, "kind: %s\ncommand: [x]\nresources: {ranks: 3}\n", gangs [i]);
+        s = parse_ok (text);
+        cr_assert_eq (s->ranks, 3);
+        cr_assert_eq (s->gang, 1);
+        st_spec_destroy (&s);
+    }
+}
+
+Test (spec, prefer_presets)
+{
+    static const char *const prefers [] = {"cost", "latency", "energy", "balanced"};
+    for (size_t i = 0; i < 4; i++) {
+        char text [96];
+        snprintf (text, sizeof text, "command: [x]\nplacement: {prefer: %s}\n", prefers [i]);
+        st_spec_t *s = parse_ok (text);
+        cr_assert_str_eq (s->prefer, prefers [i]);
+        cr_assert_eq (s->has_weights, 0);
+        assert_round_trip (s);
+        st_spec_destroy (&s);
+    }
+}
+
+Test (spec, weights_keep_six_decimals_and_round_trip)
+{
+    st_spec_t *s = parse_ok ("command: [x]\nplacement: {weights: {cost: 0.1234567, latency: 999.9999994, "
+                             "energy: 1000, carbon: 0.000001, packing: 1e-7}}\n");
+    cr_assert_eq (s->weights.cost, 0.123457);
+    cr_assert_eq (s->weights.latency, 999.999999);
+    cr_assert_eq (s->weights.energy, 1000.0);
+    cr_assert_eq (s->weights.carbon, 0.000001);
+    cr_assert_eq (s->weights.packing, 0.0);
+    assert_round_trip (s);
+    st_spec_destroy (&s);
+    /*  Every 6-decimal value reads back exactly from the canonical text.  */
+    s = parse_ok ("command: [x]\nplacement: {weights: {cost: 1}}\n");
+    for (int64_t micro = 1; micro <= 1000000000; micro += micro < 2000 ? 1 : 999983) {
+        s->weights.cost = (double) micro / 1e6;
+        char *json = st_spec_to_json (s);
+        st_error_t err;
+        st_spec_t *again = parse (json, &err);
+        cr_assert_not_null (again, "%s", err.msg);
+        cr_assert_eq (again->weights.cost, s->weights.cost, "%lld: %s", (long long) micro, json);
+        free (json);
+        st_spec_destroy (&again);
+    }
+    st_spec_destroy (&s);
+}
+
+Test (spec, simulate_durations)
+{
+    static const struct { const char *text; uint64_t ms; const char *canonical; } cases [] = {
+        {"30", 30000, "{\"duration\":30}"}, {"30s", 30000, "{\"duration\":30}"},
+        {"\"45\"", 45000, "{\"duration\":45}"}, {"1ms", 1, "{\"duration\":\"1ms\"}"},
+        {"2.5s", 2500, "{\"duration\":\"2500ms\"}"}, {"1h30m", 5400000, "{\"duration\":5400}"},
+        {"30d", 2592000000ull, "{\"duration\":2592000}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        char text [96];
+        snprintf (text, sizeof text, "command: [x]\nsimulate: {duration: %s}\n", cases [i].text);
+        st_spec_t *s = parse_ok (text);
+        cr_assert_eq (s->simulate_ms, cases [i].ms, "%s gave %llu", cases [i].text,
+                      (unsigned long long) s->simulate_ms);
+        char *json = st_spec_to_json (s);
+        char want [96];
+        snprintf (want, sizeof want, "\"simulate\":%s", cases [i].canonical);
+        cr_assert (strstr (json, want), "%s: %s", cases [i].text, json);
+        free (json);
+        assert_round_trip (s);
+        st_spec_destroy (&s);
+    }
+}
+
+Test (spec, words_take_their_whole_alphabet)
+{
+    st_spec_t *s = parse_ok ("command: [x]\nmodel: org/Llama-3.1_8B\nplacement: {near: ap-south-1}\n"
+                             "data: {residency: [EU, US-CA, \"9\"], uri: \"file:///data/x y\"}\n"
+                             "resources: {gpus_per_rank: 1, gpu_types: [nvidia.H100_80GB-sxm]}\n");
+    cr_assert_str_eq (s->model, "org/Llama-3.1_8B");
+    cr_assert_str_eq (s->near, "ap-south-1");
+    cr_assert_str_eq (s->residency [1], "US-CA");
+    cr_assert_str_eq (s->gpu_types [0], "nvidia.H100_80GB-sxm");
+    assert_round_trip (s);
+    st_spec_destroy (&s);
+    s = parse_ok ("command: [x]\nmodel: auto\nplacement: {sites: [onprem, private_cloud, public_cloud, edge]}\n");
+    cr_assert_eq (s->nsites, 4);
+    st_spec_destroy (&s);
+}
+
 Test (spec, round_trip_is_exact)
 {
     static const char *const specs [] = {
@@ -574,6 +871,9 @@ Test (spec, round_trip_is_exact)
         "command: [x, \"quote\\\"d\", \"uni \xc3\xa9\"]\nenv: {EMPTY: \"\"}\nplacement: {labels: {a/b: \"\"}}\n",
         "command: [x]\nresources: {cpus_per_rank: 0.001, mem_per_rank: 16T, ranks: 1024, gpus_per_rank: 64}\n"
         "priority: -1000\nretries: 100\ntime_limit: 30d\n",
+        "kind: inference\ncommand: [x]\nresources: {shards: 1024, gpus_per_rank: 1, gpu_types: [L4]}\n"
+        "placement: {prefer: energy, sites: [edge]}\ndata: {classification: restricted}\nmodel: auto\n",
+        "command: [x]\nplacement: {weights: {packing: 0.000001}}\nsimulate: {duration: 1ms}\n",
     };
     for (size_t i = 0; i < sizeof specs / sizeof specs [0]; i++) {
         st_spec_t *s = parse_ok (specs [i] ? specs [i] : full_yaml);
@@ -633,4 +933,38 @@ Test (spec, kv_helpers)
     cr_assert_null (kv.keys);
     st_kv_free (&kv);
     st_kv_free (NULL);
+}
+
+/*  Every job spec in examples/ is valid and round-trips (cluster descriptions
+ *  there are not job specs).  */
+Test (spec, the_examples_are_valid)
+{
+    const char *src = getenv ("STRATA_SOURCE_DIR");
+    if (!src)
+        cr_skip_test ("STRATA_SOURCE_DIR is not set (ctest sets it)");
+    static const char *const patterns [] = {"%s/examples/*.yaml", "%s/examples/*.json"};
+    size_t checked = 0;
+    for (size_t p = 0; p < 2; p++) {
+        char pattern [4096];
+        glob_t g;
+        snprintf (pattern, sizeof pattern, patterns [p], src);
+        if (glob (pattern, 0, NULL, &g) != 0)
+            continue;
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            const char *base = strrchr (g.gl_pathv [i], '/') + 1;
+            if (strncmp (base, "cluster", 7) == 0)
+                continue;
+            st_error_t err;
+            json_t *root = st_doc_load (g.gl_pathv [i], &err);
+            cr_assert_not_null (root, "%s: %s", base, err.msg);
+            st_spec_t *spec = st_spec_from_json (root, &err);
+            cr_assert_not_null (spec, "%s: %s", base, err.msg);
+            assert_round_trip (spec);
+            st_spec_destroy (&spec);
+            json_decref (root);
+            checked++;
+        }
+        globfree (&g);
+    }
+    cr_assert_geq (checked, 4);
 }
