@@ -6,21 +6,27 @@
 # Installs the Debian packages, builds build/, then starts, all on 127.0.0.1:
 #   - a PostgreSQL server with database `strata` in $STRATA_DEMO_DIR/pg
 #     (default $HOME/.strata-demo; kept and reused across runs);
-#   - strata-scheduler (ports 7700-7702 when free, other free ports otherwise);
-#   - three workers, each with its own state dir and log under the demo dir:
-#       onprem-gpu-1     pool onprem-gpu     labels site=onprem,rack=r1  2 CPUs, 4 GiB, 2 GPUs
-#                        (declared with --gpus 2: the scheduler accounts for them and tasks get
-#                        CUDA_VISIBLE_DEVICES, whether or not the machine has the devices)
-#       private-cloud-1  pool private-cloud  label  site=private_cloud   2 CPUs, 4 GiB
-#       edge-1           pool edge           label  site=edge            1 CPU,  1 GiB
-# waits until the three nodes are UP, submits every spec in examples/, waits for the jobs
-# to end, prints `strata nodes`, `strata jobs` and each job's logs, and stops everything
-# it started (workers, scheduler, then PostgreSQL), also on Ctrl-C.
+#   - strata-scheduler with the cluster description examples/cluster.yaml (ports 7700-7702
+#     when free, other free ports otherwise);
+#   - four workers, one in each of four pools of that description, each with its own state
+#     dir and log under the demo dir:
+#       onprem-fra-1   pool onprem-fra   (EU, restricted)    label rack=r1  2 CPUs, 4 GiB, 2 H100
+#                      (declared with --gpus 2: the scheduler accounts for them and tasks get
+#                      CUDA_VISIBLE_DEVICES, whether or not the machine has the devices)
+#       private-ams-1  pool private-ams  (EU, confidential)  2 CPUs, 4 GiB
+#       cloud-us-1     pool cloud-us     (US, internal)      4 CPUs, 4 GiB
+#       edge-paris-1   pool edge-paris   (EU edge)           1 CPU,  1 GiB
+# waits until the nodes are UP, shows `strata pools`, submits every job spec in examples/
+# (each one's data classification, residency, model and preferences decide where it runs),
+# waits for the jobs to end, prints `strata nodes`, `strata jobs`, each job's logs and
+# `strata explain` (its score against the runners-up), then submits a restricted job too
+# big for the cleared pool and shows why it waits, and stops everything it started
+# (workers, scheduler, then PostgreSQL), also on Ctrl-C.
 #
 #   --stay       keep the cluster running after the jobs end, until Ctrl-C
 #   --no-build   use the binaries already in build/bin
 #
-# Logs: $STRATA_DEMO_DIR/logs/{scheduler,onprem-gpu-1,private-cloud-1,edge-1}.log
+# Logs: $STRATA_DEMO_DIR/logs/{scheduler,onprem-fra-1,private-ams-1,cloud-us-1,edge-paris-1}.log
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -137,7 +143,7 @@ CLIENT_EP=tcp://127.0.0.1:$CP
 say "starting strata-scheduler (workers: $WORKER_EP, clients: $CLIENT_EP)"
 start scheduler "$BIN/strata-scheduler" --database "$STRATA_DATABASE" \
     --worker-endpoint "$WORKER_EP" --client-endpoint "$CLIENT_EP" \
-    --event-endpoint "tcp://127.0.0.1:$EP"
+    --event-endpoint "tcp://127.0.0.1:$EP" --cluster examples/cluster.yaml
 for ((i = 0; ; i++)); do
     alive scheduler || { tail -n 20 "$DEMO_DIR/logs/scheduler.log" >&2; die "the scheduler exited"; }
     strata --timeout 1s nodes >/dev/null 2>&1 && break
@@ -145,6 +151,11 @@ for ((i = 0; ; i++)); do
     sleep 0.1
 done
 note "scheduler is up (pid ${PIDS[scheduler]}, log $DEMO_DIR/logs/scheduler.log)"
+# The database is kept between runs: jobs an interrupted run left unfinished would
+# compete with this run's, so cancel them first.
+left=$(strata jobs --json --limit 1000 2>/dev/null | jq -r '.[] | select(.state != "SUCCEEDED" and .state != "FAILED" and .state != "CANCELLED") | .id' || true)
+for id in $left; do strata cancel "$id" >/dev/null 2>&1 || true; done
+[ -z "$left" ] || note "cancelled $(wc -w <<< "$left") job(s) left unfinished by an earlier run"
 
 # -- 4. workers ---------------------------------------------------------------------
 worker () {
@@ -154,32 +165,38 @@ worker () {
         --state-dir "$DEMO_DIR/workers/$name" "$@"
     note "started $name (pid ${PIDS[$name]}): $*"
 }
-say "starting three workers"
-worker onprem-gpu-1 --pool onprem-gpu --label site=onprem --label rack=r1 --cpus 2 --memory 4G \
-    --gpus 2 --gpu-type declared
-worker private-cloud-1 --pool private-cloud --label site=private_cloud --cpus 2 --memory 4G --gpus 0
-worker edge-1 --pool edge --label site=edge --cpus 1 --memory 1G --gpus 0
+# One node in each of four pools of examples/cluster.yaml: the on-prem GPU cluster
+# (cleared for restricted EU data), the private cloud, a US public cloud, an edge box.
+NODES=(onprem-fra-1 private-ams-1 cloud-us-1 edge-paris-1)
+say "starting ${#NODES[@]} workers"
+worker onprem-fra-1 --pool onprem-fra --label rack=r1 --cpus 2 --memory 4G --gpus 2 --gpu-type H100
+worker private-ams-1 --pool private-ams --cpus 2 --memory 4G --gpus 0
+worker cloud-us-1 --pool cloud-us --cpus 4 --memory 4G --gpus 0
+worker edge-paris-1 --pool edge-paris --cpus 1 --memory 1G --gpus 0
 
 up_count () {
-    strata nodes --json 2>/dev/null | jq '[ .[] | select(.state == "UP" and
-        (.name == "onprem-gpu-1" or .name == "private-cloud-1" or .name == "edge-1")) ] | length'
+    strata nodes --json 2>/dev/null | jq --argjson want "$(printf '%s\n' "${NODES[@]}" | jq -R . | jq -s .)" \
+        '[ .[] | select(.state == "UP" and (.name as $n | $want | index($n))) ] | length'
 }
 for ((i = 0; ; i++)); do
-    for w in onprem-gpu-1 private-cloud-1 edge-1; do
+    for w in "${NODES[@]}"; do
         alive "$w" || { tail -n 20 "$DEMO_DIR/logs/$w.log" >&2; die "worker $w exited"; }
     done
-    [ "$(up_count || echo 0)" = 3 ] && break
-    [ $i -lt 300 ] || { strata nodes >&2 || true; die "the three nodes were not UP within 30 s"; }
+    [ "$(up_count || echo 0)" = ${#NODES[@]} ] && break
+    [ $i -lt 300 ] || { strata nodes >&2 || true; die "the ${#NODES[@]} nodes were not UP within 30 s"; }
     sleep 0.1
 done
-note "all three nodes are UP"
+note "all ${#NODES[@]} nodes are UP"
 strata nodes
+say "strata pools (examples/cluster.yaml, with live figures)"
+strata pools
 
 # -- 5. jobs ------------------------------------------------------------------------
-say "submitting every spec in examples/"
+say "submitting every job spec in examples/"
 ids=()
 for f in examples/*.yaml examples/*.yml examples/*.json; do
     [ -f "$f" ] || continue
+    case $(basename "$f") in cluster*) continue ;; esac     # the cluster description
     out=$(strata submit "$f" --json) || die "strata submit $f failed"
     id=$(jq -r .id <<< "$out")
     ids+=("$id")
@@ -224,6 +241,22 @@ for id in "${ids[@]}"; do
         [ -z "$err" ] || { note "-- stderr --"; sed 's/^/    ! /' <<< "$err"; }
     done
 done
+
+say "why each job ran where it did (strata explain)"
+for id in "${ids[@]}"; do
+    note "-- job $id --"
+    strata explain "$id" | sed 's/^/    /' || true
+done
+
+say "a job that must wait: restricted EU data, 4 GPUs, with 2 GPUs in the only cleared pool"
+printf '%s\n' "name: too-big-restricted" "command: [sleep, \"1\"]" "resources: {gpus_per_rank: 4}" \
+    "data: {classification: restricted, residency: [EU]}" > "$DEMO_DIR/too-big.yaml"
+wait_id=$(strata submit "$DEMO_DIR/too-big.yaml" --json | jq -r .id)
+sleep 1
+strata jobs --state PENDING
+strata explain "$wait_id" | sed 's/^/    /'
+strata cancel "$wait_id" >/dev/null
+note "cancelled job $wait_id"
 
 ok_count=0
 for id in "${ids[@]}"; do [ "${final[$id]}" = SUCCEEDED ] && ok_count=$((ok_count + 1)); done
