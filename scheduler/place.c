@@ -204,8 +204,15 @@ st_place_attempt_ended (st_sched_t *s, st_job_t *job)
         job->co2_g += co2;
         job->has_actual = 1;
     }
-    double gpu_s = seconds * job->pj.gpus * job->pj.ntasks;
-    job->pj.attained_gpu_s += gpu_s;
+    /*  Attained service (LAS order) counts ended attempts; fair-share usage was
+     *  charged by the cycles up to sp_usage_charged_until: charge the rest.  */
+    double gpus = (double) job->pj.gpus * job->pj.ntasks;
+    job->pj.attained_gpu_s += seconds * gpus;
+    double end_s = end ? end / 1000.0 : st_wall_ms () / 1000.0;
+    double from_s = job->pj.start_s > sp_usage_charged_until (s->engine) ? job->pj.start_s
+                                                                          : sp_usage_charged_until (s->engine);
+    if (gpus > 0 && end_s > from_s)
+        sp_usage_charge (s->engine, job->pj.tenant, gpus * (end_s - from_s), end_s);
     st_mark_job (s, job);
 }
 

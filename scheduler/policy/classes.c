@@ -33,7 +33,8 @@ struct sp__kentry {
     uint64_t idle_fp;           /*  node fingerprint the idle verdict holds for  */
     char *idle_reason;          /*  the words when it does not fit idle  */
     char *need_text;            /*  "waiting: needs ... [in one pool]"  */
-    sp__class_t *cls;           /*  this cycle's class, when cls_cycle is the engine's cycle  */
+    sp__class_t cls;            /*  this cycle's state, when cls_cycle is the engine's cycle (kept
+                                    here, not apart, to save a pointer chase per job)  */
     uint64_t cls_cycle;
 };
 
@@ -245,18 +246,15 @@ sp__class_of (sp__run_t *run, sp__entry_t *en)
         en->memo->ent = ent;
         en->memo->kgen = e->kgen;
     }
+    sp__class_t *k = &ent->cls;
     if (ent->cls_cycle == e->cycle_no)
-        return ent->cls;
-    sp__class_t *k = sp__alloc (run->cy->arena, sizeof *k);
-    if (!k)
-        return NULL;
+        return k;
+    memset (k, 0, sizeof *k);
     k->proto = job;
     k->ent = ent;
-    k->hash = ent->hash;
     k->pools = ent->pools;
     k->nallowed = ent->nallowed;
     k->fail_end_s = INFINITY;
-    ent->cls = k;
     ent->cls_cycle = e->cycle_no;
     return k;
 }

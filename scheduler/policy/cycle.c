@@ -88,14 +88,8 @@ sp__cycle_take (sp__cycle_t *cy, int idx, int64_t cpu, int64_t mem, int64_t gpu,
     sp__cnode_t *n = &cy->cn [idx];
     sp__group_t *g = &cy->groups [n->group];
     if (log) {
-        if (cy->nundo == cy->capundo) {
-            size_t cap = cy->capundo ? cy->capundo * 2 : 256;
-            void *u = realloc (cy->undo, cap * sizeof *cy->undo);
-            if (!u)
-                return -1;
-            cy->undo = u;
-            cy->capundo = cap;
-        }
+        if (sp__reserve ((void **) &cy->undo, &cy->capundo, cy->nundo + 1, sizeof *cy->undo) != 0)
+            return -1;
         cy->undo [cy->nundo++] = (struct sp__undo) {idx, cpu, mem, gpu};
     }
     cy->pool_version [n->pool]++;
@@ -260,9 +254,9 @@ s_build_running (sp__cycle_t *cy, sp_job_t *const *running, size_t nrunning)
         if (running [j] && running [j]->placed)
             ntasks += running [j]->ntasks;
     cy->rel = sp__alloc (cy->arena, (ntasks + 1) * sizeof *cy->rel);
-    if (!cy->rel)
+    cy->run_hold = sp__alloc (cy->arena, (nrunning + 1) * sizeof *cy->run_hold);
+    if (!cy->rel || !cy->run_hold)
         return -1;
-    cy->caprel = ntasks;
     for (size_t j = 0; j < nrunning; j++) {
         sp_job_t *job = running [j];
         if (!job || !job->placed)
@@ -276,6 +270,7 @@ s_build_running (sp__cycle_t *cy, sp_job_t *const *running, size_t nrunning)
             sp_node_t *node = job->placed [t];
             if (!node)
                 continue;   /*  this task has already let go of its resources  */
+            cy->run_hold [j]++;
             if (node->pool >= 0 && (size_t) node->pool < np) {
                 cy->pool_held_gpu [node->pool] += job->gpus;
                 cy->pool_held_cpu [node->pool] += job->cpus_milli;

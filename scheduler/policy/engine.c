@@ -17,9 +17,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-static double s_t(void){struct timespec ts;clock_gettime(CLOCK_MONOTONIC,&ts);return ts.tv_sec*1e3+ts.tv_nsec/1e6;}
-double sp__prof[8];
 
 /*  ---------------------------------------------------------------------------
  *  Engine  */
@@ -162,14 +159,8 @@ static sp_placement_t *
 s_new_placement (sp__run_t *run, sp_job_t *job)
 {
     sp_result_t *out = run->out;
-    if (out->nplacements == out->caps [0]) {
-        size_t cap = out->caps [0] ? out->caps [0] * 2 : 64;
-        sp_placement_t *p = realloc (out->placements, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        out->placements = p;
-        out->caps [0] = cap;
-    }
+    if (sp__reserve ((void **) &out->placements, &out->caps [0], out->nplacements + 1, sizeof *out->placements) != 0)
+        return NULL;
     sp_placement_t *p = &out->placements [out->nplacements];
     memset (p, 0, sizeof *p);
     /*  One block: ntasks node pointers, then ntasks variant pointers.  */
@@ -236,6 +227,14 @@ s_try_place (sp__run_t *run, sp_job_t *job, sp__class_t *k)
     const char *type;
     if (job->ntasks == 0)
         return 0;
+    if (job->ntasks > run->task_pool_cap) {
+        /*  Sized for the largest job seen so far; a larger one gets a larger array.  */
+        int *bigger = sp__alloc_raw (cy->arena, job->ntasks * sizeof *bigger);
+        if (!bigger)
+            return -1;
+        run->task_pool = bigger;
+        run->task_pool_cap = job->ntasks;
+    }
     if (job->gang || job->ntasks == 1) {
         size_t n = s_candidates (run, job, k, job->ntasks, end_s, &type);
         for (size_t i = 0; i < n; i++) {
@@ -323,16 +322,26 @@ s_try_place (sp__run_t *run, sp_job_t *job, sp__class_t *k)
 /*  ---------------------------------------------------------------------------
  *  Waiting  */
 
+/*  A wait with the reason (len: its length when known, else SIZE_MAX).  */
 static sp_wait_t *
-s_wait (sp__run_t *run, sp_job_t *job, const char *reason)
+s_wait_n (sp__run_t *run, sp_job_t *job, const char *reason, size_t len)
 {
     sp_result_t *out = run->out;
     sp_wait_t *w = &out->waits [out->nwaits++];
     w->job = job;
     w->expected_start_s = -1;
     w->reservation = 0;
-    sp__copy (w->reason, sizeof w->reason, reason);
+    if (len >= sizeof w->reason)
+        sp__copy (w->reason, sizeof w->reason, reason);
+    else
+        memcpy (w->reason, reason, len + 1);
     return w;
+}
+
+static sp_wait_t *
+s_wait (sp__run_t *run, sp_job_t *job, const char *reason)
+{
+    return s_wait_n (run, job, reason, SIZE_MAX);
 }
 
 /*  The tenant's quota stops a job needing `need` GPUs: the reason (cached per tenant), or NULL.  */
@@ -370,7 +379,7 @@ s_no_pool_reason (sp__run_t *run, const sp_job_t *job)
     sp__catf (buf, sizeof buf, &used, "waiting: no pool is allowed for this job");
     for (size_t p = 0; p < c->npools && p < 3; p++) {
         sp_filter_pool (c, (int) p, job, why, sizeof why);
-        sp__catf (buf, sizeof buf, &used, "%s %s: %s", p ? ";" : " (", c->pools [p].name, why);
+        sp__catf (buf, sizeof buf, &used, "%s%s: %s", p ? "; " : " (", c->pools [p].name, why);
     }
     sp__catf (buf, sizeof buf, &used, "%s)", c->npools > 3 ? "; ..." : "");
     char *s = sp__strdup (run->cy->arena, buf);
@@ -387,14 +396,7 @@ s_prepare_out (sp_result_t *out, size_t npending)
         free (out->placements [i].nodes);
     out->nplacements = out->npreemptions = out->nwaits = 0;
     out->jobs_considered = 0;
-    if (out->caps [2] < npending + 1) {
-        sp_wait_t *w = realloc (out->waits, (npending + 1) * sizeof *w);
-        if (!w)
-            return -1;
-        out->waits = w;
-        out->caps [2] = npending + 1;
-    }
-    return 0;
+    return sp__reserve ((void **) &out->waits, &out->caps [2], npending + 1, sizeof *out->waits);
 }
 
 int
@@ -415,22 +417,17 @@ sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes,
     run->now = params->now_s;
     run->cy = &e->cy;
     run->out = out;
-    double t0 = s_t ();
     if (sp__cycle_build (&e->cy, e->c, params, &e->arena, nodes, nnodes, running, nrunning) != 0)
         goto oom;
-    double t1 = s_t (); sp__prof[0] += t1 - t0;
     e->cycle_no++;
     sp__kcache_check (e);
-    if (sp__order_build (&run->order, e, &e->arena, params, pending, npending, running, nrunning) != 0)
+    if (sp__order_build (&run->order, e, &e->arena, params, pending, npending, running, nrunning, e->cy.run_hold)
+        != 0)
         goto oom;
     e->last_charge_s = params->now_s > e->last_charge_s ? params->now_s : e->last_charge_s;
-    double t2 = s_t (); sp__prof[1] += t2 - t1;
-    uint32_t maxtasks = 1;
-    for (size_t i = 0; i < npending; i++)
-        if (pending [i] && pending [i]->ntasks > maxtasks)
-            maxtasks = pending [i]->ntasks;
     run->cands = sp__alloc (&e->arena, (e->c->npools + 1) * sizeof *run->cands);
-    run->task_pool = sp__alloc (&e->arena, (maxtasks + 1) * sizeof *run->task_pool);
+    run->task_pool_cap = 64;
+    run->task_pool = sp__alloc (&e->arena, run->task_pool_cap * sizeof *run->task_pool);
     if (!run->cands || !run->task_pool)
         goto oom;
     if (sp__reserve_begin (run) != 0)
@@ -466,9 +463,7 @@ sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes,
         }
         double end_s = en->end_s;
         if (!sp__class_fails_fast (k, end_s)) {
-            double a = s_t ();
             int rc = s_try_place (run, job, k);
-            sp__prof[2] += s_t () - a;
             if (rc < 0)
                 goto oom;
             if (rc == 1) {
@@ -484,18 +479,15 @@ sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes,
                          || s_candidates (run, job, k, job->gang ? job->ntasks : 1, run->now, &ignored) == 0;
             sp__class_failed (run, k, always ? SP__NO_TIME : end_s);
             k->fail_always |= always;
-            double b = s_t ();
             if (!k->reason && sp__block_reason (run, job, k) != 0)
                 goto oom;
-            sp__prof[3] += s_t () - b;
         }
-        sp_wait_t *w = s_wait (run, job, k->reason);
+        if (!k->reason_len)
+            k->reason_len = strlen (k->reason);
+        sp_wait_t *w = s_wait_n (run, job, k->reason, k->reason_len);
         if (k->never)
             continue;   /*  it could not run even on an idle cluster: it holds nobody up  */
-        double c0 = s_t ();
-        int rc = sp__reserve_for (run, job, k, w);
-        sp__prof[4] += s_t () - c0;
-        if (rc < 0)
+        if (sp__reserve_wanted (run, k, en) && sp__reserve_for (run, job, k, w) < 0)
             goto oom;
         if (!params->backfill) {
             line_head = job;
@@ -505,7 +497,6 @@ sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes,
     }
     if (sp__reserve_end (run) != 0)
         goto oom;
-    (void) t2;
     return 0;
 oom:
     free (run_.rsv);

@@ -125,12 +125,13 @@ s_pool_verdict (sp__cycle_t *cy, int pool, const sp_job_t *job, int *fits_now, i
     verdict = "short";
     *short_now = 1;
     if (job->gpus)
-        sp__catf (why, sizeof why, &used, "needs %s; %lld GPU free (%lld held by %u jobs), room for %u of %u tasks",
-                  need, (long long) free_gpu, (long long) held_gpu, cy->pool_held_jobs [pool], now, job->ntasks);
+        sp__catf (why, sizeof why, &used, "needs %s; %lld GPU free (%lld held by %u job%s), room for %u of %u tasks",
+                  need, (long long) free_gpu, (long long) held_gpu, cy->pool_held_jobs [pool],
+                  cy->pool_held_jobs [pool] == 1 ? "" : "s", now, job->ntasks);
     else
-        sp__catf (why, sizeof why, &used, "needs %s; %g CPU free (%g held by %u jobs), room for %u of %u tasks", need,
+        sp__catf (why, sizeof why, &used, "needs %s; %g CPU free (%g held by %u job%s), room for %u of %u tasks", need,
                   cy->pool_free_cpu [pool] / 1000.0, cy->pool_held_cpu [pool] / 1000.0, cy->pool_held_jobs [pool],
-                  now, job->ntasks);
+                  cy->pool_held_jobs [pool] == 1 ? "" : "s", now, job->ntasks);
 out:
     json_object_set_new (extra, "pool", json_string (c->pools [pool].name));
     json_object_set_new (extra, "verdict", json_string (verdict));

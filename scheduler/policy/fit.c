@@ -38,16 +38,19 @@ sp__node_tasks (const sp__cycle_t *cy, const sp__cnode_t *n, const sp_job_t *job
         cpu = n->free_cpu;
         mem = n->free_mem;
         gpu = n->free_gpu;
-        if (end_s > n->shadow_s) {
+        /*  Room held for a reservation is usable only by a task known to end
+         *  before the reservation starts (INFINITY compares false with itself:
+         *  no time limit or no known start both mean "would delay it").  */
+        if (end_s == SP__NO_TIME || n->shadow_s == SP__NO_TIME || end_s > n->shadow_s) {
             cpu -= n->prot_cpu;
             mem -= n->prot_mem;
             gpu -= n->prot_gpu;
         }
         break;
     case SP__AVAIL_PLAN:
-        cpu = n->free_cpu + n->rel_cpu - n->prot_cpu;
-        mem = n->free_mem + n->rel_mem - n->prot_mem;
-        gpu = n->free_gpu + n->rel_gpu - n->prot_gpu;
+        cpu = n->free_cpu + n->rel_cpu - n->rsv_cpu;
+        mem = n->free_mem + n->rel_mem - n->rsv_mem;
+        gpu = n->free_gpu + n->rel_gpu - n->rsv_gpu;
         break;
     default:
         cpu = n->node->cap_cpus_milli;

@@ -43,7 +43,8 @@
  *      stopped, so a caller charges only the rest when an attempt ends.
  *    - sp_result_t is reused: zero it once; sp_schedule recycles its arrays.
  *    - sp_filter_pool/sp_filter_node accept buf == NULL (no words, just the verdict).
- *    - attained_gpu_s: attempts that have ended only (see sp_job_t). */
+ *    - attained_gpu_s: attempts that have ended only (see sp_job_t).
+ *    - a waiting job must not change between cycles (see sp_job_t). */
 #ifndef SP_POLICY_H
 #define SP_POLICY_H
 
@@ -201,6 +202,11 @@ typedef struct {
 /*  prefer: "cost", "latency", "energy", "balanced" (also NULL). -1 if unknown.  */
 int sp_weights_for_prefer (const char *prefer, sp_weights_t *out);
 
+/*  While a job waits (between the cycles that see it pending) it must not
+ *  change: the engine recognises it by its pointer, id and the fields up to
+ *  `gpus` (read every cycle) and remembers the rest (its class, its place in
+ *  the order). A job that comes back after running is read afresh. To change
+ *  a waiting job's constraints, give it a new sp_job_t or a new id.  */
 typedef struct sp_job {
     uint64_t id;
     const char *tenant;

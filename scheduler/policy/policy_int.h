@@ -35,6 +35,7 @@ typedef struct {
 } sp__arena_t;
 
 void *sp__alloc (sp__arena_t *a, size_t size);              /*  zeroed; NULL when out of memory  */
+void *sp__alloc_raw (sp__arena_t *a, size_t size);          /*  not zeroed: for arrays written in full  */
 char *sp__strdup (sp__arena_t *a, const char *s);
 void sp__arena_reset (sp__arena_t *a);                      /*  keeps the largest block  */
 void sp__arena_free (sp__arena_t *a);
@@ -42,10 +43,19 @@ void sp__arena_free (sp__arena_t *a);
 /*  -- small helpers ----------------------------------------------------------- */
 
 uint64_t sp__hash_str (uint64_t h, const char *s);          /*  FNV-1a; NULL hashes apart from ""  */
-uint64_t sp__hash_u64 (uint64_t h, uint64_t v);
+/*  Mixes v into h (multiply-xorshift; not byte-wise: it runs per job per cycle).  */
+static inline uint64_t
+sp__hash_u64 (uint64_t h, uint64_t v)
+{
+    h = (h ^ v) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 29);
+}
 int sp__streq (const char *a, const char *b);               /*  NULL-safe equality  */
 /*  Appends printf text at buf[*used], never past size; keeps buf terminated.  */
 void sp__catf (char *buf, size_t size, size_t *used, const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
+/*  Makes room for `need` elements of `elem` bytes in *arr (capacity *cap),
+ *  doubling. Returns 0, or -1 when out of memory (*arr unchanged).  */
+int sp__reserve (void **arr, size_t *cap, size_t need, size_t elem);
 /*  Copies src, cut to fit size (size > 0).  */
 void sp__copy (char *dst, size_t size, const char *src);
 /*  "12 min", "3.5 h", "40 s".  */
@@ -90,7 +100,8 @@ typedef struct {
     int pool;                   /*  cluster pool index  */
     int group;                  /*  index into cycle groups  */
     int64_t free_cpu, free_mem, free_gpu;   /*  now, after this cycle's placements (may be < 0 if over-used)  */
-    int64_t prot_cpu, prot_mem, prot_gpu;   /*  held back by reservations for jobs that outlive them  */
+    int64_t prot_cpu, prot_mem, prot_gpu;   /*  held back now by reservations, from jobs that outlive them  */
+    int64_t rsv_cpu, rsv_mem, rsv_gpu;      /*  everything reservations will take here (plans subtract it)  */
     double shadow_s;            /*  earliest reservation start on this node, or SP__NO_TIME  */
     const char *rack, *nvlink;  /*  label values or NULL  */
     int bucket;                 /*  current bucket in its group  */
@@ -130,8 +141,7 @@ typedef struct {
 typedef struct sp__kentry sp__kentry_t;     /*  classes.c: a class remembered between cycles  */
 typedef struct sp__class sp__class_t;
 struct sp__class {
-    uint64_t hash;
-    const sp_job_t *proto;      /*  the first member; its fields define the class  */
+    const sp_job_t *proto;      /*  the first member this cycle; its fields define the class  */
     sp__kentry_t *ent;          /*  the engine's cache entry  */
     const sp__pool_fig_t *pools;    /*  cluster npools entries (the cache's)  */
     int nallowed;               /*  pools passing the pool filter  */
@@ -143,6 +153,7 @@ struct sp__class {
     int32_t preempt_fail_prio;  /*  ...at this priority...  */
     int preempt_fail_las;       /*  ...and this attained-service queue  */
     char *reason;               /*  the members' wait reason once failed  */
+    size_t reason_len;
 };
 
 typedef struct {
@@ -190,9 +201,10 @@ typedef struct {
     int64_t *pool_held_gpu, *pool_held_cpu;
     uint32_t *pool_held_jobs;
     sp__release_t *rel;         /*  every running task  */
-    size_t nrel, caprel;
+    size_t nrel;
     sp_job_t *const *running;
     size_t nrunning;
+    uint32_t *run_hold;         /*  per running job: its tasks that still hold resources  */
 
     /*  undo log of tentative placements  */
     struct sp__undo { int cnode; int64_t cpu, mem, gpu; } *undo;
@@ -222,7 +234,7 @@ void sp__cycle_undo (sp__cycle_t *cy, size_t mark);
 /*  fit.c: which nodes a job's tasks go to  */
 typedef enum {
     SP__AVAIL_NOW = 0,          /*  free now; reservations are honoured unless the job ends before them  */
-    SP__AVAIL_PLAN,             /*  free now + rel_* (a plan's releases), ignoring reservations  */
+    SP__AVAIL_PLAN,             /*  free now + rel_* (a plan's releases) - what reservations will take  */
     SP__AVAIL_IDLE,             /*  the whole capacity  */
 } sp__avail_t;
 
@@ -279,6 +291,16 @@ typedef struct {
 } sp__intern_t;
 void sp__intern_free (sp__intern_t *t);
 
+/*  What the order needs of a job (read once while it waits).  */
+typedef struct {
+    int32_t prio;
+    int las;                    /*  attained-service queue  */
+    double submit;
+    uint64_t gpus_total;
+    uint32_t time_limit_s;
+    double duration_s;
+} sp__facts_t;
+
 /*  What the engine remembers of a pending job from one cycle to the next,
  *  kept in that cycle's input order.  */
 typedef struct {
@@ -293,24 +315,29 @@ typedef struct {
     double k1, k2, k3, submit;
     sp__kentry_t *ent;          /*  its class, valid while kgen holds  */
     uint32_t kgen;
+    sp__facts_t facts;
 } sp__memo_t;
 
+/*  One pending job in this cycle's order. The fields the main loop reads
+ *  for a job that cannot start come first: one cache line.  */
 typedef struct {
     sp_job_t *job;
-    sp__memo_t *memo;           /*  this cycle's memo of the job  */
     sp__kentry_t *ent;          /*  its class from the memo, or NULL  */
-    int32_t prio;
+    sp__memo_t *memo;           /*  this cycle's memo of the job  */
+    uint64_t gpus_total;        /*  what the hot path needs, so it reads no job  */
+    double end_s;               /*  now + time limit, or SP__NO_TIME  */
     int32_t tenant;             /*  interned tenant id (index into the order's tenants)  */
-    int32_t qid;
     int group;                  /*  (tenant, queue), default policy only  */
+    int32_t prio;
+    int32_t qid;
+    /*  -- for the order only  */
     uint64_t gkey;              /*  (tenant id, queue id): keeps a group together in the sort  */
     uint64_t shallow;
     uint32_t k;                 /*  its index among this cycle's pending jobs  */
-    uint64_t gpus_total;        /*  what the hot path needs, so it reads no job  */
-    double end_s;               /*  now + time limit, or SP__NO_TIME  */
     double k1, k2, k3;          /*  the policy's keys, smaller first  */
     double submit;              /*  then submit time and id (copied: the sort reads no job)  */
     uint64_t id;
+    sp__facts_t facts;
 } sp__entry_t;
 
 typedef struct {
@@ -331,19 +358,21 @@ typedef struct {
     sp__tenant_t *tenants;
     size_t ntenants, tenants_cap, tcap;
     int *tslot;
-    sp__entry_t *entries;
+    sp__entry_t *entries;       /*  in order  */
     size_t nentries, pos, level_end;
     sp__grp_t *groups;
     size_t ngroups, groups_cap, gcap;
     int *gslot;
     int *heap;
     size_t nheap;
+    int current;                /*  the group the last job came from, out of the heap, or -1  */
 } sp__order_t;
 
 /*  Charges running jobs' usage since the last cycle, counts what tenants
  *  hold, and orders the pending jobs.  */
 int sp__order_build (sp__order_t *o, struct sp_engine *e, sp__arena_t *arena, const sp_params_t *params,
-                     sp_job_t *const *pending, size_t npending, sp_job_t *const *running, size_t nrunning);
+                     sp_job_t *const *pending, size_t npending, sp_job_t *const *running, size_t nrunning,
+                     const uint32_t *run_hold);
 sp__entry_t *sp__order_next (sp__order_t *o);      /*  NULL at the end  */
 void sp__order_placed (sp__order_t *o, int tenant, int64_t gpus);
 
@@ -380,7 +409,7 @@ typedef struct {
     sp_job_t *job;
     int pool;
     double start_s;             /*  SP__NO_TIME when unknown  */
-    size_t first_pick, npicks;  /*  in the run's reserved-picks store  */
+    size_t npicks;              /*  nodes it holds room on  */
 } sp__rsv_t;
 
 typedef struct {
@@ -392,7 +421,8 @@ typedef struct {
     sp__order_t order;
     sp_result_t *out;
     sp_score_t *cands;          /*  npools: candidates of one choice  */
-    int *task_pool;             /*  max ntasks: the pool of each task of a placement  */
+    int *task_pool;             /*  the pool of each task of a placement  */
+    uint32_t task_pool_cap;
     /*  reservations of this cycle (reserve.c)  */
     sp__rsv_t *rsv;
     size_t nresv_cycle, caprsv;
@@ -407,7 +437,7 @@ typedef struct {
     size_t *rel_index;
     int32_t *pool_min_prio;     /*  per pool: lowest priority of a preemptible running job  */
     int *pool_max_las;          /*  per pool: highest LAS queue of one  */
-    char *pool_stopping;        /*  per pool: a stopping job holds resources there  */
+    char *pool_stopping;        /*  per pool: a stopping job (or this cycle's victim) holds resources there  */
     int *touched;               /*  cnodes whose rel_* a plan set  */
     size_t ntouched;
 } sp__run_t;
@@ -417,6 +447,8 @@ int sp__reserve_begin (sp__run_t *run);
 /*  job could not start now: preempt for it and/or reserve for it; fills w's
  *  expected start and reason. Returns 0, or -1 when out of memory.  */
 int sp__reserve_for (sp__run_t *run, sp_job_t *job, sp__class_t *k, sp_wait_t *w);
+/*  Could sp__reserve_for do anything for this job (decided without reading it)?  */
+int sp__reserve_wanted (const sp__run_t *run, const sp__class_t *k, const sp__entry_t *en);
 int sp__reserve_end (sp__run_t *run);
 
 /*  classes.c  */

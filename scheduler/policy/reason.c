@@ -107,11 +107,16 @@ s_pool_status (sp__run_t *run, int pool, int gpu)
     size_t used = 0;
     uint32_t jobs = cy->pool_held_jobs [pool];
     if (gpu)
-        sp__catf (buf, sizeof buf, &used, "pool %s has %lld GPU free (%lld held by %u job%s)", c->pools [pool].name,
-                  (long long) cy->pool_free_gpu [pool], (long long) cy->pool_held_gpu [pool], jobs, jobs == 1 ? "" : "s");
+        sp__catf (buf, sizeof buf, &used, "pool %s has %lld GPU free", c->pools [pool].name,
+                  (long long) cy->pool_free_gpu [pool]);
     else
-        sp__catf (buf, sizeof buf, &used, "pool %s has %g CPU free (%g held by %u job%s)", c->pools [pool].name,
-                  (double) cy->pool_free_cpu [pool] / 1000.0, (double) cy->pool_held_cpu [pool] / 1000.0, jobs,
+        sp__catf (buf, sizeof buf, &used, "pool %s has %g CPU free", c->pools [pool].name,
+                  (double) cy->pool_free_cpu [pool] / 1000.0);
+    if (jobs && gpu)
+        sp__catf (buf, sizeof buf, &used, " (%lld held by %u job%s)", (long long) cy->pool_held_gpu [pool], jobs,
+                  jobs == 1 ? "" : "s");
+    else if (jobs)
+        sp__catf (buf, sizeof buf, &used, " (%g held by %u job%s)", (double) cy->pool_held_cpu [pool] / 1000.0, jobs,
                   jobs == 1 ? "" : "s");
     if (run->pool_prot_job [pool])
         sp__catf (buf, sizeof buf, &used, ", some held back for job %llu", (unsigned long long) run->pool_prot_job [pool]);

@@ -5,13 +5,17 @@
  *  there beyond what running jobs give back by T:
  *
  *      prot_n += max(0, need_n - released_n(T))       (per CPU, memory, GPU)
+ *      rsv_n  += need_n
  *
  *  so a job placed later in the cycle sees free_n - prot_n on that node,
  *  unless it ends (start + time limit) by T, in which case its resources are
  *  back in time and it may use everything free now. A job without a time
  *  limit never counts as ending by T. When T is unknown (the releases that
  *  would make room have no time limits) the resources are held back all the
- *  same, and no start time is promised.
+ *  same, no job counts as ending before it, and no start time is promised.
+ *  A later plan (another reservation, a preemption) counts a node's room as
+ *  free + released - rsv_n, so two reservations never count on the same
+ *  released resources.
  *
  *  EASY: the first job in the order that cannot start gets the reservation at
  *  the earliest T its resources come back (running jobs' start + time limit,
@@ -34,7 +38,7 @@
 
 /*  Preemption searches per cycle: each may scan every running job of every
  *  allowed pool; later cycles carry on where this one stopped.  */
-#define S_MAX_PREEMPT_SEARCHES 8
+#define S_MAX_PREEMPT_SEARCHES 4
 
 typedef struct {
     double end;
@@ -127,20 +131,19 @@ s_protect (sp__run_t *run, sp_job_t *job, int pool, const char *type, double sta
         n->prot_cpu += need_cpu > n->rel_cpu ? need_cpu - n->rel_cpu : 0;
         n->prot_mem += need_mem > n->rel_mem ? need_mem - n->rel_mem : 0;
         n->prot_gpu += need_gpu > n->rel_gpu ? need_gpu - n->rel_gpu : 0;
-        if (start_s < n->shadow_s)
-            n->shadow_s = start_s;
+        n->rsv_cpu += need_cpu;
+        n->rsv_mem += need_mem;
+        n->rsv_gpu += need_gpu;
+        /*  An unknown start: no job can promise to end before it.  */
+        double shadow = start_s == SP__NO_TIME ? run->now : start_s;
+        if (shadow < n->shadow_s)
+            n->shadow_s = shadow;
     }
     run->pool_prot_job [pool] = job->id;
     cy->pool_version [pool]++;
-    if (run->nresv_cycle == run->caprsv) {
-        size_t cap = run->caprsv ? run->caprsv * 2 : 16;
-        sp__rsv_t *r = realloc (run->rsv, cap * sizeof *r);
-        if (!r)
-            return -1;
-        run->rsv = r;
-        run->caprsv = cap;
-    }
-    run->rsv [run->nresv_cycle++] = (sp__rsv_t) {job, pool, start_s, 0, ch.npicks};
+    if (sp__reserve ((void **) &run->rsv, &run->caprsv, run->nresv_cycle + 1, sizeof *run->rsv) != 0)
+        return -1;
+    run->rsv [run->nresv_cycle++] = (sp__rsv_t) {job, pool, start_s, ch.npicks};
     w->reservation = 1;
     w->expected_start_s = start_s == SP__NO_TIME ? -1 : start_s;
     return 1;
@@ -317,7 +320,7 @@ s_may_preempt (const sp__run_t *run, const sp_job_t *job, const sp_job_t *victim
 typedef struct {
     sp_job_t *job;
     double cost;                /*  GPU-seconds lost  */
-    int64_t gpu, cpu;           /*  released in the pool  */
+    int64_t gpu, cpu;           /*  released in the pool (GPUs: of the types the job may use)  */
     size_t first, n;            /*  its releases: rel_index[first..first+n)  */
     int chosen;
 } s_victim_t;
@@ -350,6 +353,8 @@ s_plan_stopping (sp__run_t *run, int pool)
 {
     int any = 0;
     s_plan_reset (run);
+    if (!run->pool_stopping [pool])
+        return 0;
     for (size_t i = run->rel_first [pool]; i < run->rel_first [pool + 1]; i++) {
         const sp__release_t *r = &run->cy->rel [run->rel_index [i]];
         if (r->job->stopping || s_is_victim (run, r->job)) {
@@ -367,6 +372,7 @@ s_victims_in (sp__run_t *run, int pool, const sp_job_t *job, const char *type, s
               double *cost, size_t *count)
 {
     sp__cycle_t *cy = run->cy;
+    int64_t releasable = 0;
     *nv = 0;
     *cost = 0;
     *count = 0;
@@ -376,25 +382,30 @@ s_victims_in (sp__run_t *run, int pool, const sp_job_t *job, const char *type, s
     /*  Releases of one job are adjacent in the pool's list (built job by job).  */
     for (size_t i = run->rel_first [pool]; i < run->rel_first [pool + 1]; i++) {
         const sp__release_t *r = &cy->rel [run->rel_index [i]];
+        /*  GPUs that could serve this job: on nodes of a type it may use.  */
+        int64_t useful = sp__group_ok (&cy->groups [cy->cn [r->cnode].group], job, type) ? r->gpu : 0;
         if (*nv && vs [*nv - 1].job == r->job) {
             vs [*nv - 1].n++;
-            vs [*nv - 1].gpu += r->gpu;
+            vs [*nv - 1].gpu += useful;
             vs [*nv - 1].cpu += r->cpu;
+            releasable += useful;
             continue;
         }
         if (!s_may_preempt (run, job, r->job))
             continue;
-        vs [(*nv)++] = (s_victim_t) {r->job, sp__attempt_gpu_s (r->job, run->now), r->gpu, r->cpu, i, 1, 0};
+        vs [(*nv)++] = (s_victim_t) {r->job, sp__attempt_gpu_s (r->job, run->now), useful, r->cpu, i, 1, 0};
+        releasable += useful;
     }
-    if (*nv == 0)
-        return 0;
-    qsort (vs, *nv, sizeof *vs, s_by_cost);
     int64_t need_gpu = (int64_t) sp__job_gpus (job), have_gpu = 0;
     for (int gi = 0; gi < cy->pool_ngroups [pool]; gi++) {
         const sp__group_t *g = &cy->groups [cy->pool_groups [pool][gi]];
         if (sp__group_ok (g, job, type))
             have_gpu += g->free_gpu_total;
     }
+    /*  Even stopping every candidate would not free enough GPUs: no sort, no plan.  */
+    if (*nv == 0 || have_gpu + releasable < need_gpu)
+        return 0;
+    qsort (vs, *nv, sizeof *vs, s_by_cost);
     int fits = 0;
     size_t last = 0;
     for (size_t i = 0; i < *nv && !fits; i++) {
@@ -430,22 +441,15 @@ static int
 s_add_preemption (sp__run_t *run, sp_job_t *victim, sp_job_t *job, const char *pool)
 {
     sp_result_t *out = run->out;
-    if (out->npreemptions == out->caps [1]) {
-        size_t cap = out->caps [1] ? out->caps [1] * 2 : 16;
-        sp_preemption_t *p = realloc (out->preemptions, cap * sizeof *p);
-        if (!p)
-            return -1;
-        out->preemptions = p;
-        out->caps [1] = cap;
-    }
-    if (run->nvictims == run->capvictims) {
-        size_t cap = run->capvictims ? run->capvictims * 2 : 16;
-        sp_job_t **v = realloc (run->victims, cap * sizeof *v);
-        if (!v)
-            return -1;
-        run->victims = v;
-        run->capvictims = cap;
-    }
+    if (sp__reserve ((void **) &out->preemptions, &out->caps [1], out->npreemptions + 1, sizeof *out->preemptions)
+        != 0)
+        return -1;
+    /*  Its resources come back now wherever it runs.  */
+    for (uint32_t t = 0; victim->placed && t < victim->ntasks; t++)
+        if (victim->placed [t] && victim->placed [t]->pool >= 0 && (size_t) victim->placed [t]->pool < run->c->npools)
+            run->pool_stopping [victim->placed [t]->pool] = 1;
+    if (sp__reserve ((void **) &run->victims, &run->capvictims, run->nvictims + 1, sizeof *run->victims) != 0)
+        return -1;
     run->victims [run->nvictims++] = victim;
     sp_preemption_t *p = &out->preemptions [out->npreemptions++];
     p->victim = victim;
@@ -590,6 +594,16 @@ sp__reserve_begin (sp__run_t *run)
 }
 
 int
+sp__reserve_wanted (const sp__run_t *run, const sp__class_t *k, const sp__entry_t *en)
+{
+    if (!run->head_reserved)
+        return 1;
+    if (!run->params->preempt || run->preempt_searches >= S_MAX_PREEMPT_SEARCHES)
+        return 0;
+    return !(k->preempt_tried && en->facts.prio <= k->preempt_fail_prio && en->facts.las >= k->preempt_fail_las);
+}
+
+int
 sp__reserve_for (sp__run_t *run, sp_job_t *job, sp__class_t *k, sp_wait_t *w)
 {
     int rc = 0;
@@ -611,13 +625,8 @@ int
 sp__reserve_end (sp__run_t *run)
 {
     sp_engine_t *e = run->e;
-    if (run->nresv_cycle > e->capresv) {
-        sp__resv_t *r = realloc (e->resv, run->nresv_cycle * sizeof *r);
-        if (!r)
-            return -1;
-        e->resv = r;
-        e->capresv = run->nresv_cycle;
-    }
+    if (sp__reserve ((void **) &e->resv, &e->capresv, run->nresv_cycle, sizeof *e->resv) != 0)
+        return -1;
     e->nresv = run->nresv_cycle;
     for (size_t i = 0; i < run->nresv_cycle; i++)
         e->resv [i] = (sp__resv_t) {run->rsv [i].job->id, run->rsv [i].start_s == SP__NO_TIME ? -1 : run->rsv [i].start_s,

@@ -20,6 +20,15 @@ struct sp__block {
 void *
 sp__alloc (sp__arena_t *a, size_t size)
 {
+    void *p = sp__alloc_raw (a, size);
+    if (p)
+        memset (p, 0, size);
+    return p;
+}
+
+void *
+sp__alloc_raw (sp__arena_t *a, size_t size)
+{
     size = (size + sizeof (max_align_t) - 1) / sizeof (max_align_t) * sizeof (max_align_t);
     if (size == 0)
         size = sizeof (max_align_t);
@@ -38,7 +47,6 @@ sp__alloc (sp__arena_t *a, size_t size)
     }
     void *p = (char *) a->head->data + a->used;
     a->used += size;
-    memset (p, 0, size);
     return p;
 }
 
@@ -55,16 +63,27 @@ sp__strdup (sp__arena_t *a, const char *s)
 void
 sp__arena_reset (sp__arena_t *a)
 {
-    /*  Keep the newest (largest) block, free the others.  */
+    /*  Keep one block as large as everything the last cycle used, so the
+     *  next cycle, about as big, allocates nothing (a fresh block each cycle
+     *  would be mapped and page-faulted anew).  */
     if (!a->head)
         return;
-    sp__block_t *b = a->head->next;
-    while (b) {
-        sp__block_t *next = b->next;
-        free (b);
-        b = next;
+    if (a->head->next) {
+        size_t total = 0;
+        for (sp__block_t *b = a->head; b; b = b->next)
+            total += b->size;
+        while (a->head) {
+            sp__block_t *next = a->head->next;
+            free (a->head);
+            a->head = next;
+        }
+        sp__block_t *b = malloc (sizeof *b + total);
+        if (b) {
+            b->size = total;
+            b->next = NULL;
+            a->head = b;
+        }
     }
-    a->head->next = NULL;
     a->used = 0;
 }
 
@@ -90,15 +109,6 @@ sp__hash_str (uint64_t h, const char *s)
     return h * 0x100000001b3ull;
 }
 
-uint64_t
-sp__hash_u64 (uint64_t h, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        h ^= (v >> (i * 8)) & 0xff;
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
 
 int
 sp__streq (const char *a, const char *b)
@@ -119,6 +129,22 @@ sp__catf (char *buf, size_t size, size_t *used, const char *fmt, ...)
     va_end (ap);
     if (n > 0)
         *used = *used + (size_t) n < size ? *used + (size_t) n : size - 1;
+}
+
+int
+sp__reserve (void **arr, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 16;
+    while (n < need)
+        n *= 2;
+    void *p = realloc (*arr, n * elem);
+    if (!p)
+        return -1;
+    *arr = p;
+    *cap = n;
+    return 0;
 }
 
 void

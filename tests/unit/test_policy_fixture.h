@@ -8,6 +8,7 @@
 #define TEST_POLICY_FIXTURE_H
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
