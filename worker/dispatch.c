@@ -10,7 +10,12 @@
  *                     running; ACK_UNKNOWN_NODE registers again (the update stays)
  *      Launch         Ack, then start once per (job, index, attempt) -> TaskUpdate
  *      Signal         Ack; TERMINATE (SIGTERM, grace, SIGKILL) or KILL the group
- *      LogRequest     LogData with up to ST_WORKER_LOG_MAX_BYTES of the file */
+ *      LogRequest     LogData with up to ST_WORKER_LOG_MAX_BYTES of the file
+ *
+ *  Each handler works on one node (worker_int.h). On a hollow worker the same
+ *  handlers run for every node; only what a task is differs: a Launch makes a
+ *  simulated task (st_task_simulate: no process, no files) that ends after
+ *  Launch.simulated_ms, and a LogRequest is answered with empty data. */
 #include "worker_int.h"
 
 #include <errno.h>
@@ -26,10 +31,10 @@
 #include "st_wire.h"
 
 static void
-s_on_register_reply (st_worker_t *self, const Strata__RegisterReply *rr, uint64_t now)
+s_on_register_reply (st__node_t *self, const Strata__RegisterReply *rr, uint64_t now)
 {
     if (!rr->accepted) {
-        st_error ("registration refused by scheduler at %s: %s; retrying in %u s", self->endpoint,
+        st_error ("%sregistration refused by scheduler at %s: %s; retrying in %u s", self->who, self->w->endpoint,
                   rr->error && rr->error[0] ? rr->error : "no reason given", ST_WORKER_REGISTER_RETRY_MS / 1000u);
         self->state = ST__CONN_REGISTERING;
         self->next_register_ms = now + ST_WORKER_REGISTER_RETRY_MS;
@@ -38,25 +43,28 @@ s_on_register_reply (st_worker_t *self, const Strata__RegisterReply *rr, uint64_
     int was_registered = self->state == ST__CONN_REGISTERED;
     self->state = ST__CONN_REGISTERED;
     self->epoch = rr->epoch;
-    self->hb_ms = rr->heartbeat_ms ? rr->heartbeat_ms : self->hb_cfg_ms;
+    self->hb_ms = rr->heartbeat_ms ? rr->heartbeat_ms : self->w->hb_cfg_ms;
     self->next_register_ms = UINT64_MAX;
     if (!was_registered) {
-        self->next_hb_ms = now + self->hb_ms;
+        /*  Node i of N beats first at (i + 1) / N of the interval: N hollow
+         *  nodes accepted at once spread their heartbeats over the interval
+         *  instead of beating in lockstep. A real worker (N = 1) waits one.  */
+        self->next_hb_ms = now + self->hb_ms * (self->index + 1) / self->w->nnodes;
         st_outbox_rewind (self->outbox, now);
     }
     st_info ("registration accepted by scheduler at %s: node %s, epoch %" PRIu64 ", heartbeat %" PRIu64 " ms",
-             self->endpoint, self->node, self->epoch, self->hb_ms);
+             self->w->endpoint, self->name, self->epoch, self->hb_ms);
 }
 
 static void
-s_on_ack (st_worker_t *self, const Strata__Ack *ack, uint64_t now)
+s_on_ack (st__node_t *self, const Strata__Ack *ack, uint64_t now)
 {
     if (ack->status == STRATA__ACK_STATUS__ACK_UNKNOWN_NODE) {
         /*  The update (if this acked one) stays in the outbox: the scheduler did
          *  not take it. Acks for messages sent before the latest Register are
          *  answers to the old session and change nothing.  */
         if (self->state == ST__CONN_REGISTERED && ack->ack_seq > self->register_seq) {
-            st_warn ("scheduler at %s does not know this worker; registering again", self->endpoint);
+            st_warn ("%sscheduler at %s does not know this worker; registering again", self->who, self->w->endpoint);
             self->state = ST__CONN_REGISTERING;
             self->next_register_ms = now;
         }
@@ -67,10 +75,10 @@ s_on_ack (st_worker_t *self, const Strata__Ack *ack, uint64_t now)
         return;   /*  a heartbeat's, or an update acked twice  */
     if (ack->status != STRATA__ACK_STATUS__ACK_STALE)
         return;
-    st__slot_t *slot = st__worker_find_live (self, &acked.key);
+    st__slot_t *slot = st__node_find_live (self, &acked.key);
     if (slot && !st_task_stopping (slot->task)) {
         char name[64];
-        st_warn ("scheduler no longer runs task %s; stopping it",
+        st_warn ("%sscheduler no longer runs task %s; stopping it", self->who,
                  st_task_key_format (&acked.key, name, sizeof name));
         st_task_terminate (slot->task, 0, now);
     }
@@ -86,7 +94,7 @@ s_key_from_pb (const Strata__TaskRef *ref, st_task_key_t *key)
 
 /*  Reports a Launch that never became a process.  */
 static void
-s_launch_failed (st_worker_t *self, const st_task_key_t *key, uint64_t now, const char *msg)
+s_launch_failed (st__node_t *self, const st_task_key_t *key, uint64_t now, const char *msg)
 {
     st_task_status_t s;
     memset (&s, 0, sizeof s);
@@ -94,14 +102,14 @@ s_launch_failed (st_worker_t *self, const st_task_key_t *key, uint64_t now, cons
     s.state = STRATA__TASK_STATE__TASK_START_FAILED;
     snprintf (s.message, sizeof s.message, "%s", msg);
     char name[64];
-    st_warn ("launch of task %s failed: %s", st_task_key_format (key, name, sizeof name), msg);
-    st__worker_push_update (self, &s, now);
-    st__worker_forget (self, key);
+    st_warn ("%slaunch of task %s failed: %s", self->who, st_task_key_format (key, name, sizeof name), msg);
+    st__node_push_update (self, &s, now);
+    st__node_forget (self, key);
 }
 
 /*  The smallest local rank no live task of the same job attempt holds.  */
 static int
-s_local_rank (st_worker_t *self, const st_task_key_t *key)
+s_local_rank (st__node_t *self, const st_task_key_t *key)
 {
     for (int rank = 0;; rank++) {
         int taken = 0;
@@ -132,48 +140,51 @@ s_format_argv (const Strata__Launch *l, char *buf, size_t size)
 }
 
 static void
-s_on_launch (st_worker_t *self, const Strata__Envelope *env, uint64_t now)
+s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
 {
     const Strata__Launch *l = env->launch;
     if (!l->task) {
         self->bad_frames++;
-        st_warn ("dropped Launch without a task (seq %" PRIu64 ", bad_frames=%" PRIu64 ")", env->seq, self->bad_frames);
+        st_warn ("%sdropped Launch without a task (seq %" PRIu64 ", bad_frames=%" PRIu64 ")", self->who, env->seq,
+                 self->bad_frames);
         return;
     }
+    int hollow = self->w->hollow;
     st_task_key_t key;
     s_key_from_pb (l->task, &key);
     char name[64];
     st_task_key_format (&key, name, sizeof name);
-    st__worker_send_ack (self, env->seq);
-    if (st__worker_knows (self, &key)) {
-        st_info ("duplicate Launch of task %s acknowledged; not started again", name);
+    st__node_send_ack (self, env->seq);
+    if (st__node_knows (self, &key)) {
+        st_info ("%sduplicate Launch of task %s acknowledged; not started again", self->who, name);
         return;
     }
-    if (self->stop_signals) {
+    if (self->w->stop_signals) {
         s_launch_failed (self, &key, now, "worker is shutting down");
         return;
     }
-    if (l->n_argv == 0) {
+    /*  A hollow node runs nothing: its command and directory do not matter.  */
+    if (!hollow && l->n_argv == 0) {
         s_launch_failed (self, &key, now, "empty command");
         return;
     }
-    if (l->workdir[0] && l->workdir[0] != '/') {
+    if (!hollow && l->workdir[0] && l->workdir[0] != '/') {
         s_launch_failed (self, &key, now, "workdir must be an absolute path");
         return;
     }
 
     st__slot_t slot = { .local_rank = s_local_rank (self, &key) };
     char gpu_list[ST_MAX_GPUS * 4 + 1] = "";
-    char **argv = calloc (l->n_argv + 1, sizeof *argv);
+    char **argv = NULL;
     st_kv_t envkv = { 0 };
     uint32_t want = l->resources ? l->resources->gpus : 0;
-    if (!argv) {
+    if (!hollow && !(argv = calloc (l->n_argv + 1, sizeof *argv))) {
         s_launch_failed (self, &key, now, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < l->n_argv; i++)
+    for (size_t i = 0; argv && i < l->n_argv; i++)
         argv[i] = l->argv[i];
-    for (size_t i = 0; i < l->n_env; i++)
+    for (size_t i = 0; !hollow && i < l->n_env; i++)
         if (st_kv_add (&envkv, l->env[i]->key, l->env[i]->value) != 0) {
             s_launch_failed (self, &key, now, "out of memory");
             goto out;
@@ -202,7 +213,7 @@ s_on_launch (st_worker_t *self, const Strata__Envelope *env, uint64_t now)
         .gpu_list = slot.ngpus ? gpu_list : NULL,
         .local_rank = slot.local_rank,
     };
-    slot.task = st_task_start (self->state_dir, &spec);
+    slot.task = hollow ? st_task_simulate (&spec, l->simulated_ms, now) : st_task_start (self->w->state_dir, &spec);
     if (!slot.task) {
         s_launch_failed (self, &key, now, "out of memory");
         goto out;
@@ -213,16 +224,21 @@ s_on_launch (st_worker_t *self, const Strata__Envelope *env, uint64_t now)
         st_task_destroy (&slot.task);
         goto out;
     }
-    if (st__worker_add_slot (self, &slot) != 0) {
+    if (st__node_add_slot (self, &slot) != 0) {
         st_task_destroy (&slot.task);   /*  SIGKILLs it: a task the worker cannot track must not run  */
         s_launch_failed (self, &key, now, "out of memory");
         goto out;
     }
-    char cmd[160];
-    s_format_argv (l, cmd, sizeof cmd);
-    st_info ("launched task %s (pid %d%s%s): %s", name, (int) s->pid, slot.ngpus ? ", GPUs " : "",
-             slot.ngpus ? gpu_list : "", cmd);
-    st__worker_push_update (self, s, now);
+    if (hollow)
+        st_debug ("%ssimulating task %s for %" PRIu64 " ms%s%s", self->who, name, l->simulated_ms,
+                  slot.ngpus ? ", GPUs " : "", slot.ngpus ? gpu_list : "");
+    else {
+        char cmd[160];
+        s_format_argv (l, cmd, sizeof cmd);
+        st_info ("launched task %s (pid %d%s%s): %s", name, (int) s->pid, slot.ngpus ? ", GPUs " : "",
+                 slot.ngpus ? gpu_list : "", cmd);
+    }
+    st__node_push_update (self, s, now);
     slot.gpu_idx = NULL;   /*  the slot array owns them now  */
     slot.ngpus = 0;
 out:
@@ -233,40 +249,40 @@ out:
 }
 
 static void
-s_on_signal (st_worker_t *self, const Strata__Envelope *env, uint64_t now)
+s_on_signal (st__node_t *self, const Strata__Envelope *env, uint64_t now)
 {
     const Strata__Signal *sig = env->signal;
-    st__worker_send_ack (self, env->seq);
+    st__node_send_ack (self, env->seq);
     if (!sig->task) {
-        st_warn ("dropped Signal without a task (seq %" PRIu64 ")", env->seq);
+        st_warn ("%sdropped Signal without a task (seq %" PRIu64 ")", self->who, env->seq);
         return;
     }
     st_task_key_t key;
     s_key_from_pb (sig->task, &key);
     char name[64];
     st_task_key_format (&key, name, sizeof name);
-    st__slot_t *slot = st__worker_find_live (self, &key);
+    st__slot_t *slot = st__node_find_live (self, &key);
     if (!slot) {
-        st_info ("signal for task %s, which is not running here; acknowledged", name);
+        st_info ("%ssignal for task %s, which is not running here; acknowledged", self->who, name);
         return;
     }
     switch (sig->kind) {
     case STRATA__SIGNAL_KIND__SIGNAL_TERMINATE:
-        st_info ("scheduler asks to terminate task %s", name);
+        st_info ("%sscheduler asks to terminate task %s", self->who, name);
         st_task_terminate (slot->task, sig->grace_ms, now);
         break;
     case STRATA__SIGNAL_KIND__SIGNAL_KILL:
-        st_info ("scheduler asks to kill task %s", name);
+        st_info ("%sscheduler asks to kill task %s", self->who, name);
         st_task_kill (slot->task);
         break;
     default:
-        st_warn ("ignored signal of unknown kind %d for task %s", (int) sig->kind, name);
+        st_warn ("%signored signal of unknown kind %d for task %s", self->who, (int) sig->kind, name);
         break;
     }
 }
 
 static void
-s_on_log_request (st_worker_t *self, const Strata__Envelope *env)
+s_on_log_request (st__node_t *self, const Strata__Envelope *env)
 {
     const Strata__LogRequest *req = env->log_request;
     Strata__LogData ld = STRATA__LOG_DATA__INIT;
@@ -280,10 +296,13 @@ s_on_log_request (st_worker_t *self, const Strata__Envelope *env)
         snprintf (error, sizeof error, "log request names no task");
         goto reply;
     }
+    /*  A hollow node's tasks print nothing: every log is empty.  */
+    if (self->w->hollow)
+        goto reply;
     st_task_key_t key;
     s_key_from_pb (req->task, &key);
     char path[4096];
-    if (st_task_log_path (self->state_dir, &key, req->stderr, path, sizeof path) != 0) {
+    if (st_task_log_path (self->w->state_dir, &key, req->stderr, path, sizeof path) != 0) {
         snprintf (error, sizeof error, "log path too long");
         goto reply;
     }
@@ -293,7 +312,7 @@ s_on_log_request (st_worker_t *self, const Strata__Envelope *env)
         char name[64];
         if (errno == ENOENT)
             snprintf (error, sizeof error, "no %s log for task %s on node %s", req->stderr ? "stderr" : "stdout",
-                      st_task_key_format (&key, name, sizeof name), self->node);
+                      st_task_key_format (&key, name, sizeof name), self->name);
         else
             snprintf (error, sizeof error, "cannot read %.400s: %s", path, strerror (errno));
         goto reply;
@@ -324,16 +343,16 @@ reply:
         close (fd);
     ld.error = error;
     Strata__Envelope out;
-    st_wire_envelope_init (&out, st__worker_next_seq (self));
+    st_wire_envelope_init (&out, st__node_next_seq (self));
     out.reply_to = env->seq;
     out.body_case = STRATA__ENVELOPE__BODY_LOG_DATA;
     out.log_data = &ld;
-    st__worker_send (self, &out);
+    st__node_send (self, &out);
     free (buf);
 }
 
 void
-st__worker_dispatch (st_worker_t *self, const Strata__Envelope *env, uint64_t now)
+st__node_dispatch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
 {
     switch (env->body_case) {
     case STRATA__ENVELOPE__BODY_REGISTER_REPLY:
@@ -357,8 +376,8 @@ st__worker_dispatch (st_worker_t *self, const Strata__Envelope *env, uint64_t no
         break;
     default:
         self->bad_frames++;
-        st_warn ("dropped unexpected %s message from scheduler (bad_frames=%" PRIu64 ")", st_wire_body_name (env),
-                 self->bad_frames);
+        st_warn ("%sdropped unexpected %s message from scheduler (bad_frames=%" PRIu64 ")", self->who,
+                 st_wire_body_name (env), self->bad_frames);
         break;
     }
 }

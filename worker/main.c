@@ -38,6 +38,10 @@ static const st_opt_t s_options[] = {
       "this node's key pair (strata keygen NODE): talk to the scheduler over CURVE", NULL },
     { "scheduler-key", 0, ST_OPT_PATH, S_OFF (scheduler_key), 0, 0, "FILE", "the scheduler's public key (.pub)",
       NULL },
+    { "hollow", 0, ST_OPT_INT, S_OFF (hollow), 0, ST_WORKER_HOLLOW_MAX, "N",
+      "emulate N nodes <node>-0..<node>-N-1 (own connection each) that run nothing: a Launch ends after its "
+      "simulated_ms with exit 0; needs --cpus and --memory (per node); no --state-dir is used",
+      NULL },
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
@@ -53,7 +57,13 @@ main (int argc, char **argv)
     st_log_init ("strata-worker", ST_LOG_INFO);
 
     st_rc_t rc = st_config_parse (s_options, &cfg, argc, argv, "strata-worker [OPTIONS]",
-                                  "Runs the tasks a Strata scheduler places on this node.", NULL, NULL, &err);
+                                  "Runs the tasks a Strata scheduler places on this node.\n"
+                                  "With --hollow N, emulates N nodes for scale tests: each registers and\n"
+                                  "heartbeats on its own connection, declares the capacity given by --cpus,\n"
+                                  "--memory, --gpus, --gpu-type, --pool and --label, and runs no process: a\n"
+                                  "task is RUNNING at once and exits 0 after the Launch's simulated_ms\n"
+                                  "(a job's simulate.duration); signals and time limits end it at once.",
+                                  NULL, NULL, &err);
     if (rc == ST_EAGAIN) {
         status = 0;
         goto out;
@@ -73,6 +83,12 @@ main (int argc, char **argv)
         goto out;
     }
     st_log_set_level (level);
+    if (cfg.hollow > 0 && (!cfg.cpus_milli || !cfg.mem_mb)) {
+        fprintf (stderr, "strata-worker: error: --hollow needs --cpus and --memory\n");
+        fprintf (stderr, "hint: hollow nodes declare their capacity (e.g. --cpus 8 --memory 32G); nothing is detected\n");
+        status = 2;
+        goto out;
+    }
 
     worker = st_worker_new (&cfg, &err);
     if (!worker || st_worker_run (worker, &err) != ST_OK) {

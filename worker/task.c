@@ -38,6 +38,9 @@ struct st_task {
     uint64_t limit_at;          /*  monotonic ms of the time limit, 0: none  */
     uint64_t kill_at;           /*  monotonic ms of the armed SIGKILL, 0: none  */
     uint64_t started_mono;      /*  monotonic ms of the start  */
+    int simulated;              /*  st_task_simulate: no process, no files  */
+    int sim_ended;              /*  simulated: ended (status filled), not yet reaped  */
+    uint64_t end_at;            /*  simulated: monotonic ms of its normal end  */
 };
 
 /*  The failure record a child writes before _exit.  */
@@ -361,20 +364,29 @@ s_spawn (st_task_t *self, const s_launch_t *l, char *const *argv)
                  self->state_dir, strerror (errno));
 }
 
-st_task_t *
-st_task_start (const char *state_dir, const st_task_spec_t *spec)
+/*  What every task starts with. state_dir NULL: a simulated task.  */
+static st_task_t *
+s_new (const char *state_dir, const st_task_spec_t *spec)
 {
     st_task_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->state_dir = strdup (state_dir);
-    if (!self->state_dir) {
+    if (state_dir && !(self->state_dir = strdup (state_dir))) {
         free (self);
         return NULL;
     }
     self->status.key = spec->key;
     self->grace_ms = spec->kill_grace_ms ? spec->kill_grace_ms : ST_TASK_DEFAULT_GRACE_MS;
     st_task_key_format (&spec->key, self->name, sizeof self->name);
+    return self;
+}
+
+st_task_t *
+st_task_start (const char *state_dir, const st_task_spec_t *spec)
+{
+    st_task_t *self = s_new (state_dir, spec);
+    if (!self)
+        return NULL;
 
     s_launch_t l = { .fd_in = -1, .fd_out = -1, .fd_err = -1 };
     char **argv = NULL;
@@ -464,6 +476,57 @@ out:
     return self;
 }
 
+st_task_t *
+st_task_simulate (const st_task_spec_t *spec, uint64_t simulated_ms, uint64_t now_ms)
+{
+    st_task_t *self = s_new (NULL, spec);
+    if (!self)
+        return NULL;
+    self->simulated = 1;
+    self->alive = 1;
+    self->started_mono = now_ms;
+    self->end_at = simulated_ms < UINT64_MAX - now_ms ? now_ms + simulated_ms : UINT64_MAX;
+    if (spec->time_limit_s > 0)
+        self->limit_at = now_ms + (uint64_t) spec->time_limit_s * 1000u;
+    self->status.state = STRATA__TASK_STATE__TASK_RUNNING;
+    self->status.started_unix_ms = st_wall_ms ();
+    return self;
+}
+
+int
+st_task_simulated (const st_task_t *self)
+{
+    return self->simulated;
+}
+
+/*  A simulated task ends: as if its program exited 0 (sig 0) or died of sig.
+ *  st_task_reap reports it.  */
+static void
+s_sim_end (st_task_t *self, int sig)
+{
+    if (self->sim_ended)
+        return;
+    self->sim_ended = 1;
+    self->status.term_signal = sig;
+    self->status.exit_code = 0;
+}
+
+/*  Its run time or its time limit, whichever comes first.  */
+static void
+s_sim_advance (st_task_t *self, uint64_t now_ms)
+{
+    if (self->sim_ended)
+        return;
+    uint64_t limit = self->limit_at ? self->limit_at : UINT64_MAX;
+    if (now_ms >= self->end_at && self->end_at < limit)
+        s_sim_end (self, 0);
+    else if (now_ms >= limit) {
+        self->status.timed_out = 1;
+        st_debug ("task %s: time limit of %" PRIu64 " s reached", self->name, (limit - self->started_mono) / 1000u);
+        s_sim_end (self, SIGTERM);
+    }
+}
+
 /*  -- running -------------------------------------------------------------- */
 
 const st_task_status_t *
@@ -501,6 +564,11 @@ st_task_terminate (st_task_t *self, uint32_t grace_ms, uint64_t now_ms)
 {
     if (!self->alive || self->killed)
         return;
+    if (self->simulated) {
+        s_sim_end (self, SIGTERM);
+        self->stopping = 1;
+        return;
+    }
     if (grace_ms == 0)
         grace_ms = self->grace_ms;
     uint64_t at = now_ms + grace_ms;
@@ -518,8 +586,12 @@ st_task_kill (st_task_t *self)
 {
     if (!self->alive || self->killed)
         return;
-    st_info ("task %s: sending SIGKILL to process group %d", self->name, (int) self->pid);
-    kill (-self->pid, SIGKILL);
+    if (self->simulated)
+        s_sim_end (self, SIGKILL);
+    else {
+        st_info ("task %s: sending SIGKILL to process group %d", self->name, (int) self->pid);
+        kill (-self->pid, SIGKILL);
+    }
     self->stopping = 1;
     self->killed = 1;
     self->kill_at = 0;
@@ -530,6 +602,15 @@ st_task_reap (st_task_t *self)
 {
     if (!self->alive)
         return 0;
+    if (self->simulated) {
+        s_sim_advance (self, st_mono_ms ());
+        if (!self->sim_ended)
+            return 0;
+        self->alive = 0;
+        self->status.state = STRATA__TASK_STATE__TASK_EXITED;
+        self->status.finished_unix_ms = st_wall_ms ();
+        return 1;
+    }
     int status = 0;
     pid_t r = waitpid (self->pid, &status, WNOHANG);
     if (r == 0 || (r < 0 && errno == EINTR))
@@ -559,6 +640,10 @@ st_task_tick (st_task_t *self, uint64_t now_ms)
 {
     if (!self->alive)
         return;
+    if (self->simulated) {
+        s_sim_advance (self, now_ms);
+        return;
+    }
     if (self->limit_at && now_ms >= self->limit_at && !self->status.timed_out) {
         self->status.timed_out = 1;
         st_info ("task %s: time limit of %" PRIu64 " s reached", self->name,
@@ -576,6 +661,11 @@ st_task_next_deadline (const st_task_t *self)
 {
     if (!self->alive)
         return UINT64_MAX;
+    if (self->simulated) {
+        if (self->sim_ended)
+            return 0;       /*  due for st_task_reap  */
+        return self->limit_at && self->limit_at < self->end_at ? self->limit_at : self->end_at;
+    }
     uint64_t next = UINT64_MAX;
     if (self->limit_at && !self->status.timed_out)
         next = self->limit_at;
@@ -590,7 +680,7 @@ st_task_destroy (st_task_t **self_p)
     if (!self_p || !*self_p)
         return;
     st_task_t *self = *self_p;
-    if (self->alive) {
+    if (self->alive && !self->simulated) {
         kill (-self->pid, SIGKILL);
         int status;
         while (waitpid (self->pid, &status, 0) < 0 && errno == EINTR)

@@ -19,7 +19,13 @@
  *
  *  The worker is single-threaded but libzmq runs I/O threads, so the child does
  *  only async-signal-safe work between fork and exec: everything it needs
- *  (argv, envp, resolved program path, open fds) is prepared before fork. */
+ *  (argv, envp, resolved program path, open fds) is prepared before fork.
+ *
+ *  Simulated tasks (st_task_simulate, for hollow nodes) have the same life
+ *  cycle and the same calls, with no process and no files behind them: RUNNING
+ *  at once with pid 0, EXITED with code 0 when their simulated run time is up,
+ *  and every stop (terminate, kill, time limit) ends them at once, as if the
+ *  program died of the signal (SIGTERM, or SIGKILL for st_task_kill). */
 #ifndef ST_WORKER_TASK_H
 #define ST_WORKER_TASK_H
 
@@ -75,6 +81,15 @@ typedef struct st_task st_task_t;
  *  message that names what failed (nothing is left running then).
  *  Caller owns the result.  */
 st_task_t *st_task_start (const char *state_dir, const st_task_spec_t *spec);
+
+/*  A task that runs nothing (a hollow node's): RUNNING from now_ms (pid 0, no
+ *  files), ends with exit code 0 at now_ms + simulated_ms (0: at the next
+ *  st_task_reap), or earlier when stopped or at spec's time limit. Only key,
+ *  time_limit_s and kill_grace_ms of spec are used. NULL when memory runs out.  */
+st_task_t *st_task_simulate (const st_task_spec_t *spec, uint64_t simulated_ms, uint64_t now_ms);
+
+/*  Non-zero for a task made by st_task_simulate.  */
+int st_task_simulated (const st_task_t *self);
 
 /*  Kills a live task's group (SIGKILL) and waits for the leader, removes its pid
  *  file. NULL-safe; sets *self_p = NULL.  */

@@ -1,21 +1,32 @@
-/*  worker.c: the worker's event loop, its connection to the scheduler, and the
- *  bookkeeping of live and ended tasks. Messages from the scheduler are
- *  handled in dispatch.c.
+/*  worker.c: the worker process: its options, state directory and signals, and
+ *  the event loop that drives its nodes (one on a real worker, N with --hollow
+ *  N). What one node does is in node.c, the messages from the scheduler in
+ *  dispatch.c.
  *
- *  One pass of the loop (bounded work each):
+ *  One pass of the loop:
  *      stop signal?  -> terminate tasks (first), SIGKILL them (second)
- *      reap          -> every ended task becomes a TaskUpdate in the outbox
- *      tick          -> time limits (SIGTERM) and grace deadlines (SIGKILL)
- *      connection    -> reconnect after --scheduler-timeout of silence, Register,
- *                       heartbeat, resend due updates
- *      zmq_poll      -> the DEALER socket and the self-pipe the signal handlers
- *                       write to, until the nearest deadline
+ *      node passes   -> every node after a wake-up of the self-pipe (SIGCHLD,
+ *                       SIGTERM) or a stop, else the nodes whose next timer is
+ *                       due (a min-heap on st__node_next_due): reap, tick,
+ *                       reconnect, register, heartbeat, resend (st__node_pass)
+ *      read          -> the nodes whose socket may hold messages: dispatch
+ *                       them, then that node's pass (so a Launch's RUNNING goes
+ *                       out at once)
+ *      epoll_wait    -> the self-pipe and every node's ZMQ_FD, until the
+ *                       nearest timer
  *
- *  Connection transitions:
- *      REGISTERING -> REGISTERED    RegisterReply accepted            [dispatch.c]
- *      REGISTERING -> REGISTERING   refused: Register again in 2 s    [dispatch.c]
- *      any         -> REGISTERING   silence: new socket, Register     [s_reconnect]
- *      REGISTERED  -> REGISTERING   Ack ACK_UNKNOWN_NODE: Register    [dispatch.c] */
+ *  ZMQ_FD is edge-like: it becomes readable when the socket's state may have
+ *  changed, and any zmq_send or zmq_recv may consume that wake-up. So a node is
+ *  put on the unread list whenever its fd fires *and* whenever it sends (see
+ *  st__node_send), and the loop reads every node on the list until EAGAIN
+ *  before it waits. A read that finds nothing takes the node off the list.
+ *
+ *  A hollow worker (--hollow N) runs N nodes in this one loop: each has its own
+ *  DEALER socket and so its own connection and routing id, and runs simulated
+ *  tasks (no processes, no files; task.h). It needs about two descriptors per
+ *  node (the connection and the socket's mailbox): st_worker_new raises the
+ *  soft RLIMIT_NOFILE to the hard one and ZMQ_MAX_SOCKETS to fit, or fails.
+ *  Its nodes connect ST_WORKER_HOLLOW_CONNECTS_PER_S at start (node.open_at). */
 #include "worker_int.h"
 
 #include <errno.h>
@@ -25,8 +36,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/file.h>
-#include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -34,10 +46,9 @@
 #include "pidfile.h"
 #include "st_log.h"
 #include "st_time.h"
-#include "st_wire.h"
 
-#define S_RECV_BATCH 64             /*  messages read per loop pass  */
 #define S_MAX_POLL_MS 1000
+#define S_EPOLL_EVENTS 256
 
 /*  Signal handlers only set these and write a byte to the self-pipe.  */
 static volatile sig_atomic_t s_stop_requested;
@@ -103,6 +114,75 @@ s_lock_state_dir (st_worker_t *self, st_error_t *err)
     return ST_OK;
 }
 
+/*  What a node offers: a real worker detects what the flags leave at 0 (or -1
+ *  GPUs); a hollow worker's nodes offer exactly what the flags declare.  */
+static void
+s_capacity (st_worker_t *self, const st_worker_config_t *cfg)
+{
+    const char *type = cfg->gpu_type && cfg->gpu_type[0] ? cfg->gpu_type : NULL;
+    if (self->hollow) {
+        self->capacity.cpus_milli = cfg->cpus_milli;
+        self->capacity.mem_mb = cfg->mem_mb;
+        self->capacity.gpus = cfg->gpus < 0 ? 0 : cfg->gpus > ST_MAX_GPUS ? ST_MAX_GPUS : (uint32_t) cfg->gpus;
+        snprintf (self->capacity.gpu_type, sizeof self->capacity.gpu_type, "%s", type ? type : "");
+        return;
+    }
+    self->capacity.cpus_milli = cfg->cpus_milli ? cfg->cpus_milli : st_resources_cpus_milli ();
+    self->capacity.mem_mb = cfg->mem_mb ? cfg->mem_mb : st_resources_mem_mb ();
+    char nvml_type[sizeof self->capacity.gpu_type] = "";
+    if (cfg->gpus < 0)
+        self->capacity.gpus = st_resources_nvml_gpus (nvml_type, sizeof nvml_type);
+    else {
+        self->capacity.gpus = cfg->gpus > ST_MAX_GPUS ? ST_MAX_GPUS : (uint32_t) cfg->gpus;
+        if (self->capacity.gpus > 0 && !type)
+            st_resources_nvml_gpus (nvml_type, sizeof nvml_type);
+    }
+    snprintf (self->capacity.gpu_type, sizeof self->capacity.gpu_type, "%s",
+              type ? type : self->capacity.gpus ? nvml_type : "");
+}
+
+/*  A hollow worker holds about ST_WORKER_HOLLOW_FDS_PER_NODE descriptors per
+ *  node. Raises the soft limit to the hard one; fails when even that is short.  */
+static st_rc_t
+s_hollow_limits (st_worker_t *self, st_error_t *err)
+{
+    uint64_t need = (uint64_t) self->nnodes * ST_WORKER_HOLLOW_FDS_PER_NODE + ST_WORKER_HOLLOW_FDS_SPARE;
+    struct rlimit rl;
+    if (getrlimit (RLIMIT_NOFILE, &rl) != 0)
+        return st_error_set (err, ST_EIO, NULL, "cannot read the open-file limit: %s", strerror (errno));
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need && rl.rlim_cur < rl.rlim_max) {
+        rlim_t old = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit (RLIMIT_NOFILE, &rl) != 0)
+            return st_error_set (err, ST_EIO, NULL, "cannot raise the open-file limit to %llu: %s",
+                                 (unsigned long long) rl.rlim_max, strerror (errno));
+        st_info ("raised the open-file limit from %llu to %llu", (unsigned long long) old,
+                 (unsigned long long) rl.rlim_cur);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        st_error_set (err, ST_EINVAL, "hollow",
+                      "--hollow %zu needs about %llu open files (%u per node), but the limit is %llu",
+                      self->nnodes, (unsigned long long) need, ST_WORKER_HOLLOW_FDS_PER_NODE,
+                      (unsigned long long) rl.rlim_cur);
+        st_error_hint (err, "raise the hard limit (ulimit -Hn, LimitNOFILE= under systemd), or spread the nodes "
+                            "over several processes");
+        return ST_EINVAL;
+    }
+    /*  A reconnecting node opens its new socket before the old one is reaped:
+     *  room for two per node.  */
+    int want = (int) self->nnodes * 2 + 16;
+    int limit = zmq_ctx_get (self->ctx, ZMQ_SOCKET_LIMIT);
+    if (limit > 0 && want > limit)
+        want = limit;
+    if (want < (int) self->nnodes + 16 || zmq_ctx_set (self->ctx, ZMQ_MAX_SOCKETS, want) != 0) {
+        st_error_set (err, ST_EINVAL, "hollow", "--hollow %zu: ZeroMQ allows at most %d sockets per process",
+                      self->nnodes, limit);
+        st_error_hint (err, "spread the nodes over several processes");
+        return ST_EINVAL;
+    }
+    return ST_OK;
+}
+
 st_worker_t *
 st_worker_new (const st_worker_config_t *cfg, st_error_t *err)
 {
@@ -111,7 +191,9 @@ st_worker_new (const st_worker_config_t *cfg, st_error_t *err)
         st_error_set (err, ST_ENOMEM, NULL, "out of memory");
         return NULL;
     }
-    self->lock_fd = self->wake_rd = self->wake_wr = -1;
+    self->lock_fd = self->wake_rd = self->wake_wr = self->epfd = -1;
+    self->hollow = cfg->hollow > 0;
+    self->nnodes = self->hollow ? (size_t) cfg->hollow : 1;
 
     char host[256] = "localhost";
     if (gethostname (host, sizeof host - 1) != 0)
@@ -119,14 +201,11 @@ st_worker_new (const st_worker_config_t *cfg, st_error_t *err)
     host[sizeof host - 1] = '\0';
 
     self->endpoint = s_strdup_or (cfg->scheduler, ST_WORKER_DEFAULT_ENDPOINT);
-    self->node = s_strdup_or (cfg->node, host);
     self->pool = s_strdup_or (cfg->pool, "default");
     self->hostname = strdup (host);
-    self->state_dir = s_strdup_or (cfg->state_dir, ST_WORKER_DEFAULT_STATE_DIR);
-    self->done = calloc (ST_WORKER_DONE_MAX, sizeof *self->done);
-    self->outbox = st_outbox_new (ST_OUTBOX_RESEND_MS);
-    if (!self->endpoint || !self->node || !self->pool || !self->hostname || !self->state_dir
-        || !self->done || !self->outbox) {
+    if (!self->hollow)
+        self->state_dir = s_strdup_or (cfg->state_dir, ST_WORKER_DEFAULT_STATE_DIR);
+    if (!self->endpoint || !self->pool || !self->hostname || (!self->hollow && !self->state_dir)) {
         st_error_set (err, ST_ENOMEM, NULL, "out of memory");
         goto fail;
     }
@@ -135,27 +214,14 @@ st_worker_new (const st_worker_config_t *cfg, st_error_t *err)
             st_error_set (err, ST_ENOMEM, NULL, "out of memory");
             goto fail;
         }
-
-    /*  Machine defaults, each overridable.  */
-    self->capacity.cpus_milli = cfg->cpus_milli ? cfg->cpus_milli : st_resources_cpus_milli ();
-    self->capacity.mem_mb = cfg->mem_mb ? cfg->mem_mb : st_resources_mem_mb ();
-    char nvml_type[sizeof self->capacity.gpu_type] = "";
-    if (cfg->gpus < 0)
-        self->capacity.gpus = st_resources_nvml_gpus (nvml_type, sizeof nvml_type);
-    else {
-        self->capacity.gpus = cfg->gpus > ST_MAX_GPUS ? ST_MAX_GPUS : (uint32_t) cfg->gpus;
-        if (self->capacity.gpus > 0 && !(cfg->gpu_type && cfg->gpu_type[0]))
-            st_resources_nvml_gpus (nvml_type, sizeof nvml_type);
+    if (self->hollow && (!cfg->cpus_milli || !cfg->mem_mb)) {
+        st_error_set (err, ST_EINVAL, cfg->cpus_milli ? "memory" : "cpus",
+                      "--hollow needs --cpus and --memory: hollow nodes declare their capacity, nothing is detected");
+        goto fail;
     }
-    snprintf (self->capacity.gpu_type, sizeof self->capacity.gpu_type, "%s",
-              cfg->gpu_type && cfg->gpu_type[0] ? cfg->gpu_type : self->capacity.gpus ? nvml_type : "");
-    st_gpu_set_init (&self->gpus, self->capacity.gpus);
-
+    s_capacity (self, cfg);
     self->hb_cfg_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 1000;
-    self->hb_ms = self->hb_cfg_ms;
     self->sched_timeout_ms = cfg->scheduler_timeout_ms ? cfg->scheduler_timeout_ms : 5000;
-    if (getrandom (&self->instance, sizeof self->instance, 0) != (ssize_t) sizeof self->instance)
-        self->instance = st_wall_ms () ^ ((uint64_t) getpid () << 32);
 
     if (!cfg->curve_key != !cfg->scheduler_key) {
         st_error_set (err, ST_EINVAL, cfg->curve_key ? "scheduler-key" : "curve-key",
@@ -172,14 +238,17 @@ st_worker_new (const st_worker_config_t *cfg, st_error_t *err)
         self->curve = 1;
     }
 
-    if (st_mkdir_p (self->state_dir, 0750) != 0) {
-        st_error_set (err, ST_EIO, "state-dir", "cannot create state directory %s: %s", self->state_dir,
-                      strerror (errno));
-        st_error_hint (err, "create it for the worker's user, or choose another with --state-dir");
-        goto fail;
+    /*  A hollow worker writes no files: no state directory, no lock.  */
+    if (!self->hollow) {
+        if (st_mkdir_p (self->state_dir, 0750) != 0) {
+            st_error_set (err, ST_EIO, "state-dir", "cannot create state directory %s: %s", self->state_dir,
+                          strerror (errno));
+            st_error_hint (err, "create it for the worker's user, or choose another with --state-dir");
+            goto fail;
+        }
+        if (s_lock_state_dir (self, err) != ST_OK)
+            goto fail;
     }
-    if (s_lock_state_dir (self, err) != ST_OK)
-        goto fail;
 
     int pipefd[2];
     if (pipe2 (pipefd, O_CLOEXEC | O_NONBLOCK) != 0) {
@@ -188,10 +257,42 @@ st_worker_new (const st_worker_config_t *cfg, st_error_t *err)
     }
     self->wake_rd = pipefd[0];
     self->wake_wr = pipefd[1];
+    self->epfd = epoll_create1 (EPOLL_CLOEXEC);
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
+    if (self->epfd < 0 || epoll_ctl (self->epfd, EPOLL_CTL_ADD, self->wake_rd, &ev) != 0) {
+        st_error_set (err, ST_EIO, NULL, "cannot create an epoll set: %s", strerror (errno));
+        goto fail;
+    }
     self->ctx = zmq_ctx_new ();
     if (!self->ctx) {
         st_error_set (err, ST_EIO, NULL, "cannot create a ZeroMQ context: %s", zmq_strerror (errno));
         goto fail;
+    }
+    if (self->hollow && s_hollow_limits (self, err) != ST_OK)
+        goto fail;
+
+    self->nodes = calloc (self->nnodes, sizeof *self->nodes);
+    self->heap = calloc (self->nnodes, sizeof *self->heap);
+    self->unread = calloc (self->nnodes * 2, sizeof *self->unread);
+    if (!self->nodes || !self->heap || !self->unread) {
+        st_error_set (err, ST_ENOMEM, NULL, "out of memory");
+        goto fail;
+    }
+    const char *base = cfg->node && cfg->node[0] ? cfg->node : host;
+    for (size_t i = 0; i < self->nnodes; i++) {
+        char name[300];
+        if (self->hollow)
+            snprintf (name, sizeof name, "%.250s-%zu", base, i);
+        else
+            snprintf (name, sizeof name, "%s", base);
+        if (st__node_init (&self->nodes[i], self, i, name) != ST_OK) {
+            st__node_release (&self->nodes[i]);
+            self->nnodes = i;
+            st_error_set (err, ST_ENOMEM, NULL, "out of memory");
+            goto fail;
+        }
+        self->heap[i] = &self->nodes[i];
+        self->nodes[i].heap_pos = i;
     }
     return self;
 fail:
@@ -206,28 +307,25 @@ st_worker_destroy (st_worker_t **self_p)
         return;
     st_worker_t *self = *self_p;
     memset (&self->keys, 0, sizeof self->keys);
-    for (size_t i = 0; i < self->nslots; i++) {
-        st_task_destroy (&self->slots[i].task);
-        free (self->slots[i].gpu_idx);
-    }
-    free (self->slots);
-    if (self->sock)
-        zmq_close (self->sock);
+    for (size_t i = 0; self->nodes && i < self->nnodes; i++)
+        st__node_release (&self->nodes[i]);
+    free (self->nodes);
+    free (self->heap);
+    free (self->unread);
     if (self->ctx)
         zmq_ctx_term (self->ctx);
     if (s_wake_fd == self->wake_wr)
         s_wake_fd = -1;
+    if (self->epfd >= 0)
+        close (self->epfd);
     if (self->wake_rd >= 0)
         close (self->wake_rd);
     if (self->wake_wr >= 0)
         close (self->wake_wr);
     if (self->lock_fd >= 0)
         close (self->lock_fd);
-    st_outbox_destroy (&self->outbox);
     st_kv_free (&self->labels);
-    free (self->done);
     free (self->endpoint);
-    free (self->node);
     free (self->pool);
     free (self->hostname);
     free (self->state_dir);
@@ -235,338 +333,95 @@ st_worker_destroy (st_worker_t **self_p)
     *self_p = NULL;
 }
 
-/*  -- sending -------------------------------------------------------------- */
+/*  -- timers: a min-heap of nodes by due_ms -------------------------------- */
 
-uint64_t
-st__worker_next_seq (st_worker_t *self)
+static void
+s_heap_put (st_worker_t *self, size_t i, st__node_t *node)
 {
-    return ++self->seq;
+    self->heap[i] = node;
+    node->heap_pos = i;
 }
 
-st_rc_t
-st__worker_send (st_worker_t *self, Strata__Envelope *env)
+/*  Moves node to its place after its due_ms changed.  */
+static void
+s_heap_fix (st_worker_t *self, st__node_t *node)
 {
-    st_rc_t rc = st_wire_send (self->sock, NULL, env);
-    if (rc != ST_OK)
-        st_debug ("%s (seq %" PRIu64 ") not sent: %s", st_wire_body_name (env), env->seq, st_strerror (rc));
-    return rc;
-}
-
-void
-st__worker_send_ack (st_worker_t *self, uint64_t ack_seq)
-{
-    Strata__Envelope env;
-    st_wire_envelope_init (&env, st__worker_next_seq (self));
-    Strata__Ack ack = STRATA__ACK__INIT;
-    ack.ack_seq = ack_seq;
-    env.body_case = STRATA__ENVELOPE__BODY_ACK;
-    env.ack = &ack;
-    st__worker_send (self, &env);
-}
-
-void
-st__status_to_pb (const st_task_status_t *in, Strata__TaskStatus *out, Strata__TaskRef *ref)
-{
-    strata__task_ref__init (ref);
-    ref->job_id = in->key.job_id;
-    ref->index = in->key.index;
-    ref->attempt = in->key.attempt;
-    strata__task_status__init (out);
-    out->task = ref;
-    out->state = in->state;
-    out->pid = in->pid;
-    out->exit_code = in->exit_code;
-    out->term_signal = in->term_signal;
-    out->timed_out = in->timed_out != 0;
-    out->message = (char *) in->message;
-    out->started_unix_ms = in->started_unix_ms;
-    out->finished_unix_ms = in->finished_unix_ms;
-}
-
-/*  Register lists every task the scheduler must hear about: the live ones as
- *  RUNNING, and the ended ones whose update is still unacknowledged.  */
-void
-st__worker_send_register (st_worker_t *self, uint64_t now)
-{
-    size_t nout = st_outbox_size (self->outbox);
-    size_t cap = self->nslots + nout;
-    Strata__TaskStatus *st = calloc (cap ? cap : 1, sizeof *st);
-    Strata__TaskRef *refs = calloc (cap ? cap : 1, sizeof *refs);
-    Strata__TaskStatus **stp = calloc (cap ? cap : 1, sizeof *stp);
-    Strata__Register__LabelsEntry *le = calloc (self->labels.n ? self->labels.n : 1, sizeof *le);
-    Strata__Register__LabelsEntry **lep = calloc (self->labels.n ? self->labels.n : 1, sizeof *lep);
-    if (!st || !refs || !stp || !le || !lep) {
-        st_error ("out of memory building Register");
-        goto out;
+    size_t i = node->heap_pos, n = self->nnodes;
+    while (i > 0 && self->heap[(i - 1) / 2]->due_ms > node->due_ms) {
+        s_heap_put (self, i, self->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
     }
-    size_t n = 0;
-    for (size_t i = 0; i < self->nslots; i++, n++) {
-        st__status_to_pb (st_task_status (self->slots[i].task), &st[n], &refs[n]);
-        stp[n] = &st[n];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && self->heap[c + 1]->due_ms < self->heap[c]->due_ms)
+            c++;
+        if (self->heap[c]->due_ms >= node->due_ms)
+            break;
+        s_heap_put (self, i, self->heap[c]);
+        i = c;
     }
-    for (size_t i = 0; i < nout; i++) {
-        const st_task_status_t *s = st_outbox_at (self->outbox, i, NULL);
-        if (s->state == STRATA__TASK_STATE__TASK_RUNNING)
-            continue;
-        st__status_to_pb (s, &st[n], &refs[n]);
-        stp[n] = &st[n];
-        n++;
-    }
-    for (size_t i = 0; i < self->labels.n; i++) {
-        strata__register__labels_entry__init (&le[i]);
-        le[i].key = self->labels.keys[i];
-        le[i].value = self->labels.vals[i] ? self->labels.vals[i] : (char *) "";
-        lep[i] = &le[i];
-    }
-
-    Strata__Resources capacity = STRATA__RESOURCES__INIT;
-    capacity.cpus_milli = self->capacity.cpus_milli;
-    capacity.mem_mb = self->capacity.mem_mb;
-    capacity.gpus = self->capacity.gpus;
-    Strata__Register reg = STRATA__REGISTER__INIT;
-    reg.node = self->node;
-    reg.pool = self->pool;
-    reg.capacity = &capacity;
-    reg.gpu_type = self->capacity.gpu_type;
-    reg.n_labels = self->labels.n;
-    reg.labels = lep;
-    reg.instance = self->instance;
-    reg.n_tasks = n;
-    reg.tasks = stp;
-    reg.version = (char *) STRATA_VERSION;
-    reg.hostname = self->hostname;
-
-    Strata__Envelope env;
-    st_wire_envelope_init (&env, st__worker_next_seq (self));
-    env.body_case = STRATA__ENVELOPE__BODY_REGISTER;
-    env.register_ = &reg;
-    st_info ("registering with scheduler at %s as node %s (%zu task(s) known)", self->endpoint, self->node, n);
-    if (st__worker_send (self, &env) == ST_ETOOBIG)
-        st_error ("Register with %zu tasks exceeds the frame limit", n);
-    self->register_seq = env.seq;
-out:
-    self->state = ST__CONN_REGISTERING;
-    self->next_register_ms = UINT64_MAX;
-    /*  Nothing sent (no memory): try again after the refusal delay.  */
-    if (!st || !refs || !stp || !le || !lep)
-        self->next_register_ms = now + ST_WORKER_REGISTER_RETRY_MS;
-    free (st);
-    free (refs);
-    free (stp);
-    free (le);
-    free (lep);
+    s_heap_put (self, i, node);
 }
 
 static void
-s_send_heartbeat (st_worker_t *self)
+s_pass (st_worker_t *self, st__node_t *node, uint64_t now)
 {
-    Strata__TaskRef *refs = calloc (self->nslots ? self->nslots : 1, sizeof *refs);
-    Strata__TaskRef **refp = calloc (self->nslots ? self->nslots : 1, sizeof *refp);
-    if (!refs || !refp)
-        goto out;
-    for (size_t i = 0; i < self->nslots; i++) {
-        const st_task_key_t *k = st_task_key (self->slots[i].task);
-        strata__task_ref__init (&refs[i]);
-        refs[i].job_id = k->job_id;
-        refs[i].index = k->index;
-        refs[i].attempt = k->attempt;
-        refp[i] = &refs[i];
-    }
-    Strata__Heartbeat hb = STRATA__HEARTBEAT__INIT;
-    hb.node = self->node;
-    hb.instance = self->instance;
-    hb.n_running = self->nslots;
-    hb.running = refp;
-    Strata__Envelope env;
-    st_wire_envelope_init (&env, st__worker_next_seq (self));
-    env.body_case = STRATA__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
-    st__worker_send (self, &env);
-out:
-    free (refs);
-    free (refp);
+    st__node_pass (node, now);
+    node->due_ms = st__node_next_due (node);
+    s_heap_fix (self, node);
 }
 
-/*  Outbox callback. Always reports success: an update the socket refused is
- *  simply resent at its next due time, and the loop must not spin on it.  */
-static int
-s_send_update (void *arg, uint64_t seq, const st_task_status_t *status)
+void
+st__worker_mark_unread (st_worker_t *w, st__node_t *node)
 {
-    st_worker_t *self = arg;
-    Strata__TaskRef ref;
-    Strata__TaskStatus ts;
-    st__status_to_pb (status, &ts, &ref);
-    Strata__TaskUpdate tu = STRATA__TASK_UPDATE__INIT;
-    tu.status = &ts;
-    Strata__Envelope env;
-    st_wire_envelope_init (&env, seq);
-    env.body_case = STRATA__ENVELOPE__BODY_TASK_UPDATE;
-    env.task_update = &tu;
-    st__worker_send (self, &env);
-    return 0;
-}
-
-/*  -- connection ----------------------------------------------------------- */
-
-static st_rc_t
-s_open_socket (st_worker_t *self, uint64_t now, st_error_t *err)
-{
-    if (self->sock)
-        zmq_close (self->sock);
-    self->sock = zmq_socket (self->ctx, ZMQ_DEALER);
-    if (!self->sock)
-        return st_error_set (err, ST_EIO, NULL, "cannot create a socket: %s", zmq_strerror (errno));
-    st_wire_socket_defaults (self->sock);
-    if (self->curve && st_curve_client (self->sock, &self->keys, self->scheduler_key, err) != ST_OK)
-        return err->rc;
-    if (zmq_connect (self->sock, self->endpoint) != 0)
-        return st_error_set (err, ST_EINVAL, "scheduler", "cannot connect to %s: %s", self->endpoint,
-                             zmq_strerror (errno));
-    self->state = ST__CONN_REGISTERING;
-    self->next_register_ms = now;
-    self->last_heard_ms = now;
-    return ST_OK;
-}
-
-static void
-s_reconnect (st_worker_t *self, uint64_t now)
-{
-    st_warn ("no message from scheduler at %s for %" PRIu64 " ms; reconnecting", self->endpoint,
-             now - self->last_heard_ms);
-    st_error_t err;
-    if (s_open_socket (self, now, &err) != ST_OK) {
-        /*  The endpoint was fine at start-up; try again after another timeout.  */
-        st_error ("%s", err.msg);
-        if (self->sock)
-            zmq_close (self->sock);
-        self->sock = NULL;
-        self->last_heard_ms = now;
-    }
-}
-
-static void
-s_connection_timers (st_worker_t *self, uint64_t now)
-{
-    if (now >= self->last_heard_ms + self->sched_timeout_ms)
-        s_reconnect (self, now);
-    if (!self->sock)
+    if (node->unread)
         return;
-    if (self->state == ST__CONN_REGISTERING && now >= self->next_register_ms)
-        st__worker_send_register (self, now);
-    if (self->state == ST__CONN_REGISTERED) {
-        if (now >= self->next_hb_ms) {
-            s_send_heartbeat (self);
-            self->next_hb_ms = now + self->hb_ms;
-        }
-        st_outbox_due (self->outbox, now, s_send_update, self);
-    }
+    node->unread = 1;
+    w->unread[w->nunread++] = node;
 }
 
-/*  -- tasks ---------------------------------------------------------------- */
-
-st__slot_t *
-st__worker_find_live (st_worker_t *self, const st_task_key_t *key)
-{
-    for (size_t i = 0; i < self->nslots; i++)
-        if (st_task_key_eq (st_task_key (self->slots[i].task), key))
-            return &self->slots[i];
-    return NULL;
-}
-
-int
-st__worker_knows (st_worker_t *self, const st_task_key_t *key)
-{
-    if (st__worker_find_live (self, key))
-        return 1;
-    for (size_t i = 0; i < self->done_n; i++)
-        if (st_task_key_eq (&self->done[i], key))
-            return 1;
-    return 0;
-}
-
-void
-st__worker_forget (st_worker_t *self, const st_task_key_t *key)
-{
-    self->done[self->done_next] = *key;
-    self->done_next = (self->done_next + 1) % ST_WORKER_DONE_MAX;
-    if (self->done_n < ST_WORKER_DONE_MAX)
-        self->done_n++;
-}
-
-int
-st__worker_add_slot (st_worker_t *self, const st__slot_t *slot)
-{
-    if (self->nslots == self->slots_cap) {
-        size_t cap = self->slots_cap ? self->slots_cap * 2 : 16;
-        st__slot_t *grown = realloc (self->slots, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        self->slots = grown;
-        self->slots_cap = cap;
-    }
-    self->slots[self->nslots++] = *slot;
-    return 0;
-}
-
-void
-st__worker_push_update (st_worker_t *self, const st_task_status_t *status, uint64_t now)
-{
-    char name[64];
-    if (st_outbox_push (self->outbox, st__worker_next_seq (self), status, now) != 0)
-        st_error ("task %s: outbox full (%zu updates); update lost", st_task_key_format (&status->key, name, sizeof name),
-                  st_outbox_size (self->outbox));
-}
-
+/*  Reads the nodes on the unread list as it is now; those that still hold
+ *  messages after a batch stay on it.  */
 static void
-s_log_end (const st_task_status_t *s)
+s_read_unread (st_worker_t *self)
 {
-    char name[64];
-    st_task_key_format (&s->key, name, sizeof name);
-    if (s->term_signal)
-        st_info ("task %s (pid %d) was killed by signal %d (%s)%s", name, (int) s->pid, (int) s->term_signal,
-                 strsignal (s->term_signal), s->timed_out ? " at its time limit" : "");
-    else
-        st_info ("task %s (pid %d) exited with code %d%s", name, (int) s->pid, (int) s->exit_code,
-                 s->timed_out ? " at its time limit" : "");
+    size_t n = self->nunread;
+    for (size_t i = 0; i < n; i++) {
+        st__node_t *node = self->unread[i];
+        node->unread = 0;
+        int drained = 0;
+        if (st__node_read (node, &drained) > 0)
+            s_pass (self, node, st_mono_ms ());
+        if (!drained)
+            st__worker_mark_unread (self, node);
+    }
+    memmove (self->unread, self->unread + n, (self->nunread - n) * sizeof *self->unread);
+    self->nunread -= n;
 }
 
-static void
-s_reap_all (st_worker_t *self, uint64_t now)
+/*  -- stopping ------------------------------------------------------------- */
+
+static size_t
+s_live_tasks (const st_worker_t *self)
 {
-    for (size_t i = 0; i < self->nslots;) {
-        st__slot_t *slot = &self->slots[i];
-        if (!st_task_reap (slot->task)) {
-            i++;
-            continue;
-        }
-        const st_task_status_t *s = st_task_status (slot->task);
-        s_log_end (s);
-        st__worker_push_update (self, s, now);
-        st__worker_forget (self, &s->key);
-        st_gpu_set_release (&self->gpus, slot->gpu_idx, slot->ngpus);
-        free (slot->gpu_idx);
-        st_task_destroy (&slot->task);
-        self->slots[i] = self->slots[--self->nslots];
-    }
+    size_t n = 0;
+    for (size_t i = 0; i < self->nnodes; i++)
+        n += self->nodes[i].nslots;
+    return n;
 }
 
 static void
 s_begin_stop (st_worker_t *self, uint64_t now)
 {
     self->stop_signals++;
-    if (self->stop_signals == 1) {
-        st_info ("stop requested; terminating %zu task(s)", self->nslots);
-        for (size_t i = 0; i < self->nslots; i++) {
-            uint32_t grace = st_task_grace_ms (self->slots[i].task);
-            st_task_terminate (self->slots[i].task, grace < ST_WORKER_STOP_GRACE_MAX_MS ? grace : ST_WORKER_STOP_GRACE_MAX_MS,
-                               now);
-        }
-    }
-    else {
-        st_warn ("second stop request; killing %zu task(s) now", self->nslots);
-        for (size_t i = 0; i < self->nslots; i++)
-            st_task_kill (self->slots[i].task);
-    }
+    if (self->stop_signals == 1)
+        st_info ("stop requested; terminating %zu task(s)", s_live_tasks (self));
+    else
+        st_warn ("second stop request; killing %zu task(s) now", s_live_tasks (self));
+    for (size_t i = 0; i < self->nnodes; i++)
+        st__node_stop_tasks (&self->nodes[i], self->stop_signals > 1, now);
 }
 
 /*  Done once no task is left and every end was acknowledged, or the flush
@@ -574,11 +429,13 @@ s_begin_stop (st_worker_t *self, uint64_t now)
 static int
 s_stop_done (st_worker_t *self, uint64_t now)
 {
-    if (self->nslots > 0)
+    if (s_live_tasks (self) > 0)
         return 0;
     if (!self->flush_until)
         self->flush_until = now + ST_WORKER_FLUSH_MS;
-    size_t pending = st_outbox_size (self->outbox);
+    size_t pending = 0;
+    for (size_t i = 0; i < self->nnodes; i++)
+        pending += st_outbox_size (self->nodes[i].outbox);
     if (pending == 0) {
         st_info ("all tasks ended and reported; exiting");
         return 1;
@@ -592,57 +449,17 @@ s_stop_done (st_worker_t *self, uint64_t now)
 
 /*  -- the loop ------------------------------------------------------------- */
 
-static uint64_t
-s_min (uint64_t a, uint64_t b)
-{
-    return a < b ? a : b;
-}
-
 static long
-s_poll_timeout (st_worker_t *self, uint64_t now)
+s_wait_ms (st_worker_t *self, uint64_t now)
 {
-    uint64_t next = self->last_heard_ms + self->sched_timeout_ms;
-    if (self->state == ST__CONN_REGISTERING)
-        next = s_min (next, self->next_register_ms);
-    else {
-        next = s_min (next, self->next_hb_ms);
-        next = s_min (next, st_outbox_next_due (self->outbox));
-    }
-    for (size_t i = 0; i < self->nslots; i++)
-        next = s_min (next, st_task_next_deadline (self->slots[i].task));
-    if (self->flush_until)
-        next = s_min (next, self->flush_until);
+    if (self->nunread > 0)
+        return 0;
+    uint64_t next = self->heap[0]->due_ms;
+    if (self->flush_until && self->flush_until < next)
+        next = self->flush_until;
     if (next <= now)
         return 0;
-    return (long) s_min (next - now, S_MAX_POLL_MS);
-}
-
-static void
-s_read_socket (st_worker_t *self)
-{
-    for (int i = 0; i < S_RECV_BATCH; i++) {
-        Strata__Envelope *env = NULL;
-        st_error_t err;
-        st_error_clear (&err);
-        st_rc_t rc = st_wire_recv (self->sock, 0, ZMQ_DONTWAIT, NULL, &env, &err);
-        if (rc == ST_EAGAIN)
-            return;
-        if (rc == ST_EIO) {
-            st_warn ("receive from scheduler failed: %s", err.msg);
-            return;
-        }
-        if (rc != ST_OK) {
-            self->bad_frames++;
-            st_warn ("dropped malformed message from scheduler: %s (bad_frames=%" PRIu64 ")", err.msg,
-                     self->bad_frames);
-            st_wire_free (env);
-            continue;
-        }
-        uint64_t now = st_mono_ms ();
-        self->last_heard_ms = now;
-        st__worker_dispatch (self, env, now);
-        st_wire_free (env);
-    }
+    return (long) (next - now < S_MAX_POLL_MS ? next - now : S_MAX_POLL_MS);
 }
 
 static void
@@ -680,6 +497,22 @@ s_restore_signals (void)
     s_wake_fd = -1;
 }
 
+static void
+s_log_start (const st_worker_t *self)
+{
+    const st_resources_t *c = &self->capacity;
+    if (self->hollow)
+        st_info ("hollow worker starting %zu nodes %s .. %s (pool %s): scheduler %s, each cpus %.3f, memory %" PRIu64
+                 " MiB, gpus %" PRIu32 "%s%s; tasks are simulated",
+                 self->nnodes, self->nodes[0].name, self->nodes[self->nnodes - 1].name, self->pool, self->endpoint,
+                 c->cpus_milli / 1000.0, c->mem_mb, c->gpus, c->gpu_type[0] ? " " : "", c->gpu_type);
+    else
+        st_info ("worker %s (pool %s) starting: scheduler %s, cpus %.3f, memory %" PRIu64 " MiB, gpus %" PRIu32
+                 "%s%s, state dir %s",
+                 self->nodes[0].name, self->pool, self->endpoint, c->cpus_milli / 1000.0, c->mem_mb, c->gpus,
+                 c->gpu_type[0] ? " " : "", c->gpu_type, self->state_dir);
+}
+
 st_rc_t
 st_worker_run (st_worker_t *self, st_error_t *err)
 {
@@ -688,48 +521,60 @@ st_worker_run (st_worker_t *self, st_error_t *err)
         rc = st_error_set (err, ST_EIO, NULL, "cannot install signal handlers: %s", strerror (errno));
         goto out;
     }
-    int killed = st_pidfile_cleanup (self->state_dir);
-    if (killed > 0)
-        st_warn ("stopped %d process group(s) left by a previous worker", killed);
+    if (self->state_dir) {
+        int killed = st_pidfile_cleanup (self->state_dir);
+        if (killed > 0)
+            st_warn ("stopped %d process group(s) left by a previous worker", killed);
+    }
 
+    /*  The first node connects now, so that a bad endpoint fails the start;
+     *  a hollow worker's other nodes follow at ST_WORKER_HOLLOW_CONNECTS_PER_S.  */
     uint64_t now = st_mono_ms ();
-    rc = s_open_socket (self, now, err);
-    if (rc != ST_OK)
+    if ((rc = st__node_open_socket (&self->nodes[0], now, err)) != ST_OK)
         goto out;
-    st_info ("worker %s (pool %s) starting: scheduler %s, cpus %.3f, memory %" PRIu64 " MiB, gpus %" PRIu32
-             "%s%s, state dir %s",
-             self->node, self->pool, self->endpoint, self->capacity.cpus_milli / 1000.0, self->capacity.mem_mb,
-             self->capacity.gpus, self->capacity.gpu_type[0] ? " " : "", self->capacity.gpu_type, self->state_dir);
+    for (size_t i = 1; i < self->nnodes; i++)
+        self->nodes[i].open_at = now + i * 1000u / ST_WORKER_HOLLOW_CONNECTS_PER_S;
+    s_log_start (self);
 
+    int all = 1;   /*  every node gets a pass: first time round, after a signal  */
     for (;;) {
         now = st_mono_ms ();
         if (s_stop_requested) {
             s_stop_requested = 0;
             s_begin_stop (self, now);
+            all = 1;
         }
-        s_reap_all (self, now);
-        for (size_t i = 0; i < self->nslots; i++)
-            st_task_tick (self->slots[i].task, now);
-        s_connection_timers (self, now);
-        if (self->stop_signals && s_stop_done (self, now))
+        if (all) {
+            for (size_t i = 0; i < self->nnodes; i++)
+                s_pass (self, &self->nodes[i], now);
+            all = 0;
+        }
+        else {
+            /*  Bounded: a node that is still due after its pass waits for the next round.  */
+            for (size_t k = 0; k < 2 * self->nnodes && self->heap[0]->due_ms <= now; k++)
+                s_pass (self, self->heap[0], now);
+        }
+        s_read_unread (self);
+        if (self->stop_signals && s_stop_done (self, st_mono_ms ()))
             break;
 
-        /*  The pipe goes first: after a failed reconnect there may be no socket.  */
-        zmq_pollitem_t items[2] = {
-            { NULL, self->wake_rd, ZMQ_POLLIN, 0 },
-            { self->sock, 0, ZMQ_POLLIN, 0 },
-        };
-        int n = zmq_poll (items, self->sock ? 2 : 1, s_poll_timeout (self, now));
+        struct epoll_event events[S_EPOLL_EVENTS];
+        int n = epoll_wait (self->epfd, events, S_EPOLL_EVENTS, (int) s_wait_ms (self, st_mono_ms ()));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            rc = st_error_set (err, ST_EIO, NULL, "poll failed: %s", zmq_strerror (errno));
+            rc = st_error_set (err, ST_EIO, NULL, "poll failed: %s", strerror (errno));
             goto out;
         }
-        if (items[0].revents & ZMQ_POLLIN)
-            s_drain_wake_pipe (self);
-        if (self->sock && (items[1].revents & ZMQ_POLLIN))
-            s_read_socket (self);
+        for (int i = 0; i < n; i++) {
+            st__node_t *node = events[i].data.ptr;
+            if (node)
+                st__worker_mark_unread (self, node);
+            else {
+                s_drain_wake_pipe (self);
+                all = 1;
+            }
+        }
     }
 out:
     s_restore_signals ();

@@ -1,7 +1,9 @@
 /*  worker.h: the strata-worker daemon: one event loop that keeps a node
  *  registered with the scheduler and runs the tasks the scheduler launches.
+ *  With --hollow N the same loop keeps N emulated nodes, each with its own
+ *  connection, whose tasks are simulated (for scale tests, as kubemark does).
  *
- *  Connection states (one DEALER socket, see worker.c for the table):
+ *  Connection states (one DEALER socket per node, see node.c for the table):
  *
  *      CONNECTED --Register--> REGISTERING --RegisterReply accepted--> REGISTERED
  *          ^                       | refused: Register again in 2 s        |
@@ -27,6 +29,13 @@
 #define ST_WORKER_STOP_GRACE_MAX_MS 10000u  /*  cap on a task's grace when the worker stops  */
 #define ST_WORKER_FLUSH_MS 2000u            /*  time to report task ends when stopping  */
 #define ST_WORKER_LOG_MAX_BYTES (256u * 1024u)  /*  cap on one LogData  */
+#define ST_WORKER_HOLLOW_MAX 100000         /*  --hollow at most  */
+#define ST_WORKER_HOLLOW_FDS_PER_NODE 2u    /*  a hollow node's connection and its socket's mailbox  */
+#define ST_WORKER_HOLLOW_FDS_SPARE 64u      /*  the process's own (ZeroMQ threads, epoll, pipe, stdio)  */
+#define ST_WORKER_HOLLOW_CONNECTS_PER_S 500u    /*  a hollow worker's nodes connect at this rate at start:
+                                                 *  thousands of connects at once overflow the scheduler's
+                                                 *  listen backlog, and dropped SYNs are retried 1, 3, 7, 15,
+                                                 *  31 s later  */
 
 /*  Options (flags and config-file keys). Fields the parser fills are owned by
  *  the struct; st_config_free releases them.  */
@@ -46,6 +55,7 @@ typedef struct {
     char *log_level;                /*  --log-level  */
     char *curve_key;                /*  --curve-key FILE: this worker's key pair (strata keygen NODE)  */
     char *scheduler_key;            /*  --scheduler-key FILE: the scheduler's public key  */
+    int64_t hollow;                 /*  --hollow N: N emulated nodes, simulated tasks; 0: a real worker  */
 } st_worker_config_t;
 
 /*  Sets the non-string defaults (string defaults live in the option table).  */
@@ -55,7 +65,13 @@ typedef struct st_worker st_worker_t;
 
 /*  Creates the state directory and takes its lock (one worker per state dir),
  *  resolves the defaults that depend on the machine (node name, CPUs, memory,
- *  GPUs). Returns NULL with err filled. Caller owns the result.  */
+ *  GPUs). Returns NULL with err filled. Caller owns the result.
+ *
+ *  With cfg->hollow = N > 0: N hollow nodes named "<node>-0" .. "<node>-<N-1>",
+ *  each registering on its own connection with the capacity the flags declare
+ *  (--cpus and --memory are required; nothing is detected) and running
+ *  simulated tasks: no process is started and no file written (no state
+ *  directory). Raises the open-file limit for them, or fails when N cannot fit.  */
 st_worker_t *st_worker_new (const st_worker_config_t *cfg, st_error_t *err);
 
 /*  Kills leftover task groups of an earlier worker (pid files), connects, and

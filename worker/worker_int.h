@@ -1,6 +1,12 @@
-/*  worker_int.h: the worker's state, shared by worker.c (loop, connection,
- *  task bookkeeping) and dispatch.c (messages from the scheduler). Not a
- *  public interface: st__ names are internal to strata_worker_core. */
+/*  worker_int.h: the worker's state, shared by worker.c (the process: options,
+ *  state directory, signals, the event loop), node.c (one node's connection
+ *  and task bookkeeping) and dispatch.c (messages from the scheduler). Not a
+ *  public interface: st__ names are internal to strata_worker_core.
+ *
+ *  A worker process holds one node (a real worker) or N (--hollow N). Each node
+ *  is a whole protocol peer of the scheduler: its own DEALER socket (so its own
+ *  routing id), name, instance, seqs, registration, heartbeats, tasks and
+ *  outbox. What the nodes of one process share is in st_worker. */
 #ifndef ST_WORKER_INT_H
 #define ST_WORKER_INT_H
 
@@ -30,28 +36,19 @@ typedef struct {
     int local_rank;
 } st__slot_t;
 
-struct st_worker {
-    /*  Configuration, fixed after st_worker_new.  */
-    char *endpoint;                 /*  scheduler's worker endpoint  */
-    int curve;                      /*  connect with CURVE (keys below)  */
-    st_curve_keys_t keys;           /*  this worker's key pair  */
-    char scheduler_key[ST_CURVE_KEY_LEN + 1];
-    char *node;
-    char *pool;
-    char *hostname;
-    char *state_dir;
-    st_kv_t labels;
-    st_resources_t capacity;
-    uint64_t hb_cfg_ms;             /*  --heartbeat-interval  */
-    uint64_t sched_timeout_ms;      /*  --scheduler-timeout  */
-    uint64_t instance;              /*  random per process  */
-    int lock_fd;                    /*  holds the state dir's flock  */
-    int wake_rd;                    /*  self-pipe: signal handlers write, the loop reads  */
-    int wake_wr;
+typedef struct st__node st__node_t;
+
+struct st__node {
+    st_worker_t *w;                 /*  the process it lives in  */
+    size_t index;                   /*  in w->nodes  */
+    char *name;                     /*  --node, or "<node>-<index>" on a hollow worker  */
+    char *who;                      /*  log prefix: "" or "node <name>: " (st__node_who)  */
+    uint64_t instance;              /*  random per node and process  */
 
     /*  Connection.  */
-    void *ctx;
+    uint64_t open_at;               /*  monotonic ms of the first connect, 0: done (hollow nodes start in turn)  */
     void *sock;                     /*  DEALER; recreated on reconnect  */
+    int sock_fd;                    /*  its ZMQ_FD, watched by the loop; -1: none  */
     st__conn_state_t state;
     uint64_t seq;                   /*  last envelope seq used; never reset  */
     uint64_t register_seq;          /*  seq of the latest Register  */
@@ -66,30 +63,84 @@ struct st_worker {
     st__slot_t *slots;              /*  live tasks  */
     size_t nslots;
     size_t slots_cap;
-    st_task_key_t *done;            /*  ring of ended tasks (ST_WORKER_DONE_MAX)  */
+    st_task_key_t *done;            /*  ring of ended tasks, grown up to ST_WORKER_DONE_MAX  */
     size_t done_n;
     size_t done_next;
+    size_t done_cap;
     st_outbox_t *outbox;            /*  unacknowledged task updates  */
     st_gpu_set_t gpus;
+
+    /*  The loop's bookkeeping (worker.c).  */
+    uint64_t due_ms;                /*  next timer of this node (st__node_next_due)  */
+    size_t heap_pos;                /*  in w->heap  */
+    int unread;                     /*  on w->unread: its socket may hold messages  */
+};
+
+struct st_worker {
+    /*  Configuration, fixed after st_worker_new.  */
+    char *endpoint;                 /*  scheduler's worker endpoint  */
+    int curve;                      /*  connect with CURVE (keys below)  */
+    st_curve_keys_t keys;           /*  this worker's key pair  */
+    char scheduler_key[ST_CURVE_KEY_LEN + 1];
+    char *pool;
+    char *hostname;
+    char *state_dir;                /*  NULL on a hollow worker: it writes no files  */
+    st_kv_t labels;
+    st_resources_t capacity;        /*  of each node  */
+    uint64_t hb_cfg_ms;             /*  --heartbeat-interval  */
+    uint64_t sched_timeout_ms;      /*  --scheduler-timeout  */
+    int hollow;                     /*  --hollow: nodes run simulated tasks  */
+    int lock_fd;                    /*  holds the state dir's flock  */
+    int wake_rd;                    /*  self-pipe: signal handlers write, the loop reads  */
+    int wake_wr;
+
+    void *ctx;
+    int epfd;                       /*  epoll: wake_rd and every node's ZMQ_FD  */
+
+    st__node_t *nodes;
+    size_t nnodes;
+    st__node_t **heap;              /*  min-heap of nodes by due_ms  */
+    st__node_t **unread;            /*  nodes whose socket must be read before waiting  */
+    size_t nunread;
 
     /*  Stopping.  */
     int stop_signals;               /*  SIGTERM/SIGINT seen  */
     uint64_t flush_until;           /*  monotonic ms to give up reporting, 0: not yet  */
 };
 
-/*  worker.c  */
-uint64_t st__worker_next_seq (st_worker_t *self);
-st_rc_t st__worker_send (st_worker_t *self, Strata__Envelope *env);
-void st__worker_send_ack (st_worker_t *self, uint64_t ack_seq);
-void st__worker_send_register (st_worker_t *self, uint64_t now);
-st__slot_t *st__worker_find_live (st_worker_t *self, const st_task_key_t *key);
-int st__worker_knows (st_worker_t *self, const st_task_key_t *key);
-void st__worker_push_update (st_worker_t *self, const st_task_status_t *status, uint64_t now);
-void st__worker_forget (st_worker_t *self, const st_task_key_t *key);
-int st__worker_add_slot (st_worker_t *self, const st__slot_t *slot);
+/*  node.c: one node.  */
+st_rc_t st__node_init (st__node_t *self, st_worker_t *w, size_t index, const char *name);
+void st__node_release (st__node_t *self);
+st_rc_t st__node_open_socket (st__node_t *self, uint64_t now, st_error_t *err);
+uint64_t st__node_next_seq (st__node_t *self);
+st_rc_t st__node_send (st__node_t *self, Strata__Envelope *env);
+void st__node_send_ack (st__node_t *self, uint64_t ack_seq);
+void st__node_send_register (st__node_t *self, uint64_t now);
+st__slot_t *st__node_find_live (st__node_t *self, const st_task_key_t *key);
+int st__node_knows (st__node_t *self, const st_task_key_t *key);
+void st__node_push_update (st__node_t *self, const st_task_status_t *status, uint64_t now);
+void st__node_forget (st__node_t *self, const st_task_key_t *key);
+int st__node_add_slot (st__node_t *self, const st__slot_t *slot);
+/*  The node's part of a loop pass: reap ended tasks, fire task deadlines,
+ *  reconnect / register / heartbeat / resend.  */
+void st__node_pass (st__node_t *self, uint64_t now);
+/*  Monotonic ms when st__node_pass has something to do.  */
+uint64_t st__node_next_due (const st__node_t *self);
+/*  Reads up to a batch of messages and dispatches them. Returns how many it
+ *  read; *drained is 1 when the socket had no more (EAGAIN), 0 when more may
+ *  be waiting.  */
+size_t st__node_read (st__node_t *self, int *drained);
+/*  A stop request (first: terminate every task; second: kill them).  */
+void st__node_stop_tasks (st__node_t *self, int second, uint64_t now);
+/*  "node NAME: " on a hollow worker, where many nodes share one log; "" on a real one.  */
+const char *st__node_who (const st__node_t *self);
+
+/*  worker.c: the socket of node was used (a send may have consumed the
+ *  wake-up of its ZMQ_FD): read it before the loop waits again.  */
+void st__worker_mark_unread (st_worker_t *w, st__node_t *node);
 
 /*  dispatch.c: handles one message from the scheduler; env stays the caller's.  */
-void st__worker_dispatch (st_worker_t *self, const Strata__Envelope *env, uint64_t now);
+void st__node_dispatch (st__node_t *self, const Strata__Envelope *env, uint64_t now);
 
 /*  Fills a protobuf TaskStatus (pointing into in) from a status.  */
 void st__status_to_pb (const st_task_status_t *in, Strata__TaskStatus *out, Strata__TaskRef *ref);
