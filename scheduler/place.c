@@ -25,12 +25,6 @@
 #include "st_log.h"
 #include "st_time.h"
 
-/*  Placements per cycle at most. A cycle that meets thousands of free slots at
- *  once (nodes registering, a big gang ending) would otherwise hold the loop for
- *  hundreds of milliseconds, delaying heartbeats and acknowledgements; capped,
- *  the rest follows in the next pass, after this batch is committed and launched.  */
-#define ST_PLACE_MAX_PER_CYCLE 256
-
 int
 st_place_job_init (st_sched_t *s, st_job_t *job)
 {
@@ -234,7 +228,6 @@ st_place_pending (st_sched_t *s)
     s_sync_nodes (s);
     sp_params_t params;
     sp_params_defaults (&params, s->policy, now_s);
-    params.max_placements = ST_PLACE_MAX_PER_CYCLE;
     sp_result_t r;
     memset (&r, 0, sizeof r);
     if (sp_schedule (s->engine, &params, s->pnodes, s->npnodes, s->pending, s->npending, s->running, s->nrunning,
@@ -242,9 +235,6 @@ st_place_pending (st_sched_t *s)
         abort ();
     for (size_t i = 0; i < r.nplacements; i++)
         s_apply_placement (s, &r.placements[i], now_s);
-    /*  Stopped at the cap: more may fit; go on in the next pass.  */
-    if (r.nplacements >= ST_PLACE_MAX_PER_CYCLE)
-        s->sched_needed = 1;
     for (size_t i = 0; i < r.npreemptions; i++)
         s_apply_preemption (s, &r.preemptions[i]);
     for (size_t i = 0; i < r.nwaits; i++)
