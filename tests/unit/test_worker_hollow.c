@@ -14,7 +14,6 @@
 #include <criterion/criterion.h>
 
 #include <dirent.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 #include "st_time.h"
 #include "st_wire.h"
 #include "task.h"
+#include "test_tmpdir.h"
 
 /*  -- simulated tasks ------------------------------------------------------ */
 
@@ -175,14 +175,6 @@ setup (void)
     cr_assert_eq (zmq_getsockopt (h.router, ZMQ_LAST_ENDPOINT, h.endpoint, &len), 0);
 }
 
-static int
-s_rm (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st, (void) flag, (void) ftw;
-    remove (path);
-    return 0;
-}
-
 static void
 teardown (void)
 {
@@ -202,7 +194,7 @@ teardown (void)
     zmq_ctx_term (h.ctx);
     const char *keep = getenv ("STRATA_TEST_KEEP");
     if (!keep || strcmp (keep, "1") != 0)
-        nftw (h.dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+        st_test_rmtree (h.dir);
 }
 
 TestSuite (hollow, .init = setup, .fini = teardown, .timeout = 60);

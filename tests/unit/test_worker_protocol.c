@@ -8,7 +8,6 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include "pidfile.h"
 #include "st_time.h"
 #include "st_wire.h"
+#include "test_tmpdir.h"
 
 typedef struct {
     char dir[256];              /*  temp dir: state/ and worker.log  */
@@ -55,14 +55,6 @@ setup (void)
     h.auto_ack_heartbeats = 1;
 }
 
-static int
-s_rm (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st, (void) flag, (void) ftw;
-    remove (path);
-    return 0;
-}
-
 static void
 teardown (void)
 {
@@ -83,7 +75,7 @@ teardown (void)
     zmq_ctx_term (h.ctx);
     const char *keep = getenv ("STRATA_TEST_KEEP");
     if (!keep || strcmp (keep, "1") != 0)
-        nftw (h.dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+        st_test_rmtree (h.dir);
 }
 
 TestSuite (worker_protocol, .init = setup, .fini = teardown, .timeout = 60);

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "pidfile.h"
 #include "st_time.h"
 #include "task.h"
+#include "test_tmpdir.h"
 
 static char s_dir[256];         /*  per-test state directory  */
 
@@ -28,18 +28,10 @@ setup (void)
     cr_assert_not_null (mkdtemp (s_dir));
 }
 
-static int
-s_rm (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st, (void) flag, (void) ftw;
-    remove (path);
-    return 0;
-}
-
 static void
 teardown (void)
 {
-    nftw (s_dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+    st_test_rmtree (s_dir);
 }
 
 TestSuite (worker_task, .init = setup, .fini = teardown, .timeout = 30);
