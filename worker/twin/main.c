@@ -1,0 +1,171 @@
+/*  strata-twin-train: flags, signals, then twin_train (train.c).  */
+#include "twin.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char s_usage[] =
+    "usage: strata-twin-train --data PATH [options]\n"
+    "\n"
+    "Trains a byte-level GPT-style transformer (Strata's reference fine-tuning\n"
+    "workload) and prints `step N loss X tokens_per_s Y` per step, `val_loss X` at the end.\n"
+    "\n"
+    "  --data PATH             a text file, or a directory whose regular files are read\n"
+    "                          in name order (required)\n"
+    "  --steps N               train until step N (total, counting resumed steps) [200]\n"
+    "  --batch B               sequences per step on this rank [8]\n"
+    "  --seq T                 tokens (bytes) per sequence [64]\n"
+    "  --seed S                initial weights and data order [1]\n"
+    "  --checkpoint-dir DIR    where checkpoints go [$STRATA_CHECKPOINT_DIR]\n"
+    "  --checkpoint-every K    also checkpoint every K steps [0: only at the end]\n"
+    "  --resume                continue from the newest checkpoint in DIR (fresh start if none)\n"
+    "  --base CKPT             fine-tune from CKPT's weights with a fresh optimizer\n"
+    "  --layers L --dim D --heads H   model shape for a fresh start [2, 64, 4]\n"
+    "  --lr X                  AdamW learning rate [0.003]\n"
+    "  --val-fraction F        the last F of the bytes are held out [0.1]\n"
+    "  --help                  this text\n"
+    "\n"
+    "Exit status: 0 done; 1 I/O or internal error; 2 bad flags or input;\n"
+    "75 (EX_TEMPFAIL) stopped by SIGTERM after writing a checkpoint: requeue with --resume.\n"
+    "One BLAS thread per process, so runs are bit-for-bit reproducible. See docs/twin.md.\n";
+
+static int
+s_bad (const char *fmt, const char *a, const char *b)
+{
+    fprintf (stderr, "strata-twin-train: ");
+    fprintf (stderr, fmt, a, b);
+    fprintf (stderr, "\n(try --help)\n");
+    return TWIN_EXIT_USAGE;
+}
+
+static int
+s_long (const char *flag, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol (s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        char range[64];
+        snprintf (range, sizeof range, "%ld..%ld", lo, hi);
+        fprintf (stderr, "strata-twin-train: --%s wants an integer in %s, not '%s'\n(try --help)\n", flag, range, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int
+s_double (const char *flag, const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod (s, &end);
+    if (errno || end == s || *end || !(v > lo && v < hi)) {
+        fprintf (stderr, "strata-twin-train: --%s wants a number in (%g, %g), not '%s'\n(try --help)\n", flag, lo, hi,
+                 s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void
+s_on_term (int sig)
+{
+    (void) sig;
+    twin_stop_requested = 1;
+}
+
+int
+main (int argc, char **argv)
+{
+    twin_opts_t o;
+    twin_opts_defaults (&o);
+    enum { O_DATA = 256, O_STEPS, O_BATCH, O_SEQ, O_SEED, O_DIR, O_RESUME, O_BASE, O_LAYERS, O_DIM, O_HEADS,
+           O_LR, O_VAL, O_EVERY, O_HELP };
+    static const struct option opts[] = {
+        { "data", required_argument, NULL, O_DATA },
+        { "steps", required_argument, NULL, O_STEPS },
+        { "batch", required_argument, NULL, O_BATCH },
+        { "seq", required_argument, NULL, O_SEQ },
+        { "seed", required_argument, NULL, O_SEED },
+        { "checkpoint-dir", required_argument, NULL, O_DIR },
+        { "resume", no_argument, NULL, O_RESUME },
+        { "base", required_argument, NULL, O_BASE },
+        { "layers", required_argument, NULL, O_LAYERS },
+        { "dim", required_argument, NULL, O_DIM },
+        { "heads", required_argument, NULL, O_HEADS },
+        { "lr", required_argument, NULL, O_LR },
+        { "val-fraction", required_argument, NULL, O_VAL },
+        { "checkpoint-every", required_argument, NULL, O_EVERY },
+        { "help", no_argument, NULL, O_HELP },
+        { NULL, 0, NULL, 0 },
+    };
+    opterr = 0;
+    int c;
+    long v;
+    double d;
+    while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1) {
+        const char *name = c >= O_DATA && c <= O_HELP ? opts[c - O_DATA].name : "";
+        switch (c) {
+        case O_DATA: o.data = optarg; break;
+        case O_DIR: o.checkpoint_dir = optarg; break;
+        case O_BASE: o.base = optarg; break;
+        case O_RESUME: o.resume = 1; break;
+        case O_HELP: fputs (s_usage, stdout); return 0;
+        case O_STEPS:
+            if (s_long (name, optarg, 0, LONG_MAX, &v) < 0) return TWIN_EXIT_USAGE;
+            o.steps = v;
+            break;
+        case O_EVERY:
+            if (s_long (name, optarg, 0, LONG_MAX, &v) < 0) return TWIN_EXIT_USAGE;
+            o.checkpoint_every = v;
+            break;
+        case O_SEED:
+            if (s_long (name, optarg, 0, LONG_MAX, &v) < 0) return TWIN_EXIT_USAGE;
+            o.seed = (uint64_t) v;
+            break;
+        case O_BATCH:
+        case O_SEQ:
+        case O_LAYERS:
+        case O_DIM:
+        case O_HEADS: {
+            long hi = c == O_LAYERS ? 64 : c == O_SEQ ? 65536 : c == O_DIM ? 8192 : c == O_HEADS ? 1024 : 1 << 20;
+            if (s_long (name, optarg, 1, hi, &v) < 0) return TWIN_EXIT_USAGE;
+            int *dst = c == O_BATCH ? &o.batch : c == O_SEQ ? &o.seq : c == O_LAYERS ? &o.layers
+                     : c == O_DIM ? &o.dim : &o.heads;
+            *dst = (int) v;
+            break;
+        }
+        case O_LR:
+            if (s_double (name, optarg, 0.0, 10.0, &d) < 0) return TWIN_EXIT_USAGE;
+            o.lr = (float) d;
+            break;
+        case O_VAL:
+            if (s_double (name, optarg, 0.0, 1.0, &d) < 0) return TWIN_EXIT_USAGE;
+            o.val_fraction = d;
+            break;
+        case ':':
+            return s_bad ("%s needs a value%s", argv[optind - 1], "");
+        default:
+            return s_bad ("unknown option %s%s", argv[optind - 1], "");
+        }
+    }
+    if (optind < argc)
+        return s_bad ("unexpected argument '%s'%s", argv[optind], "");
+    if (!o.data)
+        return s_bad ("--data is required%s%s", "", "");
+    if (!o.checkpoint_dir)
+        o.checkpoint_dir = getenv ("STRATA_CHECKPOINT_DIR");
+
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_term;
+    sigemptyset (&sa.sa_mask);
+    sigaction (SIGTERM, &sa, NULL);
+    return twin_train (&o, stdout, stderr);
+}
