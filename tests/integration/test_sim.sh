@@ -18,38 +18,9 @@
 #   - the real ITP slice on 16 x 8 GPUs: every job finishes, utilization in (0, 1], FIFO's
 #     busy GPU-hours equal the trace's demand, and every job's times are consistent.
 # Needs no database; STRATA_BIN_DIR names the folder with strata-sim.
-set -euo pipefail
-
-ST_TEST=$(basename "${0%.sh}")
-ST_SRC=${STRATA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-ST_BIN=${STRATA_BIN_DIR:-$ST_SRC/build/bin}
+. "$(dirname "$0")/lite.sh"
 SIM=$ST_BIN/strata-sim
 ITP=$ST_SRC/data/traces/itp_cluster04_dev.csv
-T=$(mktemp -d "/tmp/strata-it.$ST_TEST.XXXXXX")
-FAILED=0
-
-info () { echo "[$ST_TEST] $*"; }
-ok () { echo "[$ST_TEST] ok: $*"; }
-fail () { echo "[$ST_TEST] FAIL: $*" >&2; FAILED=1; exit 1; }
-assert_eq () { if [ "$1" == "$2" ]; then ok "$3 ($1)"; else fail "$3: expected '$2', got '$1'"; fi; }
-
-cleanup () {
-    local rc=$?
-    trap - EXIT
-    # A sanitizer build reports on stderr; any report fails the test.
-    if grep -lE 'AddressSanitizer|LeakSanitizer|runtime error:' "$T"/*.err >/dev/null 2>&1; then
-        echo "[$ST_TEST] FAIL: sanitizer report:" >&2
-        grep -hE -A 20 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T"/*.err | head -n 60 >&2
-        rc=1
-    fi
-    if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
-        echo "[$ST_TEST] FAIL (files kept in $T)" >&2
-        exit 1
-    fi
-    [ "${STRATA_TEST_KEEP:-0}" = 1 ] || rm -rf "$T"
-    echo "[$ST_TEST] PASS: $ST_TEST"
-}
-trap cleanup EXIT
 
 [ -x "$SIM" ] || fail "$SIM not built"
 [ -f "$ITP" ] || fail "$ITP missing"
