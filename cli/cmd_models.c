@@ -13,13 +13,27 @@ s_request (Strata__Envelope *req)
 static json_t *
 s_json (const Strata__Envelope *reply)
 {
-    return st_output_models_json (reply->models_reply->families, reply->models_reply->n_families);
+    const Strata__ModelsReply *r = reply->models_reply;
+    json_t *all = st_output_models_json (r->families, r->n_families);
+    json_t *tuned = st_output_model_versions_json (r->versions, r->n_versions);
+    if (!all || !tuned || json_array_extend (all, tuned) != 0) {
+        json_decref (all);
+        all = NULL;
+    }
+    json_decref (tuned);
+    return all;
 }
 
 static int
 s_print (FILE *out, const Strata__Envelope *reply)
 {
-    return st_output_model_table (out, reply->models_reply->families, reply->models_reply->n_families);
+    const Strata__ModelsReply *r = reply->models_reply;
+    if (st_output_model_table (out, r->families, r->n_families) != 0)
+        return -1;
+    if (r->n_versions == 0)
+        return 0;
+    fputc ('\n', out);
+    return st_output_model_versions_table (out, r->versions, r->n_versions);
 }
 
 static const st_cli_listing_t s_listing = {
@@ -29,6 +43,8 @@ static const st_cli_listing_t s_listing = {
         "Lists the model registry of the scheduler's --cluster file: each family's variants\n"
         "in order of preference, and the jurisdictions each may run in. A job that names a\n"
         "family (or `model: auto`) gets the first variant allowed where it is placed.\n"
+        "Then the registered versions of fine-tuned models (a finetune job with output_model\n"
+        "registers one when it succeeds): a job may name NAME (the latest) or NAME:VERSION.\n"
         "\n"
         "examples:\n"
         "  strata models\n"
@@ -46,5 +62,5 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
     return st_cli_listing (ctx, &s_listing, argc, argv);
 }
 
-const st_cli_cmd_t st_cli_cmd_models = { "models", "list model families, their variants and where they may run",
+const st_cli_cmd_t st_cli_cmd_models = { "models", "list model families and variants, and fine-tuned model versions",
                                          s_exec };

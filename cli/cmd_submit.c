@@ -23,11 +23,12 @@ typedef struct {
     /*  Spec flags are kept as text so that the spec validator, not the option
      *  parser, judges their values: one set of rules and messages.  */
     char *name, *tenant, *queue, *kind, *priority, *ranks, *shards, *cpus, *memory, *gpus, *pool, *workdir,
-        *time_limit, *retries, *prefer, *model;
+        *time_limit, *retries, *prefer, *model, *launcher, *output_model;
     st_kv_t labels;         /*  --label k=v, as a list of "k=v"  */
     st_kv_t env;            /*  --env K=V, as a list of "K=V" (values may hold commas)  */
     st_kv_t gpu_types;      /*  --gpu-type T, in order of preference  */
     st_kv_t sites;          /*  --site S  */
+    st_kv_t depends_on;     /*  --depends-on ID, in order  */
     int preemptible;        /*  --preemptible  */
     int wait;               /*  wait until the job ends; exit 0 only if it succeeded  */
     int json;               /*  JSON output  */
@@ -53,7 +54,12 @@ static const st_opt_t s_opts[] = {
     { "site", 0, ST_OPT_STRINGS, offsetof (s_opts_t, sites), 0, 0, "KIND",
       "allowed site kind: onprem, private_cloud, public_cloud, edge (repeatable; default any)", NULL },
     S_STR ("prefer", prefer, "WHAT", "placement preference: cost, latency, energy or balanced (default)"),
-    S_STR ("model", model, "MODEL", "model family, variant or auto; the scheduler picks the variant"),
+    S_STR ("model", model, "MODEL", "model family, variant or auto (the scheduler picks the variant), or a fine-tuned "
+                                    "model NAME or NAME:VERSION"),
+    { "depends-on", 0, ST_OPT_STRINGS, offsetof (s_opts_t, depends_on), 0, 0, "ID",
+      "start only after job ID has SUCCEEDED; fail if it fails (repeatable)", NULL },
+    S_STR ("launcher", launcher, "HOW", "how a gang's ranks start: auto (default), mpirun or direct"),
+    S_STR ("output-model", output_model, "NAME", "finetune: register the checkpoint as the next version of NAME"),
     { "preemptible", 0, ST_OPT_BOOL, offsetof (s_opts_t, preemptible), 0, 0, NULL,
       "may be stopped for a more urgent job and requeued", NULL },
     { "label", 0, ST_OPT_STRINGS, offsetof (s_opts_t, labels), 0, 0, "K=V",
@@ -85,6 +91,7 @@ static const char s_description[] =
     "  strata submit --name hello --cpus 0.5 --memory 128M -- echo hello world\n"
     "  strata submit --ranks 4 --gpus 1 --env EPOCHS=3 --wait -- python3 train.py\n"
     "  strata submit --kind inference --shards 8 --gpus 1 --gpu-type L4 --prefer cost -- ./score.sh\n"
+    "  strata submit --depends-on 41 --model acme-twin -- ./evaluate.sh\n"
     "  cat job.json | strata submit - --json";
 
 /*  Which flag sets which spec field (for messages in flag mode).  */
@@ -103,6 +110,9 @@ static const struct {
     { "placement.sites", "--site" },
     { "placement.prefer", "--prefer" },
     { "model", "--model" },
+    { "depends_on", "--depends-on" },
+    { "launcher", "--launcher" },
+    { "output_model", "--output-model" },
     { "preemptible", "--preemptible" },
     { "resources.cpus_per_rank", "--cpus" },
     { "resources.mem_per_rank", "--memory" },
@@ -295,6 +305,17 @@ s_spec_from_flags (const s_opts_t *o, char **cmd, int ncmd, st_error_t *err)
     if (o->shards)     s_put (&b, res, "shards", s_int_or_text (o->shards), "--shards");
     if (o->prefer)     s_put (&b, place, "prefer", json_string (o->prefer), "--prefer");
     if (o->model)      s_put (&b, b.root, "model", json_string (o->model), "--model");
+    if (o->launcher)   s_put (&b, b.root, "launcher", json_string (o->launcher), "--launcher");
+    if (o->output_model) s_put (&b, b.root, "output_model", json_string (o->output_model), "--output-model");
+    if (o->depends_on.n) {
+        json_t *deps = json_array ();
+        for (size_t i = 0; deps && i < o->depends_on.n; i++)
+            if (json_array_append_new (deps, s_int_or_text (o->depends_on.keys[i])) != 0) {
+                json_decref (deps);
+                deps = NULL;
+            }
+        s_put (&b, b.root, "depends_on", deps, "--depends-on");
+    }
     if (o->preemptible) s_put (&b, b.root, "preemptible", json_true (), "--preemptible");
     if (o->gpu_types.n) s_put (&b, res, "gpu_types", s_list (&o->gpu_types), "--gpu-type");
     if (o->sites.n)    s_put (&b, place, "sites", s_list (&o->sites), "--site");
@@ -331,7 +352,8 @@ s_any_spec_flag (const s_opts_t *o)
 {
     return o->name || o->tenant || o->queue || o->kind || o->priority || o->ranks || o->cpus || o->memory
         || o->gpus || o->pool || o->workdir || o->time_limit || o->retries || o->labels.n || o->env.n
-        || o->shards || o->prefer || o->model || o->preemptible || o->gpu_types.n || o->sites.n;
+        || o->shards || o->prefer || o->model || o->preemptible || o->gpu_types.n || o->sites.n || o->depends_on.n
+        || o->launcher || o->output_model;
 }
 
 /*  Polls the job until it ends. Returns the exit code.  */

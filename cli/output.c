@@ -5,6 +5,7 @@
  *  strings that are not valid UTF-8 have the bad bytes replaced. */
 #include "output.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -487,6 +488,16 @@ st_output_job_json (const Strata__JobInfo *job)
     s_set (o, "kwh", s_json_opt (job->kwh_opt_case, job->kwh), &ok);
     s_set (o, "co2_g", s_json_opt (job->co2_g_opt_case, job->co2_g), &ok);
     s_set (o, "preemptions", json_integer (job->preemptions), &ok);
+    s_set (o, "model_version", job->model_version && *job->model_version ? s_json_str (job->model_version)
+                                                                          : json_null (), &ok);
+    s_set (o, "registered_version", job->registered_version && *job->registered_version
+                                        ? s_json_str (job->registered_version) : json_null (), &ok);
+    if (job->progress)
+        s_set (o, "progress",
+               json_pack ("{s:I, s:I, s:f, s:f, s:s}", "step", (json_int_t) job->progress->step, "total_steps",
+                          (json_int_t) job->progress->total_steps, "loss", job->progress->loss, "rate",
+                          job->progress->rate, "unit", job->progress->unit ? job->progress->unit : ""),
+               &ok);
     json_t *placement = NULL;
     if (job->placement_json && *job->placement_json)
         placement = json_loads (job->placement_json, JSON_REJECT_DUPLICATES, NULL);
@@ -640,6 +651,37 @@ s_figures (int has_cost, double cost, int has_kwh, double kwh, int has_co2, doub
     return used ? buf : NULL;
 }
 
+/*  "12, 13" from the stored spec's depends_on; NULL when it has none.  */
+static const char *
+s_spec_depends_on (const Strata__JobInfo *job, char *buf, size_t size)
+{
+    json_t *spec = job->spec_json && *job->spec_json ? json_loads (job->spec_json, 0, NULL) : NULL;
+    json_t *deps = json_object_get (spec, "depends_on");
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; json_is_array (deps) && i < json_array_size (deps) && used < size; i++)
+        used += (size_t) snprintf (buf + used, size - used, "%s%lld", i ? ", " : "",
+                                   (long long) json_integer_value (json_array_get (deps, i)));
+    json_decref (spec);
+    return buf[0] ? buf : NULL;
+}
+
+/*  "acme-twin (registered as acme-twin:2)" from the spec's output_model and
+ *  the version the job registered; NULL when it names none.  */
+static const char *
+s_spec_output_model (const Strata__JobInfo *job, char *buf, size_t size)
+{
+    json_t *spec = job->spec_json && *job->spec_json ? json_loads (job->spec_json, 0, NULL) : NULL;
+    const char *name = json_string_value (json_object_get (spec, "output_model"));
+    if (name && job->registered_version && *job->registered_version)
+        snprintf (buf, size, "%s (registered as %s)", name, job->registered_version);
+    else if (name)
+        snprintf (buf, size, "%s (registered when the job succeeds)", name);
+    int named = name != NULL;
+    json_decref (spec);
+    return named ? buf : NULL;
+}
+
 int
 st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
 {
@@ -674,6 +716,18 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
         snprintf (exitc, sizeof exitc, "-");
 
     snprintf (preempted, sizeof preempted, "%u", job->preemptions);
+    char deps[400], outm[300];
+    char progress[200] = "";
+    if (job->progress) {
+        const Strata__Progress *p = job->progress;
+        char total[32] = "", loss[48] = "";
+        if (p->total_steps)
+            snprintf (total, sizeof total, " of %" PRIu64, p->total_steps);
+        if (p->loss != 0)
+            snprintf (loss, sizeof loss, ", loss %.4f", p->loss);
+        snprintf (progress, sizeof progress, "step %" PRIu64 "%s%s, %.1f %s", p->step, total, loss, p->rate,
+                  p->unit && *p->unit ? p->unit : "items/s");
+    }
     const char *kv[][2] = {
         { "id:", id },
         { "name:", s_or_dash (job->name) },
@@ -686,11 +740,15 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
         { "resources:", res },
         { "pool:", job->pool && *job->pool ? job->pool : NULL },
         { "model variant:", job->variant && *job->variant ? job->variant : NULL },
+        { "model:", job->model_version && *job->model_version ? job->model_version : NULL },
+        { "depends on:", s_spec_depends_on (job, deps, sizeof deps) },
+        { "output model:", s_spec_output_model (job, outm, sizeof outm) },
         { "estimate:", s_figures (job->est_cost_opt_case != 0, job->est_cost, job->est_kwh_opt_case != 0,
                                   job->est_kwh, job->est_co2_g_opt_case != 0, job->est_co2_g, est, sizeof est) },
         { "actual:", s_figures (job->cost_opt_case != 0, job->cost, job->kwh_opt_case != 0, job->kwh,
                                 job->co2_g_opt_case != 0, job->co2_g, actual, sizeof actual) },
         { "preemptions:", job->preemptions ? preempted : NULL },
+        { "progress:", progress[0] ? progress : NULL },
         { "created:", created },
         { "started:", started },
         { "finished:", finished },

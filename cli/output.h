@@ -102,6 +102,17 @@ int st_output_pool_table (FILE *out, Strata__PoolInfo *const *pools, size_t n);
 /*  `strata models`: FAMILY VARIANT JURISDICTIONS, one row per variant.  */
 int st_output_model_table (FILE *out, Strata__ModelFamily *const *families, size_t n);
 
+/*  The registered versions of fine-tuned models (sorted by tenant and name, as
+ *  the scheduler sends them), one object per model: {family: NAME, fine_tuned:
+ *  true, tenant, variants: [], versions: [{name, tenant, version, job, pool,
+ *  jurisdiction, base_variant, classification, residency, checkpoint,
+ *  created_unix_ms}]};
+ *  `models --json` appends them to the families.  */
+json_t *st_output_model_versions_json (Strata__ModelVersion *const *versions, size_t n);
+
+/*  MODEL VERSION JOB TENANT POOL CLASSIFICATION RESIDENCY CHECKPOINT.  */
+int st_output_model_versions_table (FILE *out, Strata__ModelVersion *const *versions, size_t n);
+
 /*  `strata explain`: renders the policy library's explanation (the JSON text
  *  of ExplainReply): for a waiting job the reason, a POOL VERDICT WHY table and
  *  the expected start; for a placed job the chosen pool's score terms and raw

@@ -174,6 +174,96 @@ out:
     return rc;
 }
 
+/*  -- fine-tuned model versions -----------------------------------------------  */
+
+static json_t *
+s_str_list (char *const *items, size_t n)
+{
+    json_t *a = json_array ();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new (a, st_output_json_str (items[i])) != 0) {
+            json_decref (a);
+            a = NULL;
+        }
+    return a;
+}
+
+json_t *
+st_output_model_versions_json (Strata__ModelVersion *const *versions, size_t n)
+{
+    json_t *arr = json_array ();
+    json_t *versions_of = NULL;     /*  the current model's "versions" (versions come sorted)  */
+    for (size_t i = 0; arr && i < n; i++) {
+        const Strata__ModelVersion *v = versions[i];
+        const Strata__ModelVersion *prev = i ? versions[i - 1] : NULL;
+        if (!prev || strcmp (s_or_dash (prev->tenant), s_or_dash (v->tenant)) != 0
+            || strcmp (s_or_dash (prev->name), s_or_dash (v->name)) != 0) {
+            versions_of = json_array ();
+            json_t *model = json_pack ("{s:o, s:b, s:o, s:o, s:o}", "family", st_output_json_str (v->name),
+                                       "fine_tuned", 1, "tenant", st_output_json_str (v->tenant), "variants",
+                                       json_array (), "versions", json_incref (versions_of));
+            json_decref (versions_of);
+            if (!model || json_array_append_new (arr, model) != 0) {
+                json_decref (arr);
+                return NULL;
+            }
+        }
+        json_t *o = json_pack ("{s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "name",
+                               st_output_json_str (v->name), "tenant", st_output_json_str (v->tenant), "version",
+                               (json_int_t) v->version, "job", (json_int_t) v->job_id, "pool", st_output_json_str (v->pool), "jurisdiction",
+                               s_str_or_null (v->jurisdiction), "base_variant", s_str_or_null (v->base_variant),
+                               "classification", st_output_json_str (v->classification), "residency",
+                               s_str_list (v->residency, v->n_residency), "checkpoint",
+                               s_str_or_null (v->checkpoint), "created_unix_ms", (json_int_t) v->created_unix_ms);
+        if (!o || json_array_append_new (versions_of, o) != 0) {
+            json_decref (arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+int
+st_output_model_versions_table (FILE *out, Strata__ModelVersion *const *versions, size_t n)
+{
+    static const char *const heads[] = { "MODEL", "VERSION", "JOB", "TENANT", "POOL", "CLASSIFICATION",
+                                         "RESIDENCY", "CHECKPOINT" };
+    st_table_t *t = st_table_new (8, heads);
+    if (!t)
+        return -1;
+    int rc = -1;
+    char *res = NULL;
+    st_table_align_right (t, 1);
+    st_table_align_right (t, 2);
+    for (size_t i = 0; i < n; i++) {
+        const Strata__ModelVersion *v = versions[i];
+        char ver[16], job[32];
+        size_t len = 0;
+        snprintf (ver, sizeof ver, "%u", v->version);
+        snprintf (job, sizeof job, "%llu", (unsigned long long) v->job_id);
+        FILE *rf = open_memstream (&res, &len);
+        if (!rf)
+            goto out;
+        for (size_t j = 0; j < v->n_residency; j++)
+            fprintf (rf, "%s%s", j ? "," : "", s_or_dash (v->residency[j]));
+        if (v->n_residency == 0)
+            fputs ("any", rf);
+        fclose (rf);
+        const char *row[] = { s_or_dash (v->name), ver, job, s_or_dash (v->tenant), s_or_dash (v->pool),
+                              s_or_dash (v->classification), res, s_or_dash (v->checkpoint) };
+        int added = st_table_add (t, row);
+        free (res);
+        res = NULL;
+        if (added != 0)
+            goto out;
+    }
+    rc = st_table_print (t, out);
+out:
+    free (res);
+    st_table_destroy (&t);
+    return rc;
+}
+
 /*  -- explain ----------------------------------------------------------------  */
 
 /*  obj[key] as a number; *has = 0 when absent or not a number.  */

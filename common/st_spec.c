@@ -39,11 +39,13 @@
 #define S_MAX_WEIGHT      1000.0
 #define S_WEIGHT_SCALE    1e6                       /*  weights keep 6 decimal places  */
 #define S_MAX_URI         4096
+#define S_MAX_DEPENDS     32
+#define S_MAX_MODEL_VER   999999999u                /*  a fine-tuned model's versions: 1..this  */
 
 static const char *const s_top_fields [] = {"kind", "name", "tenant", "queue", "priority", "preemptible",
                                             "command", "env", "workdir", "resources", "placement", "data",
                                             "model", "checkpoint_dir", "simulate", "time_limit", "retries",
-                                            NULL};
+                                            "depends_on", "launcher", "output_model", NULL};
 static const char *const s_resource_fields [] = {"ranks", "shards", "cpus_per_rank", "mem_per_rank",
                                                  "gpus_per_rank", "gpu_types", NULL};
 static const char *const s_placement_fields [] = {"pool", "labels", "sites", "near", "max_latency_ms", "prefer",
@@ -55,6 +57,7 @@ static const char *const s_kinds [] = {"command", "finetune", "inference", NULL}
 static const char *const s_sites [] = {"onprem", "private_cloud", "public_cloud", "edge", NULL};
 static const char *const s_prefers [] = {"cost", "latency", "energy", "balanced", NULL};
 static const char *const s_classes [] = {"public", "internal", "confidential", "restricted", NULL};
+static const char *const s_launchers [] = {"auto", "mpirun", "direct", NULL};
 
 /*  ---------------------------------------------------------------------------
  *  Key/value lists  */
@@ -313,6 +316,7 @@ static const s_word_t s_w_site = {0, false, false, false, "", s_sites,
 static const s_word_t s_w_prefer = {0, false, false, false, "", s_prefers, "one of cost, latency, energy, balanced"};
 static const s_word_t s_w_class = {0, false, false, false, "", s_classes,
                                    "one of public, internal, confidential, restricted"};
+static const s_word_t s_w_launcher = {0, false, false, false, "", s_launchers, "one of auto, mpirun, direct"};
 static const s_word_t s_w_gpu_type = {64, true, true, true, "._-", NULL,
                                       "1 to 64 characters of letters, digits, '.', '_' or '-'"};
 static const s_word_t s_w_region = {64, true, false, true, "-", NULL,
@@ -321,6 +325,21 @@ static const s_word_t s_w_jurisdiction = {16, false, true, true, "-", NULL,
                                           "1 to 16 characters of upper-case letters, digits or '-' (e.g. EU)"};
 static const s_word_t s_w_model = {128, true, true, true, "._/-", NULL,
                                    "1 to 128 characters of letters, digits, '.', '_', '/' or '-'"};
+
+/*  The first len bytes of text are a word of class w (choices aside).  */
+static bool
+s_chars_ok (const char *text, size_t len, const s_word_t *w)
+{
+    if (len == 0 || len > w->max)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text [i];
+        if (!((w->lower && c >= 'a' && c <= 'z') || (w->upper && c >= 'A' && c <= 'Z')
+              || (w->digit && c >= '0' && c <= '9') || (c && strchr (w->extra, c))))
+            return false;
+    }
+    return true;
+}
 
 static bool
 s_word_ok (const json_t *v, const s_word_t *w)
@@ -335,15 +354,7 @@ s_word_ok (const json_t *v, const s_word_t *w)
                 return true;
         return false;
     }
-    if (len == 0 || len > w->max)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = text [i];
-        if (!((w->lower && c >= 'a' && c <= 'z') || (w->upper && c >= 'A' && c <= 'Z')
-              || (w->digit && c >= '0' && c <= '9') || strchr (w->extra, c)))
-            return false;
-    }
-    return true;
+    return s_chars_ok (text, len, w);
 }
 
 /*  An optional word; def (copied) when absent or null.  */
@@ -858,6 +869,106 @@ s_time_limit (const json_t *root, st_spec_t *spec, st_error_t *err)
     return ST_OK;
 }
 
+/*  model: a family, a variant or "auto" of the cluster's registry, or a
+ *  fine-tuned model: NAME (its latest version) or NAME:VERSION. Which registry
+ *  a bare NAME belongs to is the scheduler's business; here it is a word.  */
+static st_rc_t
+s_model (const json_t *root, st_spec_t *spec, st_error_t *err)
+{
+    json_t *v = json_object_get (root, "model");
+    const char *what = "1 to 128 characters of letters, digits, '.', '_', '/' or '-' (a model family, variant, "
+                       "\"auto\" or a fine-tuned model), or a fine-tuned model's NAME:VERSION (VERSION from 1)";
+    if (!v || json_is_null (v))
+        return ST_OK;
+    if (!json_is_string (v) || strlen (json_string_value (v)) != json_string_length (v))
+        return s_bad (err, "model", what, v);
+    const char *text = json_string_value (v);
+    const char *colon = strchr (text, ':');
+    size_t len = colon ? (size_t) (colon - text) : strlen (text);
+    if (!s_chars_ok (text, len, &s_w_model))
+        return s_bad (err, "model", what, v);
+    if (colon) {
+        const char *ver = colon + 1;
+        size_t digits = strspn (ver, "0123456789");
+        if (digits == 0 || digits > 9 || ver [digits] != '\0' || ver [0] == '0'
+            || (len == 4 && strncmp (text, "auto", 4) == 0))
+            return s_bad (err, "model", what, v);
+        spec->model_version = (uint32_t) strtoul (ver, NULL, 10);
+    }
+    if (!(spec->model = strndup (text, len)))
+        return st_error_set (err, ST_ENOMEM, "model", "model: out of memory");
+    return ST_OK;
+}
+
+/*  depends_on: job ids. Whether they exist is the scheduler's to say.  */
+static st_rc_t
+s_depends_on (const json_t *root, st_spec_t *spec, st_error_t *err)
+{
+    json_t *v = json_object_get (root, "depends_on");
+    if (!v || json_is_null (v))
+        return ST_OK;
+    if (!json_is_array (v) || json_array_size (v) > S_MAX_DEPENDS)
+        return s_bad (err, "depends_on", "a list of at most 32 job ids", v);
+    size_t n = json_array_size (v);
+    if (n == 0)
+        return ST_OK;
+    if (!(spec->depends_on = calloc (n, sizeof *spec->depends_on)))
+        return st_error_set (err, ST_ENOMEM, "depends_on", "depends_on: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get (v, i);
+        char at [48];
+        snprintf (at, sizeof at, "depends_on[%zu]", i);
+        if (!json_is_integer (item) || json_integer_value (item) < 1)
+            return s_bad (err, at, "a job id (a positive integer)", item);
+        uint64_t id = (uint64_t) json_integer_value (item);
+        for (size_t k = 0; k < i; k++)
+            if (spec->depends_on [k] == id)
+                return st_error_set (err, ST_EINVAL, at, "%s: job %llu is listed twice", at,
+                                     (unsigned long long) id);
+        spec->depends_on [spec->ndepends_on++] = id;
+    }
+    return ST_OK;
+}
+
+/*  launcher (auto is resolved here) and output_model; after kind and model.  */
+static st_rc_t
+s_launcher_and_output (const json_t *root, st_spec_t *spec, st_error_t *err)
+{
+    char *word = NULL;
+    st_rc_t rc = s_word_field (root, "launcher", "launcher", &s_w_launcher, "auto", &word, err);
+    if (rc != ST_OK)
+        return rc;
+    bool finetune = strcmp (spec->kind, "finetune") == 0;
+    if (strcmp (word, "mpirun") == 0 && !spec->gang) {
+        free (word);
+        st_error_set (err, ST_EINVAL, "launcher",
+                      "launcher: mpirun starts the ranks of a gang (kind command or finetune); an inference "
+                      "job's shards are started each by its own worker");
+        st_error_hint (err, "leave launcher out, or write launcher: direct");
+        return ST_EINVAL;
+    }
+    /*  auto: a CPU fine-tune runs under mpirun (MPI collectives); a GPU one is
+     *  started rank by rank and bootstraps NCCL through the rendezvous.  */
+    spec->launcher = strcmp (word, "mpirun") == 0 || (strcmp (word, "auto") == 0 && finetune && spec->gpus == 0)
+                         ? ST_LAUNCHER_MPIRUN
+                         : ST_LAUNCHER_DIRECT;
+    free (word);
+    if ((rc = s_word_field (root, "output_model", "output_model", &s_w_model, NULL, &spec->output_model, err))
+        != ST_OK)
+        return rc;
+    if (spec->output_model && strcmp (spec->output_model, "auto") == 0)
+        return st_error_set (err, ST_EINVAL, "output_model",
+                             "output_model: \"auto\" is reserved (model: auto picks a variant)");
+    if (spec->output_model && !finetune) {
+        st_error_set (err, ST_EINVAL, "output_model",
+                      "output_model: only a finetune job registers a model version (this job's kind is %s)",
+                      spec->kind);
+        st_error_hint (err, "write kind: finetune, or leave output_model out");
+        return ST_EINVAL;
+    }
+    return ST_OK;
+}
+
 /*  The default name: command[0]'s base name, reduced to name characters.  */
 static char *
 s_default_name (const char *argv0)
@@ -925,9 +1036,10 @@ st_spec_from_json (struct json_t *root, st_error_t *err)
         || (rc = s_path_field (root, "workdir", "workdir", &spec->workdir, err)) != ST_OK
         || (rc = s_resources (root, spec, err)) != ST_OK || (rc = s_placement (root, spec, err)) != ST_OK
         || (rc = s_data (root, spec, err)) != ST_OK
-        || (rc = s_word_field (root, "model", "model", &s_w_model, NULL, &spec->model, err)) != ST_OK
+        || (rc = s_model (root, spec, err)) != ST_OK
         || (rc = s_path_field (root, "checkpoint_dir", "checkpoint_dir", &spec->checkpoint_dir, err)) != ST_OK
-        || (rc = s_simulate (root, spec, err)) != ST_OK || (rc = s_time_limit (root, spec, err)) != ST_OK)
+        || (rc = s_simulate (root, spec, err)) != ST_OK || (rc = s_time_limit (root, spec, err)) != ST_OK
+        || (rc = s_depends_on (root, spec, err)) != ST_OK || (rc = s_launcher_and_output (root, spec, err)) != ST_OK)
         goto out;
     if ((rc = s_int_field (root, "retries", "retries", 0, 100, 0, &n, err)) != ST_OK)
         goto out;
@@ -1022,6 +1134,11 @@ st_spec_to_json (const st_spec_t *spec)
     if (!spec)
         return NULL;
     bool shards = spec->kind && strcmp (spec->kind, "inference") == 0;
+    char model [160];
+    if (spec->model && spec->model_version)
+        snprintf (model, sizeof model, "%s:%u", spec->model, spec->model_version);
+    else
+        snprintf (model, sizeof model, "%s", spec->model ? spec->model : "");
     argv = json_array ();
     for (size_t i = 0; argv && i < spec->argc; i++)
         if (json_array_append_new (argv, json_string (spec->argv [i])) != 0)
@@ -1045,7 +1162,7 @@ st_spec_to_json (const st_spec_t *spec)
                                  s_string_or_null (spec->prefer ? spec->prefer
                                                    : spec->has_weights ? NULL : "balanced"),
                                  "sites", s_list_json (spec->sites, spec->nsites), "weights", s_weights_json (spec)),
-                      "model", spec->model,
+                      "model", spec->model ? model : NULL,
                       "data",
                       json_pack ("{s:s, s:o, s:o}", "classification",
                                  spec->classification ? spec->classification : "public", "residency",
@@ -1061,6 +1178,20 @@ st_spec_to_json (const st_spec_t *spec)
                                     "gpu_types", s_list_json (spec->gpu_types, spec->ngpu_types), "gpus_per_rank",
                                     (json_int_t) spec->gpus, "mem_per_rank", (json_int_t) spec->mem_mb)
                        : NULL;
+    json_t *deps = spec->ndepends_on ? json_array () : json_null ();
+    for (size_t i = 0; deps && i < spec->ndepends_on; i++)
+        if (json_array_append_new (deps, json_integer ((json_int_t) spec->depends_on [i])) != 0) {
+            json_decref (deps);
+            deps = NULL;
+        }
+    if (root
+        && (json_object_set_new (root, "depends_on", deps) != 0
+            || json_object_set_new (root, "launcher",
+                                    json_string (spec->launcher == ST_LAUNCHER_MPIRUN ? "mpirun" : "direct")) != 0
+            || json_object_set_new (root, "output_model", s_string_or_null (spec->output_model)) != 0)) {
+        json_decref (res);
+        res = NULL;
+    }
     if (res && json_object_set_new (res, shards ? "shards" : "ranks", json_integer (spec->ranks)) == 0
         && json_object_set_new (root, "resources", res) == 0)
         text = json_dumps (root, JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION (10));
@@ -1098,6 +1229,8 @@ st_spec_destroy (st_spec_t **self_p)
     s_free_list (spec->residency);
     free (spec->model);
     free (spec->checkpoint_dir);
+    free (spec->depends_on);
+    free (spec->output_model);
     free (spec);
     *self_p = NULL;
 }

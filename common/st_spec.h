@@ -35,8 +35,15 @@
  *        uri: s3://bucket/set   # 1..4096 bytes, no control characters  (optional)
  *        classification: public # public < internal < confidential < restricted (default public)
  *        residency: [EU]        # jurisdictions [A-Z0-9-]{1,16}, up to 64; empty or absent: any
- *      model: llama-3           # family, variant or "auto", [A-Za-z0-9._/-]{1,128} (optional)
+ *      model: llama-3           # family, variant or "auto", [A-Za-z0-9._/-]{1,128}; or a fine-tuned
+ *                               #   model NAME or NAME:VERSION (version 1..999999999) (optional)
  *      checkpoint_dir: /ckpt    # absolute path, given to ranks as STRATA_CHECKPOINT_DIR (optional)
+ *      depends_on: [12, 13]     # up to 32 distinct job ids (positive integers): start only once
+ *                               #   all of them SUCCEEDED (optional)
+ *      launcher: auto           # auto | mpirun | direct; auto: mpirun for finetune, else direct;
+ *                               #   mpirun only for gangs (command, finetune)   (default auto)
+ *      output_model: acme-twin  # finetune only: on success its checkpoint becomes the next version
+ *                               #   of this model, [A-Za-z0-9._/-]{1,128}, not "auto" (optional)
  *      simulate: {duration: 30s}  # hollow nodes: the task "runs" this long (1 ms .. 30 days) (optional)
  *      time_limit: 3600         # seconds (integer), or "90s", "30m", "2h", "1d"; 0 = none; max 30 days
  *      retries: 0               # 0..100: attempts = retries + 1
@@ -65,6 +72,12 @@ typedef struct {
     double carbon;
     double packing;
 } st_weights_t;
+
+/*  How a gang's ranks are started (spec `launcher`).  */
+typedef enum {
+    ST_LAUNCHER_DIRECT = 0,     /*  each rank by its own worker (torchrun's variables)  */
+    ST_LAUNCHER_MPIRUN = 1,     /*  rank 0's worker runs mpirun; the other ranks are held for it  */
+} st_launcher_t;
 
 typedef struct {
     char *kind;             /*  "command", "finetune" or "inference"  */
@@ -100,9 +113,15 @@ typedef struct {
     char *classification;   /*  "public", "internal", "confidential" or "restricted"  */
     char **residency;       /*  nresidency jurisdictions, NULL-terminated; NULL when any  */
     size_t nresidency;
-    char *model;            /*  family, variant or "auto"; NULL: none  */
+    char *model;            /*  family, variant, "auto" or a fine-tuned model's name (without
+                                :VERSION, see model_version); NULL: none  */
     char *checkpoint_dir;   /*  NULL: none  */
     uint64_t simulate_ms;   /*  0: a real task  */
+    st_launcher_t launcher; /*  resolved (`auto` is never stored)  */
+    uint32_t model_version; /*  `model: NAME:VERSION` (a fine-tuned model): VERSION; 0: none given  */
+    uint64_t *depends_on;   /*  ndepends_on distinct job ids, in the spec's order; NULL when none  */
+    size_t ndepends_on;
+    char *output_model;     /*  finetune: model its checkpoint is registered under; NULL: none  */
 } st_spec_t;
 
 /*  Parses and validates YAML or JSON text. Caller owns the result.  */

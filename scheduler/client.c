@@ -174,12 +174,19 @@ s_on_submit (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     st_job_t *job = st_job_new (s, id, spec, json, st_wall_ms ());
     if (!job)
         abort ();
+    /*  depends_on, model and output_model against the jobs and models that exist.  */
+    if (st_deps_check (s, job, &err) != ST_OK) {
+        s->next_job_id--;
+        st_job_free (job);
+        st_client_error (s, peer, env->seq, s_code (err.rc), err.msg, err.hint[0] ? err.hint : NULL);
+        return;
+    }
     st_map_put_u64 (s->jobs, id, job);
     snprintf (job->reason, sizeof job->reason, "queued");
     st_add_event (s, id, -1, 0, "submitted", NULL, "PENDING", NULL, "submitted by tenant %s to queue %s",
                   spec->tenant, spec->queue);
     st_mark_job (s, job);
-    st_pending_add (s, job);
+    st_deps_admit (s, job);     /*  to the engine, or waiting for its dependencies, or failed  */
     s->counters.submits++;
     if (*token) {
         job->submit_token = strdup (token);
@@ -470,6 +477,17 @@ st_client_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
                              err.rc == ST_ENOTFOUND ? "list jobs with `strata jobs`" : NULL);
             return;
         }
+        /*  Progress lives in memory only (runtime.c).  */
+        Strata__Progress progress = STRATA__PROGRESS__INIT;
+        const st_job_t *live = st_map_get_u64 (s->jobs, job->id);
+        if (live && live->has_progress) {
+            progress.step = live->progress_step;
+            progress.total_steps = live->progress_total;
+            progress.loss = live->progress_loss;
+            progress.rate = live->progress_rate;
+            progress.unit = (char *) live->progress_unit;
+            job->progress = &progress;
+        }
         Strata__Envelope out;
         st_wire_envelope_init (&out, st_sched_next_seq (s));
         out.reply_to = env->seq;
@@ -478,6 +496,7 @@ st_client_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
         if (st_wire_send (s->client_sock, peer, &out) == ST_ETOOBIG)
             st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INTERNAL, "the job is too large to send",
                              NULL);
+        job->progress = NULL;
         st_store_free_job (job);
         return;
     }

@@ -1,7 +1,8 @@
 /*  client_cluster.c: the Pools and Models requests on the client socket.
  *
  *  Both are answered from memory: the cluster description (s->cluster) and,
- *  for the live figures of each pool, the nodes the scheduler knows. A node's
+ *  for the live figures of each pool, the nodes the scheduler knows; Models
+ *  adds the registered versions of fine-tuned models (registry.c). A node's
  *  pool that the description does not name is listed as implicit, with the
  *  placement engine's defaults (sp_cluster_pool_add_implicit). The replies
  *  point into the description and the nodes; only the arrays are allocated. */
@@ -157,15 +158,46 @@ st_client_models (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *
         fptrs[f] = &fams[f];
     }
 
+    /*  Then the registered versions of fine-tuned models (registry.c).  */
+    const st_model_version_t **list = NULL;
+    size_t nversions = st_registry_list (s, &list);
+    Strata__ModelVersion *mvs = calloc (nversions + 1, sizeof *mvs);
+    Strata__ModelVersion **mptrs = calloc (nversions + 1, sizeof *mptrs);
+    if (!mvs || !mptrs)
+        abort ();
+    for (size_t i = 0; i < nversions; i++) {
+        const st_model_version_t *v = list[i];
+        Strata__ModelVersion *m = &mvs[i];
+        strata__model_version__init (m);
+        m->tenant = v->tenant;
+        m->name = v->name;
+        m->version = v->version;
+        m->job_id = v->job_id;
+        m->pool = v->pool;
+        m->jurisdiction = v->jurisdiction ? v->jurisdiction : "";
+        m->base_variant = v->variant ? v->variant : "";
+        m->classification = (char *) sp_class_name (v->classification);
+        m->residency = v->residency;
+        m->n_residency = v->nresidency;
+        m->checkpoint = v->checkpoint ? v->checkpoint : "";
+        m->created_unix_ms = v->created_wall;
+        mptrs[i] = m;
+    }
+
     Strata__Envelope out;
     Strata__ModelsReply rep = STRATA__MODELS_REPLY__INIT;
     st_wire_envelope_init (&out, st_sched_next_seq (s));
     out.reply_to = env->seq;
     rep.n_families = nfamilies;
     rep.families = fptrs;
+    rep.n_versions = nversions;
+    rep.versions = mptrs;
     out.body_case = STRATA__ENVELOPE__BODY_MODELS_REPLY;
     out.models_reply = &rep;
     s_send (s, peer, env->seq, &out);
+    free (mptrs);
+    free (mvs);
+    free ((void *) list);
     free (vptrs);
     free (vars);
     free (fptrs);

@@ -113,6 +113,58 @@ st_dispatch_signal (st_sched_t *s, st_task_t *t, Strata__SignalKind kind)
     return 1;
 }
 
+unsigned
+st_dispatch_master_port (uint64_t job_id, uint32_t attempt)
+{
+    /*  In 29500..39499 (above torchrun's default), different for each attempt.  */
+    return 29500u + (unsigned) ((job_id * 7919u + attempt * 104729u) % 10000u);
+}
+
+#define S_HOST_MAX 160        /*  "name:slots": names are at most 128 characters  */
+
+/*  "node:slots" for each node of job's ranks, rank 0's node first, then in
+ *  rank order. The strings live in *buf; free both.  */
+static char **
+s_mpi_hosts (const st_job_t *job, size_t *n, char **buf)
+{
+    char **hosts = calloc (job->ntasks, sizeof *hosts);
+    *buf = calloc (job->ntasks, S_HOST_MAX);
+    if (!hosts || !*buf) {
+        free (hosts);
+        free (*buf);
+        return NULL;
+    }
+    *n = 0;
+    for (uint32_t i = 0; i < job->ntasks; i++) {
+        const st_node_t *node = job->tasks[i].node;
+        int seen = 0;
+        for (uint32_t k = 0; k < i && !seen; k++)
+            seen = job->tasks[k].node == node;
+        if (seen || !node)
+            continue;
+        uint32_t slots = 0;
+        for (uint32_t k = 0; k < job->ntasks; k++)
+            slots += job->tasks[k].node == node;
+        char *h = *buf + *n * (S_HOST_MAX);
+        snprintf (h, S_HOST_MAX, "%s:%u", node->name, slots);
+        hosts[(*n)++] = h;
+    }
+    return hosts;
+}
+
+const char *
+st_job_checkpoint_dir (const st_sched_t *s, const st_job_t *job, char *buf, size_t size)
+{
+    if (job->spec->checkpoint_dir)
+        return job->spec->checkpoint_dir;
+    /*  Without a checkpoint_dir, one per job under the pool's local storage root.  */
+    int pool = job->pool ? sp_cluster_pool (s->cluster, job->pool) : -1;
+    const char *root = pool >= 0 ? s->cluster->pools[pool].storage_root : NULL;
+    if (root && root[0] == '/' && snprintf (buf, size, "%s/checkpoints/job-%" PRIu64, root, job->id) < (int) size)
+        return buf;
+    return NULL;
+}
+
 static void
 s_send_launch (st_sched_t *s, st_task_t *t)
 {
@@ -136,23 +188,36 @@ s_send_launch (st_sched_t *s, st_task_t *t)
     snprintf (vals[1], sizeof vals[1], "%u", t->index);
     snprintf (vals[2], sizeof vals[2], "%u", job->ntasks);
     snprintf (vals[3], sizeof vals[3], "%u", t->attempt);
-    const char *checkpoint = sp->checkpoint_dir;
+    const char *checkpoint = st_job_checkpoint_dir (s, job, ckpt, sizeof ckpt);
     const sp_variant_t *variant = NULL;
     int pool = job->pool ? sp_cluster_pool (s->cluster, job->pool) : -1;
-    if (pool >= 0) {
-        /*  Without a checkpoint_dir, one per job under the pool's local storage root.  */
-        const char *root = s->cluster->pools[pool].storage_root;
-        if (!checkpoint && root && root[0] == '/'
-            && snprintf (ckpt, sizeof ckpt, "%s/checkpoints/job-%" PRIu64, root, job->id) < (int) sizeof ckpt)
-            checkpoint = ckpt;
-        if (job->variant)
-            variant = sp_cluster_variant (s->cluster, job->variant, s->cluster->pools[pool].jurisdiction);
-    }
+    if (pool >= 0 && job->variant)
+        variant = sp_cluster_variant (s->cluster, job->variant, s->cluster->pools[pool].jurisdiction);
+    /*  The rank's place among the job's ranks on its node, and where rank 0 is
+     *  (torchrun's MASTER_ADDR / MASTER_PORT; the port is fresh per attempt).  */
+    uint32_t local_rank = 0, local_world = 0;
+    for (uint32_t i = 0; i < job->ntasks; i++)
+        if (job->tasks[i].node == t->node) {
+            if (i < t->index)
+                local_rank++;
+            local_world++;
+        }
+    const st_node_t *n0 = job->tasks[0].node;
+    const char *master = n0 ? (n0->hostname && n0->hostname[0] ? n0->hostname : n0->name) : NULL;
+    char local[2][16], port[16];
+    snprintf (local[0], sizeof local[0], "%u", local_rank);
+    snprintf (local[1], sizeof local[1], "%u", local_world);
+    snprintf (port, sizeof port, "%u", st_dispatch_master_port (job->id, t->attempt));
     const char *extra_k[] = { "STRATA_JOB_ID", "STRATA_RANK", "STRATA_WORLD_SIZE", "STRATA_ATTEMPT", "RANK",
                               "WORLD_SIZE", "STRATA_JOB_NAME", "STRATA_POOL", "STRATA_CHECKPOINT_DIR",
-                              "STRATA_MODEL", "STRATA_MODEL_URI", "STRATA_DATA_URI" };
+                              "STRATA_MODEL", "STRATA_MODEL_URI", "STRATA_DATA_URI", "STRATA_LOCAL_RANK",
+                              "LOCAL_RANK", "STRATA_LOCAL_WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
+                              "MASTER_PORT" };
     const char *extra_v[] = { vals[0], vals[1], vals[2], vals[3], vals[1], vals[2], sp->name, job->pool, checkpoint,
-                              job->variant, variant ? variant->uri : NULL, sp->data_uri };
+                              /*  a fine-tuned model version (registry.c) is the model the task uses  */
+                              job->model_ref ? job->model_ref : job->variant,
+                              job->model_ref ? job->model_uri : variant ? variant->uri : NULL, sp->data_uri, local[0],
+                              local[0], local[1], local[1], master, master ? port : NULL };
     size_t nextra = sizeof extra_k / sizeof *extra_k;
     Strata__Launch__EnvEntry *entries = calloc (sp->env.n + nextra, sizeof *entries);
     Strata__Launch__EnvEntry **eptrs = calloc (sp->env.n + nextra, sizeof *eptrs);
@@ -185,6 +250,15 @@ s_send_launch (st_sched_t *s, st_task_t *t)
     l.kill_grace_ms = (uint32_t) s->cfg.kill_grace_ms;
     l.world_size = job->ntasks;
     l.simulated_ms = sp->simulate_ms;
+    /*  mpirun-launched gang: rank 0 runs mpirun over the ranks' nodes (its own
+     *  first, in rank order), the others are held for Open MPI's daemons.  */
+    char **hosts = NULL, *hosts_buf = NULL;
+    if (sp->launcher == ST_LAUNCHER_MPIRUN) {
+        l.mode = t->index == 0 ? STRATA__LAUNCH_MODE__LAUNCH_MPIRUN : STRATA__LAUNCH_MODE__LAUNCH_HOLD;
+        if (t->index == 0 && !(hosts = s_mpi_hosts (job, &l.n_mpi_hosts, &hosts_buf)))
+            abort ();
+        l.mpi_hosts = hosts;
+    }
     env.body_case = STRATA__ENVELOPE__BODY_LAUNCH;
     env.launch = &l;
 
@@ -197,6 +271,8 @@ s_send_launch (st_sched_t *s, st_task_t *t)
     s_send_now (s, t->node, &env);
     free (entries);
     free (eptrs);
+    free (hosts);
+    free (hosts_buf);
 }
 
 void
@@ -267,6 +343,10 @@ s_apply_status (st_sched_t *s, st_node_t *node, const Strata__TaskStatus *st)
             if (job->state == ST_JOB_SCHEDULED)
                 st_job_set_state (s, job, ST_JOB_STARTING, "launching on %s", node->name);
             st_job_evaluate (s, job);
+        }
+        else if (t->state == ST_JOB_RUNNING && st->pid && st->pid != t->pid) {
+            t->pid = st->pid;   /*  a held rank got its process (Exec)  */
+            st_mark_task (s, t);
         }
         break;
     case STRATA__TASK_STATE__TASK_EXITED:
@@ -539,6 +619,19 @@ st_dispatch_worker_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelo
     case STRATA__ENVELOPE__BODY_LOG_DATA:
         st_client_log_data (s, env->log_data);
         return;
+    case STRATA__ENVELOPE__BODY_RDZV_PUT:
+    case STRATA__ENVELOPE__BODY_RDZV_GET:
+    case STRATA__ENVELOPE__BODY_REMOTE_EXEC:
+    case STRATA__ENVELOPE__BODY_PROGRESS: {
+        st_node_t *node = s_node_by_peer (s, peer);
+        if (!node) {
+            s->counters.unknown_peer_messages++;
+            return;
+        }
+        node->last_seen_mono = st_mono_ms ();
+        st_runtime_on_message (s, node, env);
+        return;
+    }
     default:
         s->counters.bad_frames++;
         st_warn ("dropped unexpected %s message on worker socket (bad_frames=%" PRIu64 ")", st_wire_body_name (env),

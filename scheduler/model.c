@@ -5,6 +5,8 @@
  *      FROM        TO                                        [function]
  *      PENDING     SCHEDULED                                 [st_place_pending]
  *      PENDING     CANCELLED                                 [client cancel]
+ *      PENDING     FAILED                                    [deps.c: a dependency failed, or the
+ *                                                             fine-tuned model it names cannot be used]
  *      SCHEDULED   STARTING                                  [st_dispatch_send_launches]
  *      SCHEDULED   PENDING FAILED CANCELLED LOST PREEMPTED   [st_job_evaluate]
  *      STARTING    RUNNING SUCCEEDED FAILED CANCELLED LOST PENDING PREEMPTED [st_job_evaluate]
@@ -33,7 +35,7 @@ static const char *s_state_names[ST_JOB__COUNT] = {
 
 #define B(x) (1u << ST_JOB_##x)
 static const unsigned s_allowed[ST_JOB__COUNT] = {
-    [ST_JOB_PENDING] = B (SCHEDULED) | B (CANCELLED),
+    [ST_JOB_PENDING] = B (SCHEDULED) | B (CANCELLED) | B (FAILED),
     [ST_JOB_SCHEDULED] = B (STARTING) | B (PENDING) | B (FAILED) | B (CANCELLED) | B (LOST) | B (PREEMPTED),
     [ST_JOB_STARTING] = B (RUNNING) | B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST) | B (PENDING)
                         | B (PREEMPTED),
@@ -183,6 +185,7 @@ st_job_free (st_job_t *job)
 {
     if (!job)
         return;
+    st_runtime_job_free (job);
     for (uint32_t i = 0; i < job->ntasks; i++)
         free (job->tasks[i].node_name);
     free (job->tasks);
@@ -190,6 +193,8 @@ st_job_free (st_job_t *job)
     free (job->pool);
     free (job->variant);
     free (job->placement_json);
+    free (job->model_ref);
+    free ((void *) job->eff_residency);
     st_spec_destroy (&job->spec);
     free (job->spec_json);
     free (job->submit_token);
@@ -222,6 +227,7 @@ st_job_set_state (st_sched_t *s, st_job_t *job, st_job_state_t to, const char *r
     st_add_event (s, job->id, -1, job->attempt, "state", st_job_state_name (from), st_job_state_name (to), NULL,
                   "%s", job->reason);
     st_mark_job (s, job);
+    st_deps_on_state (s, job);  /*  entry action: model versions, dependents (deps.c)  */
     return ST_OK;
 }
 
@@ -333,6 +339,7 @@ st_task_end (st_sched_t *s, st_task_t *t, st_job_state_t state)
         t->finished_wall = st_wall_ms ();
     st_task_release (s, t);
     st_mark_task (s, t);
+    st_runtime_task_ended (s, t);
 }
 
 int
@@ -378,6 +385,7 @@ s_requeue (st_sched_t *s, st_job_t *job, const char *why)
         t->started_wall = t->finished_wall = 0;
         t->stop_sent = 0;
         t->launch_acked = 0;
+        t->exec_sent = 0;
         st_mark_task (s, t);
     }
     job->stopping = 0;
@@ -392,25 +400,41 @@ st_job_evaluate (st_sched_t *s, st_job_t *job)
 {
     if (st_job_state_terminal (job->state) || job->state == ST_JOB_PENDING)
         return;
+    /*  An mpirun-launched gang ends as its rank 0 (mpirun) ends: the other
+     *  ranks only hold resources (and run Open MPI's daemons), and are stopped
+     *  when mpirun is done. Their ends count only when lost.  */
+    int mpirun = job->spec->launcher == ST_LAUNCHER_MPIRUN && job->ntasks > 1;
+    uint32_t need = mpirun ? 1 : job->ntasks;
     uint32_t live = 0, running = 0, ok = 0, failed = 0, lost = 0;
     const st_task_t *first_failed = NULL;
+    int checkpointed = 0;       /*  a rank exited ST_EXIT_PREEMPTED  */
     for (uint32_t i = 0; i < job->ntasks; i++) {
         const st_task_t *t = &job->tasks[i];
+        int counts = !mpirun || i == 0;
         switch (t->state) {
         case ST_JOB_SCHEDULED: case ST_JOB_STARTING: live++; break;
         case ST_JOB_RUNNING: live++; running++; break;
-        case ST_JOB_SUCCEEDED: ok++; break;
+        case ST_JOB_SUCCEEDED: ok += counts; break;
         case ST_JOB_FAILED:
+            if (!counts)
+                break;
             failed++;
             if (!first_failed)
                 first_failed = t;
+            checkpointed |= t->has_exit && t->exit_code == ST_EXIT_PREEMPTED;
             break;
         case ST_JOB_LOST: lost++; break;
         default: break;
         }
     }
+    int leader_done = mpirun && !st_task_live (&job->tasks[0]);
 
     if (live > 0) {
+        if (leader_done && ok && !failed && !lost && !job->stopping) {
+            job->stopping = 1;
+            st_job_stop_tasks (s, job);
+            st_job_set_reason (s, job, "mpirun (rank 0) exited with code 0: releasing the other ranks");
+        }
         if ((failed || lost || job->cancel_requested || job->preempt_requested) && !job->stopping) {
             job->stopping = 1;
             st_job_stop_tasks (s, job);
@@ -440,14 +464,21 @@ st_job_evaluate (st_sched_t *s, st_job_t *job)
         st_job_set_state (s, job, ST_JOB_CANCELLED, "cancelled by request");
         return;
     }
-    if (ok == job->ntasks) {
+    char progress[160];
+    st_runtime_progress_text (job, progress, sizeof progress);
+    if (ok == need && !lost) {
         job->exit_code = 0;
         job->has_exit = 1;
         if (job->state == ST_JOB_SCHEDULED)
             st_job_set_state (s, job, ST_JOB_STARTING, "launched");
         if (job->state == ST_JOB_STARTING)
             st_job_set_state (s, job, ST_JOB_RUNNING, "running");
-        st_job_set_state (s, job, ST_JOB_SUCCEEDED, "all %u rank(s) exited with code 0", job->ntasks);
+        if (mpirun)
+            st_job_set_state (s, job, ST_JOB_SUCCEEDED, "mpirun exited with code 0 (%u ranks)%s%s", job->ntasks,
+                              progress[0] ? "; last progress: " : "", progress);
+        else
+            st_job_set_state (s, job, ST_JOB_SUCCEEDED, "all %u rank(s) exited with code 0%s%s", job->ntasks,
+                              progress[0] ? "; last progress: " : "", progress);
         return;
     }
     if (first_failed) {
@@ -455,10 +486,20 @@ st_job_evaluate (st_sched_t *s, st_job_t *job)
         job->has_exit = 1;
     }
     const char *why = job->failure[0] ? job->failure : "the attempt ended";
-    if (job->preempt_requested) {
+    /*  A workload that exits ST_EXIT_PREEMPTED has checkpointed because it was
+     *  told to stop (SIGTERM from its node, an operator): it resumes later.  */
+    int self_preempted = checkpointed && !lost && !job->cancel_requested && job->preemptions < ST_PREEMPTIONS_MAX;
+    if (job->preempt_requested || self_preempted) {
         /*  However its ranks ended (a checkpoint and exit, or the signal), a
          *  preempted attempt goes back to the queue and does not use a retry.  */
         job->preemptions++;
+        if (!job->preempt_requested) {
+            char r[600];
+            snprintf (r, sizeof r, "%.500s (checkpointed and stopped)", why);
+            st_job_set_state (s, job, ST_JOB_PREEMPTED, "%s", r);
+            s_requeue (s, job, r);
+            return;
+        }
         st_job_set_state (s, job, ST_JOB_PREEMPTED, "%s", why);
         s_requeue (s, job, why);
         return;

@@ -68,12 +68,13 @@ st_place_job_init (st_sched_t *s, st_job_t *job)
         pj->classification = SP_CLASS_PUBLIC;
     pj->residency = (const char *const *) sp->residency;
     pj->nresidency = sp->nresidency;
-    pj->model = sp->model;
+    /*  A fine-tuned model is not the engine's: once its version is fixed,
+     *  st_registry_apply narrows this view to where that version may be used.  */
+    pj->model = st_registry_is_finetune (s, sp) ? NULL : sp->model;
     pj->time_limit_s = sp->time_limit_s;
     pj->submit_s = job->created_wall / 1000.0;
     pj->placed = job->placed;
     pj->owner = job;
-    (void) s;
     return 0;
 }
 
@@ -282,7 +283,12 @@ st_client_explain (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
     st_job_t *job = st_map_get_u64 (s->jobs, id);
     char *json = NULL;
     const char *state;
-    if (job && job->state == ST_JOB_PENDING) {
+    if (job && job->state == ST_JOB_PENDING && !job->in_pending) {
+        /*  Not offered to the engine: it waits for its dependencies (deps.c).  */
+        state = st_job_state_name (job->state);
+        json = s_reason_json (id, state, job->reason);
+    }
+    else if (job && job->state == ST_JOB_PENDING) {
         /*  Why it waits, against the cluster as it is now.  */
         s_sync_nodes (s);
         sp_params_t params;

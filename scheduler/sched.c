@@ -137,19 +137,27 @@ s_clear_events (st_sched_t *s)
     s->nevents = 0;
 }
 
-/*  Drops jobs that ended from memory; they stay in the database.  */
+/*  Drops jobs that ended from memory; they stay in the database. A job that
+ *  ended after the flush (st_dispatch_send_launches stopping a job, and the
+ *  dependents that fail with it) is still to be written: it stays until the
+ *  next pass has.  */
 static void
 s_forget_finished (st_sched_t *s)
 {
+    size_t keep = 0;
     for (size_t i = 0; i < s->nfinished; i++) {
         st_job_t *job = s->finished[i];
+        if (job->dirty) {
+            s->finished[keep++] = job;
+            continue;
+        }
         st_pending_remove (s, job);
         for (uint32_t r = 0; r < job->ntasks; r++)
             st_task_release (s, &job->tasks[r]);
         st_map_remove_u64 (s->jobs, job->id);
         st_job_free (job);
     }
-    s->nfinished = 0;
+    s->nfinished = keep;
 }
 
 static void
@@ -262,6 +270,7 @@ s_run (st_sched_t *s, s_cycle_stats_t *stats, st_error_t *err)
         if (now >= next_tick) {
             st_dispatch_tick (s, now);
             st_client_tick (s, now);
+            st_runtime_tick (s, now);
             next_tick = now + ST_TICK_MS;
         }
         uint64_t t0 = st_mono_us ();
@@ -318,6 +327,11 @@ st_sched_release (st_sched_t *s)
         free (s->logreqs);
         s->logreqs = n;
     }
+    for (size_t i = 0; i < s->nrdzv_waits; i++) {
+        free (s->rdzv_waits[i].key);
+        free (s->rdzv_waits[i].node);
+    }
+    free (s->rdzv_waits);
     free (s->events);
     free (s->deferred);
     free (s->pending);
@@ -328,6 +342,7 @@ st_sched_release (st_sched_t *s)
     free (s->finished);
     free (s->running);
     free (s->pnodes);
+    st_deps_free (s);   /*  the dependents' index and the fine-tuned model versions  */
     sp_engine_free (&s->engine);
     sp_cluster_free (&s->cluster);
 }

@@ -105,7 +105,31 @@ struct st_task {
     int launch_acked;
     int stop_sent;              /*  a terminate signal went out for this attempt  */
     int dirty;
+    /*  a held rank of an mpirun-launched gang (runtime.c)  */
+    int exec_sent;              /*  an Exec gave it its process (Open MPI's daemon)  */
+    char *exec_waiter;          /*  node whose strata-rsh waits for that process to end (owned), NULL: none  */
+    uint64_t exec_waiter_seq;   /*  the relayed RemoteExec's seq there  */
 };
+
+/*  Rendezvous values of one attempt of a job (runtime.c).  */
+typedef struct {
+    uint32_t attempt;
+    size_t n;
+    char *keys[64];
+    uint8_t *vals[64];
+    size_t lens[64];
+} st_rdzv_t;
+
+/*  A RendezvousGet waiting for its key.  */
+typedef struct {
+    uint64_t job_id;
+    uint32_t attempt;
+    char *key;                  /*  owned  */
+    char *node;                 /*  owned: the asking rank's node  */
+    uint64_t fwd_seq;           /*  the relayed request's seq: the reply's reply_to  */
+    uint64_t deadline_mono;
+    uint32_t timeout_ms;
+} st_rdzv_wait_t;
 
 struct st_job {
     uint64_t id;
@@ -146,7 +170,37 @@ struct st_job {
     double est_cost, est_kwh, est_co2_g;    /*  at placement, over the time limit (or 1 h)  */
     int has_actual;
     double cost, kwh, co2_g;    /*  actual, summed over attempts, at the end  */
+    /*  dependencies and fine-tuned models (deps.c, registry.c)  */
+    uint32_t deps_waiting;      /*  dependencies not yet SUCCEEDED: not offered to the engine  */
+    uint32_t ft_version;        /*  the fine-tuned model version it uses; 0: none (yet)  */
+    char *model_ref;            /*  that version as "NAME:VERSION" (jobs.model_ref); NULL: none  */
+    const char *model_uri;      /*  its checkpoint (the registry's string); NULL: none  */
+    const char **eff_residency; /*  pj.residency narrowed by that version (strings not owned)  */
+    /*  multi-rank runtime (runtime.c)  */
+    st_rdzv_t *rdzv;            /*  the current attempt's rendezvous values, NULL: none yet  */
+    int has_progress;           /*  the latest Progress of a rank, in memory only  */
+    uint64_t progress_step, progress_total;
+    double progress_loss, progress_rate;
+    char progress_unit[16];
 };
+
+/*  A registered version of a fine-tuned model (registry.c): the checkpoint of a
+ *  finetune job that named output_model and SUCCEEDED. Never changes; kept in
+ *  memory for the scheduler's life (model_versions has every one).  */
+typedef struct {
+    char *tenant;               /*  names are per tenant: (tenant, name, version) is the key  */
+    char *name;
+    uint32_t version;           /*  1, 2, ... per (tenant, name)  */
+    uint64_t job_id;
+    char *checkpoint;           /*  the job's STRATA_CHECKPOINT_DIR; NULL: it had none  */
+    char *pool;                 /*  where it was trained  */
+    char *jurisdiction;         /*  that pool's jurisdiction at the time; NULL: none  */
+    char *variant;              /*  the base model variant it was trained from; NULL: none  */
+    sp_class_t classification;  /*  of the job's data (the stricter of its own and its model's)  */
+    char **residency;           /*  where that data may go, nresidency entries; NULL: anywhere  */
+    size_t nresidency;
+    uint64_t created_wall;
+} st_model_version_t;
 
 /*  One row for the events table.  */
 typedef struct {
@@ -260,11 +314,43 @@ struct st_sched {
     size_t nfinished, cap_finished;
     st_deferred_t *deferred;
     size_t ndeferred, cap_deferred;
+    st_rdzv_wait_t *rdzv_waits; /*  RendezvousGets waiting for their key (runtime.c)  */
+    size_t nrdzv_waits, cap_rdzv_waits;
     st_logreq_t *logreqs;
     size_t nlogreqs;
     uint64_t next_logreq;
     st_counters_t counters;
+    /*  dependencies and fine-tuned models (deps.c, registry.c); created on first use  */
+    st_map_t *dependents;       /*  job id -> the ids of waiting jobs that depend on it  */
+    st_map_t *dep_states;       /*  finished jobs' state and tenant read from the database (a cache for
+                                    one submit, or for st_store_load)  */
+    uint64_t *settle;           /*  (job id, state) pairs whose dependents are to be settled  */
+    size_t nsettle, cap_settle;
+    int settling;
+    st_map_t *ftmodels;         /*  "tenant\0name" -> its versions  */
+    st_model_version_t **new_versions;  /*  registered since the last flush: written by the next one  */
+    size_t nnew_versions, cap_new_versions;
 };
+
+/*  -- runtime.c: rendezvous, remote starts and progress of multi-rank jobs  -- */
+/*  Exit code of a workload that checkpointed and stopped when asked: its
+ *  attempt ends PREEMPTED and the job goes back to the queue (no retry used).  */
+#define ST_EXIT_PREEMPTED 75
+/*  Past this many preemptions an attempt that exits ST_EXIT_PREEMPTED fails
+ *  like any other exit code (a program that always says so must not loop).  */
+#define ST_PREEMPTIONS_MAX 100u
+/*  RendezvousPut/Get, RemoteExec and Progress relayed by node's worker.  */
+void       st_runtime_on_message (st_sched_t *s, st_node_t *node, const Strata__Envelope *env);
+/*  A task ended: answers the strata-rsh waiting for its process.  */
+void       st_runtime_task_ended (st_sched_t *s, st_task_t *t);
+/*  Times out rendezvous waits; answers waits whose attempt ended.  */
+void       st_runtime_tick (st_sched_t *s, uint64_t now_mono);
+void       st_runtime_job_free (st_job_t *job);
+/*  "step 120/500, loss 2.310, 5,400 tokens/s" into buf; "" when none.  */
+const char *st_runtime_progress_text (const st_job_t *job, char *buf, size_t size);
+
+/*  MASTER_PORT of an attempt of a job (dispatch.c).  */
+unsigned   st_dispatch_master_port (uint64_t job_id, uint32_t attempt);
 
 /*  -- model.c -----------------------------------------------------------  */
 st_job_t  *st_job_new (st_sched_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint64_t created_wall);
@@ -327,6 +413,9 @@ st_rc_t st_store_task_location (st_sched_t *s, uint64_t job_id, uint32_t rank, c
                                 uint32_t *attempt, char *job_state, size_t state_size, st_error_t *err);
 
 /*  -- dispatch.c (worker socket) ---------------------------------------  */
+/*  The job's STRATA_CHECKPOINT_DIR: its spec's checkpoint_dir, else
+ *  <storage_root>/checkpoints/job-<id> in its pool (into buf); NULL: none.  */
+const char *st_job_checkpoint_dir (const st_sched_t *s, const st_job_t *job, char *buf, size_t size);
 void st_dispatch_worker_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env);
 void st_dispatch_send_launches (st_sched_t *s);
 /*  Queues a Signal for t's worker; returns 0 when its node is not connected.  */
@@ -356,7 +445,8 @@ st_rc_t st_store_save_cluster (st_sched_t *s, const sp_cluster_t *c, st_error_t 
 
 /*  -- client_cluster.c (client socket) ---------------------------------  */
 /*  Pools: every pool of s->cluster and of the known nodes, with live figures
- *  from the nodes. Models: the model registry. Both answer at once.  */
+ *  from the nodes. Models: the model registry, then the fine-tuned model
+ *  versions (registry.c). Both answer at once.  */
 void st_client_pools (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env);
 void st_client_models (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env);
 
@@ -368,5 +458,50 @@ void st_sched_defer (st_sched_t *s, void *sock, const st_peer_t *peer, Strata__E
 void st_sched_release (st_sched_t *s);
 /*  The whole daemon: options, start-up, the loop, clean shutdown. Returns the exit code.  */
 int  st_sched_main (int argc, char **argv);
+
+/*  -- deps.c: job dependencies (depends_on) ----------------------------  */
+/*  A new job's depends_on, model and output_model against what exists: refuses
+ *  (ST_EINVAL, err naming the field) jobs that do not exist or belong to
+ *  another tenant, a fine-tuned model nobody registered that no dependency can
+ *  register, an output_model that names a model of the cluster's registry. No
+ *  side effects, except caching the states of finished dependencies.  */
+st_rc_t st_deps_check (st_sched_t *s, const st_job_t *job, st_error_t *err);
+/*  A new or loaded PENDING job: fails when a dependency failed or was
+ *  cancelled, waits (not offered to the engine) while one has not SUCCEEDED,
+ *  else resolves its fine-tuned model and joins the pending jobs.  */
+void    st_deps_admit (st_sched_t *s, st_job_t *job);
+/*  st_job_set_state's entry action: a finetune that SUCCEEDED registers its
+ *  model version; a job that ended releases or fails the jobs waiting for it
+ *  (cascading, without recursion); other moves refresh their reasons.  */
+void    st_deps_on_state (st_sched_t *s, st_job_t *job);
+/*  Reads the states of the finished jobs that unfinished jobs depend on (start-up).  */
+st_rc_t st_deps_prefetch (st_sched_t *s, st_error_t *err);
+void    st_deps_forget_states (st_sched_t *s);
+void    st_deps_free (st_sched_t *s);
+
+/*  -- registry.c: fine-tuned model versions -----------------------------  */
+/*  spec names a fine-tuned model (NAME:VERSION, or a NAME the cluster's model
+ *  registry does not know) rather than a family, variant or auto.  */
+int     st_registry_is_finetune (const st_sched_t *s, const st_spec_t *spec);
+/*  name is a family, a variant or auto of the cluster's model registry.  */
+int     st_registry_cluster_model (const st_sched_t *s, const char *name);
+/*  The version of (tenant, name): `version`, or the latest when 0; NULL when none.  */
+const st_model_version_t *st_registry_find (st_sched_t *s, const char *tenant, const char *name, uint32_t version);
+/*  job, a finetune with output_model, SUCCEEDED: registers its checkpoint as
+ *  the next version (written by the next flush, with the job's state).  */
+void    st_registry_register (st_sched_t *s, st_job_t *job);
+/*  Adds a version read from the database; takes it.  */
+void    st_registry_add (st_sched_t *s, st_model_version_t *v);
+/*  Binds job to version v and narrows its placement view: the stricter
+ *  classification, residency within both the job's and the model's, only
+ *  where the checkpoint may be read, and the base variant's jurisdictions.
+ *  Returns 0, or -1 with why (the job can run nowhere).  */
+int     st_registry_apply (st_sched_t *s, st_job_t *job, const st_model_version_t *v, char *why, size_t size);
+/*  The same verdict for a spec, changing nothing.  */
+int     st_registry_check (const st_spec_t *spec, const st_model_version_t *v, char *why, size_t size);
+/*  Every version, sorted by tenant, name and version (caller frees the array).  */
+size_t  st_registry_list (st_sched_t *s, const st_model_version_t ***out);
+void    st_model_version_free (st_model_version_t *v);
+void    st_registry_free (st_sched_t *s);
 
 #endif

@@ -183,6 +183,55 @@ s_labels_from_json (st_kv_t *kv, const char *text)
     json_decref (obj);
 }
 
+static st_model_version_t *
+s_version_from_row (PGresult *res, int i)
+{
+    st_model_version_t *v = calloc (1, sizeof *v);
+    if (!v)
+        abort ();
+    v->tenant = strdup (PQgetvalue (res, i, 0));
+    v->name = strdup (PQgetvalue (res, i, 1));
+    v->version = (uint32_t) s_u64 (res, i, 2);
+    v->job_id = s_u64 (res, i, 3);
+    v->checkpoint = PQgetisnull (res, i, 4) ? NULL : strdup (PQgetvalue (res, i, 4));
+    v->pool = strdup (PQgetvalue (res, i, 5));
+    v->jurisdiction = PQgetisnull (res, i, 6) ? NULL : strdup (PQgetvalue (res, i, 6));
+    v->variant = PQgetisnull (res, i, 7) ? NULL : strdup (PQgetvalue (res, i, 7));
+    if (sp_class_parse (PQgetvalue (res, i, 8), &v->classification) != 0)
+        v->classification = SP_CLASS_RESTRICTED;   /*  cannot happen (a CHECK); the safe side if it did  */
+    json_t *arr = json_loads (PQgetvalue (res, i, 9), 0, NULL);
+    size_t n = json_is_array (arr) ? json_array_size (arr) : 0;
+    if (n && !(v->residency = calloc (n, sizeof *v->residency)))
+        abort ();
+    for (size_t k = 0; k < n; k++)
+        if (json_is_string (json_array_get (arr, k)))
+            v->residency[v->nresidency++] = strdup (json_string_value (json_array_get (arr, k)));
+    json_decref (arr);
+    v->created_wall = s_u64 (res, i, 10);
+    if (!v->tenant || !v->name || !v->pool)
+        abort ();
+    return v;
+}
+
+/*  A loaded job's fixed fine-tuned model version ("NAME:VERSION"). A running
+ *  job gets its placement view narrowed again (for a later attempt); a pending
+ *  one is narrowed when it is admitted (deps.c).  */
+static void
+s_load_model_ref (st_sched_t *s, st_job_t *job, const char *ref)
+{
+    const char *colon = strrchr (ref, ':');
+    job->model_ref = strdup (ref);
+    job->ft_version = colon ? (uint32_t) strtoul (colon + 1, NULL, 10) : 0;
+    if (!job->model_ref)
+        abort ();
+    if (job->state == ST_JOB_PENDING || !job->spec->model)
+        return;
+    char why[400];
+    const st_model_version_t *v = st_registry_find (s, job->spec->tenant, job->spec->model, job->ft_version);
+    if (!v || st_registry_apply (s, job, v, why, sizeof why) != 0)
+        st_warn ("job %" PRIu64 ": its model %s is %s", job->id, ref, v ? why : "no longer registered");
+}
+
 st_rc_t
 st_store_load (st_sched_t *s, st_error_t *err)
 {
@@ -227,9 +276,21 @@ st_store_load (st_sched_t *s, st_error_t *err)
     }
     PQclear (res);
 
+    /*  Fine-tuned model versions, before the jobs that use them.  */
+    res = PQexec (s->db, "SELECT tenant, name, version, job_id, checkpoint, pool, jurisdiction, base_variant, "
+                         "classification, array_to_json (residency)::text, " MS ("created_at")
+                         " FROM model_versions ORDER BY tenant, name, version");
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        rc = s_result_error (err, res, "loading model versions");
+        goto out;
+    }
+    for (int i = 0; i < PQntuples (res); i++)
+        st_registry_add (s, s_version_from_row (res, i));
+    PQclear (res);
+
     res = PQexec (s->db, "SELECT id, spec::text, state, reason, attempt, max_attempts, exit_code, cancel_requested, "
                          MS ("created_at") ", " MS ("started_at") ", " MS ("finished_at") ", pool, variant, "
-                         "placement::text, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions"
+                         "placement::text, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions, model_ref"
                          " FROM jobs WHERE state NOT IN " TERMINAL_SQL " ORDER BY id");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         rc = s_result_error (err, res, "loading jobs");
@@ -279,6 +340,8 @@ st_store_load (st_sched_t *s, st_error_t *err)
             job->co2_g = strtod (PQgetvalue (res, i, 19), NULL);
         }
         job->preemptions = (uint32_t) s_u64 (res, i, 20);
+        if (!PQgetisnull (res, i, 21))
+            s_load_model_ref (s, job, PQgetvalue (res, i, 21));
         /*  A pending job's last attempt was accounted before it was requeued.  */
         if (job->state == ST_JOB_PENDING)
             job->accounted_attempt = job->attempt;
@@ -352,13 +415,18 @@ st_store_load (st_sched_t *s, st_error_t *err)
         s->dirty_tasks[i]->dirty = 0;
     s->ndirty_tasks = 0;
 
+    /*  Pending jobs are admitted again, in id order (dependencies first): they
+     *  wait for unfinished dependencies, fail for failed ones (deps.c).  */
+    if ((rc = st_deps_prefetch (s, err)) != ST_OK)
+        goto out;
     for (size_t i = 0; i < nloaded; i++) {
         st_job_t *job = loaded[i];
         if (job->state == ST_JOB_PENDING)
-            st_pending_add (s, job);
+            st_deps_admit (s, job);
         else
             st_job_evaluate (s, job);
     }
+    st_deps_forget_states (s);
     st_info ("loaded %zu node(s), %zu unfinished job(s) (%zu pending, %zu live task(s)); next job id %" PRIu64,
              st_map_size (s->nodes), st_map_size (s->jobs), s->npending, live, s->next_job_id);
 out:
@@ -418,6 +486,7 @@ s_job_common (const st_job_t *job)
     json_object_set_new (o, "kwh", job->has_actual ? json_real (job->kwh) : json_null ());
     json_object_set_new (o, "co2_g", job->has_actual ? json_real (job->co2_g) : json_null ());
     json_object_set_new (o, "preemptions", json_integer (job->preemptions));
+    json_object_set_new (o, "model_ref", s_str_or_null (job->model_ref));
     return o;
 }
 
@@ -457,13 +526,15 @@ static const char *SQL_TENANTS =
 static const char *SQL_JOBS_INSERT =
     "INSERT INTO jobs (id, name, tenant, queue, kind, priority, state, reason, ranks, cpus_milli, mem_mb, gpus, "
     "attempt, max_attempts, exit_code, cancel_requested, spec, submit_token, created_at, started_at, finished_at, "
-    "pool, variant, placement, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions) "
+    "pool, variant, placement, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions, model_ref) "
     "SELECT id, name, tenant, queue, kind, priority, state, reason, ranks, cpus_milli, mem_mb, gpus, attempt, "
     "max_attempts, exit_code, cancel_requested, spec::jsonb, submit_token, " TS ("created") ", " TS ("started") ", "
-    TS ("finished") ", pool, variant, placement::jsonb, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, name text, tenant text, queue text, "
+    TS ("finished") ", pool, variant, placement::jsonb, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions, "
+    "model_ref FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, name text, tenant text, queue text, "
     "kind text, priority int, state text, reason text, ranks int, cpus_milli int, mem_mb bigint, gpus int, "
     "attempt int, max_attempts int, exit_code int, cancel_requested bool, spec text, submit_token text, "
-    "created bigint, started bigint, finished bigint, pool text, variant text, placement text, est_cost float8, est_kwh float8, est_co2_g float8, cost float8, kwh float8, co2_g float8, preemptions int)";
+    "created bigint, started bigint, finished bigint, pool text, variant text, placement text, est_cost float8, est_kwh float8, est_co2_g float8, cost float8, kwh float8, co2_g float8, preemptions int, "
+    "model_ref text)";
 static const char *SQL_TASKS_INSERT =
     "INSERT INTO tasks (job_id, idx, attempt, state, node, pid, exit_code, term_signal, started_at, finished_at) "
     "SELECT job_id, idx, attempt, state, node, pid, exit_code, term_signal, " TS ("started") ", " TS ("finished")
@@ -472,12 +543,14 @@ static const char *SQL_TASKS_INSERT =
 static const char *SQL_JOBS_UPDATE =
     "WITH v AS (SELECT * FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, from_state text, state text, "
     "reason text, attempt int, max_attempts int, exit_code int, cancel_requested bool, started bigint, "
-    "finished bigint, pool text, variant text, placement text, est_cost float8, est_kwh float8, est_co2_g float8, cost float8, kwh float8, co2_g float8, preemptions int)), "
+    "finished bigint, pool text, variant text, placement text, est_cost float8, est_kwh float8, est_co2_g float8, cost float8, kwh float8, co2_g float8, preemptions int, "
+    "model_ref text)), "
     "u AS (UPDATE jobs j SET state = v.state, reason = v.reason, attempt = v.attempt, exit_code = v.exit_code, "
     "cancel_requested = v.cancel_requested, started_at = " TS ("v.started") ", finished_at = " TS ("v.finished")
     ", pool = v.pool, variant = v.variant, placement = v.placement::jsonb, est_cost = v.est_cost, "
     "est_kwh = v.est_kwh, est_co2_g = v.est_co2_g, cost = v.cost, kwh = v.kwh, co2_g = v.co2_g, "
-    "preemptions = v.preemptions, updated_at = now () FROM v WHERE j.id = v.id AND j.state = v.from_state RETURNING 1) "
+    "preemptions = v.preemptions, model_ref = v.model_ref, updated_at = now () "
+    "FROM v WHERE j.id = v.id AND j.state = v.from_state RETURNING 1) "
     "SELECT strata_assert ((SELECT count (*) FROM u) = $2::bigint, 'jobs changed under the scheduler')";
 static const char *SQL_TASKS_UPDATE =
     "UPDATE tasks t SET attempt = v.attempt, state = v.state, node = v.node, pid = v.pid, exit_code = v.exit_code, "
@@ -490,6 +563,32 @@ static const char *SQL_EVENTS =
     "SELECT to_timestamp (at / 1000.0), job_id, task_idx, attempt, kind, from_state, to_state, node, message "
     "FROM jsonb_to_recordset ($1::jsonb) AS x (at bigint, job_id bigint, task_idx int, attempt int, kind text, "
     "from_state text, to_state text, node text, message text)";
+
+/*  Fine-tuned model versions registered in this batch (registry.c), with the
+ *  SUCCEEDED states of the jobs that made them.  */
+static const char *SQL_MODEL_VERSIONS =
+    "INSERT INTO model_versions (tenant, name, version, job_id, checkpoint, pool, jurisdiction, base_variant, "
+    "classification, residency, created_at) SELECT tenant, name, version, job_id, checkpoint, pool, jurisdiction, "
+    "base_variant, classification, ARRAY (SELECT jsonb_array_elements_text (residency)), " TS ("created")
+    " FROM jsonb_to_recordset ($1::jsonb) AS x (tenant text, name text, version int, job_id bigint, "
+    "checkpoint text, pool text, jurisdiction text, base_variant text, classification text, residency jsonb, "
+    "created bigint)";
+
+static json_t *
+s_version_row (const st_model_version_t *v)
+{
+    json_t *res = json_array ();
+    for (size_t i = 0; res && i < v->nresidency; i++)
+        json_array_append_new (res, json_string (v->residency[i]));
+    json_t *o = json_pack ("{s:s, s:s, s:I, s:I, s:s, s:s, s:o, s:I}", "tenant", v->tenant, "name", v->name,
+                           "version", (json_int_t) v->version, "job_id", (json_int_t) v->job_id, "pool", v->pool,
+                           "classification", sp_class_name (v->classification), "residency", res, "created",
+                           (json_int_t) v->created_wall);
+    json_object_set_new (o, "checkpoint", s_str_or_null (v->checkpoint));
+    json_object_set_new (o, "jurisdiction", s_str_or_null (v->jurisdiction));
+    json_object_set_new (o, "base_variant", s_str_or_null (v->variant));
+    return o;
+}
 
 typedef struct {
     const char *what;
@@ -520,11 +619,11 @@ s_add_stmt (s_stmt_t *stmts, int *n, const char *what, const char *sql, json_t *
 st_rc_t
 st_store_flush (st_sched_t *s, st_error_t *err)
 {
-    if (!s->ndirty_jobs && !s->ndirty_tasks && !s->ndirty_nodes && !s->nevents)
+    if (!s->ndirty_jobs && !s->ndirty_tasks && !s->ndirty_nodes && !s->nevents && !s->nnew_versions)
         return ST_OK;
     json_t *pools = json_array (), *nodes = json_array (), *tenants = json_array (), *jobs_new = json_array (),
            *tasks_new = json_array (), *jobs_upd = json_array (), *tasks_upd = json_array (),
-           *events = json_array ();
+           *events = json_array (), *versions = json_array ();
     for (size_t i = 0; i < s->ndirty_nodes; i++) {
         st_node_t *n = s->dirty_nodes[i];
         json_array_append_new (pools, json_pack ("{s:s}", "pool", n->pool ? n->pool : "default"));
@@ -573,7 +672,10 @@ st_store_flush (st_sched_t *s, st_error_t *err)
         json_array_append_new (events, o);
     }
 
-    s_stmt_t stmts[8];
+    for (size_t i = 0; i < s->nnew_versions; i++)
+        json_array_append_new (versions, s_version_row (s->new_versions[i]));
+
+    s_stmt_t stmts[9];
     int n = 0;
     s_add_stmt (stmts, &n, "pools", SQL_POOLS, pools, 0);
     s_add_stmt (stmts, &n, "nodes", SQL_NODES, nodes, 0);
@@ -582,6 +684,7 @@ st_store_flush (st_sched_t *s, st_error_t *err)
     s_add_stmt (stmts, &n, "new tasks", SQL_TASKS_INSERT, tasks_new, 0);
     s_add_stmt (stmts, &n, "job updates", SQL_JOBS_UPDATE, jobs_upd, nupd);
     s_add_stmt (stmts, &n, "task updates", SQL_TASKS_UPDATE, tasks_upd, 0);
+    s_add_stmt (stmts, &n, "model versions", SQL_MODEL_VERSIONS, versions, 0);
     s_add_stmt (stmts, &n, "events", SQL_EVENTS, events, 0);
 
     st_rc_t rc = ST_OK;
@@ -624,6 +727,7 @@ st_store_flush (st_sched_t *s, st_error_t *err)
 
     s->counters.flushes++;
     st_batch_committed (s);
+    s->nnew_versions = 0;
     /*  The events stay queued: the loop publishes them, then clears them.  */
 out:
     for (int i = 0; i < n; i++)
@@ -646,7 +750,8 @@ s_dup (PGresult *res, int row, int col)
     "id, name, tenant, queue, kind, state, reason, priority, attempt, max_attempts, exit_code, cpus_milli, " \
     "mem_mb, gpus, ranks, " MS ("created_at") ", " MS ("started_at") ", " MS ("finished_at") ", spec::text, "  \
     "cancel_requested, coalesce (pool, ''), coalesce (variant, ''), est_cost, est_kwh, est_co2_g, cost, kwh, "  \
-    "co2_g, preemptions, coalesce (placement::text, '')"
+    "co2_g, preemptions, coalesce (placement::text, ''), coalesce (model_ref, ''), "                        \
+    "coalesce ((SELECT mv.name || ':' || mv.version FROM model_versions mv WHERE mv.job_id = jobs.id), '')"
 
 /*  A nullable double column: sets *value and returns the oneof case to use, or 0 (absent) for NULL.  */
 static int
@@ -698,6 +803,8 @@ s_job_from_row (PGresult *res, int i)
     j->co2_g_opt_case = s_opt_double (res, i, 27, &j->co2_g, STRATA__JOB_INFO__CO2_G_OPT_CO2_G);
     j->preemptions = (uint32_t) s_u64 (res, i, 28);
     j->placement_json = s_dup (res, i, 29);
+    j->model_version = s_dup (res, i, 30);
+    j->registered_version = s_dup (res, i, 31);
     return j;
 }
 

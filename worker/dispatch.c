@@ -11,6 +11,13 @@
  *      Launch         Ack, then start once per (job, index, attempt) -> TaskUpdate
  *      Signal         Ack; TERMINATE (SIGTERM, grace, SIGKILL) or KILL the group
  *      LogRequest     LogData with up to ST_WORKER_LOG_MAX_BYTES of the file
+ *      Exec           Ack; a held task (Launch mode HOLD) starts its process
+ *      AgentReply     passed back to the task that asked (agent.c)
+ *
+ *  Launch modes: RUN starts argv; MPIRUN (rank 0 of an mpirun-launched gang)
+ *  starts mpirun over Launch.mpi_hosts; HOLD starts nothing until an Exec.
+ *  Every task of a real worker gets STRATA_RENDEZVOUS, STRATA_TASK_TOKEN and
+ *  STRATA_NODE (st_agent.h).
  *
  *  Each handler works on one node (worker_int.h). On a hollow worker the same
  *  handlers run for every node; only what a task is differs: a Launch makes a
@@ -51,6 +58,8 @@ s_on_register_reply (st__node_t *self, const Strata__RegisterReply *rr, uint64_t
          *  instead of beating in lockstep. A real worker (N = 1) waits one.  */
         self->next_hb_ms = now + self->hb_ms * (self->index + 1) / self->w->nnodes;
         st_outbox_rewind (self->outbox, now);
+        /*  Answers to requests relayed on an earlier connection will not come.  */
+        st__agent_fail_all (self->w, "the worker's connection to the scheduler was reset; try again");
     }
     st_info ("registration accepted by scheduler at %s: node %s, epoch %" PRIu64 ", heartbeat %" PRIu64 " ms",
              self->w->endpoint, self->name, self->epoch, self->hb_ms);
@@ -139,6 +148,104 @@ s_format_argv (const Strata__Launch *l, char *buf, size_t size)
     }
 }
 
+/*  The directory of this program (strata-rsh lives next to strata-worker).  */
+static int
+s_bin_dir (char *buf, size_t size)
+{
+    ssize_t n = readlink ("/proc/self/exe", buf, size - 1);
+    if (n <= 0 || (size_t) n >= size - 1)
+        return -1;
+    buf[n] = '\0';
+    char *slash = strrchr (buf, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    return 0;
+}
+
+/*  argv of rank 0 of an mpirun-launched gang (Launch mode MPIRUN):
+ *
+ *      mpirun --np N --oversubscribe --bind-to none [--allow-run-as-root]
+ *             [--host a:2,b:2 --mca plm_rsh_agent .../strata-rsh]
+ *             .../strata-rsh --rank -- PROGRAM ARGS...
+ *
+ *  Several hosts: Open MPI starts its daemon on each through strata-rsh,
+ *  which asks that node's worker, via the scheduler, to run it as the
+ *  process of the job's held task there. `strata-rsh --rank` sets each
+ *  process's RANK / LOCAL_RANK / ... from Open MPI's. Returns a malloc'd
+ *  NULL-terminated array whose strings are in *store (free both), or NULL
+ *  with msg.  */
+static char **
+s_mpirun_argv (const Strata__Launch *l, char **store, char *msg, size_t msglen)
+{
+    char dir[3000], rsh[3100], np[16];
+    if (s_bin_dir (dir, sizeof dir) != 0) {
+        snprintf (msg, msglen, "cannot find the worker's own directory (for strata-rsh)");
+        return NULL;
+    }
+    snprintf (rsh, sizeof rsh, "%s/strata-rsh", dir);
+    if (access (rsh, X_OK) != 0) {
+        snprintf (msg, msglen, "strata-rsh is not installed next to strata-worker (%s): mpirun cannot be used", rsh);
+        return NULL;
+    }
+    snprintf (np, sizeof np, "%u", l->world_size ? l->world_size : 1u);
+    size_t hosts_len = 1;
+    for (size_t i = 0; i < l->n_mpi_hosts; i++)
+        hosts_len += strlen (l->mpi_hosts[i]) + 1;
+    /*  One block holds the strings argv points to: hosts, rsh, np.  */
+    *store = malloc (hosts_len + strlen (rsh) + 1 + sizeof np);
+    char **argv = calloc (20 + l->n_argv, sizeof *argv);
+    if (!*store || !argv) {
+        free (argv);
+        snprintf (msg, msglen, "out of memory");
+        return NULL;
+    }
+    char *hosts = *store;
+    hosts[0] = '\0';
+    for (size_t i = 0; i < l->n_mpi_hosts; i++) {
+        if (i)
+            strcat (hosts, ",");
+        strcat (hosts, l->mpi_hosts[i]);
+    }
+    char *rsh_copy = hosts + hosts_len;
+    strcpy (rsh_copy, rsh);
+    char *np_copy = rsh_copy + strlen (rsh) + 1;
+    memcpy (np_copy, np, sizeof np);
+    size_t n = 0;
+    argv[n++] = "mpirun";
+    argv[n++] = "--np";
+    argv[n++] = np_copy;
+    argv[n++] = "--oversubscribe";
+    argv[n++] = "--bind-to";
+    argv[n++] = "none";
+    if (geteuid () == 0)
+        argv[n++] = "--allow-run-as-root";
+    if (l->n_mpi_hosts > 1) {
+        argv[n++] = "--host";
+        argv[n++] = hosts;
+        argv[n++] = "--mca";
+        argv[n++] = "plm_rsh_agent";
+        argv[n++] = rsh_copy;
+    }
+    argv[n++] = rsh_copy;
+    argv[n++] = "--rank";
+    argv[n++] = "--";
+    for (size_t i = 0; i < l->n_argv; i++)
+        argv[n++] = l->argv[i];
+    argv[n] = NULL;
+    return argv;
+}
+
+/*  Adds what Open MPI needs to run as root (the worker runs tasks as itself).  */
+static int
+s_mpi_root_env (st_kv_t *env)
+{
+    if (geteuid () != 0)
+        return 0;
+    return st_kv_add (env, "OMPI_ALLOW_RUN_AS_ROOT", "1") != 0
+        || st_kv_add (env, "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1") != 0 ? -1 : 0;
+}
+
 static void
 s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
 {
@@ -175,20 +282,43 @@ s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
 
     st__slot_t slot = { .local_rank = s_local_rank (self, &key) };
     char gpu_list[ST_MAX_GPUS * 4 + 1] = "";
-    char **argv = NULL;
+    char **argv = NULL, *argv_store = NULL;
     st_kv_t envkv = { 0 };
     uint32_t want = l->resources ? l->resources->gpus : 0;
-    if (!hollow && !(argv = calloc (l->n_argv + 1, sizeof *argv))) {
+    int held = !hollow && l->mode == STRATA__LAUNCH_MODE__LAUNCH_HOLD;
+    if (!hollow && l->mode == STRATA__LAUNCH_MODE__LAUNCH_MPIRUN) {
+        char msg[512];
+        if (!(argv = s_mpirun_argv (l, &argv_store, msg, sizeof msg))) {
+            s_launch_failed (self, &key, now, msg);
+            goto out;
+        }
+    }
+    else if (!hollow && !(argv = calloc (l->n_argv + 1, sizeof *argv))) {
         s_launch_failed (self, &key, now, "out of memory");
         goto out;
     }
-    for (size_t i = 0; argv && i < l->n_argv; i++)
-        argv[i] = l->argv[i];
+    else
+        for (size_t i = 0; argv && i < l->n_argv; i++)
+            argv[i] = l->argv[i];
     for (size_t i = 0; !hollow && i < l->n_env; i++)
         if (st_kv_add (&envkv, l->env[i]->key, l->env[i]->value) != 0) {
             s_launch_failed (self, &key, now, "out of memory");
             goto out;
         }
+    /*  The line to this worker: the token names the task on the agent socket.  */
+    if (!hollow && self->w->agent_sock) {
+        st__agent_token (slot.token);
+        if (st_kv_add (&envkv, "STRATA_RENDEZVOUS", self->w->agent_endpoint) != 0
+            || st_kv_add (&envkv, "STRATA_TASK_TOKEN", slot.token) != 0
+            || st_kv_add (&envkv, "STRATA_NODE", self->name) != 0) {
+            s_launch_failed (self, &key, now, "out of memory");
+            goto out;
+        }
+    }
+    if (!hollow && (l->mode == STRATA__LAUNCH_MODE__LAUNCH_MPIRUN || held) && s_mpi_root_env (&envkv) != 0) {
+        s_launch_failed (self, &key, now, "out of memory");
+        goto out;
+    }
     if (want > 0) {
         char msg[128];
         if (want <= self->gpus.count)
@@ -213,7 +343,24 @@ s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         .gpu_list = slot.ngpus ? gpu_list : NULL,
         .local_rank = slot.local_rank,
     };
-    slot.task = hollow ? st_task_simulate (&spec, l->simulated_ms, now) : st_task_start (self->w->state_dir, &spec);
+    if (held) {
+        /*  Runs nothing until an Exec; keeps what that process will need.  */
+        slot.held = calloc (1, sizeof *slot.held);
+        if (!slot.held || !(slot.held->workdir = strdup (l->workdir))) {
+            s_launch_failed (self, &key, now, "out of memory");
+            goto out;
+        }
+        slot.held->env = envkv;
+        memset (&envkv, 0, sizeof envkv);
+        spec.env = &slot.held->env;
+        slot.held->time_limit_s = l->time_limit_s;
+        slot.held->kill_grace_ms = l->kill_grace_ms;
+        snprintf (slot.held->gpu_list, sizeof slot.held->gpu_list, "%s", gpu_list);
+        slot.task = st_task_simulate (&spec, UINT64_MAX, now);
+    }
+    else
+        slot.task = hollow ? st_task_simulate (&spec, l->simulated_ms, now)
+                           : st_task_start (self->w->state_dir, &spec);
     if (!slot.task) {
         s_launch_failed (self, &key, now, "out of memory");
         goto out;
@@ -232,6 +379,9 @@ s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
     if (hollow)
         st_debug ("%ssimulating task %s for %" PRIu64 " ms%s%s", self->who, name, l->simulated_ms,
                   slot.ngpus ? ", GPUs " : "", slot.ngpus ? gpu_list : "");
+    else if (held)
+        st_info ("holding task %s for its gang's launcher%s%s", name, slot.ngpus ? ", GPUs " : "",
+                 slot.ngpus ? gpu_list : "");
     else {
         char cmd[160];
         s_format_argv (l, cmd, sizeof cmd);
@@ -241,11 +391,72 @@ s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
     st__node_push_update (self, s, now);
     slot.gpu_idx = NULL;   /*  the slot array owns them now  */
     slot.ngpus = 0;
+    slot.held = NULL;
 out:
     st_gpu_set_release (&self->gpus, slot.gpu_idx, slot.ngpus);
     free (slot.gpu_idx);
+    st__held_free (slot.held);
     st_kv_free (&envkv);
     free (argv);
+    free (argv_store);
+}
+
+/*  Gives a held task its process (Open MPI's daemon, asked for by the gang's
+ *  mpirun through strata-rsh and the scheduler).  */
+static void
+s_on_exec (st__node_t *self, const Strata__Envelope *env, uint64_t now)
+{
+    const Strata__Exec *x = env->exec;
+    st__node_send_ack (self, env->seq);
+    if (!x->task || x->n_argv == 0) {
+        self->bad_frames++;
+        st_warn ("%sdropped Exec without a task or command (bad_frames=%" PRIu64 ")", self->who, self->bad_frames);
+        return;
+    }
+    st_task_key_t key;
+    s_key_from_pb (x->task, &key);
+    char name[64];
+    st_task_key_format (&key, name, sizeof name);
+    st__slot_t *slot = st__node_find_live (self, &key);
+    if (!slot || !slot->held || st_task_stopping (slot->task)) {
+        st_warn ("%sExec for task %s, which is not held here; ignored", self->who, name);
+        return;
+    }
+    char **argv = calloc (x->n_argv + 1, sizeof *argv);
+    if (!argv) {
+        st_task_terminate (slot->task, 0, now);
+        return;
+    }
+    for (size_t i = 0; i < x->n_argv; i++)
+        argv[i] = x->argv[i];
+    st__held_t *h = slot->held;
+    st_task_spec_t spec = {
+        .key = key,
+        .argv = (const char *const *) argv,
+        .env = &h->env,
+        .workdir = h->workdir,
+        .time_limit_s = h->time_limit_s,
+        .kill_grace_ms = h->kill_grace_ms,
+        .gpu_list = h->gpu_list[0] ? h->gpu_list : NULL,
+        .local_rank = slot->local_rank,
+    };
+    st_task_t *task = st_task_start (self->w->state_dir, &spec);
+    free (argv);
+    if (!task || st_task_status (task)->state != STRATA__TASK_STATE__TASK_RUNNING) {
+        /*  The held task ends as if killed: its gang's launcher sees the failure.  */
+        st_warn ("%scannot start the process of held task %s: %s", self->who, name,
+                 task ? st_task_status (task)->message : "out of memory");
+        st_task_destroy (&task);
+        st_task_terminate (slot->task, 0, now);
+        return;
+    }
+    st_task_destroy (&slot->task);
+    slot->task = task;
+    st__held_free (slot->held);
+    slot->held = NULL;
+    st_info ("started the launcher's process for held task %s (pid %d): %.200s", name,
+             (int) st_task_status (task)->pid, x->argv[x->n_argv - 1]);
+    st__node_push_update (self, st_task_status (task), now);
 }
 
 static void
@@ -373,6 +584,15 @@ st__node_dispatch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         break;
     case STRATA__ENVELOPE__BODY_LOG_REQUEST:
         s_on_log_request (self, env);
+        break;
+    case STRATA__ENVELOPE__BODY_EXEC:
+        if (self->w->hollow)
+            st__node_send_ack (self, env->seq);   /*  hollow tasks are never held  */
+        else
+            s_on_exec (self, env, now);
+        break;
+    case STRATA__ENVELOPE__BODY_AGENT_REPLY:
+        st__agent_on_reply (self->w, env);
         break;
     default:
         self->bad_frames++;

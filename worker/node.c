@@ -76,6 +76,7 @@ st__node_release (st__node_t *self)
     for (size_t i = 0; i < self->nslots; i++) {
         st_task_destroy (&self->slots[i].task);
         free (self->slots[i].gpu_idx);
+        st__held_free (self->slots[i].held);
     }
     free (self->slots);
     s_close_socket (self);
@@ -443,6 +444,7 @@ s_reap_all (st__node_t *self, uint64_t now)
         st__node_forget (self, &s->key);
         st_gpu_set_release (&self->gpus, slot->gpu_idx, slot->ngpus);
         free (slot->gpu_idx);
+        st__held_free (slot->held);
         st_task_destroy (&slot->task);
         self->slots[i] = self->slots[--self->nslots];
     }

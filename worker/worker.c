@@ -307,6 +307,7 @@ st_worker_destroy (st_worker_t **self_p)
         return;
     st_worker_t *self = *self_p;
     memset (&self->keys, 0, sizeof self->keys);
+    st__agent_close (self);
     for (size_t i = 0; self->nodes && i < self->nnodes; i++)
         st__node_release (&self->nodes[i]);
     free (self->nodes);
@@ -534,6 +535,7 @@ st_worker_run (st_worker_t *self, st_error_t *err)
         goto out;
     for (size_t i = 1; i < self->nnodes; i++)
         self->nodes[i].open_at = now + i * 1000u / ST_WORKER_HOLLOW_CONNECTS_PER_S;
+    st__agent_open (self);
     s_log_start (self);
 
     int all = 1;   /*  every node gets a pass: first time round, after a signal  */
@@ -555,6 +557,7 @@ st_worker_run (st_worker_t *self, st_error_t *err)
                 s_pass (self, self->heap[0], now);
         }
         s_read_unread (self);
+        st__agent_drain (self, st_mono_ms ());
         if (self->stop_signals && s_stop_done (self, st_mono_ms ()))
             break;
 
@@ -567,9 +570,11 @@ st_worker_run (st_worker_t *self, st_error_t *err)
             goto out;
         }
         for (int i = 0; i < n; i++) {
-            st__node_t *node = events[i].data.ptr;
-            if (node)
-                st__worker_mark_unread (self, node);
+            void *ptr = events[i].data.ptr;
+            if (ptr == self)
+                continue;   /*  the agent socket: drained every pass  */
+            if (ptr)
+                st__worker_mark_unread (self, ptr);
             else {
                 s_drain_wake_pipe (self);
                 all = 1;

@@ -17,6 +17,7 @@
 #include "resources.h"
 #include "st_curve.h"
 #include "st_spec.h"
+#include "st_wire.h"
 #include "strata.pb-c.h"
 #include "task.h"
 #include "worker.h"
@@ -28,13 +29,35 @@ typedef enum {
     ST__CONN_REGISTERED,            /*  RegisterReply accepted on this connection  */
 } st__conn_state_t;
 
+/*  What a held task (Launch mode HOLD) keeps of its Launch until an Exec
+ *  gives it a process.  */
+typedef struct {
+    st_kv_t env;
+    char *workdir;
+    uint32_t time_limit_s;
+    uint32_t kill_grace_ms;
+    char gpu_list[ST_MAX_GPUS * 4 + 1];
+} st__held_t;
+
+#define ST__TOKEN_LEN 32            /*  hex digits of a task's STRATA_TASK_TOKEN  */
+
 /*  One live task and what it holds on the node.  */
 typedef struct {
     st_task_t *task;
     uint32_t *gpu_idx;              /*  GPU indices it holds (owned), NULL when none  */
     uint32_t ngpus;
     int local_rank;
+    char token[ST__TOKEN_LEN + 1];  /*  names the task on the agent socket; "" on hollow nodes  */
+    st__held_t *held;               /*  held, no process yet (owned); NULL otherwise  */
 } st__slot_t;
+
+/*  A task's request relayed to the scheduler, waiting for its AgentReply.  */
+typedef struct {
+    uint64_t fwd_seq;               /*  seq of the relayed envelope (the reply's reply_to)  */
+    uint64_t client_seq;            /*  seq of the task's request  */
+    st_peer_t peer;                 /*  the task's connection on the agent socket  */
+    uint64_t deadline_ms;           /*  monotonic; the task has given up by then  */
+} st__agent_call_t;
 
 typedef struct st__node st__node_t;
 
@@ -103,6 +126,15 @@ struct st_worker {
     st__node_t **unread;            /*  nodes whose socket must be read before waiting  */
     size_t nunread;
 
+    /*  The agent socket (agent.c): tasks reach their worker here. Real workers only.  */
+    void *agent_sock;               /*  ROUTER bound at agent_endpoint, NULL: none  */
+    int agent_fd;                   /*  its ZMQ_FD, in epfd  */
+    char agent_endpoint[160];       /*  "ipc://<state_dir>/agent.sock", given to tasks as STRATA_RENDEZVOUS  */
+    st__agent_call_t *calls;        /*  relayed requests awaiting the scheduler's answer  */
+    size_t ncalls;
+    size_t calls_cap;
+    uint64_t agent_bad;             /*  requests refused (bad token, malformed)  */
+
     /*  Stopping.  */
     int stop_signals;               /*  SIGTERM/SIGINT seen  */
     uint64_t flush_until;           /*  monotonic ms to give up reporting, 0: not yet  */
@@ -141,6 +173,22 @@ void st__worker_mark_unread (st_worker_t *w, st__node_t *node);
 
 /*  dispatch.c: handles one message from the scheduler; env stays the caller's.  */
 void st__node_dispatch (st__node_t *self, const Strata__Envelope *env, uint64_t now);
+
+/*  agent.c: the agent socket.  */
+/*  Binds it (a real worker with a state directory). A failure is logged and
+ *  the worker runs without it: tasks then get no STRATA_RENDEZVOUS.  */
+void st__agent_open (st_worker_t *w);
+void st__agent_close (st_worker_t *w);
+/*  Reads and handles every request waiting on the socket; drops expired calls.  */
+void st__agent_drain (st_worker_t *w, uint64_t now);
+/*  An AgentReply from the scheduler: passed on to the task that asked.  */
+void st__agent_on_reply (st_worker_t *w, const Strata__Envelope *env);
+/*  The scheduler connection was reset: every waiting call fails (the task may retry).  */
+void st__agent_fail_all (st_worker_t *w, const char *why);
+/*  A fresh random token into out (ST__TOKEN_LEN + 1 bytes).  */
+void st__agent_token (char *out);
+/*  Frees a held task's Launch copy.  */
+void st__held_free (st__held_t *held);
 
 /*  Fills a protobuf TaskStatus (pointing into in) from a status.  */
 void st__status_to_pb (const st_task_status_t *in, Strata__TaskStatus *out, Strata__TaskRef *ref);

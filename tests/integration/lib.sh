@@ -61,6 +61,13 @@ fail () {
 # reports and prints the verdict (PASS or FAIL).
 pass () { exit 0; }
 
+# skip REASON: this test cannot run here (ctest reports it as skipped: exit 77).
+ST_SKIPPED=0
+skip () { echo "[$ST_TEST] SKIP: $*"; ST_SKIPPED=1; exit 77; }
+
+# Functions run at exit, after the daemons are stopped (a test's own clean-up).
+ST_CLEANUP_HOOKS=()
+
 # check DESCRIPTION CMD...: runs CMD; fails the test unless it exits 0.
 check () {
     local what=$1; shift
@@ -173,8 +180,11 @@ _st_cleanup () {
         fi
     done
 
+    for p in "${ST_CLEANUP_HOOKS[@]}"; do "$p"; done
     if ! _st_sanitizer_reports; then rc=1; fi
-    if [ "$rc" -ne 0 ] || [ "$ST_FAILED" -ne 0 ]; then
+    if [ "$ST_SKIPPED" -eq 1 ] && [ "$rc" -eq 77 ]; then
+        echo "[$ST_TEST +$(_st_elapsed)s] SKIPPED: $ST_TEST"
+    elif [ "$rc" -ne 0 ] || [ "$ST_FAILED" -ne 0 ]; then
         [ "$rc" -eq 0 ] && rc=1
         _st_dump_logs
         echo "[$ST_TEST +$(_st_elapsed)s] FAIL: $ST_TEST (exit $rc)" >&2
@@ -187,7 +197,7 @@ _st_cleanup () {
     if [ "$ST_OWN_PG" -eq 1 ]; then
         bash "$ST_SRC/scripts/pg-local.sh" stop "$T/pg" --immediate >/dev/null 2>&1
     fi
-    if [ "$rc" -eq 0 ] && [ "${STRATA_TEST_KEEP:-0}" != 1 ]; then
+    if { [ "$rc" -eq 0 ] || [ "$ST_SKIPPED" -eq 1 ]; } && [ "${STRATA_TEST_KEEP:-0}" != 1 ]; then
         bash "$ST_SRC/scripts/pg-local.sh" destroy "$T/pg" >/dev/null 2>&1
         rm -rf "$T"
     fi

@@ -216,6 +216,7 @@ Test (json, job_object_has_the_documented_keys_and_values)
         "exit_code", "ranks", "cpus_per_rank", "mem_per_rank_mb", "gpus_per_rank", "created_unix_ms",
         "started_unix_ms", "finished_unix_ms", "cancel_requested", "tasks", "spec", "pool", "variant",
         "est_cost", "est_kwh", "est_co2_g", "cost", "kwh", "co2_g", "preemptions", "placement",
+        "model_version", "registered_version",
     };
     cr_assert_eq (json_object_size (o), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -292,7 +293,7 @@ Test (json, whole_cpus_are_integers_and_missing_spec_is_null)
     cr_assert (json_is_false (json_object_get (o, "cancel_requested")));
     /*  Not placed yet: the placement keys are there, and null.  */
     static const char *const nulls[] = { "pool", "variant", "est_cost", "est_kwh", "est_co2_g", "cost", "kwh",
-                                         "co2_g", "placement" };
+                                         "co2_g", "placement", "model_version", "registered_version" };
     for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
         cr_assert (json_is_null (json_object_get (o, nulls[i])), "%s is not null", nulls[i]);
     cr_assert_eq (json_integer_value (json_object_get (o, "preemptions")), 0);
@@ -665,4 +666,103 @@ Test (json, models_are_families_of_variants)
                       "\"jurisdictions\":[],\"uri\":null}]}]");
     free (text);
     json_decref (a);
+}
+
+/*  -- fine-tuned model versions and dependencies ----------------------------------  */
+
+static void
+s_version_fixture (Strata__ModelVersion *v, Strata__ModelVersion **vp)
+{
+    static char *eu[] = { "EU" };
+    for (int i = 0; i < 3; i++) {
+        strata__model_version__init (&v[i]);
+        vp[i] = &v[i];
+        v[i].tenant = "acme";
+        v[i].name = "acme-twin";
+        v[i].version = (uint32_t) i + 1;
+        v[i].job_id = 40 + (uint64_t) i;
+        v[i].pool = "vault";
+        v[i].jurisdiction = "EU";
+        v[i].base_variant = "twin-eu";
+        v[i].classification = "restricted";
+        v[i].residency = eu;
+        v[i].n_residency = 1;
+        v[i].checkpoint = "/srv/ckpt/job-40";
+        v[i].created_unix_ms = 1700000000000ull;
+    }
+    v[2].name = "other";
+    v[2].version = 1;
+    v[2].jurisdiction = "";
+    v[2].base_variant = "";
+    v[2].classification = "public";
+    v[2].residency = NULL;
+    v[2].n_residency = 0;
+    v[2].checkpoint = "";
+}
+
+Test (view, model_versions_table)
+{
+    Strata__ModelVersion v[3], *vp[3];
+    s_version_fixture (v, vp);
+    char *text = NULL;
+    CAPTURE (text, st_output_model_versions_table (out, vp, 3));
+    cr_assert_str_eq (text,
+                      "MODEL      VERSION  JOB  TENANT  POOL   CLASSIFICATION  RESIDENCY  CHECKPOINT\n"
+                      "acme-twin        1   40  acme    vault  restricted      EU         /srv/ckpt/job-40\n"
+                      "acme-twin        2   41  acme    vault  restricted      EU         /srv/ckpt/job-40\n"
+                      "other            1   42  acme    vault  public          any        -\n");
+    free (text);
+}
+
+Test (json, model_versions_are_fine_tuned_models)
+{
+    Strata__ModelVersion v[3], *vp[3];
+    s_version_fixture (v, vp);
+    json_t *a = st_output_model_versions_json (vp, 3);
+    cr_assert_not_null (a);
+    cr_assert_eq (json_array_size (a), 2, "one object per model, its versions inside");
+    char *text = json_dumps (json_array_get (a, 1), JSON_COMPACT | JSON_SORT_KEYS);
+    cr_assert_str_eq (text,
+                      "{\"family\":\"other\",\"fine_tuned\":true,\"tenant\":\"acme\",\"variants\":[],"
+                      "\"versions\":[{\"base_variant\":null,\"checkpoint\":null,\"classification\":\"public\","
+                      "\"created_unix_ms\":1700000000000,\"job\":42,\"jurisdiction\":null,\"name\":\"other\","
+                      "\"pool\":\"vault\",\"residency\":[],\"tenant\":\"acme\",\"version\":1}]}");
+    free (text);
+    json_t *first = json_array_get (a, 0);
+    cr_assert_str_eq (json_string_value (json_object_get (first, "family")), "acme-twin");
+    json_t *versions = json_object_get (first, "versions");
+    cr_assert_eq (json_array_size (versions), 2);
+    json_t *v2 = json_array_get (versions, 1);
+    cr_assert_eq (json_integer_value (json_object_get (v2, "version")), 2);
+    cr_assert_eq (json_integer_value (json_object_get (v2, "job")), 41);
+    cr_assert_str_eq (json_string_value (json_object_get (v2, "jurisdiction")), "EU");
+    cr_assert_str_eq (json_string_value (json_array_get (json_object_get (v2, "residency"), 0)), "EU");
+    cr_assert_str_eq (json_string_value (json_object_get (v2, "checkpoint")), "/srv/ckpt/job-40");
+    json_decref (a);
+}
+
+Test (view, job_detail_shows_dependencies_and_models)
+{
+    s_job_fixture_t f;
+    s_job_fixture (&f);
+    s_place_fixture (&f.job);     /*  "model variant:" sets the width of the keys  */
+    f.job.spec_json = "{\"command\":[\"x\"],\"depends_on\":[12,7],\"output_model\":\"acme-twin\"}";
+    f.job.model_version = "base-twin:3";
+    f.job.registered_version = "acme-twin:2";
+    char *text = NULL;
+    CAPTURE (text, st_output_job_detail (out, &f.job, 1700000000000ull + 125000));
+    cr_assert_not_null (strstr (text, "model:          base-twin:3\n"), "%s", text);
+    cr_assert_not_null (strstr (text, "depends on:     12, 7\n"), "%s", text);
+    cr_assert_not_null (strstr (text, "output model:   acme-twin (registered as acme-twin:2)\n"), "%s", text);
+    free (text);
+    f.job.registered_version = "";
+    f.job.spec_json = "{\"command\":[\"x\"],\"depends_on\":null,\"output_model\":\"acme-twin\"}";
+    CAPTURE (text, st_output_job_detail (out, &f.job, 1700000000000ull + 125000));
+    cr_assert_null (strstr (text, "depends on:"), "%s", text);
+    cr_assert_not_null (strstr (text, "output model:   acme-twin (registered when the job succeeds)\n"), "%s", text);
+    free (text);
+    json_t *o = st_output_job_json (&f.job);
+    cr_assert_str_eq (json_string_value (json_object_get (o, "model_version")), "base-twin:3");
+    cr_assert (json_is_null (json_object_get (o, "registered_version")));
+    json_decref (o);
 }

@@ -517,3 +517,362 @@ Test (sched_model, the_policy_flag_chooses_the_policy)
     cr_assert (s_backfills_under (SP_POLICY_DEFAULT), "the default policy backfills the short job");
     cr_assert (!s_backfills_under (SP_POLICY_FIFO), "FIFO keeps submit order");
 }
+
+/*  -- dependencies and fine-tuned models (deps.c, registry.c) ------------------  */
+
+/*  Submits json; returns the new job, or NULL when the scheduler refused it.  */
+static st_job_t *
+try_submit (const char *json)
+{
+    Strata__Envelope env;
+    Strata__SubmitRequest sub = STRATA__SUBMIT_REQUEST__INIT;
+    st_wire_envelope_init (&env, 1);
+    sub.spec_json = (char *) json;
+    env.body_case = STRATA__ENVELOPE__BODY_SUBMIT;
+    env.submit = &sub;
+    st_peer_t peer = { .id = "client", .id_len = 6 };
+    uint64_t before = S.next_job_id;
+    st_client_message (&S, &peer, &env);
+    return S.next_job_id == before ? NULL : st_map_get_u64 (S.jobs, before);
+}
+
+/*  What st_deps_check says of json as the next job (the refusal's message).  */
+static st_error_t
+deps_verdict (const char *json)
+{
+    st_error_t err = { 0 };
+    st_spec_t *spec = st_spec_parse (json, strlen (json), &err);
+    cr_assert_not_null (spec, "%s", err.msg);
+    st_job_t *job = st_job_new (&S, S.next_job_id, spec, strdup (json), st_wall_ms ());
+    cr_assert_not_null (job);
+    st_deps_check (&S, job, &err);
+    st_job_free (job);
+    return err;
+}
+
+/*  Places pending jobs, launches them and reports their ranks running.  */
+static void
+start_all (void)
+{
+    st_place_pending (&S);
+    st_dispatch_send_launches (&S);
+    for (uint64_t id = 1; id < S.next_job_id; id++) {
+        st_job_t *j = st_map_get_u64 (S.jobs, id);
+        for (uint32_t r = 0; j && r < j->ntasks; r++)
+            if (j->tasks[r].state == ST_JOB_STARTING)
+                report_running (&j->tasks[r]);
+    }
+}
+
+static void
+finish (st_job_t *job, int code)
+{
+    for (uint32_t r = 0; r < job->ntasks; r++)
+        report_exit (&job->tasks[r], code, 0);
+}
+
+Test (sched_model, a_job_waits_for_its_dependency_outside_the_engine)
+{
+    fx_node (&S, "n1", "p", 4, 4096, 0);
+    st_job_t *a = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
+    st_job_t *b = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    cr_assert_eq (b->deps_waiting, 1);
+    cr_assert_not (b->in_pending, "a job that waits for a dependency is not offered to the engine");
+    cr_assert_str_eq (b->reason, "waiting for job 1 (PENDING)");
+    start_all ();
+    cr_assert_eq (a->state, ST_JOB_RUNNING);
+    cr_assert_eq (b->state, ST_JOB_PENDING, "room on n1 does not start it");
+    cr_assert_str_eq (b->reason, "waiting for job 1 (RUNNING)", "the reason follows the dependency's state");
+    S.sched_needed = 1;
+    st_place_pending (&S);
+    cr_assert_eq (b->state, ST_JOB_PENDING);
+    finish (a, 0);
+    cr_assert_eq (a->state, ST_JOB_SUCCEEDED);
+    cr_assert (b->in_pending, "released when its dependency succeeded: %s", b->reason);
+    cr_assert_eq (b->deps_waiting, 0);
+    st_place_pending (&S);
+    cr_assert_eq (b->state, ST_JOB_SCHEDULED, "%s", b->reason);
+}
+
+Test (sched_model, a_job_waits_for_every_dependency)
+{
+    fx_node (&S, "n1", "p", 4, 4096, 0);
+    st_job_t *a = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
+    st_job_t *b = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
+    st_job_t *c = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[2,1]}");
+    cr_assert_str_eq (c->reason, "waiting for job 2 (PENDING) and 1 more dependency");
+    start_all ();
+    finish (b, 0);
+    cr_assert_eq (c->deps_waiting, 1);
+    cr_assert_str_eq (c->reason, "waiting for job 1 (RUNNING)");
+    cr_assert_not (c->in_pending);
+    finish (a, 0);
+    cr_assert (c->in_pending);
+}
+
+Test (sched_model, a_failed_dependency_fails_its_dependents_in_cascade)
+{
+    fx_node (&S, "n1", "p", 4, 4096, 0);
+    st_job_t *a = fx_submit (&S, "{\"command\":[\"false\"]}");
+    st_job_t *b = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    st_job_t *c = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[2]}");
+    st_job_t *d = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[3, 1]}");
+    st_job_t *other = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
+    start_all ();
+    finish (a, 3);
+    cr_assert_eq (a->state, ST_JOB_FAILED);
+    cr_assert_eq (b->state, ST_JOB_FAILED);
+    cr_assert_str_eq (b->reason, "dependency job 1 failed");
+    cr_assert_eq (c->state, ST_JOB_FAILED, "and the jobs that wait for it, in turn");
+    cr_assert_str_eq (c->reason, "dependency job 2 failed");
+    cr_assert_eq (d->state, ST_JOB_FAILED);
+    cr_assert_eq (other->state, ST_JOB_RUNNING, "jobs that do not depend on it go on");
+    /*  Each failure is a PENDING -> FAILED transition with its event.  */
+    int failed = 0;
+    for (size_t i = 0; i < S.nevents; i++)
+        if (S.events[i].from_state && !strcmp (S.events[i].from_state, "PENDING")
+            && !strcmp (S.events[i].to_state, "FAILED"))
+            failed++;
+    cr_assert_eq (failed, 3);
+    /*  A job that depends on a failed job fails at once.  */
+    st_job_t *late = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    cr_assert_eq (late->state, ST_JOB_FAILED);
+    cr_assert_str_eq (late->reason, "dependency job 1 failed");
+}
+
+Test (sched_model, a_retried_dependency_is_still_waited_for)
+{
+    fx_node (&S, "n1", "p", 4, 4096, 0);
+    st_job_t *a = fx_submit (&S, "{\"command\":[\"false\"],\"retries\":1}");
+    st_job_t *b = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    start_all ();
+    finish (a, 1);
+    cr_assert_eq (a->state, ST_JOB_PENDING, "requeued for its second attempt");
+    cr_assert_eq (b->state, ST_JOB_PENDING);
+    cr_assert_str_eq (b->reason, "waiting for job 1 (PENDING)");
+    start_all ();
+    finish (a, 0);
+    cr_assert (b->in_pending);
+}
+
+Test (sched_model, a_cancelled_dependency_fails_its_dependents)
+{
+    st_job_t *a = fx_submit (&S, "{\"command\":[\"true\"]}");
+    st_job_t *b = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    st_job_t *c = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[2]}");
+    cancel (c->id);
+    cr_assert_eq (c->state, ST_JOB_CANCELLED, "a waiting job may be cancelled");
+    cancel (a->id);
+    cr_assert_eq (b->state, ST_JOB_FAILED);
+    cr_assert_str_eq (b->reason, "dependency job 1 was cancelled");
+    cr_assert_eq (c->state, ST_JOB_CANCELLED, "a job that already ended stays as it was");
+}
+
+Test (sched_model, a_long_chain_fails_without_recursion)
+{
+    fx_submit (&S, "{\"command\":[\"true\"]}");
+    for (int i = 2; i <= 3000; i++) {
+        char json[96];
+        snprintf (json, sizeof json, "{\"command\":[\"true\"],\"depends_on\":[%d]}", i - 1);
+        fx_submit (&S, json);
+    }
+    cancel (1);
+    st_job_t *last = st_map_get_u64 (S.jobs, 3000);
+    cr_assert_eq (last->state, ST_JOB_FAILED);
+    cr_assert_str_eq (last->reason, "dependency job 2999 failed");
+    cr_assert_eq (S.nsettle, 0);
+}
+
+Test (sched_model, unknown_dependencies_are_refused)
+{
+    fx_submit (&S, "{\"command\":[\"true\"]}");
+    fx_submit (&S, "{\"command\":[\"true\"],\"tenant\":\"other\"}");
+    cr_assert_null (try_submit ("{\"command\":[\"true\"],\"depends_on\":[99]}"));
+    cr_assert_null (try_submit ("{\"command\":[\"true\"],\"depends_on\":[3]}"), "its own id: cycles are impossible");
+    cr_assert_null (try_submit ("{\"command\":[\"true\"],\"depends_on\":[1, 2]}"), "job 2 is another tenant's");
+    cr_assert_eq (S.next_job_id, 3, "refusals use up no id");
+    st_error_t err = deps_verdict ("{\"command\":[\"true\"],\"depends_on\":[1, 99]}");
+    cr_assert_eq (err.rc, ST_EINVAL);
+    cr_assert_str_eq (err.field, "depends_on[1]");
+    cr_assert_str_eq (err.msg, "depends_on[1]: no job 99 of tenant default");
+    err = deps_verdict ("{\"command\":[\"true\"],\"tenant\":\"other\",\"depends_on\":[1]}");
+    cr_assert_str_eq (err.msg, "depends_on[0]: no job 1 of tenant other");
+    cr_assert_not_null (try_submit ("{\"command\":[\"true\"],\"tenant\":\"other\",\"depends_on\":[2]}"));
+}
+
+static const char *FT_A = "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"train\"],"
+                          "\"checkpoint_dir\":\"/ckpt/a\",\"output_model\":\"acme-twin\"}";
+
+Test (sched_model, a_finetune_that_succeeds_registers_the_next_version)
+{
+    fx_node (&S, "n1", "p", 4, 4096, 0);
+    st_job_t *a = fx_submit (&S, FT_A);
+    start_all ();
+    cr_assert_null (st_registry_find (&S, "default", "acme-twin", 0), "nothing before it succeeds");
+    finish (a, 0);
+    cr_assert_eq (a->state, ST_JOB_SUCCEEDED);
+    const st_model_version_t *v = st_registry_find (&S, "default", "acme-twin", 0);
+    cr_assert_not_null (v);
+    cr_assert_eq (v->version, 1);
+    cr_assert_eq (v->job_id, a->id);
+    cr_assert_str_eq (v->checkpoint, "/ckpt/a");
+    cr_assert_str_eq (v->pool, "p");
+    cr_assert_null (v->jurisdiction);
+    cr_assert_eq (v->classification, SP_CLASS_PUBLIC);
+    cr_assert_eq (S.nnew_versions, 1, "queued for the batch that writes the SUCCEEDED state");
+    int registered = 0;
+    for (size_t i = 0; i < S.nevents; i++)
+        registered += !strcmp (S.events[i].kind, "model") && strstr (S.events[i].message, "version 1");
+    cr_assert_eq (registered, 1);
+
+    /*  The next one is version 2; another tenant's names are its own.  */
+    st_job_t *a2 = fx_submit (&S, FT_A);
+    st_job_t *o = fx_submit (&S, "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
+                                  "\"tenant\":\"other\",\"output_model\":\"acme-twin\"}");
+    start_all ();
+    finish (a2, 0);
+    finish (o, 0);
+    cr_assert_eq (st_registry_find (&S, "default", "acme-twin", 0)->version, 2);
+    cr_assert_eq (st_registry_find (&S, "default", "acme-twin", 1)->job_id, a->id);
+    cr_assert_eq (st_registry_find (&S, "default", "acme-twin", 2)->job_id, a2->id);
+    cr_assert_eq (st_registry_find (&S, "other", "acme-twin", 0)->version, 1);
+    cr_assert_null (st_registry_find (&S, "other", "acme-twin", 0)->checkpoint, "it had no checkpoint dir");
+    cr_assert_null (st_registry_find (&S, "default", "acme-twin", 3));
+}
+
+Test (sched_model, a_finetune_that_fails_registers_nothing)
+{
+    fx_node (&S, "n1", "p", 4, 4096, 0);
+    st_job_t *a = fx_submit (&S, FT_A);
+    start_all ();
+    finish (a, 1);
+    cr_assert_eq (a->state, ST_JOB_FAILED);
+    cr_assert_null (st_registry_find (&S, "default", "acme-twin", 0));
+    cr_assert_eq (S.nnew_versions, 0);
+    st_job_t *c = fx_submit (&S, "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
+                                 "\"output_model\":\"acme-twin\"}");
+    cancel (c->id);
+    cr_assert_null (st_registry_find (&S, "default", "acme-twin", 0), "nor does a cancelled one");
+}
+
+Test (sched_model, a_dependent_uses_the_version_its_dependency_registers)
+{
+    fx_node (&S, "n1", "p", 4, 4096, 0);
+    st_job_t *a = fx_submit (&S, FT_A);
+    st_job_t *b = fx_submit (&S, "{\"kind\":\"inference\",\"command\":[\"infer\"],\"model\":\"acme-twin\","
+                                 "\"depends_on\":[1]}");
+    cr_assert_str_eq (b->reason, "waiting for job 1 (PENDING); model acme-twin has no registered version yet");
+    cr_assert_null (b->pj.model, "a fine-tuned model is not the engine's");
+    start_all ();
+    finish (a, 0);
+    cr_assert (b->in_pending, "%s", b->reason);
+    cr_assert_str_eq (b->model_ref, "acme-twin:1");
+    cr_assert_str_eq (b->model_uri, "/ckpt/a");
+    cr_assert_eq (b->ft_version, 1);
+    cr_assert_str_eq (b->pj.pool, "p", "the version's pool has no jurisdiction: only there");
+    st_place_pending (&S);
+    cr_assert_eq (b->state, ST_JOB_SCHEDULED, "%s", b->reason);
+
+    /*  Without a dependency that can register it, an unknown model is refused.  */
+    cr_assert_null (try_submit ("{\"command\":[\"x\"],\"model\":\"nobody\"}"));
+    st_error_t err = deps_verdict ("{\"command\":[\"x\"],\"model\":\"nobody\"}");
+    cr_assert_str_eq (err.field, "model");
+    cr_assert (strstr (err.msg, "model: nobody is neither in the cluster's model registry nor a fine-tuned model "
+                                "of tenant default"), "%s", err.msg);
+    err = deps_verdict ("{\"command\":[\"x\"],\"model\":\"acme-twin:2\"}");
+    cr_assert_str_eq (err.msg, "model: acme-twin has no version 2 (the latest is 1)");
+    st_job_t *other = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
+    err = deps_verdict ("{\"command\":[\"x\"],\"model\":\"unknown\",\"depends_on\":[3]}");
+    cr_assert_str_eq (err.field, "model", "job 3 is no finetune that names it");
+    /*  A pinned version that exists is used as it is.  */
+    st_job_t *pinned = fx_submit (&S, "{\"command\":[\"x\"],\"model\":\"acme-twin:1\",\"depends_on\":[3]}");
+    start_all ();
+    finish (other, 0);
+    cr_assert_str_eq (pinned->model_ref, "acme-twin:1");
+}
+
+Test (sched_model, a_dependency_that_registers_nothing_fails_its_dependent)
+{
+    fx_node (&S, "n1", "p", 4, 4096, 0);
+    /*  A finetune that names another output_model: the job's model never appears.  */
+    st_job_t *a = fx_submit (&S, "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
+                                 "\"output_model\":\"acme-twin\"}");
+    st_job_t *b = fx_submit (&S, "{\"command\":[\"x\"],\"model\":\"acme-twin:2\",\"depends_on\":[1]}");
+    cr_assert_str_eq (b->reason, "waiting for job 1 (PENDING); model acme-twin has no version 2 yet");
+    start_all ();
+    finish (a, 0);
+    cr_assert_eq (b->state, ST_JOB_FAILED);
+    cr_assert_str_eq (b->reason, "model acme-twin has no version 2");
+}
+
+/*  A cluster with an EU pool cleared for restricted data and a US one.  */
+static void
+use_cluster (const char *yaml)
+{
+    st_error_t err = { 0 };
+    sp_engine_free (&S.engine);
+    sp_cluster_free (&S.cluster);
+    S.cluster = sp_cluster_parse (yaml, strlen (yaml), &err);
+    cr_assert_not_null (S.cluster, "%s", err.msg);
+    S.engine = sp_engine_new (S.cluster);
+}
+
+static const char *EU_US =
+    "regions: [eu-west, us-east]\n"
+    "pools:\n"
+    "  - {name: eu, site: onprem, region: eu-west, jurisdiction: EU, clearance: restricted}\n"
+    "  - {name: eu2, site: onprem, region: eu-west, jurisdiction: EU, clearance: internal}\n"
+    "  - {name: us, site: public_cloud, region: us-east, jurisdiction: US, clearance: restricted}\n"
+    "models:\n"
+    "  - name: twin\n"
+    "    variants:\n"
+    "      - {name: twin-eu, jurisdictions: [EU]}\n"
+    "      - {name: twin-any, jurisdictions: [EU, US]}\n";
+
+Test (sched_model, a_fine_tuned_model_carries_its_data_and_base_constraints)
+{
+    use_cluster (EU_US);
+    fx_node (&S, "eu1", "eu", 4, 4096, 0);
+    fx_node (&S, "eu2", "eu2", 4, 4096, 0);
+    fx_node (&S, "us1", "us", 4, 4096, 0);
+    st_job_t *a = fx_submit (&S, "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
+                                 "\"model\":\"twin\",\"data\":{\"classification\":\"restricted\",\"residency\":[\"EU\"]},"
+                                 "\"output_model\":\"acme-twin\"}");
+    start_all ();
+    cr_assert_str_eq (a->pool, "eu");
+    cr_assert_str_eq (a->variant, "twin-eu");
+    finish (a, 0);
+    const st_model_version_t *v = st_registry_find (&S, "default", "acme-twin", 1);
+    cr_assert_not_null (v);
+    cr_assert_str_eq (v->jurisdiction, "EU");
+    cr_assert_str_eq (v->variant, "twin-eu");
+    cr_assert_eq (v->classification, SP_CLASS_RESTRICTED);
+    cr_assert_eq (v->nresidency, 1);
+
+    /*  A job with public data that asks for the US pool: the model's data may
+     *  not go there; it waits with the engine's reason.  */
+    st_job_t *us = fx_submit (&S, "{\"kind\":\"inference\",\"command\":[\"i\"],\"model\":\"acme-twin\","
+                                  "\"placement\":{\"pool\":\"us\"}}");
+    cr_assert (us->in_pending);
+    cr_assert_eq (us->pj.classification, SP_CLASS_RESTRICTED, "the stricter classification");
+    cr_assert_eq (us->pj.nresidency, 1);
+    cr_assert_str_eq (us->pj.residency[0], "EU");
+    cr_assert_str_eq (us->pj.model, "twin-eu", "the base variant's jurisdictions hold too");
+    st_place_pending (&S);
+    cr_assert_eq (us->state, ST_JOB_PENDING);
+    cr_assert (strstr (us->reason, "jurisdiction US is not in the job's residency (EU)"), "%s", us->reason);
+
+    /*  Anywhere else: only where restricted data may go (eu, not eu2).  */
+    st_job_t *any = fx_submit (&S, "{\"kind\":\"inference\",\"command\":[\"i\"],\"model\":\"acme-twin:1\"}");
+    st_place_pending (&S);
+    cr_assert_eq (any->state, ST_JOB_SCHEDULED, "%s", any->reason);
+    cr_assert_str_eq (any->pool, "eu");
+
+    /*  Data that may only go to the US can never meet this model: refused.  */
+    cr_assert_null (try_submit ("{\"command\":[\"i\"],\"model\":\"acme-twin\",\"data\":{\"residency\":[\"US\"]}}"));
+    st_error_t err = deps_verdict ("{\"command\":[\"i\"],\"model\":\"acme-twin\",\"data\":{\"residency\":[\"US\"]}}");
+    cr_assert (strstr (err.msg, "no jurisdiction allows both"), "%s", err.msg);
+    /*  output_model may not take a name of the cluster's registry.  */
+    err = deps_verdict ("{\"kind\":\"finetune\",\"command\":[\"x\"],\"output_model\":\"twin-eu\"}");
+    cr_assert_str_eq (err.field, "output_model");
+}

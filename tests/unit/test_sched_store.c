@@ -542,3 +542,229 @@ Test (sched_store, get_and_list_read_the_placement_columns)
     free (buf);
     st_store_free_list (l);
 }
+
+/*  -- 003_models.sql: dependencies and fine-tuned model versions ---------------  */
+
+/*  A worker's report that rank r of job ended with code.  */
+static void
+report_exit (st_sched_t *s, st_task_t *t, int code)
+{
+    Strata__Envelope env;
+    Strata__TaskUpdate up = STRATA__TASK_UPDATE__INIT;
+    Strata__TaskStatus st = STRATA__TASK_STATUS__INIT;
+    Strata__TaskRef ref = STRATA__TASK_REF__INIT;
+    st_wire_envelope_init (&env, 1);
+    ref.job_id = t->job->id;
+    ref.index = t->index;
+    ref.attempt = t->attempt;
+    st.task = &ref;
+    st.state = STRATA__TASK_STATE__TASK_EXITED;
+    st.exit_code = code;
+    st.pid = 4242;
+    up.status = &st;
+    env.body_case = STRATA__ENVELOPE__BODY_TASK_UPDATE;
+    env.task_update = &up;
+    st_dispatch_worker_message (s, &t->node->peer, &env);
+}
+
+/*  What the loop does after a flush: ended jobs leave memory.  */
+static void
+forget_finished (st_sched_t *s)
+{
+    for (size_t i = 0; i < s->nfinished; i++) {
+        st_job_t *job = s->finished[i];
+        st_pending_remove (s, job);
+        for (uint32_t r = 0; r < job->ntasks; r++)
+            st_task_release (s, &job->tasks[r]);
+        st_map_remove_u64 (s->jobs, job->id);
+        st_job_free (job);
+    }
+    s->nfinished = 0;
+}
+
+static void
+flush_ok (st_sched_t *s)
+{
+    st_error_t err = { 0 };
+    cr_assert_eq (st_store_flush (s, &err), ST_OK, "%s", err.msg);
+    forget_finished (s);
+}
+
+/*  A second scheduler on the same database (a restart).  */
+static void
+restart (st_sched_t *t)
+{
+    st_error_t err = { 0 };
+    fx_init (t);
+    t->cfg.database = s_dsn;
+    cr_assert_eq (st_store_connect (t, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st_store_load (t, &err), ST_OK, "%s", err.msg);
+}
+
+static void
+stop (st_sched_t *t)
+{
+    PQfinish (t->db);
+    t->db = NULL;
+    fx_fini (t);
+}
+
+static const char *FT =
+    "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"train\"],\"checkpoint_dir\":\"/ckpt/a\","
+    "\"output_model\":\"acme-twin\"}";
+
+Test (sched_store, a_version_is_registered_in_the_batch_of_the_success)
+{
+    st_mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
+    st_job_t *a = fx_submit (&S, FT);
+    st_place_pending (&S);
+    st_dispatch_send_launches (&S);
+    flush_ok (&S);
+
+    /*  A batch that cannot commit (a guard fails) writes no version either.  */
+    report_exit (&S, &a->tasks[0], 0);
+    cr_assert_eq (a->state, ST_JOB_SUCCEEDED);
+    fx_submit (&S, "{\"command\":[\"true\"]}");
+    exec_ok (S.db, "UPDATE jobs SET state = 'CANCELLED' WHERE id = 1");
+    st_error_t err = { 0 };
+    cr_assert_eq (st_store_flush (&S, &err), ST_EDB);
+    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM model_versions"), 0);
+
+    /*  The same batch against the row as the scheduler left it commits both.  */
+    exec_ok (S.db, "UPDATE jobs SET state = 'STARTING' WHERE id = 1");
+    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    text_is ("SELECT concat_ws ('|', tenant, name, version, job_id, checkpoint, pool, coalesce (jurisdiction, '-'), "
+             "classification, residency::text) FROM model_versions",
+             "default|acme-twin|1|1|/ckpt/a|p|-|public|{}");
+    text_is ("SELECT state FROM jobs WHERE id = 1", "SUCCEEDED");
+    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM events WHERE job_id = 1 AND kind = 'model'"), 1);
+    Strata__JobInfo *j = NULL;
+    cr_assert_eq (st_store_get_job (&S, 1, &j, &err), ST_OK, "%s", err.msg);
+    cr_assert_str_eq (j->registered_version, "acme-twin:1");
+    cr_assert_str_eq (j->model_version, "");
+    st_store_free_job (j);
+    forget_finished (&S);
+
+    /*  A restarted scheduler knows the version and numbers the next one after it.  */
+    st_sched_t T;
+    restart (&T);
+    const st_model_version_t *v = st_registry_find (&T, "default", "acme-twin", 0);
+    cr_assert_not_null (v);
+    cr_assert_eq (v->version, 1);
+    cr_assert_str_eq (v->checkpoint, "/ckpt/a");
+    cr_assert_eq (v->classification, SP_CLASS_PUBLIC);
+    cr_assert_null (v->jurisdiction, "its pool has none (an implicit pool)");
+    st_mark_node (&T, fx_node (&T, "w1b", "p", 4, 8192, 0));
+    st_job_t *a2 = fx_submit (&T, FT);
+    st_place_pending (&T);
+    st_dispatch_send_launches (&T);
+    report_exit (&T, &a2->tasks[0], 0);
+    cr_assert_eq (a2->state, ST_JOB_SUCCEEDED);
+    cr_assert_eq (st_store_flush (&T, &err), ST_OK, "%s", err.msg);
+    text_is ("SELECT string_agg (version || ':' || job_id, ',' ORDER BY version) FROM model_versions", "1:1,2:3");
+    stop (&T);
+}
+
+Test (sched_store, a_waiting_job_survives_a_restart_and_then_runs)
+{
+    st_mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
+    st_job_t *a = fx_submit (&S, FT);
+    st_job_t *b = fx_submit (&S, "{\"command\":[\"use\"],\"model\":\"acme-twin\",\"depends_on\":[1]}");
+    st_place_pending (&S);
+    st_dispatch_send_launches (&S);
+    cr_assert_eq (a->state, ST_JOB_STARTING);
+    cr_assert_eq (b->state, ST_JOB_PENDING);
+    flush_ok (&S);
+    text_is ("SELECT reason FROM jobs WHERE id = 2",
+             "waiting for job 1 (STARTING); model acme-twin has no registered version yet");
+
+    /*  Restart: job 2 still waits, outside the engine.  */
+    st_sched_t T;
+    restart (&T);
+    st_job_t *a1 = st_map_get_u64 (T.jobs, 1), *b1 = st_map_get_u64 (T.jobs, 2);
+    cr_assert_not_null (b1);
+    cr_assert_eq (b1->state, ST_JOB_PENDING);
+    cr_assert_eq (b1->deps_waiting, 1);
+    cr_assert_not (b1->in_pending);
+    cr_assert_eq (T.npending, 0);
+    /*  Job 1 ends well in the restarted scheduler (its worker reported it).  */
+    st_task_end (&T, &a1->tasks[0], ST_JOB_SUCCEEDED);
+    st_job_evaluate (&T, a1);
+    cr_assert_eq (a1->state, ST_JOB_SUCCEEDED);
+    cr_assert (b1->in_pending, "%s", b1->reason);
+    cr_assert_str_eq (b1->model_ref, "acme-twin:1");
+    st_error_t err = { 0 };
+    cr_assert_eq (st_store_flush (&T, &err), ST_OK, "%s", err.msg);
+    text_is ("SELECT concat_ws ('|', state, model_ref) FROM jobs WHERE id = 2", "PENDING|acme-twin:1");
+    stop (&T);
+
+    /*  And again: the fixed version is kept, the job goes to the engine.  */
+    st_sched_t U;
+    restart (&U);
+    st_job_t *b2 = st_map_get_u64 (U.jobs, 2);
+    cr_assert_not_null (b2);
+    cr_assert (b2->in_pending);
+    cr_assert_eq (b2->ft_version, 1);
+    cr_assert_str_eq (b2->model_uri, "/ckpt/a");
+    cr_assert_str_eq (b2->pj.pool, "p");
+    stop (&U);
+}
+
+Test (sched_store, finished_dependencies_are_read_from_the_database)
+{
+    st_mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
+    st_job_t *ok = fx_submit (&S, "{\"command\":[\"true\"]}");
+    st_job_t *bad = fx_submit (&S, "{\"command\":[\"false\"]}");
+    fx_submit (&S, "{\"command\":[\"true\"],\"tenant\":\"other\"}");
+    st_place_pending (&S);
+    st_dispatch_send_launches (&S);
+    report_exit (&S, &ok->tasks[0], 0);
+    report_exit (&S, &bad->tasks[0], 1);
+    flush_ok (&S);
+    cr_assert_null (st_map_get_u64 (S.jobs, 1), "ended jobs are no longer in memory");
+
+    st_job_t *after_ok = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    cr_assert (after_ok->in_pending, "%s", after_ok->reason);
+    st_job_t *after_bad = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1, 2]}");
+    cr_assert_eq (after_bad->state, ST_JOB_FAILED);
+    cr_assert_str_eq (after_bad->reason, "dependency job 2 failed");
+    uint64_t next = S.next_job_id;
+    Strata__Envelope env;
+    Strata__SubmitRequest sub = STRATA__SUBMIT_REQUEST__INIT;
+    st_peer_t peer = { .id = "c", .id_len = 1 };
+    st_wire_envelope_init (&env, 7);
+    env.body_case = STRATA__ENVELOPE__BODY_SUBMIT;
+    env.submit = &sub;
+    sub.spec_json = "{\"command\":[\"true\"],\"depends_on\":[3]}";
+    st_client_message (&S, &peer, &env);
+    cr_assert_eq (S.next_job_id, next, "job 3 is another tenant's: refused");
+    sub.spec_json = "{\"command\":[\"true\"],\"depends_on\":[99]}";
+    st_client_message (&S, &peer, &env);
+    cr_assert_eq (S.next_job_id, next, "no job 99: refused");
+    flush_ok (&S);
+    text_is ("SELECT concat_ws ('|', state, reason) FROM jobs WHERE id = 5", "FAILED|dependency job 2 failed");
+}
+
+Test (sched_store, a_dependency_found_failed_at_start_up_fails_its_dependents)
+{
+    st_mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
+    fx_submit (&S, "{\"command\":[\"sleep\",\"60\"]}");
+    fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[2]}");
+    st_place_pending (&S);
+    flush_ok (&S);
+    /*  Job 1's end reaches the database without its dependents' (an older
+     *  scheduler, a person): the next start-up settles them.  */
+    exec_ok (S.db, "UPDATE jobs SET state = 'FAILED' WHERE id = 1");
+    st_sched_t T;
+    restart (&T);
+    st_job_t *b = st_map_get_u64 (T.jobs, 2), *c = st_map_get_u64 (T.jobs, 3);
+    cr_assert_eq (b->state, ST_JOB_FAILED);
+    cr_assert_str_eq (b->reason, "dependency job 1 failed");
+    cr_assert_eq (c->state, ST_JOB_FAILED);
+    cr_assert_str_eq (c->reason, "dependency job 2 failed");
+    st_error_t err = { 0 };
+    cr_assert_eq (st_store_flush (&T, &err), ST_OK, "%s", err.msg);
+    text_is ("SELECT string_agg (id || state, ',' ORDER BY id) FROM jobs", "1FAILED,2FAILED,3FAILED");
+    stop (&T);
+}

@@ -86,8 +86,13 @@ spec_equal (const st_spec_t *a, const st_spec_t *b)
         || a->weights.carbon != b->weights.carbon || a->weights.packing != b->weights.packing
         || !str_equal (a->data_uri, b->data_uri) || !str_equal (a->classification, b->classification)
         || !list_equal (a->residency, a->nresidency, b->residency, b->nresidency) || !str_equal (a->model, b->model)
-        || !str_equal (a->checkpoint_dir, b->checkpoint_dir) || a->simulate_ms != b->simulate_ms)
+        || !str_equal (a->checkpoint_dir, b->checkpoint_dir) || a->simulate_ms != b->simulate_ms
+        || a->model_version != b->model_version || a->launcher != b->launcher
+        || !str_equal (a->output_model, b->output_model) || a->ndepends_on != b->ndepends_on)
         return 0;
+    for (size_t i = 0; i < a->ndepends_on; i++)
+        if (a->depends_on [i] != b->depends_on [i])
+            return 0;
     for (size_t i = 0; i < a->argc; i++)
         if (strcmp (a->argv [i], b->argv [i]) != 0)
             return 0;
@@ -210,8 +215,10 @@ Test (spec, canonical_json_is_pinned)
     char *json = st_spec_to_json (s);
     cr_assert_str_eq (json,
                       "{\"checkpoint_dir\":null,\"command\":[\"echo\",\"hi\"],"
-                      "\"data\":{\"classification\":\"public\",\"residency\":null,\"uri\":null},\"env\":{},"
-                      "\"kind\":\"command\",\"model\":null,\"name\":\"echo\","
+                      "\"data\":{\"classification\":\"public\",\"residency\":null,\"uri\":null},"
+                      "\"depends_on\":null,\"env\":{},"
+                      "\"kind\":\"command\",\"launcher\":\"direct\",\"model\":null,\"name\":\"echo\","
+                      "\"output_model\":null,"
                       "\"placement\":{\"labels\":{},\"max_latency_ms\":null,\"near\":null,\"pool\":null,"
                       "\"prefer\":\"balanced\",\"sites\":null,\"weights\":null},\"preemptible\":false,"
                       "\"priority\":0,\"queue\":\"default\","
@@ -485,8 +492,32 @@ static const bad_case_t bad_cases [] = {
     {"command: [x]\ndata: {residency: EU}\n", "data.residency", "data.residency: must be a list of at most 64 jurisdiction codes, got \"EU\""},
     {"command: [x]\ndata: {residency: [EU, eu]}\n", "data.residency[1]", "data.residency[1]: must be 1 to 16 characters of upper-case letters, digits or '-' (e.g. EU), got \"eu\""},
     {"command: [x]\ndata: {residency: [EU, US, EU]}\n", "data.residency[2]", "data.residency[2]: \"EU\" is listed twice"},
-    {"command: [x]\nmodel: \"llama 3\"\n", "model", "model: must be 1 to 128 characters of letters, digits, '.', '_', '/' or '-', got \"llama 3\""},
+    {"command: [x]\nmodel: \"llama 3\"\n", "model", "model: must be 1 to 128 characters of letters, digits, '.', '_', '/' or '-' (a model family"},
     {"command: [x]\nmodel: [auto]\n", "model", "model: must be 1 to 128 characters"},
+    {"command: [x]\nmodel: \"acme:0\"\n", "model", "model: must be 1 to 128 characters"},
+    {"command: [x]\nmodel: \"acme:01\"\n", "model", "model: must be 1 to 128 characters"},
+    {"command: [x]\nmodel: \"acme:\"\n", "model", "model: must be 1 to 128 characters"},
+    {"command: [x]\nmodel: \"acme:v2\"\n", "model", "model: must be 1 to 128 characters"},
+    {"command: [x]\nmodel: \"acme:1:2\"\n", "model", "model: must be 1 to 128 characters"},
+    {"command: [x]\nmodel: \"acme:1234567890\"\n", "model", "model: must be 1 to 128 characters"},
+    {"command: [x]\nmodel: \":3\"\n", "model", "model: must be 1 to 128 characters"},
+    {"command: [x]\nmodel: \"auto:1\"\n", "model", "model: must be 1 to 128 characters"},
+    {"command: [x]\ndepends_on: 12\n", "depends_on", "depends_on: must be a list of at most 32 job ids, got 12"},
+    {"command: [x]\ndepends_on: {a: 1}\n", "depends_on", "depends_on: must be a list of at most 32 job ids, got a mapping"},
+    {"command: [x]\ndepends_on: [0]\n", "depends_on[0]", "depends_on[0]: must be a job id (a positive integer), got 0"},
+    {"command: [x]\ndepends_on: [4, -2]\n", "depends_on[1]", "depends_on[1]: must be a job id (a positive integer), got -2"},
+    {"command: [x]\ndepends_on: [\"12\"]\n", "depends_on[0]", "depends_on[0]: must be a job id (a positive integer), got \"12\""},
+    {"command: [x]\ndepends_on: [1.5]\n", "depends_on[0]", "depends_on[0]: must be a job id (a positive integer), got 1.5"},
+    {"command: [x]\ndepends_on: [3, 4, 3]\n", "depends_on[2]", "depends_on[2]: job 3 is listed twice"},
+    {"command: [x]\nlauncher: pbs\n", "launcher", "launcher: must be one of auto, mpirun, direct, got \"pbs\""},
+    {"command: [x]\nlauncher: true\n", "launcher", "launcher: must be one of auto, mpirun, direct, got true"},
+    {"kind: inference\ncommand: [x]\nlauncher: mpirun\n", "launcher", "launcher: mpirun starts the ranks of a gang"},
+    {"command: [x]\noutput_model: acme\n", "output_model", "output_model: only a finetune job registers a model version (this job's kind is command)"},
+    {"kind: inference\ncommand: [x]\noutput_model: acme\n", "output_model", "output_model: only a finetune job"},
+    {"kind: finetune\ncommand: [x]\noutput_model: \"a b\"\n", "output_model", "output_model: must be 1 to 128 characters of letters, digits, '.', '_', '/' or '-', got \"a b\""},
+    {"kind: finetune\ncommand: [x]\noutput_model: \"acme:2\"\n", "output_model", "output_model: must be 1 to 128 characters"},
+    {"kind: finetune\ncommand: [x]\noutput_model: [acme]\n", "output_model", "output_model: must be 1 to 128 characters"},
+    {"kind: finetune\ncommand: [x]\noutput_model: auto\n", "output_model", "output_model: \"auto\" is reserved"},
     {"command: [x]\ncheckpoint_dir: ckpt\n", "checkpoint_dir", "checkpoint_dir: must be an absolute path (starting with /), got \"ckpt\""},
     {"command: [x]\nsimulate: 30s\n", "simulate", "simulate: must be a mapping, got \"30s\""},
     {"command: [x]\nsimulate: {}\n", "simulate.duration", "simulate.duration: required field is missing"},
@@ -531,6 +562,88 @@ Test (spec, long_values_are_shortened_in_messages)
     st_error_t err = parse_fail (text);
     cr_assert (strstr (err.msg, "got \"000000000000000000000000000000000000000000000000...\""), "%s", err.msg);
     cr_assert_lt (strlen (err.msg), 200);
+}
+
+/*  depends_on, launcher and output_model: parsed, resolved and written back.  */
+Test (spec, depends_on_launcher_and_output_model)
+{
+    st_spec_t *s = parse_ok ("kind: finetune\ncommand: [x]\ndepends_on: [12, 7, 300]\noutput_model: acme/twin-1.0\n"
+                             "model: llama-3\n");
+    cr_assert_eq (s->ndepends_on, 3);
+    cr_assert_eq (s->depends_on [0], 12, "in the spec's order");
+    cr_assert_eq (s->depends_on [1], 7);
+    cr_assert_eq (s->depends_on [2], 300);
+    cr_assert_str_eq (s->output_model, "acme/twin-1.0");
+    cr_assert_eq (s->launcher, ST_LAUNCHER_MPIRUN, "auto means mpirun for a finetune job");
+    char *json = st_spec_to_json (s);
+    cr_assert (strstr (json, "\"depends_on\":[12,7,300],"), "%s", json);
+    cr_assert (strstr (json, "\"launcher\":\"mpirun\","), "auto is never written back: %s", json);
+    cr_assert (strstr (json, "\"output_model\":\"acme/twin-1.0\","), "%s", json);
+    free (json);
+    assert_round_trip (s);
+    st_spec_destroy (&s);
+
+    /*  32 ids are fine, 33 are not; an empty list is no list.  */
+    char text [512];
+    size_t used = (size_t) snprintf (text, sizeof text, "command: [x]\ndepends_on: [1");
+    for (int i = 2; i <= 32; i++)
+        used += (size_t) snprintf (text + used, sizeof text - used, ", %d", i);
+    snprintf (text + used, sizeof text - used, "]\n");
+    s = parse_ok (text);
+    cr_assert_eq (s->ndepends_on, 32);
+    assert_round_trip (s);
+    st_spec_destroy (&s);
+    snprintf (text + used, sizeof text - used, ", 33]\n");
+    st_error_t err = parse_fail (text);
+    cr_assert_str_eq (err.field, "depends_on");
+    s = parse_ok ("command: [x]\ndepends_on: []\nlauncher: ~\noutput_model: ~\n");
+    cr_assert_eq (s->ndepends_on, 0);
+    cr_assert_null (s->depends_on);
+    cr_assert_null (s->output_model);
+    cr_assert_eq (s->launcher, ST_LAUNCHER_DIRECT);
+    st_spec_destroy (&s);
+}
+
+Test (spec, launcher_auto_follows_the_kind)
+{
+    static const struct {
+        const char *yaml;
+        st_launcher_t want;
+    } cases [] = {
+        {"kind: finetune\ncommand: [x]\n", ST_LAUNCHER_MPIRUN},
+        {"kind: finetune\ncommand: [x]\nlauncher: auto\n", ST_LAUNCHER_MPIRUN},
+        {"kind: finetune\ncommand: [x]\nlauncher: direct\n", ST_LAUNCHER_DIRECT},
+        {"kind: command\ncommand: [x]\n", ST_LAUNCHER_DIRECT},
+        {"kind: command\ncommand: [x]\nresources: {ranks: 4}\nlauncher: mpirun\n", ST_LAUNCHER_MPIRUN},
+        {"kind: inference\ncommand: [x]\n", ST_LAUNCHER_DIRECT},
+        {"kind: inference\ncommand: [x]\nlauncher: direct\n", ST_LAUNCHER_DIRECT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        st_spec_t *s = parse_ok (cases [i].yaml);
+        cr_assert_eq (s->launcher, cases [i].want, "%s", cases [i].yaml);
+        assert_round_trip (s);
+        st_spec_destroy (&s);
+    }
+}
+
+Test (spec, model_name_with_a_version)
+{
+    st_spec_t *s = parse_ok ("command: [x]\nmodel: \"acme-twin:12\"\n");
+    cr_assert_str_eq (s->model, "acme-twin", "the name alone");
+    cr_assert_eq (s->model_version, 12);
+    char *json = st_spec_to_json (s);
+    cr_assert (strstr (json, "\"model\":\"acme-twin:12\""), "%s", json);
+    free (json);
+    assert_round_trip (s);
+    st_spec_destroy (&s);
+    s = parse_ok ("command: [x]\nmodel: \"org/m:999999999\"\n");
+    cr_assert_str_eq (s->model, "org/m");
+    cr_assert_eq (s->model_version, 999999999);
+    st_spec_destroy (&s);
+    s = parse_ok ("command: [x]\nmodel: acme-twin\n");
+    cr_assert_eq (s->model_version, 0, "no version: the latest, or a family of the cluster");
+    assert_round_trip (s);
+    st_spec_destroy (&s);
 }
 
 Test (spec, size_limits_of_lists)
@@ -578,7 +691,7 @@ Test (spec, unknown_fields_at_every_level)
     cr_assert_str_eq (err.msg, "unknown field \"comand\"");
     cr_assert_str_eq (err.hint, "allowed fields here: kind, name, tenant, queue, priority, preemptible, command, "
                                 "env, workdir, resources, placement, data, model, checkpoint_dir, simulate, "
-                                "time_limit, retries");
+                                "time_limit, retries, depends_on, launcher, output_model");
 
     err = parse_fail ("command: [x]\nresources: {cpu: 2}\n");
     cr_assert_str_eq (err.field, "resources.cpu");
