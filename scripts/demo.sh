@@ -248,6 +248,55 @@ for id in "${ids[@]}"; do
     strata explain "$id" | sed 's/^/    /' || true
 done
 
+# -- 6. an AI twin: fine-tune, then batch inference with the fine-tuned model --------------
+say "an AI twin: a 2-rank fine-tune (mpirun), then 3-shard inference with its model"
+TWIN=$DEMO_DIR/twin
+rm -rf "$TWIN"; mkdir -p "$TWIN"
+grep -v '^ *$' /usr/share/common-licenses/Apache-2.0 | head -12 > "$TWIN/prompts.txt"
+cat > "$TWIN/finetune.yaml" <<EOF
+kind: finetune
+name: twin-finetune
+tenant: research
+output_model: acme-twin
+command: [$BIN/strata-twin-train, --data, /usr/share/common-licenses, --steps, "120", --batch, "8",
+          --seq, "64", --layers, "2", --dim, "64", --heads, "4", --checkpoint-every, "40", --resume]
+checkpoint_dir: $TWIN/checkpoints
+resources: {ranks: 2, cpus_per_rank: 1, mem_per_rank: 512M}
+data: {uri: "file:///usr/share/common-licenses", classification: internal, residency: [EU]}
+time_limit: 5m
+EOF
+ft=$(strata submit "$TWIN/finetune.yaml" --json | jq -r .id) || die "submitting the fine-tune failed"
+cat > "$TWIN/inference.yaml" <<EOF
+kind: inference
+name: twin-answers
+tenant: research
+model: acme-twin
+depends_on: [$ft]
+command: [sh, -c, 'exec $BIN/strata-twin-infer --model "\$STRATA_MODEL_URI" --data $TWIN/prompts.txt --out $TWIN/answers.jsonl --max-new 24']
+resources: {shards: 3, cpus_per_rank: 1, mem_per_rank: 256M}
+data: {classification: internal, residency: [EU]}
+time_limit: 5m
+EOF
+inf=$(strata submit "$TWIN/inference.yaml" --json | jq -r .id) || die "submitting the inference failed"
+note "fine-tune: job $ft; inference: job $inf (depends_on: [$ft], model: acme-twin)"
+sleep 0.5
+strata show "$inf" | grep -E '^(state|reason):' | sed 's/^/    /'
+for id in "$ft" "$inf"; do
+    for ((i = 0; i < 600; i++)); do
+        s=$(strata show "$id" --json | jq -r .state)
+        case $s in SUCCEEDED|FAILED|CANCELLED) break ;; esac
+        [ "$id" = "$ft" ] && [ $((i % 10)) -eq 5 ] && strata show "$ft" | grep '^progress:' | sed 's/^/    /'
+        sleep 0.2
+    done
+    note "job $id: $s: $(strata show "$id" --json | jq -r .reason)"
+    [ "$s" = SUCCEEDED ] || { strata logs "$id" --stderr | tail -20 >&2; die "twin job $id: $s"; }
+done
+strata logs "$ft" | grep -E '^(step (1|40|80|120) |val_loss)' | sed 's/^/    | /'
+say "strata models (the registered fine-tune)"
+strata models
+say "answers ($TWIN/answers.jsonl, merged from 3 shards on $(strata show "$inf" --json | jq -r '[.tasks[].node] | unique | join(" and ")'))"
+head -3 "$TWIN/answers.jsonl" | sed 's/^/    /'
+
 say "a job that must wait: restricted EU data, 4 GPUs, with 2 GPUs in the only cleared pool"
 printf '%s\n' "name: too-big-restricted" "command: [sleep, \"1\"]" "resources: {gpus_per_rank: 4}" \
     "data: {classification: restricted, residency: [EU]}" > "$DEMO_DIR/too-big.yaml"

@@ -156,6 +156,27 @@ s_name (char *out, size_t len, const char *dir, uint64_t step)
     snprintf (out, len, "%s/ckpt-%012llu.bin", dir, (unsigned long long) step);
 }
 
+/*  mkdir -p: a job's checkpoint directory (under its pool's storage root)
+ *  may not exist yet, nor its parents.  */
+static int
+s_mkdir_p (const char *dir)
+{
+    char path[4096];
+    if (snprintf (path, sizeof path, "%s", dir) >= (int) sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir (path, 0777) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir (path, 0777) < 0 && errno != EEXIST ? -1 : 0;
+}
+
 int
 twin_ckpt_save (const char *dir, const twin_model_t *m, const twin_ckpt_meta_t *meta, char *path_out,
                 size_t pathlen, char *err, size_t errlen)
@@ -164,7 +185,7 @@ twin_ckpt_save (const char *dir, const twin_model_t *m, const twin_ckpt_meta_t *
         snprintf (err, errlen, "checkpoints need a little-endian host");
         return -1;
     }
-    if (mkdir (dir, 0777) < 0 && errno != EEXIST) {
+    if (s_mkdir_p (dir) != 0) {
         snprintf (err, errlen, "cannot create %s: %s", dir, strerror (errno));
         return -1;
     }

@@ -1,4 +1,5 @@
-/*  strata-twin-train: flags, signals, then twin_train (train.c).  */
+/*  strata-twin-train: flags, signals, the ranks' communicator, then
+ *  twin_train (train.c).  */
 #include "twin.h"
 
 #include <errno.h>
@@ -7,6 +8,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "collective.h"
+
+#ifdef STRATA_TWIN_CUDA
+#define S_CUDA_BUILT "This build has CUDA."
+#else
+#define S_CUDA_BUILT "This build has no CUDA."
+#endif
 
 static const char s_usage[] =
     "usage: strata-twin-train --data PATH [options]\n"
@@ -27,10 +36,17 @@ static const char s_usage[] =
     "  --layers L --dim D --heads H   model shape for a fresh start [2, 64, 4]\n"
     "  --lr X                  AdamW learning rate [0.003]\n"
     "  --val-fraction F        the last F of the bytes are held out [0.1]\n"
+    "  --backend B             collective for data-parallel ranks: auto, mpi or nccl [auto];\n"
+    "                          ranks come from mpirun, else STRATA_RANK/STRATA_WORLD_SIZE\n"
+    "  --device D              where the steps run: cpu, cuda or auto (cuda when a CUDA device\n"
+    "                          is visible, else cpu) [cpu]; cuda: each rank takes ordinal\n"
+    "                          (local rank mod visible devices), so one GPU per rank\n"
+    "                          (CUDA_VISIBLE_DEVICES) means its device 0. " S_CUDA_BUILT "\n"
     "  --help                  this text\n"
     "\n"
     "Exit status: 0 done; 1 I/O or internal error; 2 bad flags or input;\n"
     "75 (EX_TEMPFAIL) stopped by SIGTERM after writing a checkpoint: requeue with --resume.\n"
+    "With several ranks, rank 0 prints and checkpoints; a SIGTERM to any rank stops all.\n"
     "One BLAS thread per process, so runs are bit-for-bit reproducible. See docs/twin.md.\n";
 
 static int
@@ -73,6 +89,22 @@ s_double (const char *flag, const char *s, double lo, double hi, double *out)
     return 0;
 }
 
+/*  Whether this process is one of several ranks, as far as the environment
+ *  says before sc_init: mpirun's OMPI_COMM_WORLD_SIZE or PMI_SIZE, Strata's
+ *  STRATA_WORLD_SIZE. Only a preference (nccl for several GPU ranks, no NCCL
+ *  set-up for one): a wrong guess costs speed, never correctness.  */
+static int
+s_several_ranks (void)
+{
+    static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "STRATA_WORLD_SIZE" };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv (vars[i]);
+        if (v && atoi (v) > 1)
+            return 1;
+    }
+    return 0;
+}
+
 static void
 s_on_term (int sig)
 {
@@ -86,7 +118,7 @@ main (int argc, char **argv)
     twin_opts_t o;
     twin_opts_defaults (&o);
     enum { O_DATA = 256, O_STEPS, O_BATCH, O_SEQ, O_SEED, O_DIR, O_RESUME, O_BASE, O_LAYERS, O_DIM, O_HEADS,
-           O_LR, O_VAL, O_EVERY, O_HELP };
+           O_LR, O_VAL, O_EVERY, O_BACKEND, O_DEVICE, O_HELP };
     static const struct option opts[] = {
         { "data", required_argument, NULL, O_DATA },
         { "steps", required_argument, NULL, O_STEPS },
@@ -102,6 +134,8 @@ main (int argc, char **argv)
         { "lr", required_argument, NULL, O_LR },
         { "val-fraction", required_argument, NULL, O_VAL },
         { "checkpoint-every", required_argument, NULL, O_EVERY },
+        { "backend", required_argument, NULL, O_BACKEND },
+        { "device", required_argument, NULL, O_DEVICE },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -109,6 +143,7 @@ main (int argc, char **argv)
     int c;
     long v;
     double d;
+    sc_backend_t backend = SC_AUTO;
     while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1) {
         const char *name = c >= O_DATA && c <= O_HELP ? opts[c - O_DATA].name : "";
         switch (c) {
@@ -149,6 +184,20 @@ main (int argc, char **argv)
             if (s_double (name, optarg, 0.0, 1.0, &d) < 0) return TWIN_EXIT_USAGE;
             o.val_fraction = d;
             break;
+        case O_BACKEND:
+            if (sc_backend_parse (optarg, &backend) < 0)
+                return s_bad ("--backend wants auto, mpi or nccl, not '%s'%s", optarg, "");
+            break;
+        case O_DEVICE:
+            if (!strcmp (optarg, "cpu"))
+                o.device = TWIN_DEVICE_CPU;
+            else if (!strcmp (optarg, "cuda"))
+                o.device = TWIN_DEVICE_CUDA;
+            else if (!strcmp (optarg, "auto"))
+                o.device = TWIN_DEVICE_AUTO;
+            else
+                return s_bad ("--device wants cpu, cuda or auto, not '%s'%s", optarg, "");
+            break;
         case ':':
             return s_bad ("%s needs a value%s", argv[optind - 1], "");
         default:
@@ -161,11 +210,38 @@ main (int argc, char **argv)
         return s_bad ("--data is required%s%s", "", "");
     if (!o.checkpoint_dir)
         o.checkpoint_dir = getenv ("STRATA_CHECKPOINT_DIR");
+#ifndef STRATA_TWIN_CUDA
+    if (o.device == TWIN_DEVICE_CUDA) {
+        fprintf (stderr, "strata-twin-train: --device cuda: this strata-twin-train was built without CUDA "
+                 "(CMake found no CUDA compiler and toolkit)\n");
+        return TWIN_EXIT_USAGE;
+    }
+#endif
 
     struct sigaction sa;
     memset (&sa, 0, sizeof sa);
     sa.sa_handler = s_on_term;
     sigemptyset (&sa.sa_mask);
     sigaction (SIGTERM, &sa, NULL);
-    return twin_train (&o, stdout, stderr);
+
+    /*  The ranks: MPI's under mpirun (MPI's rank wins over an inherited
+     *  STRATA_RANK), else STRATA_RANK/STRATA_WORLD_SIZE, else a world of one.
+     *  Only --device cuda with several ranks lets auto pick nccl (device
+     *  buffers): the CPU step reduces host memory; with --device auto the
+     *  ranks resolve the device each on its own, after this, while the
+     *  backend must be one choice of all ranks (a CUDA step on mpi goes
+     *  through the host); one rank needs no collective. An explicit nccl
+     *  with --device cpu gets twin_train's refusal.  */
+    char err[512];
+    sc_options_t co = { .backend = backend, .host_buffers = !(o.device == TWIN_DEVICE_CUDA && s_several_ranks ()),
+                        .argc = &argc, .argv = &argv };
+    sc_comm_t *comm = sc_init (&co, err, sizeof err);
+    if (!comm) {
+        fprintf (stderr, "strata-twin-train: %s\n", err);
+        return TWIN_EXIT_USAGE;
+    }
+    o.comm = comm;
+    int rc = twin_train (&o, stdout, stderr);
+    sc_finalize (&comm);
+    return rc;
 }

@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*  The stop flag both workloads poll (twin.h): set from their SIGTERM handlers.  */
+volatile sig_atomic_t twin_stop_requested;
+
 /* ---- configuration and layout ---------------------------------------- */
 
 int

@@ -13,7 +13,7 @@
  *      twin_data_batch (d, key, &cursor, T, B, rank, world, tokens);  contiguous slice
  *      twin_forward (m, tokens, B, T);
  *      twin_backward (m, tokens, B, T);               grads = d(mean loss of the local batch)
- *      allreduce_average (m->grads, m->n_params);     <- the only line to add
+ *      sc_allreduce (comm, m->grads, m->n_params, SC_AVG, ...);   (train.c)
  *      twin_adamw_step (m, &hp, step);
  *
  *  Batches are a pure function of (seed, cursor), so all ranks keep the same
@@ -143,9 +143,23 @@ typedef struct {
     double val_fraction;
     long checkpoint_every;              /*  0: only at the end (and on SIGTERM)  */
     int resume;
-    int rank, world;                    /*  data slice; 0 and 1 until the collective is wired  */
+    int rank, world;                    /*  data slice when comm is NULL (default 0 of 1)  */
+    /*  The ranks' communicator (worker/collective/collective.h), or NULL for
+     *  a process alone. With it, rank and world come from the communicator,
+     *  gradients and losses are averaged over the ranks every step, rank 0
+     *  alone writes checkpoints, and the ranks agree when to stop.  */
+    struct sc_comm *comm;
     int val_windows;                    /*  cap on validation windows  */
+    /*  Where the steps run (--device): TWIN_DEVICE_CPU (the default),
+     *  TWIN_DEVICE_CUDA (worker/twin/cuda/twin_cuda.h; only in a build with
+     *  STRATA_TWIN_CUDA, TWIN_EXIT_USAGE otherwise or without a visible
+     *  device), TWIN_DEVICE_AUTO (cuda when a device is visible, else cpu).  */
+    int device;
 } twin_opts_t;
+
+#define TWIN_DEVICE_CPU 0
+#define TWIN_DEVICE_CUDA 1
+#define TWIN_DEVICE_AUTO 2
 
 void twin_opts_defaults (twin_opts_t *o);
 /*  Set from a signal handler: the loop finishes the current step, writes a
@@ -154,5 +168,48 @@ extern volatile sig_atomic_t twin_stop_requested;
 /*  Returns the process exit status: 0, 1 (I/O or internal error),
  *  TWIN_EXIT_USAGE (bad input), TWIN_EXIT_PREEMPTED.  */
 int twin_train (const twin_opts_t *o, FILE *out, FILE *errf);
+
+/* ---- batch inference: strata-twin-infer (infer.c; docs/twin.md, "Inference") ----
+ *  Every line is evaluated alone (batch 1), so its figures never depend on
+ *  the lines evaluated with it. m must come from twin_model_new (cfg, 1, cfg.ctx).
+ *  Both stop early (result meaningless) once twin_stop_requested is set.  */
+
+#define TWIN_INFER_MAX_NEW 4096         /*  longest --max-new  */
+
+/*  Mean negative log-likelihood (nats per byte) of one line: the model reads
+ *  "\n" + line and predicts each byte of the line and the closing '\n'
+ *  (len + 1 targets; so the perplexity is exp of it). Longer than the context
+ *  C: windows of C inputs, starting every S = C/2 bytes; each window scores
+ *  only the targets no earlier window scored, so every target is scored once,
+ *  and with at least C - S bytes of context after the first window.  */
+double twin_infer_nll (twin_model_t *m, const uint8_t *line, size_t len);
+/*  Greedy continuation of "\n" + line: n bytes into out, each the most likely
+ *  next byte (the lowest on a tie) given the last C bytes so far. 0, or -1
+ *  when out of memory.  */
+int twin_infer_greedy (twin_model_t *m, const uint8_t *line, size_t len, int n, uint8_t *out);
+/*  Copies in as valid UTF-8 (RFC 3629: no overlongs, surrogates or code
+ *  points past U+10FFFF): each byte that does not start a well-formed
+ *  sequence becomes U+FFFD. out needs 3n bytes; returns the bytes written.  */
+size_t twin_utf8_sanitize (const uint8_t *in, size_t n, char *out);
+
+typedef struct {
+    const char *model;                  /*  a checkpoint file, or a directory: its newest checkpoint  */
+    const char *data;                   /*  one document or prompt per line  */
+    const char *out;                    /*  JSON Lines, one per input line, in input order  */
+    int shard, shards;                  /*  this process takes input lines k with k % shards == shard  */
+    int max_new;                        /*  greedy bytes per line, 0..TWIN_INFER_MAX_NEW  */
+    /*  Called about once a second while lines are evaluated, and once when
+     *  the shard file is written; may be NULL.  */
+    void (*progress) (void *arg, uint64_t done, uint64_t total, double items_per_s);
+    void *progress_arg;
+} twin_infer_opts_t;
+
+void twin_infer_opts_defaults (twin_infer_opts_t *o);
+/*  Evaluates this shard's lines into OUT.shard-I-of-N, then merges all N into
+ *  OUT when they are all there (docs/twin.md). Prints `items N items_per_s X`
+ *  on out. Returns the exit status: 0, 1 (I/O or internal error),
+ *  TWIN_EXIT_USAGE (bad flags or input, a model that fails verification),
+ *  TWIN_EXIT_PREEMPTED (SIGTERM: no partial file is left; rerun the shard).  */
+int twin_infer (const twin_infer_opts_t *o, FILE *out, FILE *errf);
 
 #endif
