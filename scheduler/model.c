@@ -477,8 +477,9 @@ st_job_evaluate (st_sched_t *s, st_job_t *job)
             st_job_set_state (s, job, ST_JOB_SUCCEEDED, "mpirun exited with code 0 (%u ranks)%s%s", job->ntasks,
                               progress[0] ? "; last progress: " : "", progress);
         else
-            st_job_set_state (s, job, ST_JOB_SUCCEEDED, "all %u rank(s) exited with code 0%s%s", job->ntasks,
-                              progress[0] ? "; last progress: " : "", progress);
+            st_job_set_state (s, job, ST_JOB_SUCCEEDED, "all %u %s exited with code 0%s%s", job->ntasks,
+                              job->spec->gang ? "rank(s)" : "shard(s)", progress[0] ? "; last progress: " : "",
+                              progress);
         return;
     }
     if (first_failed) {
