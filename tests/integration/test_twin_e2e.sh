@@ -6,8 +6,9 @@
 #   2. a 3-shard `inference` job that depends on it (depends_on), names the fine-tuned
 #      model, and spreads over two pools; its merged output is byte-identical to a
 #      single-process run of strata-twin-infer on the same checkpoint;
-#   3. SIGTERM to the training mid-run: it checkpoints and exits 75, the attempt ends
-#      PREEMPTED, and the next attempt resumes from the checkpoint's step.
+#   3. the trainer's progress (step, loss, tokens/s) reaches `strata show`; SIGTERM to
+#      the training mid-run: it checkpoints and exits 75, the attempt ends PREEMPTED, and
+#      the next attempt resumes from the checkpoint's step.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/storage" "$T/out"
@@ -102,6 +103,9 @@ lj=$(submit_job "$T/long.yaml")
 wait_job_state "$lj" RUNNING 60
 node=$(jq -r '.tasks[0].node' <<< "$(job_json "$lj")")
 wait_until 60 "training has started" grep -q "^step 20 " "$T/$node/logs/$lj/0.1.stdout"
+wait_until 10 "the trainer's progress in strata show" \
+    sh -c "'$ST_BIN/strata' --scheduler '$ST_CLIENT_EP' show $lj | grep -qE '^progress: +step [0-9]+ of 4000, loss [0-9.]+, [0-9.]+ tokens/s'"
+ok "$(st show "$lj" | grep '^progress:')"
 pid=$(jq -r '.tasks[0].pid' <<< "$(job_json "$lj")")
 kill -TERM "$pid"
 wait_until 60 "attempt 2 started" sh -c "[ -s '$T/$node/logs/$lj/0.2.stdout' ] || ls $T/*/logs/$lj/0.2.stdout >/dev/null 2>&1"
