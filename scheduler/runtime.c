@@ -6,7 +6,9 @@
  *                      the request's timeout
  *      RemoteExec      mpirun's strata-rsh on one node asks for Open MPI's
  *                      daemon on another: sent as Exec to that node's held
- *                      rank, answered when that rank's process ends
+ *                      rank; RemoteExited tells rank 0's worker when that
+ *                      process ends (matched there by job, attempt and node,
+ *                      so a scheduler restart in between loses nothing)
  *      Progress        step, loss and rate, kept on the job for `strata show`
  *
  *  Every request names a task; the worker has checked it is that task's
@@ -281,25 +283,36 @@ s_on_remote_exec (st_sched_t *s, st_node_t *node, uint64_t seq, const Strata__Re
         s_reply_error (s, node, seq, "remote start needs a node and a command");
         return;
     }
-    /*  The lowest held rank of this attempt on that node that has no process yet.  */
-    st_task_t *target = NULL;
+    if (job->spec->launcher != ST_LAUNCHER_MPIRUN) {
+        s_reply_error (s, node, seq, "job %" PRIu64 " is not launched by mpirun", job->id);
+        return;
+    }
+    /*  The lowest held rank of this attempt on that node with no process yet.
+     *  One that has a process already means this is the same request again
+     *  (its worker re-sends it after a reconnect): nothing to start, and
+     *  RemoteExited answers it when that process ends.  */
+    st_task_t *target = NULL, *running = NULL;
     for (uint32_t i = 1; i < job->ntasks && !target; i++) {
         st_task_t *t = &job->tasks[i];
-        if (st_task_live (t) && t->node && strcmp (t->node->name, x->node) == 0 && !t->exec_sent)
+        if (!st_task_live (t) || !t->node || strcmp (t->node->name, x->node) != 0)
+            continue;
+        if (!t->exec_sent && !t->pid)
             target = t;
+        else if (!running)
+            running = t;
     }
-    if (!target || job->spec->launcher != ST_LAUNCHER_MPIRUN) {
+    if (!target && running) {
+        st_debug ("job %" PRIu64 " attempt %u: remote start on %s asked again; rank %u runs it already", job->id,
+                  job->attempt, x->node, running->index);
+        return;
+    }
+    if (!target) {
         s_reply_error (s, node, seq, "node %s holds no rank of job %" PRIu64 " attempt %u waiting for a process",
                        x->node, job->id, job->attempt);
         return;
     }
     if (!target->node->connected) {
         s_reply_error (s, node, seq, "node %s is not connected", x->node);
-        return;
-    }
-    char *waiter = strdup (node->name);
-    if (!waiter) {
-        s_reply_error (s, node, seq, "out of memory");
         return;
     }
     Strata__Envelope env;
@@ -316,14 +329,10 @@ s_on_remote_exec (st_sched_t *s, st_node_t *node, uint64_t seq, const Strata__Re
     env.body_case = STRATA__ENVELOPE__BODY_EXEC;
     env.exec = &ex;
     if (st_wire_send (s->worker_sock, &target->node->peer, &env) != ST_OK) {
-        free (waiter);
         s_reply_error (s, node, seq, "cannot reach node %s", x->node);
         return;
     }
     target->exec_sent = 1;
-    free (target->exec_waiter);
-    target->exec_waiter = waiter;
-    target->exec_waiter_seq = seq;
     st_info ("job %" PRIu64 " attempt %u: rank %u on %s asked for a process for rank %u on %s", job->id,
              job->attempt, from->index, node->name, target->index, x->node);
 }
@@ -331,22 +340,36 @@ s_on_remote_exec (st_sched_t *s, st_node_t *node, uint64_t seq, const Strata__Re
 void
 st_runtime_task_ended (st_sched_t *s, st_task_t *t)
 {
-    if (!t->exec_waiter)
+    /*  A held rank of an mpirun-launched gang ended: rank 0's strata-rsh for
+     *  that node may be waiting (also when it asked a scheduler before this one).  */
+    st_job_t *job = t->job;
+    if (job->spec->launcher != ST_LAUNCHER_MPIRUN || t->index == 0 || !t->node_name)
         return;
-    Strata__AgentReply r = STRATA__AGENT_REPLY__INIT;
+    const st_task_t *leader = &job->tasks[0];
+    if (!st_task_live (leader) || !leader->node || !leader->node->connected)
+        return;
+    Strata__Envelope env;
+    Strata__RemoteExited rx = STRATA__REMOTE_EXITED__INIT;
+    Strata__TaskRef tr = STRATA__TASK_REF__INIT;
     char msg[200];
+    st_wire_envelope_init (&env, st_sched_next_seq (s));
+    tr.job_id = job->id;
+    tr.index = t->index;
+    tr.attempt = t->attempt;
+    rx.task = &tr;
+    rx.node = t->node_name;
     if (t->has_exit || t->term_signal) {
-        r.exit_code = t->exit_code;
-        r.term_signal = t->term_signal;
+        rx.exit_code = t->exit_code;
+        rx.term_signal = t->term_signal;
     }
     else {
-        snprintf (msg, sizeof msg, "rank %u on %s ended without an exit status (%s)", t->index,
-                  t->node_name ? t->node_name : "?", st_job_state_name (t->state));
-        r.error = msg;
+        snprintf (msg, sizeof msg, "rank %u on %s ended without an exit status (%s)", t->index, t->node_name,
+                  st_job_state_name (t->state));
+        rx.error = msg;
     }
-    s_reply (s, s_node (s, t->exec_waiter), t->exec_waiter_seq, &r);
-    free (t->exec_waiter);
-    t->exec_waiter = NULL;
+    env.body_case = STRATA__ENVELOPE__BODY_REMOTE_EXITED;
+    env.remote_exited = &rx;
+    (void) st_wire_send (s->worker_sock, &leader->node->peer, &env);
 }
 
 static void
@@ -412,9 +435,5 @@ st_runtime_job_free (st_job_t *job)
         }
         free (job->rdzv);
         job->rdzv = NULL;
-    }
-    for (uint32_t i = 0; i < job->ntasks; i++) {
-        free (job->tasks[i].exec_waiter);
-        job->tasks[i].exec_waiter = NULL;
     }
 }

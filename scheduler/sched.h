@@ -106,9 +106,7 @@ struct st_task {
     int stop_sent;              /*  a terminate signal went out for this attempt  */
     int dirty;
     /*  a held rank of an mpirun-launched gang (runtime.c)  */
-    int exec_sent;              /*  an Exec gave it its process (Open MPI's daemon)  */
-    char *exec_waiter;          /*  node whose strata-rsh waits for that process to end (owned), NULL: none  */
-    uint64_t exec_waiter_seq;   /*  the relayed RemoteExec's seq there  */
+    int exec_sent;              /*  an Exec went out to give it its process (Open MPI's daemon)  */
 };
 
 /*  Rendezvous values of one attempt of a job (runtime.c).  */
@@ -341,7 +339,7 @@ struct st_sched {
 #define ST_PREEMPTIONS_MAX 100u
 /*  RendezvousPut/Get, RemoteExec and Progress relayed by node's worker.  */
 void       st_runtime_on_message (st_sched_t *s, st_node_t *node, const Strata__Envelope *env);
-/*  A task ended: answers the strata-rsh waiting for its process.  */
+/*  A task ended: a held rank's end goes to rank 0's worker (RemoteExited).  */
 void       st_runtime_task_ended (st_sched_t *s, st_task_t *t);
 /*  Times out rendezvous waits; answers waits whose attempt ended.  */
 void       st_runtime_tick (st_sched_t *s, uint64_t now_mono);

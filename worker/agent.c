@@ -12,8 +12,10 @@
  *  so a task can only speak for itself, and clears the token before relaying.
  *  A request that fails these checks gets an AgentReply with the reason and
  *  goes no further. Relayed calls wait in w->calls until the answer comes or
- *  the task's own deadline passes; a reset of the scheduler connection fails
- *  them all (st__agent_fail_all), and the task may ask again.
+ *  the task's own deadline passes. A reset of the scheduler connection fails
+ *  the rendezvous calls (the task may ask again) and asks the remote starts
+ *  again (st__agent_reconnected): they are answered by RemoteExited, matched
+ *  by job, attempt and node, whichever scheduler sends it.
  */
 #include "worker_int.h"
 
@@ -37,6 +39,8 @@
 #define S_CALLS_MAX 4096u           /*  relayed calls waiting at once  */
 #define S_MARGIN_MS 15000u          /*  kept past the task's own deadline  */
 #define S_DRAIN_MAX 256             /*  requests handled per pass  */
+
+static void s_forget_call (st_worker_t *w, size_t i);
 
 void
 st__agent_token (char *out)
@@ -116,6 +120,8 @@ st__agent_close (st_worker_t *w)
         w->agent_sock = NULL;
     }
     w->agent_endpoint[0] = '\0';
+    while (w->ncalls)
+        s_forget_call (w, w->ncalls - 1);
     free (w->calls);
     w->calls = NULL;
     w->ncalls = w->calls_cap = 0;
@@ -174,7 +180,36 @@ s_find_token (st_worker_t *w, const char *token, st__node_t **node)
 static void
 s_forget_call (st_worker_t *w, size_t i)
 {
+    if (w->calls[i].remote)
+        strata__envelope__free_unpacked (w->calls[i].remote, NULL);
     w->calls[i] = w->calls[--w->ncalls];
+}
+
+/*  An owned copy of env (a relayed RemoteExec, kept to ask again), or NULL.  */
+static Strata__Envelope *
+s_copy (const Strata__Envelope *env)
+{
+    size_t len = strata__envelope__get_packed_size (env);
+    uint8_t *buf = malloc (len ? len : 1);
+    if (!buf)
+        return NULL;
+    strata__envelope__pack (env, buf);
+    Strata__Envelope *copy = strata__envelope__unpack (NULL, len, buf);
+    free (buf);
+    return copy;
+}
+
+/*  Non-zero while a task of the job's attempt lives on this worker.  */
+static int
+s_attempt_live (st_worker_t *w, uint64_t job_id, uint32_t attempt)
+{
+    for (size_t n = 0; n < w->nnodes; n++)
+        for (size_t i = 0; i < w->nodes[n].nslots; i++) {
+            const st_task_key_t *k = st_task_key (w->nodes[n].slots[i].task);
+            if (k->job_id == job_id && k->attempt == attempt)
+                return 1;
+        }
+    return 0;
 }
 
 /*  Handles one request from a task.  */
@@ -251,7 +286,14 @@ s_on_request (st_worker_t *w, const st_peer_t *peer, Strata__Envelope *in, uint6
         w->calls = calls;
         w->calls_cap = cap;
     }
+    Strata__Envelope *remote = NULL;
+    if (in->body_case == STRATA__ENVELOPE__BODY_REMOTE_EXEC && !(remote = s_copy (in))) {
+        s_reply_error (w, peer, client_seq, "out of memory");
+        goto restore;
+    }
     if (st__node_send (node, in) != ST_OK) {
+        if (remote)
+            strata__envelope__free_unpacked (remote, NULL);
         s_reply_error (w, peer, client_seq, "cannot reach the scheduler; try again");
         goto restore;
     }
@@ -260,6 +302,8 @@ s_on_request (st_worker_t *w, const st_peer_t *peer, Strata__Envelope *in, uint6
         .client_seq = client_seq,
         .peer = *peer,
         .deadline_ms = now + wait_ms + S_MARGIN_MS,
+        .remote = remote,
+        .node = node,
     };
 restore:
     /*  in is freed by st_wire_free: put back what it owns.  */
@@ -270,11 +314,15 @@ restore:
 void
 st__agent_drain (st_worker_t *w, uint64_t now)
 {
-    for (size_t i = 0; i < w->ncalls;)
-        if (w->calls[i].deadline_ms <= now)
+    /*  A remote start waits as long as its job's attempt runs here.  */
+    for (size_t i = 0; i < w->ncalls;) {
+        const st__agent_call_t *c = &w->calls[i];
+        const Strata__TaskRef *r = c->remote ? c->remote->remote_exec->task : NULL;
+        if (c->deadline_ms <= now || (r && !s_attempt_live (w, r->job_id, r->attempt)))
             s_forget_call (w, i);
         else
             i++;
+    }
     if (!w->agent_sock)
         return;
     for (int k = 0; k < S_DRAIN_MAX; k++) {
@@ -309,9 +357,42 @@ st__agent_on_reply (st_worker_t *w, const Strata__Envelope *env)
 }
 
 void
-st__agent_fail_all (st_worker_t *w, const char *why)
+st__agent_reconnected (st_worker_t *w, const char *why)
 {
-    for (size_t i = 0; i < w->ncalls; i++)
-        s_reply_error (w, &w->calls[i].peer, w->calls[i].client_seq, "%s", why);
-    w->ncalls = 0;
+    for (size_t i = 0; i < w->ncalls;) {
+        st__agent_call_t *c = &w->calls[i];
+        if (c->remote) {
+            /*  Asked again under a new seq: a scheduler that already started the
+             *  process starts nothing, and RemoteExited answers by job and node.  */
+            c->remote->seq = st__node_next_seq (c->node);
+            c->fwd_seq = c->remote->seq;
+            st__node_send (c->node, c->remote);
+            i++;
+            continue;
+        }
+        s_reply_error (w, &c->peer, c->client_seq, "%s", why);
+        s_forget_call (w, i);
+    }
+}
+
+void
+st__agent_on_remote_exited (st_worker_t *w, const Strata__RemoteExited *rx)
+{
+    if (!rx->task || !rx->node)
+        return;
+    for (size_t i = 0; i < w->ncalls;) {
+        const st__agent_call_t *c = &w->calls[i];
+        const Strata__RemoteExec *x = c->remote ? c->remote->remote_exec : NULL;
+        if (!x || !x->task || x->task->job_id != rx->task->job_id || x->task->attempt != rx->task->attempt
+            || strcmp (x->node, rx->node) != 0) {
+            i++;
+            continue;
+        }
+        Strata__AgentReply r = STRATA__AGENT_REPLY__INIT;
+        r.exit_code = rx->exit_code;
+        r.term_signal = rx->term_signal;
+        r.error = rx->error;
+        s_reply (w, &c->peer, c->client_seq, &r);
+        s_forget_call (w, i);
+    }
 }

@@ -13,6 +13,7 @@
  *      LogRequest     LogData with up to ST_WORKER_LOG_MAX_BYTES of the file
  *      Exec           Ack; a held task (Launch mode HOLD) starts its process
  *      AgentReply     passed back to the task that asked (agent.c)
+ *      RemoteExited   answers the strata-rsh waiting for that node's daemon (agent.c)
  *
  *  Launch modes: RUN starts argv; MPIRUN (rank 0 of an mpirun-launched gang)
  *  starts mpirun over Launch.mpi_hosts; HOLD starts nothing until an Exec.
@@ -59,7 +60,7 @@ s_on_register_reply (st__node_t *self, const Strata__RegisterReply *rr, uint64_t
         self->next_hb_ms = now + self->hb_ms * (self->index + 1) / self->w->nnodes;
         st_outbox_rewind (self->outbox, now);
         /*  Answers to requests relayed on an earlier connection will not come.  */
-        st__agent_fail_all (self->w, "the worker's connection to the scheduler was reset; try again");
+        st__agent_reconnected (self->w, "the worker's connection to the scheduler was reset; try again");
     }
     st_info ("registration accepted by scheduler at %s: node %s, epoch %" PRIu64 ", heartbeat %" PRIu64 " ms",
              self->w->endpoint, self->name, self->epoch, self->hb_ms);
@@ -593,6 +594,9 @@ st__node_dispatch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         break;
     case STRATA__ENVELOPE__BODY_AGENT_REPLY:
         st__agent_on_reply (self->w, env);
+        break;
+    case STRATA__ENVELOPE__BODY_REMOTE_EXITED:
+        st__agent_on_remote_exited (self->w, env->remote_exited);
         break;
     default:
         self->bad_frames++;

@@ -51,12 +51,15 @@ typedef struct {
     st__held_t *held;               /*  held, no process yet (owned); NULL otherwise  */
 } st__slot_t;
 
-/*  A task's request relayed to the scheduler, waiting for its AgentReply.  */
+/*  A task's request relayed to the scheduler, waiting for its AgentReply (or,
+ *  for a remote start, RemoteExited).  */
 typedef struct {
     uint64_t fwd_seq;               /*  seq of the relayed envelope (the reply's reply_to)  */
     uint64_t client_seq;            /*  seq of the task's request  */
     st_peer_t peer;                 /*  the task's connection on the agent socket  */
     uint64_t deadline_ms;           /*  monotonic; the task has given up by then  */
+    Strata__Envelope *remote;       /*  a RemoteExec (owned copy): re-sent after a reconnect; NULL otherwise  */
+    struct st__node *node;          /*  the node it was relayed through  */
 } st__agent_call_t;
 
 typedef struct st__node st__node_t;
@@ -183,8 +186,11 @@ void st__agent_close (st_worker_t *w);
 void st__agent_drain (st_worker_t *w, uint64_t now);
 /*  An AgentReply from the scheduler: passed on to the task that asked.  */
 void st__agent_on_reply (st_worker_t *w, const Strata__Envelope *env);
-/*  The scheduler connection was reset: every waiting call fails (the task may retry).  */
-void st__agent_fail_all (st_worker_t *w, const char *why);
+/*  The scheduler connection was reset: rendezvous calls fail (the task may
+ *  retry); remote starts are asked again (the scheduler starts nothing twice).  */
+void st__agent_reconnected (st_worker_t *w, const char *why);
+/*  A held rank's process ended (RemoteExited): answers the remote start that waits for it.  */
+void st__agent_on_remote_exited (st_worker_t *w, const Strata__RemoteExited *rx);
 /*  A fresh random token into out (ST__TOKEN_LEN + 1 bytes).  */
 void st__agent_token (char *out);
 /*  Frees a held task's Launch copy.  */

@@ -14,7 +14,8 @@
 #     node's worker and the scheduler. Both workers run on this machine under
 #     different node names: the remote start path is the one a real cluster uses
 #     (mpirun calls strata-rsh for a host that is not its own), only the network
-#     between the nodes is loopback.
+#     between the nodes is loopback (test_mpi_netns.sh uses two network namespaces);
+#     a kill -9 and restart of the scheduler while such a job runs loses nothing.
 . "$(dirname "$0")/lib.sh"
 
 start_scheduler
@@ -150,6 +151,19 @@ done
 check "the held rank ran Open MPI's daemon" grep -q "orted" "$T/$n1.log"
 check "the scheduler relayed the remote start" grep -q "asked for a process for rank 1 on $n1" "$T/scheduler.log"
 ok "mpirun over $n0 and $n1: $(grep -c '^mpi rank' <<< "$out") ranks reported"
+
+info "a scheduler restart in the middle of a 2-node mpirun job loses nothing"
+j=$(gang mpirestart 2 mpirun 'sleep 3; echo "rank $RANK finished"')
+wait_job_state "$j" RUNNING 30
+n1=$(jq -r '.tasks[] | select(.index == 1) | .node' <<< "$(job_json "$j")")
+wait_until 20 "the daemon runs on $n1" grep -q "started the launcher's process for held task $j.1.1" "$T/$n1.log"
+kill9 scheduler
+restart_scheduler
+wait_job_state "$j" SUCCEEDED 60
+n0=$(jq -r '.tasks[] | select(.index == 0) | .node' <<< "$(job_json "$j")")
+out=$(task_log "$n0" "$j" 0 1)
+for r in 0 1; do grep -q "^rank $r finished$" <<< "$out" || fail "rank $r's output after the restart: $out"; done
+ok "the job SUCCEEDED across a scheduler restart"
 
 info "launcher mpirun, two ranks on one node: a local mpirun"
 stop_daemon w2
