@@ -604,7 +604,7 @@ Test (spec, depends_on_launcher_and_output_model)
     st_spec_destroy (&s);
 }
 
-Test (spec, launcher_auto_follows_the_kind)
+Test (spec, launcher_auto_follows_the_kind_and_gpus)
 {
     static const struct {
         const char *yaml;
@@ -613,6 +613,9 @@ Test (spec, launcher_auto_follows_the_kind)
         {"kind: finetune\ncommand: [x]\n", ST_LAUNCHER_MPIRUN},
         {"kind: finetune\ncommand: [x]\nlauncher: auto\n", ST_LAUNCHER_MPIRUN},
         {"kind: finetune\ncommand: [x]\nlauncher: direct\n", ST_LAUNCHER_DIRECT},
+        /*  a GPU fine-tune starts rank by rank (NCCL through the rendezvous)  */
+        {"kind: finetune\ncommand: [x]\nresources: {gpus_per_rank: 1}\n", ST_LAUNCHER_DIRECT},
+        {"kind: finetune\ncommand: [x]\nresources: {gpus_per_rank: 1}\nlauncher: mpirun\n", ST_LAUNCHER_MPIRUN},
         {"kind: command\ncommand: [x]\n", ST_LAUNCHER_DIRECT},
         {"kind: command\ncommand: [x]\nresources: {ranks: 4}\nlauncher: mpirun\n", ST_LAUNCHER_MPIRUN},
         {"kind: inference\ncommand: [x]\n", ST_LAUNCHER_DIRECT},
