@@ -199,3 +199,26 @@ st_wire_body_name (const Strata__Envelope *env)
         protobuf_c_message_descriptor_get_field (&strata__envelope__descriptor, (unsigned) env->body_case);
     return f ? f->name : "none";
 }
+
+st_rc_t
+st_wire_agent_reply (void *sock, const st_peer_t *peer, uint64_t seq, uint64_t reply_to,
+                     const Strata__AgentReply *reply)
+{
+    Strata__Envelope env;
+    st_wire_envelope_init (&env, seq);
+    env.reply_to = reply_to;
+    env.body_case = STRATA__ENVELOPE__BODY_AGENT_REPLY;
+    env.agent_reply = (Strata__AgentReply *) reply;
+    return st_wire_send (sock, peer, &env);
+}
+
+st_rc_t
+st_wire_agent_error (void *sock, const st_peer_t *peer, uint64_t seq, uint64_t reply_to, const char *fmt,
+                     va_list ap)
+{
+    char msg[600];
+    vsnprintf (msg, sizeof msg, fmt, ap);
+    Strata__AgentReply r = STRATA__AGENT_REPLY__INIT;
+    r.error = msg;
+    return st_wire_agent_reply (sock, peer, seq, reply_to, &r);
+}

@@ -8,6 +8,7 @@
 #ifndef ST_WIRE_H
 #define ST_WIRE_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "st_error.h"
@@ -47,6 +48,14 @@ st_rc_t st_wire_recv (void *sock, int router, int flags, st_peer_t *peer,
                       Strata__Envelope **out, st_error_t *err);
 
 void st_wire_free (Strata__Envelope *env);
+
+/*  Sends an AgentReply (the answer to a task's rendezvous or remote-start
+ *  request) with seq and reply_to; peer as for st_wire_send. The _error form
+ *  sends a reply whose error is the formatted text (at most 600 bytes).  */
+st_rc_t st_wire_agent_reply (void *sock, const st_peer_t *peer, uint64_t seq, uint64_t reply_to,
+                             const Strata__AgentReply *reply);
+st_rc_t st_wire_agent_error (void *sock, const st_peer_t *peer, uint64_t seq, uint64_t reply_to,
+                             const char *fmt, va_list ap) __attribute__ ((format (printf, 5, 0)));
 
 /*  The name of env's body ("submit", "task_update", ...) for logs.  */
 const char *st_wire_body_name (const Strata__Envelope *env);

@@ -41,14 +41,8 @@
 static void
 s_reply (st_sched_t *s, const st_node_t *node, uint64_t fwd_seq, const Strata__AgentReply *r)
 {
-    if (!node || !node->connected)
-        return;
-    Strata__Envelope env;
-    st_wire_envelope_init (&env, st_sched_next_seq (s));
-    env.reply_to = fwd_seq;
-    env.body_case = STRATA__ENVELOPE__BODY_AGENT_REPLY;
-    env.agent_reply = (Strata__AgentReply *) r;
-    if (st_wire_send (s->worker_sock, &node->peer, &env) != ST_OK)
+    if (node && node->connected
+        && st_wire_agent_reply (s->worker_sock, &node->peer, st_sched_next_seq (s), fwd_seq, r) != ST_OK)
         st_debug ("could not answer node %s's agent request %" PRIu64, node->name, fwd_seq);
 }
 
@@ -59,14 +53,12 @@ s_reply_error (st_sched_t *s, const st_node_t *node, uint64_t fwd_seq, const cha
 static void
 s_reply_error (st_sched_t *s, const st_node_t *node, uint64_t fwd_seq, const char *fmt, ...)
 {
-    char msg[600];
+    if (!node || !node->connected)
+        return;
     va_list ap;
     va_start (ap, fmt);
-    vsnprintf (msg, sizeof msg, fmt, ap);
+    st_wire_agent_error (s->worker_sock, &node->peer, st_sched_next_seq (s), fwd_seq, fmt, ap);
     va_end (ap);
-    Strata__AgentReply r = STRATA__AGENT_REPLY__INIT;
-    r.error = msg;
-    s_reply (s, node, fwd_seq, &r);
 }
 
 static st_node_t *

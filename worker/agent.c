@@ -127,16 +127,11 @@ st__agent_close (st_worker_t *w)
     w->ncalls = w->calls_cap = 0;
 }
 
-/*  Answers a task's request (reply_to = its seq).  */
+/*  Answers a task's request (reply_to = its seq). A task that left is not waiting.  */
 static void
 s_reply (st_worker_t *w, const st_peer_t *peer, uint64_t client_seq, const Strata__AgentReply *r)
 {
-    Strata__Envelope env;
-    st_wire_envelope_init (&env, 0);
-    env.reply_to = client_seq;
-    env.body_case = STRATA__ENVELOPE__BODY_AGENT_REPLY;
-    env.agent_reply = (Strata__AgentReply *) r;
-    (void) st_wire_send (w->agent_sock, peer, &env);   /*  a task that left is not waiting  */
+    (void) st_wire_agent_reply (w->agent_sock, peer, 0, client_seq, r);
 }
 
 static void
@@ -146,14 +141,10 @@ s_reply_error (st_worker_t *w, const st_peer_t *peer, uint64_t client_seq, const
 static void
 s_reply_error (st_worker_t *w, const st_peer_t *peer, uint64_t client_seq, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start (ap, fmt);
-    vsnprintf (msg, sizeof msg, fmt, ap);
+    (void) st_wire_agent_error (w->agent_sock, peer, 0, client_seq, fmt, ap);
     va_end (ap);
-    Strata__AgentReply r = STRATA__AGENT_REPLY__INIT;
-    r.error = msg;
-    s_reply (w, peer, client_seq, &r);
 }
 
 /*  The live task whose token this is, and its node; NULL when none.  */

@@ -113,7 +113,7 @@ main (int argc, char **argv)
             rc = 1;
         }
         else {
-            fwrite (value, 1, len, stdout);
+            fwrite (value, 1, len < ST_AGENT_VALUE_MAX ? len : ST_AGENT_VALUE_MAX, stdout);
             fputc ('\n', stdout);
         }
     }

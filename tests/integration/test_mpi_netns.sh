@@ -2,8 +2,7 @@
 # test_mpi_netns: an mpirun-launched gang over two nodes whose workers live in two
 # separate network namespaces, joined to the scheduler by a bridge, as two machines
 # on one network would be:
-#   - each worker sees only its own network stack (its own address, no route to the
-#     other's loopback);
+#   - each worker runs inside its own namespace, which has only its own address;
 #   - rank 0's worker runs mpirun; Open MPI's daemon on the other node is started
 #     through strata-rsh -> worker -> scheduler -> that node's worker, and connects
 #     back to mpirun across the bridge;
@@ -60,8 +59,10 @@ start_ns_worker () {   # NAME NS
 start_ns_worker nodea "$NS_A"
 start_ns_worker nodeb "$NS_B"
 
-check "node A has no route to B's loopback" \
-    sh -c "! ip netns exec '$NS_A' ip addr show | grep -q '$NET.12'"
+# Each worker really lives in its namespace, and each namespace has only its own address.
+assert_eq "$(ip netns identify "$(daemon_pid nodea)")" "$NS_A" "namespace of nodea's worker"
+assert_eq "$(ip netns identify "$(daemon_pid nodeb)")" "$NS_B" "namespace of nodeb's worker"
+check "namespace A does not have B's address" sh -c "! ip netns exec '$NS_A' ip -o addr show | grep -q '$NET.12/'"
 
 info "a 2-rank MPI program over the two namespaces"
 cat > "$T/mpi.yaml" <<EOF
