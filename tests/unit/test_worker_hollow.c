@@ -27,7 +27,7 @@
 #include "st_time.h"
 #include "st_wire.h"
 #include "task.h"
-#include "test_tmpdir.h"
+#include "worker_harness.h"
 
 /*  -- simulated tasks ------------------------------------------------------ */
 
@@ -147,12 +147,7 @@ typedef struct {
 } node_t;
 
 typedef struct {
-    char dir[256];
-    char state_dir[300];            /*  given to the worker, which must not create it  */
-    void *ctx;
-    void *router;
-    char endpoint[256];
-    pid_t pid;
+    st_test_worker_t w;         /*  scratch dir, router, the worker process  */
     uint64_t seq;
     node_t nodes[S_MAX_NODES];
     int nnodes;
@@ -164,50 +159,16 @@ static void
 setup (void)
 {
     memset (&h, 0, sizeof h);
-    snprintf (h.dir, sizeof h.dir, "/tmp/strata-test-hollow-XXXXXX");
-    cr_assert_not_null (mkdtemp (h.dir));
-    snprintf (h.state_dir, sizeof h.state_dir, "%s/state", h.dir);
-    h.ctx = zmq_ctx_new ();
-    h.router = zmq_socket (h.ctx, ZMQ_ROUTER);
-    st_wire_socket_defaults (h.router);
-    cr_assert_eq (zmq_bind (h.router, "tcp://127.0.0.1:*"), 0);
-    size_t len = sizeof h.endpoint;
-    cr_assert_eq (zmq_getsockopt (h.router, ZMQ_LAST_ENDPOINT, h.endpoint, &len), 0);
+    st_test_worker_open (&h.w, "/tmp/strata-test-hollow-XXXXXX");
 }
 
 static void
 teardown (void)
 {
-    if (h.pid > 0) {
-        kill (h.pid, SIGTERM);
-        uint64_t until = st_mono_ms () + 5000;
-        while (waitpid (h.pid, NULL, WNOHANG) == 0) {
-            if (st_mono_ms () >= until) {
-                kill (h.pid, SIGKILL);
-                waitpid (h.pid, NULL, 0);
-                break;
-            }
-            usleep (10000);
-        }
-    }
-    zmq_close (h.router);
-    zmq_ctx_term (h.ctx);
-    const char *keep = getenv ("STRATA_TEST_KEEP");
-    if (!keep || strcmp (keep, "1") != 0)
-        st_test_rmtree (h.dir);
+    st_test_worker_close (&h.w);
 }
 
 TestSuite (hollow, .init = setup, .fini = teardown, .timeout = 60);
-
-static const char *
-s_bin (void)
-{
-    static char bin[512];
-    const char *bindir = getenv ("STRATA_BIN_DIR");
-    snprintf (bin, sizeof bin, "%s/strata-worker", bindir && bindir[0] ? bindir : "/work/main/build/bin");
-    cr_assert_eq (access (bin, X_OK), 0, "no worker binary at %s", bin);
-    return bin;
-}
 
 /*  strata-worker --hollow n --node hn plus extra (NULL-terminated).  */
 static void
@@ -216,7 +177,7 @@ s_start (int n, const char *const *extra)
     char count[16];
     snprintf (count, sizeof count, "%d", n);
     const char *argv[40] = {
-        s_bin (), "--hollow", count, "--node", "hn", "--scheduler", h.endpoint, "--state-dir", h.state_dir,
+        st_test_worker_bin (), "--hollow", count, "--node", "hn", "--scheduler", h.w.endpoint, "--state-dir", h.w.state_dir,
         "--pool", "sim", "--label", "rack=r7", "--cpus", "4", "--memory", "2G", "--gpus", "2", "--gpu-type", "sim-gpu",
         "--heartbeat-interval", "200ms", "--log-level", "debug",
     };
@@ -224,17 +185,7 @@ s_start (int n, const char *const *extra)
     for (int i = 0; extra && extra[i]; i++)
         argv[argc++] = extra[i];
     argv[argc] = NULL;
-    char logpath[400];
-    snprintf (logpath, sizeof logpath, "%s/worker.log", h.dir);
-    h.pid = fork ();
-    cr_assert_geq (h.pid, 0);
-    if (h.pid == 0) {
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        if (!freopen (logpath, "a", stderr) || !freopen ("/dev/null", "w", stdout))
-            _exit (126);
-        execv (argv[0], (char *const *) argv);
-        _exit (127);
-    }
+    st_test_worker_spawn (&h.w, argv);
 }
 
 static node_t *
@@ -261,7 +212,7 @@ s_send (node_t *node, Strata__Envelope *env)
 {
     env->protocol_version = ST_PROTOCOL_VERSION;
     env->seq = ++h.seq;
-    cr_assert_eq (st_wire_send (h.router, &node->peer, env), ST_OK);
+    cr_assert_eq (st_wire_send (h.w.router, &node->peer, env), ST_OK);
     return env->seq;
 }
 
@@ -288,13 +239,13 @@ s_next (int timeout_ms, node_t **from)
         uint64_t now = st_mono_ms ();
         if (now >= until)
             return NULL;
-        zmq_pollitem_t item = { h.router, 0, ZMQ_POLLIN, 0 };
+        zmq_pollitem_t item = { h.w.router, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, (long) (until - now)) <= 0)
             continue;
         Strata__Envelope *env = NULL;
         st_peer_t peer;
         st_error_t err;
-        cr_assert_eq (st_wire_recv (h.router, 1, 0, &peer, &env, &err), ST_OK, "bad message: %s", err.msg);
+        cr_assert_eq (st_wire_recv (h.w.router, 1, 0, &peer, &env, &err), ST_OK, "bad message: %s", err.msg);
         node_t *node = s_node_of_peer (&peer);
         if (env->body_case == STRATA__ENVELOPE__BODY_REGISTER) {
             const char *name = env->register_->node;
@@ -486,7 +437,7 @@ static int
 s_children (void)
 {
     char path[128];
-    snprintf (path, sizeof path, "/proc/%d/task", (int) h.pid);
+    snprintf (path, sizeof path, "/proc/%d/task", (int) h.w.pid);
     DIR *d = opendir (path);
     cr_assert_not_null (d);
     int n = 0;
@@ -525,7 +476,7 @@ Test (hollow, registers_n_nodes_each_on_its_own_connection)
     }
     cr_assert (all, "heartbeats: %d %d %d", h.nodes[0].heartbeats, h.nodes[1].heartbeats, h.nodes[2].heartbeats);
     struct stat st;
-    cr_assert_neq (stat (h.state_dir, &st), 0, "a hollow worker creates no state directory");
+    cr_assert_neq (stat (h.w.state_dir, &st), 0, "a hollow worker creates no state directory");
 }
 
 Test (hollow, launch_runs_for_simulated_ms_then_exits_zero)
@@ -573,7 +524,7 @@ Test (hollow, launch_runs_for_simulated_ms_then_exits_zero)
     st_wire_free (env);
     s_expect_nothing (1200);
     struct stat sb;
-    cr_assert_neq (stat (h.state_dir, &sb), 0, "no files are written for a task");
+    cr_assert_neq (stat (h.w.state_dir, &sb), 0, "no files are written for a task");
 }
 
 Test (hollow, signals_and_time_limits_end_tasks_at_once)
@@ -687,7 +638,7 @@ Test (hollow, sigterm_ends_every_task_reports_and_exits_zero)
     s_start_registered (2, NULL);
     s_expect_running ("hn-0", s_launch ("hn-0", 101, 600000, 0, 0), 101, 1);
     s_expect_running ("hn-1", s_launch ("hn-1", 102, 600000, 0, 0), 102, 1);
-    cr_assert_eq (kill (h.pid, SIGTERM), 0);
+    cr_assert_eq (kill (h.w.pid, SIGTERM), 0);
     int seen = 0;
     for (int i = 0; i < 2; i++) {
         node_t *from = NULL;
@@ -702,11 +653,11 @@ Test (hollow, sigterm_ends_every_task_reports_and_exits_zero)
     cr_assert_eq (seen, 3);
     uint64_t until = st_mono_ms () + 4000;
     int status = 0;
-    while (waitpid (h.pid, &status, WNOHANG) == 0) {
+    while (waitpid (h.w.pid, &status, WNOHANG) == 0) {
         cr_assert (st_mono_ms () < until, "the hollow worker did not exit");
         usleep (10000);
     }
-    h.pid = 0;
+    h.w.pid = 0;
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "exit status %#x", status);
 }
 
@@ -716,8 +667,8 @@ static int
 s_run_sh (const char *prefix, const char *args, char *out, size_t size)
 {
     char cmd[2048], errfile[400];
-    snprintf (errfile, sizeof errfile, "%s/run.err", h.dir);
-    snprintf (cmd, sizeof cmd, "%s '%s' --scheduler %s %s 2> '%s'", prefix, s_bin (), h.endpoint, args, errfile);
+    snprintf (errfile, sizeof errfile, "%s/run.err", h.w.dir);
+    snprintf (cmd, sizeof cmd, "%s '%s' --scheduler %s %s 2> '%s'", prefix, st_test_worker_bin (), h.w.endpoint, args, errfile);
     int rc = system (cmd);
     FILE *f = fopen (errfile, "r");
     size_t n = f ? fread (out, 1, size - 1, f) : 0;

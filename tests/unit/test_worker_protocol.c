@@ -21,15 +21,10 @@
 #include "pidfile.h"
 #include "st_time.h"
 #include "st_wire.h"
-#include "test_tmpdir.h"
+#include "worker_harness.h"
 
 typedef struct {
-    char dir[256];              /*  temp dir: state/ and worker.log  */
-    char state_dir[300];
-    void *ctx;
-    void *router;
-    char endpoint[256];
-    pid_t pid;                  /*  the worker  */
+    st_test_worker_t w;         /*  scratch dir, router, the worker process  */
     st_peer_t peer;             /*  the worker's current routing id  */
     uint64_t seq;               /*  our envelope seqs  */
     int auto_ack_heartbeats;    /*  answer heartbeats while waiting  */
@@ -43,39 +38,14 @@ static void
 setup (void)
 {
     memset (&h, 0, sizeof h);
-    snprintf (h.dir, sizeof h.dir, "/tmp/strata-test-proto-XXXXXX");
-    cr_assert_not_null (mkdtemp (h.dir));
-    snprintf (h.state_dir, sizeof h.state_dir, "%s/state", h.dir);
-    h.ctx = zmq_ctx_new ();
-    h.router = zmq_socket (h.ctx, ZMQ_ROUTER);
-    st_wire_socket_defaults (h.router);
-    cr_assert_eq (zmq_bind (h.router, "tcp://127.0.0.1:*"), 0);
-    size_t len = sizeof h.endpoint;
-    cr_assert_eq (zmq_getsockopt (h.router, ZMQ_LAST_ENDPOINT, h.endpoint, &len), 0);
+    st_test_worker_open (&h.w, "/tmp/strata-test-proto-XXXXXX");
     h.auto_ack_heartbeats = 1;
 }
 
 static void
 teardown (void)
 {
-    /*  A clean stop where possible, so sanitizer builds check the exit path too.  */
-    if (h.pid > 0) {
-        kill (h.pid, SIGTERM);
-        uint64_t until = st_mono_ms () + 5000;
-        while (waitpid (h.pid, NULL, WNOHANG) == 0) {
-            if (st_mono_ms () >= until) {
-                kill (h.pid, SIGKILL);
-                waitpid (h.pid, NULL, 0);
-                break;
-            }
-            usleep (10000);
-        }
-    }
-    zmq_close (h.router);
-    zmq_ctx_term (h.ctx);
-    const char *keep = getenv ("STRATA_TEST_KEEP");
-    if (!keep || strcmp (keep, "1") != 0)
-        st_test_rmtree (h.dir);
+    st_test_worker_close (&h.w);
 }
 
 TestSuite (worker_protocol, .init = setup, .fini = teardown, .timeout = 60);
@@ -84,12 +54,8 @@ TestSuite (worker_protocol, .init = setup, .fini = teardown, .timeout = 60);
 static void
 s_start_worker (const char *timeout, const char *const *extra)
 {
-    const char *bindir = getenv ("STRATA_BIN_DIR");
-    char bin[512];
-    snprintf (bin, sizeof bin, "%s/strata-worker", bindir && bindir[0] ? bindir : "/work/main/build/bin");
-    cr_assert_eq (access (bin, X_OK), 0, "no worker binary at %s", bin);
     const char *argv[40] = {
-        bin, "--scheduler", h.endpoint, "--state-dir", h.state_dir, "--node", "test-node",
+        st_test_worker_bin (), "--scheduler", h.w.endpoint, "--state-dir", h.w.state_dir, "--node", "test-node",
         "--pool", "test-pool", "--label", "rack=r1", "--cpus", "2", "--memory", "1G", "--gpus", "0",
         "--heartbeat-interval", "200ms", "--scheduler-timeout", timeout ? timeout : "3s",
         "--log-level", "debug",
@@ -98,19 +64,7 @@ s_start_worker (const char *timeout, const char *const *extra)
     for (int i = 0; extra && extra[i]; i++)
         argv[argc++] = extra[i];
     argv[argc] = NULL;
-    char logpath[400];
-    snprintf (logpath, sizeof logpath, "%s/worker.log", h.dir);
-    h.pid = fork ();
-    cr_assert_geq (h.pid, 0);
-    if (h.pid == 0) {
-        /*  The worker dies with the test process, even when a failing test
-         *  skips the teardown, and holds none of its output pipes.  */
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        if (!freopen (logpath, "a", stderr) || !freopen ("/dev/null", "w", stdout))
-            _exit (126);
-        execv (bin, (char *const *) argv);
-        _exit (127);
-    }
+    st_test_worker_spawn (&h.w, argv);
 }
 
 /*  Receives one message within timeout_ms (NULL on timeout). Remembers the
@@ -118,12 +72,12 @@ s_start_worker (const char *timeout, const char *const *extra)
 static Strata__Envelope *
 s_recv (int timeout_ms)
 {
-    zmq_pollitem_t item = { h.router, 0, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t item = { h.w.router, 0, ZMQ_POLLIN, 0 };
     if (zmq_poll (&item, 1, timeout_ms) <= 0)
         return NULL;
     Strata__Envelope *env = NULL;
     st_error_t err;
-    st_rc_t rc = st_wire_recv (h.router, 1, 0, &h.peer, &env, &err);
+    st_rc_t rc = st_wire_recv (h.w.router, 1, 0, &h.peer, &env, &err);
     cr_assert_eq (rc, ST_OK, "bad message from the worker: %s", err.msg);
     if (env->body_case == STRATA__ENVELOPE__BODY_REGISTER)
         h.register_seq = env->seq;
@@ -135,7 +89,7 @@ s_send (Strata__Envelope *env)
 {
     env->protocol_version = ST_PROTOCOL_VERSION;
     env->seq = ++h.seq;
-    cr_assert_eq (st_wire_send (h.router, &h.peer, env), ST_OK);
+    cr_assert_eq (st_wire_send (h.w.router, &h.peer, env), ST_OK);
     return env->seq;
 }
 
@@ -347,11 +301,11 @@ s_worker_exit_status (int timeout_ms)
 {
     uint64_t until = st_mono_ms () + (uint64_t) timeout_ms;
     int status = 0;
-    while (waitpid (h.pid, &status, WNOHANG) == 0) {
+    while (waitpid (h.w.pid, &status, WNOHANG) == 0) {
         cr_assert (st_mono_ms () < until, "worker did not exit within %d ms", timeout_ms);
         usleep (10000);
     }
-    h.pid = 0;
+    h.w.pid = 0;
     return status;
 }
 
@@ -505,13 +459,13 @@ Test (worker_protocol, malformed_messages_are_dropped)
     s_start_registered (NULL);
     /*  Garbage, an empty part, a message in several parts, a wrong protocol
      *  version, a body the worker does not take, and a Launch without a task.  */
-    zmq_send (h.router, h.peer.id, h.peer.id_len, ZMQ_SNDMORE);
-    zmq_send (h.router, "\xff\xff\xff garbage", 12, 0);
-    zmq_send (h.router, h.peer.id, h.peer.id_len, ZMQ_SNDMORE);
-    zmq_send (h.router, "", 0, 0);
-    zmq_send (h.router, h.peer.id, h.peer.id_len, ZMQ_SNDMORE);
-    zmq_send (h.router, "a", 1, ZMQ_SNDMORE);
-    zmq_send (h.router, "b", 1, 0);
+    zmq_send (h.w.router, h.peer.id, h.peer.id_len, ZMQ_SNDMORE);
+    zmq_send (h.w.router, "\xff\xff\xff garbage", 12, 0);
+    zmq_send (h.w.router, h.peer.id, h.peer.id_len, ZMQ_SNDMORE);
+    zmq_send (h.w.router, "", 0, 0);
+    zmq_send (h.w.router, h.peer.id, h.peer.id_len, ZMQ_SNDMORE);
+    zmq_send (h.w.router, "a", 1, ZMQ_SNDMORE);
+    zmq_send (h.w.router, "b", 1, 0);
 
     Strata__Envelope env;
     st_wire_envelope_init (&env, 0);
@@ -520,7 +474,7 @@ Test (worker_protocol, malformed_messages_are_dropped)
     env.ack = &ack;
     env.protocol_version = 99;
     env.seq = ++h.seq;
-    cr_assert_eq (st_wire_send (h.router, &h.peer, &env), ST_OK);
+    cr_assert_eq (st_wire_send (h.w.router, &h.peer, &env), ST_OK);
 
     Strata__SubmitRequest sub = STRATA__SUBMIT_REQUEST__INIT;
     st_wire_envelope_init (&env, 0);
@@ -541,7 +495,7 @@ Test (worker_protocol, malformed_messages_are_dropped)
     Strata__Envelope *end = s_expect_end (5, 5000);
     cr_assert_eq (end->task_update->status->exit_code, 0);
     st_wire_free (end);
-    cr_assert_eq (waitpid (h.pid, NULL, WNOHANG), 0, "the worker died");
+    cr_assert_eq (waitpid (h.w.pid, NULL, WNOHANG), 0, "the worker died");
 }
 
 Test (worker_protocol, start_failure_is_reported)
@@ -640,7 +594,7 @@ Test (worker_protocol, sigterm_stops_tasks_reports_and_exits_zero)
 {
     s_start_registered (NULL);
     char childfile[400];
-    snprintf (childfile, sizeof childfile, "%s/child.pid", h.dir);
+    snprintf (childfile, sizeof childfile, "%s/child.pid", h.w.dir);
     char script[600];
     snprintf (script, sizeof script, "sleep 100 & echo $! > '%s'; wait", childfile);
     const char *argv[] = { "sh", "-c", script, NULL };
@@ -659,7 +613,7 @@ Test (worker_protocol, sigterm_stops_tasks_reports_and_exits_zero)
     }
     cr_assert_gt (child, 0);
 
-    cr_assert_eq (kill (h.pid, SIGTERM), 0);
+    cr_assert_eq (kill (h.w.pid, SIGTERM), 0);
     Strata__Envelope *env = s_expect_end (9, 5000);
     cr_assert_eq (env->task_update->status->term_signal, SIGTERM);
     st_wire_free (env);
@@ -678,9 +632,9 @@ Test (worker_protocol, kill_9_of_the_worker_takes_its_tasks_along)
     const char *argv[] = { "sleep", "100", NULL };
     uint64_t seq = s_launch (10, argv, 0);
     int32_t pid = s_expect_launched (seq, 10, 1);
-    kill (h.pid, SIGKILL);
-    waitpid (h.pid, NULL, 0);
-    h.pid = 0;
+    kill (h.w.pid, SIGKILL);
+    waitpid (h.w.pid, NULL, 0);
+    h.w.pid = 0;
     uint64_t until = st_mono_ms () + 2000;
     while (st_proc_stat (pid, NULL, NULL) == 0 && st_mono_ms () < until)
         usleep (10000);
@@ -690,10 +644,9 @@ Test (worker_protocol, kill_9_of_the_worker_takes_its_tasks_along)
 Test (worker_protocol, a_second_worker_on_the_same_state_dir_is_refused)
 {
     s_start_registered (NULL);
-    const char *bindir = getenv ("STRATA_BIN_DIR");
     char cmd[1200];
-    snprintf (cmd, sizeof cmd, "%s/strata-worker --state-dir '%s' --scheduler %s --gpus 0 2>/dev/null",
-              bindir && bindir[0] ? bindir : "/work/main/build/bin", h.state_dir, h.endpoint);
+    snprintf (cmd, sizeof cmd, "'%s' --state-dir '%s' --scheduler %s --gpus 0 2>/dev/null", st_test_worker_bin (),
+              h.w.state_dir, h.w.endpoint);
     int rc = system (cmd);
     cr_assert (WIFEXITED (rc) && WEXITSTATUS (rc) == 1, "second worker status %#x", rc);
 }
