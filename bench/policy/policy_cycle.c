@@ -222,9 +222,7 @@ s_apply (sp_result_t *res, double now)
         sp_placement_t *p = &res->placements [i];
         sp_job_t *j = p->job;
         for (uint32_t t = 0; t < j->ntasks; t++) {
-            p->nodes [t]->used_cpus_milli += j->cpus_milli;
-            p->nodes [t]->used_mem_mb += j->mem_mb;
-            p->nodes [t]->used_gpus += j->gpus;
+            sp_node_take (p->nodes [t], j);
             j->placed [t] = p->nodes [t];
         }
         j->running = 1;
@@ -238,10 +236,7 @@ static void
 s_end (sp_job_t *j)
 {
     for (uint32_t t = 0; t < j->ntasks; t++) {
-        sp_node_t *n = j->placed [t];
-        n->used_cpus_milli -= j->cpus_milli;
-        n->used_mem_mb -= j->mem_mb;
-        n->used_gpus -= j->gpus;
+        sp_node_give (j->placed [t], j);
         j->placed [t] = NULL;
     }
     j->running = 0;

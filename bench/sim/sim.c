@@ -342,16 +342,11 @@ s_charge_rest (sim_t *s, s_job_t *j)
 static void
 s_task_hold (s_job_t *j, uint32_t t, int take)
 {
-    sp_node_t *nd = j->placed[t];
     if (take) {
-        nd->used_gpus += j->sp.gpus;
-        nd->used_cpus_milli += j->sp.cpus_milli;
-        nd->used_mem_mb += j->sp.mem_mb;
+        sp_node_take (j->placed[t], &j->sp);
         return;
     }
-    nd->used_gpus -= j->sp.gpus;
-    nd->used_cpus_milli -= j->sp.cpus_milli;
-    nd->used_mem_mb -= j->sp.mem_mb;
+    sp_node_give (j->placed[t], &j->sp);
     j->placed[t] = NULL;
 }
 

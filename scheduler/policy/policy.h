@@ -338,6 +338,11 @@ int sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *no
                  sp_result_t *out);
 void sp_result_clear (sp_result_t *r);
 
+/*  One task of job takes its share of node (CPUs, memory, GPUs), or gives it
+ *  back: how a caller keeps the used_* figures that sp_schedule reads.  */
+void sp_node_take (sp_node_t *node, const sp_job_t *job);
+void sp_node_give (sp_node_t *node, const sp_job_t *job);
+
 /*  Records usage (call when an attempt ends or is preempted, with the GPU-
  *  seconds after sp_usage_charged_until(): running jobs are charged by
  *  sp_schedule up to its now_s). Usage decays with the cluster's half-life.  */

@@ -209,3 +209,19 @@ sp__fmt_need (const sp_job_t *job, char *buf, size_t size)
     }
     sp__catf (buf, size, &used, "%g CPU, %llu MiB", job->cpus_milli / 1000.0, (unsigned long long) job->mem_mb);
 }
+
+void
+sp_node_take (sp_node_t *node, const sp_job_t *job)
+{
+    node->used_cpus_milli += job->cpus_milli;
+    node->used_mem_mb += job->mem_mb;
+    node->used_gpus += job->gpus;
+}
+
+void
+sp_node_give (sp_node_t *node, const sp_job_t *job)
+{
+    node->used_cpus_milli -= job->cpus_milli;
+    node->used_mem_mb -= job->mem_mb;
+    node->used_gpus -= job->gpus;
+}

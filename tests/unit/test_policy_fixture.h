@@ -180,11 +180,8 @@ fx_cycle_with (fx_t *fx, const sp_params_t *params)
         const sp_placement_t *p = &fx->res.placements [i];
         sp_job_t *j = p->job;
         for (uint32_t t = 0; t < j->ntasks; t++) {
-            sp_node_t *n = p->nodes [t];
-            n->used_cpus_milli += j->cpus_milli;
-            n->used_mem_mb += j->mem_mb;
-            n->used_gpus += j->gpus;
-            j->placed [t] = n;
+            sp_node_take (p->nodes [t], j);
+            j->placed [t] = p->nodes [t];
         }
         j->running = 1;
         j->start_s = fx->now;
@@ -208,10 +205,7 @@ fx_end (fx_t *fx, sp_job_t *j, int requeue)
 {
     cr_assert (j->running);
     for (uint32_t t = 0; t < j->ntasks; t++) {
-        sp_node_t *n = j->placed [t];
-        n->used_cpus_milli -= j->cpus_milli;
-        n->used_mem_mb -= j->mem_mb;
-        n->used_gpus -= j->gpus;
+        sp_node_give (j->placed [t], j);
         j->placed [t] = NULL;
     }
     double gpu_s = (double) j->ntasks * j->gpus * (fx->now - j->start_s);

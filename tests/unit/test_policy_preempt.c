@@ -11,9 +11,7 @@ s_running (fx_t *fx, sp_node_t *n, uint32_t gpus, double start)
     j->running = 1;
     j->start_s = start;
     j->placed [0] = n;
-    n->used_gpus += gpus;
-    n->used_cpus_milli += j->cpus_milli;
-    n->used_mem_mb += j->mem_mb;
+    sp_node_take (n, j);
     return j;
 }
 
