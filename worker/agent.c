@@ -260,7 +260,17 @@ s_on_request (st_worker_t *w, const st_peer_t *peer, Strata__Envelope *in, uint6
     uint64_t client_seq = in->seq;
     in->seq = st__node_next_seq (node);
     if (in->body_case == STRATA__ENVELOPE__BODY_PROGRESS) {
-        st__node_send (node, in);
+        /*  A trainer may report every few milliseconds: keep the latest and
+         *  relay at most one a second per task.  */
+        const Strata__Progress *p = in->progress;
+        slot->progress_pending = 1;
+        slot->progress_step = p->step;
+        slot->progress_total = p->total_steps;
+        slot->progress_loss = p->loss;
+        slot->progress_rate = p->rate;
+        snprintf (slot->progress_unit, sizeof slot->progress_unit, "%s", p->unit ? p->unit : "");
+        if (now >= slot->progress_sent_ms + ST__PROGRESS_EVERY_MS)
+            st__agent_flush_progress (node, slot, now);
         goto restore;
     }
     if (w->ncalls >= S_CALLS_MAX) {
@@ -314,6 +324,12 @@ st__agent_drain (st_worker_t *w, uint64_t now)
         else
             i++;
     }
+    for (size_t n = 0; w->agent_sock && n < w->nnodes; n++)
+        for (size_t i = 0; i < w->nodes[n].nslots; i++) {
+            st__slot_t *slot = &w->nodes[n].slots[i];
+            if (slot->progress_pending && now >= slot->progress_sent_ms + ST__PROGRESS_EVERY_MS)
+                st__agent_flush_progress (&w->nodes[n], slot, now);
+        }
     if (!w->agent_sock)
         return;
     for (int k = 0; k < S_DRAIN_MAX; k++) {
@@ -386,4 +402,31 @@ st__agent_on_remote_exited (st_worker_t *w, const Strata__RemoteExited *rx)
         s_reply (w, &c->peer, c->client_seq, &r);
         s_forget_call (w, i);
     }
+}
+
+void
+st__agent_flush_progress (st__node_t *node, st__slot_t *slot, uint64_t now)
+{
+    if (!slot->progress_pending)
+        return;
+    const st_task_key_t *key = st_task_key (slot->task);
+    Strata__TaskRef ref = STRATA__TASK_REF__INIT;
+    ref.job_id = key->job_id;
+    ref.index = key->index;
+    ref.attempt = key->attempt;
+    Strata__Progress p = STRATA__PROGRESS__INIT;
+    p.task = &ref;
+    p.step = slot->progress_step;
+    p.total_steps = slot->progress_total;
+    p.loss = slot->progress_loss;
+    p.rate = slot->progress_rate;
+    p.unit = slot->progress_unit;
+    Strata__Envelope env;
+    st_wire_envelope_init (&env, st__node_next_seq (node));
+    env.body_case = STRATA__ENVELOPE__BODY_PROGRESS;
+    env.progress = &p;
+    if (node->state == ST__CONN_REGISTERED)
+        st__node_send (node, &env);   /*  best effort, never acknowledged  */
+    slot->progress_pending = 0;
+    slot->progress_sent_ms = now;
 }

@@ -440,6 +440,7 @@ s_reap_all (st__node_t *self, uint64_t now)
         }
         const st_task_status_t *s = st_task_status (slot->task);
         s_log_end (self, s);
+        st__agent_flush_progress (self, slot, now);   /*  its last figures go before its end  */
         st__node_push_update (self, s, now);
         st__node_forget (self, &s->key);
         st_gpu_set_release (&self->gpus, slot->gpu_idx, slot->ngpus);

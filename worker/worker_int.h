@@ -49,7 +49,16 @@ typedef struct {
     int local_rank;
     char token[ST__TOKEN_LEN + 1];  /*  names the task on the agent socket; "" on hollow nodes  */
     st__held_t *held;               /*  held, no process yet (owned); NULL otherwise  */
+    /*  The latest progress the task reported; relayed at most every
+     *  ST__PROGRESS_EVERY_MS, and when the task ends (agent.c).  */
+    int progress_pending;
+    uint64_t progress_sent_ms;
+    uint64_t progress_step, progress_total;
+    double progress_loss, progress_rate;
+    char progress_unit[16];
 } st__slot_t;
+
+#define ST__PROGRESS_EVERY_MS 1000u
 
 /*  A task's request relayed to the scheduler, waiting for its AgentReply (or,
  *  for a remote start, RemoteExited).  */
@@ -193,6 +202,8 @@ void st__agent_reconnected (st_worker_t *w, const char *why);
 void st__agent_on_remote_exited (st_worker_t *w, const Strata__RemoteExited *rx);
 /*  A fresh random token into out (ST__TOKEN_LEN + 1 bytes).  */
 void st__agent_token (char *out);
+/*  Relays slot's pending progress now (its task is ending, or it is due).  */
+void st__agent_flush_progress (st__node_t *node, st__slot_t *slot, uint64_t now);
 /*  Frees a held task's Launch copy.  */
 void st__held_free (st__held_t *held);
 

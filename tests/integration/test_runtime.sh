@@ -128,6 +128,14 @@ st cancel "$j" > /dev/null
 wait_job_state "$j" CANCELLED 30
 ok "progress: $(st show "$j" | grep -c progress) line(s) while it ran"
 
+info "a burst of progress reports: the worker relays about one a second, and the last one arrives"
+j=$(gang burst 1 direct 'for i in $(seq 1 60); do strata-rdzv progress $i --total 60 --rate $i; done; sleep 30')
+wait_job_state "$j" RUNNING 30
+wait_until 15 "the last of 60 reports shown" sh -c "'$ST_BIN/strata' --scheduler '$ST_CLIENT_EP' show $j | grep -q 'progress:.*step 60 of 60'"
+st cancel "$j" > /dev/null
+wait_job_state "$j" CANCELLED 30
+ok "step 60 of 60 shown after a burst"
+
 # -- exit 75: checkpointed and preempted -------------------------------------------------
 info "a rank exiting 75 sends the job back to the queue without using a retry"
 j=$(gang selfpreempt 1 direct 'echo "attempt $STRATA_ATTEMPT"; [ "$STRATA_ATTEMPT" = 1 ] && exit 75; exit 0' 'retries: 0')
