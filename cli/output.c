@@ -653,33 +653,28 @@ s_figures (int has_cost, double cost, int has_kwh, double kwh, int has_co2, doub
 
 /*  "12, 13" from the stored spec's depends_on; NULL when it has none.  */
 static const char *
-s_spec_depends_on (const Strata__JobInfo *job, char *buf, size_t size)
+s_spec_depends_on (const json_t *spec, char *buf, size_t size)
 {
-    json_t *spec = job->spec_json && *job->spec_json ? json_loads (job->spec_json, 0, NULL) : NULL;
     json_t *deps = json_object_get (spec, "depends_on");
     size_t used = 0;
     buf[0] = '\0';
     for (size_t i = 0; json_is_array (deps) && i < json_array_size (deps) && used < size; i++)
         used += (size_t) snprintf (buf + used, size - used, "%s%lld", i ? ", " : "",
                                    (long long) json_integer_value (json_array_get (deps, i)));
-    json_decref (spec);
     return buf[0] ? buf : NULL;
 }
 
 /*  "acme-twin (registered as acme-twin:2)" from the spec's output_model and
  *  the version the job registered; NULL when it names none.  */
 static const char *
-s_spec_output_model (const Strata__JobInfo *job, char *buf, size_t size)
+s_spec_output_model (const json_t *spec, const Strata__JobInfo *job, char *buf, size_t size)
 {
-    json_t *spec = job->spec_json && *job->spec_json ? json_loads (job->spec_json, 0, NULL) : NULL;
     const char *name = json_string_value (json_object_get (spec, "output_model"));
     if (name && job->registered_version && *job->registered_version)
         snprintf (buf, size, "%s (registered as %s)", name, job->registered_version);
     else if (name)
         snprintf (buf, size, "%s (registered when the job succeeds)", name);
-    int named = name != NULL;
-    json_decref (spec);
-    return named ? buf : NULL;
+    return name ? buf : NULL;
 }
 
 int
@@ -717,6 +712,7 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
 
     snprintf (preempted, sizeof preempted, "%u", job->preemptions);
     char deps[400], outm[300];
+    json_t *spec = job->spec_json && *job->spec_json ? json_loads (job->spec_json, 0, NULL) : NULL;
     char progress[200] = "";
     if (job->progress) {
         const Strata__Progress *p = job->progress;
@@ -741,8 +737,8 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
         { "pool:", job->pool && *job->pool ? job->pool : NULL },
         { "model variant:", job->variant && *job->variant ? job->variant : NULL },
         { "model:", job->model_version && *job->model_version ? job->model_version : NULL },
-        { "depends on:", s_spec_depends_on (job, deps, sizeof deps) },
-        { "output model:", s_spec_output_model (job, outm, sizeof outm) },
+        { "depends on:", s_spec_depends_on (spec, deps, sizeof deps) },
+        { "output model:", s_spec_output_model (spec, job, outm, sizeof outm) },
         { "estimate:", s_figures (job->est_cost_opt_case != 0, job->est_cost, job->est_kwh_opt_case != 0,
                                   job->est_kwh, job->est_co2_g_opt_case != 0, job->est_co2_g, est, sizeof est) },
         { "actual:", s_figures (job->cost_opt_case != 0, job->cost, job->kwh_opt_case != 0, job->kwh,
@@ -756,6 +752,7 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
         { "exit code:", exitc },
         { "cancel:", job->cancel_requested ? "requested" : NULL },
     };
+    json_decref (spec);     /*  what kv took from it was copied into deps and outm  */
     int rc = -1;
     st_table_t *block = st_table_new (2, NULL);
     st_table_t *tasks = NULL;

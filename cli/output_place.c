@@ -102,6 +102,39 @@ out:
 
 /*  -- models -----------------------------------------------------------------  */
 
+/*  items as a JSON list of strings.  */
+static json_t *
+s_str_list (char *const *items, size_t n)
+{
+    json_t *a = json_array ();
+    for (size_t i = 0; a && i < n; i++)
+        if (json_array_append_new (a, st_output_json_str (items[i])) != 0) {
+            json_decref (a);
+            a = NULL;
+        }
+    return a;
+}
+
+/*  items joined with ",", or none when there are none (caller frees).  */
+static char *
+s_joined (char *const *items, size_t n, const char *none)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream (&text, &len);
+    if (!f)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        fprintf (f, "%s%s", i ? "," : "", s_or_dash (items[i]));
+    if (n == 0)
+        fputs (none, f);
+    if (fclose (f) != 0) {
+        free (text);
+        return NULL;
+    }
+    return text;
+}
+
 json_t *
 st_output_models_json (Strata__ModelFamily *const *families, size_t n)
 {
@@ -111,12 +144,7 @@ st_output_models_json (Strata__ModelFamily *const *families, size_t n)
         json_t *vars = json_array ();
         for (size_t v = 0; vars && v < fam->n_variants; v++) {
             const Strata__ModelVariant *var = fam->variants[v];
-            json_t *jur = json_array ();
-            for (size_t j = 0; jur && j < var->n_jurisdictions; j++)
-                if (json_array_append_new (jur, st_output_json_str (var->jurisdictions[j])) != 0) {
-                    json_decref (jur);
-                    jur = NULL;
-                }
+            json_t *jur = s_str_list (var->jurisdictions, var->n_jurisdictions);
             if (json_array_append_new (vars, json_pack ("{s:o, s:o, s:o}", "name", st_output_json_str (var->name),
                                                         "jurisdictions", jur, "uri", s_str_or_null (var->uri)))
                 != 0) {
@@ -146,13 +174,8 @@ st_output_model_table (FILE *out, Strata__ModelFamily *const *families, size_t n
         const Strata__ModelFamily *fam = families[f];
         for (size_t v = 0; v < fam->n_variants; v++) {
             const Strata__ModelVariant *var = fam->variants[v];
-            size_t len = 0;
-            FILE *jf = open_memstream (&jur, &len);
-            if (!jf)
+            if (!(jur = s_joined (var->jurisdictions, var->n_jurisdictions, "")))
                 goto out;
-            for (size_t j = 0; j < var->n_jurisdictions; j++)
-                fprintf (jf, "%s%s", j ? "," : "", s_or_dash (var->jurisdictions[j]));
-            fclose (jf);
             /*  The family's name on its first variant only, as a heading.  */
             const char *row[] = { v == 0 ? s_or_dash (fam->name) : "", s_or_dash (var->name), s_or_dash (jur) };
             int added = st_table_add (t, row);
@@ -175,18 +198,6 @@ out:
 }
 
 /*  -- fine-tuned model versions -----------------------------------------------  */
-
-static json_t *
-s_str_list (char *const *items, size_t n)
-{
-    json_t *a = json_array ();
-    for (size_t i = 0; a && i < n; i++)
-        if (json_array_append_new (a, st_output_json_str (items[i])) != 0) {
-            json_decref (a);
-            a = NULL;
-        }
-    return a;
-}
 
 json_t *
 st_output_model_versions_json (Strata__ModelVersion *const *versions, size_t n)
@@ -238,17 +249,10 @@ st_output_model_versions_table (FILE *out, Strata__ModelVersion *const *versions
     for (size_t i = 0; i < n; i++) {
         const Strata__ModelVersion *v = versions[i];
         char ver[16], job[32];
-        size_t len = 0;
         snprintf (ver, sizeof ver, "%u", v->version);
         snprintf (job, sizeof job, "%llu", (unsigned long long) v->job_id);
-        FILE *rf = open_memstream (&res, &len);
-        if (!rf)
+        if (!(res = s_joined (v->residency, v->n_residency, "any")))
             goto out;
-        for (size_t j = 0; j < v->n_residency; j++)
-            fprintf (rf, "%s%s", j ? "," : "", s_or_dash (v->residency[j]));
-        if (v->n_residency == 0)
-            fputs ("any", rf);
-        fclose (rf);
         const char *row[] = { s_or_dash (v->name), ver, job, s_or_dash (v->tenant), s_or_dash (v->pool),
                               s_or_dash (v->classification), res, s_or_dash (v->checkpoint) };
         int added = st_table_add (t, row);

@@ -40,8 +40,9 @@
  *      checkpoint_dir: /ckpt    # absolute path, given to ranks as STRATA_CHECKPOINT_DIR (optional)
  *      depends_on: [12, 13]     # up to 32 distinct job ids (positive integers): start only once
  *                               #   all of them SUCCEEDED (optional)
- *      launcher: auto           # auto | mpirun | direct; auto: mpirun for finetune, else direct;
- *                               #   mpirun only for gangs (command, finetune)   (default auto)
+ *      launcher: auto           # auto | mpirun | direct; auto: mpirun for a CPU finetune (no
+ *                               #   gpus_per_rank), else direct; mpirun only for gangs (command,
+ *                               #   finetune)   (default auto)
  *      output_model: acme-twin  # finetune only: on success its checkpoint becomes the next version
  *                               #   of this model, [A-Za-z0-9._/-]{1,128}, not "auto" (optional)
  *      simulate: {duration: 30s}  # hollow nodes: the task "runs" this long (1 ms .. 30 days) (optional)

@@ -101,10 +101,13 @@ s_fetch (st_sched_t *s, const char *sql, const char *param, st_error_t *err)
 st_rc_t
 st_deps_prefetch (st_sched_t *s, st_error_t *err)
 {
-    /*  Only finished ones: the unfinished are loaded into memory anyway.  */
+    /*  Only finished ones: the unfinished are loaded into memory anyway. An
+     *  element that is no job id (a hand-edited spec, which then does not
+     *  parse and is skipped) must not make the cast, and start-up, fail.  */
     return s_fetch (s,
                     "SELECT d.id, d.state, d.tenant FROM jobs d WHERE d.state IN " TERMINAL_SQL " AND d.id IN "
-                    "(SELECT (jsonb_array_elements_text (j.spec->'depends_on'))::bigint FROM jobs j "
+                    "(SELECT CASE WHEN e ~ '^[0-9]{1,18}$' THEN e::bigint END FROM jobs j, "
+                    "jsonb_array_elements_text (j.spec->'depends_on') e "
                     "WHERE j.state = 'PENDING' AND jsonb_typeof (j.spec->'depends_on') = 'array')",
                     NULL, err);
 }
@@ -148,6 +151,7 @@ st_deps_check (st_sched_t *s, const st_job_t *job, st_error_t *err)
         return rc;
 
     int may_register = 0;       /*  an unfinished dependency will register the model the job names  */
+    int waits = 0;              /*  some dependency has not finished  */
     for (size_t i = 0; i < sp->ndepends_on; i++) {
         uint64_t id = sp->depends_on[i];
         st_job_state_t state;
@@ -161,8 +165,10 @@ st_deps_check (st_sched_t *s, const st_job_t *job, st_error_t *err)
             return ST_EINVAL;
         }
         const st_job_t *d = st_map_get_u64 (s->jobs, id);
-        if (d && !st_job_state_terminal (d->state) && sp->model && d->spec->output_model
-            && strcmp (d->spec->output_model, sp->model) == 0)
+        if (!d || st_job_state_terminal (d->state))
+            continue;
+        waits = 1;
+        if (sp->model && d->spec->output_model && strcmp (d->spec->output_model, sp->model) == 0)
             may_register = 1;
     }
     if (sp->output_model && st_registry_cluster_model (s, sp->output_model)) {
@@ -190,11 +196,6 @@ st_deps_check (st_sched_t *s, const st_job_t *job, st_error_t *err)
     }
     /*  A version that exists and would be used now must be usable somewhere.  */
     char why[400];
-    int waits = 0;
-    for (size_t i = 0; i < sp->ndepends_on && !waits; i++) {
-        const st_job_t *d = st_map_get_u64 (s->jobs, sp->depends_on[i]);
-        waits = d && !st_job_state_terminal (d->state);
-    }
     if (v && !waits && st_registry_check (sp, v, why, sizeof why) != 0) {
         st_error_set (err, ST_EINVAL, "model", "model: %s", why);
         return ST_EINVAL;
@@ -298,8 +299,9 @@ st_deps_admit (st_sched_t *s, st_job_t *job)
         const char *tenant;
         uint64_t id = sp->depends_on[i];
         /*  Submissions were checked (st_deps_check); a loaded job's dependencies
-         *  can only be missing if someone deleted rows.  */
-        if (!s_lookup (s, id, &state, &tenant)) {
+         *  can only be missing, or not earlier than it (a cycle, which would
+         *  wait for ever), if someone edited rows.  */
+        if (id >= job->id || !s_lookup (s, id, &state, &tenant)) {
             snprintf (why, sizeof why, "dependency job %" PRIu64 " does not exist", id);
             s_fail (s, job, why);
             return;

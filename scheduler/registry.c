@@ -34,7 +34,12 @@
 #include "st_log.h"
 #include "st_time.h"
 
-/*  The versions of one (tenant, name), version i + 1 at i.  */
+/*  model_versions.version is an integer column.  */
+#define S_MAX_VERSION 2147483647u
+
+/*  The versions of one (tenant, name), in increasing order. Normally version
+ *  i + 1 is at i, but a row deleted by hand leaves a gap: versions are found
+ *  by number, and the next one follows the highest.  */
 typedef struct {
     st_model_version_t **v;
     size_t n, cap;
@@ -99,7 +104,10 @@ st_registry_find (st_sched_t *s, const char *tenant, const char *name, uint32_t 
         return NULL;
     if (version == 0)
         return m->v[m->n - 1];
-    return version <= m->n ? m->v[version - 1] : NULL;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->v[i]->version == version)
+            return m->v[i];
+    return NULL;
 }
 
 void
@@ -123,12 +131,16 @@ void
 st_registry_add (st_sched_t *s, st_model_version_t *v)
 {
     s_model_t *m = s_model (s, v->tenant, v->name, 1);
-    if (!m || v->version != m->n + 1) {
-        /*  The primary key makes versions 1..n; anything else was edited by hand.  */
+    uint32_t last = m && m->n ? m->v[m->n - 1]->version : 0;
+    if (!m || v->version <= last) {
+        /*  Rows come ordered by version, unique by the primary key.  */
         st_warn ("model %s of tenant %s: version %u out of sequence; ignoring it", v->name, v->tenant, v->version);
         st_model_version_free (v);
         return;
     }
+    if (v->version != last + 1)     /*  rows deleted by hand: keep the numbers, and go on after the highest  */
+        st_warn ("model %s of tenant %s: versions %u to %u are missing", v->name, v->tenant, last + 1,
+                 v->version - 1);
     if (st_push ((void **) &m->v, &m->n, &m->cap, sizeof v, &v))
         abort ();
 }
@@ -151,6 +163,15 @@ st_registry_register (st_sched_t *s, st_job_t *job)
     s_model_t *m = s_model (s, sp->tenant, sp->output_model, 1);
     if (!m)
         abort ();   /*  tenant and name are bounded by the spec: the key always fits  */
+    uint32_t last = m->n ? m->v[m->n - 1]->version : 0;
+    if (last >= S_MAX_VERSION) {  /*  only a hand-edited row can get here  */
+        st_add_event (s, job->id, -1, job->attempt, "model", NULL, NULL, NULL,
+                      "model %s has reached its last version number (%u); nothing registered", sp->output_model,
+                      last);
+        st_warn ("job %" PRIu64 ": model %s of tenant %s is at version %u; nothing registered", job->id,
+                 sp->output_model, sp->tenant, last);
+        return;
+    }
     st_model_version_t *v = calloc (1, sizeof *v);
     if (!v)
         abort ();
@@ -158,7 +179,7 @@ st_registry_register (st_sched_t *s, st_job_t *job)
     int pool = job->pool ? sp_cluster_pool (s->cluster, job->pool) : -1;
     v->tenant = s_dup (sp->tenant);
     v->name = s_dup (sp->output_model);
-    v->version = (uint32_t) m->n + 1;
+    v->version = last + 1;
     v->job_id = job->id;
     v->checkpoint = s_dup (st_job_checkpoint_dir (s, job, buf, sizeof buf));
     v->pool = s_dup (job->pool ? job->pool : "default");

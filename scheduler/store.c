@@ -163,6 +163,22 @@ s_u64 (PGresult *res, int row, int col)
     return PQgetisnull (res, row, col) ? 0 : strtoull (PQgetvalue (res, row, col), NULL, 10);
 }
 
+static char *
+s_dup (PGresult *res, int row, int col)
+{
+    char *p = strdup (PQgetvalue (res, row, col));
+    if (!p)
+        abort ();
+    return p;
+}
+
+/*  A nullable text column: NULL for NULL.  */
+static char *
+s_dup_or_null (PGresult *res, int row, int col)
+{
+    return PQgetisnull (res, row, col) ? NULL : s_dup (res, row, col);
+}
+
 static int64_t
 s_i64 (PGresult *res, int row, int col)
 {
@@ -189,14 +205,14 @@ s_version_from_row (PGresult *res, int i)
     st_model_version_t *v = calloc (1, sizeof *v);
     if (!v)
         abort ();
-    v->tenant = strdup (PQgetvalue (res, i, 0));
-    v->name = strdup (PQgetvalue (res, i, 1));
+    v->tenant = s_dup (res, i, 0);
+    v->name = s_dup (res, i, 1);
     v->version = (uint32_t) s_u64 (res, i, 2);
     v->job_id = s_u64 (res, i, 3);
-    v->checkpoint = PQgetisnull (res, i, 4) ? NULL : strdup (PQgetvalue (res, i, 4));
-    v->pool = strdup (PQgetvalue (res, i, 5));
-    v->jurisdiction = PQgetisnull (res, i, 6) ? NULL : strdup (PQgetvalue (res, i, 6));
-    v->variant = PQgetisnull (res, i, 7) ? NULL : strdup (PQgetvalue (res, i, 7));
+    v->checkpoint = s_dup_or_null (res, i, 4);
+    v->pool = s_dup (res, i, 5);
+    v->jurisdiction = s_dup_or_null (res, i, 6);
+    v->variant = s_dup_or_null (res, i, 7);
     if (sp_class_parse (PQgetvalue (res, i, 8), &v->classification) != 0)
         v->classification = SP_CLASS_RESTRICTED;   /*  cannot happen (a CHECK); the safe side if it did  */
     json_t *arr = json_loads (PQgetvalue (res, i, 9), 0, NULL);
@@ -204,12 +220,11 @@ s_version_from_row (PGresult *res, int i)
     if (n && !(v->residency = calloc (n, sizeof *v->residency)))
         abort ();
     for (size_t k = 0; k < n; k++)
-        if (json_is_string (json_array_get (arr, k)))
-            v->residency[v->nresidency++] = strdup (json_string_value (json_array_get (arr, k)));
+        if (json_is_string (json_array_get (arr, k))
+            && !(v->residency[v->nresidency++] = strdup (json_string_value (json_array_get (arr, k)))))
+            abort ();
     json_decref (arr);
     v->created_wall = s_u64 (res, i, 10);
-    if (!v->tenant || !v->name || !v->pool)
-        abort ();
     return v;
 }
 
@@ -736,15 +751,6 @@ out:
 }
 
 /*  -- reads for clients ----------------------------------------------------  */
-
-static char *
-s_dup (PGresult *res, int row, int col)
-{
-    char *p = strdup (PQgetvalue (res, row, col));
-    if (!p)
-        abort ();
-    return p;
-}
 
 #define JOB_COLUMNS                                                                                      \
     "id, name, tenant, queue, kind, state, reason, priority, attempt, max_attempts, exit_code, cpus_milli, " \

@@ -768,3 +768,47 @@ Test (sched_store, a_dependency_found_failed_at_start_up_fails_its_dependents)
     text_is ("SELECT string_agg (id || state, ',' ORDER BY id) FROM jobs", "1FAILED,2FAILED,3FAILED");
     stop (&T);
 }
+
+/*  A hand-edited database: a deleted version leaves a gap that start-up keeps
+ *  (the next version follows the highest, not the count, so the next success
+ *  commits), and a pending job that names itself or a later job as a
+ *  dependency fails instead of waiting for ever.  */
+Test (sched_store, hand_edited_versions_and_dependencies_do_not_stop_the_scheduler)
+{
+    st_mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
+    st_job_t *a = fx_submit (&S, FT), *b = fx_submit (&S, FT);
+    st_place_pending (&S);
+    st_dispatch_send_launches (&S);
+    report_exit (&S, &a->tasks[0], 0);
+    report_exit (&S, &b->tasks[0], 0);
+    flush_ok (&S);
+    fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    flush_ok (&S);
+    exec_ok (S.db, "DELETE FROM model_versions WHERE version = 1");
+    exec_ok (S.db, "UPDATE jobs SET spec = jsonb_set (spec, '{depends_on}', '[3]') WHERE id = 3");
+    exec_ok (S.db, "UPDATE jobs SET spec = jsonb_set (spec, '{depends_on}', '[\"x\", 4]') WHERE id = 4");
+
+    st_sched_t T;
+    restart (&T);
+    cr_assert_null (st_registry_find (&T, "default", "acme-twin", 1));
+    const st_model_version_t *v = st_registry_find (&T, "default", "acme-twin", 0);
+    cr_assert_not_null (v);
+    cr_assert_eq (v->version, 2);
+    cr_assert_eq (st_registry_find (&T, "default", "acme-twin", 2), v);
+    st_job_t *self = st_map_get_u64 (T.jobs, 3);
+    cr_assert_not_null (self);
+    cr_assert_eq (self->state, ST_JOB_FAILED);
+    cr_assert_str_eq (self->reason, "dependency job 3 does not exist");
+    cr_assert_null (st_map_get_u64 (T.jobs, 4), "a spec that does not parse is skipped, not fatal");
+
+    st_mark_node (&T, fx_node (&T, "w1b", "p", 4, 8192, 0));
+    st_job_t *c = fx_submit (&T, FT);
+    st_place_pending (&T);
+    st_dispatch_send_launches (&T);
+    report_exit (&T, &c->tasks[0], 0);
+    st_error_t err = { 0 };
+    cr_assert_eq (st_store_flush (&T, &err), ST_OK, "%s", err.msg);
+    text_is ("SELECT string_agg (version || ':' || job_id, ',' ORDER BY version) FROM model_versions", "2:2,3:5");
+    stop (&T);
+}
