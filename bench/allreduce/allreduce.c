@@ -20,6 +20,7 @@
  *  Prints a Markdown table on rank 0, then a correctness check of one allreduce.
  *  Exit status: 0; 1 when an operation or the check failed; 2 usage.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,16 +95,23 @@ static int
 s_size_arg (const char *s, size_t *out)
 {
     char *end;
+    if (*s < '0' || *s > '9')                   /*  strtoull takes "-1" (as ULLONG_MAX) and blanks  */
+        return -1;
+    errno = 0;
     unsigned long long v = strtoull (s, &end, 10);
-    if (end == s)
+    int shift = 0;
+    if (errno || end == s)
         return -1;
     if (*end == 'K' || *end == 'k')
-        v <<= 10, end++;
+        shift = 10, end++;
     else if (*end == 'M' || *end == 'm')
-        v <<= 20, end++;
+        shift = 20, end++;
     else if (*end == 'G' || *end == 'g')
-        v <<= 30, end++;
-    if (*end || v < sizeof (float) || v > (1ULL << 34))
+        shift = 30, end++;
+    if (*end || v > (1ULL << 34) >> shift)      /*  before the shift: "99999999999G" must not wrap  */
+        return -1;
+    v <<= shift;
+    if (v < sizeof (float))
         return -1;
     *out = (size_t) v;
     return 0;
@@ -139,9 +147,13 @@ main (int argc, char **argv)
             bad = s_size_arg (v, &hi) < 0;
         else if (strcmp (argv[i], "--budget") == 0)
             bad = s_size_arg (v, &budget) < 0;
-        else if (strcmp (argv[i], "--reps") == 0)
-            bad = (reps = atoi (v)) < 1 || reps > 64;
-        else
+        else if (strcmp (argv[i], "--reps") == 0) {
+            char *end;
+            long r = strtol (v, &end, 10);  /*  atoi took "5x" and "99999999999"  */
+            bad = end == v || *end || r < 1 || r > 64;
+            if (!bad)
+                reps = (int) r;
+        } else
             bad = 1;
         if (bad) {
             fprintf (stderr, "usage: mpirun -np N strata-bench-allreduce [--backend auto|mpi|nccl] [--min BYTES] "

@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ftw.h>
@@ -58,14 +57,6 @@ s_rm_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
     (void) st, (void) flag, (void) ftw;
     remove (path);
     return 0;
-}
-
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static void
@@ -118,9 +109,9 @@ s_sgemm (int n, int reps)
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);   /*  warm-up  */
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = s_now ();
+        double t0 = twin_now ();
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        double dt = s_now () - t0;
+        double dt = twin_now () - t0;
         best = dt < best ? dt : best;
     }
     free (a), free (b), free (c);
@@ -183,7 +174,7 @@ s_measure (const s_size_t *z, const twin_data_t *d, double seconds, long infer_l
     double t0 = 0;
     for (long i = 0;; i++) {
         if (i == 2)
-            t0 = s_now ();                      /*  after 2 warm-up steps  */
+            t0 = twin_now ();                      /*  after 2 warm-up steps  */
         twin_data_batch (d, key, &cursor, z->seq, z->batch, 0, 1, tok);
         float loss = twin_forward (m, tok, z->batch, z->seq);
         twin_backward (m, tok);
@@ -193,11 +184,11 @@ s_measure (const s_size_t *z, const twin_data_t *d, double seconds, long infer_l
         res->last_loss = loss;
         if (i >= 2) {
             res->steps = i - 1;
-            if (res->steps >= 3 && s_now () - t0 >= seconds)
+            if (res->steps >= 3 && twin_now () - t0 >= seconds)
                 break;
         }
     }
-    double dt = s_now () - t0;
+    double dt = twin_now () - t0;
     res->tokens_per_s = (double) res->steps * z->batch * z->seq / dt;
     res->ms_per_step = dt * 1e3 / (double) res->steps;
 
@@ -219,9 +210,9 @@ s_measure (const s_size_t *z, const twin_data_t *d, double seconds, long infer_l
         char *text = NULL;
         size_t tlen = 0;
         FILE *cap = open_memstream (&text, &tlen), *null = fopen ("/dev/null", "w");
-        double w0 = s_now ();
+        double w0 = twin_now ();
         int rc = twin_infer (&o, cap, null);
-        res->infer_wall_s = s_now () - w0;
+        res->infer_wall_s = twin_now () - w0;
         fclose (cap), fclose (null);
         long items = 0;
         if (rc != 0 || sscanf (text, "items %ld items_per_s %lf", &items, &res->infer_items_per_s) != 2) {

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,4 +200,14 @@ Test (twin_model, bad_configs_are_refused)
     cr_assert_null (twin_model_new (&ok, 1, 65));        /*  longer than the context  */
     /*  wte + wpe + 12 per block + final LN + head; 2 blocks of dim 64: 136960  */
     cr_assert_eq (twin_param_count (&ok), (size_t) 256 * 64 + 64 * 64 + 2 * (12 * 64 * 64 + 13 * 64) + 2 * 64 + 256 * 64);
+}
+
+Test (twin_model, activations_past_size_t_are_refused)
+{
+    /*  att alone is L * bmax * H * tmax^2 = (2^31 - 1) * 4 * 2^32 > 2^64 floats:
+     *  the sizes must be checked, not wrapped (a wrapped total can be a small
+     *  allocation that the forward writes past; under ASan, calloc of a
+     *  wrapped but still huge total aborts).  */
+    twin_config_t c = { 1, 4, 4, 65536, TWIN_VOCAB };
+    cr_assert_null (twin_model_new (&c, INT_MAX, 65536));
 }

@@ -220,6 +220,13 @@ Test (twin_train, checkpoint_round_trip_is_exact)
     meta.step = 124;
     cr_assert_eq (twin_ckpt_save (dir, a, &meta, path, sizeof path, err, sizeof err), 0);
     cr_assert_eq (twin_ckpt_load (path, other, 1, &got, err, sizeof err), -1);
+    cr_assert (strstr (err, "config differs"), "%s", err);     /*  not merely some other failure  */
+    /*  not a checkpoint at all: the magic number, checked before anything the header claims  */
+    f = fopen (path, "r+b");
+    fputc ('X', f);
+    fclose (f);
+    cr_assert_eq (twin_ckpt_read_meta (path, &got, err, sizeof err), -1);
+    cr_assert (strstr (err, "magic"), "%s", err);
 
     /*  pruning keeps the newest two; no temporary files are left behind  */
     for (uint64_t s = 125; s <= 128; s++) {
@@ -235,6 +242,30 @@ Test (twin_train, checkpoint_round_trip_is_exact)
     twin_model_free (a);
     twin_model_free (b);
     twin_model_free (other);
+}
+
+Test (twin_train, only_canonical_checkpoint_names_count)
+{
+    /*  Names that are not "ckpt-%012llu.bin" (a hand-made one, a step past
+     *  2^64) are no checkpoints: listing them would name a file that is not
+     *  there, and pruning would remove another.  */
+    const char *dir = s_sub ("ck");
+    char err[512], latest[4096], p[4096];
+    mkdir (dir, 0777);
+    const char *names[] = { "ckpt-7.bin", "ckpt-99999999999999999999999.bin", "ckpt-0000000000x1.bin" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf (p, sizeof p, "%s/%s", dir, names[i]);
+        FILE *f = fopen (p, "wb");
+        cr_assert_not_null (f);
+        fclose (f);
+    }
+    cr_assert_eq (twin_ckpt_latest (dir, latest, sizeof latest, err, sizeof err), 0, "%s", latest);
+    snprintf (p, sizeof p, "%s/ckpt-000000000003.bin", dir);
+    FILE *f = fopen (p, "wb");
+    cr_assert_not_null (f);
+    fclose (f);
+    cr_assert_eq (twin_ckpt_latest (dir, latest, sizeof latest, err, sizeof err), 1);
+    cr_assert_str_eq (latest, p);
 }
 
 /* ---- the command line ---------------------------------------------- */

@@ -110,6 +110,12 @@ s_is_ckpt_name (const char *name, uint64_t *step)
             return 0;
         v = v * 10 + (uint64_t) (name[i] - '0');
     }
+    /*  Only the names s_name writes: "ckpt-5.bin" or a step past 2^64 would
+     *  be listed as a file that is not there (and pruned as another one).  */
+    char canon[40];
+    snprintf (canon, sizeof canon, "ckpt-%012llu.bin", (unsigned long long) v);
+    if (strcmp (canon, name) != 0)
+        return 0;
     *step = v;
     return 1;
 }

@@ -36,7 +36,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define S_NAME "strata-twin-infer"
@@ -51,14 +50,6 @@ twin_infer_opts_defaults (twin_infer_opts_t *o)
     memset (o, 0, sizeof *o);
     o->shards = 1;
     o->max_new = 32;
-}
-
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* ---- one line ------------------------------------------------------- */
@@ -603,7 +594,7 @@ twin_infer (const twin_infer_opts_t *o, FILE *out, FILE *errf)
         goto written;
     }
 
-    double t0 = s_now (), last = t0;
+    double t0 = twin_now (), last = t0;
     const uint8_t *p = data, *end = data + dlen;
     for (uint64_t k = 0; k < lines && !twin_stop_requested; k++) {
         const uint8_t *eol = memchr (p, '\n', (size_t) (end - p));
@@ -630,13 +621,13 @@ twin_infer (const twin_infer_opts_t *o, FILE *out, FILE *errf)
         }
         free (js);
         done_items++;
-        double now = s_now ();
+        double now = twin_now ();
         if (o->progress && now - last >= S_PROGRESS_S) {
             o->progress (o->progress_arg, done_items, mine, (double) done_items / (now - t0));
             last = now;
         }
     }
-    double dt = s_now () - t0;
+    double dt = twin_now () - t0;
     rate = dt > 0 ? (double) done_items / dt : 0.0;
 written:
     /*  A signal after the last line lets the shard finish.  */

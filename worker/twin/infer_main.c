@@ -1,7 +1,6 @@
 /*  strata-twin-infer: flags, signals, progress to the worker, then twin_infer (infer.c).  */
 #include "twin.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -32,26 +31,14 @@ static const char s_usage[] =
     "corrupt model, shard >= shards); 75 (EX_TEMPFAIL) stopped by SIGTERM, nothing\n"
     "written: rerun the shard. One BLAS thread per process. See docs/twin.md.\n";
 
-static int
-s_bad (const char *fmt, const char *a)
-{
-    fprintf (stderr, "strata-twin-infer: ");
-    fprintf (stderr, fmt, a);
-    fprintf (stderr, "\n(try --help)\n");
-    return TWIN_EXIT_USAGE;
-}
+#define S_NAME "strata-twin-infer"
 
 static int
 s_int (const char *what, const char *s, long lo, long hi, int *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol (s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        fprintf (stderr, "strata-twin-infer: %s wants an integer in %ld..%ld, not '%s'\n(try --help)\n", what, lo, hi,
-                 s);
+    long v;
+    if (twin_parse_long (S_NAME, what, s, lo, hi, &v) < 0)
         return -1;
-    }
     *out = (int) v;
     return 0;
 }
@@ -110,23 +97,22 @@ main (int argc, char **argv)
             if (s_int ("--max-new", optarg, 0, TWIN_INFER_MAX_NEW, &o.max_new) < 0) return TWIN_EXIT_USAGE;
             break;
         case ':':
-            return s_bad ("%s needs a value", argv[optind - 1]);
+            return twin_usage_error (S_NAME, "%s needs a value", argv[optind - 1]);
         default:
-            return s_bad ("unknown option %s", argv[optind - 1]);
+            return twin_usage_error (S_NAME, "unknown option %s", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return s_bad ("unexpected argument '%s'", argv[optind]);
+        return twin_usage_error (S_NAME, "unexpected argument '%s'", argv[optind]);
     if (!o.model)
-        return s_bad ("--model is required%s", "");
+        return twin_usage_error (S_NAME, "--model is required");
     if (!o.data)
-        return s_bad ("--data is required%s", "");
+        return twin_usage_error (S_NAME, "--data is required");
     if (!o.out || !*o.out)
-        return s_bad ("--out is required%s", "");
+        return twin_usage_error (S_NAME, "--out is required");
     if (o.shard >= o.shards) {
-        fprintf (stderr, "strata-twin-infer: shard %d is not below shards %d (shards are numbered from 0)\n"
-                 "(try --help)\n", o.shard, o.shards);
-        return TWIN_EXIT_USAGE;
+        return twin_usage_error (S_NAME, "shard %d is not below shards %d (shards are numbered from 0)", o.shard,
+                                 o.shards);
     }
 
     struct sigaction sa;

@@ -49,29 +49,15 @@ static const char s_usage[] =
     "With several ranks, rank 0 prints and checkpoints; a SIGTERM to any rank stops all.\n"
     "One BLAS thread per process, so runs are bit-for-bit reproducible. See docs/twin.md.\n";
 
-static int
-s_bad (const char *fmt, const char *a, const char *b)
-{
-    fprintf (stderr, "strata-twin-train: ");
-    fprintf (stderr, fmt, a, b);
-    fprintf (stderr, "\n(try --help)\n");
-    return TWIN_EXIT_USAGE;
-}
+#define S_NAME "strata-twin-train"
 
+/*  --FLAG's integer in lo..hi (twin_parse_long says why not).  */
 static int
 s_long (const char *flag, const char *s, long lo, long hi, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol (s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        char range[64];
-        snprintf (range, sizeof range, "%ld..%ld", lo, hi);
-        fprintf (stderr, "strata-twin-train: --%s wants an integer in %s, not '%s'\n(try --help)\n", flag, range, s);
-        return -1;
-    }
-    *out = v;
-    return 0;
+    char what[64];
+    snprintf (what, sizeof what, "--%s", flag);
+    return twin_parse_long (S_NAME, what, s, lo, hi, out);
 }
 
 static int
@@ -81,8 +67,7 @@ s_double (const char *flag, const char *s, double lo, double hi, double *out)
     errno = 0;
     double v = strtod (s, &end);
     if (errno || end == s || *end || !(v > lo && v < hi)) {
-        fprintf (stderr, "strata-twin-train: --%s wants a number in (%g, %g), not '%s'\n(try --help)\n", flag, lo, hi,
-                 s);
+        twin_usage_error (S_NAME, "--%s wants a number in (%g, %g), not '%s'", flag, lo, hi, s);
         return -1;
     }
     *out = v;
@@ -186,7 +171,7 @@ main (int argc, char **argv)
             break;
         case O_BACKEND:
             if (sc_backend_parse (optarg, &backend) < 0)
-                return s_bad ("--backend wants auto, mpi or nccl, not '%s'%s", optarg, "");
+                return twin_usage_error (S_NAME, "--backend wants auto, mpi or nccl, not '%s'", optarg);
             break;
         case O_DEVICE:
             if (!strcmp (optarg, "cpu"))
@@ -196,18 +181,18 @@ main (int argc, char **argv)
             else if (!strcmp (optarg, "auto"))
                 o.device = TWIN_DEVICE_AUTO;
             else
-                return s_bad ("--device wants cpu, cuda or auto, not '%s'%s", optarg, "");
+                return twin_usage_error (S_NAME, "--device wants cpu, cuda or auto, not '%s'", optarg);
             break;
         case ':':
-            return s_bad ("%s needs a value%s", argv[optind - 1], "");
+            return twin_usage_error (S_NAME, "%s needs a value", argv[optind - 1]);
         default:
-            return s_bad ("unknown option %s%s", argv[optind - 1], "");
+            return twin_usage_error (S_NAME, "unknown option %s", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return s_bad ("unexpected argument '%s'%s", argv[optind], "");
+        return twin_usage_error (S_NAME, "unexpected argument '%s'", argv[optind]);
     if (!o.data)
-        return s_bad ("--data is required%s%s", "", "");
+        return twin_usage_error (S_NAME, "--data is required");
     if (!o.checkpoint_dir)
         o.checkpoint_dir = getenv ("STRATA_CHECKPOINT_DIR");
 #ifndef STRATA_TWIN_CUDA

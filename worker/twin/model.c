@@ -12,6 +12,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +98,17 @@ twin_param_count (const twin_config_t *cfg)
     return s_layout (cfg, NULL);
 }
 
+/*  a * b * c, setting *big when it does not fit in size_t (the result is then meaningless).  */
+static size_t
+s_mul (int *big, size_t a, size_t b, size_t c)
+{
+    if ((b && a > SIZE_MAX / b) || (c && a * b > SIZE_MAX / c)) {
+        *big = 1;
+        return 0;
+    }
+    return a * b * c;
+}
+
 twin_model_t *
 twin_model_new (const twin_config_t *cfg, int bmax, int tmax)
 {
@@ -117,16 +129,18 @@ twin_model_new (const twin_config_t *cfg, int bmax, int tmax)
     m->v = calloc (n, sizeof (float));
 
     size_t L = (size_t) cfg->layers, D = (size_t) cfg->dim, H = (size_t) cfg->heads;
-    size_t N = (size_t) bmax * (size_t) tmax, TT = (size_t) tmax * (size_t) tmax;
+    int big = 0;                                     /*  a product overflowed size_t  */
+    size_t N = s_mul (&big, (size_t) bmax, (size_t) tmax, 1), TT = s_mul (&big, (size_t) tmax, (size_t) tmax, 1);
+    size_t ND = s_mul (&big, N, D, 1), LN = s_mul (&big, L, N, 1), LND = s_mul (&big, LN, D, 1);
     size_t sizes[] = {
-        (L + 1) * N * D, L * N * D,                  /*  res, res2  */
-        L * N * D, L * N, L * N,                     /*  ln1, mean, rstd  */
-        L * N * 3 * D, L * (size_t) bmax * H * TT,   /*  qkv, att  */
-        L * N * D,                                   /*  atto  */
-        L * N * D, L * N, L * N,                     /*  ln2, mean, rstd  */
-        L * N * 4 * D, L * N * 4 * D,                /*  fch, fcg  */
-        N * D, N, N, N * TWIN_VOCAB,                 /*  lnf, mean, rstd, probs  */
-        N * D, N * D, N * 4 * D, N * 3 * D, N * D, TT, /*  dres dln dbig dqkv datto dp  */
+        s_mul (&big, L + 1, ND, 1), LND,                             /*  res, res2  */
+        LND, LN, LN,                                                 /*  ln1, mean, rstd  */
+        s_mul (&big, LND, 3, 1), s_mul (&big, L * (size_t) bmax, H, TT), /*  qkv, att  */
+        LND,                                                         /*  atto  */
+        LND, LN, LN,                                                 /*  ln2, mean, rstd  */
+        s_mul (&big, LND, 4, 1), s_mul (&big, LND, 4, 1),            /*  fch, fcg  */
+        ND, N, N, s_mul (&big, N, TWIN_VOCAB, 1),                    /*  lnf, mean, rstd, probs  */
+        ND, ND, s_mul (&big, ND, 4, 1), s_mul (&big, ND, 3, 1), ND, TT, /*  dres dln dbig dqkv datto dp  */
     };
     float **slots[] = {
         &m->res, &m->res2, &m->ln1, &m->ln1m, &m->ln1r, &m->qkv, &m->att, &m->atto,
@@ -134,9 +148,11 @@ twin_model_new (const twin_config_t *cfg, int bmax, int tmax)
         &m->dres, &m->dln, &m->dbig, &m->dqkv, &m->datto, &m->dp,
     };
     size_t total = 0;
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        big |= total > SIZE_MAX / sizeof (float) - sizes[i];
         total += sizes[i];
-    m->act = calloc (total, sizeof (float));
+    }
+    m->act = big ? NULL : calloc (total, sizeof (float));    /*  too big: out of memory  */
     if (!m->layer || !m->tensor || !m->params || !m->grads || !m->m || !m->v || !m->act) {
         twin_model_free (m);
         return NULL;

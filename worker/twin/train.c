@@ -38,7 +38,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "collective.h"
 #include "st_agent.h"
@@ -67,14 +66,6 @@ twin_opts_defaults (twin_opts_t *o)
     o->val_fraction = 0.1;
     o->world = 1;
     o->val_windows = 1024;
-}
-
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /*  A flag given on the command line must agree with the checkpoint's config.  */
@@ -587,8 +578,8 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
         fprintf (errf, "strata-twin-train: %d layers, dim %d, %d heads, %zu parameters; %zu train / %zu val bytes\n",
                  cfg.layers, cfg.dim, cfg.heads, m->n_params, data.train_len, data.len - data.train_len);
         if (world > 1)
-            fprintf (errf, "strata-twin-train: %d ranks (%s), batch %d per rank, %d in all\n", world,
-                     sc_backend_name (comm), B, B * world);
+            fprintf (errf, "strata-twin-train: %d ranks (%s), batch %d per rank, %lld in all\n", world,
+                     sc_backend_name (comm), B, (long long) B * world);
         fprintf (errf, "strata-twin-train: %s\n", devline);
     }
     /*  The model onto the device: after loading and the broadcast, so every
@@ -611,7 +602,7 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
     uint64_t saved_at = plan.resuming ? step : UINT64_MAX;
     int stop = 0;
     while (step < (uint64_t) o->steps && !stop) {
-        double t0 = s_now ();
+        double t0 = twin_now ();
         twin_data_batch (&data, key, &cursor, T, B, rank, world, tokens);
         float loss;
         int failed = 0;
@@ -626,7 +617,7 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
          *  (A rank whose device failed still takes part, with a NaN loss: the
          *  others stop at the loss check below.)  */
         float shared[2] = { loss, twin_stop_requested ? 1.0f : 0.0f };
-        if (world > 1) {
+        if (comm && world > 1) {               /*  (without comm, rank/world only slice the data)  */
             int grads = g ? s_gpu_allreduce_grads (comm, g, m, errf)
                           : s_allreduce (comm, m->grads, m->n_params, SC_AVG, errf);
             if (grads < 0 || s_allreduce_via (comm, shared, shared_dev, 2, SC_SUM, errf) < 0) {
@@ -638,7 +629,8 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
             rc = 1;
             goto done;
         }
-        loss = shared[0] / (float) world;
+        if (comm && world > 1)
+            loss = shared[0] / (float) world;   /*  the sum of the ranks' means  */
         stop = shared[1] > 0;
         if (!g)
             twin_adamw_step (m, &hp, step + 1);
@@ -647,7 +639,7 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
             goto done;
         }
         step++;
-        double dt = s_now () - t0;
+        double dt = twin_now () - t0;
         double rate = dt > 0 ? (double) B * T * world / dt : 0.0;
         if (rank == 0) {
             fprintf (out, "step %llu loss %.6f tokens_per_s %.0f\n", (unsigned long long) step, loss, rate);

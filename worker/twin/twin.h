@@ -212,4 +212,14 @@ void twin_infer_opts_defaults (twin_infer_opts_t *o);
  *  TWIN_EXIT_PREEMPTED (SIGTERM: no partial file is left; rerun the shard).  */
 int twin_infer (const twin_infer_opts_t *o, FILE *out, FILE *errf);
 
+/* ---- helpers the twin programs share (util.c) ---- */
+
+/*  CLOCK_MONOTONIC in seconds (nanosecond resolution).  */
+double twin_now (void);
+/*  Prints "PROG: <fmt...>\n(try --help)\n" on stderr; returns TWIN_EXIT_USAGE.  */
+int twin_usage_error (const char *prog, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+/*  A whole decimal integer in lo..hi into *out: 0, or -1 after saying on
+ *  stderr "PROG: WHAT wants an integer in LO..HI, not 'S'" (and the --help hint).  */
+int twin_parse_long (const char *prog, const char *what, const char *s, long lo, long hi, long *out);
+
 #endif

@@ -6,15 +6,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double
-s_now (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static double
 s_rel (double got, double want)
@@ -101,10 +92,10 @@ twin_cuda_check_run (const twin_config_t *cfg, int B, int T, int steps, uint64_t
     hp.lr = 1e-2f;
     double t_cpu = 0, t_gpu = 0;
     for (int s = 0; s < steps; s++) {
-        double t0 = s_now ();
+        double t0 = twin_now ();
         float lc = twin_forward (cpu, tok, B, T);
         twin_backward (cpu, tok);
-        double t1 = s_now ();
+        double t1 = twin_now ();
         float lg = twin_cuda_forward (gpu, tok, B, T);
         if (!isfinite (lg) && *twin_cuda_error (gpu)) {
             snprintf (err, errlen, "%s", twin_cuda_error (gpu));
@@ -114,7 +105,7 @@ twin_cuda_check_run (const twin_config_t *cfg, int B, int T, int steps, uint64_t
             snprintf (err, errlen, "%s", twin_cuda_error (gpu));
             goto out;
         }
-        double t2 = s_now ();
+        double t2 = twin_now ();
         if (s == 0) {
             r->loss_cpu = lc, r->loss_gpu = lg;
             if (twin_cuda_to_host (gpu, mirror) < 0) {
@@ -123,15 +114,15 @@ twin_cuda_check_run (const twin_config_t *cfg, int B, int T, int steps, uint64_t
             }
             s_compare_grads (cpu, mirror->grads, r);
         }
-        double t3 = s_now ();
+        double t3 = twin_now ();
         float nc = twin_adamw_step (cpu, &hp, (uint64_t) s + 1);
-        double t4 = s_now ();
+        double t4 = twin_now ();
         float ng = twin_cuda_adamw_step (gpu, &hp, (uint64_t) s + 1);
         if (isnan (ng) && *twin_cuda_error (gpu)) {
             snprintf (err, errlen, "%s", twin_cuda_error (gpu));
             goto out;
         }
-        double t5 = s_now ();
+        double t5 = twin_now ();
         t_cpu += (t1 - t0) + (t4 - t3);
         t_gpu += (t2 - t1) + (t5 - t4);
         r->step_loss_cpu[s] = lc, r->step_loss_gpu[s] = lg;
