@@ -168,13 +168,13 @@ struct st_job {
     uint64_t finished_wall;
     st_task_t *tasks;
     uint32_t ntasks;
-    int in_pending;             /*  listed in sched->pending at pending_idx  */
+    int in_pending;             /*  listed in the model's pending array at pending_idx  */
     size_t pending_idx;
     /*  placement (place.c)  */
     sp_job_t pj;                /*  the placement engine's view, filled from spec  */
     sp_node_t **placed;         /*  ntasks: where the current attempt's tasks hold resources  */
     uint32_t nholding;          /*  tasks whose resources are counted on a node  */
-    size_t running_idx;         /*  in sched->running while nholding > 0  */
+    size_t running_idx;         /*  in the model's running array while nholding > 0  */
     uint32_t accounted_attempt; /*  the last attempt whose cost was added to the actual figures  */
     int preempt_requested;      /*  the engine chose it as a preemption victim: stopping  */
     uint32_t preemptions;       /*  attempts ended by preemption (they do not use up retries)  */
@@ -486,7 +486,7 @@ size_t  st_registry_list (st_model_t *s, const st_model_version_t ***out);
 void    st_model_version_free (st_model_version_t *v);
 void    st_registry_free (st_model_t *s);
 
-/*  -- record.h-style plain rows read back for clients (store/ fills, net/ sends) --  */
+/*  -- record.c: plain rows read back for clients (store/ fills them, net/ sends them) --  */
 /*  A task row of a job, as the database holds it.  */
 typedef struct {
     uint32_t index;

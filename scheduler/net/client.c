@@ -1,7 +1,8 @@
 /*  client.c: the client API (CLI, gateway) on the client ROUTER socket.
  *
  *  Submit is answered only once the job is committed (the reply is deferred to
- *  the end of the batch). Reads go to PostgreSQL, which after every batch holds
+ *  the end of the batch). Reads go to PostgreSQL (through st_net_store_t, which
+ *  sched.c wires to store/), which after every batch holds
  *  exactly what the scheduler knows. Logs live on the workers: a Logs request is
  *  relayed to the node that ran the task and the answer relayed back. */
 #include "net.h"

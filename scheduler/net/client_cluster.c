@@ -1,8 +1,8 @@
 /*  client_cluster.c: the Pools and Models requests on the client socket.
  *
- *  Both are answered from memory: the cluster description (s->m->cluster) and,
+ *  Both are answered from memory: the cluster description (the model's cluster) and,
  *  for the live figures of each pool, the nodes the scheduler knows; Models
- *  adds the registered versions of fine-tuned models (registry.c). A node's
+ *  adds the registered versions of fine-tuned models (model/registry.c). A node's
  *  pool that the description does not name is listed as implicit, with the
  *  placement engine's defaults (sp_cluster_pool_add_implicit). The replies
  *  point into the description and the nodes; only the arrays are allocated. */
@@ -158,7 +158,7 @@ st_client_models (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *en
         fptrs[f] = &fams[f];
     }
 
-    /*  Then the registered versions of fine-tuned models (registry.c).  */
+    /*  Then the registered versions of fine-tuned models (model/registry.c).  */
     const st_model_version_t **list = NULL;
     size_t nversions = st_registry_list (s->m, &list);
     Strata__ModelVersion *mvs = calloc (nversions + 1, sizeof *mvs);
