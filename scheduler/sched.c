@@ -1,5 +1,10 @@
 /*  sched.c: strata-scheduler's event loop and entry point.
  *
+ *  It runs the loop and composes the layers: net/ decodes messages into model
+ *  calls, the model changes and queues what it wants done, store/ writes it,
+ *  and net/ sends what depended on it. After each step the model's intents go
+ *  to net/ (st_sched_after_step).
+ *
  *  One pass of the loop:
  *    1. wait (up to the next timer) for messages on the worker and client sockets;
  *    2. drain up to ST_BATCH messages from each, changing the in-memory model;
@@ -21,7 +26,6 @@
 #include <string.h>
 #include <zmq.h>
 
-#include "migrations.h"
 #include "st_config.h"
 #include "st_log.h"
 #include "st_time.h"
@@ -69,114 +73,23 @@ s_on_signal (int sig)
     s_stop = 1;
 }
 
-uint64_t
-st_sched_next_seq (st_sched_t *s)
-{
-    return ++s->seq;
-}
-
-void
-st_sched_defer (st_sched_t *s, void *sock, const st_peer_t *peer, Strata__Envelope *env)
-{
-    st_deferred_t d = { .sock = sock, .peer = *peer };
-    d.len = protobuf_c_message_get_packed_size (&env->base);
-    d.buf = malloc (d.len ? d.len : 1);
-    if (!d.buf)
-        abort ();
-    protobuf_c_message_pack (&env->base, d.buf);
-    if (st_push ((void **) &s->deferred, &s->ndeferred, &s->cap_deferred, sizeof d, &d))
-        abort ();
-}
-
-static void
-s_send_deferred (st_sched_t *s)
-{
-    for (size_t i = 0; i < s->ndeferred; i++) {
-        st_deferred_t *d = &s->deferred[i];
-        if (zmq_send (d->sock, d->peer.id, d->peer.id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
-            if (d->peer.delimited)
-                zmq_send (d->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
-            zmq_send (d->sock, d->buf, d->len, ZMQ_DONTWAIT);
-        }
-        free (d->buf);
-    }
-    s->ndeferred = 0;
-}
-
-/*  Publishes the committed state changes on the event socket.  */
-static void
-s_publish (st_sched_t *s)
-{
-    for (size_t i = 0; i < s->nevents; i++) {
-        const st_event_t *e = &s->events[i];
-        if (!e->job_id || !e->to_state)
-            continue;
-        Strata__Envelope env;
-        Strata__JobEvent ev = STRATA__JOB_EVENT__INIT;
-        st_wire_envelope_init (&env, st_sched_next_seq (s));
-        ev.job_id = e->job_id;
-        ev.from_state = (char *) (e->from_state ? e->from_state : "");
-        ev.to_state = (char *) e->to_state;
-        ev.reason = e->message;
-        ev.unix_ms = e->at_wall;
-        env.body_case = STRATA__ENVELOPE__BODY_EVENT;
-        env.event = &ev;
-        char topic[40];
-        snprintf (topic, sizeof topic, "job.%" PRIu64, e->job_id);
-        st_wire_publish (s->event_sock, topic, &env);
-    }
-}
-
-static void
-s_clear_events (st_sched_t *s)
-{
-    for (size_t i = 0; i < s->nevents; i++) {
-        free (s->events[i].node);
-        free (s->events[i].message);
-    }
-    s->nevents = 0;
-}
-
-/*  Drops jobs that ended from memory; they stay in the database. A job that
- *  ended after the flush (st_dispatch_send_launches stopping a job, and the
- *  dependents that fail with it) is still to be written: it stays until the
- *  next pass has.  */
-static void
-s_forget_finished (st_sched_t *s)
-{
-    size_t keep = 0;
-    for (size_t i = 0; i < s->nfinished; i++) {
-        st_job_t *job = s->finished[i];
-        if (job->dirty) {
-            s->finished[keep++] = job;
-            continue;
-        }
-        st_pending_remove (s, job);
-        for (uint32_t r = 0; r < job->ntasks; r++)
-            st_task_release (s, &job->tasks[r]);
-        st_map_remove_u64 (s->jobs, job->id);
-        st_job_free (job);
-    }
-    s->nfinished = keep;
-}
-
 static void
 s_count_bad (st_sched_t *s, const char *sock_name, st_rc_t rc, const st_error_t *err)
 {
     if (rc == ST_ETOOBIG) {
-        s->counters.oversized_frames++;
+        s->model.counters.oversized_frames++;
         st_warn ("dropped oversized frame on %s socket: %s (oversized_frames=%" PRIu64 ")", sock_name, err->msg,
-                 s->counters.oversized_frames);
+                 s->model.counters.oversized_frames);
     }
     else if (rc == ST_EVERSION) {
-        s->counters.version_mismatches++;
+        s->model.counters.version_mismatches++;
         st_warn ("dropped message on %s socket: %s (version_mismatches=%" PRIu64 ")", sock_name, err->msg,
-                 s->counters.version_mismatches);
+                 s->model.counters.version_mismatches);
     }
     else {
-        s->counters.bad_frames++;
+        s->model.counters.bad_frames++;
         st_warn ("dropped malformed frame on %s socket: %s (bad_frames=%" PRIu64 ")", sock_name, err->msg,
-                 s->counters.bad_frames);
+                 s->model.counters.bad_frames);
     }
 }
 
@@ -192,19 +105,21 @@ s_drain (st_sched_t *s, void *sock, int is_client)
         st_rc_t rc = st_wire_recv (sock, 1, ZMQ_DONTWAIT, &peer, &env, &err);
         if (rc == ST_EAGAIN)
             break;
+        st_model_clock (&s->model, st_wall_ms (), st_mono_ms ());
         if (rc != ST_OK) {
             s_count_bad (s, is_client ? "client" : "worker", rc, &err);
             if (rc == ST_EVERSION && is_client && env)
-                st_client_error (s, &peer, env->seq, STRATA__ERROR_CODE__ERROR_VERSION, err.msg,
+                st_client_error (&s->net, &peer, env->seq, STRATA__ERROR_CODE__ERROR_VERSION, err.msg,
                                  "use a strata CLI that matches the scheduler");
             st_wire_free (env);
             continue;
         }
         if (is_client)
-            st_client_message (s, &peer, env);
+            st_client_message (&s->net, &peer, env);
         else
-            st_dispatch_worker_message (s, &peer, env);
+            st_dispatch_worker_message (&s->net, &peer, env);
         st_wire_free (env);
+        st_sched_after_step (s);
     }
     return n;
 }
@@ -214,7 +129,7 @@ static void *
 s_bind (st_sched_t *s, int type, const char *endpoint, const st_curve_keys_t *keys, const char *domain,
         st_error_t *err)
 {
-    void *sock = zmq_socket (s->zctx, type);
+    void *sock = zmq_socket (s->net.zctx, type);
     if (!sock) {
         st_error_set (err, ST_EIO, NULL, "cannot create socket: %s", zmq_strerror (errno));
         return NULL;
@@ -238,113 +153,147 @@ s_bind (st_sched_t *s, int type, const char *endpoint, const st_curve_keys_t *ke
 static st_rc_t
 s_run (st_sched_t *s, s_cycle_stats_t *stats, st_error_t *err)
 {
+    st_model_t *m = &s->model;
+    st_net_t *net = &s->net;
     st_rc_t rc = ST_OK;
     uint64_t next_tick = st_mono_ms ();
     /*  Placement and launches for state loaded at start-up.  */
-    s->sched_needed = 1;
+    m->sched_needed = 1;
     while (!s_stop) {
         zmq_pollitem_t items[] = {
-            { s->worker_sock, 0, ZMQ_POLLIN, 0 },
-            { s->client_sock, 0, ZMQ_POLLIN, 0 },
-            { s->zap ? st_zap_socket (s->zap) : NULL, 0, ZMQ_POLLIN, 0 },
+            { net->worker_sock, 0, ZMQ_POLLIN, 0 },
+            { net->client_sock, 0, ZMQ_POLLIN, 0 },
+            { net->zap ? st_zap_socket (net->zap) : NULL, 0, ZMQ_POLLIN, 0 },
         };
         uint64_t now = st_mono_ms ();
         long wait = next_tick > now ? (long) (next_tick - now) : 0;
-        if (s->sched_needed || s->ndirty_jobs || s->nevents)
+        if (m->sched_needed || m->ndirty_jobs || m->nevents)
             wait = 0;
-        if (zmq_poll (items, s->zap ? 3 : 2, wait) < 0) {
+        if (zmq_poll (items, net->zap ? 3 : 2, wait) < 0) {
             if (errno == EINTR)
                 continue;
             return st_error_set (err, ST_EIO, NULL, "poll failed: %s", zmq_strerror (errno));
         }
         /*  Connections wait for their authentication: answer those first.  */
-        if (s->zap && (items[2].revents & ZMQ_POLLIN))
-            st_zap_handle (s->zap);
+        if (net->zap && (items[2].revents & ZMQ_POLLIN))
+            st_zap_handle (net->zap);
         /*  Worker updates first: they free resources the submits may use.  */
         if (items[0].revents & ZMQ_POLLIN)
-            s_drain (s, s->worker_sock, 0);
+            s_drain (s, net->worker_sock, 0);
         if (items[1].revents & ZMQ_POLLIN)
-            s_drain (s, s->client_sock, 1);
+            s_drain (s, net->client_sock, 1);
 
         now = st_mono_ms ();
+        st_model_clock (m, st_wall_ms (), now);
         if (now >= next_tick) {
-            st_dispatch_tick (s, now);
-            st_client_tick (s, now);
-            st_runtime_tick (s, now);
+            st_dispatch_tick (net, now);
+            st_client_tick (net, now);
+            st_runtime_tick (m, now);
+            st_sched_after_step (s);
             next_tick = now + ST_TICK_MS;
         }
         uint64_t t0 = st_mono_us ();
-        if (st_place_pending (s))
+        if (st_place_pending (m))
             s_cycle_record (stats, st_mono_us () - t0);
+        st_sched_after_step (s);
 
-        rc = st_store_flush (s, err);
+        rc = st_store_flush (&s->store, err);
         if (rc != ST_OK)
             return rc;
-        s_publish (s);
-        s_clear_events (s);
-        s_send_deferred (s);
+        st_net_publish_events (net);
+        st_model_clear_events (m);
+        st_net_send_deferred (net);
         /*  Launch what this batch placed; the STARTING states go in the next batch.  */
-        st_dispatch_send_launches (s);
-        s_forget_finished (s);
+        st_model_clock (m, st_wall_ms (), st_mono_ms ());
+        st_dispatch_send_launches (net);
+        st_sched_after_step (s);
+        st_model_forget_finished (m);
     }
     /*  Commit whatever the last pass changed before leaving.  */
-    return st_store_flush (s, err);
+    return st_store_flush (&s->store, err);
 }
 
-static void
-s_destroy_node (void *value, void *arg)
+/*  -- the reads net/ asks of store/ (st_net_store_t) ------------------------  */
+
+static st_rc_t
+s_get_job (void *ctx, uint64_t id, st_job_record_t **out, st_error_t *err)
 {
-    (void) arg;
-    st_node_free (value);
+    return st_store_get_job (ctx, id, out, err);
 }
 
-static void
-s_destroy_job (void *value, void *arg)
+static st_rc_t
+s_list_jobs (void *ctx, const char *state, const char *tenant, uint32_t limit, int active_only,
+             st_job_record_t **out, size_t *n, st_error_t *err)
 {
-    (void) arg;
-    st_job_free (value);
+    return st_store_list_jobs (ctx, state, tenant, limit, active_only, out, n, err);
+}
+
+static st_rc_t
+s_task_location (void *ctx, uint64_t job_id, uint32_t rank, char *node, size_t node_size, uint32_t *attempt,
+                 char *job_state, size_t state_size, st_error_t *err)
+{
+    return st_store_task_location (ctx, job_id, rank, node, node_size, attempt, job_state, state_size, err);
+}
+
+static st_rc_t
+s_dep_states (void *ctx, const st_job_t *job, st_error_t *err)
+{
+    return st_store_dep_states (ctx, job, err);
+}
+
+int
+st_sched_init (st_sched_t *s)
+{
+    if (st_model_init (&s->model) != 0 || st_net_init (&s->net, &s->model) != 0)
+        return -1;
+    s->store.m = &s->model;
+    s->store.database = s->cfg.database;
+    s->net.cfg.heartbeat_ms = s->cfg.heartbeat_ms;
+    s->net.cfg.node_timeout_ms = s->cfg.node_timeout_ms;
+    s->net.cfg.launch_timeout_ms = s->cfg.launch_timeout_ms;
+    s->net.cfg.kill_grace_ms = s->cfg.kill_grace_ms;
+    s->net.store = (st_net_store_t) { .ctx = &s->store,
+                                      .get_job = s_get_job,
+                                      .list_jobs = s_list_jobs,
+                                      .task_location = s_task_location,
+                                      .dep_states = s_dep_states };
+    return 0;
+}
+
+st_rc_t
+st_sched_load (st_sched_t *s, st_error_t *err)
+{
+    st_rc_t rc = st_store_load (&s->store, err);
+    if (rc != ST_OK)
+        return rc;
+    /*  Submission tokens of the last hour: net/ owns the cache.  */
+    for (size_t i = 0; i < s->store.ntokens; i++)
+        st_token_remember (&s->net, s->store.tokens[i].tenant, s->store.tokens[i].token, s->store.tokens[i].job_id,
+                           s->store.tokens[i].ttl_ms);
+    st_store_tokens_free (&s->store);
+    st_sched_after_step (s);
+    return ST_OK;
+}
+
+void
+st_sched_after_step (st_sched_t *s)
+{
+    st_net_drain_intents (&s->net);
+#if !defined(NDEBUG) || defined(STRATA_MODEL_CHECK)
+    char why[512];
+    if (st_model_check (&s->model, why, sizeof why) != 0) {
+        st_error ("model invariant broken: %s", why);
+        abort ();
+    }
+#endif
 }
 
 void
 st_sched_release (st_sched_t *s)
 {
-    if (s->nodes)
-        st_map_foreach (s->nodes, s_destroy_node, NULL);
-    if (s->jobs)
-        st_map_foreach (s->jobs, s_destroy_job, NULL);
-    st_map_destroy (&s->nodes);
-    st_map_destroy (&s->jobs);
-    st_map_destroy (&s->launches);
-    st_token_forget_all (s);
-    st_map_destroy (&s->peers);
-    st_map_destroy (&s->tokens);
-    s_clear_events (s);
-    for (size_t i = 0; i < s->ndeferred; i++)
-        free (s->deferred[i].buf);
-    s->ndeferred = 0;
-    while (s->logreqs) {
-        st_logreq_t *n = s->logreqs->next;
-        free (s->logreqs);
-        s->logreqs = n;
-    }
-    for (size_t i = 0; i < s->nrdzv_waits; i++) {
-        free (s->rdzv_waits[i].key);
-        free (s->rdzv_waits[i].node);
-    }
-    free (s->rdzv_waits);
-    free (s->events);
-    free (s->deferred);
-    free (s->pending);
-    free (s->dirty_jobs);
-    free (s->dirty_tasks);
-    free (s->dirty_nodes);
-    free (s->to_launch);
-    free (s->finished);
-    free (s->running);
-    free (s->pnodes);
-    st_deps_free (s);   /*  the dependents' index and the fine-tuned model versions  */
-    sp_engine_free (&s->engine);
-    sp_cluster_free (&s->cluster);
+    st_net_release (&s->net);
+    st_model_release (&s->model);
+    st_store_tokens_free (&s->store);
 }
 
 /*  Loads the keys and the allow-lists when --curve-key is given.  */
@@ -359,21 +308,21 @@ s_setup_auth (st_sched_t *s, st_curve_keys_t *keys, st_error_t *err)
     st_rc_t rc = st_curve_load (s->cfg.curve_key, keys, 1, err);
     if (rc != ST_OK)
         return rc;
-    if (!(s->zap = st_zap_new (s->zctx, err)))
+    if (!(s->net.zap = st_zap_new (s->net.zctx, err)))
         return err->rc;
     int nworkers = 0, nclients = 0;
-    if ((rc = st_zap_allow_dir (s->zap, "workers", s->cfg.worker_keys, &nworkers, err)) != ST_OK)
+    if ((rc = st_zap_allow_dir (s->net.zap, "workers", s->cfg.worker_keys, &nworkers, err)) != ST_OK)
         return rc;
     if (s->cfg.client_keys) {
-        if ((rc = st_zap_allow_dir (s->zap, "clients", s->cfg.client_keys, &nclients, err)) != ST_OK)
+        if ((rc = st_zap_allow_dir (s->net.zap, "clients", s->cfg.client_keys, &nclients, err)) != ST_OK)
             return rc;
     }
     else {
-        st_zap_allow_any (s->zap, "clients");
+        st_zap_allow_any (s->net.zap, "clients");
         st_warn ("no --client-keys: any client with a CURVE key may use the client endpoint");
     }
     /*  Event subscribers see job states only; any CURVE client may read them.  */
-    st_zap_allow_any (s->zap, "events");
+    st_zap_allow_any (s->net.zap, "events");
     st_info ("CURVE on: %d enrolled worker key(s), %s", nworkers,
              s->cfg.client_keys ? "enrolled client keys only" : "any client key");
     if (s->cfg.client_keys)
@@ -460,14 +409,16 @@ st_sched_main (int argc, char **argv)
         goto done;
     }
 
-    if (sp_policy_parse (s->cfg.policy, &s->policy) != 0 || s->policy == SP_POLICY_SJF) {
+    if (st_sched_init (s) != 0)
+        abort ();
+    if (sp_policy_parse (s->cfg.policy, &s->model.policy) != 0 || s->model.policy == SP_POLICY_SJF) {
         fprintf (stderr, "strata-scheduler: error: --policy: unknown policy \"%s\"\nhint: use default, fifo, backfill "
                  "or las (sjf needs known durations: strata-sim only)\n", s->cfg.policy);
         code = 2;
         goto done;
     }
     if (s->cfg.cluster_file) {
-        if (!(s->cluster = sp_cluster_load (s->cfg.cluster_file, &err))) {
+        if (!(s->model.cluster = sp_cluster_load (s->cfg.cluster_file, &err))) {
             fprintf (stderr, "strata-scheduler: error: --cluster %s\n", err.msg);
             if (err.hint[0])
                 fprintf (stderr, "hint: %s\n", err.hint);
@@ -475,9 +426,9 @@ st_sched_main (int argc, char **argv)
             goto done;
         }
     }
-    else if (!(s->cluster = sp_cluster_new ()))
+    else if (!(s->model.cluster = sp_cluster_new ()))
         abort ();
-    if (!(s->engine = sp_engine_new (s->cluster)))
+    if (!(s->model.engine = sp_engine_new (s->model.cluster)))
         abort ();
 
     struct sigaction sa;
@@ -487,30 +438,23 @@ st_sched_main (int argc, char **argv)
     sigaction (SIGINT, &sa, NULL);
     signal (SIGPIPE, SIG_IGN);
 
-    s->jobs = st_map_new ();
-    s->nodes = st_map_new ();
-    s->launches = st_map_new ();
-    s->peers = st_map_new ();
-    s->tokens = st_map_new ();
-    if (!s->jobs || !s->nodes || !s->launches || !s->peers || !s->tokens)
-        abort ();
-
-    if ((rc = st_store_connect (s, &err)) != ST_OK || (rc = st_store_lead (s, &s_stop, &err)) != ST_OK
-        || (rc = st_store_migrate (s, &err)) != ST_OK
-        || (s->cfg.cluster_file && (rc = st_store_save_cluster (s, s->cluster, &err)) != ST_OK)
-        || (rc = st_store_load (s, &err)) != ST_OK)
+    st_model_clock (&s->model, st_wall_ms (), st_mono_ms ());
+    if ((rc = st_store_connect (&s->store, &err)) != ST_OK || (rc = st_store_lead (&s->store, &s_stop, &err)) != ST_OK
+        || (rc = st_store_migrate (&s->store, &err)) != ST_OK
+        || (s->cfg.cluster_file && (rc = st_store_save_cluster (&s->store, s->model.cluster, &err)) != ST_OK)
+        || (rc = st_sched_load (s, &err)) != ST_OK)
         goto fail;
-    st_info ("placement: policy %s, %zu pool(s), %zu model family(ies)%s%s", sp_policy_name (s->policy),
-             s->cluster->npools, s->cluster->nfamilies, s->cfg.cluster_file ? " from " : " (no --cluster file)",
+    st_info ("placement: policy %s, %zu pool(s), %zu model family(ies)%s%s", sp_policy_name (s->model.policy),
+             s->model.cluster->npools, s->model.cluster->nfamilies, s->cfg.cluster_file ? " from " : " (no --cluster file)",
              s->cfg.cluster_file ? s->cfg.cluster_file : "");
 
-    s->zctx = zmq_ctx_new ();
+    s->net.zctx = zmq_ctx_new ();
     st_curve_keys_t keys;
     if ((rc = s_setup_auth (s, &keys, &err)) != ST_OK)
         goto fail;
-    if (!(s->worker_sock = s_bind (s, ZMQ_ROUTER, s->cfg.worker_endpoint, s->zap ? &keys : NULL, "workers", &err))
-        || !(s->client_sock = s_bind (s, ZMQ_ROUTER, s->cfg.client_endpoint, s->zap ? &keys : NULL, "clients", &err))
-        || !(s->event_sock = s_bind (s, ZMQ_PUB, s->cfg.event_endpoint, s->zap ? &keys : NULL, "events", &err))) {
+    if (!(s->net.worker_sock = s_bind (s, ZMQ_ROUTER, s->cfg.worker_endpoint, s->net.zap ? &keys : NULL, "workers", &err))
+        || !(s->net.client_sock = s_bind (s, ZMQ_ROUTER, s->cfg.client_endpoint, s->net.zap ? &keys : NULL, "clients", &err))
+        || !(s->net.event_sock = s_bind (s, ZMQ_PUB, s->cfg.event_endpoint, s->net.zap ? &keys : NULL, "events", &err))) {
         memset (&keys, 0, sizeof keys);
         rc = err.rc;
         goto fail;
@@ -524,15 +468,15 @@ st_sched_main (int argc, char **argv)
     rc = s_run (s, stats, &err);
     /*  Placement decision latency, one line (bench/scale reads it).  */
     st_info ("cycle_stats: cycles=%" PRIu64 " placed=%" PRIu64 " p50_ms=%.1f p99_ms=%.1f max_ms=%.1f", stats->cycles,
-             s->counters.placed, s_cycle_quantile (stats, 0.5), s_cycle_quantile (stats, 0.99),
+             s->model.counters.placed, s_cycle_quantile (stats, 0.5), s_cycle_quantile (stats, 0.99),
              stats->max_us / 1000.0);
     free (stats);
     if (rc != ST_OK)
         goto fail;
     st_info ("stopped cleanly (submits=%" PRIu64 " flushes=%" PRIu64 " bad_frames=%" PRIu64 " oversized_frames=%" PRIu64
              " duplicate_registrations=%" PRIu64 ")",
-             s->counters.submits, s->counters.flushes, s->counters.bad_frames, s->counters.oversized_frames,
-             s->counters.duplicate_registrations);
+             s->model.counters.submits, s->model.counters.flushes, s->model.counters.bad_frames, s->model.counters.oversized_frames,
+             s->model.counters.duplicate_registrations);
     code = 0;
     goto done;
 fail:
@@ -541,17 +485,16 @@ fail:
         st_error ("hint: %s", err.hint);
     code = 1;
 done:
-    if (s->worker_sock)
-        zmq_close (s->worker_sock);
-    if (s->client_sock)
-        zmq_close (s->client_sock);
-    if (s->event_sock)
-        zmq_close (s->event_sock);
-    st_zap_destroy (&s->zap);
-    if (s->zctx)
-        zmq_ctx_term (s->zctx);
-    if (s->db)
-        PQfinish (s->db);
+    if (s->net.worker_sock)
+        zmq_close (s->net.worker_sock);
+    if (s->net.client_sock)
+        zmq_close (s->net.client_sock);
+    if (s->net.event_sock)
+        zmq_close (s->net.event_sock);
+    st_zap_destroy (&s->net.zap);
+    if (s->net.zctx)
+        zmq_ctx_term (s->net.zctx);
+    st_store_close (&s->store);
     st_sched_release (s);
     st_config_free (s_opts, &s->cfg);
     return code;

@@ -31,7 +31,7 @@ report (st_task_t *t, Strata__TaskState state, int code, int sig)
     up.status = &st;
     env.body_case = STRATA__ENVELOPE__BODY_TASK_UPDATE;
     env.task_update = &up;
-    st_dispatch_worker_message (&S, &t->node->peer, &env);
+    st_dispatch_worker_message (&S, st_net_peer_of (t->node), &env);
 }
 
 static void report_running (st_task_t *t) { report (t, STRATA__TASK_STATE__TASK_RUNNING, 0, 0); }
@@ -47,9 +47,9 @@ Test (sched_model, transition_table_refuses_illegal_moves)
     cr_assert_eq (st_job_set_state (&S, job, ST_JOB_RUNNING, "x"), ST_ESTATE);
     cr_assert_str_eq (job->reason, "by test");
     /*  Two events: the submission and the move to CANCELLED (refusals write nothing).  */
-    cr_assert_eq (S.nevents, 2);
-    cr_assert_str_eq (S.events[0].kind, "submitted");
-    cr_assert_str_eq (S.events[1].to_state, "CANCELLED");
+    cr_assert_eq (S.model.nevents, 2);
+    cr_assert_str_eq (S.model.events[0].kind, "submitted");
+    cr_assert_str_eq (S.model.events[1].to_state, "CANCELLED");
 }
 
 Test (sched_model, job_runs_to_success_through_every_state)
@@ -66,7 +66,7 @@ Test (sched_model, job_runs_to_success_through_every_state)
     report_exit (&job->tasks[0], 0, 0);
     cr_assert_eq (job->state, ST_JOB_SUCCEEDED);
     cr_assert_eq (job->exit_code, 0);
-    st_node_t *n = st_map_get (S.nodes, "n1", 2);
+    st_node_t *n = st_map_get (S.model.nodes, "n1", 2);
     cr_assert_eq (n->used_cpus_milli, 0, "resources are released when the task ends");
     cr_assert_eq (n->used_mem_mb, 0);
     cr_assert_eq (n->ntasks, 0);
@@ -119,7 +119,7 @@ Test (sched_model, stale_attempt_updates_are_ignored)
     report_exit (&fake, 0, 0);
     cr_assert_eq (job->tasks[0].state, ST_JOB_STARTING);
     cr_assert_eq (job->state, ST_JOB_STARTING);
-    cr_assert_eq (S.counters.stale_updates, 1);
+    cr_assert_eq (S.model.counters.stale_updates, 1);
 }
 
 Test (sched_model, placement_never_overcommits_a_node)
@@ -139,8 +139,8 @@ Test (sched_model, placement_never_overcommits_a_node)
         st_dispatch_send_launches (&S);
         /*  End a random running task now and then.  */
         if (rand () % 2) {
-            for (uint64_t id = 1; id < S.next_job_id; id++) {
-                st_job_t *job = st_map_get_u64 (S.jobs, id);
+            for (uint64_t id = 1; id < S.model.next_job_id; id++) {
+                st_job_t *job = st_map_get_u64 (S.model.jobs, id);
                 if (job && job->state == ST_JOB_STARTING && rand () % 3 == 0) {
                     for (uint32_t r = 0; r < job->ntasks; r++)
                         report_exit (&job->tasks[r], 0, 0);
@@ -149,7 +149,7 @@ Test (sched_model, placement_never_overcommits_a_node)
         }
         const char *names[] = { "a", "b" };
         for (int k = 0; k < 2; k++) {
-            st_node_t *n = st_map_get (S.nodes, names[k], 1);
+            st_node_t *n = st_map_get (S.model.nodes, names[k], 1);
             cr_assert_leq (n->used_cpus_milli, n->cap_cpus_milli, "node %s over-committed on CPUs", n->name);
             cr_assert_leq (n->used_mem_mb, n->cap_mem_mb, "node %s over-committed on memory", n->name);
             cr_assert_leq (n->used_gpus, n->cap_gpus, "node %s over-committed on GPUs", n->name);
@@ -167,11 +167,11 @@ Test (sched_model, placement_never_overcommits_a_node)
             cr_assert_eq (cnt, n->ntasks);
         }
         fx_commit (&S);
-        for (size_t i = 0; i < S.nfinished; i++) {
-            st_map_remove_u64 (S.jobs, S.finished[i]->id);
-            st_job_free (S.finished[i]);
+        for (size_t i = 0; i < S.model.nfinished; i++) {
+            st_map_remove_u64 (S.model.jobs, S.model.finished[i]->id);
+            st_job_free (S.model.finished[i]);
         }
-        S.nfinished = 0;
+        S.model.nfinished = 0;
     }
 }
 
@@ -271,7 +271,7 @@ Test (sched_model, cancel_of_a_pending_job_is_immediate)
     st_peer_t peer = { .id_len = 1 };
     st_client_message (&S, &peer, &env);
     cr_assert_eq (job->state, ST_JOB_CANCELLED);
-    cr_assert_eq (S.npending, 0);
+    cr_assert_eq (S.model.npending, 0);
 }
 
 static void
@@ -308,7 +308,7 @@ Test (sched_model, a_cancelled_job_is_never_launched_again)
     cr_assert_eq (n->used_cpus_milli, 0);
     /*  The Launch did arrive after all and the worker reports the process: it is killed.  */
     report_running (t);
-    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_KILL, &n->peer), 1);
+    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_KILL, st_net_peer_of (n)), 1);
     cr_assert_eq (job->state, ST_JOB_CANCELLED);
 }
 
@@ -337,8 +337,8 @@ Test (sched_model, heartbeats_naming_ended_tasks_get_them_killed)
     st_wire_envelope_init (&env, 3);
     env.body_case = STRATA__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
-    st_dispatch_worker_message (&S, &n->peer, &env);
-    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_KILL, &n->peer), 2,
+    st_dispatch_worker_message (&S, st_net_peer_of (n), &env);
+    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_KILL, st_net_peer_of (n)), 2,
                   "an ended task and an unknown one are both killed");
 }
 
@@ -384,9 +384,9 @@ Test (sched_model, stops_reach_a_node_that_was_away)
     st_wire_envelope_init (&env, 4);
     env.body_case = STRATA__ENVELOPE__BODY_REGISTER;
     env.register_ = &reg;
-    st_dispatch_worker_message (&S, &b->peer, &env);
+    st_dispatch_worker_message (&S, st_net_peer_of (b), &env);
     cr_assert (b->connected);
-    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE, &b->peer), 1,
+    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE, st_net_peer_of (b)), 1,
                   "the stop decided while b was away is sent when it returns");
     (void) a;
     report_exit (&job->tasks[1], 0, 15);
@@ -405,13 +405,13 @@ submit_with_token (const char *json, const char *token)
     env.body_case = STRATA__ENVELOPE__BODY_SUBMIT;
     env.submit = &sub;
     st_peer_t peer = { .id = "c", .id_len = 1 };
-    size_t before = S.ndeferred;
+    size_t before = S.net.ndeferred;
     st_client_message (&S, &peer, &env);
     /*  Refusals are answered at once (nothing to commit); acceptances after the batch.  */
-    if (S.ndeferred == before)
+    if (S.net.ndeferred == before)
         return 0;
-    cr_assert_eq (S.ndeferred, before + 1, "one reply per submit");
-    Strata__Envelope *rep = strata__envelope__unpack (NULL, S.deferred[before].len, S.deferred[before].buf);
+    cr_assert_eq (S.net.ndeferred, before + 1, "one reply per submit");
+    Strata__Envelope *rep = strata__envelope__unpack (NULL, S.net.deferred[before].len, S.net.deferred[before].buf);
     cr_assert_not_null (rep);
     uint64_t id = 0;
     if (rep->body_case == STRATA__ENVELOPE__BODY_SUBMIT_REPLY)
@@ -426,14 +426,14 @@ Test (sched_model, a_resent_submission_gets_the_same_job)
     uint64_t b = submit_with_token ("{\"command\":[\"true\"]}", "tok-1");
     cr_assert_neq (a, 0);
     cr_assert_eq (a, b, "the resend is answered with the first job");
-    cr_assert_eq (st_map_size (S.jobs), 1, "and makes no second job");
+    cr_assert_eq (st_map_size (S.model.jobs), 1, "and makes no second job");
     uint64_t c = submit_with_token ("{\"command\":[\"true\"],\"tenant\":\"other\"}", "tok-1");
     cr_assert_neq (c, a, "tokens are per tenant");
     uint64_t d = submit_with_token ("{\"command\":[\"true\"]}", "tok-2");
     cr_assert_neq (d, a);
-    cr_assert_eq (st_map_size (S.jobs), 3);
+    cr_assert_eq (st_map_size (S.model.jobs), 3);
     cr_assert_eq (submit_with_token ("{\"command\":[\"true\"]}", "bad token!"), 0, "a malformed token is refused");
-    cr_assert_eq (st_map_size (S.jobs), 3);
+    cr_assert_eq (st_map_size (S.model.jobs), 3);
 }
 
 /*  The engine picks a preemptible low-priority job for a high-priority gang:
@@ -470,7 +470,7 @@ Test (sched_model, preemption_stops_the_victim_and_requeues_it)
     fx_commit (&S);
 
     /*  A second cycle while the victim stops does not choose it again.  */
-    S.sched_needed = 1;
+    S.model.sched_needed = 1;
     st_place_pending (&S);
     cr_assert_eq (fx_count_signals (&S), 0, "no second signal for a victim already stopping");
 
@@ -498,7 +498,7 @@ s_backfills_under (sp_policy_t policy)
 {
     st_sched_t T;
     fx_init (&T);
-    T.policy = policy;
+    T.model.policy = policy;
     fx_node (&T, "n", "p", 2, 4096, 0);
     st_job_t *x = fx_submit (&T, "{\"command\":[\"true\"],\"time_limit\":600}");
     st_place_pending (&T);
@@ -531,9 +531,9 @@ try_submit (const char *json)
     env.body_case = STRATA__ENVELOPE__BODY_SUBMIT;
     env.submit = &sub;
     st_peer_t peer = { .id = "client", .id_len = 6 };
-    uint64_t before = S.next_job_id;
+    uint64_t before = S.model.next_job_id;
     st_client_message (&S, &peer, &env);
-    return S.next_job_id == before ? NULL : st_map_get_u64 (S.jobs, before);
+    return S.model.next_job_id == before ? NULL : st_map_get_u64 (S.model.jobs, before);
 }
 
 /*  What st_deps_check says of json as the next job (the refusal's message).  */
@@ -543,7 +543,7 @@ deps_verdict (const char *json)
     st_error_t err = { 0 };
     st_spec_t *spec = st_spec_parse (json, strlen (json), &err);
     cr_assert_not_null (spec, "%s", err.msg);
-    st_job_t *job = st_job_new (&S, S.next_job_id, spec, strdup (json), st_wall_ms ());
+    st_job_t *job = st_job_new (&S, S.model.next_job_id, spec, strdup (json), st_wall_ms ());
     cr_assert_not_null (job);
     st_deps_check (&S, job, &err);
     st_job_free (job);
@@ -556,8 +556,8 @@ start_all (void)
 {
     st_place_pending (&S);
     st_dispatch_send_launches (&S);
-    for (uint64_t id = 1; id < S.next_job_id; id++) {
-        st_job_t *j = st_map_get_u64 (S.jobs, id);
+    for (uint64_t id = 1; id < S.model.next_job_id; id++) {
+        st_job_t *j = st_map_get_u64 (S.model.jobs, id);
         for (uint32_t r = 0; j && r < j->ntasks; r++)
             if (j->tasks[r].state == ST_JOB_STARTING)
                 report_running (&j->tasks[r]);
@@ -583,7 +583,7 @@ Test (sched_model, a_job_waits_for_its_dependency_outside_the_engine)
     cr_assert_eq (a->state, ST_JOB_RUNNING);
     cr_assert_eq (b->state, ST_JOB_PENDING, "room on n1 does not start it");
     cr_assert_str_eq (b->reason, "waiting for job 1 (RUNNING)", "the reason follows the dependency's state");
-    S.sched_needed = 1;
+    S.model.sched_needed = 1;
     st_place_pending (&S);
     cr_assert_eq (b->state, ST_JOB_PENDING);
     finish (a, 0);
@@ -629,9 +629,9 @@ Test (sched_model, a_failed_dependency_fails_its_dependents_in_cascade)
     cr_assert_eq (other->state, ST_JOB_RUNNING, "jobs that do not depend on it go on");
     /*  Each failure is a PENDING -> FAILED transition with its event.  */
     int failed = 0;
-    for (size_t i = 0; i < S.nevents; i++)
-        if (S.events[i].from_state && !strcmp (S.events[i].from_state, "PENDING")
-            && !strcmp (S.events[i].to_state, "FAILED"))
+    for (size_t i = 0; i < S.model.nevents; i++)
+        if (S.model.events[i].from_state && !strcmp (S.model.events[i].from_state, "PENDING")
+            && !strcmp (S.model.events[i].to_state, "FAILED"))
             failed++;
     cr_assert_eq (failed, 3);
     /*  A job that depends on a failed job fails at once.  */
@@ -677,10 +677,10 @@ Test (sched_model, a_long_chain_fails_without_recursion)
         fx_submit (&S, json);
     }
     cancel (1);
-    st_job_t *last = st_map_get_u64 (S.jobs, 3000);
+    st_job_t *last = st_map_get_u64 (S.model.jobs, 3000);
     cr_assert_eq (last->state, ST_JOB_FAILED);
     cr_assert_str_eq (last->reason, "dependency job 2999 failed");
-    cr_assert_eq (S.nsettle, 0);
+    cr_assert_eq (S.model.nsettle, 0);
 }
 
 Test (sched_model, unknown_dependencies_are_refused)
@@ -690,7 +690,7 @@ Test (sched_model, unknown_dependencies_are_refused)
     cr_assert_null (try_submit ("{\"command\":[\"true\"],\"depends_on\":[99]}"));
     cr_assert_null (try_submit ("{\"command\":[\"true\"],\"depends_on\":[3]}"), "its own id: cycles are impossible");
     cr_assert_null (try_submit ("{\"command\":[\"true\"],\"depends_on\":[1, 2]}"), "job 2 is another tenant's");
-    cr_assert_eq (S.next_job_id, 3, "refusals use up no id");
+    cr_assert_eq (S.model.next_job_id, 3, "refusals use up no id");
     st_error_t err = deps_verdict ("{\"command\":[\"true\"],\"depends_on\":[1, 99]}");
     cr_assert_eq (err.rc, ST_EINVAL);
     cr_assert_str_eq (err.field, "depends_on[1]");
@@ -719,10 +719,10 @@ Test (sched_model, a_finetune_that_succeeds_registers_the_next_version)
     cr_assert_str_eq (v->pool, "p");
     cr_assert_null (v->jurisdiction);
     cr_assert_eq (v->classification, SP_CLASS_PUBLIC);
-    cr_assert_eq (S.nnew_versions, 1, "queued for the batch that writes the SUCCEEDED state");
+    cr_assert_eq (S.model.nnew_versions, 1, "queued for the batch that writes the SUCCEEDED state");
     int registered = 0;
-    for (size_t i = 0; i < S.nevents; i++)
-        registered += !strcmp (S.events[i].kind, "model") && strstr (S.events[i].message, "version 1");
+    for (size_t i = 0; i < S.model.nevents; i++)
+        registered += !strcmp (S.model.events[i].kind, "model") && strstr (S.model.events[i].message, "version 1");
     cr_assert_eq (registered, 1);
 
     /*  The next one is version 2; another tenant's names are its own.  */
@@ -748,7 +748,7 @@ Test (sched_model, a_finetune_that_fails_registers_nothing)
     finish (a, 1);
     cr_assert_eq (a->state, ST_JOB_FAILED);
     cr_assert_null (st_registry_find (&S, "default", "acme-twin", 0));
-    cr_assert_eq (S.nnew_versions, 0);
+    cr_assert_eq (S.model.nnew_versions, 0);
     st_job_t *c = fx_submit (&S, "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
                                  "\"output_model\":\"acme-twin\"}");
     cancel (c->id);
@@ -810,11 +810,11 @@ static void
 use_cluster (const char *yaml)
 {
     st_error_t err = { 0 };
-    sp_engine_free (&S.engine);
-    sp_cluster_free (&S.cluster);
-    S.cluster = sp_cluster_parse (yaml, strlen (yaml), &err);
-    cr_assert_not_null (S.cluster, "%s", err.msg);
-    S.engine = sp_engine_new (S.cluster);
+    sp_engine_free (&S.model.engine);
+    sp_cluster_free (&S.model.cluster);
+    S.model.cluster = sp_cluster_parse (yaml, strlen (yaml), &err);
+    cr_assert_not_null (S.model.cluster, "%s", err.msg);
+    S.model.engine = sp_engine_new (S.model.cluster);
 }
 
 static const char *EU_US =

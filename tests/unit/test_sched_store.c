@@ -61,7 +61,7 @@ setup (void)
     PQfinish (a);
     snprintf (s_dsn, sizeof s_dsn, "host=%s port=%s user=postgres dbname=%s", getenv ("STRATA_TEST_PGHOST"),
               getenv ("STRATA_TEST_PGPORT"), s_dbname);
-    S.cfg.database = s_dsn;
+    S.store.database = s_dsn;
     st_error_t err = { 0 };
     cr_assert_eq (st_store_connect (&S, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (st_store_migrate (&S, &err), ST_OK, "%s", err.msg);
@@ -70,10 +70,10 @@ setup (void)
 static void
 teardown (void)
 {
-    if (!S.jobs)
+    if (!S.model.jobs)
         return;
-    if (S.db)
-        PQfinish (S.db);
+    if (S.store.db)
+        PQfinish (S.store.db);
     fx_fini (&S);
     PGconn *a = admin_conn ();
     char sql[128];
@@ -96,15 +96,15 @@ migrations_known (void)
 Test (sched_store, migrations_apply_once)
 {
     cr_assert_geq (migrations_known (), 2);
-    cr_assert_eq (scalar (S.db, "SELECT max (version) FROM schema_version"), migrations_known ());
+    cr_assert_eq (scalar (S.store.db, "SELECT max (version) FROM schema_version"), migrations_known ());
     st_error_t err = { 0 };
     cr_assert_eq (st_store_migrate (&S, &err), ST_OK, "a second run is a no-op: %s", err.msg);
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM schema_version"), migrations_known ());
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM schema_version"), migrations_known ());
 }
 
 Test (sched_store, refuses_a_newer_schema)
 {
-    exec_ok (S.db, "INSERT INTO schema_version (version, description) VALUES (999, 'from the future')");
+    exec_ok (S.store.db, "INSERT INTO schema_version (version, description) VALUES (999, 'from the future')");
     st_error_t err = { 0 };
     cr_assert_eq (st_store_migrate (&S, &err), ST_EVERSION);
     cr_assert (strstr (err.msg, "version 999, newer than this scheduler knows"), "%s", err.msg);
@@ -112,14 +112,14 @@ Test (sched_store, refuses_a_newer_schema)
 
 Test (sched_store, events_are_append_only)
 {
-    exec_ok (S.db, "INSERT INTO events (kind, message) VALUES ('test', 'x')");
-    PGresult *r = PQexec (S.db, "UPDATE events SET message = 'y'");
+    exec_ok (S.store.db, "INSERT INTO events (kind, message) VALUES ('test', 'x')");
+    PGresult *r = PQexec (S.store.db, "UPDATE events SET message = 'y'");
     cr_assert_eq (PQresultStatus (r), PGRES_FATAL_ERROR);
     PQclear (r);
-    r = PQexec (S.db, "DELETE FROM events");
+    r = PQexec (S.store.db, "DELETE FROM events");
     cr_assert_eq (PQresultStatus (r), PGRES_FATAL_ERROR);
     PQclear (r);
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM events"), 1);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM events"), 1);
 }
 
 Test (sched_store, flush_then_load_rebuilds_the_same_model)
@@ -136,20 +136,20 @@ Test (sched_store, flush_then_load_rebuilds_the_same_model)
     st_dispatch_send_launches (&S);
     st_error_t err = { 0 };
     cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM jobs"), 2);
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM tenants WHERE name = 'acme'"), 1);
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM events WHERE job_id = 1"), 3,
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM jobs"), 2);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM tenants WHERE name = 'acme'"), 1);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM events WHERE job_id = 1"), 3,
                   "submitted, PENDING->SCHEDULED, SCHEDULED->STARTING");
 
     /*  A second scheduler (a restart) loads it back.  */
     st_sched_t T;
     fx_init (&T);
-    T.cfg.database = s_dsn;
+    T.store.database = s_dsn;
     cr_assert_eq (st_store_connect (&T, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (st_store_load (&T, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (T.next_job_id, 3);
-    st_job_t *r2 = st_map_get_u64 (T.jobs, run->id);
-    st_job_t *w2 = st_map_get_u64 (T.jobs, wait->id);
+    cr_assert_eq (T.model.next_job_id, 3);
+    st_job_t *r2 = st_map_get_u64 (T.model.jobs, run->id);
+    st_job_t *w2 = st_map_get_u64 (T.model.jobs, wait->id);
     cr_assert_not_null (r2);
     cr_assert_not_null (w2);
     cr_assert_eq (r2->state, ST_JOB_STARTING);
@@ -159,8 +159,8 @@ Test (sched_store, flush_then_load_rebuilds_the_same_model)
     cr_assert_eq (r2->spec->cpus_milli, 1500);
     cr_assert_eq (r2->spec->mem_mb, 1024);
     cr_assert_eq (w2->state, ST_JOB_PENDING);
-    cr_assert_eq (T.npending, 1);
-    st_node_t *n2 = st_map_get (T.nodes, "w1", 2);
+    cr_assert_eq (T.model.npending, 1);
+    st_node_t *n2 = st_map_get (T.model.nodes, "w1", 2);
     cr_assert_not_null (n2);
     cr_assert_eq (n2->used_cpus_milli, 1500, "the running task's resources are held again");
     cr_assert_eq (n2->used_mem_mb, 1024);
@@ -169,8 +169,8 @@ Test (sched_store, flush_then_load_rebuilds_the_same_model)
     cr_assert_eq (n2->instance, 0xfedcba9876543210ull, "the worker process is remembered, so its epoch stays");
     cr_assert_eq (n2->epoch, 3);
     cr_assert_eq (r2->tasks[0].node, n2);
-    PQfinish (T.db);
-    T.db = NULL;
+    PQfinish (T.store.db);
+    T.store.db = NULL;
     fx_fini (&T);
 }
 
@@ -181,16 +181,16 @@ Test (sched_store, a_guard_failure_writes_nothing)
     st_job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
     st_error_t err = { 0 };
     cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
-    long events = scalar (S.db, "SELECT count (*) FROM events");
+    long events = scalar (S.store.db, "SELECT count (*) FROM events");
     /*  Someone else changes the row behind the scheduler's back...  */
-    exec_ok (S.db, "UPDATE jobs SET state = 'CANCELLED' WHERE id = 1");
+    exec_ok (S.store.db, "UPDATE jobs SET state = 'CANCELLED' WHERE id = 1");
     /*  ...so the scheduler's next batch must not apply.  */
     st_place_pending (&S);
     cr_assert_eq (job->state, ST_JOB_SCHEDULED);
     cr_assert_eq (st_store_flush (&S, &err), ST_EDB);
     cr_assert (strstr (err.msg, "jobs changed under the scheduler"), "%s", err.msg);
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM events"), events, "the whole batch was rolled back");
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM tasks WHERE state = 'SCHEDULED'"), 0);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM events"), events, "the whole batch was rolled back");
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM tasks WHERE state = 'SCHEDULED'"), 0);
 }
 
 Test (sched_store, get_and_list_read_committed_jobs)
@@ -230,24 +230,24 @@ Test (sched_store, submission_tokens_survive_a_restart)
     st_client_message (&S, &peer, &env);
     st_error_t err = { 0 };
     cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM jobs WHERE submit_token = '0123456789abcdef'"), 1);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM jobs WHERE submit_token = '0123456789abcdef'"), 1);
 
     /*  After a restart, the same resend still finds its job.  */
     st_sched_t T;
     fx_init (&T);
-    T.cfg.database = s_dsn;
+    T.store.database = s_dsn;
     cr_assert_eq (st_store_connect (&T, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (st_store_load (&T, &err), ST_OK, "%s", err.msg);
     st_client_message (&T, &peer, &env);
-    cr_assert_eq (T.ndeferred, 1);
-    Strata__Envelope *rep = strata__envelope__unpack (NULL, T.deferred[0].len, T.deferred[0].buf);
+    cr_assert_eq (T.net.ndeferred, 1);
+    Strata__Envelope *rep = strata__envelope__unpack (NULL, T.net.deferred[0].len, T.net.deferred[0].buf);
     cr_assert_eq (rep->body_case, STRATA__ENVELOPE__BODY_SUBMIT_REPLY);
     cr_assert_eq (rep->submit_reply->job_id, 1);
     strata__envelope__free_unpacked (rep, NULL);
     cr_assert_eq (st_store_flush (&T, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (scalar (T.db, "SELECT count (*) FROM jobs"), 1, "no second job");
-    PQfinish (T.db);
-    T.db = NULL;
+    cr_assert_eq (scalar (T.store.db, "SELECT count (*) FROM jobs"), 1, "no second job");
+    PQfinish (T.store.db);
+    T.store.db = NULL;
     fx_fini (&T);
 }
 
@@ -273,15 +273,15 @@ Test (sched_store, log_relays_waiting_for_workers_are_bounded)
         env.logs = &lq;
         st_client_message (&S, &peer, &env);
     }
-    cr_assert_eq (S.nlogreqs, 4096, "relays waiting for workers are capped");
+    cr_assert_eq (S.net.nlogreqs, 4096, "relays waiting for workers are capped");
     size_t listed = 0;
-    for (st_logreq_t *lr = S.logreqs; lr; lr = lr->next)
+    for (st_logreq_t *lr = S.net.logreqs; lr; lr = lr->next)
         listed++;
-    cr_assert_eq (listed, S.nlogreqs);
+    cr_assert_eq (listed, S.net.nlogreqs);
     /*  They expire, and then new ones are taken again.  */
     st_client_tick (&S, st_mono_ms () + 60000);
-    cr_assert_eq (S.nlogreqs, 0);
-    cr_assert_null (S.logreqs);
+    cr_assert_eq (S.net.nlogreqs, 0);
+    cr_assert_null (S.net.logreqs);
 }
 
 /*  -- 002_placement.sql and the cluster description -------------------------  */
@@ -311,37 +311,37 @@ Test (sched_store, placement_migration_applies_over_a_populated_database)
 
     st_sched_t T;
     fx_init (&T);
-    T.cfg.database = dsn;
+    T.store.database = dsn;
     st_error_t err = { 0 };
     cr_assert_eq (st_store_connect (&T, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (st_store_migrate (&T, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (scalar (T.db, "SELECT max (version) FROM schema_version"), migrations_known ());
-    cr_assert_eq (scalar (T.db, "SELECT count (*) FROM pools WHERE name = 'edge' AND implicit AND site = 'onprem' "
+    cr_assert_eq (scalar (T.store.db, "SELECT max (version) FROM schema_version"), migrations_known ());
+    cr_assert_eq (scalar (T.store.db, "SELECT count (*) FROM pools WHERE name = 'edge' AND implicit AND site = 'onprem' "
                                 "AND clearance = 'public' AND pue = 1 AND region IS NULL"), 1);
-    cr_assert_eq (scalar (T.db, "SELECT count (*) FROM jobs WHERE preemptions = 0 AND pool IS NULL "
+    cr_assert_eq (scalar (T.store.db, "SELECT count (*) FROM jobs WHERE preemptions = 0 AND pool IS NULL "
                                 "AND est_cost IS NULL AND placement IS NULL"), 1);
-    cr_assert_eq (scalar (T.db, "SELECT count (*) FROM tenants WHERE weight = 1 AND gpu_quota IS NULL"), 1);
+    cr_assert_eq (scalar (T.store.db, "SELECT count (*) FROM tenants WHERE weight = 1 AND gpu_quota IS NULL"), 1);
     /*  The stored inference spec (ranks: 1, as earlier versions wrote it) still loads.  */
     cr_assert_eq (st_store_load (&T, &err), ST_OK, "%s", err.msg);
-    st_job_t *job = st_map_get_u64 (T.jobs, 1);
+    st_job_t *job = st_map_get_u64 (T.model.jobs, 1);
     cr_assert_not_null (job);
     cr_assert_eq (job->spec->gang, 0);
     cr_assert_eq (job->ntasks, 1);
     /*  A node registering later still creates its pool with a bare name.  */
-    exec_ok (T.db, "INSERT INTO pools (name) VALUES ('fresh')");
-    cr_assert_eq (scalar (T.db, "SELECT count (*) FROM pools WHERE name = 'fresh' AND implicit"), 1);
+    exec_ok (T.store.db, "INSERT INTO pools (name) VALUES ('fresh')");
+    cr_assert_eq (scalar (T.store.db, "SELECT count (*) FROM pools WHERE name = 'fresh' AND implicit"), 1);
     /*  Constraints hold.  */
-    PGresult *r = PQexec (T.db, "UPDATE pools SET pue = 0.5 WHERE name = 'edge'");
+    PGresult *r = PQexec (T.store.db, "UPDATE pools SET pue = 0.5 WHERE name = 'edge'");
     cr_assert_eq (PQresultStatus (r), PGRES_FATAL_ERROR);
     PQclear (r);
-    r = PQexec (T.db, "UPDATE pools SET clearance = 'secret' WHERE name = 'edge'");
+    r = PQexec (T.store.db, "UPDATE pools SET clearance = 'secret' WHERE name = 'edge'");
     cr_assert_eq (PQresultStatus (r), PGRES_FATAL_ERROR);
     PQclear (r);
-    r = PQexec (T.db, "UPDATE jobs SET preemptions = -1");
+    r = PQexec (T.store.db, "UPDATE jobs SET preemptions = -1");
     cr_assert_eq (PQresultStatus (r), PGRES_FATAL_ERROR);
     PQclear (r);
-    PQfinish (T.db);
-    T.db = NULL;
+    PQfinish (T.store.db);
+    T.store.db = NULL;
     fx_fini (&T);
     snprintf (sql, sizeof sql, "DROP DATABASE IF EXISTS %s_v1 WITH (FORCE)", s_dbname);
     exec_ok (a, sql);
@@ -390,7 +390,7 @@ static const sp_cluster_t CLUSTER_B = {
 static void
 text_is (const char *sql, const char *want)
 {
-    PGresult *r = PQexec (S.db, sql);
+    PGresult *r = PQexec (S.store.db, sql);
     cr_assert_eq (PQresultStatus (r), PGRES_TUPLES_OK, "%s: %s", sql, PQresultErrorMessage (r));
     cr_assert_eq (PQntuples (r), 1, "%s: %d rows", sql, PQntuples (r));
     cr_assert_str_eq (PQgetvalue (r, 0, 0), want, "%s", sql);
@@ -404,7 +404,7 @@ Test (sched_store, save_cluster_writes_the_description)
     st_mark_node (&S, fx_node (&S, "w2", "edge", 1, 1024, 0));
     st_error_t err = { 0 };
     cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
-    exec_ok (S.db, "INSERT INTO pools (name) VALUES ('stale')");
+    exec_ok (S.store.db, "INSERT INTO pools (name) VALUES ('stale')");
 
     cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
     text_is ("SELECT string_agg (name || ':' || implicit, ',' ORDER BY name) FROM pools",
@@ -431,9 +431,9 @@ Test (sched_store, save_cluster_writes_the_description)
     text_is ("SELECT implicit::text FROM pools WHERE name = 'later'", "true");
     /*  Saving the same description again changes nothing.  */
     cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM pools"), 4);
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM model_variants"), 2);
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM latency"), 3);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM pools"), 4);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM model_variants"), 2);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM latency"), 3);
 }
 
 Test (sched_store, save_cluster_replaces_the_previous_description)
@@ -455,8 +455,8 @@ Test (sched_store, save_cluster_replaces_the_previous_description)
     text_is ("SELECT string_agg (name, ',') FROM regions", "us-east");
     text_is ("SELECT string_agg (from_region || '>' || to_region || '=' || ms, ',') FROM latency",
              "us-east>us-east=2");
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM model_families"), 0);
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM model_variants"), 0);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM model_families"), 0);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM model_variants"), 0);
     /*  Queues and tenants stay (jobs refer to them) with the defaults when not named.  */
     text_is ("SELECT string_agg (name || '=' || weight, ',' ORDER BY name) FROM queues", "default=1,gpu=1");
     text_is ("SELECT string_agg (name || '=' || weight || '/' || coalesce (gpu_quota::text, 'none'), ',' "
@@ -476,7 +476,7 @@ Test (sched_store, save_cluster_is_all_or_nothing)
     cr_assert (strstr (err.msg, "saving the cluster description (tenants)"), "%s", err.msg);
     text_is ("SELECT string_agg (name, ',' ORDER BY name) FROM pools", "cloud-us,onprem-eu");
     text_is ("SELECT string_agg (name, ',' ORDER BY name) FROM regions", "eu-west,us-east");
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM model_variants"), 2);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM model_variants"), 2);
     /*  The connection is usable afterwards.  */
     cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_B, &err), ST_OK, "%s", err.msg);
 }
@@ -490,7 +490,7 @@ Test (sched_store, save_cluster_of_an_empty_description)
     cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (st_store_save_cluster (&S, &empty, &err), ST_OK, "%s", err.msg);
     text_is ("SELECT string_agg (name || ':' || implicit, ',' ORDER BY name) FROM pools", "p:true");
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM regions"), 0);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM regions"), 0);
 }
 
 Test (sched_store, get_and_list_read_the_placement_columns)
@@ -499,7 +499,7 @@ Test (sched_store, get_and_list_read_the_placement_columns)
     fx_submit (&S, "{\"name\":\"b\",\"command\":[\"true\"]}");
     st_error_t err = { 0 };
     cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
-    exec_ok (S.db, "UPDATE jobs SET pool = 'onprem-eu', variant = 'llama-3-eu', est_cost = 1.5, est_kwh = 0.25, "
+    exec_ok (S.store.db, "UPDATE jobs SET pool = 'onprem-eu', variant = 'llama-3-eu', est_cost = 1.5, est_kwh = 0.25, "
                    "est_co2_g = 62.5, cost = 0, preemptions = 2, placement = '{\"pool\": \"onprem-eu\"}' WHERE id = 1");
     Strata__JobInfo *j = NULL;
     cr_assert_eq (st_store_get_job (&S, 1, &j, &err), ST_OK, "%s", err.msg);
@@ -564,22 +564,22 @@ report_exit (st_sched_t *s, st_task_t *t, int code)
     up.status = &st;
     env.body_case = STRATA__ENVELOPE__BODY_TASK_UPDATE;
     env.task_update = &up;
-    st_dispatch_worker_message (s, &t->node->peer, &env);
+    st_dispatch_worker_message (s, st_net_peer_of (t->node), &env);
 }
 
 /*  What the loop does after a flush: ended jobs leave memory.  */
 static void
 forget_finished (st_sched_t *s)
 {
-    for (size_t i = 0; i < s->nfinished; i++) {
-        st_job_t *job = s->finished[i];
+    for (size_t i = 0; i < s->model.nfinished; i++) {
+        st_job_t *job = s->model.finished[i];
         st_pending_remove (s, job);
         for (uint32_t r = 0; r < job->ntasks; r++)
             st_task_release (s, &job->tasks[r]);
-        st_map_remove_u64 (s->jobs, job->id);
+        st_map_remove_u64 (s->model.jobs, job->id);
         st_job_free (job);
     }
-    s->nfinished = 0;
+    s->model.nfinished = 0;
 }
 
 static void
@@ -596,7 +596,7 @@ restart (st_sched_t *t)
 {
     st_error_t err = { 0 };
     fx_init (t);
-    t->cfg.database = s_dsn;
+    t->store.database = s_dsn;
     cr_assert_eq (st_store_connect (t, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (st_store_load (t, &err), ST_OK, "%s", err.msg);
 }
@@ -604,8 +604,8 @@ restart (st_sched_t *t)
 static void
 stop (st_sched_t *t)
 {
-    PQfinish (t->db);
-    t->db = NULL;
+    PQfinish (t->store.db);
+    t->store.db = NULL;
     fx_fini (t);
 }
 
@@ -625,19 +625,19 @@ Test (sched_store, a_version_is_registered_in_the_batch_of_the_success)
     report_exit (&S, &a->tasks[0], 0);
     cr_assert_eq (a->state, ST_JOB_SUCCEEDED);
     fx_submit (&S, "{\"command\":[\"true\"]}");
-    exec_ok (S.db, "UPDATE jobs SET state = 'CANCELLED' WHERE id = 1");
+    exec_ok (S.store.db, "UPDATE jobs SET state = 'CANCELLED' WHERE id = 1");
     st_error_t err = { 0 };
     cr_assert_eq (st_store_flush (&S, &err), ST_EDB);
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM model_versions"), 0);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM model_versions"), 0);
 
     /*  The same batch against the row as the scheduler left it commits both.  */
-    exec_ok (S.db, "UPDATE jobs SET state = 'STARTING' WHERE id = 1");
+    exec_ok (S.store.db, "UPDATE jobs SET state = 'STARTING' WHERE id = 1");
     cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
     text_is ("SELECT concat_ws ('|', tenant, name, version, job_id, checkpoint, pool, coalesce (jurisdiction, '-'), "
              "classification, residency::text) FROM model_versions",
              "default|acme-twin|1|1|/ckpt/a|p|-|public|{}");
     text_is ("SELECT state FROM jobs WHERE id = 1", "SUCCEEDED");
-    cr_assert_eq (scalar (S.db, "SELECT count (*) FROM events WHERE job_id = 1 AND kind = 'model'"), 1);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM events WHERE job_id = 1 AND kind = 'model'"), 1);
     Strata__JobInfo *j = NULL;
     cr_assert_eq (st_store_get_job (&S, 1, &j, &err), ST_OK, "%s", err.msg);
     cr_assert_str_eq (j->registered_version, "acme-twin:1");
@@ -681,12 +681,12 @@ Test (sched_store, a_waiting_job_survives_a_restart_and_then_runs)
     /*  Restart: job 2 still waits, outside the engine.  */
     st_sched_t T;
     restart (&T);
-    st_job_t *a1 = st_map_get_u64 (T.jobs, 1), *b1 = st_map_get_u64 (T.jobs, 2);
+    st_job_t *a1 = st_map_get_u64 (T.model.jobs, 1), *b1 = st_map_get_u64 (T.model.jobs, 2);
     cr_assert_not_null (b1);
     cr_assert_eq (b1->state, ST_JOB_PENDING);
     cr_assert_eq (b1->deps_waiting, 1);
     cr_assert_not (b1->in_pending);
-    cr_assert_eq (T.npending, 0);
+    cr_assert_eq (T.model.npending, 0);
     /*  Job 1 ends well in the restarted scheduler (its worker reported it).  */
     st_task_end (&T, &a1->tasks[0], ST_JOB_SUCCEEDED);
     st_job_evaluate (&T, a1);
@@ -701,7 +701,7 @@ Test (sched_store, a_waiting_job_survives_a_restart_and_then_runs)
     /*  And again: the fixed version is kept, the job goes to the engine.  */
     st_sched_t U;
     restart (&U);
-    st_job_t *b2 = st_map_get_u64 (U.jobs, 2);
+    st_job_t *b2 = st_map_get_u64 (U.model.jobs, 2);
     cr_assert_not_null (b2);
     cr_assert (b2->in_pending);
     cr_assert_eq (b2->ft_version, 1);
@@ -721,14 +721,14 @@ Test (sched_store, finished_dependencies_are_read_from_the_database)
     report_exit (&S, &ok->tasks[0], 0);
     report_exit (&S, &bad->tasks[0], 1);
     flush_ok (&S);
-    cr_assert_null (st_map_get_u64 (S.jobs, 1), "ended jobs are no longer in memory");
+    cr_assert_null (st_map_get_u64 (S.model.jobs, 1), "ended jobs are no longer in memory");
 
     st_job_t *after_ok = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
     cr_assert (after_ok->in_pending, "%s", after_ok->reason);
     st_job_t *after_bad = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1, 2]}");
     cr_assert_eq (after_bad->state, ST_JOB_FAILED);
     cr_assert_str_eq (after_bad->reason, "dependency job 2 failed");
-    uint64_t next = S.next_job_id;
+    uint64_t next = S.model.next_job_id;
     Strata__Envelope env;
     Strata__SubmitRequest sub = STRATA__SUBMIT_REQUEST__INIT;
     st_peer_t peer = { .id = "c", .id_len = 1 };
@@ -737,10 +737,10 @@ Test (sched_store, finished_dependencies_are_read_from_the_database)
     env.submit = &sub;
     sub.spec_json = "{\"command\":[\"true\"],\"depends_on\":[3]}";
     st_client_message (&S, &peer, &env);
-    cr_assert_eq (S.next_job_id, next, "job 3 is another tenant's: refused");
+    cr_assert_eq (S.model.next_job_id, next, "job 3 is another tenant's: refused");
     sub.spec_json = "{\"command\":[\"true\"],\"depends_on\":[99]}";
     st_client_message (&S, &peer, &env);
-    cr_assert_eq (S.next_job_id, next, "no job 99: refused");
+    cr_assert_eq (S.model.next_job_id, next, "no job 99: refused");
     flush_ok (&S);
     text_is ("SELECT concat_ws ('|', state, reason) FROM jobs WHERE id = 5", "FAILED|dependency job 2 failed");
 }
@@ -755,10 +755,10 @@ Test (sched_store, a_dependency_found_failed_at_start_up_fails_its_dependents)
     flush_ok (&S);
     /*  Job 1's end reaches the database without its dependents' (an older
      *  scheduler, a person): the next start-up settles them.  */
-    exec_ok (S.db, "UPDATE jobs SET state = 'FAILED' WHERE id = 1");
+    exec_ok (S.store.db, "UPDATE jobs SET state = 'FAILED' WHERE id = 1");
     st_sched_t T;
     restart (&T);
-    st_job_t *b = st_map_get_u64 (T.jobs, 2), *c = st_map_get_u64 (T.jobs, 3);
+    st_job_t *b = st_map_get_u64 (T.model.jobs, 2), *c = st_map_get_u64 (T.model.jobs, 3);
     cr_assert_eq (b->state, ST_JOB_FAILED);
     cr_assert_str_eq (b->reason, "dependency job 1 failed");
     cr_assert_eq (c->state, ST_JOB_FAILED);
@@ -785,9 +785,9 @@ Test (sched_store, hand_edited_versions_and_dependencies_do_not_stop_the_schedul
     fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
     fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
     flush_ok (&S);
-    exec_ok (S.db, "DELETE FROM model_versions WHERE version = 1");
-    exec_ok (S.db, "UPDATE jobs SET spec = jsonb_set (spec, '{depends_on}', '[3]') WHERE id = 3");
-    exec_ok (S.db, "UPDATE jobs SET spec = jsonb_set (spec, '{depends_on}', '[\"x\", 4]') WHERE id = 4");
+    exec_ok (S.store.db, "DELETE FROM model_versions WHERE version = 1");
+    exec_ok (S.store.db, "UPDATE jobs SET spec = jsonb_set (spec, '{depends_on}', '[3]') WHERE id = 3");
+    exec_ok (S.store.db, "UPDATE jobs SET spec = jsonb_set (spec, '{depends_on}', '[\"x\", 4]') WHERE id = 4");
 
     st_sched_t T;
     restart (&T);
@@ -796,11 +796,11 @@ Test (sched_store, hand_edited_versions_and_dependencies_do_not_stop_the_schedul
     cr_assert_not_null (v);
     cr_assert_eq (v->version, 2);
     cr_assert_eq (st_registry_find (&T, "default", "acme-twin", 2), v);
-    st_job_t *self = st_map_get_u64 (T.jobs, 3);
+    st_job_t *self = st_map_get_u64 (T.model.jobs, 3);
     cr_assert_not_null (self);
     cr_assert_eq (self->state, ST_JOB_FAILED);
     cr_assert_str_eq (self->reason, "dependency job 3 does not exist");
-    cr_assert_null (st_map_get_u64 (T.jobs, 4), "a spec that does not parse is skipped, not fatal");
+    cr_assert_null (st_map_get_u64 (T.model.jobs, 4), "a spec that does not parse is skipped, not fatal");
 
     st_mark_node (&T, fx_node (&T, "w1b", "p", 4, 8192, 0));
     st_job_t *c = fx_submit (&T, FT);

@@ -24,7 +24,7 @@
  *
  *  Versions live in memory for the scheduler's life (they are few: one per
  *  successful fine-tune) and every one is in model_versions. */
-#include "sched.h"
+#include "model.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,7 +32,6 @@
 #include <string.h>
 
 #include "st_log.h"
-#include "st_time.h"
 
 /*  model_versions.version is an integer column.  */
 #define S_MAX_VERSION 2147483647u
@@ -58,7 +57,7 @@ s_key (char *key, size_t size, const char *tenant, const char *name)
 }
 
 static s_model_t *
-s_model (st_sched_t *s, const char *tenant, const char *name, int create)
+s_model (st_model_t *s, const char *tenant, const char *name, int create)
 {
     char key[256];
     size_t len = s_key (key, sizeof key, tenant, name);
@@ -75,7 +74,7 @@ s_model (st_sched_t *s, const char *tenant, const char *name, int create)
 }
 
 int
-st_registry_cluster_model (const st_sched_t *s, const char *name)
+st_registry_cluster_model (const st_model_t *s, const char *name)
 {
     const sp_cluster_t *c = s->cluster;
     if (strcmp (name, "auto") == 0)
@@ -91,13 +90,13 @@ st_registry_cluster_model (const st_sched_t *s, const char *name)
 }
 
 int
-st_registry_is_finetune (const st_sched_t *s, const st_spec_t *spec)
+st_registry_is_finetune (const st_model_t *s, const st_spec_t *spec)
 {
     return spec->model && (spec->model_version || !st_registry_cluster_model (s, spec->model));
 }
 
 const st_model_version_t *
-st_registry_find (st_sched_t *s, const char *tenant, const char *name, uint32_t version)
+st_registry_find (st_model_t *s, const char *tenant, const char *name, uint32_t version)
 {
     s_model_t *m = s_model (s, tenant, name, 0);
     if (!m || m->n == 0)
@@ -128,7 +127,7 @@ st_model_version_free (st_model_version_t *v)
 }
 
 void
-st_registry_add (st_sched_t *s, st_model_version_t *v)
+st_registry_add (st_model_t *s, st_model_version_t *v)
 {
     s_model_t *m = s_model (s, v->tenant, v->name, 1);
     uint32_t last = m && m->n ? m->v[m->n - 1]->version : 0;
@@ -155,7 +154,7 @@ s_dup (const char *text)
 }
 
 void
-st_registry_register (st_sched_t *s, st_job_t *job)
+st_registry_register (st_model_t *s, st_job_t *job)
 {
     const st_spec_t *sp = job->spec;
     if (!sp->output_model || strcmp (sp->kind, "finetune") != 0)
@@ -193,7 +192,7 @@ st_registry_register (st_sched_t *s, st_job_t *job)
         for (size_t i = 0; i < job->pj.nresidency; i++)
             v->residency[v->nresidency++] = s_dup (job->pj.residency[i]);
     }
-    v->created_wall = st_wall_ms ();
+    v->created_wall = s->now_wall;
     if (st_push ((void **) &m->v, &m->n, &m->cap, sizeof v, &v)
         || st_push ((void **) &s->new_versions, &s->nnew_versions, &s->cap_new_versions, sizeof v, &v))
         abort ();
@@ -310,7 +309,7 @@ st_registry_check (const st_spec_t *sp, const st_model_version_t *v, char *why, 
 }
 
 int
-st_registry_apply (st_sched_t *s, st_job_t *job, const st_model_version_t *v, char *why, size_t size)
+st_registry_apply (st_model_t *s, st_job_t *job, const st_model_version_t *v, char *why, size_t size)
 {
     const char **list = NULL, *pool = NULL;
     size_t n = 0;
@@ -369,7 +368,7 @@ s_by_key (const void *a, const void *b)
 }
 
 size_t
-st_registry_list (st_sched_t *s, const st_model_version_t ***out)
+st_registry_list (st_model_t *s, const st_model_version_t ***out)
 {
     size_t total = 0;
     if (s->ftmodels)
@@ -396,7 +395,7 @@ s_free_model (void *value, void *arg)
 }
 
 void
-st_registry_free (st_sched_t *s)
+st_registry_free (st_model_t *s)
 {
     if (s->ftmodels)
         st_map_foreach (s->ftmodels, s_free_model, NULL);

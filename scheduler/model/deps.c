@@ -29,11 +29,13 @@
  *  Nothing is stored besides specs and states: at start-up st_store_load admits
  *  every PENDING job again, in id order (dependencies first); unfinished
  *  dependencies are in memory, and the states of finished ones come from one
- *  query (st_deps_prefetch).
+ *  query of store/ (st_store_load), noted here with st_deps_note_state. On a
+ *  submission net/ asks store/ for the states of the dependencies that
+ *  st_deps_missing names before st_deps_check.
  *
  *  Tenants: a job may only depend on jobs of its own tenant; a job of another
  *  tenant is refused as if it did not exist. */
-#include "sched.h"
+#include "model.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,8 +43,6 @@
 #include <string.h>
 
 #include "st_log.h"
-
-#define TERMINAL_SQL "('SUCCEEDED','FAILED','CANCELLED')"
 
 /*  The ids of the jobs waiting for one job.  */
 typedef struct {
@@ -64,57 +64,39 @@ s_free_known (void *value, void *arg)
 }
 
 void
-st_deps_forget_states (st_sched_t *s)
+st_deps_forget_states (st_model_t *s)
 {
     if (s->dep_states)
         st_map_foreach (s->dep_states, s_free_known, NULL);
     st_map_destroy (&s->dep_states);
 }
 
-/*  Reads (id, state, tenant) rows of sql into s->dep_states.  */
-static st_rc_t
-s_fetch (st_sched_t *s, const char *sql, const char *param, st_error_t *err)
+void
+st_deps_note_state (st_model_t *s, uint64_t id, st_job_state_t state, const char *tenant)
 {
-    PGresult *res = PQexecParams (s->db, sql, param ? 1 : 0, NULL, param ? &param : NULL, NULL, NULL, 0);
-    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
-        char msg[300];
-        snprintf (msg, sizeof msg, "%s", PQresultErrorMessage (res));
-        msg[strcspn (msg, "\n")] = '\0';
-        PQclear (res);
-        return st_error_set (err, ST_EDB, NULL, "reading the jobs depended on: %s", msg);
-    }
     if (!s->dep_states && !(s->dep_states = st_map_new ()))
         abort ();
-    for (int i = 0; i < PQntuples (res); i++) {
-        uint64_t id = strtoull (PQgetvalue (res, i, 0), NULL, 10);
-        s_known_t *k = st_map_get_u64 (s->dep_states, id);
-        if (!k && (!(k = calloc (1, sizeof *k)) || st_map_put_u64 (s->dep_states, id, k) != 0))
-            abort ();
-        if (st_job_state_parse (PQgetvalue (res, i, 1), &k->state) != 0)
-            k->state = ST_JOB_FAILED;
-        snprintf (k->tenant, sizeof k->tenant, "%s", PQgetvalue (res, i, 2));
-    }
-    PQclear (res);
-    return ST_OK;
+    s_known_t *k = st_map_get_u64 (s->dep_states, id);
+    if (!k && (!(k = calloc (1, sizeof *k)) || st_map_put_u64 (s->dep_states, id, k) != 0))
+        abort ();
+    k->state = state;
+    snprintf (k->tenant, sizeof k->tenant, "%s", tenant);
 }
 
-st_rc_t
-st_deps_prefetch (st_sched_t *s, st_error_t *err)
+size_t
+st_deps_missing (const st_model_t *s, const st_job_t *job, uint64_t *ids, size_t max)
 {
-    /*  Only finished ones: the unfinished are loaded into memory anyway. An
-     *  element that is no job id (a hand-edited spec, which then does not
-     *  parse and is skipped) must not make the cast, and start-up, fail.  */
-    return s_fetch (s,
-                    "SELECT d.id, d.state, d.tenant FROM jobs d WHERE d.state IN " TERMINAL_SQL " AND d.id IN "
-                    "(SELECT CASE WHEN e ~ '^[0-9]{1,18}$' THEN e::bigint END FROM jobs j, "
-                    "jsonb_array_elements_text (j.spec->'depends_on') e "
-                    "WHERE j.state = 'PENDING' AND jsonb_typeof (j.spec->'depends_on') = 'array')",
-                    NULL, err);
+    const st_spec_t *sp = job->spec;
+    size_t n = 0;
+    for (size_t i = 0; i < sp->ndepends_on && n < max; i++)
+        if (sp->depends_on[i] < job->id && !st_map_get_u64 (s->jobs, sp->depends_on[i]))
+            ids[n++] = sp->depends_on[i];
+    return n;
 }
 
 /*  Where dependency id stands: 1 with its state and tenant, 0 when unknown.  */
 static int
-s_lookup (st_sched_t *s, uint64_t id, st_job_state_t *state, const char **tenant)
+s_lookup (st_model_t *s, uint64_t id, st_job_state_t *state, const char **tenant)
 {
     st_job_t *d = st_map_get_u64 (s->jobs, id);
     if (d) {
@@ -132,23 +114,11 @@ s_lookup (st_sched_t *s, uint64_t id, st_job_state_t *state, const char **tenant
 }
 
 st_rc_t
-st_deps_check (st_sched_t *s, const st_job_t *job, st_error_t *err)
+st_deps_check (st_model_t *s, const st_job_t *job, st_error_t *err)
 {
     const st_spec_t *sp = job->spec;
-    st_deps_forget_states (s);
-    /*  The ones not in memory have finished (or never existed): one query.  */
-    char arr[32 * 24 + 4];
-    size_t used = 0, missing = 0;
-    arr[used++] = '{';
-    for (size_t i = 0; i < sp->ndepends_on; i++)
-        if (sp->depends_on[i] < job->id && !st_map_get_u64 (s->jobs, sp->depends_on[i]))
-            used += (size_t) snprintf (arr + used, sizeof arr - used, "%s%" PRIu64, missing++ ? "," : "",
-                                       sp->depends_on[i]);
-    snprintf (arr + used, sizeof arr - used, "}");
-    st_rc_t rc;
-    if (missing && s->db
-        && (rc = s_fetch (s, "SELECT id, state, tenant FROM jobs WHERE id = ANY ($1::bigint[])", arr, err)) != ST_OK)
-        return rc;
+    /*  The ones not in memory have finished (or never existed): store/ has
+     *  noted their states (st_deps_note_state) before this.  */
 
     int may_register = 0;       /*  an unfinished dependency will register the model the job names  */
     int waits = 0;              /*  some dependency has not finished  */
@@ -206,7 +176,7 @@ st_deps_check (st_sched_t *s, const st_job_t *job, st_error_t *err)
 /*  -- waiting, releasing, failing ------------------------------------------ */
 
 static void
-s_fail (st_sched_t *s, st_job_t *job, const char *why)
+s_fail (st_model_t *s, st_job_t *job, const char *why)
 {
     job->deps_waiting = 0;
     st_pending_remove (s, job);
@@ -216,7 +186,7 @@ s_fail (st_sched_t *s, st_job_t *job, const char *why)
 /*  "waiting for job 12 (RUNNING) and 2 more dependencies; model acme-twin has
  *  no registered version yet".  */
 static void
-s_wait_reason (st_sched_t *s, st_job_t *job)
+s_wait_reason (st_model_t *s, st_job_t *job)
 {
     const st_spec_t *sp = job->spec;
     const st_job_t *first = NULL;
@@ -250,7 +220,7 @@ s_wait_reason (st_sched_t *s, st_job_t *job)
 /*  Every dependency has SUCCEEDED: fix the fine-tuned model version, then
  *  offer the job to the engine.  */
 static void
-s_release (st_sched_t *s, st_job_t *job)
+s_release (st_model_t *s, st_job_t *job)
 {
     const st_spec_t *sp = job->spec;
     char why[400];
@@ -277,7 +247,7 @@ s_release (st_sched_t *s, st_job_t *job)
 }
 
 static void
-s_wait_on (st_sched_t *s, uint64_t dep, uint64_t id)
+s_wait_on (st_model_t *s, uint64_t dep, uint64_t id)
 {
     if (!s->dependents && !(s->dependents = st_map_new ()))
         abort ();
@@ -289,7 +259,7 @@ s_wait_on (st_sched_t *s, uint64_t dep, uint64_t id)
 }
 
 void
-st_deps_admit (st_sched_t *s, st_job_t *job)
+st_deps_admit (st_model_t *s, st_job_t *job)
 {
     const st_spec_t *sp = job->spec;
     char why[160];
@@ -327,7 +297,7 @@ st_deps_admit (st_sched_t *s, st_job_t *job)
 }
 
 void
-st_deps_on_state (st_sched_t *s, st_job_t *job)
+st_deps_on_state (st_model_t *s, st_job_t *job)
 {
     /*  The version exists before the jobs waiting for it are released.  */
     if (job->state == ST_JOB_SUCCEEDED)
@@ -389,7 +359,7 @@ s_free_waiters (void *value, void *arg)
 }
 
 void
-st_deps_free (st_sched_t *s)
+st_deps_free (st_model_t *s)
 {
     if (s->dependents)
         st_map_foreach (s->dependents, s_free_waiters, NULL);

@@ -1,6 +1,6 @@
 /*  store_cluster.c: the cluster description (--cluster FILE) in PostgreSQL.
  *
- *  The scheduler keeps the description in memory (s->cluster); these rows are
+ *  The scheduler keeps the description in memory (s->m->cluster); these rows are
  *  for people, reports and other tools, and are rewritten at every start-up in
  *  one transaction, replacing what an earlier file wrote:
  *
@@ -16,7 +16,7 @@
  *
  *  Every statement takes its rows as one JSON array (jsonb_to_recordset), as
  *  the batched writes in store.c do. */
-#include "sched.h"
+#include "store.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -189,7 +189,7 @@ s_check (PGresult *res, const char *what, st_error_t *err)
 
 /*  Runs sql with rows (stolen) as $1.  */
 static st_rc_t
-s_run (st_sched_t *s, const char *what, const char *sql, json_t *rows, st_error_t *err)
+s_run (st_store_t *s, const char *what, const char *sql, json_t *rows, st_error_t *err)
 {
     char *param = rows ? json_dumps (rows, JSON_COMPACT) : NULL;
     json_decref (rows);
@@ -204,7 +204,7 @@ s_run (st_sched_t *s, const char *what, const char *sql, json_t *rows, st_error_
 }
 
 static st_rc_t
-s_exec (st_sched_t *s, const char *sql, st_error_t *err)
+s_exec (st_store_t *s, const char *sql, st_error_t *err)
 {
     PGresult *res = PQexec (s->db, sql);
     st_rc_t rc = s_check (res, sql, err);
@@ -213,7 +213,7 @@ s_exec (st_sched_t *s, const char *sql, st_error_t *err)
 }
 
 st_rc_t
-st_store_save_cluster (st_sched_t *s, const sp_cluster_t *c, st_error_t *err)
+st_store_save_cluster (st_store_t *s, const sp_cluster_t *c, st_error_t *err)
 {
     st_rc_t rc = s_exec (s, "BEGIN", err);
     if (rc != ST_OK)

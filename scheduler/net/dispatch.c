@@ -7,7 +7,7 @@
  *  update is applied only to the attempt it names, on the node that runs it, and
  *  only moves a task forward. A worker that reports a task the scheduler no
  *  longer assigns to it is told to kill it. */
-#include "sched.h"
+#include "net.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,62 +44,62 @@ s_valid_name (const char *name)
 }
 
 void
-st_dispatch_send_ack (st_sched_t *s, const st_peer_t *peer, uint64_t ack_seq, Strata__AckStatus status)
+st_dispatch_send_ack (st_net_t *s, const st_peer_t *peer, uint64_t ack_seq, Strata__AckStatus status)
 {
     Strata__Envelope env;
     Strata__Ack ack = STRATA__ACK__INIT;
-    st_wire_envelope_init (&env, st_sched_next_seq (s));
+    st_wire_envelope_init (&env, st_net_next_seq (s));
     ack.ack_seq = ack_seq;
     ack.status = status;
     env.body_case = STRATA__ENVELOPE__BODY_ACK;
     env.ack = &ack;
-    st_sched_defer (s, s->worker_sock, peer, &env);
+    st_net_defer (s, s->worker_sock, peer, &env);
 }
 
 static void
-s_send_now (st_sched_t *s, const st_node_t *node, Strata__Envelope *env)
+s_send_now (st_net_t *s, const st_node_t *node, Strata__Envelope *env)
 {
-    st_rc_t rc = st_wire_send (s->worker_sock, &node->peer, env);
+    st_rc_t rc = st_wire_send (s->worker_sock, st_net_peer_of (node), env);
     if (rc != ST_OK)
         st_debug ("could not send %s to node %s: %s", st_wire_body_name (env), node->name, st_strerror (rc));
 }
 
 /*  Tells a worker to kill a task it should not be running (sent after the batch commits).  */
 static void
-s_kill_stale (st_sched_t *s, const st_node_t *node, const Strata__TaskRef *ref)
+s_kill_stale (st_net_t *s, const st_node_t *node, const Strata__TaskRef *ref)
 {
     Strata__Envelope env;
     Strata__Signal sig = STRATA__SIGNAL__INIT;
     Strata__TaskRef tr = *ref;
-    st_wire_envelope_init (&env, st_sched_next_seq (s));
+    st_wire_envelope_init (&env, st_net_next_seq (s));
     sig.task = &tr;
     sig.kind = STRATA__SIGNAL_KIND__SIGNAL_KILL;
     env.body_case = STRATA__ENVELOPE__BODY_SIGNAL;
     env.signal = &sig;
     st_warn ("node %s runs job %" PRIu64 " rank %u attempt %u, which is no longer assigned to it: killing it",
              node->name, ref->job_id, ref->index, ref->attempt);
-    st_sched_defer (s, s->worker_sock, &node->peer, &env);
+    st_net_defer (s, s->worker_sock, st_net_peer_of (node), &env);
 }
 
 /*  The task that ref names, if node runs it now for the scheduler; NULL for anything stale.  */
 static st_task_t *
-s_current_task (st_sched_t *s, const st_node_t *node, const Strata__TaskRef *ref)
+s_current_task (st_net_t *s, const st_node_t *node, const Strata__TaskRef *ref)
 {
-    st_task_t *t = st_sched_find_task (s, ref->job_id, ref->index);
+    st_task_t *t = st_model_find_task (s->m, ref->job_id, ref->index);
     if (!t || t->attempt != ref->attempt || t->node != node)
         return NULL;
     return t;
 }
 
 int
-st_dispatch_signal (st_sched_t *s, st_task_t *t, Strata__SignalKind kind)
+st_dispatch_signal (st_net_t *s, st_task_t *t, Strata__SignalKind kind)
 {
     if (!t->node || !t->node->connected)
         return 0;       /*  sent when the worker registers again (s_on_register)  */
     Strata__Envelope env;
     Strata__Signal sig = STRATA__SIGNAL__INIT;
     Strata__TaskRef tr = STRATA__TASK_REF__INIT;
-    st_wire_envelope_init (&env, st_sched_next_seq (s));
+    st_wire_envelope_init (&env, st_net_next_seq (s));
     tr.job_id = t->job->id;
     tr.index = t->index;
     tr.attempt = t->attempt;
@@ -109,15 +109,8 @@ st_dispatch_signal (st_sched_t *s, st_task_t *t, Strata__SignalKind kind)
     env.body_case = STRATA__ENVELOPE__BODY_SIGNAL;
     env.signal = &sig;
     /*  Signals go out after the batch that decided them is committed.  */
-    st_sched_defer (s, s->worker_sock, &t->node->peer, &env);
+    st_net_defer (s, s->worker_sock, st_net_peer_of (t->node), &env);
     return 1;
-}
-
-unsigned
-st_dispatch_master_port (uint64_t job_id, uint32_t attempt)
-{
-    /*  In 29500..39499 (above torchrun's default), different for each attempt.  */
-    return 29500u + (unsigned) ((job_id * 7919u + attempt * 104729u) % 10000u);
 }
 
 #define S_HOST_MAX 160        /*  "name:slots": names are at most 128 characters  */
@@ -152,21 +145,8 @@ s_mpi_hosts (const st_job_t *job, size_t *n, char **buf)
     return hosts;
 }
 
-const char *
-st_job_checkpoint_dir (const st_sched_t *s, const st_job_t *job, char *buf, size_t size)
-{
-    if (job->spec->checkpoint_dir)
-        return job->spec->checkpoint_dir;
-    /*  Without a checkpoint_dir, one per job under the pool's local storage root.  */
-    int pool = job->pool ? sp_cluster_pool (s->cluster, job->pool) : -1;
-    const char *root = pool >= 0 ? s->cluster->pools[pool].storage_root : NULL;
-    if (root && root[0] == '/' && snprintf (buf, size, "%s/checkpoints/job-%" PRIu64, root, job->id) < (int) size)
-        return buf;
-    return NULL;
-}
-
 static void
-s_send_launch (st_sched_t *s, st_task_t *t)
+s_send_launch (st_net_t *s, st_task_t *t)
 {
     st_job_t *job = t->job;
     const st_spec_t *sp = job->spec;
@@ -174,7 +154,7 @@ s_send_launch (st_sched_t *s, st_task_t *t)
     Strata__Launch l = STRATA__LAUNCH__INIT;
     Strata__TaskRef tr = STRATA__TASK_REF__INIT;
     Strata__Resources res = STRATA__RESOURCES__INIT;
-    st_wire_envelope_init (&env, st_sched_next_seq (s));
+    st_wire_envelope_init (&env, st_net_next_seq (s));
     tr.job_id = job->id;
     tr.index = t->index;
     tr.attempt = t->attempt;
@@ -188,11 +168,11 @@ s_send_launch (st_sched_t *s, st_task_t *t)
     snprintf (vals[1], sizeof vals[1], "%u", t->index);
     snprintf (vals[2], sizeof vals[2], "%u", job->ntasks);
     snprintf (vals[3], sizeof vals[3], "%u", t->attempt);
-    const char *checkpoint = st_job_checkpoint_dir (s, job, ckpt, sizeof ckpt);
+    const char *checkpoint = st_job_checkpoint_dir (s->m, job, ckpt, sizeof ckpt);
     const sp_variant_t *variant = NULL;
-    int pool = job->pool ? sp_cluster_pool (s->cluster, job->pool) : -1;
+    int pool = job->pool ? sp_cluster_pool (s->m->cluster, job->pool) : -1;
     if (pool >= 0 && job->variant)
-        variant = sp_cluster_variant (s->cluster, job->variant, s->cluster->pools[pool].jurisdiction);
+        variant = sp_cluster_variant (s->m->cluster, job->variant, s->m->cluster->pools[pool].jurisdiction);
     /*  The rank's place among the job's ranks on its node, and where rank 0 is
      *  (torchrun's MASTER_ADDR / MASTER_PORT; the port is fresh per attempt).  */
     uint32_t local_rank = 0, local_world = 0;
@@ -207,7 +187,7 @@ s_send_launch (st_sched_t *s, st_task_t *t)
     char local[2][16], port[16];
     snprintf (local[0], sizeof local[0], "%u", local_rank);
     snprintf (local[1], sizeof local[1], "%u", local_world);
-    snprintf (port, sizeof port, "%u", st_dispatch_master_port (job->id, t->attempt));
+    snprintf (port, sizeof port, "%u", st_job_master_port (job->id, t->attempt));
     const char *extra_k[] = { "STRATA_JOB_ID", "STRATA_RANK", "STRATA_WORLD_SIZE", "STRATA_ATTEMPT", "RANK",
                               "WORLD_SIZE", "STRATA_JOB_NAME", "STRATA_POOL", "STRATA_CHECKPOINT_DIR",
                               "STRATA_MODEL", "STRATA_MODEL_URI", "STRATA_DATA_URI", "STRATA_LOCAL_RANK",
@@ -263,11 +243,11 @@ s_send_launch (st_sched_t *s, st_task_t *t)
     env.launch = &l;
 
     if (t->launch_seq)
-        st_map_remove_u64 (s->launches, t->launch_seq);
+        st_map_remove_u64 (s->m->launches, t->launch_seq);
     t->launch_seq = env.seq;
     t->launch_sent_mono = st_mono_ms ();
     t->launch_acked = 0;
-    st_map_put_u64 (s->launches, env.seq, t);
+    st_map_put_u64 (s->m->launches, env.seq, t);
     s_send_now (s, t->node, &env);
     free (entries);
     free (eptrs);
@@ -276,27 +256,27 @@ s_send_launch (st_sched_t *s, st_task_t *t)
 }
 
 void
-st_dispatch_send_launches (st_sched_t *s)
+st_dispatch_send_launches (st_net_t *s)
 {
-    for (size_t i = 0; i < s->nto_launch; i++) {
-        st_task_t *t = s->to_launch[i];
+    for (size_t i = 0; i < s->m->nto_launch; i++) {
+        st_task_t *t = s->m->to_launch[i];
         if (t->state != ST_JOB_SCHEDULED || !t->node)
             continue;       /*  changed since it was placed (node lost)  */
         if (t->job->cancel_requested || t->job->stopping) {
             /*  Its job is being stopped: never start it.  */
-            st_task_end (s, t, t->job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
-            st_job_evaluate (s, t->job);
+            st_task_end (s->m, t, t->job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
+            st_job_evaluate (s->m, t->job);
             continue;
         }
         s_send_launch (s, t);
-        t->state = ST_JOB_STARTING;
-        st_mark_task (s, t);
+        st_task_set_state (s->m, t, ST_JOB_STARTING);
+        st_mark_task (s->m, t);
         st_debug ("launched job %" PRIu64 " rank %u attempt %u on %s", t->job->id, t->index, t->attempt,
                   t->node->name);
         if (t->job->state == ST_JOB_SCHEDULED)
-            st_job_set_state (s, t->job, ST_JOB_STARTING, "launching on %s", t->node->name);
+            st_job_set_state (s->m, t->job, ST_JOB_STARTING, "launching on %s", t->node->name);
     }
-    s->nto_launch = 0;
+    s->m->nto_launch = 0;
 }
 
 /*  -- task reports ---------------------------------------------------------  */
@@ -316,7 +296,7 @@ s_describe_end (const Strata__TaskStatus *st, char *buf, size_t size)
 
 /*  Applies one task status from node. Returns the ack status to send.  */
 static Strata__AckStatus
-s_apply_status (st_sched_t *s, st_node_t *node, const Strata__TaskStatus *st)
+s_apply_status (st_net_t *s, st_node_t *node, const Strata__TaskStatus *st)
 {
     if (!st->task)
         return STRATA__ACK_STATUS__ACK_STALE;
@@ -326,7 +306,7 @@ s_apply_status (st_sched_t *s, st_node_t *node, const Strata__TaskStatus *st)
      *  (cancelled before its Launch was acknowledged, lost with its node) that
      *  nevertheless runs.  */
     if (!t || (st->state == STRATA__TASK_STATE__TASK_RUNNING && !st_task_live (t))) {
-        s->counters.stale_updates++;
+        s->m->counters.stale_updates++;
         if (st->state == STRATA__TASK_STATE__TASK_RUNNING)
             s_kill_stale (s, node, ref);
         return STRATA__ACK_STATUS__ACK_STALE;
@@ -335,18 +315,18 @@ s_apply_status (st_sched_t *s, st_node_t *node, const Strata__TaskStatus *st)
     switch (st->state) {
     case STRATA__TASK_STATE__TASK_RUNNING:
         if (t->state == ST_JOB_SCHEDULED || t->state == ST_JOB_STARTING) {
-            t->state = ST_JOB_RUNNING;
+            st_task_set_state (s->m, t, ST_JOB_RUNNING);
             t->pid = st->pid;
             t->started_wall = st->started_unix_ms ? st->started_unix_ms : st_wall_ms ();
             t->launch_acked = 1;
-            st_mark_task (s, t);
+            st_mark_task (s->m, t);
             if (job->state == ST_JOB_SCHEDULED)
-                st_job_set_state (s, job, ST_JOB_STARTING, "launching on %s", node->name);
-            st_job_evaluate (s, job);
+                st_job_set_state (s->m, job, ST_JOB_STARTING, "launching on %s", node->name);
+            st_job_evaluate (s->m, job);
         }
         else if (t->state == ST_JOB_RUNNING && st->pid && st->pid != t->pid) {
             t->pid = st->pid;   /*  a held rank got its process (Exec)  */
-            st_mark_task (s, t);
+            st_mark_task (s->m, t);
         }
         break;
     case STRATA__TASK_STATE__TASK_EXITED:
@@ -368,18 +348,18 @@ s_apply_status (st_sched_t *s, st_node_t *node, const Strata__TaskStatus *st)
         char what[300];
         s_describe_end (st, what, sizeof what);
         if (job->state == ST_JOB_SCHEDULED)
-            st_job_set_state (s, job, ST_JOB_STARTING, "launching on %s", node->name);
+            st_job_set_state (s->m, job, ST_JOB_STARTING, "launching on %s", node->name);
         if (ok)
-            st_task_end (s, t, ST_JOB_SUCCEEDED);
+            st_task_end (s->m, t, ST_JOB_SUCCEEDED);
         else {
             /*  The first failure of an attempt is its cause; ranks stopped because of it are not.  */
             if (!job->failure[0] && !job->cancel_requested)
                 snprintf (job->failure, sizeof job->failure, "rank %u %s on %s", t->index, what, node->name);
-            st_add_event (s, job->id, (int32_t) t->index, t->attempt, "task", NULL, NULL, node->name, "rank %u %s",
+            st_add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, NULL, node->name, "rank %u %s",
                           t->index, what);
-            st_task_end (s, t, job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
+            st_task_end (s->m, t, job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
         }
-        st_job_evaluate (s, job);
+        st_job_evaluate (s->m, job);
         break;
     }
     default:
@@ -390,7 +370,7 @@ s_apply_status (st_sched_t *s, st_node_t *node, const Strata__TaskStatus *st)
 
 /*  Marks every live task on node lost (the worker is gone or came back as a new process).  */
 static void
-s_lose_tasks (st_sched_t *s, st_node_t *node, const char *why)
+s_lose_tasks (st_net_t *s, st_node_t *node, const char *why)
 {
     while (node->tasks) {
         st_task_t *t = node->tasks;
@@ -398,20 +378,20 @@ s_lose_tasks (st_sched_t *s, st_node_t *node, const char *why)
         if (!job->failure[0])
             snprintf (job->failure, sizeof job->failure, "node %s %s while rank %u was %s", node->name, why,
                       t->index, st_job_state_name (t->state));
-        st_add_event (s, job->id, (int32_t) t->index, t->attempt, "task", NULL, "LOST", node->name,
+        st_add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, "LOST", node->name,
                       "rank %u lost: node %s %s", t->index, node->name, why);
-        st_task_end (s, t, ST_JOB_LOST);
-        st_job_evaluate (s, job);
+        st_task_end (s->m, t, ST_JOB_LOST);
+        st_job_evaluate (s->m, job);
     }
 }
 
 static void
-s_on_register (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+s_on_register (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
     const Strata__Register *reg = env->register_;
     Strata__Envelope out;
     Strata__RegisterReply rep = STRATA__REGISTER_REPLY__INIT;
-    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    st_wire_envelope_init (&out, st_net_next_seq (s));
     out.reply_to = env->seq;
     out.body_case = STRATA__ENVELOPE__BODY_REGISTER_REPLY;
     out.register_reply = &rep;
@@ -420,13 +400,13 @@ s_on_register (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env
     if (!reg->node || !s_valid_name (reg->node) || !s_valid_name (pool)) {
         rep.error = "node and pool names must be 1-128 characters of letters, digits, '.', '_' or '-'";
         st_warn ("refused registration: invalid node or pool name");
-        st_sched_defer (s, s->worker_sock, peer, &out);
+        st_net_defer (s, s->worker_sock, peer, &out);
         return;
     }
     if (!reg->capacity || (reg->capacity->cpus_milli == 0 && reg->capacity->mem_mb == 0)) {
         rep.error = "a node must advertise some CPUs and memory";
         st_warn ("refused registration of node %s: no capacity advertised", reg->node);
-        st_sched_defer (s, s->worker_sock, peer, &out);
+        st_net_defer (s, s->worker_sock, peer, &out);
         return;
     }
     /*  Bounds keep every per-node sum far from overflow.  */
@@ -434,44 +414,44 @@ s_on_register (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env
         || reg->capacity->gpus > ST_MAX_NODE_GPUS) {
         rep.error = "advertised capacity out of range (at most 100000 CPUs, 1 PiB of memory, 1024 GPUs)";
         st_warn ("refused registration of node %s: capacity out of range", reg->node);
-        st_sched_defer (s, s->worker_sock, peer, &out);
+        st_net_defer (s, s->worker_sock, peer, &out);
         return;
     }
     /*  With CURVE, a key enrolled as NODE.pub may register only node NODE.  */
     if (s->zap && strcmp (peer->user_id, reg->node) != 0) {
-        s->counters.refused_registrations++;
+        s->m->counters.refused_registrations++;
         st_warn ("refused registration of node %s by a worker whose key is enrolled as %s "
                  "(refused_registrations=%" PRIu64 ")",
-                 reg->node, peer->user_id[0] ? peer->user_id : "(none)", s->counters.refused_registrations);
+                 reg->node, peer->user_id[0] ? peer->user_id : "(none)", s->m->counters.refused_registrations);
         rep.error = "this worker's key is enrolled under another node name";
-        st_sched_defer (s, s->worker_sock, peer, &out);
+        st_net_defer (s, s->worker_sock, peer, &out);
         return;
     }
     uint64_t now = st_mono_ms ();
-    st_node_t *node = st_map_get (s->nodes, reg->node, strlen (reg->node));
-    if (node && node->connected && node->state == ST_NODE_UP && !s_peer_equal (&node->peer, peer)
+    st_node_t *node = st_map_get (s->m->nodes, reg->node, strlen (reg->node));
+    if (node && node->connected && node->state == ST_NODE_UP && !s_peer_equal (st_net_peer_of (node), peer)
         && node->instance != reg->instance && now - node->last_seen_mono < s->cfg.node_timeout_ms) {
-        s->counters.duplicate_registrations++;
+        s->m->counters.duplicate_registrations++;
         st_warn ("refused duplicate registration of node %s: another worker holds that name (duplicate_registrations=%" PRIu64 ")",
-                 reg->node, s->counters.duplicate_registrations);
+                 reg->node, s->m->counters.duplicate_registrations);
         rep.error = "another live worker is registered under this node name";
-        st_sched_defer (s, s->worker_sock, peer, &out);
+        st_net_defer (s, s->worker_sock, peer, &out);
         return;
     }
     if (!node) {
         node = st_node_new (reg->node);
         if (!node)
             abort ();
-        st_map_put (s->nodes, node->name, strlen (node->name), node);
+        st_map_put (s->m->nodes, node->name, strlen (node->name), node);
     }
     int new_instance = node->instance != reg->instance;
     if (new_instance)
         node->epoch++;
     int was_up = node->state == ST_NODE_UP && node->connected;
     /*  One connection per node: forget the one it used before.  */
-    if (node->connected && !s_peer_equal (&node->peer, peer))
+    if (node->connected && !s_peer_equal (st_net_peer_of (node), peer))
         st_map_remove (s->peers, node->peer.id, node->peer.id_len);
-    node->peer = *peer;
+    st_net_set_peer (node, peer);
     if (st_map_put (s->peers, peer->id, peer->id_len, node) != 0)
         abort ();
     node->connected = 1;
@@ -495,8 +475,8 @@ s_on_register (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env
     node->cap_mem_mb = reg->capacity->mem_mb;
     node->cap_gpus = reg->capacity->gpus;
     node->pn_stale = 1;
-    st_mark_node (s, node);
-    st_add_event (s, 0, -1, 0, "node", NULL, "UP", node->name, "node %s registered (pool %s, %g CPU, %" PRIu64
+    st_mark_node (s->m, node);
+    st_add_event (s->m, 0, -1, 0, "node", NULL, "UP", node->name, "node %s registered (pool %s, %g CPU, %" PRIu64
                   " MiB, %u GPU, epoch %" PRIu64 ")", node->name, node->pool, node->cap_cpus_milli / 1000.0,
                   node->cap_mem_mb, node->cap_gpus, node->epoch);
     st_info ("node %s registered%s: pool %s, %g CPU, %" PRIu64 " MiB, %u GPU, %zu known task(s), epoch %" PRIu64,
@@ -518,12 +498,12 @@ s_on_register (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env
         if (t->state == ST_JOB_SCHEDULED || (t->state == ST_JOB_STARTING && !t->pid)) {
             /*  The Launch may never have arrived; the worker never starts a task twice.  */
             if (t->job->cancel_requested) {
-                st_task_end (s, t, ST_JOB_CANCELLED);
-                st_job_evaluate (s, t->job);
+                st_task_end (s->m, t, ST_JOB_CANCELLED);
+                st_job_evaluate (s->m, t->job);
             }
             else {
-                t->state = ST_JOB_SCHEDULED;
-                st_push ((void **) &s->to_launch, &s->nto_launch, &s->cap_to_launch, sizeof t, &t);
+                st_task_set_state (s->m, t, ST_JOB_SCHEDULED);
+                st_push ((void **) &s->m->to_launch, &s->m->nto_launch, &s->m->cap_to_launch, sizeof t, &t);
             }
             continue;
         }
@@ -532,44 +512,44 @@ s_on_register (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env
         if (!job->failure[0])
             snprintf (job->failure, sizeof job->failure, "node %s restarted while rank %u was running", node->name,
                       t->index);
-        st_add_event (s, job->id, (int32_t) t->index, t->attempt, "task", NULL, "LOST", node->name,
+        st_add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, "LOST", node->name,
                       "rank %u lost: the worker on %s no longer knows it", t->index, node->name);
-        st_task_end (s, t, ST_JOB_LOST);
-        st_job_evaluate (s, job);
+        st_task_end (s->m, t, ST_JOB_LOST);
+        st_job_evaluate (s->m, job);
     }
     /*  Stops decided while this node was away (a rank failed elsewhere, a cancel,
      *  or a restart of the scheduler) go out now.  */
     for (st_task_t *t = node->tasks; t; t = t->node_next)
         if (t->job->stopping || t->job->cancel_requested)
-            st_job_stop_tasks (s, t->job);
+            st_job_stop_tasks (s->m, t->job);
     rep.accepted = 1;
     rep.epoch = node->epoch;
     rep.heartbeat_ms = (uint32_t) s->cfg.heartbeat_ms;
-    st_sched_defer (s, s->worker_sock, peer, &out);
-    s->sched_needed = 1;
+    st_net_defer (s, s->worker_sock, peer, &out);
+    s->m->sched_needed = 1;
 }
 
 static st_node_t *
-s_node_of_peer (st_sched_t *s, const char *name, const st_peer_t *peer)
+s_node_of_peer (st_net_t *s, const char *name, const st_peer_t *peer)
 {
     if (!name || !*name)
         return NULL;
-    st_node_t *node = st_map_get (s->nodes, name, strlen (name));
-    if (!node || !node->connected || !s_peer_equal (&node->peer, peer))
+    st_node_t *node = st_map_get (s->m->nodes, name, strlen (name));
+    if (!node || !node->connected || !s_peer_equal (st_net_peer_of (node), peer))
         return NULL;
     return node;
 }
 
 /*  The node registered on peer (TaskUpdate, Ack and LogData carry no node name).  */
 static st_node_t *
-s_node_by_peer (st_sched_t *s, const st_peer_t *peer)
+s_node_by_peer (st_net_t *s, const st_peer_t *peer)
 {
     st_node_t *node = st_map_get (s->peers, peer->id, peer->id_len);
-    return node && node->connected && s_peer_equal (&node->peer, peer) ? node : NULL;
+    return node && node->connected && s_peer_equal (st_net_peer_of (node), peer) ? node : NULL;
 }
 
 void
-st_dispatch_worker_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
+st_dispatch_worker_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
 {
     switch (env->body_case) {
     case STRATA__ENVELOPE__BODY_REGISTER:
@@ -579,7 +559,7 @@ st_dispatch_worker_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelo
         const Strata__Heartbeat *hb = env->heartbeat;
         st_node_t *node = s_node_of_peer (s, hb->node, peer);
         if (!node || node->instance != hb->instance) {
-            s->counters.unknown_peer_messages++;
+            s->m->counters.unknown_peer_messages++;
             st_dispatch_send_ack (s, peer, env->seq, STRATA__ACK_STATUS__ACK_UNKNOWN_NODE);
             return;
         }
@@ -600,7 +580,7 @@ st_dispatch_worker_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelo
         st_node_t *node = s_node_by_peer (s, peer);
         if (!node || !env->task_update->status) {
             /*  Not acknowledged: the worker keeps it and reports it again when it registers.  */
-            s->counters.unknown_peer_messages++;
+            s->m->counters.unknown_peer_messages++;
             return;
         }
         node->last_seen_mono = st_mono_ms ();
@@ -609,7 +589,7 @@ st_dispatch_worker_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelo
         return;
     }
     case STRATA__ENVELOPE__BODY_ACK: {
-        st_task_t *t = st_map_remove_u64 (s->launches, env->ack->ack_seq);
+        st_task_t *t = st_map_remove_u64 (s->m->launches, env->ack->ack_seq);
         if (t) {
             t->launch_acked = 1;
             t->launch_seq = 0;
@@ -625,17 +605,17 @@ st_dispatch_worker_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelo
     case STRATA__ENVELOPE__BODY_PROGRESS: {
         st_node_t *node = s_node_by_peer (s, peer);
         if (!node) {
-            s->counters.unknown_peer_messages++;
+            s->m->counters.unknown_peer_messages++;
             return;
         }
         node->last_seen_mono = st_mono_ms ();
-        st_runtime_on_message (s, node, env);
+        st_agent_message (s, node, env);
         return;
     }
     default:
-        s->counters.bad_frames++;
+        s->m->counters.bad_frames++;
         st_warn ("dropped unexpected %s message on worker socket (bad_frames=%" PRIu64 ")", st_wire_body_name (env),
-                 s->counters.bad_frames);
+                 s->m->counters.bad_frames);
         return;
     }
 }
@@ -643,7 +623,7 @@ st_dispatch_worker_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelo
 /*  -- timers ----------------------------------------------------------------  */
 
 typedef struct {
-    st_sched_t *s;
+    st_net_t *s;
     uint64_t now;
 } s_tick_t;
 
@@ -651,7 +631,7 @@ static void
 s_tick_node (void *value, void *arg)
 {
     s_tick_t *k = arg;
-    st_sched_t *s = k->s;
+    st_net_t *s = k->s;
     st_node_t *node = value;
     if (node->state != ST_NODE_UP)
         return;
@@ -661,8 +641,8 @@ s_tick_node (void *value, void *arg)
         node->state = ST_NODE_LOST;
         node->connected = 0;
         st_map_remove (s->peers, node->peer.id, node->peer.id_len);
-        st_mark_node (s, node);
-        st_add_event (s, 0, -1, 0, "node", "UP", "LOST", node->name, "node %s lost: no heartbeat for %" PRIu64 " ms",
+        st_mark_node (s->m, node);
+        st_add_event (s->m, 0, -1, 0, "node", "UP", "LOST", node->name, "node %s lost: no heartbeat for %" PRIu64 " ms",
                       node->name, k->now - node->last_seen_mono);
         s_lose_tasks (s, node, "stopped heartbeating");
         return;
@@ -678,8 +658,8 @@ s_tick_node (void *value, void *arg)
             continue;
         st_job_t *job = t->job;
         if (job->cancel_requested || job->stopping) {
-            st_task_end (s, t, job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
-            st_job_evaluate (s, job);
+            st_task_end (s->m, t, job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
+            st_job_evaluate (s->m, job);
             continue;
         }
         st_info ("resending launch of job %" PRIu64 " rank %u to %s", job->id, t->index, node->name);
@@ -688,8 +668,8 @@ s_tick_node (void *value, void *arg)
 }
 
 void
-st_dispatch_tick (st_sched_t *s, uint64_t now)
+st_dispatch_tick (st_net_t *s, uint64_t now)
 {
     s_tick_t k = { .s = s, .now = now };
-    st_map_foreach (s->nodes, s_tick_node, &k);
+    st_map_foreach (s->m->nodes, s_tick_node, &k);
 }

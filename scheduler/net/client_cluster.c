@@ -1,12 +1,12 @@
 /*  client_cluster.c: the Pools and Models requests on the client socket.
  *
- *  Both are answered from memory: the cluster description (s->cluster) and,
+ *  Both are answered from memory: the cluster description (the model's cluster) and,
  *  for the live figures of each pool, the nodes the scheduler knows; Models
- *  adds the registered versions of fine-tuned models (registry.c). A node's
+ *  adds the registered versions of fine-tuned models (model/registry.c). A node's
  *  pool that the description does not name is listed as implicit, with the
  *  placement engine's defaults (sp_cluster_pool_add_implicit). The replies
  *  point into the description and the nodes; only the arrays are allocated. */
-#include "sched.h"
+#include "net.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +83,7 @@ s_by_name (const void *a, const void *b)
 
 /*  Sends out; a reply over the frame cap becomes an error the client can read.  */
 static void
-s_send (st_sched_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__Envelope *out)
+s_send (st_net_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__Envelope *out)
 {
     st_rc_t rc = st_wire_send (s->client_sock, peer, out);
     if (rc == ST_ETOOBIG)
@@ -94,16 +94,16 @@ s_send (st_sched_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__Envelop
 }
 
 void
-st_client_pools (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+st_client_pools (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
-    const sp_cluster_t *cluster = s->cluster;
+    const sp_cluster_t *cluster = s->m->cluster;
     size_t npools = cluster ? cluster->npools : 0;
-    s_pools_t c = { .items = calloc (npools + st_map_size (s->nodes) + 1, sizeof (Strata__PoolInfo)) };
+    s_pools_t c = { .items = calloc (npools + st_map_size (s->m->nodes) + 1, sizeof (Strata__PoolInfo)) };
     if (!c.items)
         abort ();
     for (size_t i = 0; i < npools; i++)
         s_pool_from (&c.items[c.n++], &cluster->pools[i]);
-    st_map_foreach (s->nodes, s_count_node, &c);
+    st_map_foreach (s->m->nodes, s_count_node, &c);
 
     Strata__PoolInfo **ptrs = calloc (c.n + 1, sizeof *ptrs);
     if (!ptrs)
@@ -114,7 +114,7 @@ st_client_pools (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *e
 
     Strata__Envelope out;
     Strata__PoolsReply rep = STRATA__POOLS_REPLY__INIT;
-    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    st_wire_envelope_init (&out, st_net_next_seq (s));
     out.reply_to = env->seq;
     rep.n_pools = c.n;
     rep.pools = ptrs;
@@ -127,9 +127,9 @@ st_client_pools (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *e
 }
 
 void
-st_client_models (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+st_client_models (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
-    const sp_cluster_t *cluster = s->cluster;
+    const sp_cluster_t *cluster = s->m->cluster;
     size_t nfamilies = cluster ? cluster->nfamilies : 0, nvariants = 0;
     for (size_t f = 0; f < nfamilies; f++)
         nvariants += cluster->families[f].nvariants;
@@ -158,9 +158,9 @@ st_client_models (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *
         fptrs[f] = &fams[f];
     }
 
-    /*  Then the registered versions of fine-tuned models (registry.c).  */
+    /*  Then the registered versions of fine-tuned models (model/registry.c).  */
     const st_model_version_t **list = NULL;
-    size_t nversions = st_registry_list (s, &list);
+    size_t nversions = st_registry_list (s->m, &list);
     Strata__ModelVersion *mvs = calloc (nversions + 1, sizeof *mvs);
     Strata__ModelVersion **mptrs = calloc (nversions + 1, sizeof *mptrs);
     if (!mvs || !mptrs)
@@ -186,7 +186,7 @@ st_client_models (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *
 
     Strata__Envelope out;
     Strata__ModelsReply rep = STRATA__MODELS_REPLY__INIT;
-    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    st_wire_envelope_init (&out, st_net_next_seq (s));
     out.reply_to = env->seq;
     rep.n_families = nfamilies;
     rep.families = fptrs;

@@ -7,7 +7,7 @@
  *      PENDING     CANCELLED                                 [client cancel]
  *      PENDING     FAILED                                    [deps.c: a dependency failed, or the
  *                                                             fine-tuned model it names cannot be used]
- *      SCHEDULED   STARTING                                  [st_dispatch_send_launches]
+ *      SCHEDULED   STARTING                                  [net/dispatch.c: st_dispatch_send_launches]
  *      SCHEDULED   PENDING FAILED CANCELLED LOST PREEMPTED   [st_job_evaluate]
  *      STARTING    RUNNING SUCCEEDED FAILED CANCELLED LOST PENDING PREEMPTED [st_job_evaluate]
  *      RUNNING     SUCCEEDED FAILED CANCELLED LOST PREEMPTED PENDING [st_job_evaluate]
@@ -18,16 +18,36 @@
  *  ->PREEMPTED->PENDING: the placement engine stopped the job for a more urgent one;
  *  it resumes from its checkpoint and the preempted attempt does not use up a retry.
  *  A job whose attempt is ending waits until every rank has stopped before it moves on,
- *  so a requeued gang never overlaps its previous attempt. */
-#include "sched.h"
+ *  so a requeued gang never overlaps its previous attempt.
+ *
+ *  Legal task transitions (the only door is st_task_set_state; anything else
+ *  is a bug: an assertion in a debug build, logged and refused in release):
+ *
+ *      FROM        TO                                        [where]
+ *      PENDING     SCHEDULED                                 [place.c: the engine placed it]
+ *      PENDING     FAILED CANCELLED LOST                     [st_task_end]
+ *      SCHEDULED   STARTING                                  [net/dispatch.c: Launch sent]
+ *      SCHEDULED   RUNNING                                   [net/dispatch.c: the worker reports it]
+ *      SCHEDULED   SUCCEEDED FAILED CANCELLED LOST           [st_task_end]
+ *      STARTING    RUNNING                                   [net/dispatch.c: the worker reports it]
+ *      STARTING    SCHEDULED                                 [net/dispatch.c: the Launch never arrived]
+ *      STARTING    SUCCEEDED FAILED CANCELLED LOST           [st_task_end]
+ *      RUNNING     SUCCEEDED FAILED CANCELLED LOST           [st_task_end]
+ *      RUNNING     LOST                                      [store/: its node row is gone at load]
+ *      any         PENDING                                   [s_requeue: a new attempt]
+ *      X           X                                         (no change: allowed, does nothing)
+ *
+ *  A task's state on load is built from its row (store/), not moved. */
+#include "model.h"
 
+#include <assert.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "st_log.h"
-#include "st_time.h"
 
 static const char *s_state_names[ST_JOB__COUNT] = {
     "PENDING", "SCHEDULED", "STARTING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "PREEMPTED", "LOST",
@@ -42,6 +62,20 @@ static const unsigned s_allowed[ST_JOB__COUNT] = {
     [ST_JOB_RUNNING] = B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST) | B (PREEMPTED) | B (PENDING),
     [ST_JOB_LOST] = B (PENDING) | B (FAILED),
     [ST_JOB_PREEMPTED] = B (PENDING),
+};
+
+static const unsigned s_task_allowed[ST_JOB__COUNT] = {
+    [ST_JOB_PENDING] = B (SCHEDULED) | B (FAILED) | B (CANCELLED) | B (LOST),
+    [ST_JOB_SCHEDULED] = B (STARTING) | B (RUNNING) | B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST)
+                         | B (PENDING),
+    [ST_JOB_STARTING] = B (RUNNING) | B (SCHEDULED) | B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST)
+                        | B (PENDING),
+    [ST_JOB_RUNNING] = B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST) | B (PENDING),
+    [ST_JOB_SUCCEEDED] = B (PENDING),
+    [ST_JOB_FAILED] = B (PENDING),
+    [ST_JOB_CANCELLED] = B (PENDING),
+    [ST_JOB_PREEMPTED] = B (PENDING),
+    [ST_JOB_LOST] = B (PENDING),
 };
 #undef B
 
@@ -88,7 +122,7 @@ st_push (void **arr, size_t *n, size_t *cap, size_t elem, const void *item)
     do { if (st_push ((void **) &(s)->field, &(s)->n##field, &(s)->cap_##field, sizeof *(s)->field, &(item))) abort (); } while (0)
 
 void
-st_batch_committed (st_sched_t *s)
+st_batch_committed (st_model_t *s)
 {
     for (size_t i = 0; i < s->ndirty_jobs; i++) {
         st_job_t *job = s->dirty_jobs[i];
@@ -106,7 +140,7 @@ st_batch_committed (st_sched_t *s)
 }
 
 void
-st_mark_job (st_sched_t *s, st_job_t *job)
+st_mark_job (st_model_t *s, st_job_t *job)
 {
     if (!job->dirty) {
         job->dirty = 1;
@@ -115,7 +149,7 @@ st_mark_job (st_sched_t *s, st_job_t *job)
 }
 
 void
-st_mark_task (st_sched_t *s, st_task_t *t)
+st_mark_task (st_model_t *s, st_task_t *t)
 {
     if (!t->dirty) {
         t->dirty = 1;
@@ -124,7 +158,7 @@ st_mark_task (st_sched_t *s, st_task_t *t)
 }
 
 void
-st_mark_node (st_sched_t *s, st_node_t *n)
+st_mark_node (st_model_t *s, st_node_t *n)
 {
     if (!n->dirty) {
         n->dirty = 1;
@@ -133,11 +167,11 @@ st_mark_node (st_sched_t *s, st_node_t *n)
 }
 
 void
-st_add_event (st_sched_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt, const char *kind,
+st_add_event (st_model_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt, const char *kind,
               const char *from, const char *to, const char *node, const char *fmt, ...)
 {
     st_event_t ev = { .job_id = job_id, .task_idx = task_idx, .attempt = attempt, .kind = kind,
-                      .from_state = from, .to_state = to, .at_wall = st_wall_ms () };
+                      .from_state = from, .to_state = to, .at_wall = s->now_wall };
     ev.node = node ? strdup (node) : NULL;
     char buf[1024];
     va_list ap;
@@ -151,7 +185,7 @@ st_add_event (st_sched_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt
 }
 
 st_job_t *
-st_job_new (st_sched_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint64_t created_wall)
+st_job_new (st_model_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint64_t created_wall)
 {
     st_job_t *job = calloc (1, sizeof *job);
     if (!job)
@@ -202,7 +236,7 @@ st_job_free (st_job_t *job)
 }
 
 st_rc_t
-st_job_set_state (st_sched_t *s, st_job_t *job, st_job_state_t to, const char *reason_fmt, ...)
+st_job_set_state (st_model_t *s, st_job_t *job, st_job_state_t to, const char *reason_fmt, ...)
 {
     st_job_state_t from = job->state;
     if (!(s_allowed[from] & (1u << to))) {
@@ -215,7 +249,7 @@ st_job_set_state (st_sched_t *s, st_job_t *job, st_job_state_t to, const char *r
     vsnprintf (job->reason, sizeof job->reason, reason_fmt, ap);
     va_end (ap);
     job->state = to;
-    uint64_t now = st_wall_ms ();
+    uint64_t now = s->now_wall;
     if (to == ST_JOB_RUNNING && !job->started_wall)
         job->started_wall = now;
     if (st_job_state_terminal (to)) {
@@ -232,7 +266,7 @@ st_job_set_state (st_sched_t *s, st_job_t *job, st_job_state_t to, const char *r
 }
 
 void
-st_job_set_reason (st_sched_t *s, st_job_t *job, const char *reason)
+st_job_set_reason (st_model_t *s, st_job_t *job, const char *reason)
 {
     if (strcmp (job->reason, reason) == 0)
         return;
@@ -267,7 +301,7 @@ st_node_free (st_node_t *n)
 }
 
 void
-st_task_assign (st_sched_t *s, st_task_t *t, st_node_t *node)
+st_task_assign (st_model_t *s, st_task_t *t, st_node_t *node)
 {
     const st_spec_t *sp = t->job->spec;
     t->node = node;
@@ -296,7 +330,7 @@ st_task_assign (st_sched_t *s, st_task_t *t, st_node_t *node)
 }
 
 void
-st_task_release (st_sched_t *s, st_task_t *t)
+st_task_release (st_model_t *s, st_task_t *t)
 {
     if (!t->holds)
         return;
@@ -332,11 +366,11 @@ st_task_release (st_sched_t *s, st_task_t *t)
 }
 
 void
-st_task_end (st_sched_t *s, st_task_t *t, st_job_state_t state)
+st_task_end (st_model_t *s, st_task_t *t, st_job_state_t state)
 {
-    t->state = state;
+    st_task_set_state (s, t, state);
     if (!t->finished_wall)
-        t->finished_wall = st_wall_ms ();
+        t->finished_wall = s->now_wall;
     st_task_release (s, t);
     st_mark_task (s, t);
     st_runtime_task_ended (s, t);
@@ -349,13 +383,18 @@ st_task_live (const st_task_t *t)
 }
 
 void
-st_job_stop_tasks (st_sched_t *s, st_job_t *job)
+st_job_stop_tasks (st_model_t *s, st_job_t *job)
 {
     for (uint32_t i = 0; i < job->ntasks; i++) {
         st_task_t *t = &job->tasks[i];
         if (!st_task_live (t) || t->stop_sent)
             continue;
-        t->stop_sent = st_dispatch_signal (s, t, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE);
+        /*  A task on a disconnected node gets its signal when it registers again.  */
+        if (!t->node || !t->node->connected)
+            continue;
+        st_intent_t in = { .kind = ST_INTENT_SIGNAL, .job_id = job->id, .index = t->index, .attempt = t->attempt };
+        st_intent_push (s, &in);
+        t->stop_sent = 1;
     }
 }
 
@@ -368,7 +407,7 @@ s_attempts_used (const st_job_t *job)
 
 /*  Puts the job back in the queue for a new attempt.  */
 static void
-s_requeue (st_sched_t *s, st_job_t *job, const char *why)
+s_requeue (st_model_t *s, st_job_t *job, const char *why)
 {
     if (job->state == ST_JOB_PREEMPTED)
         st_job_set_state (s, job, ST_JOB_PENDING, "%s; requeued to resume from its checkpoint", why);
@@ -377,7 +416,7 @@ s_requeue (st_sched_t *s, st_job_t *job, const char *why)
                           s_attempts_used (job) + 1, job->max_attempts);
     for (uint32_t i = 0; i < job->ntasks; i++) {
         st_task_t *t = &job->tasks[i];
-        t->state = ST_JOB_PENDING;
+        st_task_set_state (s, t, ST_JOB_PENDING);
         t->node = NULL;
         t->pid = 0;
         t->has_exit = 0;
@@ -396,7 +435,7 @@ s_requeue (st_sched_t *s, st_job_t *job, const char *why)
 }
 
 void
-st_job_evaluate (st_sched_t *s, st_job_t *job)
+st_job_evaluate (st_model_t *s, st_job_t *job)
 {
     if (st_job_state_terminal (job->state) || job->state == ST_JOB_PENDING)
         return;
@@ -521,7 +560,7 @@ st_job_evaluate (st_sched_t *s, st_job_t *job)
 }
 
 void
-st_pending_add (st_sched_t *s, st_job_t *job)
+st_pending_add (st_model_t *s, st_job_t *job)
 {
     if (job->in_pending)
         return;
@@ -533,7 +572,7 @@ st_pending_add (st_sched_t *s, st_job_t *job)
 }
 
 void
-st_pending_remove (st_sched_t *s, st_job_t *job)
+st_pending_remove (st_model_t *s, st_job_t *job)
 {
     if (!job->in_pending)
         return;
@@ -546,10 +585,153 @@ st_pending_remove (st_sched_t *s, st_job_t *job)
 }
 
 st_task_t *
-st_sched_find_task (st_sched_t *s, uint64_t job_id, uint32_t index)
+st_model_find_task (st_model_t *s, uint64_t job_id, uint32_t index)
 {
     st_job_t *job = st_map_get_u64 (s->jobs, job_id);
     if (!job || index >= job->ntasks)
         return NULL;
     return &job->tasks[index];
+}
+
+st_rc_t
+st_task_set_state (st_model_t *s, st_task_t *t, st_job_state_t to)
+{
+    st_job_state_t from = t->state;
+    if (from == to)
+        return ST_OK;
+    if ((unsigned) to >= ST_JOB__COUNT || !(s_task_allowed[from] & (1u << to))) {
+        st_error ("refused illegal transition of job %" PRIu64 " rank %u: %s -> %s", t->job->id, t->index,
+                  st_job_state_name (from), st_job_state_name (to));
+        assert (!"illegal task transition");
+        return ST_ESTATE;
+    }
+    (void) s;
+    t->state = to;      /*  the callers mark it dirty (st_mark_task) when the row must follow  */
+    return ST_OK;
+}
+
+int
+st_model_init (st_model_t *s)
+{
+    memset (s, 0, sizeof *s);
+    s->next_job_id = 1;
+    s->jobs = st_map_new ();
+    s->nodes = st_map_new ();
+    s->launches = st_map_new ();
+    return s->jobs && s->nodes && s->launches ? 0 : -1;
+}
+
+void
+st_model_clock (st_model_t *s, uint64_t now_wall, uint64_t now_mono)
+{
+    s->now_wall = now_wall;
+    s->now_mono = now_mono;
+}
+
+void
+st_intent_push (st_model_t *s, const st_intent_t *in)
+{
+    if (st_push ((void **) &s->intents, &s->nintents, &s->cap_intents, sizeof *in, in) != 0)
+        abort ();
+}
+
+void
+st_intents_clear (st_model_t *s)
+{
+    for (size_t i = 0; i < s->nintents; i++) {
+        free (s->intents[i].node);
+        free (s->intents[i].data);
+    }
+    s->nintents = 0;
+}
+
+const char *
+st_job_checkpoint_dir (const st_model_t *s, const st_job_t *job, char *buf, size_t size)
+{
+    if (job->spec->checkpoint_dir)
+        return job->spec->checkpoint_dir;
+    /*  Without a checkpoint_dir, one per job under the pool's local storage root.  */
+    int pool = job->pool ? sp_cluster_pool (s->cluster, job->pool) : -1;
+    const char *root = pool >= 0 ? s->cluster->pools[pool].storage_root : NULL;
+    if (root && root[0] == '/' && snprintf (buf, size, "%s/checkpoints/job-%" PRIu64, root, job->id) < (int) size)
+        return buf;
+    return NULL;
+}
+
+unsigned
+st_job_master_port (uint64_t job_id, uint32_t attempt)
+{
+    /*  In 29500..39499 (above torchrun's default), different for each attempt.  */
+    return 29500u + (unsigned) ((job_id * 7919u + attempt * 104729u) % 10000u);
+}
+
+void
+st_model_clear_events (st_model_t *s)
+{
+    for (size_t i = 0; i < s->nevents; i++) {
+        free (s->events[i].node);
+        free (s->events[i].message);
+    }
+    s->nevents = 0;
+}
+
+void
+st_model_forget_finished (st_model_t *s)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < s->nfinished; i++) {
+        st_job_t *job = s->finished[i];
+        if (job->dirty) {
+            s->finished[keep++] = job;
+            continue;
+        }
+        st_pending_remove (s, job);
+        for (uint32_t r = 0; r < job->ntasks; r++)
+            st_task_release (s, &job->tasks[r]);
+        st_map_remove_u64 (s->jobs, job->id);
+        st_job_free (job);
+    }
+    s->nfinished = keep;
+}
+
+static void
+s_destroy_node (void *value, void *arg)
+{
+    (void) arg;
+    st_node_free (value);
+}
+
+static void
+s_destroy_job (void *value, void *arg)
+{
+    (void) arg;
+    st_job_free (value);
+}
+
+void
+st_model_release (st_model_t *s)
+{
+    if (s->nodes)
+        st_map_foreach (s->nodes, s_destroy_node, NULL);
+    if (s->jobs)
+        st_map_foreach (s->jobs, s_destroy_job, NULL);
+    st_map_destroy (&s->nodes);
+    st_map_destroy (&s->jobs);
+    st_map_destroy (&s->launches);
+    st_model_clear_events (s);
+    st_intents_clear (s);
+    st_runtime_free (s);
+    free (s->intents);
+    free (s->events);
+    free (s->pending);
+    free (s->dirty_jobs);
+    free (s->dirty_tasks);
+    free (s->dirty_nodes);
+    free (s->to_launch);
+    free (s->finished);
+    free (s->running);
+    free (s->pnodes);
+    st_deps_free (s);   /*  the dependents' index and the fine-tuned model versions  */
+    sp_engine_free (&s->engine);
+    sp_cluster_free (&s->cluster);
 }

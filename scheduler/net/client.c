@@ -1,10 +1,11 @@
 /*  client.c: the client API (CLI, gateway) on the client ROUTER socket.
  *
  *  Submit is answered only once the job is committed (the reply is deferred to
- *  the end of the batch). Reads go to PostgreSQL, which after every batch holds
+ *  the end of the batch). Reads go to PostgreSQL (through st_net_store_t, which
+ *  sched.c wires to store/), which after every batch holds
  *  exactly what the scheduler knows. Logs live on the workers: a Logs request is
  *  relayed to the node that ran the task and the answer relayed back. */
-#include "sched.h"
+#include "net.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@
 #define ST_LOG_RELAYS_MAX 4096          /*  relays waiting for a worker at once  */
 
 static void
-s_reply (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
+s_reply (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
 {
     st_rc_t rc = st_wire_send (s->client_sock, peer, env);
     if (rc != ST_OK)
@@ -27,12 +28,12 @@ s_reply (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
 }
 
 void
-st_client_error (st_sched_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__ErrorCode code, const char *msg,
+st_client_error (st_net_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__ErrorCode code, const char *msg,
                  const char *hint)
 {
     Strata__Envelope env;
     Strata__ErrorReply e = STRATA__ERROR_REPLY__INIT;
-    st_wire_envelope_init (&env, st_sched_next_seq (s));
+    st_wire_envelope_init (&env, st_net_next_seq (s));
     env.reply_to = reply_to;
     e.code = code;
     e.message = (char *) msg;
@@ -67,7 +68,7 @@ s_token_key (char *key, size_t size, const char *tenant, const char *token)
 }
 
 void
-st_token_remember (st_sched_t *s, const char *tenant, const char *token, uint64_t job_id, uint64_t ttl_ms)
+st_token_remember (st_net_t *s, const char *tenant, const char *token, uint64_t job_id, uint64_t ttl_ms)
 {
     char key[160];
     size_t len = s_token_key (key, sizeof key, tenant, token);
@@ -93,7 +94,7 @@ st_token_remember (st_sched_t *s, const char *tenant, const char *token, uint64_
 }
 
 static void
-s_tokens_expire (st_sched_t *s, uint64_t now)
+s_tokens_expire (st_net_t *s, uint64_t now)
 {
     while (s->tokens_head && s->tokens_head->expires_mono <= now) {
         st_token_t *t = s->tokens_head;
@@ -106,7 +107,7 @@ s_tokens_expire (st_sched_t *s, uint64_t now)
 }
 
 void
-st_token_forget_all (st_sched_t *s)
+st_token_forget_all (st_net_t *s)
 {
     while (s->tokens_head) {
         st_token_t *t = s->tokens_head;
@@ -131,8 +132,99 @@ s_valid_token (const char *token)
     return 1;
 }
 
+static st_rc_t
+s_get_job (st_net_t *s, uint64_t id, st_job_record_t **out, st_error_t *err)
+{
+    *out = NULL;
+    if (!s->store.get_job)
+        return st_error_set (err, ST_EDB, NULL, "no database");
+    return s->store.get_job (s->store.ctx, id, out, err);
+}
+
+static char *
+s_strdup (const char *str)
+{
+    char *d = strdup (str ? str : "");
+    if (!d)
+        abort ();
+    return d;
+}
+
+Strata__JobInfo *
+st_client_job_info (const st_job_record_t *r)
+{
+    Strata__JobInfo *j = malloc (sizeof *j);
+    Strata__Resources *res = malloc (sizeof *res);
+    if (!j || !res)
+        abort ();
+    strata__job_info__init (j);
+    strata__resources__init (res);
+    j->id = r->id;
+    j->name = s_strdup (r->name);
+    j->tenant = s_strdup (r->tenant);
+    j->queue = s_strdup (r->queue);
+    j->kind = s_strdup (r->kind);
+    j->state = s_strdup (r->state);
+    j->reason = s_strdup (r->reason);
+    j->priority = r->priority;
+    j->attempt = r->attempt;
+    j->max_attempts = r->max_attempts;
+    j->exit_code = r->exit_code;
+    res->cpus_milli = r->cpus_milli;
+    res->mem_mb = r->mem_mb;
+    res->gpus = r->gpus;
+    j->per_rank = res;
+    j->ranks = r->ranks;
+    j->created_unix_ms = r->created_unix_ms;
+    j->started_unix_ms = r->started_unix_ms;
+    j->finished_unix_ms = r->finished_unix_ms;
+    j->spec_json = s_strdup (r->spec_json);
+    j->cancel_requested = r->cancel_requested;
+    j->pool = s_strdup (r->pool);
+    j->variant = s_strdup (r->variant);
+#define OPT(field, CASE)                                    \
+    if (r->has_##field) {                                   \
+        j->field = r->field;                                \
+        j->field##_opt_case = STRATA__JOB_INFO__##CASE;     \
+    }
+    OPT (est_cost, EST_COST_OPT_EST_COST)
+    OPT (est_kwh, EST_KWH_OPT_EST_KWH)
+    OPT (est_co2_g, EST_CO2_G_OPT_EST_CO2_G)
+    OPT (cost, COST_OPT_COST)
+    OPT (kwh, KWH_OPT_KWH)
+    OPT (co2_g, CO2_G_OPT_CO2_G)
+#undef OPT
+    j->preemptions = r->preemptions;
+    j->placement_json = s_strdup (r->placement_json);
+    j->model_version = s_strdup (r->model_version);
+    j->registered_version = s_strdup (r->registered_version);
+    if (r->ntasks) {
+        j->tasks = calloc (r->ntasks, sizeof *j->tasks);
+        if (!j->tasks)
+            abort ();
+    }
+    for (size_t i = 0; i < r->ntasks; i++) {
+        const st_task_record_t *tr = &r->tasks[i];
+        Strata__TaskInfo *t = malloc (sizeof *t);
+        if (!t)
+            abort ();
+        strata__task_info__init (t);
+        t->index = tr->index;
+        t->attempt = tr->attempt;
+        t->state = s_strdup (tr->state);
+        t->node = s_strdup (tr->node);
+        t->pid = tr->pid;
+        t->exit_code = tr->exit_code;
+        t->term_signal = tr->term_signal;
+        t->started_unix_ms = tr->started_unix_ms;
+        t->finished_unix_ms = tr->finished_unix_ms;
+        j->tasks[j->n_tasks++] = t;
+    }
+    return j;
+}
+
 static void
-s_on_submit (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+s_on_submit (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
     const char *text = env->submit->spec_json ? env->submit->spec_json : "";
     const char *token = env->submit->client_token ? env->submit->client_token : "";
@@ -150,7 +242,7 @@ s_on_submit (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     }
     Strata__Envelope out;
     Strata__SubmitReply rep = STRATA__SUBMIT_REPLY__INIT;
-    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    st_wire_envelope_init (&out, st_net_next_seq (s));
     out.reply_to = env->seq;
     out.body_case = STRATA__ENVELOPE__BODY_SUBMIT_REPLY;
     out.submit_reply = &rep;
@@ -163,31 +255,34 @@ s_on_submit (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
         if (seen) {
             rep.job_id = seen->job_id;
             st_spec_destroy (&spec);
-            st_sched_defer (s, s->client_sock, peer, &out);
+            st_net_defer (s, s->client_sock, peer, &out);
             return;
         }
     }
     char *json = st_spec_to_json (spec);
     if (!json)
         abort ();
-    uint64_t id = s->next_job_id++;
-    st_job_t *job = st_job_new (s, id, spec, json, st_wall_ms ());
+    uint64_t id = s->m->next_job_id++;
+    st_job_t *job = st_job_new (s->m, id, spec, json, st_wall_ms ());
     if (!job)
         abort ();
-    /*  depends_on, model and output_model against the jobs and models that exist.  */
-    if (st_deps_check (s, job, &err) != ST_OK) {
-        s->next_job_id--;
+    /*  depends_on, model and output_model against the jobs and models that
+     *  exist (the finished ones' states read first, in one query).  */
+    st_deps_forget_states (s->m);
+    if ((s->store.dep_states && s->store.dep_states (s->store.ctx, job, &err) != ST_OK)
+        || st_deps_check (s->m, job, &err) != ST_OK) {
+        s->m->next_job_id--;
         st_job_free (job);
         st_client_error (s, peer, env->seq, s_code (err.rc), err.msg, err.hint[0] ? err.hint : NULL);
         return;
     }
-    st_map_put_u64 (s->jobs, id, job);
+    st_map_put_u64 (s->m->jobs, id, job);
     snprintf (job->reason, sizeof job->reason, "queued");
-    st_add_event (s, id, -1, 0, "submitted", NULL, "PENDING", NULL, "submitted by tenant %s to queue %s",
+    st_add_event (s->m, id, -1, 0, "submitted", NULL, "PENDING", NULL, "submitted by tenant %s to queue %s",
                   spec->tenant, spec->queue);
-    st_mark_job (s, job);
-    st_deps_admit (s, job);     /*  to the engine, or waiting for its dependencies, or failed  */
-    s->counters.submits++;
+    st_mark_job (s->m, job);
+    st_deps_admit (s->m, job);     /*  to the engine, or waiting for its dependencies, or failed  */
+    s->m->counters.submits++;
     if (*token) {
         job->submit_token = strdup (token);
         if (!job->submit_token)
@@ -195,48 +290,48 @@ s_on_submit (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
         st_token_remember (s, job->spec->tenant, token, id, ST_TOKEN_TTL_MS);
     }
     rep.job_id = id;
-    st_sched_defer (s, s->client_sock, peer, &out);
+    st_net_defer (s, s->client_sock, peer, &out);
 }
 
 static void
-s_on_cancel (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+s_on_cancel (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
     uint64_t id = env->cancel->job_id;
-    st_job_t *job = st_map_get_u64 (s->jobs, id);
+    st_job_t *job = st_map_get_u64 (s->m->jobs, id);
     Strata__Envelope out;
     Strata__CancelReply rep = STRATA__CANCEL_REPLY__INIT;
-    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    st_wire_envelope_init (&out, st_net_next_seq (s));
     out.reply_to = env->seq;
     out.body_case = STRATA__ENVELOPE__BODY_CANCEL_REPLY;
     out.cancel_reply = &rep;
     rep.job_id = id;
     if (!job) {
         /*  Not in memory: finished, or never existed.  */
-        Strata__JobInfo *info = NULL;
+        st_job_record_t *info = NULL;
         st_error_t err = { 0 };
-        if (st_store_get_job (s, id, &info, &err) != ST_OK) {
+        if (s_get_job (s, id, &info, &err) != ST_OK) {
             st_client_error (s, peer, env->seq, s_code (err.rc), err.msg, "list jobs with `strata jobs`");
             return;
         }
         char msg[128];
         snprintf (msg, sizeof msg, "job %" PRIu64 " already ended %s", id, info->state);
-        st_store_free_job (info);
+        st_job_record_free (info);
         st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_CONFLICT, msg, NULL);
         return;
     }
     if (!job->cancel_requested) {
         job->cancel_requested = 1;
-        st_mark_job (s, job);
-        st_add_event (s, id, -1, job->attempt, "cancel", NULL, NULL, NULL, "cancel requested");
+        st_mark_job (s->m, job);
+        st_add_event (s->m, id, -1, job->attempt, "cancel", NULL, NULL, NULL, "cancel requested");
         if (job->state == ST_JOB_PENDING) {
-            st_pending_remove (s, job);
-            st_job_set_state (s, job, ST_JOB_CANCELLED, "cancelled by request before it started");
+            st_pending_remove (s->m, job);
+            st_job_set_state (s->m, job, ST_JOB_CANCELLED, "cancelled by request before it started");
         }
         else
-            st_job_evaluate (s, job);
+            st_job_evaluate (s->m, job);
     }
     rep.state = (char *) st_job_state_name (job->state);
-    st_sched_defer (s, s->client_sock, peer, &out);
+    st_net_defer (s, s->client_sock, peer, &out);
 }
 
 typedef struct {
@@ -296,16 +391,16 @@ s_by_name (const void *a, const void *b)
 }
 
 static void
-s_on_nodes (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+s_on_nodes (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
-    s_nodes_t c = { .items = calloc (st_map_size (s->nodes) + 1, sizeof (Strata__NodeInfo *)), .n = 0 };
+    s_nodes_t c = { .items = calloc (st_map_size (s->m->nodes) + 1, sizeof (Strata__NodeInfo *)), .n = 0 };
     if (!c.items)
         abort ();
-    st_map_foreach (s->nodes, s_node_info, &c);
+    st_map_foreach (s->m->nodes, s_node_info, &c);
     qsort (c.items, c.n, sizeof *c.items, s_by_name);
     Strata__Envelope out;
     Strata__NodesReply rep = STRATA__NODES_REPLY__INIT;
-    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    st_wire_envelope_init (&out, st_net_next_seq (s));
     out.reply_to = env->seq;
     rep.n_nodes = c.n;
     rep.nodes = c.items;
@@ -325,14 +420,17 @@ s_on_nodes (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 }
 
 static void
-s_on_logs (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+s_on_logs (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
     const Strata__LogsRequest *req = env->logs;
     char node_name[160], state[16];
     uint32_t attempt = 0;
     st_error_t err = { 0 };
-    if (st_store_task_location (s, req->job_id, req->rank, node_name, sizeof node_name, &attempt, state,
-                                sizeof state, &err) != ST_OK) {
+    st_rc_t rc = s->store.task_location
+                     ? s->store.task_location (s->store.ctx, req->job_id, req->rank, node_name, sizeof node_name,
+                                               &attempt, state, sizeof state, &err)
+                     : st_error_set (&err, ST_EDB, NULL, "no database");
+    if (rc != ST_OK) {
         st_client_error (s, peer, env->seq, s_code (err.rc), err.msg, NULL);
         return;
     }
@@ -340,7 +438,7 @@ s_on_logs (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
         /*  Not started yet: an empty answer, so `logs -f` keeps waiting.  */
         Strata__Envelope out;
         Strata__LogsReply rep = STRATA__LOGS_REPLY__INIT;
-        st_wire_envelope_init (&out, st_sched_next_seq (s));
+        st_wire_envelope_init (&out, st_net_next_seq (s));
         out.reply_to = env->seq;
         rep.job_state = state;
         rep.offset = req->offset;
@@ -349,7 +447,7 @@ s_on_logs (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
         s_reply (s, peer, &out);
         return;
     }
-    st_node_t *node = st_map_get (s->nodes, node_name, strlen (node_name));
+    st_node_t *node = st_map_get (s->m->nodes, node_name, strlen (node_name));
     if (!node || !node->connected) {
         char msg[256];
         snprintf (msg, sizeof msg, "the logs of job %" PRIu64 " rank %u are on node %s, which is not connected",
@@ -379,7 +477,7 @@ s_on_logs (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     Strata__Envelope out;
     Strata__LogRequest q = STRATA__LOG_REQUEST__INIT;
     Strata__TaskRef tr = STRATA__TASK_REF__INIT;
-    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    st_wire_envelope_init (&out, st_net_next_seq (s));
     tr.job_id = req->job_id;
     tr.index = req->rank;
     tr.attempt = attempt;
@@ -390,11 +488,11 @@ s_on_logs (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     q.max_bytes = req->max_bytes && req->max_bytes < ST_LOG_MAX_BYTES ? req->max_bytes : ST_LOG_MAX_BYTES;
     out.body_case = STRATA__ENVELOPE__BODY_LOG_REQUEST;
     out.log_request = &q;
-    st_wire_send (s->worker_sock, &node->peer, &out);
+    st_wire_send (s->worker_sock, st_net_peer_of (node), &out);
 }
 
 void
-st_client_log_data (st_sched_t *s, const Strata__LogData *data)
+st_client_log_data (st_net_t *s, const Strata__LogData *data)
 {
     st_logreq_t **pp = &s->logreqs;
     while (*pp && (*pp)->id != data->request_id)
@@ -411,7 +509,7 @@ st_client_log_data (st_sched_t *s, const Strata__LogData *data)
     }
     Strata__Envelope out;
     Strata__LogsReply rep = STRATA__LOGS_REPLY__INIT;
-    st_wire_envelope_init (&out, st_sched_next_seq (s));
+    st_wire_envelope_init (&out, st_net_next_seq (s));
     out.reply_to = lr->client_seq;
     rep.data = data->data;
     rep.offset = data->offset;
@@ -426,7 +524,7 @@ st_client_log_data (st_sched_t *s, const Strata__LogData *data)
 }
 
 void
-st_client_tick (st_sched_t *s, uint64_t now)
+st_client_tick (st_net_t *s, uint64_t now)
 {
     s_tokens_expire (s, now);
     st_logreq_t **pp = &s->logreqs;
@@ -445,7 +543,7 @@ st_client_tick (st_sched_t *s, uint64_t now)
 }
 
 void
-st_client_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
+st_client_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
 {
     st_error_t err = { 0 };
     switch (env->body_case) {
@@ -471,15 +569,17 @@ st_client_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
         s_on_logs (s, peer, env);
         return;
     case STRATA__ENVELOPE__BODY_GET: {
-        Strata__JobInfo *job = NULL;
-        if (st_store_get_job (s, env->get->job_id, &job, &err) != ST_OK) {
+        st_job_record_t *rec = NULL;
+        if (s_get_job (s, env->get->job_id, &rec, &err) != ST_OK) {
             st_client_error (s, peer, env->seq, s_code (err.rc), err.msg,
                              err.rc == ST_ENOTFOUND ? "list jobs with `strata jobs`" : NULL);
             return;
         }
-        /*  Progress lives in memory only (runtime.c).  */
+        Strata__JobInfo *job = st_client_job_info (rec);
+        st_job_record_free (rec);
+        /*  Progress lives in memory only (model/runtime.c).  */
         Strata__Progress progress = STRATA__PROGRESS__INIT;
-        const st_job_t *live = st_map_get_u64 (s->jobs, job->id);
+        const st_job_t *live = st_map_get_u64 (s->m->jobs, job->id);
         if (live && live->has_progress) {
             progress.step = live->progress_step;
             progress.total_steps = live->progress_total;
@@ -489,7 +589,7 @@ st_client_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
             job->progress = &progress;
         }
         Strata__Envelope out;
-        st_wire_envelope_init (&out, st_sched_next_seq (s));
+        st_wire_envelope_init (&out, st_net_next_seq (s));
         out.reply_to = env->seq;
         out.body_case = STRATA__ENVELOPE__BODY_JOB;
         out.job = job;
@@ -497,11 +597,10 @@ st_client_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
             st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INTERNAL, "the job is too large to send",
                              NULL);
         job->progress = NULL;
-        st_store_free_job (job);
+        strata__job_info__free_unpacked (job, NULL);
         return;
     }
     case STRATA__ENVELOPE__BODY_LIST: {
-        Strata__ListReply *list = NULL;
         if (env->list->state && *env->list->state) {
             st_job_state_t st;
             if (st_job_state_parse (env->list->state, &st) != 0) {
@@ -510,25 +609,41 @@ st_client_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
                 return;
             }
         }
-        if (st_store_list_jobs (s, env->list, &list, &err) != ST_OK) {
+        st_job_record_t *recs = NULL;
+        size_t nrecs = 0;
+        st_rc_t rc = s->store.list_jobs ? s->store.list_jobs (s->store.ctx, env->list->state, env->list->tenant,
+                                                               env->list->limit, env->list->active_only, &recs,
+                                                               &nrecs, &err)
+                                        : st_error_set (&err, ST_EDB, NULL, "no database");
+        if (rc != ST_OK) {
             st_client_error (s, peer, env->seq, s_code (err.rc), err.msg, NULL);
             return;
         }
+        Strata__ListReply *list = malloc (sizeof *list);
+        if (!list)
+            abort ();
+        strata__list_reply__init (list);
+        list->jobs = calloc (nrecs + 1, sizeof *list->jobs);
+        if (!list->jobs)
+            abort ();
+        for (size_t i = 0; i < nrecs; i++)
+            list->jobs[list->n_jobs++] = st_client_job_info (&recs[i]);
+        st_job_records_free (recs, nrecs);
         Strata__Envelope out;
-        st_wire_envelope_init (&out, st_sched_next_seq (s));
+        st_wire_envelope_init (&out, st_net_next_seq (s));
         out.reply_to = env->seq;
         out.body_case = STRATA__ENVELOPE__BODY_LIST_REPLY;
         out.list_reply = list;
         if (st_wire_send (s->client_sock, peer, &out) == ST_ETOOBIG)
             st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "the listing is too large",
                              "ask for fewer jobs with --limit");
-        st_store_free_list (list);
+        strata__list_reply__free_unpacked (list, NULL);
         return;
     }
     default:
-        s->counters.bad_frames++;
+        s->m->counters.bad_frames++;
         st_warn ("dropped unexpected %s message on client socket (bad_frames=%" PRIu64 ")", st_wire_body_name (env),
-                 s->counters.bad_frames);
+                 s->m->counters.bad_frames);
         st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "not a client request", NULL);
         return;
     }

@@ -14,7 +14,7 @@
  *
  *  Everything it changes is committed by the same batch as the rest of the pass
  *  (sched.c), so a placement is durable before its Launch is sent. */
-#include "sched.h"
+#include "model.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -23,10 +23,9 @@
 #include <string.h>
 
 #include "st_log.h"
-#include "st_time.h"
 
 int
-st_place_job_init (st_sched_t *s, st_job_t *job)
+st_place_job_init (st_model_t *s, st_job_t *job)
 {
     const st_spec_t *sp = job->spec;
     sp_job_t *pj = &job->pj;
@@ -83,7 +82,7 @@ st_place_job_init (st_sched_t *s, st_job_t *job)
 static void
 s_collect_node (void *value, void *arg)
 {
-    st_sched_t *s = arg;
+    st_model_t *s = arg;
     st_node_t *n = value;
     sp_node_t *pn = &n->pn;
     if (!pn->owner) {
@@ -97,7 +96,7 @@ s_collect_node (void *value, void *arg)
 /*  Brings every pn up to date: pool, capacity and labels after a registration,
  *  what its tasks hold and whether it can take work, every cycle.  */
 static void
-s_sync_nodes (st_sched_t *s)
+s_sync_nodes (st_model_t *s)
 {
     if (s->npnodes != st_map_size (s->nodes)) {
         s->npnodes = 0;
@@ -137,7 +136,7 @@ s_replace (char **field, const char *value)
 }
 
 static void
-s_apply_placement (st_sched_t *s, const sp_placement_t *p, double now_s)
+s_apply_placement (st_model_t *s, const sp_placement_t *p, double now_s)
 {
     st_job_t *job = p->job->owner;
     const sp_pool_t *pool = &s->cluster->pools[p->score.pool];
@@ -146,7 +145,7 @@ s_apply_placement (st_sched_t *s, const sp_placement_t *p, double now_s)
     for (uint32_t r = 0; r < job->ntasks; r++) {
         st_task_t *t = &job->tasks[r];
         t->attempt = job->attempt;
-        t->state = ST_JOB_SCHEDULED;
+        st_task_set_state (s, t, ST_JOB_SCHEDULED);
         st_task_assign (s, t, p->nodes[r]->owner);
         st_push ((void **) &s->to_launch, &s->nto_launch, &s->cap_to_launch, sizeof t, &t);
     }
@@ -165,7 +164,7 @@ s_apply_placement (st_sched_t *s, const sp_placement_t *p, double now_s)
 }
 
 static void
-s_apply_preemption (st_sched_t *s, const sp_preemption_t *pr)
+s_apply_preemption (st_model_t *s, const sp_preemption_t *pr)
 {
     st_job_t *victim = pr->victim->owner;
     if (victim->preempt_requested || victim->stopping || st_job_state_terminal (victim->state))
@@ -181,7 +180,7 @@ s_apply_preemption (st_sched_t *s, const sp_preemption_t *pr)
 }
 
 void
-st_place_attempt_ended (st_sched_t *s, st_job_t *job)
+st_place_attempt_ended (st_model_t *s, st_job_t *job)
 {
     if (job->attempt == 0 || job->accounted_attempt == job->attempt || !job->pool)
         return;
@@ -209,7 +208,7 @@ st_place_attempt_ended (st_sched_t *s, st_job_t *job)
      *  charged by the cycles up to sp_usage_charged_until: charge the rest.  */
     double gpus = (double) job->pj.gpus * job->pj.ntasks;
     job->pj.attained_gpu_s += seconds * gpus;
-    double end_s = end ? end / 1000.0 : st_wall_ms () / 1000.0;
+    double end_s = end ? end / 1000.0 : s->now_wall / 1000.0;
     double from_s = job->pj.start_s > sp_usage_charged_until (s->engine) ? job->pj.start_s
                                                                           : sp_usage_charged_until (s->engine);
     if (gpus > 0 && end_s > from_s)
@@ -218,14 +217,14 @@ st_place_attempt_ended (st_sched_t *s, st_job_t *job)
 }
 
 int
-st_place_pending (st_sched_t *s)
+st_place_pending (st_model_t *s)
 {
     if (!s->sched_needed || s->npending == 0) {
         s->sched_needed = 0;
         return 0;
     }
     s->sched_needed = 0;
-    double now_s = st_wall_ms () / 1000.0;
+    double now_s = s->now_wall / 1000.0;
     s_sync_nodes (s);
     sp_params_t params;
     sp_params_defaults (&params, s->policy, now_s);
@@ -246,27 +245,8 @@ st_place_pending (st_sched_t *s)
 
 /*  -- strata explain ---------------------------------------------------------- */
 
-static void
-s_explain_reply (st_sched_t *s, const st_peer_t *peer, uint64_t reply_to, uint64_t job_id, const char *state,
-                 const char *json)
-{
-    Strata__Envelope env;
-    Strata__ExplainReply rep = STRATA__EXPLAIN_REPLY__INIT;
-    st_wire_envelope_init (&env, st_sched_next_seq (s));
-    env.reply_to = reply_to;
-    rep.job_id = job_id;
-    rep.state = (char *) state;
-    rep.json = (char *) json;
-    env.body_case = STRATA__ENVELOPE__BODY_EXPLAIN_REPLY;
-    env.explain_reply = &rep;
-    st_rc_t rc = st_wire_send (s->client_sock, peer, &env);
-    if (rc != ST_OK)
-        st_debug ("could not send an explanation: %s", st_strerror (rc));
-}
-
-/*  A job that has no placement to show: its state and reason.  */
-static char *
-s_reason_json (uint64_t id, const char *state, const char *reason)
+char *
+st_place_reason_json (uint64_t id, const char *state, const char *reason)
 {
     json_t *o = json_pack ("{s:I, s:s, s:s}", "job", (json_int_t) id, "state", state, "reason", reason);
     char *text = o ? json_dumps (o, JSON_COMPACT) : NULL;
@@ -276,50 +256,24 @@ s_reason_json (uint64_t id, const char *state, const char *reason)
     return text;
 }
 
-void
-st_client_explain (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
+char *
+st_place_explain (st_model_t *s, st_job_t *job, const char **state)
 {
-    uint64_t id = env->explain->job_id;
-    st_job_t *job = st_map_get_u64 (s->jobs, id);
-    char *json = NULL;
-    const char *state;
-    if (job && job->state == ST_JOB_PENDING && !job->in_pending) {
+    char *json;
+    *state = st_job_state_name (job->state);
+    if (job->state == ST_JOB_PENDING && !job->in_pending)
         /*  Not offered to the engine: it waits for its dependencies (deps.c).  */
-        state = st_job_state_name (job->state);
-        json = s_reason_json (id, state, job->reason);
-    }
-    else if (job && job->state == ST_JOB_PENDING) {
+        json = st_place_reason_json (job->id, *state, job->reason);
+    else if (job->state == ST_JOB_PENDING) {
         /*  Why it waits, against the cluster as it is now.  */
         s_sync_nodes (s);
         sp_params_t params;
-        sp_params_defaults (&params, s->policy, st_wall_ms () / 1000.0);
+        sp_params_defaults (&params, s->policy, s->now_wall / 1000.0);
         json = sp_explain_pending (s->engine, &params, s->pnodes, s->npnodes, s->running, s->nrunning, &job->pj);
-        state = st_job_state_name (job->state);
     }
-    else if (job) {
-        state = st_job_state_name (job->state);
-        json = job->placement_json ? strdup (job->placement_json) : s_reason_json (id, state, job->reason);
-    }
-    else {
-        Strata__JobInfo *info = NULL;
-        st_error_t err = { 0 };
-        if (st_store_get_job (s, id, &info, &err) != ST_OK) {
-            st_client_error (s, peer, env->seq,
-                             err.rc == ST_ENOTFOUND ? STRATA__ERROR_CODE__ERROR_NOT_FOUND
-                                                    : STRATA__ERROR_CODE__ERROR_INTERNAL,
-                             err.msg, err.hint[0] ? err.hint : NULL);
-            return;
-        }
-        s_explain_reply (s, peer, env->seq, id, info->state,
-                         (json = info->placement_json && info->placement_json[0]
-                                     ? strdup (info->placement_json)
-                                     : s_reason_json (id, info->state, info->reason)));
-        free (json);
-        st_store_free_job (info);
-        return;
-    }
+    else
+        json = job->placement_json ? strdup (job->placement_json) : st_place_reason_json (job->id, *state, job->reason);
     if (!json)
         abort ();
-    s_explain_reply (s, peer, env->seq, id, state, json);
-    free (json);
+    return json;
 }

@@ -7,7 +7,7 @@
  *  state the scheduler believes the row has; if any row disagrees, strata_assert
  *  aborts the transaction and the scheduler stops rather than overwrite another
  *  writer's work. All SQL is parameterised. */
-#include "sched.h"
+#include "store.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -46,9 +46,9 @@ s_result_error (st_error_t *err, PGresult *res, const char *what)
 }
 
 st_rc_t
-st_store_connect (st_sched_t *s, st_error_t *err)
+st_store_connect (st_store_t *s, st_error_t *err)
 {
-    s->db = PQconnectdb (s->cfg.database);
+    s->db = PQconnectdb (s->database);
     if (PQstatus (s->db) != CONNECTION_OK) {
         st_rc_t rc = s_db_error (err, s->db, "cannot connect to the database");
         st_error_hint (err, "check --database (a libpq connection string, e.g. \"host=/tmp port=5432 dbname=strata\")");
@@ -62,7 +62,7 @@ st_store_connect (st_sched_t *s, st_error_t *err)
 }
 
 st_rc_t
-st_store_lead (st_sched_t *s, volatile int *stop, st_error_t *err)
+st_store_lead (st_store_t *s, volatile int *stop, st_error_t *err)
 {
     int announced = 0;
     while (!*stop) {
@@ -84,7 +84,7 @@ st_store_lead (st_sched_t *s, volatile int *stop, st_error_t *err)
 }
 
 st_rc_t
-st_store_migrate (st_sched_t *s, st_error_t *err)
+st_store_migrate (st_store_t *s, st_error_t *err)
 {
     st_rc_t rc = ST_OK;
     int known = 0;
@@ -232,7 +232,7 @@ s_version_from_row (PGresult *res, int i)
  *  job gets its placement view narrowed again (for a later attempt); a pending
  *  one is narrowed when it is admitted (deps.c).  */
 static void
-s_load_model_ref (st_sched_t *s, st_job_t *job, const char *ref)
+s_load_model_ref (st_store_t *s, st_job_t *job, const char *ref)
 {
     const char *colon = strrchr (ref, ':');
     job->model_ref = strdup (ref);
@@ -242,13 +242,91 @@ s_load_model_ref (st_sched_t *s, st_job_t *job, const char *ref)
     if (job->state == ST_JOB_PENDING || !job->spec->model)
         return;
     char why[400];
-    const st_model_version_t *v = st_registry_find (s, job->spec->tenant, job->spec->model, job->ft_version);
-    if (!v || st_registry_apply (s, job, v, why, sizeof why) != 0)
+    const st_model_version_t *v = st_registry_find (s->m, job->spec->tenant, job->spec->model, job->ft_version);
+    if (!v || st_registry_apply (s->m, job, v, why, sizeof why) != 0)
         st_warn ("job %" PRIu64 ": its model %s is %s", job->id, ref, v ? why : "no longer registered");
 }
 
+/*  -- the states of finished dependencies (model/deps.c) --------------------  */
+
+/*  Notes the (id, state, tenant) rows of sql in the model (st_deps_note_state).  */
+static st_rc_t
+s_fetch_states (st_store_t *s, const char *sql, const char *param, st_error_t *err)
+{
+    PGresult *res = PQexecParams (s->db, sql, param ? 1 : 0, NULL, param ? &param : NULL, NULL, NULL, 0);
+    if (PQresultStatus (res) != PGRES_TUPLES_OK) {
+        char msg[300];
+        snprintf (msg, sizeof msg, "%s", PQresultErrorMessage (res));
+        msg[strcspn (msg, "\n")] = '\0';
+        PQclear (res);
+        return st_error_set (err, ST_EDB, NULL, "reading the jobs depended on: %s", msg);
+    }
+    for (int i = 0; i < PQntuples (res); i++) {
+        st_job_state_t state;
+        if (st_job_state_parse (PQgetvalue (res, i, 1), &state) != 0)
+            state = ST_JOB_FAILED;
+        st_deps_note_state (s->m, strtoull (PQgetvalue (res, i, 0), NULL, 10), state, PQgetvalue (res, i, 2));
+    }
+    PQclear (res);
+    return ST_OK;
+}
+
+/*  The finished jobs that unfinished jobs depend on (start-up).  */
+static st_rc_t
+s_deps_prefetch (st_store_t *s, st_error_t *err)
+{
+    /*  Only finished ones: the unfinished are loaded into memory anyway. An
+     *  element that is no job id (a hand-edited spec, which then does not
+     *  parse and is skipped) must not make the cast, and start-up, fail.  */
+    return s_fetch_states (s,
+                           "SELECT d.id, d.state, d.tenant FROM jobs d WHERE d.state IN " TERMINAL_SQL " AND d.id IN "
+                           "(SELECT CASE WHEN e ~ '^[0-9]{1,18}$' THEN e::bigint END FROM jobs j, "
+                           "jsonb_array_elements_text (j.spec->'depends_on') e "
+                           "WHERE j.state = 'PENDING' AND jsonb_typeof (j.spec->'depends_on') = 'array')",
+                           NULL, err);
+}
+
 st_rc_t
-st_store_load (st_sched_t *s, st_error_t *err)
+st_store_dep_states (st_store_t *s, const st_job_t *job, st_error_t *err)
+{
+    st_deps_forget_states (s->m);
+    /*  The ones not in memory have finished (or never existed): one query.  */
+    uint64_t ids[64];
+    size_t n = st_deps_missing (s->m, job, ids, sizeof ids / sizeof ids[0]);
+    if (n == 0 || !s->db)
+        return ST_OK;
+    char arr[64 * 24 + 4];
+    size_t used = 0;
+    arr[used++] = '{';
+    for (size_t i = 0; i < n; i++)
+        used += (size_t) snprintf (arr + used, sizeof arr - used, "%s%" PRIu64, i ? "," : "", ids[i]);
+    snprintf (arr + used, sizeof arr - used, "}");
+    return s_fetch_states (s, "SELECT id, state, tenant FROM jobs WHERE id = ANY ($1::bigint[])", arr, err);
+}
+
+void
+st_store_tokens_free (st_store_t *s)
+{
+    for (size_t i = 0; i < s->ntokens; i++) {
+        free (s->tokens[i].tenant);
+        free (s->tokens[i].token);
+    }
+    free (s->tokens);
+    s->tokens = NULL;
+    s->ntokens = 0;
+}
+
+void
+st_store_close (st_store_t *s)
+{
+    st_store_tokens_free (s);
+    if (s->db)
+        PQfinish (s->db);
+    s->db = NULL;
+}
+
+st_rc_t
+st_store_load (st_store_t *s, st_error_t *err)
 {
     st_rc_t rc = ST_OK;
     st_job_t **loaded = NULL;
@@ -257,7 +335,7 @@ st_store_load (st_sched_t *s, st_error_t *err)
         rc = s_result_error (err, res, "loading jobs");
         goto out;
     }
-    s->next_job_id = s_u64 (res, 0, 0) + 1;
+    s->m->next_job_id = s_u64 (res, 0, 0) + 1;
     PQclear (res);
 
     res = PQexec (s->db, "SELECT name, pool, state, cpus_milli, mem_mb, gpus, gpu_type, labels::text, epoch, "
@@ -287,7 +365,7 @@ st_store_load (st_sched_t *s, st_error_t *err)
         /*  A node that was up gets a full timeout to come back before it is declared lost.  */
         n->last_seen_mono = now;
         n->persisted = 1;
-        st_map_put (s->nodes, n->name, strlen (n->name), n);
+        st_map_put (s->m->nodes, n->name, strlen (n->name), n);
     }
     PQclear (res);
 
@@ -300,7 +378,7 @@ st_store_load (st_sched_t *s, st_error_t *err)
         goto out;
     }
     for (int i = 0; i < PQntuples (res); i++)
-        st_registry_add (s, s_version_from_row (res, i));
+        st_registry_add (s->m, s_version_from_row (res, i));
     PQclear (res);
 
     res = PQexec (s->db, "SELECT id, spec::text, state, reason, attempt, max_attempts, exit_code, cancel_requested, "
@@ -325,7 +403,7 @@ st_store_load (st_sched_t *s, st_error_t *err)
             st_error ("job %" PRIu64 ": stored spec does not parse (%s); skipping it", id, perr.msg);
             continue;
         }
-        st_job_t *job = st_job_new (s, id, spec, strdup (spec_text), s_u64 (res, i, 8));
+        st_job_t *job = st_job_new (s->m, id, spec, strdup (spec_text), s_u64 (res, i, 8));
         if (!job)
             abort ();
         st_job_state_parse (PQgetvalue (res, i, 2), &job->state);
@@ -362,7 +440,7 @@ st_store_load (st_sched_t *s, st_error_t *err)
             job->accounted_attempt = job->attempt;
         job->pj.start_s = (job->started_wall ? job->started_wall : st_wall_ms ()) / 1000.0;
         job->persisted = 1;
-        st_map_put_u64 (s->jobs, id, job);
+        st_map_put_u64 (s->m->jobs, id, job);
         loaded[nloaded++] = job;
     }
     PQclear (res);
@@ -376,7 +454,7 @@ st_store_load (st_sched_t *s, st_error_t *err)
     }
     size_t live = 0;
     for (int i = 0; i < PQntuples (res); i++) {
-        st_task_t *t = st_sched_find_task (s, s_u64 (res, i, 0), (uint32_t) s_u64 (res, i, 1));
+        st_task_t *t = st_model_find_task (s->m, s_u64 (res, i, 0), (uint32_t) s_u64 (res, i, 1));
         if (!t)
             continue;
         t->attempt = (uint32_t) s_u64 (res, i, 2);
@@ -391,15 +469,15 @@ st_store_load (st_sched_t *s, st_error_t *err)
         if (*node)
             t->node_name = strdup (node);
         int is_live = st_task_live (t);
-        st_node_t *n = *node ? st_map_get (s->nodes, node, strlen (node)) : NULL;
+        st_node_t *n = *node ? st_map_get (s->m->nodes, node, strlen (node)) : NULL;
         if (is_live && n) {
-            st_task_assign (s, t, n);
+            st_task_assign (s->m, t, n);
             live++;
         }
         else if (is_live) {
             /*  Its node row is gone: treat the task as lost.  */
-            t->state = ST_JOB_LOST;
-            st_mark_task (s, t);
+            st_task_set_state (s->m, t, ST_JOB_LOST);
+            st_mark_task (s->m, t);
         }
         if (t->state == ST_JOB_STARTING || t->state == ST_JOB_SCHEDULED)
             t->launch_acked = 0;
@@ -417,33 +495,39 @@ st_store_load (st_sched_t *s, st_error_t *err)
         rc = s_result_error (err, res, "loading submission tokens");
         goto out;
     }
+    st_store_tokens_free (s);
+    if (PQntuples (res) > 0 && !(s->tokens = calloc ((size_t) PQntuples (res), sizeof *s->tokens)))
+        abort ();
     for (int i = 0; i < PQntuples (res); i++) {
         int64_t left = s_i64 (res, i, 3);
-        st_token_remember (s, PQgetvalue (res, i, 0), PQgetvalue (res, i, 1), s_u64 (res, i, 2),
-                           left > 0 ? (uint64_t) left : 1);
+        st_store_token_t *t = &s->tokens[s->ntokens++];
+        t->tenant = s_dup (res, i, 0);
+        t->token = s_dup (res, i, 1);
+        t->job_id = s_u64 (res, i, 2);
+        t->ttl_ms = left > 0 ? (uint64_t) left : 1;
     }
     PQclear (res);
     res = NULL;
 
     /*  Loading is not a change: nothing here needs writing back.  */
-    for (size_t i = 0; i < s->ndirty_tasks; i++)
-        s->dirty_tasks[i]->dirty = 0;
-    s->ndirty_tasks = 0;
+    for (size_t i = 0; i < s->m->ndirty_tasks; i++)
+        s->m->dirty_tasks[i]->dirty = 0;
+    s->m->ndirty_tasks = 0;
 
     /*  Pending jobs are admitted again, in id order (dependencies first): they
      *  wait for unfinished dependencies, fail for failed ones (deps.c).  */
-    if ((rc = st_deps_prefetch (s, err)) != ST_OK)
+    if ((rc = s_deps_prefetch (s, err)) != ST_OK)
         goto out;
     for (size_t i = 0; i < nloaded; i++) {
         st_job_t *job = loaded[i];
         if (job->state == ST_JOB_PENDING)
-            st_deps_admit (s, job);
+            st_deps_admit (s->m, job);
         else
-            st_job_evaluate (s, job);
+            st_job_evaluate (s->m, job);
     }
-    st_deps_forget_states (s);
+    st_deps_forget_states (s->m);
     st_info ("loaded %zu node(s), %zu unfinished job(s) (%zu pending, %zu live task(s)); next job id %" PRIu64,
-             st_map_size (s->nodes), st_map_size (s->jobs), s->npending, live, s->next_job_id);
+             st_map_size (s->m->nodes), st_map_size (s->m->jobs), s->m->npending, live, s->m->next_job_id);
 out:
     free (loaded);
     PQclear (res);
@@ -632,21 +716,21 @@ s_add_stmt (s_stmt_t *stmts, int *n, const char *what, const char *sql, json_t *
 }
 
 st_rc_t
-st_store_flush (st_sched_t *s, st_error_t *err)
+st_store_flush (st_store_t *s, st_error_t *err)
 {
-    if (!s->ndirty_jobs && !s->ndirty_tasks && !s->ndirty_nodes && !s->nevents && !s->nnew_versions)
+    if (!s->m->ndirty_jobs && !s->m->ndirty_tasks && !s->m->ndirty_nodes && !s->m->nevents && !s->m->nnew_versions)
         return ST_OK;
     json_t *pools = json_array (), *nodes = json_array (), *tenants = json_array (), *jobs_new = json_array (),
            *tasks_new = json_array (), *jobs_upd = json_array (), *tasks_upd = json_array (),
            *events = json_array (), *versions = json_array ();
-    for (size_t i = 0; i < s->ndirty_nodes; i++) {
-        st_node_t *n = s->dirty_nodes[i];
+    for (size_t i = 0; i < s->m->ndirty_nodes; i++) {
+        st_node_t *n = s->m->dirty_nodes[i];
         json_array_append_new (pools, json_pack ("{s:s}", "pool", n->pool ? n->pool : "default"));
         json_array_append_new (nodes, s_node_row (n));
     }
     size_t nupd = 0;
-    for (size_t i = 0; i < s->ndirty_jobs; i++) {
-        st_job_t *job = s->dirty_jobs[i];
+    for (size_t i = 0; i < s->m->ndirty_jobs; i++) {
+        st_job_t *job = s->m->dirty_jobs[i];
         json_t *row = s_job_common (job);
         if (!job->persisted) {
             const st_spec_t *sp = job->spec;
@@ -670,13 +754,13 @@ st_store_flush (st_sched_t *s, st_error_t *err)
             nupd++;
         }
     }
-    for (size_t i = 0; i < s->ndirty_tasks; i++) {
-        st_task_t *t = s->dirty_tasks[i];
+    for (size_t i = 0; i < s->m->ndirty_tasks; i++) {
+        st_task_t *t = s->m->dirty_tasks[i];
         if (t->dirty)
             json_array_append_new (tasks_upd, s_task_row (t));
     }
-    for (size_t i = 0; i < s->nevents; i++) {
-        const st_event_t *e = &s->events[i];
+    for (size_t i = 0; i < s->m->nevents; i++) {
+        const st_event_t *e = &s->m->events[i];
         json_t *o = json_pack ("{s:I, s:I, s:I, s:s, s:s}", "at", (json_int_t) e->at_wall, "job_id",
                                (json_int_t) e->job_id, "attempt", (json_int_t) e->attempt, "kind", e->kind,
                                "message", e->message);
@@ -687,8 +771,8 @@ st_store_flush (st_sched_t *s, st_error_t *err)
         json_array_append_new (events, o);
     }
 
-    for (size_t i = 0; i < s->nnew_versions; i++)
-        json_array_append_new (versions, s_version_row (s->new_versions[i]));
+    for (size_t i = 0; i < s->m->nnew_versions; i++)
+        json_array_append_new (versions, s_version_row (s->m->new_versions[i]));
 
     s_stmt_t stmts[9];
     int n = 0;
@@ -740,9 +824,9 @@ st_store_flush (st_sched_t *s, st_error_t *err)
     if (rc != ST_OK)
         goto out;
 
-    s->counters.flushes++;
-    st_batch_committed (s);
-    s->nnew_versions = 0;
+    s->m->counters.flushes++;
+    st_batch_committed (s->m);
+    s->m->nnew_versions = 0;
     /*  The events stay queued: the loop publishes them, then clears them.  */
 out:
     for (int i = 0; i < n; i++)
@@ -759,25 +843,20 @@ out:
     "co2_g, preemptions, coalesce (placement::text, ''), coalesce (model_ref, ''), "                        \
     "coalesce ((SELECT mv.name || ':' || mv.version FROM model_versions mv WHERE mv.job_id = jobs.id), '')"
 
-/*  A nullable double column: sets *value and returns the oneof case to use, or 0 (absent) for NULL.  */
+/*  A nullable double column: sets *value and returns 1, or 0 (absent) for NULL.  */
 static int
-s_opt_double (PGresult *res, int row, int col, double *value, int present)
+s_opt_double (PGresult *res, int row, int col, double *value)
 {
     if (PQgetisnull (res, row, col))
         return 0;
     *value = strtod (PQgetvalue (res, row, col), NULL);
-    return present;
+    return 1;
 }
 
-static Strata__JobInfo *
-s_job_from_row (PGresult *res, int i)
+static void
+s_job_from_row (PGresult *res, int i, st_job_record_t *j)
 {
-    Strata__JobInfo *j = malloc (sizeof *j);
-    Strata__Resources *r = malloc (sizeof *r);
-    if (!j || !r)
-        abort ();
-    strata__job_info__init (j);
-    strata__resources__init (r);
+    memset (j, 0, sizeof *j);
     j->id = s_u64 (res, i, 0);
     j->name = s_dup (res, i, 1);
     j->tenant = s_dup (res, i, 2);
@@ -789,10 +868,9 @@ s_job_from_row (PGresult *res, int i)
     j->attempt = (uint32_t) s_u64 (res, i, 8);
     j->max_attempts = (uint32_t) s_u64 (res, i, 9);
     j->exit_code = PQgetisnull (res, i, 10) ? -1 : (int32_t) s_i64 (res, i, 10);
-    r->cpus_milli = (uint32_t) s_u64 (res, i, 11);
-    r->mem_mb = s_u64 (res, i, 12);
-    r->gpus = (uint32_t) s_u64 (res, i, 13);
-    j->per_rank = r;
+    j->cpus_milli = (uint32_t) s_u64 (res, i, 11);
+    j->mem_mb = s_u64 (res, i, 12);
+    j->gpus = (uint32_t) s_u64 (res, i, 13);
     j->ranks = (uint32_t) s_u64 (res, i, 14);
     j->created_unix_ms = s_u64 (res, i, 15);
     j->started_unix_ms = s_u64 (res, i, 16);
@@ -801,36 +879,36 @@ s_job_from_row (PGresult *res, int i)
     j->cancel_requested = strcmp (PQgetvalue (res, i, 19), "t") == 0;
     j->pool = s_dup (res, i, 20);
     j->variant = s_dup (res, i, 21);
-    j->est_cost_opt_case = s_opt_double (res, i, 22, &j->est_cost, STRATA__JOB_INFO__EST_COST_OPT_EST_COST);
-    j->est_kwh_opt_case = s_opt_double (res, i, 23, &j->est_kwh, STRATA__JOB_INFO__EST_KWH_OPT_EST_KWH);
-    j->est_co2_g_opt_case = s_opt_double (res, i, 24, &j->est_co2_g, STRATA__JOB_INFO__EST_CO2_G_OPT_EST_CO2_G);
-    j->cost_opt_case = s_opt_double (res, i, 25, &j->cost, STRATA__JOB_INFO__COST_OPT_COST);
-    j->kwh_opt_case = s_opt_double (res, i, 26, &j->kwh, STRATA__JOB_INFO__KWH_OPT_KWH);
-    j->co2_g_opt_case = s_opt_double (res, i, 27, &j->co2_g, STRATA__JOB_INFO__CO2_G_OPT_CO2_G);
+    j->has_est_cost = s_opt_double (res, i, 22, &j->est_cost);
+    j->has_est_kwh = s_opt_double (res, i, 23, &j->est_kwh);
+    j->has_est_co2_g = s_opt_double (res, i, 24, &j->est_co2_g);
+    j->has_cost = s_opt_double (res, i, 25, &j->cost);
+    j->has_kwh = s_opt_double (res, i, 26, &j->kwh);
+    j->has_co2_g = s_opt_double (res, i, 27, &j->co2_g);
     j->preemptions = (uint32_t) s_u64 (res, i, 28);
     j->placement_json = s_dup (res, i, 29);
     j->model_version = s_dup (res, i, 30);
     j->registered_version = s_dup (res, i, 31);
-    return j;
 }
 
 /*  Attaches task rows (job_id, idx, ...) to the jobs they belong to.  */
 static void
-s_attach_tasks (PGresult *res, Strata__JobInfo **jobs, size_t njobs)
+s_attach_tasks (PGresult *res, st_job_record_t *jobs, size_t njobs)
 {
     for (int i = 0; i < PQntuples (res); i++) {
         uint64_t id = s_u64 (res, i, 0);
-        Strata__JobInfo *j = NULL;
+        st_job_record_t *j = NULL;
         for (size_t k = 0; k < njobs && !j; k++)
-            if (jobs[k]->id == id)
-                j = jobs[k];
+            if (jobs[k].id == id)
+                j = &jobs[k];
         if (!j)
             continue;
-        Strata__TaskInfo *t = malloc (sizeof *t);
-        Strata__TaskInfo **arr = realloc (j->tasks, (j->n_tasks + 1) * sizeof *arr);
-        if (!t || !arr)
+        st_task_record_t *arr = realloc (j->tasks, (j->ntasks + 1) * sizeof *arr);
+        if (!arr)
             abort ();
-        strata__task_info__init (t);
+        j->tasks = arr;
+        st_task_record_t *t = &arr[j->ntasks++];
+        memset (t, 0, sizeof *t);
         t->index = (uint32_t) s_u64 (res, i, 1);
         t->attempt = (uint32_t) s_u64 (res, i, 2);
         t->state = s_dup (res, i, 3);
@@ -840,8 +918,6 @@ s_attach_tasks (PGresult *res, Strata__JobInfo **jobs, size_t njobs)
         t->term_signal = (int32_t) s_i64 (res, i, 7);
         t->started_unix_ms = s_u64 (res, i, 8);
         t->finished_unix_ms = s_u64 (res, i, 9);
-        arr[j->n_tasks++] = t;
-        j->tasks = arr;
     }
 }
 
@@ -851,7 +927,7 @@ static const char *SQL_TASKS_OF =
     " FROM tasks WHERE job_id = ANY ($1::bigint[]) ORDER BY job_id, idx";
 
 st_rc_t
-st_store_get_job (st_sched_t *s, uint64_t id, Strata__JobInfo **out, st_error_t *err)
+st_store_get_job (st_store_t *s, uint64_t id, st_job_record_t **out, st_error_t *err)
 {
     *out = NULL;
     char ids[32], arr[40];
@@ -868,25 +944,29 @@ st_store_get_job (st_sched_t *s, uint64_t id, Strata__JobInfo **out, st_error_t 
         PQclear (res);
         return st_error_set (err, ST_ENOTFOUND, NULL, "no job %" PRIu64, id);
     }
-    Strata__JobInfo *j = s_job_from_row (res, 0);
+    st_job_record_t *j = malloc (sizeof *j);
+    if (!j)
+        abort ();
+    s_job_from_row (res, 0, j);
     PQclear (res);
     const char *p2[] = { arr };
     res = PQexecParams (s->db, SQL_TASKS_OF, 1, NULL, p2, NULL, NULL, 0);
     if (PQresultStatus (res) == PGRES_TUPLES_OK)
-        s_attach_tasks (res, &j, 1);
+        s_attach_tasks (res, j, 1);
     PQclear (res);
     *out = j;
     return ST_OK;
 }
 
 st_rc_t
-st_store_list_jobs (st_sched_t *s, const Strata__ListRequest *req, Strata__ListReply **out, st_error_t *err)
+st_store_list_jobs (st_store_t *s, const char *state, const char *tenant, uint32_t limit_n, int active_only,
+                    st_job_record_t **out, size_t *nout, st_error_t *err)
 {
     *out = NULL;
+    *nout = 0;
     char limit[16];
-    snprintf (limit, sizeof limit, "%u", req->limit ? (req->limit > 10000 ? 10000 : req->limit) : 50);
-    const char *params[] = { req->state ? req->state : "", req->tenant ? req->tenant : "", limit,
-                             req->active_only ? "t" : "f" };
+    snprintf (limit, sizeof limit, "%u", limit_n ? (limit_n > 10000 ? 10000 : limit_n) : 50);
+    const char *params[] = { state ? state : "", tenant ? tenant : "", limit, active_only ? "t" : "f" };
     PGresult *res = PQexecParams (s->db,
                                   "SELECT " JOB_COLUMNS " FROM jobs WHERE ($1 = '' OR state = $1) "
                                   "AND ($2 = '' OR tenant = $2) "
@@ -897,13 +977,9 @@ st_store_list_jobs (st_sched_t *s, const Strata__ListRequest *req, Strata__ListR
         PQclear (res);
         return rc;
     }
-    Strata__ListReply *l = malloc (sizeof *l);
-    if (!l)
-        abort ();
-    strata__list_reply__init (l);
     int n = PQntuples (res);
-    l->jobs = calloc ((size_t) n + 1, sizeof *l->jobs);
-    if (!l->jobs)
+    st_job_record_t *jobs = calloc ((size_t) n + 1, sizeof *jobs);
+    if (!jobs)
         abort ();
     size_t cap = 32 + (size_t) n * 24, len = 0;
     char *arr = malloc (cap);
@@ -911,8 +987,8 @@ st_store_list_jobs (st_sched_t *s, const Strata__ListRequest *req, Strata__ListR
         abort ();
     arr[len++] = '{';
     for (int i = 0; i < n; i++) {
-        l->jobs[l->n_jobs++] = s_job_from_row (res, i);
-        len += (size_t) snprintf (arr + len, cap - len, "%s%" PRIu64, i ? "," : "", l->jobs[i]->id);
+        s_job_from_row (res, i, &jobs[i]);
+        len += (size_t) snprintf (arr + len, cap - len, "%s%" PRIu64, i ? "," : "", jobs[i].id);
     }
     arr[len++] = '}';
     arr[len] = '\0';
@@ -921,30 +997,17 @@ st_store_list_jobs (st_sched_t *s, const Strata__ListRequest *req, Strata__ListR
         const char *p2[] = { arr };
         res = PQexecParams (s->db, SQL_TASKS_OF, 1, NULL, p2, NULL, NULL, 0);
         if (PQresultStatus (res) == PGRES_TUPLES_OK)
-            s_attach_tasks (res, l->jobs, l->n_jobs);
+            s_attach_tasks (res, jobs, (size_t) n);
         PQclear (res);
     }
     free (arr);
-    *out = l;
+    *out = jobs;
+    *nout = (size_t) n;
     return ST_OK;
 }
 
-void
-st_store_free_job (Strata__JobInfo *job)
-{
-    if (job)
-        strata__job_info__free_unpacked (job, NULL);
-}
-
-void
-st_store_free_list (Strata__ListReply *list)
-{
-    if (list)
-        strata__list_reply__free_unpacked (list, NULL);
-}
-
 st_rc_t
-st_store_task_location (st_sched_t *s, uint64_t job_id, uint32_t rank, char *node, size_t node_size,
+st_store_task_location (st_store_t *s, uint64_t job_id, uint32_t rank, char *node, size_t node_size,
                         uint32_t *attempt, char *job_state, size_t state_size, st_error_t *err)
 {
     char ids[32], idx[16];

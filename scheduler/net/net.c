@@ -1,0 +1,145 @@
+/*  net.c: envelopes, deferred sends, published events and the model's intents.
+ *
+ *  Replies and signals that depend on the current batch wait in
+ *  s->deferred until it is committed (st_net_send_deferred after the
+ *  flush); events are published once committed. The model's intents
+ *  (st_intent_t) are carried out here after each step: a Signal is deferred
+ *  like any message decided by the batch; agent answers and RemoteExited go
+ *  out at once, as they did when the model sent them itself. */
+#include "net.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "st_log.h"
+
+int
+st_net_init (st_net_t *s, st_model_t *m)
+{
+    s->m = m;
+    s->peers = st_map_new ();
+    s->tokens = st_map_new ();
+    return s->peers && s->tokens ? 0 : -1;
+}
+
+void
+st_net_release (st_net_t *s)
+{
+    st_token_forget_all (s);
+    st_map_destroy (&s->peers);
+    st_map_destroy (&s->tokens);
+    for (size_t i = 0; i < s->ndeferred; i++)
+        free (s->deferred[i].buf);
+    s->ndeferred = 0;
+    free (s->deferred);
+    s->deferred = NULL;
+    while (s->logreqs) {
+        st_logreq_t *n = s->logreqs->next;
+        free (s->logreqs);
+        s->logreqs = n;
+    }
+}
+
+void
+st_net_set_peer (st_node_t *node, const st_peer_t *peer)
+{
+    memcpy (&node->peer, peer, sizeof node->peer);
+}
+
+uint64_t
+st_net_next_seq (st_net_t *s)
+{
+    return ++s->seq;
+}
+
+void
+st_net_defer (st_net_t *s, void *sock, const st_peer_t *peer, Strata__Envelope *env)
+{
+    st_deferred_t d = { .sock = sock, .peer = *peer };
+    d.len = protobuf_c_message_get_packed_size (&env->base);
+    d.buf = malloc (d.len ? d.len : 1);
+    if (!d.buf)
+        abort ();
+    protobuf_c_message_pack (&env->base, d.buf);
+    if (st_push ((void **) &s->deferred, &s->ndeferred, &s->cap_deferred, sizeof d, &d))
+        abort ();
+}
+
+void
+st_net_send_deferred (st_net_t *s)
+{
+    for (size_t i = 0; i < s->ndeferred; i++) {
+        st_deferred_t *d = &s->deferred[i];
+        if (zmq_send (d->sock, d->peer.id, d->peer.id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
+            if (d->peer.delimited)
+                zmq_send (d->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+            zmq_send (d->sock, d->buf, d->len, ZMQ_DONTWAIT);
+        }
+        free (d->buf);
+    }
+    s->ndeferred = 0;
+}
+
+void
+st_net_publish_events (st_net_t *s)
+{
+    for (size_t i = 0; i < s->m->nevents; i++) {
+        const st_event_t *e = &s->m->events[i];
+        if (!e->job_id || !e->to_state)
+            continue;
+        Strata__Envelope env;
+        Strata__JobEvent ev = STRATA__JOB_EVENT__INIT;
+        st_wire_envelope_init (&env, st_net_next_seq (s));
+        ev.job_id = e->job_id;
+        ev.from_state = (char *) (e->from_state ? e->from_state : "");
+        ev.to_state = (char *) e->to_state;
+        ev.reason = e->message;
+        ev.unix_ms = e->at_wall;
+        env.body_case = STRATA__ENVELOPE__BODY_EVENT;
+        env.event = &ev;
+        char topic[40];
+        snprintf (topic, sizeof topic, "job.%" PRIu64, e->job_id);
+        st_wire_publish (s->event_sock, topic, &env);
+    }
+}
+
+static const st_node_t *
+s_node (st_net_t *s, const char *name)
+{
+    return name ? st_map_get (s->m->nodes, name, strlen (name)) : NULL;
+}
+
+void
+st_net_drain_intents (st_net_t *s)
+{
+    st_model_t *m = s->m;
+    /*  An intent may not add another, but index, not pointer: st_push may move the array.  */
+    for (size_t i = 0; i < m->nintents; i++) {
+        const st_intent_t *in = &m->intents[i];
+        switch (in->kind) {
+        case ST_INTENT_SIGNAL: {
+            st_task_t *t = st_model_find_task (m, in->job_id, in->index);
+            if (t && t->attempt == in->attempt)
+                (void) st_dispatch_signal (s, t, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE);
+            break;
+        }
+        case ST_INTENT_AGENT_VALUE: {
+            Strata__AgentReply v = STRATA__AGENT_REPLY__INIT;
+            v.value.data = in->data;
+            v.value.len = in->len;
+            st_agent_reply (s, s_node (s, in->node), in->fwd_seq, &v);
+            break;
+        }
+        case ST_INTENT_AGENT_ERROR:
+            st_agent_reply_error (s, s_node (s, in->node), in->fwd_seq, "%s", (const char *) in->data);
+            break;
+        case ST_INTENT_REMOTE_EXITED:
+            st_agent_send_remote_exited (s, in);
+            break;
+        }
+    }
+    st_intents_clear (m);
+}
