@@ -37,6 +37,7 @@
 
 #include "st_log.h"
 #include "st_wire.h"
+#include "strata/task.h"
 
 static void
 s_on_register_reply (st__node_t *self, const Strata__RegisterReply *rr, uint64_t now)
@@ -309,9 +310,9 @@ s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
     /*  The line to this worker: the token names the task on the agent socket.  */
     if (!hollow && self->w->agent_sock) {
         st__agent_token (slot.token);
-        if (st_kv_add (&envkv, "STRATA_RENDEZVOUS", self->w->agent_endpoint) != 0
-            || st_kv_add (&envkv, "STRATA_TASK_TOKEN", slot.token) != 0
-            || st_kv_add (&envkv, "STRATA_NODE", self->name) != 0) {
+        if (st_kv_add (&envkv, ST_ENV_RENDEZVOUS, self->w->agent_endpoint) != 0
+            || st_kv_add (&envkv, ST_ENV_TASK_TOKEN, slot.token) != 0
+            || st_kv_add (&envkv, ST_ENV_NODE, self->name) != 0) {
             s_launch_failed (self, &key, now, "out of memory");
             goto out;
         }

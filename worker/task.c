@@ -23,6 +23,7 @@
 #include "pidfile.h"
 #include "st_log.h"
 #include "st_time.h"
+#include "strata/task.h"
 
 extern char **environ;
 
@@ -159,7 +160,7 @@ s_build_env (s_launch_t *l, const st_task_spec_t *spec, char *msg, size_t msglen
     if (spec->local_rank >= 0) {
         char rank[16];
         snprintf (rank, sizeof rank, "%d", spec->local_rank);
-        if ((!s_env_get (l, "STRATA_LOCAL_RANK") && s_env_set (l, "STRATA_LOCAL_RANK", rank) != 0)
+        if ((!s_env_get (l, ST_ENV_LOCAL_RANK) && s_env_set (l, ST_ENV_LOCAL_RANK, rank) != 0)
             || (!s_env_get (l, "LOCAL_RANK") && s_env_set (l, "LOCAL_RANK", rank) != 0))
             goto nomem;
     }

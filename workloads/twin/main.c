@@ -11,6 +11,7 @@
 
 #include "collective.h"
 #include "device.h"
+#include "strata/task.h"
 
 static const char s_usage[] =
     "usage: strata-twin-train --data PATH [options]\n"
@@ -76,7 +77,7 @@ s_double (const char *flag, const char *s, double lo, double hi, double *out)
 static int
 s_several_ranks (void)
 {
-    static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "STRATA_WORLD_SIZE" };
+    static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", ST_ENV_WORLD_SIZE };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv (vars[i]);
         if (v && atoi (v) > 1)
@@ -190,7 +191,7 @@ main (int argc, char **argv)
     if (!o.data)
         return twin_usage_error (S_NAME, "--data is required");
     if (!o.checkpoint_dir)
-        o.checkpoint_dir = getenv ("STRATA_CHECKPOINT_DIR");
+        o.checkpoint_dir = getenv (ST_ENV_CHECKPOINT_DIR);
     if (!o.cuda && o.device == TWIN_DEVICE_CUDA) {
         fprintf (stderr, "strata-twin-train: --device cuda: this strata-twin-train was built without CUDA "
                  "(CMake found no CUDA compiler and toolkit)\n");

@@ -42,6 +42,7 @@
 #include "collective.h"
 #include "device.h"
 #include "st_agent.h"
+#include "strata/task.h"
 
 #define DEF_LAYERS 2
 #define DEF_DIM 64
@@ -191,7 +192,7 @@ s_save_all (sc_comm_t *comm, int rank, const twin_opts_t *o, twin_device_t *g, t
 static int
 s_local_rank (void)
 {
-    static const char *const vars[] = { "OMPI_COMM_WORLD_LOCAL_RANK", "STRATA_LOCAL_RANK", "LOCAL_RANK" };
+    static const char *const vars[] = { "OMPI_COMM_WORLD_LOCAL_RANK", ST_ENV_LOCAL_RANK, "LOCAL_RANK" };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *s = getenv (vars[i]);
         char *end;
@@ -456,7 +457,7 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
                  "(use --device cuda, or --backend mpi)\n", sc_backend_name (comm));
         rc = TWIN_EXIT_USAGE;
     } else if (!o->checkpoint_dir || !*o->checkpoint_dir) {
-        fprintf (errf, "strata-twin-train: no checkpoint directory (--checkpoint-dir or STRATA_CHECKPOINT_DIR)\n");
+        fprintf (errf, "strata-twin-train: no checkpoint directory (--checkpoint-dir or " ST_ENV_CHECKPOINT_DIR ")\n");
         rc = TWIN_EXIT_USAGE;
     } else if (world < 1 || rank < 0 || rank >= world) {
         fprintf (errf, "strata-twin-train: bad rank %d of world %d\n", rank, world);

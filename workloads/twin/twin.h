@@ -27,8 +27,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "strata/task.h"
+
 #define TWIN_VOCAB 256                  /*  byte-level  */
-#define TWIN_EXIT_PREEMPTED 75          /*  EX_TEMPFAIL: checkpoint written, requeue me  */
+#define TWIN_EXIT_PREEMPTED ST_EXIT_PREEMPTED  /*  75, EX_TEMPFAIL: checkpoint written, requeue me  */
 #define TWIN_EXIT_USAGE 2
 
 typedef struct {
