@@ -1,7 +1,7 @@
 /*  agent.c: the worker's agent socket, where its tasks reach it.
  *
  *  A ROUTER socket bound at ipc://<state_dir>/agent.sock (given to every task
- *  as STRATA_RENDEZVOUS). A task sends one Envelope per request (st_agent.h):
+ *  as STRATA_RENDEZVOUS). A task sends one Envelope per request (strata/agent.h):
  *
  *      rdzv_put, rdzv_get, remote_exec   relayed to the scheduler; its
  *                                        AgentReply is passed back

@@ -18,7 +18,7 @@
  *  Launch modes: RUN starts argv; MPIRUN (rank 0 of an mpirun-launched gang)
  *  starts mpirun over Launch.mpi_hosts; HOLD starts nothing until an Exec.
  *  Every task of a real worker gets STRATA_RENDEZVOUS, STRATA_TASK_TOKEN and
- *  STRATA_NODE (st_agent.h).
+ *  STRATA_NODE (strata/task.h, strata/agent.h).
  *
  *  Each handler works on one node (worker_int.h). On a hollow worker the same
  *  handlers run for every node; only what a task is differs: a Launch makes a

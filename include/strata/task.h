@@ -42,7 +42,7 @@
 
 /*  Set by the worker for every task it starts as a process (not on a hollow
  *  node): the task's line to it, the agent protocol (libstrata-agent,
- *  st_agent.h; strata-rdzv from a shell).  */
+ *  strata/agent.h; strata-rdzv from a shell).  */
 
 /*  The worker's agent endpoint (ipc://STATE_DIR/agent.sock).  */
 #define ST_ENV_RENDEZVOUS "STRATA_RENDEZVOUS"

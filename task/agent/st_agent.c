@@ -1,10 +1,10 @@
-/*  st_agent.c: a task's line to its worker (st_agent.h).
+/*  st_agent.c: a task's line to its worker (strata/agent.h).
  *
  *  One DEALER socket to the worker's agent endpoint. A request is one
  *  Envelope; its reply carries reply_to = the request's seq. Replies to
  *  earlier requests that gave up (a timeout) are read and dropped.
  */
-#include "st_agent.h"
+#include "strata/agent.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,4 +1,4 @@
-/*  collective.c: libstrata-collective (collective.h): who the ranks are,
+/*  collective.c: libstrata-collective (strata/collective.h): who the ranks are,
  *  which backend carries them, the MPI and self backends, and the NCCL
  *  bootstrap (the NCCL calls themselves are in nccl.c).
  *
@@ -17,7 +17,7 @@
  *       or a one-byte value in the rendezvous), so the others fail at once
  *       instead of at the timeout.
  */
-#include "collective.h"
+#include "strata/collective.h"
 
 #include <limits.h>
 #include <mpi.h>
@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "coll_int.h"
-#include "st_agent.h"
+#include "strata/agent.h"
 #include "strata/task.h"
 
 /*  Open MPI keeps what MPI_Init allocates (much of it in components it

@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "st_agent.h"
+#include "strata/agent.h"
 #include "strata/task.h"
 
 static void

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "st_agent.h"
+#include "strata/agent.h"
 #include "strata/task.h"
 
 static const char s_usage[] =

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collective.h"
 #include "device.h"
+#include "strata/collective.h"
 #include "strata/task.h"
 
 static const char s_usage[] =

@@ -39,9 +39,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collective.h"
 #include "device.h"
-#include "st_agent.h"
+#include "strata/agent.h"
+#include "strata/collective.h"
 #include "strata/task.h"
 
 #define DEF_LAYERS 2
@@ -339,7 +339,7 @@ s_gpu_adamw (const twin_device_ops_t *dev, twin_device_t *g, const twin_adamw_t 
     return 0;
 }
 
-/*  Progress to the Strata worker that started this task (st_agent.h), from
+/*  Progress to the Strata worker that started this task (strata/agent.h), from
  *  rank 0: NULL, and silence, when no worker started it.  */
 static st_agent_t *
 s_progress_open (int rank)
