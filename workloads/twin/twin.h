@@ -146,7 +146,7 @@ typedef struct {
     long checkpoint_every;              /*  0: only at the end (and on SIGTERM)  */
     int resume;
     int rank, world;                    /*  data slice when comm is NULL (default 0 of 1)  */
-    /*  The ranks' communicator (task/collective/collective.h), or NULL for
+    /*  The ranks' communicator (strata/collective.h), or NULL for
      *  a process alone. With it, rank and world come from the communicator,
      *  gradients and losses are averaged over the ranks every step, rank 0
      *  alone writes checkpoints, and the ranks agree when to stop.  */

@@ -13,7 +13,7 @@
  *      params, grads, m, v
  *
  *  One data-parallel training step (rank r of world ranks, one GPU each),
- *  in train.c's terms (comm is its sc_comm_t, task/collective/collective.h):
+ *  in train.c's terms (comm is its sc_comm_t, strata/collective.h):
  *
  *      twin_data_batch (&data, key, &cursor, T, B, rank, world, tokens);  host, as today
  *      float loss = twin_cuda_forward (g, tokens, B, T);    NAN on a CUDA error
