@@ -1,7 +1,7 @@
 /*  agent.c: the worker's agent socket, where its tasks reach it.
  *
  *  A ROUTER socket bound at ipc://<state_dir>/agent.sock (given to every task
- *  as STRATA_RENDEZVOUS). A task sends one Envelope per request (st_agent.h):
+ *  as STRATA_RENDEZVOUS). A task sends one Envelope per request (strata/agent.h):
  *
  *      rdzv_put, rdzv_get, remote_exec   relayed to the scheduler; its
  *                                        AgentReply is passed back
@@ -40,7 +40,7 @@
 #define S_MARGIN_MS 15000u          /*  kept past the task's own deadline  */
 #define S_DRAIN_MAX 256             /*  requests handled per pass  */
 
-static void s_forget_call (st_worker_t *w, size_t i);
+static void s_forget_call (st__worker_t *w, size_t i);
 
 void
 st__agent_token (char *out)
@@ -70,12 +70,12 @@ st__held_free (st__held_t *held)
 }
 
 void
-st__agent_open (st_worker_t *w)
+st__agent_open (st__worker_t *w)
 {
     if (!w->state_dir || w->hollow)
         return;
     char path[4096];
-    if (st_path_fmt (path, sizeof path, "%s/agent.sock", w->state_dir) != 0
+    if (st__path_fmt (path, sizeof path, "%s/agent.sock", w->state_dir) != 0
         || snprintf (w->agent_endpoint, sizeof w->agent_endpoint, "ipc://%s", path)
                >= (int) sizeof w->agent_endpoint
         || strlen (path) >= 100) {
@@ -113,7 +113,7 @@ st__agent_open (st_worker_t *w)
 }
 
 void
-st__agent_close (st_worker_t *w)
+st__agent_close (st__worker_t *w)
 {
     if (w->agent_sock) {
         zmq_close (w->agent_sock);
@@ -129,17 +129,17 @@ st__agent_close (st_worker_t *w)
 
 /*  Answers a task's request (reply_to = its seq). A task that left is not waiting.  */
 static void
-s_reply (st_worker_t *w, const st_peer_t *peer, uint64_t client_seq, const Strata__AgentReply *r)
+s_reply (st__worker_t *w, const st_peer_t *peer, uint64_t client_seq, const Strata__AgentReply *r)
 {
     (void) st_wire_agent_reply (w->agent_sock, peer, 0, client_seq, r);
 }
 
 static void
-s_reply_error (st_worker_t *w, const st_peer_t *peer, uint64_t client_seq, const char *fmt, ...)
+s_reply_error (st__worker_t *w, const st_peer_t *peer, uint64_t client_seq, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
 
 static void
-s_reply_error (st_worker_t *w, const st_peer_t *peer, uint64_t client_seq, const char *fmt, ...)
+s_reply_error (st__worker_t *w, const st_peer_t *peer, uint64_t client_seq, const char *fmt, ...)
 {
     va_list ap;
     va_start (ap, fmt);
@@ -149,7 +149,7 @@ s_reply_error (st_worker_t *w, const st_peer_t *peer, uint64_t client_seq, const
 
 /*  The live task whose token this is, and its node; NULL when none.  */
 static st__slot_t *
-s_find_token (st_worker_t *w, const char *token, st__node_t **node)
+s_find_token (st__worker_t *w, const char *token, st__node_t **node)
 {
     if (!token || strlen (token) != ST__TOKEN_LEN)
         return NULL;
@@ -169,7 +169,7 @@ s_find_token (st_worker_t *w, const char *token, st__node_t **node)
 }
 
 static void
-s_forget_call (st_worker_t *w, size_t i)
+s_forget_call (st__worker_t *w, size_t i)
 {
     if (w->calls[i].remote)
         strata__envelope__free_unpacked (w->calls[i].remote, NULL);
@@ -192,11 +192,11 @@ s_copy (const Strata__Envelope *env)
 
 /*  Non-zero while a task of the job's attempt lives on this worker.  */
 static int
-s_attempt_live (st_worker_t *w, uint64_t job_id, uint32_t attempt)
+s_attempt_live (st__worker_t *w, uint64_t job_id, uint32_t attempt)
 {
     for (size_t n = 0; n < w->nnodes; n++)
         for (size_t i = 0; i < w->nodes[n].nslots; i++) {
-            const st_task_key_t *k = st_task_key (w->nodes[n].slots[i].task);
+            const st__wtask_key_t *k = st__wtask_key (w->nodes[n].slots[i].task);
             if (k->job_id == job_id && k->attempt == attempt)
                 return 1;
         }
@@ -205,7 +205,7 @@ s_attempt_live (st_worker_t *w, uint64_t job_id, uint32_t attempt)
 
 /*  Handles one request from a task.  */
 static void
-s_on_request (st_worker_t *w, const st_peer_t *peer, Strata__Envelope *in, uint64_t now)
+s_on_request (st__worker_t *w, const st_peer_t *peer, Strata__Envelope *in, uint64_t now)
 {
     char **token = NULL;
     Strata__TaskRef **task = NULL;
@@ -248,7 +248,7 @@ s_on_request (st_worker_t *w, const st_peer_t *peer, Strata__Envelope *in, uint6
         return;
     }
     /*  The request speaks for the token's task, whatever it claimed.  */
-    const st_task_key_t *key = st_task_key (slot->task);
+    const st__wtask_key_t *key = st__wtask_key (slot->task);
     Strata__TaskRef ref = STRATA__TASK_REF__INIT;
     ref.job_id = key->job_id;
     ref.index = key->index;
@@ -313,7 +313,7 @@ restore:
 }
 
 void
-st__agent_drain (st_worker_t *w, uint64_t now)
+st__agent_drain (st__worker_t *w, uint64_t now)
 {
     /*  A remote start waits as long as its job's attempt runs here.  */
     for (size_t i = 0; i < w->ncalls;) {
@@ -352,7 +352,7 @@ st__agent_drain (st_worker_t *w, uint64_t now)
 }
 
 void
-st__agent_on_reply (st_worker_t *w, const Strata__Envelope *env)
+st__agent_on_reply (st__worker_t *w, const Strata__Envelope *env)
 {
     for (size_t i = 0; i < w->ncalls; i++)
         if (w->calls[i].fwd_seq == env->reply_to) {
@@ -364,7 +364,7 @@ st__agent_on_reply (st_worker_t *w, const Strata__Envelope *env)
 }
 
 void
-st__agent_reconnected (st_worker_t *w, const char *why)
+st__agent_reconnected (st__worker_t *w, const char *why)
 {
     for (size_t i = 0; i < w->ncalls;) {
         st__agent_call_t *c = &w->calls[i];
@@ -383,7 +383,7 @@ st__agent_reconnected (st_worker_t *w, const char *why)
 }
 
 void
-st__agent_on_remote_exited (st_worker_t *w, const Strata__RemoteExited *rx)
+st__agent_on_remote_exited (st__worker_t *w, const Strata__RemoteExited *rx)
 {
     if (!rx->task || !rx->node)
         return;
@@ -409,7 +409,7 @@ st__agent_flush_progress (st__node_t *node, st__slot_t *slot, uint64_t now)
 {
     if (!slot->progress_pending)
         return;
-    const st_task_key_t *key = st_task_key (slot->task);
+    const st__wtask_key_t *key = st__wtask_key (slot->task);
     Strata__TaskRef ref = STRATA__TASK_REF__INIT;
     ref.job_id = key->job_id;
     ref.index = key->index;

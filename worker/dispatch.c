@@ -10,7 +10,7 @@
  *                     running; ACK_UNKNOWN_NODE registers again (the update stays)
  *      Launch         Ack, then start once per (job, index, attempt) -> TaskUpdate
  *      Signal         Ack; TERMINATE (SIGTERM, grace, SIGKILL) or KILL the group
- *      LogRequest     LogData with up to ST_WORKER_LOG_MAX_BYTES of the file
+ *      LogRequest     LogData with up to ST__WORKER_LOG_MAX_BYTES of the file
  *      Exec           Ack; a held task (Launch mode HOLD) starts its process
  *      AgentReply     passed back to the task that asked (agent.c)
  *      RemoteExited   answers the strata-rsh waiting for that node's daemon (agent.c)
@@ -18,11 +18,11 @@
  *  Launch modes: RUN starts argv; MPIRUN (rank 0 of an mpirun-launched gang)
  *  starts mpirun over Launch.mpi_hosts; HOLD starts nothing until an Exec.
  *  Every task of a real worker gets STRATA_RENDEZVOUS, STRATA_TASK_TOKEN and
- *  STRATA_NODE (st_agent.h).
+ *  STRATA_NODE (strata/task.h, strata/agent.h).
  *
  *  Each handler works on one node (worker_int.h). On a hollow worker the same
  *  handlers run for every node; only what a task is differs: a Launch makes a
- *  simulated task (st_task_simulate: no process, no files) that ends after
+ *  simulated task (st__wtask_simulate: no process, no files) that ends after
  *  Launch.simulated_ms, and a LogRequest is answered with empty data. */
 #include "worker_int.h"
 
@@ -37,15 +37,16 @@
 
 #include "st_log.h"
 #include "st_wire.h"
+#include "strata/task.h"
 
 static void
 s_on_register_reply (st__node_t *self, const Strata__RegisterReply *rr, uint64_t now)
 {
     if (!rr->accepted) {
         st_error ("%sregistration refused by scheduler at %s: %s; retrying in %u s", self->who, self->w->endpoint,
-                  rr->error && rr->error[0] ? rr->error : "no reason given", ST_WORKER_REGISTER_RETRY_MS / 1000u);
+                  rr->error && rr->error[0] ? rr->error : "no reason given", ST__WORKER_REGISTER_RETRY_MS / 1000u);
         self->state = ST__CONN_REGISTERING;
-        self->next_register_ms = now + ST_WORKER_REGISTER_RETRY_MS;
+        self->next_register_ms = now + ST__WORKER_REGISTER_RETRY_MS;
         return;
     }
     int was_registered = self->state == ST__CONN_REGISTERED;
@@ -58,7 +59,7 @@ s_on_register_reply (st__node_t *self, const Strata__RegisterReply *rr, uint64_t
          *  nodes accepted at once spread their heartbeats over the interval
          *  instead of beating in lockstep. A real worker (N = 1) waits one.  */
         self->next_hb_ms = now + self->hb_ms * (self->index + 1) / self->w->nnodes;
-        st_outbox_rewind (self->outbox, now);
+        st__outbox_rewind (self->outbox, now);
         /*  Answers to requests relayed on an earlier connection will not come.  */
         st__agent_reconnected (self->w, "the worker's connection to the scheduler was reset; try again");
     }
@@ -80,22 +81,22 @@ s_on_ack (st__node_t *self, const Strata__Ack *ack, uint64_t now)
         }
         return;
     }
-    st_task_status_t acked;
-    if (!st_outbox_ack (self->outbox, ack->ack_seq, &acked))
+    st__wtask_status_t acked;
+    if (!st__outbox_ack (self->outbox, ack->ack_seq, &acked))
         return;   /*  a heartbeat's, or an update acked twice  */
     if (ack->status != STRATA__ACK_STATUS__ACK_STALE)
         return;
     st__slot_t *slot = st__node_find_live (self, &acked.key);
-    if (slot && !st_task_stopping (slot->task)) {
+    if (slot && !st__wtask_stopping (slot->task)) {
         char name[64];
         st_warn ("%sscheduler no longer runs task %s; stopping it", self->who,
-                 st_task_key_format (&acked.key, name, sizeof name));
-        st_task_terminate (slot->task, 0, now);
+                 st__wtask_key_format (&acked.key, name, sizeof name));
+        st__wtask_terminate (slot->task, 0, now);
     }
 }
 
 static void
-s_key_from_pb (const Strata__TaskRef *ref, st_task_key_t *key)
+s_key_from_pb (const Strata__TaskRef *ref, st__wtask_key_t *key)
 {
     key->job_id = ref->job_id;
     key->index = ref->index;
@@ -104,27 +105,27 @@ s_key_from_pb (const Strata__TaskRef *ref, st_task_key_t *key)
 
 /*  Reports a Launch that never became a process.  */
 static void
-s_launch_failed (st__node_t *self, const st_task_key_t *key, uint64_t now, const char *msg)
+s_launch_failed (st__node_t *self, const st__wtask_key_t *key, uint64_t now, const char *msg)
 {
-    st_task_status_t s;
+    st__wtask_status_t s;
     memset (&s, 0, sizeof s);
     s.key = *key;
     s.state = STRATA__TASK_STATE__TASK_START_FAILED;
     snprintf (s.message, sizeof s.message, "%s", msg);
     char name[64];
-    st_warn ("%slaunch of task %s failed: %s", self->who, st_task_key_format (key, name, sizeof name), msg);
+    st_warn ("%slaunch of task %s failed: %s", self->who, st__wtask_key_format (key, name, sizeof name), msg);
     st__node_push_update (self, &s, now);
     st__node_forget (self, key);
 }
 
 /*  The smallest local rank no live task of the same job attempt holds.  */
 static int
-s_local_rank (st__node_t *self, const st_task_key_t *key)
+s_local_rank (st__node_t *self, const st__wtask_key_t *key)
 {
     for (int rank = 0;; rank++) {
         int taken = 0;
         for (size_t i = 0; i < self->nslots && !taken; i++) {
-            const st_task_key_t *k = st_task_key (self->slots[i].task);
+            const st__wtask_key_t *k = st__wtask_key (self->slots[i].task);
             taken = k->job_id == key->job_id && k->attempt == key->attempt && self->slots[i].local_rank == rank;
         }
         if (!taken)
@@ -258,10 +259,10 @@ s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         return;
     }
     int hollow = self->w->hollow;
-    st_task_key_t key;
+    st__wtask_key_t key;
     s_key_from_pb (l->task, &key);
     char name[64];
-    st_task_key_format (&key, name, sizeof name);
+    st__wtask_key_format (&key, name, sizeof name);
     st__node_send_ack (self, env->seq);
     if (st__node_knows (self, &key)) {
         st_info ("%sduplicate Launch of task %s acknowledged; not started again", self->who, name);
@@ -282,7 +283,7 @@ s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
     }
 
     st__slot_t slot = { .local_rank = s_local_rank (self, &key) };
-    char gpu_list[ST_MAX_GPUS * 4 + 1] = "";
+    char gpu_list[ST__MAX_GPUS * 4 + 1] = "";
     char **argv = NULL, *argv_store = NULL;
     st_kv_t envkv = { 0 };
     uint32_t want = l->resources ? l->resources->gpus : 0;
@@ -309,9 +310,9 @@ s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
     /*  The line to this worker: the token names the task on the agent socket.  */
     if (!hollow && self->w->agent_sock) {
         st__agent_token (slot.token);
-        if (st_kv_add (&envkv, "STRATA_RENDEZVOUS", self->w->agent_endpoint) != 0
-            || st_kv_add (&envkv, "STRATA_TASK_TOKEN", slot.token) != 0
-            || st_kv_add (&envkv, "STRATA_NODE", self->name) != 0) {
+        if (st_kv_add (&envkv, ST_ENV_RENDEZVOUS, self->w->agent_endpoint) != 0
+            || st_kv_add (&envkv, ST_ENV_TASK_TOKEN, slot.token) != 0
+            || st_kv_add (&envkv, ST_ENV_NODE, self->name) != 0) {
             s_launch_failed (self, &key, now, "out of memory");
             goto out;
         }
@@ -325,16 +326,16 @@ s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         if (want <= self->gpus.count)
             slot.gpu_idx = calloc (want, sizeof *slot.gpu_idx);
         if (!slot.gpu_idx
-            || st_gpu_set_take (&self->gpus, want, slot.gpu_idx, gpu_list, sizeof gpu_list) != 0) {
+            || st__gpu_set_take (&self->gpus, want, slot.gpu_idx, gpu_list, sizeof gpu_list) != 0) {
             snprintf (msg, sizeof msg, "not enough free GPUs: %" PRIu32 " wanted, %" PRIu32 " of %" PRIu32 " free",
-                      want, st_gpu_set_free (&self->gpus), self->gpus.count);
+                      want, st__gpu_set_free (&self->gpus), self->gpus.count);
             s_launch_failed (self, &key, now, msg);
             goto out;
         }
         slot.ngpus = want;
     }
 
-    st_task_spec_t spec = {
+    st__wtask_spec_t spec = {
         .key = key,
         .argv = (const char *const *) argv,
         .env = &envkv,
@@ -357,23 +358,23 @@ s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         slot.held->time_limit_s = l->time_limit_s;
         slot.held->kill_grace_ms = l->kill_grace_ms;
         snprintf (slot.held->gpu_list, sizeof slot.held->gpu_list, "%s", gpu_list);
-        slot.task = st_task_simulate (&spec, UINT64_MAX, now);
+        slot.task = st__wtask_simulate (&spec, UINT64_MAX, now);
     }
     else
-        slot.task = hollow ? st_task_simulate (&spec, l->simulated_ms, now)
-                           : st_task_start (self->w->state_dir, &spec);
+        slot.task = hollow ? st__wtask_simulate (&spec, l->simulated_ms, now)
+                           : st__wtask_start (self->w->state_dir, &spec);
     if (!slot.task) {
         s_launch_failed (self, &key, now, "out of memory");
         goto out;
     }
-    const st_task_status_t *s = st_task_status (slot.task);
+    const st__wtask_status_t *s = st__wtask_status (slot.task);
     if (s->state != STRATA__TASK_STATE__TASK_RUNNING) {
         s_launch_failed (self, &key, now, s->message);
-        st_task_destroy (&slot.task);
+        st__wtask_destroy (&slot.task);
         goto out;
     }
     if (st__node_add_slot (self, &slot) != 0) {
-        st_task_destroy (&slot.task);   /*  SIGKILLs it: a task the worker cannot track must not run  */
+        st__wtask_destroy (&slot.task);   /*  SIGKILLs it: a task the worker cannot track must not run  */
         s_launch_failed (self, &key, now, "out of memory");
         goto out;
     }
@@ -394,7 +395,7 @@ s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
     slot.ngpus = 0;
     slot.held = NULL;
 out:
-    st_gpu_set_release (&self->gpus, slot.gpu_idx, slot.ngpus);
+    st__gpu_set_release (&self->gpus, slot.gpu_idx, slot.ngpus);
     free (slot.gpu_idx);
     st__held_free (slot.held);
     st_kv_free (&envkv);
@@ -414,24 +415,24 @@ s_on_exec (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         st_warn ("%sdropped Exec without a task or command (bad_frames=%" PRIu64 ")", self->who, self->bad_frames);
         return;
     }
-    st_task_key_t key;
+    st__wtask_key_t key;
     s_key_from_pb (x->task, &key);
     char name[64];
-    st_task_key_format (&key, name, sizeof name);
+    st__wtask_key_format (&key, name, sizeof name);
     st__slot_t *slot = st__node_find_live (self, &key);
-    if (!slot || !slot->held || st_task_stopping (slot->task)) {
+    if (!slot || !slot->held || st__wtask_stopping (slot->task)) {
         st_warn ("%sExec for task %s, which is not held here; ignored", self->who, name);
         return;
     }
     char **argv = calloc (x->n_argv + 1, sizeof *argv);
     if (!argv) {
-        st_task_terminate (slot->task, 0, now);
+        st__wtask_terminate (slot->task, 0, now);
         return;
     }
     for (size_t i = 0; i < x->n_argv; i++)
         argv[i] = x->argv[i];
     st__held_t *h = slot->held;
-    st_task_spec_t spec = {
+    st__wtask_spec_t spec = {
         .key = key,
         .argv = (const char *const *) argv,
         .env = &h->env,
@@ -441,23 +442,23 @@ s_on_exec (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         .gpu_list = h->gpu_list[0] ? h->gpu_list : NULL,
         .local_rank = slot->local_rank,
     };
-    st_task_t *task = st_task_start (self->w->state_dir, &spec);
+    st__wtask_t *task = st__wtask_start (self->w->state_dir, &spec);
     free (argv);
-    if (!task || st_task_status (task)->state != STRATA__TASK_STATE__TASK_RUNNING) {
+    if (!task || st__wtask_status (task)->state != STRATA__TASK_STATE__TASK_RUNNING) {
         /*  The held task ends as if killed: its gang's launcher sees the failure.  */
         st_warn ("%scannot start the process of held task %s: %s", self->who, name,
-                 task ? st_task_status (task)->message : "out of memory");
-        st_task_destroy (&task);
-        st_task_terminate (slot->task, 0, now);
+                 task ? st__wtask_status (task)->message : "out of memory");
+        st__wtask_destroy (&task);
+        st__wtask_terminate (slot->task, 0, now);
         return;
     }
-    st_task_destroy (&slot->task);
+    st__wtask_destroy (&slot->task);
     slot->task = task;
     st__held_free (slot->held);
     slot->held = NULL;
     st_info ("started the launcher's process for held task %s (pid %d): %.200s", name,
-             (int) st_task_status (task)->pid, x->argv[x->n_argv - 1]);
-    st__node_push_update (self, st_task_status (task), now);
+             (int) st__wtask_status (task)->pid, x->argv[x->n_argv - 1]);
+    st__node_push_update (self, st__wtask_status (task), now);
 }
 
 static void
@@ -469,10 +470,10 @@ s_on_signal (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         st_warn ("%sdropped Signal without a task (seq %" PRIu64 ")", self->who, env->seq);
         return;
     }
-    st_task_key_t key;
+    st__wtask_key_t key;
     s_key_from_pb (sig->task, &key);
     char name[64];
-    st_task_key_format (&key, name, sizeof name);
+    st__wtask_key_format (&key, name, sizeof name);
     st__slot_t *slot = st__node_find_live (self, &key);
     if (!slot) {
         st_info ("%ssignal for task %s, which is not running here; acknowledged", self->who, name);
@@ -481,11 +482,11 @@ s_on_signal (st__node_t *self, const Strata__Envelope *env, uint64_t now)
     switch (sig->kind) {
     case STRATA__SIGNAL_KIND__SIGNAL_TERMINATE:
         st_info ("%sscheduler asks to terminate task %s", self->who, name);
-        st_task_terminate (slot->task, sig->grace_ms, now);
+        st__wtask_terminate (slot->task, sig->grace_ms, now);
         break;
     case STRATA__SIGNAL_KIND__SIGNAL_KILL:
         st_info ("%sscheduler asks to kill task %s", self->who, name);
-        st_task_kill (slot->task);
+        st__wtask_kill (slot->task);
         break;
     default:
         st_warn ("%signored signal of unknown kind %d for task %s", self->who, (int) sig->kind, name);
@@ -511,10 +512,10 @@ s_on_log_request (st__node_t *self, const Strata__Envelope *env)
     /*  A hollow node's tasks print nothing: every log is empty.  */
     if (self->w->hollow)
         goto reply;
-    st_task_key_t key;
+    st__wtask_key_t key;
     s_key_from_pb (req->task, &key);
     char path[4096];
-    if (st_task_log_path (self->w->state_dir, &key, req->stderr, path, sizeof path) != 0) {
+    if (st__wtask_log_path (self->w->state_dir, &key, req->stderr, path, sizeof path) != 0) {
         snprintf (error, sizeof error, "log path too long");
         goto reply;
     }
@@ -524,13 +525,13 @@ s_on_log_request (st__node_t *self, const Strata__Envelope *env)
         char name[64];
         if (errno == ENOENT)
             snprintf (error, sizeof error, "no %s log for task %s on node %s", req->stderr ? "stderr" : "stdout",
-                      st_task_key_format (&key, name, sizeof name), self->name);
+                      st__wtask_key_format (&key, name, sizeof name), self->name);
         else
             snprintf (error, sizeof error, "cannot read %.400s: %s", path, strerror (errno));
         goto reply;
     }
     ld.size = (uint64_t) st.st_size;
-    uint64_t max = req->max_bytes && req->max_bytes < ST_WORKER_LOG_MAX_BYTES ? req->max_bytes : ST_WORKER_LOG_MAX_BYTES;
+    uint64_t max = req->max_bytes && req->max_bytes < ST__WORKER_LOG_MAX_BYTES ? req->max_bytes : ST__WORKER_LOG_MAX_BYTES;
     if (req->offset >= ld.size)
         goto reply;
     size_t want = (size_t) (ld.size - req->offset < max ? ld.size - req->offset : max);

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 
 int
-st_path_fmt (char *buf, size_t size, const char *fmt, ...)
+st__path_fmt (char *buf, size_t size, const char *fmt, ...)
 {
     va_list ap;
     va_start (ap, fmt);
@@ -39,10 +39,10 @@ s_mkdir_one (const char *path, mode_t mode)
 }
 
 int
-st_mkdir_p (const char *path, mode_t mode)
+st__mkdir_p (const char *path, mode_t mode)
 {
     char buf[4096];
-    if (st_path_fmt (buf, sizeof buf, "%s", path) != 0)
+    if (st__path_fmt (buf, sizeof buf, "%s", path) != 0)
         return -1;
     size_t len = strlen (buf);
     while (len > 1 && buf[len - 1] == '/')

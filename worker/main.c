@@ -9,13 +9,13 @@
 #include "st_log.h"
 #include "worker.h"
 
-#define S_OFF(field) offsetof (st_worker_config_t, field)
+#define S_OFF(field) offsetof (st__worker_config_t, field)
 
 static const st_opt_t s_options[] = {
     { "config", 'c', ST_OPT_PATH, S_OFF (config), 0, 0, "FILE",
       "read options from a YAML or JSON file (same names as the flags)", NULL },
     { "scheduler", 's', ST_OPT_STRING, S_OFF (scheduler), 0, 0, "ENDPOINT",
-      "scheduler's worker endpoint", ST_WORKER_DEFAULT_ENDPOINT },
+      "scheduler's worker endpoint", ST__WORKER_DEFAULT_ENDPOINT },
     { "node", 'n', ST_OPT_STRING, S_OFF (node), 0, 0, "NAME", "node name (default: the host name)", NULL },
     { "pool", 'p', ST_OPT_STRING, S_OFF (pool), 0, 0, "NAME", "pool this node belongs to", "default" },
     { "label", 'l', ST_OPT_KV, S_OFF (labels), 0, 0, "K=V", "node label (repeatable; \"labels\" mapping in a file)", NULL,
@@ -28,7 +28,7 @@ static const st_opt_t s_options[] = {
     { "gpu-type", 0, ST_OPT_STRING, S_OFF (gpu_type), 0, 0, "TYPE", "GPU model (default: the NVML name of GPU 0)",
       NULL },
     { "state-dir", 0, ST_OPT_PATH, S_OFF (state_dir), 0, 0, "DIR", "task logs, working directories and pid files",
-      ST_WORKER_DEFAULT_STATE_DIR },
+      ST__WORKER_DEFAULT_STATE_DIR },
     { "heartbeat-interval", 0, ST_OPT_DURATION_MS, S_OFF (heartbeat_ms), 10, 3600000, "DUR",
       "heartbeat period (the scheduler may set another)", NULL },
     { "scheduler-timeout", 0, ST_OPT_DURATION_MS, S_OFF (scheduler_timeout_ms), 100, 3600000, "DUR",
@@ -38,7 +38,7 @@ static const st_opt_t s_options[] = {
       "this node's key pair (strata keygen NODE): talk to the scheduler over CURVE", NULL },
     { "scheduler-key", 0, ST_OPT_PATH, S_OFF (scheduler_key), 0, 0, "FILE", "the scheduler's public key (.pub)",
       NULL },
-    { "hollow", 0, ST_OPT_INT, S_OFF (hollow), 0, ST_WORKER_HOLLOW_MAX, "N",
+    { "hollow", 0, ST_OPT_INT, S_OFF (hollow), 0, ST__WORKER_HOLLOW_MAX, "N",
       "emulate N nodes <node>-0..<node>-N-1 (own connection each) that run nothing: a Launch ends after its "
       "simulated_ms with exit 0; needs --cpus and --memory (per node); no --state-dir is used",
       NULL },
@@ -48,12 +48,12 @@ static const st_opt_t s_options[] = {
 int
 main (int argc, char **argv)
 {
-    st_worker_config_t cfg;
-    st_worker_config_defaults (&cfg);
+    st__worker_config_t cfg;
+    st__worker_config_defaults (&cfg);
     st_error_t err;
     st_error_clear (&err);
     int status = 1;
-    st_worker_t *worker = NULL;
+    st__worker_t *worker = NULL;
     st_log_init ("strata-worker", ST_LOG_INFO);
 
     st_rc_t rc = st_config_parse (s_options, &cfg, argc, argv, "strata-worker [OPTIONS]",
@@ -90,8 +90,8 @@ main (int argc, char **argv)
         goto out;
     }
 
-    worker = st_worker_new (&cfg, &err);
-    if (!worker || st_worker_run (worker, &err) != ST_OK) {
+    worker = st__worker_new (&cfg, &err);
+    if (!worker || st__worker_run (worker, &err) != ST_OK) {
         st_error ("%s", err.msg);
         if (err.hint[0])
             st_error ("hint: %s", err.hint);
@@ -99,7 +99,7 @@ main (int argc, char **argv)
     }
     status = 0;
 out:
-    st_worker_destroy (&worker);
+    st__worker_destroy (&worker);
     st_config_free (s_options, &cfg);
     return status;
 }

@@ -36,7 +36,7 @@
 /*  -- life cycle ----------------------------------------------------------- */
 
 st_rc_t
-st__node_init (st__node_t *self, st_worker_t *w, size_t index, const char *name)
+st__node_init (st__node_t *self, st__worker_t *w, size_t index, const char *name)
 {
     memset (self, 0, sizeof *self);
     self->w = w;
@@ -45,14 +45,14 @@ st__node_init (st__node_t *self, st_worker_t *w, size_t index, const char *name)
     self->name = strdup (name);
     size_t wholen = strlen (name) + 8;
     self->who = malloc (wholen);
-    self->outbox = st_outbox_new (ST_OUTBOX_RESEND_MS);
+    self->outbox = st__outbox_new (ST__OUTBOX_RESEND_MS);
     if (!self->name || !self->who || !self->outbox)
         return ST_ENOMEM;
     if (w->hollow)
         snprintf (self->who, wholen, "node %s: ", name);
     else
         self->who[0] = '\0';
-    st_gpu_set_init (&self->gpus, w->capacity.gpus);
+    st__gpu_set_init (&self->gpus, w->capacity.gpus);
     self->hb_ms = w->hb_cfg_ms;
     if (getrandom (&self->instance, sizeof self->instance, 0) != (ssize_t) sizeof self->instance)
         self->instance = st_wall_ms () ^ ((uint64_t) getpid () << 32) ^ ((uint64_t) index << 16);
@@ -74,13 +74,13 @@ void
 st__node_release (st__node_t *self)
 {
     for (size_t i = 0; i < self->nslots; i++) {
-        st_task_destroy (&self->slots[i].task);
+        st__wtask_destroy (&self->slots[i].task);
         free (self->slots[i].gpu_idx);
         st__held_free (self->slots[i].held);
     }
     free (self->slots);
     s_close_socket (self);
-    st_outbox_destroy (&self->outbox);
+    st__outbox_destroy (&self->outbox);
     free (self->done);
     free (self->name);
     free (self->who);
@@ -126,7 +126,7 @@ st__node_send_ack (st__node_t *self, uint64_t ack_seq)
 }
 
 void
-st__status_to_pb (const st_task_status_t *in, Strata__TaskStatus *out, Strata__TaskRef *ref)
+st__status_to_pb (const st__wtask_status_t *in, Strata__TaskStatus *out, Strata__TaskRef *ref)
 {
     strata__task_ref__init (ref);
     ref->job_id = in->key.job_id;
@@ -149,8 +149,8 @@ st__status_to_pb (const st_task_status_t *in, Strata__TaskStatus *out, Strata__T
 void
 st__node_send_register (st__node_t *self, uint64_t now)
 {
-    st_worker_t *w = self->w;
-    size_t nout = st_outbox_size (self->outbox);
+    st__worker_t *w = self->w;
+    size_t nout = st__outbox_size (self->outbox);
     size_t cap = self->nslots + nout;
     Strata__TaskStatus *st = calloc (cap ? cap : 1, sizeof *st);
     Strata__TaskRef *refs = calloc (cap ? cap : 1, sizeof *refs);
@@ -163,11 +163,11 @@ st__node_send_register (st__node_t *self, uint64_t now)
     }
     size_t n = 0;
     for (size_t i = 0; i < self->nslots; i++, n++) {
-        st__status_to_pb (st_task_status (self->slots[i].task), &st[n], &refs[n]);
+        st__status_to_pb (st__wtask_status (self->slots[i].task), &st[n], &refs[n]);
         stp[n] = &st[n];
     }
     for (size_t i = 0; i < nout; i++) {
-        const st_task_status_t *s = st_outbox_at (self->outbox, i, NULL);
+        const st__wtask_status_t *s = st__outbox_at (self->outbox, i, NULL);
         if (s->state == STRATA__TASK_STATE__TASK_RUNNING)
             continue;
         st__status_to_pb (s, &st[n], &refs[n]);
@@ -211,7 +211,7 @@ out:
     self->next_register_ms = UINT64_MAX;
     /*  Nothing sent (no memory): try again after the refusal delay.  */
     if (!st || !refs || !stp || !le || !lep)
-        self->next_register_ms = now + ST_WORKER_REGISTER_RETRY_MS;
+        self->next_register_ms = now + ST__WORKER_REGISTER_RETRY_MS;
     free (st);
     free (refs);
     free (stp);
@@ -227,7 +227,7 @@ s_send_heartbeat (st__node_t *self)
     if (!refs || !refp)
         goto out;
     for (size_t i = 0; i < self->nslots; i++) {
-        const st_task_key_t *k = st_task_key (self->slots[i].task);
+        const st__wtask_key_t *k = st__wtask_key (self->slots[i].task);
         strata__task_ref__init (&refs[i]);
         refs[i].job_id = k->job_id;
         refs[i].index = k->index;
@@ -252,7 +252,7 @@ out:
 /*  Outbox callback. Always reports success: an update the socket refused is
  *  simply resent at its next due time, and the loop must not spin on it.  */
 static int
-s_send_update (void *arg, uint64_t seq, const st_task_status_t *status)
+s_send_update (void *arg, uint64_t seq, const st__wtask_status_t *status)
 {
     st__node_t *self = arg;
     Strata__TaskRef ref;
@@ -273,7 +273,7 @@ s_send_update (void *arg, uint64_t seq, const st_task_status_t *status)
 st_rc_t
 st__node_open_socket (st__node_t *self, uint64_t now, st_error_t *err)
 {
-    st_worker_t *w = self->w;
+    st__worker_t *w = self->w;
     s_close_socket (self);
     self->sock = zmq_socket (w->ctx, ZMQ_DEALER);
     if (!self->sock)
@@ -338,42 +338,42 @@ s_connection_timers (st__node_t *self, uint64_t now)
             s_send_heartbeat (self);
             self->next_hb_ms = now + self->hb_ms;
         }
-        st_outbox_due (self->outbox, now, s_send_update, self);
+        st__outbox_due (self->outbox, now, s_send_update, self);
     }
 }
 
 /*  -- tasks ---------------------------------------------------------------- */
 
 st__slot_t *
-st__node_find_live (st__node_t *self, const st_task_key_t *key)
+st__node_find_live (st__node_t *self, const st__wtask_key_t *key)
 {
     for (size_t i = 0; i < self->nslots; i++)
-        if (st_task_key_eq (st_task_key (self->slots[i].task), key))
+        if (st__wtask_key_eq (st__wtask_key (self->slots[i].task), key))
             return &self->slots[i];
     return NULL;
 }
 
 int
-st__node_knows (st__node_t *self, const st_task_key_t *key)
+st__node_knows (st__node_t *self, const st__wtask_key_t *key)
 {
     if (st__node_find_live (self, key))
         return 1;
     for (size_t i = 0; i < self->done_n; i++)
-        if (st_task_key_eq (&self->done[i], key))
+        if (st__wtask_key_eq (&self->done[i], key))
             return 1;
     return 0;
 }
 
-/*  The ring starts small and doubles until it holds ST_WORKER_DONE_MAX keys
+/*  The ring starts small and doubles until it holds ST__WORKER_DONE_MAX keys
  *  (a hollow worker has thousands of nodes); only then does it wrap.  */
 void
-st__node_forget (st__node_t *self, const st_task_key_t *key)
+st__node_forget (st__node_t *self, const st__wtask_key_t *key)
 {
-    if (self->done_n == self->done_cap && self->done_cap < ST_WORKER_DONE_MAX) {
+    if (self->done_n == self->done_cap && self->done_cap < ST__WORKER_DONE_MAX) {
         size_t cap = self->done_cap ? self->done_cap * 2 : 64;
-        if (cap > ST_WORKER_DONE_MAX)
-            cap = ST_WORKER_DONE_MAX;
-        st_task_key_t *grown = realloc (self->done, cap * sizeof *grown);
+        if (cap > ST__WORKER_DONE_MAX)
+            cap = ST__WORKER_DONE_MAX;
+        st__wtask_key_t *grown = realloc (self->done, cap * sizeof *grown);
         if (grown) {
             self->done = grown;
             self->done_next = self->done_n;
@@ -404,20 +404,20 @@ st__node_add_slot (st__node_t *self, const st__slot_t *slot)
 }
 
 void
-st__node_push_update (st__node_t *self, const st_task_status_t *status, uint64_t now)
+st__node_push_update (st__node_t *self, const st__wtask_status_t *status, uint64_t now)
 {
     char name[64];
-    if (st_outbox_push (self->outbox, st__node_next_seq (self), status, now) != 0)
+    if (st__outbox_push (self->outbox, st__node_next_seq (self), status, now) != 0)
         st_error ("%stask %s: outbox full (%zu updates); update lost", self->who,
-                  st_task_key_format (&status->key, name, sizeof name), st_outbox_size (self->outbox));
+                  st__wtask_key_format (&status->key, name, sizeof name), st__outbox_size (self->outbox));
 }
 
 /*  A hollow worker's task ends are routine (thousands a second): debug level.  */
 static void
-s_log_end (const st__node_t *self, const st_task_status_t *s)
+s_log_end (const st__node_t *self, const st__wtask_status_t *s)
 {
     char name[64];
-    st_task_key_format (&s->key, name, sizeof name);
+    st__wtask_key_format (&s->key, name, sizeof name);
     st_log_level_t level = self->w->hollow ? ST_LOG_DEBUG : ST_LOG_INFO;
     if (!st_log_enabled (level))
         return;
@@ -434,19 +434,19 @@ s_reap_all (st__node_t *self, uint64_t now)
 {
     for (size_t i = 0; i < self->nslots;) {
         st__slot_t *slot = &self->slots[i];
-        if (!st_task_reap (slot->task)) {
+        if (!st__wtask_reap (slot->task)) {
             i++;
             continue;
         }
-        const st_task_status_t *s = st_task_status (slot->task);
+        const st__wtask_status_t *s = st__wtask_status (slot->task);
         s_log_end (self, s);
         st__agent_flush_progress (self, slot, now);   /*  its last figures go before its end  */
         st__node_push_update (self, s, now);
         st__node_forget (self, &s->key);
-        st_gpu_set_release (&self->gpus, slot->gpu_idx, slot->ngpus);
+        st__gpu_set_release (&self->gpus, slot->gpu_idx, slot->ngpus);
         free (slot->gpu_idx);
         st__held_free (slot->held);
-        st_task_destroy (&slot->task);
+        st__wtask_destroy (&slot->task);
         self->slots[i] = self->slots[--self->nslots];
     }
 }
@@ -455,12 +455,12 @@ void
 st__node_stop_tasks (st__node_t *self, int second, uint64_t now)
 {
     for (size_t i = 0; i < self->nslots; i++) {
-        st_task_t *task = self->slots[i].task;
+        st__wtask_t *task = self->slots[i].task;
         if (second)
-            st_task_kill (task);
+            st__wtask_kill (task);
         else {
-            uint32_t grace = st_task_grace_ms (task);
-            st_task_terminate (task, grace < ST_WORKER_STOP_GRACE_MAX_MS ? grace : ST_WORKER_STOP_GRACE_MAX_MS, now);
+            uint32_t grace = st__wtask_grace_ms (task);
+            st__wtask_terminate (task, grace < ST__WORKER_STOP_GRACE_MAX_MS ? grace : ST__WORKER_STOP_GRACE_MAX_MS, now);
         }
     }
 }
@@ -470,7 +470,7 @@ st__node_pass (st__node_t *self, uint64_t now)
 {
     s_reap_all (self, now);
     for (size_t i = 0; i < self->nslots; i++)
-        st_task_tick (self->slots[i].task, now);
+        st__wtask_tick (self->slots[i].task, now);
     s_connection_timers (self, now);
 }
 
@@ -492,10 +492,10 @@ st__node_next_due (const st__node_t *self)
         next = s_min (next, self->next_register_ms);
     else {
         next = s_min (next, self->next_hb_ms);
-        next = s_min (next, st_outbox_next_due (self->outbox));
+        next = s_min (next, st__outbox_next_due (self->outbox));
     }
     for (size_t i = 0; i < self->nslots; i++)
-        next = s_min (next, st_task_next_deadline (self->slots[i].task));
+        next = s_min (next, st__wtask_next_deadline (self->slots[i].task));
     return next;
 }
 

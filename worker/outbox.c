@@ -9,28 +9,28 @@
 typedef struct {
     uint64_t seq;               /*  envelope seq, fixed at push  */
     uint64_t due_ms;            /*  monotonic ms of the next (re)send  */
-    st_task_status_t status;
+    st__wtask_status_t status;
 } s_entry_t;
 
-struct st_outbox {
+struct st__outbox {
     s_entry_t *items;           /*  pending updates, ascending seq  */
     size_t n;
     size_t cap;
     uint64_t resend_ms;
 };
 
-st_outbox_t *
-st_outbox_new (uint64_t resend_ms)
+st__outbox_t *
+st__outbox_new (uint64_t resend_ms)
 {
-    st_outbox_t *self = calloc (1, sizeof *self);
+    st__outbox_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    self->resend_ms = resend_ms ? resend_ms : ST_OUTBOX_RESEND_MS;
+    self->resend_ms = resend_ms ? resend_ms : ST__OUTBOX_RESEND_MS;
     return self;
 }
 
 void
-st_outbox_destroy (st_outbox_t **self_p)
+st__outbox_destroy (st__outbox_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
@@ -40,9 +40,9 @@ st_outbox_destroy (st_outbox_t **self_p)
 }
 
 int
-st_outbox_push (st_outbox_t *self, uint64_t seq, const st_task_status_t *status, uint64_t now_ms)
+st__outbox_push (st__outbox_t *self, uint64_t seq, const st__wtask_status_t *status, uint64_t now_ms)
 {
-    if (self->n >= ST_OUTBOX_MAX)
+    if (self->n >= ST__OUTBOX_MAX)
         return -1;
     if (self->n == self->cap) {
         size_t cap = self->cap ? self->cap * 2 : 16;
@@ -63,7 +63,7 @@ st_outbox_push (st_outbox_t *self, uint64_t seq, const st_task_status_t *status,
 }
 
 int
-st_outbox_ack (st_outbox_t *self, uint64_t seq, st_task_status_t *acked)
+st__outbox_ack (st__outbox_t *self, uint64_t seq, st__wtask_status_t *acked)
 {
     for (size_t i = 0; i < self->n; i++) {
         if (self->items[i].seq != seq)
@@ -78,7 +78,7 @@ st_outbox_ack (st_outbox_t *self, uint64_t seq, st_task_status_t *acked)
 }
 
 size_t
-st_outbox_due (st_outbox_t *self, uint64_t now_ms, st_outbox_send_fn *send, void *arg)
+st__outbox_due (st__outbox_t *self, uint64_t now_ms, st__outbox_send_fn *send, void *arg)
 {
     size_t sent = 0;
     for (size_t i = 0; i < self->n; i++) {
@@ -94,14 +94,14 @@ st_outbox_due (st_outbox_t *self, uint64_t now_ms, st_outbox_send_fn *send, void
 }
 
 void
-st_outbox_rewind (st_outbox_t *self, uint64_t now_ms)
+st__outbox_rewind (st__outbox_t *self, uint64_t now_ms)
 {
     for (size_t i = 0; i < self->n; i++)
         self->items[i].due_ms = now_ms;
 }
 
 uint64_t
-st_outbox_next_due (const st_outbox_t *self)
+st__outbox_next_due (const st__outbox_t *self)
 {
     uint64_t next = UINT64_MAX;
     for (size_t i = 0; i < self->n; i++)
@@ -111,13 +111,13 @@ st_outbox_next_due (const st_outbox_t *self)
 }
 
 size_t
-st_outbox_size (const st_outbox_t *self)
+st__outbox_size (const st__outbox_t *self)
 {
     return self->n;
 }
 
-const st_task_status_t *
-st_outbox_at (const st_outbox_t *self, size_t i, uint64_t *seq_out)
+const st__wtask_status_t *
+st__outbox_at (const st__outbox_t *self, size_t i, uint64_t *seq_out)
 {
     if (i >= self->n)
         return NULL;
@@ -127,11 +127,11 @@ st_outbox_at (const st_outbox_t *self, size_t i, uint64_t *seq_out)
 }
 
 int
-st_outbox_has_end (const st_outbox_t *self, const st_task_key_t *key)
+st__outbox_has_end (const st__outbox_t *self, const st__wtask_key_t *key)
 {
     for (size_t i = 0; i < self->n; i++)
         if (self->items[i].status.state != STRATA__TASK_STATE__TASK_RUNNING
-            && st_task_key_eq (&self->items[i].status.key, key))
+            && st__wtask_key_eq (&self->items[i].status.key, key))
             return 1;
     return 0;
 }

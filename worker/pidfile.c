@@ -15,7 +15,7 @@
 #include "st_log.h"
 
 int
-st_proc_stat (pid_t pid, uint64_t *start_time, pid_t *pgrp)
+st__proc_stat (pid_t pid, uint64_t *start_time, pid_t *pgrp)
 {
     char path[64];
     snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
@@ -59,14 +59,14 @@ st_proc_stat (pid_t pid, uint64_t *start_time, pid_t *pgrp)
 }
 
 int
-st_pidfile_write (const char *state_dir, const char *name, pid_t pgid, uint64_t start_time)
+st__pidfile_write (const char *state_dir, const char *name, pid_t pgid, uint64_t start_time)
 {
     char dir[4096], path[4096], tmp[4096];
-    if (st_path_fmt (dir, sizeof dir, "%s/run", state_dir) != 0
-        || st_path_fmt (path, sizeof path, "%s/%s.pid", dir, name) != 0
-        || st_path_fmt (tmp, sizeof tmp, "%s/%s.pid.tmp", dir, name) != 0)
+    if (st__path_fmt (dir, sizeof dir, "%s/run", state_dir) != 0
+        || st__path_fmt (path, sizeof path, "%s/%s.pid", dir, name) != 0
+        || st__path_fmt (tmp, sizeof tmp, "%s/%s.pid.tmp", dir, name) != 0)
         return -1;
-    if (st_mkdir_p (dir, 0750) != 0)
+    if (st__mkdir_p (dir, 0750) != 0)
         return -1;
     int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0)
@@ -87,10 +87,10 @@ st_pidfile_write (const char *state_dir, const char *name, pid_t pgid, uint64_t 
 }
 
 void
-st_pidfile_remove (const char *state_dir, const char *name)
+st__pidfile_remove (const char *state_dir, const char *name)
 {
     char path[4096];
-    if (st_path_fmt (path, sizeof path, "%s/run/%s.pid", state_dir, name) == 0)
+    if (st__path_fmt (path, sizeof path, "%s/run/%s.pid", state_dir, name) == 0)
         unlink (path);
 }
 
@@ -112,7 +112,7 @@ s_kill_orphaned_members (pid_t pgid, uint64_t start_time)
             continue;
         uint64_t st = 0;
         pid_t grp = 0;
-        if (st_proc_stat ((pid_t) pid, &st, &grp) != 0 || grp != pgid || st < start_time)
+        if (st__proc_stat ((pid_t) pid, &st, &grp) != 0 || grp != pgid || st < start_time)
             continue;
         if (kill ((pid_t) pid, SIGKILL) == 0)
             killed++;
@@ -139,7 +139,7 @@ s_cleanup_one (const char *path, const char *name)
 
     uint64_t leader_start = 0;
     pid_t leader_grp = 0;
-    if (st_proc_stat ((pid_t) pgid, &leader_start, &leader_grp) == 0) {
+    if (st__proc_stat ((pid_t) pgid, &leader_start, &leader_grp) == 0) {
         if (leader_start != start || leader_grp != (pid_t) pgid) {
             st_info ("leftover task %s: pid %lld now belongs to another process; left alone", name, pgid);
             return 0;
@@ -159,10 +159,10 @@ s_cleanup_one (const char *path, const char *name)
 }
 
 int
-st_pidfile_cleanup (const char *state_dir)
+st__pidfile_cleanup (const char *state_dir)
 {
     char dir[4096];
-    if (st_path_fmt (dir, sizeof dir, "%s/run", state_dir) != 0)
+    if (st__path_fmt (dir, sizeof dir, "%s/run", state_dir) != 0)
         return 0;
     DIR *d = opendir (dir);
     if (!d)
@@ -172,7 +172,7 @@ st_pidfile_cleanup (const char *state_dir)
     while ((de = readdir (d)) != NULL) {
         size_t len = strlen (de->d_name);
         char path[4096];
-        if (de->d_name[0] == '.' || st_path_fmt (path, sizeof path, "%s/%s", dir, de->d_name) != 0)
+        if (de->d_name[0] == '.' || st__path_fmt (path, sizeof path, "%s/%s", dir, de->d_name) != 0)
             continue;
         if (len > 8 && strcmp (de->d_name + len - 8, ".pid.tmp") == 0) {
             unlink (path);

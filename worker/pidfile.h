@@ -14,21 +14,21 @@
 
 /*  Writes <state_dir>/run/<name>.pid atomically (temp file + rename), creating
  *  run/ if needed. Returns 0, or -1 with errno set.  */
-int st_pidfile_write (const char *state_dir, const char *name, pid_t pgid, uint64_t start_time);
+int st__pidfile_write (const char *state_dir, const char *name, pid_t pgid, uint64_t start_time);
 
 /*  Removes <state_dir>/run/<name>.pid; a missing file is fine.  */
-void st_pidfile_remove (const char *state_dir, const char *name);
+void st__pidfile_remove (const char *state_dir, const char *name);
 
 /*  For every pid file left in <state_dir>/run: SIGKILLs the group it names when
  *  it is still the same group (the leader's start time matches, or, when the
  *  leader is gone, members of that group started no earlier than it), then
  *  removes the file. Logs each group it kills. Returns the number of groups
  *  killed.  */
-int st_pidfile_cleanup (const char *state_dir);
+int st__pidfile_cleanup (const char *state_dir);
 
 /*  Reads the start time (field 22) and process group (field 5) of pid from
  *  /proc/<pid>/stat. Either out pointer may be NULL. A zombie counts as gone.
  *  Returns 0, or -1 when the process does not exist.  */
-int st_proc_stat (pid_t pid, uint64_t *start_time, pid_t *pgrp);
+int st__proc_stat (pid_t pid, uint64_t *start_time, pid_t *pgrp);
 
 #endif

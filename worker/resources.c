@@ -9,7 +9,7 @@
 #include "st_log.h"
 
 uint32_t
-st_resources_cpus_milli (void)
+st__resources_cpus_milli (void)
 {
     long n = sysconf (_SC_NPROCESSORS_ONLN);
     if (n <= 0)
@@ -18,7 +18,7 @@ st_resources_cpus_milli (void)
 }
 
 uint64_t
-st_resources_mem_mb (void)
+st__resources_mem_mb (void)
 {
     FILE *f = fopen ("/proc/meminfo", "re");
     if (!f)
@@ -55,7 +55,7 @@ s_sym (void *lib, const char *name, size_t fn_size, void *fn_out)
 }
 
 uint32_t
-st_resources_nvml_gpus (char *type, size_t type_size)
+st__resources_nvml_gpus (char *type, size_t type_size)
 {
     if (type && type_size)
         type[0] = '\0';
@@ -89,7 +89,7 @@ st_resources_nvml_gpus (char *type, size_t type_size)
     if (rc != 0)
         st_warn ("NVML device count failed (error %d): 0 GPUs", rc);
     else
-        gpus = n > ST_MAX_GPUS ? ST_MAX_GPUS : n;
+        gpus = n > ST__MAX_GPUS ? ST__MAX_GPUS : n;
     if (gpus > 0 && nv_handle && nv_name && type && type_size) {
         s_nvml_device_t dev = NULL;
         char buf[96] = "";
@@ -105,14 +105,14 @@ out:
 }
 
 void
-st_gpu_set_init (st_gpu_set_t *set, uint32_t count)
+st__gpu_set_init (st__gpu_set_t *set, uint32_t count)
 {
     memset (set, 0, sizeof *set);
-    set->count = count > ST_MAX_GPUS ? ST_MAX_GPUS : count;
+    set->count = count > ST__MAX_GPUS ? ST__MAX_GPUS : count;
 }
 
 uint32_t
-st_gpu_set_free (const st_gpu_set_t *set)
+st__gpu_set_free (const st__gpu_set_t *set)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < set->count; i++)
@@ -122,11 +122,11 @@ st_gpu_set_free (const st_gpu_set_t *set)
 }
 
 int
-st_gpu_set_take (st_gpu_set_t *set, uint32_t n, uint32_t *out, char *list, size_t list_size)
+st__gpu_set_take (st__gpu_set_t *set, uint32_t n, uint32_t *out, char *list, size_t list_size)
 {
     if (list_size)
         list[0] = '\0';
-    if (n > st_gpu_set_free (set))
+    if (n > st__gpu_set_free (set))
         return -1;
     size_t len = 0;
     uint32_t got = 0;
@@ -144,7 +144,7 @@ st_gpu_set_take (st_gpu_set_t *set, uint32_t n, uint32_t *out, char *list, size_
 }
 
 void
-st_gpu_set_release (st_gpu_set_t *set, const uint32_t *idx, uint32_t n)
+st__gpu_set_release (st__gpu_set_t *set, const uint32_t *idx, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++)
         if (idx[i] < set->count)

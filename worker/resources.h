@@ -10,41 +10,41 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ST_MAX_GPUS 256u
+#define ST__MAX_GPUS 256u
 
 typedef struct {
     uint32_t cpus_milli;        /*  thousandths of a CPU  */
     uint64_t mem_mb;            /*  MiB  */
     uint32_t gpus;
     char gpu_type[96];          /*  NVML name of device 0, or ""  */
-} st_resources_t;
+} st__resources_t;
 
 /*  Online CPUs x 1000, or 0 when unknown.  */
-uint32_t st_resources_cpus_milli (void);
+uint32_t st__resources_cpus_milli (void);
 
 /*  MemTotal in MiB, or 0 when unknown.  */
-uint64_t st_resources_mem_mb (void);
+uint64_t st__resources_mem_mb (void);
 
 /*  NVML device count; the name of device 0 goes to type (may be NULL).
  *  0 when NVML is absent or fails (logged at debug level).  */
-uint32_t st_resources_nvml_gpus (char *type, size_t type_size);
+uint32_t st__resources_nvml_gpus (char *type, size_t type_size);
 
 /*  Which GPU indices are in use. Tasks get the lowest free indices.  */
 typedef struct {
     uint32_t count;                 /*  GPUs on the node  */
-    uint8_t used[ST_MAX_GPUS];      /*  non-zero: held by a task  */
-} st_gpu_set_t;
+    uint8_t used[ST__MAX_GPUS];      /*  non-zero: held by a task  */
+} st__gpu_set_t;
 
-void st_gpu_set_init (st_gpu_set_t *set, uint32_t count);
+void st__gpu_set_init (st__gpu_set_t *set, uint32_t count);
 
 /*  Takes n free GPUs, writes their indices to out (n entries) and a
  *  CUDA_VISIBLE_DEVICES list ("0,2") to list. Returns 0, or -1 (nothing taken)
  *  when fewer than n are free.  */
-int st_gpu_set_take (st_gpu_set_t *set, uint32_t n, uint32_t *out, char *list, size_t list_size);
+int st__gpu_set_take (st__gpu_set_t *set, uint32_t n, uint32_t *out, char *list, size_t list_size);
 
-/*  Gives back what st_gpu_set_take returned.  */
-void st_gpu_set_release (st_gpu_set_t *set, const uint32_t *idx, uint32_t n);
+/*  Gives back what st__gpu_set_take returned.  */
+void st__gpu_set_release (st__gpu_set_t *set, const uint32_t *idx, uint32_t n);
 
-uint32_t st_gpu_set_free (const st_gpu_set_t *set);
+uint32_t st__gpu_set_free (const st__gpu_set_t *set);
 
 #endif

@@ -23,11 +23,12 @@
 #include "pidfile.h"
 #include "st_log.h"
 #include "st_time.h"
+#include "strata/task.h"
 
 extern char **environ;
 
-struct st_task {
-    st_task_status_t status;    /*  what is reported  */
+struct st__wtask {
+    st__wtask_status_t status;    /*  what is reported  */
     char *state_dir;            /*  owned copy  */
     char name[64];              /*  "<job>.<index>.<attempt>"  */
     pid_t pid;                  /*  leader = group id; 0 when it never ran  */
@@ -38,7 +39,7 @@ struct st_task {
     uint64_t limit_at;          /*  monotonic ms of the time limit, 0: none  */
     uint64_t kill_at;           /*  monotonic ms of the armed SIGKILL, 0: none  */
     uint64_t started_mono;      /*  monotonic ms of the start  */
-    int simulated;              /*  st_task_simulate: no process, no files  */
+    int simulated;              /*  st__wtask_simulate: no process, no files  */
     int sim_ended;              /*  simulated: ended (status filled), not yet reaped  */
     uint64_t end_at;            /*  simulated: monotonic ms of its normal end  */
 };
@@ -62,23 +63,23 @@ typedef struct {
 } s_launch_t;
 
 const char *
-st_task_key_format (const st_task_key_t *key, char *buf, size_t size)
+st__wtask_key_format (const st__wtask_key_t *key, char *buf, size_t size)
 {
     snprintf (buf, size, "%" PRIu64 ".%" PRIu32 ".%" PRIu32, key->job_id, key->index, key->attempt);
     return buf;
 }
 
 int
-st_task_key_eq (const st_task_key_t *a, const st_task_key_t *b)
+st__wtask_key_eq (const st__wtask_key_t *a, const st__wtask_key_t *b)
 {
     return a->job_id == b->job_id && a->index == b->index && a->attempt == b->attempt;
 }
 
 int
-st_task_log_path (const char *state_dir, const st_task_key_t *key, int is_stderr, char *buf,
+st__wtask_log_path (const char *state_dir, const st__wtask_key_t *key, int is_stderr, char *buf,
                   size_t size)
 {
-    return st_path_fmt (buf, size, "%s/logs/%" PRIu64 "/%" PRIu32 ".%" PRIu32 ".%s", state_dir,
+    return st__path_fmt (buf, size, "%s/logs/%" PRIu64 "/%" PRIu32 ".%" PRIu32 ".%s", state_dir,
                         key->job_id, key->index, key->attempt, is_stderr ? "stderr" : "stdout");
 }
 
@@ -135,13 +136,13 @@ s_env_get (const s_launch_t *l, const char *key)
  *  (local rank, GPUs): the worker's own choices win. Nothing else of the
  *  worker's environment reaches the task. Returns 0, or -1 with msg filled.  */
 static int
-s_build_env (s_launch_t *l, const st_task_spec_t *spec, char *msg, size_t msglen)
+s_build_env (s_launch_t *l, const st__wtask_spec_t *spec, char *msg, size_t msglen)
 {
     l->envp = calloc (1, sizeof *l->envp);
     if (!l->envp)
         goto nomem;
     const char *home = getenv ("HOME");
-    if (s_env_set (l, "PATH", ST_TASK_PATH) != 0 || (home && s_env_set (l, "HOME", home) != 0)
+    if (s_env_set (l, "PATH", ST__WTASK_PATH) != 0 || (home && s_env_set (l, "HOME", home) != 0)
         || s_env_set (l, "LANG", "C.UTF-8") != 0)
         goto nomem;
     for (size_t i = 0; spec->env && i < spec->env->n; i++) {
@@ -159,7 +160,7 @@ s_build_env (s_launch_t *l, const st_task_spec_t *spec, char *msg, size_t msglen
     if (spec->local_rank >= 0) {
         char rank[16];
         snprintf (rank, sizeof rank, "%d", spec->local_rank);
-        if ((!s_env_get (l, "STRATA_LOCAL_RANK") && s_env_set (l, "STRATA_LOCAL_RANK", rank) != 0)
+        if ((!s_env_get (l, ST_ENV_LOCAL_RANK) && s_env_set (l, ST_ENV_LOCAL_RANK, rank) != 0)
             || (!s_env_get (l, "LOCAL_RANK") && s_env_set (l, "LOCAL_RANK", rank) != 0))
             goto nomem;
     }
@@ -183,7 +184,7 @@ s_resolve_program (const char *prog, const char *path_var, char *msg, size_t msg
     if (strchr (prog, '/'))
         return strdup (prog);
     if (!path_var)
-        path_var = ST_TASK_PATH;
+        path_var = ST__WTASK_PATH;
     int saw_eacces = 0;
     const char *p = path_var;
     while (*p) {
@@ -269,10 +270,10 @@ s_child (const s_launch_t *l, char *const *argv, int errfd, pid_t parent)
 /*  -- start ---------------------------------------------------------------- */
 
 static void
-s_fail (st_task_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+s_fail (st__wtask_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
 static void
-s_fail (st_task_t *self, const char *fmt, ...)
+s_fail (st__wtask_t *self, const char *fmt, ...)
 {
     va_list ap;
     va_start (ap, fmt);
@@ -290,7 +291,7 @@ s_open_log (const char *path)
 
 /*  Forks and execs; fills self->status. Descriptors in l stay the caller's.  */
 static void
-s_spawn (st_task_t *self, const s_launch_t *l, char *const *argv)
+s_spawn (st__wtask_t *self, const s_launch_t *l, char *const *argv)
 {
     int pipefd[2];
     if (pipe2 (pipefd, O_CLOEXEC) != 0) {
@@ -358,17 +359,17 @@ s_spawn (st_task_t *self, const s_launch_t *l, char *const *argv)
     self->status.started_unix_ms = st_wall_ms ();
 
     uint64_t start_time = 0;
-    if (st_proc_stat (pid, &start_time, NULL) != 0
-        || st_pidfile_write (self->state_dir, self->name, pid, start_time) != 0)
+    if (st__proc_stat (pid, &start_time, NULL) != 0
+        || st__pidfile_write (self->state_dir, self->name, pid, start_time) != 0)
         st_warn ("task %s: cannot record process group %d in %s/run: %s", self->name, (int) pid,
                  self->state_dir, strerror (errno));
 }
 
 /*  What every task starts with. state_dir NULL: a simulated task.  */
-static st_task_t *
-s_new (const char *state_dir, const st_task_spec_t *spec)
+static st__wtask_t *
+s_new (const char *state_dir, const st__wtask_spec_t *spec)
 {
-    st_task_t *self = calloc (1, sizeof *self);
+    st__wtask_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     if (state_dir && !(self->state_dir = strdup (state_dir))) {
@@ -376,22 +377,22 @@ s_new (const char *state_dir, const st_task_spec_t *spec)
         return NULL;
     }
     self->status.key = spec->key;
-    self->grace_ms = spec->kill_grace_ms ? spec->kill_grace_ms : ST_TASK_DEFAULT_GRACE_MS;
-    st_task_key_format (&spec->key, self->name, sizeof self->name);
+    self->grace_ms = spec->kill_grace_ms ? spec->kill_grace_ms : ST__WTASK_DEFAULT_GRACE_MS;
+    st__wtask_key_format (&spec->key, self->name, sizeof self->name);
     return self;
 }
 
-st_task_t *
-st_task_start (const char *state_dir, const st_task_spec_t *spec)
+st__wtask_t *
+st__wtask_start (const char *state_dir, const st__wtask_spec_t *spec)
 {
-    st_task_t *self = s_new (state_dir, spec);
+    st__wtask_t *self = s_new (state_dir, spec);
     if (!self)
         return NULL;
 
     s_launch_t l = { .fd_in = -1, .fd_out = -1, .fd_err = -1 };
     char **argv = NULL;
     char path[4096], taskdir[4096];
-    char msg[ST_TASK_MESSAGE_MAX];
+    char msg[ST__WTASK_MESSAGE_MAX];
 
     size_t argc = 0;
     while (spec->argv && spec->argv[argc])
@@ -402,14 +403,14 @@ st_task_start (const char *state_dir, const st_task_spec_t *spec)
     }
 
     /*  Log files first: a task whose output cannot be kept does not run.  */
-    if (st_path_fmt (path, sizeof path, "%s/logs/%" PRIu64, state_dir, spec->key.job_id) != 0
-        || st_mkdir_p (path, 0750) != 0) {
+    if (st__path_fmt (path, sizeof path, "%s/logs/%" PRIu64, state_dir, spec->key.job_id) != 0
+        || st__mkdir_p (path, 0750) != 0) {
         s_fail (self, "cannot create log directory %s: %s", path, strerror (errno));
         goto out;
     }
     for (int is_err = 0; is_err <= 1; is_err++) {
         int *fd = is_err ? &l.fd_err : &l.fd_out;
-        if (st_task_log_path (state_dir, &spec->key, is_err, path, sizeof path) != 0
+        if (st__wtask_log_path (state_dir, &spec->key, is_err, path, sizeof path) != 0
             || (*fd = s_open_log (path)) < 0) {
             s_fail (self, "cannot open log file %s: %s", path, strerror (errno));
             goto out;
@@ -424,8 +425,8 @@ st_task_start (const char *state_dir, const st_task_spec_t *spec)
     if (spec->workdir && spec->workdir[0])
         l.workdir = spec->workdir;
     else {
-        if (st_path_fmt (taskdir, sizeof taskdir, "%s/tasks/%s", state_dir, self->name) != 0
-            || st_mkdir_p (taskdir, 0750) != 0) {
+        if (st__path_fmt (taskdir, sizeof taskdir, "%s/tasks/%s", state_dir, self->name) != 0
+            || st__mkdir_p (taskdir, 0750) != 0) {
             s_fail (self, "cannot create task directory %s: %s", taskdir, strerror (errno));
             goto out;
         }
@@ -476,10 +477,10 @@ out:
     return self;
 }
 
-st_task_t *
-st_task_simulate (const st_task_spec_t *spec, uint64_t simulated_ms, uint64_t now_ms)
+st__wtask_t *
+st__wtask_simulate (const st__wtask_spec_t *spec, uint64_t simulated_ms, uint64_t now_ms)
 {
-    st_task_t *self = s_new (NULL, spec);
+    st__wtask_t *self = s_new (NULL, spec);
     if (!self)
         return NULL;
     self->simulated = 1;
@@ -494,15 +495,15 @@ st_task_simulate (const st_task_spec_t *spec, uint64_t simulated_ms, uint64_t no
 }
 
 int
-st_task_simulated (const st_task_t *self)
+st__wtask_simulated (const st__wtask_t *self)
 {
     return self->simulated;
 }
 
 /*  A simulated task ends: as if its program exited 0 (sig 0) or died of sig.
- *  st_task_reap reports it.  */
+ *  st__wtask_reap reports it.  */
 static void
-s_sim_end (st_task_t *self, int sig)
+s_sim_end (st__wtask_t *self, int sig)
 {
     if (self->sim_ended)
         return;
@@ -513,7 +514,7 @@ s_sim_end (st_task_t *self, int sig)
 
 /*  Its run time or its time limit, whichever comes first.  */
 static void
-s_sim_advance (st_task_t *self, uint64_t now_ms)
+s_sim_advance (st__wtask_t *self, uint64_t now_ms)
 {
     if (self->sim_ended)
         return;
@@ -529,38 +530,38 @@ s_sim_advance (st_task_t *self, uint64_t now_ms)
 
 /*  -- running -------------------------------------------------------------- */
 
-const st_task_status_t *
-st_task_status (const st_task_t *self)
+const st__wtask_status_t *
+st__wtask_status (const st__wtask_t *self)
 {
     return &self->status;
 }
 
-const st_task_key_t *
-st_task_key (const st_task_t *self)
+const st__wtask_key_t *
+st__wtask_key (const st__wtask_t *self)
 {
     return &self->status.key;
 }
 
 int
-st_task_alive (const st_task_t *self)
+st__wtask_alive (const st__wtask_t *self)
 {
     return self->alive;
 }
 
 uint32_t
-st_task_grace_ms (const st_task_t *self)
+st__wtask_grace_ms (const st__wtask_t *self)
 {
     return self->grace_ms;
 }
 
 int
-st_task_stopping (const st_task_t *self)
+st__wtask_stopping (const st__wtask_t *self)
 {
     return self->alive && self->stopping;
 }
 
 void
-st_task_terminate (st_task_t *self, uint32_t grace_ms, uint64_t now_ms)
+st__wtask_terminate (st__wtask_t *self, uint32_t grace_ms, uint64_t now_ms)
 {
     if (!self->alive || self->killed)
         return;
@@ -582,7 +583,7 @@ st_task_terminate (st_task_t *self, uint32_t grace_ms, uint64_t now_ms)
 }
 
 void
-st_task_kill (st_task_t *self)
+st__wtask_kill (st__wtask_t *self)
 {
     if (!self->alive || self->killed)
         return;
@@ -598,7 +599,7 @@ st_task_kill (st_task_t *self)
 }
 
 int
-st_task_reap (st_task_t *self)
+st__wtask_reap (st__wtask_t *self)
 {
     if (!self->alive)
         return 0;
@@ -631,12 +632,12 @@ st_task_reap (st_task_t *self)
     /*  Whatever the program left in its group goes with it. The group id cannot
      *  have been reused while members remain, so this reaches only its processes.  */
     kill (-self->pid, SIGKILL);
-    st_pidfile_remove (self->state_dir, self->name);
+    st__pidfile_remove (self->state_dir, self->name);
     return 1;
 }
 
 void
-st_task_tick (st_task_t *self, uint64_t now_ms)
+st__wtask_tick (st__wtask_t *self, uint64_t now_ms)
 {
     if (!self->alive)
         return;
@@ -648,22 +649,22 @@ st_task_tick (st_task_t *self, uint64_t now_ms)
         self->status.timed_out = 1;
         st_info ("task %s: time limit of %" PRIu64 " s reached", self->name,
                  (self->limit_at - self->started_mono) / 1000u);
-        st_task_terminate (self, 0, now_ms);
+        st__wtask_terminate (self, 0, now_ms);
     }
     if (self->kill_at && now_ms >= self->kill_at && !self->killed) {
         st_info ("task %s: still running after the grace period", self->name);
-        st_task_kill (self);
+        st__wtask_kill (self);
     }
 }
 
 uint64_t
-st_task_next_deadline (const st_task_t *self)
+st__wtask_next_deadline (const st__wtask_t *self)
 {
     if (!self->alive)
         return UINT64_MAX;
     if (self->simulated) {
         if (self->sim_ended)
-            return 0;       /*  due for st_task_reap  */
+            return 0;       /*  due for st__wtask_reap  */
         return self->limit_at && self->limit_at < self->end_at ? self->limit_at : self->end_at;
     }
     uint64_t next = UINT64_MAX;
@@ -675,17 +676,17 @@ st_task_next_deadline (const st_task_t *self)
 }
 
 void
-st_task_destroy (st_task_t **self_p)
+st__wtask_destroy (st__wtask_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    st_task_t *self = *self_p;
+    st__wtask_t *self = *self_p;
     if (self->alive && !self->simulated) {
         kill (-self->pid, SIGKILL);
         int status;
         while (waitpid (self->pid, &status, 0) < 0 && errno == EINTR)
             ;
-        st_pidfile_remove (self->state_dir, self->name);
+        st__pidfile_remove (self->state_dir, self->name);
     }
     free (self->state_dir);
     free (self);

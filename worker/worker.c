@@ -24,9 +24,9 @@
  *  A hollow worker (--hollow N) runs N nodes in this one loop: each has its own
  *  DEALER socket and so its own connection and routing id, and runs simulated
  *  tasks (no processes, no files; task.h). It needs about two descriptors per
- *  node (the connection and the socket's mailbox): st_worker_new raises the
+ *  node (the connection and the socket's mailbox): st__worker_new raises the
  *  soft RLIMIT_NOFILE to the hard one and ZMQ_MAX_SOCKETS to fit, or fails.
- *  Its nodes connect ST_WORKER_HOLLOW_CONNECTS_PER_S at start (node.open_at). */
+ *  Its nodes connect ST__WORKER_HOLLOW_CONNECTS_PER_S at start (node.open_at). */
 #include "worker_int.h"
 
 #include <errno.h>
@@ -70,7 +70,7 @@ s_on_signal (int sig)
 }
 
 void
-st_worker_config_defaults (st_worker_config_t *cfg)
+st__worker_config_defaults (st__worker_config_t *cfg)
 {
     memset (cfg, 0, sizeof *cfg);
     cfg->gpus = -1;
@@ -89,10 +89,10 @@ s_strdup_or (const char *s, const char *fallback)
 /*  One worker per state directory: a second one would kill the first one's
  *  tasks as leftovers.  */
 static st_rc_t
-s_lock_state_dir (st_worker_t *self, st_error_t *err)
+s_lock_state_dir (st__worker_t *self, st_error_t *err)
 {
     char path[4096];
-    if (st_path_fmt (path, sizeof path, "%s/worker.lock", self->state_dir) != 0)
+    if (st__path_fmt (path, sizeof path, "%s/worker.lock", self->state_dir) != 0)
         return st_error_set (err, ST_EINVAL, "state-dir", "state directory path too long");
     self->lock_fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (self->lock_fd < 0)
@@ -117,36 +117,36 @@ s_lock_state_dir (st_worker_t *self, st_error_t *err)
 /*  What a node offers: a real worker detects what the flags leave at 0 (or -1
  *  GPUs); a hollow worker's nodes offer exactly what the flags declare.  */
 static void
-s_capacity (st_worker_t *self, const st_worker_config_t *cfg)
+s_capacity (st__worker_t *self, const st__worker_config_t *cfg)
 {
     const char *type = cfg->gpu_type && cfg->gpu_type[0] ? cfg->gpu_type : NULL;
     if (self->hollow) {
         self->capacity.cpus_milli = cfg->cpus_milli;
         self->capacity.mem_mb = cfg->mem_mb;
-        self->capacity.gpus = cfg->gpus < 0 ? 0 : cfg->gpus > ST_MAX_GPUS ? ST_MAX_GPUS : (uint32_t) cfg->gpus;
+        self->capacity.gpus = cfg->gpus < 0 ? 0 : cfg->gpus > ST__MAX_GPUS ? ST__MAX_GPUS : (uint32_t) cfg->gpus;
         snprintf (self->capacity.gpu_type, sizeof self->capacity.gpu_type, "%s", type ? type : "");
         return;
     }
-    self->capacity.cpus_milli = cfg->cpus_milli ? cfg->cpus_milli : st_resources_cpus_milli ();
-    self->capacity.mem_mb = cfg->mem_mb ? cfg->mem_mb : st_resources_mem_mb ();
+    self->capacity.cpus_milli = cfg->cpus_milli ? cfg->cpus_milli : st__resources_cpus_milli ();
+    self->capacity.mem_mb = cfg->mem_mb ? cfg->mem_mb : st__resources_mem_mb ();
     char nvml_type[sizeof self->capacity.gpu_type] = "";
     if (cfg->gpus < 0)
-        self->capacity.gpus = st_resources_nvml_gpus (nvml_type, sizeof nvml_type);
+        self->capacity.gpus = st__resources_nvml_gpus (nvml_type, sizeof nvml_type);
     else {
-        self->capacity.gpus = cfg->gpus > ST_MAX_GPUS ? ST_MAX_GPUS : (uint32_t) cfg->gpus;
+        self->capacity.gpus = cfg->gpus > ST__MAX_GPUS ? ST__MAX_GPUS : (uint32_t) cfg->gpus;
         if (self->capacity.gpus > 0 && !type)
-            st_resources_nvml_gpus (nvml_type, sizeof nvml_type);
+            st__resources_nvml_gpus (nvml_type, sizeof nvml_type);
     }
     snprintf (self->capacity.gpu_type, sizeof self->capacity.gpu_type, "%s",
               type ? type : self->capacity.gpus ? nvml_type : "");
 }
 
-/*  A hollow worker holds about ST_WORKER_HOLLOW_FDS_PER_NODE descriptors per
+/*  A hollow worker holds about ST__WORKER_HOLLOW_FDS_PER_NODE descriptors per
  *  node. Raises the soft limit to the hard one; fails when even that is short.  */
 static st_rc_t
-s_hollow_limits (st_worker_t *self, st_error_t *err)
+s_hollow_limits (st__worker_t *self, st_error_t *err)
 {
-    uint64_t need = (uint64_t) self->nnodes * ST_WORKER_HOLLOW_FDS_PER_NODE + ST_WORKER_HOLLOW_FDS_SPARE;
+    uint64_t need = (uint64_t) self->nnodes * ST__WORKER_HOLLOW_FDS_PER_NODE + ST__WORKER_HOLLOW_FDS_SPARE;
     struct rlimit rl;
     if (getrlimit (RLIMIT_NOFILE, &rl) != 0)
         return st_error_set (err, ST_EIO, NULL, "cannot read the open-file limit: %s", strerror (errno));
@@ -162,7 +162,7 @@ s_hollow_limits (st_worker_t *self, st_error_t *err)
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
         st_error_set (err, ST_EINVAL, "hollow",
                       "--hollow %zu needs about %llu open files (%u per node), but the limit is %llu",
-                      self->nnodes, (unsigned long long) need, ST_WORKER_HOLLOW_FDS_PER_NODE,
+                      self->nnodes, (unsigned long long) need, ST__WORKER_HOLLOW_FDS_PER_NODE,
                       (unsigned long long) rl.rlim_cur);
         st_error_hint (err, "raise the hard limit (ulimit -Hn, LimitNOFILE= under systemd), or spread the nodes "
                             "over several processes");
@@ -183,10 +183,10 @@ s_hollow_limits (st_worker_t *self, st_error_t *err)
     return ST_OK;
 }
 
-st_worker_t *
-st_worker_new (const st_worker_config_t *cfg, st_error_t *err)
+st__worker_t *
+st__worker_new (const st__worker_config_t *cfg, st_error_t *err)
 {
-    st_worker_t *self = calloc (1, sizeof *self);
+    st__worker_t *self = calloc (1, sizeof *self);
     if (!self) {
         st_error_set (err, ST_ENOMEM, NULL, "out of memory");
         return NULL;
@@ -200,11 +200,11 @@ st_worker_new (const st_worker_config_t *cfg, st_error_t *err)
         snprintf (host, sizeof host, "localhost");
     host[sizeof host - 1] = '\0';
 
-    self->endpoint = s_strdup_or (cfg->scheduler, ST_WORKER_DEFAULT_ENDPOINT);
+    self->endpoint = s_strdup_or (cfg->scheduler, ST__WORKER_DEFAULT_ENDPOINT);
     self->pool = s_strdup_or (cfg->pool, "default");
     self->hostname = strdup (host);
     if (!self->hollow)
-        self->state_dir = s_strdup_or (cfg->state_dir, ST_WORKER_DEFAULT_STATE_DIR);
+        self->state_dir = s_strdup_or (cfg->state_dir, ST__WORKER_DEFAULT_STATE_DIR);
     if (!self->endpoint || !self->pool || !self->hostname || (!self->hollow && !self->state_dir)) {
         st_error_set (err, ST_ENOMEM, NULL, "out of memory");
         goto fail;
@@ -240,7 +240,7 @@ st_worker_new (const st_worker_config_t *cfg, st_error_t *err)
 
     /*  A hollow worker writes no files: no state directory, no lock.  */
     if (!self->hollow) {
-        if (st_mkdir_p (self->state_dir, 0750) != 0) {
+        if (st__mkdir_p (self->state_dir, 0750) != 0) {
             st_error_set (err, ST_EIO, "state-dir", "cannot create state directory %s: %s", self->state_dir,
                           strerror (errno));
             st_error_hint (err, "create it for the worker's user, or choose another with --state-dir");
@@ -296,16 +296,16 @@ st_worker_new (const st_worker_config_t *cfg, st_error_t *err)
     }
     return self;
 fail:
-    st_worker_destroy (&self);
+    st__worker_destroy (&self);
     return NULL;
 }
 
 void
-st_worker_destroy (st_worker_t **self_p)
+st__worker_destroy (st__worker_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    st_worker_t *self = *self_p;
+    st__worker_t *self = *self_p;
     memset (&self->keys, 0, sizeof self->keys);
     st__agent_close (self);
     for (size_t i = 0; self->nodes && i < self->nnodes; i++)
@@ -337,7 +337,7 @@ st_worker_destroy (st_worker_t **self_p)
 /*  -- timers: a min-heap of nodes by due_ms -------------------------------- */
 
 static void
-s_heap_put (st_worker_t *self, size_t i, st__node_t *node)
+s_heap_put (st__worker_t *self, size_t i, st__node_t *node)
 {
     self->heap[i] = node;
     node->heap_pos = i;
@@ -345,7 +345,7 @@ s_heap_put (st_worker_t *self, size_t i, st__node_t *node)
 
 /*  Moves node to its place after its due_ms changed.  */
 static void
-s_heap_fix (st_worker_t *self, st__node_t *node)
+s_heap_fix (st__worker_t *self, st__node_t *node)
 {
     size_t i = node->heap_pos, n = self->nnodes;
     while (i > 0 && self->heap[(i - 1) / 2]->due_ms > node->due_ms) {
@@ -367,7 +367,7 @@ s_heap_fix (st_worker_t *self, st__node_t *node)
 }
 
 static void
-s_pass (st_worker_t *self, st__node_t *node, uint64_t now)
+s_pass (st__worker_t *self, st__node_t *node, uint64_t now)
 {
     st__node_pass (node, now);
     node->due_ms = st__node_next_due (node);
@@ -375,7 +375,7 @@ s_pass (st_worker_t *self, st__node_t *node, uint64_t now)
 }
 
 void
-st__worker_mark_unread (st_worker_t *w, st__node_t *node)
+st__worker_mark_unread (st__worker_t *w, st__node_t *node)
 {
     if (node->unread)
         return;
@@ -386,7 +386,7 @@ st__worker_mark_unread (st_worker_t *w, st__node_t *node)
 /*  Reads the nodes on the unread list as it is now; those that still hold
  *  messages after a batch stay on it.  */
 static void
-s_read_unread (st_worker_t *self)
+s_read_unread (st__worker_t *self)
 {
     size_t n = self->nunread;
     for (size_t i = 0; i < n; i++) {
@@ -405,7 +405,7 @@ s_read_unread (st_worker_t *self)
 /*  -- stopping ------------------------------------------------------------- */
 
 static size_t
-s_live_tasks (const st_worker_t *self)
+s_live_tasks (const st__worker_t *self)
 {
     size_t n = 0;
     for (size_t i = 0; i < self->nnodes; i++)
@@ -414,7 +414,7 @@ s_live_tasks (const st_worker_t *self)
 }
 
 static void
-s_begin_stop (st_worker_t *self, uint64_t now)
+s_begin_stop (st__worker_t *self, uint64_t now)
 {
     self->stop_signals++;
     if (self->stop_signals == 1)
@@ -428,15 +428,15 @@ s_begin_stop (st_worker_t *self, uint64_t now)
 /*  Done once no task is left and every end was acknowledged, or the flush
  *  window closed.  */
 static int
-s_stop_done (st_worker_t *self, uint64_t now)
+s_stop_done (st__worker_t *self, uint64_t now)
 {
     if (s_live_tasks (self) > 0)
         return 0;
     if (!self->flush_until)
-        self->flush_until = now + ST_WORKER_FLUSH_MS;
+        self->flush_until = now + ST__WORKER_FLUSH_MS;
     size_t pending = 0;
     for (size_t i = 0; i < self->nnodes; i++)
-        pending += st_outbox_size (self->nodes[i].outbox);
+        pending += st__outbox_size (self->nodes[i].outbox);
     if (pending == 0) {
         st_info ("all tasks ended and reported; exiting");
         return 1;
@@ -451,7 +451,7 @@ s_stop_done (st_worker_t *self, uint64_t now)
 /*  -- the loop ------------------------------------------------------------- */
 
 static long
-s_wait_ms (st_worker_t *self, uint64_t now)
+s_wait_ms (st__worker_t *self, uint64_t now)
 {
     if (self->nunread > 0)
         return 0;
@@ -464,7 +464,7 @@ s_wait_ms (st_worker_t *self, uint64_t now)
 }
 
 static void
-s_drain_wake_pipe (st_worker_t *self)
+s_drain_wake_pipe (st__worker_t *self)
 {
     char buf[64];
     while (read (self->wake_rd, buf, sizeof buf) > 0)
@@ -472,7 +472,7 @@ s_drain_wake_pipe (st_worker_t *self)
 }
 
 static int
-s_install_signals (st_worker_t *self)
+s_install_signals (st__worker_t *self)
 {
     s_wake_fd = self->wake_wr;
     struct sigaction sa;
@@ -499,9 +499,9 @@ s_restore_signals (void)
 }
 
 static void
-s_log_start (const st_worker_t *self)
+s_log_start (const st__worker_t *self)
 {
-    const st_resources_t *c = &self->capacity;
+    const st__resources_t *c = &self->capacity;
     if (self->hollow)
         st_info ("hollow worker starting %zu nodes %s .. %s (pool %s): scheduler %s, each cpus %.3f, memory %" PRIu64
                  " MiB, gpus %" PRIu32 "%s%s; tasks are simulated",
@@ -515,7 +515,7 @@ s_log_start (const st_worker_t *self)
 }
 
 st_rc_t
-st_worker_run (st_worker_t *self, st_error_t *err)
+st__worker_run (st__worker_t *self, st_error_t *err)
 {
     st_rc_t rc = ST_OK;
     if (s_install_signals (self) != 0) {
@@ -523,18 +523,18 @@ st_worker_run (st_worker_t *self, st_error_t *err)
         goto out;
     }
     if (self->state_dir) {
-        int killed = st_pidfile_cleanup (self->state_dir);
+        int killed = st__pidfile_cleanup (self->state_dir);
         if (killed > 0)
             st_warn ("stopped %d process group(s) left by a previous worker", killed);
     }
 
     /*  The first node connects now, so that a bad endpoint fails the start;
-     *  a hollow worker's other nodes follow at ST_WORKER_HOLLOW_CONNECTS_PER_S.  */
+     *  a hollow worker's other nodes follow at ST__WORKER_HOLLOW_CONNECTS_PER_S.  */
     uint64_t now = st_mono_ms ();
     if ((rc = st__node_open_socket (&self->nodes[0], now, err)) != ST_OK)
         goto out;
     for (size_t i = 1; i < self->nnodes; i++)
-        self->nodes[i].open_at = now + i * 1000u / ST_WORKER_HOLLOW_CONNECTS_PER_S;
+        self->nodes[i].open_at = now + i * 1000u / ST__WORKER_HOLLOW_CONNECTS_PER_S;
     st__agent_open (self);
     s_log_start (self);
 

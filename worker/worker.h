@@ -14,7 +14,7 @@
  *  the worker is not registered, and Register lists every task it still knows.
  *
  *  Signals: SIGTERM or SIGINT stops every task (SIGTERM, grace, SIGKILL),
- *  reports their ends for up to ST_WORKER_FLUSH_MS, and st_worker_run returns.
+ *  reports their ends for up to ST__WORKER_FLUSH_MS, and st__worker_run returns.
  *  A second SIGTERM/SIGINT SIGKILLs what is left at once. */
 #ifndef ST_WORKER_WORKER_H
 #define ST_WORKER_WORKER_H
@@ -23,16 +23,16 @@
 #include "st_error.h"
 #include "st_spec.h"
 
-#define ST_WORKER_DEFAULT_ENDPOINT "tcp://127.0.0.1:7700"
-#define ST_WORKER_DEFAULT_STATE_DIR "/var/lib/strata/worker"
-#define ST_WORKER_REGISTER_RETRY_MS 2000u   /*  after a refused registration  */
-#define ST_WORKER_STOP_GRACE_MAX_MS 10000u  /*  cap on a task's grace when the worker stops  */
-#define ST_WORKER_FLUSH_MS 2000u            /*  time to report task ends when stopping  */
-#define ST_WORKER_LOG_MAX_BYTES (256u * 1024u)  /*  cap on one LogData  */
-#define ST_WORKER_HOLLOW_MAX 100000         /*  --hollow at most  */
-#define ST_WORKER_HOLLOW_FDS_PER_NODE 2u    /*  a hollow node's connection and its socket's mailbox  */
-#define ST_WORKER_HOLLOW_FDS_SPARE 64u      /*  the process's own (ZeroMQ threads, epoll, pipe, stdio)  */
-#define ST_WORKER_HOLLOW_CONNECTS_PER_S 500u    /*  a hollow worker's nodes connect at this rate at start:
+#define ST__WORKER_DEFAULT_ENDPOINT "tcp://127.0.0.1:7700"
+#define ST__WORKER_DEFAULT_STATE_DIR "/var/lib/strata/worker"
+#define ST__WORKER_REGISTER_RETRY_MS 2000u   /*  after a refused registration  */
+#define ST__WORKER_STOP_GRACE_MAX_MS 10000u  /*  cap on a task's grace when the worker stops  */
+#define ST__WORKER_FLUSH_MS 2000u            /*  time to report task ends when stopping  */
+#define ST__WORKER_LOG_MAX_BYTES (256u * 1024u)  /*  cap on one LogData  */
+#define ST__WORKER_HOLLOW_MAX 100000         /*  --hollow at most  */
+#define ST__WORKER_HOLLOW_FDS_PER_NODE 2u    /*  a hollow node's connection and its socket's mailbox  */
+#define ST__WORKER_HOLLOW_FDS_SPARE 64u      /*  the process's own (ZeroMQ threads, epoll, pipe, stdio)  */
+#define ST__WORKER_HOLLOW_CONNECTS_PER_S 500u    /*  a hollow worker's nodes connect at this rate at start:
                                                  *  thousands of connects at once overflow the scheduler's
                                                  *  listen backlog, and dropped SYNs are retried 1, 3, 7, 15,
                                                  *  31 s later  */
@@ -56,12 +56,12 @@ typedef struct {
     char *curve_key;                /*  --curve-key FILE: this worker's key pair (strata keygen NODE)  */
     char *scheduler_key;            /*  --scheduler-key FILE: the scheduler's public key  */
     int64_t hollow;                 /*  --hollow N: N emulated nodes, simulated tasks; 0: a real worker  */
-} st_worker_config_t;
+} st__worker_config_t;
 
 /*  Sets the non-string defaults (string defaults live in the option table).  */
-void st_worker_config_defaults (st_worker_config_t *cfg);
+void st__worker_config_defaults (st__worker_config_t *cfg);
 
-typedef struct st_worker st_worker_t;
+typedef struct st__worker st__worker_t;
 
 /*  Creates the state directory and takes its lock (one worker per state dir),
  *  resolves the defaults that depend on the machine (node name, CPUs, memory,
@@ -72,14 +72,14 @@ typedef struct st_worker st_worker_t;
  *  (--cpus and --memory are required; nothing is detected) and running
  *  simulated tasks: no process is started and no file written (no state
  *  directory). Raises the open-file limit for them, or fails when N cannot fit.  */
-st_worker_t *st_worker_new (const st_worker_config_t *cfg, st_error_t *err);
+st__worker_t *st__worker_new (const st__worker_config_t *cfg, st_error_t *err);
 
 /*  Kills leftover task groups of an earlier worker (pid files), connects, and
  *  runs until SIGTERM/SIGINT. Installs the worker's signal handlers.
  *  Returns ST_OK after a clean stop, or an error with err filled.  */
-st_rc_t st_worker_run (st_worker_t *self, st_error_t *err);
+st_rc_t st__worker_run (st__worker_t *self, st_error_t *err);
 
 /*  Kills any task still alive, closes the socket. NULL-safe; sets *self_p = NULL.  */
-void st_worker_destroy (st_worker_t **self_p);
+void st__worker_destroy (st__worker_t **self_p);
 
 #endif

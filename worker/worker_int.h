@@ -6,7 +6,7 @@
  *  A worker process holds one node (a real worker) or N (--hollow N). Each node
  *  is a whole protocol peer of the scheduler: its own DEALER socket (so its own
  *  routing id), name, instance, seqs, registration, heartbeats, tasks and
- *  outbox. What the nodes of one process share is in st_worker. */
+ *  outbox. What the nodes of one process share is in st__worker. */
 #ifndef ST_WORKER_INT_H
 #define ST_WORKER_INT_H
 
@@ -22,7 +22,7 @@
 #include "task.h"
 #include "worker.h"
 
-#define ST_WORKER_DONE_MAX 16384u   /*  ended tasks remembered to refuse a second start  */
+#define ST__WORKER_DONE_MAX 16384u   /*  ended tasks remembered to refuse a second start  */
 
 typedef enum {
     ST__CONN_REGISTERING = 0,       /*  Register sent (or due), no acceptance yet  */
@@ -36,14 +36,14 @@ typedef struct {
     char *workdir;
     uint32_t time_limit_s;
     uint32_t kill_grace_ms;
-    char gpu_list[ST_MAX_GPUS * 4 + 1];
+    char gpu_list[ST__MAX_GPUS * 4 + 1];
 } st__held_t;
 
 #define ST__TOKEN_LEN 32            /*  hex digits of a task's STRATA_TASK_TOKEN  */
 
 /*  One live task and what it holds on the node.  */
 typedef struct {
-    st_task_t *task;
+    st__wtask_t *task;
     uint32_t *gpu_idx;              /*  GPU indices it holds (owned), NULL when none  */
     uint32_t ngpus;
     int local_rank;
@@ -74,7 +74,7 @@ typedef struct {
 typedef struct st__node st__node_t;
 
 struct st__node {
-    st_worker_t *w;                 /*  the process it lives in  */
+    st__worker_t *w;                 /*  the process it lives in  */
     size_t index;                   /*  in w->nodes  */
     char *name;                     /*  --node, or "<node>-<index>" on a hollow worker  */
     char *who;                      /*  log prefix: "" or "node <name>: " (st__node_who)  */
@@ -98,12 +98,12 @@ struct st__node {
     st__slot_t *slots;              /*  live tasks  */
     size_t nslots;
     size_t slots_cap;
-    st_task_key_t *done;            /*  ring of ended tasks, grown up to ST_WORKER_DONE_MAX  */
+    st__wtask_key_t *done;            /*  ring of ended tasks, grown up to ST__WORKER_DONE_MAX  */
     size_t done_n;
     size_t done_next;
     size_t done_cap;
-    st_outbox_t *outbox;            /*  unacknowledged task updates  */
-    st_gpu_set_t gpus;
+    st__outbox_t *outbox;            /*  unacknowledged task updates  */
+    st__gpu_set_t gpus;
 
     /*  The loop's bookkeeping (worker.c).  */
     uint64_t due_ms;                /*  next timer of this node (st__node_next_due)  */
@@ -111,8 +111,8 @@ struct st__node {
     int unread;                     /*  on w->unread: its socket may hold messages  */
 };
 
-struct st_worker {
-    /*  Configuration, fixed after st_worker_new.  */
+struct st__worker {
+    /*  Configuration, fixed after st__worker_new.  */
     char *endpoint;                 /*  scheduler's worker endpoint  */
     int curve;                      /*  connect with CURVE (keys below)  */
     st_curve_keys_t keys;           /*  this worker's key pair  */
@@ -121,7 +121,7 @@ struct st_worker {
     char *hostname;
     char *state_dir;                /*  NULL on a hollow worker: it writes no files  */
     st_kv_t labels;
-    st_resources_t capacity;        /*  of each node  */
+    st__resources_t capacity;        /*  of each node  */
     uint64_t hb_cfg_ms;             /*  --heartbeat-interval  */
     uint64_t sched_timeout_ms;      /*  --scheduler-timeout  */
     int hollow;                     /*  --hollow: nodes run simulated tasks  */
@@ -153,17 +153,17 @@ struct st_worker {
 };
 
 /*  node.c: one node.  */
-st_rc_t st__node_init (st__node_t *self, st_worker_t *w, size_t index, const char *name);
+st_rc_t st__node_init (st__node_t *self, st__worker_t *w, size_t index, const char *name);
 void st__node_release (st__node_t *self);
 st_rc_t st__node_open_socket (st__node_t *self, uint64_t now, st_error_t *err);
 uint64_t st__node_next_seq (st__node_t *self);
 st_rc_t st__node_send (st__node_t *self, Strata__Envelope *env);
 void st__node_send_ack (st__node_t *self, uint64_t ack_seq);
 void st__node_send_register (st__node_t *self, uint64_t now);
-st__slot_t *st__node_find_live (st__node_t *self, const st_task_key_t *key);
-int st__node_knows (st__node_t *self, const st_task_key_t *key);
-void st__node_push_update (st__node_t *self, const st_task_status_t *status, uint64_t now);
-void st__node_forget (st__node_t *self, const st_task_key_t *key);
+st__slot_t *st__node_find_live (st__node_t *self, const st__wtask_key_t *key);
+int st__node_knows (st__node_t *self, const st__wtask_key_t *key);
+void st__node_push_update (st__node_t *self, const st__wtask_status_t *status, uint64_t now);
+void st__node_forget (st__node_t *self, const st__wtask_key_t *key);
 int st__node_add_slot (st__node_t *self, const st__slot_t *slot);
 /*  The node's part of a loop pass: reap ended tasks, fire task deadlines,
  *  reconnect / register / heartbeat / resend.  */
@@ -181,7 +181,7 @@ const char *st__node_who (const st__node_t *self);
 
 /*  worker.c: the socket of node was used (a send may have consumed the
  *  wake-up of its ZMQ_FD): read it before the loop waits again.  */
-void st__worker_mark_unread (st_worker_t *w, st__node_t *node);
+void st__worker_mark_unread (st__worker_t *w, st__node_t *node);
 
 /*  dispatch.c: handles one message from the scheduler; env stays the caller's.  */
 void st__node_dispatch (st__node_t *self, const Strata__Envelope *env, uint64_t now);
@@ -189,17 +189,17 @@ void st__node_dispatch (st__node_t *self, const Strata__Envelope *env, uint64_t 
 /*  agent.c: the agent socket.  */
 /*  Binds it (a real worker with a state directory). A failure is logged and
  *  the worker runs without it: tasks then get no STRATA_RENDEZVOUS.  */
-void st__agent_open (st_worker_t *w);
-void st__agent_close (st_worker_t *w);
+void st__agent_open (st__worker_t *w);
+void st__agent_close (st__worker_t *w);
 /*  Reads and handles every request waiting on the socket; drops expired calls.  */
-void st__agent_drain (st_worker_t *w, uint64_t now);
+void st__agent_drain (st__worker_t *w, uint64_t now);
 /*  An AgentReply from the scheduler: passed on to the task that asked.  */
-void st__agent_on_reply (st_worker_t *w, const Strata__Envelope *env);
+void st__agent_on_reply (st__worker_t *w, const Strata__Envelope *env);
 /*  The scheduler connection was reset: rendezvous calls fail (the task may
  *  retry); remote starts are asked again (the scheduler starts nothing twice).  */
-void st__agent_reconnected (st_worker_t *w, const char *why);
+void st__agent_reconnected (st__worker_t *w, const char *why);
 /*  A held rank's process ended (RemoteExited): answers the remote start that waits for it.  */
-void st__agent_on_remote_exited (st_worker_t *w, const Strata__RemoteExited *rx);
+void st__agent_on_remote_exited (st__worker_t *w, const Strata__RemoteExited *rx);
 /*  A fresh random token into out (ST__TOKEN_LEN + 1 bytes).  */
 void st__agent_token (char *out);
 /*  Relays slot's pending progress now (its task is ending, or it is due).  */
@@ -208,6 +208,6 @@ void st__agent_flush_progress (st__node_t *node, st__slot_t *slot, uint64_t now)
 void st__held_free (st__held_t *held);
 
 /*  Fills a protobuf TaskStatus (pointing into in) from a status.  */
-void st__status_to_pb (const st_task_status_t *in, Strata__TaskStatus *out, Strata__TaskRef *ref);
+void st__status_to_pb (const st__wtask_status_t *in, Strata__TaskStatus *out, Strata__TaskRef *ref);
 
 #endif

@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "collective.h"
+#include "strata/collective.h"
 
 static double
 s_now (void)

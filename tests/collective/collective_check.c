@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collective.h"
+#include "strata/collective.h"
 
 static sc_comm_t *s_comm;
 static int s_rank, s_size, s_failed;

@@ -20,7 +20,7 @@
 # Sanitizer builds: leak checking stays on, under mpirun too. Open MPI keeps what MPI_Init
 # allocates until exit, in components it unloads before LeakSanitizer looks ("<unknown
 # module>"), so libstrata-collective keeps those allocations out of leak checking itself
-# (worker/collective/lsan_mpi.c and collective.c say how); a leak of ours is still reported,
+# (task/collective/lsan_mpi.c and collective.c say how); a leak of ours is still reported,
 # and any sanitizer report fails the test.
 . "$(dirname "$0")/lite.sh"
 CHECK=$ST_BIN/collective_check

@@ -21,7 +21,7 @@
 #     (cudaGetDeviceCount: ...)"; STRATA_WORLD_SIZE=2 without mpirun exits 2.
 # Needs no database. STRATA_BIN_DIR names the folder with strata-twin-train and twin_dp_ref.
 # Sanitizer builds: leak checking stays on under mpirun too; Open MPI's own allocations are
-# kept out of it by libstrata-collective (worker/collective/lsan_mpi.c), and any sanitizer
+# kept out of it by libstrata-collective (task/collective/lsan_mpi.c), and any sanitizer
 # report fails the test.
 . "$(dirname "$0")/lite.sh"
 TRAIN=$ST_BIN/strata-twin-train

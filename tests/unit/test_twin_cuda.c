@@ -1,4 +1,4 @@
-/*  test_twin_cuda.c: the twin model on a CUDA device (worker/twin/cuda/) against
+/*  test_twin_cuda.c: the twin model on a CUDA device (workloads/twin/cuda/) against
  *  the CPU model (model.c). Built only where strata_twin_cuda is.
  *
  *    matches_cpu_small     same init, same batch: loss, every gradient, 5 AdamW

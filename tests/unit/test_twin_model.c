@@ -1,4 +1,4 @@
-/*  test_twin_model.c: the twin transformer's maths (worker/twin/model.c, data.c).
+/*  test_twin_model.c: the twin transformer's maths (workloads/twin/model.c, data.c).
  *
  *    gradient check     backward against central finite differences, every tensor
  *    data parallel      2 ranks x batch B, gradients averaged == 1 rank x batch 2B

@@ -476,7 +476,7 @@ s_cuda_child_env (void)
     setenv ("ASAN_OPTIONS", buf, 1);
     const char *src = getenv ("STRATA_SOURCE_DIR");
     char supp[1024];
-    snprintf (supp, sizeof supp, "%s/worker/twin/cuda/lsan.supp", src ? src : ".");
+    snprintf (supp, sizeof supp, "%s/workloads/twin/cuda/lsan.supp", src ? src : ".");
     if (access (supp, R_OK) == 0) {
         const char *l = getenv ("LSAN_OPTIONS");
         snprintf (buf, sizeof buf, "%s%ssuppressions=%s", l ? l : "", l && *l ? ":" : "", supp);
@@ -486,7 +486,7 @@ s_cuda_child_env (void)
 
 /*  Whether this build has CUDA and a device is visible, asked of a program
  *  other than the trainer: strata-twin-cuda-check, built exactly when the
- *  trainer gets CUDA (worker/twin/cuda/CMakeLists.txt), which calls
+ *  trainer gets CUDA (workloads/twin/cuda/CMakeLists.txt), which calls
  *  twin_cuda_device_count and, without a device, prints
  *  "SKIP: <its message>: GPU training path not exercised" and exits 77.
  *  (This test links strata_twin_core only, and keeps CUDA out of its own

@@ -1,7 +1,7 @@
 /*  test_worker_hollow.c: strata-worker --hollow N, the emulated nodes.
  *
  *  Two suites:
- *    simulated_task   st_task_simulate on its own: no process, ends by the clock
+ *    simulated_task   st__wtask_simulate on its own: no process, ends by the clock
  *                     the caller passes, by a stop, or at the time limit.
  *    hollow           the strata-worker binary ($STRATA_BIN_DIR) with --hollow N
  *                     against a ROUTER socket the test binds and that plays the
@@ -31,16 +31,16 @@
 
 /*  -- simulated tasks ------------------------------------------------------ */
 
-static st_task_t *
+static st__wtask_t *
 s_simulate (uint64_t job, uint64_t sim_ms, uint32_t limit_s, uint64_t now)
 {
-    st_task_spec_t spec = { .key = { .job_id = job, .index = 2, .attempt = 3 }, .time_limit_s = limit_s,
+    st__wtask_spec_t spec = { .key = { .job_id = job, .index = 2, .attempt = 3 }, .time_limit_s = limit_s,
                             .local_rank = -1 };
-    st_task_t *t = st_task_simulate (&spec, sim_ms, now);
+    st__wtask_t *t = st__wtask_simulate (&spec, sim_ms, now);
     cr_assert_not_null (t);
-    cr_assert (st_task_simulated (t));
-    cr_assert (st_task_alive (t));
-    const st_task_status_t *s = st_task_status (t);
+    cr_assert (st__wtask_simulated (t));
+    cr_assert (st__wtask_alive (t));
+    const st__wtask_status_t *s = st__wtask_status (t);
     cr_assert_eq (s->state, STRATA__TASK_STATE__TASK_RUNNING);
     cr_assert_eq (s->pid, 0, "a simulated task has no process");
     cr_assert_gt (s->started_unix_ms, 0);
@@ -49,14 +49,14 @@ s_simulate (uint64_t job, uint64_t sim_ms, uint32_t limit_s, uint64_t now)
 }
 
 /*  Ends t through tick (at `at`) and reap, the way a node's pass does.  */
-static const st_task_status_t *
-s_end (st_task_t *t, uint64_t at)
+static const st__wtask_status_t *
+s_end (st__wtask_t *t, uint64_t at)
 {
-    st_task_tick (t, at);
-    cr_assert_eq (st_task_next_deadline (t), 0, "an ended simulated task is due for reaping");
-    cr_assert_eq (st_task_reap (t), 1);
-    cr_assert_not (st_task_alive (t));
-    const st_task_status_t *s = st_task_status (t);
+    st__wtask_tick (t, at);
+    cr_assert_eq (st__wtask_next_deadline (t), 0, "an ended simulated task is due for reaping");
+    cr_assert_eq (st__wtask_reap (t), 1);
+    cr_assert_not (st__wtask_alive (t));
+    const st__wtask_status_t *s = st__wtask_status (t);
     cr_assert_eq (s->state, STRATA__TASK_STATE__TASK_EXITED);
     cr_assert_gt (s->finished_unix_ms, 0);
     return s;
@@ -67,69 +67,69 @@ TestSuite (simulated_task, .timeout = 10);
 Test (simulated_task, exits_zero_after_its_run_time)
 {
     uint64_t now = st_mono_ms ();
-    st_task_t *t = s_simulate (1, 60000, 0, now);
-    cr_assert_eq (st_task_next_deadline (t), now + 60000);
-    st_task_tick (t, now + 59999);
-    cr_assert_eq (st_task_reap (t), 0, "ended before its simulated run time");
-    const st_task_status_t *s = s_end (t, now + 60000);
+    st__wtask_t *t = s_simulate (1, 60000, 0, now);
+    cr_assert_eq (st__wtask_next_deadline (t), now + 60000);
+    st__wtask_tick (t, now + 59999);
+    cr_assert_eq (st__wtask_reap (t), 0, "ended before its simulated run time");
+    const st__wtask_status_t *s = s_end (t, now + 60000);
     cr_assert_eq (s->exit_code, 0);
     cr_assert_eq (s->term_signal, 0);
     cr_assert_eq (s->timed_out, 0);
-    cr_assert_eq (st_task_reap (t), 0, "reaped once");
-    st_task_destroy (&t);
+    cr_assert_eq (st__wtask_reap (t), 0, "reaped once");
+    st__wtask_destroy (&t);
 
     /*  0 ms: over at the first reap.  */
     t = s_simulate (2, 0, 0, st_mono_ms ());
-    cr_assert_eq (st_task_reap (t), 1);
-    cr_assert_eq (st_task_status (t)->exit_code, 0);
-    st_task_destroy (&t);
+    cr_assert_eq (st__wtask_reap (t), 1);
+    cr_assert_eq (st__wtask_status (t)->exit_code, 0);
+    st__wtask_destroy (&t);
 }
 
 Test (simulated_task, stops_end_it_at_once_as_the_signal_would)
 {
     uint64_t now = st_mono_ms ();
-    st_task_t *t = s_simulate (3, 60000, 0, now);
-    st_task_terminate (t, 30000, now);
-    cr_assert (st_task_stopping (t));
-    const st_task_status_t *s = s_end (t, now);
+    st__wtask_t *t = s_simulate (3, 60000, 0, now);
+    st__wtask_terminate (t, 30000, now);
+    cr_assert (st__wtask_stopping (t));
+    const st__wtask_status_t *s = s_end (t, now);
     cr_assert_eq (s->term_signal, SIGTERM, "no grace period: nothing runs to catch SIGTERM");
     cr_assert_eq (s->timed_out, 0);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 
     t = s_simulate (4, 60000, 0, now);
-    st_task_kill (t);
+    st__wtask_kill (t);
     s = s_end (t, now);
     cr_assert_eq (s->term_signal, SIGKILL);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 
     /*  The first end wins: a task that already exited is not killed after.  */
     t = s_simulate (5, 10, 0, now);
-    st_task_tick (t, now + 10);
-    st_task_kill (t);
+    st__wtask_tick (t, now + 10);
+    st__wtask_kill (t);
     s = s_end (t, now + 10);
     cr_assert_eq (s->term_signal, 0);
     cr_assert_eq (s->exit_code, 0);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 }
 
 Test (simulated_task, time_limit_ends_it_as_timed_out)
 {
     uint64_t now = st_mono_ms ();
-    st_task_t *t = s_simulate (6, 60000, 2, now);
-    cr_assert_eq (st_task_next_deadline (t), now + 2000, "the limit comes before the run time");
-    st_task_tick (t, now + 1999);
-    cr_assert_eq (st_task_reap (t), 0);
-    const st_task_status_t *s = s_end (t, now + 2000);
+    st__wtask_t *t = s_simulate (6, 60000, 2, now);
+    cr_assert_eq (st__wtask_next_deadline (t), now + 2000, "the limit comes before the run time");
+    st__wtask_tick (t, now + 1999);
+    cr_assert_eq (st__wtask_reap (t), 0);
+    const st__wtask_status_t *s = s_end (t, now + 2000);
     cr_assert (s->timed_out);
     cr_assert_eq (s->term_signal, SIGTERM);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 
     /*  A run shorter than the limit ends normally.  */
     t = s_simulate (7, 500, 2, now);
     s = s_end (t, now + 5000);
     cr_assert_not (s->timed_out);
     cr_assert_eq (s->term_signal, 0);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 }
 
 /*  -- the hollow worker on the wire ---------------------------------------- */

@@ -404,7 +404,7 @@ Test (worker_protocol, signal_terminate_stops_a_sleeping_task)
     const char *argv[] = { "sleep", "100", NULL };
     uint64_t seq = s_launch (3, argv, 10000);
     int32_t pid = s_expect_launched (seq, 3, 1);
-    cr_assert_not (st_proc_stat (pid, NULL, NULL) != 0, "task process %d not running", pid);
+    cr_assert_not (st__proc_stat (pid, NULL, NULL) != 0, "task process %d not running", pid);
 
     uint64_t t0 = st_mono_ms ();
     s_signal (3, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE, 0);
@@ -538,7 +538,7 @@ Test (worker_protocol, silence_makes_the_worker_reconnect_and_register_again)
     cr_assert_eq (reg->tasks[0]->state, STRATA__TASK_STATE__TASK_RUNNING);
     cr_assert_eq (reg->tasks[0]->pid, pid);
     st_wire_free (env);
-    cr_assert_eq (st_proc_stat (pid, NULL, NULL), 0, "the task kept running");
+    cr_assert_eq (st__proc_stat (pid, NULL, NULL), 0, "the task kept running");
 
     h.auto_ack_heartbeats = 1;
     s_reply_register (1, NULL);
@@ -619,11 +619,11 @@ Test (worker_protocol, sigterm_stops_tasks_reports_and_exits_zero)
     st_wire_free (env);
     int status = s_worker_exit_status (4000);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "worker exit status %#x", status);
-    cr_assert_neq (st_proc_stat (pid, NULL, NULL), 0, "task %d survived the worker", pid);
+    cr_assert_neq (st__proc_stat (pid, NULL, NULL), 0, "task %d survived the worker", pid);
     uint64_t until = st_mono_ms () + 2000;
-    while (st_proc_stat (child, NULL, NULL) == 0 && st_mono_ms () < until)
+    while (st__proc_stat (child, NULL, NULL) == 0 && st_mono_ms () < until)
         usleep (10000);
-    cr_assert_neq (st_proc_stat (child, NULL, NULL), 0, "grandchild %d survived the worker", child);
+    cr_assert_neq (st__proc_stat (child, NULL, NULL), 0, "grandchild %d survived the worker", child);
 }
 
 Test (worker_protocol, kill_9_of_the_worker_takes_its_tasks_along)
@@ -636,9 +636,9 @@ Test (worker_protocol, kill_9_of_the_worker_takes_its_tasks_along)
     waitpid (h.w.pid, NULL, 0);
     h.w.pid = 0;
     uint64_t until = st_mono_ms () + 2000;
-    while (st_proc_stat (pid, NULL, NULL) == 0 && st_mono_ms () < until)
+    while (st__proc_stat (pid, NULL, NULL) == 0 && st_mono_ms () < until)
         usleep (10000);
-    cr_assert_neq (st_proc_stat (pid, NULL, NULL), 0, "PDEATHSIG: task %d outlived a killed worker", pid);
+    cr_assert_neq (st__proc_stat (pid, NULL, NULL), 0, "PDEATHSIG: task %d outlived a killed worker", pid);
 }
 
 Test (worker_protocol, a_second_worker_on_the_same_state_dir_is_refused)

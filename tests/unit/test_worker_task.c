@@ -1,7 +1,7 @@
 /*  test_worker_task.c: task processes, end to end with real programs.
  *
  *  Each test gets its own state directory. Tasks are driven the way the
- *  worker's loop drives them: st_task_tick + st_task_reap until the end. */
+ *  worker's loop drives them: st__wtask_tick + st__wtask_reap until the end. */
 #include <criterion/criterion.h>
 
 #include <errno.h>
@@ -37,11 +37,11 @@ teardown (void)
 TestSuite (worker_task, .init = setup, .fini = teardown, .timeout = 30);
 
 /*  Starts argv as task (job, 0, 1) with the given options.  */
-static st_task_t *
+static st__wtask_t *
 s_start (uint64_t job, const char *const *argv, const st_kv_t *env, const char *workdir, uint32_t limit_s,
          uint32_t grace_ms)
 {
-    st_task_spec_t spec = {
+    st__wtask_spec_t spec = {
         .key = { .job_id = job, .index = 0, .attempt = 1 },
         .argv = argv,
         .env = env,
@@ -50,22 +50,22 @@ s_start (uint64_t job, const char *const *argv, const st_kv_t *env, const char *
         .kill_grace_ms = grace_ms,
         .local_rank = -1,
     };
-    st_task_t *t = st_task_start (s_dir, &spec);
+    st__wtask_t *t = st__wtask_start (s_dir, &spec);
     cr_assert_not_null (t);
     return t;
 }
 
 /*  Ticks and reaps until the task ends; fails the test after timeout_ms.  */
-static const st_task_status_t *
-s_wait_end (st_task_t *t, uint64_t timeout_ms)
+static const st__wtask_status_t *
+s_wait_end (st__wtask_t *t, uint64_t timeout_ms)
 {
     uint64_t until = st_mono_ms () + timeout_ms;
-    while (!st_task_reap (t)) {
+    while (!st__wtask_reap (t)) {
         cr_assert (st_mono_ms () < until, "task did not end within %llu ms", (unsigned long long) timeout_ms);
-        st_task_tick (t, st_mono_ms ());
+        st__wtask_tick (t, st_mono_ms ());
         usleep (5000);
     }
-    return st_task_status (t);
+    return st__wtask_status (t);
 }
 
 /*  The whole file as a string (caller frees), or NULL.  */
@@ -86,8 +86,8 @@ static char *
 s_log (uint64_t job, int is_stderr)
 {
     char path[4096];
-    st_task_key_t key = { job, 0, 1 };
-    cr_assert_eq (st_task_log_path (s_dir, &key, is_stderr, path, sizeof path), 0);
+    st__wtask_key_t key = { job, 0, 1 };
+    cr_assert_eq (st__wtask_log_path (s_dir, &key, is_stderr, path, sizeof path), 0);
     return s_slurp (path);
 }
 
@@ -95,7 +95,7 @@ s_log (uint64_t job, int is_stderr)
 static int
 s_gone (pid_t pid)
 {
-    return st_proc_stat (pid, NULL, NULL) != 0;
+    return st__proc_stat (pid, NULL, NULL) != 0;
 }
 
 static int
@@ -131,8 +131,8 @@ s_read_pid_file (const char *path)
 Test (worker_task, output_goes_to_log_files)
 {
     const char *argv[] = { "sh", "-c", "echo out; echo err >&2", NULL };
-    st_task_t *t = s_start (1, argv, NULL, NULL, 0, 0);
-    const st_task_status_t *s = st_task_status (t);
+    st__wtask_t *t = s_start (1, argv, NULL, NULL, 0, 0);
+    const st__wtask_status_t *s = st__wtask_status (t);
     cr_assert_eq (s->state, STRATA__TASK_STATE__TASK_RUNNING, "start failed: %s", s->message);
     cr_assert_gt (s->pid, 0);
     cr_assert_gt (s->started_unix_ms, 0);
@@ -154,19 +154,19 @@ Test (worker_task, output_goes_to_log_files)
     struct stat st;
     cr_assert_eq (stat (path, &st), 0);
     cr_assert_eq (st.st_mode & 0777, 0640, "log mode %o", st.st_mode & 0777);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
     cr_assert_null (t);
 }
 
 Test (worker_task, logs_are_appended_not_truncated)
 {
     const char *argv[] = { "echo", "again", NULL };
-    st_task_t *t = s_start (2, argv, NULL, NULL, 0, 0);
+    st__wtask_t *t = s_start (2, argv, NULL, NULL, 0, 0);
     s_wait_end (t, 5000);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
     t = s_start (2, argv, NULL, NULL, 0, 0);
     s_wait_end (t, 5000);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
     char *out = s_log (2, 0);
     cr_assert_str_eq (out, "again\nagain\n");
     free (out);
@@ -175,23 +175,23 @@ Test (worker_task, logs_are_appended_not_truncated)
 Test (worker_task, exit_code_is_reported)
 {
     const char *argv[] = { "sh", "-c", "exit 3", NULL };
-    st_task_t *t = s_start (3, argv, NULL, NULL, 0, 0);
-    const st_task_status_t *s = s_wait_end (t, 5000);
+    st__wtask_t *t = s_start (3, argv, NULL, NULL, 0, 0);
+    const st__wtask_status_t *s = s_wait_end (t, 5000);
     cr_assert_eq (s->state, STRATA__TASK_STATE__TASK_EXITED);
     cr_assert_eq (s->exit_code, 3);
     cr_assert_eq (s->term_signal, 0);
     cr_assert_eq (s->timed_out, 0);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 }
 
 Test (worker_task, terminating_signal_is_reported)
 {
     const char *argv[] = { "sh", "-c", "kill -USR1 $$", NULL };
-    st_task_t *t = s_start (4, argv, NULL, NULL, 0, 0);
-    const st_task_status_t *s = s_wait_end (t, 5000);
+    st__wtask_t *t = s_start (4, argv, NULL, NULL, 0, 0);
+    const st__wtask_status_t *s = s_wait_end (t, 5000);
     cr_assert_eq (s->state, STRATA__TASK_STATE__TASK_EXITED);
     cr_assert_eq (s->term_signal, SIGUSR1);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 }
 
 /*  Returns non-zero when the NUL-separated/newline list text holds line.  */
@@ -223,17 +223,17 @@ Test (worker_task, environment_is_cleaned_and_extended)
     st_kv_add (&env, "RANK", "0");
     st_kv_add (&env, "FOO", "bar baz");
     const char *argv[] = { "env", NULL };
-    st_task_spec_t spec = {
+    st__wtask_spec_t spec = {
         .key = { 5, 0, 1 },
         .argv = argv,
         .env = &env,
         .gpu_list = "1,3",
         .local_rank = 2,
     };
-    st_task_t *t = st_task_start (s_dir, &spec);
-    cr_assert_eq (st_task_status (t)->state, STRATA__TASK_STATE__TASK_RUNNING, "%s", st_task_status (t)->message);
+    st__wtask_t *t = st__wtask_start (s_dir, &spec);
+    cr_assert_eq (st__wtask_status (t)->state, STRATA__TASK_STATE__TASK_RUNNING, "%s", st__wtask_status (t)->message);
     s_wait_end (t, 5000);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 
     char *out = s_log (5, 0);
     cr_assert (s_has_line (out, "PATH=/usr/local/bin:/usr/bin:/bin"), "env:\n%s", out);
@@ -266,12 +266,12 @@ Test (worker_task, launch_env_overrides_base_but_not_gpus)
     st_kv_add (&env, "LOCAL_RANK", "7");
     st_kv_add (&env, "CUDA_VISIBLE_DEVICES", "0,1,2,3");
     const char *argv[] = { "env", NULL };
-    st_task_spec_t spec = {
+    st__wtask_spec_t spec = {
         .key = { 6, 0, 1 }, .argv = argv, .env = &env, .gpu_list = "2", .local_rank = 0,
     };
-    st_task_t *t = st_task_start (s_dir, &spec);
+    st__wtask_t *t = st__wtask_start (s_dir, &spec);
     s_wait_end (t, 5000);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
     char *out = s_log (6, 0);
     cr_assert (s_has_line (out, "PATH=/bin:/usr/bin"), "env:\n%s", out);
     cr_assert (s_has_line (out, "LOCAL_RANK=7"), "the scheduler's local rank wins:\n%s", out);
@@ -287,9 +287,9 @@ Test (worker_task, workdir_is_used)
     snprintf (wd, sizeof wd, "%s/work dir", s_dir);
     cr_assert_eq (mkdir (wd, 0755), 0);
     const char *argv[] = { "pwd", NULL };
-    st_task_t *t = s_start (7, argv, NULL, wd, 0, 0);
+    st__wtask_t *t = s_start (7, argv, NULL, wd, 0, 0);
     s_wait_end (t, 5000);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
     char *out = s_log (7, 0);
     char want[600];
     snprintf (want, sizeof want, "%s\n", wd);
@@ -300,9 +300,9 @@ Test (worker_task, workdir_is_used)
 Test (worker_task, default_workdir_is_the_task_dir)
 {
     const char *argv[] = { "sh", "-c", "pwd; touch made-here", NULL };
-    st_task_t *t = s_start (8, argv, NULL, NULL, 0, 0);
+    st__wtask_t *t = s_start (8, argv, NULL, NULL, 0, 0);
     s_wait_end (t, 5000);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
     char *out = s_log (8, 0);
     char want[600], made[600];
     snprintf (want, sizeof want, "%s/tasks/8.0.1\n", s_dir);
@@ -315,41 +315,41 @@ Test (worker_task, default_workdir_is_the_task_dir)
 Test (worker_task, bad_workdir_is_a_start_failure)
 {
     const char *argv[] = { "true", NULL };
-    st_task_t *t = s_start (9, argv, NULL, "/nonexistent/strata/dir", 0, 0);
-    const st_task_status_t *s = st_task_status (t);
+    st__wtask_t *t = s_start (9, argv, NULL, "/nonexistent/strata/dir", 0, 0);
+    const st__wtask_status_t *s = st__wtask_status (t);
     cr_assert_eq (s->state, STRATA__TASK_STATE__TASK_START_FAILED);
     cr_assert_not_null (strstr (s->message, "/nonexistent/strata/dir"), "message: %s", s->message);
     cr_assert_not_null (strstr (s->message, "No such file or directory"), "message: %s", s->message);
-    cr_assert_eq (st_task_alive (t), 0);
-    cr_assert_eq (st_task_reap (t), 0);
+    cr_assert_eq (st__wtask_alive (t), 0);
+    cr_assert_eq (st__wtask_reap (t), 0);
     char pidfile[600];
     snprintf (pidfile, sizeof pidfile, "%s/run/9.0.1.pid", s_dir);
     cr_assert_neq (access (pidfile, F_OK), 0, "no pid file for a task that never ran");
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 }
 
 Test (worker_task, unknown_program_is_a_start_failure)
 {
     const char *argv[] = { "strata-no-such-program", "x", NULL };
-    st_task_t *t = s_start (10, argv, NULL, NULL, 0, 0);
-    const st_task_status_t *s = st_task_status (t);
+    st__wtask_t *t = s_start (10, argv, NULL, NULL, 0, 0);
+    const st__wtask_status_t *s = st__wtask_status (t);
     cr_assert_eq (s->state, STRATA__TASK_STATE__TASK_START_FAILED);
     cr_assert_not_null (strstr (s->message, "strata-no-such-program"), "message: %s", s->message);
     cr_assert_not_null (strstr (s->message, "not found"), "message: %s", s->message);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 
     const char *argv2[] = { "/nonexistent/bin/prog", NULL };
     t = s_start (10, argv2, NULL, NULL, 0, 0);
-    s = st_task_status (t);
+    s = st__wtask_status (t);
     cr_assert_eq (s->state, STRATA__TASK_STATE__TASK_START_FAILED);
     cr_assert_not_null (strstr (s->message, "cannot execute /nonexistent/bin/prog"), "message: %s", s->message);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 
     const char *argv3[] = { "", NULL };
     t = s_start (10, argv3, NULL, NULL, 0, 0);
-    cr_assert_eq (st_task_status (t)->state, STRATA__TASK_STATE__TASK_START_FAILED);
-    cr_assert_str_eq (st_task_status (t)->message, "empty command");
-    st_task_destroy (&t);
+    cr_assert_eq (st__wtask_status (t)->state, STRATA__TASK_STATE__TASK_START_FAILED);
+    cr_assert_str_eq (st__wtask_status (t)->message, "empty command");
+    st__wtask_destroy (&t);
 }
 
 Test (worker_task, script_without_shebang_runs_under_sh)
@@ -361,20 +361,20 @@ Test (worker_task, script_without_shebang_runs_under_sh)
     fclose (f);
     chmod (script, 0755);
     const char *argv[] = { script, "arg1", NULL };
-    st_task_t *t = s_start (11, argv, NULL, NULL, 0, 0);
-    const st_task_status_t *s = s_wait_end (t, 5000);
+    st__wtask_t *t = s_start (11, argv, NULL, NULL, 0, 0);
+    const st__wtask_status_t *s = s_wait_end (t, 5000);
     cr_assert_eq (s->exit_code, 0);
     char *out = s_log (11, 0);
     cr_assert_str_eq (out, "from-script arg1\n");
     free (out);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 }
 
 Test (worker_task, pid_file_lives_while_the_task_runs)
 {
     const char *argv[] = { "sleep", "100", NULL };
-    st_task_t *t = s_start (12, argv, NULL, NULL, 0, 1000);
-    const st_task_status_t *s = st_task_status (t);
+    st__wtask_t *t = s_start (12, argv, NULL, NULL, 0, 1000);
+    const st__wtask_status_t *s = st__wtask_status (t);
     char path[600];
     snprintf (path, sizeof path, "%s/run/12.0.1.pid", s_dir);
     char *text = s_slurp (path);
@@ -386,29 +386,29 @@ Test (worker_task, pid_file_lives_while_the_task_runs)
     cr_assert_eq (pgid, s->pid);
     uint64_t real_start = 0;
     pid_t grp = 0;
-    cr_assert_eq (st_proc_stat (s->pid, &real_start, &grp), 0);
+    cr_assert_eq (st__proc_stat (s->pid, &real_start, &grp), 0);
     cr_assert_eq (start, real_start);
     cr_assert_eq (grp, s->pid, "the task leads its own process group");
 
-    st_task_kill (t);
+    st__wtask_kill (t);
     s = s_wait_end (t, 5000);
     cr_assert_eq (s->term_signal, SIGKILL);
     cr_assert_neq (access (path, F_OK), 0, "pid file removed after the end");
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 }
 
 Test (worker_task, terminate_ends_a_cooperative_task_at_once)
 {
     const char *argv[] = { "sleep", "100", NULL };
-    st_task_t *t = s_start (13, argv, NULL, NULL, 0, 5000);
+    st__wtask_t *t = s_start (13, argv, NULL, NULL, 0, 5000);
     uint64_t t0 = st_mono_ms ();
-    st_task_terminate (t, 0, t0);
-    cr_assert (st_task_stopping (t));
-    const st_task_status_t *s = s_wait_end (t, 5000);
+    st__wtask_terminate (t, 0, t0);
+    cr_assert (st__wtask_stopping (t));
+    const st__wtask_status_t *s = s_wait_end (t, 5000);
     cr_assert_eq (s->term_signal, SIGTERM);
     cr_assert_eq (s->timed_out, 0);
     cr_assert_lt (st_mono_ms () - t0, 3000, "well before the 5 s grace");
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 }
 
 Test (worker_task, terminate_kills_an_ignoring_group_after_grace)
@@ -418,20 +418,20 @@ Test (worker_task, terminate_kills_an_ignoring_group_after_grace)
     char script[1024];
     snprintf (script, sizeof script, "trap '' TERM; sleep 100 & echo $! > '%s'; wait", childfile);
     const char *argv[] = { "sh", "-c", script, NULL };
-    st_task_t *t = s_start (14, argv, NULL, NULL, 0, 10000);
+    st__wtask_t *t = s_start (14, argv, NULL, NULL, 0, 10000);
     pid_t child = s_read_pid_file (childfile);
     cr_assert_gt (child, 0);
 
     uint64_t t0 = st_mono_ms ();
-    st_task_terminate (t, 400, t0);   /*  the Signal's grace overrides the Launch's  */
-    cr_assert_eq (st_task_next_deadline (t), t0 + 400);
-    const st_task_status_t *s = s_wait_end (t, 5000);
+    st__wtask_terminate (t, 400, t0);   /*  the Signal's grace overrides the Launch's  */
+    cr_assert_eq (st__wtask_next_deadline (t), t0 + 400);
+    const st__wtask_status_t *s = s_wait_end (t, 5000);
     uint64_t took = st_mono_ms () - t0;
     cr_assert_eq (s->term_signal, SIGKILL, "signal %d", s->term_signal);
     cr_assert_geq (took, 400, "SIGKILL only after the grace period (took %llu ms)", (unsigned long long) took);
     cr_assert_lt (took, 3000);
     cr_assert (s_wait_gone (child, 3000), "child %d of the group survived", (int) child);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 }
 
 Test (worker_task, leftover_children_die_with_the_leader)
@@ -441,52 +441,52 @@ Test (worker_task, leftover_children_die_with_the_leader)
     char script[1024];
     snprintf (script, sizeof script, "sleep 100 & echo $! > '%s'", childfile);
     const char *argv[] = { "sh", "-c", script, NULL };
-    st_task_t *t = s_start (15, argv, NULL, NULL, 0, 0);
-    const st_task_status_t *s = s_wait_end (t, 5000);
+    st__wtask_t *t = s_start (15, argv, NULL, NULL, 0, 0);
+    const st__wtask_status_t *s = s_wait_end (t, 5000);
     cr_assert_eq (s->exit_code, 0);
     pid_t child = s_read_pid_file (childfile);
     cr_assert (s_wait_gone (child, 3000), "background process %d outlived its task", (int) child);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 }
 
 Test (worker_task, time_limit_is_enforced)
 {
     const char *argv[] = { "sleep", "100", NULL };
     uint64_t t0 = st_mono_ms ();
-    st_task_t *t = s_start (16, argv, NULL, NULL, 1, 300);
-    uint64_t deadline = st_task_next_deadline (t);
+    st__wtask_t *t = s_start (16, argv, NULL, NULL, 1, 300);
+    uint64_t deadline = st__wtask_next_deadline (t);
     cr_assert_geq (deadline, t0 + 1000);
     cr_assert_leq (deadline, st_mono_ms () + 1000);
-    const st_task_status_t *s = s_wait_end (t, 5000);
+    const st__wtask_status_t *s = s_wait_end (t, 5000);
     uint64_t took = st_mono_ms () - t0;
     cr_assert_eq (s->state, STRATA__TASK_STATE__TASK_EXITED);
     cr_assert_eq (s->timed_out, 1);
     cr_assert_eq (s->term_signal, SIGTERM);
     cr_assert_geq (took, 1000);
     cr_assert_lt (took, 4000);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 }
 
 Test (worker_task, time_limit_escalates_to_sigkill)
 {
     const char *argv[] = { "sh", "-c", "trap '' TERM; while :; do sleep 0.05; done", NULL };
     uint64_t t0 = st_mono_ms ();
-    st_task_t *t = s_start (17, argv, NULL, NULL, 1, 300);
-    const st_task_status_t *s = s_wait_end (t, 5000);
+    st__wtask_t *t = s_start (17, argv, NULL, NULL, 1, 300);
+    const st__wtask_status_t *s = s_wait_end (t, 5000);
     uint64_t took = st_mono_ms () - t0;
     cr_assert_eq (s->timed_out, 1);
     cr_assert_eq (s->term_signal, SIGKILL);
     cr_assert_geq (took, 1300);
     cr_assert_lt (took, 4000);
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 }
 
 Test (worker_task, destroy_kills_a_live_task)
 {
     const char *argv[] = { "sleep", "100", NULL };
-    st_task_t *t = s_start (18, argv, NULL, NULL, 0, 0);
-    pid_t pid = st_task_status (t)->pid;
-    st_task_destroy (&t);
+    st__wtask_t *t = s_start (18, argv, NULL, NULL, 0, 0);
+    pid_t pid = st__wtask_status (t)->pid;
+    st__wtask_destroy (&t);
     cr_assert (s_gone (pid));
     char path[600];
     snprintf (path, sizeof path, "%s/run/18.0.1.pid", s_dir);
@@ -502,17 +502,17 @@ Test (worker_task, leftover_cleanup_kills_a_stale_group)
     char script[1024];
     snprintf (script, sizeof script, "sleep 100 & echo $! > '%s'; wait", childfile);
     const char *argv[] = { "sh", "-c", script, NULL };
-    st_task_t *t = s_start (19, argv, NULL, NULL, 0, 0);
+    st__wtask_t *t = s_start (19, argv, NULL, NULL, 0, 0);
     pid_t child = s_read_pid_file (childfile);
 
-    cr_assert_eq (st_pidfile_cleanup (s_dir), 1);
-    const st_task_status_t *s = s_wait_end (t, 5000);
+    cr_assert_eq (st__pidfile_cleanup (s_dir), 1);
+    const st__wtask_status_t *s = s_wait_end (t, 5000);
     cr_assert_eq (s->term_signal, SIGKILL);
     cr_assert (s_wait_gone (child, 3000), "group member %d survived", (int) child);
     char path[600];
     snprintf (path, sizeof path, "%s/run/19.0.1.pid", s_dir);
     cr_assert_neq (access (path, F_OK), 0, "pid file removed");
-    st_task_destroy (&t);
+    st__wtask_destroy (&t);
 }
 
 /*  Forks a process that leads its own group and sleeps.  */
@@ -535,11 +535,11 @@ Test (worker_task, leftover_cleanup_spares_a_recycled_pid)
     pid_t pid = s_spawn_group_leader ();
     uint64_t start = 0;
     uint64_t until = st_mono_ms () + 2000;
-    while (st_proc_stat (pid, &start, NULL) != 0 && st_mono_ms () < until)
+    while (st__proc_stat (pid, &start, NULL) != 0 && st_mono_ms () < until)
         usleep (1000);
     /*  Same pid, different start time: another process now owns the number.  */
-    cr_assert_eq (st_pidfile_write (s_dir, "20.0.1", pid, start + 12345), 0);
-    cr_assert_eq (st_pidfile_cleanup (s_dir), 0);
+    cr_assert_eq (st__pidfile_write (s_dir, "20.0.1", pid, start + 12345), 0);
+    cr_assert_eq (st__pidfile_cleanup (s_dir), 0);
     usleep (100000);
     cr_assert_not (s_gone (pid), "an unrelated process was killed");
     char path[600];
@@ -576,13 +576,13 @@ Test (worker_task, leftover_cleanup_finds_members_of_a_leaderless_group)
     pid_t member = 0;
     cr_assert_eq (read (up[0], &member, sizeof member), (ssize_t) sizeof member);
     uint64_t start = 0;
-    cr_assert_eq (st_proc_stat (leader, &start, NULL), 0);
-    cr_assert_eq (st_pidfile_write (s_dir, "21.0.1", leader, start), 0);
+    cr_assert_eq (st__proc_stat (leader, &start, NULL), 0);
+    cr_assert_eq (st__pidfile_write (s_dir, "21.0.1", leader, start), 0);
     cr_assert_eq (write (go[1], "x", 1), 1);
     waitpid (leader, NULL, 0);
     cr_assert_not (s_gone (member));
 
-    cr_assert_eq (st_pidfile_cleanup (s_dir), 1);
+    cr_assert_eq (st__pidfile_cleanup (s_dir), 1);
     cr_assert (s_wait_gone (member, 3000), "member %d of the leaderless group survived", (int) member);
     close (up[0]), close (up[1]), close (go[0]), close (go[1]);
 }

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "collective.h"
+#include "strata/collective.h"
 
 /*  NCCL_UNIQUE_ID_BYTES (nccl.c checks it at compile time).  */
 #define SC__NCCL_ID_BYTES 128

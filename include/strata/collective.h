@@ -1,4 +1,4 @@
-/*  collective.h: libstrata-collective, one C API over MPI and NCCL.
+/*  strata/collective.h: libstrata-collective, one C API over MPI and NCCL.
  *
  *  A communicator joins the ranks of one job. Which backend carries it:
  *

@@ -5,7 +5,7 @@
  *      strata-rdzv progress STEP [--total N] [--loss X] [--rate R] [--unit U]
  *
  *  For programs that do not link libstrata (a shell launcher, a Python
- *  script): the same calls as st_agent.h. Exit 0, 1 on failure (the reason
+ *  script): the same calls as strata/agent.h. Exit 0, 1 on failure (the reason
  *  on stderr), 2 on bad usage.
  */
 #include <errno.h>
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "st_agent.h"
+#include "strata/agent.h"
 
 static void
 s_usage (FILE *f)

@@ -3,7 +3,7 @@
  *      strata-sim --trace FILE (--cluster FILE | --nodes N --gpus-per-node G)
  *                 --policy fifo|backfill|default|las|sjf [--jobs-out FILE]
  *
- *  Prints `key: value` lines (bench/sim/README.md lists them). Exit status: 0
+ *  Prints `key: value` lines (tools/sim/README.md lists them). Exit status: 0
  *  when every job finished; 1 for bad input, an engine error, or jobs that
  *  could never start; 2 for a usage error. */
 #include <inttypes.h>
@@ -82,7 +82,7 @@ static const char s_description[] =
 
 static const char s_epilogue[] =
     "\n"
-    "model (bench/sim/README.md has the details):\n"
+    "model (tools/sim/README.md has the details):\n"
     "  - the engine runs a cycle at every instant where a job arrives or ends (and every --tick);\n"
     "    a preempted job stops at once, the engine runs again at the same instant, and the job later\n"
     "    resumes from its checkpoint: its remaining time plus --restart-overhead;\n"

@@ -9,13 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collective.h"
-
-#ifdef STRATA_TWIN_CUDA
-#define S_CUDA_BUILT "This build has CUDA."
-#else
-#define S_CUDA_BUILT "This build has no CUDA."
-#endif
+#include "device.h"
+#include "strata/collective.h"
+#include "strata/task.h"
 
 static const char s_usage[] =
     "usage: strata-twin-train --data PATH [options]\n"
@@ -41,7 +37,7 @@ static const char s_usage[] =
     "  --device D              where the steps run: cpu, cuda or auto (cuda when a CUDA device\n"
     "                          is visible, else cpu) [cpu]; cuda: each rank takes ordinal\n"
     "                          (local rank mod visible devices), so one GPU per rank\n"
-    "                          (CUDA_VISIBLE_DEVICES) means its device 0. " S_CUDA_BUILT "\n"
+    "                          (CUDA_VISIBLE_DEVICES) means its device 0. %s\n"
     "  --help                  this text\n"
     "\n"
     "Exit status: 0 done; 1 I/O or internal error; 2 bad flags or input;\n"
@@ -81,7 +77,7 @@ s_double (const char *flag, const char *s, double lo, double hi, double *out)
 static int
 s_several_ranks (void)
 {
-    static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "STRATA_WORLD_SIZE" };
+    static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", ST_ENV_WORLD_SIZE };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv (vars[i]);
         if (v && atoi (v) > 1)
@@ -102,6 +98,7 @@ main (int argc, char **argv)
 {
     twin_opts_t o;
     twin_opts_defaults (&o);
+    o.cuda = twin_device_cuda ();       /*  NULL in a build without CUDA (device_none.c)  */
     enum { O_DATA = 256, O_STEPS, O_BATCH, O_SEQ, O_SEED, O_DIR, O_RESUME, O_BASE, O_LAYERS, O_DIM, O_HEADS,
            O_LR, O_VAL, O_EVERY, O_BACKEND, O_DEVICE, O_HELP };
     static const struct option opts[] = {
@@ -136,7 +133,7 @@ main (int argc, char **argv)
         case O_DIR: o.checkpoint_dir = optarg; break;
         case O_BASE: o.base = optarg; break;
         case O_RESUME: o.resume = 1; break;
-        case O_HELP: fputs (s_usage, stdout); return 0;
+        case O_HELP: printf (s_usage, o.cuda ? "This build has CUDA." : "This build has no CUDA."); return 0;
         case O_STEPS:
             if (s_long (name, optarg, 0, LONG_MAX, &v) < 0) return TWIN_EXIT_USAGE;
             o.steps = v;
@@ -194,14 +191,12 @@ main (int argc, char **argv)
     if (!o.data)
         return twin_usage_error (S_NAME, "--data is required");
     if (!o.checkpoint_dir)
-        o.checkpoint_dir = getenv ("STRATA_CHECKPOINT_DIR");
-#ifndef STRATA_TWIN_CUDA
-    if (o.device == TWIN_DEVICE_CUDA) {
+        o.checkpoint_dir = getenv (ST_ENV_CHECKPOINT_DIR);
+    if (!o.cuda && o.device == TWIN_DEVICE_CUDA) {
         fprintf (stderr, "strata-twin-train: --device cuda: this strata-twin-train was built without CUDA "
                  "(CMake found no CUDA compiler and toolkit)\n");
         return TWIN_EXIT_USAGE;
     }
-#endif
 
     struct sigaction sa;
     memset (&sa, 0, sizeof sa);

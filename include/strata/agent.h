@@ -1,4 +1,4 @@
-/*  st_agent.h: a task's line to the worker that started it.
+/*  strata/agent.h: a task's line to the worker that started it.
  *
  *  A Strata worker gives every task STRATA_RENDEZVOUS (the endpoint of its
  *  local agent socket) and STRATA_TASK_TOKEN (a secret that names the task to

@@ -1,10 +1,10 @@
-/*  st_agent.c: a task's line to its worker (st_agent.h).
+/*  st_agent.c: a task's line to its worker (strata/agent.h).
  *
  *  One DEALER socket to the worker's agent endpoint. A request is one
  *  Envelope; its reply carries reply_to = the request's seq. Replies to
  *  earlier requests that gave up (a timeout) are read and dropped.
  */
-#include "st_agent.h"
+#include "strata/agent.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -16,6 +16,7 @@
 
 #include "st_time.h"
 #include "st_wire.h"
+#include "strata/task.h"
 
 /*  Margin over a rendezvous timeout for the round trip through the worker
  *  and the scheduler; a request with no deadline of its own gets this.  */
@@ -47,23 +48,23 @@ s_env_u64 (const char *name, uint64_t *out)
 st_agent_t *
 st_agent_open (char *err, size_t errlen)
 {
-    const char *endpoint = getenv ("STRATA_RENDEZVOUS");
-    const char *token = getenv ("STRATA_TASK_TOKEN");
+    const char *endpoint = getenv (ST_ENV_RENDEZVOUS);
+    const char *token = getenv (ST_ENV_TASK_TOKEN);
     uint64_t job, rank, attempt;
     if (!endpoint || !*endpoint) {
-        snprintf (err, errlen, "not started by a Strata worker (STRATA_RENDEZVOUS is not set)");
+        snprintf (err, errlen, "not started by a Strata worker (" ST_ENV_RENDEZVOUS " is not set)");
         return NULL;
     }
     if (!token || !*token || strlen (token) >= sizeof ((st_agent_t *) 0)->token) {
-        snprintf (err, errlen, "STRATA_RENDEZVOUS is set but STRATA_TASK_TOKEN is missing or malformed");
+        snprintf (err, errlen, ST_ENV_RENDEZVOUS " is set but " ST_ENV_TASK_TOKEN " is missing or malformed");
         return NULL;
     }
     /*  The token names the task to its worker; these only label requests.  */
-    if (s_env_u64 ("STRATA_JOB_ID", &job) != 0)
+    if (s_env_u64 (ST_ENV_JOB_ID, &job) != 0)
         job = 0;
-    if (s_env_u64 ("STRATA_RANK", &rank) != 0 || rank > UINT32_MAX)
+    if (s_env_u64 (ST_ENV_RANK, &rank) != 0 || rank > UINT32_MAX)
         rank = 0;
-    if (s_env_u64 ("STRATA_ATTEMPT", &attempt) != 0 || attempt > UINT32_MAX)
+    if (s_env_u64 (ST_ENV_ATTEMPT, &attempt) != 0 || attempt > UINT32_MAX)
         attempt = 0;
     st_agent_t *self = calloc (1, sizeof *self);
     if (!self) {

@@ -27,8 +27,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "strata/task.h"
+
 #define TWIN_VOCAB 256                  /*  byte-level  */
-#define TWIN_EXIT_PREEMPTED 75          /*  EX_TEMPFAIL: checkpoint written, requeue me  */
+#define TWIN_EXIT_PREEMPTED ST_EXIT_PREEMPTED  /*  75, EX_TEMPFAIL: checkpoint written, requeue me  */
 #define TWIN_EXIT_USAGE 2
 
 typedef struct {
@@ -144,17 +146,20 @@ typedef struct {
     long checkpoint_every;              /*  0: only at the end (and on SIGTERM)  */
     int resume;
     int rank, world;                    /*  data slice when comm is NULL (default 0 of 1)  */
-    /*  The ranks' communicator (worker/collective/collective.h), or NULL for
+    /*  The ranks' communicator (strata/collective.h), or NULL for
      *  a process alone. With it, rank and world come from the communicator,
      *  gradients and losses are averaged over the ranks every step, rank 0
      *  alone writes checkpoints, and the ranks agree when to stop.  */
     struct sc_comm *comm;
     int val_windows;                    /*  cap on validation windows  */
     /*  Where the steps run (--device): TWIN_DEVICE_CPU (the default),
-     *  TWIN_DEVICE_CUDA (worker/twin/cuda/twin_cuda.h; only in a build with
-     *  STRATA_TWIN_CUDA, TWIN_EXIT_USAGE otherwise or without a visible
-     *  device), TWIN_DEVICE_AUTO (cuda when a device is visible, else cpu).  */
+     *  TWIN_DEVICE_CUDA (the device `cuda`; TWIN_EXIT_USAGE without it or
+     *  without a visible device), TWIN_DEVICE_AUTO (cuda when a device is
+     *  visible, else cpu).  */
     int device;
+    /*  The CUDA device (device.h): twin_device_cuda () in strata-twin-train,
+     *  NULL (twin_opts_defaults) for a program that runs on the CPU only.  */
+    const struct twin_device_ops *cuda;
 } twin_opts_t;
 
 #define TWIN_DEVICE_CPU 0

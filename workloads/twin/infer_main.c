@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "st_agent.h"
+#include "strata/agent.h"
+#include "strata/task.h"
 
 static const char s_usage[] =
     "usage: strata-twin-infer --model PATH --data FILE --out FILE [options]\n"
@@ -74,10 +75,10 @@ main (int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     /*  Defaults from the environment a Strata worker gives a shard.  */
-    const char *env_rank = getenv ("STRATA_RANK"), *env_world = getenv ("STRATA_WORLD_SIZE");
-    if (env_rank && *env_rank && s_int ("STRATA_RANK", env_rank, 0, INT_MAX - 1, &o.shard) < 0)
+    const char *env_rank = getenv (ST_ENV_RANK), *env_world = getenv (ST_ENV_WORLD_SIZE);
+    if (env_rank && *env_rank && s_int (ST_ENV_RANK, env_rank, 0, INT_MAX - 1, &o.shard) < 0)
         return TWIN_EXIT_USAGE;
-    if (env_world && *env_world && s_int ("STRATA_WORLD_SIZE", env_world, 1, INT_MAX, &o.shards) < 0)
+    if (env_world && *env_world && s_int (ST_ENV_WORLD_SIZE, env_world, 1, INT_MAX, &o.shards) < 0)
         return TWIN_EXIT_USAGE;
     opterr = 0;
     int c;
@@ -126,7 +127,7 @@ main (int argc, char **argv)
     if (agent) {
         o.progress = s_progress;
         o.progress_arg = agent;
-    } else if (getenv ("STRATA_RENDEZVOUS"))
+    } else if (getenv (ST_ENV_RENDEZVOUS))
         fprintf (stderr, "strata-twin-infer: no progress reports: %s\n", err);
     int rc = twin_infer (&o, stdout, stderr);
     st_agent_close (agent);

@@ -3,8 +3,9 @@
  *  The same model as twin.h/model.c (same layout, same maths), with its
  *  params, grads and AdamW moments in device memory. Matrix products go
  *  through cuBLAS (plain fp32: no TF32), everything else through the kernels
- *  of twin_cuda_kernels.cu. Built only where CMake finds CUDA; users of the
- *  library `strata_twin_cuda` get STRATA_TWIN_CUDA=1 defined. This header
+ *  of twin_cuda_kernels.cu. Built only where CMake finds CUDA; the training
+ *  loop reaches it through the device table (../device.h,
+ *  twin_cuda_device.c), never directly. This header
  *  needs no CUDA header: device pointers and the stream are plain pointers.
  *
  *  Device buffers (each ONE contiguous allocation of n_params floats, the
@@ -12,7 +13,7 @@
  *      params, grads, m, v
  *
  *  One data-parallel training step (rank r of world ranks, one GPU each),
- *  in train.c's terms (comm is its sc_comm_t, worker/collective/collective.h):
+ *  in train.c's terms (comm is its sc_comm_t, strata/collective.h):
  *
  *      twin_data_batch (&data, key, &cursor, T, B, rank, world, tokens);  host, as today
  *      float loss = twin_cuda_forward (g, tokens, B, T);    NAN on a CUDA error

@@ -1,4 +1,4 @@
-/*  collective.c: libstrata-collective (collective.h): who the ranks are,
+/*  collective.c: libstrata-collective (strata/collective.h): who the ranks are,
  *  which backend carries them, the MPI and self backends, and the NCCL
  *  bootstrap (the NCCL calls themselves are in nccl.c).
  *
@@ -17,7 +17,7 @@
  *       or a one-byte value in the rendezvous), so the others fail at once
  *       instead of at the timeout.
  */
-#include "collective.h"
+#include "strata/collective.h"
 
 #include <limits.h>
 #include <mpi.h>
@@ -26,7 +26,8 @@
 #include <string.h>
 
 #include "coll_int.h"
-#include "st_agent.h"
+#include "strata/agent.h"
+#include "strata/task.h"
 
 /*  Open MPI keeps what MPI_Init allocates (much of it in components it
  *  dlopens and unloads before exit) until the process ends. LeakSanitizer
@@ -139,18 +140,18 @@ static int
 s_env_world (int *rank, int *size, char *err, size_t errlen)
 {
     *rank = 0, *size = 1;
-    int got_size = s_env_int ("STRATA_WORLD_SIZE", 1, INT_MAX, size, err, errlen);
+    int got_size = s_env_int (ST_ENV_WORLD_SIZE, 1, INT_MAX, size, err, errlen);
     if (got_size < 0)
         return -1;
-    int got_rank = s_env_int ("STRATA_RANK", 0, INT_MAX - 1, rank, err, errlen);
+    int got_rank = s_env_int (ST_ENV_RANK, 0, INT_MAX - 1, rank, err, errlen);
     if (got_rank < 0)
         return -1;
     if (got_size && !got_rank && *size > 1) {
-        snprintf (err, errlen, "STRATA_WORLD_SIZE is %d but STRATA_RANK is not set", *size);
+        snprintf (err, errlen, ST_ENV_WORLD_SIZE " is %d but " ST_ENV_RANK " is not set", *size);
         return -1;
     }
     if (*rank >= *size) {
-        snprintf (err, errlen, "STRATA_RANK %d is not below STRATA_WORLD_SIZE %d", *rank, *size);
+        snprintf (err, errlen, ST_ENV_RANK " %d is not below " ST_ENV_WORLD_SIZE " %d", *rank, *size);
         return -1;
     }
     return 0;
@@ -299,7 +300,7 @@ s_nccl_start (sc_comm_t *c, const sc_options_t *o, int gpus, char *err, size_t e
         /*  A Strata worker gives each rank its own CUDA_VISIBLE_DEVICES, so
          *  this is usually device 0 of one.  */
         char ignored[128];
-        if (s_env_int ("STRATA_LOCAL_RANK", 0, INT_MAX, &local, ignored, sizeof ignored) <= 0)
+        if (s_env_int (ST_ENV_LOCAL_RANK, 0, INT_MAX, &local, ignored, sizeof ignored) <= 0)
             local = 0;
     }
     c->nccl = sc__nccl_new (c->rank, c->size, local % gpus, id, err, errlen);
@@ -332,7 +333,7 @@ sc_init (const sc_options_t *opts, char *err, size_t errlen)
     if (launcher || o.backend == SC_MPI) {
         if (!launcher && c->size > 1) {
             snprintf (err, errlen,
-                      "mpi backend: STRATA_WORLD_SIZE is %d but this process was not started by mpirun, and Open MPI "
+                      "mpi backend: " ST_ENV_WORLD_SIZE " is %d but this process was not started by mpirun, and Open MPI "
                       "cannot join processes started apart (launch the ranks with mpirun, or use nccl)", c->size);
             goto fail;
         }

@@ -22,15 +22,15 @@
  *
  *  The device (docs/twin.md, "CUDA path"): with --device cuda the host model
  *  m is built, initialised or loaded and broadcast as on the CPU, then
- *  copied to the GPU (twin_cuda_new), where the steps run as twin_cuda.h
- *  lays out: forward, backward, the gradient allreduce (on the device grads
- *  under nccl, through m->grads under a host-memory backend), AdamW. Rank 0
- *  copies the device state back into m before every checkpoint and before
- *  the evaluation. Under nccl every buffer sc_broadcast/sc_allreduce sees is
+ *  copied to the device (o->cuda, device.h), where the steps run: forward,
+ *  backward, the gradient allreduce (on the device grads under nccl,
+ *  through m->grads under a host-memory backend), AdamW. Rank 0 copies the
+ *  device state back into m before every checkpoint and before the
+ *  evaluation. Under nccl every buffer sc_broadcast/sc_allreduce sees is
  *  device memory (s_bcast and the {loss, stop} pair are staged through
- *  sc_mem_*). All of it is under STRATA_TWIN_CUDA, which only the trainer's
- *  own copy of this file gets (worker/twin/CMakeLists.txt); the copy in
- *  strata_twin_core refuses TWIN_DEVICE_CUDA.
+ *  sc_mem_*). This file is compiled once and knows no CUDA: without
+ *  o->cuda (a program built without CUDA, or one that calls twin_train
+ *  itself) it refuses TWIN_DEVICE_CUDA.
  */
 #include "twin.h"
 
@@ -39,16 +39,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "collective.h"
-#include "st_agent.h"
-
-#ifdef STRATA_TWIN_CUDA
-#include "twin_cuda.h"
-/*  The model on the device; NULL: the steps run on the CPU.  */
-typedef twin_cuda_t s_gpu_t;
-#else
-typedef struct s_no_gpu s_gpu_t;        /*  never defined: always NULL without CUDA  */
-#endif
+#include "device.h"
+#include "strata/agent.h"
+#include "strata/collective.h"
+#include "strata/task.h"
 
 #define DEF_LAYERS 2
 #define DEF_DIM 64
@@ -171,39 +165,34 @@ s_allreduce_via (sc_comm_t *comm, float *host, float *dev, size_t n, sc_op_t op,
 /*  Copies the device's params, grads and AdamW moments into m (for a
  *  checkpoint or the evaluation).  */
 static int
-s_to_host (s_gpu_t *g, twin_model_t *m, FILE *errf)
+s_to_host (const twin_device_ops_t *dev, twin_device_t *g, twin_model_t *m, FILE *errf)
 {
-#ifdef STRATA_TWIN_CUDA
-    if (g && twin_cuda_to_host (g, m) < 0) {
-        fprintf (errf, "strata-twin-train: CUDA: %s\n", twin_cuda_error (g));
+    if (g && dev->to_host (g, m) < 0) {
+        fprintf (errf, "strata-twin-train: CUDA: %s\n", dev->error (g));
         return -1;
     }
-#else
-    (void) g, (void) m, (void) errf;
-#endif
     return 0;
 }
 
 /*  Rank 0 writes the checkpoint (from the device's state, when on one);
  *  every rank learns whether it could.  */
 static int
-s_save_all (sc_comm_t *comm, int rank, const twin_opts_t *o, s_gpu_t *g, twin_model_t *m, twin_ckpt_meta_t *meta,
-            FILE *errf)
+s_save_all (sc_comm_t *comm, int rank, const twin_opts_t *o, twin_device_t *g, twin_model_t *m,
+            twin_ckpt_meta_t *meta, FILE *errf)
 {
     int rc = 0;
-    if (rank == 0 && (s_to_host (g, m, errf) < 0 || s_save (o, m, meta, errf) < 0))
+    if (rank == 0 && (s_to_host (o->cuda, g, m, errf) < 0 || s_save (o, m, meta, errf) < 0))
         rc = 1;
     return s_agree_rc (comm, rc, errf) ? -1 : 0;
 }
 
-#ifdef STRATA_TWIN_CUDA
 /*  This rank's place among the ranks of its node: Open MPI's under mpirun
  *  (a Strata mpirun launch hands every process rank 0's STRATA_LOCAL_RANK),
  *  else STRATA_LOCAL_RANK, else LOCAL_RANK, else 0.  */
 static int
 s_local_rank (void)
 {
-    static const char *const vars[] = { "OMPI_COMM_WORLD_LOCAL_RANK", "STRATA_LOCAL_RANK", "LOCAL_RANK" };
+    static const char *const vars[] = { "OMPI_COMM_WORLD_LOCAL_RANK", ST_ENV_LOCAL_RANK, "LOCAL_RANK" };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *s = getenv (vars[i]);
         char *end;
@@ -215,7 +204,6 @@ s_local_rank (void)
     }
     return 0;
 }
-#endif
 
 /*  Resolves o->device: *cuda (0 or 1), *ordinal (the CUDA device, -1: the
  *  current one, which an nccl communicator has chosen), and the line rank 0
@@ -229,11 +217,20 @@ s_device (const twin_opts_t *o, sc_comm_t *comm, int *cuda, int *ordinal, char *
         return TWIN_EXIT_USAGE;
     }
     snprintf (line, linelen, "device cpu");
-#ifdef STRATA_TWIN_CUDA
+    if (!o->cuda) {
+        if (o->device == TWIN_DEVICE_CUDA) {
+            fprintf (errf, "strata-twin-train: --device cuda: this strata-twin-train was built without CUDA "
+                     "(CMake found no CUDA compiler and toolkit)\n");
+            return TWIN_EXIT_USAGE;
+        }
+        if (o->device == TWIN_DEVICE_AUTO)
+            snprintf (line, linelen, "device cpu (--device auto: built without CUDA)");
+        return 0;
+    }
     if (o->device == TWIN_DEVICE_CPU)
         return 0;
     char err[256];
-    int count = twin_cuda_device_count (err, sizeof err);
+    int count = o->cuda->count (err, sizeof err);
     if (count < 0) {
         if (o->device == TWIN_DEVICE_CUDA) {
             fprintf (errf, "strata-twin-train: --device cuda: %s\n", err);
@@ -260,28 +257,21 @@ s_device (const twin_opts_t *o, sc_comm_t *comm, int *cuda, int *ordinal, char *
     *ordinal = local % count;
     snprintf (line, linelen, "device cuda:%d (local rank %d, %d visible%s)", *ordinal, local, count, where);
     return 0;
-#else
-    (void) comm;
-    if (o->device == TWIN_DEVICE_CUDA) {
-        fprintf (errf, "strata-twin-train: --device cuda: this strata-twin-train was built without CUDA "
-                 "(CMake found no CUDA compiler and toolkit)\n");
-        return TWIN_EXIT_USAGE;
-    }
-    if (o->device == TWIN_DEVICE_AUTO)
-        snprintf (line, linelen, "device cpu (--device auto: built without CUDA)");
-    return 0;
-#endif
 }
 
 /*  The host model m onto the device (after loading and the broadcast), and
  *  the {loss, stop} pair in the communicator's memory when that is device
  *  memory (*shared stays NULL otherwise). Returns 0 or 1.  */
 static int
-s_gpu_open (sc_comm_t *comm, const twin_model_t *m, int ordinal, s_gpu_t **g, float **shared, FILE *errf)
+s_gpu_open (const twin_device_ops_t *dev, sc_comm_t *comm, const twin_model_t *m, int ordinal, twin_device_t **g,
+            float **shared, FILE *errf)
 {
-#ifdef STRATA_TWIN_CUDA
     char err[512];
-    *g = twin_cuda_new (m, ordinal, err, sizeof err);
+    if (!dev) {
+        fprintf (errf, "strata-twin-train: built without CUDA\n");
+        return 1;
+    }
+    *g = dev->open (m, ordinal, err, sizeof err);
     if (!*g) {
         fprintf (errf, "strata-twin-train: %s\n", err);
         return 1;
@@ -291,87 +281,65 @@ s_gpu_open (sc_comm_t *comm, const twin_model_t *m, int ordinal, s_gpu_t **g, fl
         return 1;
     }
     return 0;
-#else
-    (void) comm, (void) m, (void) ordinal, (void) g, (void) shared;
-    fprintf (errf, "strata-twin-train: built without CUDA\n");
-    return 1;
-#endif
 }
 
 static void
-s_gpu_close (sc_comm_t *comm, s_gpu_t **g, float *shared)
+s_gpu_close (const twin_device_ops_t *dev, sc_comm_t *comm, twin_device_t **g, float *shared)
 {
-#ifdef STRATA_TWIN_CUDA
+    if (!dev)
+        return;
     if (shared)
         sc_mem_free (comm, shared);
-    twin_cuda_destroy (g);
-#else
-    (void) comm, (void) g, (void) shared;
-#endif
+    dev->close (g);
 }
 
 /*  Forward and backward on the device; the loss, or NAN with *failed set
  *  (the rank still joins this step's reductions, so all ranks stop together).  */
 static float
-s_gpu_forward_backward (s_gpu_t *g, const uint8_t *tokens, int B, int T, int *failed, FILE *errf)
+s_gpu_forward_backward (const twin_device_ops_t *dev, twin_device_t *g, const uint8_t *tokens, int B, int T,
+                        int *failed, FILE *errf)
 {
-#ifdef STRATA_TWIN_CUDA
-    float loss = twin_cuda_forward (g, tokens, B, T);
-    if ((isnan (loss) && *twin_cuda_error (g)) || twin_cuda_backward (g) < 0) {
-        fprintf (errf, "strata-twin-train: CUDA: %s\n", twin_cuda_error (g));
+    float loss = dev->forward (g, tokens, B, T);
+    if ((isnan (loss) && *dev->error (g)) || dev->backward (g) < 0) {
+        fprintf (errf, "strata-twin-train: CUDA: %s\n", dev->error (g));
         *failed = 1;
         return NAN;
     }
     return loss;
-#else
-    (void) g, (void) tokens, (void) B, (void) T, (void) errf;
-    *failed = 1;
-    return NAN;
-#endif
 }
 
 /*  The allreduce-average of the device grads: in place under nccl, through
  *  m->grads under a host-memory backend.  */
 static int
-s_gpu_allreduce_grads (sc_comm_t *comm, s_gpu_t *g, twin_model_t *m, FILE *errf)
+s_gpu_allreduce_grads (const twin_device_ops_t *dev, sc_comm_t *comm, twin_device_t *g, twin_model_t *m, FILE *errf)
 {
-#ifdef STRATA_TWIN_CUDA
     if (sc_device_buffers (comm))
-        return s_allreduce (comm, twin_cuda_grads (g), twin_cuda_n_params (g), SC_AVG, errf);
-    if (twin_cuda_get_grads (g, m->grads) < 0) {
-        fprintf (errf, "strata-twin-train: CUDA: %s\n", twin_cuda_error (g));
+        return s_allreduce (comm, dev->grads (g), dev->n_params (g), SC_AVG, errf);
+    if (dev->get_grads (g, m->grads) < 0) {
+        fprintf (errf, "strata-twin-train: CUDA: %s\n", dev->error (g));
         return -1;
     }
     if (s_allreduce (comm, m->grads, m->n_params, SC_AVG, errf) < 0)
         return -1;
-    if (twin_cuda_set_grads (g, m->grads) < 0) {
-        fprintf (errf, "strata-twin-train: CUDA: %s\n", twin_cuda_error (g));
+    if (dev->set_grads (g, m->grads) < 0) {
+        fprintf (errf, "strata-twin-train: CUDA: %s\n", dev->error (g));
         return -1;
     }
     return 0;
-#else
-    (void) comm, (void) g, (void) m, (void) errf;
-    return -1;
-#endif
 }
 
 /*  AdamW on the device. 0 or -1.  */
 static int
-s_gpu_adamw (s_gpu_t *g, const twin_adamw_t *hp, uint64_t step, FILE *errf)
+s_gpu_adamw (const twin_device_ops_t *dev, twin_device_t *g, const twin_adamw_t *hp, uint64_t step, FILE *errf)
 {
-#ifdef STRATA_TWIN_CUDA
-    if (isnan (twin_cuda_adamw_step (g, hp, step)) && *twin_cuda_error (g)) {
-        fprintf (errf, "strata-twin-train: CUDA: %s\n", twin_cuda_error (g));
+    if (isnan (dev->adamw_step (g, hp, step)) && *dev->error (g)) {
+        fprintf (errf, "strata-twin-train: CUDA: %s\n", dev->error (g));
         return -1;
     }
     return 0;
-#else
-    (void) g, (void) hp, (void) step, (void) errf;
-    return -1;
-#endif
 }
 
-/*  Progress to the Strata worker that started this task (st_agent.h), from
+/*  Progress to the Strata worker that started this task (strata/agent.h), from
  *  rank 0: NULL, and silence, when no worker started it.  */
 static st_agent_t *
 s_progress_open (int rank)
@@ -474,11 +442,12 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
     twin_model_t *m = NULL;
     uint8_t *tokens = NULL;
     st_agent_t *agent = NULL;
-    s_gpu_t *g = NULL;                  /*  NULL: the steps run on the CPU  */
+    const twin_device_ops_t *dev = o->cuda;
+    twin_device_t *g = NULL;            /*  NULL: the steps run on the CPU  */
     float *shared_dev = NULL;           /*  {loss, stop} in device memory (nccl)  */
 
     /*  The device first. The nccl backend reduces device buffers, so it takes
-     *  the CUDA step (twin_cuda.h); the CPU step takes host-memory backends.  */
+     *  the CUDA step (device.h); the CPU step takes host-memory backends.  */
     int cuda = 0, ordinal = -1;
     char devline[512];
     if ((rc = s_device (o, comm, &cuda, &ordinal, devline, sizeof devline, errf)) != 0) {
@@ -488,7 +457,7 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
                  "(use --device cuda, or --backend mpi)\n", sc_backend_name (comm));
         rc = TWIN_EXIT_USAGE;
     } else if (!o->checkpoint_dir || !*o->checkpoint_dir) {
-        fprintf (errf, "strata-twin-train: no checkpoint directory (--checkpoint-dir or STRATA_CHECKPOINT_DIR)\n");
+        fprintf (errf, "strata-twin-train: no checkpoint directory (--checkpoint-dir or " ST_ENV_CHECKPOINT_DIR ")\n");
         rc = TWIN_EXIT_USAGE;
     } else if (world < 1 || rank < 0 || rank >= world) {
         fprintf (errf, "strata-twin-train: bad rank %d of world %d\n", rank, world);
@@ -586,7 +555,7 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
      *  rank copies rank 0's state. (With --device auto the ranks may differ:
      *  all of them agree here, whichever device each took.)  */
     if (o->device != TWIN_DEVICE_CPU) {
-        rc = cuda ? s_gpu_open (comm, m, ordinal, &g, &shared_dev, errf) : 0;
+        rc = cuda ? s_gpu_open (dev, comm, m, ordinal, &g, &shared_dev, errf) : 0;
         if ((rc = s_agree_rc (comm, rc, errf)) != 0)
             goto done;
     }
@@ -607,7 +576,7 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
         float loss;
         int failed = 0;
         if (g)
-            loss = s_gpu_forward_backward (g, tokens, B, T, &failed, errf);
+            loss = s_gpu_forward_backward (dev, g, tokens, B, T, &failed, errf);
         else {
             loss = twin_forward (m, tokens, B, T);
             twin_backward (m, tokens);
@@ -618,7 +587,7 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
          *  others stop at the loss check below.)  */
         float shared[2] = { loss, twin_stop_requested ? 1.0f : 0.0f };
         if (comm && world > 1) {               /*  (without comm, rank/world only slice the data)  */
-            int grads = g ? s_gpu_allreduce_grads (comm, g, m, errf)
+            int grads = g ? s_gpu_allreduce_grads (dev, comm, g, m, errf)
                           : s_allreduce (comm, m->grads, m->n_params, SC_AVG, errf);
             if (grads < 0 || s_allreduce_via (comm, shared, shared_dev, 2, SC_SUM, errf) < 0) {
                 rc = 1;
@@ -634,7 +603,7 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
         stop = shared[1] > 0;
         if (!g)
             twin_adamw_step (m, &hp, step + 1);
-        else if (s_gpu_adamw (g, &hp, step + 1, errf) < 0) {
+        else if (s_gpu_adamw (dev, g, &hp, step + 1, errf) < 0) {
             rc = 1;
             goto done;
         }
@@ -675,7 +644,7 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
     }
     if (rank == 0) {
         /*  Evaluated on the host, with the device's weights.  */
-        if (s_to_host (g, m, errf) < 0) {
+        if (s_to_host (dev, g, m, errf) < 0) {
             rc = 1;
             goto done;
         }
@@ -683,7 +652,7 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
         fflush (out);
     }
 done:
-    s_gpu_close (comm, &g, shared_dev);
+    s_gpu_close (dev, comm, &g, shared_dev);
     st_agent_close (agent);
     twin_model_free (m);
     free (tokens);

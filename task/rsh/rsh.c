@@ -23,7 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "st_agent.h"
+#include "strata/agent.h"
+#include "strata/task.h"
 
 static void
 s_usage (FILE *f)
@@ -62,10 +63,10 @@ s_rank (int argc, char **argv)
         fprintf (stderr, "strata-rsh --rank: not started by mpirun (OMPI_COMM_WORLD_RANK is not set)\n");
         return 2;
     }
-    if (s_copy_var ("OMPI_COMM_WORLD_RANK", "RANK", "STRATA_RANK") != 0
-        || s_copy_var ("OMPI_COMM_WORLD_SIZE", "WORLD_SIZE", "STRATA_WORLD_SIZE") != 0
-        || s_copy_var ("OMPI_COMM_WORLD_LOCAL_RANK", "LOCAL_RANK", "STRATA_LOCAL_RANK") != 0
-        || s_copy_var ("OMPI_COMM_WORLD_LOCAL_SIZE", "LOCAL_WORLD_SIZE", "STRATA_LOCAL_WORLD_SIZE") != 0) {
+    if (s_copy_var ("OMPI_COMM_WORLD_RANK", "RANK", ST_ENV_RANK) != 0
+        || s_copy_var ("OMPI_COMM_WORLD_SIZE", "WORLD_SIZE", ST_ENV_WORLD_SIZE) != 0
+        || s_copy_var ("OMPI_COMM_WORLD_LOCAL_RANK", "LOCAL_RANK", ST_ENV_LOCAL_RANK) != 0
+        || s_copy_var ("OMPI_COMM_WORLD_LOCAL_SIZE", "LOCAL_WORLD_SIZE", ST_ENV_LOCAL_WORLD_SIZE) != 0) {
         fprintf (stderr, "strata-rsh --rank: out of memory\n");
         return 1;
     }
@@ -103,7 +104,7 @@ main (int argc, char **argv)
     /*  Each daemon gets its own TMPDIR: Open MPI's daemons of one job on one
      *  machine (several Strata nodes may share one) would race for one
      *  session directory.  */
-    const char *job = getenv ("STRATA_JOB_ID"), *attempt = getenv ("STRATA_ATTEMPT");
+    const char *job = getenv (ST_ENV_JOB_ID), *attempt = getenv (ST_ENV_ATTEMPT);
     char prefix[600];
     snprintf (prefix, sizeof prefix,
               "export TMPDIR=/tmp/strata-mpi.%.40s.%.20s.%.200s; mkdir -p \"$TMPDIR\" || exit 255; ",
@@ -125,7 +126,7 @@ main (int argc, char **argv)
         strcat (cmd, argv[k]);
     }
     strcat (cmd, suffix);
-    const char *self_node = getenv ("STRATA_NODE");
+    const char *self_node = getenv (ST_ENV_NODE);
     if (self_node && strcmp (self_node, host) == 0) {
         execl ("/bin/sh", "sh", "-c", cmd, (char *) NULL);
         fprintf (stderr, "strata-rsh: cannot run /bin/sh: %s\n", strerror (errno));
