@@ -26,6 +26,7 @@
  *  max(|a|, |b|, 1e-3), Z = |a - b|_2 / |a|_2 over the parameters. Exit 2
  *  when they cannot be compared.
  */
+#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -103,6 +104,9 @@ main (int argc, char **argv)
         return s_diff (argv[2], argv[3]);
     if (argc < 2 || strcmp (argv[1], "train") != 0)
         return s_usage ();
+    /*  One BLAS thread, as twin_train runs: the ranks' products must be split the
+     *  same way here as in their own processes, or the bits differ.  */
+    openblas_set_num_threads (1);
 
     const char *data_path = NULL, *dir = NULL, *reduce = "avg", *base = NULL;
     double steps = 5, world = 0, B = 0, T = 64, seed = 1, layers = 2, dim = 64, heads = 4, lr = 3e-3;

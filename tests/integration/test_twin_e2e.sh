@@ -56,6 +56,15 @@ depends_on: [$ft]
 data: {classification: confidential, residency: [EU]}
 time_limit: 5m
 EOF
+# The shards and the single-process run below must use the same BLAS kernels to agree byte
+# for byte. A worker gives a task only PATH, HOME, LANG and the spec's env, so the OpenBLAS
+# settings of this environment (set on hosts where OpenBLAS must not guess the core type)
+# travel in the spec.
+blas_env=""
+for v in OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; do
+    if [ -n "${!v:-}" ]; then blas_env+="$v: \"${!v}\", "; fi
+done
+[ -z "$blas_env" ] || echo "env: {${blas_env%, }}" >> "$T/inf.yaml"
 inf=$(submit_job "$T/inf.yaml")
 
 wait_job_state "$ft" SUCCEEDED 240
