@@ -32,6 +32,7 @@
 #include <stddef.h>
 
 #include "policy.h"
+#include "strata/task.h"
 #include "st_error.h"
 #include "st_map.h"
 #include "st_spec.h"
@@ -402,9 +403,9 @@ char *st_place_explain (st_model_t *s, st_job_t *job, const char **state);
 char *st_place_reason_json (uint64_t id, const char *state, const char *reason);
 
 /*  -- runtime.c: rendezvous values and progress of multi-rank jobs --------  */
-/*  Exit code of a workload that checkpointed and stopped when asked: its
- *  attempt ends PREEMPTED and the job goes back to the queue (no retry used).  */
-#define ST_EXIT_PREEMPTED 75
+/*  A workload that exits ST_EXIT_PREEMPTED (strata/task.h) checkpointed and
+ *  stopped when asked: its attempt ends PREEMPTED and the job goes back to the
+ *  queue (no retry used).  */
 /*  Past this many preemptions an attempt that exits ST_EXIT_PREEMPTED fails
  *  like any other exit code (a program that always says so must not loop).  */
 #define ST_PREEMPTIONS_MAX 100u

@@ -188,10 +188,10 @@ s_send_launch (st_net_t *s, st_task_t *t)
     snprintf (local[0], sizeof local[0], "%u", local_rank);
     snprintf (local[1], sizeof local[1], "%u", local_world);
     snprintf (port, sizeof port, "%u", st_job_master_port (job->id, t->attempt));
-    const char *extra_k[] = { "STRATA_JOB_ID", "STRATA_RANK", "STRATA_WORLD_SIZE", "STRATA_ATTEMPT", "RANK",
-                              "WORLD_SIZE", "STRATA_JOB_NAME", "STRATA_POOL", "STRATA_CHECKPOINT_DIR",
-                              "STRATA_MODEL", "STRATA_MODEL_URI", "STRATA_DATA_URI", "STRATA_LOCAL_RANK",
-                              "LOCAL_RANK", "STRATA_LOCAL_WORLD_SIZE", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
+    const char *extra_k[] = { ST_ENV_JOB_ID, ST_ENV_RANK, ST_ENV_WORLD_SIZE, ST_ENV_ATTEMPT, "RANK",
+                              "WORLD_SIZE", ST_ENV_JOB_NAME, ST_ENV_POOL, ST_ENV_CHECKPOINT_DIR,
+                              ST_ENV_MODEL, ST_ENV_MODEL_URI, ST_ENV_DATA_URI, ST_ENV_LOCAL_RANK,
+                              "LOCAL_RANK", ST_ENV_LOCAL_WORLD_SIZE, "LOCAL_WORLD_SIZE", "MASTER_ADDR",
                               "MASTER_PORT" };
     const char *extra_v[] = { vals[0], vals[1], vals[2], vals[3], vals[1], vals[2], sp->name, job->pool, checkpoint,
                               /*  a fine-tuned model version (registry.c) is the model the task uses  */
