@@ -18,8 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "st_config.h"
 #include "st_doc.h"
+#include "st_field.h"
+#include "st_units.h"
 
 #define S_MAX_ARGS        256
 #define S_MAX_ARG_BYTES   4096
@@ -60,139 +61,6 @@ static const char *const s_classes [] = {"public", "internal", "confidential", "
 static const char *const s_launchers [] = {"auto", "mpirun", "direct", NULL};
 
 /*  ---------------------------------------------------------------------------
- *  Key/value lists  */
-
-void
-st_kv_free (st_kv_t *kv)
-{
-    if (!kv)
-        return;
-    for (size_t i = 0; i < kv->n; i++) {
-        free (kv->keys [i]);
-        if (kv->vals)
-            free (kv->vals [i]);
-    }
-    free (kv->keys);
-    free (kv->vals);
-    kv->keys = NULL;
-    kv->vals = NULL;
-    kv->n = 0;
-}
-
-const char *
-st_kv_get (const st_kv_t *kv, const char *key)
-{
-    if (!kv || !key)
-        return NULL;
-    for (size_t i = 0; i < kv->n; i++)
-        if (strcmp (kv->keys [i], key) == 0)
-            return kv->vals [i];
-    return NULL;
-}
-
-int
-st_kv_add (st_kv_t *kv, const char *key, const char *val)
-{
-    if (!kv || !key)
-        return -1;
-    char *k = strdup (key);
-    char *v = val ? strdup (val) : NULL;
-    char **keys = realloc (kv->keys, (kv->n + 1) * sizeof *keys);
-    if (keys)
-        kv->keys = keys;
-    char **vals = keys ? realloc (kv->vals, (kv->n + 1) * sizeof *vals) : NULL;
-    if (vals)
-        kv->vals = vals;
-    if (!k || (val && !v) || !keys || !vals) {
-        free (k);
-        free (v);
-        return -1;
-    }
-    kv->keys [kv->n] = k;
-    kv->vals [kv->n] = v;
-    kv->n++;
-    return 0;
-}
-
-/*  ---------------------------------------------------------------------------
- *  Value parsers shared with st_config  */
-
-int
-st_spec_parse_mem (const char *text, uint64_t *mb)
-{
-    /*  Exact decimal arithmetic in KiB: "1.5G" is 1536 MiB, "1K" rounds up to 1 MiB.  */
-    const uint64_t limit_kib = 1ull << 50;   /*  1 EiB: far past any range, small enough not to overflow  */
-    uint64_t whole = 0, frac = 0, frac_scale = 1, unit_kib = 1024;
-    const char *p = text;
-    int digits = 0;
-    bool has_unit = true;
-    if (!text || !mb)
-        return -1;
-    while (*p >= '0' && *p <= '9') {
-        whole = whole * 10 + (uint64_t) (*p++ - '0');
-        if (whole > limit_kib)
-            return -1;
-        digits++;
-    }
-    if (*p == '.') {
-        p++;
-        while (*p >= '0' && *p <= '9') {
-            if (frac_scale < 1000000000ull) {
-                frac = frac * 10 + (uint64_t) (*p - '0');
-                frac_scale *= 10;
-            }
-            else if (*p != '0')
-                return -1;   /*  more precision than a KiB can carry  */
-            p++;
-            digits++;
-        }
-    }
-    if (digits == 0)
-        return -1;
-    switch (*p) {
-    case 'k': case 'K': unit_kib = 1; p++; break;
-    case 'm': case 'M': unit_kib = 1024; p++; break;
-    case 'g': case 'G': unit_kib = 1024ull * 1024; p++; break;
-    case 't': case 'T': unit_kib = 1024ull * 1024 * 1024; p++; break;
-    default: has_unit = false; break;
-    }
-    /*  "M", "Mi", "MB" and "MiB" all mean mebibytes; a bare "B" would mean bytes and is refused.  */
-    if (has_unit && *p == 'i')
-        p++;
-    if (has_unit && (*p == 'B' || *p == 'b'))
-        p++;
-    if (*p != '\0')
-        return -1;
-    if (whole > limit_kib / unit_kib)
-        return -1;
-    uint64_t kib = whole * unit_kib + (frac * unit_kib + frac_scale - 1) / frac_scale;
-    *mb = (kib + 1023) / 1024;
-    return 0;
-}
-
-int
-st_spec_parse_duration (const char *text, uint32_t *seconds)
-{
-    uint64_t value = 0, ms;
-    if (!text || !seconds || !*text)
-        return -1;
-    if (text [strspn (text, "0123456789")] == '\0') {
-        /*  A bare number is seconds here, where st_config takes milliseconds.  */
-        for (const char *p = text; *p; p++) {
-            value = value * 10 + (uint64_t) (*p - '0');
-            if (value > UINT32_MAX)
-                return -1;
-        }
-        *seconds = (uint32_t) value;
-        return 0;
-    }
-    if (st_config_parse_duration_ms (text, &ms) != 0 || ms % 1000 != 0 || ms / 1000 > UINT32_MAX)
-        return -1;
-    *seconds = (uint32_t) (ms / 1000);
-    return 0;
-}
-
-/*  ---------------------------------------------------------------------------
  *  Validation helpers  */
 
 /*  A value as it is shown in a message: "lots" (quoted, shortened), 5, 0.5, true, a list.  */
@@ -202,13 +70,9 @@ s_show (const json_t *v, char *buf, size_t size)
     if (!v)
         snprintf (buf, size, "nothing");
     else if (json_is_string (v)) {
-        size_t len = json_string_length (v), cut = len;
+        size_t len = json_string_length (v);
         const char *s = json_string_value (v);
-        if (cut > 48) {
-            cut = 48;
-            while (cut > 0 && ((unsigned char) s [cut] & 0xc0) == 0x80)
-                cut--;
-        }
+        size_t cut = st_utf8_cut (s, len, 48);
         json_t *part = json_stringn (s, cut);
         char *dump = part ? json_dumps (part, JSON_ENCODE_ANY) : NULL;
         if (dump && cut < len)
@@ -330,15 +194,9 @@ static const s_word_t s_w_model = {128, true, true, true, "._/-", NULL,
 static bool
 s_chars_ok (const char *text, size_t len, const s_word_t *w)
 {
-    if (len == 0 || len > w->max)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = text [i];
-        if (!((w->lower && c >= 'a' && c <= 'z') || (w->upper && c >= 'A' && c <= 'Z')
-              || (w->digit && c >= '0' && c <= '9') || (c && strchr (w->extra, c))))
-            return false;
-    }
-    return true;
+    st_field_t rule = {w->max, (w->lower ? ST_FIELD_LOWER : 0u) | (w->upper ? ST_FIELD_UPPER : 0u)
+                                   | (w->digit ? ST_FIELD_DIGIT : 0u), w->extra};
+    return w->max > 0 && st_field_ok (text, len, &rule);
 }
 
 static bool
@@ -513,12 +371,12 @@ s_duration_ms (const json_t *v, uint64_t *ms)
     const char *text = json_string_value (v);
     uint32_t seconds;
     if (*text && text [strspn (text, "0123456789")] == '\0') {
-        if (st_spec_parse_duration (text, &seconds) != 0)
+        if (st_parse_duration_s (text, &seconds) != 0)
             return -1;
         *ms = (uint64_t) seconds * 1000;
         return 0;
     }
-    return st_config_parse_duration_ms (text, ms) == 0 ? 0 : -1;
+    return st_parse_duration_ms (text, ms) == 0 ? 0 : -1;
 }
 
 /*  ---------------------------------------------------------------------------
@@ -715,7 +573,7 @@ s_resources (const json_t *root, st_spec_t *spec, st_error_t *err)
         uint64_t mb = 0;
         if (json_is_integer (v) && json_integer_value (v) >= 1)
             mb = (uint64_t) json_integer_value (v);
-        else if (!json_is_string (v) || st_spec_parse_mem (json_string_value (v), &mb) != 0)
+        else if (!json_is_string (v) || st_parse_mem_mb (json_string_value (v), &mb) != 0)
             return s_bad (err, "resources.mem_per_rank", what, v);
         if (mb < 1 || mb > S_MAX_MEM_MB)
             return s_bad (err, "resources.mem_per_rank", what, v);

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "st_doc.h"
+#include "st_field.h"
+#include "st_units.h"
 
 #define S_NAME_MAX      64
 #define S_JUR_MAX       16
@@ -86,19 +88,14 @@ s_only_keys (const json_t *obj, const char *at, const char *const *allowed, st_e
     return 0;
 }
 
+/*  1..max of letters, digits, '.', '_', '-' and extra (st_field).  */
 static bool
 s_name_ok (const char *s, size_t max, const char *extra)
 {
-    size_t n = strlen (s);
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s [i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.'
-              || ch == '_' || ch == '-' || (extra && strchr (extra, ch))))
-            return false;
-    }
-    return true;
+    char allowed [16];
+    snprintf (allowed, sizeof allowed, "._-%s", extra ? extra : "");
+    st_field_t rule = { max, ST_FIELD_ALNUM, allowed };
+    return st_field_ok_str (s, &rule);
 }
 
 /*  A required (def == NULL and !optional) or optional name; *out is strdup'ed or NULL.  */
@@ -558,7 +555,7 @@ s_fair_share (sp_cluster_t *c, const json_t *root, st_error_t *err)
     uint32_t s = 0;
     if (json_is_integer (v) && json_integer_value (v) > 0 && json_integer_value (v) <= 365 * 86400)
         s = (uint32_t) json_integer_value (v);
-    else if (!json_is_string (v) || st_spec_parse_duration (json_string_value (v), &s) != 0 || s == 0
+    else if (!json_is_string (v) || st_parse_duration_s (json_string_value (v), &s) != 0 || s == 0
              || s > 365u * 86400)
         return s_reject (err, "fair_share.half_life", what, v);
     c->usage_half_life_s = s;

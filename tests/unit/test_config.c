@@ -568,25 +568,6 @@ Test (config, default_config_file_is_optional)
     free (path);
 }
 
-Test (config, duration_parser)
-{
-    static const struct { const char *text; int ok; uint64_t ms; } cases [] = {
-        {"250ms", 1, 250}, {"2s", 1, 2000}, {"1.5s", 1, 1500}, {"1m", 1, 60000}, {"1h", 1, 3600000},
-        {"1d", 1, 86400000}, {"500", 1, 500}, {"0", 1, 0}, {"1m30s", 1, 90000}, {"0.5m", 1, 30000},
-        {"1.25ms", 0, 0}, {"1.0005s", 0, 0}, {"", 0, 0}, {"abc", 0, 0}, {"-1s", 0, 0}, {"1x", 0, 0},
-        {"s", 0, 0}, {"1s5", 0, 0}, {"1 s", 0, 0}, {"1.5", 0, 0}, {".s", 0, 0}, {"99999999999999999999ms", 0, 0},
-        {"999999999999999d", 0, 0}, {"1S", 0, 0},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
-        uint64_t ms = 12345;
-        int rc = st_config_parse_duration_ms (cases [i].text, &ms);
-        cr_assert_eq (rc == 0, cases [i].ok, "\"%s\": rc %d", cases [i].text, rc);
-        if (cases [i].ok)
-            cr_assert_eq (ms, cases [i].ms, "\"%s\" gave %llu", cases [i].text, (unsigned long long) ms);
-    }
-    cr_assert_neq (st_config_parse_duration_ms (NULL, NULL), 0);
-}
-
 Test (config, free_is_safe_twice)
 {
     cfg_t cfg;

@@ -311,27 +311,6 @@ Test (spec, cpu_precision_and_range)
     parse_fail ("command: [x]\nresources: {cpus_per_rank: -1}\n");
 }
 
-Test (spec, mem_parser)
-{
-    static const struct { const char *text; int ok; uint64_t mb; } cases [] = {
-        {"512M", 1, 512}, {"512Mi", 1, 512}, {"512MiB", 1, 512}, {"512MB", 1, 512}, {"512m", 1, 512},
-        {"2G", 1, 2048}, {"2Gi", 1, 2048}, {"1T", 1, 1048576}, {"16T", 1, 16777216}, {"300", 1, 300},
-        {"1K", 1, 1}, {"1024K", 1, 1}, {"1025K", 1, 2}, {"1.5G", 1, 1536}, {"0.5M", 1, 1}, {"0.25G", 1, 256},
-        {"0", 1, 0}, {"1.000000001G", 1, 1025},
-        {"", 0, 0}, {"M", 0, 0}, {"5X", 0, 0}, {"-1", 0, 0}, {"+1", 0, 0}, {"1.2.3", 0, 0}, {" 5", 0, 0},
-        {"5 M", 0, 0}, {"512B", 0, 0}, {"512i", 0, 0}, {"5Mx", 0, 0}, {".", 0, 0}, {"1E", 0, 0},
-        {"99999999999999999999", 0, 0}, {"9999999999T", 0, 0},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
-        uint64_t mb = 12345;
-        int rc = st_spec_parse_mem (cases [i].text, &mb);
-        cr_assert_eq (rc == 0, cases [i].ok, "\"%s\": rc %d", cases [i].text, rc);
-        if (cases [i].ok)
-            cr_assert_eq (mb, cases [i].mb, "\"%s\" gave %llu", cases [i].text, (unsigned long long) mb);
-    }
-    cr_assert_neq (st_spec_parse_mem (NULL, NULL), 0);
-}
-
 Test (spec, mem_field)
 {
     st_spec_t *s = parse_ok ("command: [x]\nresources: {mem_per_rank: 16777216}\n");
@@ -351,23 +330,6 @@ Test (spec, mem_field)
         cr_assert_str_eq (err.field, "resources.mem_per_rank", "%s", bad [i]);
         cr_assert (strncmp (err.msg, "resources.mem_per_rank: must be a size between 1M and 16T", 57) == 0, "%s",
                    err.msg);
-    }
-}
-
-Test (spec, duration_parser)
-{
-    static const struct { const char *text; int ok; uint32_t s; } cases [] = {
-        {"90", 1, 90}, {"90s", 1, 90}, {"30m", 1, 1800}, {"2h", 1, 7200}, {"1d", 1, 86400}, {"0", 1, 0},
-        {"1h30m", 1, 5400}, {"1.5h", 1, 5400}, {"2000ms", 1, 2}, {"4294967295", 1, 4294967295u},
-        {"", 0, 0}, {"abc", 0, 0}, {"-5", 0, 0}, {"5x", 0, 0}, {"1500ms", 0, 0}, {"4294967296", 0, 0},
-        {"1.5", 0, 0}, {"s", 0, 0}, {"5 s", 0, 0}, {"1h30", 0, 0}, {"99999999999d", 0, 0},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
-        uint32_t s = 12345;
-        int rc = st_spec_parse_duration (cases [i].text, &s);
-        cr_assert_eq (rc == 0, cases [i].ok, "\"%s\": rc %d", cases [i].text, rc);
-        if (cases [i].ok)
-            cr_assert_eq (s, cases [i].s, "\"%s\" gave %u", cases [i].text, s);
     }
 }
 
