@@ -29,10 +29,6 @@
 #include "st_log.h"
 #include "st_time.h"
 
-static const char *s_state_names[ST_JOB__COUNT] = {
-    "PENDING", "SCHEDULED", "STARTING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "PREEMPTED", "LOST",
-};
-
 #define B(x) (1u << ST_JOB_##x)
 static const unsigned s_allowed[ST_JOB__COUNT] = {
     [ST_JOB_PENDING] = B (SCHEDULED) | B (CANCELLED) | B (FAILED),
@@ -44,29 +40,6 @@ static const unsigned s_allowed[ST_JOB__COUNT] = {
     [ST_JOB_PREEMPTED] = B (PENDING),
 };
 #undef B
-
-const char *
-st_job_state_name (st_job_state_t s)
-{
-    return (unsigned) s < ST_JOB__COUNT ? s_state_names[s] : "UNKNOWN";
-}
-
-int
-st_job_state_parse (const char *name, st_job_state_t *out)
-{
-    for (int i = 0; i < ST_JOB__COUNT; i++)
-        if (strcmp (name, s_state_names[i]) == 0) {
-            *out = (st_job_state_t) i;
-            return 0;
-        }
-    return -1;
-}
-
-int
-st_job_state_terminal (st_job_state_t s)
-{
-    return s == ST_JOB_SUCCEEDED || s == ST_JOB_FAILED || s == ST_JOB_CANCELLED;
-}
 
 int
 st_push (void **arr, size_t *n, size_t *cap, size_t elem, const void *item)

@@ -28,24 +28,9 @@
 #include "st_error.h"
 #include "st_map.h"
 #include "st_spec.h"
+#include "st_vocab.h"      /*  st_job_state_t and its names  */
 #include "st_wire.h"
 
-typedef enum {
-    ST_JOB_PENDING = 0,
-    ST_JOB_SCHEDULED,
-    ST_JOB_STARTING,
-    ST_JOB_RUNNING,
-    ST_JOB_SUCCEEDED,
-    ST_JOB_FAILED,
-    ST_JOB_CANCELLED,
-    ST_JOB_PREEMPTED,
-    ST_JOB_LOST,
-    ST_JOB__COUNT
-} st_job_state_t;
-
-const char *st_job_state_name (st_job_state_t s);
-int st_job_state_parse (const char *name, st_job_state_t *out);     /*  0 on success  */
-int st_job_state_terminal (st_job_state_t s);
 
 typedef enum { ST_NODE_UP = 0, ST_NODE_LOST } st_node_state_t;
 
