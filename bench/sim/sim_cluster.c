@@ -9,6 +9,7 @@
 
 #include "st_doc.h"
 #include "st_spec.h"
+#include "st_units.h"
 
 #define S_DEFAULT_CPUS_MILLI 64000u
 #define S_DEFAULT_MEM_MB (512ull * 1024)
@@ -143,7 +144,7 @@ s_node_entry (sim_cluster_t *c, json_t *e, size_t idx, st_error_t *err)
     if ((v = json_object_get (e, "memory"))) {
         if (json_is_integer (v) && json_integer_value (v) > 0)
             mem_mb = (uint64_t) json_integer_value (v);
-        else if (!json_is_string (v) || st_spec_parse_mem (json_string_value (v), &mem_mb) != 0 || mem_mb == 0)
+        else if (!json_is_string (v) || st_parse_mem_mb (json_string_value (v), &mem_mb) != 0 || mem_mb == 0)
             return st_error_set (err, ST_EINVAL, NULL, "%s.memory: must be a size such as 512G or 65536 (MiB)", at);
     }
     const st_kv_t *labels = NULL;
