@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "st_time.h"
+#include "st_vec.h"
+
+#define S_TABLE_MAX_ROWS ((size_t) 1 << 24)     /*  rows in one printed table  */
 
 /*  -- text -----------------------------------------------------------------  */
 
@@ -257,14 +260,9 @@ st_table_align_right (st_table_t *self, size_t col)
 int
 st_table_add (st_table_t *self, const char *const *cells)
 {
-    if (self->nrows == self->cap) {
-        size_t cap = self->cap ? self->cap * 2 : 16;
-        char ***rows = realloc (self->rows, cap * sizeof *rows);
-        if (!rows)
-            return -1;
-        self->rows = rows;
-        self->cap = cap;
-    }
+    if (st_vec_reserve ((void **) &self->rows, &self->cap, self->nrows + 1, sizeof *self->rows, S_TABLE_MAX_ROWS)
+        != ST_OK)
+        return -1;
     char **row = s_dup_row (cells, self->ncols);
     if (!row)
         return -1;

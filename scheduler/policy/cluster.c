@@ -22,6 +22,7 @@
 #define S_MODEL_MAX     128
 #define S_PATH_MAX      4096
 #define S_MAX_ITEMS     4096        /*  pools, regions, tenants, ... in one file  */
+#define S_MAX_POOLS     65536       /*  the file's pools and the implicit ones workers name  */
 
 static const char *const s_top_keys [] = {"regions", "latency_ms", "pools", "models", "queues", "tenants",
                                           "fair_share", NULL};
@@ -306,6 +307,7 @@ s_pools (sp_cluster_t *c, const json_t *root, st_error_t *err)
         return -1;
     if (n && !(c->pools = calloc (n, sizeof *c->pools)))
         return st_error_set (err, ST_ENOMEM, "pools", "pools: out of memory"), -1;
+    c->cappools = n;
     for (size_t i = 0; i < n; i++) {
         sp_pool_t *p = &c->pools [i];
         int e;
@@ -688,11 +690,9 @@ sp_cluster_pool_add_implicit (sp_cluster_t *c, const char *name)
     int idx = sp_cluster_pool (c, name);
     if (idx >= 0 || !c || !name)
         return idx;
-    sp_pool_t *pools = realloc (c->pools, (c->npools + 1) * sizeof *pools);
-    if (!pools)
+    if (st_vec_reserve ((void **) &c->pools, &c->cappools, c->npools + 1, sizeof *c->pools, S_MAX_POOLS) != ST_OK)
         return -1;
-    c->pools = pools;
-    sp_pool_t *p = &pools [c->npools];
+    sp_pool_t *p = &c->pools [c->npools];
     memset (p, 0, sizeof *p);
     if (!(p->name = strdup (name)))
         return -1;

@@ -343,7 +343,7 @@ sp__order_build (sp__order_t *o, sp_engine_t *en, sp__arena_t *arena, const sp_p
     uint32_t *by_rank = sp__alloc_raw (arena, (en->nmemo + 1) * sizeof *by_rank);
     sp__entry_t *tmp = sp__alloc_raw (arena, (npending + 1) * sizeof *tmp);
     if (!fresh || !by_rank || !tmp
-        || sp__reserve ((void **) &en->memo_next, &en->capmemo_next, npending + 1, sizeof *en->memo_next) != 0)
+        || st_vec_reserve ((void **) &en->memo_next, &en->capmemo_next, npending + 1, sizeof *en->memo_next, SP__ARRAY_MAX) != 0)
         return -1;
     memset (by_rank, 0xff, (en->nmemo + 1) * sizeof *by_rank);
     size_t nfresh = 0, k = 0;

@@ -143,6 +143,7 @@ typedef struct {
     double *latency_ms;         /*  nregions x nregions, row = from; < 0: unknown  */
     sp_pool_t *pools;
     size_t npools;
+    size_t cappools;            /*  room in pools (st_vec)  */
     sp_family_t *families;
     size_t nfamilies;
     sp_queue_t *queues;         /*  a queue not listed has weight 1  */

@@ -25,6 +25,7 @@
 #include <stdio.h>
 
 #include "policy.h"
+#include "st_vec.h"
 
 /*  -- arena: bump allocation, reset once per cycle ---------------------------- */
 
@@ -53,9 +54,9 @@ sp__hash_u64 (uint64_t h, uint64_t v)
 int sp__streq (const char *a, const char *b);               /*  NULL-safe equality  */
 /*  Appends printf text at buf[*used], never past size; keeps buf terminated.  */
 void sp__catf (char *buf, size_t size, size_t *used, const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
-/*  Makes room for `need` elements of `elem` bytes in *arr (capacity *cap),
- *  doubling. Returns 0, or -1 when out of memory (*arr unchanged).  */
-int sp__reserve (void **arr, size_t *cap, size_t need, size_t elem);
+/*  The cap of the engine's growable arrays (st_vec), in elements: far past
+ *  any cluster or queue, it stops a runaway loop before memory does.  */
+#define SP__ARRAY_MAX ((size_t) 1 << 26)
 /*  Copies src, cut to fit size (size > 0).  */
 void sp__copy (char *dst, size_t size, const char *src);
 /*  "12 min", "3.5 h", "40 s".  */

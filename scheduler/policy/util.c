@@ -131,22 +131,6 @@ sp__catf (char *buf, size_t size, size_t *used, const char *fmt, ...)
         *used = *used + (size_t) n < size ? *used + (size_t) n : size - 1;
 }
 
-int
-sp__reserve (void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 16;
-    while (n < need)
-        n *= 2;
-    void *p = realloc (*arr, n * elem);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = n;
-    return 0;
-}
-
 void
 sp__copy (char *dst, size_t size, const char *src)
 {
