@@ -523,7 +523,7 @@ s_on_register (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env
             }
             else {
                 t->state = ST_JOB_SCHEDULED;
-                st_push ((void **) &s->to_launch, &s->nto_launch, &s->cap_to_launch, sizeof t, &t);
+                st_vec_push ((void **) &s->to_launch, &s->nto_launch, &s->cap_to_launch, sizeof t, ST_SCHED_ARRAY_MAX, &t);
             }
             continue;
         }

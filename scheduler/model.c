@@ -41,24 +41,8 @@ static const unsigned s_allowed[ST_JOB__COUNT] = {
 };
 #undef B
 
-int
-st_push (void **arr, size_t *n, size_t *cap, size_t elem, const void *item)
-{
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        void *p = realloc (*arr, nc * elem);
-        if (!p)
-            return -1;
-        *arr = p;
-        *cap = nc;
-    }
-    memcpy ((char *) *arr + *n * elem, item, elem);
-    (*n)++;
-    return 0;
-}
-
 #define PUSH(s, field, item) \
-    do { if (st_push ((void **) &(s)->field, &(s)->n##field, &(s)->cap_##field, sizeof *(s)->field, &(item))) abort (); } while (0)
+    do { if (st_vec_push ((void **) &(s)->field, &(s)->n##field, &(s)->cap_##field, sizeof *(s)->field, ST_SCHED_ARRAY_MAX, &(item))) abort (); } while (0)
 
 void
 st_batch_committed (st_sched_t *s)
@@ -193,7 +177,7 @@ st_job_set_state (st_sched_t *s, st_job_t *job, st_job_state_t to, const char *r
         job->started_wall = now;
     if (st_job_state_terminal (to)) {
         job->finished_wall = now;
-        st_push ((void **) &s->finished, &s->nfinished, &s->cap_finished, sizeof job, &job);
+        st_vec_push ((void **) &s->finished, &s->nfinished, &s->cap_finished, sizeof job, ST_SCHED_ARRAY_MAX, &job);
     }
     st_debug ("job %llu: %s -> %s (%s)", (unsigned long long) job->id, st_job_state_name (from),
               st_job_state_name (to), job->reason);
@@ -261,7 +245,7 @@ st_task_assign (st_sched_t *s, st_task_t *t, st_node_t *node)
     if (job->nholding++ == 0) {
         sp_job_t *pj = &job->pj;
         job->running_idx = s->nrunning;
-        if (st_push ((void **) &s->running, &s->nrunning, &s->cap_running, sizeof pj, &pj))
+        if (st_vec_push ((void **) &s->running, &s->nrunning, &s->cap_running, sizeof pj, ST_SCHED_ARRAY_MAX, &pj))
             abort ();
         pj->running = 1;
     }
@@ -501,7 +485,7 @@ st_pending_add (st_sched_t *s, st_job_t *job)
     job->in_pending = 1;
     job->pending_idx = s->npending;
     sp_job_t *pj = &job->pj;
-    st_push ((void **) &s->pending, &s->npending, &s->cap_pending, sizeof pj, &pj);
+    st_vec_push ((void **) &s->pending, &s->npending, &s->cap_pending, sizeof pj, ST_SCHED_ARRAY_MAX, &pj);
     s->sched_needed = 1;
 }
 

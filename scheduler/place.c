@@ -90,7 +90,7 @@ s_collect_node (void *value, void *arg)
         pn->owner = n;
         n->pn_stale = 1;
     }
-    if (st_push ((void **) &s->pnodes, &s->npnodes, &s->cap_pnodes, sizeof pn, &pn))
+    if (st_vec_push ((void **) &s->pnodes, &s->npnodes, &s->cap_pnodes, sizeof pn, ST_SCHED_ARRAY_MAX, &pn))
         abort ();
 }
 
@@ -148,7 +148,7 @@ s_apply_placement (st_sched_t *s, const sp_placement_t *p, double now_s)
         t->attempt = job->attempt;
         t->state = ST_JOB_SCHEDULED;
         st_task_assign (s, t, p->nodes[r]->owner);
-        st_push ((void **) &s->to_launch, &s->nto_launch, &s->cap_to_launch, sizeof t, &t);
+        st_vec_push ((void **) &s->to_launch, &s->nto_launch, &s->cap_to_launch, sizeof t, ST_SCHED_ARRAY_MAX, &t);
     }
     job->pj.start_s = now_s;
     s_replace (&job->pool, pool->name);

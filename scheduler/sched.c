@@ -84,7 +84,7 @@ st_sched_defer (st_sched_t *s, void *sock, const st_peer_t *peer, Strata__Envelo
     if (!d.buf)
         abort ();
     protobuf_c_message_pack (&env->base, d.buf);
-    if (st_push ((void **) &s->deferred, &s->ndeferred, &s->cap_deferred, sizeof d, &d))
+    if (st_vec_push ((void **) &s->deferred, &s->ndeferred, &s->cap_deferred, sizeof d, ST_SCHED_ARRAY_MAX, &d))
         abort ();
 }
 

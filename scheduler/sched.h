@@ -28,9 +28,13 @@
 #include "st_error.h"
 #include "st_map.h"
 #include "st_spec.h"
+#include "st_vec.h"
 #include "st_vocab.h"      /*  st_job_state_t and its names  */
 #include "st_wire.h"
 
+
+/*  The cap of the scheduler's growable arrays (st_vec_push), in elements.  */
+#define ST_SCHED_ARRAY_MAX ((size_t) 1 << 26)
 
 typedef enum { ST_NODE_UP = 0, ST_NODE_LOST } st_node_state_t;
 
@@ -367,7 +371,6 @@ void       st_pending_remove (st_sched_t *s, st_job_t *job);
 st_node_t *st_node_new (const char *name);
 void       st_node_free (st_node_t *n);
 st_task_t *st_sched_find_task (st_sched_t *s, uint64_t job_id, uint32_t index);
-int        st_push (void **arr, size_t *n, size_t *cap, size_t elem, const void *item);
 
 /*  -- place.c -----------------------------------------------------------  */
 /*  Fills job->pj (the engine's view) from its spec. Returns 0, or -1 when out of memory.  */
