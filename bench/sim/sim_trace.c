@@ -8,11 +8,15 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "st_vec.h"
+
 enum { C_ID, C_SUBMIT, C_DURATION, C_GPUS, C_GPU_TYPE, C_USER, C_QUEUE, C_STATUS, C__COUNT };
 static const char *const s_colnames[C__COUNT] = {
     "job_id", "submit_s", "duration_s", "num_gpus", "gpu_type", "user", "queue", "status",
 };
 #define S_REQUIRED 4            /*  the first four columns must be in the header  */
+#define S_MAX_LINE ((size_t) 1 << 30)   /*  bytes (and fields) of one line  */
+#define S_MAX_ROWS ((size_t) 1 << 28)   /*  jobs in one trace  */
 
 /*  One line split into fields: NUL-terminated strings in buf at off[i].  */
 typedef struct {
@@ -23,25 +27,9 @@ typedef struct {
 } s_fields_t;
 
 static int
-s_grow (void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c *= 2;
-    void *q = realloc (*p, c * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
-static int
 s_putc (s_fields_t *f, char ch)
 {
-    if (s_grow ((void **) &f->buf, &f->cap, f->len + 1, 1) != 0)
+    if (st_vec_reserve ((void **) &f->buf, &f->cap, f->len + 1, 1, S_MAX_LINE) != 0)
         return -1;
     f->buf[f->len++] = ch;
     return 0;
@@ -55,7 +43,7 @@ s_split (s_fields_t *f, const char *p, const char *end, const char **why, size_t
     f->len = 0;
     f->n = 0;
     for (;;) {
-        if (s_grow ((void **) &f->off, &f->ncap, f->n + 1, sizeof *f->off) != 0)
+        if (st_vec_reserve ((void **) &f->off, &f->ncap, f->n + 1, sizeof *f->off, S_MAX_LINE) != 0)
             return -1;
         f->off[f->n++] = f->len;
         while (p < end && (*p == ' ' || *p == '\t'))
@@ -246,7 +234,7 @@ sim_trace_parse (const char *text, size_t len, const char *name, sim_trace_t *ou
                                ncols);
             break;
         }
-        if (s_grow ((void **) &out->rows, &cap, out->nrows + 1, sizeof *out->rows) != 0) {
+        if (st_vec_reserve ((void **) &out->rows, &cap, out->nrows + 1, sizeof *out->rows, S_MAX_ROWS) != 0) {
             rc = st_error_set (err, ST_ENOMEM, NULL, "out of memory");
             break;
         }
