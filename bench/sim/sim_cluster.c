@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "st_doc.h"
+#include "st_field.h"
 #include "st_spec.h"
 #include "st_units.h"
 
@@ -94,7 +95,8 @@ s_string (json_t *o, const char *key, const char **out, const char *at, st_error
     *out = NULL;
     if (!v)
         return ST_OK;
-    if (!json_is_string (v) || !*json_string_value (v) || strlen (json_string_value (v)) > 100)
+    st_field_t rule = { 100, ST_FIELD_ANY, NULL };
+    if (!json_is_string (v) || !st_field_ok (json_string_value (v), json_string_length (v), &rule))
         return st_error_set (err, ST_EINVAL, NULL, "%s.%s: must be a non-empty string of at most 100 characters",
                              at, key);
     *out = json_string_value (v);
