@@ -54,10 +54,7 @@ static const char *const s_placement_fields [] = {"pool", "labels", "sites", "ne
 static const char *const s_weight_fields [] = {"cost", "latency", "energy", "carbon", "packing", NULL};
 static const char *const s_data_fields [] = {"uri", "classification", "residency", NULL};
 static const char *const s_simulate_fields [] = {"duration", NULL};
-static const char *const s_kinds [] = {"command", "finetune", "inference", NULL};
-static const char *const s_sites [] = {"onprem", "private_cloud", "public_cloud", "edge", NULL};
 static const char *const s_prefers [] = {"cost", "latency", "energy", "balanced", NULL};
-static const char *const s_classes [] = {"public", "internal", "confidential", "restricted", NULL};
 static const char *const s_launchers [] = {"auto", "mpirun", "direct", NULL};
 
 /*  ---------------------------------------------------------------------------
@@ -171,23 +168,26 @@ typedef struct {
     bool lower, upper, digit;
     const char *extra;              /*  punctuation allowed besides the classes  */
     const char *const *choices;     /*  non-NULL: one of these  */
+    const char *const *(*table) (void);     /*  non-NULL: one of the names of this base table (st_vocab)  */
     const char *what;               /*  for messages: "must be WHAT"  */
 } s_word_t;
 
-static const s_word_t s_w_kind = {0, false, false, false, "", s_kinds, "one of command, finetune, inference"};
-static const s_word_t s_w_site = {0, false, false, false, "", s_sites,
+static const s_word_t s_w_kind = {0, false, false, false, "", NULL, st_kind_names,
+                                  "one of command, finetune, inference"};
+static const s_word_t s_w_site = {0, false, false, false, "", NULL, st_site_names,
                                   "one of onprem, private_cloud, public_cloud, edge"};
-static const s_word_t s_w_prefer = {0, false, false, false, "", s_prefers, "one of cost, latency, energy, balanced"};
-static const s_word_t s_w_class = {0, false, false, false, "", s_classes,
+static const s_word_t s_w_prefer = {0, false, false, false, "", s_prefers, NULL,
+                                    "one of cost, latency, energy, balanced"};
+static const s_word_t s_w_class = {0, false, false, false, "", NULL, st_class_names,
                                    "one of public, internal, confidential, restricted"};
-static const s_word_t s_w_launcher = {0, false, false, false, "", s_launchers, "one of auto, mpirun, direct"};
-static const s_word_t s_w_gpu_type = {64, true, true, true, "._-", NULL,
+static const s_word_t s_w_launcher = {0, false, false, false, "", s_launchers, NULL, "one of auto, mpirun, direct"};
+static const s_word_t s_w_gpu_type = {64, true, true, true, "._-", NULL, NULL,
                                       "1 to 64 characters of letters, digits, '.', '_' or '-'"};
-static const s_word_t s_w_region = {64, true, false, true, "-", NULL,
+static const s_word_t s_w_region = {64, true, false, true, "-", NULL, NULL,
                                     "1 to 64 characters of lower-case letters, digits or '-'"};
-static const s_word_t s_w_jurisdiction = {16, false, true, true, "-", NULL,
+static const s_word_t s_w_jurisdiction = {16, false, true, true, "-", NULL, NULL,
                                           "1 to 16 characters of upper-case letters, digits or '-' (e.g. EU)"};
-static const s_word_t s_w_model = {128, true, true, true, "._/-", NULL,
+static const s_word_t s_w_model = {128, true, true, true, "._/-", NULL, NULL,
                                    "1 to 128 characters of letters, digits, '.', '_', '/' or '-'"};
 
 /*  The first len bytes of text are a word of class w (choices aside).  */
@@ -206,8 +206,9 @@ s_word_ok (const json_t *v, const s_word_t *w)
         return false;
     const char *text = json_string_value (v);
     size_t len = json_string_length (v);
-    if (w->choices) {
-        for (const char *const *c = w->choices; *c; c++)
+    const char *const *choices = w->table ? w->table () : w->choices;
+    if (choices) {
+        for (const char *const *c = choices; *c; c++)
             if (strcmp (*c, text) == 0)
                 return true;
         return false;
@@ -240,7 +241,7 @@ s_name_field (const json_t *obj, const char *key, const char *field, size_t max,
 {
     char what [128];
     snprintf (what, sizeof what, "1 to %zu characters of letters, digits, '.', '_' or '-'", max);
-    s_word_t w = {max, true, true, true, "._-", NULL, what};
+    s_word_t w = {max, true, true, true, "._-", NULL, NULL, what};
     return s_word_field (obj, key, field, &w, def, out, err);
 }
 
@@ -514,7 +515,7 @@ s_tasks (const json_t *res, st_spec_t *spec, st_error_t *err)
     st_rc_t rc;
     if (spec->gang && has_shards) {
         st_error_set (err, ST_EINVAL, "resources.shards", "resources.shards: only inference jobs have shards; a %s "
-                      "job has ranks", spec->kind);
+                      "job has ranks", st_kind_name (spec->kind));
         st_error_hint (err, "write resources.ranks: N (all ranks start together), or kind: inference for "
                             "independent shards");
         return ST_EINVAL;
@@ -629,6 +630,26 @@ s_weights (const json_t *place, st_spec_t *spec, st_error_t *err)
     return ST_OK;
 }
 
+/*  placement.sites: the site kinds, in the spec's order.  */
+static st_rc_t
+s_sites (const json_t *place, st_spec_t *spec, st_error_t *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    st_rc_t rc = s_word_list (place, "sites", "placement.sites", &s_w_site, 1, 4,
+                              "a list of site kinds (onprem, private_cloud, public_cloud, edge)", &names, &n, err);
+    if (rc == ST_OK && n && !(spec->sites = calloc (n + 1, sizeof *spec->sites)))
+        rc = st_error_set (err, ST_ENOMEM, "placement.sites", "placement.sites: out of memory");
+    for (size_t i = 0; rc == ST_OK && i < n; i++)
+        st_site_parse (names [i], &spec->sites [i]);      /*  s_w_site took only the table's names  */
+    if (rc == ST_OK && n) {
+        spec->sites [n] = ST_SITE__COUNT;
+        spec->nsites = n;
+    }
+    s_free_list (names);
+    return rc;
+}
+
 static st_rc_t
 s_placement (const json_t *root, st_spec_t *spec, st_error_t *err)
 {
@@ -644,9 +665,7 @@ s_placement (const json_t *root, st_spec_t *spec, st_error_t *err)
         return rc;
     if ((rc = s_name_field (place, "pool", "placement.pool", 64, NULL, &spec->pool, err)) != ST_OK
         || (rc = s_string_map (place, "labels", "placement.labels", false, &spec->labels, err)) != ST_OK
-        || (rc = s_word_list (place, "sites", "placement.sites", &s_w_site, 1, 4,
-                              "a list of site kinds (onprem, private_cloud, public_cloud, edge)", &spec->sites,
-                              &spec->nsites, err)) != ST_OK
+        || (rc = s_sites (place, spec, err)) != ST_OK
         || (rc = s_word_field (place, "near", "placement.near", &s_w_region, NULL, &spec->near, err)) != ST_OK
         || (rc = s_int_field (place, "max_latency_ms", "placement.max_latency_ms", 1, S_MAX_LATENCY_MS, 0, &n,
                               err)) != ST_OK)
@@ -675,6 +694,7 @@ static st_rc_t
 s_data (const json_t *root, st_spec_t *spec, st_error_t *err)
 {
     json_t *data, *v;
+    char *word = NULL;
     st_rc_t rc = s_get_object (root, "data", "data", &data, err);
     if (rc != ST_OK || (data && (rc = s_check_fields (data, "data", s_data_fields, err)) != ST_OK))
         return rc;
@@ -686,9 +706,11 @@ s_data (const json_t *root, st_spec_t *spec, st_error_t *err)
         if (!(spec->data_uri = strdup (json_string_value (v))))
             return st_error_set (err, ST_ENOMEM, "data.uri", "data.uri: out of memory");
     }
-    if ((rc = s_word_field (data, "classification", "data.classification", &s_w_class, "public",
-                            &spec->classification, err)) != ST_OK)
+    if ((rc = s_word_field (data, "classification", "data.classification", &s_w_class, "public", &word, err))
+        != ST_OK)
         return rc;
+    st_class_parse (word, &spec->classification);     /*  s_w_class took only the table's names  */
+    free (word);
     return s_word_list (data, "residency", "data.residency", &s_w_jurisdiction, 0, S_MAX_RESIDENCY,
                         "a list of at most 64 jurisdiction codes", &spec->residency, &spec->nresidency, err);
 }
@@ -796,7 +818,7 @@ s_launcher_and_output (const json_t *root, st_spec_t *spec, st_error_t *err)
     st_rc_t rc = s_word_field (root, "launcher", "launcher", &s_w_launcher, "auto", &word, err);
     if (rc != ST_OK)
         return rc;
-    bool finetune = strcmp (spec->kind, "finetune") == 0;
+    bool finetune = spec->kind == ST_KIND_FINETUNE;
     if (strcmp (word, "mpirun") == 0 && !spec->gang) {
         free (word);
         st_error_set (err, ST_EINVAL, "launcher",
@@ -820,7 +842,7 @@ s_launcher_and_output (const json_t *root, st_spec_t *spec, st_error_t *err)
     if (spec->output_model && !finetune) {
         st_error_set (err, ST_EINVAL, "output_model",
                       "output_model: only a finetune job registers a model version (this job's kind is %s)",
-                      spec->kind);
+                      st_kind_name (spec->kind));
         st_error_hint (err, "write kind: finetune, or leave output_model out");
         return ST_EINVAL;
     }
@@ -872,9 +894,12 @@ st_spec_from_json (struct json_t *root, st_error_t *err)
     if ((rc = s_check_fields (root, "", s_top_fields, err)) != ST_OK)
         goto out;
 
-    if ((rc = s_word_field (root, "kind", "kind", &s_w_kind, "command", &spec->kind, err)) != ST_OK)
+    char *kind = NULL;
+    if ((rc = s_word_field (root, "kind", "kind", &s_w_kind, "command", &kind, err)) != ST_OK)
         goto out;
-    spec->gang = strcmp (spec->kind, "inference") != 0;
+    st_kind_parse (kind, &spec->kind);      /*  s_w_kind took only the table's names  */
+    free (kind);
+    spec->gang = spec->kind != ST_KIND_INFERENCE;
     if ((rc = s_command (root, spec, err)) != ST_OK)
         goto out;
     if ((rc = s_name_field (root, "name", "name", 128, NULL, &spec->name, err)) != ST_OK)
@@ -984,6 +1009,21 @@ s_simulate_json (uint64_t ms)
     return json_pack ("{s:s}", "duration", text);
 }
 
+/*  placement.sites as names, or null when any.  */
+static json_t *
+s_sites_json (const st_spec_t *spec)
+{
+    if (!spec->nsites)
+        return json_null ();
+    json_t *list = json_array ();
+    for (size_t i = 0; list && i < spec->nsites; i++)
+        if (json_array_append_new (list, json_string (st_site_name (spec->sites [i]))) != 0) {
+            json_decref (list);
+            return NULL;
+        }
+    return list;
+}
+
 char *
 st_spec_to_json (const st_spec_t *spec)
 {
@@ -991,7 +1031,7 @@ st_spec_to_json (const st_spec_t *spec)
     json_t *root = NULL, *argv = NULL;
     if (!spec)
         return NULL;
-    bool shards = spec->kind && strcmp (spec->kind, "inference") == 0;
+    bool shards = spec->kind == ST_KIND_INFERENCE;
     char model [160];
     if (spec->model && spec->model_version)
         snprintf (model, sizeof model, "%s:%u", spec->model, spec->model_version);
@@ -1006,7 +1046,7 @@ st_spec_to_json (const st_spec_t *spec)
     root = json_pack ("{s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:b, s:o, s:s?, s:o, s:o, s:o, s:I, s:I, s:o}",
                       "command", argv,
                       "env", s_kv_to_json (&spec->env),
-                      "kind", spec->kind ? spec->kind : "command",
+                      "kind", st_kind_name (spec->kind),
                       "name", spec->name ? spec->name : "job",
                       "tenant", spec->tenant ? spec->tenant : "default",
                       "queue", spec->queue ? spec->queue : "default",
@@ -1019,11 +1059,11 @@ st_spec_to_json (const st_spec_t *spec)
                                  s_string_or_null (spec->near), "pool", s_string_or_null (spec->pool), "prefer",
                                  s_string_or_null (spec->prefer ? spec->prefer
                                                    : spec->has_weights ? NULL : "balanced"),
-                                 "sites", s_list_json (spec->sites, spec->nsites), "weights", s_weights_json (spec)),
+                                 "sites", s_sites_json (spec), "weights", s_weights_json (spec)),
                       "model", spec->model ? model : NULL,
                       "data",
-                      json_pack ("{s:s, s:o, s:o}", "classification",
-                                 spec->classification ? spec->classification : "public", "residency",
+                      json_pack ("{s:s, s:o, s:o}", "classification", st_class_name (spec->classification),
+                                 "residency",
                                  s_list_json (spec->residency, spec->nresidency), "uri",
                                  s_string_or_null (spec->data_uri)),
                       "checkpoint_dir", s_string_or_null (spec->checkpoint_dir),
@@ -1045,7 +1085,7 @@ st_spec_to_json (const st_spec_t *spec)
     if (root
         && (json_object_set_new (root, "depends_on", deps) != 0
             || json_object_set_new (root, "launcher",
-                                    json_string (spec->launcher == ST_LAUNCHER_MPIRUN ? "mpirun" : "direct")) != 0
+                                    json_string (st_launcher_name (spec->launcher))) != 0
             || json_object_set_new (root, "output_model", s_string_or_null (spec->output_model)) != 0)) {
         json_decref (res);
         res = NULL;
@@ -1067,7 +1107,6 @@ st_spec_destroy (st_spec_t **self_p)
     if (!self_p || !*self_p)
         return;
     st_spec_t *spec = *self_p;
-    free (spec->kind);
     free (spec->name);
     free (spec->tenant);
     free (spec->queue);
@@ -1079,11 +1118,10 @@ st_spec_destroy (st_spec_t **self_p)
     free (spec->pool);
     st_kv_free (&spec->labels);
     s_free_list (spec->gpu_types);
-    s_free_list (spec->sites);
+    free (spec->sites);
     free (spec->near);
     free (spec->prefer);
     free (spec->data_uri);
-    free (spec->classification);
     s_free_list (spec->residency);
     free (spec->model);
     free (spec->checkpoint_dir);

@@ -72,7 +72,7 @@ typedef struct {
 } st_weights_t;
 
 typedef struct {
-    char *kind;             /*  "command", "finetune" or "inference"  */
+    st_kind_t kind;         /*  command, finetune or inference  */
     char *name;
     char *tenant;
     char *queue;
@@ -94,7 +94,7 @@ typedef struct {
     int gang;               /*  1: the ranks start together (command, finetune); 0: shards (inference)  */
     char **gpu_types;       /*  ngpu_types names, NULL-terminated; NULL when none (any type)  */
     size_t ngpu_types;
-    char **sites;           /*  nsites site kind names, NULL-terminated; NULL when any  */
+    st_site_t *sites;       /*  nsites site kinds, ended by ST_SITE__COUNT; NULL when any  */
     size_t nsites;
     char *near;             /*  region, or NULL  */
     uint32_t max_latency_ms;    /*  0: no limit  */
@@ -102,7 +102,7 @@ typedef struct {
     int has_weights;
     st_weights_t weights;   /*  when has_weights  */
     char *data_uri;         /*  NULL: none  */
-    char *classification;   /*  "public", "internal", "confidential" or "restricted"  */
+    st_class_t classification;  /*  public (the default), internal, confidential or restricted  */
     char **residency;       /*  nresidency jurisdictions, NULL-terminated; NULL when any  */
     size_t nresidency;
     char *model;            /*  family, variant, "auto" or a fine-tuned model's name (without
