@@ -46,11 +46,8 @@ st_place_job_init (st_sched_t *s, st_job_t *job)
     pj->gpus = sp->gpus;
     pj->gpu_types = (const char *const *) sp->gpu_types;
     pj->ngpu_types = sp->ngpu_types;
-    for (size_t i = 0; i < sp->nsites; i++) {
-        sp_site_t site;
-        if (sp_site_parse (sp->sites[i], &site) == 0)
-            pj->sites |= 1u << site;
-    }
+    for (size_t i = 0; i < sp->nsites; i++)
+        pj->sites |= 1u << sp->sites[i];
     pj->pool = sp->pool;
     pj->labels = &sp->labels;
     pj->near = sp->near;
@@ -64,8 +61,7 @@ st_place_job_init (st_sched_t *s, st_job_t *job)
     }
     else if (sp_weights_for_prefer (sp->prefer, &pj->weights) != 0)
         sp_weights_for_prefer (NULL, &pj->weights);
-    if (!sp->classification || sp_class_parse (sp->classification, &pj->classification) != 0)
-        pj->classification = SP_CLASS_PUBLIC;
+    pj->classification = sp->classification;
     pj->residency = (const char *const *) sp->residency;
     pj->nresidency = sp->nresidency;
     /*  A fine-tuned model is not the engine's: once its version is fixed,

@@ -158,7 +158,7 @@ void
 st_registry_register (st_sched_t *s, st_job_t *job)
 {
     const st_spec_t *sp = job->spec;
-    if (!sp->output_model || strcmp (sp->kind, "finetune") != 0)
+    if (!sp->output_model || sp->kind != ST_KIND_FINETUNE)
         return;
     s_model_t *m = s_model (s, sp->tenant, sp->output_model, 1);
     if (!m)
