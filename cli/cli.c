@@ -121,9 +121,9 @@ st_cli_parse_options (st_cli_ctx_t *ctx, const char *cmd, const st_opt_t *opts, 
 }
 
 int
-st_cli_state_is_terminal (const char *state)
+st_cli_state_is_terminal (Strata__JobState state)
 {
-    return state && (!strcmp (state, "SUCCEEDED") || !strcmp (state, "FAILED") || !strcmp (state, "CANCELLED"));
+    return st_wire_job_state_terminal (state);
 }
 
 st_rc_t

@@ -115,6 +115,6 @@ typedef struct {
 int st_cli_listing (st_cli_ctx_t *ctx, const st_cli_listing_t *l, int argc, char **argv);
 
 /*  True for SUCCEEDED, FAILED and CANCELLED.  */
-int st_cli_state_is_terminal (const char *state);
+int st_cli_state_is_terminal (Strata__JobState state);
 
 #endif
