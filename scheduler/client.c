@@ -219,7 +219,7 @@ s_on_cancel (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
             return;
         }
         char msg[128];
-        snprintf (msg, sizeof msg, "job %" PRIu64 " already ended %s", id, info->state);
+        snprintf (msg, sizeof msg, "job %" PRIu64 " already ended %s", id, st_wire_job_state_name (info->state));
         st_store_free_job (info);
         st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_CONFLICT, msg, NULL);
         return;
@@ -235,7 +235,7 @@ s_on_cancel (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
         else
             st_job_evaluate (s, job);
     }
-    rep.state = (char *) st_job_state_name (job->state);
+    rep.state = st_wire_job_state (job->state);
     st_sched_defer (s, s->client_sock, peer, &out);
 }
 
@@ -342,7 +342,7 @@ s_on_logs (st_sched_t *s, const st_peer_t *peer, const Strata__Envelope *env)
         Strata__LogsReply rep = STRATA__LOGS_REPLY__INIT;
         st_wire_envelope_init (&out, st_sched_next_seq (s));
         out.reply_to = env->seq;
-        rep.job_state = state;
+        rep.job_state = st_wire_job_state_named (state);
         rep.offset = req->offset;
         out.body_case = STRATA__ENVELOPE__BODY_LOGS_REPLY;
         out.logs_reply = &rep;
@@ -416,7 +416,7 @@ st_client_log_data (st_sched_t *s, const Strata__LogData *data)
     rep.data = data->data;
     rep.offset = data->offset;
     rep.size = data->size;
-    rep.job_state = lr->job_state;
+    rep.job_state = st_wire_job_state_named (lr->job_state);
     rep.attempt = lr->attempt;
     out.body_case = STRATA__ENVELOPE__BODY_LOGS_REPLY;
     out.logs_reply = &rep;
@@ -502,9 +502,9 @@ st_client_message (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
     }
     case STRATA__ENVELOPE__BODY_LIST: {
         Strata__ListReply *list = NULL;
-        if (env->list->state && *env->list->state) {
+        if (env->list->state != STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED) {
             st_job_state_t st;
-            if (st_job_state_parse (env->list->state, &st) != 0) {
+            if (st_wire_job_state_from (env->list->state, &st) != 0) {
                 st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "unknown job state",
                                  "states: PENDING SCHEDULED STARTING RUNNING SUCCEEDED FAILED CANCELLED PREEMPTED LOST");
                 return;

@@ -251,7 +251,7 @@ s_explain_reply (st_sched_t *s, const st_peer_t *peer, uint64_t reply_to, uint64
     st_wire_envelope_init (&env, st_sched_next_seq (s));
     env.reply_to = reply_to;
     rep.job_id = job_id;
-    rep.state = (char *) state;
+    rep.state = st_wire_job_state_named (state);
     rep.json = (char *) json;
     env.body_case = STRATA__ENVELOPE__BODY_EXPLAIN_REPLY;
     env.explain_reply = &rep;
@@ -306,10 +306,11 @@ st_client_explain (st_sched_t *s, const st_peer_t *peer, Strata__Envelope *env)
                              err.msg, err.hint[0] ? err.hint : NULL);
             return;
         }
-        s_explain_reply (s, peer, env->seq, id, info->state,
+        const char *name = st_wire_job_state_name (info->state);
+        s_explain_reply (s, peer, env->seq, id, name,
                          (json = info->placement_json && info->placement_json[0]
                                      ? strdup (info->placement_json)
-                                     : s_reason_json (id, info->state, info->reason)));
+                                     : s_reason_json (id, name, info->reason)));
         free (json);
         st_store_free_job (info);
         return;

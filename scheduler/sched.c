@@ -115,8 +115,8 @@ s_publish (st_sched_t *s)
         Strata__JobEvent ev = STRATA__JOB_EVENT__INIT;
         st_wire_envelope_init (&env, st_sched_next_seq (s));
         ev.job_id = e->job_id;
-        ev.from_state = (char *) (e->from_state ? e->from_state : "");
-        ev.to_state = (char *) e->to_state;
+        ev.from_state = st_wire_job_state_named (e->from_state);
+        ev.to_state = st_wire_job_state_named (e->to_state);
         ev.reason = e->message;
         ev.unix_ms = e->at_wall;
         env.body_case = STRATA__ENVELOPE__BODY_EVENT;

@@ -783,7 +783,7 @@ s_job_from_row (PGresult *res, int i)
     j->tenant = s_dup (res, i, 2);
     j->queue = s_dup (res, i, 3);
     j->kind = s_dup (res, i, 4);
-    j->state = s_dup (res, i, 5);
+    j->state = st_wire_job_state_named (PQgetvalue (res, i, 5));
     j->reason = s_dup (res, i, 6);
     j->priority = (int32_t) s_i64 (res, i, 7);
     j->attempt = (uint32_t) s_u64 (res, i, 8);
@@ -833,7 +833,7 @@ s_attach_tasks (PGresult *res, Strata__JobInfo **jobs, size_t njobs)
         strata__task_info__init (t);
         t->index = (uint32_t) s_u64 (res, i, 1);
         t->attempt = (uint32_t) s_u64 (res, i, 2);
-        t->state = s_dup (res, i, 3);
+        t->state = st_wire_job_state_named (PQgetvalue (res, i, 3));
         t->node = s_dup (res, i, 4);
         t->pid = (int32_t) s_i64 (res, i, 5);
         t->exit_code = PQgetisnull (res, i, 6) ? -1 : (int32_t) s_i64 (res, i, 6);
@@ -885,7 +885,7 @@ st_store_list_jobs (st_sched_t *s, const Strata__ListRequest *req, Strata__ListR
     *out = NULL;
     char limit[16];
     snprintf (limit, sizeof limit, "%u", req->limit ? (req->limit > 10000 ? 10000 : req->limit) : 50);
-    const char *params[] = { req->state ? req->state : "", req->tenant ? req->tenant : "", limit,
+    const char *params[] = { st_wire_job_state_name (req->state), req->tenant ? req->tenant : "", limit,
                              req->active_only ? "t" : "f" };
     PGresult *res = PQexecParams (s->db,
                                   "SELECT " JOB_COLUMNS " FROM jobs WHERE ($1 = '' OR state = $1) "
