@@ -46,20 +46,10 @@ static const char s_description[] =
     "  strata jobs --state PENDING --tenant research\n"
     "  strata jobs --all --json | jq '.[] | select(.state == \"FAILED\") | .id'";
 
-/*  Whether --limit/-n was on the command line (the parser already checked it).  */
-static int
-s_limit_given (int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp (argv[i], "--limit") || !strncmp (argv[i], "--limit=", 8) || !strncmp (argv[i], "-n", 2))
-            return 1;
-    return 0;
-}
-
 static int
 s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
 {
-    s_opts_t o = { .limit = S_DEFAULT_LIMIT };
+    s_opts_t o = { .limit = 0 };   /*  0 is below --limit's range: it stays 0 unless given  */
     char **pos = NULL;
     int npos = 0;
     Strata__Envelope *reply = NULL;
@@ -91,7 +81,7 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
     st_wire_envelope_init (&req, 0);
     list.state = o.state && *o.state ? st_wire_job_state (state) : STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED;
     list.tenant = o.tenant ? o.tenant : "";
-    list.limit = o.all && !s_limit_given (argc, argv) ? S_ALL_LIMIT : (uint32_t) o.limit;
+    list.limit = o.limit ? (uint32_t) o.limit : o.all ? S_ALL_LIMIT : S_DEFAULT_LIMIT;
     list.active_only = o.active != 0;
     req.body_case = STRATA__ENVELOPE__BODY_LIST;
     req.list = &list;

@@ -486,6 +486,8 @@ typedef struct {
     bool replaced [S_MAX_OPTS];     /*  APPLY: STRINGS options already reset by a flag  */
     char **positional;
     int npositional;
+    bool head;                      /*  options end at the first argument that is not one  */
+    int next;                       /*  head: index of that argument (argc: none)  */
 } s_walk_t;
 
 static st_rc_t
@@ -513,6 +515,7 @@ static st_rc_t
 s_walk (s_walk_t *w, s_pass_t pass, int argc, char **argv)
 {
     bool options_done = false;
+    w->next = argc;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
         const st_opt_t *opt = NULL;
@@ -521,8 +524,16 @@ s_walk (s_walk_t *w, s_pass_t pass, int argc, char **argv)
         char label [96];
 
         if (!options_done && strcmp (arg, "--") == 0) {
+            if (w->head) {
+                w->next = i + 1;
+                return ST_OK;
+            }
             options_done = true;
             continue;
+        }
+        if (w->head && (arg [0] != '-' || arg [1] == '\0')) {
+            w->next = i;
+            return ST_OK;
         }
         if (options_done || arg [0] != '-' || arg [1] == '\0') {
             if (pass == S_APPLY) {
@@ -614,9 +625,9 @@ s_walk (s_walk_t *w, s_pass_t pass, int argc, char **argv)
     return ST_OK;
 }
 
-st_rc_t
-st_config_parse (const st_opt_t *opts, void *cfg, int argc, char **argv, const char *usage_line,
-                 const char *description, char ***positional, int *npositional, st_error_t *err)
+static st_rc_t
+s_parse (const st_opt_t *opts, void *cfg, int argc, char **argv, const char *usage_line, const char *description,
+         char ***positional, int *npositional, int *next, st_error_t *err)
 {
     st_rc_t rc = ST_OK;
     s_walk_t *w = NULL;
@@ -644,6 +655,7 @@ st_config_parse (const st_opt_t *opts, void *cfg, int argc, char **argv, const c
     w->opts = opts;
     w->cfg = cfg;
     w->err = err;
+    w->head = next != NULL;
     for (const st_opt_t *o = opts; o->name && !w->config_opt; o++)
         if (strcmp (o->name, "config") == 0 && o->type == ST_OPT_PATH)
             w->config_opt = o;
@@ -686,6 +698,8 @@ st_config_parse (const st_opt_t *opts, void *cfg, int argc, char **argv, const c
     }
     if ((rc = s_walk (w, S_APPLY, argc, argv)) != ST_OK)
         goto out;
+    if (next)
+        *next = w->next;
     if (positional) {
         *positional = w->positional;
         w->positional = NULL;
@@ -696,6 +710,23 @@ out:
     if (w)
         free (w->positional);
     free (w);
+    return rc;
+}
+
+st_rc_t
+st_config_parse (const st_opt_t *opts, void *cfg, int argc, char **argv, const char *usage_line,
+                 const char *description, char ***positional, int *npositional, st_error_t *err)
+{
+    return s_parse (opts, cfg, argc, argv, usage_line, description, positional, npositional, NULL, err);
+}
+
+st_rc_t
+st_config_parse_head (const st_opt_t *opts, void *cfg, int argc, char **argv, const char *usage_line,
+                      const char *description, int *next, st_error_t *err)
+{
+    int at = argc;
+    st_rc_t rc = s_parse (opts, cfg, argc, argv, usage_line, description, NULL, NULL, &at, err);
+    *next = at;
     return rc;
 }
 

@@ -53,6 +53,12 @@ st_rc_t st_config_parse (const st_opt_t *opts, void *cfg, int argc, char **argv,
                          const char *usage_line, const char *description,
                          char ***positional, int *npositional, st_error_t *err);
 
+/*  The same for a program with subcommands (`strata [OPTIONS] COMMAND ...`):
+ *  the options end at the first argument that is not one (or after "--"),
+ *  whose index goes to *next (argc when there is none).  */
+st_rc_t st_config_parse_head (const st_opt_t *opts, void *cfg, int argc, char **argv,
+                              const char *usage_line, const char *description, int *next, st_error_t *err);
+
 /*  Applies a parsed YAML/JSON mapping to cfg.  */
 st_rc_t st_config_apply_file (const st_opt_t *opts, void *cfg, const char *path, st_error_t *err);
 

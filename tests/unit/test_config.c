@@ -579,3 +579,45 @@ Test (config, free_is_safe_twice)
     cr_assert_null (cfg.node);
     st_config_free (NULL, NULL);
 }
+
+Test (config, head_stops_at_the_command_word)
+{
+    cfg_t cfg;
+    cfg_init (&cfg);
+    st_error_t err;
+    int next = -1;
+    char *a1 [] = {"prog", "-s", "tcp://x:1", "--gpus=4", "-v", "run", "--gpus", "9", "extra", NULL};
+    cr_assert_eq (st_config_parse_head (opts, &cfg, 9, a1, "u", NULL, &next, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (next, 5, "the command word");
+    cr_assert_str_eq (cfg.scheduler, "tcp://x:1");
+    cr_assert_eq (cfg.gpus, 4, "options after the command word are the command's");
+    cr_assert_eq (cfg.verbose, 1);
+    st_config_free (opts, &cfg);
+
+    /*  A value that looks like a word is still the option's value.  */
+    cfg_init (&cfg);
+    char *a2 [] = {"prog", "--node", "run", "go", NULL};
+    cr_assert_eq (st_config_parse_head (opts, &cfg, 4, a2, "u", NULL, &next, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (next, 3);
+    cr_assert_str_eq (cfg.node, "run");
+    st_config_free (opts, &cfg);
+
+    /*  "--" ends the options; nothing after the options: argc.  */
+    cfg_init (&cfg);
+    char *a3 [] = {"prog", "-v", "--", "-x", NULL};
+    cr_assert_eq (st_config_parse_head (opts, &cfg, 4, a3, "u", NULL, &next, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (next, 3);
+    st_config_free (opts, &cfg);
+    cfg_init (&cfg);
+    char *a4 [] = {"prog", "-v", NULL};
+    cr_assert_eq (st_config_parse_head (opts, &cfg, 2, a4, "u", NULL, &next, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (next, 2);
+    st_config_free (opts, &cfg);
+
+    /*  An unknown option before the command word is an error, as with st_config_parse.  */
+    cfg_init (&cfg);
+    char *a5 [] = {"prog", "--bogus", "run", NULL};
+    cr_assert_eq (st_config_parse_head (opts, &cfg, 3, a5, "u", NULL, &next, &err), ST_EINVAL);
+    cr_assert_not_null (strstr (err.msg, "--bogus"), "%s", err.msg);
+    st_config_free (opts, &cfg);
+}
