@@ -96,20 +96,6 @@ sp__arena_free (sp__arena_t *a)
     a->used = 0;
 }
 
-uint64_t
-sp__hash_str (uint64_t h, const char *s)
-{
-    if (!s)
-        return sp__hash_u64 (h, 0x9e3779b97f4a7c15ull);
-    for (; *s; s++) {
-        h ^= (unsigned char) *s;
-        h *= 0x100000001b3ull;
-    }
-    h ^= 0xff;      /*  end marker, so ("ab","c") and ("a","bc") differ  */
-    return h * 0x100000001b3ull;
-}
-
-
 int
 sp__streq (const char *a, const char *b)
 {
