@@ -424,26 +424,15 @@ s_command (const json_t *root, st_spec_t *spec, st_error_t *err)
 static bool
 s_valid_env_name (const char *s)
 {
-    size_t len = strlen (s);
-    if (len == 0 || len > S_MAX_ENV_KEY || (s [0] >= '0' && s [0] <= '9'))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!((s [i] >= 'a' && s [i] <= 'z') || (s [i] >= 'A' && s [i] <= 'Z') || (s [i] >= '0' && s [i] <= '9')
-              || s [i] == '_'))
-            return false;
-    return true;
+    st_field_t rule = {S_MAX_ENV_KEY, ST_FIELD_ALNUM, "_"};
+    return !(s [0] >= '0' && s [0] <= '9') && st_field_ok_str (s, &rule);
 }
 
 static bool
 s_valid_label_key (const char *s)
 {
-    size_t len = strlen (s);
-    if (len == 0 || len > S_MAX_LABEL_KEY)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!s_is_name_char (s [i]) && s [i] != '/')
-            return false;
-    return true;
+    st_field_t rule = {S_MAX_LABEL_KEY, ST_FIELD_ALNUM, "._-/"};
+    return st_field_ok_str (s, &rule);
 }
 
 /*  env and placement.labels: mappings of name -> string (or integer).  */
