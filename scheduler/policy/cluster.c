@@ -49,8 +49,12 @@ s_reject (st_error_t *err, const char *field, const char *what, const json_t *v)
     char got [80];
     if (!v)
         snprintf (got, sizeof got, "nothing");
-    else if (json_is_string (v))
-        snprintf (got, sizeof got, "\"%.48s%s\"", json_string_value (v), json_string_length (v) > 48 ? "..." : "");
+    else if (json_is_string (v)) {
+        /*  Shortened on a character boundary, so the message stays UTF-8.  */
+        const char *text = json_string_value (v);
+        size_t cut = st_utf8_cut (text, strlen (text), 48);
+        snprintf (got, sizeof got, "\"%.*s%s\"", (int) cut, text, json_string_length (v) > 48 ? "..." : "");
+    }
     else if (json_is_integer (v))
         snprintf (got, sizeof got, "%lld", (long long) json_integer_value (v));
     else if (json_is_real (v))
