@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "st_field.h"
 #include "st_vec.h"
 
 enum { C_ID, C_SUBMIT, C_DURATION, C_GPUS, C_GPU_TYPE, C_USER, C_QUEUE, C_STATUS, C__COUNT };
@@ -112,6 +113,15 @@ s_number (const char *s, double *out)
     return 0;
 }
 
+/*  A value as a message quotes it: at most 64 bytes, cut on a character boundary.  */
+static const char *
+s_shown (const char *v, char *buf, size_t size)
+{
+    size_t len = strlen (v), cut = st_utf8_cut (v, len, 64);
+    snprintf (buf, size, "%.*s%s", (int) cut, v, cut < len ? "..." : "");
+    return buf;
+}
+
 static char *
 s_dup_or_null (const char *s)
 {
@@ -158,10 +168,11 @@ s_check_unique (const sim_trace_t *t, const char *name, st_error_t *err)
         idx[i] = &t->rows[i];
     qsort (idx, t->nrows, sizeof *idx, s_cmp_id);
     st_rc_t rc = ST_OK;
+    char shown[80];
     for (size_t i = 1; i < t->nrows && rc == ST_OK; i++)
         if (strcmp (idx[i - 1]->id, idx[i]->id) == 0)
             rc = st_error_set (err, ST_EINVAL, "job_id", "%s:%d: column 1 (job_id): '%s' repeats line %d", name,
-                               idx[i]->line, idx[i]->id, idx[i - 1]->line);
+                               idx[i]->line, s_shown (idx[i]->id, shown, sizeof shown), idx[i - 1]->line);
     free (idx);
     return rc;
 }
@@ -175,6 +186,7 @@ sim_trace_parse (const char *text, size_t len, const char *name, sim_trace_t *ou
     size_t ncols = 0, cap = 0;
     int line = 0, have_header = 0;
     st_rc_t rc = ST_OK;
+    char shown[80];             /*  a value quoted in a message (s_shown)  */
     const char *p = text, *end = text + len;
 
     for (size_t i = 0; i < C__COUNT; i++)
@@ -251,14 +263,14 @@ sim_trace_parse (const char *text, size_t len, const char *name, sim_trace_t *ou
         for (int c = C_SUBMIT; c <= C_GPUS && rc == ST_OK; c++) {
             if (s_number (v[c], num[c]) != 0)
                 rc = st_error_set (err, ST_EINVAL, NULL, "%s:%d: column %d (%s): '%s' is not a number", name, line,
-                                   col[c] + 1, s_colnames[c], v[c]);
+                                   col[c] + 1, s_colnames[c], s_shown (v[c], shown, sizeof shown));
             else if (*num[c] < 0)
                 rc = st_error_set (err, ST_EINVAL, NULL, "%s:%d: column %d (%s): %s is negative", name, line,
-                                   col[c] + 1, s_colnames[c], v[c]);
+                                   col[c] + 1, s_colnames[c], s_shown (v[c], shown, sizeof shown));
         }
         if (rc == ST_OK && r->num_gpus > SIM_MAX_GPUS)
             rc = st_error_set (err, ST_EINVAL, NULL, "%s:%d: column %d (num_gpus): %s is more than %.0f", name, line,
-                               col[C_GPUS] + 1, v[C_GPUS], SIM_MAX_GPUS);
+                               col[C_GPUS] + 1, s_shown (v[C_GPUS], shown, sizeof shown), SIM_MAX_GPUS);
         if (rc != ST_OK)
             break;
         r->id = strdup (v[C_ID]);
