@@ -70,8 +70,11 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
         for (char *p = o.state; *p; p++)
             *p = (char) toupper ((unsigned char) *p);
         if (st_job_state_parse (o.state, &state) != 0) {
-            rc = st_cli_usage_error (ctx, "jobs", "--state: unknown state '%s' (one of PENDING SCHEDULED STARTING "
-                                                  "RUNNING SUCCEEDED FAILED CANCELLED PREEMPTED LOST)", o.state);
+            char names[160];
+            size_t used = 0;
+            for (const char *const *n = st_job_state_names (); *n && used < sizeof names; n++)
+                used += (size_t) snprintf (names + used, sizeof names - used, "%s%s", used ? " " : "", *n);
+            rc = st_cli_usage_error (ctx, "jobs", "--state: unknown state '%s' (one of %s)", o.state, names);
             goto out;
         }
     }
