@@ -98,6 +98,25 @@ st_cli_parse_job_id (const char *text, uint64_t *id)
     return 0;
 }
 
+/*  The exit code for the parser's outcome rc, or -1 to go on.  */
+static int
+s_parsed (st_cli_ctx_t *ctx, const char *cmd, st_rc_t rc, st_error_t *err)
+{
+    if (rc == ST_OK)
+        return -1;
+    if (rc == ST_EAGAIN)
+        return ST_CLI_EXIT_OK;      /*  --help printed the usage  */
+    /*  The parser's generic "see --help" becomes the exact command to run.  */
+    if (!err->hint[0] || !strcmp (err->hint, "see --help")) {
+        if (cmd)
+            st_error_hint (err, "run 'strata %s --help' for usage", cmd);
+        else
+            st_error_hint (err, "run 'strata --help' for usage");
+    }
+    st_cli_print_error (ctx->err, err);
+    return ST_CLI_EXIT_USAGE;
+}
+
 int
 st_cli_parse_options (st_cli_ctx_t *ctx, const char *cmd, const st_opt_t *opts, void *cfg, int argc, char **argv,
                       const char *usage_line, const char *description, char ***positional, int *npositional)
@@ -105,25 +124,23 @@ st_cli_parse_options (st_cli_ctx_t *ctx, const char *cmd, const st_opt_t *opts, 
     st_error_t err;
     st_error_clear (&err);
     st_rc_t rc = st_config_parse (opts, cfg, argc, argv, usage_line, description, positional, npositional, &err);
-    if (rc == ST_OK)
-        return -1;
-    if (rc == ST_EAGAIN)
-        return ST_CLI_EXIT_OK;      /*  --help printed the usage  */
-    /*  The parser's generic "see --help" becomes the exact command to run.  */
-    if (!err.hint[0] || !strcmp (err.hint, "see --help")) {
-        if (cmd)
-            st_error_hint (&err, "run 'strata %s --help' for usage", cmd);
-        else
-            st_error_hint (&err, "run 'strata --help' for usage");
-    }
-    st_cli_print_error (ctx->err, &err);
-    return ST_CLI_EXIT_USAGE;
+    return s_parsed (ctx, cmd, rc, &err);
 }
 
 int
-st_cli_state_is_terminal (const char *state)
+st_cli_parse_global (st_cli_ctx_t *ctx, const st_opt_t *opts, void *cfg, int argc, char **argv,
+                     const char *usage_line, const char *description, int *next)
 {
-    return state && (!strcmp (state, "SUCCEEDED") || !strcmp (state, "FAILED") || !strcmp (state, "CANCELLED"));
+    st_error_t err;
+    st_error_clear (&err);
+    st_rc_t rc = st_config_parse_head (opts, cfg, argc, argv, usage_line, description, next, &err);
+    return s_parsed (ctx, NULL, rc, &err);
+}
+
+int
+st_cli_state_is_terminal (Strata__JobState state)
+{
+    return st_wire_job_state_terminal (state);
 }
 
 st_rc_t

@@ -97,6 +97,10 @@ int st_cli_one_job_arg (st_cli_ctx_t *ctx, const char *cmd, char **positional, i
 int st_cli_parse_options (st_cli_ctx_t *ctx, const char *cmd, const st_opt_t *opts, void *cfg,
                           int argc, char **argv, const char *usage_line, const char *description,
                           char ***positional, int *npositional);
+/*  The same for the global options before the command (st_config_parse_head):
+ *  *next gets the command's index in argv (argc when there is none).  */
+int st_cli_parse_global (st_cli_ctx_t *ctx, const st_opt_t *opts, void *cfg, int argc, char **argv,
+                         const char *usage_line, const char *description, int *next);
 
 /*  A command that takes no argument but --json, sends one request and prints
  *  the reply as a table or as JSON (`nodes`, `pools`, `models`).  */
@@ -115,6 +119,6 @@ typedef struct {
 int st_cli_listing (st_cli_ctx_t *ctx, const st_cli_listing_t *l, int argc, char **argv);
 
 /*  True for SUCCEEDED, FAILED and CANCELLED.  */
-int st_cli_state_is_terminal (const char *state);
+int st_cli_state_is_terminal (Strata__JobState state);
 
 #endif

@@ -74,12 +74,12 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
                 break;      /*  the others would fail the same way  */
             continue;
         }
-        const char *state = reply->cancel_reply->state;
-        if (state && !strcmp (state, "CANCELLED"))
+        Strata__JobState state = reply->cancel_reply->state;
+        if (state == STRATA__JOB_STATE__JOB_CANCELLED)
             fprintf (ctx->out, "cancelled job %llu\n", (unsigned long long) ids[i]);
         else
             fprintf (ctx->out, "cancel requested for job %llu (state %s)\n", (unsigned long long) ids[i],
-                     state && *state ? state : "unknown");
+                     *st_wire_job_state_name (state) ? st_wire_job_state_name (state) : "unknown");
         fflush (ctx->out);
         st_wire_free (reply);
     }

@@ -46,24 +46,10 @@ static const char s_description[] =
     "  strata jobs --state PENDING --tenant research\n"
     "  strata jobs --all --json | jq '.[] | select(.state == \"FAILED\") | .id'";
 
-static const char *const s_states[] = {
-    "PENDING", "SCHEDULED", "STARTING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "PREEMPTED", "LOST", NULL,
-};
-
-/*  Whether --limit/-n was on the command line (the parser already checked it).  */
-static int
-s_limit_given (int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp (argv[i], "--limit") || !strncmp (argv[i], "--limit=", 8) || !strncmp (argv[i], "-n", 2))
-            return 1;
-    return 0;
-}
-
 static int
 s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
 {
-    s_opts_t o = { .limit = S_DEFAULT_LIMIT };
+    s_opts_t o = { .limit = 0 };   /*  0 is below --limit's range: it stays 0 unless given  */
     char **pos = NULL;
     int npos = 0;
     Strata__Envelope *reply = NULL;
@@ -78,16 +64,17 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
         rc = st_cli_usage_error (ctx, "jobs", "unexpected argument '%s'", pos[0]);
         goto out;
     }
+    st_job_state_t state = ST_JOB_PENDING;
     if (o.state && *o.state) {
-        /*  States are upper case on the wire; accept "running" too.  */
+        /*  State names are upper case; accept "running" too.  */
         for (char *p = o.state; *p; p++)
             *p = (char) toupper ((unsigned char) *p);
-        size_t i = 0;
-        while (s_states[i] && strcmp (s_states[i], o.state))
-            i++;
-        if (!s_states[i]) {
-            rc = st_cli_usage_error (ctx, "jobs", "--state: unknown state '%s' (one of PENDING SCHEDULED STARTING "
-                                                  "RUNNING SUCCEEDED FAILED CANCELLED PREEMPTED LOST)", o.state);
+        if (st_job_state_parse (o.state, &state) != 0) {
+            char names[160];
+            size_t used = 0;
+            for (const char *const *n = st_job_state_names (); *n && used < sizeof names; n++)
+                used += (size_t) snprintf (names + used, sizeof names - used, "%s%s", used ? " " : "", *n);
+            rc = st_cli_usage_error (ctx, "jobs", "--state: unknown state '%s' (one of %s)", o.state, names);
             goto out;
         }
     }
@@ -95,9 +82,9 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
     Strata__Envelope req;
     Strata__ListRequest list = STRATA__LIST_REQUEST__INIT;
     st_wire_envelope_init (&req, 0);
-    list.state = o.state ? o.state : "";
+    list.state = o.state && *o.state ? st_wire_job_state (state) : STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED;
     list.tenant = o.tenant ? o.tenant : "";
-    list.limit = o.all && !s_limit_given (argc, argv) ? S_ALL_LIMIT : (uint32_t) o.limit;
+    list.limit = o.limit ? (uint32_t) o.limit : o.all ? S_ALL_LIMIT : S_DEFAULT_LIMIT;
     list.active_only = o.active != 0;
     req.body_case = STRATA__ENVELOPE__BODY_LIST;
     req.list = &list;

@@ -368,7 +368,7 @@ s_wait (st_cli_ctx_t *ctx, uint64_t id, int json_out)
             return st_cli_fail (ctx, &err);
         const Strata__JobInfo *job = reply->job;
         if (st_cli_state_is_terminal (job->state)) {
-            int rc = job->state && !strcmp (job->state, "SUCCEEDED") ? ST_CLI_EXIT_OK : ST_CLI_EXIT_ERROR;
+            int rc = job->state == STRATA__JOB_STATE__JOB_SUCCEEDED ? ST_CLI_EXIT_OK : ST_CLI_EXIT_ERROR;
             if (json_out) {
                 json_t *j = st_output_job_json (job);
                 if (!j || st_output_json_print (ctx->out, j) != 0)
@@ -376,7 +376,7 @@ s_wait (st_cli_ctx_t *ctx, uint64_t id, int json_out)
                 json_decref (j);
             }
             else
-                fprintf (ctx->out, "job %llu %s\n", (unsigned long long) id, job->state);
+                fprintf (ctx->out, "job %llu %s\n", (unsigned long long) id, st_wire_job_state_name (job->state));
             st_wire_free (reply);
             return rc;
         }

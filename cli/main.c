@@ -47,40 +47,6 @@ s_find (const char *name)
     return NULL;
 }
 
-static const st_opt_t *
-s_find_opt (const char *arg)
-{
-    for (size_t i = 0; s_global_opts[i].name; i++) {
-        const st_opt_t *o = &s_global_opts[i];
-        if (arg[0] == '-' && arg[1] == '-') {
-            size_t n = strcspn (arg + 2, "=");
-            if (strlen (o->name) == n && !strncmp (o->name, arg + 2, n))
-                return o;
-        }
-        else if (arg[0] == '-' && arg[1] == o->short_name && arg[2] == '\0')
-            return o;
-    }
-    return NULL;
-}
-
-/*  Index of the command word in argv: the first argument that is neither a
- *  global option nor the value of one. argc when there is none. */
-static int
-s_command_index (int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || a[1] == '\0')
-            return i;
-        if (!strcmp (a, "--"))
-            return i + 1;
-        const st_opt_t *o = s_find_opt (a);
-        if (o && o->type != ST_OPT_BOOL && !strchr (a, '='))
-            i++;    /*  skip the option's value  */
-    }
-    return argc;
-}
-
 static char *
 s_description (void)
 {
@@ -109,9 +75,10 @@ main (int argc, char **argv)
     int rc = ST_CLI_EXIT_OK;
     char *description = s_description ();
 
-    int cmd_at = s_command_index (argc, argv);
-    int parsed = st_cli_parse_options (&ctx, NULL, s_global_opts, &g, cmd_at, argv, usage_line,
-                                       description ? description : "", NULL, NULL);
+    /*  The global options end at the command word.  */
+    int cmd_at = argc;
+    int parsed = st_cli_parse_global (&ctx, s_global_opts, &g, argc, argv, usage_line, description ? description : "",
+                                      &cmd_at);
     if (parsed >= 0) {
         rc = parsed;
         goto out;

@@ -10,6 +10,10 @@
 #include <string.h>
 
 #include "st_time.h"
+#include "st_vec.h"
+#include "st_wire.h"
+
+#define S_TABLE_MAX_ROWS ((size_t) 1 << 24)     /*  rows in one printed table  */
 
 /*  -- text -----------------------------------------------------------------  */
 
@@ -257,14 +261,9 @@ st_table_align_right (st_table_t *self, size_t col)
 int
 st_table_add (st_table_t *self, const char *const *cells)
 {
-    if (self->nrows == self->cap) {
-        size_t cap = self->cap ? self->cap * 2 : 16;
-        char ***rows = realloc (self->rows, cap * sizeof *rows);
-        if (!rows)
-            return -1;
-        self->rows = rows;
-        self->cap = cap;
-    }
+    if (st_vec_reserve ((void **) &self->rows, &self->cap, self->nrows + 1, sizeof *self->rows, S_TABLE_MAX_ROWS)
+        != ST_OK)
+        return -1;
     char **row = s_dup_row (cells, self->ncols);
     if (!row)
         return -1;
@@ -433,7 +432,7 @@ s_task_json (const Strata__TaskInfo *t)
         return NULL;
     s_set (o, "index", json_integer (t->index), &ok);
     s_set (o, "attempt", json_integer (t->attempt), &ok);
-    s_set (o, "state", s_json_str (t->state), &ok);
+    s_set (o, "state", s_json_str (st_wire_job_state_name (t->state)), &ok);
     s_set (o, "node", s_json_str (t->node), &ok);
     s_set (o, "pid", json_integer (t->pid), &ok);
     s_set (o, "exit_code", json_integer (t->exit_code), &ok);
@@ -465,7 +464,7 @@ st_output_job_json (const Strata__JobInfo *job)
     s_set (o, "tenant", s_json_str (job->tenant), &ok);
     s_set (o, "queue", s_json_str (job->queue), &ok);
     s_set (o, "kind", s_json_str (job->kind), &ok);
-    s_set (o, "state", s_json_str (job->state), &ok);
+    s_set (o, "state", s_json_str (st_wire_job_state_name (job->state)), &ok);
     s_set (o, "reason", s_json_str (job->reason), &ok);
     s_set (o, "priority", json_integer (job->priority), &ok);
     s_set (o, "attempt", json_integer (job->attempt), &ok);
@@ -600,9 +599,9 @@ s_or_dash (const char *s)
 }
 
 static int
-s_is_terminal (const char *state)
+s_is_terminal (Strata__JobState state)
 {
-    return state && (!strcmp (state, "SUCCEEDED") || !strcmp (state, "FAILED") || !strcmp (state, "CANCELLED"));
+    return st_wire_job_state_terminal (state);
 }
 
 /*  "2026-11-21 14:50:01 UTC (5m02s ago)", or "-".  */
@@ -728,7 +727,7 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
         { "id:", id },
         { "name:", s_or_dash (job->name) },
         { "kind:", s_or_dash (job->kind) },
-        { "state:", s_or_dash (job->state) },
+        { "state:", s_or_dash (st_wire_job_state_name (job->state)) },
         { "reason:", s_or_dash (job->reason) },
         { "tenant/queue:", tq },
         { "priority:", prio },
@@ -775,7 +774,7 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
             snprintf (pid, sizeof pid, "%d", t->pid);
         else
             snprintf (pid, sizeof pid, "-");
-        const char *row[] = { rank, att, s_or_dash (t->state), s_or_dash (t->node), pid,
+        const char *row[] = { rank, att, s_or_dash (st_wire_job_state_name (t->state)), s_or_dash (t->node), pid,
                               s_task_exit (t, ex, sizeof ex) };
         if (st_table_add (tasks, row) != 0)
             goto out;
@@ -824,7 +823,7 @@ st_output_job_table (FILE *out, Strata__JobInfo *const *jobs, size_t n, uint64_t
         snprintf (ranks, sizeof ranks, "%u", j->ranks);
         st_format_age (now_ms, j->created_unix_ms, age, sizeof age);
         st_text_fit (s_or_dash (j->reason), ST_OUTPUT_REASON_WIDTH, reason, sizeof reason);
-        const char *row[] = { id, s_or_dash (j->name), s_or_dash (j->tenant), s_or_dash (j->state), ranks,
+        const char *row[] = { id, s_or_dash (j->name), s_or_dash (j->tenant), s_or_dash (st_wire_job_state_name (j->state)), ranks,
                               s_first_node (j), age, reason };
         if (st_table_add (t, row) != 0)
             goto out;

@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "st_doc.h"
+#include "st_units.h"
 
 #define S_MAX_OPTS 128   /*  options in one table; more is a programming error  */
 
@@ -37,140 +38,7 @@ s_has_bounds (const st_opt_t *opt)
 }
 
 /*  ---------------------------------------------------------------------------
- *  Value parsers and formatters  */
-
-int
-st_config_parse_duration_ms (const char *text, uint64_t *ms)
-{
-    static const struct { const char *suffix; uint64_t ms; } units [] = {
-        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
-    };
-    uint64_t total = 0;
-    const char *p = text;
-    int segments = 0;
-    if (!text || !ms || !*text)
-        return -1;
-    while (*p) {
-        segments++;
-        uint64_t whole = 0, frac = 0, scale = 1, unit = 0;
-        int digits = 0;
-        while (*p >= '0' && *p <= '9') {
-            if (whole > (UINT64_MAX - 9) / 10)
-                return -1;
-            whole = whole * 10 + (uint64_t) (*p++ - '0');
-            digits++;
-        }
-        if (*p == '.') {
-            p++;
-            while (*p >= '0' && *p <= '9') {
-                if (scale >= 1000000000ull)
-                    return -1;   /*  finer than any unit can make whole milliseconds of  */
-                frac = frac * 10 + (uint64_t) (*p++ - '0');
-                scale *= 10;
-                digits++;
-            }
-        }
-        if (digits == 0)
-            return -1;
-        for (size_t i = 0; i < sizeof units / sizeof units [0] && !unit; i++) {
-            size_t n = strlen (units [i].suffix);
-            /*  "m" must not swallow the "m" of "ms".  */
-            if (strncmp (p, units [i].suffix, n) == 0 && !(n == 1 && p [0] == 'm' && p [1] == 's')) {
-                unit = units [i].ms;
-                p += n;
-            }
-        }
-        if (!unit) {
-            if (*p != '\0' || segments != 1)
-                return -1;
-            unit = 1;   /*  a bare number (only as the whole text) is milliseconds  */
-        }
-        if ((frac * unit) % scale != 0 || whole > UINT64_MAX / unit)
-            return -1;
-        uint64_t part = whole * unit + frac * unit / scale;
-        if (part > UINT64_MAX - total)
-            return -1;
-        total += part;
-    }
-    *ms = total;
-    return 0;
-}
-
-/*  "2", "0.5", "1.125" into thousandths. Returns 0, -1 (not a number) or -2 (too precise).  */
-static int
-s_parse_milli (const char *text, uint64_t *milli)
-{
-    uint64_t whole = 0, frac = 0;
-    int digits = 0, places = 0;
-    const char *p = text;
-    while (*p >= '0' && *p <= '9') {
-        whole = whole * 10 + (uint64_t) (*p++ - '0');
-        if (whole > UINT32_MAX)
-            return -1;
-        digits++;
-    }
-    if (*p == '.') {
-        p++;
-        while (*p >= '0' && *p <= '9') {
-            if (places < 3) {
-                frac = frac * 10 + (uint64_t) (*p - '0');
-                places++;
-            }
-            else if (*p != '0')
-                return -2;
-            p++;
-            digits++;
-        }
-    }
-    if (digits == 0 || *p != '\0')
-        return -1;
-    while (places++ < 3)
-        frac *= 10;
-    *milli = whole * 1000 + frac;
-    return 0;
-}
-
-static const char *
-s_format_ms (uint64_t ms, char *buf, size_t size)
-{
-    static const struct { const char *suffix; uint64_t ms; } units [] = {
-        {"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000},
-    };
-    for (size_t i = 0; i < sizeof units / sizeof units [0]; i++)
-        if (ms != 0 && ms % units [i].ms == 0) {
-            snprintf (buf, size, "%llu%s", (unsigned long long) (ms / units [i].ms), units [i].suffix);
-            return buf;
-        }
-    snprintf (buf, size, "%llums", (unsigned long long) ms);
-    return buf;
-}
-
-static const char *
-s_format_mb (uint64_t mb, char *buf, size_t size)
-{
-    if (mb != 0 && mb % (1024 * 1024) == 0)
-        snprintf (buf, size, "%lluT", (unsigned long long) (mb / (1024 * 1024)));
-    else if (mb != 0 && mb % 1024 == 0)
-        snprintf (buf, size, "%lluG", (unsigned long long) (mb / 1024));
-    else
-        snprintf (buf, size, "%lluM", (unsigned long long) mb);
-    return buf;
-}
-
-static const char *
-s_format_milli (uint64_t milli, char *buf, size_t size)
-{
-    if (milli % 1000 == 0)
-        snprintf (buf, size, "%llu", (unsigned long long) (milli / 1000));
-    else {
-        snprintf (buf, size, "%llu.%03llu", (unsigned long long) (milli / 1000),
-                  (unsigned long long) (milli % 1000));
-        char *end = buf + strlen (buf) - 1;
-        while (*end == '0')
-            *end-- = '\0';
-    }
-    return buf;
-}
+ *  Key-value lists  */
 
 /*  Sets key to val in kv, replacing an earlier value for the same key.  */
 static int
@@ -286,31 +154,31 @@ s_set_text (const st_opt_t *opt, void *cfg, const char *text, const char *label,
         return ST_OK;
     case ST_OPT_DURATION_MS: {
         uint64_t ms;
-        if (st_config_parse_duration_ms (text, &ms) != 0)
+        if (st_parse_duration_ms (text, &ms) != 0)
             return st_error_set (err, ST_EINVAL, opt->name, "%s: invalid duration \"%.64s\" (examples: 500ms, 2s, 1m)",
                                  label, text);
         if (s_has_bounds (opt) && (ms < (uint64_t) opt->min || ms > (uint64_t) opt->max))
             return st_error_set (err, ST_EINVAL, opt->name, "%s: must be between %s and %s, got \"%.64s\"", label,
-                                 s_format_ms ((uint64_t) opt->min, lo, sizeof lo),
-                                 s_format_ms ((uint64_t) opt->max, hi, sizeof hi), text);
+                                 st_format_ms ((uint64_t) opt->min, lo, sizeof lo),
+                                 st_format_ms ((uint64_t) opt->max, hi, sizeof hi), text);
         *(uint64_t *) field = ms;
         return ST_OK;
     }
     case ST_OPT_MEM_MB: {
         uint64_t mb;
-        if (st_spec_parse_mem (text, &mb) != 0)
+        if (st_parse_mem_mb (text, &mb) != 0)
             return st_error_set (err, ST_EINVAL, opt->name, "%s: invalid size \"%.64s\" (examples: 512M, 4G, 1T)",
                                  label, text);
         if (s_has_bounds (opt) && (mb < (uint64_t) opt->min || mb > (uint64_t) opt->max))
             return st_error_set (err, ST_EINVAL, opt->name, "%s: must be between %s and %s, got \"%.64s\"", label,
-                                 s_format_mb ((uint64_t) opt->min, lo, sizeof lo),
-                                 s_format_mb ((uint64_t) opt->max, hi, sizeof hi), text);
+                                 st_format_mb ((uint64_t) opt->min, lo, sizeof lo),
+                                 st_format_mb ((uint64_t) opt->max, hi, sizeof hi), text);
         *(uint64_t *) field = mb;
         return ST_OK;
     }
     case ST_OPT_CPUS_MILLI: {
         uint64_t milli = 0;
-        int rc = s_parse_milli (text, &milli);
+        int rc = st_parse_cpus_milli (text, &milli);
         if (rc == -2)
             return st_error_set (err, ST_EINVAL, opt->name,
                                  "%s: at most 3 decimal places (thousandths of a cpu), got \"%.64s\"", label, text);
@@ -319,8 +187,8 @@ s_set_text (const st_opt_t *opt, void *cfg, const char *text, const char *label,
                                  label, text);
         if (s_has_bounds (opt) && (milli < (uint64_t) opt->min || milli > (uint64_t) opt->max))
             return st_error_set (err, ST_EINVAL, opt->name, "%s: must be between %s and %s, got \"%.64s\"", label,
-                                 s_format_milli ((uint64_t) opt->min, lo, sizeof lo),
-                                 s_format_milli ((uint64_t) opt->max, hi, sizeof hi), text);
+                                 st_format_milli ((uint64_t) opt->min, lo, sizeof lo),
+                                 st_format_milli ((uint64_t) opt->max, hi, sizeof hi), text);
         *(uint32_t *) field = (uint32_t) milli;
         return ST_OK;
     }
@@ -505,15 +373,15 @@ s_default_text (const st_opt_t *opt, const void *cfg, char *buf, size_t size)
         break;
     case ST_OPT_DURATION_MS:
         if (field)
-            s_format_ms (*(const uint64_t *) field, buf, size);
+            st_format_ms (*(const uint64_t *) field, buf, size);
         break;
     case ST_OPT_MEM_MB:
         if (field)
-            s_format_mb (*(const uint64_t *) field, buf, size);
+            st_format_mb (*(const uint64_t *) field, buf, size);
         break;
     case ST_OPT_CPUS_MILLI:
         if (field)
-            s_format_milli (*(const uint32_t *) field, buf, size);
+            st_format_milli (*(const uint32_t *) field, buf, size);
         break;
     case ST_OPT_KV:
     case ST_OPT_STRINGS: {
@@ -618,6 +486,8 @@ typedef struct {
     bool replaced [S_MAX_OPTS];     /*  APPLY: STRINGS options already reset by a flag  */
     char **positional;
     int npositional;
+    bool head;                      /*  options end at the first argument that is not one  */
+    int next;                       /*  head: index of that argument (argc: none)  */
 } s_walk_t;
 
 static st_rc_t
@@ -645,6 +515,7 @@ static st_rc_t
 s_walk (s_walk_t *w, s_pass_t pass, int argc, char **argv)
 {
     bool options_done = false;
+    w->next = argc;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv [i];
         const st_opt_t *opt = NULL;
@@ -653,8 +524,16 @@ s_walk (s_walk_t *w, s_pass_t pass, int argc, char **argv)
         char label [96];
 
         if (!options_done && strcmp (arg, "--") == 0) {
+            if (w->head) {
+                w->next = i + 1;
+                return ST_OK;
+            }
             options_done = true;
             continue;
+        }
+        if (w->head && (arg [0] != '-' || arg [1] == '\0')) {
+            w->next = i;
+            return ST_OK;
         }
         if (options_done || arg [0] != '-' || arg [1] == '\0') {
             if (pass == S_APPLY) {
@@ -746,9 +625,9 @@ s_walk (s_walk_t *w, s_pass_t pass, int argc, char **argv)
     return ST_OK;
 }
 
-st_rc_t
-st_config_parse (const st_opt_t *opts, void *cfg, int argc, char **argv, const char *usage_line,
-                 const char *description, char ***positional, int *npositional, st_error_t *err)
+static st_rc_t
+s_parse (const st_opt_t *opts, void *cfg, int argc, char **argv, const char *usage_line, const char *description,
+         char ***positional, int *npositional, int *next, st_error_t *err)
 {
     st_rc_t rc = ST_OK;
     s_walk_t *w = NULL;
@@ -776,6 +655,7 @@ st_config_parse (const st_opt_t *opts, void *cfg, int argc, char **argv, const c
     w->opts = opts;
     w->cfg = cfg;
     w->err = err;
+    w->head = next != NULL;
     for (const st_opt_t *o = opts; o->name && !w->config_opt; o++)
         if (strcmp (o->name, "config") == 0 && o->type == ST_OPT_PATH)
             w->config_opt = o;
@@ -818,6 +698,8 @@ st_config_parse (const st_opt_t *opts, void *cfg, int argc, char **argv, const c
     }
     if ((rc = s_walk (w, S_APPLY, argc, argv)) != ST_OK)
         goto out;
+    if (next)
+        *next = w->next;
     if (positional) {
         *positional = w->positional;
         w->positional = NULL;
@@ -828,6 +710,23 @@ out:
     if (w)
         free (w->positional);
     free (w);
+    return rc;
+}
+
+st_rc_t
+st_config_parse (const st_opt_t *opts, void *cfg, int argc, char **argv, const char *usage_line,
+                 const char *description, char ***positional, int *npositional, st_error_t *err)
+{
+    return s_parse (opts, cfg, argc, argv, usage_line, description, positional, npositional, NULL, err);
+}
+
+st_rc_t
+st_config_parse_head (const st_opt_t *opts, void *cfg, int argc, char **argv, const char *usage_line,
+                      const char *description, int *next, st_error_t *err)
+{
+    int at = argc;
+    st_rc_t rc = s_parse (opts, cfg, argc, argv, usage_line, description, NULL, NULL, &at, err);
+    *next = at;
     return rc;
 }
 

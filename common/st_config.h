@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "st_error.h"
-#include "st_spec.h"
+#include "st_kv.h"
 
 typedef enum {
     ST_OPT_STRING,      /*  char *: st_config_parse sets it to strdup (def) first, then overrides (freeing the old)  */
@@ -25,7 +25,7 @@ typedef enum {
     ST_OPT_INT,         /*  int64_t within [min, max]  */
     ST_OPT_BOOL,        /*  int (0/1)  */
     ST_OPT_DURATION_MS, /*  uint64_t milliseconds; text "250ms", "2s", "1m", or a number of ms  */
-    ST_OPT_MEM_MB,      /*  uint64_t MiB; "512M", "2G" (st_spec_parse_mem)  */
+    ST_OPT_MEM_MB,      /*  uint64_t MiB; "512M", "2G" (st_parse_mem_mb)  */
     ST_OPT_CPUS_MILLI,  /*  uint32_t thousandths of a CPU; "2", "0.5"  */
     ST_OPT_KV,          /*  st_kv_t; flag repeated "k=v", or "k=v,k2=v2"; in a file, a mapping  */
     ST_OPT_STRINGS,     /*  st_kv_t used as a list: keys hold the strings, vals NULL; repeatable  */
@@ -53,6 +53,12 @@ st_rc_t st_config_parse (const st_opt_t *opts, void *cfg, int argc, char **argv,
                          const char *usage_line, const char *description,
                          char ***positional, int *npositional, st_error_t *err);
 
+/*  The same for a program with subcommands (`strata [OPTIONS] COMMAND ...`):
+ *  the options end at the first argument that is not one (or after "--"),
+ *  whose index goes to *next (argc when there is none).  */
+st_rc_t st_config_parse_head (const st_opt_t *opts, void *cfg, int argc, char **argv,
+                              const char *usage_line, const char *description, int *next, st_error_t *err);
+
 /*  Applies a parsed YAML/JSON mapping to cfg.  */
 st_rc_t st_config_apply_file (const st_opt_t *opts, void *cfg, const char *path, st_error_t *err);
 
@@ -61,8 +67,5 @@ void st_config_usage (FILE *out, const char *usage_line, const char *description
 
 /*  Frees strings and kv lists the parser allocated in cfg.  */
 void st_config_free (const st_opt_t *opts, void *cfg);
-
-/*  Parses "250ms", "2s", "1.5s", "1m", "1h", or a bare number of milliseconds.  */
-int st_config_parse_duration_ms (const char *text, uint64_t *ms);
 
 #endif

@@ -13,6 +13,7 @@
 #include <zmq.h>
 
 #include "st_log.h"
+#include "st_vec.h"
 
 #define ST_ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ST_ZAP_MAX_KEYS 100000
@@ -170,7 +171,7 @@ typedef struct {
     char name[32];
     int any;                    /*  every key is welcome (encryption only)  */
     s_entry_t *keys;
-    size_t nkeys;
+    size_t nkeys, capkeys;
 } s_domain_t;
 
 struct st_zap {
@@ -268,12 +269,10 @@ st_zap_allow_dir (st_zap_t *self, const char *domain, const char *dir, int *coun
             rc = st_error_set (err, ST_EINVAL, NULL, "%s: more than %d keys", dir, ST_ZAP_MAX_KEYS);
             break;
         }
-        s_entry_t *grown = realloc (d->keys, (d->nkeys + 1) * sizeof *grown);
-        if (!grown) {
+        if (st_vec_reserve ((void **) &d->keys, &d->capkeys, d->nkeys + 1, sizeof *d->keys, ST_ZAP_MAX_KEYS) != ST_OK) {
             rc = st_error_set (err, ST_ENOMEM, NULL, "out of memory");
             break;
         }
-        d->keys = grown;
         s_entry_t *e = &d->keys[d->nkeys++];
         zmq_z85_decode (e->key, keys.public_key);
         snprintf (e->name, sizeof e->name, "%.*s", (int) (len - 4), de->d_name);

@@ -27,6 +27,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "st_vec.h"
+
 #define ST_DOC_MAX_DEPTH 64
 
 typedef struct {
@@ -48,7 +50,7 @@ typedef struct {
     s_frame_t stack[ST_DOC_MAX_DEPTH];
     int depth;
     s_anchor_t *anchors;
-    size_t nanchors;
+    size_t nanchors, capanchors;
     size_t nodes;           /*  nodes created so far, alias copies included  */
     size_t max_nodes;
     int documents;
@@ -360,12 +362,12 @@ s_scalar (s_builder_t *b, struct fy_event *ev)
 static st_rc_t
 s_register_anchor (s_builder_t *b, char *name, json_t *value, size_t nodes)
 {
-    s_anchor_t *grown = realloc (b->anchors, (b->nanchors + 1) * sizeof *grown);
-    if (!grown) {
+    /*  An anchor takes at least two bytes ("&a"), so the input's cap bounds them.  */
+    if (st_vec_reserve ((void **) &b->anchors, &b->capanchors, b->nanchors + 1, sizeof *b->anchors,
+                        ST_DOC_MAX_BYTES / 2) != ST_OK) {
         free (name);
         return s_fail (b, ST_ENOMEM, NULL, "out of memory%s", NULL);
     }
-    b->anchors = grown;
     b->anchors [b->nanchors].name = name;
     b->anchors [b->nanchors].value = json_incref (value);
     b->anchors [b->nanchors].nodes = nodes;

@@ -18,8 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "st_config.h"
 #include "st_doc.h"
+#include "st_field.h"
+#include "st_units.h"
 
 #define S_MAX_ARGS        256
 #define S_MAX_ARG_BYTES   4096
@@ -53,144 +54,8 @@ static const char *const s_placement_fields [] = {"pool", "labels", "sites", "ne
 static const char *const s_weight_fields [] = {"cost", "latency", "energy", "carbon", "packing", NULL};
 static const char *const s_data_fields [] = {"uri", "classification", "residency", NULL};
 static const char *const s_simulate_fields [] = {"duration", NULL};
-static const char *const s_kinds [] = {"command", "finetune", "inference", NULL};
-static const char *const s_sites [] = {"onprem", "private_cloud", "public_cloud", "edge", NULL};
 static const char *const s_prefers [] = {"cost", "latency", "energy", "balanced", NULL};
-static const char *const s_classes [] = {"public", "internal", "confidential", "restricted", NULL};
 static const char *const s_launchers [] = {"auto", "mpirun", "direct", NULL};
-
-/*  ---------------------------------------------------------------------------
- *  Key/value lists  */
-
-void
-st_kv_free (st_kv_t *kv)
-{
-    if (!kv)
-        return;
-    for (size_t i = 0; i < kv->n; i++) {
-        free (kv->keys [i]);
-        if (kv->vals)
-            free (kv->vals [i]);
-    }
-    free (kv->keys);
-    free (kv->vals);
-    kv->keys = NULL;
-    kv->vals = NULL;
-    kv->n = 0;
-}
-
-const char *
-st_kv_get (const st_kv_t *kv, const char *key)
-{
-    if (!kv || !key)
-        return NULL;
-    for (size_t i = 0; i < kv->n; i++)
-        if (strcmp (kv->keys [i], key) == 0)
-            return kv->vals [i];
-    return NULL;
-}
-
-int
-st_kv_add (st_kv_t *kv, const char *key, const char *val)
-{
-    if (!kv || !key)
-        return -1;
-    char *k = strdup (key);
-    char *v = val ? strdup (val) : NULL;
-    char **keys = realloc (kv->keys, (kv->n + 1) * sizeof *keys);
-    if (keys)
-        kv->keys = keys;
-    char **vals = keys ? realloc (kv->vals, (kv->n + 1) * sizeof *vals) : NULL;
-    if (vals)
-        kv->vals = vals;
-    if (!k || (val && !v) || !keys || !vals) {
-        free (k);
-        free (v);
-        return -1;
-    }
-    kv->keys [kv->n] = k;
-    kv->vals [kv->n] = v;
-    kv->n++;
-    return 0;
-}
-
-/*  ---------------------------------------------------------------------------
- *  Value parsers shared with st_config  */
-
-int
-st_spec_parse_mem (const char *text, uint64_t *mb)
-{
-    /*  Exact decimal arithmetic in KiB: "1.5G" is 1536 MiB, "1K" rounds up to 1 MiB.  */
-    const uint64_t limit_kib = 1ull << 50;   /*  1 EiB: far past any range, small enough not to overflow  */
-    uint64_t whole = 0, frac = 0, frac_scale = 1, unit_kib = 1024;
-    const char *p = text;
-    int digits = 0;
-    bool has_unit = true;
-    if (!text || !mb)
-        return -1;
-    while (*p >= '0' && *p <= '9') {
-        whole = whole * 10 + (uint64_t) (*p++ - '0');
-        if (whole > limit_kib)
-            return -1;
-        digits++;
-    }
-    if (*p == '.') {
-        p++;
-        while (*p >= '0' && *p <= '9') {
-            if (frac_scale < 1000000000ull) {
-                frac = frac * 10 + (uint64_t) (*p - '0');
-                frac_scale *= 10;
-            }
-            else if (*p != '0')
-                return -1;   /*  more precision than a KiB can carry  */
-            p++;
-            digits++;
-        }
-    }
-    if (digits == 0)
-        return -1;
-    switch (*p) {
-    case 'k': case 'K': unit_kib = 1; p++; break;
-    case 'm': case 'M': unit_kib = 1024; p++; break;
-    case 'g': case 'G': unit_kib = 1024ull * 1024; p++; break;
-    case 't': case 'T': unit_kib = 1024ull * 1024 * 1024; p++; break;
-    default: has_unit = false; break;
-    }
-    /*  "M", "Mi", "MB" and "MiB" all mean mebibytes; a bare "B" would mean bytes and is refused.  */
-    if (has_unit && *p == 'i')
-        p++;
-    if (has_unit && (*p == 'B' || *p == 'b'))
-        p++;
-    if (*p != '\0')
-        return -1;
-    if (whole > limit_kib / unit_kib)
-        return -1;
-    uint64_t kib = whole * unit_kib + (frac * unit_kib + frac_scale - 1) / frac_scale;
-    *mb = (kib + 1023) / 1024;
-    return 0;
-}
-
-int
-st_spec_parse_duration (const char *text, uint32_t *seconds)
-{
-    uint64_t value = 0, ms;
-    if (!text || !seconds || !*text)
-        return -1;
-    if (text [strspn (text, "0123456789")] == '\0') {
-        /*  A bare number is seconds here, where st_config takes milliseconds.  */
-        for (const char *p = text; *p; p++) {
-            value = value * 10 + (uint64_t) (*p - '0');
-            if (value > UINT32_MAX)
-                return -1;
-        }
-        *seconds = (uint32_t) value;
-        return 0;
-    }
-    if (st_config_parse_duration_ms (text, &ms) != 0 || ms % 1000 != 0 || ms / 1000 > UINT32_MAX)
-        return -1;
-    *seconds = (uint32_t) (ms / 1000);
-    return 0;
-}
 
 /*  ---------------------------------------------------------------------------
  *  Validation helpers  */
@@ -202,13 +67,9 @@ s_show (const json_t *v, char *buf, size_t size)
     if (!v)
         snprintf (buf, size, "nothing");
     else if (json_is_string (v)) {
-        size_t len = json_string_length (v), cut = len;
+        size_t len = json_string_length (v);
         const char *s = json_string_value (v);
-        if (cut > 48) {
-            cut = 48;
-            while (cut > 0 && ((unsigned char) s [cut] & 0xc0) == 0x80)
-                cut--;
-        }
+        size_t cut = st_utf8_cut (s, len, 48);
         json_t *part = json_stringn (s, cut);
         char *dump = part ? json_dumps (part, JSON_ENCODE_ANY) : NULL;
         if (dump && cut < len)
@@ -307,38 +168,35 @@ typedef struct {
     bool lower, upper, digit;
     const char *extra;              /*  punctuation allowed besides the classes  */
     const char *const *choices;     /*  non-NULL: one of these  */
+    const char *const *(*table) (void);     /*  non-NULL: one of the names of this base table (st_vocab)  */
     const char *what;               /*  for messages: "must be WHAT"  */
 } s_word_t;
 
-static const s_word_t s_w_kind = {0, false, false, false, "", s_kinds, "one of command, finetune, inference"};
-static const s_word_t s_w_site = {0, false, false, false, "", s_sites,
+static const s_word_t s_w_kind = {0, false, false, false, "", NULL, st_kind_names,
+                                  "one of command, finetune, inference"};
+static const s_word_t s_w_site = {0, false, false, false, "", NULL, st_site_names,
                                   "one of onprem, private_cloud, public_cloud, edge"};
-static const s_word_t s_w_prefer = {0, false, false, false, "", s_prefers, "one of cost, latency, energy, balanced"};
-static const s_word_t s_w_class = {0, false, false, false, "", s_classes,
+static const s_word_t s_w_prefer = {0, false, false, false, "", s_prefers, NULL,
+                                    "one of cost, latency, energy, balanced"};
+static const s_word_t s_w_class = {0, false, false, false, "", NULL, st_class_names,
                                    "one of public, internal, confidential, restricted"};
-static const s_word_t s_w_launcher = {0, false, false, false, "", s_launchers, "one of auto, mpirun, direct"};
-static const s_word_t s_w_gpu_type = {64, true, true, true, "._-", NULL,
+static const s_word_t s_w_launcher = {0, false, false, false, "", s_launchers, NULL, "one of auto, mpirun, direct"};
+static const s_word_t s_w_gpu_type = {64, true, true, true, "._-", NULL, NULL,
                                       "1 to 64 characters of letters, digits, '.', '_' or '-'"};
-static const s_word_t s_w_region = {64, true, false, true, "-", NULL,
+static const s_word_t s_w_region = {64, true, false, true, "-", NULL, NULL,
                                     "1 to 64 characters of lower-case letters, digits or '-'"};
-static const s_word_t s_w_jurisdiction = {16, false, true, true, "-", NULL,
+static const s_word_t s_w_jurisdiction = {16, false, true, true, "-", NULL, NULL,
                                           "1 to 16 characters of upper-case letters, digits or '-' (e.g. EU)"};
-static const s_word_t s_w_model = {128, true, true, true, "._/-", NULL,
+static const s_word_t s_w_model = {128, true, true, true, "._/-", NULL, NULL,
                                    "1 to 128 characters of letters, digits, '.', '_', '/' or '-'"};
 
 /*  The first len bytes of text are a word of class w (choices aside).  */
 static bool
 s_chars_ok (const char *text, size_t len, const s_word_t *w)
 {
-    if (len == 0 || len > w->max)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        char c = text [i];
-        if (!((w->lower && c >= 'a' && c <= 'z') || (w->upper && c >= 'A' && c <= 'Z')
-              || (w->digit && c >= '0' && c <= '9') || (c && strchr (w->extra, c))))
-            return false;
-    }
-    return true;
+    st_field_t rule = {w->max, (w->lower ? ST_FIELD_LOWER : 0u) | (w->upper ? ST_FIELD_UPPER : 0u)
+                                   | (w->digit ? ST_FIELD_DIGIT : 0u), w->extra};
+    return w->max > 0 && st_field_ok (text, len, &rule);
 }
 
 static bool
@@ -348,8 +206,9 @@ s_word_ok (const json_t *v, const s_word_t *w)
         return false;
     const char *text = json_string_value (v);
     size_t len = json_string_length (v);
-    if (w->choices) {
-        for (const char *const *c = w->choices; *c; c++)
+    const char *const *choices = w->table ? w->table () : w->choices;
+    if (choices) {
+        for (const char *const *c = choices; *c; c++)
             if (strcmp (*c, text) == 0)
                 return true;
         return false;
@@ -382,7 +241,7 @@ s_name_field (const json_t *obj, const char *key, const char *field, size_t max,
 {
     char what [128];
     snprintf (what, sizeof what, "1 to %zu characters of letters, digits, '.', '_' or '-'", max);
-    s_word_t w = {max, true, true, true, "._-", NULL, what};
+    s_word_t w = {max, true, true, true, "._-", NULL, NULL, what};
     return s_word_field (obj, key, field, &w, def, out, err);
 }
 
@@ -513,12 +372,12 @@ s_duration_ms (const json_t *v, uint64_t *ms)
     const char *text = json_string_value (v);
     uint32_t seconds;
     if (*text && text [strspn (text, "0123456789")] == '\0') {
-        if (st_spec_parse_duration (text, &seconds) != 0)
+        if (st_parse_duration_s (text, &seconds) != 0)
             return -1;
         *ms = (uint64_t) seconds * 1000;
         return 0;
     }
-    return st_config_parse_duration_ms (text, ms) == 0 ? 0 : -1;
+    return st_parse_duration_ms (text, ms) == 0 ? 0 : -1;
 }
 
 /*  ---------------------------------------------------------------------------
@@ -565,26 +424,15 @@ s_command (const json_t *root, st_spec_t *spec, st_error_t *err)
 static bool
 s_valid_env_name (const char *s)
 {
-    size_t len = strlen (s);
-    if (len == 0 || len > S_MAX_ENV_KEY || (s [0] >= '0' && s [0] <= '9'))
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!((s [i] >= 'a' && s [i] <= 'z') || (s [i] >= 'A' && s [i] <= 'Z') || (s [i] >= '0' && s [i] <= '9')
-              || s [i] == '_'))
-            return false;
-    return true;
+    st_field_t rule = {S_MAX_ENV_KEY, ST_FIELD_ALNUM, "_"};
+    return !(s [0] >= '0' && s [0] <= '9') && st_field_ok_str (s, &rule);
 }
 
 static bool
 s_valid_label_key (const char *s)
 {
-    size_t len = strlen (s);
-    if (len == 0 || len > S_MAX_LABEL_KEY)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!s_is_name_char (s [i]) && s [i] != '/')
-            return false;
-    return true;
+    st_field_t rule = {S_MAX_LABEL_KEY, ST_FIELD_ALNUM, "._-/"};
+    return st_field_ok_str (s, &rule);
 }
 
 /*  env and placement.labels: mappings of name -> string (or integer).  */
@@ -656,7 +504,7 @@ s_tasks (const json_t *res, st_spec_t *spec, st_error_t *err)
     st_rc_t rc;
     if (spec->gang && has_shards) {
         st_error_set (err, ST_EINVAL, "resources.shards", "resources.shards: only inference jobs have shards; a %s "
-                      "job has ranks", spec->kind);
+                      "job has ranks", st_kind_name (spec->kind));
         st_error_hint (err, "write resources.ranks: N (all ranks start together), or kind: inference for "
                             "independent shards");
         return ST_EINVAL;
@@ -715,7 +563,7 @@ s_resources (const json_t *root, st_spec_t *spec, st_error_t *err)
         uint64_t mb = 0;
         if (json_is_integer (v) && json_integer_value (v) >= 1)
             mb = (uint64_t) json_integer_value (v);
-        else if (!json_is_string (v) || st_spec_parse_mem (json_string_value (v), &mb) != 0)
+        else if (!json_is_string (v) || st_parse_mem_mb (json_string_value (v), &mb) != 0)
             return s_bad (err, "resources.mem_per_rank", what, v);
         if (mb < 1 || mb > S_MAX_MEM_MB)
             return s_bad (err, "resources.mem_per_rank", what, v);
@@ -771,6 +619,26 @@ s_weights (const json_t *place, st_spec_t *spec, st_error_t *err)
     return ST_OK;
 }
 
+/*  placement.sites: the site kinds, in the spec's order.  */
+static st_rc_t
+s_sites (const json_t *place, st_spec_t *spec, st_error_t *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    st_rc_t rc = s_word_list (place, "sites", "placement.sites", &s_w_site, 1, 4,
+                              "a list of site kinds (onprem, private_cloud, public_cloud, edge)", &names, &n, err);
+    if (rc == ST_OK && n && !(spec->sites = calloc (n + 1, sizeof *spec->sites)))
+        rc = st_error_set (err, ST_ENOMEM, "placement.sites", "placement.sites: out of memory");
+    for (size_t i = 0; rc == ST_OK && i < n; i++)
+        st_site_parse (names [i], &spec->sites [i]);      /*  s_w_site took only the table's names  */
+    if (rc == ST_OK && n) {
+        spec->sites [n] = ST_SITE__COUNT;
+        spec->nsites = n;
+    }
+    s_free_list (names);
+    return rc;
+}
+
 static st_rc_t
 s_placement (const json_t *root, st_spec_t *spec, st_error_t *err)
 {
@@ -786,9 +654,7 @@ s_placement (const json_t *root, st_spec_t *spec, st_error_t *err)
         return rc;
     if ((rc = s_name_field (place, "pool", "placement.pool", 64, NULL, &spec->pool, err)) != ST_OK
         || (rc = s_string_map (place, "labels", "placement.labels", false, &spec->labels, err)) != ST_OK
-        || (rc = s_word_list (place, "sites", "placement.sites", &s_w_site, 1, 4,
-                              "a list of site kinds (onprem, private_cloud, public_cloud, edge)", &spec->sites,
-                              &spec->nsites, err)) != ST_OK
+        || (rc = s_sites (place, spec, err)) != ST_OK
         || (rc = s_word_field (place, "near", "placement.near", &s_w_region, NULL, &spec->near, err)) != ST_OK
         || (rc = s_int_field (place, "max_latency_ms", "placement.max_latency_ms", 1, S_MAX_LATENCY_MS, 0, &n,
                               err)) != ST_OK)
@@ -817,6 +683,7 @@ static st_rc_t
 s_data (const json_t *root, st_spec_t *spec, st_error_t *err)
 {
     json_t *data, *v;
+    char *word = NULL;
     st_rc_t rc = s_get_object (root, "data", "data", &data, err);
     if (rc != ST_OK || (data && (rc = s_check_fields (data, "data", s_data_fields, err)) != ST_OK))
         return rc;
@@ -828,9 +695,11 @@ s_data (const json_t *root, st_spec_t *spec, st_error_t *err)
         if (!(spec->data_uri = strdup (json_string_value (v))))
             return st_error_set (err, ST_ENOMEM, "data.uri", "data.uri: out of memory");
     }
-    if ((rc = s_word_field (data, "classification", "data.classification", &s_w_class, "public",
-                            &spec->classification, err)) != ST_OK)
+    if ((rc = s_word_field (data, "classification", "data.classification", &s_w_class, "public", &word, err))
+        != ST_OK)
         return rc;
+    st_class_parse (word, &spec->classification);     /*  s_w_class took only the table's names  */
+    free (word);
     return s_word_list (data, "residency", "data.residency", &s_w_jurisdiction, 0, S_MAX_RESIDENCY,
                         "a list of at most 64 jurisdiction codes", &spec->residency, &spec->nresidency, err);
 }
@@ -938,7 +807,7 @@ s_launcher_and_output (const json_t *root, st_spec_t *spec, st_error_t *err)
     st_rc_t rc = s_word_field (root, "launcher", "launcher", &s_w_launcher, "auto", &word, err);
     if (rc != ST_OK)
         return rc;
-    bool finetune = strcmp (spec->kind, "finetune") == 0;
+    bool finetune = spec->kind == ST_KIND_FINETUNE;
     if (strcmp (word, "mpirun") == 0 && !spec->gang) {
         free (word);
         st_error_set (err, ST_EINVAL, "launcher",
@@ -962,7 +831,7 @@ s_launcher_and_output (const json_t *root, st_spec_t *spec, st_error_t *err)
     if (spec->output_model && !finetune) {
         st_error_set (err, ST_EINVAL, "output_model",
                       "output_model: only a finetune job registers a model version (this job's kind is %s)",
-                      spec->kind);
+                      st_kind_name (spec->kind));
         st_error_hint (err, "write kind: finetune, or leave output_model out");
         return ST_EINVAL;
     }
@@ -1014,9 +883,12 @@ st_spec_from_json (struct json_t *root, st_error_t *err)
     if ((rc = s_check_fields (root, "", s_top_fields, err)) != ST_OK)
         goto out;
 
-    if ((rc = s_word_field (root, "kind", "kind", &s_w_kind, "command", &spec->kind, err)) != ST_OK)
+    char *kind = NULL;
+    if ((rc = s_word_field (root, "kind", "kind", &s_w_kind, "command", &kind, err)) != ST_OK)
         goto out;
-    spec->gang = strcmp (spec->kind, "inference") != 0;
+    st_kind_parse (kind, &spec->kind);      /*  s_w_kind took only the table's names  */
+    free (kind);
+    spec->gang = spec->kind != ST_KIND_INFERENCE;
     if ((rc = s_command (root, spec, err)) != ST_OK)
         goto out;
     if ((rc = s_name_field (root, "name", "name", 128, NULL, &spec->name, err)) != ST_OK)
@@ -1126,6 +998,21 @@ s_simulate_json (uint64_t ms)
     return json_pack ("{s:s}", "duration", text);
 }
 
+/*  placement.sites as names, or null when any.  */
+static json_t *
+s_sites_json (const st_spec_t *spec)
+{
+    if (!spec->nsites)
+        return json_null ();
+    json_t *list = json_array ();
+    for (size_t i = 0; list && i < spec->nsites; i++)
+        if (json_array_append_new (list, json_string (st_site_name (spec->sites [i]))) != 0) {
+            json_decref (list);
+            return NULL;
+        }
+    return list;
+}
+
 char *
 st_spec_to_json (const st_spec_t *spec)
 {
@@ -1133,7 +1020,7 @@ st_spec_to_json (const st_spec_t *spec)
     json_t *root = NULL, *argv = NULL;
     if (!spec)
         return NULL;
-    bool shards = spec->kind && strcmp (spec->kind, "inference") == 0;
+    bool shards = spec->kind == ST_KIND_INFERENCE;
     char model [160];
     if (spec->model && spec->model_version)
         snprintf (model, sizeof model, "%s:%u", spec->model, spec->model_version);
@@ -1148,7 +1035,7 @@ st_spec_to_json (const st_spec_t *spec)
     root = json_pack ("{s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:b, s:o, s:s?, s:o, s:o, s:o, s:I, s:I, s:o}",
                       "command", argv,
                       "env", s_kv_to_json (&spec->env),
-                      "kind", spec->kind ? spec->kind : "command",
+                      "kind", st_kind_name (spec->kind),
                       "name", spec->name ? spec->name : "job",
                       "tenant", spec->tenant ? spec->tenant : "default",
                       "queue", spec->queue ? spec->queue : "default",
@@ -1161,11 +1048,11 @@ st_spec_to_json (const st_spec_t *spec)
                                  s_string_or_null (spec->near), "pool", s_string_or_null (spec->pool), "prefer",
                                  s_string_or_null (spec->prefer ? spec->prefer
                                                    : spec->has_weights ? NULL : "balanced"),
-                                 "sites", s_list_json (spec->sites, spec->nsites), "weights", s_weights_json (spec)),
+                                 "sites", s_sites_json (spec), "weights", s_weights_json (spec)),
                       "model", spec->model ? model : NULL,
                       "data",
-                      json_pack ("{s:s, s:o, s:o}", "classification",
-                                 spec->classification ? spec->classification : "public", "residency",
+                      json_pack ("{s:s, s:o, s:o}", "classification", st_class_name (spec->classification),
+                                 "residency",
                                  s_list_json (spec->residency, spec->nresidency), "uri",
                                  s_string_or_null (spec->data_uri)),
                       "checkpoint_dir", s_string_or_null (spec->checkpoint_dir),
@@ -1187,7 +1074,7 @@ st_spec_to_json (const st_spec_t *spec)
     if (root
         && (json_object_set_new (root, "depends_on", deps) != 0
             || json_object_set_new (root, "launcher",
-                                    json_string (spec->launcher == ST_LAUNCHER_MPIRUN ? "mpirun" : "direct")) != 0
+                                    json_string (st_launcher_name (spec->launcher))) != 0
             || json_object_set_new (root, "output_model", s_string_or_null (spec->output_model)) != 0)) {
         json_decref (res);
         res = NULL;
@@ -1209,7 +1096,6 @@ st_spec_destroy (st_spec_t **self_p)
     if (!self_p || !*self_p)
         return;
     st_spec_t *spec = *self_p;
-    free (spec->kind);
     free (spec->name);
     free (spec->tenant);
     free (spec->queue);
@@ -1221,11 +1107,10 @@ st_spec_destroy (st_spec_t **self_p)
     free (spec->pool);
     st_kv_free (&spec->labels);
     s_free_list (spec->gpu_types);
-    s_free_list (spec->sites);
+    free (spec->sites);
     free (spec->near);
     free (spec->prefer);
     free (spec->data_uri);
-    free (spec->classification);
     s_free_list (spec->residency);
     free (spec->model);
     free (spec->checkpoint_dir);

@@ -58,12 +58,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "st_error.h"
+#include "st_kv.h"
+#include "st_vocab.h"
 
-typedef struct {
-    char **keys;
-    char **vals;
-    size_t n;
-} st_kv_t;
 
 /*  placement.weights: how much each score term counts (0..1000 each).  */
 typedef struct {
@@ -74,14 +71,8 @@ typedef struct {
     double packing;
 } st_weights_t;
 
-/*  How a gang's ranks are started (spec `launcher`).  */
-typedef enum {
-    ST_LAUNCHER_DIRECT = 0,     /*  each rank by its own worker (torchrun's variables)  */
-    ST_LAUNCHER_MPIRUN = 1,     /*  rank 0's worker runs mpirun; the other ranks are held for it  */
-} st_launcher_t;
-
 typedef struct {
-    char *kind;             /*  "command", "finetune" or "inference"  */
+    st_kind_t kind;         /*  command, finetune or inference  */
     char *name;
     char *tenant;
     char *queue;
@@ -103,7 +94,7 @@ typedef struct {
     int gang;               /*  1: the ranks start together (command, finetune); 0: shards (inference)  */
     char **gpu_types;       /*  ngpu_types names, NULL-terminated; NULL when none (any type)  */
     size_t ngpu_types;
-    char **sites;           /*  nsites site kind names, NULL-terminated; NULL when any  */
+    st_site_t *sites;       /*  nsites site kinds, ended by ST_SITE__COUNT; NULL when any  */
     size_t nsites;
     char *near;             /*  region, or NULL  */
     uint32_t max_latency_ms;    /*  0: no limit  */
@@ -111,7 +102,7 @@ typedef struct {
     int has_weights;
     st_weights_t weights;   /*  when has_weights  */
     char *data_uri;         /*  NULL: none  */
-    char *classification;   /*  "public", "internal", "confidential" or "restricted"  */
+    st_class_t classification;  /*  public (the default), internal, confidential or restricted  */
     char **residency;       /*  nresidency jurisdictions, NULL-terminated; NULL when any  */
     size_t nresidency;
     char *model;            /*  family, variant, "auto" or a fine-tuned model's name (without
@@ -136,17 +127,6 @@ st_spec_t *st_spec_from_json (struct json_t *root, st_error_t *err);
  *  st_spec_parse (st_spec_to_json (s)) yields an equal spec. Caller frees.  */
 char *st_spec_to_json (const st_spec_t *spec);
 
-/*  Parses "512M", "2G", "1Gi", "300" (MiB) into MiB. Returns 0 on success.  */
-int st_spec_parse_mem (const char *text, uint64_t *mb);
-/*  Parses "90", "90s", "30m", "2h", "1d" into seconds. Returns 0 on success.  */
-int st_spec_parse_duration (const char *text, uint32_t *seconds);
-
 void st_spec_destroy (st_spec_t **self_p);
-
-void st_kv_free (st_kv_t *kv);
-/*  Returns the value for key or NULL.  */
-const char *st_kv_get (const st_kv_t *kv, const char *key);
-/*  Appends (copies). Returns 0, or -1 on allocation failure.  */
-int st_kv_add (st_kv_t *kv, const char *key, const char *val);
 
 #endif

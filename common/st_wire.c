@@ -222,3 +222,49 @@ st_wire_agent_error (void *sock, const st_peer_t *peer, uint64_t seq, uint64_t r
     r.error = msg;
     return st_wire_agent_reply (sock, peer, seq, reply_to, &r);
 }
+
+/*  ---------------------------------------------------------------------------
+ *  Job states  */
+
+#define S_CHECK(id, text) \
+    _Static_assert ((int) STRATA__JOB_STATE__JOB_##id == (int) ST_JOB_##id + 1, "JobState " #id);
+ST_JOB_STATES (S_CHECK)
+#undef S_CHECK
+
+Strata__JobState
+st_wire_job_state (st_job_state_t s)
+{
+    return (unsigned) s < ST_JOB__COUNT ? (Strata__JobState) (s + 1) : STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED;
+}
+
+int
+st_wire_job_state_from (Strata__JobState w, st_job_state_t *out)
+{
+    if ((int) w < 1 || (int) w > ST_JOB__COUNT)
+        return -1;
+    *out = (st_job_state_t) ((int) w - 1);
+    return 0;
+}
+
+Strata__JobState
+st_wire_job_state_named (const char *name)
+{
+    st_job_state_t s;
+    return st_job_state_parse (name, &s) == 0 ? st_wire_job_state (s) : STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED;
+}
+
+const char *
+st_wire_job_state_name (Strata__JobState w)
+{
+    st_job_state_t s;
+    if (w == STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED)
+        return "";
+    return st_wire_job_state_from (w, &s) == 0 ? st_job_state_name (s) : "UNKNOWN";
+}
+
+int
+st_wire_job_state_terminal (Strata__JobState w)
+{
+    st_job_state_t s;
+    return st_wire_job_state_from (w, &s) == 0 && st_job_state_terminal (s);
+}

@@ -12,9 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "st_error.h"
+#include "st_vocab.h"
 #include "strata.pb-c.h"
 
-#define ST_PROTOCOL_VERSION 1u
+/*  Checked on every message (st_wire_recv, the CLI's client): a peer of
+ *  another version is answered with ERROR_VERSION.
+ *    1: the first protocol.
+ *    2: job and task states travel as the JobState enum (ListRequest,
+ *       CancelReply, LogsReply, TaskInfo, JobInfo, ExplainReply, JobEvent)
+ *       instead of free strings; the string fields' numbers are reserved.  */
+#define ST_PROTOCOL_VERSION 2u
 #define ST_MAX_FRAME (1u << 20)         /*  1 MiB: larger payloads are dropped and counted  */
 #define ST_MAX_ROUTING_ID 255
 
@@ -64,5 +71,18 @@ const char *st_wire_body_name (const Strata__Envelope *env);
  *  4 x ST_MAX_FRAME (a hard memory bound; frames over ST_MAX_FRAME but under it
  *  are received, counted and dropped), and bounded high-water marks.  */
 void st_wire_socket_defaults (void *sock);
+
+/*  Job and task states on the wire: JobState is st_job_state_t + 1, and
+ *  JOB_STATE_UNSPECIFIED (0) is "not set".  */
+Strata__JobState st_wire_job_state (st_job_state_t s);
+/*  0 and fills *out, or -1 for JOB_STATE_UNSPECIFIED or a value not in the table.  */
+int st_wire_job_state_from (Strata__JobState w, st_job_state_t *out);
+/*  The state with this name (the scheduler's tables keep names), or
+ *  JOB_STATE_UNSPECIFIED for NULL or an unknown name.  */
+Strata__JobState st_wire_job_state_named (const char *name);
+/*  The state's name for printing: "" when not set, "UNKNOWN" past the table.  */
+const char *st_wire_job_state_name (Strata__JobState w);
+/*  The job will not run again (SUCCEEDED, FAILED or CANCELLED); 0 when not set.  */
+int st_wire_job_state_terminal (Strata__JobState w);
 
 #endif

@@ -254,7 +254,7 @@ s_wait_on (st_model_t *s, uint64_t dep, uint64_t id)
     s_waiters_t *w = st_map_get_u64 (s->dependents, dep);
     if (!w && (!(w = calloc (1, sizeof *w)) || st_map_put_u64 (s->dependents, dep, w) != 0))
         abort ();
-    if (st_push ((void **) &w->ids, &w->n, &w->cap, sizeof id, &id))
+    if (st_vec_push ((void **) &w->ids, &w->n, &w->cap, sizeof id, ST_SCHED_ARRAY_MAX, &id))
         abort ();
 }
 
@@ -314,7 +314,7 @@ st_deps_on_state (st_model_t *s, st_job_t *job)
         return;
     }
     uint64_t item[2] = { job->id, (uint64_t) job->state };
-    if (st_push ((void **) &s->settle, &s->nsettle, &s->cap_settle, sizeof item, item))
+    if (st_vec_push ((void **) &s->settle, &s->nsettle, &s->cap_settle, sizeof item, ST_SCHED_ARRAY_MAX, item))
         abort ();
     if (s->settling)
         return;     /*  the loop below, further up the stack, takes it  */

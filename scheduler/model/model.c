@@ -49,10 +49,6 @@
 
 #include "st_log.h"
 
-static const char *s_state_names[ST_JOB__COUNT] = {
-    "PENDING", "SCHEDULED", "STARTING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "PREEMPTED", "LOST",
-};
-
 #define B(x) (1u << ST_JOB_##x)
 static const unsigned s_allowed[ST_JOB__COUNT] = {
     [ST_JOB_PENDING] = B (SCHEDULED) | B (CANCELLED) | B (FAILED),
@@ -79,47 +75,8 @@ static const unsigned s_task_allowed[ST_JOB__COUNT] = {
 };
 #undef B
 
-const char *
-st_job_state_name (st_job_state_t s)
-{
-    return (unsigned) s < ST_JOB__COUNT ? s_state_names[s] : "UNKNOWN";
-}
-
-int
-st_job_state_parse (const char *name, st_job_state_t *out)
-{
-    for (int i = 0; i < ST_JOB__COUNT; i++)
-        if (strcmp (name, s_state_names[i]) == 0) {
-            *out = (st_job_state_t) i;
-            return 0;
-        }
-    return -1;
-}
-
-int
-st_job_state_terminal (st_job_state_t s)
-{
-    return s == ST_JOB_SUCCEEDED || s == ST_JOB_FAILED || s == ST_JOB_CANCELLED;
-}
-
-int
-st_push (void **arr, size_t *n, size_t *cap, size_t elem, const void *item)
-{
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        void *p = realloc (*arr, nc * elem);
-        if (!p)
-            return -1;
-        *arr = p;
-        *cap = nc;
-    }
-    memcpy ((char *) *arr + *n * elem, item, elem);
-    (*n)++;
-    return 0;
-}
-
 #define PUSH(s, field, item) \
-    do { if (st_push ((void **) &(s)->field, &(s)->n##field, &(s)->cap_##field, sizeof *(s)->field, &(item))) abort (); } while (0)
+    do { if (st_vec_push ((void **) &(s)->field, &(s)->n##field, &(s)->cap_##field, sizeof *(s)->field, ST_SCHED_ARRAY_MAX, &(item))) abort (); } while (0)
 
 void
 st_batch_committed (st_model_t *s)
@@ -254,7 +211,7 @@ st_job_set_state (st_model_t *s, st_job_t *job, st_job_state_t to, const char *r
         job->started_wall = now;
     if (st_job_state_terminal (to)) {
         job->finished_wall = now;
-        st_push ((void **) &s->finished, &s->nfinished, &s->cap_finished, sizeof job, &job);
+        st_vec_push ((void **) &s->finished, &s->nfinished, &s->cap_finished, sizeof job, ST_SCHED_ARRAY_MAX, &job);
     }
     st_debug ("job %llu: %s -> %s (%s)", (unsigned long long) job->id, st_job_state_name (from),
               st_job_state_name (to), job->reason);
@@ -322,7 +279,7 @@ st_task_assign (st_model_t *s, st_task_t *t, st_node_t *node)
     if (job->nholding++ == 0) {
         sp_job_t *pj = &job->pj;
         job->running_idx = s->nrunning;
-        if (st_push ((void **) &s->running, &s->nrunning, &s->cap_running, sizeof pj, &pj))
+        if (st_vec_push ((void **) &s->running, &s->nrunning, &s->cap_running, sizeof pj, ST_SCHED_ARRAY_MAX, &pj))
             abort ();
         pj->running = 1;
     }
@@ -567,7 +524,7 @@ st_pending_add (st_model_t *s, st_job_t *job)
     job->in_pending = 1;
     job->pending_idx = s->npending;
     sp_job_t *pj = &job->pj;
-    st_push ((void **) &s->pending, &s->npending, &s->cap_pending, sizeof pj, &pj);
+    st_vec_push ((void **) &s->pending, &s->npending, &s->cap_pending, sizeof pj, ST_SCHED_ARRAY_MAX, &pj);
     s->sched_needed = 1;
 }
 
@@ -631,7 +588,7 @@ st_model_clock (st_model_t *s, uint64_t now_wall, uint64_t now_mono)
 void
 st_intent_push (st_model_t *s, const st_intent_t *in)
 {
-    if (st_push ((void **) &s->intents, &s->nintents, &s->cap_intents, sizeof *in, in) != 0)
+    if (st_vec_push ((void **) &s->intents, &s->nintents, &s->cap_intents, sizeof *in, ST_SCHED_ARRAY_MAX, in) != 0)
         abort ();
 }
 

@@ -36,6 +36,8 @@
 #include "st_error.h"
 #include "st_map.h"
 #include "st_spec.h"
+#include "st_vec.h"
+#include "st_vocab.h"
 
 /*  A worker's ROUTER routing id, as plain bytes: the same fields as st_wire.h's
  *  st_peer_t, which the model must not include (it drags in protobuf). net/
@@ -48,22 +50,11 @@ typedef struct {
     char user_id[64];
 } st_node_peer_t;
 
-typedef enum {
-    ST_JOB_PENDING = 0,
-    ST_JOB_SCHEDULED,
-    ST_JOB_STARTING,
-    ST_JOB_RUNNING,
-    ST_JOB_SUCCEEDED,
-    ST_JOB_FAILED,
-    ST_JOB_CANCELLED,
-    ST_JOB_PREEMPTED,
-    ST_JOB_LOST,
-    ST_JOB__COUNT
-} st_job_state_t;
+/*  st_job_state_t, its names and st_job_state_terminal come from the base
+ *  vocabulary (st_vocab.h).  */
 
-const char *st_job_state_name (st_job_state_t s);
-int st_job_state_parse (const char *name, st_job_state_t *out);     /*  0 on success  */
-int st_job_state_terminal (st_job_state_t s);
+/*  The cap of the model's growable arrays (st_vec_push), in elements.  */
+#define ST_SCHED_ARRAY_MAX ((size_t) 1 << 26)
 
 typedef enum { ST_NODE_UP = 0, ST_NODE_LOST } st_node_state_t;
 
@@ -370,7 +361,6 @@ void       st_pending_remove (st_model_t *s, st_job_t *job);
 st_node_t *st_node_new (const char *name);
 void       st_node_free (st_node_t *n);
 st_task_t *st_model_find_task (st_model_t *s, uint64_t job_id, uint32_t index);
-int        st_push (void **arr, size_t *n, size_t *cap, size_t elem, const void *item);
 /*  Queues an intent (takes node and data). Aborts when out of memory, like the other queues.  */
 void       st_intent_push (st_model_t *s, const st_intent_t *in);
 /*  Frees the queued intents' strings and empties the queue.  */

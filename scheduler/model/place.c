@@ -45,11 +45,8 @@ st_place_job_init (st_model_t *s, st_job_t *job)
     pj->gpus = sp->gpus;
     pj->gpu_types = (const char *const *) sp->gpu_types;
     pj->ngpu_types = sp->ngpu_types;
-    for (size_t i = 0; i < sp->nsites; i++) {
-        sp_site_t site;
-        if (sp_site_parse (sp->sites[i], &site) == 0)
-            pj->sites |= 1u << site;
-    }
+    for (size_t i = 0; i < sp->nsites; i++)
+        pj->sites |= 1u << sp->sites[i];
     pj->pool = sp->pool;
     pj->labels = &sp->labels;
     pj->near = sp->near;
@@ -63,8 +60,7 @@ st_place_job_init (st_model_t *s, st_job_t *job)
     }
     else if (sp_weights_for_prefer (sp->prefer, &pj->weights) != 0)
         sp_weights_for_prefer (NULL, &pj->weights);
-    if (!sp->classification || sp_class_parse (sp->classification, &pj->classification) != 0)
-        pj->classification = SP_CLASS_PUBLIC;
+    pj->classification = sp->classification;
     pj->residency = (const char *const *) sp->residency;
     pj->nresidency = sp->nresidency;
     /*  A fine-tuned model is not the engine's: once its version is fixed,
@@ -89,7 +85,7 @@ s_collect_node (void *value, void *arg)
         pn->owner = n;
         n->pn_stale = 1;
     }
-    if (st_push ((void **) &s->pnodes, &s->npnodes, &s->cap_pnodes, sizeof pn, &pn))
+    if (st_vec_push ((void **) &s->pnodes, &s->npnodes, &s->cap_pnodes, sizeof pn, ST_SCHED_ARRAY_MAX, &pn))
         abort ();
 }
 
@@ -147,7 +143,7 @@ s_apply_placement (st_model_t *s, const sp_placement_t *p, double now_s)
         t->attempt = job->attempt;
         st_task_set_state (s, t, ST_JOB_SCHEDULED);
         st_task_assign (s, t, p->nodes[r]->owner);
-        st_push ((void **) &s->to_launch, &s->nto_launch, &s->cap_to_launch, sizeof t, &t);
+        st_vec_push ((void **) &s->to_launch, &s->nto_launch, &s->cap_to_launch, sizeof t, ST_SCHED_ARRAY_MAX, &t);
     }
     job->pj.start_s = now_s;
     s_replace (&job->pool, pool->name);

@@ -140,7 +140,7 @@ st_registry_add (st_model_t *s, st_model_version_t *v)
     if (v->version != last + 1)     /*  rows deleted by hand: keep the numbers, and go on after the highest  */
         st_warn ("model %s of tenant %s: versions %u to %u are missing", v->name, v->tenant, last + 1,
                  v->version - 1);
-    if (st_push ((void **) &m->v, &m->n, &m->cap, sizeof v, &v))
+    if (st_vec_push ((void **) &m->v, &m->n, &m->cap, sizeof v, ST_SCHED_ARRAY_MAX, &v))
         abort ();
 }
 
@@ -157,7 +157,7 @@ void
 st_registry_register (st_model_t *s, st_job_t *job)
 {
     const st_spec_t *sp = job->spec;
-    if (!sp->output_model || strcmp (sp->kind, "finetune") != 0)
+    if (!sp->output_model || sp->kind != ST_KIND_FINETUNE)
         return;
     s_model_t *m = s_model (s, sp->tenant, sp->output_model, 1);
     if (!m)
@@ -193,8 +193,8 @@ st_registry_register (st_model_t *s, st_job_t *job)
             v->residency[v->nresidency++] = s_dup (job->pj.residency[i]);
     }
     v->created_wall = s->now_wall;
-    if (st_push ((void **) &m->v, &m->n, &m->cap, sizeof v, &v)
-        || st_push ((void **) &s->new_versions, &s->nnew_versions, &s->cap_new_versions, sizeof v, &v))
+    if (st_vec_push ((void **) &m->v, &m->n, &m->cap, sizeof v, ST_SCHED_ARRAY_MAX, &v)
+        || st_vec_push ((void **) &s->new_versions, &s->nnew_versions, &s->cap_new_versions, sizeof v, ST_SCHED_ARRAY_MAX, &v))
         abort ();
     st_add_event (s, job->id, -1, job->attempt, "model", NULL, NULL, NULL, "registered model %s version %u%s%s",
                   v->name, v->version, v->checkpoint ? ": " : " (no checkpoint directory)",

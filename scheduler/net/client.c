@@ -164,7 +164,7 @@ st_client_job_info (const st_job_record_t *r)
     j->tenant = s_strdup (r->tenant);
     j->queue = s_strdup (r->queue);
     j->kind = s_strdup (r->kind);
-    j->state = s_strdup (r->state);
+    j->state = st_wire_job_state_named (r->state);
     j->reason = s_strdup (r->reason);
     j->priority = r->priority;
     j->attempt = r->attempt;
@@ -211,7 +211,7 @@ st_client_job_info (const st_job_record_t *r)
         strata__task_info__init (t);
         t->index = tr->index;
         t->attempt = tr->attempt;
-        t->state = s_strdup (tr->state);
+        t->state = st_wire_job_state_named (tr->state);
         t->node = s_strdup (tr->node);
         t->pid = tr->pid;
         t->exit_code = tr->exit_code;
@@ -330,7 +330,7 @@ s_on_cancel (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
         else
             st_job_evaluate (s->m, job);
     }
-    rep.state = (char *) st_job_state_name (job->state);
+    rep.state = st_wire_job_state (job->state);
     st_net_defer (s, s->client_sock, peer, &out);
 }
 
@@ -440,7 +440,7 @@ s_on_logs (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
         Strata__LogsReply rep = STRATA__LOGS_REPLY__INIT;
         st_wire_envelope_init (&out, st_net_next_seq (s));
         out.reply_to = env->seq;
-        rep.job_state = state;
+        rep.job_state = st_wire_job_state_named (state);
         rep.offset = req->offset;
         out.body_case = STRATA__ENVELOPE__BODY_LOGS_REPLY;
         out.logs_reply = &rep;
@@ -514,7 +514,7 @@ st_client_log_data (st_net_t *s, const Strata__LogData *data)
     rep.data = data->data;
     rep.offset = data->offset;
     rep.size = data->size;
-    rep.job_state = lr->job_state;
+    rep.job_state = st_wire_job_state_named (lr->job_state);
     rep.attempt = lr->attempt;
     out.body_case = STRATA__ENVELOPE__BODY_LOGS_REPLY;
     out.logs_reply = &rep;
@@ -601,17 +601,19 @@ st_client_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
         return;
     }
     case STRATA__ENVELOPE__BODY_LIST: {
-        if (env->list->state && *env->list->state) {
+        const char *want = NULL;
+        if (env->list->state != STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED) {
             st_job_state_t st;
-            if (st_job_state_parse (env->list->state, &st) != 0) {
+            if (st_wire_job_state_from (env->list->state, &st) != 0) {
                 st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "unknown job state",
                                  "states: PENDING SCHEDULED STARTING RUNNING SUCCEEDED FAILED CANCELLED PREEMPTED LOST");
                 return;
             }
+            want = st_job_state_name (st);
         }
         st_job_record_t *recs = NULL;
         size_t nrecs = 0;
-        st_rc_t rc = s->store.list_jobs ? s->store.list_jobs (s->store.ctx, env->list->state, env->list->tenant,
+        st_rc_t rc = s->store.list_jobs ? s->store.list_jobs (s->store.ctx, want, env->list->tenant,
                                                                env->list->limit, env->list->active_only, &recs,
                                                                &nrecs, &err)
                                         : st_error_set (&err, ST_EDB, NULL, "no database");

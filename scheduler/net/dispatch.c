@@ -503,7 +503,7 @@ s_on_register (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
             }
             else {
                 st_task_set_state (s->m, t, ST_JOB_SCHEDULED);
-                st_push ((void **) &s->m->to_launch, &s->m->nto_launch, &s->m->cap_to_launch, sizeof t, &t);
+                st_vec_push ((void **) &s->m->to_launch, &s->m->nto_launch, &s->m->cap_to_launch, sizeof t, ST_SCHED_ARRAY_MAX, &t);
             }
             continue;
         }

@@ -20,7 +20,7 @@ s_explain_reply (st_net_t *s, const st_peer_t *peer, uint64_t reply_to, uint64_t
     st_wire_envelope_init (&env, st_net_next_seq (s));
     env.reply_to = reply_to;
     rep.job_id = job_id;
-    rep.state = (char *) state;
+    rep.state = st_wire_job_state_named (state);
     rep.json = (char *) json;
     env.body_case = STRATA__ENVELOPE__BODY_EXPLAIN_REPLY;
     env.explain_reply = &rep;

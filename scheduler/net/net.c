@@ -64,7 +64,7 @@ st_net_defer (st_net_t *s, void *sock, const st_peer_t *peer, Strata__Envelope *
     if (!d.buf)
         abort ();
     protobuf_c_message_pack (&env->base, d.buf);
-    if (st_push ((void **) &s->deferred, &s->ndeferred, &s->cap_deferred, sizeof d, &d))
+    if (st_vec_push ((void **) &s->deferred, &s->ndeferred, &s->cap_deferred, sizeof d, ST_SCHED_ARRAY_MAX, &d))
         abort ();
 }
 
@@ -94,8 +94,8 @@ st_net_publish_events (st_net_t *s)
         Strata__JobEvent ev = STRATA__JOB_EVENT__INIT;
         st_wire_envelope_init (&env, st_net_next_seq (s));
         ev.job_id = e->job_id;
-        ev.from_state = (char *) (e->from_state ? e->from_state : "");
-        ev.to_state = (char *) e->to_state;
+        ev.from_state = st_wire_job_state_named (e->from_state);
+        ev.to_state = st_wire_job_state_named (e->to_state);
         ev.reason = e->message;
         ev.unix_ms = e->at_wall;
         env.body_case = STRATA__ENVELOPE__BODY_EVENT;
@@ -116,7 +116,7 @@ void
 st_net_drain_intents (st_net_t *s)
 {
     st_model_t *m = s->m;
-    /*  An intent may not add another, but index, not pointer: st_push may move the array.  */
+    /*  An intent may not add another, but index, not pointer: st_vec_push may move the array.  */
     for (size_t i = 0; i < m->nintents; i++) {
         const st_intent_t *in = &m->intents[i];
         switch (in->kind) {

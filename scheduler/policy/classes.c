@@ -10,8 +10,8 @@
  *  sooner than the one that failed is tried again (it may fit in front of the
  *  reservation), one that ends later is not.
  *
- *  The engine keeps the classes between cycles, keyed by that encoding (a
- *  hash match alone is never trusted), with the pool filter's verdicts and
+ *  The engine keeps the classes between cycles in an st_map keyed by that
+ *  encoding, with the pool filter's verdicts and
  *  whether the class fits on idle nodes (valid while the schedulable nodes
  *  keep their fingerprint); each pending job's memo (order.c) points at its
  *  class, so a steady queue of tens of thousands of waiting jobs costs a
@@ -24,7 +24,6 @@
 #define S_CACHE_MAX (1u << 17)      /*  classes remembered between cycles before a reset  */
 
 struct sp__kentry {
-    uint64_t hash;
     unsigned char *key;
     size_t keylen;
     sp__pool_fig_t *pools;      /*  npools entries  */
@@ -112,64 +111,42 @@ s_entry_free (sp__kentry_t *k)
     free (k);
 }
 
+static void
+s_entry_free_cb (void *value, void *arg)
+{
+    (void) arg;
+    s_entry_free (value);
+}
+
 void
 sp__kcache_clear (sp_engine_t *e)
 {
-    for (size_t i = 0; i < e->kcap; i++)
-        s_entry_free (e->ktab [i]);
-    free (e->ktab);
-    e->ktab = NULL;
-    e->kcap = e->kcount = 0;
+    if (e->kmap)
+        st_map_foreach (e->kmap, s_entry_free_cb, NULL);
+    st_map_destroy (&e->kmap);
 }
 
 static int
 s_cache_insert (sp_engine_t *e, sp__kentry_t *k)
 {
-    if ((e->kcount + 1) * 2 > e->kcap) {
-        size_t cap = e->kcap ? e->kcap * 2 : 1024;
-        sp__kentry_t **tab = calloc (cap, sizeof *tab);
-        if (!tab)
-            return -1;
-        for (size_t i = 0; i < e->kcap; i++)
-            if (e->ktab [i]) {
-                size_t s = e->ktab [i]->hash & (cap - 1);
-                while (tab [s])
-                    s = (s + 1) & (cap - 1);
-                tab [s] = e->ktab [i];
-            }
-        free (e->ktab);
-        e->ktab = tab;
-        e->kcap = cap;
-    }
-    size_t s = k->hash & (e->kcap - 1);
-    while (e->ktab [s])
-        s = (s + 1) & (e->kcap - 1);
-    e->ktab [s] = k;
-    e->kcount++;
-    return 0;
+    if (!e->kmap && !(e->kmap = st_map_new ()))
+        return -1;
+    return st_map_put (e->kmap, k->key, k->keylen, k);
 }
 
 static sp__kentry_t *
-s_cache_find (const sp_engine_t *e, uint64_t hash, const unsigned char *key, size_t keylen)
+s_cache_find (const sp_engine_t *e, const unsigned char *key, size_t keylen)
 {
-    if (!e->kcap)
-        return NULL;
-    for (size_t s = hash & (e->kcap - 1); e->ktab [s]; s = (s + 1) & (e->kcap - 1)) {
-        const sp__kentry_t *k = e->ktab [s];
-        if (k->hash == hash && k->keylen == keylen && memcmp (k->key, key, keylen) == 0)
-            return e->ktab [s];
-    }
-    return NULL;
+    return e->kmap ? st_map_get (e->kmap, key, keylen) : NULL;
 }
 
 /*  A new cache entry: the pool filter and figures for job's class.  */
 static sp__kentry_t *
-s_entry_new (const sp_cluster_t *c, const sp_job_t *job, uint64_t hash, const unsigned char *key, size_t keylen)
+s_entry_new (const sp_cluster_t *c, const sp_job_t *job, const unsigned char *key, size_t keylen)
 {
     sp__kentry_t *k = calloc (1, sizeof *k);
     if (!k)
         return NULL;
-    k->hash = hash;
     k->keylen = keylen;
     k->key = malloc (keylen ? keylen : 1);
     k->pools = calloc (c->npools + 1, sizeof *k->pools);
@@ -201,22 +178,11 @@ s_entry_new (const sp_cluster_t *c, const sp_job_t *job, uint64_t hash, const un
 void
 sp__kcache_check (sp_engine_t *e)
 {
-    if (e->k_npools != e->c->npools || e->kcount >= S_CACHE_MAX) {
+    if (e->k_npools != e->c->npools || (e->kmap ? st_map_size (e->kmap) : 0) >= S_CACHE_MAX) {
         sp__kcache_clear (e);
         e->k_npools = e->c->npools;
         e->kgen++;
     }
-}
-
-static uint64_t
-s_hash_bytes (const unsigned char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p [i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
 }
 
 sp__class_t *
@@ -233,9 +199,8 @@ sp__class_of (sp__run_t *run, sp__entry_t *en)
                 return NULL;
             s_encode (job, key, keylen);
         }
-        uint64_t h = s_hash_bytes (key, keylen);
-        if (!(ent = s_cache_find (e, h, key, keylen))) {
-            if (!(ent = s_entry_new (run->c, job, h, key, keylen)))
+        if (!(ent = s_cache_find (e, key, keylen))) {
+            if (!(ent = s_entry_new (run->c, job, key, keylen)))
                 return NULL;
             if (s_cache_insert (e, ent) != 0) {
                 s_entry_free (ent);

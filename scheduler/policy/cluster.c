@@ -14,12 +14,15 @@
 #include <string.h>
 
 #include "st_doc.h"
+#include "st_field.h"
+#include "st_units.h"
 
 #define S_NAME_MAX      64
 #define S_JUR_MAX       16
 #define S_MODEL_MAX     128
 #define S_PATH_MAX      4096
 #define S_MAX_ITEMS     4096        /*  pools, regions, tenants, ... in one file  */
+#define S_MAX_POOLS     65536       /*  the file's pools and the implicit ones workers name  */
 
 static const char *const s_top_keys [] = {"regions", "latency_ms", "pools", "models", "queues", "tenants",
                                           "fair_share", NULL};
@@ -46,8 +49,12 @@ s_reject (st_error_t *err, const char *field, const char *what, const json_t *v)
     char got [80];
     if (!v)
         snprintf (got, sizeof got, "nothing");
-    else if (json_is_string (v))
-        snprintf (got, sizeof got, "\"%.48s%s\"", json_string_value (v), json_string_length (v) > 48 ? "..." : "");
+    else if (json_is_string (v)) {
+        /*  Shortened on a character boundary, so the message stays UTF-8.  */
+        const char *text = json_string_value (v);
+        size_t cut = st_utf8_cut (text, strlen (text), 48);
+        snprintf (got, sizeof got, "\"%.*s%s\"", (int) cut, text, json_string_length (v) > 48 ? "..." : "");
+    }
     else if (json_is_integer (v))
         snprintf (got, sizeof got, "%lld", (long long) json_integer_value (v));
     else if (json_is_real (v))
@@ -86,19 +93,14 @@ s_only_keys (const json_t *obj, const char *at, const char *const *allowed, st_e
     return 0;
 }
 
+/*  1..max of letters, digits, '.', '_', '-' and extra (st_field).  */
 static bool
 s_name_ok (const char *s, size_t max, const char *extra)
 {
-    size_t n = strlen (s);
-    if (n == 0 || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s [i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.'
-              || ch == '_' || ch == '-' || (extra && strchr (extra, ch))))
-            return false;
-    }
-    return true;
+    char allowed [16];
+    snprintf (allowed, sizeof allowed, "._-%s", extra ? extra : "");
+    st_field_t rule = { max, ST_FIELD_ALNUM, allowed };
+    return st_field_ok_str (s, &rule);
 }
 
 /*  A required (def == NULL and !optional) or optional name; *out is strdup'ed or NULL.  */
@@ -309,6 +311,7 @@ s_pools (sp_cluster_t *c, const json_t *root, st_error_t *err)
         return -1;
     if (n && !(c->pools = calloc (n, sizeof *c->pools)))
         return st_error_set (err, ST_ENOMEM, "pools", "pools: out of memory"), -1;
+    c->cappools = n;
     for (size_t i = 0; i < n; i++) {
         sp_pool_t *p = &c->pools [i];
         int e;
@@ -558,7 +561,7 @@ s_fair_share (sp_cluster_t *c, const json_t *root, st_error_t *err)
     uint32_t s = 0;
     if (json_is_integer (v) && json_integer_value (v) > 0 && json_integer_value (v) <= 365 * 86400)
         s = (uint32_t) json_integer_value (v);
-    else if (!json_is_string (v) || st_spec_parse_duration (json_string_value (v), &s) != 0 || s == 0
+    else if (!json_is_string (v) || st_parse_duration_s (json_string_value (v), &s) != 0 || s == 0
              || s > 365u * 86400)
         return s_reject (err, "fair_share.half_life", what, v);
     c->usage_half_life_s = s;
@@ -691,11 +694,9 @@ sp_cluster_pool_add_implicit (sp_cluster_t *c, const char *name)
     int idx = sp_cluster_pool (c, name);
     if (idx >= 0 || !c || !name)
         return idx;
-    sp_pool_t *pools = realloc (c->pools, (c->npools + 1) * sizeof *pools);
-    if (!pools)
+    if (st_vec_reserve ((void **) &c->pools, &c->cappools, c->npools + 1, sizeof *c->pools, S_MAX_POOLS) != ST_OK)
         return -1;
-    c->pools = pools;
-    sp_pool_t *p = &pools [c->npools];
+    sp_pool_t *p = &c->pools [c->npools];
     memset (p, 0, sizeof *p);
     if (!(p->name = strdup (name)))
         return -1;

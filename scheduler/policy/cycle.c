@@ -88,7 +88,7 @@ sp__cycle_take (sp__cycle_t *cy, int idx, int64_t cpu, int64_t mem, int64_t gpu,
     sp__cnode_t *n = &cy->cn [idx];
     sp__group_t *g = &cy->groups [n->group];
     if (log) {
-        if (sp__reserve ((void **) &cy->undo, &cy->capundo, cy->nundo + 1, sizeof *cy->undo) != 0)
+        if (st_vec_reserve ((void **) &cy->undo, &cy->capundo, cy->nundo + 1, sizeof *cy->undo, SP__ARRAY_MAX) != 0)
             return -1;
         cy->undo [cy->nundo++] = (struct sp__undo) {idx, cpu, mem, gpu};
     }

@@ -159,7 +159,7 @@ static sp_placement_t *
 s_new_placement (sp__run_t *run, sp_job_t *job)
 {
     sp_result_t *out = run->out;
-    if (sp__reserve ((void **) &out->placements, &out->caps [0], out->nplacements + 1, sizeof *out->placements) != 0)
+    if (st_vec_reserve ((void **) &out->placements, &out->caps [0], out->nplacements + 1, sizeof *out->placements, SP__ARRAY_MAX) != 0)
         return NULL;
     sp_placement_t *p = &out->placements [out->nplacements];
     memset (p, 0, sizeof *p);
@@ -396,7 +396,9 @@ s_prepare_out (sp_result_t *out, size_t npending)
         free (out->placements [i].nodes);
     out->nplacements = out->npreemptions = out->nwaits = 0;
     out->jobs_considered = 0;
-    return sp__reserve ((void **) &out->waits, &out->caps [2], npending + 1, sizeof *out->waits);
+    return st_vec_reserve ((void **) &out->waits, &out->caps [2], npending + 1, sizeof *out->waits, SP__ARRAY_MAX) == ST_OK
+               ? 0
+               : -1;
 }
 
 int

@@ -1,10 +1,9 @@
-/*  names.c: the policy vocabulary's names, for files, specs, messages and flags.  */
+/*  names.c: the policy names, for files, messages and flags (site kinds and
+ *  classifications are the base vocabulary, st_vocab.h).  */
 #include "policy.h"
 
 #include <string.h>
 
-static const char *const s_sites[SP_SITE__COUNT] = {"onprem", "private_cloud", "public_cloud", "edge"};
-static const char *const s_classes[SP_CLASS__COUNT] = {"public", "internal", "confidential", "restricted"};
 static const char *const s_policies[SP_POLICY__COUNT] = {"default", "fifo", "backfill", "las", "sjf"};
 
 static int
@@ -18,38 +17,6 @@ s_parse (const char *const *names, int n, const char *name, int *out)
             return 0;
         }
     return -1;
-}
-
-const char *
-sp_site_name (sp_site_t s)
-{
-    return (unsigned) s < SP_SITE__COUNT ? s_sites[s] : "?";
-}
-
-int
-sp_site_parse (const char *name, sp_site_t *out)
-{
-    int i;
-    if (s_parse (s_sites, SP_SITE__COUNT, name, &i) != 0)
-        return -1;
-    *out = (sp_site_t) i;
-    return 0;
-}
-
-const char *
-sp_class_name (sp_class_t c)
-{
-    return (unsigned) c < SP_CLASS__COUNT ? s_classes[c] : "?";
-}
-
-int
-sp_class_parse (const char *name, sp_class_t *out)
-{
-    int i;
-    if (s_parse (s_classes, SP_CLASS__COUNT, name, &i) != 0)
-        return -1;
-    *out = (sp_class_t) i;
-    return 0;
 }
 
 const char *

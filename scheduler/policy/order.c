@@ -37,39 +37,23 @@
 static int32_t
 s_intern (sp__intern_t *t, const char *name)
 {
-    if ((t->n + 1) * 2 > t->nslots) {
-        size_t ns = t->nslots ? t->nslots * 2 : 256;
-        int32_t *slots = malloc (ns * sizeof *slots);
-        char **names = realloc (t->names, ns / 2 * sizeof *names);
-        if (!slots || !names) {
-            free (slots);
-            if (names)
-                t->names = names;
-            return -1;
-        }
-        t->names = names;
-        memset (slots, 0xff, ns * sizeof *slots);
-        for (size_t i = 0; i < t->n; i++) {
-            size_t s = sp__hash_str (0, t->names [i]) & (ns - 1);
-            while (slots [s] >= 0)
-                s = (s + 1) & (ns - 1);
-            slots [s] = (int32_t) i;
-        }
-        free (t->slots);
-        t->slots = slots;
-        t->nslots = ns;
-    }
-    size_t s = sp__hash_str (0, name) & (t->nslots - 1);
-    while (t->slots [s] >= 0) {
-        if (strcmp (t->names [t->slots [s]], name) == 0)
-            return t->slots [s];
-        s = (s + 1) & (t->nslots - 1);
-    }
+    if (!t->ids && !(t->ids = st_map_new ()))
+        return -1;
+    size_t len = strlen (name);
+    void *known = st_map_get (t->ids, name, len);
+    if (known)
+        return (int32_t) ((intptr_t) known - 1);
+    /*  A cycle may pass S_MAX_NAMES (the next one starts afresh), not SP__ARRAY_MAX.  */
+    if (st_vec_reserve ((void **) &t->names, &t->cap, t->n + 1, sizeof *t->names, SP__ARRAY_MAX) != ST_OK)
+        return -1;
     char *copy = strdup (name);
     if (!copy)
         return -1;
+    if (st_map_put (t->ids, copy, len, (void *) (intptr_t) (t->n + 1)) != 0) {
+        free (copy);
+        return -1;
+    }
     t->names [t->n] = copy;
-    t->slots [s] = (int32_t) t->n;
     return (int32_t) t->n++;
 }
 
@@ -79,7 +63,7 @@ sp__intern_free (sp__intern_t *t)
     for (size_t i = 0; i < t->n; i++)
         free (t->names [i]);
     free (t->names);
-    free (t->slots);
+    st_map_destroy (&t->ids);
     memset (t, 0, sizeof *t);
 }
 
@@ -343,7 +327,7 @@ sp__order_build (sp__order_t *o, sp_engine_t *en, sp__arena_t *arena, const sp_p
     uint32_t *by_rank = sp__alloc_raw (arena, (en->nmemo + 1) * sizeof *by_rank);
     sp__entry_t *tmp = sp__alloc_raw (arena, (npending + 1) * sizeof *tmp);
     if (!fresh || !by_rank || !tmp
-        || sp__reserve ((void **) &en->memo_next, &en->capmemo_next, npending + 1, sizeof *en->memo_next) != 0)
+        || st_vec_reserve ((void **) &en->memo_next, &en->capmemo_next, npending + 1, sizeof *en->memo_next, SP__ARRAY_MAX) != 0)
         return -1;
     memset (by_rank, 0xff, (en->nmemo + 1) * sizeof *by_rank);
     size_t nfresh = 0, k = 0;

@@ -52,26 +52,27 @@
 #include <stdint.h>
 
 #include "st_error.h"
-#include "st_spec.h"   /*  st_kv_t  */
+#include "st_kv.h"
+#include "st_vocab.h"
 
 /*  -- vocabulary ------------------------------------------------------------ */
 
-typedef enum {
-    SP_SITE_ONPREM = 0,
-    SP_SITE_PRIVATE_CLOUD,
-    SP_SITE_PUBLIC_CLOUD,
-    SP_SITE_EDGE,
-    SP_SITE__COUNT
-} sp_site_t;
+/*  Site kinds and data classifications are the base vocabulary (st_vocab.h);
+ *  the sp_ names are kept for the engine's callers.  */
+typedef st_site_t sp_site_t;
+#define SP_SITE_ONPREM        ST_SITE_ONPREM
+#define SP_SITE_PRIVATE_CLOUD ST_SITE_PRIVATE_CLOUD
+#define SP_SITE_PUBLIC_CLOUD  ST_SITE_PUBLIC_CLOUD
+#define SP_SITE_EDGE          ST_SITE_EDGE
+#define SP_SITE__COUNT        ST_SITE__COUNT
 
 /*  public < internal < confidential < restricted  */
-typedef enum {
-    SP_CLASS_PUBLIC = 0,
-    SP_CLASS_INTERNAL,
-    SP_CLASS_CONFIDENTIAL,
-    SP_CLASS_RESTRICTED,
-    SP_CLASS__COUNT
-} sp_class_t;
+typedef st_class_t sp_class_t;
+#define SP_CLASS_PUBLIC       ST_CLASS_PUBLIC
+#define SP_CLASS_INTERNAL     ST_CLASS_INTERNAL
+#define SP_CLASS_CONFIDENTIAL ST_CLASS_CONFIDENTIAL
+#define SP_CLASS_RESTRICTED   ST_CLASS_RESTRICTED
+#define SP_CLASS__COUNT       ST_CLASS__COUNT
 
 typedef enum {
     SP_POLICY_DEFAULT = 0,      /*  priority, fair share, backfill, preemption  */
@@ -82,10 +83,10 @@ typedef enum {
     SP_POLICY__COUNT
 } sp_policy_t;
 
-const char *sp_site_name (sp_site_t s);
-int sp_site_parse (const char *name, sp_site_t *out);          /*  0 on success  */
-const char *sp_class_name (sp_class_t c);
-int sp_class_parse (const char *name, sp_class_t *out);
+#define sp_site_name  st_site_name
+#define sp_site_parse st_site_parse             /*  0 on success  */
+#define sp_class_name  st_class_name
+#define sp_class_parse st_class_parse
 const char *sp_policy_name (sp_policy_t p);
 int sp_policy_parse (const char *name, sp_policy_t *out);
 
@@ -142,6 +143,7 @@ typedef struct {
     double *latency_ms;         /*  nregions x nregions, row = from; < 0: unknown  */
     sp_pool_t *pools;
     size_t npools;
+    size_t cappools;            /*  room in pools (st_vec)  */
     sp_family_t *families;
     size_t nfamilies;
     sp_queue_t *queues;         /*  a queue not listed has weight 1  */

@@ -25,6 +25,8 @@
 #include <stdio.h>
 
 #include "policy.h"
+#include "st_map.h"
+#include "st_vec.h"
 
 /*  -- arena: bump allocation, reset once per cycle ---------------------------- */
 
@@ -42,7 +44,6 @@ void sp__arena_free (sp__arena_t *a);
 
 /*  -- small helpers ----------------------------------------------------------- */
 
-uint64_t sp__hash_str (uint64_t h, const char *s);          /*  FNV-1a; NULL hashes apart from ""  */
 /*  Mixes v into h (multiply-xorshift; not byte-wise: it runs per job per cycle).  */
 static inline uint64_t
 sp__hash_u64 (uint64_t h, uint64_t v)
@@ -53,9 +54,9 @@ sp__hash_u64 (uint64_t h, uint64_t v)
 int sp__streq (const char *a, const char *b);               /*  NULL-safe equality  */
 /*  Appends printf text at buf[*used], never past size; keeps buf terminated.  */
 void sp__catf (char *buf, size_t size, size_t *used, const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
-/*  Makes room for `need` elements of `elem` bytes in *arr (capacity *cap),
- *  doubling. Returns 0, or -1 when out of memory (*arr unchanged).  */
-int sp__reserve (void **arr, size_t *cap, size_t need, size_t elem);
+/*  The cap of the engine's growable arrays (st_vec), in elements: far past
+ *  any cluster or queue, it stops a runaway loop before memory does.  */
+#define SP__ARRAY_MAX ((size_t) 1 << 26)
 /*  Copies src, cut to fit size (size > 0).  */
 void sp__copy (char *dst, size_t size, const char *src);
 /*  "12 min", "3.5 h", "40 s".  */
@@ -284,10 +285,9 @@ typedef struct {
 
 /*  Interned names: a stable small id per tenant or queue name (order.c).  */
 typedef struct {
-    char **names;
-    size_t n;
-    int32_t *slots;
-    size_t nslots;
+    char **names;               /*  by id  */
+    size_t n, cap;
+    st_map_t *ids;              /*  name -> id + 1  */
 } sp__intern_t;
 void sp__intern_free (sp__intern_t *t);
 
@@ -386,8 +386,7 @@ struct sp_engine {
     double last_charge_s;       /*  running jobs are charged up to here  */
     sp__resv_t *resv;           /*  the last cycle's reservations (for explain)  */
     size_t nresv, capresv;
-    sp__kentry_t **ktab;        /*  class cache (classes.c), open addressing  */
-    size_t kcap, kcount;
+    st_map_t *kmap;             /*  class cache (classes.c): class key -> entry  */
     size_t k_npools;            /*  the cluster's pool count the cache was built for  */
     uint32_t kgen;              /*  bumped when the cache is emptied (memos point into it)  */
     uint64_t cycle_no;

@@ -141,7 +141,7 @@ s_protect (sp__run_t *run, sp_job_t *job, int pool, const char *type, double sta
     }
     run->pool_prot_job [pool] = job->id;
     cy->pool_version [pool]++;
-    if (sp__reserve ((void **) &run->rsv, &run->caprsv, run->nresv_cycle + 1, sizeof *run->rsv) != 0)
+    if (st_vec_reserve ((void **) &run->rsv, &run->caprsv, run->nresv_cycle + 1, sizeof *run->rsv, SP__ARRAY_MAX) != 0)
         return -1;
     run->rsv [run->nresv_cycle++] = (sp__rsv_t) {job, pool, start_s, ch.npicks};
     w->reservation = 1;
@@ -441,14 +441,14 @@ static int
 s_add_preemption (sp__run_t *run, sp_job_t *victim, sp_job_t *job, const char *pool)
 {
     sp_result_t *out = run->out;
-    if (sp__reserve ((void **) &out->preemptions, &out->caps [1], out->npreemptions + 1, sizeof *out->preemptions)
+    if (st_vec_reserve ((void **) &out->preemptions, &out->caps [1], out->npreemptions + 1, sizeof *out->preemptions, SP__ARRAY_MAX)
         != 0)
         return -1;
     /*  Its resources come back now wherever it runs.  */
     for (uint32_t t = 0; victim->placed && t < victim->ntasks; t++)
         if (victim->placed [t] && victim->placed [t]->pool >= 0 && (size_t) victim->placed [t]->pool < run->c->npools)
             run->pool_stopping [victim->placed [t]->pool] = 1;
-    if (sp__reserve ((void **) &run->victims, &run->capvictims, run->nvictims + 1, sizeof *run->victims) != 0)
+    if (st_vec_reserve ((void **) &run->victims, &run->capvictims, run->nvictims + 1, sizeof *run->victims, SP__ARRAY_MAX) != 0)
         return -1;
     run->victims [run->nvictims++] = victim;
     sp_preemption_t *p = &out->preemptions [out->npreemptions++];
@@ -625,7 +625,7 @@ int
 sp__reserve_end (sp__run_t *run)
 {
     sp_engine_t *e = run->e;
-    if (sp__reserve ((void **) &e->resv, &e->capresv, run->nresv_cycle, sizeof *e->resv) != 0)
+    if (st_vec_reserve ((void **) &e->resv, &e->capresv, run->nresv_cycle, sizeof *e->resv, SP__ARRAY_MAX) != 0)
         return -1;
     e->nresv = run->nresv_cycle;
     for (size_t i = 0; i < run->nresv_cycle; i++)

@@ -11,28 +11,33 @@
 #include <string.h>
 
 /*  ---------------------------------------------------------------------------
- *  Usage table (kept by the engine between cycles)  */
+ *  Usage table (kept by the engine between cycles): an st_map by tenant  */
 
 typedef struct {
-    char *name;
     double usage;               /*  GPU-seconds at time t  */
     double t;
 } s_use_t;
 
 struct sp__usage_tab {
-    s_use_t *slots;
-    size_t cap, n;
+    st_map_t *by_tenant;        /*  tenant name -> s_use_t (owned)  */
 };
 
 sp__usage_tab_t *
 sp__usage_new (void)
 {
     sp__usage_tab_t *t = calloc (1, sizeof *t);
-    if (t && !(t->slots = calloc (t->cap = 64, sizeof *t->slots))) {
+    if (t && !(t->by_tenant = st_map_new ())) {
         free (t);
         t = NULL;
     }
     return t;
+}
+
+static void
+s_use_free (void *value, void *arg)
+{
+    (void) arg;
+    free (value);
 }
 
 void
@@ -40,21 +45,16 @@ sp__usage_free (sp__usage_tab_t **tp)
 {
     if (!tp || !*tp)
         return;
-    for (size_t i = 0; i < (*tp)->cap; i++)
-        free ((*tp)->slots [i].name);
-    free ((*tp)->slots);
+    st_map_foreach ((*tp)->by_tenant, s_use_free, NULL);
+    st_map_destroy (&(*tp)->by_tenant);
     free (*tp);
     *tp = NULL;
 }
 
 static s_use_t *
-s_use_find (const sp__usage_tab_t *t, const char *name, int *found)
+s_use_find (const sp__usage_tab_t *t, const char *name)
 {
-    size_t i = sp__hash_str (0xcbf29ce484222325ull, name) & (t->cap - 1);
-    while (t->slots [i].name && strcmp (t->slots [i].name, name) != 0)
-        i = (i + 1) & (t->cap - 1);
-    *found = t->slots [i].name != NULL;
-    return &t->slots [i];
+    return st_map_get (t->by_tenant, name, strlen (name));
 }
 
 static double
@@ -68,28 +68,17 @@ s_decay (double u, double from, double to, double half_life)
 void
 sp__usage_add (sp__usage_tab_t *t, const char *tenant, double gpu_s, double now_s, double half_life_s)
 {
-    int found;
     if (!t || !tenant || !(gpu_s > 0))
         return;
-    if ((t->n + 1) * 2 > t->cap) {
-        sp__usage_tab_t bigger = {calloc (t->cap * 2, sizeof (s_use_t)), t->cap * 2, 0};
-        if (!bigger.slots)
+    s_use_t *s = s_use_find (t, tenant);
+    if (!s) {
+        if (!(s = calloc (1, sizeof *s)))
             return;
-        for (size_t i = 0; i < t->cap; i++)
-            if (t->slots [i].name) {
-                s_use_t *s = s_use_find (&bigger, t->slots [i].name, &found);
-                *s = t->slots [i];
-                bigger.n++;
-            }
-        free (t->slots);
-        *t = bigger;
-    }
-    s_use_t *s = s_use_find (t, tenant, &found);
-    if (!found) {
-        if (!(s->name = strdup (tenant)))
+        if (st_map_put (t->by_tenant, tenant, strlen (tenant), s) != 0) {
+            free (s);
             return;
+        }
         s->t = now_s;
-        t->n++;
     }
     /*  Decay to the later of the two times, so a late report never un-decays.  */
     if (now_s >= s->t) {
@@ -103,9 +92,8 @@ sp__usage_add (sp__usage_tab_t *t, const char *tenant, double gpu_s, double now_
 double
 sp__usage_get (const sp__usage_tab_t *t, const char *tenant, double now_s, double half_life_s)
 {
-    int found;
     if (!t || !tenant)
         return 0;
-    const s_use_t *s = s_use_find (t, tenant, &found);
-    return found ? s_decay (s->usage, s->t, now_s, half_life_s) : 0;
+    const s_use_t *s = s_use_find (t, tenant);
+    return s ? s_decay (s->usage, s->t, now_s, half_life_s) : 0;
 }

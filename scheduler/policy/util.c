@@ -96,20 +96,6 @@ sp__arena_free (sp__arena_t *a)
     a->used = 0;
 }
 
-uint64_t
-sp__hash_str (uint64_t h, const char *s)
-{
-    if (!s)
-        return sp__hash_u64 (h, 0x9e3779b97f4a7c15ull);
-    for (; *s; s++) {
-        h ^= (unsigned char) *s;
-        h *= 0x100000001b3ull;
-    }
-    h ^= 0xff;      /*  end marker, so ("ab","c") and ("a","bc") differ  */
-    return h * 0x100000001b3ull;
-}
-
-
 int
 sp__streq (const char *a, const char *b)
 {
@@ -129,22 +115,6 @@ sp__catf (char *buf, size_t size, size_t *used, const char *fmt, ...)
     va_end (ap);
     if (n > 0)
         *used = *used + (size_t) n < size ? *used + (size_t) n : size - 1;
-}
-
-int
-sp__reserve (void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 16;
-    while (n < need)
-        n *= 2;
-    void *p = realloc (*arr, n * elem);
-    if (!p)
-        return -1;
-    *arr = p;
-    *cap = n;
-    return 0;
 }
 
 void

@@ -736,7 +736,7 @@ st_store_flush (st_store_t *s, st_error_t *err)
             const st_spec_t *sp = job->spec;
             json_object_update_new (row, json_pack ("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:s, s:I}",
                                                     "name", sp->name, "tenant", sp->tenant, "queue", sp->queue,
-                                                    "kind", sp->kind, "priority", sp->priority, "ranks",
+                                                    "kind", st_kind_name (sp->kind), "priority", sp->priority, "ranks",
                                                     (json_int_t) sp->ranks, "cpus_milli", (json_int_t) sp->cpus_milli,
                                                     "mem_mb", (json_int_t) sp->mem_mb, "gpus", (json_int_t) sp->gpus,
                                                     "spec", job->spec_json, "created", (json_int_t) job->created_wall));

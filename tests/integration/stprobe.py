@@ -25,7 +25,7 @@ import time
 
 import zmq
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 # Envelope field numbers (proto/strata.proto).
 F_VERSION, F_SEQ, F_REPLY_TO = 1, 2, 3

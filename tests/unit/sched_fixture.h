@@ -167,7 +167,8 @@ fx_list_jobs (st_sched_t *s, const Strata__ListRequest *req, Strata__ListReply *
     st_job_record_t *r = NULL;
     size_t n = 0;
     *out = NULL;
-    st_rc_t rc = st_store_list_jobs (&s->store, req->state, req->tenant, req->limit, req->active_only, &r, &n, err);
+    const char *want = req->state ? st_wire_job_state_name (req->state) : NULL;
+    st_rc_t rc = st_store_list_jobs (&s->store, want, req->tenant, req->limit, req->active_only, &r, &n, err);
     if (rc != ST_OK)
         return rc;
     Strata__ListReply *l = malloc (sizeof *l);

@@ -70,7 +70,10 @@ s_answer_logs (fake_t *f, const st_peer_t *peer, const Strata__Envelope *req)
     env.reply_to = req->seq;
     const char *text = call == 1 ? "one\n" : call == 2 ? "" : "two\n";
     lr.attempt = call == 1 ? 1 : call == 2 ? 0 : 2;
-    lr.job_state = call == 1 ? "RUNNING" : call == 2 ? "PENDING" : call < 5 ? "RUNNING" : "SUCCEEDED";
+    lr.job_state = call == 1   ? STRATA__JOB_STATE__JOB_RUNNING
+                   : call == 2 ? STRATA__JOB_STATE__JOB_PENDING
+                   : call < 5  ? STRATA__JOB_STATE__JOB_RUNNING
+                               : STRATA__JOB_STATE__JOB_SUCCEEDED;
     uint64_t off = req->logs->offset;
     size_t size = strlen (text);
     size_t n = off < size ? size - off : 0;
@@ -95,7 +98,7 @@ s_send_job (fake_t *f, const st_peer_t *peer, uint64_t reply_to, uint32_t versio
     env.reply_to = reply_to;
     job.id = id;
     job.name = "fake";
-    job.state = "SUCCEEDED";
+    job.state = STRATA__JOB_STATE__JOB_SUCCEEDED;
     env.body_case = STRATA__ENVELOPE__BODY_JOB;
     env.job = &job;
     st_wire_send (f->router, peer, &env);
@@ -408,7 +411,10 @@ Test (client, other_protocol_versions_are_reported)
     Strata__Envelope req = s_get_request (&get, 1), *reply = NULL;
     cr_assert_eq (st_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_EVERSION);
     cr_assert_null (reply);
-    cr_assert_not_null (strstr (err.msg, "speaks protocol version 2, this strata speaks 1"), "%s", err.msg);
+    char speaks[96];
+    snprintf (speaks, sizeof speaks, "speaks protocol version %u, this strata speaks %u", ST_PROTOCOL_VERSION + 1,
+              ST_PROTOCOL_VERSION);
+    cr_assert_not_null (strstr (err.msg, speaks), "%s", err.msg);
     cr_assert_neq (err.hint[0], '\0');
     st_client_destroy (&c);
     s_fake_stop (f);

@@ -167,13 +167,13 @@ s_job_fixture (s_job_fixture_t *f)
     f->res.gpus = 1;
     f->t1.index = 1;
     f->t1.attempt = 2;
-    f->t1.state = "RUNNING";
+    f->t1.state = STRATA__JOB_STATE__JOB_RUNNING;
     f->t1.node = "w2";
     f->t1.pid = 4242;
     f->t1.started_unix_ms = 1700000001000ull;
     f->t0.index = 0;
     f->t0.attempt = 2;
-    f->t0.state = "FAILED";
+    f->t0.state = STRATA__JOB_STATE__JOB_FAILED;
     f->t0.node = "w1";
     f->t0.pid = 4141;
     f->t0.exit_code = 3;
@@ -187,7 +187,7 @@ s_job_fixture (s_job_fixture_t *f)
     f->job.tenant = "research";
     f->job.queue = "gpu";
     f->job.kind = "finetune";
-    f->job.state = "RUNNING";
+    f->job.state = STRATA__JOB_STATE__JOB_RUNNING;
     f->job.reason = "placed on w1, w2 (pool onprem-gpu): cheapest pool with 2 free GPUs";
     f->job.priority = -5;
     f->job.attempt = 2;
@@ -419,7 +419,7 @@ Test (view, job_table_shows_rank0_node_and_cuts_the_reason)
     pending.id = 8;
     pending.name = "p";
     pending.tenant = "default";
-    pending.state = "PENDING";
+    pending.state = STRATA__JOB_STATE__JOB_PENDING;
     pending.ranks = 1;
     pending.created_unix_ms = 1700000000000ull - 5000;
     pending.reason = "waiting";

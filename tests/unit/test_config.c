@@ -568,25 +568,6 @@ Test (config, default_config_file_is_optional)
     free (path);
 }
 
-Test (config, duration_parser)
-{
-    static const struct { const char *text; int ok; uint64_t ms; } cases [] = {
-        {"250ms", 1, 250}, {"2s", 1, 2000}, {"1.5s", 1, 1500}, {"1m", 1, 60000}, {"1h", 1, 3600000},
-        {"1d", 1, 86400000}, {"500", 1, 500}, {"0", 1, 0}, {"1m30s", 1, 90000}, {"0.5m", 1, 30000},
-        {"1.25ms", 0, 0}, {"1.0005s", 0, 0}, {"", 0, 0}, {"abc", 0, 0}, {"-1s", 0, 0}, {"1x", 0, 0},
-        {"s", 0, 0}, {"1s5", 0, 0}, {"1 s", 0, 0}, {"1.5", 0, 0}, {".s", 0, 0}, {"99999999999999999999ms", 0, 0},
-        {"999999999999999d", 0, 0}, {"1S", 0, 0},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
-        uint64_t ms = 12345;
-        int rc = st_config_parse_duration_ms (cases [i].text, &ms);
-        cr_assert_eq (rc == 0, cases [i].ok, "\"%s\": rc %d", cases [i].text, rc);
-        if (cases [i].ok)
-            cr_assert_eq (ms, cases [i].ms, "\"%s\" gave %llu", cases [i].text, (unsigned long long) ms);
-    }
-    cr_assert_neq (st_config_parse_duration_ms (NULL, NULL), 0);
-}
-
 Test (config, free_is_safe_twice)
 {
     cfg_t cfg;
@@ -597,4 +578,46 @@ Test (config, free_is_safe_twice)
     st_config_free (opts, &cfg);
     cr_assert_null (cfg.node);
     st_config_free (NULL, NULL);
+}
+
+Test (config, head_stops_at_the_command_word)
+{
+    cfg_t cfg;
+    cfg_init (&cfg);
+    st_error_t err;
+    int next = -1;
+    char *a1 [] = {"prog", "-s", "tcp://x:1", "--gpus=4", "-v", "run", "--gpus", "9", "extra", NULL};
+    cr_assert_eq (st_config_parse_head (opts, &cfg, 9, a1, "u", NULL, &next, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (next, 5, "the command word");
+    cr_assert_str_eq (cfg.scheduler, "tcp://x:1");
+    cr_assert_eq (cfg.gpus, 4, "options after the command word are the command's");
+    cr_assert_eq (cfg.verbose, 1);
+    st_config_free (opts, &cfg);
+
+    /*  A value that looks like a word is still the option's value.  */
+    cfg_init (&cfg);
+    char *a2 [] = {"prog", "--node", "run", "go", NULL};
+    cr_assert_eq (st_config_parse_head (opts, &cfg, 4, a2, "u", NULL, &next, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (next, 3);
+    cr_assert_str_eq (cfg.node, "run");
+    st_config_free (opts, &cfg);
+
+    /*  "--" ends the options; nothing after the options: argc.  */
+    cfg_init (&cfg);
+    char *a3 [] = {"prog", "-v", "--", "-x", NULL};
+    cr_assert_eq (st_config_parse_head (opts, &cfg, 4, a3, "u", NULL, &next, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (next, 3);
+    st_config_free (opts, &cfg);
+    cfg_init (&cfg);
+    char *a4 [] = {"prog", "-v", NULL};
+    cr_assert_eq (st_config_parse_head (opts, &cfg, 2, a4, "u", NULL, &next, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (next, 2);
+    st_config_free (opts, &cfg);
+
+    /*  An unknown option before the command word is an error, as with st_config_parse.  */
+    cfg_init (&cfg);
+    char *a5 [] = {"prog", "--bogus", "run", NULL};
+    cr_assert_eq (st_config_parse_head (opts, &cfg, 3, a5, "u", NULL, &next, &err), ST_EINVAL);
+    cr_assert_not_null (strstr (err.msg, "--bogus"), "%s", err.msg);
+    st_config_free (opts, &cfg);
 }

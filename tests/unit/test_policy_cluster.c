@@ -1,6 +1,8 @@
 /*  test_policy_cluster.c: the cluster description and its lookups.  */
 #include "test_policy_fixture.h"
 
+#include "st_field.h"
+
 static sp_cluster_t *
 s_parse_err (const char *yaml, st_error_t *err)
 {
@@ -199,4 +201,17 @@ Test (cluster, names_round_trip)
     }
     sp_class_t k;
     cr_assert_eq (sp_class_parse ("secret", &k), -1);
+}
+
+Test (cluster, a_refused_name_is_shown_cut_on_a_character_boundary)
+{
+    /*  47 ASCII bytes, then a 3-byte euro sign across the 48-byte cut.  */
+    char yaml [256];
+    snprintf (yaml, sizeof yaml, "regions: [r]\npools: [{name: \"%s\xe2\x82\xac tail\", site: onprem, region: r}]\n",
+              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    st_error_t err;
+    cr_assert_null (s_parse_err (yaml, &err));
+    cr_assert_str_eq (err.field, "pools[0].name", "%s", err.msg);
+    cr_assert (st_utf8_valid (err.msg, strlen (err.msg)), "message is not UTF-8: %s", err.msg);
+    cr_assert (strstr (err.msg, "aaa...\""), "the euro sign is left out whole: %s", err.msg);
 }

@@ -203,7 +203,7 @@ Test (sched_store, get_and_list_read_committed_jobs)
     cr_assert_eq (st_store_get_job (&S, 2, &j, &err), ST_OK, "%s", err.msg);
     cr_assert_str_eq (j->name, "b");
     cr_assert_str_eq (j->tenant, "t2");
-    cr_assert_str_eq (j->state, "PENDING");
+    cr_assert_str_eq (st_wire_job_state_name (j->state), "PENDING");
     cr_assert_eq (j->n_tasks, 2);
     cr_assert_eq (j->ranks, 2);
     st_store_free_job (j);

@@ -203,3 +203,34 @@ Test (wire, req_peers_get_their_delimiter_back)
     zmq_setsockopt (req, ZMQ_LINGER, &zero, sizeof zero);
     zmq_close (req);
 }
+
+Test (wire_states, job_states_round_trip_with_their_names)
+{
+    for (int i = 0; i < ST_JOB__COUNT; i++) {
+        st_job_state_t s = (st_job_state_t) i, back = ST_JOB_LOST;
+        Strata__JobState w = st_wire_job_state (s);
+        cr_assert_neq (w, STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED, "0 stays \"not set\"");
+        cr_assert_eq (st_wire_job_state_from (w, &back), 0);
+        cr_assert_eq (back, s);
+        cr_assert_str_eq (st_wire_job_state_name (w), st_job_state_name (s));
+        cr_assert_eq (st_wire_job_state_named (st_job_state_name (s)), w);
+        cr_assert_eq (st_wire_job_state_terminal (w), st_job_state_terminal (s));
+    }
+    cr_assert_eq (st_wire_job_state (ST_JOB_PENDING), STRATA__JOB_STATE__JOB_PENDING);
+    cr_assert_eq (st_wire_job_state (ST_JOB_LOST), STRATA__JOB_STATE__JOB_LOST);
+}
+
+Test (wire_states, unset_and_unknown)
+{
+    st_job_state_t s = ST_JOB_RUNNING;
+    cr_assert_neq (st_wire_job_state_from (STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED, &s), 0);
+    cr_assert_neq (st_wire_job_state_from ((Strata__JobState) 99, &s), 0);
+    cr_assert_eq (s, ST_JOB_RUNNING, "a refused value leaves *out alone");
+    cr_assert_str_eq (st_wire_job_state_name (STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED), "");
+    cr_assert_str_eq (st_wire_job_state_name ((Strata__JobState) 99), "UNKNOWN");
+    cr_assert_eq (st_wire_job_state_named (NULL), STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED);
+    cr_assert_eq (st_wire_job_state_named ("SLEEPING"), STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED);
+    cr_assert_eq (st_wire_job_state_named ("running"), STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED);
+    cr_assert_eq (st_wire_job_state (ST_JOB__COUNT), STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED);
+    cr_assert_eq (st_wire_job_state_terminal (STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED), 0);
+}

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "st_doc.h"
+#include "st_field.h"
 #include "st_spec.h"
+#include "st_units.h"
 
 #define S_DEFAULT_CPUS_MILLI 64000u
 #define S_DEFAULT_MEM_MB (512ull * 1024)
@@ -93,7 +95,8 @@ s_string (json_t *o, const char *key, const char **out, const char *at, st_error
     *out = NULL;
     if (!v)
         return ST_OK;
-    if (!json_is_string (v) || !*json_string_value (v) || strlen (json_string_value (v)) > 100)
+    st_field_t rule = { 100, ST_FIELD_ANY, NULL };
+    if (!json_is_string (v) || !st_field_ok (json_string_value (v), json_string_length (v), &rule))
         return st_error_set (err, ST_EINVAL, NULL, "%s.%s: must be a non-empty string of at most 100 characters",
                              at, key);
     *out = json_string_value (v);
@@ -143,7 +146,7 @@ s_node_entry (sim_cluster_t *c, json_t *e, size_t idx, st_error_t *err)
     if ((v = json_object_get (e, "memory"))) {
         if (json_is_integer (v) && json_integer_value (v) > 0)
             mem_mb = (uint64_t) json_integer_value (v);
-        else if (!json_is_string (v) || st_spec_parse_mem (json_string_value (v), &mem_mb) != 0 || mem_mb == 0)
+        else if (!json_is_string (v) || st_parse_mem_mb (json_string_value (v), &mem_mb) != 0 || mem_mb == 0)
             return st_error_set (err, ST_EINVAL, NULL, "%s.memory: must be a size such as 512G or 65536 (MiB)", at);
     }
     const st_kv_t *labels = NULL;

@@ -8,11 +8,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "st_field.h"
+#include "st_vec.h"
+
 enum { C_ID, C_SUBMIT, C_DURATION, C_GPUS, C_GPU_TYPE, C_USER, C_QUEUE, C_STATUS, C__COUNT };
 static const char *const s_colnames[C__COUNT] = {
     "job_id", "submit_s", "duration_s", "num_gpus", "gpu_type", "user", "queue", "status",
 };
 #define S_REQUIRED 4            /*  the first four columns must be in the header  */
+#define S_MAX_LINE ((size_t) 1 << 30)   /*  bytes (and fields) of one line  */
+#define S_MAX_ROWS ((size_t) 1 << 28)   /*  jobs in one trace  */
 
 /*  One line split into fields: NUL-terminated strings in buf at off[i].  */
 typedef struct {
@@ -23,25 +28,9 @@ typedef struct {
 } s_fields_t;
 
 static int
-s_grow (void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c *= 2;
-    void *q = realloc (*p, c * elem);
-    if (!q)
-        return -1;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
-static int
 s_putc (s_fields_t *f, char ch)
 {
-    if (s_grow ((void **) &f->buf, &f->cap, f->len + 1, 1) != 0)
+    if (st_vec_reserve ((void **) &f->buf, &f->cap, f->len + 1, 1, S_MAX_LINE) != 0)
         return -1;
     f->buf[f->len++] = ch;
     return 0;
@@ -55,7 +44,7 @@ s_split (s_fields_t *f, const char *p, const char *end, const char **why, size_t
     f->len = 0;
     f->n = 0;
     for (;;) {
-        if (s_grow ((void **) &f->off, &f->ncap, f->n + 1, sizeof *f->off) != 0)
+        if (st_vec_reserve ((void **) &f->off, &f->ncap, f->n + 1, sizeof *f->off, S_MAX_LINE) != 0)
             return -1;
         f->off[f->n++] = f->len;
         while (p < end && (*p == ' ' || *p == '\t'))
@@ -124,6 +113,15 @@ s_number (const char *s, double *out)
     return 0;
 }
 
+/*  A value as a message quotes it: at most 64 bytes, cut on a character boundary.  */
+static const char *
+s_shown (const char *v, char *buf, size_t size)
+{
+    size_t len = strlen (v), cut = st_utf8_cut (v, len, 64);
+    snprintf (buf, size, "%.*s%s", (int) cut, v, cut < len ? "..." : "");
+    return buf;
+}
+
 static char *
 s_dup_or_null (const char *s)
 {
@@ -170,10 +168,11 @@ s_check_unique (const sim_trace_t *t, const char *name, st_error_t *err)
         idx[i] = &t->rows[i];
     qsort (idx, t->nrows, sizeof *idx, s_cmp_id);
     st_rc_t rc = ST_OK;
+    char shown[80];
     for (size_t i = 1; i < t->nrows && rc == ST_OK; i++)
         if (strcmp (idx[i - 1]->id, idx[i]->id) == 0)
             rc = st_error_set (err, ST_EINVAL, "job_id", "%s:%d: column 1 (job_id): '%s' repeats line %d", name,
-                               idx[i]->line, idx[i]->id, idx[i - 1]->line);
+                               idx[i]->line, s_shown (idx[i]->id, shown, sizeof shown), idx[i - 1]->line);
     free (idx);
     return rc;
 }
@@ -187,6 +186,7 @@ sim_trace_parse (const char *text, size_t len, const char *name, sim_trace_t *ou
     size_t ncols = 0, cap = 0;
     int line = 0, have_header = 0;
     st_rc_t rc = ST_OK;
+    char shown[80];             /*  a value quoted in a message (s_shown)  */
     const char *p = text, *end = text + len;
 
     for (size_t i = 0; i < C__COUNT; i++)
@@ -246,7 +246,7 @@ sim_trace_parse (const char *text, size_t len, const char *name, sim_trace_t *ou
                                ncols);
             break;
         }
-        if (s_grow ((void **) &out->rows, &cap, out->nrows + 1, sizeof *out->rows) != 0) {
+        if (st_vec_reserve ((void **) &out->rows, &cap, out->nrows + 1, sizeof *out->rows, S_MAX_ROWS) != 0) {
             rc = st_error_set (err, ST_ENOMEM, NULL, "out of memory");
             break;
         }
@@ -263,14 +263,14 @@ sim_trace_parse (const char *text, size_t len, const char *name, sim_trace_t *ou
         for (int c = C_SUBMIT; c <= C_GPUS && rc == ST_OK; c++) {
             if (s_number (v[c], num[c]) != 0)
                 rc = st_error_set (err, ST_EINVAL, NULL, "%s:%d: column %d (%s): '%s' is not a number", name, line,
-                                   col[c] + 1, s_colnames[c], v[c]);
+                                   col[c] + 1, s_colnames[c], s_shown (v[c], shown, sizeof shown));
             else if (*num[c] < 0)
                 rc = st_error_set (err, ST_EINVAL, NULL, "%s:%d: column %d (%s): %s is negative", name, line,
-                                   col[c] + 1, s_colnames[c], v[c]);
+                                   col[c] + 1, s_colnames[c], s_shown (v[c], shown, sizeof shown));
         }
         if (rc == ST_OK && r->num_gpus > SIM_MAX_GPUS)
             rc = st_error_set (err, ST_EINVAL, NULL, "%s:%d: column %d (num_gpus): %s is more than %.0f", name, line,
-                               col[C_GPUS] + 1, v[C_GPUS], SIM_MAX_GPUS);
+                               col[C_GPUS] + 1, s_shown (v[C_GPUS], shown, sizeof shown), SIM_MAX_GPUS);
         if (rc != ST_OK)
             break;
         r->id = strdup (v[C_ID]);

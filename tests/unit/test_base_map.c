@@ -1,4 +1,4 @@
-/*  test_map.c: the hash map under jobs by id and nodes by name.  */
+/*  test_base_map.c: the hash map under jobs by id and nodes by name.  */
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdio.h>
