@@ -6,6 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
     build-essential cmake pkg-config
+    clang clang-format                # the clang build and the format check (scripts/test.sh)
     libzmq3-dev                       # messaging (ROUTER/DEALER, CURVE)
     libprotobuf-c-dev protobuf-c-compiler  # wire format
     libpq-dev postgresql-15           # durable state; server for the demo and tests

@@ -134,7 +134,7 @@ main (int argc, char **argv)
     sc_options_t o = { .backend = SC_MPI, .argc = &argc, .argv = &argv };
     size_t lo = 1024, hi = (size_t) 64 << 20, budget = (size_t) 128 << 20;
     int reps = 5;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {     /*  a flag and its value  */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = !v;
         if (bad)
@@ -160,7 +160,6 @@ main (int argc, char **argv)
                              "[--max BYTES] [--reps 1..64] [--budget BYTES]   (sizes take K, M, G)\n");
             return 2;
         }
-        i++;
     }
     lo &= ~(sizeof (float) - 1);
     char err[512];

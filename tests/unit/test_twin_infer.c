@@ -130,10 +130,12 @@ s_wait (pid_t pid)
     return WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
 }
 
-/*  Whole file (malloc'd, NUL-terminated; *len without it), or NULL.  */
+/*  Whole file (malloc'd, NUL-terminated; *len without it), or NULL (*len 0).  */
 static char *
 s_slurp (const char *path, size_t *len)
 {
+    if (len)
+        *len = 0;
     FILE *f = fopen (path, "rb");
     if (!f)
         return NULL;
