@@ -1,6 +1,6 @@
 /*  fit.c: which nodes of a pool a job's tasks go to.
  *
- *  Rules, in order (docs/placement.md "Gangs"):
+ *  Rules, in order (docs/placement.md "Gangs and shards"):
  *    - every task of a gang on nodes of one pool and one GPU type;
  *    - the fewest nodes (a node takes as many tasks as fit);
  *    - among node sets of that size, one whose nodes share an nvlink_domain

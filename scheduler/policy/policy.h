@@ -32,7 +32,8 @@
  *  Every job the cycle looks at gets a reason in words a user understands,
  *  and every placement carries its score against the runners-up (sp_explain_*).
  *
- *  docs/placement.md is the reference (cluster file, rules, formulas, figures).
+ *  docs/placement.md is the reference (cluster file, rules, formulas),
+ *  docs/placement-internals.md the code, docs/performance.md the figures.
  *
  *  Changes since the first version of this header (names and meanings kept):
  *    - sp_placement_t.variants: each task's model variant (shards spread over

@@ -1,4 +1,4 @@
-/*  ckpt.c: checkpoint files (format in docs/twin.md), written atomically.  */
+/*  ckpt.c: checkpoint files (format in docs/twin-internals.md), written atomically.  */
 #include "twin.h"
 
 #include <dirent.h>

@@ -20,7 +20,7 @@
  *  Without a communicator (or with a world of one) each of these is a no-op,
  *  and the run is exactly the single-process trainer.
  *
- *  The device (docs/twin.md, "CUDA path"): with --device cuda the host model
+ *  The device (docs/twin-internals.md, "CUDA path"): with --device cuda the host model
  *  m is built, initialised or loaded and broadcast as on the CPU, then
  *  copied to the device (o->cuda, device.h), where the steps run: forward,
  *  backward, the gradient allreduce (on the device grads under nccl,

@@ -18,7 +18,8 @@
  *
  *  Batches are a pure function of (seed, cursor), so all ranks keep the same
  *  data state and each reads only its own slice of the global batch.
- *  docs/twin.md describes the model, the checkpoint format and the exit codes. */
+ *  docs/twin.md describes the model and the exit codes, docs/twin-internals.md
+ *  the checkpoint format. */
 #ifndef STRATA_TWIN_H
 #define STRATA_TWIN_H
 
@@ -116,7 +117,7 @@ void twin_data_batch (const twin_data_t *d, uint64_t key, uint64_t *cursor, int 
  *  most max_windows of them, evaluated B at a time (B <= m->bmax).  */
 double twin_eval (twin_model_t *m, const twin_data_t *d, int T, int B, int max_windows);
 
-/*  Checkpoints (docs/twin.md has the byte layout).  */
+/*  Checkpoints (docs/twin-internals.md, "Checkpoint format", has the byte layout).  */
 typedef struct {
     twin_config_t cfg;
     uint64_t step, rng, cursor, train_len, seed;

@@ -111,7 +111,7 @@ const char *twin_cuda_error (const twin_cuda_t *self);
 
 /* ---- CPU/GPU agreement (strata-twin-cuda-check, test_twin_cuda.c) ------ */
 
-/*  Tolerances the comparison is held to (see docs/twin.md, "CUDA path").  */
+/*  Tolerances the comparison is held to (see docs/twin-internals.md, "CUDA path").  */
 #define TWIN_CUDA_TOL_LOSS 1e-4         /*  |loss_gpu - loss_cpu| / loss_cpu, every step  */
 #define TWIN_CUDA_TOL_GRAD 1e-3         /*  per tensor: max|g_gpu - g_cpu| / max|g_cpu|  */
 #define TWIN_CUDA_TOL_NORM 1e-4         /*  |norm_gpu - norm_cpu| / norm_cpu, every step  */
