@@ -74,8 +74,8 @@ static const st_opt_t s_opts[] = {
       "each worker process emulates K nodes (strata-worker --hollow K); 0: real workers", NULL },
     { "node-cpus", 0, ST_OPT_CPUS_MILLI, offsetof (s_cfg_t, node_cpus_milli), 1, 100000000, "N",
       "CPUs each node offers", NULL },
-    { "node-memory", 0, ST_OPT_MEM_MB, offsetof (s_cfg_t, node_mem_mb), 1, (int64_t) 1 << 30, "SIZE", "memory each node offers",
-      NULL },
+    { "node-memory", 0, ST_OPT_MEM_MB, offsetof (s_cfg_t, node_mem_mb), 1, (int64_t) 1 << 30, "SIZE",
+      "memory each node offers", NULL },
     { "submit-first", 0, ST_OPT_BOOL, offsetof (s_cfg_t, submit_first), 0, 0, NULL,
       "submit every job before starting the workers", NULL },
     { "simulate", 0, ST_OPT_STRING, offsetof (s_cfg_t, simulate), 0, 0, "DUR",
@@ -88,8 +88,8 @@ static const st_opt_t s_opts[] = {
       "the scheduler's --launch-timeout", NULL },
     { "database", 'd', ST_OPT_STRING, offsetof (s_cfg_t, database), 0, 0, "DSN",
       "PostgreSQL connection string of an empty database", NULL },
-    { "bin-dir", 0, ST_OPT_PATH, offsetof (s_cfg_t, bindir), 0, 0, "DIR", "where strata-scheduler and strata-worker are",
-      NULL },
+    { "bin-dir", 0, ST_OPT_PATH, offsetof (s_cfg_t, bindir), 0, 0, "DIR",
+      "where strata-scheduler and strata-worker are", NULL },
     { "work-dir", 0, ST_OPT_PATH, offsetof (s_cfg_t, workdir), 0, 0, "DIR", "logs and worker state go here",
       "/tmp/strata-bench" },
     { "config", 0, ST_OPT_PATH, offsetof (s_cfg_t, config), 0, 0, "FILE", "options from a file", NULL },
@@ -152,8 +152,8 @@ s_now_us (void)
 
 /*  The submit loop: N submits over one DEALER, at most window unacknowledged.  */
 typedef struct {
-    uint64_t *sent_at;          /*  per submit, µs  */
-    uint64_t *lat_us;           /*  per reply  */
+    uint64_t *sent_at; /*  per submit, µs  */
+    uint64_t *lat_us;  /*  per reply  */
     int64_t acked, failed;
     uint64_t t0_us, last_ack_us;
 } s_submits_t;
@@ -214,8 +214,20 @@ s_start_workers (const s_cfg_t *cfg, const char *worker_bin, const char *endpoin
         snprintf (name, sizeof name, "bench-%" PRId64, w);
         snprintf (state, sizeof state, "%s/%s", cfg->workdir, name);
         snprintf (wlog, sizeof wlog, "%s/%s.log", cfg->workdir, name);
-        char *wargv[24] = { (char *) worker_bin, "--scheduler", (char *) endpoint, "--node", name, "--pool", "bench",
-                            "--cpus", cpus, "--memory", mem, "--scheduler-timeout", timeout, NULL };
+        char *wargv[24] = { (char *) worker_bin,
+                            "--scheduler",
+                            (char *) endpoint,
+                            "--node",
+                            name,
+                            "--pool",
+                            "bench",
+                            "--cpus",
+                            cpus,
+                            "--memory",
+                            mem,
+                            "--scheduler-timeout",
+                            timeout,
+                            NULL };
         int n = 13;
         if (cfg->hollow > 0) {
             wargv[n++] = "--hollow";
@@ -298,8 +310,10 @@ s_print_cycle_stats (const char *log)
     unsigned long long cycles = 0, placed = 0;
     double p50, p99, max;
     const char *at = strstr (found, "cycle_stats:");
-    if (!at || sscanf (at, "cycle_stats: cycles=%llu placed=%llu p50_ms=%lf p99_ms=%lf max_ms=%lf", &cycles, &placed,
-                       &p50, &p99, &max) != 5) {
+    if (!at
+        || sscanf (at, "cycle_stats: cycles=%llu placed=%llu p50_ms=%lf p99_ms=%lf max_ms=%lf", &cycles, &placed,
+                   &p50, &p99, &max)
+               != 5) {
         printf ("decision_p50_ms: unavailable\n");
         return;
     }
@@ -331,8 +345,14 @@ s_print_placements (PGconn *db)
 int
 main (int argc, char **argv)
 {
-    s_cfg_t cfg = { .jobs = 2000, .workers = 2, .window = 256, .port = 27700, .node_cpus_milli = 64000,
-                    .node_mem_mb = 65536, .heartbeat_ms = 1000, .node_timeout_ms = 30000,
+    s_cfg_t cfg = { .jobs = 2000,
+                    .workers = 2,
+                    .window = 256,
+                    .port = 27700,
+                    .node_cpus_milli = 64000,
+                    .node_mem_mb = 65536,
+                    .heartbeat_ms = 1000,
+                    .node_timeout_ms = 30000,
                     .launch_timeout_ms = 5000 };
     st_error_t err = { 0 };
     st_rc_t rc = st_config_parse (s_opts, &cfg, argc, argv, "strata-bench-throughput --database DSN [OPTIONS]",
@@ -383,9 +403,10 @@ main (int argc, char **argv)
     snprintf (sched_bin, sizeof sched_bin, "%s/strata-scheduler", bindir);
     snprintf (worker_bin, sizeof worker_bin, "%s/strata-worker", bindir);
     snprintf (log, sizeof log, "%s/scheduler.log", cfg.workdir);
-    char *sargv[] = { sched_bin, "--database", cfg.database, "--worker-endpoint", ep_w, "--client-endpoint", ep_c,
-                      "--event-endpoint", ep_e, "--heartbeat-interval", hb, "--node-timeout", nt,
-                      "--launch-timeout", lt, NULL };
+    char *sargv[] = { sched_bin, "--database",           cfg.database, "--worker-endpoint",
+                      ep_w,      "--client-endpoint",    ep_c,         "--event-endpoint",
+                      ep_e,      "--heartbeat-interval", hb,           "--node-timeout",
+                      nt,        "--launch-timeout",     lt,           NULL };
     pid_t sched_pid = s_spawn (sargv, log);
     int64_t nodes = cfg.workers * (cfg.hollow > 0 ? cfg.hollow : 1);
     uint64_t register_ms = 30000 + (uint64_t) nodes * 20;
@@ -413,8 +434,10 @@ main (int argc, char **argv)
     uint64_t until = st_mono_ms () + register_ms;
     while (s_count (db, "SELECT count (*) FROM nodes WHERE state = 'UP'") < nodes) {
         if (st_mono_ms () > until) {
-            fprintf (stderr, "strata-bench-throughput: error: %" PRId64 " nodes did not register within %" PRIu64
-                             " s (see %s)\n", nodes, register_ms / 1000, cfg.workdir);
+            fprintf (stderr,
+                     "strata-bench-throughput: error: %" PRId64 " nodes did not register within %" PRIu64
+                     " s (see %s)\n",
+                     nodes, register_ms / 1000, cfg.workdir);
             s_stop_children ();
             return 1;
         }

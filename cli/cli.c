@@ -105,7 +105,7 @@ s_parsed (st_cli_ctx_t *ctx, const char *cmd, st_rc_t rc, st_error_t *err)
     if (rc == ST_OK)
         return -1;
     if (rc == ST_EAGAIN)
-        return ST_CLI_EXIT_OK;      /*  --help printed the usage  */
+        return ST_CLI_EXIT_OK; /*  --help printed the usage  */
     /*  The parser's generic "see --help" becomes the exact command to run.  */
     if (!err->hint[0] || !strcmp (err->hint, "see --help")) {
         if (cmd)
@@ -144,8 +144,8 @@ st_cli_state_is_terminal (Strata__JobState state)
 }
 
 st_rc_t
-st_cli_request (st_cli_ctx_t *ctx, Strata__Envelope *req, Strata__Envelope__BodyCase expect,
-                Strata__Envelope **reply, st_error_t *err)
+st_cli_request (st_cli_ctx_t *ctx, Strata__Envelope *req, Strata__Envelope__BodyCase expect, Strata__Envelope **reply,
+                st_error_t *err)
 {
     *reply = NULL;
     st_client_t *client = st_cli_client (ctx, err);

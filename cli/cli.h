@@ -29,18 +29,18 @@
 
 /*  State shared by all commands of one invocation. */
 typedef struct {
-    const char *endpoint;       /*  scheduler client endpoint (borrowed)  */
-    uint64_t timeout_ms;        /*  per-request reply timeout  */
-    FILE *out;                  /*  results: stdout  */
-    FILE *err;                  /*  errors: stderr  */
-    const char *curve_key;      /*  the user's key pair file, or NULL: plaintext (borrowed)  */
-    const char *scheduler_key;  /*  the scheduler's public key file (borrowed)  */
-    st_client_t *client;        /*  connected on first use by st_cli_client(); owned here  */
+    const char *endpoint;      /*  scheduler client endpoint (borrowed)  */
+    uint64_t timeout_ms;       /*  per-request reply timeout  */
+    FILE *out;                 /*  results: stdout  */
+    FILE *err;                 /*  errors: stderr  */
+    const char *curve_key;     /*  the user's key pair file, or NULL: plaintext (borrowed)  */
+    const char *scheduler_key; /*  the scheduler's public key file (borrowed)  */
+    st_client_t *client;       /*  connected on first use by st_cli_client(); owned here  */
 } st_cli_ctx_t;
 
 typedef struct {
-    const char *name;           /*  e.g. "submit"  */
-    const char *summary;        /*  one line for `strata --help`  */
+    const char *name;    /*  e.g. "submit"  */
+    const char *summary; /*  one line for `strata --help`  */
     /*  argv[0] is the command name; returns an ST_CLI_EXIT_* code.  */
     int (*exec) (st_cli_ctx_t *ctx, int argc, char **argv);
 } st_cli_cmd_t;
@@ -94,9 +94,8 @@ int st_cli_one_job_arg (st_cli_ctx_t *ctx, const char *cmd, char **positional, i
 /*  Runs st_config_parse for a command and maps its outcome: returns -1 when the
  *  caller should go on, otherwise the exit code to return (0 after --help,
  *  ST_CLI_EXIT_USAGE after a bad option, already reported). */
-int st_cli_parse_options (st_cli_ctx_t *ctx, const char *cmd, const st_opt_t *opts, void *cfg,
-                          int argc, char **argv, const char *usage_line, const char *description,
-                          char ***positional, int *npositional);
+int st_cli_parse_options (st_cli_ctx_t *ctx, const char *cmd, const st_opt_t *opts, void *cfg, int argc, char **argv,
+                          const char *usage_line, const char *description, char ***positional, int *npositional);
 /*  The same for the global options before the command (st_config_parse_head):
  *  *next gets the command's index in argv (argc when there is none).  */
 int st_cli_parse_global (st_cli_ctx_t *ctx, const st_opt_t *opts, void *cfg, int argc, char **argv,
@@ -105,14 +104,14 @@ int st_cli_parse_global (st_cli_ctx_t *ctx, const st_opt_t *opts, void *cfg, int
 /*  A command that takes no argument but --json, sends one request and prints
  *  the reply as a table or as JSON (`nodes`, `pools`, `models`).  */
 typedef struct {
-    const char *name;           /*  "pools"  */
-    const char *usage;          /*  "strata pools [--json]"  */
+    const char *name;  /*  "pools"  */
+    const char *usage; /*  "strata pools [--json]"  */
     const char *description;
-    const char *json_help;      /*  the --json line of --help  */
-    void (*request) (Strata__Envelope *req);    /*  sets the request's body (case and message)  */
+    const char *json_help;                   /*  the --json line of --help  */
+    void (*request) (Strata__Envelope *req); /*  sets the request's body (case and message)  */
     Strata__Envelope__BodyCase reply;
-    json_t *(*to_json) (const Strata__Envelope *reply);     /*  NULL on allocation failure  */
-    int (*print) (FILE *out, const Strata__Envelope *reply);   /*  0, or -1 on failure  */
+    json_t *(*to_json) (const Strata__Envelope *reply);      /*  NULL on allocation failure  */
+    int (*print) (FILE *out, const Strata__Envelope *reply); /*  0, or -1 on failure  */
 } st_cli_listing_t;
 
 /*  Runs a listing command (argv[0] is its name); returns the exit code.  */

@@ -14,14 +14,14 @@
 #include "st_time.h"
 
 struct st_client {
-    void *ctx;                  /*  ZeroMQ context, owned  */
-    void *sock;                 /*  DEALER, owned  */
-    char *endpoint;             /*  owned copy  */
-    uint64_t timeout_ms;        /*  per-request reply timeout  */
-    uint64_t next_seq;          /*  seq of the next request  */
-    uint64_t dropped;           /*  replies to other seqs and malformed messages  */
-    int curve;                  /*  connected with CURVE keys  */
-    uint64_t resent;            /*  requests sent again for want of a reply  */
+    void *ctx;           /*  ZeroMQ context, owned  */
+    void *sock;          /*  DEALER, owned  */
+    char *endpoint;      /*  owned copy  */
+    uint64_t timeout_ms; /*  per-request reply timeout  */
+    uint64_t next_seq;   /*  seq of the next request  */
+    uint64_t dropped;    /*  replies to other seqs and malformed messages  */
+    int curve;           /*  connected with CURVE keys  */
+    uint64_t resent;     /*  requests sent again for want of a reply  */
 };
 
 st_client_t *
@@ -31,8 +31,8 @@ st_client_new (const char *endpoint, uint64_t timeout_ms, st_error_t *err)
 }
 
 st_client_t *
-st_client_new_curve (const char *endpoint, uint64_t timeout_ms, const st_curve_keys_t *own,
-                     const char *server_public, st_error_t *err)
+st_client_new_curve (const char *endpoint, uint64_t timeout_ms, const st_curve_keys_t *own, const char *server_public,
+                     st_error_t *err)
 {
     st_client_t *self = calloc (1, sizeof *self);
     if (!self) {
@@ -99,13 +99,19 @@ st_rc_t
 st_client_error_rc (Strata__ErrorCode code)
 {
     switch (code) {
-    case STRATA__ERROR_CODE__ERROR_INVALID:     return ST_EINVAL;
-    case STRATA__ERROR_CODE__ERROR_NOT_FOUND:   return ST_ENOTFOUND;
-    case STRATA__ERROR_CODE__ERROR_CONFLICT:    return ST_ECONFLICT;
-    case STRATA__ERROR_CODE__ERROR_UNAVAILABLE: return ST_EUNAVAIL;
-    case STRATA__ERROR_CODE__ERROR_VERSION:     return ST_EVERSION;
+    case STRATA__ERROR_CODE__ERROR_INVALID:
+        return ST_EINVAL;
+    case STRATA__ERROR_CODE__ERROR_NOT_FOUND:
+        return ST_ENOTFOUND;
+    case STRATA__ERROR_CODE__ERROR_CONFLICT:
+        return ST_ECONFLICT;
+    case STRATA__ERROR_CODE__ERROR_UNAVAILABLE:
+        return ST_EUNAVAIL;
+    case STRATA__ERROR_CODE__ERROR_VERSION:
+        return ST_EVERSION;
     case STRATA__ERROR_CODE__ERROR_INTERNAL:
-    default:                                    return ST_EIO;
+    default:
+        return ST_EIO;
     }
 }
 
@@ -133,7 +139,8 @@ s_timed_out (st_client_t *self, const st_error_t *last_bad, st_error_t *err)
         st_error_set (err, ST_ETIMEDOUT, NULL, "no reply from scheduler at %s within %s", self->endpoint, when);
     /*  A refused CURVE handshake looks exactly like silence from here.  */
     if (self->curve)
-        st_error_hint (err, "is strata-scheduler running, is your key enrolled, and is --scheduler-key its public key?");
+        st_error_hint (err,
+                       "is strata-scheduler running, is your key enrolled, and is --scheduler-key its public key?");
     else
         st_error_hint (err, "is strata-scheduler running? set --scheduler or STRATA_SCHEDULER");
     return ST_ETIMEDOUT;
@@ -189,7 +196,7 @@ st_client_request (st_client_t *self, Strata__Envelope *req, Strata__Envelope__B
         if (now >= deadline)
             return s_timed_out (self, &last_bad, err);
         if (now >= resend_at) {
-            st_wire_send (self->sock, NULL, req);   /*  not connected: it waits in the queue or is dropped  */
+            st_wire_send (self->sock, NULL, req); /*  not connected: it waits in the queue or is dropped  */
             self->resent++;
             resend_at = now + ST_CLIENT_RESEND_MS;
         }
@@ -215,9 +222,8 @@ st_client_request (st_client_t *self, Strata__Envelope *req, Strata__Envelope__B
              *  message cannot be trusted to mean what ours would.  */
             uint32_t theirs = env->protocol_version;
             st_wire_free (env);
-            st_error_set (err, ST_EVERSION, NULL,
-                          "scheduler at %s speaks protocol version %u, this strata speaks %u", self->endpoint,
-                          theirs, ST_PROTOCOL_VERSION);
+            st_error_set (err, ST_EVERSION, NULL, "scheduler at %s speaks protocol version %u, this strata speaks %u",
+                          self->endpoint, theirs, ST_PROTOCOL_VERSION);
             st_error_hint (err, "use a strata client from the same release as the scheduler");
             return ST_EVERSION;
         }
@@ -235,8 +241,7 @@ st_client_request (st_client_t *self, Strata__Envelope *req, Strata__Envelope__B
         if (env->body_case == STRATA__ENVELOPE__BODY_ERROR) {
             const Strata__ErrorReply *er = env->error;
             rc = st_client_error_rc (er->code);
-            st_error_set (err, rc, NULL, "%s",
-                          er->message && *er->message ? er->message : st_strerror (rc));
+            st_error_set (err, rc, NULL, "%s", er->message && *er->message ? er->message : st_strerror (rc));
             if (er->hint && *er->hint)
                 st_error_hint (err, "%s", er->hint);
             else if (rc == ST_EVERSION)

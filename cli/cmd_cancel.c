@@ -9,7 +9,7 @@
 #include "cli.h"
 
 typedef struct {
-    int unused;             /*  no options but --help  */
+    int unused; /*  no options but --help  */
 } s_opts_t;
 
 static const st_opt_t s_opts[] = {
@@ -71,7 +71,7 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
                 st_error_hint (&err, "run 'strata jobs' to list jobs");
             rc = st_cli_fail (ctx, &err);
             if (r == ST_ETIMEDOUT || r == ST_EVERSION)
-                break;      /*  the others would fail the same way  */
+                break; /*  the others would fail the same way  */
             continue;
         }
         Strata__JobState state = reply->cancel_reply->state;

@@ -8,7 +8,7 @@
 #include "st_time.h"
 
 typedef struct {
-    int json;               /*  --json: the scheduler's explanation as is  */
+    int json; /*  --json: the scheduler's explanation as is  */
 } s_opts_t;
 
 static const st_opt_t s_opts[] = {

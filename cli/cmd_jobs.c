@@ -14,12 +14,12 @@
 #define S_ALL_LIMIT 1000000
 
 typedef struct {
-    char *state;            /*  only jobs in this state  */
-    char *tenant;           /*  only this tenant's jobs  */
-    int64_t limit;          /*  at most this many  */
-    int all;                /*  no limit  */
-    int active;             /*  only jobs that have not ended  */
-    int json;               /*  a JSON array of job objects  */
+    char *state;   /*  only jobs in this state  */
+    char *tenant;  /*  only this tenant's jobs  */
+    int64_t limit; /*  at most this many  */
+    int all;       /*  no limit  */
+    int active;    /*  only jobs that have not ended  */
+    int json;      /*  a JSON array of job objects  */
 } s_opts_t;
 
 static const st_opt_t s_opts[] = {
@@ -49,7 +49,7 @@ static const char s_description[] =
 static int
 s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
 {
-    s_opts_t o = { .limit = 0 };   /*  0 is below --limit's range: it stays 0 unless given  */
+    s_opts_t o = { .limit = 0 }; /*  0 is below --limit's range: it stays 0 unless given  */
     char **pos = NULL;
     int npos = 0;
     Strata__Envelope *reply = NULL;

@@ -7,7 +7,7 @@
 #include "st_curve.h"
 
 typedef struct {
-    int unused;             /*  no options but --help  */
+    int unused; /*  no options but --help  */
 } s_opts_t;
 
 static const st_opt_t s_opts[] = {
@@ -58,5 +58,4 @@ out:
     return rc;
 }
 
-const st_cli_cmd_t st_cli_cmd_keygen = { "keygen", "write a CURVE key pair for a scheduler, worker or user",
-                                         s_exec };
+const st_cli_cmd_t st_cli_cmd_keygen = { "keygen", "write a CURVE key pair for a scheduler, worker or user", s_exec };

@@ -18,20 +18,19 @@
 #include "cli.h"
 #include "st_time.h"
 
-#define S_MAX_BYTES (256u * 1024u)      /*  per request; the worker caps it there too  */
+#define S_MAX_BYTES (256u * 1024u) /*  per request; the worker caps it there too  */
 #define S_POLL_MIN_MS 200
 #define S_POLL_MAX_MS 500
 #define S_POLL_STEP_MS 100
 
 typedef struct {
-    int64_t rank;           /*  which rank's log  */
-    int err;                /*  --stderr: the task's stderr instead of stdout  */
-    int follow;             /*  -f: keep reading until the job ends  */
+    int64_t rank; /*  which rank's log  */
+    int err;      /*  --stderr: the task's stderr instead of stdout  */
+    int follow;   /*  -f: keep reading until the job ends  */
 } s_opts_t;
 
 static const st_opt_t s_opts[] = {
-    { "rank", 'r', ST_OPT_INT, offsetof (s_opts_t, rank), 0, 1023, "N", "the rank (task index) to read",
-      NULL },
+    { "rank", 'r', ST_OPT_INT, offsetof (s_opts_t, rank), 0, 1023, "N", "the rank (task index) to read", NULL },
     { "stderr", 0, ST_OPT_BOOL, offsetof (s_opts_t, err), 0, 0, NULL, "read the task's stderr instead of stdout",
       NULL },
     { "follow", 'f', ST_OPT_BOOL, offsetof (s_opts_t, follow), 0, 0, NULL,
@@ -112,8 +111,8 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
         goto out;
 
     uint64_t offset = 0;
-    uint32_t attempt = 0;           /*  the attempt whose log we are printing; 0: none yet  */
-    int terminal_seen = 0;          /*  a reply before this request said the job ended  */
+    uint32_t attempt = 0;  /*  the attempt whose log we are printing; 0: none yet  */
+    int terminal_seen = 0; /*  a reply before this request said the job ended  */
     uint64_t pause_ms = S_POLL_MIN_MS;
     rc = ST_CLI_EXIT_OK;
     for (;;) {
@@ -147,10 +146,10 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
             continue;
         }
         if (lr->attempt)
-            attempt = lr->attempt;     /*  0: no attempt has started yet (pending)  */
+            attempt = lr->attempt; /*  0: no attempt has started yet (pending)  */
         size_t len = lr->data.len;
         if (s_write (ctx->out, lr->data.data, len) != 0) {
-            rc = errno == EPIPE ? ST_CLI_EXIT_OK : ST_CLI_EXIT_ERROR;   /*  a closed pipe (| head) is fine  */
+            rc = errno == EPIPE ? ST_CLI_EXIT_OK : ST_CLI_EXIT_ERROR; /*  a closed pipe (| head) is fine  */
             goto out;
         }
         offset = lr->offset + len;
@@ -160,7 +159,7 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
         reply = NULL;
         if (len > 0 && !at_end) {
             pause_ms = S_POLL_MIN_MS;
-            continue;           /*  more is already there  */
+            continue; /*  more is already there  */
         }
         if (!o.follow)
             break;
@@ -168,7 +167,7 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
             break;
         if (terminal) {
             terminal_seen = 1;
-            continue;           /*  one more read, sent after the end was seen  */
+            continue; /*  one more read, sent after the end was seen  */
         }
         if (len > 0)
             pause_ms = S_POLL_MIN_MS;

@@ -39,16 +39,15 @@ s_print (FILE *out, const Strata__Envelope *reply)
 static const st_cli_listing_t s_listing = {
     .name = "models",
     .usage = "strata models [--json]",
-    .description =
-        "Lists the model registry of the scheduler's --cluster file: each family's variants\n"
-        "in order of preference, and the jurisdictions each may run in. A job that names a\n"
-        "family (or `model: auto`) gets the first variant allowed where it is placed.\n"
-        "Then the registered versions of fine-tuned models (a finetune job with output_model\n"
-        "registers one when it succeeds): a job may name NAME (the latest) or NAME:VERSION.\n"
-        "\n"
-        "examples:\n"
-        "  strata models\n"
-        "  strata models --json | jq -r '.[].variants[] | select(.jurisdictions | index(\"EU\")) | .name'",
+    .description = "Lists the model registry of the scheduler's --cluster file: each family's variants\n"
+                   "in order of preference, and the jurisdictions each may run in. A job that names a\n"
+                   "family (or `model: auto`) gets the first variant allowed where it is placed.\n"
+                   "Then the registered versions of fine-tuned models (a finetune job with output_model\n"
+                   "registers one when it succeeds): a job may name NAME (the latest) or NAME:VERSION.\n"
+                   "\n"
+                   "examples:\n"
+                   "  strata models\n"
+                   "  strata models --json | jq -r '.[].variants[] | select(.jurisdictions | index(\"EU\")) | .name'",
     .json_help = "print a JSON array of model families",
     .request = s_request,
     .reply = STRATA__ENVELOPE__BODY_MODELS_REPLY,

@@ -33,13 +33,12 @@ s_print (FILE *out, const Strata__Envelope *reply)
 static const st_cli_listing_t s_listing = {
     .name = "nodes",
     .usage = "strata nodes [--json]",
-    .description =
-        "Lists the worker nodes: pool, state (UP or LOST), CPUs, memory and GPUs as\n"
-        "used/total, running tasks, when the node was last heard from, and its labels.\n"
-        "\n"
-        "examples:\n"
-        "  strata nodes\n"
-        "  strata nodes --json | jq -r '.[] | select(.state == \"UP\") | .name'",
+    .description = "Lists the worker nodes: pool, state (UP or LOST), CPUs, memory and GPUs as\n"
+                   "used/total, running tasks, when the node was last heard from, and its labels.\n"
+                   "\n"
+                   "examples:\n"
+                   "  strata nodes\n"
+                   "  strata nodes --json | jq -r '.[] | select(.state == \"UP\") | .name'",
     .json_help = "print a JSON array of nodes",
     .request = s_request,
     .reply = STRATA__ENVELOPE__BODY_NODES_REPLY,

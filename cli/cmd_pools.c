@@ -33,16 +33,15 @@ s_print (FILE *out, const Strata__Envelope *reply)
 static const st_cli_listing_t s_listing = {
     .name = "pools",
     .usage = "strata pools [--json]",
-    .description =
-        "Lists the pools: site kind, region, jurisdiction, the highest data classification\n"
-        "they may hold, prices per GPU-hour and CPU-hour, PUE and grid carbon intensity\n"
-        "(from the scheduler's --cluster file), then nodes up/known and GPUs free/total.\n"
-        "A pool marked * is not in the cluster file: a node named it, and it has the\n"
-        "placement engine's defaults.\n"
-        "\n"
-        "examples:\n"
-        "  strata pools\n"
-        "  strata pools --json | jq -r '.[] | select(.gpus_free > 0) | .name'",
+    .description = "Lists the pools: site kind, region, jurisdiction, the highest data classification\n"
+                   "they may hold, prices per GPU-hour and CPU-hour, PUE and grid carbon intensity\n"
+                   "(from the scheduler's --cluster file), then nodes up/known and GPUs free/total.\n"
+                   "A pool marked * is not in the cluster file: a node named it, and it has the\n"
+                   "placement engine's defaults.\n"
+                   "\n"
+                   "examples:\n"
+                   "  strata pools\n"
+                   "  strata pools --json | jq -r '.[] | select(.gpus_free > 0) | .name'",
     .json_help = "print a JSON array of pools",
     .request = s_request,
     .reply = STRATA__ENVELOPE__BODY_POOLS_REPLY,
@@ -56,4 +55,5 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
     return st_cli_listing (ctx, &s_listing, argc, argv);
 }
 
-const st_cli_cmd_t st_cli_cmd_pools = { "pools", "list pools: site, jurisdiction, prices, carbon, free GPUs", s_exec };
+const st_cli_cmd_t st_cli_cmd_pools = { "pools", "list pools: site, jurisdiction, prices, carbon, free GPUs",
+                                        s_exec };

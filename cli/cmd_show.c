@@ -7,7 +7,7 @@
 #include "st_time.h"
 
 typedef struct {
-    int json;               /*  --json: one JSON object  */
+    int json; /*  --json: one JSON object  */
 } s_opts_t;
 
 static const st_opt_t s_opts[] = {
@@ -16,13 +16,12 @@ static const st_opt_t s_opts[] = {
 };
 
 static const char s_usage[] = "strata show JOB [--json]";
-static const char s_description[] =
-    "Shows one job: its state and the reason for it, resources, times, exit code,\n"
-    "and a table of its tasks (RANK ATTEMPT STATE NODE PID EXIT).\n"
-    "\n"
-    "examples:\n"
-    "  strata show 42\n"
-    "  strata show 42 --json | jq -r .state";
+static const char s_description[] = "Shows one job: its state and the reason for it, resources, times, exit code,\n"
+                                    "and a table of its tasks (RANK ATTEMPT STATE NODE PID EXIT).\n"
+                                    "\n"
+                                    "examples:\n"
+                                    "  strata show 42\n"
+                                    "  strata show 42 --json | jq -r .state";
 
 static int
 s_exec (st_cli_ctx_t *ctx, int argc, char **argv)

@@ -24,18 +24,20 @@ typedef struct {
      *  parser, judges their values: one set of rules and messages.  */
     char *name, *tenant, *queue, *kind, *priority, *ranks, *shards, *cpus, *memory, *gpus, *pool, *workdir,
         *time_limit, *retries, *prefer, *model, *launcher, *output_model;
-    st_kv_t labels;         /*  --label k=v, as a list of "k=v"  */
-    st_kv_t env;            /*  --env K=V, as a list of "K=V" (values may hold commas)  */
-    st_kv_t gpu_types;      /*  --gpu-type T, in order of preference  */
-    st_kv_t sites;          /*  --site S  */
-    st_kv_t depends_on;     /*  --depends-on ID, in order  */
-    int preemptible;        /*  --preemptible  */
-    int wait;               /*  wait until the job ends; exit 0 only if it succeeded  */
-    int json;               /*  JSON output  */
+    st_kv_t labels;     /*  --label k=v, as a list of "k=v"  */
+    st_kv_t env;        /*  --env K=V, as a list of "K=V" (values may hold commas)  */
+    st_kv_t gpu_types;  /*  --gpu-type T, in order of preference  */
+    st_kv_t sites;      /*  --site S  */
+    st_kv_t depends_on; /*  --depends-on ID, in order  */
+    int preemptible;    /*  --preemptible  */
+    int wait;           /*  wait until the job ends; exit 0 only if it succeeded  */
+    int json;           /*  JSON output  */
 } s_opts_t;
 
-#define S_STR(flag, field, arg, help) \
-    { flag, 0, ST_OPT_STRING, offsetof (s_opts_t, field), 0, 0, arg, help, NULL }
+#define S_STR(flag, field, arg, help)                                             \
+    {                                                                             \
+        flag, 0, ST_OPT_STRING, offsetof (s_opts_t, field), 0, 0, arg, help, NULL \
+    }
 
 static const st_opt_t s_opts[] = {
     S_STR ("name", name, "NAME", "job name (default: the command's program name)"),
@@ -54,8 +56,9 @@ static const st_opt_t s_opts[] = {
     { "site", 0, ST_OPT_STRINGS, offsetof (s_opts_t, sites), 0, 0, "KIND",
       "allowed site kind: onprem, private_cloud, public_cloud, edge (repeatable; default any)", NULL },
     S_STR ("prefer", prefer, "WHAT", "placement preference: cost, latency, energy or balanced (default)"),
-    S_STR ("model", model, "MODEL", "model family, variant or auto (the scheduler picks the variant), or a fine-tuned "
-                                    "model NAME or NAME:VERSION"),
+    S_STR ("model", model, "MODEL",
+           "model family, variant or auto (the scheduler picks the variant), or a fine-tuned "
+           "model NAME or NAME:VERSION"),
     { "depends-on", 0, ST_OPT_STRINGS, offsetof (s_opts_t, depends_on), 0, 0, "ID",
       "start only after job ID has SUCCEEDED; fail if it fails (repeatable)", NULL },
     S_STR ("launcher", launcher, "HOW", "how a gang's ranks start: auto (default), mpirun or direct"),
@@ -293,20 +296,34 @@ s_spec_from_flags (const s_opts_t *o, char **cmd, int ncmd, st_error_t *err)
             json_array_append_new (command, arg);
     }
     s_put (&b, b.root, "command", json_incref (command), "command");
-    if (o->name)       s_put (&b, b.root, "name", json_string (o->name), "--name");
-    if (o->tenant)     s_put (&b, b.root, "tenant", json_string (o->tenant), "--tenant");
-    if (o->queue)      s_put (&b, b.root, "queue", json_string (o->queue), "--queue");
-    if (o->kind)       s_put (&b, b.root, "kind", json_string (o->kind), "--kind");
-    if (o->priority)   s_put (&b, b.root, "priority", s_int_or_text (o->priority), "--priority");
-    if (o->workdir)    s_put (&b, b.root, "workdir", json_string (o->workdir), "--workdir");
-    if (o->time_limit) s_put (&b, b.root, "time_limit", s_int_or_text (o->time_limit), "--time-limit");
-    if (o->retries)    s_put (&b, b.root, "retries", s_int_or_text (o->retries), "--retries");
-    if (o->ranks)      s_put (&b, res, "ranks", s_int_or_text (o->ranks), "--ranks");
-    if (o->shards)     s_put (&b, res, "shards", s_int_or_text (o->shards), "--shards");
-    if (o->prefer)     s_put (&b, place, "prefer", json_string (o->prefer), "--prefer");
-    if (o->model)      s_put (&b, b.root, "model", json_string (o->model), "--model");
-    if (o->launcher)   s_put (&b, b.root, "launcher", json_string (o->launcher), "--launcher");
-    if (o->output_model) s_put (&b, b.root, "output_model", json_string (o->output_model), "--output-model");
+    if (o->name)
+        s_put (&b, b.root, "name", json_string (o->name), "--name");
+    if (o->tenant)
+        s_put (&b, b.root, "tenant", json_string (o->tenant), "--tenant");
+    if (o->queue)
+        s_put (&b, b.root, "queue", json_string (o->queue), "--queue");
+    if (o->kind)
+        s_put (&b, b.root, "kind", json_string (o->kind), "--kind");
+    if (o->priority)
+        s_put (&b, b.root, "priority", s_int_or_text (o->priority), "--priority");
+    if (o->workdir)
+        s_put (&b, b.root, "workdir", json_string (o->workdir), "--workdir");
+    if (o->time_limit)
+        s_put (&b, b.root, "time_limit", s_int_or_text (o->time_limit), "--time-limit");
+    if (o->retries)
+        s_put (&b, b.root, "retries", s_int_or_text (o->retries), "--retries");
+    if (o->ranks)
+        s_put (&b, res, "ranks", s_int_or_text (o->ranks), "--ranks");
+    if (o->shards)
+        s_put (&b, res, "shards", s_int_or_text (o->shards), "--shards");
+    if (o->prefer)
+        s_put (&b, place, "prefer", json_string (o->prefer), "--prefer");
+    if (o->model)
+        s_put (&b, b.root, "model", json_string (o->model), "--model");
+    if (o->launcher)
+        s_put (&b, b.root, "launcher", json_string (o->launcher), "--launcher");
+    if (o->output_model)
+        s_put (&b, b.root, "output_model", json_string (o->output_model), "--output-model");
     if (o->depends_on.n) {
         json_t *deps = json_array ();
         for (size_t i = 0; deps && i < o->depends_on.n; i++)
@@ -316,13 +333,20 @@ s_spec_from_flags (const s_opts_t *o, char **cmd, int ncmd, st_error_t *err)
             }
         s_put (&b, b.root, "depends_on", deps, "--depends-on");
     }
-    if (o->preemptible) s_put (&b, b.root, "preemptible", json_true (), "--preemptible");
-    if (o->gpu_types.n) s_put (&b, res, "gpu_types", s_list (&o->gpu_types), "--gpu-type");
-    if (o->sites.n)    s_put (&b, place, "sites", s_list (&o->sites), "--site");
-    if (o->cpus)       s_put (&b, res, "cpus_per_rank", s_num_or_text (o->cpus), "--cpus");
-    if (o->memory)     s_put (&b, res, "mem_per_rank", s_int_or_text (o->memory), "--memory");
-    if (o->gpus)       s_put (&b, res, "gpus_per_rank", s_int_or_text (o->gpus), "--gpus");
-    if (o->pool)       s_put (&b, place, "pool", json_string (o->pool), "--pool");
+    if (o->preemptible)
+        s_put (&b, b.root, "preemptible", json_true (), "--preemptible");
+    if (o->gpu_types.n)
+        s_put (&b, res, "gpu_types", s_list (&o->gpu_types), "--gpu-type");
+    if (o->sites.n)
+        s_put (&b, place, "sites", s_list (&o->sites), "--site");
+    if (o->cpus)
+        s_put (&b, res, "cpus_per_rank", s_num_or_text (o->cpus), "--cpus");
+    if (o->memory)
+        s_put (&b, res, "mem_per_rank", s_int_or_text (o->memory), "--memory");
+    if (o->gpus)
+        s_put (&b, res, "gpus_per_rank", s_int_or_text (o->gpus), "--gpus");
+    if (o->pool)
+        s_put (&b, place, "pool", json_string (o->pool), "--pool");
     if (o->env.n) {
         json_t *env = json_object ();
         s_put_pairs (&b, env, &o->env, "--env");
@@ -350,10 +374,10 @@ s_spec_from_flags (const s_opts_t *o, char **cmd, int ncmd, st_error_t *err)
 static int
 s_any_spec_flag (const s_opts_t *o)
 {
-    return o->name || o->tenant || o->queue || o->kind || o->priority || o->ranks || o->cpus || o->memory
-        || o->gpus || o->pool || o->workdir || o->time_limit || o->retries || o->labels.n || o->env.n
-        || o->shards || o->prefer || o->model || o->preemptible || o->gpu_types.n || o->sites.n || o->depends_on.n
-        || o->launcher || o->output_model;
+    return o->name || o->tenant || o->queue || o->kind || o->priority || o->ranks || o->cpus || o->memory || o->gpus
+           || o->pool || o->workdir || o->time_limit || o->retries || o->labels.n || o->env.n || o->shards
+           || o->prefer || o->model || o->preemptible || o->gpu_types.n || o->sites.n || o->depends_on.n
+           || o->launcher || o->output_model;
 }
 
 /*  Polls the job until it ends. Returns the exit code.  */

@@ -12,16 +12,25 @@
 #include "st_wire.h"
 
 static const st_cli_cmd_t *const s_commands[] = {
-    &st_cli_cmd_submit, &st_cli_cmd_jobs, &st_cli_cmd_show, &st_cli_cmd_explain, &st_cli_cmd_logs,
-    &st_cli_cmd_cancel, &st_cli_cmd_nodes, &st_cli_cmd_pools, &st_cli_cmd_models, &st_cli_cmd_keygen, NULL,
+    &st_cli_cmd_submit,
+    &st_cli_cmd_jobs,
+    &st_cli_cmd_show,
+    &st_cli_cmd_explain,
+    &st_cli_cmd_logs,
+    &st_cli_cmd_cancel,
+    &st_cli_cmd_nodes,
+    &st_cli_cmd_pools,
+    &st_cli_cmd_models,
+    &st_cli_cmd_keygen,
+    NULL,
 };
 
 typedef struct {
-    char *scheduler;        /*  client endpoint; NULL: $STRATA_SCHEDULER or the default  */
-    uint64_t timeout_ms;    /*  per-request reply timeout  */
-    int version;            /*  --version  */
-    char *curve_key;        /*  --curve-key FILE; NULL: $STRATA_CURVE_KEY  */
-    char *scheduler_key;    /*  --scheduler-key FILE; NULL: $STRATA_SCHEDULER_KEY  */
+    char *scheduler;     /*  client endpoint; NULL: $STRATA_SCHEDULER or the default  */
+    uint64_t timeout_ms; /*  per-request reply timeout  */
+    int version;         /*  --version  */
+    char *curve_key;     /*  --curve-key FILE; NULL: $STRATA_CURVE_KEY  */
+    char *scheduler_key; /*  --scheduler-key FILE; NULL: $STRATA_SCHEDULER_KEY  */
 } s_global_t;
 
 static const st_opt_t s_global_opts[] = {
@@ -29,8 +38,7 @@ static const st_opt_t s_global_opts[] = {
       "scheduler client endpoint (default $STRATA_SCHEDULER, else " ST_CLI_DEFAULT_ENDPOINT ")", NULL },
     { "timeout", 't', ST_OPT_DURATION_MS, offsetof (s_global_t, timeout_ms), 1, 86400000, "DUR",
       "how long to wait for each reply, e.g. 300ms, 10s", NULL },
-    { "version", 'V', ST_OPT_BOOL, offsetof (s_global_t, version), 0, 0, NULL,
-      "print the version and exit", NULL },
+    { "version", 'V', ST_OPT_BOOL, offsetof (s_global_t, version), 0, 0, NULL, "print the version and exit", NULL },
     { "curve-key", 0, ST_OPT_PATH, offsetof (s_global_t, curve_key), 0, 0, "FILE",
       "your key pair (strata keygen NAME) when the scheduler uses CURVE (default $STRATA_CURVE_KEY)", NULL },
     { "scheduler-key", 0, ST_OPT_PATH, offsetof (s_global_t, scheduler_key), 0, 0, "FILE",
@@ -55,8 +63,9 @@ s_description (void)
     FILE *f = open_memstream (&text, &len);
     if (!f)
         return NULL;
-    fprintf (f, "Strata's command-line client: submit jobs, follow their logs, look at jobs, nodes, pools and models.\n\n"
-                "commands:\n");
+    fprintf (
+        f, "Strata's command-line client: submit jobs, follow their logs, look at jobs, nodes, pools and models.\n\n"
+           "commands:\n");
     for (size_t i = 0; s_commands[i]; i++)
         fprintf (f, "  %-8s %s\n", s_commands[i]->name, s_commands[i]->summary);
     fprintf (f, "\nRun 'strata COMMAND --help' for a command's options and examples.\n"
@@ -116,9 +125,7 @@ main (int argc, char **argv)
     }
 
     const char *env = getenv ("STRATA_SCHEDULER");
-    ctx.endpoint = g.scheduler && *g.scheduler ? g.scheduler
-                 : env && *env                 ? env
-                                               : ST_CLI_DEFAULT_ENDPOINT;
+    ctx.endpoint = g.scheduler && *g.scheduler ? g.scheduler : env && *env ? env : ST_CLI_DEFAULT_ENDPOINT;
     ctx.timeout_ms = g.timeout_ms;
     const char *ck = getenv ("STRATA_CURVE_KEY"), *sk = getenv ("STRATA_SCHEDULER_KEY");
     ctx.curve_key = g.curve_key ? g.curve_key : ck && *ck ? ck : NULL;

@@ -13,7 +13,7 @@
 #include "st_vec.h"
 #include "st_wire.h"
 
-#define S_TABLE_MAX_ROWS ((size_t) 1 << 24)     /*  rows in one printed table  */
+#define S_TABLE_MAX_ROWS ((size_t) 1 << 24) /*  rows in one printed table  */
 
 /*  -- text -----------------------------------------------------------------  */
 
@@ -46,15 +46,15 @@ st_text_fit (const char *text, size_t max, char *buf, size_t size)
     if (size == 0)
         return buf;
     const unsigned char *p = (const unsigned char *) (text ? text : "");
-    size_t len = 0;         /*  bytes written  */
-    size_t width = 0;       /*  characters written  */
-    size_t cut_at = 0;      /*  bytes of the first max - 3 characters  */
-    int over = 0;           /*  text has more than max characters  */
+    size_t len = 0;    /*  bytes written  */
+    size_t width = 0;  /*  characters written  */
+    size_t cut_at = 0; /*  bytes of the first max - 3 characters  */
+    int over = 0;      /*  text has more than max characters  */
     while (*p) {
         size_t n = s_seq_len (*p);
         for (size_t i = 1; i < n; i++)
             if ((p[i] & 0xC0) != 0x80) {
-                n = i;      /*  a broken sequence: copy what is there  */
+                n = i; /*  a broken sequence: copy what is there  */
                 break;
             }
         int control = *p < 0x20 || *p == 0x7F || (n == 2 && p[0] == 0xC2 && p[1] < 0xA0);
@@ -64,7 +64,7 @@ st_text_fit (const char *text, size_t max, char *buf, size_t size)
             break;
         }
         if (len + out_n >= size)
-            break;          /*  the buffer is full: cut there  */
+            break; /*  the buffer is full: cut there  */
         if (control)
             buf[len] = ' ';
         else
@@ -181,9 +181,9 @@ st_format_number (double v, int places, char *buf, size_t size)
 
 struct st_table {
     size_t ncols;
-    char **headers;         /*  ncols cleaned copies, or NULL: no header row  */
-    char *right;            /*  ncols flags: right-aligned  */
-    char ***rows;           /*  nrows arrays of ncols cleaned copies  */
+    char **headers; /*  ncols cleaned copies, or NULL: no header row  */
+    char *right;    /*  ncols flags: right-aligned  */
+    char ***rows;   /*  nrows arrays of ncols cleaned copies  */
     size_t nrows, cap;
 };
 
@@ -366,7 +366,7 @@ s_utf8_valid (const unsigned char *p)
     else
         return 0;
     for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)     /*  also stops at the terminating NUL  */
+        if ((p[i] & 0xC0) != 0x80) /*  also stops at the terminating NUL  */
             return 0;
         cp = (cp << 6) | (p[i] & 0x3F);
     }
@@ -389,7 +389,7 @@ s_json_str (const char *s)
     char *copy = strdup (s);
     if (!copy)
         return NULL;
-    for (unsigned char *p = (unsigned char *) copy; *p; ) {
+    for (unsigned char *p = (unsigned char *) copy; *p;) {
         size_t n = s_utf8_valid (p);
         if (n == 0)
             *p++ = '?';
@@ -487,10 +487,11 @@ st_output_job_json (const Strata__JobInfo *job)
     s_set (o, "kwh", s_json_opt (job->kwh_opt_case, job->kwh), &ok);
     s_set (o, "co2_g", s_json_opt (job->co2_g_opt_case, job->co2_g), &ok);
     s_set (o, "preemptions", json_integer (job->preemptions), &ok);
-    s_set (o, "model_version", job->model_version && *job->model_version ? s_json_str (job->model_version)
-                                                                          : json_null (), &ok);
-    s_set (o, "registered_version", job->registered_version && *job->registered_version
-                                        ? s_json_str (job->registered_version) : json_null (), &ok);
+    s_set (o, "model_version",
+           job->model_version && *job->model_version ? s_json_str (job->model_version) : json_null (), &ok);
+    s_set (o, "registered_version",
+           job->registered_version && *job->registered_version ? s_json_str (job->registered_version) : json_null (),
+           &ok);
     if (job->progress)
         s_set (o, "progress",
                json_pack ("{s:I, s:I, s:f, s:f, s:s}", "step", (json_int_t) job->progress->step, "total_steps",
@@ -679,8 +680,8 @@ s_spec_output_model (const json_t *spec, const Strata__JobInfo *job, char *buf, 
 int
 st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
 {
-    char id[32], prio[32], attempts[48], res[160], created[80], started[80], finished[80], runtime[32],
-        exitc[32], cpus[32], mem[32], tq[160], est[160], actual[160], preempted[16];
+    char id[32], prio[32], attempts[48], res[160], created[80], started[80], finished[80], runtime[32], exitc[32],
+        cpus[32], mem[32], tq[160], est[160], actual[160], preempted[16];
     const Strata__Resources *r = job->per_rank;
     uint32_t milli = r ? r->cpus_milli : 0;
     uint32_t gpus = r ? r->gpus : 0;
@@ -693,8 +694,8 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
         snprintf (attempts, sizeof attempts, "%u", job->attempt);
     st_format_cpus (milli, cpus, sizeof cpus);
     st_format_mem_mb (r ? r->mem_mb : 0, mem, sizeof mem);
-    snprintf (res, sizeof res, "%s cpu%s, %s memory, %u gpu%s per rank x %u rank%s", cpus,
-              milli == 1000 ? "" : "s", mem, gpus, gpus == 1 ? "" : "s", job->ranks, job->ranks == 1 ? "" : "s");
+    snprintf (res, sizeof res, "%s cpu%s, %s memory, %u gpu%s per rank x %u rank%s", cpus, milli == 1000 ? "" : "s",
+              mem, gpus, gpus == 1 ? "" : "s", job->ranks, job->ranks == 1 ? "" : "s");
     snprintf (tq, sizeof tq, "%s/%s", s_or_dash (job->tenant), s_or_dash (job->queue));
     s_when (now_ms, job->created_unix_ms, created, sizeof created);
     s_when (now_ms, job->started_unix_ms, started, sizeof started);
@@ -751,7 +752,7 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
         { "exit code:", exitc },
         { "cancel:", job->cancel_requested ? "requested" : NULL },
     };
-    json_decref (spec);     /*  what kv took from it was copied into deps and outm  */
+    json_decref (spec); /*  what kv took from it was copied into deps and outm  */
     int rc = -1;
     st_table_t *block = st_table_new (2, NULL);
     st_table_t *tasks = NULL;
@@ -774,7 +775,11 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
             snprintf (pid, sizeof pid, "%d", t->pid);
         else
             snprintf (pid, sizeof pid, "-");
-        const char *row[] = { rank, att, s_or_dash (st_wire_job_state_name (t->state)), s_or_dash (t->node), pid,
+        const char *row[] = { rank,
+                              att,
+                              s_or_dash (st_wire_job_state_name (t->state)),
+                              s_or_dash (t->node),
+                              pid,
                               s_task_exit (t, ex, sizeof ex) };
         if (st_table_add (tasks, row) != 0)
             goto out;
@@ -823,8 +828,14 @@ st_output_job_table (FILE *out, Strata__JobInfo *const *jobs, size_t n, uint64_t
         snprintf (ranks, sizeof ranks, "%u", j->ranks);
         st_format_age (now_ms, j->created_unix_ms, age, sizeof age);
         st_text_fit (s_or_dash (j->reason), ST_OUTPUT_REASON_WIDTH, reason, sizeof reason);
-        const char *row[] = { id, s_or_dash (j->name), s_or_dash (j->tenant), s_or_dash (st_wire_job_state_name (j->state)), ranks,
-                              s_first_node (j), age, reason };
+        const char *row[] = { id,
+                              s_or_dash (j->name),
+                              s_or_dash (j->tenant),
+                              s_or_dash (st_wire_job_state_name (j->state)),
+                              ranks,
+                              s_first_node (j),
+                              age,
+                              reason };
         if (st_table_add (t, row) != 0)
             goto out;
     }
@@ -845,8 +856,8 @@ s_used_total (const char *used, const char *total, char *buf, size_t size)
 int
 st_output_node_table (FILE *out, Strata__NodeInfo *const *nodes, size_t n, uint64_t now_ms)
 {
-    static const char *const heads[] = { "NAME", "POOL", "STATE", "CPUS", "MEMORY", "GPUS", "TASKS",
-                                         "LAST SEEN", "LABELS" };
+    static const char *const heads[] = { "NAME", "POOL",  "STATE",     "CPUS",  "MEMORY",
+                                         "GPUS", "TASKS", "LAST SEEN", "LABELS" };
     st_table_t *t = st_table_new (9, heads);
     if (!t)
         return -1;
@@ -861,8 +872,8 @@ st_output_node_table (FILE *out, Strata__NodeInfo *const *nodes, size_t n, uint6
         char a[32], b[32], cpus[72], mem[72], gpus[40], tasks[16], seen[32];
         s_used_total (st_format_cpus (used->cpus_milli, a, sizeof a), st_format_cpus (cap->cpus_milli, b, sizeof b),
                       cpus, sizeof cpus);
-        s_used_total (st_format_mem_mb (used->mem_mb, a, sizeof a), st_format_mem_mb (cap->mem_mb, b, sizeof b),
-                      mem, sizeof mem);
+        s_used_total (st_format_mem_mb (used->mem_mb, a, sizeof a), st_format_mem_mb (cap->mem_mb, b, sizeof b), mem,
+                      sizeof mem);
         snprintf (gpus, sizeof gpus, "%u/%u", used->gpus, cap->gpus);
         snprintf (tasks, sizeof tasks, "%u", node->running_tasks);
         st_format_age (now_ms, node->last_seen_unix_ms, seen, sizeof seen);
@@ -879,12 +890,20 @@ st_output_node_table (FILE *out, Strata__NodeInfo *const *nodes, size_t n, uint6
             goto out;
         }
         for (size_t k = 0; k < node->n_labels; k++)
-            fprintf (lf, "%s%s=%s", k ? "," : "", s_or_dash (sorted[k]->key), sorted[k]->value ? sorted[k]->value : "");
+            fprintf (lf, "%s%s=%s", k ? "," : "", s_or_dash (sorted[k]->key),
+                     sorted[k]->value ? sorted[k]->value : "");
         free (sorted);
         fclose (lf);
 
-        const char *row[] = { s_or_dash (node->name), s_or_dash (node->pool), s_or_dash (node->state), cpus, mem,
-                              gpus, tasks, seen, node->n_labels ? labels : "-" };
+        const char *row[] = { s_or_dash (node->name),
+                              s_or_dash (node->pool),
+                              s_or_dash (node->state),
+                              cpus,
+                              mem,
+                              gpus,
+                              tasks,
+                              seen,
+                              node->n_labels ? labels : "-" };
         int added = st_table_add (t, row);
         free (labels);
         labels = NULL;

@@ -31,31 +31,22 @@ s_str_or_null (const char *s)
 json_t *
 st_output_pool_json (const Strata__PoolInfo *p)
 {
-    json_t *o = json_pack ("{s:o, s:o, s:o, s:o, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:b}",
-                           "name", st_output_json_str (p->name),
-                           "site", st_output_json_str (p->site),
-                           "region", s_str_or_null (p->region),
-                           "jurisdiction", s_str_or_null (p->jurisdiction),
-                           "clearance", st_output_json_str (p->clearance),
-                           "cost_gpu_hour", p->cost_gpu_hour,
-                           "cost_cpu_hour", p->cost_cpu_hour,
-                           "pue", p->pue,
-                           "carbon_g_per_kwh", p->carbon_g_per_kwh,
-                           "gpu_watts", p->gpu_watts,
-                           "cpu_watts", p->cpu_watts,
-                           "storage_root", s_str_or_null (p->storage_root),
+    json_t *o = json_pack ("{s:o, s:o, s:o, s:o, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:b}", "name",
+                           st_output_json_str (p->name), "site", st_output_json_str (p->site), "region",
+                           s_str_or_null (p->region), "jurisdiction", s_str_or_null (p->jurisdiction), "clearance",
+                           st_output_json_str (p->clearance), "cost_gpu_hour", p->cost_gpu_hour, "cost_cpu_hour",
+                           p->cost_cpu_hour, "pue", p->pue, "carbon_g_per_kwh", p->carbon_g_per_kwh, "gpu_watts",
+                           p->gpu_watts, "cpu_watts", p->cpu_watts, "storage_root", s_str_or_null (p->storage_root),
                            "implicit", p->implicit);
-    json_t *live = json_pack ("{s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:I}",
-                              "nodes", (json_int_t) p->nodes,
-                              "nodes_up", (json_int_t) p->nodes_up,
-                              "gpus", (json_int_t) p->gpus_total,
-                              "gpus_free", (json_int_t) p->gpus_free,
-                              "cpus", p->cpus_total_milli % 1000 ? json_real (p->cpus_total_milli / 1000.0)
-                                                                 : json_integer (p->cpus_total_milli / 1000),
-                              "cpus_free", p->cpus_free_milli % 1000 ? json_real (p->cpus_free_milli / 1000.0)
-                                                                     : json_integer (p->cpus_free_milli / 1000),
-                              "mem_mb", (json_int_t) p->mem_total_mb,
-                              "mem_free_mb", (json_int_t) p->mem_free_mb);
+    json_t *live = json_pack ("{s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:I}", "nodes", (json_int_t) p->nodes, "nodes_up",
+                              (json_int_t) p->nodes_up, "gpus", (json_int_t) p->gpus_total, "gpus_free",
+                              (json_int_t) p->gpus_free, "cpus",
+                              p->cpus_total_milli % 1000 ? json_real (p->cpus_total_milli / 1000.0)
+                                                         : json_integer (p->cpus_total_milli / 1000),
+                              "cpus_free",
+                              p->cpus_free_milli % 1000 ? json_real (p->cpus_free_milli / 1000.0)
+                                                        : json_integer (p->cpus_free_milli / 1000),
+                              "mem_mb", (json_int_t) p->mem_total_mb, "mem_free_mb", (json_int_t) p->mem_free_mb);
     if (!o || !live || json_object_update_new (o, live) != 0) {
         json_decref (o);
         return NULL;
@@ -66,8 +57,8 @@ st_output_pool_json (const Strata__PoolInfo *p)
 int
 st_output_pool_table (FILE *out, Strata__PoolInfo *const *pools, size_t n)
 {
-    static const char *const heads[] = { "POOL", "SITE", "REGION", "JURISDICTION", "CLEARANCE", "$/GPU-H",
-                                         "$/CPU-H", "PUE", "GCO2/KWH", "NODES", "GPUS" };
+    static const char *const heads[] = { "POOL",    "SITE", "REGION",   "JURISDICTION", "CLEARANCE", "$/GPU-H",
+                                         "$/CPU-H", "PUE",  "GCO2/KWH", "NODES",        "GPUS" };
     st_table_t *t = st_table_new (11, heads);
     if (!t)
         return -1;
@@ -80,19 +71,28 @@ st_output_pool_table (FILE *out, Strata__PoolInfo *const *pools, size_t n)
         snprintf (name, sizeof name, "%s%s", s_or_dash (p->name), p->implicit ? " *" : "");
         snprintf (nodes, sizeof nodes, "%u/%u", p->nodes_up, p->nodes);
         snprintf (gpus, sizeof gpus, "%u/%u", p->gpus_free, p->gpus_total);
-        const char *row[] = { name, s_or_dash (p->site), s_or_dash (p->region), s_or_dash (p->jurisdiction),
-                              s_or_dash (p->clearance), st_format_number (p->cost_gpu_hour, 4, gpu, sizeof gpu),
+        const char *row[] = { name,
+                              s_or_dash (p->site),
+                              s_or_dash (p->region),
+                              s_or_dash (p->jurisdiction),
+                              s_or_dash (p->clearance),
+                              st_format_number (p->cost_gpu_hour, 4, gpu, sizeof gpu),
                               st_format_number (p->cost_cpu_hour, 4, cpu, sizeof cpu),
                               st_format_number (p->pue, 2, pue, sizeof pue),
-                              st_format_number (p->carbon_g_per_kwh, 1, co2, sizeof co2), nodes, gpus };
+                              st_format_number (p->carbon_g_per_kwh, 1, co2, sizeof co2),
+                              nodes,
+                              gpus };
         if (st_table_add (t, row) != 0)
             goto out;
         implicit |= p->implicit;
     }
     if (st_table_print (t, out) != 0)
         goto out;
-    if (implicit && fputs ("* not in the cluster file: site onprem, clearance public, no prices "
-                           "(the engine's defaults)\n", out) < 0)
+    if (implicit
+        && fputs ("* not in the cluster file: site onprem, clearance public, no prices "
+                  "(the engine's defaults)\n",
+                  out)
+               < 0)
         goto out;
     rc = 0;
 out:
@@ -152,8 +152,9 @@ st_output_models_json (Strata__ModelFamily *const *families, size_t n)
                 vars = NULL;
             }
         }
-        if (json_array_append_new (arr, json_pack ("{s:o, s:o}", "family", st_output_json_str (fam->name),
-                                                   "variants", vars)) != 0) {
+        if (json_array_append_new (
+                arr, json_pack ("{s:o, s:o}", "family", st_output_json_str (fam->name), "variants", vars))
+            != 0) {
             json_decref (arr);
             arr = NULL;
         }
@@ -203,7 +204,7 @@ json_t *
 st_output_model_versions_json (Strata__ModelVersion *const *versions, size_t n)
 {
     json_t *arr = json_array ();
-    json_t *versions_of = NULL;     /*  the current model's "versions" (versions come sorted)  */
+    json_t *versions_of = NULL; /*  the current model's "versions" (versions come sorted)  */
     for (size_t i = 0; arr && i < n; i++) {
         const Strata__ModelVersion *v = versions[i];
         const Strata__ModelVersion *prev = i ? versions[i - 1] : NULL;
@@ -219,13 +220,13 @@ st_output_model_versions_json (Strata__ModelVersion *const *versions, size_t n)
                 return NULL;
             }
         }
-        json_t *o = json_pack ("{s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "name",
-                               st_output_json_str (v->name), "tenant", st_output_json_str (v->tenant), "version",
-                               (json_int_t) v->version, "job", (json_int_t) v->job_id, "pool", st_output_json_str (v->pool), "jurisdiction",
-                               s_str_or_null (v->jurisdiction), "base_variant", s_str_or_null (v->base_variant),
-                               "classification", st_output_json_str (v->classification), "residency",
-                               s_str_list (v->residency, v->n_residency), "checkpoint",
-                               s_str_or_null (v->checkpoint), "created_unix_ms", (json_int_t) v->created_unix_ms);
+        json_t *o = json_pack (
+            "{s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "name", st_output_json_str (v->name), "tenant",
+            st_output_json_str (v->tenant), "version", (json_int_t) v->version, "job", (json_int_t) v->job_id, "pool",
+            st_output_json_str (v->pool), "jurisdiction", s_str_or_null (v->jurisdiction), "base_variant",
+            s_str_or_null (v->base_variant), "classification", st_output_json_str (v->classification), "residency",
+            s_str_list (v->residency, v->n_residency), "checkpoint", s_str_or_null (v->checkpoint), "created_unix_ms",
+            (json_int_t) v->created_unix_ms);
         if (!o || json_array_append_new (versions_of, o) != 0) {
             json_decref (arr);
             return NULL;
@@ -237,8 +238,8 @@ st_output_model_versions_json (Strata__ModelVersion *const *versions, size_t n)
 int
 st_output_model_versions_table (FILE *out, Strata__ModelVersion *const *versions, size_t n)
 {
-    static const char *const heads[] = { "MODEL", "VERSION", "JOB", "TENANT", "POOL", "CLASSIFICATION",
-                                         "RESIDENCY", "CHECKPOINT" };
+    static const char *const heads[] = { "MODEL", "VERSION",        "JOB",       "TENANT",
+                                         "POOL",  "CLASSIFICATION", "RESIDENCY", "CHECKPOINT" };
     st_table_t *t = st_table_new (8, heads);
     if (!t)
         return -1;
@@ -253,8 +254,14 @@ st_output_model_versions_table (FILE *out, Strata__ModelVersion *const *versions
         snprintf (job, sizeof job, "%llu", (unsigned long long) v->job_id);
         if (!(res = s_joined (v->residency, v->n_residency, "any")))
             goto out;
-        const char *row[] = { s_or_dash (v->name), ver, job, s_or_dash (v->tenant), s_or_dash (v->pool),
-                              s_or_dash (v->classification), res, s_or_dash (v->checkpoint) };
+        const char *row[] = { s_or_dash (v->name),
+                              ver,
+                              job,
+                              s_or_dash (v->tenant),
+                              s_or_dash (v->pool),
+                              s_or_dash (v->classification),
+                              res,
+                              s_or_dash (v->checkpoint) };
         int added = st_table_add (t, row);
         free (res);
         res = NULL;
@@ -297,7 +304,7 @@ s_figure (const json_t *cand, const char *group, const char *key, int places, in
         v = s_num (json_object_get (cand, "raw"), key, &has);
     if (!has)
         v = s_num (cand, key, &has);
-    if (!has || (v < 0 && !strcmp (key, "latency_ms")))     /*  latency < 0: unknown  */
+    if (!has || (v < 0 && !strcmp (key, "latency_ms"))) /*  latency < 0: unknown  */
         snprintf (buf, size, "-");
     else if (fixed)
         snprintf (buf, size, "%.*f", places, v);
@@ -354,7 +361,8 @@ s_estimate_line (FILE *out, const json_t *e)
     if (!has_cost && !has_kwh && !has_co2)
         return;
     fprintf (out, "estimate: cost %s, %s kWh, %s g CO2 ", has_cost ? st_format_number (cost, 2, a, sizeof a) : "-",
-             has_kwh ? st_format_number (kwh, 3, b, sizeof b) : "-", has_co2 ? st_format_number (co2, 1, c, sizeof c) : "-");
+             has_kwh ? st_format_number (kwh, 3, b, sizeof b) : "-",
+             has_co2 ? st_format_number (co2, 1, c, sizeof c) : "-");
     if (has_hours)
         fprintf (out, "over %s h\n", st_format_number (hours, 2, d, sizeof d));
     else
@@ -377,8 +385,8 @@ s_join (const json_t *list, char *buf, size_t size)
 static int
 s_explain_placed (FILE *out, const json_t *root)
 {
-    static const char *const heads[] = { "", "POOL", "SCORE", "COST", "LATENCY", "ENERGY", "CARBON", "PACKING",
-                                         "COST/H", "LATENCY MS", "KWH/H", "GCO2/H" };
+    static const char *const heads[] = { "",       "POOL",    "SCORE",  "COST",       "LATENCY", "ENERGY",
+                                         "CARBON", "PACKING", "COST/H", "LATENCY MS", "KWH/H",   "GCO2/H" };
     char line[1024], pools[512], nodes[1024];
     const char *variant = s_str (root, "variant");
     /*  Shards may be in several pools: `pools` lists them; `pool` is the first.  */
@@ -388,7 +396,8 @@ s_explain_placed (FILE *out, const json_t *root)
               pools[0] ? pools : s_or_dash (s_str (root, "pool")), variant && *variant ? ", model variant " : "",
               variant && *variant ? variant : "",
               json_is_true (json_object_get (root, "backfilled")) ? " (backfilled ahead of a reserved job)" : "");
-    const char *block[][2] = { { "placement:", line }, { "nodes:", nodes[0] ? nodes : NULL },
+    const char *block[][2] = { { "placement:", line },
+                               { "nodes:", nodes[0] ? nodes : NULL },
                                { "reason:", s_str (root, "reason") } };
     st_table_t *kv = st_table_new (2, NULL);
     st_table_t *t = st_table_new (12, heads);
@@ -409,7 +418,8 @@ s_explain_placed (FILE *out, const json_t *root)
     if (st_table_print (kv, out) != 0 || fputc ('\n', out) == EOF || st_table_print (t, out) != 0)
         goto out;
     fputs ("\n* chosen. Terms run from 0 (best of the candidates) to 1 (worst); SCORE is their weighted sum, "
-           "lower is better.\n", out);
+           "lower is better.\n",
+           out);
     s_weights_line (out, json_object_get (root, "weights"));
     s_estimate_line (out, json_object_get (root, "estimate"));
     rc = ferror (out) ? -1 : 0;

@@ -23,7 +23,7 @@
 #include "st_doc.h"
 #include "st_units.h"
 
-#define S_MAX_OPTS 128   /*  options in one table; more is a programming error  */
+#define S_MAX_OPTS 128 /*  options in one table; more is a programming error  */
 
 static void *
 s_field (const st_opt_t *opt, void *cfg)
@@ -49,9 +49,9 @@ s_kv_set (st_kv_t *kv, const char *key, size_t key_len, const char *val, size_t 
     if (!k || !v)
         goto out;
     for (size_t i = 0; i < kv->n; i++)
-        if (strcmp (kv->keys [i], k) == 0) {
-            free (kv->vals [i]);
-            kv->vals [i] = v;
+        if (strcmp (kv->keys[i], k) == 0) {
+            free (kv->vals[i]);
+            kv->vals[i] = v;
             v = NULL;
             rc = 0;
             goto out;
@@ -82,7 +82,7 @@ s_parse_kv (const char *text, st_kv_t *kv, const char *label, const char *field,
                 break;
             }
             size_t span = strcspn (comma + 1, "=, \t");
-            if (span > 0 && comma [1 + span] == '=') {
+            if (span > 0 && comma[1 + span] == '=') {
                 end = comma;
                 break;
             }
@@ -98,15 +98,15 @@ s_parse_kv (const char *text, st_kv_t *kv, const char *label, const char *field,
 static int
 s_parse_bool (const char *text, int *out)
 {
-    static const char *const yes [] = {"true", "yes", "on", "1", NULL};
-    static const char *const no [] = {"false", "no", "off", "0", NULL};
-    for (int i = 0; yes [i]; i++)
-        if (strcmp (text, yes [i]) == 0) {
+    static const char *const yes[] = { "true", "yes", "on", "1", NULL };
+    static const char *const no[] = { "false", "no", "off", "0", NULL };
+    for (int i = 0; yes[i]; i++)
+        if (strcmp (text, yes[i]) == 0) {
             *out = 1;
             return 0;
         }
-    for (int i = 0; no [i]; i++)
-        if (strcmp (text, no [i]) == 0) {
+    for (int i = 0; no[i]; i++)
+        if (strcmp (text, no[i]) == 0) {
             *out = 0;
             return 0;
         }
@@ -119,7 +119,7 @@ static st_rc_t
 s_set_text (const st_opt_t *opt, void *cfg, const char *text, const char *label, st_error_t *err)
 {
     void *field = s_field (opt, cfg);
-    char lo [32], hi [32];
+    char lo[32], hi[32];
     switch (opt->type) {
     case ST_OPT_STRING:
     case ST_OPT_PATH: {
@@ -141,8 +141,9 @@ s_set_text (const st_opt_t *opt, void *cfg, const char *text, const char *label,
             ok = false;
         if (!ok) {
             if (s_has_bounds (opt))
-                return st_error_set (err, ST_EINVAL, opt->name, "%s: must be an integer between %lld and %lld, got \"%.64s\"",
-                                     label, (long long) opt->min, (long long) opt->max, text);
+                return st_error_set (err, ST_EINVAL, opt->name,
+                                     "%s: must be an integer between %lld and %lld, got \"%.64s\"", label,
+                                     (long long) opt->min, (long long) opt->max, text);
             return st_error_set (err, ST_EINVAL, opt->name, "%s: must be an integer, got \"%.64s\"", label, text);
         }
         *(int64_t *) field = v;
@@ -155,8 +156,8 @@ s_set_text (const st_opt_t *opt, void *cfg, const char *text, const char *label,
     case ST_OPT_DURATION_MS: {
         uint64_t ms;
         if (st_parse_duration_ms (text, &ms) != 0)
-            return st_error_set (err, ST_EINVAL, opt->name, "%s: invalid duration \"%.64s\" (examples: 500ms, 2s, 1m)",
-                                 label, text);
+            return st_error_set (err, ST_EINVAL, opt->name,
+                                 "%s: invalid duration \"%.64s\" (examples: 500ms, 2s, 1m)", label, text);
         if (s_has_bounds (opt) && (ms < (uint64_t) opt->min || ms > (uint64_t) opt->max))
             return st_error_set (err, ST_EINVAL, opt->name, "%s: must be between %s and %s, got \"%.64s\"", label,
                                  st_format_ms ((uint64_t) opt->min, lo, sizeof lo),
@@ -212,7 +213,7 @@ s_name_is (const char *want, const char *name, size_t len, bool from_file)
     if (!want || strlen (want) != len)
         return false;
     size_t i = 0;
-    while (i < len && (want [i] == name [i] || (from_file && want [i] == '-' && name [i] == '_')))
+    while (i < len && (want[i] == name[i] || (from_file && want[i] == '-' && name[i] == '_')))
         i++;
     return i == len;
 }
@@ -252,10 +253,10 @@ s_scalar_text (const json_t *v, char *buf, size_t size, const char **text)
 static st_rc_t
 s_apply_file_value (const st_opt_t *opt, void *cfg, const json_t *v, const char *label, st_error_t *err)
 {
-    char buf [64];
+    char buf[64];
     const char *text = NULL;
     if (json_is_null (v))
-        return ST_OK;   /*  "key:" with no value keeps the default  */
+        return ST_OK; /*  "key:" with no value keeps the default  */
     if (opt->type == ST_OPT_BOOL && json_is_boolean (v)) {
         *(int *) s_field (opt, cfg) = json_is_true (v);
         return ST_OK;
@@ -290,26 +291,28 @@ s_apply_file_value (const st_opt_t *opt, void *cfg, const json_t *v, const char 
     return s_set_text (opt, cfg, text, label, err);
 bad:
     return st_error_set (err, ST_EINVAL, opt->name, "%s: must be %s, got %s", label,
-                         opt->type == ST_OPT_BOOL ? "true or false"
-                         : opt->type == ST_OPT_KV ? "a mapping"
+                         opt->type == ST_OPT_BOOL      ? "true or false"
+                         : opt->type == ST_OPT_KV      ? "a mapping"
                          : opt->type == ST_OPT_STRINGS ? "a list"
                                                        : "a single value",
-                         json_is_array (v) ? "a list" : json_is_object (v) ? "a mapping" : "a number");
+                         json_is_array (v)    ? "a list"
+                         : json_is_object (v) ? "a mapping"
+                                              : "a number");
 }
 
 st_rc_t
 st_config_apply_file (const st_opt_t *opts, void *cfg, const char *path, st_error_t *err)
 {
     st_rc_t rc = ST_OK;
-    const st_opt_t *seen [S_MAX_OPTS] = {0};
-    const char *seen_key [S_MAX_OPTS] = {0};
+    const st_opt_t *seen[S_MAX_OPTS] = { 0 };
+    const char *seen_key[S_MAX_OPTS] = { 0 };
     size_t nseen = 0;
     st_error_clear (err);
     json_t *root = st_doc_load (path, err);
     if (!root)
         return err ? err->rc : ST_EINVAL;
     if (json_is_null (root))
-        goto out;   /*  an empty file sets nothing  */
+        goto out; /*  an empty file sets nothing  */
     if (!json_is_object (root)) {
         rc = st_error_set (err, ST_EINVAL, NULL, "%s: must be a mapping of option names to values", path);
         goto out;
@@ -318,29 +321,31 @@ st_config_apply_file (const st_opt_t *opts, void *cfg, const char *path, st_erro
     json_t *value;
     json_object_foreach (root, key, value) {
         const st_opt_t *opt = s_find_long (opts, key, strlen (key), true);
-        char label [320];
+        char label[320];
         if (!opt || strcmp (opt->name, "help") == 0) {
             rc = st_error_set (err, ST_EINVAL, key, "%.200s: unknown key \"%.64s\"", path, key);
             st_error_hint (err, "keys are the long option names (see --help), with '-' or '_'");
             goto out;
         }
         if (strcmp (opt->name, "config") == 0 && opt->type == ST_OPT_PATH) {
-            rc = st_error_set (err, ST_EINVAL, key, "%.200s: key \"%.64s\" is not allowed in a config file", path, key);
+            rc = st_error_set (err, ST_EINVAL, key, "%.200s: key \"%.64s\" is not allowed in a config file", path,
+                               key);
             goto out;
         }
         for (size_t i = 0; i < nseen; i++)
-            if (seen [i] == opt) {
-                rc = st_error_set (err, ST_EINVAL, opt->name, "%.200s: keys \"%.64s\" and \"%.64s\" name the same option",
-                                   path, seen_key [i], key);
+            if (seen[i] == opt) {
+                rc = st_error_set (err, ST_EINVAL, opt->name,
+                                   "%.200s: keys \"%.64s\" and \"%.64s\" name the same option", path, seen_key[i],
+                                   key);
                 goto out;
             }
         if (nseen < S_MAX_OPTS) {
-            seen [nseen] = opt;
-            seen_key [nseen++] = key;
+            seen[nseen] = opt;
+            seen_key[nseen++] = key;
         }
         snprintf (label, sizeof label, "%.200s: %s", path, opt->name);
         if (opt->type == ST_OPT_STRINGS && !json_is_null (value))
-            st_kv_free ((st_kv_t *) s_field (opt, cfg));   /*  the file's list replaces the defaults  */
+            st_kv_free ((st_kv_t *) s_field (opt, cfg)); /*  the file's list replaces the defaults  */
         if ((rc = s_apply_file_value (opt, cfg, value, label, err)) != ST_OK)
             goto out;
     }
@@ -356,7 +361,7 @@ static void
 s_default_text (const st_opt_t *opt, const void *cfg, char *buf, size_t size)
 {
     const void *field = cfg ? (const char *) cfg + opt->offset : NULL;
-    buf [0] = '\0';
+    buf[0] = '\0';
     switch (opt->type) {
     case ST_OPT_STRING:
     case ST_OPT_PATH:
@@ -388,8 +393,8 @@ s_default_text (const st_opt_t *opt, const void *cfg, char *buf, size_t size)
         const st_kv_t *kv = field;
         size_t used = 0;
         for (size_t i = 0; kv && i < kv->n && used < size; i++)
-            used += snprintf (buf + used, size - used, "%s%s%s%s", i ? "," : "", kv->keys [i],
-                              kv->vals [i] ? "=" : "", kv->vals [i] ? kv->vals [i] : "");
+            used += snprintf (buf + used, size - used, "%s%s%s%s", i ? "," : "", kv->keys[i], kv->vals[i] ? "=" : "",
+                              kv->vals[i] ? kv->vals[i] : "");
         break;
     }
     }
@@ -401,14 +406,22 @@ s_arg_name (const st_opt_t *opt)
     if (opt->arg)
         return opt->arg;
     switch (opt->type) {
-    case ST_OPT_PATH: return "FILE";
-    case ST_OPT_INT: return "N";
-    case ST_OPT_DURATION_MS: return "DUR";
-    case ST_OPT_MEM_MB: return "SIZE";
-    case ST_OPT_CPUS_MILLI: return "N";
-    case ST_OPT_KV: return "K=V";
-    case ST_OPT_BOOL: return "";
-    default: return "VALUE";
+    case ST_OPT_PATH:
+        return "FILE";
+    case ST_OPT_INT:
+        return "N";
+    case ST_OPT_DURATION_MS:
+        return "DUR";
+    case ST_OPT_MEM_MB:
+        return "SIZE";
+    case ST_OPT_CPUS_MILLI:
+        return "N";
+    case ST_OPT_KV:
+        return "K=V";
+    case ST_OPT_BOOL:
+        return "";
+    default:
+        return "VALUE";
     }
 }
 
@@ -434,9 +447,11 @@ s_left_column (const st_opt_t *opt, char *buf, size_t size)
 static void
 s_usage (FILE *out, const char *usage_line, const char *description, const st_opt_t *opts, const void *cfg)
 {
-    const st_opt_t help = {.name = "help", .short_name = s_table_has_short (opts, 'h') ? 0 : 'h',
-                           .type = ST_OPT_BOOL, .help = "show this help and exit"};
-    char left [160], def [160];
+    const st_opt_t help = { .name = "help",
+                            .short_name = s_table_has_short (opts, 'h') ? 0 : 'h',
+                            .type = ST_OPT_BOOL,
+                            .help = "show this help and exit" };
+    char left[160], def[160];
     size_t width = 0;
     for (const st_opt_t *o = opts;; o++) {
         const st_opt_t *opt = o->name ? o : &help;
@@ -480,14 +495,14 @@ typedef struct {
     const st_opt_t *opts;
     void *cfg;
     st_error_t *err;
-    const st_opt_t *config_opt;     /*  the table's "config" PATH option, or NULL  */
-    const char *config_path;        /*  SCAN: the last --config value  */
-    bool help;                      /*  SCAN: --help seen  */
-    bool replaced [S_MAX_OPTS];     /*  APPLY: STRINGS options already reset by a flag  */
+    const st_opt_t *config_opt; /*  the table's "config" PATH option, or NULL  */
+    const char *config_path;    /*  SCAN: the last --config value  */
+    bool help;                  /*  SCAN: --help seen  */
+    bool replaced[S_MAX_OPTS];  /*  APPLY: STRINGS options already reset by a flag  */
     char **positional;
     int npositional;
-    bool head;                      /*  options end at the first argument that is not one  */
-    int next;                       /*  head: index of that argument (argc: none)  */
+    bool head; /*  options end at the first argument that is not one  */
+    int next;  /*  head: index of that argument (argc: none)  */
 } s_walk_t;
 
 static st_rc_t
@@ -503,10 +518,10 @@ s_apply_flag (s_walk_t *w, const st_opt_t *opt, const char *value, const char *l
 {
     size_t index = (size_t) (opt - w->opts);
     if (opt == w->config_opt)
-        return ST_OK;   /*  applied before the other flags  */
-    if (opt->type == ST_OPT_STRINGS && index < S_MAX_OPTS && !w->replaced [index]) {
+        return ST_OK; /*  applied before the other flags  */
+    if (opt->type == ST_OPT_STRINGS && index < S_MAX_OPTS && !w->replaced[index]) {
         st_kv_free ((st_kv_t *) s_field (opt, w->cfg));
-        w->replaced [index] = true;
+        w->replaced[index] = true;
     }
     return s_set_text (opt, w->cfg, value, label, w->err);
 }
@@ -517,11 +532,11 @@ s_walk (s_walk_t *w, s_pass_t pass, int argc, char **argv)
     bool options_done = false;
     w->next = argc;
     for (int i = 1; i < argc; i++) {
-        const char *arg = argv [i];
+        const char *arg = argv[i];
         const st_opt_t *opt = NULL;
         const char *value = NULL;
         bool negated = false;
-        char label [96];
+        char label[96];
 
         if (!options_done && strcmp (arg, "--") == 0) {
             if (w->head) {
@@ -531,22 +546,22 @@ s_walk (s_walk_t *w, s_pass_t pass, int argc, char **argv)
             options_done = true;
             continue;
         }
-        if (w->head && (arg [0] != '-' || arg [1] == '\0')) {
+        if (w->head && (arg[0] != '-' || arg[1] == '\0')) {
             w->next = i;
             return ST_OK;
         }
-        if (options_done || arg [0] != '-' || arg [1] == '\0') {
+        if (options_done || arg[0] != '-' || arg[1] == '\0') {
             if (pass == S_APPLY) {
                 if (!w->positional) {
                     st_error_set (w->err, ST_EINVAL, NULL, "unexpected argument \"%.64s\"", arg);
                     st_error_hint (w->err, "see --help");
                     return ST_EINVAL;
                 }
-                w->positional [w->npositional++] = argv [i];
+                w->positional[w->npositional++] = argv[i];
             }
             continue;
         }
-        if (arg [1] == '-') {
+        if (arg[1] == '-') {
             const char *name = arg + 2, *eq = strchr (name, '=');
             size_t len = eq ? (size_t) (eq - name) : strlen (name);
             opt = s_find_long (w->opts, name, len, false);
@@ -579,11 +594,11 @@ s_walk (s_walk_t *w, s_pass_t pass, int argc, char **argv)
                 value = eq + 1;
         }
         else {
-            char c = arg [1];
+            char c = arg[1];
             for (const st_opt_t *o = w->opts; o->name && !opt; o++)
                 if (o->short_name == c)
                     opt = o;
-            if (!opt && c == 'h' && arg [2] == '\0') {
+            if (!opt && c == 'h' && arg[2] == '\0') {
                 w->help = true;
                 continue;
             }
@@ -596,14 +611,14 @@ s_walk (s_walk_t *w, s_pass_t pass, int argc, char **argv)
             if (opt->type == ST_OPT_BOOL) {
                 if (pass == S_SCAN)
                     continue;
-                if (arg [2] != '\0')
-                    return st_error_set (w->err, ST_EINVAL, opt->name, "%s: takes no value, got \"%.64s\"",
-                                         label, arg);
+                if (arg[2] != '\0')
+                    return st_error_set (w->err, ST_EINVAL, opt->name, "%s: takes no value, got \"%.64s\"", label,
+                                         arg);
                 if (s_apply_flag (w, opt, "true", label) != ST_OK)
                     return w->err ? w->err->rc : ST_EINVAL;
                 continue;
             }
-            if (arg [2] != '\0')
+            if (arg[2] != '\0')
                 value = arg + 2;
         }
         if (!value) {
@@ -612,7 +627,7 @@ s_walk (s_walk_t *w, s_pass_t pass, int argc, char **argv)
                     continue;
                 return st_error_set (w->err, ST_EINVAL, opt->name, "%s: missing value (%s)", label, s_arg_name (opt));
             }
-            value = argv [++i];   /*  taken as is, even when it starts with '-' (--priority -5)  */
+            value = argv[++i]; /*  taken as is, even when it starts with '-' (--priority -5)  */
         }
         if (pass == S_SCAN) {
             if (opt == w->config_opt)

@@ -22,7 +22,8 @@
 static int
 s_valid_z85 (const char *key)
 {
-    static const char alphabet[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+    static const char alphabet[] =
+        "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
     if (strlen (key) != ST_CURVE_KEY_LEN)
         return 0;
     for (const char *p = key; *p; p++)
@@ -102,8 +103,8 @@ st_curve_load (const char *path, st_curve_keys_t *keys, int need_secret, st_erro
             continue;
         char name[32], value[128];
         if (sscanf (p, "%31[a-z-] = %127s", name, value) != 2) {
-            rc = st_error_set (err, ST_EINVAL, NULL, "%s: line %d: expected \"public-key = ...\" or \"secret-key = ...\"",
-                               path, lineno);
+            rc = st_error_set (err, ST_EINVAL, NULL,
+                               "%s: line %d: expected \"public-key = ...\" or \"secret-key = ...\"", path, lineno);
             goto out;
         }
         char *dst = strcmp (name, "public-key") == 0   ? keys->public_key
@@ -169,7 +170,7 @@ typedef struct {
 
 typedef struct {
     char name[32];
-    int any;                    /*  every key is welcome (encryption only)  */
+    int any; /*  every key is welcome (encryption only)  */
     s_entry_t *keys;
     size_t nkeys, capkeys;
 } s_domain_t;
@@ -269,7 +270,8 @@ st_zap_allow_dir (st_zap_t *self, const char *domain, const char *dir, int *coun
             rc = st_error_set (err, ST_EINVAL, NULL, "%s: more than %d keys", dir, ST_ZAP_MAX_KEYS);
             break;
         }
-        if (st_vec_reserve ((void **) &d->keys, &d->capkeys, d->nkeys + 1, sizeof *d->keys, ST_ZAP_MAX_KEYS) != ST_OK) {
+        if (st_vec_reserve ((void **) &d->keys, &d->capkeys, d->nkeys + 1, sizeof *d->keys, ST_ZAP_MAX_KEYS)
+            != ST_OK) {
             rc = st_error_set (err, ST_ENOMEM, NULL, "out of memory");
             break;
         }
@@ -309,7 +311,7 @@ s_recv_request (void *sock, zmq_msg_t *frames, int max)
         if (n < max - 1)
             n++;
         else
-            zmq_msg_close (&frames[n]);     /*  too many: keep reading, drop the extras  */
+            zmq_msg_close (&frames[n]); /*  too many: keep reading, drop the extras  */
         if (!more)
             return n;
     }

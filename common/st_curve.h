@@ -22,7 +22,7 @@
 
 typedef struct {
     char public_key[ST_CURVE_KEY_LEN + 1];
-    char secret_key[ST_CURVE_KEY_LEN + 1];     /*  "" when loaded from a .pub file  */
+    char secret_key[ST_CURVE_KEY_LEN + 1]; /*  "" when loaded from a .pub file  */
 } st_curve_keys_t;
 
 /*  Writes base.key (mode 0600) and base.pub; refuses to overwrite either.  */
@@ -42,7 +42,7 @@ typedef struct st_zap st_zap_t;
 /*  Binds the ZAP handler (inproc://zeromq.zap.01) in zctx; one per context,
  *  before any CURVE server socket binds.  */
 st_zap_t *st_zap_new (void *zctx, st_error_t *err);
-void      st_zap_destroy (st_zap_t **self_p);
+void st_zap_destroy (st_zap_t **self_p);
 
 /*  Enrols every NAME.pub in dir for domain. Returns ST_OK with *count set.  */
 st_rc_t st_zap_allow_dir (st_zap_t *self, const char *domain, const char *dir, int *count, st_error_t *err);

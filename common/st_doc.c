@@ -32,16 +32,16 @@
 #define ST_DOC_MAX_DEPTH 64
 
 typedef struct {
-    json_t *node;           /*  the container being filled  */
-    char *key;              /*  mappings: the key waiting for its value, or NULL  */
-    char *anchor;           /*  anchor to register when the container ends, or NULL  */
-    size_t nodes_at_start;  /*  builder's node count when the container began  */
+    json_t *node;          /*  the container being filled  */
+    char *key;             /*  mappings: the key waiting for its value, or NULL  */
+    char *anchor;          /*  anchor to register when the container ends, or NULL  */
+    size_t nodes_at_start; /*  builder's node count when the container began  */
 } s_frame_t;
 
 typedef struct {
     char *name;
-    json_t *value;          /*  a reference we own  */
-    size_t nodes;           /*  nodes in value, charged again for each alias  */
+    json_t *value; /*  a reference we own  */
+    size_t nodes;  /*  nodes in value, charged again for each alias  */
 } s_anchor_t;
 
 typedef struct {
@@ -51,10 +51,10 @@ typedef struct {
     int depth;
     s_anchor_t *anchors;
     size_t nanchors, capanchors;
-    size_t nodes;           /*  nodes created so far, alias copies included  */
+    size_t nodes; /*  nodes created so far, alias copies included  */
     size_t max_nodes;
     int documents;
-    int line, column;       /*  last known position, 0-based  */
+    int line, column; /*  last known position, 0-based  */
     bool failed;
 } s_builder_t;
 
@@ -68,7 +68,7 @@ s_check_bytes (const char *text, size_t len, st_error_t *err)
     int line = 1, column = 1;
     size_t i = 0;
     while (i < len) {
-        unsigned char c = p [i];
+        unsigned char c = p[i];
         size_t need = 0;
         uint32_t cp = 0;
         if (c < 0x80) {
@@ -80,11 +80,9 @@ s_check_bytes (const char *text, size_t len, st_error_t *err)
             }
             if (c == 0)
                 return st_error_set (err, ST_EINVAL, NULL,
-                                     "line %d, column %d: NUL byte in input (is this a binary file?)",
-                                     line, column);
+                                     "line %d, column %d: NUL byte in input (is this a binary file?)", line, column);
             if (c < 0x20 && c != '\t' && c != '\r')
-                return st_error_set (err, ST_EINVAL, NULL,
-                                     "line %d, column %d: control character 0x%02x in input",
+                return st_error_set (err, ST_EINVAL, NULL, "line %d, column %d: control character 0x%02x in input",
                                      line, column, c);
             i++;
             column++;
@@ -105,9 +103,9 @@ s_check_bytes (const char *text, size_t len, st_error_t *err)
         else
             goto bad;
         for (size_t k = 1; k <= need; k++) {
-            if (i + k >= len || (p [i + k] & 0xc0) != 0x80)
+            if (i + k >= len || (p[i + k] & 0xc0) != 0x80)
                 goto bad;
-            cp = (cp << 6) | (p [i + k] & 0x3f);
+            cp = (cp << 6) | (p[i + k] & 0x3f);
         }
         if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10ffff))
             || (cp >= 0xd800 && cp <= 0xdfff))
@@ -117,8 +115,8 @@ s_check_bytes (const char *text, size_t len, st_error_t *err)
         continue;
     bad:
         return st_error_set (err, ST_EINVAL, NULL,
-                             "line %d, column %d: invalid UTF-8 byte 0x%02x (is this a binary file?)",
-                             line, column, c);
+                             "line %d, column %d: invalid UTF-8 byte 0x%02x (is this a binary file?)", line, column,
+                             c);
     }
     return ST_OK;
 }
@@ -152,7 +150,7 @@ s_depth_ok (json_t *node, int depth)
 static st_rc_t
 s_fail (s_builder_t *b, st_rc_t rc, const char *field, const char *fmt, const char *arg)
 {
-    char what [384];
+    char what[384];
     if (b->failed)
         return b->err ? b->err->rc : rc;
     b->failed = true;
@@ -174,17 +172,15 @@ static void
 s_path (s_builder_t *b, const char *last_key, char *buf, size_t size)
 {
     size_t used = 0;
-    buf [0] = '\0';
+    buf[0] = '\0';
     for (int i = 0; i < b->depth; i++) {
-        s_frame_t *parent = i > 0 ? &b->stack [i - 1] : NULL;
+        s_frame_t *parent = i > 0 ? &b->stack[i - 1] : NULL;
         if (!parent)
             continue;
         if (json_is_object (parent->node) && parent->key)
-            used += snprintf (buf + used, used < size ? size - used : 0, "%s%s",
-                              used ? "." : "", parent->key);
+            used += snprintf (buf + used, used < size ? size - used : 0, "%s%s", used ? "." : "", parent->key);
         else if (json_is_array (parent->node))
-            used += snprintf (buf + used, used < size ? size - used : 0, "[%zu]",
-                              json_array_size (parent->node));
+            used += snprintf (buf + used, used < size ? size - used : 0, "[%zu]", json_array_size (parent->node));
         if (used >= size)
             return;
     }
@@ -196,12 +192,12 @@ static bool
 s_match_int (const char *s, size_t len)
 {
     size_t i = 0;
-    if (i < len && (s [i] == '-' || s [i] == '+'))
+    if (i < len && (s[i] == '-' || s[i] == '+'))
         i++;
     if (i == len)
         return false;
     for (; i < len; i++)
-        if (s [i] < '0' || s [i] > '9')
+        if (s[i] < '0' || s[i] > '9')
             return false;
     return true;
 }
@@ -211,27 +207,27 @@ static bool
 s_match_float (const char *s, size_t len)
 {
     size_t i = 0, digits = 0;
-    if (i < len && (s [i] == '-' || s [i] == '+'))
+    if (i < len && (s[i] == '-' || s[i] == '+'))
         i++;
-    while (i < len && s [i] >= '0' && s [i] <= '9') {
+    while (i < len && s[i] >= '0' && s[i] <= '9') {
         i++;
         digits++;
     }
-    if (i < len && s [i] == '.') {
+    if (i < len && s[i] == '.') {
         i++;
-        while (i < len && s [i] >= '0' && s [i] <= '9') {
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
             i++;
             digits++;
         }
     }
     if (digits == 0)
         return false;
-    if (i < len && (s [i] == 'e' || s [i] == 'E')) {
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
         size_t exp_digits = 0;
         i++;
-        if (i < len && (s [i] == '-' || s [i] == '+'))
+        if (i < len && (s[i] == '-' || s[i] == '+'))
             i++;
-        while (i < len && s [i] >= '0' && s [i] <= '9') {
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
             i++;
             exp_digits++;
         }
@@ -250,19 +246,28 @@ s_is_one_of (const char *s, size_t len, const char *const *words)
     return false;
 }
 
-static const char *const s_null_words [] = {"~", "null", "Null", "NULL", NULL};
-static const char *const s_true_words [] = {"true", "True", "TRUE", NULL};
-static const char *const s_false_words [] = {"false", "False", "FALSE", NULL};
+static const char *const s_null_words[] = { "~", "null", "Null", "NULL", NULL };
+static const char *const s_true_words[] = { "true", "True", "TRUE", NULL };
+static const char *const s_false_words[] = { "false", "False", "FALSE", NULL };
 
-typedef enum { S_TAG_NONE, S_TAG_STR, S_TAG_INT, S_TAG_FLOAT, S_TAG_BOOL, S_TAG_NULL,
-               S_TAG_SEQ, S_TAG_MAP, S_TAG_OTHER } s_tag_t;
+typedef enum {
+    S_TAG_NONE,
+    S_TAG_STR,
+    S_TAG_INT,
+    S_TAG_FLOAT,
+    S_TAG_BOOL,
+    S_TAG_NULL,
+    S_TAG_SEQ,
+    S_TAG_MAP,
+    S_TAG_OTHER
+} s_tag_t;
 
 static s_tag_t
 s_tag (struct fy_token *tag, char *text, size_t size)
 {
     size_t len = 0;
     const char *t = tag ? fy_token_get_text (tag, &len) : NULL;
-    static const char prefix [] = "tag:yaml.org,2002:";
+    static const char prefix[] = "tag:yaml.org,2002:";
     if (!t) {
         snprintf (text, size, "%s", "");
         return S_TAG_NONE;
@@ -273,19 +278,22 @@ s_tag (struct fy_token *tag, char *text, size_t size)
                   t + sizeof prefix - 1);
     else
         snprintf (text, size, "%.*s", (int) (len < 200 ? len : 200), t);
-    if (len == 1 && t [0] == '!')
-        return S_TAG_STR;   /*  the non-specific tag: a string for scalars  */
+    if (len == 1 && t[0] == '!')
+        return S_TAG_STR; /*  the non-specific tag: a string for scalars  */
     if (len <= sizeof prefix - 1 || memcmp (t, prefix, sizeof prefix - 1) != 0)
         return S_TAG_OTHER;
     t += sizeof prefix - 1;
     len -= sizeof prefix - 1;
-    static const struct { const char *name; s_tag_t tag; } known [] = {
-        {"str", S_TAG_STR}, {"int", S_TAG_INT}, {"float", S_TAG_FLOAT}, {"bool", S_TAG_BOOL},
-        {"null", S_TAG_NULL}, {"seq", S_TAG_SEQ}, {"map", S_TAG_MAP},
+    static const struct {
+        const char *name;
+        s_tag_t tag;
+    } known[] = {
+        { "str", S_TAG_STR },   { "int", S_TAG_INT }, { "float", S_TAG_FLOAT }, { "bool", S_TAG_BOOL },
+        { "null", S_TAG_NULL }, { "seq", S_TAG_SEQ }, { "map", S_TAG_MAP },
     };
-    for (size_t i = 0; i < sizeof known / sizeof known [0]; i++)
-        if (strlen (known [i].name) == len && memcmp (known [i].name, t, len) == 0)
-            return known [i].tag;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strlen (known[i].name) == len && memcmp (known[i].name, t, len) == 0)
+            return known[i].tag;
     return S_TAG_OTHER;
 }
 
@@ -296,7 +304,7 @@ s_scalar (s_builder_t *b, struct fy_event *ev)
     size_t len = 0;
     const char *text = fy_token_get_text (ev->scalar.value, &len);
     bool plain = fy_token_scalar_style (ev->scalar.value) == FYSS_PLAIN;
-    char tag_text [256];
+    char tag_text[256];
     s_tag_t tag = s_tag (ev->scalar.tag, tag_text, sizeof tag_text);
     if (!text) {
         text = "";
@@ -320,12 +328,12 @@ s_scalar (s_builder_t *b, struct fy_event *ev)
         if (s_is_one_of (text, len, s_false_words))
             return json_false ();
     }
-    char num [64];
+    char num[64];
     bool is_int = s_match_int (text, len);
     if (len < sizeof num && (is_int || s_match_float (text, len))
         && (tag == S_TAG_NONE || tag == S_TAG_FLOAT || (tag == S_TAG_INT && is_int))) {
         memcpy (num, text, len);
-        num [len] = '\0';
+        num[len] = '\0';
         errno = 0;
         if (is_int && tag != S_TAG_FLOAT) {
             long long v = strtoll (num, NULL, 10);
@@ -343,7 +351,7 @@ s_scalar (s_builder_t *b, struct fy_event *ev)
         return json_real (d);
     }
     if (tag != S_TAG_NONE) {
-        char shown [160];
+        char shown[160];
         snprintf (shown, sizeof shown, "\"%.*s\" does not match tag %.80s", (int) (len < 40 ? len : 40), text,
                   tag_text);
         s_fail (b, ST_EINVAL, NULL, "%s", shown);
@@ -364,13 +372,14 @@ s_register_anchor (s_builder_t *b, char *name, json_t *value, size_t nodes)
 {
     /*  An anchor takes at least two bytes ("&a"), so the input's cap bounds them.  */
     if (st_vec_reserve ((void **) &b->anchors, &b->capanchors, b->nanchors + 1, sizeof *b->anchors,
-                        ST_DOC_MAX_BYTES / 2) != ST_OK) {
+                        ST_DOC_MAX_BYTES / 2)
+        != ST_OK) {
         free (name);
         return s_fail (b, ST_ENOMEM, NULL, "out of memory%s", NULL);
     }
-    b->anchors [b->nanchors].name = name;
-    b->anchors [b->nanchors].value = json_incref (value);
-    b->anchors [b->nanchors].nodes = nodes;
+    b->anchors[b->nanchors].name = name;
+    b->anchors[b->nanchors].value = json_incref (value);
+    b->anchors[b->nanchors].nodes = nodes;
     b->nanchors++;
     return ST_OK;
 }
@@ -392,14 +401,14 @@ s_place (s_builder_t *b, json_t *value)
         b->root = value;
         return ST_OK;
     }
-    s_frame_t *top = &b->stack [b->depth - 1];
+    s_frame_t *top = &b->stack[b->depth - 1];
     if (json_is_array (top->node)) {
         if (json_array_append_new (top->node, value) != 0)
             return s_fail (b, ST_ENOMEM, NULL, "out of memory%s", NULL);
         return ST_OK;
     }
     if (!top->key) {
-        char path [128], shown [96];
+        char path[128], shown[96];
         if (!json_is_string (value)) {
             char *dump = json_dumps (value, JSON_ENCODE_ANY | JSON_COMPACT);
             snprintf (shown, sizeof shown, "%.60s", dump ? dump : "?");
@@ -444,8 +453,8 @@ s_event (s_builder_t *b, struct fy_event *ev)
     switch (ev->type) {
     case FYET_DOCUMENT_START:
         if (++b->documents > 1)
-            return s_fail (b, ST_EINVAL, NULL,
-                           "more than one document in the input (one spec or config per file)%s", NULL);
+            return s_fail (b, ST_EINVAL, NULL, "more than one document in the input (one spec or config per file)%s",
+                           NULL);
         return ST_OK;
     case FYET_SCALAR: {
         if (s_count (b, 1) != ST_OK)
@@ -468,8 +477,8 @@ s_event (s_builder_t *b, struct fy_event *ev)
             return s_fail (b, ST_ENOMEM, NULL, "out of memory%s", NULL);
         s_anchor_t *found = NULL;
         for (size_t i = b->nanchors; i > 0 && !found; i--)
-            if (strcmp (b->anchors [i - 1].name, name) == 0)
-                found = &b->anchors [i - 1];
+            if (strcmp (b->anchors[i - 1].name, name) == 0)
+                found = &b->anchors[i - 1];
         if (!found) {
             st_rc_t rc = s_fail (b, ST_EINVAL, NULL, "unknown alias *%s", name);
             free (name);
@@ -488,7 +497,7 @@ s_event (s_builder_t *b, struct fy_event *ev)
         bool is_map = ev->type == FYET_MAPPING_START;
         struct fy_token *tag_tok = is_map ? ev->mapping_start.tag : ev->sequence_start.tag;
         struct fy_token *anchor = is_map ? ev->mapping_start.anchor : ev->sequence_start.anchor;
-        char tag_text [256];
+        char tag_text[256];
         s_tag_t tag = s_tag (tag_tok, tag_text, sizeof tag_text);
         if (tag != S_TAG_NONE && tag != (is_map ? S_TAG_MAP : S_TAG_SEQ))
             return s_fail (b, ST_EINVAL, NULL, "unsupported tag %s here", tag_text);
@@ -497,12 +506,12 @@ s_event (s_builder_t *b, struct fy_event *ev)
         if (s_count (b, 1) != ST_OK)
             return b->err ? b->err->rc : ST_ETOOBIG;
         if (b->depth > 0) {
-            s_frame_t *top = &b->stack [b->depth - 1];
+            s_frame_t *top = &b->stack[b->depth - 1];
             if (json_is_object (top->node) && !top->key)
                 return s_fail (b, ST_EINVAL, NULL, "mapping keys must be strings, got a %s",
                                is_map ? "mapping" : "list");
         }
-        s_frame_t *frame = &b->stack [b->depth];
+        s_frame_t *frame = &b->stack[b->depth];
         memset (frame, 0, sizeof *frame);
         frame->node = is_map ? json_object () : json_array ();
         frame->nodes_at_start = b->nodes - 1;
@@ -519,7 +528,7 @@ s_event (s_builder_t *b, struct fy_event *ev)
     case FYET_MAPPING_END: {
         if (b->depth == 0)
             return s_fail (b, ST_EINVAL, NULL, "unbalanced collection%s", NULL);
-        s_frame_t frame = b->stack [--b->depth];
+        s_frame_t frame = b->stack[--b->depth];
         free (frame.key);
         if (frame.anchor
             && s_register_anchor (b, frame.anchor, frame.node, b->nodes - frame.nodes_at_start) != ST_OK) {
@@ -537,14 +546,14 @@ static void
 s_builder_clear (s_builder_t *b)
 {
     while (b->depth > 0) {
-        s_frame_t *frame = &b->stack [--b->depth];
+        s_frame_t *frame = &b->stack[--b->depth];
         json_decref (frame->node);
         free (frame->key);
         free (frame->anchor);
     }
     for (size_t i = 0; i < b->nanchors; i++) {
-        free (b->anchors [i].name);
-        json_decref (b->anchors [i].value);
+        free (b->anchors[i].name);
+        json_decref (b->anchors[i].value);
     }
     free (b->anchors);
     b->anchors = NULL;
@@ -554,7 +563,7 @@ s_builder_clear (s_builder_t *b)
 static json_t *
 s_parse_yaml (const char *text, size_t len, st_error_t *err)
 {
-    s_builder_t b = {.err = err, .max_nodes = len + 16};
+    s_builder_t b = { .err = err, .max_nodes = len + 16 };
     struct fy_diag_cfg dcfg;
     struct fy_diag *diag = NULL;
     struct fy_parser *parser = NULL;
@@ -638,8 +647,8 @@ st_doc_parse (const char *text, size_t len, st_error_t *err)
         return NULL;
     }
     if (len > ST_DOC_MAX_BYTES) {
-        st_error_set (err, ST_ETOOBIG, NULL, "input is %zu bytes, more than the limit of %u bytes",
-                      len, ST_DOC_MAX_BYTES);
+        st_error_set (err, ST_ETOOBIG, NULL, "input is %zu bytes, more than the limit of %u bytes", len,
+                      ST_DOC_MAX_BYTES);
         return NULL;
     }
     if (len == 0)
@@ -652,9 +661,9 @@ st_doc_parse (const char *text, size_t len, st_error_t *err)
         len -= 3;
     }
     size_t first = 0;
-    while (first < len && strchr (" \t\r\n", text [first]))
+    while (first < len && strchr (" \t\r\n", text[first]))
         first++;
-    if (first < len && (text [first] == '{' || text [first] == '[')) {
+    if (first < len && (text[first] == '{' || text[first] == '[')) {
         st_error_t json_err;
         st_error_clear (&json_err);
         json_t *root = s_parse_json (text, len, &json_err);
@@ -709,13 +718,12 @@ st_doc_load (const char *path, st_error_t *err)
         len += (size_t) n;
     }
     if (len > ST_DOC_MAX_BYTES) {
-        st_error_set (err, ST_ETOOBIG, NULL, "%s: file is larger than the limit of %u bytes",
-                      path, ST_DOC_MAX_BYTES);
+        st_error_set (err, ST_ETOOBIG, NULL, "%s: file is larger than the limit of %u bytes", path, ST_DOC_MAX_BYTES);
         goto out;
     }
     root = st_doc_parse (buf, len, err);
     if (!root && err) {
-        char msg [sizeof err->msg];
+        char msg[sizeof err->msg];
         snprintf (msg, sizeof msg, "%.200s: %.300s", path, err->msg);
         memcpy (err->msg, msg, sizeof msg);
     }

@@ -12,7 +12,7 @@
 #include <jansson.h>
 #include "st_error.h"
 
-#define ST_DOC_MAX_BYTES (256u * 1024u)   /*  a spec or config larger than this is refused  */
+#define ST_DOC_MAX_BYTES (256u * 1024u) /*  a spec or config larger than this is refused  */
 
 /*  Returns a new reference, or NULL with err filled.  */
 json_t *st_doc_parse (const char *text, size_t len, st_error_t *err);

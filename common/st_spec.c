@@ -22,40 +22,42 @@
 #include "st_field.h"
 #include "st_units.h"
 
-#define S_MAX_ARGS        256
-#define S_MAX_ARG_BYTES   4096
-#define S_MAX_ENV         128
-#define S_MAX_ENV_KEY     256
-#define S_MAX_ENV_VALUE   4096
-#define S_MAX_LABELS      32
-#define S_MAX_LABEL_KEY   128
+#define S_MAX_ARGS 256
+#define S_MAX_ARG_BYTES 4096
+#define S_MAX_ENV 128
+#define S_MAX_ENV_KEY 256
+#define S_MAX_ENV_VALUE 4096
+#define S_MAX_LABELS 32
+#define S_MAX_LABEL_KEY 128
 #define S_MAX_LABEL_VALUE 256
-#define S_MAX_PATH        4096
-#define S_MAX_MEM_MB      (16ull * 1024 * 1024)     /*  16 TiB  */
-#define S_MAX_TIME_LIMIT  (30u * 24 * 3600)         /*  30 days  */
-#define S_MAX_TASKS       1024
-#define S_MAX_GPU_TYPES   8
-#define S_MAX_RESIDENCY   64
-#define S_MAX_LATENCY_MS  100000
-#define S_MAX_WEIGHT      1000.0
-#define S_WEIGHT_SCALE    1e6                       /*  weights keep 6 decimal places  */
-#define S_MAX_URI         4096
-#define S_MAX_DEPENDS     32
-#define S_MAX_MODEL_VER   999999999u                /*  a fine-tuned model's versions: 1..this  */
+#define S_MAX_PATH 4096
+#define S_MAX_MEM_MB (16ull * 1024 * 1024) /*  16 TiB  */
+#define S_MAX_TIME_LIMIT (30u * 24 * 3600) /*  30 days  */
+#define S_MAX_TASKS 1024
+#define S_MAX_GPU_TYPES 8
+#define S_MAX_RESIDENCY 64
+#define S_MAX_LATENCY_MS 100000
+#define S_MAX_WEIGHT 1000.0
+#define S_WEIGHT_SCALE 1e6 /*  weights keep 6 decimal places  */
+#define S_MAX_URI 4096
+#define S_MAX_DEPENDS 32
+#define S_MAX_MODEL_VER 999999999u /*  a fine-tuned model's versions: 1..this  */
 
-static const char *const s_top_fields [] = {"kind", "name", "tenant", "queue", "priority", "preemptible",
-                                            "command", "env", "workdir", "resources", "placement", "data",
-                                            "model", "checkpoint_dir", "simulate", "time_limit", "retries",
-                                            "depends_on", "launcher", "output_model", NULL};
-static const char *const s_resource_fields [] = {"ranks", "shards", "cpus_per_rank", "mem_per_rank",
-                                                 "gpus_per_rank", "gpu_types", NULL};
-static const char *const s_placement_fields [] = {"pool", "labels", "sites", "near", "max_latency_ms", "prefer",
-                                                  "weights", NULL};
-static const char *const s_weight_fields [] = {"cost", "latency", "energy", "carbon", "packing", NULL};
-static const char *const s_data_fields [] = {"uri", "classification", "residency", NULL};
-static const char *const s_simulate_fields [] = {"duration", NULL};
-static const char *const s_prefers [] = {"cost", "latency", "energy", "balanced", NULL};
-static const char *const s_launchers [] = {"auto", "mpirun", "direct", NULL};
+static const char *const s_top_fields[] = { "kind",        "name",    "tenant",     "queue",          "priority",
+                                            "preemptible", "command", "env",        "workdir",        "resources",
+                                            "placement",   "data",    "model",      "checkpoint_dir", "simulate",
+                                            "time_limit",  "retries", "depends_on", "launcher",       "output_model",
+                                            NULL };
+static const char *const s_resource_fields[] = {
+    "ranks", "shards", "cpus_per_rank", "mem_per_rank", "gpus_per_rank", "gpu_types", NULL
+};
+static const char *const s_placement_fields[] = { "pool",           "labels", "sites",   "near",
+                                                  "max_latency_ms", "prefer", "weights", NULL };
+static const char *const s_weight_fields[] = { "cost", "latency", "energy", "carbon", "packing", NULL };
+static const char *const s_data_fields[] = { "uri", "classification", "residency", NULL };
+static const char *const s_simulate_fields[] = { "duration", NULL };
+static const char *const s_prefers[] = { "cost", "latency", "energy", "balanced", NULL };
+static const char *const s_launchers[] = { "auto", "mpirun", "direct", NULL };
 
 /*  ---------------------------------------------------------------------------
  *  Validation helpers  */
@@ -112,8 +114,9 @@ s_join (const char *prefix, const char *key, char *buf, size_t size)
 static st_rc_t
 s_bad (st_error_t *err, const char *field, const char *what, const json_t *v)
 {
-    char shown [96];
-    return st_error_set (err, ST_EINVAL, field, "%s: must be %s, got %s", field, what, s_show (v, shown, sizeof shown));
+    char shown[96];
+    return st_error_set (err, ST_EINVAL, field, "%s: must be %s, got %s", field, what,
+                         s_show (v, shown, sizeof shown));
 }
 
 static st_rc_t
@@ -127,10 +130,10 @@ s_check_fields (const json_t *obj, const char *prefix, const char *const *allowe
             known = strcmp (*a, key) == 0;
         if (known)
             continue;
-        char field [128], list [256];
+        char field[128], list[256];
         size_t used = 0;
         s_join (prefix, key, field, sizeof field);
-        list [0] = '\0';
+        list[0] = '\0';
         for (const char *const *a = allowed; *a && used < sizeof list; a++)
             used += snprintf (list + used, sizeof list - used, "%s%s", a == allowed ? "" : ", ", *a);
         st_error_set (err, ST_EINVAL, field, "unknown field \"%.100s\"", field);
@@ -166,36 +169,40 @@ s_is_name_char (char c)
 typedef struct {
     size_t max;
     bool lower, upper, digit;
-    const char *extra;              /*  punctuation allowed besides the classes  */
-    const char *const *choices;     /*  non-NULL: one of these  */
-    const char *const *(*table) (void);     /*  non-NULL: one of the names of this base table (st_vocab)  */
-    const char *what;               /*  for messages: "must be WHAT"  */
+    const char *extra;                  /*  punctuation allowed besides the classes  */
+    const char *const *choices;         /*  non-NULL: one of these  */
+    const char *const *(*table) (void); /*  non-NULL: one of the names of this base table (st_vocab)  */
+    const char *what;                   /*  for messages: "must be WHAT"  */
 } s_word_t;
 
-static const s_word_t s_w_kind = {0, false, false, false, "", NULL, st_kind_names,
-                                  "one of command, finetune, inference"};
-static const s_word_t s_w_site = {0, false, false, false, "", NULL, st_site_names,
-                                  "one of onprem, private_cloud, public_cloud, edge"};
-static const s_word_t s_w_prefer = {0, false, false, false, "", s_prefers, NULL,
-                                    "one of cost, latency, energy, balanced"};
-static const s_word_t s_w_class = {0, false, false, false, "", NULL, st_class_names,
-                                   "one of public, internal, confidential, restricted"};
-static const s_word_t s_w_launcher = {0, false, false, false, "", s_launchers, NULL, "one of auto, mpirun, direct"};
-static const s_word_t s_w_gpu_type = {64, true, true, true, "._-", NULL, NULL,
-                                      "1 to 64 characters of letters, digits, '.', '_' or '-'"};
-static const s_word_t s_w_region = {64, true, false, true, "-", NULL, NULL,
-                                    "1 to 64 characters of lower-case letters, digits or '-'"};
-static const s_word_t s_w_jurisdiction = {16, false, true, true, "-", NULL, NULL,
-                                          "1 to 16 characters of upper-case letters, digits or '-' (e.g. EU)"};
-static const s_word_t s_w_model = {128, true, true, true, "._/-", NULL, NULL,
-                                   "1 to 128 characters of letters, digits, '.', '_', '/' or '-'"};
+static const s_word_t s_w_kind = { 0,  false, false,         false,
+                                   "", NULL,  st_kind_names, "one of command, finetune, inference" };
+static const s_word_t s_w_site = { 0,  false, false,         false,
+                                   "", NULL,  st_site_names, "one of onprem, private_cloud, public_cloud, edge" };
+static const s_word_t s_w_prefer = { 0,  false,     false, false,
+                                     "", s_prefers, NULL,  "one of cost, latency, energy, balanced" };
+static const s_word_t s_w_class = { 0,  false, false,          false,
+                                    "", NULL,  st_class_names, "one of public, internal, confidential, restricted" };
+static const s_word_t s_w_launcher = { 0, false, false, false, "", s_launchers, NULL, "one of auto, mpirun, direct" };
+static const s_word_t s_w_gpu_type = { 64,    true, true, true,
+                                       "._-", NULL, NULL, "1 to 64 characters of letters, digits, '.', '_' or '-'" };
+static const s_word_t s_w_region = { 64,  true, false, true,
+                                     "-", NULL, NULL,  "1 to 64 characters of lower-case letters, digits or '-'" };
+static const s_word_t s_w_jurisdiction = {
+    16, false, true, true, "-", NULL, NULL, "1 to 16 characters of upper-case letters, digits or '-' (e.g. EU)"
+};
+static const s_word_t s_w_model = {
+    128, true, true, true, "._/-", NULL, NULL, "1 to 128 characters of letters, digits, '.', '_', '/' or '-'"
+};
 
 /*  The first len bytes of text are a word of class w (choices aside).  */
 static bool
 s_chars_ok (const char *text, size_t len, const s_word_t *w)
 {
-    st_field_t rule = {w->max, (w->lower ? ST_FIELD_LOWER : 0u) | (w->upper ? ST_FIELD_UPPER : 0u)
-                                   | (w->digit ? ST_FIELD_DIGIT : 0u), w->extra};
+    st_field_t rule = { w->max,
+                        (w->lower ? ST_FIELD_LOWER : 0u) | (w->upper ? ST_FIELD_UPPER : 0u)
+                            | (w->digit ? ST_FIELD_DIGIT : 0u),
+                        w->extra };
     return w->max > 0 && st_field_ok (text, len, &rule);
 }
 
@@ -239,17 +246,17 @@ static st_rc_t
 s_name_field (const json_t *obj, const char *key, const char *field, size_t max, const char *def, char **out,
               st_error_t *err)
 {
-    char what [128];
+    char what[128];
     snprintf (what, sizeof what, "1 to %zu characters of letters, digits, '.', '_' or '-'", max);
-    s_word_t w = {max, true, true, true, "._-", NULL, NULL, what};
+    s_word_t w = { max, true, true, true, "._-", NULL, NULL, what };
     return s_word_field (obj, key, field, &w, def, out, err);
 }
 
 static void
 s_free_list (char **list)
 {
-    for (size_t i = 0; list && list [i]; i++)
-        free (list [i]);
+    for (size_t i = 0; list && list[i]; i++)
+        free (list[i]);
     free (list);
 }
 
@@ -273,14 +280,14 @@ s_word_list (const json_t *obj, const char *key, const char *field, const s_word
         return st_error_set (err, ST_ENOMEM, field, "%s: out of memory", field);
     for (size_t i = 0; i < count; i++) {
         json_t *item = json_array_get (v, i);
-        char at [96];
+        char at[96];
         snprintf (at, sizeof at, "%s[%zu]", field, i);
         if (!s_word_ok (item, w))
             return s_bad (err, at, w->what, item);
         for (size_t k = 0; k < i; k++)
-            if (strcmp ((*out) [k], json_string_value (item)) == 0)
-                return st_error_set (err, ST_EINVAL, at, "%s: \"%s\" is listed twice", at, (*out) [k]);
-        if (!((*out) [i] = strdup (json_string_value (item))))
+            if (strcmp ((*out)[k], json_string_value (item)) == 0)
+                return st_error_set (err, ST_EINVAL, at, "%s: \"%s\" is listed twice", at, (*out)[k]);
+        if (!((*out)[i] = strdup (json_string_value (item))))
             return st_error_set (err, ST_ENOMEM, field, "%s: out of memory", field);
         (*n)++;
     }
@@ -309,7 +316,7 @@ s_int_field (const json_t *obj, const char *key, const char *field, int64_t min,
     if (!v || json_is_null (v))
         return ST_OK;
     if (!json_is_integer (v) || json_integer_value (v) < min || json_integer_value (v) > max) {
-        char what [96];
+        char what[96];
         snprintf (what, sizeof what, "an integer between %lld and %lld", (long long) min, (long long) max);
         return s_bad (err, field, what, v);
     }
@@ -321,7 +328,7 @@ s_int_field (const json_t *obj, const char *key, const char *field, int64_t min,
 static char *
 s_text (const json_t *v)
 {
-    char num [32];
+    char num[32];
     if (json_is_string (v))
         return strndup (json_string_value (v), json_string_length (v));
     if (json_is_integer (v)) {
@@ -348,7 +355,7 @@ s_path_field (const json_t *obj, const char *key, const char *field, char **out,
     *out = NULL;
     if (!v || json_is_null (v))
         return ST_OK;
-    if (!json_is_string (v) || json_string_value (v) [0] != '/' || json_string_length (v) > S_MAX_PATH
+    if (!json_is_string (v) || json_string_value (v)[0] != '/' || json_string_length (v) > S_MAX_PATH
         || strlen (json_string_value (v)) != json_string_length (v) || s_has_control (json_string_value (v)))
         return s_bad (err, field, "an absolute path (starting with /)", v);
     if (!(*out = strdup (json_string_value (v))))
@@ -371,7 +378,7 @@ s_duration_ms (const json_t *v, uint64_t *ms)
         return -1;
     const char *text = json_string_value (v);
     uint32_t seconds;
-    if (*text && text [strspn (text, "0123456789")] == '\0') {
+    if (*text && text[strspn (text, "0123456789")] == '\0') {
         if (st_parse_duration_s (text, &seconds) != 0)
             return -1;
         *ms = (uint64_t) seconds * 1000;
@@ -402,7 +409,7 @@ s_command (const json_t *root, st_spec_t *spec, st_error_t *err)
         return st_error_set (err, ST_ENOMEM, "command", "command: out of memory");
     for (size_t i = 0; i < spec->argc; i++) {
         json_t *arg = json_array_get (cmd, i);
-        char field [32];
+        char field[32];
         snprintf (field, sizeof field, "command[%zu]", i);
         if (!json_is_string (arg) && !json_is_integer (arg)) {
             s_bad (err, field, "a string", arg);
@@ -414,7 +421,7 @@ s_command (const json_t *root, st_spec_t *spec, st_error_t *err)
             && (json_string_length (arg) == 0 || json_string_length (arg) > S_MAX_ARG_BYTES
                 || strlen (json_string_value (arg)) != json_string_length (arg)))
             return s_bad (err, field, "a string of 1 to 4096 bytes without NUL", arg);
-        if (!(spec->argv [i] = s_text (arg)))
+        if (!(spec->argv[i] = s_text (arg)))
             return st_error_set (err, ST_ENOMEM, field, "%s: out of memory", field);
     }
     return ST_OK;
@@ -424,21 +431,20 @@ s_command (const json_t *root, st_spec_t *spec, st_error_t *err)
 static bool
 s_valid_env_name (const char *s)
 {
-    st_field_t rule = {S_MAX_ENV_KEY, ST_FIELD_ALNUM, "_"};
-    return !(s [0] >= '0' && s [0] <= '9') && st_field_ok_str (s, &rule);
+    st_field_t rule = { S_MAX_ENV_KEY, ST_FIELD_ALNUM, "_" };
+    return !(s[0] >= '0' && s[0] <= '9') && st_field_ok_str (s, &rule);
 }
 
 static bool
 s_valid_label_key (const char *s)
 {
-    st_field_t rule = {S_MAX_LABEL_KEY, ST_FIELD_ALNUM, "._-/"};
+    st_field_t rule = { S_MAX_LABEL_KEY, ST_FIELD_ALNUM, "._-/" };
     return st_field_ok_str (s, &rule);
 }
 
 /*  env and placement.labels: mappings of name -> string (or integer).  */
 static st_rc_t
-s_string_map (const json_t *parent, const char *key, const char *field, bool is_env, st_kv_t *out,
-              st_error_t *err)
+s_string_map (const json_t *parent, const char *key, const char *field, bool is_env, st_kv_t *out, st_error_t *err)
 {
     json_t *obj;
     st_rc_t rc = s_get_object (parent, key, field, &obj, err);
@@ -447,14 +453,14 @@ s_string_map (const json_t *parent, const char *key, const char *field, bool is_
     if (rc != ST_OK || !obj)
         return rc;
     if (json_object_size (obj) > max) {
-        char what [64];
+        char what[64];
         snprintf (what, sizeof what, "a mapping of at most %zu entries", max);
         return st_error_set (err, ST_EINVAL, field, "%s: must be %s, got %zu", field, what, json_object_size (obj));
     }
     const char *name;
     json_t *value;
     json_object_foreach (obj, name, value) {
-        char item [128];
+        char item[128];
         snprintf (item, sizeof item, "%s.%s", field, name);
         if (is_env && !s_valid_env_name (name)) {
             st_error_set (err, ST_EINVAL, item, "%s: invalid variable name \"%.64s\"", field, name);
@@ -480,7 +486,7 @@ s_string_map (const json_t *parent, const char *key, const char *field, bool is_
         if (strlen (text) > max_value || (json_is_string (value) && strlen (text) != json_string_length (value))
             || (!is_env && s_has_control (text))) {
             free (text);
-            char what [80];
+            char what[80];
             snprintf (what, sizeof what, "a string of at most %zu bytes without %s", max_value,
                       is_env ? "NUL" : "control characters");
             return s_bad (err, item, what, value);
@@ -503,8 +509,10 @@ s_tasks (const json_t *res, st_spec_t *spec, st_error_t *err)
     int64_t n;
     st_rc_t rc;
     if (spec->gang && has_shards) {
-        st_error_set (err, ST_EINVAL, "resources.shards", "resources.shards: only inference jobs have shards; a %s "
-                      "job has ranks", st_kind_name (spec->kind));
+        st_error_set (err, ST_EINVAL, "resources.shards",
+                      "resources.shards: only inference jobs have shards; a %s "
+                      "job has ranks",
+                      st_kind_name (spec->kind));
         st_error_hint (err, "write resources.ranks: N (all ranks start together), or kind: inference for "
                             "independent shards");
         return ST_EINVAL;
@@ -575,7 +583,8 @@ s_resources (const json_t *root, st_spec_t *spec, st_error_t *err)
     spec->gpus = (uint32_t) n;
 
     if ((rc = s_word_list (res, "gpu_types", "resources.gpu_types", &s_w_gpu_type, 1, S_MAX_GPU_TYPES,
-                           "a list of 1 to 8 GPU type names", &spec->gpu_types, &spec->ngpu_types, err)) != ST_OK)
+                           "a list of 1 to 8 GPU type names", &spec->gpu_types, &spec->ngpu_types, err))
+        != ST_OK)
         return rc;
     if (spec->ngpu_types && spec->gpus == 0) {
         st_error_set (err, ST_EINVAL, "resources.gpu_types",
@@ -595,24 +604,25 @@ s_weights (const json_t *place, st_spec_t *spec, st_error_t *err)
     st_rc_t rc = s_get_object (place, "weights", "placement.weights", &w, err);
     if (rc != ST_OK || !w || (rc = s_check_fields (w, "placement.weights", s_weight_fields, err)) != ST_OK)
         return rc;
-    double *slots [] = {&spec->weights.cost, &spec->weights.latency, &spec->weights.energy, &spec->weights.carbon,
-                        &spec->weights.packing};
+    double *slots[] = { &spec->weights.cost, &spec->weights.latency, &spec->weights.energy, &spec->weights.carbon,
+                        &spec->weights.packing };
     bool any = false;
-    for (size_t i = 0; s_weight_fields [i]; i++) {
-        json_t *v = json_object_get (w, s_weight_fields [i]);
-        char field [64];
-        snprintf (field, sizeof field, "placement.weights.%s", s_weight_fields [i]);
-        *slots [i] = 0;
+    for (size_t i = 0; s_weight_fields[i]; i++) {
+        json_t *v = json_object_get (w, s_weight_fields[i]);
+        char field[64];
+        snprintf (field, sizeof field, "placement.weights.%s", s_weight_fields[i]);
+        *slots[i] = 0;
         if (!v || json_is_null (v))
             continue;
         if (!json_is_number (v) || !(json_number_value (v) >= 0 && json_number_value (v) <= S_MAX_WEIGHT))
             return s_bad (err, field, "a number between 0 and 1000", v);
-        *slots [i] = (double) (int64_t) (json_number_value (v) * S_WEIGHT_SCALE + 0.5) / S_WEIGHT_SCALE;
-        any = any || *slots [i] > 0;
+        *slots[i] = (double) (int64_t) (json_number_value (v) * S_WEIGHT_SCALE + 0.5) / S_WEIGHT_SCALE;
+        any = any || *slots[i] > 0;
     }
     if (!any) {
         st_error_set (err, ST_EINVAL, "placement.weights", "placement.weights: at least one weight must be above 0");
-        st_error_hint (err, "e.g. weights: {cost: 1, carbon: 1}; the keys are cost, latency, energy, carbon, packing");
+        st_error_hint (err,
+                       "e.g. weights: {cost: 1, carbon: 1}; the keys are cost, latency, energy, carbon, packing");
         return ST_EINVAL;
     }
     spec->has_weights = 1;
@@ -630,9 +640,9 @@ s_sites (const json_t *place, st_spec_t *spec, st_error_t *err)
     if (rc == ST_OK && n && !(spec->sites = calloc (n + 1, sizeof *spec->sites)))
         rc = st_error_set (err, ST_ENOMEM, "placement.sites", "placement.sites: out of memory");
     for (size_t i = 0; rc == ST_OK && i < n; i++)
-        st_site_parse (names [i], &spec->sites [i]);      /*  s_w_site took only the table's names  */
+        st_site_parse (names[i], &spec->sites[i]); /*  s_w_site took only the table's names  */
     if (rc == ST_OK && n) {
-        spec->sites [n] = ST_SITE__COUNT;
+        spec->sites[n] = ST_SITE__COUNT;
         spec->nsites = n;
     }
     s_free_list (names);
@@ -656,8 +666,8 @@ s_placement (const json_t *root, st_spec_t *spec, st_error_t *err)
         || (rc = s_string_map (place, "labels", "placement.labels", false, &spec->labels, err)) != ST_OK
         || (rc = s_sites (place, spec, err)) != ST_OK
         || (rc = s_word_field (place, "near", "placement.near", &s_w_region, NULL, &spec->near, err)) != ST_OK
-        || (rc = s_int_field (place, "max_latency_ms", "placement.max_latency_ms", 1, S_MAX_LATENCY_MS, 0, &n,
-                              err)) != ST_OK)
+        || (rc = s_int_field (place, "max_latency_ms", "placement.max_latency_ms", 1, S_MAX_LATENCY_MS, 0, &n, err))
+               != ST_OK)
         return rc;
     spec->max_latency_ms = (uint32_t) n;
     if (spec->max_latency_ms && !spec->near) {
@@ -698,7 +708,7 @@ s_data (const json_t *root, st_spec_t *spec, st_error_t *err)
     if ((rc = s_word_field (data, "classification", "data.classification", &s_w_class, "public", &word, err))
         != ST_OK)
         return rc;
-    st_class_parse (word, &spec->classification);     /*  s_w_class took only the table's names  */
+    st_class_parse (word, &spec->classification); /*  s_w_class took only the table's names  */
     free (word);
     return s_word_list (data, "residency", "data.residency", &s_w_jurisdiction, 0, S_MAX_RESIDENCY,
                         "a list of at most 64 jurisdiction codes", &spec->residency, &spec->nresidency, err);
@@ -759,7 +769,7 @@ s_model (const json_t *root, st_spec_t *spec, st_error_t *err)
     if (colon) {
         const char *ver = colon + 1;
         size_t digits = strspn (ver, "0123456789");
-        if (digits == 0 || digits > 9 || ver [digits] != '\0' || ver [0] == '0'
+        if (digits == 0 || digits > 9 || ver[digits] != '\0' || ver[0] == '0'
             || (len == 4 && strncmp (text, "auto", 4) == 0))
             return s_bad (err, "model", what, v);
         spec->model_version = (uint32_t) strtoul (ver, NULL, 10);
@@ -785,16 +795,15 @@ s_depends_on (const json_t *root, st_spec_t *spec, st_error_t *err)
         return st_error_set (err, ST_ENOMEM, "depends_on", "depends_on: out of memory");
     for (size_t i = 0; i < n; i++) {
         json_t *item = json_array_get (v, i);
-        char at [48];
+        char at[48];
         snprintf (at, sizeof at, "depends_on[%zu]", i);
         if (!json_is_integer (item) || json_integer_value (item) < 1)
             return s_bad (err, at, "a job id (a positive integer)", item);
         uint64_t id = (uint64_t) json_integer_value (item);
         for (size_t k = 0; k < i; k++)
-            if (spec->depends_on [k] == id)
-                return st_error_set (err, ST_EINVAL, at, "%s: job %llu is listed twice", at,
-                                     (unsigned long long) id);
-        spec->depends_on [spec->ndepends_on++] = id;
+            if (spec->depends_on[k] == id)
+                return st_error_set (err, ST_EINVAL, at, "%s: job %llu is listed twice", at, (unsigned long long) id);
+        spec->depends_on[spec->ndepends_on++] = id;
     }
     return ST_OK;
 }
@@ -870,7 +879,7 @@ st_spec_from_json (struct json_t *root, st_error_t *err)
         return NULL;
     }
     if (!json_is_object (root)) {
-        char shown [96];
+        char shown[96];
         st_error_set (err, ST_EINVAL, NULL, "the spec must be a mapping of fields, got %s",
                       s_show (root, shown, sizeof shown));
         return NULL;
@@ -886,14 +895,14 @@ st_spec_from_json (struct json_t *root, st_error_t *err)
     char *kind = NULL;
     if ((rc = s_word_field (root, "kind", "kind", &s_w_kind, "command", &kind, err)) != ST_OK)
         goto out;
-    st_kind_parse (kind, &spec->kind);      /*  s_w_kind took only the table's names  */
+    st_kind_parse (kind, &spec->kind); /*  s_w_kind took only the table's names  */
     free (kind);
     spec->gang = spec->kind != ST_KIND_INFERENCE;
     if ((rc = s_command (root, spec, err)) != ST_OK)
         goto out;
     if ((rc = s_name_field (root, "name", "name", 128, NULL, &spec->name, err)) != ST_OK)
         goto out;
-    if (!spec->name && !(spec->name = s_default_name (spec->argv [0]))) {
+    if (!spec->name && !(spec->name = s_default_name (spec->argv[0]))) {
         rc = st_error_set (err, ST_ENOMEM, "name", "name: out of memory");
         goto out;
     }
@@ -907,8 +916,7 @@ st_spec_from_json (struct json_t *root, st_error_t *err)
         || (rc = s_string_map (root, "env", "env", true, &spec->env, err)) != ST_OK
         || (rc = s_path_field (root, "workdir", "workdir", &spec->workdir, err)) != ST_OK
         || (rc = s_resources (root, spec, err)) != ST_OK || (rc = s_placement (root, spec, err)) != ST_OK
-        || (rc = s_data (root, spec, err)) != ST_OK
-        || (rc = s_model (root, spec, err)) != ST_OK
+        || (rc = s_data (root, spec, err)) != ST_OK || (rc = s_model (root, spec, err)) != ST_OK
         || (rc = s_path_field (root, "checkpoint_dir", "checkpoint_dir", &spec->checkpoint_dir, err)) != ST_OK
         || (rc = s_simulate (root, spec, err)) != ST_OK || (rc = s_time_limit (root, spec, err)) != ST_OK
         || (rc = s_depends_on (root, spec, err)) != ST_OK || (rc = s_launcher_and_output (root, spec, err)) != ST_OK)
@@ -938,7 +946,7 @@ s_kv_to_json (const st_kv_t *kv)
 {
     json_t *obj = json_object ();
     for (size_t i = 0; obj && i < kv->n; i++)
-        if (json_object_set_new (obj, kv->keys [i], json_string (kv->vals [i] ? kv->vals [i] : "")) != 0) {
+        if (json_object_set_new (obj, kv->keys[i], json_string (kv->vals[i] ? kv->vals[i] : "")) != 0) {
             json_decref (obj);
             obj = NULL;
         }
@@ -968,7 +976,7 @@ s_list_json (char *const *items, size_t n)
         return json_null ();
     json_t *a = json_array ();
     for (size_t i = 0; a && i < n; i++)
-        if (json_array_append_new (a, json_string (items [i])) != 0) {
+        if (json_array_append_new (a, json_string (items[i])) != 0) {
             json_decref (a);
             a = NULL;
         }
@@ -989,7 +997,7 @@ s_weights_json (const st_spec_t *spec)
 static json_t *
 s_simulate_json (uint64_t ms)
 {
-    char text [32];
+    char text[32];
     if (ms == 0)
         return json_null ();
     if (ms % 1000 == 0)
@@ -1006,7 +1014,7 @@ s_sites_json (const st_spec_t *spec)
         return json_null ();
     json_t *list = json_array ();
     for (size_t i = 0; list && i < spec->nsites; i++)
-        if (json_array_append_new (list, json_string (st_site_name (spec->sites [i]))) != 0) {
+        if (json_array_append_new (list, json_string (st_site_name (spec->sites[i]))) != 0) {
             json_decref (list);
             return NULL;
         }
@@ -1021,60 +1029,50 @@ st_spec_to_json (const st_spec_t *spec)
     if (!spec)
         return NULL;
     bool shards = spec->kind == ST_KIND_INFERENCE;
-    char model [160];
+    char model[160];
     if (spec->model && spec->model_version)
         snprintf (model, sizeof model, "%s:%u", spec->model, spec->model_version);
     else
         snprintf (model, sizeof model, "%s", spec->model ? spec->model : "");
     argv = json_array ();
     for (size_t i = 0; argv && i < spec->argc; i++)
-        if (json_array_append_new (argv, json_string (spec->argv [i])) != 0)
+        if (json_array_append_new (argv, json_string (spec->argv[i])) != 0)
             goto out;
     /*  Whole cpus are written as integers, others as the shortest decimal (at most
      *  3 places), so reading the text back gives the same thousandths.  */
-    root = json_pack ("{s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:b, s:o, s:s?, s:o, s:o, s:o, s:I, s:I, s:o}",
-                      "command", argv,
-                      "env", s_kv_to_json (&spec->env),
-                      "kind", st_kind_name (spec->kind),
-                      "name", spec->name ? spec->name : "job",
-                      "tenant", spec->tenant ? spec->tenant : "default",
-                      "queue", spec->queue ? spec->queue : "default",
-                      "priority", (int) spec->priority,
-                      "preemptible", spec->preemptible,
-                      "placement",
-                      json_pack ("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "labels", s_kv_to_json (&spec->labels),
-                                 "max_latency_ms",
-                                 spec->max_latency_ms ? json_integer (spec->max_latency_ms) : json_null (), "near",
-                                 s_string_or_null (spec->near), "pool", s_string_or_null (spec->pool), "prefer",
-                                 s_string_or_null (spec->prefer ? spec->prefer
-                                                   : spec->has_weights ? NULL : "balanced"),
-                                 "sites", s_sites_json (spec), "weights", s_weights_json (spec)),
-                      "model", spec->model ? model : NULL,
-                      "data",
-                      json_pack ("{s:s, s:o, s:o}", "classification", st_class_name (spec->classification),
-                                 "residency",
-                                 s_list_json (spec->residency, spec->nresidency), "uri",
-                                 s_string_or_null (spec->data_uri)),
-                      "checkpoint_dir", s_string_or_null (spec->checkpoint_dir),
-                      "simulate", s_simulate_json (spec->simulate_ms),
-                      "retries", (json_int_t) spec->retries,
-                      "time_limit", (json_int_t) spec->time_limit_s,
-                      "workdir", s_string_or_null (spec->workdir));
-    argv = NULL;   /*  json_pack took it, or released it on failure  */
-    json_t *res = root ? json_pack ("{s:o, s:o, s:I, s:I}", "cpus_per_rank", s_number_json (spec->cpus_milli / 1000.0),
-                                    "gpu_types", s_list_json (spec->gpu_types, spec->ngpu_types), "gpus_per_rank",
-                                    (json_int_t) spec->gpus, "mem_per_rank", (json_int_t) spec->mem_mb)
-                       : NULL;
+    root = json_pack (
+        "{s:o, s:o, s:s, s:s, s:s, s:s, s:i, s:b, s:o, s:s?, s:o, s:o, s:o, s:I, s:I, s:o}", "command", argv, "env",
+        s_kv_to_json (&spec->env), "kind", st_kind_name (spec->kind), "name", spec->name ? spec->name : "job",
+        "tenant", spec->tenant ? spec->tenant : "default", "queue", spec->queue ? spec->queue : "default", "priority",
+        (int) spec->priority, "preemptible", spec->preemptible, "placement",
+        json_pack ("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "labels", s_kv_to_json (&spec->labels), "max_latency_ms",
+                   spec->max_latency_ms ? json_integer (spec->max_latency_ms) : json_null (), "near",
+                   s_string_or_null (spec->near), "pool", s_string_or_null (spec->pool), "prefer",
+                   s_string_or_null (spec->prefer        ? spec->prefer
+                                     : spec->has_weights ? NULL
+                                                         : "balanced"),
+                   "sites", s_sites_json (spec), "weights", s_weights_json (spec)),
+        "model", spec->model ? model : NULL, "data",
+        json_pack ("{s:s, s:o, s:o}", "classification", st_class_name (spec->classification), "residency",
+                   s_list_json (spec->residency, spec->nresidency), "uri", s_string_or_null (spec->data_uri)),
+        "checkpoint_dir", s_string_or_null (spec->checkpoint_dir), "simulate", s_simulate_json (spec->simulate_ms),
+        "retries", (json_int_t) spec->retries, "time_limit", (json_int_t) spec->time_limit_s, "workdir",
+        s_string_or_null (spec->workdir));
+    argv = NULL; /*  json_pack took it, or released it on failure  */
+    json_t *res = root
+                      ? json_pack ("{s:o, s:o, s:I, s:I}", "cpus_per_rank", s_number_json (spec->cpus_milli / 1000.0),
+                                   "gpu_types", s_list_json (spec->gpu_types, spec->ngpu_types), "gpus_per_rank",
+                                   (json_int_t) spec->gpus, "mem_per_rank", (json_int_t) spec->mem_mb)
+                      : NULL;
     json_t *deps = spec->ndepends_on ? json_array () : json_null ();
     for (size_t i = 0; deps && i < spec->ndepends_on; i++)
-        if (json_array_append_new (deps, json_integer ((json_int_t) spec->depends_on [i])) != 0) {
+        if (json_array_append_new (deps, json_integer ((json_int_t) spec->depends_on[i])) != 0) {
             json_decref (deps);
             deps = NULL;
         }
     if (root
         && (json_object_set_new (root, "depends_on", deps) != 0
-            || json_object_set_new (root, "launcher",
-                                    json_string (st_launcher_name (spec->launcher))) != 0
+            || json_object_set_new (root, "launcher", json_string (st_launcher_name (spec->launcher))) != 0
             || json_object_set_new (root, "output_model", s_string_or_null (spec->output_model)) != 0)) {
         json_decref (res);
         res = NULL;
@@ -1100,7 +1098,7 @@ st_spec_destroy (st_spec_t **self_p)
     free (spec->tenant);
     free (spec->queue);
     for (size_t i = 0; spec->argv && i < spec->argc; i++)
-        free (spec->argv [i]);
+        free (spec->argv[i]);
     free (spec->argv);
     st_kv_free (&spec->env);
     free (spec->workdir);

@@ -61,7 +61,6 @@
 #include "st_kv.h"
 #include "st_vocab.h"
 
-
 /*  placement.weights: how much each score term counts (0..1000 each).  */
 typedef struct {
     double cost;
@@ -72,38 +71,38 @@ typedef struct {
 } st_weights_t;
 
 typedef struct {
-    st_kind_t kind;         /*  command, finetune or inference  */
+    st_kind_t kind; /*  command, finetune or inference  */
     char *name;
     char *tenant;
     char *queue;
     int32_t priority;
     uint32_t ranks;
-    uint32_t cpus_milli;    /*  per rank, thousandths of a CPU  */
-    uint64_t mem_mb;        /*  per rank, MiB  */
-    uint32_t gpus;          /*  per rank  */
-    char **argv;            /*  argc strings, NULL-terminated  */
+    uint32_t cpus_milli; /*  per rank, thousandths of a CPU  */
+    uint64_t mem_mb;     /*  per rank, MiB  */
+    uint32_t gpus;       /*  per rank  */
+    char **argv;         /*  argc strings, NULL-terminated  */
     size_t argc;
     st_kv_t env;
-    char *workdir;          /*  NULL: the worker's default  */
-    char *pool;             /*  NULL: any pool  */
+    char *workdir; /*  NULL: the worker's default  */
+    char *pool;    /*  NULL: any pool  */
     st_kv_t labels;
-    uint32_t time_limit_s;  /*  0: none  */
+    uint32_t time_limit_s; /*  0: none  */
     uint32_t retries;
     /*  placement engine  */
     int preemptible;
-    int gang;               /*  1: the ranks start together (command, finetune); 0: shards (inference)  */
-    char **gpu_types;       /*  ngpu_types names, NULL-terminated; NULL when none (any type)  */
+    int gang;         /*  1: the ranks start together (command, finetune); 0: shards (inference)  */
+    char **gpu_types; /*  ngpu_types names, NULL-terminated; NULL when none (any type)  */
     size_t ngpu_types;
-    st_site_t *sites;       /*  nsites site kinds, ended by ST_SITE__COUNT; NULL when any  */
+    st_site_t *sites; /*  nsites site kinds, ended by ST_SITE__COUNT; NULL when any  */
     size_t nsites;
-    char *near;             /*  region, or NULL  */
-    uint32_t max_latency_ms;    /*  0: no limit  */
-    char *prefer;           /*  "cost", "latency", "energy" or "balanced"; NULL when has_weights  */
+    char *near;              /*  region, or NULL  */
+    uint32_t max_latency_ms; /*  0: no limit  */
+    char *prefer;            /*  "cost", "latency", "energy" or "balanced"; NULL when has_weights  */
     int has_weights;
-    st_weights_t weights;   /*  when has_weights  */
-    char *data_uri;         /*  NULL: none  */
-    st_class_t classification;  /*  public (the default), internal, confidential or restricted  */
-    char **residency;       /*  nresidency jurisdictions, NULL-terminated; NULL when any  */
+    st_weights_t weights;      /*  when has_weights  */
+    char *data_uri;            /*  NULL: none  */
+    st_class_t classification; /*  public (the default), internal, confidential or restricted  */
+    char **residency;          /*  nresidency jurisdictions, NULL-terminated; NULL when any  */
     size_t nresidency;
     char *model;            /*  family, variant, "auto" or a fine-tuned model's name (without
                                 :VERSION, see model_version); NULL: none  */
@@ -113,7 +112,7 @@ typedef struct {
     uint32_t model_version; /*  `model: NAME:VERSION` (a fine-tuned model): VERSION; 0: none given  */
     uint64_t *depends_on;   /*  ndepends_on distinct job ids, in the spec's order; NULL when none  */
     size_t ndepends_on;
-    char *output_model;     /*  finetune: model its checkpoint is registered under; NULL: none  */
+    char *output_model; /*  finetune: model its checkpoint is registered under; NULL: none  */
 } st_spec_t;
 
 /*  Parses and validates YAML or JSON text. Caller owns the result.  */

@@ -35,8 +35,8 @@ st_wire_socket_defaults (void *sock)
 }
 
 static st_rc_t
-s_send_parts (void *sock, const void *first, size_t first_len, int delimited,
-              const void *second, size_t second_len, const Strata__Envelope *env)
+s_send_parts (void *sock, const void *first, size_t first_len, int delimited, const void *second, size_t second_len,
+              const Strata__Envelope *env)
 {
     size_t len = protobuf_c_message_get_packed_size (&env->base);
     if (len > ST_MAX_FRAME)
@@ -97,8 +97,7 @@ s_drain (void *sock)
 }
 
 st_rc_t
-st_wire_recv (void *sock, int router, int flags, st_peer_t *peer, Strata__Envelope **out,
-              st_error_t *err)
+st_wire_recv (void *sock, int router, int flags, st_peer_t *peer, Strata__Envelope **out, st_error_t *err)
 {
     *out = NULL;
     zmq_msg_t parts[ST_MAX_PARTS];
@@ -112,7 +111,8 @@ st_wire_recv (void *sock, int router, int flags, st_peer_t *peer, Strata__Envelo
             int e = errno;
             zmq_msg_close (&parts[nparts]);
             if (nparts == 0)
-                return e == EAGAIN ? ST_EAGAIN : st_error_set (err, ST_EIO, NULL, "receive failed: %s", zmq_strerror (e));
+                return e == EAGAIN ? ST_EAGAIN
+                                   : st_error_set (err, ST_EIO, NULL, "receive failed: %s", zmq_strerror (e));
             rc = st_error_set (err, ST_EPROTO, NULL, "receive failed mid-message: %s", zmq_strerror (e));
             goto out;
         }
@@ -150,7 +150,8 @@ st_wire_recv (void *sock, int router, int flags, st_peer_t *peer, Strata__Envelo
     }
     size_t len = zmq_msg_size (&parts[idx]);
     if (len > ST_MAX_FRAME) {
-        rc = st_error_set (err, ST_ETOOBIG, NULL, "payload of %zu bytes exceeds the %u-byte limit", len, ST_MAX_FRAME);
+        rc =
+            st_error_set (err, ST_ETOOBIG, NULL, "payload of %zu bytes exceeds the %u-byte limit", len, ST_MAX_FRAME);
         goto out;
     }
     if (len == 0) {
@@ -168,8 +169,8 @@ st_wire_recv (void *sock, int router, int flags, st_peer_t *peer, Strata__Envelo
         goto out;
     }
     if (env->protocol_version != ST_PROTOCOL_VERSION) {
-        rc = st_error_set (err, ST_EVERSION, NULL, "protocol version %u, this build speaks %u",
-                           env->protocol_version, ST_PROTOCOL_VERSION);
+        rc = st_error_set (err, ST_EVERSION, NULL, "protocol version %u, this build speaks %u", env->protocol_version,
+                           ST_PROTOCOL_VERSION);
         *out = env;
         goto out;
     }
@@ -213,8 +214,7 @@ st_wire_agent_reply (void *sock, const st_peer_t *peer, uint64_t seq, uint64_t r
 }
 
 st_rc_t
-st_wire_agent_error (void *sock, const st_peer_t *peer, uint64_t seq, uint64_t reply_to, const char *fmt,
-                     va_list ap)
+st_wire_agent_error (void *sock, const st_peer_t *peer, uint64_t seq, uint64_t reply_to, const char *fmt, va_list ap)
 {
     char msg[600];
     vsnprintf (msg, sizeof msg, fmt, ap);
@@ -226,8 +226,7 @@ st_wire_agent_error (void *sock, const st_peer_t *peer, uint64_t seq, uint64_t r
 /*  ---------------------------------------------------------------------------
  *  Job states  */
 
-#define S_CHECK(id, text) \
-    _Static_assert ((int) STRATA__JOB_STATE__JOB_##id == (int) ST_JOB_##id + 1, "JobState " #id);
+#define S_CHECK(id, text) _Static_assert((int) STRATA__JOB_STATE__JOB_##id == (int) ST_JOB_##id + 1, "JobState " #id);
 ST_JOB_STATES (S_CHECK)
 #undef S_CHECK
 

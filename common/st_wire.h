@@ -22,14 +22,14 @@
  *       CancelReply, LogsReply, TaskInfo, JobInfo, ExplainReply, JobEvent)
  *       instead of free strings; the string fields' numbers are reserved.  */
 #define ST_PROTOCOL_VERSION 2u
-#define ST_MAX_FRAME (1u << 20)         /*  1 MiB: larger payloads are dropped and counted  */
+#define ST_MAX_FRAME (1u << 20) /*  1 MiB: larger payloads are dropped and counted  */
 #define ST_MAX_ROUTING_ID 255
 
 typedef struct {
-    uint8_t id[ST_MAX_ROUTING_ID];      /*  ROUTER routing id of the peer  */
+    uint8_t id[ST_MAX_ROUTING_ID]; /*  ROUTER routing id of the peer  */
     size_t id_len;
-    int delimited;                      /*  the peer sent an empty delimiter part (REQ)  */
-    char user_id[64];                   /*  with CURVE: the name its key was enrolled under; else ""  */
+    int delimited;    /*  the peer sent an empty delimiter part (REQ)  */
+    char user_id[64]; /*  with CURVE: the name its key was enrolled under; else ""  */
 } st_peer_t;
 
 /*  Initialises env (protobuf init) and sets protocol_version and seq.  */
@@ -51,8 +51,7 @@ st_rc_t st_wire_publish (void *sock, const char *topic, const Strata__Envelope *
  *  message (wrong part count, undecodable protobuf, empty body), ST_EVERSION for an
  *  unknown protocol version (*out is then set so the caller can answer; free it).
  *  err says what was wrong.  */
-st_rc_t st_wire_recv (void *sock, int router, int flags, st_peer_t *peer,
-                      Strata__Envelope **out, st_error_t *err);
+st_rc_t st_wire_recv (void *sock, int router, int flags, st_peer_t *peer, Strata__Envelope **out, st_error_t *err);
 
 void st_wire_free (Strata__Envelope *env);
 
@@ -61,8 +60,8 @@ void st_wire_free (Strata__Envelope *env);
  *  sends a reply whose error is the formatted text (at most 600 bytes).  */
 st_rc_t st_wire_agent_reply (void *sock, const st_peer_t *peer, uint64_t seq, uint64_t reply_to,
                              const Strata__AgentReply *reply);
-st_rc_t st_wire_agent_error (void *sock, const st_peer_t *peer, uint64_t seq, uint64_t reply_to,
-                             const char *fmt, va_list ap) __attribute__ ((format (printf, 5, 0)));
+st_rc_t st_wire_agent_error (void *sock, const st_peer_t *peer, uint64_t seq, uint64_t reply_to, const char *fmt,
+                             va_list ap) __attribute__ ((format (printf, 5, 0)));
 
 /*  The name of env's body ("submit", "task_update", ...) for logs.  */
 const char *st_wire_body_name (const Strata__Envelope *env);

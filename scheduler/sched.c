@@ -222,8 +222,8 @@ s_get_job (void *ctx, uint64_t id, st_job_record_t **out, st_error_t *err)
 }
 
 static st_rc_t
-s_list_jobs (void *ctx, const char *state, const char *tenant, uint32_t limit, int active_only,
-             st_job_record_t **out, size_t *n, st_error_t *err)
+s_list_jobs (void *ctx, const char *state, const char *tenant, uint32_t limit, int active_only, st_job_record_t **out,
+             size_t *n, st_error_t *err)
 {
     return st_store_list_jobs (ctx, state, tenant, limit, active_only, out, n, err);
 }
@@ -364,7 +364,6 @@ static const st_opt_t s_opts[] = {
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
-
 int
 st_sched_main (int argc, char **argv)
 {
@@ -394,7 +393,8 @@ st_sched_main (int argc, char **argv)
     }
     st_log_level_t level;
     if (st_log_level_parse (s->cfg.log_level, &level) != 0) {
-        fprintf (stderr, "strata-scheduler: error: --log-level: unknown level \"%s\"\nhint: use debug, info, warn or error\n",
+        fprintf (stderr,
+                 "strata-scheduler: error: --log-level: unknown level \"%s\"\nhint: use debug, info, warn or error\n",
                  s->cfg.log_level);
         code = 2;
         goto done;
@@ -412,8 +412,10 @@ st_sched_main (int argc, char **argv)
     if (st_sched_init (s) != 0)
         abort ();
     if (sp_policy_parse (s->cfg.policy, &s->model.policy) != 0 || s->model.policy == SP_POLICY_SJF) {
-        fprintf (stderr, "strata-scheduler: error: --policy: unknown policy \"%s\"\nhint: use default, fifo, backfill "
-                 "or las (sjf needs known durations: strata-sim only)\n", s->cfg.policy);
+        fprintf (stderr,
+                 "strata-scheduler: error: --policy: unknown policy \"%s\"\nhint: use default, fifo, backfill "
+                 "or las (sjf needs known durations: strata-sim only)\n",
+                 s->cfg.policy);
         code = 2;
         goto done;
     }
@@ -445,16 +447,19 @@ st_sched_main (int argc, char **argv)
         || (rc = st_sched_load (s, &err)) != ST_OK)
         goto fail;
     st_info ("placement: policy %s, %zu pool(s), %zu model family(ies)%s%s", sp_policy_name (s->model.policy),
-             s->model.cluster->npools, s->model.cluster->nfamilies, s->cfg.cluster_file ? " from " : " (no --cluster file)",
-             s->cfg.cluster_file ? s->cfg.cluster_file : "");
+             s->model.cluster->npools, s->model.cluster->nfamilies,
+             s->cfg.cluster_file ? " from " : " (no --cluster file)", s->cfg.cluster_file ? s->cfg.cluster_file : "");
 
     s->net.zctx = zmq_ctx_new ();
     st_curve_keys_t keys;
     if ((rc = s_setup_auth (s, &keys, &err)) != ST_OK)
         goto fail;
-    if (!(s->net.worker_sock = s_bind (s, ZMQ_ROUTER, s->cfg.worker_endpoint, s->net.zap ? &keys : NULL, "workers", &err))
-        || !(s->net.client_sock = s_bind (s, ZMQ_ROUTER, s->cfg.client_endpoint, s->net.zap ? &keys : NULL, "clients", &err))
-        || !(s->net.event_sock = s_bind (s, ZMQ_PUB, s->cfg.event_endpoint, s->net.zap ? &keys : NULL, "events", &err))) {
+    if (!(s->net.worker_sock =
+              s_bind (s, ZMQ_ROUTER, s->cfg.worker_endpoint, s->net.zap ? &keys : NULL, "workers", &err))
+        || !(s->net.client_sock =
+                 s_bind (s, ZMQ_ROUTER, s->cfg.client_endpoint, s->net.zap ? &keys : NULL, "clients", &err))
+        || !(s->net.event_sock =
+                 s_bind (s, ZMQ_PUB, s->cfg.event_endpoint, s->net.zap ? &keys : NULL, "events", &err))) {
         memset (&keys, 0, sizeof keys);
         rc = err.rc;
         goto fail;
@@ -473,10 +478,10 @@ st_sched_main (int argc, char **argv)
     free (stats);
     if (rc != ST_OK)
         goto fail;
-    st_info ("stopped cleanly (submits=%" PRIu64 " flushes=%" PRIu64 " bad_frames=%" PRIu64 " oversized_frames=%" PRIu64
-             " duplicate_registrations=%" PRIu64 ")",
-             s->model.counters.submits, s->model.counters.flushes, s->model.counters.bad_frames, s->model.counters.oversized_frames,
-             s->model.counters.duplicate_registrations);
+    st_info ("stopped cleanly (submits=%" PRIu64 " flushes=%" PRIu64 " bad_frames=%" PRIu64
+             " oversized_frames=%" PRIu64 " duplicate_registrations=%" PRIu64 ")",
+             s->model.counters.submits, s->model.counters.flushes, s->model.counters.bad_frames,
+             s->model.counters.oversized_frames, s->model.counters.duplicate_registrations);
     code = 0;
     goto done;
 fail:

@@ -19,7 +19,7 @@
 
 /*  The scheduler's options (st_config.h parses them; read-only afterwards).  */
 typedef struct {
-    char *database;             /*  --database: libpq connection string  */
+    char *database; /*  --database: libpq connection string  */
     char *worker_endpoint;
     char *client_endpoint;
     char *event_endpoint;
@@ -29,23 +29,23 @@ typedef struct {
     uint64_t kill_grace_ms;
     char *log_level;
     char *config;
-    char *cluster_file;         /*  --cluster: pools, regions, models, queues, tenants  */
-    char *policy;               /*  --policy: default, fifo, backfill, las  */
-    char *curve_key;            /*  the scheduler's .key file: CURVE on both ROUTER sockets  */
-    char *worker_keys;          /*  folder of NODE.pub files enrolled for workers  */
-    char *client_keys;          /*  folder of USER.pub files enrolled for clients (NULL: any key)  */
+    char *cluster_file; /*  --cluster: pools, regions, models, queues, tenants  */
+    char *policy;       /*  --policy: default, fifo, backfill, las  */
+    char *curve_key;    /*  the scheduler's .key file: CURVE on both ROUTER sockets  */
+    char *worker_keys;  /*  folder of NODE.pub files enrolled for workers  */
+    char *client_keys;  /*  folder of USER.pub files enrolled for clients (NULL: any key)  */
 } st_sched_config_t;
 
 typedef struct st_sched {
-    st_sched_config_t cfg;      /*  options  */
-    st_model_t model;           /*  jobs, tasks, nodes, placement, dependencies, registry, rendezvous  */
-    st_store_t store;           /*  the PostgreSQL connection (store.m = &model)  */
-    st_net_t net;               /*  sockets and protocol state (net.m = &model, net.store wired to store)  */
+    st_sched_config_t cfg; /*  options  */
+    st_model_t model;      /*  jobs, tasks, nodes, placement, dependencies, registry, rendezvous  */
+    st_store_t store;      /*  the PostgreSQL connection (store.m = &model)  */
+    st_net_t net;          /*  sockets and protocol state (net.m = &model, net.store wired to store)  */
 } st_sched_t;
 
 /*  Sets up the three layers and wires them together (no connection, no
  *  sockets); cfg's timings go to net. Returns 0, or -1 out of memory.  */
-int  st_sched_init (st_sched_t *s);
+int st_sched_init (st_sched_t *s);
 /*  Builds the model from the database (st_store_load) and hands the
  *  submission tokens it read to net/.  */
 st_rc_t st_sched_load (st_sched_t *s, st_error_t *err);
@@ -55,6 +55,6 @@ void st_sched_after_step (st_sched_t *s);
 /*  Frees the layers' memory; sockets and the connection are the caller's.  */
 void st_sched_release (st_sched_t *s);
 /*  The whole daemon: options, start-up, the loop, clean shutdown. Returns the exit code.  */
-int  st_sched_main (int argc, char **argv);
+int st_sched_main (int argc, char **argv);
 
 #endif

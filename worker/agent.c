@@ -36,9 +36,9 @@
 #include "st_log.h"
 #include "st_time.h"
 
-#define S_CALLS_MAX 4096u           /*  relayed calls waiting at once  */
-#define S_MARGIN_MS 15000u          /*  kept past the task's own deadline  */
-#define S_DRAIN_MAX 256             /*  requests handled per pass  */
+#define S_CALLS_MAX 4096u  /*  relayed calls waiting at once  */
+#define S_MARGIN_MS 15000u /*  kept past the task's own deadline  */
+#define S_DRAIN_MAX 256    /*  requests handled per pass  */
 
 static void s_forget_call (st__worker_t *w, size_t i);
 
@@ -52,7 +52,7 @@ st__agent_token (char *out)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            abort ();   /*  no randomness: a guessable token must never be handed out  */
+            abort (); /*  no randomness: a guessable token must never be handed out  */
         got += (size_t) n;
     }
     for (size_t i = 0; i < sizeof raw; i++)
@@ -76,14 +76,13 @@ st__agent_open (st__worker_t *w)
         return;
     char path[4096];
     if (st__path_fmt (path, sizeof path, "%s/agent.sock", w->state_dir) != 0
-        || snprintf (w->agent_endpoint, sizeof w->agent_endpoint, "ipc://%s", path)
-               >= (int) sizeof w->agent_endpoint
+        || snprintf (w->agent_endpoint, sizeof w->agent_endpoint, "ipc://%s", path) >= (int) sizeof w->agent_endpoint
         || strlen (path) >= 100) {
         st_warn ("state directory path too long for the agent socket (%s): tasks get no rendezvous", path);
         w->agent_endpoint[0] = '\0';
         return;
     }
-    unlink (path);   /*  left by a previous worker: the state dir is ours (flock)  */
+    unlink (path); /*  left by a previous worker: the state dir is ours (flock)  */
     w->agent_sock = zmq_socket (w->ctx, ZMQ_ROUTER);
     if (!w->agent_sock) {
         st_warn ("cannot create the agent socket: %s; tasks get no rendezvous", zmq_strerror (errno));
@@ -134,8 +133,7 @@ s_reply (st__worker_t *w, const st_peer_t *peer, uint64_t client_seq, const Stra
     (void) st_wire_agent_reply (w->agent_sock, peer, 0, client_seq, r);
 }
 
-static void
-s_reply_error (st__worker_t *w, const st_peer_t *peer, uint64_t client_seq, const char *fmt, ...)
+static void s_reply_error (st__worker_t *w, const st_peer_t *peer, uint64_t client_seq, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
 
 static void
@@ -220,7 +218,7 @@ s_on_request (st__worker_t *w, const st_peer_t *peer, Strata__Envelope *in, uint
         break;
     case STRATA__ENVELOPE__BODY_REMOTE_EXEC:
         token = &in->remote_exec->token, task = &in->remote_exec->task;
-        wait_ms = UINT64_MAX / 4;   /*  answered when the remote process ends  */
+        wait_ms = UINT64_MAX / 4; /*  answered when the remote process ends  */
         break;
     case STRATA__ENVELOPE__BODY_PROGRESS:
         token = &in->progress->token, task = &in->progress->task;
@@ -426,7 +424,7 @@ st__agent_flush_progress (st__node_t *node, st__slot_t *slot, uint64_t now)
     env.body_case = STRATA__ENVELOPE__BODY_PROGRESS;
     env.progress = &p;
     if (node->state == ST__CONN_REGISTERED)
-        st__node_send (node, &env);   /*  best effort, never acknowledged  */
+        st__node_send (node, &env); /*  best effort, never acknowledged  */
     slot->progress_pending = 0;
     slot->progress_sent_ms = now;
 }

@@ -83,7 +83,7 @@ s_on_ack (st__node_t *self, const Strata__Ack *ack, uint64_t now)
     }
     st__wtask_status_t acked;
     if (!st__outbox_ack (self->outbox, ack->ack_seq, &acked))
-        return;   /*  a heartbeat's, or an update acked twice  */
+        return; /*  a heartbeat's, or an update acked twice  */
     if (ack->status != STRATA__ACK_STATUS__ACK_STALE)
         return;
     st__slot_t *slot = st__node_find_live (self, &acked.key);
@@ -245,7 +245,9 @@ s_mpi_root_env (st_kv_t *env)
     if (geteuid () != 0)
         return 0;
     return st_kv_add (env, "OMPI_ALLOW_RUN_AS_ROOT", "1") != 0
-        || st_kv_add (env, "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1") != 0 ? -1 : 0;
+                   || st_kv_add (env, "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1") != 0
+               ? -1
+               : 0;
 }
 
 static void
@@ -325,8 +327,7 @@ s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         char msg[128];
         if (want <= self->gpus.count)
             slot.gpu_idx = calloc (want, sizeof *slot.gpu_idx);
-        if (!slot.gpu_idx
-            || st__gpu_set_take (&self->gpus, want, slot.gpu_idx, gpu_list, sizeof gpu_list) != 0) {
+        if (!slot.gpu_idx || st__gpu_set_take (&self->gpus, want, slot.gpu_idx, gpu_list, sizeof gpu_list) != 0) {
             snprintf (msg, sizeof msg, "not enough free GPUs: %" PRIu32 " wanted, %" PRIu32 " of %" PRIu32 " free",
                       want, st__gpu_set_free (&self->gpus), self->gpus.count);
             s_launch_failed (self, &key, now, msg);
@@ -374,7 +375,7 @@ s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         goto out;
     }
     if (st__node_add_slot (self, &slot) != 0) {
-        st__wtask_destroy (&slot.task);   /*  SIGKILLs it: a task the worker cannot track must not run  */
+        st__wtask_destroy (&slot.task); /*  SIGKILLs it: a task the worker cannot track must not run  */
         s_launch_failed (self, &key, now, "out of memory");
         goto out;
     }
@@ -391,7 +392,7 @@ s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
                  slot.ngpus ? gpu_list : "", cmd);
     }
     st__node_push_update (self, s, now);
-    slot.gpu_idx = NULL;   /*  the slot array owns them now  */
+    slot.gpu_idx = NULL; /*  the slot array owns them now  */
     slot.ngpus = 0;
     slot.held = NULL;
 out:
@@ -531,7 +532,8 @@ s_on_log_request (st__node_t *self, const Strata__Envelope *env)
         goto reply;
     }
     ld.size = (uint64_t) st.st_size;
-    uint64_t max = req->max_bytes && req->max_bytes < ST__WORKER_LOG_MAX_BYTES ? req->max_bytes : ST__WORKER_LOG_MAX_BYTES;
+    uint64_t max = req->max_bytes && req->max_bytes < ST__WORKER_LOG_MAX_BYTES ? req->max_bytes
+                                                                               : ST__WORKER_LOG_MAX_BYTES;
     if (req->offset >= ld.size)
         goto reply;
     size_t want = (size_t) (ld.size - req->offset < max ? ld.size - req->offset : max);
@@ -589,7 +591,7 @@ st__node_dispatch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         break;
     case STRATA__ENVELOPE__BODY_EXEC:
         if (self->w->hollow)
-            st__node_send_ack (self, env->seq);   /*  hollow tasks are never held  */
+            st__node_send_ack (self, env->seq); /*  hollow tasks are never held  */
         else
             s_on_exec (self, env, now);
         break;

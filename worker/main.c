@@ -14,16 +14,15 @@
 static const st_opt_t s_options[] = {
     { "config", 'c', ST_OPT_PATH, S_OFF (config), 0, 0, "FILE",
       "read options from a YAML or JSON file (same names as the flags)", NULL },
-    { "scheduler", 's', ST_OPT_STRING, S_OFF (scheduler), 0, 0, "ENDPOINT",
-      "scheduler's worker endpoint", ST__WORKER_DEFAULT_ENDPOINT },
+    { "scheduler", 's', ST_OPT_STRING, S_OFF (scheduler), 0, 0, "ENDPOINT", "scheduler's worker endpoint",
+      ST__WORKER_DEFAULT_ENDPOINT },
     { "node", 'n', ST_OPT_STRING, S_OFF (node), 0, 0, "NAME", "node name (default: the host name)", NULL },
     { "pool", 'p', ST_OPT_STRING, S_OFF (pool), 0, 0, "NAME", "pool this node belongs to", "default" },
-    { "label", 'l', ST_OPT_KV, S_OFF (labels), 0, 0, "K=V", "node label (repeatable; \"labels\" mapping in a file)", NULL,
-      "labels" },
+    { "label", 'l', ST_OPT_KV, S_OFF (labels), 0, 0, "K=V", "node label (repeatable; \"labels\" mapping in a file)",
+      NULL, "labels" },
     { "cpus", 0, ST_OPT_CPUS_MILLI, S_OFF (cpus_milli), 0, 0, "N",
       "CPUs offered, fractions allowed; 0: the online CPUs", NULL },
-    { "memory", 0, ST_OPT_MEM_MB, S_OFF (mem_mb), 0, 0, "SIZE", "memory offered, e.g. 512M, 4G; 0: MemTotal",
-      NULL },
+    { "memory", 0, ST_OPT_MEM_MB, S_OFF (mem_mb), 0, 0, "SIZE", "memory offered, e.g. 512M, 4G; 0: MemTotal", NULL },
     { "gpus", 0, ST_OPT_INT, S_OFF (gpus), -1, 256, "N", "GPUs offered; -1: count them with NVML", NULL },
     { "gpu-type", 0, ST_OPT_STRING, S_OFF (gpu_type), 0, 0, "TYPE", "GPU model (default: the NVML name of GPU 0)",
       NULL },
@@ -85,7 +84,8 @@ main (int argc, char **argv)
     st_log_set_level (level);
     if (cfg.hollow > 0 && (!cfg.cpus_milli || !cfg.mem_mb)) {
         fprintf (stderr, "strata-worker: error: --hollow needs --cpus and --memory\n");
-        fprintf (stderr, "hint: hollow nodes declare their capacity (e.g. --cpus 8 --memory 32G); nothing is detected\n");
+        fprintf (stderr,
+                 "hint: hollow nodes declare their capacity (e.g. --cpus 8 --memory 32G); nothing is detected\n");
         status = 2;
         goto out;
     }

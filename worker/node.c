@@ -31,7 +31,7 @@
 #include "st_time.h"
 #include "st_wire.h"
 
-#define S_RECV_BATCH 64             /*  messages read per node and loop pass  */
+#define S_RECV_BATCH 64 /*  messages read per node and loop pass  */
 
 /*  -- life cycle ----------------------------------------------------------- */
 
@@ -440,7 +440,7 @@ s_reap_all (st__node_t *self, uint64_t now)
         }
         const st__wtask_status_t *s = st__wtask_status (slot->task);
         s_log_end (self, s);
-        st__agent_flush_progress (self, slot, now);   /*  its last figures go before its end  */
+        st__agent_flush_progress (self, slot, now); /*  its last figures go before its end  */
         st__node_push_update (self, s, now);
         st__node_forget (self, &s->key);
         st__gpu_set_release (&self->gpus, slot->gpu_idx, slot->ngpus);
@@ -460,7 +460,8 @@ st__node_stop_tasks (st__node_t *self, int second, uint64_t now)
             st__wtask_kill (task);
         else {
             uint32_t grace = st__wtask_grace_ms (task);
-            st__wtask_terminate (task, grace < ST__WORKER_STOP_GRACE_MAX_MS ? grace : ST__WORKER_STOP_GRACE_MAX_MS, now);
+            st__wtask_terminate (task, grace < ST__WORKER_STOP_GRACE_MAX_MS ? grace : ST__WORKER_STOP_GRACE_MAX_MS,
+                                 now);
         }
     }
 }
@@ -487,7 +488,7 @@ st__node_next_due (const st__node_t *self)
         return self->open_at;
     uint64_t next = self->last_heard_ms + self->w->sched_timeout_ms;
     if (!self->sock)
-        ;   /*  only the reconnect is due  */
+        ; /*  only the reconnect is due  */
     else if (self->state == ST__CONN_REGISTERING)
         next = s_min (next, self->next_register_ms);
     else {

@@ -7,13 +7,13 @@
 #include <string.h>
 
 typedef struct {
-    uint64_t seq;               /*  envelope seq, fixed at push  */
-    uint64_t due_ms;            /*  monotonic ms of the next (re)send  */
+    uint64_t seq;    /*  envelope seq, fixed at push  */
+    uint64_t due_ms; /*  monotonic ms of the next (re)send  */
     st__wtask_status_t status;
 } s_entry_t;
 
 struct st__outbox {
-    s_entry_t *items;           /*  pending updates, ascending seq  */
+    s_entry_t *items; /*  pending updates, ascending seq  */
     size_t n;
     size_t cap;
     uint64_t resend_ms;

@@ -34,7 +34,7 @@ st__resources_mem_mb (void)
 
 /*  NVML's C API, as much of it as the worker uses. The library's header is not
  *  packaged in Debian; these signatures are NVML's stable ABI (nvml.h).  */
-typedef int s_nvml_return_t;                 /*  nvmlReturn_t: 0 is NVML_SUCCESS  */
+typedef int s_nvml_return_t; /*  nvmlReturn_t: 0 is NVML_SUCCESS  */
 typedef struct s_nvml_device *s_nvml_device_t;
 
 typedef s_nvml_return_t (*s_nvml_init_fn) (void);

@@ -13,10 +13,10 @@
 #define ST__MAX_GPUS 256u
 
 typedef struct {
-    uint32_t cpus_milli;        /*  thousandths of a CPU  */
-    uint64_t mem_mb;            /*  MiB  */
+    uint32_t cpus_milli; /*  thousandths of a CPU  */
+    uint64_t mem_mb;     /*  MiB  */
     uint32_t gpus;
-    char gpu_type[96];          /*  NVML name of device 0, or ""  */
+    char gpu_type[96]; /*  NVML name of device 0, or ""  */
 } st__resources_t;
 
 /*  Online CPUs x 1000, or 0 when unknown.  */
@@ -31,8 +31,8 @@ uint32_t st__resources_nvml_gpus (char *type, size_t type_size);
 
 /*  Which GPU indices are in use. Tasks get the lowest free indices.  */
 typedef struct {
-    uint32_t count;                 /*  GPUs on the node  */
-    uint8_t used[ST__MAX_GPUS];      /*  non-zero: held by a task  */
+    uint32_t count;             /*  GPUs on the node  */
+    uint8_t used[ST__MAX_GPUS]; /*  non-zero: held by a task  */
 } st__gpu_set_t;
 
 void st__gpu_set_init (st__gpu_set_t *set, uint32_t count);

@@ -28,36 +28,36 @@
 extern char **environ;
 
 struct st__wtask {
-    st__wtask_status_t status;    /*  what is reported  */
-    char *state_dir;            /*  owned copy  */
-    char name[64];              /*  "<job>.<index>.<attempt>"  */
-    pid_t pid;                  /*  leader = group id; 0 when it never ran  */
-    int alive;                  /*  forked and not yet reaped  */
-    int stopping;               /*  SIGTERM or SIGKILL was sent  */
-    int killed;                 /*  SIGKILL was sent  */
-    uint32_t grace_ms;          /*  SIGTERM -> SIGKILL delay from the Launch  */
-    uint64_t limit_at;          /*  monotonic ms of the time limit, 0: none  */
-    uint64_t kill_at;           /*  monotonic ms of the armed SIGKILL, 0: none  */
-    uint64_t started_mono;      /*  monotonic ms of the start  */
-    int simulated;              /*  st__wtask_simulate: no process, no files  */
-    int sim_ended;              /*  simulated: ended (status filled), not yet reaped  */
-    uint64_t end_at;            /*  simulated: monotonic ms of its normal end  */
+    st__wtask_status_t status; /*  what is reported  */
+    char *state_dir;           /*  owned copy  */
+    char name[64];             /*  "<job>.<index>.<attempt>"  */
+    pid_t pid;                 /*  leader = group id; 0 when it never ran  */
+    int alive;                 /*  forked and not yet reaped  */
+    int stopping;              /*  SIGTERM or SIGKILL was sent  */
+    int killed;                /*  SIGKILL was sent  */
+    uint32_t grace_ms;         /*  SIGTERM -> SIGKILL delay from the Launch  */
+    uint64_t limit_at;         /*  monotonic ms of the time limit, 0: none  */
+    uint64_t kill_at;          /*  monotonic ms of the armed SIGKILL, 0: none  */
+    uint64_t started_mono;     /*  monotonic ms of the start  */
+    int simulated;             /*  st__wtask_simulate: no process, no files  */
+    int sim_ended;             /*  simulated: ended (status filled), not yet reaped  */
+    uint64_t end_at;           /*  simulated: monotonic ms of its normal end  */
 };
 
 /*  The failure record a child writes before _exit.  */
 typedef struct {
-    int stage;                  /*  S_STAGE_*  */
-    int err;                    /*  errno  */
+    int stage; /*  S_STAGE_*  */
+    int err;   /*  errno  */
 } s_child_error_t;
 
 enum { S_STAGE_SETUP = 1, S_STAGE_CHDIR, S_STAGE_EXEC };
 
 /*  Everything the child needs, prepared before fork.  */
 typedef struct {
-    char **envp;                /*  "K=V" strings, NULL-terminated  */
+    char **envp; /*  "K=V" strings, NULL-terminated  */
     size_t envc;
-    char *program;              /*  resolved path passed to execve  */
-    char **sh_argv;             /*  /bin/sh fallback for ENOEXEC (execvp semantics)  */
+    char *program;  /*  resolved path passed to execve  */
+    char **sh_argv; /*  /bin/sh fallback for ENOEXEC (execvp semantics)  */
     const char *workdir;
     int fd_in, fd_out, fd_err;
 } s_launch_t;
@@ -76,11 +76,10 @@ st__wtask_key_eq (const st__wtask_key_t *a, const st__wtask_key_t *b)
 }
 
 int
-st__wtask_log_path (const char *state_dir, const st__wtask_key_t *key, int is_stderr, char *buf,
-                  size_t size)
+st__wtask_log_path (const char *state_dir, const st__wtask_key_t *key, int is_stderr, char *buf, size_t size)
 {
-    return st__path_fmt (buf, size, "%s/logs/%" PRIu64 "/%" PRIu32 ".%" PRIu32 ".%s", state_dir,
-                        key->job_id, key->index, key->attempt, is_stderr ? "stderr" : "stdout");
+    return st__path_fmt (buf, size, "%s/logs/%" PRIu64 "/%" PRIu32 ".%" PRIu32 ".%s", state_dir, key->job_id,
+                         key->index, key->attempt, is_stderr ? "stderr" : "stdout");
 }
 
 /*  -- environment ---------------------------------------------------------- */
@@ -214,8 +213,7 @@ s_resolve_program (const char *prog, const char *path_var, char *msg, size_t msg
 
 /*  -- the child ------------------------------------------------------------ */
 
-static void __attribute__ ((noreturn))
-s_child_fail (int fd, int stage, int err)
+static void __attribute__ ((noreturn)) s_child_fail (int fd, int stage, int err)
 {
     s_child_error_t rec = { stage, err };
     ssize_t n;
@@ -226,8 +224,7 @@ s_child_fail (int fd, int stage, int err)
 }
 
 /*  Runs in the child between fork and exec: async-signal-safe calls only.  */
-static void __attribute__ ((noreturn))
-s_child (const s_launch_t *l, char *const *argv, int errfd, pid_t parent)
+static void __attribute__ ((noreturn)) s_child (const s_launch_t *l, char *const *argv, int errfd, pid_t parent)
 {
     setpgid (0, 0);
 
@@ -269,8 +266,7 @@ s_child (const s_launch_t *l, char *const *argv, int errfd, pid_t parent)
 
 /*  -- start ---------------------------------------------------------------- */
 
-static void
-s_fail (st__wtask_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void s_fail (st__wtask_t *self, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
 static void
 s_fail (st__wtask_t *self, const char *fmt, ...)
@@ -325,7 +321,7 @@ s_spawn (st__wtask_t *self, const s_launch_t *l, char *const *argv)
         s_fail (self, "cannot fork: %s", strerror (fork_errno));
         return;
     }
-    setpgid (pid, pid);   /*  also in the child: whichever runs first wins, no race  */
+    setpgid (pid, pid); /*  also in the child: whichever runs first wins, no race  */
 
     s_child_error_t rec;
     size_t got = 0;
@@ -361,8 +357,8 @@ s_spawn (st__wtask_t *self, const s_launch_t *l, char *const *argv)
     uint64_t start_time = 0;
     if (st__proc_stat (pid, &start_time, NULL) != 0
         || st__pidfile_write (self->state_dir, self->name, pid, start_time) != 0)
-        st_warn ("task %s: cannot record process group %d in %s/run: %s", self->name, (int) pid,
-                 self->state_dir, strerror (errno));
+        st_warn ("task %s: cannot record process group %d in %s/run: %s", self->name, (int) pid, self->state_dir,
+                 strerror (errno));
 }
 
 /*  What every task starts with. state_dir NULL: a simulated task.  */
@@ -622,8 +618,7 @@ st__wtask_reap (st__wtask_t *self)
     if (r < 0) {
         /*  Someone else reaped it: the status is lost, not the fact that it ended.  */
         self->status.exit_code = -1;
-        snprintf (self->status.message, sizeof self->status.message, "exit status lost: %s",
-                  strerror (errno));
+        snprintf (self->status.message, sizeof self->status.message, "exit status lost: %s", strerror (errno));
     }
     else if (WIFSIGNALED (status))
         self->status.term_signal = WTERMSIG (status);
@@ -664,7 +659,7 @@ st__wtask_next_deadline (const st__wtask_t *self)
         return UINT64_MAX;
     if (self->simulated) {
         if (self->sim_ended)
-            return 0;       /*  due for st__wtask_reap  */
+            return 0; /*  due for st__wtask_reap  */
         return self->limit_at && self->limit_at < self->end_at ? self->limit_at : self->end_at;
     }
     uint64_t next = UINT64_MAX;

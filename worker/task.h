@@ -35,7 +35,7 @@
 #include "st_spec.h"
 #include "strata.pb-c.h"
 
-#define ST__WTASK_DEFAULT_GRACE_MS 10000u   /*  when a Launch says kill_grace_ms = 0  */
+#define ST__WTASK_DEFAULT_GRACE_MS 10000u /*  when a Launch says kill_grace_ms = 0  */
 #define ST__WTASK_MESSAGE_MAX 512
 
 /*  Environment: PATH=ST__WTASK_PATH, HOME (the worker's, when set), LANG=C.UTF-8;
@@ -45,19 +45,19 @@
 
 typedef struct {
     uint64_t job_id;
-    uint32_t index;             /*  rank or shard, 0-based  */
-    uint32_t attempt;           /*  1-based  */
+    uint32_t index;   /*  rank or shard, 0-based  */
+    uint32_t attempt; /*  1-based  */
 } st__wtask_key_t;
 
 /*  What the worker tells the scheduler about a task (mirrors Strata__TaskStatus).  */
 typedef struct {
     st__wtask_key_t key;
-    Strata__TaskState state;    /*  RUNNING, EXITED or START_FAILED  */
-    int32_t pid;                /*  0 when it never started  */
-    int32_t exit_code;          /*  EXITED without a signal  */
-    int32_t term_signal;        /*  EXITED by a signal, else 0  */
-    int timed_out;              /*  the worker stopped it at its time limit  */
-    char message[ST__WTASK_MESSAGE_MAX];  /*  why it did not start, or ""  */
+    Strata__TaskState state;             /*  RUNNING, EXITED or START_FAILED  */
+    int32_t pid;                         /*  0 when it never started  */
+    int32_t exit_code;                   /*  EXITED without a signal  */
+    int32_t term_signal;                 /*  EXITED by a signal, else 0  */
+    int timed_out;                       /*  the worker stopped it at its time limit  */
+    char message[ST__WTASK_MESSAGE_MAX]; /*  why it did not start, or ""  */
     uint64_t started_unix_ms;
     uint64_t finished_unix_ms;
 } st__wtask_status_t;
@@ -65,13 +65,13 @@ typedef struct {
 /*  What to run. Borrowed by st__wtask_start, which copies what it keeps.  */
 typedef struct {
     st__wtask_key_t key;
-    const char *const *argv;    /*  NULL-terminated, at least one element  */
-    const st_kv_t *env;         /*  Launch.env (NULL: none); overrides the base env  */
-    const char *workdir;        /*  NULL or "": the task dir under state_dir  */
-    uint32_t time_limit_s;      /*  0: none  */
-    uint32_t kill_grace_ms;     /*  0: ST__WTASK_DEFAULT_GRACE_MS  */
-    const char *gpu_list;       /*  CUDA_VISIBLE_DEVICES value ("0,2"), NULL: no GPUs  */
-    int local_rank;             /*  STRATA_LOCAL_RANK / LOCAL_RANK unless env has them; < 0: not set  */
+    const char *const *argv; /*  NULL-terminated, at least one element  */
+    const st_kv_t *env;      /*  Launch.env (NULL: none); overrides the base env  */
+    const char *workdir;     /*  NULL or "": the task dir under state_dir  */
+    uint32_t time_limit_s;   /*  0: none  */
+    uint32_t kill_grace_ms;  /*  0: ST__WTASK_DEFAULT_GRACE_MS  */
+    const char *gpu_list;    /*  CUDA_VISIBLE_DEVICES value ("0,2"), NULL: no GPUs  */
+    int local_rank;          /*  STRATA_LOCAL_RANK / LOCAL_RANK unless env has them; < 0: not set  */
 } st__wtask_spec_t;
 
 typedef struct st__wtask st__wtask_t;
@@ -136,7 +136,6 @@ int st__wtask_key_eq (const st__wtask_key_t *a, const st__wtask_key_t *b);
 
 /*  Log file path of a task: <state_dir>/logs/<job>/<index>.<attempt>.stdout|stderr.
  *  Returns 0, or -1 when it does not fit.  */
-int st__wtask_log_path (const char *state_dir, const st__wtask_key_t *key, int is_stderr,
-                      char *buf, size_t size);
+int st__wtask_log_path (const char *state_dir, const st__wtask_key_t *key, int is_stderr, char *buf, size_t size);
 
 #endif

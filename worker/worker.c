@@ -138,7 +138,9 @@ s_capacity (st__worker_t *self, const st__worker_config_t *cfg)
             st__resources_nvml_gpus (nvml_type, sizeof nvml_type);
     }
     snprintf (self->capacity.gpu_type, sizeof self->capacity.gpu_type, "%s",
-              type ? type : self->capacity.gpus ? nvml_type : "");
+              type                  ? type
+              : self->capacity.gpus ? nvml_type
+                                    : "");
 }
 
 /*  A hollow worker holds about ST__WORKER_HOLLOW_FDS_PER_NODE descriptors per
@@ -161,9 +163,8 @@ s_hollow_limits (st__worker_t *self, st_error_t *err)
     }
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
         st_error_set (err, ST_EINVAL, "hollow",
-                      "--hollow %zu needs about %llu open files (%u per node), but the limit is %llu",
-                      self->nnodes, (unsigned long long) need, ST__WORKER_HOLLOW_FDS_PER_NODE,
-                      (unsigned long long) rl.rlim_cur);
+                      "--hollow %zu needs about %llu open files (%u per node), but the limit is %llu", self->nnodes,
+                      (unsigned long long) need, ST__WORKER_HOLLOW_FDS_PER_NODE, (unsigned long long) rl.rlim_cur);
         st_error_hint (err, "raise the hard limit (ulimit -Hn, LimitNOFILE= under systemd), or spread the nodes "
                             "over several processes");
         return ST_EINVAL;
@@ -538,7 +539,7 @@ st__worker_run (st__worker_t *self, st_error_t *err)
     st__agent_open (self);
     s_log_start (self);
 
-    int all = 1;   /*  every node gets a pass: first time round, after a signal  */
+    int all = 1; /*  every node gets a pass: first time round, after a signal  */
     for (;;) {
         now = st_mono_ms ();
         if (s_stop_requested) {
@@ -572,7 +573,7 @@ st__worker_run (st__worker_t *self, st_error_t *err)
         for (int i = 0; i < n; i++) {
             void *ptr = events[i].data.ptr;
             if (ptr == self)
-                continue;   /*  the agent socket: drained every pass  */
+                continue; /*  the agent socket: drained every pass  */
             if (ptr)
                 st__worker_mark_unread (self, ptr);
             else {

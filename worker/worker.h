@@ -25,14 +25,15 @@
 
 #define ST__WORKER_DEFAULT_ENDPOINT "tcp://127.0.0.1:7700"
 #define ST__WORKER_DEFAULT_STATE_DIR "/var/lib/strata/worker"
-#define ST__WORKER_REGISTER_RETRY_MS 2000u   /*  after a refused registration  */
-#define ST__WORKER_STOP_GRACE_MAX_MS 10000u  /*  cap on a task's grace when the worker stops  */
-#define ST__WORKER_FLUSH_MS 2000u            /*  time to report task ends when stopping  */
-#define ST__WORKER_LOG_MAX_BYTES (256u * 1024u)  /*  cap on one LogData  */
-#define ST__WORKER_HOLLOW_MAX 100000         /*  --hollow at most  */
-#define ST__WORKER_HOLLOW_FDS_PER_NODE 2u    /*  a hollow node's connection and its socket's mailbox  */
-#define ST__WORKER_HOLLOW_FDS_SPARE 64u      /*  the process's own (ZeroMQ threads, epoll, pipe, stdio)  */
-#define ST__WORKER_HOLLOW_CONNECTS_PER_S 500u    /*  a hollow worker's nodes connect at this rate at start:
+#define ST__WORKER_REGISTER_RETRY_MS 2000u      /*  after a refused registration  */
+#define ST__WORKER_STOP_GRACE_MAX_MS 10000u     /*  cap on a task's grace when the worker stops  */
+#define ST__WORKER_FLUSH_MS 2000u               /*  time to report task ends when stopping  */
+#define ST__WORKER_LOG_MAX_BYTES (256u * 1024u) /*  cap on one LogData  */
+#define ST__WORKER_HOLLOW_MAX 100000            /*  --hollow at most  */
+#define ST__WORKER_HOLLOW_FDS_PER_NODE 2u       /*  a hollow node's connection and its socket's mailbox  */
+#define ST__WORKER_HOLLOW_FDS_SPARE 64u         /*  the process's own (ZeroMQ threads, epoll, pipe, stdio)  */
+#define ST__WORKER_HOLLOW_CONNECTS_PER_S \
+    500u /*  a hollow worker's nodes connect at this rate at start:
                                                  *  thousands of connects at once overflow the scheduler's
                                                  *  listen backlog, and dropped SYNs are retried 1, 3, 7, 15,
                                                  *  31 s later  */
@@ -40,22 +41,22 @@
 /*  Options (flags and config-file keys). Fields the parser fills are owned by
  *  the struct; st_config_free releases them.  */
 typedef struct {
-    char *config;                   /*  --config FILE  */
-    char *scheduler;                /*  --scheduler ENDPOINT  */
-    char *node;                     /*  --node NAME; NULL: the host name  */
-    char *pool;                     /*  --pool NAME  */
-    st_kv_t labels;                 /*  --label k=v, repeatable  */
-    uint32_t cpus_milli;            /*  --cpus; 0: online CPUs  */
-    uint64_t mem_mb;                /*  --memory; 0: MemTotal  */
-    int64_t gpus;                   /*  --gpus; -1: NVML device count  */
-    char *gpu_type;                 /*  --gpu-type; NULL/"": NVML name of device 0  */
-    char *state_dir;                /*  --state-dir DIR  */
-    uint64_t heartbeat_ms;          /*  --heartbeat-interval; RegisterReply may override  */
-    uint64_t scheduler_timeout_ms;  /*  --scheduler-timeout  */
-    char *log_level;                /*  --log-level  */
-    char *curve_key;                /*  --curve-key FILE: this worker's key pair (strata keygen NODE)  */
-    char *scheduler_key;            /*  --scheduler-key FILE: the scheduler's public key  */
-    int64_t hollow;                 /*  --hollow N: N emulated nodes, simulated tasks; 0: a real worker  */
+    char *config;                  /*  --config FILE  */
+    char *scheduler;               /*  --scheduler ENDPOINT  */
+    char *node;                    /*  --node NAME; NULL: the host name  */
+    char *pool;                    /*  --pool NAME  */
+    st_kv_t labels;                /*  --label k=v, repeatable  */
+    uint32_t cpus_milli;           /*  --cpus; 0: online CPUs  */
+    uint64_t mem_mb;               /*  --memory; 0: MemTotal  */
+    int64_t gpus;                  /*  --gpus; -1: NVML device count  */
+    char *gpu_type;                /*  --gpu-type; NULL/"": NVML name of device 0  */
+    char *state_dir;               /*  --state-dir DIR  */
+    uint64_t heartbeat_ms;         /*  --heartbeat-interval; RegisterReply may override  */
+    uint64_t scheduler_timeout_ms; /*  --scheduler-timeout  */
+    char *log_level;               /*  --log-level  */
+    char *curve_key;               /*  --curve-key FILE: this worker's key pair (strata keygen NODE)  */
+    char *scheduler_key;           /*  --scheduler-key FILE: the scheduler's public key  */
+    int64_t hollow;                /*  --hollow N: N emulated nodes, simulated tasks; 0: a real worker  */
 } st__worker_config_t;
 
 /*  Sets the non-string defaults (string defaults live in the option table).  */

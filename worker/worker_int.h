@@ -22,11 +22,11 @@
 #include "task.h"
 #include "worker.h"
 
-#define ST__WORKER_DONE_MAX 16384u   /*  ended tasks remembered to refuse a second start  */
+#define ST__WORKER_DONE_MAX 16384u /*  ended tasks remembered to refuse a second start  */
 
 typedef enum {
-    ST__CONN_REGISTERING = 0,       /*  Register sent (or due), no acceptance yet  */
-    ST__CONN_REGISTERED,            /*  RegisterReply accepted on this connection  */
+    ST__CONN_REGISTERING = 0, /*  Register sent (or due), no acceptance yet  */
+    ST__CONN_REGISTERED,      /*  RegisterReply accepted on this connection  */
 } st__conn_state_t;
 
 /*  What a held task (Launch mode HOLD) keeps of its Launch until an Exec
@@ -39,16 +39,16 @@ typedef struct {
     char gpu_list[ST__MAX_GPUS * 4 + 1];
 } st__held_t;
 
-#define ST__TOKEN_LEN 32            /*  hex digits of a task's STRATA_TASK_TOKEN  */
+#define ST__TOKEN_LEN 32 /*  hex digits of a task's STRATA_TASK_TOKEN  */
 
 /*  One live task and what it holds on the node.  */
 typedef struct {
     st__wtask_t *task;
-    uint32_t *gpu_idx;              /*  GPU indices it holds (owned), NULL when none  */
+    uint32_t *gpu_idx; /*  GPU indices it holds (owned), NULL when none  */
     uint32_t ngpus;
     int local_rank;
-    char token[ST__TOKEN_LEN + 1];  /*  names the task on the agent socket; "" on hollow nodes  */
-    st__held_t *held;               /*  held, no process yet (owned); NULL otherwise  */
+    char token[ST__TOKEN_LEN + 1]; /*  names the task on the agent socket; "" on hollow nodes  */
+    st__held_t *held;              /*  held, no process yet (owned); NULL otherwise  */
     /*  The latest progress the task reported; relayed at most every
      *  ST__PROGRESS_EVERY_MS, and when the task ends (agent.c).  */
     int progress_pending;
@@ -63,93 +63,93 @@ typedef struct {
 /*  A task's request relayed to the scheduler, waiting for its AgentReply (or,
  *  for a remote start, RemoteExited).  */
 typedef struct {
-    uint64_t fwd_seq;               /*  seq of the relayed envelope (the reply's reply_to)  */
-    uint64_t client_seq;            /*  seq of the task's request  */
-    st_peer_t peer;                 /*  the task's connection on the agent socket  */
-    uint64_t deadline_ms;           /*  monotonic; the task has given up by then  */
-    Strata__Envelope *remote;       /*  a RemoteExec (owned copy): re-sent after a reconnect; NULL otherwise  */
-    struct st__node *node;          /*  the node it was relayed through  */
+    uint64_t fwd_seq;         /*  seq of the relayed envelope (the reply's reply_to)  */
+    uint64_t client_seq;      /*  seq of the task's request  */
+    st_peer_t peer;           /*  the task's connection on the agent socket  */
+    uint64_t deadline_ms;     /*  monotonic; the task has given up by then  */
+    Strata__Envelope *remote; /*  a RemoteExec (owned copy): re-sent after a reconnect; NULL otherwise  */
+    struct st__node *node;    /*  the node it was relayed through  */
 } st__agent_call_t;
 
 typedef struct st__node st__node_t;
 
 struct st__node {
-    st__worker_t *w;                 /*  the process it lives in  */
-    size_t index;                   /*  in w->nodes  */
-    char *name;                     /*  --node, or "<node>-<index>" on a hollow worker  */
-    char *who;                      /*  log prefix: "" or "node <name>: " (st__node_who)  */
-    uint64_t instance;              /*  random per node and process  */
+    st__worker_t *w;   /*  the process it lives in  */
+    size_t index;      /*  in w->nodes  */
+    char *name;        /*  --node, or "<node>-<index>" on a hollow worker  */
+    char *who;         /*  log prefix: "" or "node <name>: " (st__node_who)  */
+    uint64_t instance; /*  random per node and process  */
 
     /*  Connection.  */
-    uint64_t open_at;               /*  monotonic ms of the first connect, 0: done (hollow nodes start in turn)  */
-    void *sock;                     /*  DEALER; recreated on reconnect  */
-    int sock_fd;                    /*  its ZMQ_FD, watched by the loop; -1: none  */
+    uint64_t open_at; /*  monotonic ms of the first connect, 0: done (hollow nodes start in turn)  */
+    void *sock;       /*  DEALER; recreated on reconnect  */
+    int sock_fd;      /*  its ZMQ_FD, watched by the loop; -1: none  */
     st__conn_state_t state;
-    uint64_t seq;                   /*  last envelope seq used; never reset  */
-    uint64_t register_seq;          /*  seq of the latest Register  */
-    uint64_t epoch;                 /*  from the accepted RegisterReply  */
-    uint64_t hb_ms;                 /*  heartbeat interval in force  */
-    uint64_t last_heard_ms;         /*  monotonic ms of the last valid message  */
-    uint64_t next_register_ms;      /*  UINT64_MAX: waiting for a RegisterReply  */
+    uint64_t seq;              /*  last envelope seq used; never reset  */
+    uint64_t register_seq;     /*  seq of the latest Register  */
+    uint64_t epoch;            /*  from the accepted RegisterReply  */
+    uint64_t hb_ms;            /*  heartbeat interval in force  */
+    uint64_t last_heard_ms;    /*  monotonic ms of the last valid message  */
+    uint64_t next_register_ms; /*  UINT64_MAX: waiting for a RegisterReply  */
     uint64_t next_hb_ms;
-    uint64_t bad_frames;            /*  malformed messages dropped  */
+    uint64_t bad_frames; /*  malformed messages dropped  */
 
     /*  Tasks.  */
-    st__slot_t *slots;              /*  live tasks  */
+    st__slot_t *slots; /*  live tasks  */
     size_t nslots;
     size_t slots_cap;
-    st__wtask_key_t *done;            /*  ring of ended tasks, grown up to ST__WORKER_DONE_MAX  */
+    st__wtask_key_t *done; /*  ring of ended tasks, grown up to ST__WORKER_DONE_MAX  */
     size_t done_n;
     size_t done_next;
     size_t done_cap;
-    st__outbox_t *outbox;            /*  unacknowledged task updates  */
+    st__outbox_t *outbox; /*  unacknowledged task updates  */
     st__gpu_set_t gpus;
 
     /*  The loop's bookkeeping (worker.c).  */
-    uint64_t due_ms;                /*  next timer of this node (st__node_next_due)  */
-    size_t heap_pos;                /*  in w->heap  */
-    int unread;                     /*  on w->unread: its socket may hold messages  */
+    uint64_t due_ms; /*  next timer of this node (st__node_next_due)  */
+    size_t heap_pos; /*  in w->heap  */
+    int unread;      /*  on w->unread: its socket may hold messages  */
 };
 
 struct st__worker {
     /*  Configuration, fixed after st__worker_new.  */
-    char *endpoint;                 /*  scheduler's worker endpoint  */
-    int curve;                      /*  connect with CURVE (keys below)  */
-    st_curve_keys_t keys;           /*  this worker's key pair  */
+    char *endpoint;       /*  scheduler's worker endpoint  */
+    int curve;            /*  connect with CURVE (keys below)  */
+    st_curve_keys_t keys; /*  this worker's key pair  */
     char scheduler_key[ST_CURVE_KEY_LEN + 1];
     char *pool;
     char *hostname;
-    char *state_dir;                /*  NULL on a hollow worker: it writes no files  */
+    char *state_dir; /*  NULL on a hollow worker: it writes no files  */
     st_kv_t labels;
-    st__resources_t capacity;        /*  of each node  */
-    uint64_t hb_cfg_ms;             /*  --heartbeat-interval  */
-    uint64_t sched_timeout_ms;      /*  --scheduler-timeout  */
-    int hollow;                     /*  --hollow: nodes run simulated tasks  */
-    int lock_fd;                    /*  holds the state dir's flock  */
-    int wake_rd;                    /*  self-pipe: signal handlers write, the loop reads  */
+    st__resources_t capacity;  /*  of each node  */
+    uint64_t hb_cfg_ms;        /*  --heartbeat-interval  */
+    uint64_t sched_timeout_ms; /*  --scheduler-timeout  */
+    int hollow;                /*  --hollow: nodes run simulated tasks  */
+    int lock_fd;               /*  holds the state dir's flock  */
+    int wake_rd;               /*  self-pipe: signal handlers write, the loop reads  */
     int wake_wr;
 
     void *ctx;
-    int epfd;                       /*  epoll: wake_rd and every node's ZMQ_FD  */
+    int epfd; /*  epoll: wake_rd and every node's ZMQ_FD  */
 
     st__node_t *nodes;
     size_t nnodes;
-    st__node_t **heap;              /*  min-heap of nodes by due_ms  */
-    st__node_t **unread;            /*  nodes whose socket must be read before waiting  */
+    st__node_t **heap;   /*  min-heap of nodes by due_ms  */
+    st__node_t **unread; /*  nodes whose socket must be read before waiting  */
     size_t nunread;
 
     /*  The agent socket (agent.c): tasks reach their worker here. Real workers only.  */
-    void *agent_sock;               /*  ROUTER bound at agent_endpoint, NULL: none  */
-    int agent_fd;                   /*  its ZMQ_FD, in epfd  */
-    char agent_endpoint[160];       /*  "ipc://<state_dir>/agent.sock", given to tasks as STRATA_RENDEZVOUS  */
-    st__agent_call_t *calls;        /*  relayed requests awaiting the scheduler's answer  */
+    void *agent_sock;         /*  ROUTER bound at agent_endpoint, NULL: none  */
+    int agent_fd;             /*  its ZMQ_FD, in epfd  */
+    char agent_endpoint[160]; /*  "ipc://<state_dir>/agent.sock", given to tasks as STRATA_RENDEZVOUS  */
+    st__agent_call_t *calls;  /*  relayed requests awaiting the scheduler's answer  */
     size_t ncalls;
     size_t calls_cap;
-    uint64_t agent_bad;             /*  requests refused (bad token, malformed)  */
+    uint64_t agent_bad; /*  requests refused (bad token, malformed)  */
 
     /*  Stopping.  */
-    int stop_signals;               /*  SIGTERM/SIGINT seen  */
-    uint64_t flush_until;           /*  monotonic ms to give up reporting, 0: not yet  */
+    int stop_signals;     /*  SIGTERM/SIGINT seen  */
+    uint64_t flush_until; /*  monotonic ms to give up reporting, 0: not yet  */
 };
 
 /*  node.c: one node.  */

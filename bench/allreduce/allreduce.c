@@ -63,7 +63,7 @@ s_measure (sc_comm_t *c, int what, float *buf, void *dst, const void *src, size_
 {
     char err[256];
     double runs[64];
-    for (int r = -1; r < reps; r++) {   /*  r = -1: warm-up, not kept  */
+    for (int r = -1; r < reps; r++) { /*  r = -1: warm-up, not kept  */
         if (sc_barrier (c, err, sizeof err) < 0) {
             fprintf (stderr, "strata-bench-allreduce: %s\n", err);
             return -1;
@@ -95,7 +95,7 @@ static int
 s_size_arg (const char *s, size_t *out)
 {
     char *end;
-    if (*s < '0' || *s > '9')                   /*  strtoull takes "-1" (as ULLONG_MAX) and blanks  */
+    if (*s < '0' || *s > '9') /*  strtoull takes "-1" (as ULLONG_MAX) and blanks  */
         return -1;
     errno = 0;
     unsigned long long v = strtoull (s, &end, 10);
@@ -108,7 +108,7 @@ s_size_arg (const char *s, size_t *out)
         shift = 20, end++;
     else if (*end == 'G' || *end == 'g')
         shift = 30, end++;
-    if (*end || v > (1ULL << 34) >> shift)      /*  before the shift: "99999999999G" must not wrap  */
+    if (*end || v > (1ULL << 34) >> shift) /*  before the shift: "99999999999G" must not wrap  */
         return -1;
     v <<= shift;
     if (v < sizeof (float))
@@ -134,7 +134,7 @@ main (int argc, char **argv)
     sc_options_t o = { .backend = SC_MPI, .argc = &argc, .argv = &argv };
     size_t lo = 1024, hi = (size_t) 64 << 20, budget = (size_t) 128 << 20;
     int reps = 5;
-    for (int i = 1; i < argc; i += 2) {     /*  a flag and its value  */
+    for (int i = 1; i < argc; i += 2) { /*  a flag and its value  */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = !v;
         if (bad)
@@ -149,11 +149,12 @@ main (int argc, char **argv)
             bad = s_size_arg (v, &budget) < 0;
         else if (strcmp (argv[i], "--reps") == 0) {
             char *end;
-            long r = strtol (v, &end, 10);  /*  atoi took "5x" and "99999999999"  */
+            long r = strtol (v, &end, 10); /*  atoi took "5x" and "99999999999"  */
             bad = end == v || *end || r < 1 || r > 64;
             if (!bad)
                 reps = (int) r;
-        } else
+        }
+        else
             bad = 1;
         if (bad) {
             fprintf (stderr, "usage: mpirun -np N strata-bench-allreduce [--backend auto|mpi|nccl] [--min BYTES] "
@@ -190,9 +191,11 @@ main (int argc, char **argv)
 
     double factor = n > 1 ? 2.0 * (n - 1) / n : 0.0;
     if (rank == 0) {
-        printf ("ranks: %d; backend: %s; median of %d runs, each k operations (k = clamp(%zu MiB / size, 2, 2000))\n\n",
-                n, sc_backend_name (c), reps, budget >> 20);
-        printf ("| size | k | allreduce time (us) | algbw (GB/s) | busbw (GB/s) | memcpy (GB/s) | busbw / memcpy |\n");
+        printf (
+            "ranks: %d; backend: %s; median of %d runs, each k operations (k = clamp(%zu MiB / size, 2, 2000))\n\n",
+            n, sc_backend_name (c), reps, budget >> 20);
+        printf (
+            "| size | k | allreduce time (us) | algbw (GB/s) | busbw (GB/s) | memcpy (GB/s) | busbw / memcpy |\n");
         printf ("|---:|---:|---:|---:|---:|---:|---:|\n");
         fflush (stdout);
     }
@@ -221,7 +224,8 @@ main (int argc, char **argv)
         int bad = !h;
         for (size_t i = 0; !bad && i < cnt; i++)
             h[i] = (float) (rank + 1);
-        if (bad || sc_mem_put (c, buf, h, lo, err, sizeof err) < 0 || sc_allreduce (c, buf, cnt, SC_SUM, err, sizeof err) < 0
+        if (bad || sc_mem_put (c, buf, h, lo, err, sizeof err) < 0
+            || sc_allreduce (c, buf, cnt, SC_SUM, err, sizeof err) < 0
             || sc_mem_get (c, h, buf, lo, err, sizeof err) < 0)
             bad = 1;
         for (size_t i = 0; !bad && i < cnt; i++)

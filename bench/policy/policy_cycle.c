@@ -55,10 +55,10 @@ s_ms (void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static const char *const s_regions [] = {"eu-central", "eu-west", "us-east", "me-central", "ap-east"};
-static const char *const s_jurs [] = {"EU", "EU", "US", "SA", "CN"};
-static const char *const s_sites [] = {"onprem", "private_cloud", "public_cloud", "edge"};
-static const char *const s_classes [] = {"public", "internal", "confidential", "restricted"};
+static const char *const s_regions[] = { "eu-central", "eu-west", "us-east", "me-central", "ap-east" };
+static const char *const s_jurs[] = { "EU", "EU", "US", "SA", "CN" };
+static const char *const s_sites[] = { "onprem", "private_cloud", "public_cloud", "edge" };
+static const char *const s_classes[] = { "public", "internal", "confidential", "restricted" };
 
 static sp_cluster_t *
 s_cluster (size_t npools)
@@ -78,7 +78,7 @@ s_cluster (size_t npools)
         used += snprintf (y + used, cap - used,
                           "  - {name: pool%02zu, site: %s, region: %s, jurisdiction: %s, clearance: %s, "
                           "cost_gpu_hour: %.2f, cost_cpu_hour: 0.0%zu, pue: %.2f, carbon_g_per_kwh: %zu}\n",
-                          p, s_sites [p % 4], s_regions [r], s_jurs [r], s_classes [(p / 2) % 4],
+                          p, s_sites[p % 4], s_regions[r], s_jurs[r], s_classes[(p / 2) % 4],
                           0.5 + (double) (p * 37 % 30) / 10.0, 1 + p % 5, 1.1 + (double) (p % 5) / 10.0,
                           50 + p * 53 % 600);
     }
@@ -92,7 +92,9 @@ s_cluster (size_t npools)
                       "tenants:\n");
     for (int t = 0; t < 20; t++)
         used += snprintf (y + used, cap - used, "  - {name: tenant%02d, weight: %d, gpu_quota: %d}\n", t, 1 + t % 3,
-                          t == 19 ? 0 : t % 4 == 0 ? 256 : -1);
+                          t == 19      ? 0
+                          : t % 4 == 0 ? 256
+                                       : -1);
     st_error_t err;
     sp_cluster_t *c = sp_cluster_parse (y, used, &err);
     if (!c)
@@ -108,19 +110,19 @@ typedef struct {
     sp_job_t *jobs;
     size_t njobs, cap;
     sp_node_t **placed_store;
-    char (*tenants) [16];
+    char (*tenants)[16];
 } s_world_t;
 
-static const char *const s_gpu_types [] = {"H100", "A100", "L4", ""};
-static const char *const s_pref_h [] = {"H100", "A100"};
-static const char *const s_pref_a [] = {"A100"};
-static const char *const s_pref_l [] = {"L4", "A100"};
-static const char *const s_res_eu [] = {"EU"};
-static const char *const s_res_eu_us [] = {"EU", "US"};
-static const char *const s_res_cn_sa [] = {"CN", "SA"};
-static const char *const s_queues [] = {"prod", "research", "default"};
-static char s_tenant_names [20][24];
-static char s_node_names [65536][24];
+static const char *const s_gpu_types[] = { "H100", "A100", "L4", "" };
+static const char *const s_pref_h[] = { "H100", "A100" };
+static const char *const s_pref_a[] = { "A100" };
+static const char *const s_pref_l[] = { "L4", "A100" };
+static const char *const s_res_eu[] = { "EU" };
+static const char *const s_res_eu_us[] = { "EU", "US" };
+static const char *const s_res_cn_sa[] = { "CN", "SA" };
+static const char *const s_queues[] = { "prod", "research", "default" };
+static char s_tenant_names[20][24];
+static char s_node_names[65536][24];
 
 static void
 s_nodes (s_world_t *w, const s_opts_t *o)
@@ -129,17 +131,24 @@ s_nodes (s_world_t *w, const s_opts_t *o)
     w->nodes = calloc (o->nodes, sizeof *w->nodes);
     w->labels = calloc (o->nodes, sizeof *w->labels);
     for (size_t i = 0; i < o->nodes; i++) {
-        sp_node_t *n = &w->nodes [i];
+        sp_node_t *n = &w->nodes[i];
         size_t pool = i % o->pools, kind = (pool + i / o->pools % 7 / 6) % 4;
-        char rack [32], nv [32];
-        snprintf (s_node_names [i], sizeof s_node_names [i], "n%05u", (unsigned) i);
+        char rack[32], nv[32];
+        snprintf (s_node_names[i], sizeof s_node_names[i], "n%05u", (unsigned) i);
         snprintf (rack, sizeof rack, "r%zu", i / o->pools / 16);
         snprintf (nv, sizeof nv, "nv%zu", i / o->pools / 4);
-        st_kv_add (&w->labels [i], "rack", rack);
-        st_kv_add (&w->labels [i], "nvlink_domain", nv);
-        *n = (sp_node_t) {.name = s_node_names [i], .pool = (int) pool, .gpu_type = s_gpu_types [kind],
-                          .labels = &w->labels [i], .cap_cpus_milli = kind == 3 ? 64000 : 96000,
-                          .cap_mem_mb = 512 * 1024, .cap_gpus = kind == 2 ? 4 : kind == 3 ? 0 : 8, .schedulable = 1};
+        st_kv_add (&w->labels[i], "rack", rack);
+        st_kv_add (&w->labels[i], "nvlink_domain", nv);
+        *n = (sp_node_t) { .name = s_node_names[i],
+                           .pool = (int) pool,
+                           .gpu_type = s_gpu_types[kind],
+                           .labels = &w->labels[i],
+                           .cap_cpus_milli = kind == 3 ? 64000 : 96000,
+                           .cap_mem_mb = 512 * 1024,
+                           .cap_gpus = kind == 2   ? 4
+                                       : kind == 3 ? 0
+                                                   : 8,
+                           .schedulable = 1 };
     }
 }
 
@@ -149,8 +158,8 @@ s_job (s_world_t *w, sp_job_t *j, uint64_t id, double now)
 {
     memset (j, 0, sizeof *j);
     j->id = id;
-    j->tenant = s_tenant_names [s_pick (20)];
-    j->queue = s_queues [s_pick (3)];
+    j->tenant = s_tenant_names[s_pick (20)];
+    j->queue = s_queues[s_pick (3)];
     j->priority = s_pick (10) == 0 ? 10 : 0;
     j->preemptible = s_pick (3) != 0;
     j->gang = 1;
@@ -176,28 +185,48 @@ s_job (s_world_t *w, sp_job_t *j, uint64_t id, double now)
         j->gpus = 1;
     }
     switch (s_pick (4)) {
-    case 0: j->gpu_types = s_pref_h; j->ngpu_types = 2; break;
-    case 1: j->gpu_types = s_pref_a; j->ngpu_types = 1; break;
-    case 2: j->gpu_types = s_pref_l; j->ngpu_types = 2; break;
-    default: break;
+    case 0:
+        j->gpu_types = s_pref_h;
+        j->ngpu_types = 2;
+        break;
+    case 1:
+        j->gpu_types = s_pref_a;
+        j->ngpu_types = 1;
+        break;
+    case 2:
+        j->gpu_types = s_pref_l;
+        j->ngpu_types = 2;
+        break;
+    default:
+        break;
     }
     switch (s_pick (5)) {
-    case 0: j->residency = s_res_eu; j->nresidency = 1; break;
-    case 1: j->residency = s_res_eu_us; j->nresidency = 2; break;
-    case 2: j->residency = s_res_cn_sa; j->nresidency = 2; break;
-    default: break;
+    case 0:
+        j->residency = s_res_eu;
+        j->nresidency = 1;
+        break;
+    case 1:
+        j->residency = s_res_eu_us;
+        j->nresidency = 2;
+        break;
+    case 2:
+        j->residency = s_res_cn_sa;
+        j->nresidency = 2;
+        break;
+    default:
+        break;
     }
     j->classification = (sp_class_t) (s_pick (8) < 6 ? s_pick (2) : 2 + s_pick (2));
     if (s_pick (4) == 0) {
-        j->near = s_regions [s_pick (5)];
+        j->near = s_regions[s_pick (5)];
         j->max_latency_ms = s_pick (2) ? 150 : 0;
     }
     if (s_pick (5) == 0)
         j->model = s_pick (2) ? "auto" : "euro";
-    sp_weights_for_prefer ((const char *[]) {"cost", "latency", "energy", "balanced"} [s_pick (4)], &j->weights);
+    sp_weights_for_prefer ((const char *[]) { "cost", "latency", "energy", "balanced" }[s_pick (4)], &j->weights);
     j->time_limit_s = s_pick (4) ? 600 * (1 + s_pick (36)) : 0;
     j->submit_s = now - s_pick (3600);
-    j->placed = &w->placed_store [(id - 1) * 16];
+    j->placed = &w->placed_store[(id - 1) * 16];
     (void) w;
 }
 
@@ -205,7 +234,7 @@ static void
 s_add_job (s_world_t *w, double now)
 {
     size_t i = w->njobs++;
-    s_job (w, &w->jobs [i], i + 1, now);
+    s_job (w, &w->jobs[i], i + 1, now);
 }
 
 static int
@@ -219,25 +248,25 @@ static void
 s_apply (sp_result_t *res, double now)
 {
     for (size_t i = 0; i < res->nplacements; i++) {
-        sp_placement_t *p = &res->placements [i];
+        sp_placement_t *p = &res->placements[i];
         sp_job_t *j = p->job;
         for (uint32_t t = 0; t < j->ntasks; t++) {
-            sp_node_take (p->nodes [t], j);
-            j->placed [t] = p->nodes [t];
+            sp_node_take (p->nodes[t], j);
+            j->placed[t] = p->nodes[t];
         }
         j->running = 1;
         j->start_s = now;
     }
     for (size_t i = 0; i < res->npreemptions; i++)
-        res->preemptions [i].victim->stopping = 1;
+        res->preemptions[i].victim->stopping = 1;
 }
 
 static void
 s_end (sp_job_t *j)
 {
     for (uint32_t t = 0; t < j->ntasks; t++) {
-        sp_node_give (j->placed [t], j);
-        j->placed [t] = NULL;
+        sp_node_give (j->placed[t], j);
+        j->placed[t] = NULL;
     }
     j->running = 0;
     j->stopping = 0;
@@ -246,27 +275,27 @@ s_end (sp_job_t *j)
 int
 main (int argc, char **argv)
 {
-    s_opts_t o = {5000, 20, 50000, 200, SP_POLICY_DEFAULT, 1};
+    s_opts_t o = { 5000, 20, 50000, 200, SP_POLICY_DEFAULT, 1 };
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp (argv [i], "--nodes") == 0)
-            o.nodes = strtoul (argv [i + 1], NULL, 10);
-        else if (strcmp (argv [i], "--pools") == 0)
-            o.pools = strtoul (argv [i + 1], NULL, 10);
-        else if (strcmp (argv [i], "--jobs") == 0)
-            o.jobs = strtoul (argv [i + 1], NULL, 10);
-        else if (strcmp (argv [i], "--cycles") == 0)
-            o.cycles = strtoul (argv [i + 1], NULL, 10);
-        else if (strcmp (argv [i], "--seed") == 0)
-            o.seed = strtoull (argv [i + 1], NULL, 10);
-        else if (strcmp (argv [i], "--policy") == 0) {
-            if (sp_policy_parse (argv [i + 1], &o.policy) != 0) {
-                fprintf (stderr, "unknown policy %s\n", argv [i + 1]);
+        if (strcmp (argv[i], "--nodes") == 0)
+            o.nodes = strtoul (argv[i + 1], NULL, 10);
+        else if (strcmp (argv[i], "--pools") == 0)
+            o.pools = strtoul (argv[i + 1], NULL, 10);
+        else if (strcmp (argv[i], "--jobs") == 0)
+            o.jobs = strtoul (argv[i + 1], NULL, 10);
+        else if (strcmp (argv[i], "--cycles") == 0)
+            o.cycles = strtoul (argv[i + 1], NULL, 10);
+        else if (strcmp (argv[i], "--seed") == 0)
+            o.seed = strtoull (argv[i + 1], NULL, 10);
+        else if (strcmp (argv[i], "--policy") == 0) {
+            if (sp_policy_parse (argv[i + 1], &o.policy) != 0) {
+                fprintf (stderr, "unknown policy %s\n", argv[i + 1]);
                 return 2;
             }
         }
         else {
             fprintf (stderr, "usage: %s [--nodes N] [--pools N] [--jobs N] [--cycles N] [--policy P] [--seed S]\n",
-                     argv [0]);
+                     argv[0]);
             return 2;
         }
     }
@@ -276,11 +305,11 @@ main (int argc, char **argv)
     }
     s_rng = o.seed * 0x9E3779B97F4A7C15ull + 1;
     for (int t = 0; t < 20; t++)
-        snprintf (s_tenant_names [t], sizeof s_tenant_names [t], "tenant%02d", t);
+        snprintf (s_tenant_names[t], sizeof s_tenant_names[t], "tenant%02d", t);
     sp_cluster_t *c = s_cluster (o.pools);
     if (!c)
         return 1;
-    s_world_t w = {0};
+    s_world_t w = { 0 };
     s_nodes (&w, &o);
     /*  Every job ever made: the initial queue plus one arrival per ending.  */
     w.cap = 2 * o.jobs + o.cycles * 64 + 16;
@@ -293,22 +322,22 @@ main (int argc, char **argv)
     sp_node_t **nodes = malloc (w.nnodes * sizeof *nodes);
     sp_job_t **pending = malloc (w.cap * sizeof *pending), **running = malloc (w.cap * sizeof *running);
     for (size_t i = 0; i < w.nnodes; i++)
-        nodes [i] = &w.nodes [i];
+        nodes[i] = &w.nodes[i];
     double *ms = calloc (o.cycles + 1, sizeof *ms);
-    sp_result_t res = {0};
+    sp_result_t res = { 0 };
     size_t steady_placed = 0, cold_placed = 0;
     double cold_ms = 0, steady_total = 0;
     size_t cycle_extra = 0;
     for (size_t cycle = 0; cycle <= o.cycles + 1; cycle++) {
         size_t np = 0, nr = 0;
         for (size_t i = 0; i < w.njobs; i++) {
-            sp_job_t *j = &w.jobs [i];
+            sp_job_t *j = &w.jobs[i];
             if (j->id == 0)
-                continue;   /*  finished  */
+                continue; /*  finished  */
             if (j->running)
-                running [nr++] = j;
+                running[nr++] = j;
             else
-                pending [np++] = j;
+                pending[np++] = j;
         }
         sp_params_t params;
         sp_params_defaults (&params, o.policy, now);
@@ -336,17 +365,18 @@ main (int argc, char **argv)
             cycle_extra = 1;
             continue;
         }
-        ms [cycle - 1 - cycle_extra] = dt;
-        if (getenv ("STRATA_BENCH_VERBOSE"))
-        {
+        ms[cycle - 1 - cycle_extra] = dt;
+        if (getenv ("STRATA_BENCH_VERBOSE")) {
             uint64_t free_gpus = 0, gpus = 0;
             for (size_t i = 0; i < w.nnodes; i++) {
-                free_gpus += w.nodes [i].cap_gpus - w.nodes [i].used_gpus;
-                gpus += w.nodes [i].cap_gpus;
+                free_gpus += w.nodes[i].cap_gpus - w.nodes[i].used_gpus;
+                gpus += w.nodes[i].cap_gpus;
             }
-            fprintf (stderr, "cycle %zu: %.2f ms, %zu pending, %zu running, %zu placed, %zu preempted, %llu of %llu GPUs free\n",
-                     cycle, dt, np, nr, res.nplacements, res.npreemptions, (unsigned long long) free_gpus,
-                     (unsigned long long) gpus);
+            fprintf (
+                stderr,
+                "cycle %zu: %.2f ms, %zu pending, %zu running, %zu placed, %zu preempted, %llu of %llu GPUs free\n",
+                cycle, dt, np, nr, res.nplacements, res.npreemptions, (unsigned long long) free_gpus,
+                (unsigned long long) gpus);
         }
         steady_total += dt;
         steady_placed += res.nplacements;
@@ -354,7 +384,7 @@ main (int argc, char **argv)
         now += 60;
         size_t ended = 0;
         for (size_t k = 0; k < nr && ended < 32; k++) {
-            sp_job_t *j = running [s_pick ((uint32_t) nr)];
+            sp_job_t *j = running[s_pick ((uint32_t) nr)];
             if (!j->running || j->stopping)
                 continue;
             s_end (j);
@@ -362,8 +392,8 @@ main (int argc, char **argv)
             ended++;
         }
         for (size_t i = 0; i < res.npreemptions; i++)
-            if (res.preemptions [i].victim->running) {
-                s_end (res.preemptions [i].victim);
+            if (res.preemptions[i].victim->running) {
+                s_end (res.preemptions[i].victim);
             }
         for (size_t k = 0; k < ended && w.njobs < w.cap; k++)
             s_add_job (&w, now);
@@ -373,12 +403,12 @@ main (int argc, char **argv)
     size_t p99 = (size_t) ceil (o.cycles * 0.99) - 1;
     printf ("steady %zu cycles (full cluster, %zu pending, policy %s): p50 %.2f ms, p99 %.2f ms, max %.2f ms; "
             "%zu placed (%.0f placements/s of cycle time)\n",
-            o.cycles, o.jobs, sp_policy_name (o.policy), ms [o.cycles / 2], ms [p99], ms [o.cycles - 1], steady_placed,
+            o.cycles, o.jobs, sp_policy_name (o.policy), ms[o.cycles / 2], ms[p99], ms[o.cycles - 1], steady_placed,
             steady_total > 0 ? steady_placed / (steady_total / 1e3) : 0.0);
     sp_result_clear (&res);
     sp_engine_free (&e);
     for (size_t i = 0; i < w.nnodes; i++)
-        st_kv_free (&w.labels [i]);
+        st_kv_free (&w.labels[i]);
     free (w.labels);
     free (w.nodes);
     free (w.jobs);

@@ -40,7 +40,7 @@
 typedef struct {
     const char *name;
     int layers, dim, heads, seq, batch;
-    int infer_div;                      /*  inference over --infer-lines / this many lines  */
+    int infer_div; /*  inference over --infer-lines / this many lines  */
 } s_size_t;
 
 /*  default: strata-twin-train's defaults. A line costs 1 + max-new forward
@@ -106,7 +106,7 @@ s_sgemm (int n, int reps)
         b[i] = (float) (twin_rng_next (&rng) >> 40) / 16777216.0f - 0.5f;
         c[i] = 0;
     }
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);   /*  warm-up  */
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); /*  warm-up  */
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
         double t0 = twin_now ();
@@ -174,7 +174,7 @@ s_measure (const s_size_t *z, const twin_data_t *d, double seconds, long infer_l
     double t0 = 0;
     for (long i = 0;; i++) {
         if (i == 2)
-            t0 = twin_now ();                      /*  after 2 warm-up steps  */
+            t0 = twin_now (); /*  after 2 warm-up steps  */
         twin_data_batch (d, key, &cursor, z->seq, z->batch, 0, 1, tok);
         float loss = twin_forward (m, tok, z->batch, z->seq);
         twin_backward (m, tok);
@@ -248,7 +248,7 @@ main (int argc, char **argv)
             max_new = atoi (argv[++i]);
         else {
             fprintf (stderr, "usage: strata-bench-twin [--quick] [--seconds S] [--data PATH] [--infer-lines N] "
-                     "[--max-new N]\n");
+                             "[--max-new N]\n");
             return strcmp (argv[i], "--help") == 0 ? 0 : 2;
         }
     }

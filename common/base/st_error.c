@@ -9,7 +9,9 @@ const char *
 st_strerror (st_rc_t rc)
 {
     switch (rc) {
-#define ST__TEXT(name, val, text) case ST_##name: return text;
+#define ST__TEXT(name, val, text) \
+    case ST_##name:               \
+        return text;
         ST_ERRNO_MAP (ST__TEXT)
 #undef ST__TEXT
     }

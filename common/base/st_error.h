@@ -8,21 +8,21 @@
 
 #include <stddef.h>
 
-#define ST_ERRNO_MAP(X)                                             \
-    X (OK,        0,   "success")                                   \
-    X (EINVAL,   -1,   "invalid argument")                          \
-    X (ENOMEM,   -2,   "out of memory")                             \
-    X (EIO,      -3,   "input/output error")                        \
-    X (EPROTO,   -4,   "malformed message")                         \
-    X (ETOOBIG,  -5,   "message too large")                         \
-    X (ENOTFOUND,-6,   "not found")                                 \
-    X (ECONFLICT,-7,   "conflict")                                  \
-    X (EDB,      -8,   "database error")                            \
-    X (ETIMEDOUT,-9,   "timed out")                                 \
-    X (EUNAVAIL,-10,   "unavailable")                               \
-    X (ESTATE,  -11,   "illegal state transition")                  \
-    X (EAGAIN,  -12,   "try again")                                 \
-    X (EVERSION,-13,   "protocol version mismatch")
+#define ST_ERRNO_MAP(X)                         \
+    X (OK, 0, "success")                        \
+    X (EINVAL, -1, "invalid argument")          \
+    X (ENOMEM, -2, "out of memory")             \
+    X (EIO, -3, "input/output error")           \
+    X (EPROTO, -4, "malformed message")         \
+    X (ETOOBIG, -5, "message too large")        \
+    X (ENOTFOUND, -6, "not found")              \
+    X (ECONFLICT, -7, "conflict")               \
+    X (EDB, -8, "database error")               \
+    X (ETIMEDOUT, -9, "timed out")              \
+    X (EUNAVAIL, -10, "unavailable")            \
+    X (ESTATE, -11, "illegal state transition") \
+    X (EAGAIN, -12, "try again")                \
+    X (EVERSION, -13, "protocol version mismatch")
 
 typedef enum {
 #define ST__RC(name, val, text) ST_##name = val,
@@ -31,10 +31,10 @@ typedef enum {
 } st_rc_t;
 
 typedef struct {
-    st_rc_t rc;          /*  the code, ST_OK when nothing went wrong  */
-    char field[128];     /*  dotted path of the offending input field, or ""  */
-    char msg[512];       /*  what went wrong, lowercase, no trailing period  */
-    char hint[256];      /*  what to do about it, or ""  */
+    st_rc_t rc;      /*  the code, ST_OK when nothing went wrong  */
+    char field[128]; /*  dotted path of the offending input field, or ""  */
+    char msg[512];   /*  what went wrong, lowercase, no trailing period  */
+    char hint[256];  /*  what to do about it, or ""  */
 } st_error_t;
 
 /*  Static text for a code; never NULL.  */

@@ -11,21 +11,24 @@
 #include <stddef.h>
 
 enum {
-    ST_FIELD_LOWER = 1u << 0,       /*  a-z  */
-    ST_FIELD_UPPER = 1u << 1,       /*  A-Z  */
-    ST_FIELD_DIGIT = 1u << 2,       /*  0-9  */
-    ST_FIELD_ANY = 1u << 3,         /*  any character (still valid UTF-8, no NUL)  */
+    ST_FIELD_LOWER = 1u << 0, /*  a-z  */
+    ST_FIELD_UPPER = 1u << 1, /*  A-Z  */
+    ST_FIELD_DIGIT = 1u << 2, /*  0-9  */
+    ST_FIELD_ANY = 1u << 3,   /*  any character (still valid UTF-8, no NUL)  */
     ST_FIELD_ALNUM = ST_FIELD_LOWER | ST_FIELD_UPPER | ST_FIELD_DIGIT,
 };
 
 typedef struct {
-    size_t max;             /*  bytes; 0: no limit  */
-    unsigned classes;       /*  ST_FIELD_* bits  */
-    const char *extra;      /*  ASCII punctuation allowed besides the classes, or NULL  */
+    size_t max;        /*  bytes; 0: no limit  */
+    unsigned classes;  /*  ST_FIELD_* bits  */
+    const char *extra; /*  ASCII punctuation allowed besides the classes, or NULL  */
 } st_field_t;
 
 /*  Names: 1..max of letters, digits, '.', '_', '-' (a job's name, a pool's, a tenant's).  */
-#define ST_FIELD_NAME(max) { (max), ST_FIELD_ALNUM, "._-" }
+#define ST_FIELD_NAME(max)           \
+    {                                \
+        (max), ST_FIELD_ALNUM, "._-" \
+    }
 
 /*  The len bytes at text (which may hold a NUL, refused) follow rule.  */
 bool st_field_ok (const char *text, size_t len, const st_field_t *rule);

@@ -12,9 +12,9 @@ st_kv_free (st_kv_t *kv)
     if (!kv)
         return;
     for (size_t i = 0; i < kv->n; i++) {
-        free (kv->keys [i]);
+        free (kv->keys[i]);
         if (kv->vals)
-            free (kv->vals [i]);
+            free (kv->vals[i]);
     }
     free (kv->keys);
     free (kv->vals);
@@ -30,8 +30,8 @@ st_kv_get (const st_kv_t *kv, const char *key)
     if (!kv || !key)
         return NULL;
     for (size_t i = 0; i < kv->n; i++)
-        if (strcmp (kv->keys [i], key) == 0)
-            return kv->vals [i];
+        if (strcmp (kv->keys[i], key) == 0)
+            return kv->vals[i];
     return NULL;
 }
 
@@ -53,8 +53,8 @@ st_kv_add (st_kv_t *kv, const char *key, const char *val)
         free (v);
         return -1;
     }
-    kv->keys [kv->n] = k;
-    kv->vals [kv->n] = v;
+    kv->keys[kv->n] = k;
+    kv->vals[kv->n] = v;
     kv->n++;
     return 0;
 }

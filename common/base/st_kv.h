@@ -6,13 +6,13 @@
 
 #include <stddef.h>
 
-#define ST_KV_MAX 65536     /*  pairs in one list: far past any spec or config limit  */
+#define ST_KV_MAX 65536 /*  pairs in one list: far past any spec or config limit  */
 
 typedef struct {
     char **keys;
     char **vals;
     size_t n;
-    size_t cap;             /*  room in keys and in vals (st_vec)  */
+    size_t cap; /*  room in keys and in vals (st_vec)  */
 } st_kv_t;
 
 void st_kv_free (st_kv_t *kv);

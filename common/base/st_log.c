@@ -60,8 +60,8 @@ st_log (st_log_level_t level, const char *fmt, ...)
     struct tm tm;
     gmtime_r (&tv.tv_sec, &tm);
     int n = (int) strftime (line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += snprintf (line + n, sizeof line - (size_t) n, ".%03dZ %s[%d] %s ", (int) (tv.tv_usec / 1000),
-                   s_component, (int) getpid (), s_names[level]);
+    n += snprintf (line + n, sizeof line - (size_t) n, ".%03dZ %s[%d] %s ", (int) (tv.tv_usec / 1000), s_component,
+                   (int) getpid (), s_names[level]);
     va_list ap;
     va_start (ap, fmt);
     int m = vsnprintf (line + n, sizeof line - (size_t) n, fmt, ap);

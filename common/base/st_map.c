@@ -15,7 +15,7 @@ typedef struct s_entry {
 
 struct st_map {
     s_entry_t **buckets;
-    size_t nbuckets;     /*  power of two  */
+    size_t nbuckets; /*  power of two  */
     size_t size;
 };
 
@@ -85,7 +85,7 @@ s_grow (st_map_t *self)
     size_t n = self->nbuckets * 2;
     s_entry_t **b = calloc (n, sizeof *b);
     if (!b)
-        return;     /*  stay at the current size: slower, still correct  */
+        return; /*  stay at the current size: slower, still correct  */
     for (size_t i = 0; i < self->nbuckets; i++)
         for (s_entry_t *e = self->buckets[i], *next; e; e = next) {
             next = e->next;

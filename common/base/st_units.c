@@ -11,7 +11,7 @@ int
 st_parse_mem_mb (const char *text, uint64_t *mb)
 {
     /*  Exact decimal arithmetic in KiB: "1.5G" is 1536 MiB, "1K" rounds up to 1 MiB.  */
-    const uint64_t limit_kib = 1ull << 50;   /*  1 EiB: far past any range, small enough not to overflow  */
+    const uint64_t limit_kib = 1ull << 50; /*  1 EiB: far past any range, small enough not to overflow  */
     uint64_t whole = 0, frac = 0, frac_scale = 1, unit_kib = 1024;
     const char *p = text;
     int digits = 0;
@@ -32,7 +32,7 @@ st_parse_mem_mb (const char *text, uint64_t *mb)
                 frac_scale *= 10;
             }
             else if (*p != '0')
-                return -1;   /*  more precision than a KiB can carry  */
+                return -1; /*  more precision than a KiB can carry  */
             p++;
             digits++;
         }
@@ -40,11 +40,29 @@ st_parse_mem_mb (const char *text, uint64_t *mb)
     if (digits == 0)
         return -1;
     switch (*p) {
-    case 'k': case 'K': unit_kib = 1; p++; break;
-    case 'm': case 'M': unit_kib = 1024; p++; break;
-    case 'g': case 'G': unit_kib = 1024ull * 1024; p++; break;
-    case 't': case 'T': unit_kib = 1024ull * 1024 * 1024; p++; break;
-    default: has_unit = false; break;
+    case 'k':
+    case 'K':
+        unit_kib = 1;
+        p++;
+        break;
+    case 'm':
+    case 'M':
+        unit_kib = 1024;
+        p++;
+        break;
+    case 'g':
+    case 'G':
+        unit_kib = 1024ull * 1024;
+        p++;
+        break;
+    case 't':
+    case 'T':
+        unit_kib = 1024ull * 1024 * 1024;
+        p++;
+        break;
+    default:
+        has_unit = false;
+        break;
     }
     /*  "M", "Mi", "MB" and "MiB" all mean mebibytes; a bare "B" would mean bytes and is refused.  */
     if (has_unit && *p == 'i')
@@ -66,7 +84,7 @@ st_parse_duration_s (const char *text, uint32_t *seconds)
     uint64_t value = 0, ms;
     if (!text || !seconds || !*text)
         return -1;
-    if (text [strspn (text, "0123456789")] == '\0') {
+    if (text[strspn (text, "0123456789")] == '\0') {
         /*  A bare number is seconds here, where st_parse_duration_ms takes milliseconds.  */
         for (const char *p = text; *p; p++) {
             value = value * 10 + (uint64_t) (*p - '0');
@@ -85,8 +103,11 @@ st_parse_duration_s (const char *text, uint32_t *seconds)
 int
 st_parse_duration_ms (const char *text, uint64_t *ms)
 {
-    static const struct { const char *suffix; uint64_t ms; } units [] = {
-        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
+    static const struct {
+        const char *suffix;
+        uint64_t ms;
+    } units[] = {
+        { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 },
     };
     uint64_t total = 0;
     const char *p = text;
@@ -107,7 +128,7 @@ st_parse_duration_ms (const char *text, uint64_t *ms)
             p++;
             while (*p >= '0' && *p <= '9') {
                 if (scale >= 1000000000ull)
-                    return -1;   /*  finer than any unit can make whole milliseconds of  */
+                    return -1; /*  finer than any unit can make whole milliseconds of  */
                 frac = frac * 10 + (uint64_t) (*p++ - '0');
                 scale *= 10;
                 digits++;
@@ -115,18 +136,18 @@ st_parse_duration_ms (const char *text, uint64_t *ms)
         }
         if (digits == 0)
             return -1;
-        for (size_t i = 0; i < sizeof units / sizeof units [0] && !unit; i++) {
-            size_t n = strlen (units [i].suffix);
+        for (size_t i = 0; i < sizeof units / sizeof units[0] && !unit; i++) {
+            size_t n = strlen (units[i].suffix);
             /*  "m" must not swallow the "m" of "ms".  */
-            if (strncmp (p, units [i].suffix, n) == 0 && !(n == 1 && p [0] == 'm' && p [1] == 's')) {
-                unit = units [i].ms;
+            if (strncmp (p, units[i].suffix, n) == 0 && !(n == 1 && p[0] == 'm' && p[1] == 's')) {
+                unit = units[i].ms;
                 p += n;
             }
         }
         if (!unit) {
             if (*p != '\0' || segments != 1)
                 return -1;
-            unit = 1;   /*  a bare number (only as the whole text) is milliseconds  */
+            unit = 1; /*  a bare number (only as the whole text) is milliseconds  */
         }
         if ((frac * unit) % scale != 0 || whole > UINT64_MAX / unit)
             return -1;
@@ -175,12 +196,18 @@ st_parse_cpus_milli (const char *text, uint64_t *milli)
 const char *
 st_format_ms (uint64_t ms, char *buf, size_t size)
 {
-    static const struct { const char *suffix; uint64_t ms; } units [] = {
-        {"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000},
+    static const struct {
+        const char *suffix;
+        uint64_t ms;
+    } units[] = {
+        { "d", 86400000 },
+        { "h", 3600000 },
+        { "m", 60000 },
+        { "s", 1000 },
     };
-    for (size_t i = 0; i < sizeof units / sizeof units [0]; i++)
-        if (ms != 0 && ms % units [i].ms == 0) {
-            snprintf (buf, size, "%llu%s", (unsigned long long) (ms / units [i].ms), units [i].suffix);
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (ms != 0 && ms % units[i].ms == 0) {
+            snprintf (buf, size, "%llu%s", (unsigned long long) (ms / units[i].ms), units[i].suffix);
             return buf;
         }
     snprintf (buf, size, "%llums", (unsigned long long) ms);
@@ -205,8 +232,7 @@ st_format_milli (uint64_t milli, char *buf, size_t size)
     if (milli % 1000 == 0)
         snprintf (buf, size, "%llu", (unsigned long long) (milli / 1000));
     else {
-        snprintf (buf, size, "%llu.%03llu", (unsigned long long) (milli / 1000),
-                  (unsigned long long) (milli % 1000));
+        snprintf (buf, size, "%llu.%03llu", (unsigned long long) (milli / 1000), (unsigned long long) (milli % 1000));
         char *end = buf + strlen (buf) - 1;
         while (*end == '0')
             *end-- = '\0';

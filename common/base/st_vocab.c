@@ -12,12 +12,12 @@ static const char *const s_kinds[] = { ST_KINDS (S_NAME) NULL };
 static const char *const s_launchers[] = { ST_LAUNCHERS (S_NAME) NULL };
 
 /*  Each table has exactly its enum's rows.  */
-_Static_assert (sizeof s_job_states / sizeof *s_job_states == ST_JOB__COUNT + 1, "job states");
-_Static_assert ((int) ST_TASK__COUNT == (int) ST_JOB__COUNT, "task states");
-_Static_assert (sizeof s_sites / sizeof *s_sites == ST_SITE__COUNT + 1, "sites");
-_Static_assert (sizeof s_classes / sizeof *s_classes == ST_CLASS__COUNT + 1, "classes");
-_Static_assert (sizeof s_kinds / sizeof *s_kinds == ST_KIND__COUNT + 1, "kinds");
-_Static_assert (sizeof s_launchers / sizeof *s_launchers == ST_LAUNCHER__COUNT + 1, "launchers");
+_Static_assert(sizeof s_job_states / sizeof *s_job_states == ST_JOB__COUNT + 1, "job states");
+_Static_assert((int) ST_TASK__COUNT == (int) ST_JOB__COUNT, "task states");
+_Static_assert(sizeof s_sites / sizeof *s_sites == ST_SITE__COUNT + 1, "sites");
+_Static_assert(sizeof s_classes / sizeof *s_classes == ST_CLASS__COUNT + 1, "classes");
+_Static_assert(sizeof s_kinds / sizeof *s_kinds == ST_KIND__COUNT + 1, "kinds");
+_Static_assert(sizeof s_launchers / sizeof *s_launchers == ST_LAUNCHER__COUNT + 1, "launchers");
 
 static const char *
 s_name (const char *const *names, unsigned count, unsigned i, const char *unknown)
@@ -38,18 +38,18 @@ s_parse (const char *const *names, const char *name, int *out)
     return -1;
 }
 
-#define S_TABLE(prefix, type, names, count, unknown)                    \
-    const char *prefix##_name (type v)                                  \
-    {                                                                   \
-        return s_name (names, count, (unsigned) v, unknown);            \
-    }                                                                   \
-    int prefix##_parse (const char *name, type *out)                    \
-    {                                                                   \
-        int i;                                                          \
-        if (s_parse (names, name, &i) != 0)                             \
-            return -1;                                                  \
-        *out = (type) i;                                                \
-        return 0;                                                       \
+#define S_TABLE(prefix, type, names, count, unknown)         \
+    const char *prefix##_name (type v)                       \
+    {                                                        \
+        return s_name (names, count, (unsigned) v, unknown); \
+    }                                                        \
+    int prefix##_parse (const char *name, type *out)         \
+    {                                                        \
+        int i;                                               \
+        if (s_parse (names, name, &i) != 0)                  \
+            return -1;                                       \
+        *out = (type) i;                                     \
+        return 0;                                            \
     }
 
 S_TABLE (st_job_state, st_job_state_t, s_job_states, ST_JOB__COUNT, "UNKNOWN")
@@ -59,11 +59,31 @@ S_TABLE (st_class, st_class_t, s_classes, ST_CLASS__COUNT, "?")
 S_TABLE (st_kind, st_kind_t, s_kinds, ST_KIND__COUNT, "?")
 S_TABLE (st_launcher, st_launcher_t, s_launchers, ST_LAUNCHER__COUNT, "?")
 
-const char *const *st_job_state_names (void) { return s_job_states; }
-const char *const *st_site_names (void) { return s_sites; }
-const char *const *st_class_names (void) { return s_classes; }
-const char *const *st_kind_names (void) { return s_kinds; }
-const char *const *st_launcher_names (void) { return s_launchers; }
+const char *const *
+st_job_state_names (void)
+{
+    return s_job_states;
+}
+const char *const *
+st_site_names (void)
+{
+    return s_sites;
+}
+const char *const *
+st_class_names (void)
+{
+    return s_classes;
+}
+const char *const *
+st_kind_names (void)
+{
+    return s_kinds;
+}
+const char *const *
+st_launcher_names (void)
+{
+    return s_launchers;
+}
 
 int
 st_job_state_terminal (st_job_state_t s)

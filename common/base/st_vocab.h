@@ -14,48 +14,48 @@
 
 /*  Job states (DESIGN.md "Job states"). Task states use the same words: a
  *  task is PENDING until placed, then follows its job's attempt.  */
-#define ST_JOB_STATES(X)            \
-    X (PENDING,   "PENDING")        \
-    X (SCHEDULED, "SCHEDULED")      \
-    X (STARTING,  "STARTING")       \
-    X (RUNNING,   "RUNNING")        \
-    X (SUCCEEDED, "SUCCEEDED")      \
-    X (FAILED,    "FAILED")         \
-    X (CANCELLED, "CANCELLED")      \
-    X (PREEMPTED, "PREEMPTED")      \
-    X (LOST,      "LOST")
+#define ST_JOB_STATES(X)       \
+    X (PENDING, "PENDING")     \
+    X (SCHEDULED, "SCHEDULED") \
+    X (STARTING, "STARTING")   \
+    X (RUNNING, "RUNNING")     \
+    X (SUCCEEDED, "SUCCEEDED") \
+    X (FAILED, "FAILED")       \
+    X (CANCELLED, "CANCELLED") \
+    X (PREEMPTED, "PREEMPTED") \
+    X (LOST, "LOST")
 
 /*  Site kinds of a pool.  */
-#define ST_SITES(X)                         \
-    X (ONPREM,        "onprem")             \
-    X (PRIVATE_CLOUD, "private_cloud")      \
-    X (PUBLIC_CLOUD,  "public_cloud")       \
-    X (EDGE,          "edge")
+#define ST_SITES(X)                    \
+    X (ONPREM, "onprem")               \
+    X (PRIVATE_CLOUD, "private_cloud") \
+    X (PUBLIC_CLOUD, "public_cloud")   \
+    X (EDGE, "edge")
 
 /*  Data classifications, in order: a pool's clearance is the highest it may hold.  */
-#define ST_CLASSES(X)                       \
-    X (PUBLIC,       "public")              \
-    X (INTERNAL,     "internal")            \
-    X (CONFIDENTIAL, "confidential")        \
-    X (RESTRICTED,   "restricted")
+#define ST_CLASSES(X)                \
+    X (PUBLIC, "public")             \
+    X (INTERNAL, "internal")         \
+    X (CONFIDENTIAL, "confidential") \
+    X (RESTRICTED, "restricted")
 
 /*  Job kinds.  */
-#define ST_KINDS(X)                 \
-    X (COMMAND,   "command")        \
-    X (FINETUNE,  "finetune")       \
+#define ST_KINDS(X)          \
+    X (COMMAND, "command")   \
+    X (FINETUNE, "finetune") \
     X (INFERENCE, "inference")
 
 /*  How a gang's ranks are started. A spec may also say "auto", which the spec
  *  parser resolves to one of these; "auto" is never stored.  */
-#define ST_LAUNCHERS(X)             \
-    X (DIRECT, "direct")    /*  each rank by its own worker (torchrun's variables)  */ \
-    X (MPIRUN, "mpirun")    /*  rank 0's worker runs mpirun; the other ranks are held for it  */
+#define ST_LAUNCHERS(X)                                                             \
+    X (DIRECT, "direct") /*  each rank by its own worker (torchrun's variables)  */ \
+    X (MPIRUN, "mpirun") /*  rank 0's worker runs mpirun; the other ranks are held for it  */
 
-#define ST__JOB_ENUM(id, text)      ST_JOB_##id,
-#define ST__TASK_ENUM(id, text)     ST_TASK_##id,
-#define ST__SITE_ENUM(id, text)     ST_SITE_##id,
-#define ST__CLASS_ENUM(id, text)    ST_CLASS_##id,
-#define ST__KIND_ENUM(id, text)     ST_KIND_##id,
+#define ST__JOB_ENUM(id, text) ST_JOB_##id,
+#define ST__TASK_ENUM(id, text) ST_TASK_##id,
+#define ST__SITE_ENUM(id, text) ST_SITE_##id,
+#define ST__CLASS_ENUM(id, text) ST_CLASS_##id,
+#define ST__KIND_ENUM(id, text) ST_KIND_##id,
 #define ST__LAUNCHER_ENUM(id, text) ST_LAUNCHER_##id,
 
 typedef enum { ST_JOB_STATES (ST__JOB_ENUM) ST_JOB__COUNT } st_job_state_t;

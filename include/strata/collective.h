@@ -42,23 +42,23 @@
 typedef struct sc_comm sc_comm_t;
 
 typedef enum {
-    SC_AUTO = 0,                        /*  request only: choose (see above)  */
+    SC_AUTO = 0, /*  request only: choose (see above)  */
     SC_MPI,
     SC_NCCL,
-    SC_SELF,                            /*  result only: a world of one, no library  */
+    SC_SELF, /*  result only: a world of one, no library  */
 } sc_backend_t;
 
 typedef enum {
     SC_SUM,
-    SC_AVG,                             /*  the sum divided by the world size (correctly rounded)  */
+    SC_AVG, /*  the sum divided by the world size (correctly rounded)  */
 } sc_op_t;
 
 typedef struct {
-    sc_backend_t backend;               /*  SC_AUTO, SC_MPI or SC_NCCL  */
-    int host_buffers;                   /*  1: the caller's buffers are host memory, so auto never picks nccl  */
-    int verbose;                        /*  1: rank 0 says on stderr what auto chose and why  */
-    uint32_t rendezvous_timeout_ms;     /*  NCCL id through the Strata rendezvous; 0: 60000  */
-    int *argc;                          /*  passed to MPI_Init; both may be NULL  */
+    sc_backend_t backend;           /*  SC_AUTO, SC_MPI or SC_NCCL  */
+    int host_buffers;               /*  1: the caller's buffers are host memory, so auto never picks nccl  */
+    int verbose;                    /*  1: rank 0 says on stderr what auto chose and why  */
+    uint32_t rendezvous_timeout_ms; /*  NCCL id through the Strata rendezvous; 0: 60000  */
+    int *argc;                      /*  passed to MPI_Init; both may be NULL  */
     char ***argv;
 } sc_options_t;
 

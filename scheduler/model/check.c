@@ -38,8 +38,7 @@ typedef struct {
     int bad;
 } s_ctx_t;
 
-static void
-s_fail (s_ctx_t *c, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void s_fail (s_ctx_t *c, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
 static void
 s_fail (s_ctx_t *c, const char *fmt, ...)
@@ -75,8 +74,9 @@ s_check_node (void *value, void *arg)
             s_fail (c, "node %s is LOST but job %" PRIu64 " rank %u is live on it", n->name, t->job->id, t->index);
     }
     if (cpus != n->used_cpus_milli || mem != n->used_mem_mb || gpus != n->used_gpus)
-        s_fail (c, "node %s: used %u mCPU, %" PRIu64 " MB, %u GPU but its tasks hold %" PRIu64 ", %" PRIu64
-                ", %" PRIu64, n->name, n->used_cpus_milli, n->used_mem_mb, n->used_gpus, cpus, mem, gpus);
+        s_fail (c,
+                "node %s: used %u mCPU, %" PRIu64 " MB, %u GPU but its tasks hold %" PRIu64 ", %" PRIu64 ", %" PRIu64,
+                n->name, n->used_cpus_milli, n->used_mem_mb, n->used_gpus, cpus, mem, gpus);
     if (count != n->ntasks)
         s_fail (c, "node %s: ntasks %u but %u tasks on its list", n->name, n->ntasks, count);
 }
@@ -99,11 +99,9 @@ s_check_job (void *value, void *arg)
     }
     if (holding != job->nholding)
         s_fail (c, "job %" PRIu64 ": nholding %u but %u tasks hold resources", job->id, job->nholding, holding);
-    if (job->nholding > 0
-        && (job->running_idx >= s->nrunning || s->running[job->running_idx] != &job->pj))
+    if (job->nholding > 0 && (job->running_idx >= s->nrunning || s->running[job->running_idx] != &job->pj))
         s_fail (c, "job %" PRIu64 " holds resources but is not in the running array", job->id);
-    if (job->in_pending
-        && (job->pending_idx >= s->npending || s->pending[job->pending_idx] != &job->pj))
+    if (job->in_pending && (job->pending_idx >= s->npending || s->pending[job->pending_idx] != &job->pj))
         s_fail (c, "job %" PRIu64 " is marked pending but is not in the pending array", job->id);
     if (job->in_pending && job->state != ST_JOB_PENDING)
         s_fail (c, "job %" PRIu64 " is in the pending array but %s", job->id, st_job_state_name (job->state));

@@ -120,8 +120,8 @@ st_deps_check (st_model_t *s, const st_job_t *job, st_error_t *err)
     /*  The ones not in memory have finished (or never existed): store/ has
      *  noted their states (st_deps_note_state) before this.  */
 
-    int may_register = 0;       /*  an unfinished dependency will register the model the job names  */
-    int waits = 0;              /*  some dependency has not finished  */
+    int may_register = 0; /*  an unfinished dependency will register the model the job names  */
+    int waits = 0;        /*  some dependency has not finished  */
     for (size_t i = 0; i < sp->ndepends_on; i++) {
         uint64_t id = sp->depends_on[i];
         st_job_state_t state;
@@ -144,7 +144,8 @@ st_deps_check (st_model_t *s, const st_job_t *job, st_error_t *err)
     if (sp->output_model && st_registry_cluster_model (s, sp->output_model)) {
         st_error_set (err, ST_EINVAL, "output_model",
                       "output_model: %s is a model of the cluster's model registry; a fine-tuned model needs a "
-                      "name of its own", sp->output_model);
+                      "name of its own",
+                      sp->output_model);
         st_error_hint (err, "`strata models` lists the names in use");
         return ST_EINVAL;
     }
@@ -317,7 +318,7 @@ st_deps_on_state (st_model_t *s, st_job_t *job)
     if (st_vec_push ((void **) &s->settle, &s->nsettle, &s->cap_settle, sizeof item, ST_SCHED_ARRAY_MAX, item))
         abort ();
     if (s->settling)
-        return;     /*  the loop below, further up the stack, takes it  */
+        return; /*  the loop below, further up the stack, takes it  */
     s->settling = 1;
     for (size_t i = 0; i < s->nsettle; i++) {
         uint64_t id = s->settle[2 * i];
@@ -326,7 +327,7 @@ st_deps_on_state (st_model_t *s, st_job_t *job)
         for (size_t k = 0; ws && k < ws->n; k++) {
             st_job_t *j = st_map_get_u64 (s->jobs, ws->ids[k]);
             if (!j || j->state != ST_JOB_PENDING || !j->deps_waiting)
-                continue;   /*  cancelled meanwhile, or failed by another dependency  */
+                continue; /*  cancelled meanwhile, or failed by another dependency  */
             if (state == ST_JOB_SUCCEEDED) {
                 if (--j->deps_waiting == 0)
                     s_release (s, j);
@@ -337,7 +338,7 @@ st_deps_on_state (st_model_t *s, st_job_t *job)
                 char why[160];
                 snprintf (why, sizeof why, "dependency job %" PRIu64 " %s", id,
                           state == ST_JOB_FAILED ? "failed" : "was cancelled");
-                s_fail (s, j, why);     /*  its own dependents are appended to the list  */
+                s_fail (s, j, why); /*  its own dependents are appended to the list  */
             }
         }
         if (ws) {

@@ -75,8 +75,12 @@ static const unsigned s_task_allowed[ST_JOB__COUNT] = {
 };
 #undef B
 
-#define PUSH(s, field, item) \
-    do { if (st_vec_push ((void **) &(s)->field, &(s)->n##field, &(s)->cap_##field, sizeof *(s)->field, ST_SCHED_ARRAY_MAX, &(item))) abort (); } while (0)
+#define PUSH(s, field, item)                                                                           \
+    do {                                                                                               \
+        if (st_vec_push ((void **) &(s)->field, &(s)->n##field, &(s)->cap_##field, sizeof *(s)->field, \
+                         ST_SCHED_ARRAY_MAX, &(item)))                                                 \
+            abort ();                                                                                  \
+    } while (0)
 
 void
 st_batch_committed (st_model_t *s)
@@ -124,11 +128,16 @@ st_mark_node (st_model_t *s, st_node_t *n)
 }
 
 void
-st_add_event (st_model_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt, const char *kind,
-              const char *from, const char *to, const char *node, const char *fmt, ...)
+st_add_event (st_model_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt, const char *kind, const char *from,
+              const char *to, const char *node, const char *fmt, ...)
 {
-    st_event_t ev = { .job_id = job_id, .task_idx = task_idx, .attempt = attempt, .kind = kind,
-                      .from_state = from, .to_state = to, .at_wall = s->now_wall };
+    st_event_t ev = { .job_id = job_id,
+                      .task_idx = task_idx,
+                      .attempt = attempt,
+                      .kind = kind,
+                      .from_state = from,
+                      .to_state = to,
+                      .at_wall = s->now_wall };
     ev.node = node ? strdup (node) : NULL;
     char buf[1024];
     va_list ap;
@@ -215,10 +224,10 @@ st_job_set_state (st_model_t *s, st_job_t *job, st_job_state_t to, const char *r
     }
     st_debug ("job %llu: %s -> %s (%s)", (unsigned long long) job->id, st_job_state_name (from),
               st_job_state_name (to), job->reason);
-    st_add_event (s, job->id, -1, job->attempt, "state", st_job_state_name (from), st_job_state_name (to), NULL,
-                  "%s", job->reason);
+    st_add_event (s, job->id, -1, job->attempt, "state", st_job_state_name (from), st_job_state_name (to), NULL, "%s",
+                  job->reason);
     st_mark_job (s, job);
-    st_deps_on_state (s, job);  /*  entry action: model versions, dependents (deps.c)  */
+    st_deps_on_state (s, job); /*  entry action: model versions, dependents (deps.c)  */
     return ST_OK;
 }
 
@@ -369,8 +378,8 @@ s_requeue (st_model_t *s, st_job_t *job, const char *why)
     if (job->state == ST_JOB_PREEMPTED)
         st_job_set_state (s, job, ST_JOB_PENDING, "%s; requeued to resume from its checkpoint", why);
     else
-        st_job_set_state (s, job, ST_JOB_PENDING, "%s; requeued for attempt %u of %u", why,
-                          s_attempts_used (job) + 1, job->max_attempts);
+        st_job_set_state (s, job, ST_JOB_PENDING, "%s; requeued for attempt %u of %u", why, s_attempts_used (job) + 1,
+                          job->max_attempts);
     for (uint32_t i = 0; i < job->ntasks; i++) {
         st_task_t *t = &job->tasks[i];
         st_task_set_state (s, t, ST_JOB_PENDING);
@@ -403,14 +412,22 @@ st_job_evaluate (st_model_t *s, st_job_t *job)
     uint32_t need = mpirun ? 1 : job->ntasks;
     uint32_t live = 0, running = 0, ok = 0, failed = 0, lost = 0;
     const st_task_t *first_failed = NULL;
-    int checkpointed = 0;       /*  a rank exited ST_EXIT_PREEMPTED  */
+    int checkpointed = 0; /*  a rank exited ST_EXIT_PREEMPTED  */
     for (uint32_t i = 0; i < job->ntasks; i++) {
         const st_task_t *t = &job->tasks[i];
         int counts = !mpirun || i == 0;
         switch (t->state) {
-        case ST_JOB_SCHEDULED: case ST_JOB_STARTING: live++; break;
-        case ST_JOB_RUNNING: live++; running++; break;
-        case ST_JOB_SUCCEEDED: ok += counts; break;
+        case ST_JOB_SCHEDULED:
+        case ST_JOB_STARTING:
+            live++;
+            break;
+        case ST_JOB_RUNNING:
+            live++;
+            running++;
+            break;
+        case ST_JOB_SUCCEEDED:
+            ok += counts;
+            break;
         case ST_JOB_FAILED:
             if (!counts)
                 break;
@@ -419,8 +436,11 @@ st_job_evaluate (st_model_t *s, st_job_t *job)
                 first_failed = t;
             checkpointed |= t->has_exit && t->exit_code == ST_EXIT_PREEMPTED;
             break;
-        case ST_JOB_LOST: lost++; break;
-        default: break;
+        case ST_JOB_LOST:
+            lost++;
+            break;
+        default:
+            break;
         }
     }
     int leader_done = mpirun && !st_task_live (&job->tasks[0]);
@@ -563,7 +583,7 @@ st_task_set_state (st_model_t *s, st_task_t *t, st_job_state_t to)
         return ST_ESTATE;
     }
     (void) s;
-    t->state = to;      /*  the callers mark it dirty (st_mark_task) when the row must follow  */
+    t->state = to; /*  the callers mark it dirty (st_mark_task) when the row must follow  */
     return ST_OK;
 }
 
@@ -688,7 +708,7 @@ st_model_release (st_model_t *s)
     free (s->finished);
     free (s->running);
     free (s->pnodes);
-    st_deps_free (s);   /*  the dependents' index and the fine-tuned model versions  */
+    st_deps_free (s); /*  the dependents' index and the fine-tuned model versions  */
     sp_engine_free (&s->engine);
     sp_cluster_free (&s->cluster);
 }

@@ -75,23 +75,23 @@ struct st_node {
     uint64_t cap_mem_mb;
     uint32_t cap_gpus;
     /*  connection  */
-    st_node_peer_t peer;        /*  ROUTER routing id of the worker's DEALER (net/ fills and reads it)  */
-    int connected;              /*  a worker instance is registered on peer  */
-    uint64_t instance;          /*  worker process instance (random per start)  */
-    uint64_t epoch;             /*  bumped for each new instance  */
-    uint64_t last_seen_mono;    /*  monotonic ms of the last message  */
+    st_node_peer_t peer;     /*  ROUTER routing id of the worker's DEALER (net/ fills and reads it)  */
+    int connected;           /*  a worker instance is registered on peer  */
+    uint64_t instance;       /*  worker process instance (random per start)  */
+    uint64_t epoch;          /*  bumped for each new instance  */
+    uint64_t last_seen_mono; /*  monotonic ms of the last message  */
     uint64_t last_seen_wall;
     st_node_state_t state;
     /*  accounting: sums over the tasks in tasks list that hold resources  */
     uint32_t used_cpus_milli;
     uint64_t used_mem_mb;
     uint32_t used_gpus;
-    st_task_t *tasks;           /*  tasks placed here and not yet released (list via node_next)  */
+    st_task_t *tasks; /*  tasks placed here and not yet released (list via node_next)  */
     uint32_t ntasks;
-    int dirty;                  /*  needs writing to the nodes table  */
-    int persisted;              /*  row exists  */
-    sp_node_t pn;               /*  the placement engine's view (place.c keeps it in step)  */
-    int pn_stale;               /*  registered anew: refresh pn's pool, capacity and labels  */
+    int dirty;     /*  needs writing to the nodes table  */
+    int persisted; /*  row exists  */
+    sp_node_t pn;  /*  the placement engine's view (place.c keeps it in step)  */
+    int pn_stale;  /*  registered anew: refresh pn's pool, capacity and labels  */
 };
 
 struct st_task {
@@ -99,9 +99,9 @@ struct st_task {
     uint32_t index;
     uint32_t attempt;
     st_job_state_t state;
-    st_node_t *node;            /*  where it is placed; NULL while PENDING  */
-    char *node_name;            /*  last node (kept after release, for logs)  */
-    int holds;                  /*  its resources are counted on node  */
+    st_node_t *node; /*  where it is placed; NULL while PENDING  */
+    char *node_name; /*  last node (kept after release, for logs)  */
+    int holds;       /*  its resources are counted on node  */
     st_task_t *node_next, *node_prev;
     int32_t pid;
     int32_t exit_code;
@@ -109,13 +109,13 @@ struct st_task {
     int has_exit;
     uint64_t started_wall;
     uint64_t finished_wall;
-    uint64_t launch_seq;        /*  envelope seq of the last Launch sent; 0: none outstanding  */
+    uint64_t launch_seq; /*  envelope seq of the last Launch sent; 0: none outstanding  */
     uint64_t launch_sent_mono;
     int launch_acked;
-    int stop_sent;              /*  a terminate signal went out for this attempt  */
+    int stop_sent; /*  a terminate signal went out for this attempt  */
     int dirty;
     /*  a held rank of an mpirun-launched gang (runtime.c)  */
-    int exec_sent;              /*  an Exec went out to give it its process (Open MPI's daemon)  */
+    int exec_sent; /*  an Exec went out to give it its process (Open MPI's daemon)  */
 };
 
 /*  Rendezvous values of one attempt of a job (runtime.c).  */
@@ -131,9 +131,9 @@ typedef struct {
 typedef struct {
     uint64_t job_id;
     uint32_t attempt;
-    char *key;                  /*  owned  */
-    char *node;                 /*  owned: the asking rank's node  */
-    uint64_t fwd_seq;           /*  the relayed request's seq: the reply's reply_to  */
+    char *key;        /*  owned  */
+    char *node;       /*  owned: the asking rank's node  */
+    uint64_t fwd_seq; /*  the relayed request's seq: the reply's reply_to  */
     uint64_t deadline_mono;
     uint32_t timeout_ms;
 } st_rdzv_wait_t;
@@ -141,26 +141,26 @@ typedef struct {
 struct st_job {
     uint64_t id;
     st_spec_t *spec;
-    char *spec_json;            /*  canonical spec, as stored  */
-    char *submit_token;         /*  the client's idempotency token, or NULL  */
+    char *spec_json;    /*  canonical spec, as stored  */
+    char *submit_token; /*  the client's idempotency token, or NULL  */
     st_job_state_t state;
-    st_job_state_t db_state;    /*  the state the database holds (guard for updates)  */
-    int persisted;              /*  row exists  */
+    st_job_state_t db_state; /*  the state the database holds (guard for updates)  */
+    int persisted;           /*  row exists  */
     int dirty;
     char reason[512];
-    uint32_t attempt;           /*  current attempt, 0 before the first placement  */
+    uint32_t attempt; /*  current attempt, 0 before the first placement  */
     uint32_t max_attempts;
     int32_t exit_code;
     int has_exit;
     int cancel_requested;
-    int stopping;               /*  a rank failed or was lost: the other ranks are being stopped  */
-    char failure[512];          /*  why the current attempt is ending  */
+    int stopping;      /*  a rank failed or was lost: the other ranks are being stopped  */
+    char failure[512]; /*  why the current attempt is ending  */
     uint64_t created_wall;
     uint64_t started_wall;
     uint64_t finished_wall;
     st_task_t *tasks;
     uint32_t ntasks;
-    int in_pending;             /*  listed in the model's pending array at pending_idx  */
+    int in_pending; /*  listed in the model's pending array at pending_idx  */
     size_t pending_idx;
     /*  placement (place.c)  */
     sp_job_t pj;                /*  the placement engine's view, filled from spec  */
@@ -174,9 +174,9 @@ struct st_job {
     char *variant;              /*  model variant chosen there, or NULL  */
     char *placement_json;       /*  the placement's score against its runners-up (sp_explain_placement)  */
     int has_estimate;
-    double est_cost, est_kwh, est_co2_g;    /*  at placement, over the time limit (or 1 h)  */
+    double est_cost, est_kwh, est_co2_g; /*  at placement, over the time limit (or 1 h)  */
     int has_actual;
-    double cost, kwh, co2_g;    /*  actual, summed over attempts, at the end  */
+    double cost, kwh, co2_g; /*  actual, summed over attempts, at the end  */
     /*  dependencies and fine-tuned models (deps.c, registry.c)  */
     uint32_t deps_waiting;      /*  dependencies not yet SUCCEEDED: not offered to the engine  */
     uint32_t ft_version;        /*  the fine-tuned model version it uses; 0: none (yet)  */
@@ -184,8 +184,8 @@ struct st_job {
     const char *model_uri;      /*  its checkpoint (the registry's string); NULL: none  */
     const char **eff_residency; /*  pj.residency narrowed by that version (strings not owned)  */
     /*  multi-rank runtime (runtime.c)  */
-    st_rdzv_t *rdzv;            /*  the current attempt's rendezvous values, NULL: none yet  */
-    int has_progress;           /*  the latest Progress of a rank, in memory only  */
+    st_rdzv_t *rdzv;  /*  the current attempt's rendezvous values, NULL: none yet  */
+    int has_progress; /*  the latest Progress of a rank, in memory only  */
     uint64_t progress_step, progress_total;
     double progress_loss, progress_rate;
     char progress_unit[16];
@@ -195,16 +195,16 @@ struct st_job {
  *  finetune job that named output_model and SUCCEEDED. Never changes; kept in
  *  memory for the scheduler's life (model_versions has every one).  */
 typedef struct {
-    char *tenant;               /*  names are per tenant: (tenant, name, version) is the key  */
+    char *tenant; /*  names are per tenant: (tenant, name, version) is the key  */
     char *name;
-    uint32_t version;           /*  1, 2, ... per (tenant, name)  */
+    uint32_t version; /*  1, 2, ... per (tenant, name)  */
     uint64_t job_id;
-    char *checkpoint;           /*  the job's STRATA_CHECKPOINT_DIR; NULL: it had none  */
-    char *pool;                 /*  where it was trained  */
-    char *jurisdiction;         /*  that pool's jurisdiction at the time; NULL: none  */
-    char *variant;              /*  the base model variant it was trained from; NULL: none  */
-    sp_class_t classification;  /*  of the job's data (the stricter of its own and its model's)  */
-    char **residency;           /*  where that data may go, nresidency entries; NULL: anywhere  */
+    char *checkpoint;          /*  the job's STRATA_CHECKPOINT_DIR; NULL: it had none  */
+    char *pool;                /*  where it was trained  */
+    char *jurisdiction;        /*  that pool's jurisdiction at the time; NULL: none  */
+    char *variant;             /*  the base model variant it was trained from; NULL: none  */
+    sp_class_t classification; /*  of the job's data (the stricter of its own and its model's)  */
+    char **residency;          /*  where that data may go, nresidency entries; NULL: anywhere  */
     size_t nresidency;
     uint64_t created_wall;
 } st_model_version_t;
@@ -212,13 +212,13 @@ typedef struct {
 /*  One row for the events table.  */
 typedef struct {
     uint64_t job_id;
-    int32_t task_idx;           /*  -1: about the job  */
+    int32_t task_idx; /*  -1: about the job  */
     uint32_t attempt;
-    const char *kind;           /*  static: "submitted", "state", "task", "node"  */
-    const char *from_state;     /*  static or NULL  */
+    const char *kind;       /*  static: "submitted", "state", "task", "node"  */
+    const char *from_state; /*  static or NULL  */
     const char *to_state;
-    char *node;                 /*  owned  */
-    char *message;              /*  owned  */
+    char *node;    /*  owned  */
+    char *message; /*  owned  */
     uint64_t at_wall;
 } st_event_t;
 
@@ -228,12 +228,12 @@ typedef struct {
     uint64_t oversized_frames;
     uint64_t version_mismatches;
     uint64_t duplicate_registrations;
-    uint64_t refused_registrations;     /*  CURVE key enrolled for another node name  */
+    uint64_t refused_registrations; /*  CURVE key enrolled for another node name  */
     uint64_t unknown_peer_messages;
     uint64_t stale_updates;
     uint64_t submits;
     uint64_t flushes;
-    uint64_t placed;                    /*  jobs placed  */
+    uint64_t placed; /*  jobs placed  */
 } st_counters_t;
 
 /*  What the model wants done outside it, for net/ (sched.c drains them after
@@ -241,45 +241,45 @@ typedef struct {
  *  attempt), never by pointer: net/ looks them up again and skips an intent
  *  whose task has moved on.  */
 typedef enum {
-    ST_INTENT_SIGNAL = 1,       /*  Signal TERMINATE to a live task's worker (deferred until committed)  */
-    ST_INTENT_AGENT_VALUE,      /*  answer a relayed agent request on node with value (rendezvous)  */
-    ST_INTENT_AGENT_ERROR,      /*  answer a relayed agent request on node with an error  */
-    ST_INTENT_REMOTE_EXITED,    /*  a held rank of an mpirun gang ended: tell rank 0's worker  */
+    ST_INTENT_SIGNAL = 1,    /*  Signal TERMINATE to a live task's worker (deferred until committed)  */
+    ST_INTENT_AGENT_VALUE,   /*  answer a relayed agent request on node with value (rendezvous)  */
+    ST_INTENT_AGENT_ERROR,   /*  answer a relayed agent request on node with an error  */
+    ST_INTENT_REMOTE_EXITED, /*  a held rank of an mpirun gang ended: tell rank 0's worker  */
 } st_intent_kind_t;
 
 typedef struct {
     st_intent_kind_t kind;
     uint64_t job_id;
-    uint32_t index;             /*  SIGNAL, REMOTE_EXITED: the task's rank  */
+    uint32_t index; /*  SIGNAL, REMOTE_EXITED: the task's rank  */
     uint32_t attempt;
-    char *node;                 /*  owned. AGENT_*: the asking node; REMOTE_EXITED: the node the rank ran on  */
-    uint64_t fwd_seq;           /*  AGENT_*: the relayed request's seq (the reply's reply_to)  */
-    uint8_t *data;              /*  owned. AGENT_VALUE: the value; AGENT_ERROR, REMOTE_EXITED: the message or NULL  */
+    char *node;       /*  owned. AGENT_*: the asking node; REMOTE_EXITED: the node the rank ran on  */
+    uint64_t fwd_seq; /*  AGENT_*: the relayed request's seq (the reply's reply_to)  */
+    uint8_t *data;    /*  owned. AGENT_VALUE: the value; AGENT_ERROR, REMOTE_EXITED: the message or NULL  */
     size_t len;
-    int32_t exit_code;          /*  REMOTE_EXITED, when data is NULL  */
+    int32_t exit_code; /*  REMOTE_EXITED, when data is NULL  */
     int32_t term_signal;
 } st_intent_t;
 
 struct st_model {
     /*  -- time, set by the loop before each step (the model reads no clock) --  */
-    uint64_t now_wall;          /*  ms since the epoch  */
-    uint64_t now_mono;          /*  monotonic ms  */
+    uint64_t now_wall; /*  ms since the epoch  */
+    uint64_t now_mono; /*  monotonic ms  */
     /*  -- jobs, tasks and nodes --  */
-    uint64_t next_job_id;       /*  the id the next submission gets  */
-    st_map_t *jobs;             /*  id -> st_job_t, unfinished jobs only  */
-    st_map_t *nodes;            /*  name -> st_node_t  */
-    st_map_t *launches;         /*  launch seq -> st_task_t awaiting Ack (net/ fills it; release empties it)  */
+    uint64_t next_job_id; /*  the id the next submission gets  */
+    st_map_t *jobs;       /*  id -> st_job_t, unfinished jobs only  */
+    st_map_t *nodes;      /*  name -> st_node_t  */
+    st_map_t *launches;   /*  launch seq -> st_task_t awaiting Ack (net/ fills it; release empties it)  */
     /*  -- placement (place.c, libstrata-policy) --  */
-    sp_job_t **pending;         /*  jobs waiting for placement (unordered: the engine orders them)  */
+    sp_job_t **pending; /*  jobs waiting for placement (unordered: the engine orders them)  */
     size_t npending, cap_pending;
-    sp_job_t **running;         /*  jobs holding resources (nholding > 0)  */
+    sp_job_t **running; /*  jobs holding resources (nholding > 0)  */
     size_t nrunning, cap_running;
-    sp_cluster_t *cluster;      /*  pools, regions, models, queues, tenants (--cluster; never NULL when running)  */
-    sp_engine_t *engine;        /*  the placement engine over cluster  */
-    sp_policy_t policy;         /*  --policy  */
-    sp_node_t **pnodes;         /*  every node's pn, for the engine  */
+    sp_cluster_t *cluster; /*  pools, regions, models, queues, tenants (--cluster; never NULL when running)  */
+    sp_engine_t *engine;   /*  the placement engine over cluster  */
+    sp_policy_t policy;    /*  --policy  */
+    sp_node_t **pnodes;    /*  every node's pn, for the engine  */
     size_t npnodes, cap_pnodes;
-    int sched_needed;           /*  something changed that could let a pending job start  */
+    int sched_needed; /*  something changed that could let a pending job start  */
     /*  -- queues for store/: rows to write in the next flush --  */
     st_job_t **dirty_jobs;
     size_t ndirty_jobs, cap_dirty_jobs;
@@ -287,105 +287,105 @@ struct st_model {
     size_t ndirty_tasks, cap_dirty_tasks;
     st_node_t **dirty_nodes;
     size_t ndirty_nodes, cap_dirty_nodes;
-    st_event_t *events;         /*  rows for the events table; net/ publishes them after the flush  */
+    st_event_t *events; /*  rows for the events table; net/ publishes them after the flush  */
     size_t nevents, cap_events;
     /*  -- queues for net/ and the loop --  */
-    st_task_t **to_launch;      /*  SCHEDULED tasks to launch once committed  */
+    st_task_t **to_launch; /*  SCHEDULED tasks to launch once committed  */
     size_t nto_launch, cap_to_launch;
-    st_job_t **finished;        /*  jobs that ended: dropped from memory after the flush  */
+    st_job_t **finished; /*  jobs that ended: dropped from memory after the flush  */
     size_t nfinished, cap_finished;
-    st_intent_t *intents;       /*  see st_intent_t  */
+    st_intent_t *intents; /*  see st_intent_t  */
     size_t nintents, cap_intents;
     /*  -- multi-rank runtime (runtime.c) --  */
     st_rdzv_wait_t *rdzv_waits; /*  RendezvousGets waiting for their key  */
     size_t nrdzv_waits, cap_rdzv_waits;
     st_counters_t counters;
     /*  -- dependencies and fine-tuned models (deps.c, registry.c); created on first use --  */
-    st_map_t *dependents;       /*  job id -> the ids of waiting jobs that depend on it  */
-    st_map_t *dep_states;       /*  finished jobs' state and tenant read from the database by store/ (a cache
+    st_map_t *dependents; /*  job id -> the ids of waiting jobs that depend on it  */
+    st_map_t *dep_states; /*  finished jobs' state and tenant read from the database by store/ (a cache
                                     for one submit, or for st_store_load); st_deps_note_state fills it  */
-    uint64_t *settle;           /*  (job id, state) pairs whose dependents are to be settled  */
+    uint64_t *settle;     /*  (job id, state) pairs whose dependents are to be settled  */
     size_t nsettle, cap_settle;
     int settling;
-    st_map_t *ftmodels;         /*  "tenant\0name" -> its versions  */
-    st_model_version_t **new_versions;  /*  registered since the last flush: written by the next one  */
+    st_map_t *ftmodels;                /*  "tenant\0name" -> its versions  */
+    st_model_version_t **new_versions; /*  registered since the last flush: written by the next one  */
     size_t nnew_versions, cap_new_versions;
 };
 
 /*  -- model.c -----------------------------------------------------------  */
 /*  Sets up an empty model (jobs, nodes, launches; next_job_id 1). The cluster,
  *  engine and policy are the caller's to set. Returns 0, or -1 out of memory.  */
-int        st_model_init (st_model_t *s);
+int st_model_init (st_model_t *s);
 /*  Frees the model: jobs, nodes, queues, intents, the cluster and the engine.  */
-void       st_model_release (st_model_t *s);
+void st_model_release (st_model_t *s);
 /*  Drops jobs that ended from memory (after a flush); they stay in the
  *  database. A job that ended after the flush is still to be written (dirty):
  *  it stays until the next pass has.  */
-void       st_model_forget_finished (st_model_t *s);
+void st_model_forget_finished (st_model_t *s);
 /*  Frees the queued events (after the loop has published them).  */
-void       st_model_clear_events (st_model_t *s);
+void st_model_clear_events (st_model_t *s);
 /*  The loop's clock for the next step.  */
-void       st_model_clock (st_model_t *s, uint64_t now_wall, uint64_t now_mono);
-st_job_t  *st_job_new (st_model_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint64_t created_wall);
-void       st_job_free (st_job_t *job);
+void st_model_clock (st_model_t *s, uint64_t now_wall, uint64_t now_mono);
+st_job_t *st_job_new (st_model_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint64_t created_wall);
+void st_job_free (st_job_t *job);
 /*  Moves job from its current state to `to`, records an event and marks it dirty.
  *  Refuses (returns ST_ESTATE, logs) a transition the table does not allow.  */
-st_rc_t    st_job_set_state (st_model_t *s, st_job_t *job, st_job_state_t to, const char *reason_fmt, ...)
+st_rc_t st_job_set_state (st_model_t *s, st_job_t *job, st_job_state_t to, const char *reason_fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
-void       st_job_set_reason (st_model_t *s, st_job_t *job, const char *reason);
+void st_job_set_reason (st_model_t *s, st_job_t *job, const char *reason);
 /*  Derives the job's state from its tasks after any task change.  */
-void       st_job_evaluate (st_model_t *s, st_job_t *job);
+void st_job_evaluate (st_model_t *s, st_job_t *job);
 /*  The only door for a task's state: moves t to `to` (the caller marks it dirty).
  *  Refuses (returns ST_ESTATE; asserts in a debug build) a transition the
  *  task table in model.c does not allow.  */
-st_rc_t    st_task_set_state (st_model_t *s, st_task_t *t, st_job_state_t to);
+st_rc_t st_task_set_state (st_model_t *s, st_task_t *t, st_job_state_t to);
 /*  Ends a task of the current attempt; releases its resources.  */
-void       st_task_end (st_model_t *s, st_task_t *t, st_job_state_t state);
-void       st_task_assign (st_model_t *s, st_task_t *t, st_node_t *node);
-void       st_task_release (st_model_t *s, st_task_t *t);
+void st_task_end (st_model_t *s, st_task_t *t, st_job_state_t state);
+void st_task_assign (st_model_t *s, st_task_t *t, st_node_t *node);
+void st_task_release (st_model_t *s, st_task_t *t);
 /*  Queues a Signal TERMINATE intent for every live task of job that has not
  *  had one yet (tasks on a disconnected node get theirs when it registers again).  */
-void       st_job_stop_tasks (st_model_t *s, st_job_t *job);
+void st_job_stop_tasks (st_model_t *s, st_job_t *job);
 /*  After a successful flush: the rows now match memory; nothing is dirty.  */
-void       st_batch_committed (st_model_t *s);
+void st_batch_committed (st_model_t *s);
 /*  SCHEDULED, STARTING or RUNNING: placed and not yet ended.  */
-int        st_task_live (const st_task_t *t);
-void       st_mark_job (st_model_t *s, st_job_t *job);
-void       st_mark_task (st_model_t *s, st_task_t *t);
-void       st_mark_node (st_model_t *s, st_node_t *n);
-void       st_add_event (st_model_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt, const char *kind,
-                         const char *from, const char *to, const char *node, const char *fmt, ...)
+int st_task_live (const st_task_t *t);
+void st_mark_job (st_model_t *s, st_job_t *job);
+void st_mark_task (st_model_t *s, st_task_t *t);
+void st_mark_node (st_model_t *s, st_node_t *n);
+void st_add_event (st_model_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt, const char *kind,
+                   const char *from, const char *to, const char *node, const char *fmt, ...)
     __attribute__ ((format (printf, 9, 10)));
-void       st_pending_add (st_model_t *s, st_job_t *job);
-void       st_pending_remove (st_model_t *s, st_job_t *job);
+void st_pending_add (st_model_t *s, st_job_t *job);
+void st_pending_remove (st_model_t *s, st_job_t *job);
 st_node_t *st_node_new (const char *name);
-void       st_node_free (st_node_t *n);
+void st_node_free (st_node_t *n);
 st_task_t *st_model_find_task (st_model_t *s, uint64_t job_id, uint32_t index);
 /*  Queues an intent (takes node and data). Aborts when out of memory, like the other queues.  */
-void       st_intent_push (st_model_t *s, const st_intent_t *in);
+void st_intent_push (st_model_t *s, const st_intent_t *in);
 /*  Frees the queued intents' strings and empties the queue.  */
-void       st_intents_clear (st_model_t *s);
+void st_intents_clear (st_model_t *s);
 /*  The job's STRATA_CHECKPOINT_DIR: its spec's checkpoint_dir, else
  *  <storage_root>/checkpoints/job-<id> in its pool (into buf); NULL: none.  */
 const char *st_job_checkpoint_dir (const st_model_t *s, const st_job_t *job, char *buf, size_t size);
 /*  MASTER_PORT of an attempt of a job.  */
-unsigned   st_job_master_port (uint64_t job_id, uint32_t attempt);
+unsigned st_job_master_port (uint64_t job_id, uint32_t attempt);
 
 /*  -- check.c: the model's invariants ------------------------------------  */
 /*  Checks what must always hold between steps (listed in check.c). Returns 0,
  *  or -1 with the first broken invariant in why. Run after every step in the
  *  unit tests and, in builds without NDEBUG or with STRATA_MODEL_CHECK, by the loop.  */
-int        st_model_check (const st_model_t *s, char *why, size_t size);
+int st_model_check (const st_model_t *s, char *why, size_t size);
 
 /*  -- place.c: the bridge to libstrata-policy ---------------------------  */
 /*  Fills job->pj (the engine's view) from its spec. Returns 0, or -1 when out of memory.  */
-int   st_place_job_init (st_model_t *s, st_job_t *job);
+int st_place_job_init (st_model_t *s, st_job_t *job);
 /*  An attempt of job has ended (every task stopped): adds its cost, energy and
  *  carbon to the actual figures and its GPU time to the attained service.  */
-void  st_place_attempt_ended (st_model_t *s, st_job_t *job);
+void st_place_attempt_ended (st_model_t *s, st_job_t *job);
 /*  One placement pass over the pending jobs. Returns 1 when it ran a cycle,
  *  0 when nothing had changed since the last one.  */
-int   st_place_pending (st_model_t *s);
+int st_place_pending (st_model_t *s);
 /*  strata explain for a job in memory: why it waits, or its score against the
  *  runners-up, as JSON (caller frees); *state is its state's name.  */
 char *st_place_explain (st_model_t *s, st_job_t *job, const char **state);
@@ -401,30 +401,30 @@ char *st_place_reason_json (uint64_t id, const char *state, const char *reason);
 #define ST_PREEMPTIONS_MAX 100u
 /*  The live task of the job's current attempt (job_id, index, attempt) on
  *  node, or NULL: the only tasks whose requests are answered.  */
-st_task_t  *st_runtime_task (st_model_t *s, const st_node_t *node, uint64_t job_id, uint32_t index, uint32_t attempt);
+st_task_t *st_runtime_task (st_model_t *s, const st_node_t *node, uint64_t job_id, uint32_t index, uint32_t attempt);
 /*  RendezvousPut of t: key = value for its attempt. Ranks waiting for the key
  *  get AGENT_VALUE intents. Returns 0, or -1 with why (answer with an error).  */
-int         st_rdzv_put (st_model_t *s, st_task_t *t, const char *key, const uint8_t *val, size_t len, char *why,
-                         size_t size);
+int st_rdzv_put (st_model_t *s, st_task_t *t, const char *key, const uint8_t *val, size_t len, char *why,
+                 size_t size);
 /*  RendezvousGet of t on node: 1 with *val and *len (the model's bytes) when the
  *  key is there; 0 when it waits (answered by a later put or st_runtime_tick,
  *  as an intent); -1 with why when refused.  */
-int         st_rdzv_get (st_model_t *s, st_task_t *t, const st_node_t *node, uint64_t fwd_seq, const char *key,
-                         uint32_t timeout_ms, const uint8_t **val, size_t *len, char *why, size_t size);
+int st_rdzv_get (st_model_t *s, st_task_t *t, const st_node_t *node, uint64_t fwd_seq, const char *key,
+                 uint32_t timeout_ms, const uint8_t **val, size_t *len, char *why, size_t size);
 /*  RemoteExec from t for node_name: the held rank there to give the process
  *  to. 1 with *target; 0 when it is the same request again (nothing to do);
  *  -1 with why.  */
-int         st_runtime_exec_target (st_model_t *s, st_task_t *from, const char *node_name, st_task_t **target,
-                                    char *why, size_t size);
+int st_runtime_exec_target (st_model_t *s, st_task_t *from, const char *node_name, st_task_t **target, char *why,
+                            size_t size);
 /*  Progress of t: kept on its job for `strata show`.  */
-void        st_runtime_progress (st_model_t *s, st_task_t *t, uint64_t step, uint64_t total, double loss, double rate,
-                                 const char *unit);
+void st_runtime_progress (st_model_t *s, st_task_t *t, uint64_t step, uint64_t total, double loss, double rate,
+                          const char *unit);
 /*  A task ended: a held rank's end goes to rank 0's worker (REMOTE_EXITED intent).  */
-void        st_runtime_task_ended (st_model_t *s, st_task_t *t);
+void st_runtime_task_ended (st_model_t *s, st_task_t *t);
 /*  Times out rendezvous waits; answers waits whose attempt ended (AGENT_ERROR intents).  */
-void        st_runtime_tick (st_model_t *s, uint64_t now_mono);
-void        st_runtime_job_free (st_job_t *job);
-void        st_runtime_free (st_model_t *s);
+void st_runtime_tick (st_model_t *s, uint64_t now_mono);
+void st_runtime_job_free (st_job_t *job);
+void st_runtime_free (st_model_t *s);
 /*  "step 120/500, loss 2.310, 5,400 tokens/s" into buf; "" when none.  */
 const char *st_runtime_progress_text (const st_job_t *job, char *buf, size_t size);
 
@@ -438,44 +438,44 @@ const char *st_runtime_progress_text (const st_job_t *job, char *buf, size_t siz
 st_rc_t st_deps_check (st_model_t *s, const st_job_t *job, st_error_t *err);
 /*  The dependencies of job that are not in memory (finished, or never
  *  existed), into ids (at most max). Returns how many.  */
-size_t  st_deps_missing (const st_model_t *s, const st_job_t *job, uint64_t *ids, size_t max);
+size_t st_deps_missing (const st_model_t *s, const st_job_t *job, uint64_t *ids, size_t max);
 /*  Notes a finished job's state and tenant read from the database.  */
-void    st_deps_note_state (st_model_t *s, uint64_t id, st_job_state_t state, const char *tenant);
+void st_deps_note_state (st_model_t *s, uint64_t id, st_job_state_t state, const char *tenant);
 /*  A new or loaded PENDING job: fails when a dependency failed or was
  *  cancelled, waits (not offered to the engine) while one has not SUCCEEDED,
  *  else resolves its fine-tuned model and joins the pending jobs.  */
-void    st_deps_admit (st_model_t *s, st_job_t *job);
+void st_deps_admit (st_model_t *s, st_job_t *job);
 /*  st_job_set_state's entry action: a finetune that SUCCEEDED registers its
  *  model version; a job that ended releases or fails the jobs waiting for it
  *  (cascading, without recursion); other moves refresh their reasons.  */
-void    st_deps_on_state (st_model_t *s, st_job_t *job);
-void    st_deps_forget_states (st_model_t *s);
-void    st_deps_free (st_model_t *s);
+void st_deps_on_state (st_model_t *s, st_job_t *job);
+void st_deps_forget_states (st_model_t *s);
+void st_deps_free (st_model_t *s);
 
 /*  -- registry.c: fine-tuned model versions -----------------------------  */
 /*  spec names a fine-tuned model (NAME:VERSION, or a NAME the cluster's model
  *  registry does not know) rather than a family, variant or auto.  */
-int     st_registry_is_finetune (const st_model_t *s, const st_spec_t *spec);
+int st_registry_is_finetune (const st_model_t *s, const st_spec_t *spec);
 /*  name is a family, a variant or auto of the cluster's model registry.  */
-int     st_registry_cluster_model (const st_model_t *s, const char *name);
+int st_registry_cluster_model (const st_model_t *s, const char *name);
 /*  The version of (tenant, name): `version`, or the latest when 0; NULL when none.  */
 const st_model_version_t *st_registry_find (st_model_t *s, const char *tenant, const char *name, uint32_t version);
 /*  job, a finetune with output_model, SUCCEEDED: registers its checkpoint as
  *  the next version (written by the next flush, with the job's state).  */
-void    st_registry_register (st_model_t *s, st_job_t *job);
+void st_registry_register (st_model_t *s, st_job_t *job);
 /*  Adds a version read from the database; takes it.  */
-void    st_registry_add (st_model_t *s, st_model_version_t *v);
+void st_registry_add (st_model_t *s, st_model_version_t *v);
 /*  Binds job to version v and narrows its placement view: the stricter
  *  classification, residency within both the job's and the model's, only
  *  where the checkpoint may be read, and the base variant's jurisdictions.
  *  Returns 0, or -1 with why (the job can run nowhere).  */
-int     st_registry_apply (st_model_t *s, st_job_t *job, const st_model_version_t *v, char *why, size_t size);
+int st_registry_apply (st_model_t *s, st_job_t *job, const st_model_version_t *v, char *why, size_t size);
 /*  The same verdict for a spec, changing nothing.  */
-int     st_registry_check (const st_spec_t *spec, const st_model_version_t *v, char *why, size_t size);
+int st_registry_check (const st_spec_t *spec, const st_model_version_t *v, char *why, size_t size);
 /*  Every version, sorted by tenant, name and version (caller frees the array).  */
-size_t  st_registry_list (st_model_t *s, const st_model_version_t ***out);
-void    st_model_version_free (st_model_version_t *v);
-void    st_registry_free (st_model_t *s);
+size_t st_registry_list (st_model_t *s, const st_model_version_t ***out);
+void st_model_version_free (st_model_version_t *v);
+void st_registry_free (st_model_t *s);
 
 /*  -- record.c: plain rows read back for clients (store/ fills them, net/ sends them) --  */
 /*  A task row of a job, as the database holds it.  */
@@ -485,7 +485,7 @@ typedef struct {
     char *state;
     char *node;
     int32_t pid;
-    int32_t exit_code;          /*  -1: none  */
+    int32_t exit_code; /*  -1: none  */
     int32_t term_signal;
     uint64_t started_unix_ms;
     uint64_t finished_unix_ms;
@@ -497,7 +497,7 @@ typedef struct {
     char *name, *tenant, *queue, *kind, *state, *reason;
     int32_t priority;
     uint32_t attempt, max_attempts;
-    int32_t exit_code;          /*  -1: none  */
+    int32_t exit_code; /*  -1: none  */
     uint32_t cpus_milli;
     uint64_t mem_mb;
     uint32_t gpus;

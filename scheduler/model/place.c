@@ -154,8 +154,8 @@ s_apply_placement (st_model_t *s, const sp_placement_t *p, double now_s)
     job->est_cost = p->est_cost;
     job->est_kwh = p->est_kwh;
     job->est_co2_g = p->est_co2_g;
-    st_job_set_state (s, job, ST_JOB_SCHEDULED, "%s; attempt %u of %u", p->reason,
-                      job->attempt - job->preemptions, job->max_attempts);
+    st_job_set_state (s, job, ST_JOB_SCHEDULED, "%s; attempt %u of %u", p->reason, job->attempt - job->preemptions,
+                      job->max_attempts);
     s->counters.placed++;
 }
 
@@ -206,7 +206,7 @@ st_place_attempt_ended (st_model_t *s, st_job_t *job)
     job->pj.attained_gpu_s += seconds * gpus;
     double end_s = end ? end / 1000.0 : s->now_wall / 1000.0;
     double from_s = job->pj.start_s > sp_usage_charged_until (s->engine) ? job->pj.start_s
-                                                                          : sp_usage_charged_until (s->engine);
+                                                                         : sp_usage_charged_until (s->engine);
     if (gpus > 0 && end_s > from_s)
         sp_usage_charge (s->engine, job->pj.tenant, gpus * (end_s - from_s), end_s);
     st_mark_job (s, job);
@@ -226,8 +226,8 @@ st_place_pending (st_model_t *s)
     sp_params_defaults (&params, s->policy, now_s);
     sp_result_t r;
     memset (&r, 0, sizeof r);
-    if (sp_schedule (s->engine, &params, s->pnodes, s->npnodes, s->pending, s->npending, s->running, s->nrunning,
-                     &r) != 0)
+    if (sp_schedule (s->engine, &params, s->pnodes, s->npnodes, s->pending, s->npending, s->running, s->nrunning, &r)
+        != 0)
         abort ();
     for (size_t i = 0; i < r.nplacements; i++)
         s_apply_placement (s, &r.placements[i], now_s);
@@ -268,7 +268,8 @@ st_place_explain (st_model_t *s, st_job_t *job, const char **state)
         json = sp_explain_pending (s->engine, &params, s->pnodes, s->npnodes, s->running, s->nrunning, &job->pj);
     }
     else
-        json = job->placement_json ? strdup (job->placement_json) : st_place_reason_json (job->id, *state, job->reason);
+        json = job->placement_json ? strdup (job->placement_json)
+                                   : st_place_reason_json (job->id, *state, job->reason);
     if (!json)
         abort ();
     return json;

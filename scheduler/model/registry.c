@@ -137,7 +137,7 @@ st_registry_add (st_model_t *s, st_model_version_t *v)
         st_model_version_free (v);
         return;
     }
-    if (v->version != last + 1)     /*  rows deleted by hand: keep the numbers, and go on after the highest  */
+    if (v->version != last + 1) /*  rows deleted by hand: keep the numbers, and go on after the highest  */
         st_warn ("model %s of tenant %s: versions %u to %u are missing", v->name, v->tenant, last + 1,
                  v->version - 1);
     if (st_vec_push ((void **) &m->v, &m->n, &m->cap, sizeof v, ST_SCHED_ARRAY_MAX, &v))
@@ -161,9 +161,9 @@ st_registry_register (st_model_t *s, st_job_t *job)
         return;
     s_model_t *m = s_model (s, sp->tenant, sp->output_model, 1);
     if (!m)
-        abort ();   /*  tenant and name are bounded by the spec: the key always fits  */
+        abort (); /*  tenant and name are bounded by the spec: the key always fits  */
     uint32_t last = m->n ? m->v[m->n - 1]->version : 0;
-    if (last >= S_MAX_VERSION) {  /*  only a hand-edited row can get here  */
+    if (last >= S_MAX_VERSION) { /*  only a hand-edited row can get here  */
         st_add_event (s, job->id, -1, job->attempt, "model", NULL, NULL, NULL,
                       "model %s has reached its last version number (%u); nothing registered", sp->output_model,
                       last);
@@ -194,7 +194,8 @@ st_registry_register (st_model_t *s, st_job_t *job)
     }
     v->created_wall = s->now_wall;
     if (st_vec_push ((void **) &m->v, &m->n, &m->cap, sizeof v, ST_SCHED_ARRAY_MAX, &v)
-        || st_vec_push ((void **) &s->new_versions, &s->nnew_versions, &s->cap_new_versions, sizeof v, ST_SCHED_ARRAY_MAX, &v))
+        || st_vec_push ((void **) &s->new_versions, &s->nnew_versions, &s->cap_new_versions, sizeof v,
+                        ST_SCHED_ARRAY_MAX, &v))
         abort ();
     st_add_event (s, job->id, -1, job->attempt, "model", NULL, NULL, NULL, "registered model %s version %u%s%s",
                   v->name, v->version, v->checkpoint ? ": " : " (no checkpoint directory)",
@@ -235,7 +236,7 @@ s_fit (const st_spec_t *sp, const st_model_version_t *v, const char ***out, size
     const char **list = calloc (cap, sizeof *list);
     if (!list)
         abort ();
-    int any = 1;            /*  no restriction so far  */
+    int any = 1; /*  no restriction so far  */
     if (sp->nresidency) {
         for (size_t i = 0; i < sp->nresidency; i++)
             list[n++] = sp->residency[i];
@@ -258,8 +259,10 @@ s_fit (const st_spec_t *sp, const st_model_version_t *v, const char ***out, size
     if (!any && n == 0) {
         s_join ((const char *const *) sp->residency, sp->nresidency, mine, sizeof mine);
         s_join ((const char *const *) v->residency, v->nresidency, theirs, sizeof theirs);
-        snprintf (why, size, "the job's data may only go to %s and model %s was trained on data that may only go to "
-                  "%s: no jurisdiction allows both", mine, ref, theirs);
+        snprintf (why, size,
+                  "the job's data may only go to %s and model %s was trained on data that may only go to "
+                  "%s: no jurisdiction allows both",
+                  mine, ref, theirs);
         free (list);
         return -1;
     }
@@ -268,8 +271,10 @@ s_fit (const st_spec_t *sp, const st_model_version_t *v, const char ***out, size
     if (v->jurisdiction) {
         if (!any && !s_in (list, n, v->jurisdiction)) {
             s_join (list, n, mine, sizeof mine);
-            snprintf (why, size, "model %s's checkpoint is in jurisdiction %s, where the job's data may not go "
-                      "(only %s)", ref, v->jurisdiction, mine);
+            snprintf (why, size,
+                      "model %s's checkpoint is in jurisdiction %s, where the job's data may not go "
+                      "(only %s)",
+                      ref, v->jurisdiction, mine);
             free (list);
             return -1;
         }
@@ -279,14 +284,18 @@ s_fit (const st_spec_t *sp, const st_model_version_t *v, const char ***out, size
     else {
         if (!any) {
             s_join (list, n, mine, sizeof mine);
-            snprintf (why, size, "model %s's checkpoint can only be read in pool %s, which has no jurisdiction, and "
-                      "the job's data must stay in %s", ref, v->pool, mine);
+            snprintf (why, size,
+                      "model %s's checkpoint can only be read in pool %s, which has no jurisdiction, and "
+                      "the job's data must stay in %s",
+                      ref, v->pool, mine);
             free (list);
             return -1;
         }
         if (sp->pool && strcmp (sp->pool, v->pool) != 0) {
-            snprintf (why, size, "model %s's checkpoint can only be read in pool %s (a pool without a "
-                      "jurisdiction), but the job asks for pool %s", ref, v->pool, sp->pool);
+            snprintf (why, size,
+                      "model %s's checkpoint can only be read in pool %s (a pool without a "
+                      "jurisdiction), but the job asks for pool %s",
+                      ref, v->pool, sp->pool);
             free (list);
             return -1;
         }

@@ -200,7 +200,9 @@ st_rdzv_get (st_model_t *s, st_task_t *t, const st_node_t *node, uint64_t fwd_se
         .deadline_mono = s->now_mono + timeout,
         .timeout_ms = timeout,
     };
-    if (!w.key || !w.node || st_vec_push ((void **) &s->rdzv_waits, &s->nrdzv_waits, &s->cap_rdzv_waits, sizeof w, ST_SCHED_ARRAY_MAX, &w)) {
+    if (!w.key || !w.node
+        || st_vec_push ((void **) &s->rdzv_waits, &s->nrdzv_waits, &s->cap_rdzv_waits, sizeof w, ST_SCHED_ARRAY_MAX,
+                        &w)) {
         s_wait_free (&w);
         snprintf (why, size, "out of memory");
         return -1;

@@ -132,8 +132,8 @@ s_on_remote_exec (st_net_t *s, st_node_t *node, uint64_t seq, const Strata__Remo
         return;
     }
     target->exec_sent = 1;
-    st_info ("job %" PRIu64 " attempt %u: rank %u on %s asked for a process for rank %u on %s", job->id,
-             job->attempt, from->index, node->name, target->index, x->node);
+    st_info ("job %" PRIu64 " attempt %u: rank %u on %s asked for a process for rank %u on %s", job->id, job->attempt,
+             from->index, node->name, target->index, x->node);
 }
 
 /*  A REMOTE_EXITED intent: the end of a held rank, to rank 0's worker.  */
@@ -169,7 +169,7 @@ s_on_progress (st_net_t *s, st_node_t *node, const Strata__Progress *p)
 {
     st_task_t *t = s_task (s, node, p->task);
     if (!t)
-        return;   /*  best effort: a late report of an ended attempt  */
+        return; /*  best effort: a late report of an ended attempt  */
     st_runtime_progress (s->m, t, p->step, p->total_steps, p->loss, p->rate, p->unit);
 }
 

@@ -17,7 +17,7 @@
 
 #define ST_LOG_RELAY_TIMEOUT_MS 5000
 #define ST_LOG_MAX_BYTES (256u * 1024u)
-#define ST_LOG_RELAYS_MAX 4096          /*  relays waiting for a worker at once  */
+#define ST_LOG_RELAYS_MAX 4096 /*  relays waiting for a worker at once  */
 
 static void
 s_reply (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
@@ -47,11 +47,16 @@ static Strata__ErrorCode
 s_code (st_rc_t rc)
 {
     switch (rc) {
-    case ST_EINVAL: return STRATA__ERROR_CODE__ERROR_INVALID;
-    case ST_ENOTFOUND: return STRATA__ERROR_CODE__ERROR_NOT_FOUND;
-    case ST_ECONFLICT: return STRATA__ERROR_CODE__ERROR_CONFLICT;
-    case ST_EUNAVAIL: return STRATA__ERROR_CODE__ERROR_UNAVAILABLE;
-    default: return STRATA__ERROR_CODE__ERROR_INTERNAL;
+    case ST_EINVAL:
+        return STRATA__ERROR_CODE__ERROR_INVALID;
+    case ST_ENOTFOUND:
+        return STRATA__ERROR_CODE__ERROR_NOT_FOUND;
+    case ST_ECONFLICT:
+        return STRATA__ERROR_CODE__ERROR_CONFLICT;
+    case ST_EUNAVAIL:
+        return STRATA__ERROR_CODE__ERROR_UNAVAILABLE;
+    default:
+        return STRATA__ERROR_CODE__ERROR_INTERNAL;
     }
 }
 
@@ -182,10 +187,10 @@ st_client_job_info (const st_job_record_t *r)
     j->cancel_requested = r->cancel_requested;
     j->pool = s_strdup (r->pool);
     j->variant = s_strdup (r->variant);
-#define OPT(field, CASE)                                    \
-    if (r->has_##field) {                                   \
-        j->field = r->field;                                \
-        j->field##_opt_case = STRATA__JOB_INFO__##CASE;     \
+#define OPT(field, CASE)                                \
+    if (r->has_##field) {                               \
+        j->field = r->field;                            \
+        j->field##_opt_case = STRATA__JOB_INFO__##CASE; \
     }
     OPT (est_cost, EST_COST_OPT_EST_COST)
     OPT (est_kwh, EST_KWH_OPT_EST_KWH)
@@ -281,7 +286,7 @@ s_on_submit (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     st_add_event (s->m, id, -1, 0, "submitted", NULL, "PENDING", NULL, "submitted by tenant %s to queue %s",
                   spec->tenant, spec->queue);
     st_mark_job (s->m, job);
-    st_deps_admit (s->m, job);     /*  to the engine, or waiting for its dependencies, or failed  */
+    st_deps_admit (s->m, job); /*  to the engine, or waiting for its dependencies, or failed  */
     s->m->counters.submits++;
     if (*token) {
         job->submit_token = strdup (token);
@@ -499,7 +504,7 @@ st_client_log_data (st_net_t *s, const Strata__LogData *data)
         pp = &(*pp)->next;
     st_logreq_t *lr = *pp;
     if (!lr)
-        return;     /*  late answer to a request that timed out  */
+        return; /*  late answer to a request that timed out  */
     *pp = lr->next;
     if (data->error && *data->error) {
         st_client_error (s, &lr->client, lr->client_seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE, data->error, NULL);
@@ -605,17 +610,17 @@ st_client_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
         if (env->list->state != STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED) {
             st_job_state_t st;
             if (st_wire_job_state_from (env->list->state, &st) != 0) {
-                st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "unknown job state",
-                                 "states: PENDING SCHEDULED STARTING RUNNING SUCCEEDED FAILED CANCELLED PREEMPTED LOST");
+                st_client_error (
+                    s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "unknown job state",
+                    "states: PENDING SCHEDULED STARTING RUNNING SUCCEEDED FAILED CANCELLED PREEMPTED LOST");
                 return;
             }
             want = st_job_state_name (st);
         }
         st_job_record_t *recs = NULL;
         size_t nrecs = 0;
-        st_rc_t rc = s->store.list_jobs ? s->store.list_jobs (s->store.ctx, want, env->list->tenant,
-                                                               env->list->limit, env->list->active_only, &recs,
-                                                               &nrecs, &err)
+        st_rc_t rc = s->store.list_jobs ? s->store.list_jobs (s->store.ctx, want, env->list->tenant, env->list->limit,
+                                                              env->list->active_only, &recs, &nrecs, &err)
                                         : st_error_set (&err, ST_EDB, NULL, "no database");
         if (rc != ST_OK) {
             st_client_error (s, peer, env->seq, s_code (err.rc), err.msg, NULL);

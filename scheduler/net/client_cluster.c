@@ -14,9 +14,9 @@
 #include "st_log.h"
 
 typedef struct {
-    Strata__PoolInfo *items;    /*  room for every pool of the cluster and one per node  */
+    Strata__PoolInfo *items; /*  room for every pool of the cluster and one per node  */
     size_t n;
-    sp_cluster_t *implicit;     /*  the pools only nodes name; created on first need  */
+    sp_cluster_t *implicit; /*  the pools only nodes name; created on first need  */
 } s_pools_t;
 
 static void
@@ -87,8 +87,8 @@ s_send (st_net_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__Envelope 
 {
     st_rc_t rc = st_wire_send (s->client_sock, peer, out);
     if (rc == ST_ETOOBIG)
-        st_client_error (s, peer, reply_to, STRATA__ERROR_CODE__ERROR_INTERNAL,
-                         "the answer is too large to send", NULL);
+        st_client_error (s, peer, reply_to, STRATA__ERROR_CODE__ERROR_INTERNAL, "the answer is too large to send",
+                         NULL);
     else if (rc != ST_OK)
         st_debug ("could not reply %s to a client: %s", st_wire_body_name (out), st_strerror (rc));
 }

@@ -18,8 +18,8 @@
 #include "st_time.h"
 
 #define ST_MAX_NODE_NAME 128
-#define ST_MAX_NODE_CPUS_MILLI 100000000u            /*  100,000 CPUs  */
-#define ST_MAX_NODE_MEM_MB (1ull << 30)             /*  1 PiB  */
+#define ST_MAX_NODE_CPUS_MILLI 100000000u /*  100,000 CPUs  */
+#define ST_MAX_NODE_MEM_MB (1ull << 30)   /*  1 PiB  */
 #define ST_MAX_NODE_GPUS 1024u
 
 static int
@@ -95,7 +95,7 @@ int
 st_dispatch_signal (st_net_t *s, st_task_t *t, Strata__SignalKind kind)
 {
     if (!t->node || !t->node->connected)
-        return 0;       /*  sent when the worker registers again (s_on_register)  */
+        return 0; /*  sent when the worker registers again (s_on_register)  */
     Strata__Envelope env;
     Strata__Signal sig = STRATA__SIGNAL__INIT;
     Strata__TaskRef tr = STRATA__TASK_REF__INIT;
@@ -113,7 +113,7 @@ st_dispatch_signal (st_net_t *s, st_task_t *t, Strata__SignalKind kind)
     return 1;
 }
 
-#define S_HOST_MAX 160        /*  "name:slots": names are at most 128 characters  */
+#define S_HOST_MAX 160 /*  "name:slots": names are at most 128 characters  */
 
 /*  "node:slots" for each node of job's ranks, rank 0's node first, then in
  *  rank order. The strings live in *buf; free both.  */
@@ -188,16 +188,19 @@ s_send_launch (st_net_t *s, st_task_t *t)
     snprintf (local[0], sizeof local[0], "%u", local_rank);
     snprintf (local[1], sizeof local[1], "%u", local_world);
     snprintf (port, sizeof port, "%u", st_job_master_port (job->id, t->attempt));
-    const char *extra_k[] = { ST_ENV_JOB_ID, ST_ENV_RANK, ST_ENV_WORLD_SIZE, ST_ENV_ATTEMPT, "RANK",
-                              "WORLD_SIZE", ST_ENV_JOB_NAME, ST_ENV_POOL, ST_ENV_CHECKPOINT_DIR,
-                              ST_ENV_MODEL, ST_ENV_MODEL_URI, ST_ENV_DATA_URI, ST_ENV_LOCAL_RANK,
-                              "LOCAL_RANK", ST_ENV_LOCAL_WORLD_SIZE, "LOCAL_WORLD_SIZE", "MASTER_ADDR",
-                              "MASTER_PORT" };
+    const char *extra_k[] = { ST_ENV_JOB_ID,      ST_ENV_RANK,      ST_ENV_WORLD_SIZE,
+                              ST_ENV_ATTEMPT,     "RANK",           "WORLD_SIZE",
+                              ST_ENV_JOB_NAME,    ST_ENV_POOL,      ST_ENV_CHECKPOINT_DIR,
+                              ST_ENV_MODEL,       ST_ENV_MODEL_URI, ST_ENV_DATA_URI,
+                              ST_ENV_LOCAL_RANK,  "LOCAL_RANK",     ST_ENV_LOCAL_WORLD_SIZE,
+                              "LOCAL_WORLD_SIZE", "MASTER_ADDR",    "MASTER_PORT" };
     const char *extra_v[] = { vals[0], vals[1], vals[2], vals[3], vals[1], vals[2], sp->name, job->pool, checkpoint,
                               /*  a fine-tuned model version (registry.c) is the model the task uses  */
                               job->model_ref ? job->model_ref : job->variant,
-                              job->model_ref ? job->model_uri : variant ? variant->uri : NULL, sp->data_uri, local[0],
-                              local[0], local[1], local[1], master, master ? port : NULL };
+                              job->model_ref ? job->model_uri
+                              : variant      ? variant->uri
+                                             : NULL,
+                              sp->data_uri, local[0], local[0], local[1], local[1], master, master ? port : NULL };
     size_t nextra = sizeof extra_k / sizeof *extra_k;
     Strata__Launch__EnvEntry *entries = calloc (sp->env.n + nextra, sizeof *entries);
     Strata__Launch__EnvEntry **eptrs = calloc (sp->env.n + nextra, sizeof *eptrs);
@@ -261,7 +264,7 @@ st_dispatch_send_launches (st_net_t *s)
     for (size_t i = 0; i < s->m->nto_launch; i++) {
         st_task_t *t = s->m->to_launch[i];
         if (t->state != ST_JOB_SCHEDULED || !t->node)
-            continue;       /*  changed since it was placed (node lost)  */
+            continue; /*  changed since it was placed (node lost)  */
         if (t->job->cancel_requested || t->job->stopping) {
             /*  Its job is being stopped: never start it.  */
             st_task_end (s->m, t, t->job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
@@ -325,14 +328,14 @@ s_apply_status (st_net_t *s, st_node_t *node, const Strata__TaskStatus *st)
             st_job_evaluate (s->m, job);
         }
         else if (t->state == ST_JOB_RUNNING && st->pid && st->pid != t->pid) {
-            t->pid = st->pid;   /*  a held rank got its process (Exec)  */
+            t->pid = st->pid; /*  a held rank got its process (Exec)  */
             st_mark_task (s->m, t);
         }
         break;
     case STRATA__TASK_STATE__TASK_EXITED:
     case STRATA__TASK_STATE__TASK_START_FAILED: {
         if (t->state != ST_JOB_SCHEDULED && t->state != ST_JOB_STARTING && t->state != ST_JOB_RUNNING)
-            break;      /*  already ended: a resend  */
+            break; /*  already ended: a resend  */
         if (st->pid)
             t->pid = st->pid;
         if (!t->started_wall)
@@ -376,8 +379,8 @@ s_lose_tasks (st_net_t *s, st_node_t *node, const char *why)
         st_task_t *t = node->tasks;
         st_job_t *job = t->job;
         if (!job->failure[0])
-            snprintf (job->failure, sizeof job->failure, "node %s %s while rank %u was %s", node->name, why,
-                      t->index, st_job_state_name (t->state));
+            snprintf (job->failure, sizeof job->failure, "node %s %s while rank %u was %s", node->name, why, t->index,
+                      st_job_state_name (t->state));
         st_add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, "LOST", node->name,
                       "rank %u lost: node %s %s", t->index, node->name, why);
         st_task_end (s->m, t, ST_JOB_LOST);
@@ -432,8 +435,10 @@ s_on_register (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     if (node && node->connected && node->state == ST_NODE_UP && !s_peer_equal (st_net_peer_of (node), peer)
         && node->instance != reg->instance && now - node->last_seen_mono < s->cfg.node_timeout_ms) {
         s->m->counters.duplicate_registrations++;
-        st_warn ("refused duplicate registration of node %s: another worker holds that name (duplicate_registrations=%" PRIu64 ")",
-                 reg->node, s->m->counters.duplicate_registrations);
+        st_warn (
+            "refused duplicate registration of node %s: another worker holds that name (duplicate_registrations=%" PRIu64
+            ")",
+            reg->node, s->m->counters.duplicate_registrations);
         rep.error = "another live worker is registered under this node name";
         st_net_defer (s, s->worker_sock, peer, &out);
         return;
@@ -476,9 +481,9 @@ s_on_register (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     node->cap_gpus = reg->capacity->gpus;
     node->pn_stale = 1;
     st_mark_node (s->m, node);
-    st_add_event (s->m, 0, -1, 0, "node", NULL, "UP", node->name, "node %s registered (pool %s, %g CPU, %" PRIu64
-                  " MiB, %u GPU, epoch %" PRIu64 ")", node->name, node->pool, node->cap_cpus_milli / 1000.0,
-                  node->cap_mem_mb, node->cap_gpus, node->epoch);
+    st_add_event (s->m, 0, -1, 0, "node", NULL, "UP", node->name,
+                  "node %s registered (pool %s, %g CPU, %" PRIu64 " MiB, %u GPU, epoch %" PRIu64 ")", node->name,
+                  node->pool, node->cap_cpus_milli / 1000.0, node->cap_mem_mb, node->cap_gpus, node->epoch);
     st_info ("node %s registered%s: pool %s, %g CPU, %" PRIu64 " MiB, %u GPU, %zu known task(s), epoch %" PRIu64,
              node->name, was_up ? " again" : "", node->pool, node->cap_cpus_milli / 1000.0, node->cap_mem_mb,
              node->cap_gpus, reg->n_tasks, node->epoch);
@@ -503,7 +508,8 @@ s_on_register (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
             }
             else {
                 st_task_set_state (s->m, t, ST_JOB_SCHEDULED);
-                st_vec_push ((void **) &s->m->to_launch, &s->m->nto_launch, &s->m->cap_to_launch, sizeof t, ST_SCHED_ARRAY_MAX, &t);
+                st_vec_push ((void **) &s->m->to_launch, &s->m->nto_launch, &s->m->cap_to_launch, sizeof t,
+                             ST_SCHED_ARRAY_MAX, &t);
             }
             continue;
         }
@@ -642,8 +648,8 @@ s_tick_node (void *value, void *arg)
         node->connected = 0;
         st_map_remove (s->peers, node->peer.id, node->peer.id_len);
         st_mark_node (s->m, node);
-        st_add_event (s->m, 0, -1, 0, "node", "UP", "LOST", node->name, "node %s lost: no heartbeat for %" PRIu64 " ms",
-                      node->name, k->now - node->last_seen_mono);
+        st_add_event (s->m, 0, -1, 0, "node", "UP", "LOST", node->name,
+                      "node %s lost: no heartbeat for %" PRIu64 " ms", node->name, k->now - node->last_seen_mono);
         s_lose_tasks (s, node, "stopped heartbeating");
         return;
     }

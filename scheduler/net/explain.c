@@ -52,8 +52,9 @@ st_client_explain (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
                          err.msg, err.hint[0] ? err.hint : NULL);
         return;
     }
-    char *json = info->placement_json && info->placement_json[0] ? strdup (info->placement_json)
-                                                                 : st_place_reason_json (id, info->state, info->reason);
+    char *json = info->placement_json && info->placement_json[0]
+                     ? strdup (info->placement_json)
+                     : st_place_reason_json (id, info->state, info->reason);
     if (!json)
         abort ();
     s_explain_reply (s, peer, env->seq, id, info->state, json);

@@ -17,10 +17,12 @@
 #include "st_curve.h"
 #include "st_wire.h"
 
-_Static_assert (sizeof (st_node_peer_t) == sizeof (st_peer_t), "st_node_peer_t mirrors st_peer_t");
-_Static_assert (offsetof (st_node_peer_t, id_len) == offsetof (st_peer_t, id_len), "st_node_peer_t mirrors st_peer_t");
-_Static_assert (offsetof (st_node_peer_t, delimited) == offsetof (st_peer_t, delimited), "st_node_peer_t mirrors st_peer_t");
-_Static_assert (offsetof (st_node_peer_t, user_id) == offsetof (st_peer_t, user_id), "st_node_peer_t mirrors st_peer_t");
+_Static_assert(sizeof (st_node_peer_t) == sizeof (st_peer_t), "st_node_peer_t mirrors st_peer_t");
+_Static_assert(offsetof (st_node_peer_t, id_len) == offsetof (st_peer_t, id_len), "st_node_peer_t mirrors st_peer_t");
+_Static_assert(offsetof (st_node_peer_t, delimited) == offsetof (st_peer_t, delimited),
+               "st_node_peer_t mirrors st_peer_t");
+_Static_assert(offsetof (st_node_peer_t, user_id) == offsetof (st_peer_t, user_id),
+               "st_node_peer_t mirrors st_peer_t");
 
 /*  A node's routing id as st_wire wants it (the two types have one layout).  */
 static inline const st_peer_t *
@@ -45,8 +47,8 @@ typedef struct st_token {
     uint64_t job_id;
     uint64_t expires_mono;
     size_t keylen;
-    struct st_token *next;      /*  FIFO by expiry  */
-    char key[];                 /*  "tenant\0token"  */
+    struct st_token *next; /*  FIFO by expiry  */
+    char key[];            /*  "tenant\0token"  */
 } st_token_t;
 
 /*  A log request relayed from a client to a worker.  */
@@ -84,46 +86,46 @@ typedef struct {
 typedef struct st_net {
     /*  -- configuration --  */
     st_net_config_t cfg;
-    st_net_store_t store;       /*  the database reads (store/, through sched.c)  */
-    st_model_t *m;              /*  the model the protocols act on (not owned)  */
+    st_net_store_t store; /*  the database reads (store/, through sched.c)  */
+    st_model_t *m;        /*  the model the protocols act on (not owned)  */
     /*  -- sockets (sched.c opens and closes them) --  */
     void *zctx;
-    void *worker_sock;          /*  ROUTER: workers' DEALERs  */
-    void *client_sock;          /*  ROUTER: the CLI's REQ/DEALER  */
-    void *event_sock;           /*  PUB: committed state changes  */
-    st_zap_t *zap;              /*  CURVE allow-list; NULL when authentication is off  */
+    void *worker_sock; /*  ROUTER: workers' DEALERs  */
+    void *client_sock; /*  ROUTER: the CLI's REQ/DEALER  */
+    void *event_sock;  /*  PUB: committed state changes  */
+    st_zap_t *zap;     /*  CURVE allow-list; NULL when authentication is off  */
     /*  -- state --  */
-    uint64_t seq;               /*  last envelope seq sent  */
-    st_map_t *peers;            /*  routing id -> st_node_t, connected nodes only  */
-    st_map_t *tokens;           /*  "tenant\0token" -> st_token_t  */
+    uint64_t seq;     /*  last envelope seq sent  */
+    st_map_t *peers;  /*  routing id -> st_node_t, connected nodes only  */
+    st_map_t *tokens; /*  "tenant\0token" -> st_token_t  */
     st_token_t *tokens_head, *tokens_tail;
-    st_deferred_t *deferred;    /*  replies and signals to send after the next successful flush  */
+    st_deferred_t *deferred; /*  replies and signals to send after the next successful flush  */
     size_t ndeferred, cap_deferred;
-    st_logreq_t *logreqs;       /*  log requests relayed to workers, awaiting their data  */
+    st_logreq_t *logreqs; /*  log requests relayed to workers, awaiting their data  */
     size_t nlogreqs;
     uint64_t next_logreq;
 } st_net_t;
 
 /*  -- net.c: envelopes, deferred sends, events, intents -----------------  */
 /*  Sets up the maps (peers, tokens). Returns 0, or -1 out of memory.  */
-int      st_net_init (st_net_t *s, st_model_t *m);
+int st_net_init (st_net_t *s, st_model_t *m);
 /*  Frees what st_net_init and the protocols made; sockets are the caller's.  */
-void     st_net_release (st_net_t *s);
+void st_net_release (st_net_t *s);
 uint64_t st_net_next_seq (st_net_t *s);
 /*  Queues a reply to be sent after the next successful flush.  */
-void     st_net_defer (st_net_t *s, void *sock, const st_peer_t *peer, Strata__Envelope *env);
+void st_net_defer (st_net_t *s, void *sock, const st_peer_t *peer, Strata__Envelope *env);
 /*  Sends the deferred messages (after a successful flush).  */
-void     st_net_send_deferred (st_net_t *s);
+void st_net_send_deferred (st_net_t *s);
 /*  Publishes the committed state changes (the model's events) on the event socket.  */
-void     st_net_publish_events (st_net_t *s);
+void st_net_publish_events (st_net_t *s);
 /*  Carries out and clears the model's intents (st_intent_t).  */
-void     st_net_drain_intents (st_net_t *s);
+void st_net_drain_intents (st_net_t *s);
 
 /*  -- dispatch.c: the worker protocol ------------------------------------  */
 void st_dispatch_worker_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env);
 void st_dispatch_send_launches (st_net_t *s);
 /*  Queues a Signal for t's worker; returns 0 when its node is not connected.  */
-int  st_dispatch_signal (st_net_t *s, st_task_t *t, Strata__SignalKind kind);
+int st_dispatch_signal (st_net_t *s, st_task_t *t, Strata__SignalKind kind);
 void st_dispatch_tick (st_net_t *s, uint64_t now);
 void st_dispatch_send_ack (st_net_t *s, const st_peer_t *peer, uint64_t ack_seq, Strata__AckStatus status);
 

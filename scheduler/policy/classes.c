@@ -21,18 +21,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_CACHE_MAX (1u << 17)      /*  classes remembered between cycles before a reset  */
+#define S_CACHE_MAX (1u << 17) /*  classes remembered between cycles before a reset  */
 
 struct sp__kentry {
     unsigned char *key;
     size_t keylen;
-    sp__pool_fig_t *pools;      /*  npools entries  */
+    sp__pool_fig_t *pools; /*  npools entries  */
     int nallowed;
-    int idle_state;             /*  0: unknown, 1: fits on idle nodes, 2: does not  */
-    uint64_t idle_fp;           /*  node fingerprint the idle verdict holds for  */
-    char *idle_reason;          /*  the words when it does not fit idle  */
-    char *need_text;            /*  "waiting: needs ... [in one pool]"  */
-    sp__class_t cls;            /*  this cycle's state, when cls_cycle is the engine's cycle (kept
+    int idle_state;    /*  0: unknown, 1: fits on idle nodes, 2: does not  */
+    uint64_t idle_fp;  /*  node fingerprint the idle verdict holds for  */
+    char *idle_reason; /*  the words when it does not fit idle  */
+    char *need_text;   /*  "waiting: needs ... [in one pool]"  */
+    sp__class_t cls;   /*  this cycle's state, when cls_cycle is the engine's cycle (kept
                                     here, not apart, to save a pointer chase per job)  */
     uint64_t cls_cycle;
 };
@@ -73,7 +73,7 @@ s_put_str (s_buf_t *b, const char *s)
 static size_t
 s_encode (const sp_job_t *j, unsigned char *buf, size_t cap)
 {
-    s_buf_t b = {buf, 0, cap};
+    s_buf_t b = { buf, 0, cap };
     s_put_u64 (&b, ((uint64_t) j->gang << 32) | j->ntasks);
     s_put_u64 (&b, ((uint64_t) j->cpus_milli << 32) | j->gpus);
     s_put_u64 (&b, j->mem_mb);
@@ -84,14 +84,14 @@ s_encode (const sp_job_t *j, unsigned char *buf, size_t cap)
     s_put_str (&b, j->model);
     s_put_u64 (&b, j->ngpu_types);
     for (size_t i = 0; i < j->ngpu_types; i++)
-        s_put_str (&b, j->gpu_types [i]);
+        s_put_str (&b, j->gpu_types[i]);
     s_put_u64 (&b, j->nresidency);
     for (size_t i = 0; i < j->nresidency; i++)
-        s_put_str (&b, j->residency [i]);
+        s_put_str (&b, j->residency[i]);
     s_put_u64 (&b, j->labels ? j->labels->n : 0);
     for (size_t i = 0; j->labels && i < j->labels->n; i++) {
-        s_put_str (&b, j->labels->keys [i]);
-        s_put_str (&b, j->labels->vals [i]);
+        s_put_str (&b, j->labels->keys[i]);
+        s_put_str (&b, j->labels->vals[i]);
     }
     return b.n;
 }
@@ -156,14 +156,14 @@ s_entry_new (const sp_cluster_t *c, const sp_job_t *job, const unsigned char *ke
     }
     memcpy (k->key, key, keylen);
     for (size_t p = 0; p < c->npools; p++) {
-        sp__pool_fig_t *f = &k->pools [p];
+        sp__pool_fig_t *f = &k->pools[p];
         f->pool = (int) p;
         if (sp_filter_pool (c, (int) p, job, NULL, 0))
             continue;
         f->ok = 1;
         k->nallowed++;
         if (job->model)
-            f->variant = sp_cluster_variant (c, job->model, c->pools [p].jurisdiction);
+            f->variant = sp_cluster_variant (c, job->model, c->pools[p].jurisdiction);
         sp__pool_figures (c, (int) p, job, f);
     }
     return k;
@@ -192,7 +192,7 @@ sp__class_of (sp__run_t *run, sp__entry_t *en)
     const sp_job_t *job = en->job;
     sp__kentry_t *ent = en->ent;
     if (!ent) {
-        unsigned char small [512], *key = small;
+        unsigned char small[512], *key = small;
         size_t keylen = s_encode (job, small, sizeof small);
         if (keylen > sizeof small) {
             if (!(key = sp__alloc (run->cy->arena, keylen)))
@@ -236,7 +236,7 @@ sp__class_failed (sp__run_t *run, sp__class_t *k, double end_s)
 {
     k->failed = 1;
     if (run->nresv_cycle == 0)
-        k->fail_always = 1;     /*  nothing was held back: a shorter member has no more room  */
+        k->fail_always = 1; /*  nothing was held back: a shorter member has no more room  */
     else if (end_s < k->fail_end_s)
         k->fail_end_s = end_s;
 }
@@ -270,7 +270,7 @@ sp__class_need_text (sp__class_t *k, const sp_job_t *job)
 {
     sp__kentry_t *ent = k->ent;
     if (!ent->need_text) {
-        char need [160], buf [240];
+        char need[160], buf[240];
         sp__fmt_need (job, need, sizeof need);
         snprintf (buf, sizeof buf, "waiting: needs %s%s", need, job->gang && job->ntasks > 1 ? " in one pool" : "");
         ent->need_text = strdup (buf);

@@ -17,23 +17,25 @@
 #include "st_field.h"
 #include "st_units.h"
 
-#define S_NAME_MAX      64
-#define S_JUR_MAX       16
-#define S_MODEL_MAX     128
-#define S_PATH_MAX      4096
-#define S_MAX_ITEMS     4096        /*  pools, regions, tenants, ... in one file  */
-#define S_MAX_POOLS     65536       /*  the file's pools and the implicit ones workers name  */
+#define S_NAME_MAX 64
+#define S_JUR_MAX 16
+#define S_MODEL_MAX 128
+#define S_PATH_MAX 4096
+#define S_MAX_ITEMS 4096  /*  pools, regions, tenants, ... in one file  */
+#define S_MAX_POOLS 65536 /*  the file's pools and the implicit ones workers name  */
 
-static const char *const s_top_keys [] = {"regions", "latency_ms", "pools", "models", "queues", "tenants",
-                                          "fair_share", NULL};
-static const char *const s_pool_keys [] = {"name", "site", "region", "jurisdiction", "clearance", "cost_gpu_hour",
-                                           "cost_cpu_hour", "pue", "carbon_g_per_kwh", "gpu_watts", "cpu_watts",
-                                           "storage_root", NULL};
-static const char *const s_family_keys [] = {"name", "variants", NULL};
-static const char *const s_variant_keys [] = {"name", "jurisdictions", "uri", NULL};
-static const char *const s_queue_keys [] = {"name", "weight", NULL};
-static const char *const s_tenant_keys [] = {"name", "weight", "gpu_quota", NULL};
-static const char *const s_fair_keys [] = {"half_life", NULL};
+static const char *const s_top_keys[] = { "regions", "latency_ms", "pools",      "models",
+                                          "queues",  "tenants",    "fair_share", NULL };
+static const char *const s_pool_keys[] = {
+    "name",          "site",          "region", "jurisdiction",     "clearance",
+    "cost_gpu_hour", "cost_cpu_hour", "pue",    "carbon_g_per_kwh", "gpu_watts",
+    "cpu_watts",     "storage_root",  NULL
+};
+static const char *const s_family_keys[] = { "name", "variants", NULL };
+static const char *const s_variant_keys[] = { "name", "jurisdictions", "uri", NULL };
+static const char *const s_queue_keys[] = { "name", "weight", NULL };
+static const char *const s_tenant_keys[] = { "name", "weight", "gpu_quota", NULL };
+static const char *const s_fair_keys[] = { "half_life", NULL };
 
 #define S_DEFAULT_HALF_LIFE (24.0 * 3600.0)
 #define S_DEFAULT_GPU_WATTS 400.0
@@ -46,7 +48,7 @@ static const char *const s_fair_keys [] = {"half_life", NULL};
 static int
 s_reject (st_error_t *err, const char *field, const char *what, const json_t *v)
 {
-    char got [80];
+    char got[80];
     if (!v)
         snprintf (got, sizeof got, "nothing");
     else if (json_is_string (v)) {
@@ -80,10 +82,10 @@ s_only_keys (const json_t *obj, const char *at, const char *const *allowed, st_e
             a++;
         if (*a)
             continue;
-        char field [160], list [320];
+        char field[160], list[320];
         size_t used = 0;
         snprintf (field, sizeof field, "%s%s%.100s", at, *at ? "." : "", key);
-        list [0] = '\0';
+        list[0] = '\0';
         for (a = allowed; *a; a++)
             sp__catf (list, sizeof list, &used, "%s%s", a == allowed ? "" : ", ", *a);
         st_error_set (err, ST_EINVAL, field, "unknown field \"%s\"", field);
@@ -97,7 +99,7 @@ s_only_keys (const json_t *obj, const char *at, const char *const *allowed, st_e
 static bool
 s_name_ok (const char *s, size_t max, const char *extra)
 {
-    char allowed [16];
+    char allowed[16];
     snprintf (allowed, sizeof allowed, "._-%s", extra ? extra : "");
     st_field_t rule = { max, ST_FIELD_ALNUM, allowed };
     return st_field_ok_str (s, &rule);
@@ -105,10 +107,10 @@ s_name_ok (const char *s, size_t max, const char *extra)
 
 /*  A required (def == NULL and !optional) or optional name; *out is strdup'ed or NULL.  */
 static int
-s_name (const json_t *obj, const char *key, const char *at, size_t max, const char *extra, bool required,
-        char **out, st_error_t *err)
+s_name (const json_t *obj, const char *key, const char *at, size_t max, const char *extra, bool required, char **out,
+        st_error_t *err)
 {
-    char field [160], what [128];
+    char field[160], what[128];
     json_t *v = json_object_get (obj, key);
     snprintf (field, sizeof field, "%s.%s", at, key);
     *out = NULL;
@@ -131,7 +133,7 @@ static int
 s_number (const json_t *obj, const char *key, const char *at, double lo, double hi, double def, double *out,
           st_error_t *err)
 {
-    char field [160], what [96];
+    char field[160], what[96];
     json_t *v = json_object_get (obj, key);
     *out = def;
     if (!v || json_is_null (v))
@@ -149,7 +151,7 @@ static int
 s_enum (const json_t *obj, const char *key, const char *at, const char *(*name_of) (int), int n, int def,
         bool required, int *out, st_error_t *err)
 {
-    char field [160], what [160];
+    char field[160], what[160];
     size_t used = 0;
     json_t *v = json_object_get (obj, key);
     snprintf (field, sizeof field, "%s.%s", at, key);
@@ -164,7 +166,7 @@ s_enum (const json_t *obj, const char *key, const char *at, const char *(*name_o
             *out = i;
             return 0;
         }
-    what [0] = '\0';
+    what[0] = '\0';
     sp__catf (what, sizeof what, &used, "one of");
     for (int i = 0; i < n; i++)
         sp__catf (what, sizeof what, &used, "%s %s", i ? "," : "", name_of (i));
@@ -201,8 +203,8 @@ s_list (const json_t *root, const char *key, json_t **out, size_t *n, st_error_t
 
 /*  list[i] must be a mapping with only `keys`.  */
 static int
-s_item (const json_t *list, size_t i, const char *key, const char *const *keys, char *at, size_t atsize,
-        json_t **out, st_error_t *err)
+s_item (const json_t *list, size_t i, const char *key, const char *const *keys, char *at, size_t atsize, json_t **out,
+        st_error_t *err)
 {
     snprintf (at, atsize, "%s[%zu]", key, i);
     *out = json_array_get (list, i);
@@ -228,7 +230,7 @@ s_regions (sp_cluster_t *c, const json_t *root, st_error_t *err)
     if (!c->regions || !c->latency_ms)
         return st_error_set (err, ST_ENOMEM, "regions", "regions: out of memory"), -1;
     for (size_t i = 0; i < n; i++) {
-        char field [48];
+        char field[48];
         json_t *v = json_array_get (list, i);
         snprintf (field, sizeof field, "regions[%zu]", i);
         if (!json_is_string (v) || strlen (json_string_value (v)) != json_string_length (v)
@@ -236,15 +238,16 @@ s_regions (sp_cluster_t *c, const json_t *root, st_error_t *err)
             return s_reject (err, field, "a region name (1 to 64 of letters, digits, '.', '_', '-')", v);
         if (sp__region_index (c, json_string_value (v)) >= 0)
             return st_error_set (err, ST_EINVAL, field, "%s: region \"%s\" is listed twice", field,
-                                 json_string_value (v)), -1;
-        if (!(c->regions [i] = strdup (json_string_value (v))))
+                                 json_string_value (v)),
+                   -1;
+        if (!(c->regions[i] = strdup (json_string_value (v))))
             return st_error_set (err, ST_ENOMEM, field, "%s: out of memory", field), -1;
         c->nregions = i + 1;
     }
     for (size_t i = 0; i < n * n; i++)
-        c->latency_ms [i] = -1;
+        c->latency_ms[i] = -1;
     for (size_t i = 0; i < n; i++)
-        c->latency_ms [i * n + i] = 0;
+        c->latency_ms[i * n + i] = 0;
     return 0;
 }
 
@@ -267,7 +270,7 @@ s_latency (sp_cluster_t *c, const json_t *root, st_error_t *err)
         return st_error_set (err, ST_ENOMEM, "latency_ms", "latency_ms: out of memory"), -1;
     int rc = 0;
     json_object_foreach (table, from, row) {
-        char field [200];
+        char field[200];
         int f = sp__region_index (c, from);
         snprintf (field, sizeof field, "latency_ms.%.64s", from);
         if (f < 0) {
@@ -289,10 +292,10 @@ s_latency (sp_cluster_t *c, const json_t *root, st_error_t *err)
                 rc = s_reject (err, field, "a number of milliseconds between 0 and 100000", v);
                 break;
             }
-            c->latency_ms [f * n + t] = json_number_value (v);
-            given [f * n + t] = 1;
-            if (!given [t * n + f])
-                c->latency_ms [t * n + f] = json_number_value (v);
+            c->latency_ms[f * n + t] = json_number_value (v);
+            given[f * n + t] = 1;
+            if (!given[t * n + f])
+                c->latency_ms[t * n + f] = json_number_value (v);
         }
         if (rc)
             break;
@@ -306,14 +309,14 @@ s_pools (sp_cluster_t *c, const json_t *root, st_error_t *err)
 {
     json_t *list, *obj;
     size_t n;
-    char at [48];
+    char at[48];
     if (s_list (root, "pools", &list, &n, err))
         return -1;
     if (n && !(c->pools = calloc (n, sizeof *c->pools)))
         return st_error_set (err, ST_ENOMEM, "pools", "pools: out of memory"), -1;
     c->cappools = n;
     for (size_t i = 0; i < n; i++) {
-        sp_pool_t *p = &c->pools [i];
+        sp_pool_t *p = &c->pools[i];
         int e;
         if (s_item (list, i, "pools", s_pool_keys, at, sizeof at, &obj, err))
             return -1;
@@ -322,7 +325,7 @@ s_pools (sp_cluster_t *c, const json_t *root, st_error_t *err)
         if (s_name (obj, "name", at, S_NAME_MAX, NULL, true, &p->name, err))
             return -1;
         if (sp_cluster_pool (c, p->name) != (int) i) {
-            char field [64];
+            char field[64];
             snprintf (field, sizeof field, "%s.name", at);
             return st_error_set (err, ST_EINVAL, field, "%s: pool \"%s\" is defined twice", field, p->name), -1;
         }
@@ -332,7 +335,7 @@ s_pools (sp_cluster_t *c, const json_t *root, st_error_t *err)
         if (s_name (obj, "region", at, S_NAME_MAX, NULL, true, &p->region, err))
             return -1;
         if ((p->region_idx = sp__region_index (c, p->region)) < 0) {
-            char field [64];
+            char field[64];
             snprintf (field, sizeof field, "%s.region", at);
             st_error_set (err, ST_EINVAL, field, "%s: region \"%s\" is not in regions", field, p->region);
             st_error_hint (err, "list every region under `regions:` at the top of the file");
@@ -352,11 +355,11 @@ s_pools (sp_cluster_t *c, const json_t *root, st_error_t *err)
             return -1;
         json_t *v = json_object_get (obj, "storage_root");
         if (v && !json_is_null (v)) {
-            char field [64];
+            char field[64];
             snprintf (field, sizeof field, "%s.storage_root", at);
             if (!json_is_string (v) || json_string_length (v) > S_PATH_MAX
                 || strlen (json_string_value (v)) != json_string_length (v)
-                || (json_string_value (v) [0] != '/' && !strstr (json_string_value (v), "://")))
+                || (json_string_value (v)[0] != '/' && !strstr (json_string_value (v), "://")))
                 return s_reject (err, field, "an absolute path or a URL such as s3://bucket/prefix", v);
             if (!(p->storage_root = strdup (json_string_value (v))))
                 return st_error_set (err, ST_ENOMEM, field, "%s: out of memory", field), -1;
@@ -372,11 +375,11 @@ s_model_name_taken (const sp_cluster_t *c, const char *name)
     if (strcmp (name, "auto") == 0)
         return true;
     for (size_t f = 0; f < c->nfamilies; f++) {
-        const sp_family_t *fam = &c->families [f];
+        const sp_family_t *fam = &c->families[f];
         if (fam->name && strcmp (fam->name, name) == 0)
             return true;
         for (size_t v = 0; v < fam->nvariants; v++)
-            if (fam->variants [v].name && strcmp (fam->variants [v].name, name) == 0)
+            if (fam->variants[v].name && strcmp (fam->variants[v].name, name) == 0)
                 return true;
     }
     return false;
@@ -385,7 +388,7 @@ s_model_name_taken (const sp_cluster_t *c, const char *name)
 static int
 s_variant (sp_cluster_t *c, sp_variant_t *var, const json_t *obj, const char *at, st_error_t *err)
 {
-    char field [224];
+    char field[224];
     if (s_name (obj, "name", at, S_MODEL_MAX, "/:", true, &var->name, err))
         return -1;
     snprintf (field, sizeof field, "%s.name", at);
@@ -415,7 +418,7 @@ s_variant (sp_cluster_t *c, sp_variant_t *var, const json_t *obj, const char *at
         if (!json_is_string (v) || strlen (json_string_value (v)) != json_string_length (v)
             || !s_name_ok (json_string_value (v), S_JUR_MAX, NULL))
             return s_reject (err, field, "a jurisdiction (1 to 16 of letters, digits, '.', '_', '-')", v);
-        if (!(var->jurisdictions [j] = strdup (json_string_value (v))))
+        if (!(var->jurisdictions[j] = strdup (json_string_value (v))))
             return st_error_set (err, ST_ENOMEM, field, "%s: out of memory", field), -1;
         var->njurisdictions = j + 1;
     }
@@ -436,13 +439,13 @@ s_models (sp_cluster_t *c, const json_t *root, st_error_t *err)
 {
     json_t *list, *obj;
     size_t n;
-    char at [48], vat [160], field [128];
+    char at[48], vat[160], field[128];
     if (s_list (root, "models", &list, &n, err))
         return -1;
     if (n && !(c->families = calloc (n, sizeof *c->families)))
         return st_error_set (err, ST_ENOMEM, "models", "models: out of memory"), -1;
     for (size_t i = 0; i < n; i++) {
-        sp_family_t *fam = &c->families [i];
+        sp_family_t *fam = &c->families[i];
         if (s_item (list, i, "models", s_family_keys, at, sizeof at, &obj, err))
             return -1;
         if (s_name (obj, "name", at, S_MODEL_MAX, "/:", true, &fam->name, err))
@@ -469,7 +472,7 @@ s_models (sp_cluster_t *c, const json_t *root, st_error_t *err)
             if (s_item (vl, v, field, s_variant_keys, vat, sizeof vat, &vobj, err))
                 return -1;
             fam->nvariants = v + 1;
-            if (s_variant (c, &fam->variants [v], vobj, vat, err))
+            if (s_variant (c, &fam->variants[v], vobj, vat, err))
                 return -1;
         }
     }
@@ -481,21 +484,21 @@ s_queues (sp_cluster_t *c, const json_t *root, st_error_t *err)
 {
     json_t *list, *obj;
     size_t n;
-    char at [48];
+    char at[48];
     if (s_list (root, "queues", &list, &n, err))
         return -1;
     if (n && !(c->queues = calloc (n, sizeof *c->queues)))
         return st_error_set (err, ST_ENOMEM, "queues", "queues: out of memory"), -1;
     for (size_t i = 0; i < n; i++) {
-        sp_queue_t *q = &c->queues [i];
+        sp_queue_t *q = &c->queues[i];
         if (s_item (list, i, "queues", s_queue_keys, at, sizeof at, &obj, err))
             return -1;
         c->nqueues = i + 1;
         if (s_name (obj, "name", at, S_NAME_MAX, NULL, true, &q->name, err))
             return -1;
         for (size_t k = 0; k < i; k++)
-            if (strcmp (c->queues [k].name, q->name) == 0) {
-                char field [64];
+            if (strcmp (c->queues[k].name, q->name) == 0) {
+                char field[64];
                 snprintf (field, sizeof field, "%s.name", at);
                 return st_error_set (err, ST_EINVAL, field, "%s: queue \"%s\" is defined twice", field, q->name), -1;
             }
@@ -510,13 +513,13 @@ s_tenants (sp_cluster_t *c, const json_t *root, st_error_t *err)
 {
     json_t *list, *obj;
     size_t n;
-    char at [48];
+    char at[48];
     if (s_list (root, "tenants", &list, &n, err))
         return -1;
     if (n && !(c->tenants = calloc (n, sizeof *c->tenants)))
         return st_error_set (err, ST_ENOMEM, "tenants", "tenants: out of memory"), -1;
     for (size_t i = 0; i < n; i++) {
-        sp_tenant_t *t = &c->tenants [i];
+        sp_tenant_t *t = &c->tenants[i];
         if (s_item (list, i, "tenants", s_tenant_keys, at, sizeof at, &obj, err))
             return -1;
         c->ntenants = i + 1;
@@ -524,17 +527,16 @@ s_tenants (sp_cluster_t *c, const json_t *root, st_error_t *err)
         if (s_name (obj, "name", at, S_NAME_MAX, NULL, true, &t->name, err))
             return -1;
         for (size_t k = 0; k < i; k++)
-            if (strcmp (c->tenants [k].name, t->name) == 0) {
-                char field [64];
+            if (strcmp (c->tenants[k].name, t->name) == 0) {
+                char field[64];
                 snprintf (field, sizeof field, "%s.name", at);
-                return st_error_set (err, ST_EINVAL, field, "%s: tenant \"%s\" is defined twice", field,
-                                     t->name), -1;
+                return st_error_set (err, ST_EINVAL, field, "%s: tenant \"%s\" is defined twice", field, t->name), -1;
             }
         if (s_number (obj, "weight", at, 0.001, 1e6, 1, &t->weight, err))
             return -1;
         json_t *q = json_object_get (obj, "gpu_quota");
         if (q && !json_is_null (q)) {
-            char field [64];
+            char field[64];
             snprintf (field, sizeof field, "%s.gpu_quota", at);
             if (!json_is_integer (q) || json_integer_value (q) < -1 || json_integer_value (q) > 1000000)
                 return s_reject (err, field, "an integer between -1 (no quota) and 1000000", q);
@@ -597,8 +599,8 @@ sp_cluster_parse (const char *text, size_t len, st_error_t *err)
         goto out;
     }
     if (s_only_keys (root, "", s_top_keys, err) || s_regions (c, root, err) || s_latency (c, root, err)
-        || s_pools (c, root, err) || s_models (c, root, err) || s_queues (c, root, err)
-        || s_tenants (c, root, err) || s_fair_share (c, root, err))
+        || s_pools (c, root, err) || s_models (c, root, err) || s_queues (c, root, err) || s_tenants (c, root, err)
+        || s_fair_share (c, root, err))
         sp_cluster_free (&c);
 out:
     json_decref (root);
@@ -624,13 +626,13 @@ sp_cluster_load (const char *path, st_error_t *err)
         st_error_set (err, ST_EIO, NULL, "cannot read cluster file %s", path);
     else if (len > ST_DOC_MAX_BYTES)
         st_error_set (err, ST_ETOOBIG, NULL, "cluster file %s is larger than %u bytes", path, ST_DOC_MAX_BYTES);
-    else if ((c = sp_cluster_parse (text, len, err)) == NULL && err && err->msg [0]) {
+    else if ((c = sp_cluster_parse (text, len, err)) == NULL && err && err->msg[0]) {
         /*  Name the file in front of the field's message.  */
-        char msg [sizeof err->msg + 64];
+        char msg[sizeof err->msg + 64];
         int n = snprintf (msg, sizeof msg, "%.60s: %s", path, err->msg);
         size_t cut = n < 0 ? 0 : (size_t) n < sizeof err->msg ? (size_t) n : sizeof err->msg - 1;
         memcpy (err->msg, msg, cut);
-        err->msg [cut] = '\0';
+        err->msg[cut] = '\0';
     }
     free (text);
     return c;
@@ -643,22 +645,22 @@ sp_cluster_free (sp_cluster_t **self_p)
         return;
     sp_cluster_t *c = *self_p;
     for (size_t i = 0; i < c->nregions; i++)
-        free (c->regions [i]);
+        free (c->regions[i]);
     free (c->regions);
     free (c->latency_ms);
     for (size_t i = 0; i < c->npools; i++) {
-        free (c->pools [i].name);
-        free (c->pools [i].region);
-        free (c->pools [i].jurisdiction);
-        free (c->pools [i].storage_root);
+        free (c->pools[i].name);
+        free (c->pools[i].region);
+        free (c->pools[i].jurisdiction);
+        free (c->pools[i].storage_root);
     }
     free (c->pools);
     for (size_t f = 0; f < c->nfamilies; f++) {
-        sp_family_t *fam = &c->families [f];
+        sp_family_t *fam = &c->families[f];
         for (size_t v = 0; v < fam->nvariants; v++) {
-            sp_variant_t *var = &fam->variants [v];
+            sp_variant_t *var = &fam->variants[v];
             for (size_t j = 0; j < var->njurisdictions; j++)
-                free (var->jurisdictions [j]);
+                free (var->jurisdictions[j]);
             free (var->jurisdictions);
             free (var->name);
             free (var->uri);
@@ -668,10 +670,10 @@ sp_cluster_free (sp_cluster_t **self_p)
     }
     free (c->families);
     for (size_t i = 0; i < c->nqueues; i++)
-        free (c->queues [i].name);
+        free (c->queues[i].name);
     free (c->queues);
     for (size_t i = 0; i < c->ntenants; i++)
-        free (c->tenants [i].name);
+        free (c->tenants[i].name);
     free (c->tenants);
     free (c);
     *self_p = NULL;
@@ -683,7 +685,7 @@ sp_cluster_pool (const sp_cluster_t *c, const char *name)
     if (!c || !name)
         return -1;
     for (size_t i = 0; i < c->npools; i++)
-        if (c->pools [i].name && strcmp (c->pools [i].name, name) == 0)
+        if (c->pools[i].name && strcmp (c->pools[i].name, name) == 0)
             return (int) i;
     return -1;
 }
@@ -696,7 +698,7 @@ sp_cluster_pool_add_implicit (sp_cluster_t *c, const char *name)
         return idx;
     if (st_vec_reserve ((void **) &c->pools, &c->cappools, c->npools + 1, sizeof *c->pools, S_MAX_POOLS) != ST_OK)
         return -1;
-    sp_pool_t *p = &c->pools [c->npools];
+    sp_pool_t *p = &c->pools[c->npools];
     memset (p, 0, sizeof *p);
     if (!(p->name = strdup (name)))
         return -1;
@@ -716,7 +718,7 @@ sp__region_index (const sp_cluster_t *c, const char *name)
     if (!c || !name)
         return -1;
     for (size_t i = 0; i < c->nregions; i++)
-        if (c->regions [i] && strcmp (c->regions [i], name) == 0)
+        if (c->regions[i] && strcmp (c->regions[i], name) == 0)
             return (int) i;
     return -1;
 }
@@ -726,7 +728,7 @@ sp__latency_idx (const sp_cluster_t *c, int from, int to)
 {
     if (from < 0 || to < 0 || (size_t) from >= c->nregions || (size_t) to >= c->nregions)
         return -1;
-    return c->latency_ms [(size_t) from * c->nregions + (size_t) to];
+    return c->latency_ms[(size_t) from * c->nregions + (size_t) to];
 }
 
 double
@@ -739,8 +741,8 @@ const sp_tenant_t *
 sp_cluster_tenant (const sp_cluster_t *c, const char *name)
 {
     for (size_t i = 0; c && name && i < c->ntenants; i++)
-        if (strcmp (c->tenants [i].name, name) == 0)
-            return &c->tenants [i];
+        if (strcmp (c->tenants[i].name, name) == 0)
+            return &c->tenants[i];
     return NULL;
 }
 
@@ -748,8 +750,8 @@ double
 sp_cluster_queue_weight (const sp_cluster_t *c, const char *name)
 {
     for (size_t i = 0; c && name && i < c->nqueues; i++)
-        if (strcmp (c->queues [i].name, name) == 0)
-            return c->queues [i].weight;
+        if (strcmp (c->queues[i].name, name) == 0)
+            return c->queues[i].weight;
     return 1.0;
 }
 
@@ -757,7 +759,7 @@ static bool
 s_variant_allowed (const sp_variant_t *v, const char *jur)
 {
     for (size_t i = 0; jur && i < v->njurisdictions; i++)
-        if (strcmp (v->jurisdictions [i], jur) == 0)
+        if (strcmp (v->jurisdictions[i], jur) == 0)
             return true;
     return false;
 }
@@ -769,10 +771,10 @@ sp_cluster_variant (const sp_cluster_t *c, const char *model, const char *jur)
         return NULL;
     bool any = strcmp (model, "auto") == 0;
     for (size_t f = 0; f < c->nfamilies; f++) {
-        const sp_family_t *fam = &c->families [f];
+        const sp_family_t *fam = &c->families[f];
         bool whole = any || strcmp (fam->name, model) == 0;
         for (size_t v = 0; v < fam->nvariants; v++) {
-            const sp_variant_t *var = &fam->variants [v];
+            const sp_variant_t *var = &fam->variants[v];
             if ((whole || strcmp (var->name, model) == 0) && s_variant_allowed (var, jur))
                 return var;
         }

@@ -31,9 +31,9 @@ sp__cycle_node (const sp__cycle_t *cy, const sp_node_t *node)
     if (!node || cy->ptr_cap == 0)
         return -1;
     for (size_t i = s_ptr_slot (cy, node);; i = (i + 1) & (cy->ptr_cap - 1)) {
-        if (cy->ptr_keys [i] == node)
-            return cy->ptr_vals [i];
-        if (!cy->ptr_keys [i])
+        if (cy->ptr_keys[i] == node)
+            return cy->ptr_vals[i];
+        if (!cy->ptr_keys[i])
             return -1;
     }
 }
@@ -52,27 +52,27 @@ s_bucket_of (const sp__group_t *g, const sp__cnode_t *n)
 static void
 s_link (sp__cycle_t *cy, int idx)
 {
-    sp__cnode_t *n = &cy->cn [idx];
-    sp__group_t *g = &cy->groups [n->group];
+    sp__cnode_t *n = &cy->cn[idx];
+    sp__group_t *g = &cy->groups[n->group];
     n->bucket = s_bucket_of (g, n);
     n->prev = -1;
-    n->next = g->heads [n->bucket];
+    n->next = g->heads[n->bucket];
     if (n->next >= 0)
-        cy->cn [n->next].prev = idx;
-    g->heads [n->bucket] = idx;
+        cy->cn[n->next].prev = idx;
+    g->heads[n->bucket] = idx;
 }
 
 static void
 s_unlink (sp__cycle_t *cy, int idx)
 {
-    sp__cnode_t *n = &cy->cn [idx];
-    sp__group_t *g = &cy->groups [n->group];
+    sp__cnode_t *n = &cy->cn[idx];
+    sp__group_t *g = &cy->groups[n->group];
     if (n->prev >= 0)
-        cy->cn [n->prev].next = n->next;
+        cy->cn[n->prev].next = n->next;
     else
-        g->heads [n->bucket] = n->next;
+        g->heads[n->bucket] = n->next;
     if (n->next >= 0)
-        cy->cn [n->next].prev = n->prev;
+        cy->cn[n->next].prev = n->prev;
     n->prev = n->next = -1;
 }
 
@@ -85,22 +85,22 @@ s_pos (int64_t x)
 int
 sp__cycle_take (sp__cycle_t *cy, int idx, int64_t cpu, int64_t mem, int64_t gpu, int log)
 {
-    sp__cnode_t *n = &cy->cn [idx];
-    sp__group_t *g = &cy->groups [n->group];
+    sp__cnode_t *n = &cy->cn[idx];
+    sp__group_t *g = &cy->groups[n->group];
     if (log) {
         if (st_vec_reserve ((void **) &cy->undo, &cy->capundo, cy->nundo + 1, sizeof *cy->undo, SP__ARRAY_MAX) != 0)
             return -1;
-        cy->undo [cy->nundo++] = (struct sp__undo) {idx, cpu, mem, gpu};
+        cy->undo[cy->nundo++] = (struct sp__undo) { idx, cpu, mem, gpu };
     }
-    cy->pool_version [n->pool]++;
-    cy->pool_free_gpu [n->pool] -= s_pos (n->free_gpu);
-    cy->pool_free_cpu [n->pool] -= s_pos (n->free_cpu);
+    cy->pool_version[n->pool]++;
+    cy->pool_free_gpu[n->pool] -= s_pos (n->free_gpu);
+    cy->pool_free_cpu[n->pool] -= s_pos (n->free_cpu);
     g->free_gpu_total -= s_pos (n->free_gpu);
     n->free_cpu -= cpu;
     n->free_mem -= mem;
     n->free_gpu -= gpu;
-    cy->pool_free_gpu [n->pool] += s_pos (n->free_gpu);
-    cy->pool_free_cpu [n->pool] += s_pos (n->free_cpu);
+    cy->pool_free_gpu[n->pool] += s_pos (n->free_gpu);
+    cy->pool_free_cpu[n->pool] += s_pos (n->free_cpu);
     g->free_gpu_total += s_pos (n->free_gpu);
     if (s_bucket_of (g, n) != n->bucket) {
         s_unlink (cy, idx);
@@ -113,7 +113,7 @@ void
 sp__cycle_undo (sp__cycle_t *cy, size_t mark)
 {
     while (cy->nundo > mark) {
-        struct sp__undo *u = &cy->undo [--cy->nundo];
+        struct sp__undo *u = &cy->undo[--cy->nundo];
         sp__cycle_take (cy, u->cnode, -u->cpu, -u->mem, -u->gpu, 0);
     }
 }
@@ -123,15 +123,15 @@ static int
 s_group_for (sp__cycle_t *cy, int *pool_first, int *group_next, const sp__cnode_t *n)
 {
     const char *type = n->node->gpu_type ? n->node->gpu_type : "";
-    for (int g = pool_first [n->pool]; g >= 0; g = group_next [g])
-        if (strcmp (cy->groups [g].gpu_type, type) == 0)
+    for (int g = pool_first[n->pool]; g >= 0; g = group_next[g])
+        if (strcmp (cy->groups[g].gpu_type, type) == 0)
             return g;
     int g = (int) cy->ngroups++;
-    cy->groups [g].pool = n->pool;
-    cy->groups [g].gpu_type = type;
-    group_next [g] = pool_first [n->pool];
-    pool_first [n->pool] = g;
-    cy->pool_ngroups [n->pool]++;
+    cy->groups[g].pool = n->pool;
+    cy->groups[g].gpu_type = type;
+    group_next[g] = pool_first[n->pool];
+    pool_first[n->pool] = g;
+    cy->pool_ngroups[n->pool]++;
     return g;
 }
 
@@ -158,16 +158,16 @@ s_build_nodes (sp__cycle_t *cy, sp_node_t *const *nodes, size_t nnodes)
         || !cy->pool_free_gpu || !cy->pool_free_cpu || !cy->pool_version || !pool_first || !group_next)
         return -1;
     for (size_t p = 0; p < np; p++)
-        pool_first [p] = -1;
+        pool_first[p] = -1;
 
     for (size_t i = 0; i < nnodes; i++) {
-        sp_node_t *node = nodes [i];
+        sp_node_t *node = nodes[i];
         if (!node || !node->schedulable || node->pool < 0 || (size_t) node->pool >= np)
             continue;
         if (sp__cycle_node (cy, node) >= 0)
-            continue;   /*  listed twice: count it once  */
+            continue; /*  listed twice: count it once  */
         int idx = (int) cy->ncn++;
-        sp__cnode_t *n = &cy->cn [idx];
+        sp__cnode_t *n = &cy->cn[idx];
         n->node = node;
         n->pool = node->pool;
         n->free_cpu = (int64_t) node->cap_cpus_milli - node->used_cpus_milli;
@@ -178,12 +178,12 @@ s_build_nodes (sp__cycle_t *cy, sp_node_t *const *nodes, size_t nnodes)
         n->nvlink = node->labels ? st_kv_get (node->labels, "nvlink_domain") : NULL;
         n->prev = n->next = -1;
         size_t slot = s_ptr_slot (cy, node);
-        while (cy->ptr_keys [slot])
+        while (cy->ptr_keys[slot])
             slot = (slot + 1) & (cy->ptr_cap - 1);
-        cy->ptr_keys [slot] = node;
-        cy->ptr_vals [slot] = idx;
+        cy->ptr_keys[slot] = node;
+        cy->ptr_vals[slot] = idx;
         n->group = s_group_for (cy, pool_first, group_next, n);
-        sp__group_t *g = &cy->groups [n->group];
+        sp__group_t *g = &cy->groups[n->group];
         g->nnodes++;
         if (node->cap_gpus > 0)
             g->by_gpu = 1;
@@ -192,47 +192,47 @@ s_build_nodes (sp__cycle_t *cy, sp_node_t *const *nodes, size_t nnodes)
     }
     /*  Per-group node lists and bucket sizes.  */
     for (size_t g = 0; g < cy->ngroups; g++) {
-        cy->groups [g].nodes = sp__alloc (cy->arena, cy->groups [g].nnodes * sizeof (int));
-        if (!cy->groups [g].nodes)
+        cy->groups[g].nodes = sp__alloc (cy->arena, cy->groups[g].nnodes * sizeof (int));
+        if (!cy->groups[g].nodes)
             return -1;
-        cy->groups [g].nnodes = 0;
+        cy->groups[g].nnodes = 0;
     }
     for (size_t i = 0; i < cy->ncn; i++) {
-        sp__cnode_t *n = &cy->cn [i];
-        sp__group_t *g = &cy->groups [n->group];
-        g->nodes [g->nnodes++] = (int) i;
+        sp__cnode_t *n = &cy->cn[i];
+        sp__group_t *g = &cy->groups[n->group];
+        g->nodes[g->nnodes++] = (int) i;
         int64_t top = g->by_gpu ? n->node->cap_gpus : n->node->cap_cpus_milli / 1000;
         if (top + 1 > g->nbuckets)
             g->nbuckets = top + 1 > S_MAX_BUCKETS ? S_MAX_BUCKETS : (int) top + 1;
     }
     for (size_t g = 0; g < cy->ngroups; g++) {
-        sp__group_t *gr = &cy->groups [g];
+        sp__group_t *gr = &cy->groups[g];
         if (gr->nbuckets < 1)
             gr->nbuckets = 1;
         gr->heads = sp__alloc (cy->arena, (size_t) gr->nbuckets * sizeof *gr->heads);
         if (!gr->heads)
             return -1;
         for (int b = 0; b < gr->nbuckets; b++)
-            gr->heads [b] = -1;
+            gr->heads[b] = -1;
     }
     /*  Link in reverse so each bucket lists its nodes in the caller's order.  */
     for (size_t i = cy->ncn; i-- > 0;) {
-        sp__cnode_t *n = &cy->cn [i];
+        sp__cnode_t *n = &cy->cn[i];
         s_link (cy, (int) i);
-        cy->pool_free_gpu [n->pool] += s_pos (n->free_gpu);
-        cy->pool_free_cpu [n->pool] += s_pos (n->free_cpu);
-        cy->groups [n->group].free_gpu_total += s_pos (n->free_gpu);
+        cy->pool_free_gpu[n->pool] += s_pos (n->free_gpu);
+        cy->pool_free_cpu[n->pool] += s_pos (n->free_cpu);
+        cy->groups[n->group].free_gpu_total += s_pos (n->free_gpu);
     }
     for (size_t p = 0; p < np; p++) {
-        cy->pool_groups [p] = sp__alloc (cy->arena, ((size_t) cy->pool_ngroups [p] + 1) * sizeof (int));
-        if (!cy->pool_groups [p])
+        cy->pool_groups[p] = sp__alloc (cy->arena, ((size_t) cy->pool_ngroups[p] + 1) * sizeof (int));
+        if (!cy->pool_groups[p])
             return -1;
         /*  Groups without GPUs first: GPU-less jobs try them before GPU nodes.  */
         int k = 0;
         for (int pass = 0; pass < 2; pass++)
-            for (int g = pool_first [p]; g >= 0; g = group_next [g])
-                if (cy->groups [g].by_gpu == pass)
-                    cy->pool_groups [p][k++] = g;
+            for (int g = pool_first[p]; g >= 0; g = group_next[g])
+                if (cy->groups[g].by_gpu == pass)
+                    cy->pool_groups[p][k++] = g;
     }
     return 0;
 }
@@ -251,14 +251,14 @@ s_build_running (sp__cycle_t *cy, sp_job_t *const *running, size_t nrunning)
         return -1;
     size_t ntasks = 0;
     for (size_t j = 0; j < nrunning; j++)
-        if (running [j] && running [j]->placed)
-            ntasks += running [j]->ntasks;
+        if (running[j] && running[j]->placed)
+            ntasks += running[j]->ntasks;
     cy->rel = sp__alloc (cy->arena, (ntasks + 1) * sizeof *cy->rel);
     cy->run_hold = sp__alloc (cy->arena, (nrunning + 1) * sizeof *cy->run_hold);
     if (!cy->rel || !cy->run_hold)
         return -1;
     for (size_t j = 0; j < nrunning; j++) {
-        sp_job_t *job = running [j];
+        sp_job_t *job = running[j];
         if (!job || !job->placed)
             continue;
         double end = SP__NO_TIME;
@@ -267,22 +267,23 @@ s_build_running (sp__cycle_t *cy, sp_job_t *const *running, size_t nrunning)
         else if (job->time_limit_s)
             end = job->start_s + job->time_limit_s > cy->now ? job->start_s + job->time_limit_s : cy->now;
         for (uint32_t t = 0; t < job->ntasks; t++) {
-            sp_node_t *node = job->placed [t];
+            sp_node_t *node = job->placed[t];
             if (!node)
-                continue;   /*  this task has already let go of its resources  */
-            cy->run_hold [j]++;
+                continue; /*  this task has already let go of its resources  */
+            cy->run_hold[j]++;
             if (node->pool >= 0 && (size_t) node->pool < np) {
-                cy->pool_held_gpu [node->pool] += job->gpus;
-                cy->pool_held_cpu [node->pool] += job->cpus_milli;
-                if (last_job [node->pool] != j + 1) {
-                    last_job [node->pool] = j + 1;
-                    cy->pool_held_jobs [node->pool]++;
+                cy->pool_held_gpu[node->pool] += job->gpus;
+                cy->pool_held_cpu[node->pool] += job->cpus_milli;
+                if (last_job[node->pool] != j + 1) {
+                    last_job[node->pool] = j + 1;
+                    cy->pool_held_jobs[node->pool]++;
                 }
             }
             int idx = sp__cycle_node (cy, node);
             if (idx < 0)
                 continue;
-            cy->rel [cy->nrel++] = (sp__release_t) {end, idx, job->cpus_milli, (int64_t) job->mem_mb, job->gpus, job};
+            cy->rel[cy->nrel++] =
+                (sp__release_t) { end, idx, job->cpus_milli, (int64_t) job->mem_mb, job->gpus, job };
         }
     }
     return 0;

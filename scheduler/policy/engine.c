@@ -93,7 +93,7 @@ sp_result_clear (sp_result_t *r)
     if (!r)
         return;
     for (size_t i = 0; i < r->nplacements; i++)
-        free (r->placements [i].nodes);
+        free (r->placements[i].nodes);
     free (r->placements);
     free (r->preemptions);
     free (r->waits);
@@ -113,13 +113,13 @@ s_candidates (sp__run_t *run, const sp_job_t *job, const sp__class_t *k, uint32_
     size_t ntypes = job->gpus && job->ngpu_types ? job->ngpu_types : 1;
     size_t n = 0;
     for (size_t t = 0; t < ntypes && n == 0; t++) {
-        const char *type = job->gpus && job->ngpu_types ? job->gpu_types [t] : NULL;
+        const char *type = job->gpus && job->ngpu_types ? job->gpu_types[t] : NULL;
         for (size_t p = 0; p < c->npools; p++) {
-            const sp__pool_fig_t *f = &k->pools [p];
+            const sp__pool_fig_t *f = &k->pools[p];
             sp__choice_t ch;
             if (!f->ok || !sp__fit_pool (run->cy, (int) p, job, type, ntasks, SP__AVAIL_NOW, end_s, 0, &ch))
                 continue;
-            sp_score_t *s = &run->cands [n++];
+            sp_score_t *s = &run->cands[n++];
             memset (s, 0, sizeof *s);
             s->pool = (int) p;
             s->cost_per_hour = f->cost_per_hour;
@@ -143,14 +143,14 @@ static int
 s_commit (sp__run_t *run, const sp_job_t *job, const sp__choice_t *ch, sp_node_t **nodes, uint32_t *filled)
 {
     for (size_t i = 0; i < ch->npicks; i++) {
-        const sp__pick_t *pk = &ch->picks [i];
+        const sp__pick_t *pk = &ch->picks[i];
         uint32_t t = pk->tasks;
         if (sp__cycle_take (run->cy, pk->cnode, (int64_t) job->cpus_milli * t, (int64_t) job->mem_mb * t,
                             (int64_t) job->gpus * t, 1)
             != 0)
             return -1;
         for (uint32_t r = 0; r < t; r++)
-            nodes [(*filled)++] = run->cy->cn [pk->cnode].node;
+            nodes[(*filled)++] = run->cy->cn[pk->cnode].node;
     }
     return 0;
 }
@@ -159,9 +159,11 @@ static sp_placement_t *
 s_new_placement (sp__run_t *run, sp_job_t *job)
 {
     sp_result_t *out = run->out;
-    if (st_vec_reserve ((void **) &out->placements, &out->caps [0], out->nplacements + 1, sizeof *out->placements, SP__ARRAY_MAX) != 0)
+    if (st_vec_reserve ((void **) &out->placements, &out->caps[0], out->nplacements + 1, sizeof *out->placements,
+                        SP__ARRAY_MAX)
+        != 0)
         return NULL;
-    sp_placement_t *p = &out->placements [out->nplacements];
+    sp_placement_t *p = &out->placements[out->nplacements];
     memset (p, 0, sizeof *p);
     /*  One block: ntasks node pointers, then ntasks variant pointers.  */
     size_t n = job->ntasks ? job->ntasks : 1;
@@ -185,13 +187,13 @@ s_placement_reason (sp__run_t *run, sp_placement_t *pl, size_t ncand, size_t npo
     const sp_job_t *job = pl->job;
     if (npools_used > 1)
         sp__catf (r, sizeof pl->reason, &used, "placed %u shards over %zu pools, first in %s", job->ntasks,
-                  npools_used, c->pools [s->pool].name);
+                  npools_used, c->pools[s->pool].name);
     else
-        sp__catf (r, sizeof pl->reason, &used, "placed in pool %s on %zu node%s", c->pools [s->pool].name, nnodes,
+        sp__catf (r, sizeof pl->reason, &used, "placed in pool %s on %zu node%s", c->pools[s->pool].name, nnodes,
                   nnodes == 1 ? "" : "s");
     if (ncand > 1)
         sp__catf (r, sizeof pl->reason, &used, " (best of %zu pools, score %.2f; next %s %.2f)", ncand, s->total,
-                  c->pools [pl->runners_up [0].pool].name, pl->runners_up [0].total);
+                  c->pools[pl->runners_up[0].pool].name, pl->runners_up[0].total);
     else
         sp__catf (r, sizeof pl->reason, &used, " (the only pool with room)");
     sp__catf (r, sizeof pl->reason, &used, "; %.2f/h", s->cost_per_hour);
@@ -211,7 +213,7 @@ s_fill_estimate (sp__run_t *run, sp_placement_t *pl, const int *task_pool)
     double secs = job->time_limit_s ? job->time_limit_s : 3600.0;
     for (uint32_t t = 0; t < job->ntasks; t++) {
         double cost, kwh, co2;
-        sp_estimate (run->c, task_pool [t], job, secs, &cost, &kwh, &co2);
+        sp_estimate (run->c, task_pool[t], job, secs, &cost, &kwh, &co2);
         pl->est_cost += cost / job->ntasks;
         pl->est_kwh += kwh / job->ntasks;
         pl->est_co2_g += co2 / job->ntasks;
@@ -239,8 +241,8 @@ s_try_place (sp__run_t *run, sp_job_t *job, sp__class_t *k)
         size_t n = s_candidates (run, job, k, job->ntasks, end_s, &type);
         for (size_t i = 0; i < n; i++) {
             sp__choice_t ch;
-            if (!sp__fit_pool (cy, run->cands [i].pool, job, type, job->ntasks, SP__AVAIL_NOW, end_s, 1, &ch))
-                continue;   /*  the quick look was optimistic; try the next pool  */
+            if (!sp__fit_pool (cy, run->cands[i].pool, job, type, job->ntasks, SP__AVAIL_NOW, end_s, 1, &ch))
+                continue; /*  the quick look was optimistic; try the next pool  */
             sp_placement_t *pl = s_new_placement (run, job);
             if (!pl)
                 return -1;
@@ -251,17 +253,17 @@ s_try_place (sp__run_t *run, sp_job_t *job, sp__class_t *k)
                 return -1;
             }
             cy->nundo = mark;
-            pl->score = run->cands [i];
+            pl->score = run->cands[i];
             pl->score.free_share = ch.packing;
             for (size_t r = 0; r < n && pl->nrunners_up < SP_RUNNERS_UP; r++)
                 if (r != i)
-                    pl->runners_up [pl->nrunners_up++] = run->cands [r];
+                    pl->runners_up[pl->nrunners_up++] = run->cands[r];
             pl->variant = pl->score.variant;
             for (uint32_t t = 0; t < job->ntasks; t++)
-                pl->variants [t] = pl->variant;
+                pl->variants[t] = pl->variant;
             int *pools = run->task_pool;
             for (uint32_t t = 0; t < job->ntasks; t++)
-                pools [t] = pl->score.pool;
+                pools[t] = pl->score.pool;
             s_fill_estimate (run, pl, pools);
             pl->backfilled = run->nresv_cycle > 0;
             s_placement_reason (run, pl, n, 1, ch.npicks);
@@ -281,7 +283,7 @@ s_try_place (sp__run_t *run, sp_job_t *job, sp__class_t *k)
         size_t n = s_candidates (run, job, k, 1, end_s, &type);
         sp__choice_t ch;
         size_t i = 0;
-        while (i < n && !sp__fit_pool (cy, run->cands [i].pool, job, type, 1, SP__AVAIL_NOW, end_s, 1, &ch))
+        while (i < n && !sp__fit_pool (cy, run->cands[i].pool, job, type, 1, SP__AVAIL_NOW, end_s, 1, &ch))
             i++;
         if (i == n) {
             sp__cycle_undo (cy, mark);
@@ -295,24 +297,24 @@ s_try_place (sp__run_t *run, sp_job_t *job, sp__class_t *k)
             run->out->nplacements--;
             return -1;
         }
-        int pool = run->cands [i].pool;
-        run->task_pool [t] = pool;
-        pl->variants [t] = run->cands [i].variant;
+        int pool = run->cands[i].pool;
+        run->task_pool[t] = pool;
+        pl->variants[t] = run->cands[i].variant;
         int seen = 0;
         for (uint32_t u = 0; u < t && !seen; u++)
-            seen = run->task_pool [u] == pool;
+            seen = run->task_pool[u] == pool;
         npools_used += !seen;
         if (t == 0) {
-            pl->score = run->cands [i];
+            pl->score = run->cands[i];
             pl->score.free_share = ch.packing;
             for (size_t r = 0; r < n && pl->nrunners_up < SP_RUNNERS_UP; r++)
                 if (r != i)
-                    pl->runners_up [pl->nrunners_up++] = run->cands [r];
+                    pl->runners_up[pl->nrunners_up++] = run->cands[r];
             ncand0 = n;
         }
     }
     cy->nundo = mark;
-    pl->variant = pl->variants [0];
+    pl->variant = pl->variants[0];
     s_fill_estimate (run, pl, run->task_pool);
     pl->backfilled = run->nresv_cycle > 0;
     s_placement_reason (run, pl, ncand0, npools_used, filled);
@@ -327,7 +329,7 @@ static sp_wait_t *
 s_wait_n (sp__run_t *run, sp_job_t *job, const char *reason, size_t len)
 {
     sp_result_t *out = run->out;
-    sp_wait_t *w = &out->waits [out->nwaits++];
+    sp_wait_t *w = &out->waits[out->nwaits++];
     w->job = job;
     w->expected_start_s = -1;
     w->reservation = 0;
@@ -352,7 +354,7 @@ s_quota_block (sp__run_t *run, sp__tenant_t *t, uint64_t need)
         return NULL;
     if (t->quota_reason && t->quota_reason_held == t->held_gpu && t->quota_reason_need == need)
         return t->quota_reason;
-    char buf [256];
+    char buf[256];
     if (t->quota == 0)
         snprintf (buf, sizeof buf, "waiting: tenant %s has no GPU quota (0), so it may run only jobs without GPUs",
                   t->name);
@@ -360,8 +362,9 @@ s_quota_block (sp__run_t *run, sp__tenant_t *t, uint64_t need)
         snprintf (buf, sizeof buf, "waiting: needs %llu GPU, more than tenant %s's GPU quota of %lld",
                   (unsigned long long) need, t->name, (long long) t->quota);
     else
-        snprintf (buf, sizeof buf, "waiting: tenant %s's GPU quota is %lld; its jobs hold %lld and this one needs %llu",
-                  t->name, (long long) t->quota, (long long) t->held_gpu, (unsigned long long) need);
+        snprintf (buf, sizeof buf,
+                  "waiting: tenant %s's GPU quota is %lld; its jobs hold %lld and this one needs %llu", t->name,
+                  (long long) t->quota, (long long) t->held_gpu, (unsigned long long) need);
     t->quota_reason = sp__strdup (run->cy->arena, buf);
     t->quota_reason_held = t->held_gpu;
     t->quota_reason_need = need;
@@ -372,14 +375,14 @@ static const char *
 s_no_pool_reason (sp__run_t *run, const sp_job_t *job)
 {
     const sp_cluster_t *c = run->c;
-    char buf [512], why [200];
+    char buf[512], why[200];
     size_t used = 0;
     if (c->npools == 0)
         return "waiting: the cluster has no pools (no node has registered)";
     sp__catf (buf, sizeof buf, &used, "waiting: no pool is allowed for this job");
     for (size_t p = 0; p < c->npools && p < 3; p++) {
         sp_filter_pool (c, (int) p, job, why, sizeof why);
-        sp__catf (buf, sizeof buf, &used, "%s%s: %s", p ? "; " : " (", c->pools [p].name, why);
+        sp__catf (buf, sizeof buf, &used, "%s%s: %s", p ? "; " : " (", c->pools[p].name, why);
     }
     sp__catf (buf, sizeof buf, &used, "%s)", c->npools > 3 ? "; ..." : "");
     char *s = sp__strdup (run->cy->arena, buf);
@@ -393,10 +396,11 @@ static int
 s_prepare_out (sp_result_t *out, size_t npending)
 {
     for (size_t i = 0; i < out->nplacements; i++)
-        free (out->placements [i].nodes);
+        free (out->placements[i].nodes);
     out->nplacements = out->npreemptions = out->nwaits = 0;
     out->jobs_considered = 0;
-    return st_vec_reserve ((void **) &out->waits, &out->caps [2], npending + 1, sizeof *out->waits, SP__ARRAY_MAX) == ST_OK
+    return st_vec_reserve ((void **) &out->waits, &out->caps[2], npending + 1, sizeof *out->waits, SP__ARRAY_MAX)
+                   == ST_OK
                ? 0
                : -1;
 }
@@ -436,8 +440,8 @@ sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes,
         goto oom;
 
     size_t placed = 0;
-    const sp_job_t *line_head = NULL;   /*  strict order: the job everything waits behind  */
-    char line_reason [160];
+    const sp_job_t *line_head = NULL; /*  strict order: the job everything waits behind  */
+    char line_reason[160];
     sp__entry_t *en;
     while ((en = sp__order_next (&run->order)) != NULL) {
         sp_job_t *job = en->job;
@@ -448,7 +452,7 @@ sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes,
             s_wait (run, job, line_reason);
             continue;
         }
-        sp__tenant_t *t = &run->order.tenants [en->tenant];
+        sp__tenant_t *t = &run->order.tenants[en->tenant];
         const char *why = s_quota_block (run, t, en->gpus_total);
         if (why) {
             s_wait (run, job, why);
@@ -488,7 +492,7 @@ sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes,
             k->reason_len = strlen (k->reason);
         sp_wait_t *w = s_wait_n (run, job, k->reason, k->reason_len);
         if (k->never)
-            continue;   /*  it could not run even on an idle cluster: it holds nobody up  */
+            continue; /*  it could not run even on an idle cluster: it holds nobody up  */
         if (sp__reserve_wanted (run, k, en) && sp__reserve_for (run, job, k, w) < 0)
             goto oom;
         if (!params->backfill) {
@@ -504,7 +508,7 @@ oom:
     free (run_.rsv);
     free (run_.victims);
     for (size_t i = 0; i < out->nplacements; i++)
-        free (out->placements [i].nodes);
+        free (out->placements[i].nodes);
     out->nplacements = out->npreemptions = out->nwaits = 0;
     return -1;
 }

@@ -50,26 +50,26 @@ sp_explain_placement (const sp_cluster_t *c, const sp_placement_t *p)
     json_t *nodes = json_array (), *runners = json_array (), *pools = json_array ();
     /*  Distinct nodes and pools, in task order.  */
     for (uint32_t t = 0; nodes && pools && t < job->ntasks; t++) {
-        const sp_node_t *n = p->nodes [t];
+        const sp_node_t *n = p->nodes[t];
         int seen_node = 0, seen_pool = 0;
         for (uint32_t u = 0; u < t; u++) {
-            seen_node |= p->nodes [u] == n;
-            seen_pool |= p->nodes [u]->pool == n->pool;
+            seen_node |= p->nodes[u] == n;
+            seen_pool |= p->nodes[u]->pool == n->pool;
         }
         if (!seen_node)
             json_array_append_new (nodes, json_string (n->name ? n->name : "?"));
         if (!seen_pool && n->pool >= 0 && (size_t) n->pool < c->npools)
-            json_array_append_new (pools, json_string (c->pools [n->pool].name));
+            json_array_append_new (pools, json_string (c->pools[n->pool].name));
     }
     for (size_t i = 0; runners && i < p->nrunners_up; i++) {
-        const sp_score_t *r = &p->runners_up [i];
-        json_array_append_new (runners, json_pack ("{s:s, s:o, s:o, s:o}", "pool", c->pools [r->pool].name, "variant",
+        const sp_score_t *r = &p->runners_up[i];
+        json_array_append_new (runners, json_pack ("{s:s, s:o, s:o, s:o}", "pool", c->pools[r->pool].name, "variant",
                                                    s_str_or_null (r->variant ? r->variant->name : NULL), "terms",
                                                    s_terms (r), "figures", s_figures (r)));
     }
     json_t *root = json_pack (
         "{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:{s:f, s:f, s:f, s:f, s:f}, s:o, s:{s:f, s:f, s:f, s:f}, s:b, s:s}",
-        "job", (json_int_t) job->id, "pool", c->pools [p->score.pool].name, "pools", pools, "variant",
+        "job", (json_int_t) job->id, "pool", c->pools[p->score.pool].name, "pools", pools, "variant",
         s_str_or_null (p->variant ? p->variant->name : NULL), "nodes", nodes, "terms", s_terms (&p->score), "figures",
         s_figures (&p->score), "weights", "cost", w.cost, "latency", w.latency, "energy", w.energy, "carbon",
         w.carbon, "packing", w.packing, "runners_up", runners, "estimate", "hours",
@@ -83,22 +83,22 @@ static json_t *
 s_pool_verdict (sp__cycle_t *cy, int pool, const sp_job_t *job, int *fits_now, int *short_now)
 {
     const sp_cluster_t *c = cy->c;
-    char why [320], need [160];
+    char why[320], need[160];
     const char *verdict = "excluded";
     size_t used = 0;
     int gang = job->gang || job->ntasks == 1;
     double end_s = job->time_limit_s ? cy->now + job->time_limit_s : SP__NO_TIME;
     json_t *extra = json_object ();
     sp__fmt_need (job, need, sizeof need);
-    why [0] = '\0';
+    why[0] = '\0';
     if (sp_filter_pool (c, pool, job, why, sizeof why))
         goto out;
     uint32_t idle = sp__pool_capacity (cy, pool, job, SP__AVAIL_IDLE, job->ntasks, gang);
     if (idle == 0) {
         const char *node_why = NULL;
         for (size_t i = 0; i < cy->ncn && !node_why; i++)
-            if (cy->cn [i].pool == pool)
-                node_why = sp_filter_node (c, cy->cn [i].node, job, why, sizeof why);
+            if (cy->cn[i].pool == pool)
+                node_why = sp_filter_node (c, cy->cn[i].node, job, why, sizeof why);
         if (!node_why)
             snprintf (why, sizeof why, "no schedulable node in the pool can hold a task");
         goto out;
@@ -109,11 +109,11 @@ s_pool_verdict (sp__cycle_t *cy, int pool, const sp_job_t *job, int *fits_now, i
     }
     sp__choice_t ch;
     uint32_t now = sp__pool_capacity (cy, pool, job, SP__AVAIL_NOW, job->ntasks, gang);
-    int64_t free_gpu = cy->pool_free_gpu [pool], held_gpu = cy->pool_held_gpu [pool];
+    int64_t free_gpu = cy->pool_free_gpu[pool], held_gpu = cy->pool_held_gpu[pool];
     json_object_set_new (extra, "free_gpus", json_integer (free_gpu));
-    json_object_set_new (extra, "free_cpus", json_real (cy->pool_free_cpu [pool] / 1000.0));
+    json_object_set_new (extra, "free_cpus", json_real (cy->pool_free_cpu[pool] / 1000.0));
     json_object_set_new (extra, "held_gpus", json_integer (held_gpu));
-    json_object_set_new (extra, "held_by_jobs", json_integer (cy->pool_held_jobs [pool]));
+    json_object_set_new (extra, "held_by_jobs", json_integer (cy->pool_held_jobs[pool]));
     json_object_set_new (extra, "tasks_that_fit_now", json_integer (now));
     if (sp__fit_pool (cy, pool, job, NULL, job->ntasks, SP__AVAIL_NOW, end_s, 0, &ch)
         || (!gang && now >= job->ntasks)) {
@@ -126,14 +126,14 @@ s_pool_verdict (sp__cycle_t *cy, int pool, const sp_job_t *job, int *fits_now, i
     *short_now = 1;
     if (job->gpus)
         sp__catf (why, sizeof why, &used, "needs %s; %lld GPU free (%lld held by %u job%s), room for %u of %u tasks",
-                  need, (long long) free_gpu, (long long) held_gpu, cy->pool_held_jobs [pool],
-                  cy->pool_held_jobs [pool] == 1 ? "" : "s", now, job->ntasks);
+                  need, (long long) free_gpu, (long long) held_gpu, cy->pool_held_jobs[pool],
+                  cy->pool_held_jobs[pool] == 1 ? "" : "s", now, job->ntasks);
     else
-        sp__catf (why, sizeof why, &used, "needs %s; %g CPU free (%g held by %u job%s), room for %u of %u tasks", need,
-                  cy->pool_free_cpu [pool] / 1000.0, cy->pool_held_cpu [pool] / 1000.0, cy->pool_held_jobs [pool],
-                  cy->pool_held_jobs [pool] == 1 ? "" : "s", now, job->ntasks);
+        sp__catf (why, sizeof why, &used, "needs %s; %g CPU free (%g held by %u job%s), room for %u of %u tasks",
+                  need, cy->pool_free_cpu[pool] / 1000.0, cy->pool_held_cpu[pool] / 1000.0, cy->pool_held_jobs[pool],
+                  cy->pool_held_jobs[pool] == 1 ? "" : "s", now, job->ntasks);
 out:
-    json_object_set_new (extra, "pool", json_string (c->pools [pool].name));
+    json_object_set_new (extra, "pool", json_string (c->pools[pool].name));
     json_object_set_new (extra, "verdict", json_string (verdict));
     json_object_set_new (extra, "why", json_string (why));
     return extra;
@@ -161,18 +161,20 @@ sp_explain_pending (sp_engine_t *e, const sp_params_t *params, sp_node_t *const 
     double start = -1;
     const char *resv_pool = NULL;
     for (size_t i = 0; i < e->nresv; i++)
-        if (e->resv [i].job_id == job->id) {
-            start = e->resv [i].start_s;
-            if (e->resv [i].pool >= 0 && (size_t) e->resv [i].pool < e->c->npools)
-                resv_pool = e->c->pools [e->resv [i].pool].name;
+        if (e->resv[i].job_id == job->id) {
+            start = e->resv[i].start_s;
+            if (e->resv[i].pool >= 0 && (size_t) e->resv[i].pool < e->c->npools)
+                resv_pool = e->c->pools[e->resv[i].pool].name;
         }
-    char reason [320], need [160];
+    char reason[320], need[160];
     sp__fmt_need (job, need, sizeof need);
     if (e->c->npools == 0)
         snprintf (reason, sizeof reason, "waiting: the cluster has no pools");
     else if (fits)
-        snprintf (reason, sizeof reason, "room for %s now in %d pool%s: it starts at the next cycle unless jobs "
-                  "ahead of it take the room", need, fits, fits == 1 ? "" : "s");
+        snprintf (reason, sizeof reason,
+                  "room for %s now in %d pool%s: it starts at the next cycle unless jobs "
+                  "ahead of it take the room",
+                  need, fits, fits == 1 ? "" : "s");
     else if (shorts)
         snprintf (reason, sizeof reason, "waiting: needs %s; %d allowed pool%s could hold it but %s busy", need,
                   shorts, shorts == 1 ? "" : "s", shorts == 1 ? "it is" : "they are");

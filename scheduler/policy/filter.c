@@ -14,7 +14,7 @@ static int
 s_in_list (const char *const *list, size_t n, const char *s)
 {
     for (size_t i = 0; s && i < n; i++)
-        if (list [i] && strcmp (list [i], s) == 0)
+        if (list[i] && strcmp (list[i], s) == 0)
             return 1;
     return 0;
 }
@@ -23,34 +23,34 @@ static void
 s_join (const char *const *list, size_t n, char *buf, size_t size)
 {
     size_t used = 0;
-    buf [0] = '\0';
+    buf[0] = '\0';
     for (size_t i = 0; i < n; i++)
-        sp__catf (buf, size, &used, "%s%s", i ? ", " : "", list [i] ? list [i] : "?");
+        sp__catf (buf, size, &used, "%s%s", i ? ", " : "", list[i] ? list[i] : "?");
 }
 
 /*  Says why (into buf, when given) and returns; with buf NULL, returns "".  */
-#define S_SAY(...)                                                                                                \
-    do {                                                                                                          \
-        if (!buf)                                                                                                 \
-            return "";                                                                                            \
-        snprintf (buf, size, __VA_ARGS__);                                                                        \
-        return buf;                                                                                               \
+#define S_SAY(...)                         \
+    do {                                   \
+        if (!buf)                          \
+            return "";                     \
+        snprintf (buf, size, __VA_ARGS__); \
+        return buf;                        \
     } while (0)
 
 const char *
 sp_filter_pool (const sp_cluster_t *c, int pool, const sp_job_t *job, char *buf, size_t size)
 {
-    char list [160];
+    char list[160];
     if (pool < 0 || (size_t) pool >= c->npools) {
         S_SAY ("no such pool");
     }
-    const sp_pool_t *p = &c->pools [pool];
+    const sp_pool_t *p = &c->pools[pool];
     if (job->pool && strcmp (job->pool, p->name) != 0) {
         S_SAY ("the job asks for pool %s", job->pool);
     }
     if (job->sites && !(job->sites & (1u << p->site))) {
         size_t used = 0;
-        list [0] = '\0';
+        list[0] = '\0';
         for (int s = 0; s < SP_SITE__COUNT; s++)
             if (job->sites & (1u << s))
                 sp__catf (list, sizeof list, &used, "%s%s", used ? ", " : "", sp_site_name ((sp_site_t) s));
@@ -58,7 +58,7 @@ sp_filter_pool (const sp_cluster_t *c, int pool, const sp_job_t *job, char *buf,
     }
     if (job->classification > p->clearance) {
         S_SAY ("clearance %s is below the job's %s data", sp_class_name (p->clearance),
-                  sp_class_name (job->classification));
+               sp_class_name (job->classification));
     }
     if (job->nresidency) {
         s_join (job->residency, job->nresidency, list, sizeof list);
@@ -73,11 +73,10 @@ sp_filter_pool (const sp_cluster_t *c, int pool, const sp_job_t *job, char *buf,
         double ms = sp__latency_idx (c, sp__region_index (c, job->near), p->region_idx);
         if (ms < 0) {
             S_SAY ("latency from %s to %s is unknown and the job allows at most %u ms", job->near,
-                      p->region ? p->region : "this pool", job->max_latency_ms);
+                   p->region ? p->region : "this pool", job->max_latency_ms);
         }
         if (ms > job->max_latency_ms) {
-            S_SAY ("latency from %s is %g ms, over the job's limit of %u ms", job->near, ms,
-                      job->max_latency_ms);
+            S_SAY ("latency from %s is %g ms, over the job's limit of %u ms", job->near, ms, job->max_latency_ms);
         }
     }
     if (job->model) {
@@ -85,8 +84,7 @@ sp_filter_pool (const sp_cluster_t *c, int pool, const sp_job_t *job, char *buf,
             S_SAY ("model %s is not in the model registry", job->model);
         }
         if (!p->jurisdiction) {
-            S_SAY ("the pool has no jurisdiction, so no variant of model %s is cleared for it",
-                      job->model);
+            S_SAY ("the pool has no jurisdiction, so no variant of model %s is cleared for it", job->model);
         }
         if (!sp_cluster_variant (c, job->model, p->jurisdiction)) {
             S_SAY ("no variant of model %s may run in jurisdiction %s", job->model, p->jurisdiction);
@@ -101,22 +99,22 @@ static const char *
 s_node_kind (const sp_node_t *node, const char *gpu_type, const sp_job_t *job, char *buf, size_t size)
 {
     for (size_t i = 0; job->labels && i < job->labels->n; i++) {
-        const char *want = job->labels->vals [i] ? job->labels->vals [i] : "";
-        const char *have = node->labels ? st_kv_get (node->labels, job->labels->keys [i]) : NULL;
+        const char *want = job->labels->vals[i] ? job->labels->vals[i] : "";
+        const char *have = node->labels ? st_kv_get (node->labels, job->labels->keys[i]) : NULL;
         if (!buf && (!have || strcmp (have, want) != 0))
             return "";
         if (!have) {
-            snprintf (buf, size, "node has no label %s (the job needs %s=%s)", job->labels->keys [i],
-                      job->labels->keys [i], want);
+            snprintf (buf, size, "node has no label %s (the job needs %s=%s)", job->labels->keys[i],
+                      job->labels->keys[i], want);
             return buf;
         }
         if (strcmp (have, want) != 0) {
-            snprintf (buf, size, "node label %s is %s, the job needs %s", job->labels->keys [i], have, want);
+            snprintf (buf, size, "node label %s is %s, the job needs %s", job->labels->keys[i], have, want);
             return buf;
         }
     }
     if (job->gpus && job->ngpu_types && !s_in_list (job->gpu_types, job->ngpu_types, gpu_type)) {
-        char list [160];
+        char list[160];
         if (!buf)
             return "";
         s_join (job->gpu_types, job->ngpu_types, list, sizeof list);

@@ -86,7 +86,7 @@ sp__group_ok (const sp__group_t *g, const sp_job_t *job, const char *type)
     if (job->ngpu_types == 0)
         return 1;
     for (size_t i = 0; i < job->ngpu_types; i++)
-        if (job->gpu_types [i] && strcmp (job->gpu_types [i], g->gpu_type) == 0)
+        if (job->gpu_types[i] && strcmp (job->gpu_types[i], g->gpu_type) == 0)
             return 1;
     return 0;
 }
@@ -124,8 +124,8 @@ s_best_single (sp__cycle_t *cy, const sp__group_t *g, const sp_job_t *job, doubl
 {
     int64_t start = g->by_gpu ? job->gpus : job->cpus_milli / 1000;
     for (int64_t b = start; b < g->nbuckets; b++)
-        for (int i = g->heads [b]; i >= 0; i = cy->cn [i].next) {
-            const sp__cnode_t *n = &cy->cn [i];
+        for (int i = g->heads[b]; i >= 0; i = cy->cn[i].next) {
+            const sp__cnode_t *n = &cy->cn[i];
             if (sp__node_tasks (cy, n, job, SP__AVAIL_NOW, end_s) && sp__node_matches (n, job))
                 return i;
         }
@@ -140,8 +140,8 @@ s_quick_many (sp__cycle_t *cy, const sp__group_t *g, const sp_job_t *job, uint32
     for (int b = g->nbuckets - 1; b >= 0 && *got < ntasks; b--) {
         if (g->by_gpu && b < (int) job->gpus)
             break;
-        for (int i = g->heads [b]; i >= 0 && *got < ntasks; i = cy->cn [i].next) {
-            const sp__cnode_t *n = &cy->cn [i];
+        for (int i = g->heads[b]; i >= 0 && *got < ntasks; i = cy->cn[i].next) {
+            const sp__cnode_t *n = &cy->cn[i];
             uint32_t k = sp__node_tasks (cy, n, job, SP__AVAIL_NOW, end_s);
             if (!k || !sp__node_matches (n, job))
                 continue;
@@ -161,7 +161,7 @@ s_scan_fits (sp__cycle_t *cy, const sp__group_t *g, const sp_job_t *job, uint32_
              uint32_t *got)
 {
     for (size_t i = 0; i < g->nnodes && *got < ntasks; i++) {
-        const sp__cnode_t *n = &cy->cn [g->nodes [i]];
+        const sp__cnode_t *n = &cy->cn[g->nodes[i]];
         uint32_t k = sp__node_tasks (cy, n, job, mode, SP__NO_TIME);
         if (k && sp__node_matches (n, job))
             *got += k < ntasks - *got ? k : ntasks - *got;
@@ -205,7 +205,7 @@ s_min_nodes (const sp__cand_t *cands, size_t n, uint32_t ntasks)
 {
     uint64_t got = 0;
     for (size_t i = 0; i < n; i++) {
-        got += cands [i].k;
+        got += cands[i].k;
         if (got >= ntasks)
             return i + 1;
     }
@@ -221,20 +221,20 @@ s_pick (sp__cycle_t *cy, const sp__cand_t *cands, size_t n, size_t m, const sp_j
     uint32_t left = ntasks;
     double sum = 0;
     for (size_t i = 0; i + 1 < m; i++) {
-        uint32_t k = cands [i].k < left ? cands [i].k : left;
-        out [i] = (sp__pick_t) {cands [i].cnode, k};
+        uint32_t k = cands[i].k < left ? cands[i].k : left;
+        out[i] = (sp__pick_t) { cands[i].cnode, k };
         left -= k;
     }
     size_t best = m - 1;
     for (size_t i = m - 1; i < n; i++) {
-        if (cands [i].k < left)
+        if (cands[i].k < left)
             continue;
-        if (cands [i].k < cands [best].k || (cands [i].k == cands [best].k && cands [i].left < cands [best].left))
+        if (cands[i].k < cands[best].k || (cands[i].k == cands[best].k && cands[i].left < cands[best].left))
             best = i;
     }
-    out [m - 1] = (sp__pick_t) {cands [best].cnode, left};
+    out[m - 1] = (sp__pick_t) { cands[best].cnode, left };
     for (size_t i = 0; i < m; i++)
-        sum += s_left_after (&cy->cn [out [i].cnode], job, out [i].tasks, mode);
+        sum += s_left_after (&cy->cn[out[i].cnode], job, out[i].tasks, mode);
     return sum / (double) m;
 }
 
@@ -245,14 +245,14 @@ s_collect (sp__cycle_t *cy, const int *groups, size_t ng, const sp_job_t *job, u
 {
     size_t n = 0;
     for (size_t gi = 0; gi < ng; gi++) {
-        const sp__group_t *g = &cy->groups [groups [gi]];
+        const sp__group_t *g = &cy->groups[groups[gi]];
         for (size_t i = 0; i < g->nnodes; i++) {
-            const sp__cnode_t *node = &cy->cn [g->nodes [i]];
+            const sp__cnode_t *node = &cy->cn[g->nodes[i]];
             uint32_t k = sp__node_tasks (cy, node, job, mode, end_s);
             if (!k || !sp__node_matches (node, job))
                 continue;
-            cy->tmp [n++] = (sp__cand_t) {g->nodes [i], k < ntasks ? k : ntasks, s_left_after (node, job, 0, mode),
-                                          NULL};
+            cy->tmp[n++] =
+                (sp__cand_t) { g->nodes[i], k < ntasks ? k : ntasks, s_left_after (node, job, 0, mode), NULL };
         }
     }
     return n;
@@ -271,21 +271,21 @@ s_exact (sp__cycle_t *cy, const int *groups, size_t ng, const sp_job_t *job, uin
         return 0;
     int topology = 0;
     for (size_t gi = 0; gi < ng; gi++)
-        topology |= cy->groups [groups [gi]].has_topology;
+        topology |= cy->groups[groups[gi]].has_topology;
     if (m > 1 && topology) {
         /*  nvlink_domain first, then rack: the run of one label value that
          *  needs no more nodes than the best overall, and packs fullest.  */
         for (int key = 0; key < 2; key++) {
             for (size_t i = 0; i < n; i++)
-                cands [i].label = key == 0 ? cy->cn [cands [i].cnode].nvlink : cy->cn [cands [i].cnode].rack;
+                cands[i].label = key == 0 ? cy->cn[cands[i].cnode].nvlink : cy->cn[cands[i].cnode].rack;
             qsort (cands, n, sizeof *cands, s_by_label);
             size_t best_at = 0, best_len = 0;
             double best_pack = INFINITY;
             for (size_t i = 0; i < n;) {
                 size_t j = i;
-                while (j < n && sp__streq (cands [j].label, cands [i].label))
+                while (j < n && sp__streq (cands[j].label, cands[i].label))
                     j++;
-                if (cands [i].label && s_min_nodes (cands + i, j - i, ntasks) == m) {
+                if (cands[i].label && s_min_nodes (cands + i, j - i, ntasks) == m) {
                     double pack = s_pick (cy, cands + i, j - i, m, job, ntasks, mode, out);
                     if (pack < best_pack) {
                         best_pack = pack;
@@ -310,16 +310,16 @@ int
 sp__fit_pool (sp__cycle_t *cy, int pool, const sp_job_t *job, const char *type, uint32_t ntasks, sp__avail_t mode,
               double end_s, int exact, sp__choice_t *out)
 {
-    const int *pg = cy->pool_groups [pool];
-    int npg = cy->pool_ngroups [pool];
+    const int *pg = cy->pool_groups[pool];
+    int npg = cy->pool_ngroups[pool];
     memset (out, 0, sizeof *out);
     out->pool = pool;
     out->group = -1;
     if (ntasks == 0)
         return 1;
-    if (mode == SP__AVAIL_NOW && job->gpus && cy->pool_free_gpu [pool] < (int64_t) job->gpus * ntasks)
+    if (mode == SP__AVAIL_NOW && job->gpus && cy->pool_free_gpu[pool] < (int64_t) job->gpus * ntasks)
         return 0;
-    if (mode == SP__AVAIL_NOW && cy->pool_free_cpu [pool] < (int64_t) job->cpus_milli * ntasks)
+    if (mode == SP__AVAIL_NOW && cy->pool_free_cpu[pool] < (int64_t) job->cpus_milli * ntasks)
         return 0;
 
     if (job->gpus == 0) {
@@ -329,16 +329,16 @@ sp__fit_pool (sp__cycle_t *cy, int pool, const sp_job_t *job, const char *type, 
             if (mode != SP__AVAIL_NOW) {
                 uint32_t got = 0;
                 for (int gi = 0; gi < npg; gi++)
-                    if (s_scan_fits (cy, &cy->groups [pg [gi]], job, ntasks, mode, &got))
+                    if (s_scan_fits (cy, &cy->groups[pg[gi]], job, ntasks, mode, &got))
                         return 1;
                 return 0;
             }
             if (ntasks == 1) {
                 for (int gi = 0; gi < npg; gi++) {
-                    int i = s_best_single (cy, &cy->groups [pg [gi]], job, end_s);
+                    int i = s_best_single (cy, &cy->groups[pg[gi]], job, end_s);
                     if (i >= 0) {
                         out->npicks = 1;
-                        out->packing = s_left_after (&cy->cn [i], job, 1, mode);
+                        out->packing = s_left_after (&cy->cn[i], job, 1, mode);
                         return 1;
                     }
                 }
@@ -347,7 +347,7 @@ sp__fit_pool (sp__cycle_t *cy, int pool, const sp_job_t *job, const char *type, 
             uint32_t got = 0, nodes = 0;
             double left = 0;
             for (int gi = 0; gi < npg && got < ntasks; gi++)
-                s_quick_many (cy, &cy->groups [pg [gi]], job, ntasks, end_s, &got, &nodes, &left);
+                s_quick_many (cy, &cy->groups[pg[gi]], job, ntasks, end_s, &got, &nodes, &left);
             if (got < ntasks)
                 return 0;
             out->npicks = nodes;
@@ -365,12 +365,12 @@ sp__fit_pool (sp__cycle_t *cy, int pool, const sp_job_t *job, const char *type, 
     /*  GPU tasks: one group (one GPU type) for all of them; the best group.  */
     int found = 0;
     for (int gi = 0; gi < npg; gi++) {
-        const sp__group_t *g = &cy->groups [pg [gi]];
+        const sp__group_t *g = &cy->groups[pg[gi]];
         if (!sp__group_ok (g, job, type))
             continue;
         if (mode == SP__AVAIL_NOW && g->free_gpu_total < (int64_t) job->gpus * ntasks)
             continue;
-        sp__choice_t c = {.pool = pool, .group = pg [gi]};
+        sp__choice_t c = { .pool = pool, .group = pg[gi] };
         if (!exact) {
             if (mode != SP__AVAIL_NOW) {
                 uint32_t got = 0;
@@ -382,7 +382,7 @@ sp__fit_pool (sp__cycle_t *cy, int pool, const sp_job_t *job, const char *type, 
                 if (i < 0)
                     continue;
                 c.npicks = 1;
-                c.packing = s_left_after (&cy->cn [i], job, 1, mode);
+                c.packing = s_left_after (&cy->cn[i], job, 1, mode);
             }
             else {
                 uint32_t got = 0, nodes = 0;
@@ -396,7 +396,7 @@ sp__fit_pool (sp__cycle_t *cy, int pool, const sp_job_t *job, const char *type, 
         else {
             /*  Exact: into pickbuf2, kept in pickbuf when better.  */
             sp__pick_t *buf = found ? cy->pickbuf2 : cy->pickbuf;
-            int one = pg [gi];
+            int one = pg[gi];
             size_t m = s_exact (cy, &one, 1, job, ntasks, mode, end_s, buf, &c.packing);
             if (!m)
                 continue;
@@ -419,8 +419,8 @@ uint32_t
 sp__pool_capacity (sp__cycle_t *cy, int pool, const sp_job_t *job, sp__avail_t mode, uint32_t limit, int one_group)
 {
     uint32_t best = 0, sum = 0;
-    for (int gi = 0; gi < cy->pool_ngroups [pool]; gi++) {
-        const sp__group_t *g = &cy->groups [cy->pool_groups [pool][gi]];
+    for (int gi = 0; gi < cy->pool_ngroups[pool]; gi++) {
+        const sp__group_t *g = &cy->groups[cy->pool_groups[pool][gi]];
         if (!sp__group_ok (g, job, NULL))
             continue;
         uint32_t got = 0;

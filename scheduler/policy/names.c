@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-static const char *const s_policies[SP_POLICY__COUNT] = {"default", "fifo", "backfill", "las", "sjf"};
+static const char *const s_policies[SP_POLICY__COUNT] = { "default", "fifo", "backfill", "las", "sjf" };
 
 static int
 s_parse (const char *const *names, int n, const char *name, int *out)

@@ -28,7 +28,7 @@
 #include <string.h>
 
 #define S_STARVE_S (24.0 * 3600.0)
-#define S_MAX_NAMES 65536           /*  interned tenant or queue names before a reset  */
+#define S_MAX_NAMES 65536 /*  interned tenant or queue names before a reset  */
 #define S_NONE UINT32_MAX
 
 /*  ---------------------------------------------------------------------------
@@ -53,7 +53,7 @@ s_intern (sp__intern_t *t, const char *name)
         free (copy);
         return -1;
     }
-    t->names [t->n] = copy;
+    t->names[t->n] = copy;
     return (int32_t) t->n++;
 }
 
@@ -61,7 +61,7 @@ void
 sp__intern_free (sp__intern_t *t)
 {
     for (size_t i = 0; i < t->n; i++)
-        free (t->names [i]);
+        free (t->names[i]);
     free (t->names);
     st_map_destroy (&t->ids);
     memset (t, 0, sizeof *t);
@@ -100,10 +100,10 @@ s_memo_find (const sp_engine_t *e, const sp_job_t *job)
     if (!e->mslots)
         return S_NONE;
     for (size_t s = s_ptr_slot (job, e->nmslots);; s = (s + 1) & (e->nmslots - 1)) {
-        uint32_t i = e->mslots [s];
+        uint32_t i = e->mslots[s];
         if (i == S_NONE)
             return S_NONE;
-        if (e->memo [i].job == job)
+        if (e->memo[i].job == job)
             return i;
     }
 }
@@ -125,10 +125,10 @@ s_memo_index (sp_engine_t *e)
     }
     memset (e->mslots, 0xff, e->nmslots * sizeof *e->mslots);
     for (size_t i = 0; i < e->nmemo; i++) {
-        size_t s = s_ptr_slot (e->memo [i].job, e->nmslots);
-        while (e->mslots [s] != S_NONE)
+        size_t s = s_ptr_slot (e->memo[i].job, e->nmslots);
+        while (e->mslots[s] != S_NONE)
             s = (s + 1) & (e->nmslots - 1);
-        e->mslots [s] = (uint32_t) i;
+        e->mslots[s] = (uint32_t) i;
     }
     return 0;
 }
@@ -202,7 +202,7 @@ static int
 s_cmp (const void *a, const void *b, void *arg)
 {
     const s_sort_t *st = arg;
-    const sp__entry_t *x = &st->base [*(const uint32_t *) a], *y = &st->base [*(const uint32_t *) b];
+    const sp__entry_t *x = &st->base[*(const uint32_t *) a], *y = &st->base[*(const uint32_t *) b];
     return s_before (x, y, st->by_group) ? -1 : s_before (y, x, st->by_group) ? 1 : 0;
 }
 
@@ -219,14 +219,14 @@ s_same_keys (const sp__entry_t *e, const sp__memo_t *m)
 static sp__tenant_t *
 s_tenant (sp__order_t *o, int32_t tid)
 {
-    sp__tenant_t *t = &o->tenants [tid];
+    sp__tenant_t *t = &o->tenants[tid];
     if (!t->name) {
         const sp_tenant_t *conf;
-        t->name = o->e->tenant_names.names [tid];
+        t->name = o->e->tenant_names.names[tid];
         conf = sp_cluster_tenant (o->c, t->name);
         t->weight = conf ? conf->weight : 1.0;
         t->quota = conf ? conf->gpu_quota : -1;
-        t->usage = -1;      /*  read once the running jobs are charged  */
+        t->usage = -1; /*  read once the running jobs are charged  */
     }
     return t;
 }
@@ -235,19 +235,19 @@ static int
 s_group_of (sp__order_t *o, sp__entry_t *e, int32_t qid)
 {
     size_t i = sp__hash_u64 (0, e->gkey) & (o->gcap - 1);
-    while (o->gslot [i] >= 0) {
-        if (o->groups [o->gslot [i]].gkey == e->gkey)
-            return o->gslot [i];
+    while (o->gslot[i] >= 0) {
+        if (o->groups[o->gslot[i]].gkey == e->gkey)
+            return o->gslot[i];
         i = (i + 1) & (o->gcap - 1);
     }
     if (o->ngroups == o->groups_cap || (o->ngroups + 1) * 2 > o->gcap)
-        return -1;      /*  sized for the worst case below; cannot happen  */
+        return -1; /*  sized for the worst case below; cannot happen  */
     int idx = (int) o->ngroups++;
-    sp__grp_t *g = &o->groups [idx];
-    o->gslot [i] = idx;
+    sp__grp_t *g = &o->groups[idx];
+    o->gslot[i] = idx;
     g->gkey = e->gkey;
     g->tenant = e->tenant;
-    g->queue = o->e->queue_names.names [qid];
+    g->queue = o->e->queue_names.names[qid];
     g->qweight = sp_cluster_queue_weight (o->c, g->queue);
     return idx;
 }
@@ -267,10 +267,10 @@ s_entry (sp__order_t *o, sp_job_t *j, size_t k, ptrdiff_t *drift, sp__entry_t *e
     sp_engine_t *en = o->e;
     uint64_t shallow = s_shallow (j);
     ptrdiff_t at = (ptrdiff_t) k + *drift;
-    uint32_t pi = at >= 0 && (size_t) at < en->nmemo && en->memo [at].job == j ? (uint32_t) at : s_memo_find (en, j);
+    uint32_t pi = at >= 0 && (size_t) at < en->nmemo && en->memo[at].job == j ? (uint32_t) at : s_memo_find (en, j);
     if (pi != S_NONE)
         *drift = (ptrdiff_t) pi - (ptrdiff_t) k;
-    const sp__memo_t *m = pi == S_NONE ? NULL : &en->memo [pi];
+    const sp__memo_t *m = pi == S_NONE ? NULL : &en->memo[pi];
     int32_t tid, qid;
     e->job = j;
     e->id = j->id;
@@ -327,26 +327,28 @@ sp__order_build (sp__order_t *o, sp_engine_t *en, sp__arena_t *arena, const sp_p
     uint32_t *by_rank = sp__alloc_raw (arena, (en->nmemo + 1) * sizeof *by_rank);
     sp__entry_t *tmp = sp__alloc_raw (arena, (npending + 1) * sizeof *tmp);
     if (!fresh || !by_rank || !tmp
-        || st_vec_reserve ((void **) &en->memo_next, &en->capmemo_next, npending + 1, sizeof *en->memo_next, SP__ARRAY_MAX) != 0)
+        || st_vec_reserve ((void **) &en->memo_next, &en->capmemo_next, npending + 1, sizeof *en->memo_next,
+                           SP__ARRAY_MAX)
+               != 0)
         return -1;
     memset (by_rank, 0xff, (en->nmemo + 1) * sizeof *by_rank);
     size_t nfresh = 0, k = 0;
     ptrdiff_t drift = 0;
     for (size_t i = 0; i < npending; i++) {
-        sp_job_t *j = pending [i];
+        sp_job_t *j = pending[i];
         uint32_t prev;
         if (!j)
             continue;
-        sp__entry_t *e = &tmp [k];
+        sp__entry_t *e = &tmp[k];
         if (s_entry (o, j, k, &drift, e, &prev) != 0)
             return -1;
-        if (prev != S_NONE && prev < en->nmemo && by_rank [prev] == S_NONE)
-            by_rank [prev] = (uint32_t) k;
+        if (prev != S_NONE && prev < en->nmemo && by_rank[prev] == S_NONE)
+            by_rank[prev] = (uint32_t) k;
         else
-            fresh [nfresh++] = (uint32_t) k;
-        e->memo = &en->memo_next [k];
-        *e->memo = (sp__memo_t) {j, e->id, e->shallow, e->gkey, e->prio, e->tenant, e->qid, en->names_gen, 0, 0,
-                                 e->k1, e->k2, e->k3, e->submit, e->ent, en->kgen, e->facts};
+            fresh[nfresh++] = (uint32_t) k;
+        e->memo = &en->memo_next[k];
+        *e->memo = (sp__memo_t) { j, e->id, e->shallow, e->gkey, e->prio,   e->tenant, e->qid,   en->names_gen, 0,
+                                  0, e->k1, e->k2,      e->k3,   e->submit, e->ent,    en->kgen, e->facts };
         k++;
     }
 
@@ -356,14 +358,14 @@ sp__order_build (sp__order_t *o, sp_engine_t *en, sp__arena_t *arena, const sp_p
     if (!o->tenants)
         return -1;
     for (size_t i = 0; i < nrunning; i++) {
-        sp_job_t *j = running [i];
+        sp_job_t *j = running[i];
         if (!j)
             continue;
         int32_t tid = s_intern (&en->tenant_names, j->tenant ? j->tenant : "default");
         if (tid < 0)
             return -1;
         sp__tenant_t *t = s_tenant (o, tid);
-        uint32_t holding = run_hold [i];
+        uint32_t holding = run_hold[i];
         t->held_gpu += (int64_t) holding * j->gpus;
         double from = j->start_s > en->last_charge_s ? j->start_s : en->last_charge_s;
         if (o->now > from && j->gpus)
@@ -371,8 +373,8 @@ sp__order_build (sp__order_t *o, sp_engine_t *en, sp__arena_t *arena, const sp_p
     }
     o->ntenants = en->tenant_names.n;
     for (size_t i = 0; i < o->ntenants; i++)
-        if (o->tenants [i].name)
-            o->tenants [i].usage = sp__usage_get (en->usage, o->tenants [i].name, o->now, o->half_life);
+        if (o->tenants[i].name)
+            o->tenants[i].usage = sp__usage_get (en->usage, o->tenants[i].name, o->now, o->half_life);
 
     /*  Groups (default policy): one per (tenant, queue) present, so at most
      *  the pairs of names there are, and no more than the jobs.  */
@@ -395,15 +397,15 @@ sp__order_build (sp__order_t *o, sp_engine_t *en, sp__arena_t *arena, const sp_p
 
     /*  Merge the kept run (already in order) with the sorted fresh ones, into
      *  one array the cycle then walks front to back.  */
-    s_sort_t st = {tmp, o->policy == SP_POLICY_DEFAULT};
+    s_sort_t st = { tmp, o->policy == SP_POLICY_DEFAULT };
     qsort_r (fresh, nfresh, sizeof *fresh, s_cmp, &st);
     /*  The kept ones, compacted (by_rank has holes where jobs left); each
      *  fresh one finds its place among them by binary search, so the merge
      *  compares O(fresh * log n) times, not once per job.  */
     size_t nkept = 0;
     for (size_t r = 0; r < en->nmemo; r++)
-        if (by_rank [r] != S_NONE)
-            by_rank [nkept++] = by_rank [r];
+        if (by_rank[r] != S_NONE)
+            by_rank[nkept++] = by_rank[r];
     size_t r = 0, f = 0, upto = 0;
     for (;;) {
         if (r == upto && f < nfresh) {
@@ -411,7 +413,7 @@ sp__order_build (sp__order_t *o, sp_engine_t *en, sp__arena_t *arena, const sp_p
             size_t lo = r, hi = nkept;
             while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
-                if (s_before (&tmp [fresh [f]], &tmp [by_rank [mid]], st.by_group))
+                if (s_before (&tmp[fresh[f]], &tmp[by_rank[mid]], st.by_group))
                     hi = mid;
                 else
                     lo = mid + 1;
@@ -422,13 +424,13 @@ sp__order_build (sp__order_t *o, sp_engine_t *en, sp__arena_t *arena, const sp_p
             upto = nkept;
         const sp__entry_t *next;
         if (r < upto)
-            next = &tmp [by_rank [r++]];
+            next = &tmp[by_rank[r++]];
         else if (f < nfresh)
-            next = &tmp [fresh [f++]];
+            next = &tmp[fresh[f++]];
         else
             break;
         size_t i = o->nentries++;
-        sp__entry_t *e = &o->entries [i];
+        sp__entry_t *e = &o->entries[i];
         *e = *next;
         e->memo->rank = (uint32_t) i;
         sp__tenant_t *t = s_tenant (o, e->tenant);
@@ -437,8 +439,8 @@ sp__order_build (sp__order_t *o, sp_engine_t *en, sp__arena_t *arena, const sp_p
         if (o->policy != SP_POLICY_DEFAULT)
             continue;
         /*  Sorted by (priority, group): look a group up where a run starts.  */
-        if (i > 0 && e->gkey == e [-1].gkey)
-            e->group = e [-1].group;
+        if (i > 0 && e->gkey == e[-1].gkey)
+            e->group = e[-1].group;
         else if ((e->group = s_group_of (o, e, e->qid)) < 0)
             return -1;
     }
@@ -463,17 +465,17 @@ sp__order_build (sp__order_t *o, sp_engine_t *en, sp__arena_t *arena, const sp_p
 static double
 s_key (const sp__order_t *o, const sp__grp_t *g)
 {
-    const sp__tenant_t *t = &o->tenants [g->tenant];
+    const sp__tenant_t *t = &o->tenants[g->tenant];
     return (t->usage + o->half_life * (double) t->held_gpu) / (t->weight * g->qweight);
 }
 
 static int
 s_heap_less (const sp__order_t *o, int a, int b)
 {
-    const sp__grp_t *x = &o->groups [a], *y = &o->groups [b];
+    const sp__grp_t *x = &o->groups[a], *y = &o->groups[b];
     if (x->key != y->key)
         return x->key < y->key;
-    int c = strcmp (o->tenants [x->tenant].name, o->tenants [y->tenant].name);
+    int c = strcmp (o->tenants[x->tenant].name, o->tenants[y->tenant].name);
     if (c)
         return c < 0;
     return strcmp (x->queue, y->queue) < 0;
@@ -483,11 +485,11 @@ static void
 s_heap_push (sp__order_t *o, int g)
 {
     size_t i = o->nheap++;
-    o->heap [i] = g;
-    while (i > 0 && s_heap_less (o, o->heap [i], o->heap [(i - 1) / 2])) {
-        int tmp = o->heap [i];
-        o->heap [i] = o->heap [(i - 1) / 2];
-        o->heap [(i - 1) / 2] = tmp;
+    o->heap[i] = g;
+    while (i > 0 && s_heap_less (o, o->heap[i], o->heap[(i - 1) / 2])) {
+        int tmp = o->heap[i];
+        o->heap[i] = o->heap[(i - 1) / 2];
+        o->heap[(i - 1) / 2] = tmp;
         i = (i - 1) / 2;
     }
 }
@@ -495,20 +497,20 @@ s_heap_push (sp__order_t *o, int g)
 static int
 s_heap_pop (sp__order_t *o)
 {
-    int top = o->heap [0];
-    o->heap [0] = o->heap [--o->nheap];
+    int top = o->heap[0];
+    o->heap[0] = o->heap[--o->nheap];
     size_t i = 0;
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < o->nheap && s_heap_less (o, o->heap [l], o->heap [m]))
+        if (l < o->nheap && s_heap_less (o, o->heap[l], o->heap[m]))
             m = l;
-        if (r < o->nheap && s_heap_less (o, o->heap [r], o->heap [m]))
+        if (r < o->nheap && s_heap_less (o, o->heap[r], o->heap[m]))
             m = r;
         if (m == i)
             break;
-        int tmp = o->heap [i];
-        o->heap [i] = o->heap [m];
-        o->heap [m] = tmp;
+        int tmp = o->heap[i];
+        o->heap[i] = o->heap[m];
+        o->heap[m] = tmp;
         i = m;
     }
     return top;
@@ -519,16 +521,16 @@ static void
 s_load_level (sp__order_t *o)
 {
     size_t i = o->pos;
-    int32_t prio = o->entries [i].prio;
+    int32_t prio = o->entries[i].prio;
     o->level_end = i;
-    while (o->level_end < o->nentries && o->entries [o->level_end].prio == prio)
+    while (o->level_end < o->nentries && o->entries[o->level_end].prio == prio)
         o->level_end++;
     o->nheap = 0;
     for (size_t k = i; k < o->level_end;) {
-        int g = o->entries [k].group;
-        sp__grp_t *gr = &o->groups [g];
+        int g = o->entries[k].group;
+        sp__grp_t *gr = &o->groups[g];
         gr->next = k;
-        while (k < o->level_end && o->entries [k].group == g)
+        while (k < o->level_end && o->entries[k].group == g)
             k++;
         gr->end = k;
         gr->key = s_key (o, gr);
@@ -541,7 +543,7 @@ sp__entry_t *
 sp__order_next (sp__order_t *o)
 {
     if (o->policy != SP_POLICY_DEFAULT)
-        return o->pos < o->nentries ? &o->entries [o->pos++] : NULL;
+        return o->pos < o->nentries ? &o->entries[o->pos++] : NULL;
     for (;;) {
         if (o->nheap == 0 && o->current < 0) {
             if (o->pos >= o->nentries)
@@ -553,13 +555,13 @@ sp__order_next (sp__order_t *o)
          *  comparison each instead of a pop and a push.  */
         int g = o->current;
         if (g >= 0) {
-            sp__grp_t *gr = &o->groups [g];
+            sp__grp_t *gr = &o->groups[g];
             gr->key = s_key (o, gr);
             o->current = -1;
             if (gr->next < gr->end) {
-                if (o->nheap == 0 || !s_heap_less (o, o->heap [0], g)) {
+                if (o->nheap == 0 || !s_heap_less (o, o->heap[0], g)) {
                     o->current = g;
-                    return &o->entries [gr->next++];
+                    return &o->entries[gr->next++];
                 }
                 s_heap_push (o, g);
             }
@@ -567,7 +569,7 @@ sp__order_next (sp__order_t *o)
                 continue;
         }
         g = s_heap_pop (o);
-        sp__grp_t *gr = &o->groups [g];
+        sp__grp_t *gr = &o->groups[g];
         double key = s_key (o, gr);
         if (key > gr->key) {
             /*  Its tenant placed jobs since the key was read: re-queue.  */
@@ -576,12 +578,12 @@ sp__order_next (sp__order_t *o)
             continue;
         }
         o->current = g;
-        return &o->entries [gr->next++];
+        return &o->entries[gr->next++];
     }
 }
 
 void
 sp__order_placed (sp__order_t *o, int tenant, int64_t gpus)
 {
-    o->tenants [tenant].held_gpu += gpus;
+    o->tenants[tenant].held_gpu += gpus;
 }

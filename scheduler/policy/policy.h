@@ -61,32 +61,32 @@
 /*  Site kinds and data classifications are the base vocabulary (st_vocab.h);
  *  the sp_ names are kept for the engine's callers.  */
 typedef st_site_t sp_site_t;
-#define SP_SITE_ONPREM        ST_SITE_ONPREM
+#define SP_SITE_ONPREM ST_SITE_ONPREM
 #define SP_SITE_PRIVATE_CLOUD ST_SITE_PRIVATE_CLOUD
-#define SP_SITE_PUBLIC_CLOUD  ST_SITE_PUBLIC_CLOUD
-#define SP_SITE_EDGE          ST_SITE_EDGE
-#define SP_SITE__COUNT        ST_SITE__COUNT
+#define SP_SITE_PUBLIC_CLOUD ST_SITE_PUBLIC_CLOUD
+#define SP_SITE_EDGE ST_SITE_EDGE
+#define SP_SITE__COUNT ST_SITE__COUNT
 
 /*  public < internal < confidential < restricted  */
 typedef st_class_t sp_class_t;
-#define SP_CLASS_PUBLIC       ST_CLASS_PUBLIC
-#define SP_CLASS_INTERNAL     ST_CLASS_INTERNAL
+#define SP_CLASS_PUBLIC ST_CLASS_PUBLIC
+#define SP_CLASS_INTERNAL ST_CLASS_INTERNAL
 #define SP_CLASS_CONFIDENTIAL ST_CLASS_CONFIDENTIAL
-#define SP_CLASS_RESTRICTED   ST_CLASS_RESTRICTED
-#define SP_CLASS__COUNT       ST_CLASS__COUNT
+#define SP_CLASS_RESTRICTED ST_CLASS_RESTRICTED
+#define SP_CLASS__COUNT ST_CLASS__COUNT
 
 typedef enum {
-    SP_POLICY_DEFAULT = 0,      /*  priority, fair share, backfill, preemption  */
-    SP_POLICY_FIFO,             /*  submit order, head-of-line blocking  */
-    SP_POLICY_BACKFILL,         /*  FIFO with EASY backfill  */
-    SP_POLICY_LAS,              /*  least attained service first, with preemption (Tiresias-like)  */
-    SP_POLICY_SJF,              /*  shortest known duration first: an oracle, for comparison only  */
+    SP_POLICY_DEFAULT = 0, /*  priority, fair share, backfill, preemption  */
+    SP_POLICY_FIFO,        /*  submit order, head-of-line blocking  */
+    SP_POLICY_BACKFILL,    /*  FIFO with EASY backfill  */
+    SP_POLICY_LAS,         /*  least attained service first, with preemption (Tiresias-like)  */
+    SP_POLICY_SJF,         /*  shortest known duration first: an oracle, for comparison only  */
     SP_POLICY__COUNT
 } sp_policy_t;
 
-#define sp_site_name  st_site_name
-#define sp_site_parse st_site_parse             /*  0 on success  */
-#define sp_class_name  st_class_name
+#define sp_site_name st_site_name
+#define sp_site_parse st_site_parse /*  0 on success  */
+#define sp_class_name st_class_name
 #define sp_class_parse st_class_parse
 const char *sp_policy_name (sp_policy_t p);
 int sp_policy_parse (const char *name, sp_policy_t *out);
@@ -101,57 +101,57 @@ typedef struct {
     char *name;
     sp_site_t site;
     char *region;
-    int region_idx;             /*  index into sp_cluster_t.regions  */
-    char *jurisdiction;         /*  e.g. "EU", "US", "CN", "SA"  */
-    sp_class_t clearance;       /*  highest data classification it may hold  */
-    double cost_gpu_hour;       /*  price of one GPU for one hour  */
-    double cost_cpu_hour;       /*  price of one CPU core for one hour  */
-    double pue;                 /*  power usage effectiveness, >= 1  */
-    double carbon_g_per_kwh;    /*  grid carbon intensity  */
-    double gpu_watts;           /*  draw of one busy GPU  */
-    double cpu_watts;           /*  draw of one busy CPU core  */
+    int region_idx;          /*  index into sp_cluster_t.regions  */
+    char *jurisdiction;      /*  e.g. "EU", "US", "CN", "SA"  */
+    sp_class_t clearance;    /*  highest data classification it may hold  */
+    double cost_gpu_hour;    /*  price of one GPU for one hour  */
+    double cost_cpu_hour;    /*  price of one CPU core for one hour  */
+    double pue;              /*  power usage effectiveness, >= 1  */
+    double carbon_g_per_kwh; /*  grid carbon intensity  */
+    double gpu_watts;        /*  draw of one busy GPU  */
+    double cpu_watts;        /*  draw of one busy CPU core  */
     char *storage_root;
-    int implicit;               /*  not in the file: added for a node's unknown pool, with safe defaults  */
+    int implicit; /*  not in the file: added for a node's unknown pool, with safe defaults  */
 } sp_pool_t;
 
 typedef struct {
-    char *name;                 /*  unique across the registry  */
-    char **jurisdictions;       /*  where it may run  */
+    char *name;           /*  unique across the registry  */
+    char **jurisdictions; /*  where it may run  */
     size_t njurisdictions;
-    char *uri;                  /*  weights location, or NULL  */
+    char *uri; /*  weights location, or NULL  */
 } sp_variant_t;
 
 typedef struct {
     char *name;
-    sp_variant_t *variants;     /*  in order of preference  */
+    sp_variant_t *variants; /*  in order of preference  */
     size_t nvariants;
 } sp_family_t;
 
 typedef struct {
     char *name;
-    double weight;              /*  share of the cluster relative to other queues (> 0)  */
+    double weight; /*  share of the cluster relative to other queues (> 0)  */
 } sp_queue_t;
 
 typedef struct {
     char *name;
-    double weight;              /*  fair-share weight (> 0)  */
-    int64_t gpu_quota;          /*  most GPUs its running jobs may hold; -1: no quota  */
+    double weight;     /*  fair-share weight (> 0)  */
+    int64_t gpu_quota; /*  most GPUs its running jobs may hold; -1: no quota  */
 } sp_tenant_t;
 
 typedef struct {
     char **regions;
     size_t nregions;
-    double *latency_ms;         /*  nregions x nregions, row = from; < 0: unknown  */
+    double *latency_ms; /*  nregions x nregions, row = from; < 0: unknown  */
     sp_pool_t *pools;
     size_t npools;
-    size_t cappools;            /*  room in pools (st_vec)  */
+    size_t cappools; /*  room in pools (st_vec)  */
     sp_family_t *families;
     size_t nfamilies;
-    sp_queue_t *queues;         /*  a queue not listed has weight 1  */
+    sp_queue_t *queues; /*  a queue not listed has weight 1  */
     size_t nqueues;
-    sp_tenant_t *tenants;       /*  a tenant not listed has weight 1 and no quota  */
+    sp_tenant_t *tenants; /*  a tenant not listed has weight 1 and no quota  */
     size_t ntenants;
-    double usage_half_life_s;   /*  fair-share usage decay (default 1 day)  */
+    double usage_half_life_s; /*  fair-share usage decay (default 1 day)  */
 } sp_cluster_t;
 
 /*  Parses and validates a cluster file's text; every error names the field
@@ -170,7 +170,7 @@ int sp_cluster_pool_add_implicit (sp_cluster_t *c, const char *name);
 /*  Latency between two regions in ms, or -1 when unknown. A pair written one
  *  way in the file holds both ways; a region to itself is 0.  */
 double sp_cluster_latency (const sp_cluster_t *c, const char *from_region, const char *to_region);
-const sp_tenant_t *sp_cluster_tenant (const sp_cluster_t *c, const char *name);    /*  or NULL  */
+const sp_tenant_t *sp_cluster_tenant (const sp_cluster_t *c, const char *name); /*  or NULL  */
 double sp_cluster_queue_weight (const sp_cluster_t *c, const char *name);
 
 /*  The variant a job asking for `model` (a family, a variant name, or "auto")
@@ -181,17 +181,17 @@ const sp_variant_t *sp_cluster_variant (const sp_cluster_t *c, const char *model
 
 typedef struct sp_node {
     const char *name;
-    int pool;                   /*  index into the cluster's pools  */
-    const char *gpu_type;       /*  "" when it has no GPU  */
-    const st_kv_t *labels;      /*  may be NULL; `rack` and `nvlink_domain` group gang ranks  */
+    int pool;              /*  index into the cluster's pools  */
+    const char *gpu_type;  /*  "" when it has no GPU  */
+    const st_kv_t *labels; /*  may be NULL; `rack` and `nvlink_domain` group gang ranks  */
     uint32_t cap_cpus_milli;
     uint64_t cap_mem_mb;
     uint32_t cap_gpus;
-    uint32_t used_cpus_milli;   /*  held by running/starting tasks (the caller keeps these)  */
+    uint32_t used_cpus_milli; /*  held by running/starting tasks (the caller keeps these)  */
     uint64_t used_mem_mb;
     uint32_t used_gpus;
-    int schedulable;            /*  up and connected  */
-    void *owner;                /*  the caller's node  */
+    int schedulable; /*  up and connected  */
+    void *owner;     /*  the caller's node  */
 } sp_node_t;
 
 typedef struct {
@@ -214,41 +214,41 @@ typedef struct sp_job {
     uint64_t id;
     const char *tenant;
     const char *queue;
-    int32_t priority;           /*  higher first (every policy)  */
+    int32_t priority; /*  higher first (every policy)  */
     int preemptible;
-    int gang;                   /*  1: all tasks at once in one pool; 0: independent shards (placed
+    int gang;                     /*  1: all tasks at once in one pool; 0: independent shards (placed
                                     task by task, possibly over pools, but all in the same cycle)  */
-    uint32_t ntasks;            /*  ranks or shards  */
-    uint32_t cpus_milli;        /*  per task  */
-    uint64_t mem_mb;            /*  per task  */
-    uint32_t gpus;              /*  per task  */
-    const char *const *gpu_types;   /*  preference order; ngpu_types 0: any  */
+    uint32_t ntasks;              /*  ranks or shards  */
+    uint32_t cpus_milli;          /*  per task  */
+    uint64_t mem_mb;              /*  per task  */
+    uint32_t gpus;                /*  per task  */
+    const char *const *gpu_types; /*  preference order; ngpu_types 0: any  */
     size_t ngpu_types;
-    unsigned sites;             /*  bit (1u << sp_site_t) per allowed site kind; 0: any  */
-    const char *pool;           /*  NULL: any pool  */
-    const st_kv_t *labels;      /*  node labels that must match; may be NULL  */
-    const char *near;           /*  region the job wants to be close to, or NULL  */
-    uint32_t max_latency_ms;    /*  0: no limit (needs near)  */
-    sp_weights_t weights;       /*  all zero: balanced  */
+    unsigned sites;          /*  bit (1u << sp_site_t) per allowed site kind; 0: any  */
+    const char *pool;        /*  NULL: any pool  */
+    const st_kv_t *labels;   /*  node labels that must match; may be NULL  */
+    const char *near;        /*  region the job wants to be close to, or NULL  */
+    uint32_t max_latency_ms; /*  0: no limit (needs near)  */
+    sp_weights_t weights;    /*  all zero: balanced  */
     sp_class_t classification;
-    const char *const *residency;   /*  allowed jurisdictions; nresidency 0: any  */
+    const char *const *residency; /*  allowed jurisdictions; nresidency 0: any  */
     size_t nresidency;
-    const char *model;          /*  NULL: none; "auto"; a family; or a variant  */
-    uint32_t time_limit_s;      /*  0: none (backfill cannot plan around it)  */
+    const char *model;     /*  NULL: none; "auto"; a family; or a variant  */
+    uint32_t time_limit_s; /*  0: none (backfill cannot plan around it)  */
     double submit_s;
-    double duration_s;          /*  the true run time: read only by SP_POLICY_SJF (simulator)  */
+    double duration_s; /*  the true run time: read only by SP_POLICY_SJF (simulator)  */
 
     /*  Kept by the caller between cycles.  */
-    int running;                /*  placed and holding its nodes' resources  */
-    int stopping;               /*  a preemption was asked for; still holds its resources  */
-    double start_s;             /*  when the current attempt started  */
-    double attained_gpu_s;      /*  GPU-seconds served by attempts that have ENDED (LAS, and the default
+    int running;           /*  placed and holding its nodes' resources  */
+    int stopping;          /*  a preemption was asked for; still holds its resources  */
+    double start_s;        /*  when the current attempt started  */
+    double attained_gpu_s; /*  GPU-seconds served by attempts that have ENDED (LAS, and the default
                                     policy's order); the engine adds a running job's current attempt
                                     (gpus x ntasks x (now - start_s)) itself  */
-    sp_node_t **placed;         /*  ntasks entries while running; an entry may be NULL once that task
+    sp_node_t **placed;    /*  ntasks entries while running; an entry may be NULL once that task
                                     has let go of its resources  */
 
-    void *owner;                /*  the caller's job  */
+    void *owner; /*  the caller's job  */
 } sp_job_t;
 
 /*  -- one scheduling cycle --------------------------------------------------- */
@@ -256,10 +256,10 @@ typedef struct sp_job {
 typedef struct {
     sp_policy_t policy;
     double now_s;
-    int preempt;                /*  allow preemption (default policy, LAS)  */
-    int backfill;               /*  EASY backfill (default, backfill, las, sjf). 0: jobs start strictly
+    int preempt;             /*  allow preemption (default policy, LAS)  */
+    int backfill;            /*  EASY backfill (default, backfill, las, sjf). 0: jobs start strictly
                                     in order; the first that cannot start holds up the rest (fifo)  */
-    uint32_t max_placements;    /*  stop after this many placements in one cycle; 0: no limit  */
+    uint32_t max_placements; /*  stop after this many placements in one cycle; 0: no limit  */
 } sp_params_t;
 
 void sp_params_defaults (sp_params_t *p, sp_policy_t policy, double now_s);
@@ -271,7 +271,7 @@ typedef struct {
     int pool;
     double cost, latency, energy, carbon, packing, total;
     double cost_per_hour, latency_ms, kwh_per_hour, co2_g_per_hour;
-    double free_share;          /*  raw packing: mean share of the picked nodes left free (0: full)  */
+    double free_share; /*  raw packing: mean share of the picked nodes left free (0: full)  */
     const sp_variant_t *variant;
 } sp_score_t;
 
@@ -279,17 +279,17 @@ typedef struct {
 
 typedef struct {
     sp_job_t *job;
-    sp_node_t **nodes;          /*  ntasks nodes (owned by the result)  */
-    sp_score_t score;           /*  the chosen pool (gang; task 0 for shards)  */
+    sp_node_t **nodes; /*  ntasks nodes (owned by the result)  */
+    sp_score_t score;  /*  the chosen pool (gang; task 0 for shards)  */
     sp_score_t runners_up[SP_RUNNERS_UP];
     size_t nrunners_up;
-    const sp_variant_t *variant;    /*  chosen model variant (task 0's), NULL when the job names none  */
-    const sp_variant_t **variants;  /*  ntasks entries: each task's variant (shards in several
+    const sp_variant_t *variant;         /*  chosen model variant (task 0's), NULL when the job names none  */
+    const sp_variant_t **variants;       /*  ntasks entries: each task's variant (shards in several
                                         jurisdictions may differ); owned by the result  */
-    double est_cost, est_kwh, est_co2_g;    /*  over time_limit, or one hour when none (each task
+    double est_cost, est_kwh, est_co2_g; /*  over time_limit, or one hour when none (each task
                                                priced in its own pool)  */
-    int backfilled;             /*  started ahead of a reserved job  */
-    char reason[256];           /*  "placed on pool X (cheapest of 3 allowed pools; ...)"  */
+    int backfilled;                      /*  started ahead of a reserved job  */
+    char reason[256];                    /*  "placed on pool X (cheapest of 3 allowed pools; ...)"  */
 } sp_placement_t;
 
 typedef struct {
@@ -300,9 +300,9 @@ typedef struct {
 
 typedef struct {
     sp_job_t *job;
-    double expected_start_s;    /*  < 0: unknown  */
-    int reservation;            /*  resources are held back for it (EASY head, or its preemptions)  */
-    char reason[256];           /*  "waiting: ..."  */
+    double expected_start_s; /*  < 0: unknown  */
+    int reservation;         /*  resources are held back for it (EASY head, or its preemptions)  */
+    char reason[256];        /*  "waiting: ..."  */
 } sp_wait_t;
 
 typedef struct {
@@ -310,10 +310,10 @@ typedef struct {
     size_t nplacements;
     sp_preemption_t *preemptions;
     size_t npreemptions;
-    sp_wait_t *waits;           /*  jobs the cycle looked at and left pending  */
+    sp_wait_t *waits; /*  jobs the cycle looked at and left pending  */
     size_t nwaits;
     size_t jobs_considered;
-    size_t caps[3];             /*  capacities (internal)  */
+    size_t caps[3]; /*  capacities (internal)  */
 } sp_result_t;
 
 /*  A result is zeroed once (sp_result_t r = {0}) and may then be passed to

@@ -53,7 +53,7 @@ static void
 s_plan_reset (sp__run_t *run)
 {
     for (size_t i = 0; i < run->ntouched; i++) {
-        sp__cnode_t *n = &run->cy->cn [run->touched [i]];
+        sp__cnode_t *n = &run->cy->cn[run->touched[i]];
         n->rel_cpu = n->rel_mem = n->rel_gpu = 0;
     }
     run->ntouched = 0;
@@ -63,11 +63,11 @@ s_plan_reset (sp__run_t *run)
 static void
 s_plan_add (sp__run_t *run, int cnode, int64_t cpu, int64_t mem, int64_t gpu, int sign)
 {
-    sp__cnode_t *n = &run->cy->cn [cnode];
+    sp__cnode_t *n = &run->cy->cn[cnode];
     if (n->mark != run->cy->stamp) {
         n->mark = run->cy->stamp;
         n->rel_cpu = n->rel_mem = n->rel_gpu = 0;
-        run->touched [run->ntouched++] = cnode;
+        run->touched[run->ntouched++] = cnode;
     }
     n->rel_cpu += sign * cpu;
     n->rel_mem += sign * mem;
@@ -78,7 +78,7 @@ static int
 s_is_victim (const sp__run_t *run, const sp_job_t *j)
 {
     for (size_t i = 0; i < run->nvictims; i++)
-        if (run->victims [i] == j)
+        if (run->victims[i] == j)
             return 1;
     return 0;
 }
@@ -107,17 +107,17 @@ s_protect (sp__run_t *run, sp_job_t *job, int pool, const char *type, double sta
         /*  Shards: the nodes one after another, as many tasks as each holds.  */
         uint32_t left = job->ntasks;
         size_t np = 0;
-        for (int gi = 0; gi < cy->pool_ngroups [pool] && left; gi++) {
-            const sp__group_t *g = &cy->groups [cy->pool_groups [pool][gi]];
+        for (int gi = 0; gi < cy->pool_ngroups[pool] && left; gi++) {
+            const sp__group_t *g = &cy->groups[cy->pool_groups[pool][gi]];
             if (!sp__group_ok (g, job, NULL))
                 continue;
             for (size_t i = 0; i < g->nnodes && left; i++) {
-                const sp__cnode_t *n = &cy->cn [g->nodes [i]];
+                const sp__cnode_t *n = &cy->cn[g->nodes[i]];
                 uint32_t k = sp__node_matches (n, job) ? sp__node_tasks (cy, n, job, SP__AVAIL_PLAN, SP__NO_TIME) : 0;
                 if (!k)
                     continue;
                 k = k < left ? k : left;
-                cy->pickbuf [np++] = (sp__pick_t) {g->nodes [i], k};
+                cy->pickbuf[np++] = (sp__pick_t) { g->nodes[i], k };
                 left -= k;
             }
         }
@@ -125,8 +125,8 @@ s_protect (sp__run_t *run, sp_job_t *job, int pool, const char *type, double sta
         ch.npicks = np;
     }
     for (size_t i = 0; i < ch.npicks; i++) {
-        sp__cnode_t *n = &cy->cn [ch.picks [i].cnode];
-        int64_t t = ch.picks [i].tasks;
+        sp__cnode_t *n = &cy->cn[ch.picks[i].cnode];
+        int64_t t = ch.picks[i].tasks;
         int64_t need_cpu = t * job->cpus_milli, need_mem = t * (int64_t) job->mem_mb, need_gpu = t * job->gpus;
         n->prot_cpu += need_cpu > n->rel_cpu ? need_cpu - n->rel_cpu : 0;
         n->prot_mem += need_mem > n->rel_mem ? need_mem - n->rel_mem : 0;
@@ -139,11 +139,12 @@ s_protect (sp__run_t *run, sp_job_t *job, int pool, const char *type, double sta
         if (shadow < n->shadow_s)
             n->shadow_s = shadow;
     }
-    run->pool_prot_job [pool] = job->id;
-    cy->pool_version [pool]++;
-    if (st_vec_reserve ((void **) &run->rsv, &run->caprsv, run->nresv_cycle + 1, sizeof *run->rsv, SP__ARRAY_MAX) != 0)
+    run->pool_prot_job[pool] = job->id;
+    cy->pool_version[pool]++;
+    if (st_vec_reserve ((void **) &run->rsv, &run->caprsv, run->nresv_cycle + 1, sizeof *run->rsv, SP__ARRAY_MAX)
+        != 0)
         return -1;
-    run->rsv [run->nresv_cycle++] = (sp__rsv_t) {job, pool, start_s, ch.npicks};
+    run->rsv[run->nresv_cycle++] = (sp__rsv_t) { job, pool, start_s, ch.npicks };
     w->reservation = 1;
     w->expected_start_s = start_s == SP__NO_TIME ? -1 : start_s;
     return 1;
@@ -167,29 +168,29 @@ static s_event_t *
 s_events (sp__run_t *run, int pool, size_t *n)
 {
     sp__cycle_t *cy = run->cy;
-    size_t cap = run->rel_first [pool + 1] - run->rel_first [pool];
+    size_t cap = run->rel_first[pool + 1] - run->rel_first[pool];
     const sp_result_t *out = run->out;
     for (size_t i = 0; i < out->nplacements; i++)
-        cap += out->placements [i].job->ntasks;
+        cap += out->placements[i].job->ntasks;
     s_event_t *ev = sp__alloc (cy->arena, (cap + 1) * sizeof *ev);
     if (!ev)
         return NULL;
     *n = 0;
-    for (size_t i = run->rel_first [pool]; i < run->rel_first [pool + 1]; i++) {
-        const sp__release_t *r = &cy->rel [run->rel_index [i]];
+    for (size_t i = run->rel_first[pool]; i < run->rel_first[pool + 1]; i++) {
+        const sp__release_t *r = &cy->rel[run->rel_index[i]];
         double end = s_is_victim (run, r->job) ? run->now : r->end_s;
-        ev [(*n)++] = (s_event_t) {end, r->cnode, r->cpu, r->mem, r->gpu};
+        ev[(*n)++] = (s_event_t) { end, r->cnode, r->cpu, r->mem, r->gpu };
     }
     for (size_t i = 0; i < out->nplacements; i++) {
-        const sp_job_t *j = out->placements [i].job;
+        const sp_job_t *j = out->placements[i].job;
         double end = j->time_limit_s ? run->now + j->time_limit_s : SP__NO_TIME;
         for (uint32_t t = 0; t < j->ntasks; t++) {
-            const sp_node_t *node = out->placements [i].nodes [t];
+            const sp_node_t *node = out->placements[i].nodes[t];
             if (node->pool != pool)
                 continue;
             int idx = sp__cycle_node (cy, node);
             if (idx >= 0)
-                ev [(*n)++] = (s_event_t) {end, idx, j->cpus_milli, (int64_t) j->mem_mb, j->gpus};
+                ev[(*n)++] = (s_event_t) { end, idx, j->cpus_milli, (int64_t) j->mem_mb, j->gpus };
         }
     }
     qsort (ev, *n, sizeof *ev, s_by_end);
@@ -201,7 +202,7 @@ s_plan_events (sp__run_t *run, const s_event_t *ev, size_t upto)
 {
     s_plan_reset (run);
     for (size_t i = 0; i < upto; i++)
-        s_plan_add (run, ev [i].cnode, ev [i].cpu, ev [i].mem, ev [i].gpu, 1);
+        s_plan_add (run, ev[i].cnode, ev[i].cpu, ev[i].mem, ev[i].gpu, 1);
 }
 
 /*  Earliest time job fits in pool; SP__NO_TIME when only releases without a
@@ -211,7 +212,7 @@ s_earliest (sp__run_t *run, int pool, const sp_job_t *job, const char *type, con
             size_t *upto)
 {
     size_t finite = 0;
-    while (finite < n && ev [finite].end != SP__NO_TIME)
+    while (finite < n && ev[finite].end != SP__NO_TIME)
         finite++;
     s_plan_events (run, ev, 0);
     if (s_plan_fits (run, pool, job, type)) {
@@ -237,10 +238,10 @@ s_earliest (sp__run_t *run, int pool, const sp_job_t *job, const char *type, con
             lo = mid + 1;
     }
     /*  Everything released at that same instant counts.  */
-    while (lo < finite && ev [lo].end == ev [lo - 1].end)
+    while (lo < finite && ev[lo].end == ev[lo - 1].end)
         lo++;
     *upto = lo;
-    return ev [lo - 1].end > run->now ? ev [lo - 1].end : run->now;
+    return ev[lo - 1].end > run->now ? ev[lo - 1].end : run->now;
 }
 
 static int
@@ -252,9 +253,9 @@ s_reserve_head (sp__run_t *run, sp_job_t *job, sp__class_t *k, sp_wait_t *w)
     int best_pool = -1;
     const char *best_type = NULL;
     for (size_t t = 0; t < ntypes; t++) {
-        const char *type = job->gpus && job->ngpu_types ? job->gpu_types [t] : NULL;
+        const char *type = job->gpus && job->ngpu_types ? job->gpu_types[t] : NULL;
         for (size_t p = 0; p < c->npools; p++) {
-            if (!k->pools [p].ok)
+            if (!k->pools[p].ok)
                 continue;
             size_t n, upto;
             s_event_t *ev = s_events (run, (int) p, &n);
@@ -282,15 +283,17 @@ s_reserve_head (sp__run_t *run, sp_job_t *job, sp__class_t *k, sp_wait_t *w)
     s_plan_reset (run);
     if (rc <= 0)
         return rc;
-    char when [48];
+    char when[48];
     size_t used = strlen (w->reason);
     if (best_t == SP__NO_TIME)
-        sp__catf (w->reason, sizeof w->reason, &used, "; first in line for pool %s (no start time: the jobs there "
-                  "have no time limit)", c->pools [best_pool].name);
+        sp__catf (w->reason, sizeof w->reason, &used,
+                  "; first in line for pool %s (no start time: the jobs there "
+                  "have no time limit)",
+                  c->pools[best_pool].name);
     else {
         sp__fmt_duration (when, sizeof when, best_t - run->now);
         sp__catf (w->reason, sizeof w->reason, &used, "; expected start in %s (pool %s)", when,
-                  c->pools [best_pool].name);
+                  c->pools[best_pool].name);
     }
     return 1;
 }
@@ -319,9 +322,9 @@ s_may_preempt (const sp__run_t *run, const sp_job_t *job, const sp_job_t *victim
 
 typedef struct {
     sp_job_t *job;
-    double cost;                /*  GPU-seconds lost  */
-    int64_t gpu, cpu;           /*  released in the pool (GPUs: of the types the job may use)  */
-    size_t first, n;            /*  its releases: rel_index[first..first+n)  */
+    double cost;      /*  GPU-seconds lost  */
+    int64_t gpu, cpu; /*  released in the pool (GPUs: of the types the job may use)  */
+    size_t first, n;  /*  its releases: rel_index[first..first+n)  */
     int chosen;
 } s_victim_t;
 
@@ -342,7 +345,7 @@ static void
 s_plan_victim (sp__run_t *run, const s_victim_t *v, int sign)
 {
     for (size_t i = v->first; i < v->first + v->n; i++) {
-        const sp__release_t *r = &run->cy->rel [run->rel_index [i]];
+        const sp__release_t *r = &run->cy->rel[run->rel_index[i]];
         s_plan_add (run, r->cnode, r->cpu, r->mem, r->gpu, sign);
     }
 }
@@ -353,10 +356,10 @@ s_plan_stopping (sp__run_t *run, int pool)
 {
     int any = 0;
     s_plan_reset (run);
-    if (!run->pool_stopping [pool])
+    if (!run->pool_stopping[pool])
         return 0;
-    for (size_t i = run->rel_first [pool]; i < run->rel_first [pool + 1]; i++) {
-        const sp__release_t *r = &run->cy->rel [run->rel_index [i]];
+    for (size_t i = run->rel_first[pool]; i < run->rel_first[pool + 1]; i++) {
+        const sp__release_t *r = &run->cy->rel[run->rel_index[i]];
         if (r->job->stopping || s_is_victim (run, r->job)) {
             s_plan_add (run, r->cnode, r->cpu, r->mem, r->gpu, 1);
             any = 1;
@@ -380,25 +383,25 @@ s_victims_in (sp__run_t *run, int pool, const sp_job_t *job, const char *type, s
     if (s_plan_fits (run, pool, job, type))
         return 1;
     /*  Releases of one job are adjacent in the pool's list (built job by job).  */
-    for (size_t i = run->rel_first [pool]; i < run->rel_first [pool + 1]; i++) {
-        const sp__release_t *r = &cy->rel [run->rel_index [i]];
+    for (size_t i = run->rel_first[pool]; i < run->rel_first[pool + 1]; i++) {
+        const sp__release_t *r = &cy->rel[run->rel_index[i]];
         /*  GPUs that could serve this job: on nodes of a type it may use.  */
-        int64_t useful = sp__group_ok (&cy->groups [cy->cn [r->cnode].group], job, type) ? r->gpu : 0;
-        if (*nv && vs [*nv - 1].job == r->job) {
-            vs [*nv - 1].n++;
-            vs [*nv - 1].gpu += useful;
-            vs [*nv - 1].cpu += r->cpu;
+        int64_t useful = sp__group_ok (&cy->groups[cy->cn[r->cnode].group], job, type) ? r->gpu : 0;
+        if (*nv && vs[*nv - 1].job == r->job) {
+            vs[*nv - 1].n++;
+            vs[*nv - 1].gpu += useful;
+            vs[*nv - 1].cpu += r->cpu;
             releasable += useful;
             continue;
         }
         if (!s_may_preempt (run, job, r->job))
             continue;
-        vs [(*nv)++] = (s_victim_t) {r->job, sp__attempt_gpu_s (r->job, run->now), useful, r->cpu, i, 1, 0};
+        vs[(*nv)++] = (s_victim_t) { r->job, sp__attempt_gpu_s (r->job, run->now), useful, r->cpu, i, 1, 0 };
         releasable += useful;
     }
     int64_t need_gpu = (int64_t) sp__job_gpus (job), have_gpu = 0;
-    for (int gi = 0; gi < cy->pool_ngroups [pool]; gi++) {
-        const sp__group_t *g = &cy->groups [cy->pool_groups [pool][gi]];
+    for (int gi = 0; gi < cy->pool_ngroups[pool]; gi++) {
+        const sp__group_t *g = &cy->groups[cy->pool_groups[pool][gi]];
         if (sp__group_ok (g, job, type))
             have_gpu += g->free_gpu_total;
     }
@@ -409,9 +412,9 @@ s_victims_in (sp__run_t *run, int pool, const sp_job_t *job, const char *type, s
     int fits = 0;
     size_t last = 0;
     for (size_t i = 0; i < *nv && !fits; i++) {
-        vs [i].chosen = 1;
-        s_plan_victim (run, &vs [i], 1);
-        have_gpu += vs [i].gpu;
+        vs[i].chosen = 1;
+        s_plan_victim (run, &vs[i], 1);
+        have_gpu += vs[i].gpu;
         last = i;
         if (have_gpu >= need_gpu)
             fits = s_plan_fits (run, pool, job, type);
@@ -420,17 +423,17 @@ s_victims_in (sp__run_t *run, int pool, const sp_job_t *job, const char *type, s
         return 0;
     /*  Not more than needed: drop any victim the job fits without.  */
     for (size_t i = last + 1; i-- > 0;) {
-        if (!vs [i].chosen)
+        if (!vs[i].chosen)
             continue;
-        s_plan_victim (run, &vs [i], -1);
+        s_plan_victim (run, &vs[i], -1);
         if (s_plan_fits (run, pool, job, type))
-            vs [i].chosen = 0;
+            vs[i].chosen = 0;
         else
-            s_plan_victim (run, &vs [i], 1);
+            s_plan_victim (run, &vs[i], 1);
     }
     for (size_t i = 0; i < *nv; i++)
-        if (vs [i].chosen) {
-            *cost += vs [i].cost;
+        if (vs[i].chosen) {
+            *cost += vs[i].cost;
             (*count)++;
         }
     *nv = last + 1;
@@ -441,17 +444,20 @@ static int
 s_add_preemption (sp__run_t *run, sp_job_t *victim, sp_job_t *job, const char *pool)
 {
     sp_result_t *out = run->out;
-    if (st_vec_reserve ((void **) &out->preemptions, &out->caps [1], out->npreemptions + 1, sizeof *out->preemptions, SP__ARRAY_MAX)
+    if (st_vec_reserve ((void **) &out->preemptions, &out->caps[1], out->npreemptions + 1, sizeof *out->preemptions,
+                        SP__ARRAY_MAX)
         != 0)
         return -1;
     /*  Its resources come back now wherever it runs.  */
     for (uint32_t t = 0; victim->placed && t < victim->ntasks; t++)
-        if (victim->placed [t] && victim->placed [t]->pool >= 0 && (size_t) victim->placed [t]->pool < run->c->npools)
-            run->pool_stopping [victim->placed [t]->pool] = 1;
-    if (st_vec_reserve ((void **) &run->victims, &run->capvictims, run->nvictims + 1, sizeof *run->victims, SP__ARRAY_MAX) != 0)
+        if (victim->placed[t] && victim->placed[t]->pool >= 0 && (size_t) victim->placed[t]->pool < run->c->npools)
+            run->pool_stopping[victim->placed[t]->pool] = 1;
+    if (st_vec_reserve ((void **) &run->victims, &run->capvictims, run->nvictims + 1, sizeof *run->victims,
+                        SP__ARRAY_MAX)
+        != 0)
         return -1;
-    run->victims [run->nvictims++] = victim;
-    sp_preemption_t *p = &out->preemptions [out->npreemptions++];
+    run->victims[run->nvictims++] = victim;
+    sp_preemption_t *p = &out->preemptions[out->npreemptions++];
     p->victim = victim;
     p->for_job = job;
     if (victim->priority < job->priority)
@@ -488,16 +494,16 @@ s_preempt (sp__run_t *run, sp_job_t *job, sp__class_t *k, sp_wait_t *w)
     size_t best_nv = 0, best_count = 0;
     double best_cost = 0;
     for (size_t t = 0; t < ntypes && best_pool < 0; t++) {
-        const char *type = job->gpus && job->ngpu_types ? job->gpu_types [t] : NULL;
+        const char *type = job->gpus && job->ngpu_types ? job->gpu_types[t] : NULL;
         for (size_t p = 0; p < c->npools; p++) {
             size_t nv, count;
             double cost;
-            if (!k->pools [p].ok || run->rel_first [p] == run->rel_first [p + 1])
+            if (!k->pools[p].ok || run->rel_first[p] == run->rel_first[p + 1])
                 continue;
             /*  Nobody there it may stop, and nothing stopping: skip the pool.  */
-            if (!run->pool_stopping [p] && run->pool_min_prio [p] >= job->priority
+            if (!run->pool_stopping[p] && run->pool_min_prio[p] >= job->priority
                 && !(run->params->policy == SP_POLICY_LAS
-                     && run->pool_max_las [p] > sp__las_queue (job->attained_gpu_s)))
+                     && run->pool_max_las[p] > sp__las_queue (job->attained_gpu_s)))
                 continue;
             if (!s_victims_in (run, (int) p, job, type, vs, &nv, &cost, &count))
                 continue;
@@ -520,10 +526,10 @@ s_preempt (sp__run_t *run, sp_job_t *job, sp__class_t *k, sp_wait_t *w)
     }
     /*  The plan again: stopping jobs, then the chosen victims; reserve on it.  */
     size_t stopping = 0;
-    for (size_t i = run->rel_first [best_pool]; i < run->rel_first [best_pool + 1]; i++)
-        stopping += cy->rel [run->rel_index [i]].job->stopping;
+    for (size_t i = run->rel_first[best_pool]; i < run->rel_first[best_pool + 1]; i++)
+        stopping += cy->rel[run->rel_index[i]].job->stopping;
     for (size_t i = 0; i < best_nv; i++)
-        if (best_vs [i].chosen && s_add_preemption (run, best_vs [i].job, job, c->pools [best_pool].name) != 0)
+        if (best_vs[i].chosen && s_add_preemption (run, best_vs[i].job, job, c->pools[best_pool].name) != 0)
             return -1;
     s_plan_stopping (run, best_pool);
     int rc = s_protect (run, job, best_pool, best_type, run->now, w);
@@ -533,12 +539,12 @@ s_preempt (sp__run_t *run, sp_job_t *job, sp__class_t *k, sp_wait_t *w)
     if (best_count)
         snprintf (w->reason, sizeof w->reason,
                   "waiting: preempting %zu job%s in pool %s (%.1f GPU-hours of work lost); starts when %s stopped",
-                  best_count, best_count == 1 ? "" : "s", c->pools [best_pool].name, best_cost / 3600.0,
+                  best_count, best_count == 1 ? "" : "s", c->pools[best_pool].name, best_cost / 3600.0,
                   best_count == 1 ? "it has" : "they have");
     else
         snprintf (w->reason, sizeof w->reason,
                   "waiting: resources in pool %s are held for it while preempted jobs stop; starts when they have",
-                  c->pools [best_pool].name);
+                  c->pools[best_pool].name);
     (void) stopping;
     return 1;
 }
@@ -560,9 +566,9 @@ sp__reserve_begin (sp__run_t *run)
         return -1;
     /*  Counting sort of the running releases by pool (stable: a job's stay adjacent).  */
     for (size_t i = 0; i < cy->nrel; i++)
-        run->rel_first [cy->cn [cy->rel [i].cnode].pool + 1]++;
+        run->rel_first[cy->cn[cy->rel[i].cnode].pool + 1]++;
     for (size_t p = 0; p < np; p++)
-        run->rel_first [p + 1] += run->rel_first [p];
+        run->rel_first[p + 1] += run->rel_first[p];
     size_t *at = sp__alloc (cy->arena, (np + 1) * sizeof *at);
     run->pool_min_prio = sp__alloc (cy->arena, (np + 1) * sizeof *run->pool_min_prio);
     run->pool_max_las = sp__alloc (cy->arena, (np + 1) * sizeof *run->pool_max_las);
@@ -572,24 +578,24 @@ sp__reserve_begin (sp__run_t *run)
     /*  Who could be preempted where: the lowest priority and highest LAS
      *  queue among preemptible jobs still running, per pool.  */
     for (size_t p = 0; p < np; p++)
-        run->pool_min_prio [p] = INT32_MAX;
+        run->pool_min_prio[p] = INT32_MAX;
     for (size_t i = 0; i < cy->nrel; i++) {
-        const sp_job_t *j = cy->rel [i].job;
-        int p = cy->cn [cy->rel [i].cnode].pool;
+        const sp_job_t *j = cy->rel[i].job;
+        int p = cy->cn[cy->rel[i].cnode].pool;
         if (j->stopping)
-            run->pool_stopping [p] = 1;
+            run->pool_stopping[p] = 1;
         else if (j->preemptible) {
-            if (j->priority < run->pool_min_prio [p])
-                run->pool_min_prio [p] = j->priority;
+            if (j->priority < run->pool_min_prio[p])
+                run->pool_min_prio[p] = j->priority;
             int q = sp__las_queue (s_las_attained (j, run->now));
-            if (q > run->pool_max_las [p])
-                run->pool_max_las [p] = q;
+            if (q > run->pool_max_las[p])
+                run->pool_max_las[p] = q;
         }
     }
     memcpy (at, run->rel_first, np * sizeof *at);
     for (size_t i = 0; i < cy->nrel; i++)
-        run->rel_index [at [cy->cn [cy->rel [i].cnode].pool]++] = i;
-    run->rel_first [np + 1] = run->rel_first [np];
+        run->rel_index[at[cy->cn[cy->rel[i].cnode].pool]++] = i;
+    run->rel_first[np + 1] = run->rel_first[np];
     return 0;
 }
 
@@ -629,8 +635,8 @@ sp__reserve_end (sp__run_t *run)
         return -1;
     e->nresv = run->nresv_cycle;
     for (size_t i = 0; i < run->nresv_cycle; i++)
-        e->resv [i] = (sp__resv_t) {run->rsv [i].job->id, run->rsv [i].start_s == SP__NO_TIME ? -1 : run->rsv [i].start_s,
-                                    run->rsv [i].pool};
+        e->resv[i] = (sp__resv_t) { run->rsv[i].job->id,
+                                    run->rsv[i].start_s == SP__NO_TIME ? -1 : run->rsv[i].start_s, run->rsv[i].pool };
     free (run->rsv);
     free (run->victims);
     run->rsv = NULL;

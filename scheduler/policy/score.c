@@ -22,19 +22,19 @@
 static const struct {
     const char *name;
     sp_weights_t w;
-} s_profiles [] = {
-    {"balanced", {.cost = 0.30, .latency = 0.20, .energy = 0.15, .carbon = 0.15, .packing = 0.20}},
-    {"cost", {.cost = 0.70, .latency = 0.05, .energy = 0.05, .carbon = 0.05, .packing = 0.15}},
-    {"latency", {.cost = 0.10, .latency = 0.70, .energy = 0.025, .carbon = 0.025, .packing = 0.15}},
-    {"energy", {.cost = 0.10, .latency = 0.05, .energy = 0.35, .carbon = 0.35, .packing = 0.15}},
+} s_profiles[] = {
+    { "balanced", { .cost = 0.30, .latency = 0.20, .energy = 0.15, .carbon = 0.15, .packing = 0.20 } },
+    { "cost", { .cost = 0.70, .latency = 0.05, .energy = 0.05, .carbon = 0.05, .packing = 0.15 } },
+    { "latency", { .cost = 0.10, .latency = 0.70, .energy = 0.025, .carbon = 0.025, .packing = 0.15 } },
+    { "energy", { .cost = 0.10, .latency = 0.05, .energy = 0.35, .carbon = 0.35, .packing = 0.15 } },
 };
 
 int
 sp_weights_for_prefer (const char *prefer, sp_weights_t *out)
 {
-    for (size_t i = 0; i < sizeof s_profiles / sizeof s_profiles [0]; i++)
-        if (!prefer || strcmp (prefer, s_profiles [i].name) == 0) {
-            *out = s_profiles [i].w;
+    for (size_t i = 0; i < sizeof s_profiles / sizeof s_profiles[0]; i++)
+        if (!prefer || strcmp (prefer, s_profiles[i].name) == 0) {
+            *out = s_profiles[i].w;
             return 0;
         }
     return -1;
@@ -46,13 +46,13 @@ sp__job_weights (const sp_job_t *j)
     const sp_weights_t *w = &j->weights;
     if (w->cost > 0 || w->latency > 0 || w->energy > 0 || w->carbon > 0 || w->packing > 0)
         return *w;
-    return s_profiles [0].w;
+    return s_profiles[0].w;
 }
 
 void
 sp__pool_figures (const sp_cluster_t *c, int pool, const sp_job_t *job, sp__pool_fig_t *out)
 {
-    const sp_pool_t *p = &c->pools [pool];
+    const sp_pool_t *p = &c->pools[pool];
     double gpus = (double) job->ntasks * job->gpus, cpus = (double) job->ntasks * job->cpus_milli / 1000.0;
     out->pool = pool;
     out->cost_per_hour = gpus * p->cost_gpu_hour + cpus * p->cost_cpu_hour;
@@ -65,7 +65,7 @@ void
 sp_estimate (const sp_cluster_t *c, int pool, const sp_job_t *job, double seconds, double *cost, double *kwh,
              double *co2_g)
 {
-    sp__pool_fig_t f = {0};
+    sp__pool_fig_t f = { 0 };
     double hours = seconds > 0 ? seconds / 3600.0 : 0;
     if (c && job && pool >= 0 && (size_t) pool < c->npools)
         sp__pool_figures (c, pool, job, &f);
@@ -84,7 +84,7 @@ s_norm (sp_score_t *s, size_t n, size_t raw_off, size_t term_off, int unknown_wo
     double lo = INFINITY, hi = -INFINITY;
     int unknown = 0;
     for (size_t i = 0; i < n; i++) {
-        double x = *(double *) ((char *) &s [i] + raw_off);
+        double x = *(double *) ((char *) &s[i] + raw_off);
         if (unknown_worst && x < 0) {
             unknown = 1;
             continue;
@@ -93,7 +93,7 @@ s_norm (sp_score_t *s, size_t n, size_t raw_off, size_t term_off, int unknown_wo
         hi = x > hi ? x : hi;
     }
     for (size_t i = 0; i < n; i++) {
-        double x = *(double *) ((char *) &s [i] + raw_off), t;
+        double x = *(double *) ((char *) &s[i] + raw_off), t;
         if (unknown_worst && x < 0)
             t = 1;
         else if (hi > lo)
@@ -103,7 +103,7 @@ s_norm (sp_score_t *s, size_t n, size_t raw_off, size_t term_off, int unknown_wo
         /*  With an unknown among them, a known value never ties with it.  */
         if (unknown && t >= 1 && !(unknown_worst && x < 0))
             t = 0.999;
-        *(double *) ((char *) &s [i] + term_off) = t;
+        *(double *) ((char *) &s[i] + term_off) = t;
     }
 }
 
@@ -116,8 +116,8 @@ sp__score_normalise (sp_score_t *s, size_t n, const sp_weights_t *w)
     s_norm (s, n, offsetof (sp_score_t, co2_g_per_hour), offsetof (sp_score_t, carbon), 0);
     s_norm (s, n, offsetof (sp_score_t, free_share), offsetof (sp_score_t, packing), 0);
     for (size_t i = 0; i < n; i++)
-        s [i].total = w->cost * s [i].cost + w->latency * s [i].latency + w->energy * s [i].energy
-                      + w->carbon * s [i].carbon + w->packing * s [i].packing;
+        s[i].total = w->cost * s[i].cost + w->latency * s[i].latency + w->energy * s[i].energy
+                     + w->carbon * s[i].carbon + w->packing * s[i].packing;
 }
 
 void
@@ -126,17 +126,17 @@ sp__score_sort (const sp_cluster_t *c, sp_score_t *s, size_t n)
     /*  Insertion sort: n is the number of candidate pools (tens at most), and
      *  the comparison needs the cluster, which qsort cannot pass.  */
     for (size_t i = 1; i < n; i++) {
-        sp_score_t x = s [i];
+        sp_score_t x = s[i];
         size_t j = i;
         while (j > 0) {
-            const sp_score_t *y = &s [j - 1];
+            const sp_score_t *y = &s[j - 1];
             double d = y->total - x.total;
-            int after = d > 1e-12 || (d >= -1e-12 && strcmp (c->pools [y->pool].name, c->pools [x.pool].name) > 0);
+            int after = d > 1e-12 || (d >= -1e-12 && strcmp (c->pools[y->pool].name, c->pools[x.pool].name) > 0);
             if (!after)
                 break;
-            s [j] = s [j - 1];
+            s[j] = s[j - 1];
             j--;
         }
-        s [j] = x;
+        s[j] = x;
     }
 }

@@ -14,12 +14,12 @@
  *  Usage table (kept by the engine between cycles): an st_map by tenant  */
 
 typedef struct {
-    double usage;               /*  GPU-seconds at time t  */
+    double usage; /*  GPU-seconds at time t  */
     double t;
 } s_use_t;
 
 struct sp__usage_tab {
-    st_map_t *by_tenant;        /*  tenant name -> s_use_t (owned)  */
+    st_map_t *by_tenant; /*  tenant name -> s_use_t (owned)  */
 };
 
 sp__usage_tab_t *

@@ -13,8 +13,8 @@
 
 struct sp__block {
     sp__block_t *next;
-    size_t size;                /*  bytes in data  */
-    max_align_t data [];
+    size_t size; /*  bytes in data  */
+    max_align_t data[];
 };
 
 void *
@@ -124,7 +124,7 @@ sp__copy (char *dst, size_t size, const char *src)
     if (n >= size)
         n = size - 1;
     memcpy (dst, src, n);
-    dst [n] = '\0';
+    dst[n] = '\0';
 }
 
 void
@@ -164,7 +164,7 @@ void
 sp__fmt_need (const sp_job_t *job, char *buf, size_t size)
 {
     size_t used = 0;
-    buf [0] = '\0';
+    buf[0] = '\0';
     if (job->ntasks > 1)
         sp__catf (buf, size, &used, "%u %s of ", job->ntasks, job->gang ? "ranks" : "shards");
     if (job->gpus) {
@@ -172,7 +172,7 @@ sp__fmt_need (const sp_job_t *job, char *buf, size_t size)
         if (job->ngpu_types) {
             sp__catf (buf, size, &used, " (");
             for (size_t i = 0; i < job->ngpu_types; i++)
-                sp__catf (buf, size, &used, "%s%s", i ? " or " : "", job->gpu_types [i]);
+                sp__catf (buf, size, &used, "%s%s", i ? " or " : "", job->gpu_types[i]);
             sp__catf (buf, size, &used, ")");
         }
         sp__catf (buf, size, &used, ", ");

@@ -3,7 +3,7 @@
 #define ST_MIGRATIONS_H
 
 typedef struct {
-    int version;            /*  NNN of sql/NNN_name.sql; 0 ends the table  */
+    int version; /*  NNN of sql/NNN_name.sql; 0 ends the table  */
     const char *name;
     const char *sql;
 } st_migration_t;

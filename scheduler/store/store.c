@@ -51,7 +51,8 @@ st_store_connect (st_store_t *s, st_error_t *err)
     s->db = PQconnectdb (s->database);
     if (PQstatus (s->db) != CONNECTION_OK) {
         st_rc_t rc = s_db_error (err, s->db, "cannot connect to the database");
-        st_error_hint (err, "check --database (a libpq connection string, e.g. \"host=/tmp port=5432 dbname=strata\")");
+        st_error_hint (err,
+                       "check --database (a libpq connection string, e.g. \"host=/tmp port=5432 dbname=strata\")");
         PQfinish (s->db);
         s->db = NULL;
         return rc;
@@ -214,7 +215,7 @@ s_version_from_row (PGresult *res, int i)
     v->jurisdiction = s_dup_or_null (res, i, 6);
     v->variant = s_dup_or_null (res, i, 7);
     if (sp_class_parse (PQgetvalue (res, i, 8), &v->classification) != 0)
-        v->classification = SP_CLASS_RESTRICTED;   /*  cannot happen (a CHECK); the safe side if it did  */
+        v->classification = SP_CLASS_RESTRICTED; /*  cannot happen (a CHECK); the safe side if it did  */
     json_t *arr = json_loads (PQgetvalue (res, i, 9), 0, NULL);
     size_t n = json_is_array (arr) ? json_array_size (arr) : 0;
     if (n && !(v->residency = calloc (n, sizeof *v->residency)))
@@ -371,8 +372,8 @@ st_store_load (st_store_t *s, st_error_t *err)
 
     /*  Fine-tuned model versions, before the jobs that use them.  */
     res = PQexec (s->db, "SELECT tenant, name, version, job_id, checkpoint, pool, jurisdiction, base_variant, "
-                         "classification, array_to_json (residency)::text, " MS ("created_at")
-                         " FROM model_versions ORDER BY tenant, name, version");
+                         "classification, array_to_json (residency)::text, " MS (
+                             "created_at") " FROM model_versions ORDER BY tenant, name, version");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         rc = s_result_error (err, res, "loading model versions");
         goto out;
@@ -381,10 +382,12 @@ st_store_load (st_store_t *s, st_error_t *err)
         st_registry_add (s->m, s_version_from_row (res, i));
     PQclear (res);
 
-    res = PQexec (s->db, "SELECT id, spec::text, state, reason, attempt, max_attempts, exit_code, cancel_requested, "
-                         MS ("created_at") ", " MS ("started_at") ", " MS ("finished_at") ", pool, variant, "
-                         "placement::text, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions, model_ref"
-                         " FROM jobs WHERE state NOT IN " TERMINAL_SQL " ORDER BY id");
+    res = PQexec (
+        s->db,
+        "SELECT id, spec::text, state, reason, attempt, max_attempts, exit_code, cancel_requested, " MS ("created_at") ", " MS (
+            "started_at") ", " MS ("finished_at") ", pool, variant, "
+                                                  "placement::text, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions, model_ref"
+                                                  " FROM jobs WHERE state NOT IN " TERMINAL_SQL " ORDER BY id");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         rc = s_result_error (err, res, "loading jobs");
         goto out;
@@ -445,9 +448,11 @@ st_store_load (st_store_t *s, st_error_t *err)
     }
     PQclear (res);
 
-    res = PQexec (s->db, "SELECT t.job_id, t.idx, t.attempt, t.state, coalesce (t.node, ''), coalesce (t.pid, 0), "
-                         "t.exit_code, coalesce (t.term_signal, 0), " MS ("t.started_at") ", " MS ("t.finished_at")
-                         " FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE j.state NOT IN " TERMINAL_SQL);
+    res = PQexec (
+        s->db,
+        "SELECT t.job_id, t.idx, t.attempt, t.state, coalesce (t.node, ''), coalesce (t.pid, 0), "
+        "t.exit_code, coalesce (t.term_signal, 0), " MS ("t.started_at") ", " MS (
+            "t.finished_at") " FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE j.state NOT IN " TERMINAL_SQL);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         rc = s_result_error (err, res, "loading tasks");
         goto out;
@@ -569,8 +574,9 @@ static json_t *
 s_job_common (const st_job_t *job)
 {
     json_t *o = json_pack ("{s:I, s:s, s:s, s:I, s:I, s:b}", "id", (json_int_t) job->id, "state",
-                           st_job_state_name (job->state), "reason", job->reason, "attempt", (json_int_t) job->attempt,
-                           "max_attempts", (json_int_t) job->max_attempts, "cancel_requested", job->cancel_requested);
+                           st_job_state_name (job->state), "reason", job->reason, "attempt",
+                           (json_int_t) job->attempt, "max_attempts", (json_int_t) job->max_attempts,
+                           "cancel_requested", job->cancel_requested);
     json_object_set_new (o, "exit_code", job->has_exit ? json_integer (job->exit_code) : json_null ());
     json_object_set_new (o, "started", s_ms_or_null (job->started_wall));
     json_object_set_new (o, "finished", s_ms_or_null (job->finished_wall));
@@ -611,13 +617,14 @@ static const char *SQL_POOLS =
 static const char *SQL_NODES =
     "INSERT INTO nodes (name, pool, state, cpus_milli, mem_mb, gpus, gpu_type, labels, epoch, instance, hostname, "
     "version, last_seen_at) SELECT name, pool, state, cpus_milli, mem_mb, gpus, gpu_type, labels, epoch, instance, "
-    "hostname, version, " TS ("last_seen") " FROM jsonb_to_recordset ($1::jsonb) AS x (name text, pool text, "
-    "state text, cpus_milli int, mem_mb bigint, gpus int, gpu_type text, labels jsonb, epoch bigint, instance text, "
-    "hostname text, version text, last_seen bigint) "
-    "ON CONFLICT (name) DO UPDATE SET pool = EXCLUDED.pool, state = EXCLUDED.state, cpus_milli = EXCLUDED.cpus_milli, "
-    "mem_mb = EXCLUDED.mem_mb, gpus = EXCLUDED.gpus, gpu_type = EXCLUDED.gpu_type, labels = EXCLUDED.labels, "
-    "epoch = EXCLUDED.epoch, instance = EXCLUDED.instance, hostname = EXCLUDED.hostname, version = EXCLUDED.version, "
-    "last_seen_at = EXCLUDED.last_seen_at";
+    "hostname, version, " TS (
+        "last_seen") " FROM jsonb_to_recordset ($1::jsonb) AS x (name text, pool text, "
+                     "state text, cpus_milli int, mem_mb bigint, gpus int, gpu_type text, labels jsonb, epoch bigint, instance text, "
+                     "hostname text, version text, last_seen bigint) "
+                     "ON CONFLICT (name) DO UPDATE SET pool = EXCLUDED.pool, state = EXCLUDED.state, cpus_milli = EXCLUDED.cpus_milli, "
+                     "mem_mb = EXCLUDED.mem_mb, gpus = EXCLUDED.gpus, gpu_type = EXCLUDED.gpu_type, labels = EXCLUDED.labels, "
+                     "epoch = EXCLUDED.epoch, instance = EXCLUDED.instance, hostname = EXCLUDED.hostname, version = EXCLUDED.version, "
+                     "last_seen_at = EXCLUDED.last_seen_at";
 static const char *SQL_TENANTS =
     "WITH x AS (SELECT * FROM jsonb_to_recordset ($1::jsonb) AS x (tenant text, queue text)), "
     "t AS (INSERT INTO tenants (name) SELECT DISTINCT tenant FROM x ON CONFLICT DO NOTHING) "
@@ -627,36 +634,36 @@ static const char *SQL_JOBS_INSERT =
     "attempt, max_attempts, exit_code, cancel_requested, spec, submit_token, created_at, started_at, finished_at, "
     "pool, variant, placement, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions, model_ref) "
     "SELECT id, name, tenant, queue, kind, priority, state, reason, ranks, cpus_milli, mem_mb, gpus, attempt, "
-    "max_attempts, exit_code, cancel_requested, spec::jsonb, submit_token, " TS ("created") ", " TS ("started") ", "
-    TS ("finished") ", pool, variant, placement::jsonb, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions, "
-    "model_ref FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, name text, tenant text, queue text, "
-    "kind text, priority int, state text, reason text, ranks int, cpus_milli int, mem_mb bigint, gpus int, "
-    "attempt int, max_attempts int, exit_code int, cancel_requested bool, spec text, submit_token text, "
-    "created bigint, started bigint, finished bigint, pool text, variant text, placement text, est_cost float8, est_kwh float8, est_co2_g float8, cost float8, kwh float8, co2_g float8, preemptions int, "
-    "model_ref text)";
+    "max_attempts, exit_code, cancel_requested, spec::jsonb, submit_token, " TS ("created") ", " TS ("started") ", " TS (
+        "finished") ", pool, variant, placement::jsonb, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions, "
+                    "model_ref FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, name text, tenant text, queue text, "
+                    "kind text, priority int, state text, reason text, ranks int, cpus_milli int, mem_mb bigint, gpus int, "
+                    "attempt int, max_attempts int, exit_code int, cancel_requested bool, spec text, submit_token text, "
+                    "created bigint, started bigint, finished bigint, pool text, variant text, placement text, est_cost float8, est_kwh float8, est_co2_g float8, cost float8, kwh float8, co2_g float8, preemptions int, "
+                    "model_ref text)";
 static const char *SQL_TASKS_INSERT =
     "INSERT INTO tasks (job_id, idx, attempt, state, node, pid, exit_code, term_signal, started_at, finished_at) "
-    "SELECT job_id, idx, attempt, state, node, pid, exit_code, term_signal, " TS ("started") ", " TS ("finished")
-    " FROM jsonb_to_recordset ($1::jsonb) AS x (job_id bigint, idx int, attempt int, state text, node text, pid int, "
-    "exit_code int, term_signal int, started bigint, finished bigint)";
+    "SELECT job_id, idx, attempt, state, node, pid, exit_code, term_signal, " TS ("started") ", " TS (
+        "finished") " FROM jsonb_to_recordset ($1::jsonb) AS x (job_id bigint, idx int, attempt int, state text, node text, pid int, "
+                    "exit_code int, term_signal int, started bigint, finished bigint)";
 static const char *SQL_JOBS_UPDATE =
     "WITH v AS (SELECT * FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, from_state text, state text, "
     "reason text, attempt int, max_attempts int, exit_code int, cancel_requested bool, started bigint, "
     "finished bigint, pool text, variant text, placement text, est_cost float8, est_kwh float8, est_co2_g float8, cost float8, kwh float8, co2_g float8, preemptions int, "
     "model_ref text)), "
     "u AS (UPDATE jobs j SET state = v.state, reason = v.reason, attempt = v.attempt, exit_code = v.exit_code, "
-    "cancel_requested = v.cancel_requested, started_at = " TS ("v.started") ", finished_at = " TS ("v.finished")
-    ", pool = v.pool, variant = v.variant, placement = v.placement::jsonb, est_cost = v.est_cost, "
-    "est_kwh = v.est_kwh, est_co2_g = v.est_co2_g, cost = v.cost, kwh = v.kwh, co2_g = v.co2_g, "
-    "preemptions = v.preemptions, model_ref = v.model_ref, updated_at = now () "
-    "FROM v WHERE j.id = v.id AND j.state = v.from_state RETURNING 1) "
-    "SELECT strata_assert ((SELECT count (*) FROM u) = $2::bigint, 'jobs changed under the scheduler')";
+    "cancel_requested = v.cancel_requested, started_at = " TS ("v.started") ", finished_at = " TS (
+        "v.finished") ", pool = v.pool, variant = v.variant, placement = v.placement::jsonb, est_cost = v.est_cost, "
+                      "est_kwh = v.est_kwh, est_co2_g = v.est_co2_g, cost = v.cost, kwh = v.kwh, co2_g = v.co2_g, "
+                      "preemptions = v.preemptions, model_ref = v.model_ref, updated_at = now () "
+                      "FROM v WHERE j.id = v.id AND j.state = v.from_state RETURNING 1) "
+                      "SELECT strata_assert ((SELECT count (*) FROM u) = $2::bigint, 'jobs changed under the scheduler')";
 static const char *SQL_TASKS_UPDATE =
     "UPDATE tasks t SET attempt = v.attempt, state = v.state, node = v.node, pid = v.pid, exit_code = v.exit_code, "
-    "term_signal = v.term_signal, started_at = " TS ("v.started") ", finished_at = " TS ("v.finished")
-    " FROM jsonb_to_recordset ($1::jsonb) AS v (job_id bigint, idx int, attempt int, state text, node text, "
-    "pid int, exit_code int, term_signal int, started bigint, finished bigint) "
-    "WHERE t.job_id = v.job_id AND t.idx = v.idx";
+    "term_signal = v.term_signal, started_at = " TS ("v.started") ", finished_at = " TS (
+        "v.finished") " FROM jsonb_to_recordset ($1::jsonb) AS v (job_id bigint, idx int, attempt int, state text, node text, "
+                      "pid int, exit_code int, term_signal int, started bigint, finished bigint) "
+                      "WHERE t.job_id = v.job_id AND t.idx = v.idx";
 static const char *SQL_EVENTS =
     "INSERT INTO events (at, job_id, task_idx, attempt, kind, from_state, to_state, node, message) "
     "SELECT to_timestamp (at / 1000.0), job_id, task_idx, attempt, kind, from_state, to_state, node, message "
@@ -668,10 +675,10 @@ static const char *SQL_EVENTS =
 static const char *SQL_MODEL_VERSIONS =
     "INSERT INTO model_versions (tenant, name, version, job_id, checkpoint, pool, jurisdiction, base_variant, "
     "classification, residency, created_at) SELECT tenant, name, version, job_id, checkpoint, pool, jurisdiction, "
-    "base_variant, classification, ARRAY (SELECT jsonb_array_elements_text (residency)), " TS ("created")
-    " FROM jsonb_to_recordset ($1::jsonb) AS x (tenant text, name text, version int, job_id bigint, "
-    "checkpoint text, pool text, jurisdiction text, base_variant text, classification text, residency jsonb, "
-    "created bigint)";
+    "base_variant, classification, ARRAY (SELECT jsonb_array_elements_text (residency)), " TS (
+        "created") " FROM jsonb_to_recordset ($1::jsonb) AS x (tenant text, name text, version int, job_id bigint, "
+                   "checkpoint text, pool text, jurisdiction text, base_variant text, classification text, residency jsonb, "
+                   "created bigint)";
 
 static json_t *
 s_version_row (const st_model_version_t *v)
@@ -721,8 +728,8 @@ st_store_flush (st_store_t *s, st_error_t *err)
     if (!s->m->ndirty_jobs && !s->m->ndirty_tasks && !s->m->ndirty_nodes && !s->m->nevents && !s->m->nnew_versions)
         return ST_OK;
     json_t *pools = json_array (), *nodes = json_array (), *tenants = json_array (), *jobs_new = json_array (),
-           *tasks_new = json_array (), *jobs_upd = json_array (), *tasks_upd = json_array (),
-           *events = json_array (), *versions = json_array ();
+           *tasks_new = json_array (), *jobs_upd = json_array (), *tasks_upd = json_array (), *events = json_array (),
+           *versions = json_array ();
     for (size_t i = 0; i < s->m->ndirty_nodes; i++) {
         st_node_t *n = s->m->dirty_nodes[i];
         json_array_append_new (pools, json_pack ("{s:s}", "pool", n->pool ? n->pool : "default"));
@@ -734,18 +741,19 @@ st_store_flush (st_store_t *s, st_error_t *err)
         json_t *row = s_job_common (job);
         if (!job->persisted) {
             const st_spec_t *sp = job->spec;
-            json_object_update_new (row, json_pack ("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:s, s:I}",
-                                                    "name", sp->name, "tenant", sp->tenant, "queue", sp->queue,
-                                                    "kind", st_kind_name (sp->kind), "priority", sp->priority, "ranks",
-                                                    (json_int_t) sp->ranks, "cpus_milli", (json_int_t) sp->cpus_milli,
-                                                    "mem_mb", (json_int_t) sp->mem_mb, "gpus", (json_int_t) sp->gpus,
-                                                    "spec", job->spec_json, "created", (json_int_t) job->created_wall));
+            json_object_update_new (row,
+                                    json_pack ("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:s, s:I}", "name",
+                                               sp->name, "tenant", sp->tenant, "queue", sp->queue, "kind",
+                                               st_kind_name (sp->kind), "priority", sp->priority, "ranks",
+                                               (json_int_t) sp->ranks, "cpus_milli", (json_int_t) sp->cpus_milli,
+                                               "mem_mb", (json_int_t) sp->mem_mb, "gpus", (json_int_t) sp->gpus,
+                                               "spec", job->spec_json, "created", (json_int_t) job->created_wall));
             json_object_set_new (row, "submit_token", s_str_or_null (job->submit_token));
             json_array_append_new (tenants, json_pack ("{s:s, s:s}", "tenant", sp->tenant, "queue", sp->queue));
             json_array_append_new (jobs_new, row);
             for (uint32_t r = 0; r < job->ntasks; r++) {
                 json_array_append_new (tasks_new, s_task_row (&job->tasks[r]));
-                job->tasks[r].dirty = 0;     /*  written with the job  */
+                job->tasks[r].dirty = 0; /*  written with the job  */
             }
         }
         else {
@@ -762,8 +770,8 @@ st_store_flush (st_store_t *s, st_error_t *err)
     for (size_t i = 0; i < s->m->nevents; i++) {
         const st_event_t *e = &s->m->events[i];
         json_t *o = json_pack ("{s:I, s:I, s:I, s:s, s:s}", "at", (json_int_t) e->at_wall, "job_id",
-                               (json_int_t) e->job_id, "attempt", (json_int_t) e->attempt, "kind", e->kind,
-                               "message", e->message);
+                               (json_int_t) e->job_id, "attempt", (json_int_t) e->attempt, "kind", e->kind, "message",
+                               e->message);
         json_object_set_new (o, "task_idx", e->task_idx >= 0 ? json_integer (e->task_idx) : json_null ());
         json_object_set_new (o, "from_state", s_str_or_null (e->from_state));
         json_object_set_new (o, "to_state", s_str_or_null (e->to_state));
@@ -836,12 +844,13 @@ out:
 
 /*  -- reads for clients ----------------------------------------------------  */
 
-#define JOB_COLUMNS                                                                                      \
-    "id, name, tenant, queue, kind, state, reason, priority, attempt, max_attempts, exit_code, cpus_milli, " \
-    "mem_mb, gpus, ranks, " MS ("created_at") ", " MS ("started_at") ", " MS ("finished_at") ", spec::text, "  \
-    "cancel_requested, coalesce (pool, ''), coalesce (variant, ''), est_cost, est_kwh, est_co2_g, cost, kwh, "  \
-    "co2_g, preemptions, coalesce (placement::text, ''), coalesce (model_ref, ''), "                        \
-    "coalesce ((SELECT mv.name || ':' || mv.version FROM model_versions mv WHERE mv.job_id = jobs.id), '')"
+#define JOB_COLUMNS                                                                                                               \
+    "id, name, tenant, queue, kind, state, reason, priority, attempt, max_attempts, exit_code, cpus_milli, "                      \
+    "mem_mb, gpus, ranks, " MS ("created_at") ", " MS ("started_at") ", " MS (                                                    \
+        "finished_at") ", spec::text, "                                                                                           \
+                       "cancel_requested, coalesce (pool, ''), coalesce (variant, ''), est_cost, est_kwh, est_co2_g, cost, kwh, " \
+                       "co2_g, preemptions, coalesce (placement::text, ''), coalesce (model_ref, ''), "                           \
+                       "coalesce ((SELECT mv.name || ':' || mv.version FROM model_versions mv WHERE mv.job_id = jobs.id), '')"
 
 /*  A nullable double column: sets *value and returns 1, or 0 (absent) for NULL.  */
 static int
@@ -923,8 +932,8 @@ s_attach_tasks (PGresult *res, st_job_record_t *jobs, size_t njobs)
 
 static const char *SQL_TASKS_OF =
     "SELECT job_id, idx, attempt, state, coalesce (node, ''), coalesce (pid, 0), exit_code, "
-    "coalesce (term_signal, 0), " MS ("started_at") ", " MS ("finished_at")
-    " FROM tasks WHERE job_id = ANY ($1::bigint[]) ORDER BY job_id, idx";
+    "coalesce (term_signal, 0), " MS ("started_at") ", " MS (
+        "finished_at") " FROM tasks WHERE job_id = ANY ($1::bigint[]) ORDER BY job_id, idx";
 
 st_rc_t
 st_store_get_job (st_store_t *s, uint64_t id, st_job_record_t **out, st_error_t *err)
@@ -934,7 +943,8 @@ st_store_get_job (st_store_t *s, uint64_t id, st_job_record_t **out, st_error_t 
     snprintf (ids, sizeof ids, "%" PRIu64, id);
     snprintf (arr, sizeof arr, "{%" PRIu64 "}", id);
     const char *p1[] = { ids };
-    PGresult *res = PQexecParams (s->db, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = $1", 1, NULL, p1, NULL, NULL, 0);
+    PGresult *res =
+        PQexecParams (s->db, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = $1", 1, NULL, p1, NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         st_rc_t rc = s_result_error (err, res, "reading a job");
         PQclear (res);

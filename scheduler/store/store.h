@@ -25,10 +25,10 @@ typedef struct {
 } st_store_token_t;
 
 typedef struct st_store {
-    st_model_t *m;              /*  the model it loads into and flushes from (not owned)  */
-    const char *database;       /*  --database: a libpq connection string (not owned)  */
-    PGconn *db;                 /*  the connection; NULL before st_store_connect  */
-    st_store_token_t *tokens;   /*  the submission tokens the last st_store_load read  */
+    st_model_t *m;            /*  the model it loads into and flushes from (not owned)  */
+    const char *database;     /*  --database: a libpq connection string (not owned)  */
+    PGconn *db;               /*  the connection; NULL before st_store_connect  */
+    st_store_token_t *tokens; /*  the submission tokens the last st_store_load read  */
     size_t ntokens;
 } st_store_t;
 
@@ -41,7 +41,7 @@ st_rc_t st_store_migrate (st_store_t *s, st_error_t *err);
  *  and their tasks; admits the pending jobs again. Leaves the submission
  *  tokens of the last hour in s->tokens.  */
 st_rc_t st_store_load (st_store_t *s, st_error_t *err);
-void    st_store_tokens_free (st_store_t *s);
+void st_store_tokens_free (st_store_t *s);
 /*  Writes every dirty row and queued event in one transaction.  */
 st_rc_t st_store_flush (st_store_t *s, st_error_t *err);
 /*  A job's row and its tasks' (caller frees with st_job_record_free).  */
@@ -58,7 +58,7 @@ st_rc_t st_store_task_location (st_store_t *s, uint64_t job_id, uint32_t rank, c
  *  noted in the model (st_deps_note_state) for st_deps_check. Forgets the
  *  states noted before. Without a connection, notes nothing.  */
 st_rc_t st_store_dep_states (st_store_t *s, const st_job_t *job, st_error_t *err);
-void    st_store_close (st_store_t *s);
+void st_store_close (st_store_t *s);
 
 /*  -- store_cluster.c ---------------------------------------------------  */
 /*  Writes the cluster description c in one transaction, replacing the previous

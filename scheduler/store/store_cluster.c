@@ -25,7 +25,7 @@
 
 #include "st_log.h"
 
-#define POOL_COLUMNS                                                                                       \
+#define POOL_COLUMNS                                                                                          \
     "site, region, jurisdiction, clearance, cost_gpu_hour, cost_cpu_hour, pue, carbon_g_per_kwh, gpu_watts, " \
     "cpu_watts, storage_root, implicit"
 
@@ -98,9 +98,10 @@ s_pool_row (const sp_cluster_t *c, size_t i)
                              p->cost_gpu_hour, "cost_cpu_hour", p->cost_cpu_hour, "pue", p->pue, "carbon_g_per_kwh",
                              p->carbon_g_per_kwh, "gpu_watts", p->gpu_watts, "cpu_watts", p->cpu_watts, "implicit",
                              p->implicit != 0);
-    if (row && (json_object_set_new (row, "region", s_name_or_null (p->region)) != 0
-                || json_object_set_new (row, "jurisdiction", s_name_or_null (p->jurisdiction)) != 0
-                || json_object_set_new (row, "storage_root", s_name_or_null (p->storage_root)) != 0)) {
+    if (row
+        && (json_object_set_new (row, "region", s_name_or_null (p->region)) != 0
+            || json_object_set_new (row, "jurisdiction", s_name_or_null (p->jurisdiction)) != 0
+            || json_object_set_new (row, "storage_root", s_name_or_null (p->storage_root)) != 0)) {
         json_decref (row);
         row = NULL;
     }
@@ -141,8 +142,10 @@ s_latency_rows (const sp_cluster_t *c)
     for (size_t i = 0; rows && i < c->nregions; i++)
         for (size_t j = 0; rows && j < c->nregions; j++) {
             double ms = c->latency_ms ? c->latency_ms[i * c->nregions + j] : -1;
-            if (ms >= 0 && json_array_append_new (rows, json_pack ("{s:s, s:s, s:f}", "from_region", c->regions[i],
-                                                                   "to_region", c->regions[j], "ms", ms)) != 0) {
+            if (ms >= 0
+                && json_array_append_new (rows, json_pack ("{s:s, s:s, s:f}", "from_region", c->regions[i],
+                                                           "to_region", c->regions[j], "ms", ms))
+                       != 0) {
                 json_decref (rows);
                 rows = NULL;
             }
@@ -241,7 +244,7 @@ st_store_save_cluster (st_store_t *s, const sp_cluster_t *c, st_error_t *err)
     }
     json_decref (pools);
     st_info ("cluster description saved: %zu pool(s), %zu region(s), %zu model famil%s, %zu queue(s), "
-             "%zu tenant(s)", c->npools, c->nregions, c->nfamilies, c->nfamilies == 1 ? "y" : "ies", c->nqueues,
-             c->ntenants);
+             "%zu tenant(s)",
+             c->npools, c->nregions, c->nfamilies, c->nfamilies == 1 ? "y" : "ies", c->nqueues, c->ntenants);
     return ST_OK;
 }

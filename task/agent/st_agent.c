@@ -119,8 +119,8 @@ s_call (st_agent_t *self, Strata__Envelope *env, uint64_t wait_ms, const char *w
 {
     st_rc_t rc = st_wire_send (self->sock, NULL, env);
     if (rc != ST_OK) {
-        snprintf (err, errlen, "%s: cannot send to the worker (%s)", what, rc == ST_ETOOBIG ? "request too large"
-                                                                                           : "worker not reachable");
+        snprintf (err, errlen, "%s: cannot send to the worker (%s)", what,
+                  rc == ST_ETOOBIG ? "request too large" : "worker not reachable");
         return NULL;
     }
     uint64_t deadline = st_mono_ms () + wait_ms;
@@ -149,7 +149,7 @@ s_call (st_agent_t *self, Strata__Envelope *env, uint64_t wait_ms, const char *w
         }
         if (in->reply_to == env->seq && in->body_case == STRATA__ENVELOPE__BODY_AGENT_REPLY)
             return in;
-        st_wire_free (in);   /*  the answer to a request that gave up  */
+        st_wire_free (in); /*  the answer to a request that gave up  */
     }
 }
 
@@ -192,8 +192,8 @@ st_agent_put (st_agent_t *self, const char *key, const void *value, size_t len, 
 }
 
 int
-st_agent_get (st_agent_t *self, const char *key, void *value, size_t cap, size_t *len, uint32_t timeout_ms,
-              char *err, size_t errlen)
+st_agent_get (st_agent_t *self, const char *key, void *value, size_t cap, size_t *len, uint32_t timeout_ms, char *err,
+              size_t errlen)
 {
     if (!key || !*key || strlen (key) > ST_AGENT_KEY_MAX) {
         snprintf (err, errlen, "rendezvous: key must be 1..%d bytes", ST_AGENT_KEY_MAX);
@@ -227,8 +227,7 @@ st_agent_get (st_agent_t *self, const char *key, void *value, size_t cap, size_t
 }
 
 void
-st_agent_progress (st_agent_t *self, uint64_t step, uint64_t total_steps, double loss, double rate,
-                   const char *unit)
+st_agent_progress (st_agent_t *self, uint64_t step, uint64_t total_steps, double loss, double rate, const char *unit)
 {
     if (!self)
         return;
@@ -244,7 +243,7 @@ st_agent_progress (st_agent_t *self, uint64_t step, uint64_t total_steps, double
     p.unit = (char *) (unit ? unit : "");
     env.body_case = STRATA__ENVELOPE__BODY_PROGRESS;
     env.progress = &p;
-    (void) st_wire_send (self->sock, NULL, &env);   /*  best effort  */
+    (void) st_wire_send (self->sock, NULL, &env); /*  best effort  */
 }
 
 int

@@ -57,18 +57,18 @@
 #define S_MPI_CHUNK ((size_t) 1 << 30)
 
 struct sc_comm {
-    sc_backend_t backend;               /*  SC_MPI, SC_NCCL or SC_SELF  */
+    sc_backend_t backend; /*  SC_MPI, SC_NCCL or SC_SELF  */
     int rank, size;
-    int mpi_on;                         /*  comm is valid: MPI backend, or MPI under NCCL (bootstrap, agree_max)  */
-    MPI_Comm comm;                      /*  a dup of MPI_COMM_WORLD that returns errors instead of aborting  */
-    sc__nccl_t *nccl;                   /*  the NCCL communicator (nccl backend)  */
+    int mpi_on;       /*  comm is valid: MPI backend, or MPI under NCCL (bootstrap, agree_max)  */
+    MPI_Comm comm;    /*  a dup of MPI_COMM_WORLD that returns errors instead of aborting  */
+    sc__nccl_t *nccl; /*  the NCCL communicator (nccl backend)  */
 };
 
 /*  Process-wide: MPI can be initialized once, and several communicators may
  *  share it; the last one out finalizes it if sc_init started it.  */
-static int s_mpi_ours;                  /*  sc_init called MPI_Init  */
-static int s_mpi_users;                 /*  live communicators with mpi_on  */
-static int s_generation;                /*  NCCL communicators made so far (rendezvous key)  */
+static int s_mpi_ours;   /*  sc_init called MPI_Init  */
+static int s_mpi_users;  /*  live communicators with mpi_on  */
+static int s_generation; /*  NCCL communicators made so far (rendezvous key)  */
 
 int
 sc_backend_parse (const char *name, sc_backend_t *out)
@@ -90,10 +90,14 @@ const char *
 sc_backend_str (sc_backend_t b)
 {
     switch (b) {
-    case SC_AUTO: return "auto";
-    case SC_MPI: return "mpi";
-    case SC_NCCL: return "nccl";
-    case SC_SELF: return "self";
+    case SC_AUTO:
+        return "auto";
+    case SC_MPI:
+        return "mpi";
+    case SC_NCCL:
+        return "nccl";
+    case SC_SELF:
+        return "self";
     }
     return "?";
 }
@@ -231,7 +235,8 @@ s_rendezvous_id (sc_comm_t *c, int gen, int id_ok, uint8_t id[SC__NCCL_ID_BYTES]
     snprintf (key, sizeof key, "sc-nccl-id-%d", gen);
     st_agent_t *a = st_agent_open (aerr, sizeof aerr);
     if (!a) {
-        snprintf (err, errlen, "nccl backend: %d ranks without mpirun exchange NCCL's id through the Strata rendezvous: %s",
+        snprintf (err, errlen,
+                  "nccl backend: %d ranks without mpirun exchange NCCL's id through the Strata rendezvous: %s",
                   c->size, aerr);
         return -1;
     }
@@ -239,21 +244,26 @@ s_rendezvous_id (sc_comm_t *c, int gen, int id_ok, uint8_t id[SC__NCCL_ID_BYTES]
     if (c->rank == 0) {
         static const uint8_t failed = 0;
         if (st_agent_put (a, key, id_ok ? (const void *) id : &failed, id_ok ? SC__NCCL_ID_BYTES : 1, aerr,
-                          sizeof aerr) < 0) {
+                          sizeof aerr)
+            < 0) {
             snprintf (err, errlen, "nccl backend: publishing NCCL's id (rendezvous key %s): %s", key, aerr);
             rc = -1;
-        } else if (!id_ok)
-            rc = -1;                    /*  err already says why  */
-    } else {
+        }
+        else if (!id_ok)
+            rc = -1; /*  err already says why  */
+    }
+    else {
         size_t len = 0;
         if (st_agent_get (a, key, id, SC__NCCL_ID_BYTES, &len, timeout_ms, aerr, sizeof aerr) < 0) {
             snprintf (err, errlen, "nccl backend: rank %d waited %u ms for rank 0's NCCL id (rendezvous key %s): %s",
                       c->rank, timeout_ms, key, aerr);
             rc = -1;
-        } else if (len == 1) {
+        }
+        else if (len == 1) {
             snprintf (err, errlen, "nccl backend: rank 0 could not create NCCL's id (see its log)");
             rc = -1;
-        } else if (len != SC__NCCL_ID_BYTES) {
+        }
+        else if (len != SC__NCCL_ID_BYTES) {
             snprintf (err, errlen, "nccl backend: rendezvous key %s holds %zu bytes, not a NCCL id (%d)", key, len,
                       SC__NCCL_ID_BYTES);
             rc = -1;
@@ -290,12 +300,14 @@ s_nccl_start (sc_comm_t *c, const sc_options_t *o, int gpus, char *err, size_t e
             return s_mpi_fail (rc, "MPI_Comm_split_type", err, errlen);
         MPI_Comm_rank (node, &local);
         MPI_Comm_free (&node);
-    } else {
+    }
+    else {
         if (c->size > 1) {
             uint32_t t = o->rendezvous_timeout_ms ? o->rendezvous_timeout_ms : S_RDV_TIMEOUT_MS;
             if (s_rendezvous_id (c, gen, id_ok, id, t, err, errlen) < 0)
                 return -1;
-        } else if (!id_ok)
+        }
+        else if (!id_ok)
             return -1;
         /*  A Strata worker gives each rank its own CUDA_VISIBLE_DEVICES, so
          *  this is usually device 0 of one.  */
@@ -333,8 +345,10 @@ sc_init (const sc_options_t *opts, char *err, size_t errlen)
     if (launcher || o.backend == SC_MPI) {
         if (!launcher && c->size > 1) {
             snprintf (err, errlen,
-                      "mpi backend: " ST_ENV_WORLD_SIZE " is %d but this process was not started by mpirun, and Open MPI "
-                      "cannot join processes started apart (launch the ranks with mpirun, or use nccl)", c->size);
+                      "mpi backend: " ST_ENV_WORLD_SIZE
+                      " is %d but this process was not started by mpirun, and Open MPI "
+                      "cannot join processes started apart (launch the ranks with mpirun, or use nccl)",
+                      c->size);
             goto fail;
         }
         if (s_mpi_start (c, &o, err, errlen) < 0)
@@ -357,9 +371,10 @@ sc_init (const sc_options_t *opts, char *err, size_t errlen)
         }
         if (gpus > 0 && min_gpus == 0)
             snprintf (why, sizeof why, "another rank has no CUDA device visible");
-    } else if (o.backend == SC_AUTO)
-        snprintf (why, sizeof why, "%s", o.host_buffers ? "the caller's buffers are host memory"
-                                                        : "nccl is not built into this library");
+    }
+    else if (o.backend == SC_AUTO)
+        snprintf (why, sizeof why, "%s",
+                  o.host_buffers ? "the caller's buffers are host memory" : "nccl is not built into this library");
     if (o.backend == SC_NCCL && min_gpus == 0) {
         snprintf (err, errlen, "nccl backend: %s", why);
         goto fail;
@@ -371,18 +386,21 @@ sc_init (const sc_options_t *opts, char *err, size_t errlen)
         c->backend = SC_NCCL;
         if (o.verbose && o.backend == SC_AUTO && c->rank == 0)
             fprintf (stderr, "collective: auto: every rank sees a CUDA device; using nccl\n");
-    } else if (c->mpi_on) {
+    }
+    else if (c->mpi_on) {
         c->backend = SC_MPI;
         if (o.verbose && o.backend == SC_AUTO && c->rank == 0)
             fprintf (stderr, "collective: auto: nccl: %s; using mpi\n", why);
-    } else if (c->size == 1) {
+    }
+    else if (c->size == 1) {
         c->backend = SC_SELF;
         if (o.verbose && o.backend == SC_AUTO)
             fprintf (stderr, "collective: auto: nccl: %s; a world of one without mpirun: using self\n", why);
-    } else {
+    }
+    else {
         snprintf (err, errlen,
-                  "no backend for rank %d of %d: mpi needs the ranks started by mpirun, and nccl is out (%s)", c->rank,
-                  c->size, why);
+                  "no backend for rank %d of %d: mpi needs the ranks started by mpirun, and nccl is out (%s)",
+                  c->rank, c->size, why);
         goto fail;
     }
     return c;
@@ -468,7 +486,7 @@ sc_allreduce (sc_comm_t *self, float *buf, size_t n, sc_op_t op, char *err, size
     }
     switch (self->backend) {
     case SC_SELF:
-        return 0;                       /*  sum and average of one rank: the buffer itself  */
+        return 0; /*  sum and average of one rank: the buffer itself  */
     case SC_NCCL:
         return sc__nccl_allreduce (self->nccl, buf, n, op, err, errlen);
     default:

@@ -54,5 +54,5 @@ __lsan_default_suppressions (void)
            "leak:__pthread_getattr_np\n";
 }
 #else
-typedef int sc__lsan_mpi_unused_t;      /*  ISO C wants a declaration in every file  */
+typedef int sc__lsan_mpi_unused_t; /*  ISO C wants a declaration in every file  */
 #endif

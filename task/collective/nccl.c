@@ -18,14 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-_Static_assert (sizeof (ncclUniqueId) == SC__NCCL_ID_BYTES, "NCCL unique id size changed");
+_Static_assert(sizeof (ncclUniqueId) == SC__NCCL_ID_BYTES, "NCCL unique id size changed");
 
 struct sc__nccl {
     ncclComm_t comm;
-    cudaStream_t stream;                /*  our own  */
-    cudaStream_t user;                  /*  the caller's (sc_set_stream), or NULL  */
-    int device;                         /*  the CUDA device this rank drives  */
-    int64_t *scratch;                   /*  one device word for barrier and agree_max  */
+    cudaStream_t stream; /*  our own  */
+    cudaStream_t user;   /*  the caller's (sc_set_stream), or NULL  */
+    int device;          /*  the CUDA device this rank drives  */
+    int64_t *scratch;    /*  one device word for barrier and agree_max  */
 };
 
 int
@@ -40,7 +40,7 @@ sc__nccl_device_count (char *why, size_t whylen)
     int count = 0;
     cudaError_t e = cudaGetDeviceCount (&count);
     if (e != cudaSuccess) {
-        (void) cudaGetLastError ();     /*  clear it: it is an answer, not a fault  */
+        (void) cudaGetLastError (); /*  clear it: it is an answer, not a fault  */
         snprintf (why, whylen, "no CUDA device visible (cudaGetDeviceCount: %s)", cudaGetErrorString (e));
         return 0;
     }
@@ -173,11 +173,14 @@ sc__nccl_agree_max (sc__nccl_t *n, int64_t *value, char *err, size_t errlen)
     /*  Host value, device scratch word: only this stream's order matters.  */
     cudaStream_t s = n->user ? n->user : n->stream;
     if (s_cuda (cudaMemcpyAsync (n->scratch, value, sizeof *value, cudaMemcpyHostToDevice, s), "cudaMemcpy", err,
-                errlen) < 0
+                errlen)
+            < 0
         || s_nccl (n, ncclAllReduce (n->scratch, n->scratch, 1, ncclInt64, ncclMax, n->comm, s), "ncclAllReduce", err,
-                   errlen) < 0
+                   errlen)
+               < 0
         || s_cuda (cudaMemcpyAsync (value, n->scratch, sizeof *value, cudaMemcpyDeviceToHost, s), "cudaMemcpy", err,
-                   errlen) < 0)
+                   errlen)
+               < 0)
         return -1;
     return s_wait (s, err, errlen);
 }

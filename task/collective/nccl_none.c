@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define S_NOT_BUILT "not built into this libstrata-collective (configure with CUDA and NCCL present, -DSTRATA_NCCL=ON)"
+#define S_NOT_BUILT \
+    "not built into this libstrata-collective (configure with CUDA and NCCL present, -DSTRATA_NCCL=ON)"
 
 int
 sc__nccl_built (void)

@@ -108,7 +108,8 @@ main (int argc, char **argv)
         static char value[ST_AGENT_VALUE_MAX + 1];
         size_t len = 0;
         if (st_agent_get (agent, argv[2], value, ST_AGENT_VALUE_MAX, &len, (uint32_t) (timeout_s * 1000), err,
-                          sizeof err) != 0) {
+                          sizeof err)
+            != 0) {
             fprintf (stderr, "strata-rdzv: %s\n", err);
             rc = 1;
         }

@@ -107,8 +107,8 @@ main (int argc, char **argv)
     const char *job = getenv (ST_ENV_JOB_ID), *attempt = getenv (ST_ENV_ATTEMPT);
     char prefix[600];
     snprintf (prefix, sizeof prefix,
-              "export TMPDIR=/tmp/strata-mpi.%.40s.%.20s.%.200s; mkdir -p \"$TMPDIR\" || exit 255; ",
-              job ? job : "0", attempt ? attempt : "0", host);
+              "export TMPDIR=/tmp/strata-mpi.%.40s.%.20s.%.200s; mkdir -p \"$TMPDIR\" || exit 255; ", job ? job : "0",
+              attempt ? attempt : "0", host);
     const char *suffix = "; rc=$?; rm -rf \"$TMPDIR\"; exit $rc";
     size_t len = strlen (prefix) + strlen (suffix) + 1;
     for (int k = i; k < argc; k++)

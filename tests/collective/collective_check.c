@@ -34,12 +34,12 @@
 static sc_comm_t *s_comm;
 static int s_rank, s_size, s_failed;
 
-#define FAIL(...)                                                                                                      \
-    do {                                                                                                               \
-        fprintf (stderr, "rank %d: FAIL: ", s_rank);                                                                   \
-        fprintf (stderr, __VA_ARGS__);                                                                                 \
-        fprintf (stderr, "\n");                                                                                        \
-        s_failed = 1;                                                                                                  \
+#define FAIL(...)                                    \
+    do {                                             \
+        fprintf (stderr, "rank %d: FAIL: ", s_rank); \
+        fprintf (stderr, __VA_ARGS__);               \
+        fprintf (stderr, "\n");                      \
+        s_failed = 1;                                \
     } while (0)
 
 /*  Element i of rank r: a multiple of 1/8 below 2^9 in magnitude, so a sum
@@ -171,7 +171,7 @@ s_append (const char *path, const char *what)
     int fd = open (path, O_WRONLY | O_APPEND | O_CREAT, 0644);
     if (fd < 0)
         return -1;
-    ssize_t w = write (fd, line, (size_t) len);   /*  one short O_APPEND write: never interleaved  */
+    ssize_t w = write (fd, line, (size_t) len); /*  one short O_APPEND write: never interleaved  */
     close (fd);
     return w == len ? 0 : -1;
 }
@@ -202,7 +202,7 @@ s_barrier (const char *path)
 {
     char err[512];
     if (s_rank == s_size - 1 && s_size > 1)
-        nanosleep (&(struct timespec){ 0, 200 * 1000 * 1000 }, NULL);
+        nanosleep (&(struct timespec) { 0, 200 * 1000 * 1000 }, NULL);
     if (s_append (path, "before") < 0) {
         FAIL ("cannot append to %s: %s", path, strerror (errno));
         return;
@@ -231,7 +231,8 @@ main (int argc, char **argv)
                 fprintf (stderr, "collective_check: --backend wants auto, mpi or nccl, not '%s'\n", argv[i]);
                 return 2;
             }
-        } else if (strcmp (argv[i], "--verbose") == 0)
+        }
+        else if (strcmp (argv[i], "--verbose") == 0)
             o.verbose = 1;
         else if (strcmp (argv[i], "--host-buffers") == 0)
             o.host_buffers = 1;

@@ -50,7 +50,8 @@ s_diff (const char *a_path, const char *b_path)
 {
     char err[512];
     twin_ckpt_meta_t ma, mb;
-    if (twin_ckpt_read_meta (a_path, &ma, err, sizeof err) < 0 || twin_ckpt_read_meta (b_path, &mb, err, sizeof err) < 0) {
+    if (twin_ckpt_read_meta (a_path, &ma, err, sizeof err) < 0
+        || twin_ckpt_read_meta (b_path, &mb, err, sizeof err) < 0) {
         fprintf (stderr, "twin_dp_ref: %s\n", err);
         return 2;
     }
@@ -62,7 +63,8 @@ s_diff (const char *a_path, const char *b_path)
     int rc = 2;
     if (!a || !b)
         fprintf (stderr, "twin_dp_ref: out of memory\n");
-    else if (twin_ckpt_load (a_path, a, 0, &ma, err, sizeof err) < 0 || twin_ckpt_load (b_path, b, 0, &mb, err, sizeof err) < 0)
+    else if (twin_ckpt_load (a_path, a, 0, &ma, err, sizeof err) < 0
+             || twin_ckpt_load (b_path, b, 0, &mb, err, sizeof err) < 0)
         fprintf (stderr, "twin_dp_ref: %s\n", err);
     else {
         double max_abs = 0, max_rel = 0, d2 = 0, a2 = 0;
@@ -116,20 +118,34 @@ main (int argc, char **argv)
             return s_usage ();
         i++;
         int bad = 0;
-        if (strcmp (f, "--data") == 0) data_path = v;
-        else if (strcmp (f, "--checkpoint-dir") == 0) dir = v;
-        else if (strcmp (f, "--reduce") == 0) reduce = v;
-        else if (strcmp (f, "--base") == 0) base = v;
-        else if (strcmp (f, "--steps") == 0) bad = s_num (v, 1, 1e6, &steps);
-        else if (strcmp (f, "--world") == 0) bad = s_num (v, 1, 64, &world);
-        else if (strcmp (f, "--batch") == 0) bad = s_num (v, 1, 4096, &B);
-        else if (strcmp (f, "--seq") == 0) bad = s_num (v, 1, 4096, &T);
-        else if (strcmp (f, "--seed") == 0) bad = s_num (v, 0, 1e15, &seed);
-        else if (strcmp (f, "--layers") == 0) bad = s_num (v, 1, 64, &layers);
-        else if (strcmp (f, "--dim") == 0) bad = s_num (v, 1, 8192, &dim);
-        else if (strcmp (f, "--heads") == 0) bad = s_num (v, 1, 1024, &heads);
-        else if (strcmp (f, "--lr") == 0) bad = s_num (v, 1e-9, 10, &lr);
-        else return s_usage ();
+        if (strcmp (f, "--data") == 0)
+            data_path = v;
+        else if (strcmp (f, "--checkpoint-dir") == 0)
+            dir = v;
+        else if (strcmp (f, "--reduce") == 0)
+            reduce = v;
+        else if (strcmp (f, "--base") == 0)
+            base = v;
+        else if (strcmp (f, "--steps") == 0)
+            bad = s_num (v, 1, 1e6, &steps);
+        else if (strcmp (f, "--world") == 0)
+            bad = s_num (v, 1, 64, &world);
+        else if (strcmp (f, "--batch") == 0)
+            bad = s_num (v, 1, 4096, &B);
+        else if (strcmp (f, "--seq") == 0)
+            bad = s_num (v, 1, 4096, &T);
+        else if (strcmp (f, "--seed") == 0)
+            bad = s_num (v, 0, 1e15, &seed);
+        else if (strcmp (f, "--layers") == 0)
+            bad = s_num (v, 1, 64, &layers);
+        else if (strcmp (f, "--dim") == 0)
+            bad = s_num (v, 1, 8192, &dim);
+        else if (strcmp (f, "--heads") == 0)
+            bad = s_num (v, 1, 1024, &heads);
+        else if (strcmp (f, "--lr") == 0)
+            bad = s_num (v, 1e-9, 10, &lr);
+        else
+            return s_usage ();
         if (bad)
             return 2;
     }
@@ -172,12 +188,12 @@ main (int argc, char **argv)
     uint64_t rng = (uint64_t) seed, cursor = 0, step = 0;
     if (!base)
         twin_model_init (m, &rng);
-    else if (twin_ckpt_load (base, m, 0, &bmeta, err, sizeof err) < 0) {   /*  --base: weights only  */
+    else if (twin_ckpt_load (base, m, 0, &bmeta, err, sizeof err) < 0) { /*  --base: weights only  */
         fprintf (stderr, "twin_dp_ref: %s\n", err);
         rc = 2;
         goto out;
     }
-    uint64_t key = (uint64_t) seed ^ 0x5354524154415457ULL;   /*  train.c's data key  */
+    uint64_t key = (uint64_t) seed ^ 0x5354524154415457ULL; /*  train.c's data key  */
     twin_adamw_t hp;
     twin_adamw_defaults (&hp);
     hp.lr = (float) lr;
@@ -194,13 +210,14 @@ main (int argc, char **argv)
             if (r == 0) {
                 memcpy (acc, m->grads, n * sizeof *acc);
                 loss_sum = loss;
-            } else {
+            }
+            else {
                 for (size_t i = 0; i < n; i++)
                     acc[i] += m->grads[i];
                 loss_sum += loss;
             }
             if (strcmp (reduce, "rank0") == 0)
-                break;                  /*  each rank its own gradient: rank 0's  */
+                break; /*  each rank its own gradient: rank 0's  */
         }
         cursor = next;
         if (strcmp (reduce, "avg") == 0)
@@ -213,13 +230,14 @@ main (int argc, char **argv)
         fprintf (stderr, "twin_dp_ref: step %llu gradient norm %.4f\n", (unsigned long long) step + 1, norm);
         printf ("step %llu loss %.6f tokens_per_s 0\n", (unsigned long long) step + 1, loss);
     }
-    printf ("val_loss %.6f\n", twin_eval (m, &data, t, b, 1024));     /*  as train.c, batch B  */
+    printf ("val_loss %.6f\n", twin_eval (m, &data, t, b, 1024)); /*  as train.c, batch B  */
     twin_ckpt_meta_t meta = { cfg, step, rng, cursor, data.train_len, (uint64_t) seed };
     char path[4096];
     if (twin_ckpt_save (dir, m, &meta, path, sizeof path, err, sizeof err) < 0) {
         fprintf (stderr, "twin_dp_ref: %s\n", err);
         rc = 1;
-    } else
+    }
+    else
         fprintf (stderr, "twin_dp_ref: checkpoint %s\n", path);
 out:
     free (acc);

@@ -146,7 +146,7 @@ fx_count_signals (st_sched_t *s)
 static inline void
 fx_fini (st_sched_t *s)
 {
-    st_sched_release (s);       /*  the connection is the test's to close  */
+    st_sched_release (s); /*  the connection is the test's to close  */
 }
 
 /*  A job as a client reads it: store/'s record as net/ sends it.  */
@@ -186,8 +186,7 @@ fx_list_jobs (st_sched_t *s, const Strata__ListRequest *req, Strata__ListReply *
 /*  -- the scheduler's entry points, one step each (see the top) ----------  */
 
 /*  net/  */
-#define st_client_message(s, peer, env) \
-    (st_client_message (&fx_pre (s)->net, peer, env), fx_post (s))
+#define st_client_message(s, peer, env) (st_client_message (&fx_pre (s)->net, peer, env), fx_post (s))
 #define st_client_tick(s, now) (st_client_tick (&fx_pre (s)->net, now), fx_post (s))
 #define st_dispatch_worker_message(s, peer, env) \
     (st_dispatch_worker_message (&fx_pre (s)->net, peer, env), fx_post (s))
@@ -206,8 +205,7 @@ fx_list_jobs (st_sched_t *s, const Strata__ListRequest *req, Strata__ListReply *
 #define st_job_new(s, ...) st_job_new (&fx_pre (s)->model, __VA_ARGS__)
 #define st_registry_find(s, ...) st_registry_find (&(s)->model, __VA_ARGS__)
 /*  A submission's check: the finished dependencies' states are read first (none without a database).  */
-#define st_deps_check(s, job, err) \
-    (st_deps_forget_states (&(s)->model), st_deps_check (&fx_pre (s)->model, job, err))
+#define st_deps_check(s, job, err) (st_deps_forget_states (&(s)->model), st_deps_check (&fx_pre (s)->model, job, err))
 /*  store/  */
 #define st_store_connect(s, err) st_store_connect (&(s)->store, err)
 #define st_store_migrate(s, err) st_store_migrate (&(s)->store, err)

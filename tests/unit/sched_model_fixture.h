@@ -15,7 +15,7 @@
 
 #include "model.h"
 
-static uint64_t mf_now_wall = 1800000000000ull;     /*  a fixed clock the tests move  */
+static uint64_t mf_now_wall = 1800000000000ull; /*  a fixed clock the tests move  */
 static uint64_t mf_now_mono = 1000000ull;
 
 static inline void
@@ -26,11 +26,11 @@ mf_check (st_model_t *m)
 }
 
 /*  Before a step: the clock. After it: mf_check.  */
-#define mf_step(m, call)                                   \
-    do {                                                   \
-        st_model_clock ((m), mf_now_wall, mf_now_mono);    \
-        call;                                              \
-        mf_check (m);                                      \
+#define mf_step(m, call)                                \
+    do {                                                \
+        st_model_clock ((m), mf_now_wall, mf_now_mono); \
+        call;                                           \
+        mf_check (m);                                   \
     } while (0)
 
 static inline void

@@ -53,7 +53,8 @@ Test (field, utf8_valid)
 
 Test (field, cut_never_splits_a_character)
 {
-    const char *s = "ab\xe2\x82\xac" "cd";     /*  a b EURO c d: the euro is bytes 2..4  */
+    const char *s = "ab\xe2\x82\xac"
+                    "cd"; /*  a b EURO c d: the euro is bytes 2..4  */
     size_t len = strlen (s);
     cr_assert_eq (st_utf8_cut (s, len, 100), len, "short enough: whole");
     cr_assert_eq (st_utf8_cut (s, len, 5), 5, "after the euro");

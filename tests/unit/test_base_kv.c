@@ -26,7 +26,7 @@ Test (kv, add_get_in_order_and_free)
     cr_assert_eq (kv.n, 0);
     cr_assert_eq (kv.cap, 0);
     cr_assert_null (kv.keys);
-    st_kv_free (&kv);       /*  twice is fine  */
+    st_kv_free (&kv); /*  twice is fine  */
     /*  and it grows again from empty  */
     cr_assert_eq (st_kv_add (&kv, "a", NULL), 0, "a list of strings: vals NULL");
     cr_assert_null (kv.vals[0]);

@@ -77,7 +77,7 @@ Test (vec, out_of_memory_is_an_error_not_an_abort)
 {
     int *v = NULL;
     size_t n = 0, cap = 0;
-    s_fail_after = 1;       /*  the first allocation works, the second fails  */
+    s_fail_after = 1; /*  the first allocation works, the second fails  */
     st_vec_set_realloc (s_failing_realloc);
     st_rc_t rc = ST_OK;
     int i = 0;

@@ -6,19 +6,19 @@
 
 #include "st_vocab.h"
 
-#define ROUND_TRIP(type, count, name_fn, parse_fn)                                      \
-    do {                                                                                \
-        for (int i = 0; i < (int) (count); i++) {                                       \
-            type back;                                                                  \
-            const char *nm = name_fn ((type) i);                                        \
-            cr_assert_eq (parse_fn (nm, &back), 0, "%s", nm);                           \
-            cr_assert_eq ((int) back, i, "%s", nm);                                     \
-        }                                                                               \
-        type untouched = (type) 1;                                                      \
-        cr_assert_neq (parse_fn ("nonsense", &untouched), 0);                           \
-        cr_assert_neq (parse_fn ("", &untouched), 0);                                   \
-        cr_assert_neq (parse_fn (NULL, &untouched), 0);                                 \
-        cr_assert_eq ((int) untouched, 1, "a refused name leaves *out alone");          \
+#define ROUND_TRIP(type, count, name_fn, parse_fn)                             \
+    do {                                                                       \
+        for (int i = 0; i < (int) (count); i++) {                              \
+            type back;                                                         \
+            const char *nm = name_fn ((type) i);                               \
+            cr_assert_eq (parse_fn (nm, &back), 0, "%s", nm);                  \
+            cr_assert_eq ((int) back, i, "%s", nm);                            \
+        }                                                                      \
+        type untouched = (type) 1;                                             \
+        cr_assert_neq (parse_fn ("nonsense", &untouched), 0);                  \
+        cr_assert_neq (parse_fn ("", &untouched), 0);                          \
+        cr_assert_neq (parse_fn (NULL, &untouched), 0);                        \
+        cr_assert_eq ((int) untouched, 1, "a refused name leaves *out alone"); \
     } while (0)
 
 Test (vocab, round_trips)

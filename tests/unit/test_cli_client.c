@@ -29,31 +29,31 @@
 /*  -- the fake scheduler ------------------------------------------------------  */
 
 typedef enum {
-    FAKE_ANSWER,            /*  answer every request properly  */
-    FAKE_SILENT,            /*  receive, never answer  */
-    FAKE_NOISE_FIRST,       /*  a reply to the previous seq and a malformed frame, then the answer  */
-    FAKE_ERROR,             /*  ErrorReply NOT_FOUND with a hint  */
-    FAKE_ERROR_NO_HINT,     /*  ErrorReply CONFLICT without a hint  */
-    FAKE_OTHER_VERSION,     /*  the answer, in protocol version 2  */
-    FAKE_ERROR_VERSION,     /*  ErrorReply ERROR_VERSION  */
-    FAKE_WRONG_BODY,        /*  a list_reply whatever was asked  */
-    FAKE_LOGS,              /*  a log that a retry replaces (see s_answer_logs)  */
-    FAKE_LOSE_FIRST,        /*  drop the first request (a scheduler that crashed), answer the rest  */
+    FAKE_ANSWER,        /*  answer every request properly  */
+    FAKE_SILENT,        /*  receive, never answer  */
+    FAKE_NOISE_FIRST,   /*  a reply to the previous seq and a malformed frame, then the answer  */
+    FAKE_ERROR,         /*  ErrorReply NOT_FOUND with a hint  */
+    FAKE_ERROR_NO_HINT, /*  ErrorReply CONFLICT without a hint  */
+    FAKE_OTHER_VERSION, /*  the answer, in protocol version 2  */
+    FAKE_ERROR_VERSION, /*  ErrorReply ERROR_VERSION  */
+    FAKE_WRONG_BODY,    /*  a list_reply whatever was asked  */
+    FAKE_LOGS,          /*  a log that a retry replaces (see s_answer_logs)  */
+    FAKE_LOSE_FIRST,    /*  drop the first request (a scheduler that crashed), answer the rest  */
 } fake_mode_t;
 
 typedef struct {
-    atomic_int mode;            /*  fake_mode_t; the test may change it  */
+    atomic_int mode; /*  fake_mode_t; the test may change it  */
     void *zctx;
     void *router;
     char endpoint[64];
     pthread_t thread;
     atomic_int stop;
-    atomic_int received;        /*  messages received, good or bad  */
-    char last_spec[4096];       /*  spec_json of the last submit  */
-    char last_token[80];        /*  client_token of the last submit  */
-    uint64_t seqs[8];           /*  seq of the first requests received  */
-    uint32_t last_limit;        /*  limit of the last list  */
-    int log_calls;              /*  logs requests answered  */
+    atomic_int received;  /*  messages received, good or bad  */
+    char last_spec[4096]; /*  spec_json of the last submit  */
+    char last_token[80];  /*  client_token of the last submit  */
+    uint64_t seqs[8];     /*  seq of the first requests received  */
+    uint32_t last_limit;  /*  limit of the last list  */
+    int log_calls;        /*  logs requests answered  */
 } fake_t;
 
 /*  A job whose attempt 1 wrote "one\n" and failed, and whose attempt 2 writes
@@ -298,7 +298,7 @@ Test (client, replies_to_other_requests_and_malformed_frames_are_dropped)
     Strata__GetRequest get;
     Strata__Envelope req = s_get_request (&get, 17), *reply = NULL;
     cr_assert_eq (st_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (reply->job->id, 17);     /*  not 666, the answer to another seq  */
+    cr_assert_eq (reply->job->id, 17); /*  not 666, the answer to another seq  */
     cr_assert_eq (st_client_dropped (c), 2);
     st_wire_free (reply);
     st_client_destroy (&c);
@@ -362,7 +362,7 @@ Test (client, a_late_reply_is_not_taken_for_the_next_one)
     cr_assert_eq (st_client_request (c, &req2, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (req2.seq, 2);
     cr_assert_eq (reply->job->id, 5);
-    cr_assert_eq (st_client_dropped (c), 2);    /*  the late reply and the garbage  */
+    cr_assert_eq (st_client_dropped (c), 2); /*  the late reply and the garbage  */
     st_wire_free (reply);
     st_client_destroy (&c);
     s_fake_stop (f);
@@ -454,7 +454,7 @@ Test (client, bad_endpoint_is_refused)
 /*  -- the strata program -------------------------------------------------------  */
 
 typedef struct {
-    int status;             /*  exit code, or 128 + signal  */
+    int status; /*  exit code, or 128 + signal  */
     char out[65536];
     char err[65536];
 } run_t;
@@ -653,7 +653,8 @@ Test (program, unreachable_scheduler_exits_1_with_the_hint, .init = s_init)
     cr_assert_eq (r.status, 1, "status %d: %s", r.status, r.err);
     snprintf (want, sizeof want,
               "strata: error: no reply from scheduler at %s within 300ms\n"
-              "hint: is strata-scheduler running? set --scheduler or STRATA_SCHEDULER\n", endpoint);
+              "hint: is strata-scheduler running? set --scheduler or STRATA_SCHEDULER\n",
+              endpoint);
     cr_assert_str_eq (r.err, want);
     cr_assert_str_eq (r.out, "");
     cr_assert (took < 5000, "took %llu ms", (unsigned long long) took);
@@ -724,9 +725,10 @@ Test (program, submit_from_flags_sends_the_canonical_spec, .init = s_init)
 {
     fake_t *f = s_fake_start (FAKE_ANSWER);
     run_t r;
-    const char *args[] = { "--scheduler", f->endpoint, "submit", "--json", "--name", "hello", "--cpus", "0.5",
-                           "--memory", "128M", "--env", "LIST=a,b", "--label", "rack=r1", "--",
-                           "echo", "--not-an-option", "hi", NULL };
+    const char *args[] = { "--scheduler", f->endpoint,       "submit",  "--json",   "--name",
+                           "hello",       "--cpus",          "0.5",     "--memory", "128M",
+                           "--env",       "LIST=a,b",        "--label", "rack=r1",  "--",
+                           "echo",        "--not-an-option", "hi",      NULL };
     s_run (&r, args);
     cr_assert_eq (r.status, 0, "status %d: %s", r.status, r.err);
     cr_assert_str_eq (r.out, "{\"id\":42}\n");

@@ -6,13 +6,13 @@
 #include "output.h"
 
 /*  Runs fn into a memory stream and returns what it wrote (caller frees).  */
-#define CAPTURE(text, call)                                   \
-    do {                                                      \
-        size_t cap_len_ = 0;                                  \
-        FILE *out = open_memstream (&(text), &cap_len_);      \
-        cr_assert_not_null (out);                             \
-        cr_assert_eq ((call), 0);                             \
-        fclose (out);                                         \
+#define CAPTURE(text, call)                              \
+    do {                                                 \
+        size_t cap_len_ = 0;                             \
+        FILE *out = open_memstream (&(text), &cap_len_); \
+        cr_assert_not_null (out);                        \
+        cr_assert_eq ((call), 0);                        \
+        fclose (out);                                    \
     } while (0)
 
 Test (table, columns_are_as_wide_as_their_widest_cell)
@@ -26,14 +26,13 @@ Test (table, columns_are_as_wide_as_their_widest_cell)
     cr_assert_eq (st_table_add (t, r1), 0);
     cr_assert_eq (st_table_add (t, r2), 0);
     char *text = st_table_render (t);
-    cr_assert_str_eq (text,
-                      "  ID  NAME   STATE\n"
-                      "   7  hello  RUNNING\n"
-                      "1234  x      PENDING\n");
+    cr_assert_str_eq (text, "  ID  NAME   STATE\n"
+                            "   7  hello  RUNNING\n"
+                            "1234  x      PENDING\n");
     free (text);
     st_table_destroy (&t);
     cr_assert_null (t);
-    st_table_destroy (&t);      /*  NULL-safe  */
+    st_table_destroy (&t); /*  NULL-safe  */
 }
 
 Test (table, no_trailing_blanks_and_null_cells_print_a_dash)
@@ -45,10 +44,9 @@ Test (table, no_trailing_blanks_and_null_cells_print_a_dash)
     st_table_add (t, r1);
     st_table_add (t, r2);
     char *text = st_table_render (t);
-    cr_assert_str_eq (text,
-                      "A          REASON\n"
-                      "long-cell\n"
-                      "b          -\n");
+    cr_assert_str_eq (text, "A          REASON\n"
+                            "long-cell\n"
+                            "b          -\n");
     free (text);
     st_table_destroy (&t);
 }
@@ -56,8 +54,8 @@ Test (table, no_trailing_blanks_and_null_cells_print_a_dash)
 Test (table, headerless_block_and_utf8_width)
 {
     st_table_t *t = st_table_new (2, NULL);
-    const char *r1[] = { "name:", "na\xC3\xAFve" };     /*  "naïve": 5 characters, 6 bytes  */
-    const char *r2[] = { "n\xC3\xA9:", "x" };           /*  "né:": 3 characters  */
+    const char *r1[] = { "name:", "na\xC3\xAFve" }; /*  "naïve": 5 characters, 6 bytes  */
+    const char *r2[] = { "n\xC3\xA9:", "x" };       /*  "né:": 3 characters  */
     st_table_add (t, r1);
     st_table_add (t, r2);
     char *text = st_table_render (t);
@@ -82,7 +80,7 @@ Test (text, fit_cuts_long_text_with_an_ellipsis)
 {
     char buf[256];
     cr_assert_str_eq (st_text_fit ("short", 40, buf, sizeof buf), "short");
-    const char *exact = "0123456789012345678901234567890123456789";   /*  40  */
+    const char *exact = "0123456789012345678901234567890123456789"; /*  40  */
     cr_assert_str_eq (st_text_fit (exact, 40, buf, sizeof buf), exact);
     const char *longer = "waiting for 4 GPUs in pool onprem-gpu: 2 nodes busy, 1 lost";
     st_text_fit (longer, 40, buf, sizeof buf);
@@ -132,7 +130,7 @@ Test (format, byte_sizes)
     cr_assert_str_eq (st_format_mem_mb (1536, b, sizeof b), "1.5G");
     cr_assert_str_eq (st_format_mem_mb (64 * 1024, b, sizeof b), "64G");
     cr_assert_str_eq (st_format_mem_mb (64304, b, sizeof b), "63G");
-    cr_assert_str_eq (st_format_mem_mb (10239, b, sizeof b), "10G");      /*  9.999G rounds, no "10.0G"  */
+    cr_assert_str_eq (st_format_mem_mb (10239, b, sizeof b), "10G"); /*  9.999G rounds, no "10.0G"  */
     cr_assert_str_eq (st_format_mem_mb (2 * 1024 * 1024, b, sizeof b), "2T");
 }
 
@@ -180,9 +178,9 @@ s_job_fixture (s_job_fixture_t *f)
     f->t0.term_signal = 0;
     f->t0.started_unix_ms = 1700000001000ull;
     f->t0.finished_unix_ms = 1700000061000ull;
-    f->tasks[0] = &f->t1;       /*  out of order on purpose: NODE is rank 0's  */
+    f->tasks[0] = &f->t1; /*  out of order on purpose: NODE is rank 0's  */
     f->tasks[1] = &f->t0;
-    f->job.id = 9007199254740993ull;    /*  2^53 + 1: must stay exact  */
+    f->job.id = 9007199254740993ull; /*  2^53 + 1: must stay exact  */
     f->job.name = "train-llama";
     f->job.tenant = "research";
     f->job.queue = "gpu";
@@ -212,11 +210,39 @@ Test (json, job_object_has_the_documented_keys_and_values)
     cr_assert_not_null (o);
 
     static const char *const keys[] = {
-        "id", "name", "tenant", "queue", "kind", "state", "reason", "priority", "attempt", "max_attempts",
-        "exit_code", "ranks", "cpus_per_rank", "mem_per_rank_mb", "gpus_per_rank", "created_unix_ms",
-        "started_unix_ms", "finished_unix_ms", "cancel_requested", "tasks", "spec", "pool", "variant",
-        "est_cost", "est_kwh", "est_co2_g", "cost", "kwh", "co2_g", "preemptions", "placement",
-        "model_version", "registered_version",
+        "id",
+        "name",
+        "tenant",
+        "queue",
+        "kind",
+        "state",
+        "reason",
+        "priority",
+        "attempt",
+        "max_attempts",
+        "exit_code",
+        "ranks",
+        "cpus_per_rank",
+        "mem_per_rank_mb",
+        "gpus_per_rank",
+        "created_unix_ms",
+        "started_unix_ms",
+        "finished_unix_ms",
+        "cancel_requested",
+        "tasks",
+        "spec",
+        "pool",
+        "variant",
+        "est_cost",
+        "est_kwh",
+        "est_co2_g",
+        "cost",
+        "kwh",
+        "co2_g",
+        "preemptions",
+        "placement",
+        "model_version",
+        "registered_version",
     };
     cr_assert_eq (json_object_size (o), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -247,8 +273,8 @@ Test (json, job_object_has_the_documented_keys_and_values)
     cr_assert (json_is_array (tasks));
     cr_assert_eq (json_array_size (tasks), 2);
     json_t *t = json_array_get (tasks, 1);
-    static const char *const tkeys[] = { "index", "attempt", "state", "node", "pid", "exit_code", "signal",
-                                         "started_unix_ms", "finished_unix_ms" };
+    static const char *const tkeys[] = { "index",  "attempt",         "state",           "node", "pid", "exit_code",
+                                         "signal", "started_unix_ms", "finished_unix_ms" };
     cr_assert_eq (json_object_size (t), sizeof tkeys / sizeof tkeys[0]);
     for (size_t i = 0; i < sizeof tkeys / sizeof tkeys[0]; i++)
         cr_assert_not_null (json_object_get (t, tkeys[i]), "missing task key %s", tkeys[i]);
@@ -282,7 +308,8 @@ Test (json, whole_cpus_are_integers_and_missing_spec_is_null)
     res.cpus_milli = 2000;
     job.per_rank = &res;
     job.id = 1;
-    job.name = "bad\xff" "name";        /*  not UTF-8: bytes replaced, never dropped  */
+    job.name = "bad\xff"
+               "name"; /*  not UTF-8: bytes replaced, never dropped  */
     json_t *o = st_output_job_json (&job);
     cr_assert_not_null (o);
     cr_assert (json_is_integer (json_object_get (o, "cpus_per_rank")));
@@ -292,8 +319,8 @@ Test (json, whole_cpus_are_integers_and_missing_spec_is_null)
     cr_assert_str_eq (json_string_value (json_object_get (o, "name")), "bad?name");
     cr_assert (json_is_false (json_object_get (o, "cancel_requested")));
     /*  Not placed yet: the placement keys are there, and null.  */
-    static const char *const nulls[] = { "pool", "variant", "est_cost", "est_kwh", "est_co2_g", "cost", "kwh",
-                                         "co2_g", "placement", "model_version", "registered_version" };
+    static const char *const nulls[] = { "pool", "variant", "est_cost",  "est_kwh",       "est_co2_g",         "cost",
+                                         "kwh",  "co2_g",   "placement", "model_version", "registered_version" };
     for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
         cr_assert (json_is_null (json_object_get (o, nulls[i])), "%s is not null", nulls[i]);
     cr_assert_eq (json_integer_value (json_object_get (o, "preemptions")), 0);
@@ -383,9 +410,10 @@ Test (json, node_object_has_the_documented_keys_and_values)
     s_node_fixture (&n, &cap, &used, l, lp);
     json_t *o = st_output_node_json (&n);
     cr_assert_not_null (o);
-    static const char *const keys[] = { "name", "pool", "state", "cpus", "cpus_used", "mem_mb", "mem_used_mb",
-                                        "gpus", "gpus_used", "gpu_type", "labels", "running_tasks",
-                                        "last_seen_unix_ms", "epoch" };
+    static const char *const keys[] = {
+        "name",      "pool",     "state",  "cpus",          "cpus_used",         "mem_mb", "mem_used_mb", "gpus",
+        "gpus_used", "gpu_type", "labels", "running_tasks", "last_seen_unix_ms", "epoch"
+    };
     cr_assert_eq (json_object_size (o), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         cr_assert_not_null (json_object_get (o, keys[i]), "missing key %s", keys[i]);
@@ -426,11 +454,10 @@ Test (view, job_table_shows_rank0_node_and_cuts_the_reason)
     Strata__JobInfo *jobs[] = { &f.job, &pending };
     char *text = NULL;
     CAPTURE (text, st_output_job_table (out, jobs, 2, 1700000000000ull + 65000));
-    cr_assert_str_eq (text,
-                      "              ID  NAME         TENANT    STATE    RANKS  NODE  AGE    REASON\n"
-                      "9007199254740993  train-llama  research  RUNNING      2  w1    1m05s  "
-                      "placed on w1, w2 (pool onprem-gpu): c...\n"
-                      "               8  p            default   PENDING      1  -     1m10s  waiting\n");
+    cr_assert_str_eq (text, "              ID  NAME         TENANT    STATE    RANKS  NODE  AGE    REASON\n"
+                            "9007199254740993  train-llama  research  RUNNING      2  w1    1m05s  "
+                            "placed on w1, w2 (pool onprem-gpu): c...\n"
+                            "               8  p            default   PENDING      1  -     1m10s  waiting\n");
     free (text);
 }
 
@@ -454,10 +481,10 @@ Test (view, job_detail_block_and_task_table)
     cr_assert_null (strstr (text, "pool:"), "nothing about placement before it: %s", text);
     cr_assert_null (strstr (text, "estimate:"));
     cr_assert_null (strstr (text, "preemptions:"));
-    cr_assert_not_null (strstr (text,
-                                "\nRANK  ATTEMPT  STATE    NODE  PID   EXIT\n"
-                                "1     2        RUNNING  w2    4242  -\n"
-                                "0     2        FAILED   w1    4141  3\n"), "%s", text);
+    cr_assert_not_null (strstr (text, "\nRANK  ATTEMPT  STATE    NODE  PID   EXIT\n"
+                                      "1     2        RUNNING  w2    4242  -\n"
+                                      "0     2        FAILED   w1    4141  3\n"),
+                        "%s", text);
     free (text);
 }
 
@@ -562,11 +589,11 @@ Test (view, pool_table)
     Strata__PoolInfo *pools[] = { &q, &p };
     char *text = NULL;
     CAPTURE (text, st_output_pool_table (out, pools, 2));
-    cr_assert_str_eq (text,
-                      "POOL       SITE    REGION   JURISDICTION  CLEARANCE   $/GPU-H  $/CPU-H  PUE  GCO2/KWH  NODES  GPUS\n"
-                      "edge *     onprem  -        -             public            0        0    1         0    1/1   0/0\n"
-                      "onprem-eu  onprem  eu-west  EU            restricted     1.25     0.02  1.4       250    2/3  6/16\n"
-                      "* not in the cluster file: site onprem, clearance public, no prices (the engine's defaults)\n");
+    cr_assert_str_eq (
+        text, "POOL       SITE    REGION   JURISDICTION  CLEARANCE   $/GPU-H  $/CPU-H  PUE  GCO2/KWH  NODES  GPUS\n"
+              "edge *     onprem  -        -             public            0        0    1         0    1/1   0/0\n"
+              "onprem-eu  onprem  eu-west  EU            restricted     1.25     0.02  1.4       250    2/3  6/16\n"
+              "* not in the cluster file: site onprem, clearance public, no prices (the engine's defaults)\n");
     free (text);
     /*  Without implicit pools there is no note.  */
     CAPTURE (text, st_output_pool_table (out, pools + 1, 1));
@@ -580,10 +607,12 @@ Test (json, pool_object_has_the_documented_keys_and_values)
     s_pool_fixture (&p, &q);
     json_t *o = st_output_pool_json (&p);
     cr_assert_not_null (o);
-    static const char *const keys[] = { "name", "site", "region", "jurisdiction", "clearance", "cost_gpu_hour",
-                                        "cost_cpu_hour", "pue", "carbon_g_per_kwh", "gpu_watts", "cpu_watts",
-                                        "storage_root", "implicit", "nodes", "nodes_up", "gpus", "gpus_free",
-                                        "cpus", "cpus_free", "mem_mb", "mem_free_mb" };
+    static const char *const keys[] = {
+        "name",          "site",   "region",           "jurisdiction", "clearance", "cost_gpu_hour",
+        "cost_cpu_hour", "pue",    "carbon_g_per_kwh", "gpu_watts",    "cpu_watts", "storage_root",
+        "implicit",      "nodes",  "nodes_up",         "gpus",         "gpus_free", "cpus",
+        "cpus_free",     "mem_mb", "mem_free_mb"
+    };
     cr_assert_eq (json_object_size (o), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         cr_assert_not_null (json_object_get (o, keys[i]), "missing key %s", keys[i]);
@@ -608,8 +637,7 @@ Test (json, pool_object_has_the_documented_keys_and_values)
 }
 
 static void
-s_model_fixture (Strata__ModelFamily *f, Strata__ModelFamily **fp, Strata__ModelVariant *v,
-                 Strata__ModelVariant **vp)
+s_model_fixture (Strata__ModelFamily *f, Strata__ModelFamily **fp, Strata__ModelVariant *v, Strata__ModelVariant **vp)
 {
     static char *eu[] = { "EU" }, *cn_sa[] = { "CN", "SA" };
     for (int i = 0; i < 3; i++) {
@@ -643,11 +671,10 @@ Test (view, model_table)
     s_model_fixture (f, fp, v, vp);
     char *text = NULL;
     CAPTURE (text, st_output_model_table (out, fp, 2));
-    cr_assert_str_eq (text,
-                      "FAMILY   VARIANT        JURISDICTIONS\n"
-                      "llama-3  llama-3-eu     EU\n"
-                      "         llama-3-asia   CN,SA\n"
-                      "mistral  mistral-small  -\n");
+    cr_assert_str_eq (text, "FAMILY   VARIANT        JURISDICTIONS\n"
+                            "llama-3  llama-3-eu     EU\n"
+                            "         llama-3-asia   CN,SA\n"
+                            "mistral  mistral-small  -\n");
     free (text);
 }
 
@@ -659,11 +686,11 @@ Test (json, models_are_families_of_variants)
     json_t *a = st_output_models_json (fp, 2);
     cr_assert_not_null (a);
     char *text = json_dumps (a, JSON_COMPACT);
-    cr_assert_str_eq (text,
-                      "[{\"family\":\"llama-3\",\"variants\":[{\"name\":\"llama-3-eu\",\"jurisdictions\":[\"EU\"],"
-                      "\"uri\":\"s3://models/llama-3-eu\"},{\"name\":\"llama-3-asia\",\"jurisdictions\":[\"CN\",\"SA\"],"
-                      "\"uri\":null}]},{\"family\":\"mistral\",\"variants\":[{\"name\":\"mistral-small\","
-                      "\"jurisdictions\":[],\"uri\":null}]}]");
+    cr_assert_str_eq (
+        text, "[{\"family\":\"llama-3\",\"variants\":[{\"name\":\"llama-3-eu\",\"jurisdictions\":[\"EU\"],"
+              "\"uri\":\"s3://models/llama-3-eu\"},{\"name\":\"llama-3-asia\",\"jurisdictions\":[\"CN\",\"SA\"],"
+              "\"uri\":null}]},{\"family\":\"mistral\",\"variants\":[{\"name\":\"mistral-small\","
+              "\"jurisdictions\":[],\"uri\":null}]}]");
     free (text);
     json_decref (a);
 }
@@ -706,11 +733,10 @@ Test (view, model_versions_table)
     s_version_fixture (v, vp);
     char *text = NULL;
     CAPTURE (text, st_output_model_versions_table (out, vp, 3));
-    cr_assert_str_eq (text,
-                      "MODEL      VERSION  JOB  TENANT  POOL   CLASSIFICATION  RESIDENCY  CHECKPOINT\n"
-                      "acme-twin        1   40  acme    vault  restricted      EU         /srv/ckpt/job-40\n"
-                      "acme-twin        2   41  acme    vault  restricted      EU         /srv/ckpt/job-40\n"
-                      "other            1   42  acme    vault  public          any        -\n");
+    cr_assert_str_eq (text, "MODEL      VERSION  JOB  TENANT  POOL   CLASSIFICATION  RESIDENCY  CHECKPOINT\n"
+                            "acme-twin        1   40  acme    vault  restricted      EU         /srv/ckpt/job-40\n"
+                            "acme-twin        2   41  acme    vault  restricted      EU         /srv/ckpt/job-40\n"
+                            "other            1   42  acme    vault  public          any        -\n");
     free (text);
 }
 
@@ -722,11 +748,10 @@ Test (json, model_versions_are_fine_tuned_models)
     cr_assert_not_null (a);
     cr_assert_eq (json_array_size (a), 2, "one object per model, its versions inside");
     char *text = json_dumps (json_array_get (a, 1), JSON_COMPACT | JSON_SORT_KEYS);
-    cr_assert_str_eq (text,
-                      "{\"family\":\"other\",\"fine_tuned\":true,\"tenant\":\"acme\",\"variants\":[],"
-                      "\"versions\":[{\"base_variant\":null,\"checkpoint\":null,\"classification\":\"public\","
-                      "\"created_unix_ms\":1700000000000,\"job\":42,\"jurisdiction\":null,\"name\":\"other\","
-                      "\"pool\":\"vault\",\"residency\":[],\"tenant\":\"acme\",\"version\":1}]}");
+    cr_assert_str_eq (text, "{\"family\":\"other\",\"fine_tuned\":true,\"tenant\":\"acme\",\"variants\":[],"
+                            "\"versions\":[{\"base_variant\":null,\"checkpoint\":null,\"classification\":\"public\","
+                            "\"created_unix_ms\":1700000000000,\"job\":42,\"jurisdiction\":null,\"name\":\"other\","
+                            "\"pool\":\"vault\",\"residency\":[],\"tenant\":\"acme\",\"version\":1}]}");
     free (text);
     json_t *first = json_array_get (a, 0);
     cr_assert_str_eq (json_string_value (json_object_get (first, "family")), "acme-twin");
@@ -745,7 +770,7 @@ Test (view, job_detail_shows_dependencies_and_models)
 {
     s_job_fixture_t f;
     s_job_fixture (&f);
-    s_place_fixture (&f.job);     /*  "model variant:" sets the width of the keys  */
+    s_place_fixture (&f.job); /*  "model variant:" sets the width of the keys  */
     f.job.spec_json = "{\"command\":[\"x\"],\"depends_on\":[12,7],\"output_model\":\"acme-twin\"}";
     f.job.model_version = "base-twin:3";
     f.job.registered_version = "acme-twin:2";

@@ -26,23 +26,23 @@ typedef struct {
     st_kv_t tags;
 } cfg_t;
 
-static const st_opt_t opts [] = {
-    {"config", 'c', ST_OPT_PATH, offsetof (cfg_t, config), 0, 0, "FILE", "read options from FILE", NULL},
-    {"scheduler", 's', ST_OPT_STRING, offsetof (cfg_t, scheduler), 0, 0, "ENDPOINT", "scheduler endpoint",
-     "tcp://127.0.0.1:7700"},
-    {"node", 0, ST_OPT_STRING, offsetof (cfg_t, node), 0, 0, "NAME", "node name", NULL},
-    {"gpus", 'g', ST_OPT_INT, offsetof (cfg_t, gpus), 0, 64, "N", "GPUs to offer", NULL},
-    {"priority", 0, ST_OPT_INT, offsetof (cfg_t, priority), 0, 0, "P", "priority", NULL},
-    {"verbose", 'v', ST_OPT_BOOL, offsetof (cfg_t, verbose), 0, 0, NULL, "say more", NULL},
-    {"color", 0, ST_OPT_BOOL, offsetof (cfg_t, color), 0, 0, NULL, "colour output", NULL},
-    {"heartbeat-interval", 0, ST_OPT_DURATION_MS, offsetof (cfg_t, heartbeat_ms), 100, 60000, "DUR",
-     "time between heartbeats", NULL},
-    {"memory", 'm', ST_OPT_MEM_MB, offsetof (cfg_t, memory_mb), 1, 16ll * 1024 * 1024, "SIZE", "memory to offer",
-     NULL},
-    {"cpus", 0, ST_OPT_CPUS_MILLI, offsetof (cfg_t, cpus_milli), 1, 1024000, "N", "cpus to offer", NULL},
-    {"label", 'l', ST_OPT_KV, offsetof (cfg_t, labels), 0, 0, "K=V", "node label (repeatable)", NULL, "labels"},
-    {"tag", 't', ST_OPT_STRINGS, offsetof (cfg_t, tags), 0, 0, "TAG", "tag (repeatable)", NULL},
-    {NULL},
+static const st_opt_t opts[] = {
+    { "config", 'c', ST_OPT_PATH, offsetof (cfg_t, config), 0, 0, "FILE", "read options from FILE", NULL },
+    { "scheduler", 's', ST_OPT_STRING, offsetof (cfg_t, scheduler), 0, 0, "ENDPOINT", "scheduler endpoint",
+      "tcp://127.0.0.1:7700" },
+    { "node", 0, ST_OPT_STRING, offsetof (cfg_t, node), 0, 0, "NAME", "node name", NULL },
+    { "gpus", 'g', ST_OPT_INT, offsetof (cfg_t, gpus), 0, 64, "N", "GPUs to offer", NULL },
+    { "priority", 0, ST_OPT_INT, offsetof (cfg_t, priority), 0, 0, "P", "priority", NULL },
+    { "verbose", 'v', ST_OPT_BOOL, offsetof (cfg_t, verbose), 0, 0, NULL, "say more", NULL },
+    { "color", 0, ST_OPT_BOOL, offsetof (cfg_t, color), 0, 0, NULL, "colour output", NULL },
+    { "heartbeat-interval", 0, ST_OPT_DURATION_MS, offsetof (cfg_t, heartbeat_ms), 100, 60000, "DUR",
+      "time between heartbeats", NULL },
+    { "memory", 'm', ST_OPT_MEM_MB, offsetof (cfg_t, memory_mb), 1, 16ll * 1024 * 1024, "SIZE", "memory to offer",
+      NULL },
+    { "cpus", 0, ST_OPT_CPUS_MILLI, offsetof (cfg_t, cpus_milli), 1, 1024000, "N", "cpus to offer", NULL },
+    { "label", 'l', ST_OPT_KV, offsetof (cfg_t, labels), 0, 0, "K=V", "node label (repeatable)", NULL, "labels" },
+    { "tag", 't', ST_OPT_STRINGS, offsetof (cfg_t, tags), 0, 0, "TAG", "tag (repeatable)", NULL },
+    { NULL },
 };
 
 static void
@@ -60,14 +60,14 @@ cfg_init (cfg_t *cfg)
 static st_rc_t
 run (cfg_t *cfg, char ***positional, int *npositional, st_error_t *err, ...)
 {
-    char *argv [64] = {"prog"};
+    char *argv[64] = { "prog" };
     int argc = 1;
     va_list ap;
     /*  The parser owns string and list fields; release a previous run's before reusing cfg.  */
     st_config_free (opts, cfg);
     va_start (ap, err);
     for (char *a; (a = va_arg (ap, char *)) != NULL;)
-        argv [argc++] = a;
+        argv[argc++] = a;
     va_end (ap);
     return st_config_parse (opts, cfg, argc, argv, "prog [options]", "Does things.", positional, npositional, err);
 }
@@ -91,7 +91,7 @@ Test (config, defaults_stay_when_nothing_is_given)
     cfg_t cfg;
     cfg_init (&cfg);
     st_error_t err;
-    cr_assert_eq (st_config_parse (opts, &cfg, 1, (char *[]) {"prog", NULL}, "u", "d", NULL, NULL, &err), ST_OK);
+    cr_assert_eq (st_config_parse (opts, &cfg, 1, (char *[]) { "prog", NULL }, "u", "d", NULL, NULL, &err), ST_OK);
     cr_assert_str_eq (cfg.scheduler, "tcp://127.0.0.1:7700");
     cr_assert_null (cfg.node);
     cr_assert_null (cfg.config);
@@ -159,36 +159,38 @@ Test (config, booleans)
 
 Test (config, bounds_and_bad_values_name_the_option)
 {
-    static const struct { const char *flag, *value, *msg; } cases [] = {
-        {"--gpus", "65", "--gpus: must be an integer between 0 and 64, got \"65\""},
-        {"--gpus", "-1", "--gpus: must be an integer between 0 and 64, got \"-1\""},
-        {"--gpus", "two", "--gpus: must be an integer between 0 and 64, got \"two\""},
-        {"--gpus", "", "--gpus: must be an integer between 0 and 64, got \"\""},
-        {"--gpus", "1x", "--gpus: must be an integer between 0 and 64, got \"1x\""},
-        {"--priority", "abc", "--priority: must be an integer, got \"abc\""},
-        {"--priority", "99999999999999999999", "--priority: must be an integer, got \"99999999999999999999\""},
-        {"--heartbeat-interval", "abc", "--heartbeat-interval: invalid duration \"abc\" (examples: 500ms, 2s, 1m)"},
-        {"--heartbeat-interval", "50ms", "--heartbeat-interval: must be between 100ms and 1m, got \"50ms\""},
-        {"--heartbeat-interval", "2m", "--heartbeat-interval: must be between 100ms and 1m, got \"2m\""},
-        {"--memory", "lots", "--memory: invalid size \"lots\" (examples: 512M, 4G, 1T)"},
-        {"--memory", "0", "--memory: must be between 1M and 16T, got \"0\""},
-        {"--memory", "17T", "--memory: must be between 1M and 16T, got \"17T\""},
-        {"--cpus", "0.0005", "--cpus: at most 3 decimal places (thousandths of a cpu), got \"0.0005\""},
-        {"--cpus", "many", "--cpus: invalid cpu count \"many\" (examples: 2, 0.5)"},
-        {"--cpus", "0", "--cpus: must be between 0.001 and 1024, got \"0\""},
-        {"--cpus", "1025", "--cpus: must be between 0.001 and 1024, got \"1025\""},
-        {"--label", "novalue", "--label: expected KEY=VALUE, got \"novalue\""},
-        {"--label", "=v", "--label: expected KEY=VALUE, got \"=v\""},
-        {"--config", "", "--config: must be a path, got \"\""},
+    static const struct {
+        const char *flag, *value, *msg;
+    } cases[] = {
+        { "--gpus", "65", "--gpus: must be an integer between 0 and 64, got \"65\"" },
+        { "--gpus", "-1", "--gpus: must be an integer between 0 and 64, got \"-1\"" },
+        { "--gpus", "two", "--gpus: must be an integer between 0 and 64, got \"two\"" },
+        { "--gpus", "", "--gpus: must be an integer between 0 and 64, got \"\"" },
+        { "--gpus", "1x", "--gpus: must be an integer between 0 and 64, got \"1x\"" },
+        { "--priority", "abc", "--priority: must be an integer, got \"abc\"" },
+        { "--priority", "99999999999999999999", "--priority: must be an integer, got \"99999999999999999999\"" },
+        { "--heartbeat-interval", "abc", "--heartbeat-interval: invalid duration \"abc\" (examples: 500ms, 2s, 1m)" },
+        { "--heartbeat-interval", "50ms", "--heartbeat-interval: must be between 100ms and 1m, got \"50ms\"" },
+        { "--heartbeat-interval", "2m", "--heartbeat-interval: must be between 100ms and 1m, got \"2m\"" },
+        { "--memory", "lots", "--memory: invalid size \"lots\" (examples: 512M, 4G, 1T)" },
+        { "--memory", "0", "--memory: must be between 1M and 16T, got \"0\"" },
+        { "--memory", "17T", "--memory: must be between 1M and 16T, got \"17T\"" },
+        { "--cpus", "0.0005", "--cpus: at most 3 decimal places (thousandths of a cpu), got \"0.0005\"" },
+        { "--cpus", "many", "--cpus: invalid cpu count \"many\" (examples: 2, 0.5)" },
+        { "--cpus", "0", "--cpus: must be between 0.001 and 1024, got \"0\"" },
+        { "--cpus", "1025", "--cpus: must be between 0.001 and 1024, got \"1025\"" },
+        { "--label", "novalue", "--label: expected KEY=VALUE, got \"novalue\"" },
+        { "--label", "=v", "--label: expected KEY=VALUE, got \"=v\"" },
+        { "--config", "", "--config: must be a path, got \"\"" },
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cfg_t cfg;
         cfg_init (&cfg);
         st_error_t err;
-        st_rc_t rc = RUN (&cfg, &err, (char *) cases [i].flag, (char *) cases [i].value);
-        cr_assert_eq (rc, ST_EINVAL, "%s %s accepted", cases [i].flag, cases [i].value);
-        cr_assert_str_eq (err.msg, cases [i].msg);
-        cr_assert_str_eq (err.field, cases [i].flag + 2);
+        st_rc_t rc = RUN (&cfg, &err, (char *) cases[i].flag, (char *) cases[i].value);
+        cr_assert_eq (rc, ST_EINVAL, "%s %s accepted", cases[i].flag, cases[i].value);
+        cr_assert_str_eq (err.msg, cases[i].msg);
+        cr_assert_str_eq (err.field, cases[i].flag + 2);
         st_config_free (opts, &cfg);
     }
 }
@@ -238,8 +240,8 @@ Test (config, kv_repeat_and_lists)
     cfg_t cfg;
     cfg_init (&cfg);
     st_error_t err;
-    st_rc_t rc = RUN (&cfg, &err, "--label", "rack=r1", "-l", "zone=a,gpu=h100", "--label=rack=r2",
-                      "--label", "PATH=/a,/b,x=1", "--label", "empty=", "-t", "one", "--tag", "two", "--tag=a,b");
+    st_rc_t rc = RUN (&cfg, &err, "--label", "rack=r1", "-l", "zone=a,gpu=h100", "--label=rack=r2", "--label",
+                      "PATH=/a,/b,x=1", "--label", "empty=", "-t", "one", "--tag", "two", "--tag=a,b");
     cr_assert_eq (rc, ST_OK, "%s", err.msg);
     cr_assert_eq (cfg.labels.n, 6);
     cr_assert_str_eq (st_kv_get (&cfg.labels, "rack"), "r2");
@@ -249,10 +251,10 @@ Test (config, kv_repeat_and_lists)
     cr_assert_str_eq (st_kv_get (&cfg.labels, "x"), "1");
     cr_assert_str_eq (st_kv_get (&cfg.labels, "empty"), "");
     cr_assert_eq (cfg.tags.n, 3);
-    cr_assert_str_eq (cfg.tags.keys [0], "one");
-    cr_assert_str_eq (cfg.tags.keys [1], "two");
-    cr_assert_str_eq (cfg.tags.keys [2], "a,b");
-    cr_assert_null (cfg.tags.vals [0]);
+    cr_assert_str_eq (cfg.tags.keys[0], "one");
+    cr_assert_str_eq (cfg.tags.keys[1], "two");
+    cr_assert_str_eq (cfg.tags.keys[2], "a,b");
+    cr_assert_null (cfg.tags.vals[0]);
     st_config_free (opts, &cfg);
     cr_assert_eq (cfg.labels.n, 0);
     cr_assert_eq (cfg.tags.n, 0);
@@ -265,21 +267,22 @@ Test (config, positional_arguments_and_double_dash)
     st_error_t err;
     char **pos = NULL;
     int npos = -1;
-    st_rc_t rc = run (&cfg, &pos, &npos, &err, "a", "--gpus", "1", "b", "-", "--", "--gpus", "9", "-v", (char *) NULL);
+    st_rc_t rc =
+        run (&cfg, &pos, &npos, &err, "a", "--gpus", "1", "b", "-", "--", "--gpus", "9", "-v", (char *) NULL);
     cr_assert_eq (rc, ST_OK, "%s", err.msg);
     cr_assert_eq (cfg.gpus, 1);
     cr_assert_eq (cfg.verbose, 0);
     cr_assert_eq (npos, 6);
-    const char *expected [] = {"a", "b", "-", "--gpus", "9", "-v"};
+    const char *expected[] = { "a", "b", "-", "--gpus", "9", "-v" };
     for (int i = 0; i < 6; i++)
-        cr_assert_str_eq (pos [i], expected [i]);
-    cr_assert_null (pos [6]);
+        cr_assert_str_eq (pos[i], expected[i]);
+    cr_assert_null (pos[6]);
     free (pos);
     /*  A second "--" after the first is an ordinary argument.  */
     rc = run (&cfg, &pos, &npos, &err, "--", "--", (char *) NULL);
     cr_assert_eq (rc, ST_OK);
     cr_assert_eq (npos, 1);
-    cr_assert_str_eq (pos [0], "--");
+    cr_assert_str_eq (pos[0], "--");
     free (pos);
     rc = run (&cfg, &pos, &npos, &err, (char *) NULL);
     cr_assert_eq (rc, ST_OK);
@@ -370,10 +373,10 @@ Test (config, help_after_double_dash_is_positional)
 
 Test (config, usage_without_a_config_struct, .init = cr_redirect_stdout)
 {
-    static const st_opt_t small [] = {
-        {"database", 'd', ST_OPT_STRING, 0, 0, 0, "DSN", "PostgreSQL connection", "dbname=strata"},
-        {"kill-grace", 0, ST_OPT_DURATION_MS, 0, 0, 0, NULL, "grace before SIGKILL", NULL},
-        {NULL},
+    static const st_opt_t small[] = {
+        { "database", 'd', ST_OPT_STRING, 0, 0, 0, "DSN", "PostgreSQL connection", "dbname=strata" },
+        { "kill-grace", 0, ST_OPT_DURATION_MS, 0, 0, 0, NULL, "grace before SIGKILL", NULL },
+        { NULL },
     };
     st_config_usage (stdout, "strata-scheduler [options]", NULL, small);
     fflush (stdout);
@@ -387,18 +390,17 @@ Test (config, usage_without_a_config_struct, .init = cr_redirect_stdout)
 
 Test (config, file_applies_and_flags_override)
 {
-    char *path = temp_file (".yaml",
-                            "# worker config\n"
-                            "scheduler: tcp://file:7700\n"
-                            "node: from-file\n"
-                            "gpus: 8\n"
-                            "heartbeat_interval: 2s\n"
-                            "memory: 4G\n"
-                            "cpus: 2.5\n"
-                            "verbose: true\n"
-                            "color: false\n"
-                            "label: {rack: r1, zone: a}\n"
-                            "tag: [x, y]\n");
+    char *path = temp_file (".yaml", "# worker config\n"
+                                     "scheduler: tcp://file:7700\n"
+                                     "node: from-file\n"
+                                     "gpus: 8\n"
+                                     "heartbeat_interval: 2s\n"
+                                     "memory: 4G\n"
+                                     "cpus: 2.5\n"
+                                     "verbose: true\n"
+                                     "color: false\n"
+                                     "label: {rack: r1, zone: a}\n"
+                                     "tag: [x, y]\n");
     cfg_t cfg;
     cfg_init (&cfg);
     st_error_t err;
@@ -416,7 +418,7 @@ Test (config, file_applies_and_flags_override)
     cr_assert_str_eq (st_kv_get (&cfg.labels, "rack"), "r9");
     cr_assert_str_eq (st_kv_get (&cfg.labels, "zone"), "a");
     cr_assert_eq (cfg.tags.n, 1, "a list given by flags replaces the file's");
-    cr_assert_str_eq (cfg.tags.keys [0], "z");
+    cr_assert_str_eq (cfg.tags.keys[0], "z");
     st_config_free (opts, &cfg);
     unlink (path);
     free (path);
@@ -462,7 +464,10 @@ Test (config, json_file_and_short_config_flag)
     cr_assert_eq (cfg.tags.n, 1);
     st_config_free (opts, &cfg);
     cfg_init (&cfg);
-    cr_assert_eq (RUN (&cfg, &err, "--config=" "/nonexistent/x.yaml"), ST_EIO);
+    cr_assert_eq (RUN (&cfg, &err,
+                       "--config="
+                       "/nonexistent/x.yaml"),
+                  ST_EIO);
     cr_assert_str_eq (err.msg, "/nonexistent/x.yaml: cannot open: No such file or directory");
     st_config_free (opts, &cfg);
     unlink (path);
@@ -471,33 +476,35 @@ Test (config, json_file_and_short_config_flag)
 
 Test (config, file_errors_name_the_file_and_key)
 {
-    static const struct { const char *content, *msg; } cases [] = {
-        {"foo: 1\n", "unknown key \"foo\""},
-        {"help: true\n", "unknown key \"help\""},
-        {"config: /etc/x.yaml\n", "key \"config\" is not allowed in a config file"},
-        {"gpus: 99\n", "gpus: must be an integer between 0 and 64, got \"99\""},
-        {"gpus: [1]\n", "gpus: must be a single value, got a list"},
-        {"verbose: 5\n", "verbose: must be true or false, got a number"},
-        {"verbose: perhaps\n", "verbose: must be true or false, got \"perhaps\""},
-        {"heartbeat-interval: abc\n", "heartbeat-interval: invalid duration \"abc\" (examples: 500ms, 2s, 1m)"},
-        {"label: {a: [1]}\n", "label.a: must be a single value"},
-        {"label: 5\n", "label: expected KEY=VALUE, got \"5\""},
-        {"tag: {a: 1}\n", "tag: must be a list, got a mapping"},
-        {"node: {a: 1}\n", "node: must be a single value, got a mapping"},
-        {"gpus: 1\ngpus: 2\n", "line 2, column 1: duplicate key \"gpus\""},
-        {"heartbeat-interval: 1s\nheartbeat_interval: 2s\n",
-         "keys \"heartbeat-interval\" and \"heartbeat_interval\" name the same option"},
-        {"- a\n- b\n", "must be a mapping of option names to values"},
-        {"a: [\n", "line "},
+    static const struct {
+        const char *content, *msg;
+    } cases[] = {
+        { "foo: 1\n", "unknown key \"foo\"" },
+        { "help: true\n", "unknown key \"help\"" },
+        { "config: /etc/x.yaml\n", "key \"config\" is not allowed in a config file" },
+        { "gpus: 99\n", "gpus: must be an integer between 0 and 64, got \"99\"" },
+        { "gpus: [1]\n", "gpus: must be a single value, got a list" },
+        { "verbose: 5\n", "verbose: must be true or false, got a number" },
+        { "verbose: perhaps\n", "verbose: must be true or false, got \"perhaps\"" },
+        { "heartbeat-interval: abc\n", "heartbeat-interval: invalid duration \"abc\" (examples: 500ms, 2s, 1m)" },
+        { "label: {a: [1]}\n", "label.a: must be a single value" },
+        { "label: 5\n", "label: expected KEY=VALUE, got \"5\"" },
+        { "tag: {a: 1}\n", "tag: must be a list, got a mapping" },
+        { "node: {a: 1}\n", "node: must be a single value, got a mapping" },
+        { "gpus: 1\ngpus: 2\n", "line 2, column 1: duplicate key \"gpus\"" },
+        { "heartbeat-interval: 1s\nheartbeat_interval: 2s\n",
+          "keys \"heartbeat-interval\" and \"heartbeat_interval\" name the same option" },
+        { "- a\n- b\n", "must be a mapping of option names to values" },
+        { "a: [\n", "line " },
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
-        char *path = temp_file (".yaml", cases [i].content);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *path = temp_file (".yaml", cases[i].content);
         cfg_t cfg;
         cfg_init (&cfg);
         st_error_t err;
-        cr_assert_neq (RUN (&cfg, &err, "--config", path), ST_OK, "accepted <<%s>>", cases [i].content);
-        char expected [512];
-        snprintf (expected, sizeof expected, "%s: %s", path, cases [i].msg);
+        cr_assert_neq (RUN (&cfg, &err, "--config", path), ST_OK, "accepted <<%s>>", cases[i].content);
+        char expected[512];
+        snprintf (expected, sizeof expected, "%s: %s", path, cases[i].msg);
         cr_assert (strncmp (err.msg, expected, strlen (expected)) == 0, "got <<%s>>, expected <<%s>>", err.msg,
                    expected);
         st_config_free (opts, &cfg);
@@ -549,14 +556,14 @@ typedef struct {
 Test (config, default_config_file_is_optional)
 {
     char *path = temp_file (".yaml", "node: from-default-file\n");
-    st_opt_t table [] = {
-        {"config", 'c', ST_OPT_PATH, offsetof (small_cfg_t, config), 0, 0, "FILE", "config", path},
-        {"node", 0, ST_OPT_STRING, offsetof (small_cfg_t, node), 0, 0, "NAME", "node", "default-node"},
-        {NULL},
+    st_opt_t table[] = {
+        { "config", 'c', ST_OPT_PATH, offsetof (small_cfg_t, config), 0, 0, "FILE", "config", path },
+        { "node", 0, ST_OPT_STRING, offsetof (small_cfg_t, node), 0, 0, "NAME", "node", "default-node" },
+        { NULL },
     };
-    small_cfg_t cfg = {0};
+    small_cfg_t cfg = { 0 };
     st_error_t err;
-    char *argv [] = {"prog", NULL};
+    char *argv[] = { "prog", NULL };
     cr_assert_eq (st_config_parse (table, &cfg, 1, argv, "u", NULL, NULL, NULL, &err), ST_OK, "%s", err.msg);
     cr_assert_str_eq (cfg.node, "from-default-file");
     st_config_free (table, &cfg);
@@ -586,7 +593,7 @@ Test (config, head_stops_at_the_command_word)
     cfg_init (&cfg);
     st_error_t err;
     int next = -1;
-    char *a1 [] = {"prog", "-s", "tcp://x:1", "--gpus=4", "-v", "run", "--gpus", "9", "extra", NULL};
+    char *a1[] = { "prog", "-s", "tcp://x:1", "--gpus=4", "-v", "run", "--gpus", "9", "extra", NULL };
     cr_assert_eq (st_config_parse_head (opts, &cfg, 9, a1, "u", NULL, &next, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (next, 5, "the command word");
     cr_assert_str_eq (cfg.scheduler, "tcp://x:1");
@@ -596,7 +603,7 @@ Test (config, head_stops_at_the_command_word)
 
     /*  A value that looks like a word is still the option's value.  */
     cfg_init (&cfg);
-    char *a2 [] = {"prog", "--node", "run", "go", NULL};
+    char *a2[] = { "prog", "--node", "run", "go", NULL };
     cr_assert_eq (st_config_parse_head (opts, &cfg, 4, a2, "u", NULL, &next, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (next, 3);
     cr_assert_str_eq (cfg.node, "run");
@@ -604,19 +611,19 @@ Test (config, head_stops_at_the_command_word)
 
     /*  "--" ends the options; nothing after the options: argc.  */
     cfg_init (&cfg);
-    char *a3 [] = {"prog", "-v", "--", "-x", NULL};
+    char *a3[] = { "prog", "-v", "--", "-x", NULL };
     cr_assert_eq (st_config_parse_head (opts, &cfg, 4, a3, "u", NULL, &next, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (next, 3);
     st_config_free (opts, &cfg);
     cfg_init (&cfg);
-    char *a4 [] = {"prog", "-v", NULL};
+    char *a4[] = { "prog", "-v", NULL };
     cr_assert_eq (st_config_parse_head (opts, &cfg, 2, a4, "u", NULL, &next, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (next, 2);
     st_config_free (opts, &cfg);
 
     /*  An unknown option before the command word is an error, as with st_config_parse.  */
     cfg_init (&cfg);
-    char *a5 [] = {"prog", "--bogus", "run", NULL};
+    char *a5[] = { "prog", "--bogus", "run", NULL };
     cr_assert_eq (st_config_parse_head (opts, &cfg, 3, a5, "u", NULL, &next, &err), ST_EINVAL);
     cr_assert_not_null (strstr (err.msg, "--bogus"), "%s", err.msg);
     st_config_free (opts, &cfg);

@@ -186,7 +186,7 @@ Test (doc, anchors_and_aliases_are_resolved)
 Test (doc, alias_expansion_is_bounded)
 {
     /*  The "billion laughs": each level multiplies by ten.  */
-    char text [2048];
+    char text[2048];
     size_t used = (size_t) snprintf (text, sizeof text, "a: &a [x, x, x, x, x, x, x, x, x, x]\n");
     for (char c = 'b'; c <= 'j'; c++) {
         used += (size_t) snprintf (text + used, sizeof text - used, "%c: &%c [", c, c);
@@ -207,7 +207,7 @@ nested (const char *prefix, int depth)
     memcpy (text, prefix, plen);
     memset (text + plen, '[', (size_t) depth);
     memset (text + plen + depth, ']', (size_t) depth);
-    text [plen + 2 * (size_t) depth] = '\0';
+    text[plen + 2 * (size_t) depth] = '\0';
     return text;
 }
 
@@ -239,7 +239,7 @@ Test (doc, size_limit)
     char *text = malloc (len + 2);
     memset (text, '#', len + 1);
     memcpy (text, "a: 1\n", 5);
-    text [len + 1] = '\0';
+    text[len + 1] = '\0';
     st_error_t err;
     json_t *root = st_doc_parse (text, len, &err);
     cr_assert_not_null (root, "exactly the limit must parse: %s", err.msg);
@@ -261,23 +261,36 @@ Test (doc, binary_input_is_refused)
     cr_assert_str_eq (err.msg, "line 2, column 4: invalid UTF-8 byte 0xff (is this a binary file?)");
     err = parse_fail ("a: \x01\n");
     cr_assert_str_eq (err.msg, "line 1, column 4: control character 0x01 in input");
-    parse_fail ("a: \xc0\xaf\n");          /*  overlong encoding  */
-    parse_fail ("a: \xed\xa0\x80\n");      /*  UTF-16 surrogate  */
-    parse_fail ("a: \xe2\x82\n");          /*  truncated sequence  */
+    parse_fail ("a: \xc0\xaf\n");     /*  overlong encoding  */
+    parse_fail ("a: \xed\xa0\x80\n"); /*  UTF-16 surrogate  */
+    parse_fail ("a: \xe2\x82\n");     /*  truncated sequence  */
     assert_tree ("a: h\xc3\xa9llo \xe2\x82\xac\n", "{\"a\":\"h\\u00e9llo \\u20ac\"}");
 }
 
 Test (doc, garbage_is_refused)
 {
-    static const char *const garbage [] = {
-        "{", "}", "[", "]]", "a: [1, 2", "a: {b: 1", "- a\nb: c\n", ": :\n  - ]\n", "\"abc", "a: 'x\n",
-        "{\"a\" 1}", "key: value\n\tbad: tab\n", "a: &x\n  *x\n", "@foo", "`cmd`",
+    static const char *const garbage[] = {
+        "{",
+        "}",
+        "[",
+        "]]",
+        "a: [1, 2",
+        "a: {b: 1",
+        "- a\nb: c\n",
+        ": :\n  - ]\n",
+        "\"abc",
+        "a: 'x\n",
+        "{\"a\" 1}",
+        "key: value\n\tbad: tab\n",
+        "a: &x\n  *x\n",
+        "@foo",
+        "`cmd`",
     };
-    for (size_t i = 0; i < sizeof garbage / sizeof garbage [0]; i++) {
+    for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
         st_error_t err;
-        json_t *root = parse (garbage [i], &err);
-        cr_assert_null (root, "accepted garbage <<%s>>", garbage [i]);
-        cr_assert (strncmp (err.msg, "line ", 5) == 0, "no position for <<%s>>: %s", garbage [i], err.msg);
+        json_t *root = parse (garbage[i], &err);
+        cr_assert_null (root, "accepted garbage <<%s>>", garbage[i]);
+        cr_assert (strncmp (err.msg, "line ", 5) == 0, "no position for <<%s>>: %s", garbage[i], err.msg);
     }
 }
 
@@ -298,7 +311,9 @@ Test (doc, empty_input_is_a_null_document)
 Test (doc, byte_order_mark_is_ignored)
 {
     assert_tree ("\xef\xbb\xbf{\"a\": 1}", "{\"a\":1}");
-    assert_tree ("\xef\xbb\xbf" "a: 1\n", "{\"a\":1}");
+    assert_tree ("\xef\xbb\xbf"
+                 "a: 1\n",
+                 "{\"a\":1}");
 }
 
 Test (doc, load_reads_a_file)

@@ -41,7 +41,7 @@ Test (backfill, a_long_job_does_not_delay_the_reservation)
     fx_t *fx = s_setup (&r, &h);
     sp_job_t *l = fx_job (fx, 1, 2);
     l->time_limit_s = 7200;
-    sp_job_t *u = fx_job (fx, 1, 2);   /*  no time limit: cannot promise to end  */
+    sp_job_t *u = fx_job (fx, 1, 2); /*  no time limit: cannot promise to end  */
     fx_cycle (fx, SP_POLICY_BACKFILL);
     cr_assert (!l->running);
     cr_assert (!u->running);
@@ -56,9 +56,9 @@ Test (backfill, extra_room_beyond_the_reservation_is_used)
     sp_job_t *r = fx_job (fx, 1, 4);
     r->time_limit_s = 3600;
     fx_cycle (fx, SP_POLICY_BACKFILL);
-    sp_job_t *h = fx_job (fx, 1, 6);   /*  at T: 4 free + 4 back = 8, 6 needed: 2 extra  */
-    sp_job_t *u = fx_job (fx, 1, 2);   /*  no time limit, but fits in the extra  */
-    sp_job_t *v = fx_job (fx, 1, 1);   /*  nothing extra left  */
+    sp_job_t *h = fx_job (fx, 1, 6); /*  at T: 4 free + 4 back = 8, 6 needed: 2 extra  */
+    sp_job_t *u = fx_job (fx, 1, 2); /*  no time limit, but fits in the extra  */
+    sp_job_t *v = fx_job (fx, 1, 1); /*  nothing extra left  */
     fx_cycle (fx, SP_POLICY_BACKFILL);
     cr_assert (!h->running);
     cr_assert (u->running);
@@ -74,13 +74,13 @@ Test (backfill, a_job_without_time_limit_may_use_other_nodes)
     sp_job_t *r = fx_job (fx, 1, 6);
     r->time_limit_s = 3600;
     fx_cycle (fx, SP_POLICY_BACKFILL);
-    cr_assert_str_eq (fx_placement (fx, r)->nodes [0]->name, "n1");
+    cr_assert_str_eq (fx_placement (fx, r)->nodes[0]->name, "n1");
     sp_job_t *h = fx_job (fx, 1, 8);
     sp_job_t *u = fx_job (fx, 1, 2);
     fx_cycle (fx, SP_POLICY_BACKFILL);
     cr_assert (!h->running);
     cr_assert (u->running);
-    cr_assert_str_eq (fx_placement (fx, u)->nodes [0]->name, "n2", "the reserved node is left alone");
+    cr_assert_str_eq (fx_placement (fx, u)->nodes[0]->name, "n2", "the reserved node is left alone");
     fx_free (fx);
 }
 
@@ -106,8 +106,8 @@ Test (backfill, the_head_job_does_not_starve)
     fx->now = t0 + 3600;
     fx_end (fx, r, 0);
     for (size_t i = 0; i < fx->njobs; i++)
-        if (fx->jobs [i].running && &fx->jobs [i] != h && fx->now >= fx->jobs [i].start_s + 900)
-            fx_end (fx, &fx->jobs [i], 0);
+        if (fx->jobs[i].running && &fx->jobs[i] != h && fx->now >= fx->jobs[i].start_s + 900)
+            fx_end (fx, &fx->jobs[i], 0);
     sp_job_t *late = fx_job (fx, 1, 1);
     late->time_limit_s = 60;
     fx_cycle (fx, SP_POLICY_BACKFILL);

@@ -22,7 +22,7 @@ s_refused (const char *yaml, const char *field, const char *words)
 
 Test (cluster, example_file_loads)
 {
-    char path [512];
+    char path[512];
     const char *src = getenv ("STRATA_SOURCE_DIR");
     snprintf (path, sizeof path, "%s/examples/cluster.yaml", src ? src : ".");
     st_error_t err;
@@ -31,12 +31,12 @@ Test (cluster, example_file_loads)
     cr_assert_eq (c->npools, 6);
     int fra = sp_cluster_pool (c, "onprem-fra");
     cr_assert_geq (fra, 0);
-    cr_assert_eq (c->pools [fra].site, SP_SITE_ONPREM);
-    cr_assert_eq (c->pools [fra].clearance, SP_CLASS_RESTRICTED);
-    cr_assert_str_eq (c->pools [fra].jurisdiction, "EU");
-    cr_assert_float_eq (c->pools [fra].gpu_watts, 700, 1e-9);
+    cr_assert_eq (c->pools[fra].site, SP_SITE_ONPREM);
+    cr_assert_eq (c->pools[fra].clearance, SP_CLASS_RESTRICTED);
+    cr_assert_str_eq (c->pools[fra].jurisdiction, "EU");
+    cr_assert_float_eq (c->pools[fra].gpu_watts, 700, 1e-9);
     int ams = sp_cluster_pool (c, "private-ams");
-    cr_assert_float_eq (c->pools [ams].cpu_watts, 10, 1e-9, "default cpu_watts");
+    cr_assert_float_eq (c->pools[ams].cpu_watts, 10, 1e-9, "default cpu_watts");
     cr_assert_float_eq (c->usage_half_life_s, 86400, 1e-9);
     cr_assert_float_eq (sp_cluster_queue_weight (c, "prod"), 4, 1e-9);
     cr_assert_float_eq (sp_cluster_queue_weight (c, "unknown"), 1, 1e-9);
@@ -63,7 +63,7 @@ Test (cluster, latency_is_symmetric_when_one_way_and_zero_to_self)
 Test (cluster, defaults_of_a_pool)
 {
     sp_cluster_t *c = fx_cluster ("regions: [r]\npools: [{name: p, site: edge, region: r}]\n");
-    const sp_pool_t *p = &c->pools [0];
+    const sp_pool_t *p = &c->pools[0];
     cr_assert_eq (p->clearance, SP_CLASS_PUBLIC);
     cr_assert_null (p->jurisdiction);
     cr_assert_float_eq (p->pue, 1, 1e-9);
@@ -78,7 +78,7 @@ Test (cluster, json_is_accepted_too)
 {
     sp_cluster_t *c = fx_cluster ("{\"regions\": [\"r\"], \"pools\": [{\"name\": \"p\", \"site\": \"onprem\", "
                                   "\"region\": \"r\", \"cost_gpu_hour\": 2}]}");
-    cr_assert_float_eq (c->pools [0].cost_gpu_hour, 2, 1e-9);
+    cr_assert_float_eq (c->pools[0].cost_gpu_hour, 2, 1e-9);
     sp_cluster_free (&c);
 }
 
@@ -100,8 +100,8 @@ Test (cluster, unknown_keys_are_refused_at_every_level)
 Test (cluster, wrong_types_and_ranges_name_the_field)
 {
     s_refused ("regions: [r]\npools: [{name: p, site: moon, region: r}]\n", "pools[0].site", "one of onprem");
-    s_refused ("regions: [r]\npools: [{name: p, site: onprem, region: r, clearance: secret}]\n",
-               "pools[0].clearance", "restricted");
+    s_refused ("regions: [r]\npools: [{name: p, site: onprem, region: r, clearance: secret}]\n", "pools[0].clearance",
+               "restricted");
     s_refused ("regions: [r]\npools: [{name: p, site: onprem, region: r, pue: 0.5}]\n", "pools[0].pue",
                "between 1 and 10");
     s_refused ("regions: [r]\npools: [{name: p, site: onprem, region: r, cost_gpu_hour: cheap}]\n",
@@ -133,14 +133,12 @@ Test (cluster, duplicates_are_refused)
                "models[1].variants[0].name", "used twice");
     s_refused ("models: [{name: m, variants: [{name: m, jurisdictions: [EU]}]}]\n", "models[0].variants[0].name",
                "used twice");
-    s_refused ("models: [{name: auto, variants: [{name: v, jurisdictions: [EU]}]}]\n", "models[0].name",
-               "reserved");
+    s_refused ("models: [{name: auto, variants: [{name: v, jurisdictions: [EU]}]}]\n", "models[0].name", "reserved");
 }
 
 Test (cluster, pool_region_must_be_listed)
 {
-    s_refused ("regions: [eu]\npools: [{name: p, site: onprem, region: us}]\n", "pools[0].region",
-               "not in regions");
+    s_refused ("regions: [eu]\npools: [{name: p, site: onprem, region: us}]\n", "pools[0].region", "not in regions");
     s_refused ("pools: [{name: p, site: onprem, region: us}]\n", "pools[0].region", "not in regions");
     s_refused ("regions: [eu]\nlatency_ms: {eu: {us: 5}}\n", "latency_ms.eu.us", "not in regions");
     s_refused ("regions: [eu]\nlatency_ms: {us: {eu: 5}}\n", "latency_ms.us", "not in regions");
@@ -160,20 +158,21 @@ Test (cluster, implicit_pools_are_safe)
     int p = sp_cluster_pool_add_implicit (c, "x");
     cr_assert_eq (p, 0);
     cr_assert_eq (sp_cluster_pool_add_implicit (c, "x"), 0, "added once");
-    cr_assert (c->pools [p].implicit);
-    cr_assert_eq (c->pools [p].clearance, SP_CLASS_PUBLIC);
-    cr_assert_null (c->pools [p].jurisdiction);
-    cr_assert_eq (c->pools [p].region_idx, -1);
+    cr_assert (c->pools[p].implicit);
+    cr_assert_eq (c->pools[p].clearance, SP_CLASS_PUBLIC);
+    cr_assert_null (c->pools[p].jurisdiction);
+    cr_assert_eq (c->pools[p].region_idx, -1);
     sp_cluster_free (&c);
 }
 
 Test (cluster, model_variant_lookup)
 {
-    sp_cluster_t *c = fx_cluster ("models:\n"
-                                  "  - name: euro\n"
-                                  "    variants: [{name: euro-big, jurisdictions: [EU]}, {name: euro-small, jurisdictions: [EU, SA]}]\n"
-                                  "  - name: world\n"
-                                  "    variants: [{name: world-cn, jurisdictions: [CN]}, {name: world-sa, jurisdictions: [SA]}]\n");
+    sp_cluster_t *c = fx_cluster (
+        "models:\n"
+        "  - name: euro\n"
+        "    variants: [{name: euro-big, jurisdictions: [EU]}, {name: euro-small, jurisdictions: [EU, SA]}]\n"
+        "  - name: world\n"
+        "    variants: [{name: world-cn, jurisdictions: [CN]}, {name: world-sa, jurisdictions: [SA]}]\n");
     cr_assert_str_eq (sp_cluster_variant (c, "auto", "EU")->name, "euro-big");
     cr_assert_str_eq (sp_cluster_variant (c, "auto", "CN")->name, "world-cn");
     cr_assert_str_eq (sp_cluster_variant (c, "auto", "SA")->name, "euro-small", "first allowed, registry order");
@@ -206,7 +205,7 @@ Test (cluster, names_round_trip)
 Test (cluster, a_refused_name_is_shown_cut_on_a_character_boundary)
 {
     /*  47 ASCII bytes, then a 3-byte euro sign across the 48-byte cut.  */
-    char yaml [256];
+    char yaml[256];
     snprintf (yaml, sizeof yaml, "regions: [r]\npools: [{name: \"%s\xe2\x82\xac tail\", site: onprem, region: r}]\n",
               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     st_error_t err;

@@ -89,7 +89,7 @@ Test (explain, pending_says_per_pool_what_rules_it_out_or_what_is_short)
     busy->time_limit_s = 1800;
     fx_cycle (fx, SP_POLICY_DEFAULT);
     cr_assert (busy->running);
-    static const char *const a100 [] = {"A100"};
+    static const char *const a100[] = { "A100" };
     sp_job_t *j = fx_job (fx, 1, 2);
     j->classification = SP_CLASS_CONFIDENTIAL;
     j->gpu_types = a100;
@@ -97,8 +97,8 @@ Test (explain, pending_says_per_pool_what_rules_it_out_or_what_is_short)
     fx_cycle (fx, SP_POLICY_DEFAULT);
     cr_assert (!j->running);
 
-    sp_node_t *nodes [3] = {&fx->nodes [0], &fx->nodes [1], &fx->nodes [2]};
-    sp_job_t *running [1] = {busy};
+    sp_node_t *nodes[3] = { &fx->nodes[0], &fx->nodes[1], &fx->nodes[2] };
+    sp_job_t *running[1] = { busy };
     json_t *root = s_parse (sp_explain_pending (fx->e, &fx->params, nodes, 3, running, 1, j));
     cr_assert_eq (json_integer_value (json_object_get (root, "job")), (json_int_t) j->id);
     json_t *pools = json_object_get (root, "pools");
@@ -115,8 +115,8 @@ Test (explain, pending_says_per_pool_what_rules_it_out_or_what_is_short)
     /*  The last cycle reserved eu-onprem for it from busy's end.  */
     cr_assert_float_eq (json_real_value (json_object_get (root, "expected_start_s")), fx->now + 1800, 1e-9);
     cr_assert_str_eq (json_string_value (json_object_get (root, "reserved_pool")), "eu-onprem");
-    cr_assert (strstr (json_string_value (json_object_get (root, "reason")), "busy"),
-               "%s", json_string_value (json_object_get (root, "reason")));
+    cr_assert (strstr (json_string_value (json_object_get (root, "reason")), "busy"), "%s",
+               json_string_value (json_object_get (root, "reason")));
     json_decref (root);
 
     /*  A job that fits somewhere now says so; the T4 pool rules out an A100 job by node.  */
@@ -124,9 +124,9 @@ Test (explain, pending_says_per_pool_what_rules_it_out_or_what_is_short)
     k->gpu_types = a100;
     k->ngpu_types = 1;
     root = s_parse (sp_explain_pending (fx->e, &fx->params, nodes, 3, running, 1, k));
-    cr_assert_str_eq (json_string_value (json_object_get (s_pool_entry (json_object_get (root, "pools"), "us-cloud"),
-                                                          "verdict")),
-                      "fits");
+    cr_assert_str_eq (
+        json_string_value (json_object_get (s_pool_entry (json_object_get (root, "pools"), "us-cloud"), "verdict")),
+        "fits");
     why = json_string_value (json_object_get (s_pool_entry (json_object_get (root, "pools"), "eu-cloud"), "why"));
     cr_assert (strstr (why, "GPU type T4 is not in the job's list (A100)"), "%s", why);
     cr_assert (json_is_null (json_object_get (root, "expected_start_s")));
@@ -137,7 +137,7 @@ Test (explain, pending_says_per_pool_what_rules_it_out_or_what_is_short)
 Test (explain, every_wait_has_a_reason)
 {
     fx_t *fx = fx_new (s_world);
-    static const char *const cn [] = {"CN"};
+    static const char *const cn[] = { "CN" };
     fx_node (fx, "a", "eu-onprem", "A100", 8, 2, NULL);
     for (int i = 0; i < 10; i++) {
         sp_job_t *j = fx_job (fx, 1 + i % 3, i % 2);
@@ -148,9 +148,9 @@ Test (explain, every_wait_has_a_reason)
     for (int c = 0; c < 3; c++) {
         fx_cycle (fx, SP_POLICY_DEFAULT);
         for (size_t i = 0; i < fx->res.nwaits; i++)
-            cr_assert (strncmp (fx->res.waits [i].reason, "waiting: ", 9) == 0, "%s", fx->res.waits [i].reason);
+            cr_assert (strncmp (fx->res.waits[i].reason, "waiting: ", 9) == 0, "%s", fx->res.waits[i].reason);
         for (size_t i = 0; i < fx->res.nplacements; i++)
-            cr_assert (strncmp (fx->res.placements [i].reason, "placed ", 7) == 0);
+            cr_assert (strncmp (fx->res.placements[i].reason, "placed ", 7) == 0);
     }
     fx_free (fx);
 }

@@ -21,12 +21,12 @@
 typedef struct {
     sp_cluster_t *c;
     sp_engine_t *e;
-    sp_node_t nodes [FX_MAX_NODES];
-    st_kv_t node_labels [FX_MAX_NODES];
+    sp_node_t nodes[FX_MAX_NODES];
+    st_kv_t node_labels[FX_MAX_NODES];
     size_t nnodes;
-    sp_job_t jobs [FX_MAX_JOBS];
-    st_kv_t job_labels [FX_MAX_JOBS];
-    int done [FX_MAX_JOBS];
+    sp_job_t jobs[FX_MAX_JOBS];
+    st_kv_t job_labels[FX_MAX_JOBS];
+    int done[FX_MAX_JOBS];
     size_t njobs;
     sp_result_t res;
     sp_params_t params;
@@ -60,10 +60,10 @@ fx_free (fx_t *fx)
     sp_result_clear (&fx->res);
     sp_engine_free (&fx->e);
     for (size_t i = 0; i < fx->nnodes; i++)
-        st_kv_free (&fx->node_labels [i]);
+        st_kv_free (&fx->node_labels[i]);
     for (size_t i = 0; i < fx->njobs; i++) {
-        st_kv_free (&fx->job_labels [i]);
-        free (fx->jobs [i].placed);
+        st_kv_free (&fx->job_labels[i]);
+        free (fx->jobs[i].placed);
     }
     sp_cluster_free (&fx->c);
     free (fx);
@@ -73,7 +73,7 @@ fx_free (fx_t *fx)
 static inline void
 fx_labels (st_kv_t *kv, const char *labels)
 {
-    char buf [256];
+    char buf[256];
     if (!labels)
         return;
     snprintf (buf, sizeof buf, "%s", labels);
@@ -91,13 +91,18 @@ fx_node (fx_t *fx, const char *name, const char *pool, const char *gpu_type, uin
 {
     cr_assert (fx->nnodes < FX_MAX_NODES);
     size_t i = fx->nnodes++;
-    sp_node_t *n = &fx->nodes [i];
+    sp_node_t *n = &fx->nodes[i];
     int p = sp_cluster_pool_add_implicit (fx->c, pool);
     cr_assert (p >= 0);
-    fx_labels (&fx->node_labels [i], labels);
-    *n = (sp_node_t) {.name = name, .pool = p, .gpu_type = gpu_type ? gpu_type : "",
-                      .labels = &fx->node_labels [i], .cap_cpus_milli = cpus * 1000, .cap_mem_mb = 256 * 1024,
-                      .cap_gpus = gpus, .schedulable = 1};
+    fx_labels (&fx->node_labels[i], labels);
+    *n = (sp_node_t) { .name = name,
+                       .pool = p,
+                       .gpu_type = gpu_type ? gpu_type : "",
+                       .labels = &fx->node_labels[i],
+                       .cap_cpus_milli = cpus * 1000,
+                       .cap_mem_mb = 256 * 1024,
+                       .cap_gpus = gpus,
+                       .schedulable = 1 };
     return n;
 }
 
@@ -107,7 +112,7 @@ fx_job (fx_t *fx, uint32_t ntasks, uint32_t gpus)
 {
     cr_assert (fx->njobs < FX_MAX_JOBS);
     size_t i = fx->njobs++;
-    sp_job_t *j = &fx->jobs [i];
+    sp_job_t *j = &fx->jobs[i];
     memset (j, 0, sizeof *j);
     j->id = i + 1;
     j->tenant = "t";
@@ -118,7 +123,7 @@ fx_job (fx_t *fx, uint32_t ntasks, uint32_t gpus)
     j->cpus_milli = 1000;
     j->mem_mb = 1024;
     j->submit_s = (double) i;
-    j->labels = &fx->job_labels [i];
+    j->labels = &fx->job_labels[i];
     j->placed = calloc (ntasks ? ntasks : 1, sizeof *j->placed);
     cr_assert (j->placed);
     return j;
@@ -128,8 +133,8 @@ static inline const sp_placement_t *
 fx_placement (const fx_t *fx, const sp_job_t *j)
 {
     for (size_t i = 0; i < fx->res.nplacements; i++)
-        if (fx->res.placements [i].job == j)
-            return &fx->res.placements [i];
+        if (fx->res.placements[i].job == j)
+            return &fx->res.placements[i];
     return NULL;
 }
 
@@ -137,8 +142,8 @@ static inline const sp_wait_t *
 fx_wait (const fx_t *fx, const sp_job_t *j)
 {
     for (size_t i = 0; i < fx->res.nwaits; i++)
-        if (fx->res.waits [i].job == j)
-            return &fx->res.waits [i];
+        if (fx->res.waits[i].job == j)
+            return &fx->res.waits[i];
     return NULL;
 }
 
@@ -146,7 +151,7 @@ static inline int
 fx_preempted (const fx_t *fx, const sp_job_t *j)
 {
     for (size_t i = 0; i < fx->res.npreemptions; i++)
-        if (fx->res.preemptions [i].victim == j)
+        if (fx->res.preemptions[i].victim == j)
             return 1;
     return 0;
 }
@@ -154,40 +159,40 @@ fx_preempted (const fx_t *fx, const sp_job_t *j)
 static inline const char *
 fx_pool_of (const fx_t *fx, const sp_node_t *n)
 {
-    return fx->c->pools [n->pool].name;
+    return fx->c->pools[n->pool].name;
 }
 
 /*  One cycle with `policy` at fx->now; applies the result. Returns placements.  */
 static inline size_t
 fx_cycle_with (fx_t *fx, const sp_params_t *params)
 {
-    sp_node_t *nodes [FX_MAX_NODES];
-    sp_job_t *pending [FX_MAX_JOBS], *running [FX_MAX_JOBS];
+    sp_node_t *nodes[FX_MAX_NODES];
+    sp_job_t *pending[FX_MAX_JOBS], *running[FX_MAX_JOBS];
     size_t np = 0, nr = 0;
     for (size_t i = 0; i < fx->nnodes; i++)
-        nodes [i] = &fx->nodes [i];
+        nodes[i] = &fx->nodes[i];
     for (size_t i = 0; i < fx->njobs; i++) {
-        if (fx->done [i])
+        if (fx->done[i])
             continue;
-        if (fx->jobs [i].running)
-            running [nr++] = &fx->jobs [i];
+        if (fx->jobs[i].running)
+            running[nr++] = &fx->jobs[i];
         else
-            pending [np++] = &fx->jobs [i];
+            pending[np++] = &fx->jobs[i];
     }
     fx->params = *params;
     cr_assert (sp_schedule (fx->e, params, nodes, fx->nnodes, pending, np, running, nr, &fx->res) == 0);
     for (size_t i = 0; i < fx->res.nplacements; i++) {
-        const sp_placement_t *p = &fx->res.placements [i];
+        const sp_placement_t *p = &fx->res.placements[i];
         sp_job_t *j = p->job;
         for (uint32_t t = 0; t < j->ntasks; t++) {
-            sp_node_take (p->nodes [t], j);
-            j->placed [t] = p->nodes [t];
+            sp_node_take (p->nodes[t], j);
+            j->placed[t] = p->nodes[t];
         }
         j->running = 1;
         j->start_s = fx->now;
     }
     for (size_t i = 0; i < fx->res.npreemptions; i++)
-        fx->res.preemptions [i].victim->stopping = 1;
+        fx->res.preemptions[i].victim->stopping = 1;
     return fx->res.nplacements;
 }
 
@@ -205,15 +210,15 @@ fx_end (fx_t *fx, sp_job_t *j, int requeue)
 {
     cr_assert (j->running);
     for (uint32_t t = 0; t < j->ntasks; t++) {
-        sp_node_give (j->placed [t], j);
-        j->placed [t] = NULL;
+        sp_node_give (j->placed[t], j);
+        j->placed[t] = NULL;
     }
     double gpu_s = (double) j->ntasks * j->gpus * (fx->now - j->start_s);
     j->attained_gpu_s += gpu_s;
     j->running = 0;
     j->stopping = 0;
     if (!requeue)
-        fx->done [j - fx->jobs] = 1;
+        fx->done[j - fx->jobs] = 1;
 }
 
 #endif

@@ -9,7 +9,7 @@ s_distinct_nodes (const sp_placement_t *p)
     for (uint32_t t = 0; t < p->job->ntasks; t++) {
         int seen = 0;
         for (uint32_t u = 0; u < t; u++)
-            seen |= p->nodes [u] == p->nodes [t];
+            seen |= p->nodes[u] == p->nodes[t];
         n += !seen;
     }
     return n;
@@ -20,14 +20,14 @@ Test (gang, larger_than_any_pool_waits_and_says_so)
     fx_t *fx = fx_new (NULL);
     fx_node (fx, "a1", "a", "A100", 64, 8, NULL);
     fx_node (fx, "b1", "b", "A100", 64, 8, NULL);
-    sp_job_t *j = fx_job (fx, 3, 4);   /*  12 GPUs: each pool has 8, both together 16  */
+    sp_job_t *j = fx_job (fx, 3, 4); /*  12 GPUs: each pool has 8, both together 16  */
     cr_assert_eq (fx_cycle (fx, SP_POLICY_DEFAULT), 0);
     const sp_wait_t *w = fx_wait (fx, j);
     cr_assert (w);
     cr_assert (strstr (w->reason, "in one pool"), "%s", w->reason);
     cr_assert (strstr (w->reason, "no allowed pool can hold that many even when idle"), "%s", w->reason);
     cr_assert (strstr (w->reason, "room for 2"), "%s", w->reason);
-    cr_assert_eq (fx->nodes [0].used_gpus + fx->nodes [1].used_gpus, 0, "nothing half-started");
+    cr_assert_eq (fx->nodes[0].used_gpus + fx->nodes[1].used_gpus, 0, "nothing half-started");
     fx_free (fx);
 }
 
@@ -39,14 +39,14 @@ Test (gang, all_or_nothing_never_partial)
     sp_job_t *busy = fx_job (fx, 1, 1);
     fx_cycle (fx, SP_POLICY_FIFO);
     cr_assert (busy->running);
-    sp_job_t *g = fx_job (fx, 4, 1);   /*  needs 4, 3 free  */
+    sp_job_t *g = fx_job (fx, 4, 1); /*  needs 4, 3 free  */
     cr_assert_eq (fx_cycle (fx, SP_POLICY_FIFO), 0);
-    cr_assert_eq (fx->nodes [0].used_gpus + fx->nodes [1].used_gpus, 1);
+    cr_assert_eq (fx->nodes[0].used_gpus + fx->nodes[1].used_gpus, 1);
     const sp_wait_t *w = fx_wait (fx, g);
     cr_assert (strstr (w->reason, "has 3 GPU free (1 held by 1 job)"), "%s", w->reason);
     fx_end (fx, busy, 0);
     cr_assert_eq (fx_cycle (fx, SP_POLICY_FIFO), 1);
-    cr_assert_eq (fx->nodes [0].used_gpus + fx->nodes [1].used_gpus, 4);
+    cr_assert_eq (fx->nodes[0].used_gpus + fx->nodes[1].used_gpus, 4);
     fx_free (fx);
 }
 
@@ -60,7 +60,7 @@ Test (gang, two_half_fitting_gangs_do_not_deadlock)
     a->time_limit_s = b->time_limit_s = 600;
     cr_assert_eq (fx_cycle (fx, SP_POLICY_DEFAULT), 1);
     cr_assert (a->running != b->running, "exactly one holds resources");
-    cr_assert_eq (fx->nodes [0].used_gpus + fx->nodes [1].used_gpus, 6);
+    cr_assert_eq (fx->nodes[0].used_gpus + fx->nodes[1].used_gpus, 6);
     sp_job_t *first = a->running ? a : b, *second = a->running ? b : a;
     const sp_wait_t *w = fx_wait (fx, second);
     cr_assert (w->reservation, "the waiting gang holds the reservation");
@@ -83,8 +83,8 @@ Test (gang, fewest_nodes_first)
     fx_cycle (fx, SP_POLICY_FIFO);
     const sp_placement_t *p = fx_placement (fx, j);
     cr_assert_eq (s_distinct_nodes (p), 1);
-    cr_assert_str_eq (p->nodes [0]->name, "big");
-    sp_job_t *k = fx_job (fx, 8, 1);   /*  big has 4 left: 4 + 2 + 2 -> 3 nodes  */
+    cr_assert_str_eq (p->nodes[0]->name, "big");
+    sp_job_t *k = fx_job (fx, 8, 1); /*  big has 4 left: 4 + 2 + 2 -> 3 nodes  */
     fx_cycle (fx, SP_POLICY_FIFO);
     cr_assert_eq (s_distinct_nodes (fx_placement (fx, k)), 3);
     fx_free (fx);
@@ -101,8 +101,8 @@ Test (gang, same_rack_among_equal_node_counts)
     fx_cycle (fx, SP_POLICY_FIFO);
     const sp_placement_t *p = fx_placement (fx, j);
     cr_assert_eq (s_distinct_nodes (p), 2);
-    cr_assert_str_eq (st_kv_get (p->nodes [0]->labels, "rack"), "r2");
-    cr_assert_str_eq (st_kv_get (p->nodes [1]->labels, "rack"), "r2");
+    cr_assert_str_eq (st_kv_get (p->nodes[0]->labels, "rack"), "r2");
+    cr_assert_str_eq (st_kv_get (p->nodes[1]->labels, "rack"), "r2");
     fx_free (fx);
 }
 
@@ -116,8 +116,8 @@ Test (gang, nvlink_domain_before_rack)
     sp_job_t *j = fx_job (fx, 2, 4);
     fx_cycle (fx, SP_POLICY_FIFO);
     const sp_placement_t *p = fx_placement (fx, j);
-    cr_assert_str_eq (st_kv_get (p->nodes [0]->labels, "nvlink_domain"), "z");
-    cr_assert_str_eq (st_kv_get (p->nodes [1]->labels, "nvlink_domain"), "z");
+    cr_assert_str_eq (st_kv_get (p->nodes[0]->labels, "nvlink_domain"), "z");
+    cr_assert_str_eq (st_kv_get (p->nodes[1]->labels, "nvlink_domain"), "z");
     fx_free (fx);
 }
 
@@ -131,7 +131,7 @@ Test (gang, fewer_nodes_beat_one_rack)
     fx_cycle (fx, SP_POLICY_FIFO);
     const sp_placement_t *p = fx_placement (fx, j);
     cr_assert_eq (s_distinct_nodes (p), 1);
-    cr_assert_str_eq (p->nodes [0]->name, "c");
+    cr_assert_str_eq (p->nodes[0]->name, "c");
     fx_free (fx);
 }
 
@@ -140,13 +140,13 @@ Test (gang, one_gpu_type_for_the_whole_gang)
     fx_t *fx = fx_new (NULL);
     fx_node (fx, "h", "p", "H100", 64, 2, NULL);
     fx_node (fx, "a", "p", "A100", 64, 2, NULL);
-    sp_job_t *j = fx_job (fx, 4, 1);   /*  any type, but 2 + 2 of different types is not a gang  */
+    sp_job_t *j = fx_job (fx, 4, 1); /*  any type, but 2 + 2 of different types is not a gang  */
     fx_cycle (fx, SP_POLICY_FIFO);
     cr_assert_null (fx_placement (fx, j));
     sp_job_t *k = fx_job (fx, 2, 1);
     fx_cycle (fx, SP_POLICY_FIFO);
     const sp_placement_t *p = fx_placement (fx, k);
-    cr_assert_str_eq (p->nodes [0]->gpu_type, p->nodes [1]->gpu_type);
+    cr_assert_str_eq (p->nodes[0]->gpu_type, p->nodes[1]->gpu_type);
     fx_free (fx);
 }
 
@@ -166,19 +166,19 @@ Test (shards, spread_over_pools_when_the_best_is_full)
     sp_job_t *j = fx_job (fx, 6, 1);
     j->gang = 0;
     j->model = "fam";
-    j->weights = (sp_weights_t) {.cost = 1};
+    j->weights = (sp_weights_t) { .cost = 1 };
     cr_assert_eq (fx_cycle (fx, SP_POLICY_FIFO), 1);
     const sp_placement_t *p = fx_placement (fx, j);
     int eu = 0, sa = 0;
     for (uint32_t t = 0; t < 6; t++) {
-        const char *pool = fx_pool_of (fx, p->nodes [t]);
+        const char *pool = fx_pool_of (fx, p->nodes[t]);
         if (strcmp (pool, "eu-pool") == 0) {
             eu++;
-            cr_assert_str_eq (p->variants [t]->name, "fam-eu");
+            cr_assert_str_eq (p->variants[t]->name, "fam-eu");
         }
         else {
             sa++;
-            cr_assert_str_eq (p->variants [t]->name, "fam-sa", "each shard's variant fits its jurisdiction");
+            cr_assert_str_eq (p->variants[t]->name, "fam-sa", "each shard's variant fits its jurisdiction");
         }
     }
     cr_assert_eq (eu, 4, "the cheap pool first");
@@ -196,7 +196,7 @@ Test (shards, all_or_none_in_one_cycle)
     sp_job_t *j = fx_job (fx, 9, 1);
     j->gang = 0;
     cr_assert_eq (fx_cycle (fx, SP_POLICY_FIFO), 0);
-    cr_assert_eq (fx->nodes [0].used_gpus + fx->nodes [1].used_gpus, 0);
+    cr_assert_eq (fx->nodes[0].used_gpus + fx->nodes[1].used_gpus, 0);
     const sp_wait_t *w = fx_wait (fx, j);
     cr_assert (strstr (w->reason, "hold at most 8 even when idle"), "%s", w->reason);
     fx_free (fx);

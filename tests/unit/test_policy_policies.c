@@ -6,16 +6,16 @@
 static sp_job_t *
 s_first (sp_policy_t policy, void (*setup) (fx_t *, sp_job_t **))
 {
-    static sp_job_t *jobs [3];
+    static sp_job_t *jobs[3];
     fx_t *fx = fx_new (NULL);
     fx_node (fx, "n", "p", "A100", 64, 1, NULL);
     for (int i = 0; i < 3; i++)
-        jobs [i] = fx_job (fx, 1, 1);
+        jobs[i] = fx_job (fx, 1, 1);
     setup (fx, jobs);
     fx_cycle (fx, policy);
     int which = -1;
     for (int i = 0; i < 3; i++)
-        if (jobs [i]->running)
+        if (jobs[i]->running)
             which = i;
     fx_free (fx);
     cr_assert_geq (which, 0);
@@ -26,9 +26,9 @@ static void
 s_durations (fx_t *fx, sp_job_t **j)
 {
     (void) fx;
-    j [0]->duration_s = 500;
-    j [1]->duration_s = 100;
-    j [2]->duration_s = 300;
+    j[0]->duration_s = 500;
+    j[1]->duration_s = 100;
+    j[2]->duration_s = 300;
 }
 
 Test (policies, fifo_takes_submit_order_sjf_the_shortest)
@@ -42,9 +42,9 @@ static void
 s_submitted_backwards (fx_t *fx, sp_job_t **j)
 {
     (void) fx;
-    j [0]->submit_s = 30;
-    j [1]->submit_s = 20;
-    j [2]->submit_s = 10;
+    j[0]->submit_s = 30;
+    j[1]->submit_s = 20;
+    j[2]->submit_s = 10;
 }
 
 Test (policies, submit_time_not_id_orders_fifo)
@@ -55,11 +55,11 @@ Test (policies, submit_time_not_id_orders_fifo)
 static void
 s_sizes (fx_t *fx, sp_job_t **j)
 {
-    fx->nodes [0].cap_gpus = 4;
-    j [0]->gpus = 4;
-    j [1]->gpus = 2;
-    j [2]->gpus = 1;
-    j [2]->ntasks = 1;
+    fx->nodes[0].cap_gpus = 4;
+    j[0]->gpus = 4;
+    j[1]->gpus = 2;
+    j[2]->gpus = 1;
+    j[2]->ntasks = 1;
 }
 
 Test (policies, default_prefers_smaller_jobs_fifo_does_not)
@@ -78,9 +78,9 @@ static void
 s_limits (fx_t *fx, sp_job_t **j)
 {
     (void) fx;
-    j [0]->time_limit_s = 7200;
-    j [1]->time_limit_s = 0;
-    j [2]->time_limit_s = 600;
+    j[0]->time_limit_s = 7200;
+    j[1]->time_limit_s = 0;
+    j[2]->time_limit_s = 600;
 }
 
 Test (policies, default_prefers_shorter_time_limits)
@@ -96,7 +96,7 @@ Test (policies, default_lets_old_jobs_go_first)
     sp_job_t *small = fx_job (fx, 1, 1);
     small->submit_s = fx->now - 60;
     sp_job_t *old_big = fx_job (fx, 1, 4);
-    old_big->submit_s = fx->now - 25 * 3600;   /*  past the 24 h age rule  */
+    old_big->submit_s = fx->now - 25 * 3600; /*  past the 24 h age rule  */
     fx_cycle (fx, SP_POLICY_DEFAULT);
     cr_assert (old_big->running);
     cr_assert (!small->running);
@@ -152,12 +152,12 @@ Test (policies, the_order_is_the_same_when_jobs_come_in_another_order)
     fx_cycle (fx, SP_POLICY_DEFAULT);
     /*  Now the same jobs in reverse input order, against this engine (which
      *  remembers the last order) and a fresh one: the same choice.  */
-    sp_node_t *nodes [1] = {&fx->nodes [0]};
-    sp_job_t *pending [20], *running [1] = {blocker};
+    sp_node_t *nodes[1] = { &fx->nodes[0] };
+    sp_job_t *pending[20], *running[1] = { blocker };
     for (int i = 0; i < 20; i++)
-        pending [i] = &fx->jobs [20 - i];
+        pending[i] = &fx->jobs[20 - i];
     fx_end (fx, blocker, 0);
-    sp_result_t res = {0}, fresh_res = {0};
+    sp_result_t res = { 0 }, fresh_res = { 0 };
     sp_params_t p;
     sp_params_defaults (&p, SP_POLICY_DEFAULT, fx->now);
     cr_assert_eq (sp_schedule (fx->e, &p, nodes, 1, pending, 20, running, 0, &res), 0);
@@ -165,12 +165,12 @@ Test (policies, the_order_is_the_same_when_jobs_come_in_another_order)
     cr_assert_eq (sp_schedule (fresh, &p, nodes, 1, pending, 20, running, 0, &fresh_res), 0);
     cr_assert_eq (res.nplacements, 1);
     cr_assert_eq (fresh_res.nplacements, 1);
-    cr_assert_eq (res.placements [0].job, fresh_res.placements [0].job);
+    cr_assert_eq (res.placements[0].job, fresh_res.placements[0].job);
     /*  Equal usage: the tenant named first (a), then its oldest job (submit 981).  */
-    cr_assert_str_eq (res.placements [0].job->tenant, "a");
-    cr_assert_float_eq (res.placements [0].job->submit_s, 981, 1e-9);
+    cr_assert_str_eq (res.placements[0].job->tenant, "a");
+    cr_assert_float_eq (res.placements[0].job->submit_s, 981, 1e-9);
     for (size_t i = 0; i < res.nwaits; i++)
-        cr_assert_eq (res.waits [i].job, fresh_res.waits [i].job, "the same order of waits");
+        cr_assert_eq (res.waits[i].job, fresh_res.waits[i].job, "the same order of waits");
     sp_result_clear (&fresh_res);
     sp_engine_free (&fresh);
     sp_result_clear (&res);
@@ -186,7 +186,7 @@ Test (policies, a_reused_job_struct_is_read_afresh)
                        "  - {name: us, site: onprem, region: r, jurisdiction: US}\n");
     fx_node (fx, "e", "eu", "A100", 8, 1, NULL);
     fx_node (fx, "u", "us", "A100", 8, 1, NULL);
-    static const char *const eu [] = {"EU"}, *const us [] = {"US"};
+    static const char *const eu[] = { "EU" }, *const us[] = { "US" };
     sp_job_t *blocker = fx_job (fx, 1, 1);
     blocker->residency = eu;
     blocker->nresidency = 1;
@@ -196,11 +196,11 @@ Test (policies, a_reused_job_struct_is_read_afresh)
     j->nresidency = 1;
     fx_cycle (fx, SP_POLICY_DEFAULT);
     cr_assert (!j->running, "eu is full");
-    j->id = 1000;               /*  another job in the same struct  */
+    j->id = 1000; /*  another job in the same struct  */
     j->residency = us;
     fx_cycle (fx, SP_POLICY_DEFAULT);
     cr_assert (j->running);
-    cr_assert_str_eq (fx_placement (fx, j)->nodes [0]->name, "u");
+    cr_assert_str_eq (fx_placement (fx, j)->nodes[0]->name, "u");
     /*  Same id, but a changed priority (among the fields read every cycle) is seen too.  */
     sp_job_t *a = fx_job (fx, 1, 1), *b = fx_job (fx, 1, 1);
     fx_cycle (fx, SP_POLICY_FIFO);

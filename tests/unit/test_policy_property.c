@@ -42,18 +42,18 @@ s_below (uint32_t n)
     return n ? s_rand () % n : 0;
 }
 
-static const char *const s_jurs [] = {"EU", "US", "CN", "SA"};
-static const char *const s_types [] = {"A100", "H100", "L4"};
-static const char *const s_models [] = {"auto", "fam1", "fam2", "v1b", "v2a"};
-static const char *const s_regions [] = {"r0", "r1", "r2", "r3"};
-static const char *const s_tenants [] = {"t0", "t1", "t2", "t3"};
-static const char *const s_pref_a [] = {"A100"};
-static const char *const s_pref_ha [] = {"H100", "A100"};
-static const char *const s_pref_l [] = {"L4", "H100"};
-static const char *const s_res_eu [] = {"EU"};
-static const char *const s_res_us_sa [] = {"US", "SA"};
-static const char *const s_res_cn [] = {"CN"};
-static char s_node_names [FX_MAX_NODES][16];
+static const char *const s_jurs[] = { "EU", "US", "CN", "SA" };
+static const char *const s_types[] = { "A100", "H100", "L4" };
+static const char *const s_models[] = { "auto", "fam1", "fam2", "v1b", "v2a" };
+static const char *const s_regions[] = { "r0", "r1", "r2", "r3" };
+static const char *const s_tenants[] = { "t0", "t1", "t2", "t3" };
+static const char *const s_pref_a[] = { "A100" };
+static const char *const s_pref_ha[] = { "H100", "A100" };
+static const char *const s_pref_l[] = { "L4", "H100" };
+static const char *const s_res_eu[] = { "EU" };
+static const char *const s_res_us_sa[] = { "US", "SA" };
+static const char *const s_res_cn[] = { "CN" };
+static char s_node_names[FX_MAX_NODES][16];
 
 /*  What the worlds exercised, so the test cannot pass by doing nothing.  */
 static struct {
@@ -63,7 +63,7 @@ static struct {
 static char *
 s_random_cluster (int npools)
 {
-    static char y [8192];
+    static char y[8192];
     size_t used = 0;
     used += snprintf (y + used, sizeof y - used,
                       "regions: [r0, r1, r2, r3]\n"
@@ -71,25 +71,26 @@ s_random_cluster (int npools)
                       "pools:\n",
                       5 + s_below (100), 5 + s_below (200), 5 + s_below (100), 5 + s_below (200));
     for (int p = 0; p < npools; p++) {
-        char jur [32] = "";
-        if (s_below (5))    /*  some pools have no jurisdiction  */
-            snprintf (jur, sizeof jur, "jurisdiction: %s, ", s_jurs [s_below (4)]);
+        char jur[32] = "";
+        if (s_below (5)) /*  some pools have no jurisdiction  */
+            snprintf (jur, sizeof jur, "jurisdiction: %s, ", s_jurs[s_below (4)]);
         used += snprintf (y + used, sizeof y - used,
                           "  - {name: pool%d, site: %s, region: %s, %sclearance: %s, cost_gpu_hour: %u.%u, "
                           "cost_cpu_hour: 0.0%u, pue: 1.%u, carbon_g_per_kwh: %u, gpu_watts: %u}\n",
-                          p, sp_site_name ((sp_site_t) s_below (4)), s_regions [s_below (4)], jur,
+                          p, sp_site_name ((sp_site_t) s_below (4)), s_regions[s_below (4)], jur,
                           sp_class_name ((sp_class_t) s_below (4)), s_below (5), s_below (10), s_below (9),
                           s_below (9), s_below (800), 100 + s_below (600));
     }
-    used += snprintf (y + used, sizeof y - used,
-                      "models:\n"
-                      "  - {name: fam1, variants: [{name: v1a, jurisdictions: [EU]}, {name: v1b, jurisdictions: [EU, SA]}]}\n"
-                      "  - {name: fam2, variants: [{name: v2a, jurisdictions: [CN]}, {name: v2b, jurisdictions: [US, SA]}]}\n"
-                      "tenants:\n"
-                      "  - {name: t0, weight: 2, gpu_quota: %u}\n"
-                      "  - {name: t1, gpu_quota: 0}\n"
-                      "  - {name: t2, weight: 0.5}\n",
-                      4 + s_below (12));
+    used += snprintf (
+        y + used, sizeof y - used,
+        "models:\n"
+        "  - {name: fam1, variants: [{name: v1a, jurisdictions: [EU]}, {name: v1b, jurisdictions: [EU, SA]}]}\n"
+        "  - {name: fam2, variants: [{name: v2a, jurisdictions: [CN]}, {name: v2b, jurisdictions: [US, SA]}]}\n"
+        "tenants:\n"
+        "  - {name: t0, weight: 2, gpu_quota: %u}\n"
+        "  - {name: t1, gpu_quota: 0}\n"
+        "  - {name: t2, weight: 0.5}\n",
+        4 + s_below (12));
     return y;
 }
 
@@ -102,40 +103,60 @@ s_random_job (fx_t *fx, double now)
     j->gang = s_below (4) != 0;
     j->cpus_milli = 500 * (1 + s_below (8));
     j->mem_mb = 1024 * (1 + s_below (16));
-    j->tenant = s_tenants [s_below (8) == 0 ? 1 : s_below (2) ? 0 : 2 + s_below (2)];
+    j->tenant = s_tenants[s_below (8) == 0 ? 1 : s_below (2) ? 0 : 2 + s_below (2)];
     j->priority = s_below (10) < 7 ? 0 : (int32_t) (1 + s_below (3));
     j->preemptible = j->priority == 0 ? s_below (4) != 0 : s_below (2);
     j->submit_s = now;
     j->time_limit_s = s_below (3) ? 300 * (1 + s_below (10)) : 0;
     j->duration_s = 600 + s_below (6000);
     if (s_below (2))
-        return;     /*  half the jobs have no constraints but their shape  */
+        return; /*  half the jobs have no constraints but their shape  */
     j->classification = (sp_class_t) s_below (4);
     switch (s_below (4)) {
-    case 0: j->gpu_types = s_pref_a; j->ngpu_types = 1; break;
-    case 1: j->gpu_types = s_pref_ha; j->ngpu_types = 2; break;
-    case 2: j->gpu_types = s_pref_l; j->ngpu_types = 2; break;
-    default: break;
+    case 0:
+        j->gpu_types = s_pref_a;
+        j->ngpu_types = 1;
+        break;
+    case 1:
+        j->gpu_types = s_pref_ha;
+        j->ngpu_types = 2;
+        break;
+    case 2:
+        j->gpu_types = s_pref_l;
+        j->ngpu_types = 2;
+        break;
+    default:
+        break;
     }
     switch (s_below (5)) {
-    case 0: j->residency = s_res_eu; j->nresidency = 1; break;
-    case 1: j->residency = s_res_us_sa; j->nresidency = 2; break;
-    case 2: j->residency = s_res_cn; j->nresidency = 1; break;
-    default: break;
+    case 0:
+        j->residency = s_res_eu;
+        j->nresidency = 1;
+        break;
+    case 1:
+        j->residency = s_res_us_sa;
+        j->nresidency = 2;
+        break;
+    case 2:
+        j->residency = s_res_cn;
+        j->nresidency = 1;
+        break;
+    default:
+        break;
     }
     if (s_below (4) == 0)
         j->sites = 1u + s_below (15);
     if (s_below (6) == 0)
         j->pool = s_below (2) ? "pool0" : "lab";
     if (s_below (5) == 0)
-        st_kv_add (&fx->job_labels [j - fx->jobs], "rack", s_below (2) ? "r0" : "r1");
+        st_kv_add (&fx->job_labels[j - fx->jobs], "rack", s_below (2) ? "r0" : "r1");
     if (s_below (4) == 0) {
-        j->near = s_regions [s_below (4)];
+        j->near = s_regions[s_below (4)];
         j->max_latency_ms = s_below (2) ? 60 + s_below (100) : 0;
     }
     if (s_below (4) == 0)
-        j->model = s_models [s_below (5)];
-    j->weights = (sp_weights_t) {.cost = s_below (3), .latency = s_below (3), .packing = s_below (2)};
+        j->model = s_models[s_below (5)];
+    j->weights = (sp_weights_t) { .cost = s_below (3), .latency = s_below (3), .packing = s_below (2) };
 }
 
 static int
@@ -145,15 +166,15 @@ s_variant_ok (const sp_cluster_t *c, const char *model, const char *jur, const s
         return 0;
     int allowed = 0;
     for (size_t i = 0; i < v->njurisdictions; i++)
-        allowed |= strcmp (v->jurisdictions [i], jur) == 0;
+        allowed |= strcmp (v->jurisdictions[i], jur) == 0;
     if (!allowed)
         return 0;
     if (strcmp (model, "auto") == 0 || strcmp (model, v->name) == 0)
         return 1;
     for (size_t f = 0; f < c->nfamilies; f++)
-        if (strcmp (c->families [f].name, model) == 0)
-            for (size_t k = 0; k < c->families [f].nvariants; k++)
-                if (&c->families [f].variants [k] == v)
+        if (strcmp (c->families[f].name, model) == 0)
+            for (size_t k = 0; k < c->families[f].nvariants; k++)
+                if (&c->families[f].variants[k] == v)
                     return 1;
     return 0;
 }
@@ -163,8 +184,8 @@ s_tenant_gpus (const fx_t *fx, const char *tenant)
 {
     int64_t held = 0;
     for (size_t i = 0; i < fx->njobs; i++) {
-        const sp_job_t *j = &fx->jobs [i];
-        if (!fx->done [i] && j->running && strcmp (j->tenant, tenant) == 0)
+        const sp_job_t *j = &fx->jobs[i];
+        if (!fx->done[i] && j->running && strcmp (j->tenant, tenant) == 0)
             held += (int64_t) j->ntasks * j->gpus;
     }
     return held;
@@ -175,72 +196,72 @@ static void
 s_check (fx_t *fx, int seed, int cycle, const int *was_running, const int *was_stopping, const int64_t *held_before)
 {
     const sp_cluster_t *c = fx->c;
-    char why [256];
+    char why[256];
     s_seen.placements += fx->res.nplacements;
     s_seen.preemptions += fx->res.npreemptions;
     s_seen.waits += fx->res.nwaits;
     for (size_t i = 0; i < fx->res.nwaits; i++)
-        s_seen.reserved += fx->res.waits [i].reservation;
+        s_seen.reserved += fx->res.waits[i].reservation;
     for (size_t i = 0; i < fx->res.nplacements; i++) {
-        const sp_placement_t *p = &fx->res.placements [i];
+        const sp_placement_t *p = &fx->res.placements[i];
         const sp_job_t *j = p->job;
         size_t ji = (size_t) (j - fx->jobs);
         s_seen.backfilled += p->backfilled;
         s_seen.variants += p->variant != NULL;
         for (uint32_t t = 1; t < j->ntasks; t++) {
-            if (j->gang && p->nodes [t] != p->nodes [0]) {
+            if (j->gang && p->nodes[t] != p->nodes[0]) {
                 s_seen.multi_node_gangs++;
                 break;
             }
-            if (!j->gang && p->nodes [t]->pool != p->nodes [0]->pool) {
+            if (!j->gang && p->nodes[t]->pool != p->nodes[0]->pool) {
                 s_seen.multi_pool_shards++;
                 break;
             }
         }
-        cr_assert (!was_running [ji], "seed %d cycle %d: job %llu placed while running", seed, cycle,
+        cr_assert (!was_running[ji], "seed %d cycle %d: job %llu placed while running", seed, cycle,
                    (unsigned long long) j->id);
         for (size_t k = 0; k < i; k++)
-            cr_assert_neq (fx->res.placements [k].job, j, "placed twice");
+            cr_assert_neq (fx->res.placements[k].job, j, "placed twice");
         for (uint32_t t = 0; t < j->ntasks; t++) {
-            const sp_node_t *n = p->nodes [t];
+            const sp_node_t *n = p->nodes[t];
             cr_assert (n, "seed %d cycle %d: a task without a node", seed, cycle);
             cr_assert (n->schedulable);
             cr_assert_null (sp_filter_pool (c, n->pool, j, why, sizeof why), "seed %d cycle %d job %llu pool %s: %s",
-                            seed, cycle, (unsigned long long) j->id, c->pools [n->pool].name, why);
+                            seed, cycle, (unsigned long long) j->id, c->pools[n->pool].name, why);
             cr_assert_null (sp_filter_node (c, n, j, why, sizeof why), "seed %d cycle %d: node %s: %s", seed, cycle,
                             n->name, why);
             if (j->gang) {
-                cr_assert_eq (n->pool, p->nodes [0]->pool, "seed %d cycle %d: a gang over two pools", seed, cycle);
+                cr_assert_eq (n->pool, p->nodes[0]->pool, "seed %d cycle %d: a gang over two pools", seed, cycle);
                 if (j->gpus)
-                    cr_assert_str_eq (n->gpu_type, p->nodes [0]->gpu_type, "a gang over two GPU types");
+                    cr_assert_str_eq (n->gpu_type, p->nodes[0]->gpu_type, "a gang over two GPU types");
             }
             if (j->model)
-                cr_assert (s_variant_ok (c, j->model, c->pools [n->pool].jurisdiction, p->variants [t]),
+                cr_assert (s_variant_ok (c, j->model, c->pools[n->pool].jurisdiction, p->variants[t]),
                            "seed %d cycle %d: variant %s for %s in %s", seed, cycle,
-                           p->variants [t] ? p->variants [t]->name : "(none)", j->model,
-                           c->pools [n->pool].jurisdiction ? c->pools [n->pool].jurisdiction : "-");
+                           p->variants[t] ? p->variants[t]->name : "(none)", j->model,
+                           c->pools[n->pool].jurisdiction ? c->pools[n->pool].jurisdiction : "-");
             else
-                cr_assert_null (p->variants [t]);
+                cr_assert_null (p->variants[t]);
         }
     }
     for (size_t i = 0; i < fx->nnodes; i++) {
-        const sp_node_t *n = &fx->nodes [i];
+        const sp_node_t *n = &fx->nodes[i];
         cr_assert_leq (n->used_gpus, n->cap_gpus, "seed %d cycle %d: node %s over-committed", seed, cycle, n->name);
         cr_assert_leq (n->used_cpus_milli, n->cap_cpus_milli, "seed %d cycle %d: node %s CPUs", seed, cycle, n->name);
         cr_assert_leq (n->used_mem_mb, n->cap_mem_mb);
     }
     for (int t = 0; t < 4; t++) {
-        const sp_tenant_t *conf = sp_cluster_tenant (c, s_tenants [t]);
+        const sp_tenant_t *conf = sp_cluster_tenant (c, s_tenants[t]);
         if (conf && conf->gpu_quota >= 0) {
-            int64_t now = s_tenant_gpus (fx, s_tenants [t]);
-            cr_assert (now <= conf->gpu_quota || now <= held_before [t], "seed %d cycle %d: %s over its quota", seed,
-                       cycle, s_tenants [t]);
+            int64_t now = s_tenant_gpus (fx, s_tenants[t]);
+            cr_assert (now <= conf->gpu_quota || now <= held_before[t], "seed %d cycle %d: %s over its quota", seed,
+                       cycle, s_tenants[t]);
         }
     }
     for (size_t i = 0; i < fx->res.npreemptions; i++) {
-        const sp_preemption_t *pr = &fx->res.preemptions [i];
+        const sp_preemption_t *pr = &fx->res.preemptions[i];
         size_t vi = (size_t) (pr->victim - fx->jobs);
-        cr_assert (was_running [vi] && !was_stopping [vi], "seed %d cycle %d: victim not running or stopping", seed,
+        cr_assert (was_running[vi] && !was_stopping[vi], "seed %d cycle %d: victim not running or stopping", seed,
                    cycle);
         cr_assert (pr->victim->preemptible);
         int lower = pr->victim->priority < pr->for_job->priority;
@@ -248,11 +269,11 @@ s_check (fx_t *fx, int seed, int cycle, const int *was_running, const int *was_s
         cr_assert (lower || las, "seed %d cycle %d: victim of priority %d for %d", seed, cycle, pr->victim->priority,
                    pr->for_job->priority);
         for (size_t k = 0; k < i; k++)
-            cr_assert_neq (fx->res.preemptions [k].victim, pr->victim, "preempted twice");
+            cr_assert_neq (fx->res.preemptions[k].victim, pr->victim, "preempted twice");
         cr_assert (!fx_placement (fx, pr->victim));
     }
     for (size_t i = 0; i < fx->res.nwaits; i++)
-        cr_assert (strncmp (fx->res.waits [i].reason, "waiting: ", 9) == 0, "%s", fx->res.waits [i].reason);
+        cr_assert (strncmp (fx->res.waits[i].reason, "waiting: ", 9) == 0, "%s", fx->res.waits[i].reason);
 }
 
 static void
@@ -263,31 +284,31 @@ s_world (int seed, int cycles)
     fx_t *fx = fx_new (s_random_cluster (npools));
     int nnodes = 6 + (int) s_below (30);
     for (int i = 0; i < nnodes; i++) {
-        char pool [16], labels [64];
+        char pool[16], labels[64];
         snprintf (pool, sizeof pool, "pool%u", s_below ((uint32_t) npools));
-        snprintf (s_node_names [i], sizeof s_node_names [i], "n%d", i);
+        snprintf (s_node_names[i], sizeof s_node_names[i], "n%d", i);
         snprintf (labels, sizeof labels, "rack=r%u,nvlink_domain=d%u", s_below (2), s_below (3));
         int cpu_only = s_below (5) == 0;
-        sp_node_t *n = fx_node (fx, s_node_names [i], s_below (8) == 0 ? "lab" : pool,
-                                cpu_only ? "" : s_types [s_below (3)], 4 + s_below (60),
+        sp_node_t *n = fx_node (fx, s_node_names[i], s_below (8) == 0 ? "lab" : pool,
+                                cpu_only ? "" : s_types[s_below (3)], 4 + s_below (60),
                                 cpu_only ? 0 : 1 + s_below (8), s_below (3) ? labels : NULL);
         n->cap_mem_mb = 4096 + 1024 * s_below (100);
     }
-    int stop_delay [FX_MAX_JOBS] = {0};
-    static int was_running [FX_MAX_JOBS], was_stopping [FX_MAX_JOBS];
+    int stop_delay[FX_MAX_JOBS] = { 0 };
+    static int was_running[FX_MAX_JOBS], was_stopping[FX_MAX_JOBS];
     for (int cycle = 0; cycle < cycles; cycle++) {
         for (uint32_t k = s_below (10); k > 0; k--)
             s_random_job (fx, fx->now);
         /*  Nodes come and go (their tasks would be lost: only idle ones go down here).  */
-        sp_node_t *flip = &fx->nodes [s_below ((uint32_t) fx->nnodes)];
+        sp_node_t *flip = &fx->nodes[s_below ((uint32_t) fx->nnodes)];
         if (!flip->schedulable || flip->used_gpus + flip->used_cpus_milli == 0)
             flip->schedulable = !flip->schedulable || s_below (3) == 0 ? 1 : 0;
-        int64_t held_before [4];
+        int64_t held_before[4];
         for (int t = 0; t < 4; t++)
-            held_before [t] = s_tenant_gpus (fx, s_tenants [t]);
+            held_before[t] = s_tenant_gpus (fx, s_tenants[t]);
         for (size_t i = 0; i < fx->njobs; i++) {
-            was_running [i] = !fx->done [i] && fx->jobs [i].running;
-            was_stopping [i] = was_running [i] && fx->jobs [i].stopping;
+            was_running[i] = !fx->done[i] && fx->jobs[i].running;
+            was_stopping[i] = was_running[i] && fx->jobs[i].stopping;
         }
         sp_params_t params;
         sp_params_defaults (&params, (sp_policy_t) ((seed + cycle / 20) % SP_POLICY__COUNT), fx->now);
@@ -297,12 +318,12 @@ s_world (int seed, int cycles)
         /*  Time passes: stopping jobs stop, some jobs end.  */
         fx->now += 30 + s_below (600);
         for (size_t i = 0; i < fx->njobs; i++) {
-            sp_job_t *j = &fx->jobs [i];
-            if (fx->done [i] || !j->running)
+            sp_job_t *j = &fx->jobs[i];
+            if (fx->done[i] || !j->running)
                 continue;
             if (j->stopping) {
-                if (++stop_delay [i] >= 2) {
-                    stop_delay [i] = 0;
+                if (++stop_delay[i] >= 2) {
+                    stop_delay[i] = 0;
                     fx_end (fx, j, 1);
                 }
             }

@@ -22,7 +22,7 @@ s_choose (fx_t *fx, sp_weights_t w)
     fx_cycle (fx, SP_POLICY_FIFO);
     const sp_placement_t *p = fx_placement (fx, j);
     cr_assert (p);
-    const char *pool = fx_pool_of (fx, p->nodes [0]);
+    const char *pool = fx_pool_of (fx, p->nodes[0]);
     fx_end (fx, j, 0);
     return pool;
 }
@@ -39,10 +39,10 @@ s_pair_fx (void)
 Test (score, each_term_decides_alone)
 {
     fx_t *fx = s_pair_fx ();
-    cr_assert_str_eq (s_choose (fx, (sp_weights_t) {.cost = 1}), "cheap");
-    cr_assert_str_eq (s_choose (fx, (sp_weights_t) {.latency = 1}), "close");
-    cr_assert_str_eq (s_choose (fx, (sp_weights_t) {.energy = 1}), "close", "PUE 1.1 beats 2.0");
-    cr_assert_str_eq (s_choose (fx, (sp_weights_t) {.carbon = 1}), "close");
+    cr_assert_str_eq (s_choose (fx, (sp_weights_t) { .cost = 1 }), "cheap");
+    cr_assert_str_eq (s_choose (fx, (sp_weights_t) { .latency = 1 }), "close");
+    cr_assert_str_eq (s_choose (fx, (sp_weights_t) { .energy = 1 }), "close", "PUE 1.1 beats 2.0");
+    cr_assert_str_eq (s_choose (fx, (sp_weights_t) { .carbon = 1 }), "close");
     fx_free (fx);
 }
 
@@ -53,8 +53,8 @@ Test (score, energy_and_carbon_can_disagree)
                        "  - {name: green, site: onprem, region: r, pue: 1.5, carbon_g_per_kwh: 20}\n");
     fx_node (fx, "e", "efficient", "A100", 16, 8, NULL);
     fx_node (fx, "g", "green", "A100", 16, 8, NULL);
-    cr_assert_str_eq (s_choose (fx, (sp_weights_t) {.energy = 1}), "efficient");
-    cr_assert_str_eq (s_choose (fx, (sp_weights_t) {.carbon = 1}), "green");
+    cr_assert_str_eq (s_choose (fx, (sp_weights_t) { .energy = 1 }), "efficient");
+    cr_assert_str_eq (s_choose (fx, (sp_weights_t) { .carbon = 1 }), "green");
     fx_free (fx);
 }
 
@@ -65,7 +65,7 @@ Test (score, gpu_watts_count_in_energy)
                        "  - {name: cool, site: onprem, region: r, gpu_watts: 300}\n");
     fx_node (fx, "h", "hot", "A100", 16, 8, NULL);
     fx_node (fx, "c", "cool", "A100", 16, 8, NULL);
-    cr_assert_str_eq (s_choose (fx, (sp_weights_t) {.energy = 1}), "cool");
+    cr_assert_str_eq (s_choose (fx, (sp_weights_t) { .energy = 1 }), "cool");
     fx_free (fx);
 }
 
@@ -75,23 +75,23 @@ Test (score, packing_prefers_the_fuller_node)
     sp_node_t *busy = fx_node (fx, "busy", "p1", "A100", 16, 8, NULL);
     fx_node (fx, "idle", "p2", "A100", 16, 8, NULL);
     busy->used_gpus = 6;
-    cr_assert_str_eq (s_choose (fx, (sp_weights_t) {.packing = 1}), "p1", "2 of 8 left beats 7 of 8");
+    cr_assert_str_eq (s_choose (fx, (sp_weights_t) { .packing = 1 }), "p1", "2 of 8 left beats 7 of 8");
     /*  Inside one pool too: the fullest node that fits.  */
     fx_node (fx, "half", "p1", "A100", 16, 8, NULL)->used_gpus = 4;
     sp_job_t *j = fx_job (fx, 1, 2);
     fx_cycle (fx, SP_POLICY_FIFO);
-    cr_assert_str_eq (fx_placement (fx, j)->nodes [0]->name, "busy");
+    cr_assert_str_eq (fx_placement (fx, j)->nodes[0]->name, "busy");
     fx_free (fx);
 }
 
 Test (score, profiles)
 {
     sp_weights_t w;
-    const char *names [] = {"cost", "latency", "energy", "balanced", NULL};
+    const char *names[] = { "cost", "latency", "energy", "balanced", NULL };
     for (int i = 0; i < 5; i++) {
-        cr_assert_eq (sp_weights_for_prefer (names [i], &w), 0);
+        cr_assert_eq (sp_weights_for_prefer (names[i], &w), 0);
         cr_assert_float_eq (w.cost + w.latency + w.energy + w.carbon + w.packing, 1.0, 1e-9, "%s sums to 1",
-                            names [i] ? names [i] : "NULL");
+                            names[i] ? names[i] : "NULL");
     }
     cr_assert_eq (sp_weights_for_prefer ("speed", &w), -1);
     sp_weights_t bal, nul;
@@ -129,11 +129,11 @@ Test (score, terms_are_normalised_over_the_candidates)
     fx_t *fx = s_pair_fx ();
     sp_job_t *j = fx_job (fx, 2, 1);
     j->near = "near";
-    j->weights = (sp_weights_t) {.cost = 1};
+    j->weights = (sp_weights_t) { .cost = 1 };
     fx_cycle (fx, SP_POLICY_FIFO);
     const sp_placement_t *p = fx_placement (fx, j);
     cr_assert_eq (p->nrunners_up, 1);
-    const sp_score_t *w = &p->score, *l = &p->runners_up [0];
+    const sp_score_t *w = &p->score, *l = &p->runners_up[0];
     cr_assert_float_eq (w->cost, 0, 1e-12);
     cr_assert_float_eq (l->cost, 1, 1e-12);
     cr_assert_float_eq (w->latency, 1, 1e-12, "the far pool is the worst on latency");
@@ -156,12 +156,12 @@ Test (score, equal_scores_go_to_the_pool_named_first)
     fx_node (fx, "m", "mike", "A100", 16, 8, NULL);
     fx_node (fx, "a", "alpha", "A100", 16, 8, NULL);
     for (int i = 0; i < 3; i++)
-        cr_assert_str_eq (s_choose (fx, (sp_weights_t) {0}), "alpha");
+        cr_assert_str_eq (s_choose (fx, (sp_weights_t) { 0 }), "alpha");
     sp_job_t *j = fx_job (fx, 1, 1);
     fx_cycle (fx, SP_POLICY_FIFO);
     const sp_placement_t *p = fx_placement (fx, j);
-    cr_assert_str_eq (fx->c->pools [p->runners_up [0].pool].name, "mike");
-    cr_assert_str_eq (fx->c->pools [p->runners_up [1].pool].name, "zulu");
+    cr_assert_str_eq (fx->c->pools[p->runners_up[0].pool].name, "mike");
+    cr_assert_str_eq (fx->c->pools[p->runners_up[1].pool].name, "zulu");
     fx_free (fx);
 }
 
@@ -169,7 +169,7 @@ Test (score, estimate_formula)
 {
     sp_cluster_t *c = fx_cluster ("regions: [r]\npools: [{name: p, site: onprem, region: r, cost_gpu_hour: 1.5, "
                                   "cost_cpu_hour: 0.1, pue: 1.5, carbon_g_per_kwh: 200}]\n");
-    sp_job_t j = {.ntasks = 2, .gpus = 2, .cpus_milli = 1000, .mem_mb = 1};
+    sp_job_t j = { .ntasks = 2, .gpus = 2, .cpus_milli = 1000, .mem_mb = 1 };
     double cost, kwh, co2;
     sp_estimate (c, 0, &j, 7200, &cost, &kwh, &co2);
     cr_assert_float_eq (cost, (4 * 1.5 + 2 * 0.1) * 2, 1e-9);

@@ -2,23 +2,22 @@
  *  interleaving within a cycle) and per-tenant GPU quotas.  */
 #include "test_policy_fixture.h"
 
-static const char *s_tenants =
-    "tenants:\n"
-    "  - {name: heavy, weight: 3}\n"
-    "  - {name: light, weight: 1}\n"
-    "  - {name: capped, gpu_quota: 4}\n"
-    "  - {name: cpu-only, gpu_quota: 0}\n"
-    "queues:\n"
-    "  - {name: prod, weight: 4}\n"
-    "  - {name: batch, weight: 1}\n"
-    "fair_share: {half_life: 1h}\n";
+static const char *s_tenants = "tenants:\n"
+                               "  - {name: heavy, weight: 3}\n"
+                               "  - {name: light, weight: 1}\n"
+                               "  - {name: capped, gpu_quota: 4}\n"
+                               "  - {name: cpu-only, gpu_quota: 0}\n"
+                               "queues:\n"
+                               "  - {name: prod, weight: 4}\n"
+                               "  - {name: batch, weight: 1}\n"
+                               "fair_share: {half_life: 1h}\n";
 
 static int
 s_count_placed (const fx_t *fx, const char *tenant)
 {
     int n = 0;
     for (size_t i = 0; i < fx->res.nplacements; i++)
-        n += strcmp (fx->res.placements [i].job->tenant, tenant) == 0;
+        n += strcmp (fx->res.placements[i].job->tenant, tenant) == 0;
     return n;
 }
 
@@ -67,7 +66,7 @@ Test (share, usage_decays_with_the_half_life)
 
     /*  Old usage fades: a tenant that used much long ago beats one that used a little just now.  */
     fx_node (fx, "n", "p", "A100", 8, 1, NULL);
-    sp_usage_charge (fx->e, "heavy", 36000, 0);    /*  /3 weight: 12000 at t=0, 1/1024 of it ten hours on  */
+    sp_usage_charge (fx->e, "heavy", 36000, 0); /*  /3 weight: 12000 at t=0, 1/1024 of it ten hours on  */
     sp_usage_charge (fx->e, "other", 100, 36000);
     fx->now = 36000;
     sp_job_t *o = fx_job (fx, 1, 1);

@@ -4,8 +4,16 @@
 
 static st_model_t M;
 
-static void setup (void) { mf_init (&M); }
-static void teardown (void) { mf_fini (&M); }
+static void
+setup (void)
+{
+    mf_init (&M);
+}
+static void
+teardown (void)
+{
+    mf_fini (&M);
+}
 
 TestSuite (sched_deps, .init = setup, .fini = teardown);
 

@@ -6,8 +6,16 @@
 
 static st_sched_t S;
 
-static void setup (void) { fx_init (&S); }
-static void teardown (void) { fx_fini (&S); }
+static void
+setup (void)
+{
+    fx_init (&S);
+}
+static void
+teardown (void)
+{
+    fx_fini (&S);
+}
 
 TestSuite (sched_model, .init = setup, .fini = teardown);
 
@@ -34,8 +42,16 @@ report (st_task_t *t, Strata__TaskState state, int code, int sig)
     st_dispatch_worker_message (&S, st_net_peer_of (t->node), &env);
 }
 
-static void report_running (st_task_t *t) { report (t, STRATA__TASK_STATE__TASK_RUNNING, 0, 0); }
-static void report_exit (st_task_t *t, int code, int sig) { report (t, STRATA__TASK_STATE__TASK_EXITED, code, sig); }
+static void
+report_running (st_task_t *t)
+{
+    report (t, STRATA__TASK_STATE__TASK_RUNNING, 0, 0);
+}
+static void
+report_exit (st_task_t *t, int code, int sig)
+{
+    report (t, STRATA__TASK_STATE__TASK_EXITED, code, sig);
+}
 
 Test (sched_model, transition_table_refuses_illegal_moves)
 {
@@ -728,7 +744,7 @@ Test (sched_model, a_finetune_that_succeeds_registers_the_next_version)
     /*  The next one is version 2; another tenant's names are its own.  */
     st_job_t *a2 = fx_submit (&S, FT_A);
     st_job_t *o = fx_submit (&S, "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
-                                  "\"tenant\":\"other\",\"output_model\":\"acme-twin\"}");
+                                 "\"tenant\":\"other\",\"output_model\":\"acme-twin\"}");
     start_all ();
     finish (a2, 0);
     finish (o, 0);
@@ -778,7 +794,8 @@ Test (sched_model, a_dependent_uses_the_version_its_dependency_registers)
     st_error_t err = deps_verdict ("{\"command\":[\"x\"],\"model\":\"nobody\"}");
     cr_assert_str_eq (err.field, "model");
     cr_assert (strstr (err.msg, "model: nobody is neither in the cluster's model registry nor a fine-tuned model "
-                                "of tenant default"), "%s", err.msg);
+                                "of tenant default"),
+               "%s", err.msg);
     err = deps_verdict ("{\"command\":[\"x\"],\"model\":\"acme-twin:2\"}");
     cr_assert_str_eq (err.msg, "model: acme-twin has no version 2 (the latest is 1)");
     st_job_t *other = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
@@ -835,9 +852,10 @@ Test (sched_model, a_fine_tuned_model_carries_its_data_and_base_constraints)
     fx_node (&S, "eu1", "eu", 4, 4096, 0);
     fx_node (&S, "eu2", "eu2", 4, 4096, 0);
     fx_node (&S, "us1", "us", 4, 4096, 0);
-    st_job_t *a = fx_submit (&S, "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
-                                 "\"model\":\"twin\",\"data\":{\"classification\":\"restricted\",\"residency\":[\"EU\"]},"
-                                 "\"output_model\":\"acme-twin\"}");
+    st_job_t *a = fx_submit (&S,
+                             "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
+                             "\"model\":\"twin\",\"data\":{\"classification\":\"restricted\",\"residency\":[\"EU\"]},"
+                             "\"output_model\":\"acme-twin\"}");
     start_all ();
     cr_assert_str_eq (a->pool, "eu");
     cr_assert_str_eq (a->variant, "twin-eu");

@@ -4,8 +4,16 @@
 
 static st_model_t M;
 
-static void setup (void) { mf_init (&M); }
-static void teardown (void) { mf_fini (&M); }
+static void
+setup (void)
+{
+    mf_init (&M);
+}
+static void
+teardown (void)
+{
+    mf_fini (&M);
+}
 
 TestSuite (sched_runtime, .init = setup, .fini = teardown);
 
@@ -45,8 +53,9 @@ Test (sched_runtime, a_put_value_is_read_at_once)
     st_node_t *a, *b;
     st_job_t *job = running_pair (&a, &b);
     char why[300];
-    mf_step (&M, cr_assert_eq (st_rdzv_put (&M, rank (job, 0), "nccl_id", (const uint8_t *) "xyz", 3, why,
-                                            sizeof why), 0, "%s", why));
+    mf_step (&M,
+             cr_assert_eq (st_rdzv_put (&M, rank (job, 0), "nccl_id", (const uint8_t *) "xyz", 3, why, sizeof why), 0,
+                           "%s", why));
     const uint8_t *val = NULL;
     size_t len = 0;
     int rc;
@@ -66,12 +75,12 @@ Test (sched_runtime, a_waiting_get_is_answered_by_the_put_as_an_intent)
     const uint8_t *val = NULL;
     size_t len = 0;
     int rc;
-    mf_step (&M, rc = st_rdzv_get (&M, rank (job, 1), job->tasks[1].node, 41, "addr", 1000, &val, &len, why,
-                                   sizeof why));
+    mf_step (&M,
+             rc = st_rdzv_get (&M, rank (job, 1), job->tasks[1].node, 41, "addr", 1000, &val, &len, why, sizeof why));
     cr_assert_eq (rc, 0, "it waits");
     cr_assert_eq (M.nrdzv_waits, 1);
-    mf_step (&M, cr_assert_eq (st_rdzv_put (&M, rank (job, 0), "addr", (const uint8_t *) "10.0.0.1", 8, why,
-                                            sizeof why), 0));
+    mf_step (&M, cr_assert_eq (
+                     st_rdzv_put (&M, rank (job, 0), "addr", (const uint8_t *) "10.0.0.1", 8, why, sizeof why), 0));
     cr_assert_eq (M.nrdzv_waits, 0);
     cr_assert_eq (M.nintents, 1);
     const st_intent_t *in = &M.intents[0];
@@ -94,7 +103,8 @@ Test (sched_runtime, values_belong_to_one_attempt)
     cr_assert_eq (job->state, ST_JOB_FAILED, "no retries: %s", job->reason);
     st_job_t *again = mf_submit (&M, "{\"command\":[\"train\"],\"resources\":{\"ranks\":2},\"retries\":1}");
     mf_place_and_run (&M);
-    mf_step (&M, cr_assert_eq (st_rdzv_put (&M, rank (again, 0), "k", (const uint8_t *) "v1", 2, why, sizeof why), 0));
+    mf_step (&M,
+             cr_assert_eq (st_rdzv_put (&M, rank (again, 0), "k", (const uint8_t *) "v1", 2, why, sizeof why), 0));
     mf_end (&M, again, ST_JOB_FAILED);
     cr_assert_eq (again->state, ST_JOB_PENDING, "requeued: %s", again->reason);
     mf_place_and_run (&M);
@@ -102,8 +112,8 @@ Test (sched_runtime, values_belong_to_one_attempt)
     const uint8_t *val = NULL;
     size_t len = 0;
     int rc;
-    mf_step (&M, rc = st_rdzv_get (&M, rank (again, 1), again->tasks[1].node, 7, "k", 1000, &val, &len, why,
-                                   sizeof why));
+    mf_step (&M,
+             rc = st_rdzv_get (&M, rank (again, 1), again->tasks[1].node, 7, "k", 1000, &val, &len, why, sizeof why));
     cr_assert_eq (rc, 0, "attempt 1's value is not attempt 2's");
 }
 
@@ -115,10 +125,10 @@ Test (sched_runtime, waits_time_out_and_end_with_their_attempt)
     const uint8_t *val = NULL;
     size_t len = 0;
     int rc;
-    mf_step (&M, rc = st_rdzv_get (&M, rank (job, 1), job->tasks[1].node, 5, "slow", 2000, &val, &len, why,
-                                   sizeof why));
-    mf_step (&M, rc = st_rdzv_get (&M, rank (job, 0), job->tasks[0].node, 6, "never", 60000, &val, &len, why,
-                                   sizeof why));
+    mf_step (&M,
+             rc = st_rdzv_get (&M, rank (job, 1), job->tasks[1].node, 5, "slow", 2000, &val, &len, why, sizeof why));
+    mf_step (
+        &M, rc = st_rdzv_get (&M, rank (job, 0), job->tasks[0].node, 6, "never", 60000, &val, &len, why, sizeof why));
     cr_assert_eq (rc, 0);
     cr_assert_eq (M.nrdzv_waits, 2);
     mf_step (&M, st_runtime_tick (&M, mf_now_mono + 1999));
@@ -131,7 +141,7 @@ Test (sched_runtime, waits_time_out_and_end_with_their_attempt)
                (const char *) M.intents[0].data);
     st_intents_clear (&M);
     mf_end (&M, job, ST_JOB_FAILED);
-    st_intents_clear (&M);      /*  the other rank's stop signal  */
+    st_intents_clear (&M); /*  the other rank's stop signal  */
     mf_step (&M, st_runtime_tick (&M, mf_now_mono + 2001));
     cr_assert_eq (M.nintents, 1);
     cr_assert_eq (M.nrdzv_waits, 0);

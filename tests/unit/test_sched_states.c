@@ -4,8 +4,16 @@
 
 static st_model_t M;
 
-static void setup (void) { mf_init (&M); }
-static void teardown (void) { mf_fini (&M); }
+static void
+setup (void)
+{
+    mf_init (&M);
+}
+static void
+teardown (void)
+{
+    mf_fini (&M);
+}
 
 TestSuite (sched_states, .init = setup, .fini = teardown);
 
@@ -43,17 +51,17 @@ Test (sched_states, the_checker_names_a_broken_invariant)
     char why[512];
     cr_assert_eq (st_model_check (&M, why, sizeof why), 0, "%s", why);
 
-    n->used_cpus_milli += 1;        /*  accounting out of step with the tasks  */
+    n->used_cpus_milli += 1; /*  accounting out of step with the tasks  */
     cr_assert_eq (st_model_check (&M, why, sizeof why), -1);
     cr_assert (strstr (why, "node n1") != NULL, "%s", why);
     n->used_cpus_milli -= 1;
 
-    n->state = ST_NODE_LOST;        /*  a live task on a lost node  */
+    n->state = ST_NODE_LOST; /*  a live task on a lost node  */
     cr_assert_eq (st_model_check (&M, why, sizeof why), -1);
     cr_assert (strstr (why, "LOST") != NULL, "%s", why);
     n->state = ST_NODE_UP;
 
-    job->in_pending = 1;            /*  marked pending but not in the array, and not PENDING  */
+    job->in_pending = 1; /*  marked pending but not in the array, and not PENDING  */
     job->pending_idx = 0;
     cr_assert_eq (st_model_check (&M, why, sizeof why), -1);
     cr_assert (strstr (why, "pending") != NULL, "%s", why);

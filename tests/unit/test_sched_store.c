@@ -303,10 +303,11 @@ Test (sched_store, placement_migration_applies_over_a_populated_database)
     exec_ok (old, "INSERT INTO pools (name) VALUES ('edge')");
     exec_ok (old, "INSERT INTO nodes (name, pool, state, cpus_milli, mem_mb, gpus) VALUES ('w1', 'edge', 'UP', 1000, "
                   "512, 0)");
-    exec_ok (old, "INSERT INTO jobs (id, name, tenant, queue, kind, priority, state, ranks, cpus_milli, mem_mb, gpus, "
-                  "max_attempts, spec, created_at) VALUES (1, 'a', 'default', 'default', 'inference', 0, 'PENDING', 1, "
-                  "1000, 256, 0, 1, '{\"command\":[\"true\"],\"kind\":\"inference\",\"resources\":{\"ranks\":1}}', "
-                  "now ())");
+    exec_ok (old,
+             "INSERT INTO jobs (id, name, tenant, queue, kind, priority, state, ranks, cpus_milli, mem_mb, gpus, "
+             "max_attempts, spec, created_at) VALUES (1, 'a', 'default', 'default', 'inference', 0, 'PENDING', 1, "
+             "1000, 256, 0, 1, '{\"command\":[\"true\"],\"kind\":\"inference\",\"resources\":{\"ranks\":1}}', "
+             "now ())");
     PQfinish (old);
 
     st_sched_t T;
@@ -316,10 +317,13 @@ Test (sched_store, placement_migration_applies_over_a_populated_database)
     cr_assert_eq (st_store_connect (&T, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (st_store_migrate (&T, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (scalar (T.store.db, "SELECT max (version) FROM schema_version"), migrations_known ());
-    cr_assert_eq (scalar (T.store.db, "SELECT count (*) FROM pools WHERE name = 'edge' AND implicit AND site = 'onprem' "
-                                "AND clearance = 'public' AND pue = 1 AND region IS NULL"), 1);
+    cr_assert_eq (scalar (T.store.db,
+                          "SELECT count (*) FROM pools WHERE name = 'edge' AND implicit AND site = 'onprem' "
+                          "AND clearance = 'public' AND pue = 1 AND region IS NULL"),
+                  1);
     cr_assert_eq (scalar (T.store.db, "SELECT count (*) FROM jobs WHERE preemptions = 0 AND pool IS NULL "
-                                "AND est_cost IS NULL AND placement IS NULL"), 1);
+                                      "AND est_cost IS NULL AND placement IS NULL"),
+                  1);
     cr_assert_eq (scalar (T.store.db, "SELECT count (*) FROM tenants WHERE weight = 1 AND gpu_quota IS NULL"), 1);
     /*  The stored inference spec (ranks: 1, as earlier versions wrote it) still loads.  */
     cr_assert_eq (st_store_load (&T, &err), ST_OK, "%s", err.msg);
@@ -350,14 +354,33 @@ Test (sched_store, placement_migration_applies_over_a_populated_database)
 
 /*  Two cluster descriptions, built by hand (the file parser has its own tests).  */
 static char *A_REGIONS[] = { "eu-west", "us-east" };
-static double A_LATENCY[] = { 0, 80, 85, -1 };     /*  us-east -> us-east unknown  */
+static double A_LATENCY[] = { 0, 80, 85, -1 }; /*  us-east -> us-east unknown  */
 static sp_pool_t A_POOLS[] = {
-    { .name = "onprem-eu", .site = SP_SITE_ONPREM, .region = "eu-west", .region_idx = 0, .jurisdiction = "EU",
-      .clearance = SP_CLASS_RESTRICTED, .cost_gpu_hour = 1.25, .cost_cpu_hour = 0.02, .pue = 1.4,
-      .carbon_g_per_kwh = 250, .gpu_watts = 350, .cpu_watts = 8, .storage_root = "/data/eu" },
-    { .name = "cloud-us", .site = SP_SITE_PUBLIC_CLOUD, .region = "us-east", .region_idx = 1, .jurisdiction = "US",
-      .clearance = SP_CLASS_INTERNAL, .cost_gpu_hour = 3.5, .cost_cpu_hour = 0.05, .pue = 1.1,
-      .carbon_g_per_kwh = 400, .gpu_watts = 700, .cpu_watts = 12 },
+    { .name = "onprem-eu",
+      .site = SP_SITE_ONPREM,
+      .region = "eu-west",
+      .region_idx = 0,
+      .jurisdiction = "EU",
+      .clearance = SP_CLASS_RESTRICTED,
+      .cost_gpu_hour = 1.25,
+      .cost_cpu_hour = 0.02,
+      .pue = 1.4,
+      .carbon_g_per_kwh = 250,
+      .gpu_watts = 350,
+      .cpu_watts = 8,
+      .storage_root = "/data/eu" },
+    { .name = "cloud-us",
+      .site = SP_SITE_PUBLIC_CLOUD,
+      .region = "us-east",
+      .region_idx = 1,
+      .jurisdiction = "US",
+      .clearance = SP_CLASS_INTERNAL,
+      .cost_gpu_hour = 3.5,
+      .cost_cpu_hour = 0.05,
+      .pue = 1.1,
+      .carbon_g_per_kwh = 400,
+      .gpu_watts = 700,
+      .cpu_watts = 12 },
 };
 static char *JUR_EU[] = { "EU" };
 static char *JUR_EU_US[] = { "EU", "US" };
@@ -370,21 +393,44 @@ static sp_queue_t A_QUEUES[] = { { .name = "gpu", .weight = 3 }, { .name = "defa
 static sp_tenant_t A_TENANTS[] = { { .name = "research", .weight = 2, .gpu_quota = 8 },
                                    { .name = "default", .weight = 1.5, .gpu_quota = -1 } };
 static const sp_cluster_t CLUSTER_A = {
-    .regions = A_REGIONS, .nregions = 2, .latency_ms = A_LATENCY, .pools = A_POOLS, .npools = 2,
-    .families = A_FAMILIES, .nfamilies = 1, .queues = A_QUEUES, .nqueues = 2, .tenants = A_TENANTS, .ntenants = 2,
+    .regions = A_REGIONS,
+    .nregions = 2,
+    .latency_ms = A_LATENCY,
+    .pools = A_POOLS,
+    .npools = 2,
+    .families = A_FAMILIES,
+    .nfamilies = 1,
+    .queues = A_QUEUES,
+    .nqueues = 2,
+    .tenants = A_TENANTS,
+    .ntenants = 2,
 };
 
 static char *B_REGIONS[] = { "us-east" };
 static double B_LATENCY[] = { 2 };
 static sp_pool_t B_POOLS[] = {
-    { .name = "cloud-us", .site = SP_SITE_PUBLIC_CLOUD, .region = "us-east", .region_idx = 0, .jurisdiction = "US",
-      .clearance = SP_CLASS_CONFIDENTIAL, .cost_gpu_hour = 2.75, .cost_cpu_hour = 0.05, .pue = 1.2,
-      .carbon_g_per_kwh = 380, .gpu_watts = 700, .cpu_watts = 12 },
+    { .name = "cloud-us",
+      .site = SP_SITE_PUBLIC_CLOUD,
+      .region = "us-east",
+      .region_idx = 0,
+      .jurisdiction = "US",
+      .clearance = SP_CLASS_CONFIDENTIAL,
+      .cost_gpu_hour = 2.75,
+      .cost_cpu_hour = 0.05,
+      .pue = 1.2,
+      .carbon_g_per_kwh = 380,
+      .gpu_watts = 700,
+      .cpu_watts = 12 },
 };
 static sp_tenant_t B_TENANTS[] = { { .name = "research", .weight = 1, .gpu_quota = -1 } };
 static const sp_cluster_t CLUSTER_B = {
-    .regions = B_REGIONS, .nregions = 1, .latency_ms = B_LATENCY, .pools = B_POOLS, .npools = 1,
-    .tenants = B_TENANTS, .ntenants = 1,
+    .regions = B_REGIONS,
+    .nregions = 1,
+    .latency_ms = B_LATENCY,
+    .pools = B_POOLS,
+    .npools = 1,
+    .tenants = B_TENANTS,
+    .ntenants = 1,
 };
 
 static void
@@ -413,17 +459,20 @@ Test (sched_store, save_cluster_writes_the_description)
              "carbon_g_per_kwh, gpu_watts, cpu_watts, storage_root) FROM pools WHERE name = 'onprem-eu'",
              "onprem|eu-west|EU|restricted|1.25|0.02|1.4|250|350|8|/data/eu");
     text_is ("SELECT concat_ws ('|', site, region, jurisdiction, clearance, storage_root IS NULL) FROM pools "
-             "WHERE name = 'cloud-us'", "public_cloud|us-east|US|internal|t");
+             "WHERE name = 'cloud-us'",
+             "public_cloud|us-east|US|internal|t");
     text_is ("SELECT string_agg (name, ',' ORDER BY name) FROM regions", "eu-west,us-east");
     text_is ("SELECT string_agg (from_region || '>' || to_region || '=' || ms, ',' ORDER BY from_region, to_region) "
-             "FROM latency", "eu-west>eu-west=0,eu-west>us-east=80,us-east>eu-west=85");
+             "FROM latency",
+             "eu-west>eu-west=0,eu-west>us-east=80,us-east>eu-west=85");
     text_is ("SELECT string_agg (name, ',') FROM model_families", "llama-3");
     text_is ("SELECT string_agg (concat_ws ('|', name, family, position, jurisdictions::text, uri), ',' "
              "ORDER BY position) FROM model_variants",
              "llama-3-eu|llama-3|0|{EU}|s3://models/llama-3-eu,llama-3|llama-3|1|{EU,US}");
     text_is ("SELECT string_agg (name || '=' || weight, ',' ORDER BY name) FROM queues", "default=2,gpu=3");
     text_is ("SELECT string_agg (name || '=' || weight || '/' || coalesce (gpu_quota::text, 'none'), ',' "
-             "ORDER BY name) FROM tenants", "default=1.5/none,research=2/8");
+             "ORDER BY name) FROM tenants",
+             "default=1.5/none,research=2/8");
 
     /*  The nodes' own writes keep working on top of it.  */
     st_mark_node (&S, fx_node (&S, "w3", "later", 1, 1024, 0));
@@ -460,7 +509,8 @@ Test (sched_store, save_cluster_replaces_the_previous_description)
     /*  Queues and tenants stay (jobs refer to them) with the defaults when not named.  */
     text_is ("SELECT string_agg (name || '=' || weight, ',' ORDER BY name) FROM queues", "default=1,gpu=1");
     text_is ("SELECT string_agg (name || '=' || weight || '/' || coalesce (gpu_quota::text, 'none'), ',' "
-             "ORDER BY name) FROM tenants", "default=1/none,research=1/none");
+             "ORDER BY name) FROM tenants",
+             "default=1/none,research=1/none");
 }
 
 Test (sched_store, save_cluster_is_all_or_nothing)
@@ -499,8 +549,9 @@ Test (sched_store, get_and_list_read_the_placement_columns)
     fx_submit (&S, "{\"name\":\"b\",\"command\":[\"true\"]}");
     st_error_t err = { 0 };
     cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
-    exec_ok (S.store.db, "UPDATE jobs SET pool = 'onprem-eu', variant = 'llama-3-eu', est_cost = 1.5, est_kwh = 0.25, "
-                   "est_co2_g = 62.5, cost = 0, preemptions = 2, placement = '{\"pool\": \"onprem-eu\"}' WHERE id = 1");
+    exec_ok (S.store.db,
+             "UPDATE jobs SET pool = 'onprem-eu', variant = 'llama-3-eu', est_cost = 1.5, est_kwh = 0.25, "
+             "est_co2_g = 62.5, cost = 0, preemptions = 2, placement = '{\"pool\": \"onprem-eu\"}' WHERE id = 1");
     Strata__JobInfo *j = NULL;
     cr_assert_eq (st_store_get_job (&S, 1, &j, &err), ST_OK, "%s", err.msg);
     cr_assert_str_eq (j->pool, "onprem-eu");

@@ -64,12 +64,12 @@ compare (int layers, int dim, int heads, int T, int B)
 
 Test (twin_cuda, matches_cpu_small)
 {
-    compare (2, 48, 3, 40, 3);          /*  rows longer than a warp, head width 16  */
+    compare (2, 48, 3, 40, 3); /*  rows longer than a warp, head width 16  */
 }
 
 Test (twin_cuda, matches_cpu_default)
 {
-    compare (2, 64, 4, 64, 8);          /*  strata-twin-train's defaults  */
+    compare (2, 64, 4, 64, 8); /*  strata-twin-train's defaults  */
 }
 
 /*  A host model of a small shape with a fixed init and batch.  */
@@ -161,7 +161,8 @@ Test (twin_cuda, two_ranks_average_to_one_rank_with_twice_the_batch)
         cr_assert (isfinite (twin_cuda_adamw_step (rank[r], &hp, 1)));
     }
     cr_assert (isfinite (twin_cuda_adamw_step (whole, &hp, 1)));
-    twin_model_t *after[3] = { small_model (2 * B, T, tok), small_model (2 * B, T, tok), small_model (2 * B, T, tok) };
+    twin_model_t *after[3] = { small_model (2 * B, T, tok), small_model (2 * B, T, tok),
+                               small_model (2 * B, T, tok) };
     cr_assert_eq (twin_cuda_to_host (rank[0], after[0]), 0);
     cr_assert_eq (twin_cuda_to_host (rank[1], after[1]), 0);
     cr_assert_eq (twin_cuda_to_host (whole, after[2]), 0);
@@ -218,6 +219,6 @@ Test (twin_cuda, refuses_bad_input)
     cr_assert_eq (twin_cuda_from_host (g, wrong), -1);
     twin_model_free (wrong);
     twin_cuda_destroy (&g);
-    twin_cuda_destroy (&g);             /*  NULL-safe  */
+    twin_cuda_destroy (&g); /*  NULL-safe  */
     twin_model_free (host);
 }

@@ -39,7 +39,7 @@ static char s_dir[256];
 static char *
 s_sub (const char *name)
 {
-    static char path[32][300];           /*  a ring: a test holds at most a dozen at once  */
+    static char path[32][300]; /*  a ring: a test holds at most a dozen at once  */
     static int k;
     k = (k + 1) % 32;
     snprintf (path[k], sizeof path[k], "%s/%s", s_dir, name);
@@ -216,7 +216,8 @@ s_make_input (const char *path)
     }
     fputs ("This program is free software: you can redistribute it and/or modify it under the terms of the GNU "
            "General Public License as published by the Free Software Foundation, either version 3 of the License, "
-           "or (at your option) any later version.\n", w);
+           "or (at your option) any later version.\n",
+           w);
     fputs ("\n", w);
     fputs ("caf\xc3\xa9 \xff\xfe bytes \xed\xa0\x80 and a cut \xe2\x82\n", w);
     fputs ("\"quoted\" back\\slash\ttab \x01 control\n", w);
@@ -272,7 +273,7 @@ s_parse_out (const char *out, const char *input, int lines)
     char **ov = s_split (ob, olen, &on), **iv = s_split (ib, ilen, &in);
     cr_assert_eq (in, lines);
     cr_assert_eq (on, lines, "%d output lines for %d input lines", on, lines);
-    cr_assert_eq (ob[olen - 1], 0, "output ends with a newline");   /*  s_split turned it into 0  */
+    cr_assert_eq (ob[olen - 1], 0, "output ends with a newline"); /*  s_split turned it into 0  */
     json_t **objs = calloc ((size_t) lines, sizeof *objs);
     for (int k = 0; k < lines; k++) {
         json_error_t e;
@@ -308,7 +309,8 @@ Test (twin_infer, one_two_and_three_shards_write_the_same_bytes)
     mkdir (d1, 0777), mkdir (d2, 0777), mkdir (d3, 0777);
 
     /*  one shard (a checkpoint directory as --model: its newest checkpoint)  */
-    int rc = s_run ("one", NULL, (const char *[]) { "--model", ck, "--data", in, "--out", o1, "--max-new", "16", NULL });
+    int rc =
+        s_run ("one", NULL, (const char *[]) { "--model", ck, "--data", in, "--out", o1, "--max-new", "16", NULL });
     cr_assert_eq (rc, 0, "exit %d: %s", rc, s_log ("one", "err"));
     char want[64];
     snprintf (want, sizeof want, "items %d items_per_s ", lines);
@@ -334,8 +336,9 @@ Test (twin_infer, one_two_and_three_shards_write_the_same_bytes)
         char tag[16], shard[8];
         snprintf (tag, sizeof tag, "three%d", i);
         snprintf (shard, sizeof shard, "%d", i);
-        pid[i] = s_start (tag, NULL, (const char *[]) { "--model", ck, "--data", in, "--out", o3, "--shard", shard,
-                                                          "--shards", "3", "--max-new", "16", NULL });
+        pid[i] = s_start (tag, NULL,
+                          (const char *[]) { "--model", ck, "--data", in, "--out", o3, "--shard", shard, "--shards",
+                                             "3", "--max-new", "16", NULL });
     }
     for (int i = 0; i < 3; i++) {
         char tag[16];
@@ -358,22 +361,29 @@ Test (twin_infer, shard_files_of_another_run_are_not_merged)
     s_make_input (in);
     const char *shard1 = s_sub ("out.jsonl.shard-1-of-2");
     /*  shard 1 of a run with --max-new 4, then shard 0 of a run with 8  */
-    cr_assert_eq (s_run ("a1", NULL, (const char *[]) { "--model", ck, "--data", in, "--out", out, "--shard", "1",
-                                                         "--shards", "2", "--max-new", "4", NULL }), 0);
+    cr_assert_eq (s_run ("a1", NULL,
+                         (const char *[]) { "--model", ck, "--data", in, "--out", out, "--shard", "1", "--shards",
+                                            "2", "--max-new", "4", NULL }),
+                  0);
     cr_assert (s_exists (shard1));
-    cr_assert_eq (s_run ("b0", NULL, (const char *[]) { "--model", ck, "--data", in, "--out", out, "--shard", "0",
-                                                         "--shards", "2", "--max-new", "8", NULL }), 0);
+    cr_assert_eq (s_run ("b0", NULL,
+                         (const char *[]) { "--model", ck, "--data", in, "--out", out, "--shard", "0", "--shards",
+                                            "2", "--max-new", "8", NULL }),
+                  0);
     cr_assert (!s_exists (out), "merged shard files of two different runs");
     cr_assert (strstr (s_log ("b0", "err"), "is not there"), "%s", s_log ("b0", "err"));
     /*  shard 1 of the second run completes it  */
-    cr_assert_eq (s_run ("b1", NULL, (const char *[]) { "--model", ck, "--data", in, "--out", out, "--shard", "1",
-                                                         "--shards", "2", "--max-new", "8", NULL }), 0);
+    cr_assert_eq (s_run ("b1", NULL,
+                         (const char *[]) { "--model", ck, "--data", in, "--out", out, "--shard", "1", "--shards",
+                                            "2", "--max-new", "8", NULL }),
+                  0);
     cr_assert (s_exists (out), "%s", s_log ("b1", "err"));
     cr_assert (!s_exists (shard1));
     char ref[300];
     snprintf (ref, sizeof ref, "%s/ref.jsonl", s_dir);
-    cr_assert_eq (s_run ("ref", NULL, (const char *[]) { "--model", ck, "--data", in, "--out", ref, "--max-new", "8",
-                                                          NULL }), 0);
+    cr_assert_eq (
+        s_run ("ref", NULL, (const char *[]) { "--model", ck, "--data", in, "--out", ref, "--max-new", "8", NULL }),
+        0);
     size_t la, lb;
     char *a = s_slurp (out, &la), *b = s_slurp (ref, &lb);
     cr_assert (la == lb && memcmp (a, b, la) == 0);
@@ -431,8 +441,8 @@ Test (twin_infer, perplexity_is_exp_of_the_mean_nll_from_twin_forward)
 {
     const char *in = s_sub ("in.txt"), *out = s_sub ("out.jsonl");
     int lines = s_make_input (in);
-    int rc = s_run ("ppl", NULL, (const char *[]) { "--model", s_sub ("ck"), "--data", in, "--out", out, "--max-new",
-                                                     "0", NULL });
+    int rc = s_run ("ppl", NULL,
+                    (const char *[]) { "--model", s_sub ("ck"), "--data", in, "--out", out, "--max-new", "0", NULL });
     cr_assert_eq (rc, 0, "%s", s_log ("ppl", "err"));
     json_t **objs = s_parse_out (out, in, lines);
     twin_model_t *m = s_load ();
@@ -490,8 +500,9 @@ Test (twin_infer, greedy_continuation_is_the_argmax_step_by_step)
 {
     const char *in = s_sub ("in.txt"), *out = s_sub ("out.jsonl");
     int lines = s_make_input (in);
-    int rc = s_run ("greedy", NULL, (const char *[]) { "--model", s_sub ("ck"), "--data", in, "--out", out,
-                                                        "--max-new", "24", NULL });
+    int rc =
+        s_run ("greedy", NULL,
+               (const char *[]) { "--model", s_sub ("ck"), "--data", in, "--out", out, "--max-new", "24", NULL });
     cr_assert_eq (rc, 0, "%s", s_log ("greedy", "err"));
     json_t **objs = s_parse_out (out, in, lines);
     twin_model_t *m = s_load ();
@@ -532,9 +543,12 @@ Test (twin_infer, bytes_that_are_not_utf8_become_replacement_characters)
     } cases[] = {
         { "plain", "plain" },
         { "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
-        { "a\xff" "b", "a\xef\xbf\xbd" "b" },
-        { "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },                 /*  overlong '/'  */
-        { "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /*  a surrogate  */
+        { "a\xff"
+          "b",
+          "a\xef\xbf\xbd"
+          "b" },
+        { "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },                                 /*  overlong '/'  */
+        { "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },                 /*  a surrogate  */
         { "\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /*  past U+10FFFF  */
         { "cut \xe2\x82", "cut \xef\xbf\xbd\xef\xbf\xbd" },
     };
@@ -587,9 +601,9 @@ Test (twin_infer, bad_flags_and_inputs_exit_2)
                           (const char *[]) { "--model", ck, "--data", in, "--out", out, "--max-new", "99999", NULL });
     s_expect_usage_error ("--shards wants", NULL,
                           (const char *[]) { "--model", ck, "--data", in, "--out", out, "--shards", "0", NULL });
-    s_expect_usage_error ("shard 3 is not below shards 3", NULL,
-                          (const char *[]) { "--model", ck, "--data", in, "--out", out, "--shard", "3", "--shards",
-                                             "3", NULL });
+    s_expect_usage_error (
+        "shard 3 is not below shards 3", NULL,
+        (const char *[]) { "--model", ck, "--data", in, "--out", out, "--shard", "3", "--shards", "3", NULL });
     s_expect_usage_error ("shard 2 is not below shards 2",
                           (const char *[]) { "STRATA_RANK=2", "STRATA_WORLD_SIZE=2", NULL },
                           (const char *[]) { "--model", ck, "--data", in, "--out", out, NULL });
@@ -602,12 +616,11 @@ Test (twin_infer, bad_flags_and_inputs_exit_2)
     s_expect_usage_error ("CRC mismatch", NULL,
                           (const char *[]) { "--model", flipped, "--data", in, "--out", out, NULL });
     s_expect_usage_error ("wrong size", NULL, (const char *[]) { "--model", cut, "--data", in, "--out", out, NULL });
-    s_expect_usage_error ("bad magic", NULL,
-                          (const char *[]) { "--model", in, "--data", in, "--out", out, NULL });
+    s_expect_usage_error ("bad magic", NULL, (const char *[]) { "--model", in, "--data", in, "--out", out, NULL });
     s_expect_usage_error ("/nonexistent/data", NULL,
                           (const char *[]) { "--model", ck, "--data", "/nonexistent/data", "--out", out, NULL });
-    s_expect_usage_error ("is not a file", NULL, (const char *[]) { "--model", ck, "--data", empty, "--out", out,
-                                                                   NULL });
+    s_expect_usage_error ("is not a file", NULL,
+                          (const char *[]) { "--model", ck, "--data", empty, "--out", out, NULL });
     s_expect_usage_error ("is a directory", NULL,
                           (const char *[]) { "--model", ck, "--data", in, "--out", s_sub ("o"), NULL });
     s_expect_usage_error ("no directory", NULL,

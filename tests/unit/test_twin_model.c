@@ -33,7 +33,7 @@ tiny (int B, int T, uint8_t *tokens, uint64_t seed)
     for (size_t i = 0; i < m->n_params; i++)
         m->params[i] += 0.3f * twin_rng_normal (&rng);
     for (int i = 0; i < B * (T + 1); i++)
-        tokens[i] = (uint8_t) (twin_rng_next (&rng) % 7);      /*  few symbols: visible structure  */
+        tokens[i] = (uint8_t) (twin_rng_next (&rng) % 7); /*  few symbols: visible structure  */
     return m;
 }
 
@@ -58,7 +58,7 @@ Test (twin_model, gradient_matches_finite_differences)
         size_t stride = t->n / 12 ? t->n / 12 : 1;
         for (size_t j = 0; j < t->n; j += stride) {
             size_t i = t->off + j;
-            if (k == 0)                         /*  wte: rows of bytes 0..6 only  */
+            if (k == 0) /*  wte: rows of bytes 0..6 only  */
                 i = t->off + (j % (7 * (size_t) m->cfg.dim));
             float keep = m->params[i];
             const float h = 1e-2f;
@@ -137,8 +137,8 @@ Test (twin_model, two_ranks_average_to_one_rank_with_twice_the_batch)
     /*  (Adam's first step moves each weight by ~lr * sign(g): compare where g
      *  is clearly away from zero, elsewhere allow the two signs.)  */
     for (size_t i = 0; i < n; i++)
-        cr_assert_float_eq (small->params[i], big->params[i],
-                            fabs (avg[i]) > 1e-3 * scale ? 1e-6f : 2.01f * hp.lr, "param %zu", i);
+        cr_assert_float_eq (small->params[i], big->params[i], fabs (avg[i]) > 1e-3 * scale ? 1e-6f : 2.01f * hp.lr,
+                            "param %zu", i);
     free (avg);
     twin_model_free (small);
     twin_model_free (big);
@@ -197,9 +197,10 @@ Test (twin_model, bad_configs_are_refused)
     cr_assert (strstr (err, "heads"));
     twin_config_t no_layers = { 0, 64, 4, 64, TWIN_VOCAB };
     cr_assert_eq (twin_config_check (&no_layers, err, sizeof err), -1);
-    cr_assert_null (twin_model_new (&ok, 1, 65));        /*  longer than the context  */
+    cr_assert_null (twin_model_new (&ok, 1, 65)); /*  longer than the context  */
     /*  wte + wpe + 12 per block + final LN + head; 2 blocks of dim 64: 136960  */
-    cr_assert_eq (twin_param_count (&ok), (size_t) 256 * 64 + 64 * 64 + 2 * (12 * 64 * 64 + 13 * 64) + 2 * 64 + 256 * 64);
+    cr_assert_eq (twin_param_count (&ok),
+                  (size_t) 256 * 64 + 64 * 64 + 2 * (12 * 64 * 64 + 13 * 64) + 2 * 64 + 256 * 64);
 }
 
 Test (twin_model, activations_past_size_t_are_refused)

@@ -220,7 +220,7 @@ Test (twin_train, checkpoint_round_trip_is_exact)
     meta.step = 124;
     cr_assert_eq (twin_ckpt_save (dir, a, &meta, path, sizeof path, err, sizeof err), 0);
     cr_assert_eq (twin_ckpt_load (path, other, 1, &got, err, sizeof err), -1);
-    cr_assert (strstr (err, "config differs"), "%s", err);     /*  not merely some other failure  */
+    cr_assert (strstr (err, "config differs"), "%s", err); /*  not merely some other failure  */
     /*  not a checkpoint at all: the magic number, checked before anything the header claims  */
     f = fopen (path, "r+b");
     fputc ('X', f);
@@ -294,11 +294,10 @@ Test (twin_train, bad_flags_and_inputs_exit_2)
     s_expect_usage_error ("no checkpoint directory", (const char *[]) { "--data", CORPUS, NULL });
     s_expect_usage_error ("/nonexistent/corpus",
                           (const char *[]) { "--data", "/nonexistent/corpus", "--checkpoint-dir", ck, NULL });
-    s_expect_usage_error ("heads must divide dim",
-                          (const char *[]) { "--data", CORPUS, "--checkpoint-dir", ck, "--dim", "10", "--heads", "4",
-                                             NULL });
+    s_expect_usage_error ("heads must divide dim", (const char *[]) { "--data", CORPUS, "--checkpoint-dir", ck,
+                                                                      "--dim", "10", "--heads", "4", NULL });
     s_expect_usage_error ("/nonexistent.bin", (const char *[]) { "--data", CORPUS, "--checkpoint-dir", ck, "--base",
-                                                         "/nonexistent.bin", NULL });
+                                                                 "/nonexistent.bin", NULL });
     char *out;
     cr_assert_eq (s_run (&out, (const char *[]) { "--help", NULL }), 0);
     cr_assert (strstr (out, "usage: strata-twin-train") && strstr (out, "75"));
@@ -312,8 +311,8 @@ static char *
 s_tiny (const char *dir, const char *steps, int resume)
 {
     char *out;
-    const char *args[] = { "--data", CORPUS, "--checkpoint-dir", dir, "--steps", steps, "--seed", "5", TINY,
-                           resume ? "--resume" : NULL, NULL };
+    const char *args[] = { "--data", CORPUS, "--checkpoint-dir",         dir, "--steps", steps, "--seed",
+                           "5",      TINY,   resume ? "--resume" : NULL, NULL };
     int rc = s_run (&out, args);
     cr_assert_eq (rc, 0, "exit %d: %s", rc, s_stderr ());
     char *l = s_losses (out);
@@ -352,7 +351,7 @@ Test (twin_train, sigterm_checkpoints_exits_75_and_resumes)
     const char *dir = s_sub ("pre");
     const char *args[] = { "--data", CORPUS, "--steps", "1000000", "--seed", "5", TINY, NULL };
     int fd;
-    pid_t pid = s_start (args, &fd, dir);                 /*  the directory through STRATA_CHECKPOINT_DIR  */
+    pid_t pid = s_start (args, &fd, dir); /*  the directory through STRATA_CHECKPOINT_DIR  */
     FILE *out = fdopen (fd, "r");
     char line[256];
     long last = 0;
@@ -409,9 +408,27 @@ s_bigram_val (const twin_data_t *d, int T, int windows)
 Test (twin_train, held_out_loss_beats_a_bigram_model, .timeout = 120)
 {
     char *out;
-    const char *args[] = { "--data", CORPUS, "--checkpoint-dir", s_sub ("learn"), "--steps", "500", "--seed", "1",
-                           "--layers", "1", "--dim", "32", "--heads", "4", "--seq", "32", "--batch", "16",
-                           "--lr", "0.01", NULL };
+    const char *args[] = { "--data",
+                           CORPUS,
+                           "--checkpoint-dir",
+                           s_sub ("learn"),
+                           "--steps",
+                           "500",
+                           "--seed",
+                           "1",
+                           "--layers",
+                           "1",
+                           "--dim",
+                           "32",
+                           "--heads",
+                           "4",
+                           "--seq",
+                           "32",
+                           "--batch",
+                           "16",
+                           "--lr",
+                           "0.01",
+                           NULL };
     cr_assert_eq (s_run (&out, args), 0, "%s", s_stderr ());
     const char *v = strstr (out, "val_loss ");
     cr_assert_not_null (v);
@@ -435,8 +452,21 @@ Test (twin_train, base_starts_from_a_checkpoints_weights)
     char path[4096], err[512];
     cr_assert_eq (twin_ckpt_latest (s_sub ("pre"), path, sizeof path, err, sizeof err), 1);
     char *out;
-    const char *args[] = { "--data", CORPUS, "--checkpoint-dir", s_sub ("tuned"), "--steps", "2", "--seed", "5",
-                           "--seq", "16", "--batch", "4", "--base", path, NULL };
+    const char *args[] = { "--data",
+                           CORPUS,
+                           "--checkpoint-dir",
+                           s_sub ("tuned"),
+                           "--steps",
+                           "2",
+                           "--seed",
+                           "5",
+                           "--seq",
+                           "16",
+                           "--batch",
+                           "4",
+                           "--base",
+                           path,
+                           NULL };
     cr_assert_eq (s_run (&out, args), 0, "%s", s_stderr ());
     cr_assert (strstr (s_stderr (), "fine-tuning"), "%s", s_stderr ());
     /*  the fine-tuning run starts where the base left off, not at ln 256  */
@@ -446,7 +476,7 @@ Test (twin_train, base_starts_from_a_checkpoints_weights)
     free (out);
     /*  a shape that contradicts the base is refused  */
     s_expect_usage_error ("differs", (const char *[]) { "--data", CORPUS, "--checkpoint-dir", s_sub ("t2"), "--base",
-                                                          path, "--dim", "32", NULL });
+                                                        path, "--dim", "32", NULL });
     free (trained);
 }
 
@@ -502,8 +532,9 @@ s_cuda_devices (char *why, size_t whylen)
     s_cuda_child_env ();
     char *out;
     /*  The smallest comparison: on a GPU it takes a moment; without one it stops at the count.  */
-    int rc = s_run_prog (check, &out, (const char *[]) { "--layers", "1", "--dim", "16", "--heads", "2", "--seq", "8",
-                                                         "--batch", "1", "--steps", "1", NULL });
+    int rc = s_run_prog (check, &out,
+                         (const char *[]) { "--layers", "1", "--dim", "16", "--heads", "2", "--seq", "8", "--batch",
+                                            "1", "--steps", "1", NULL });
     int res = 1;
     if (rc == 77) {
         const char *tail = ": GPU training path not exercised";
@@ -511,7 +542,8 @@ s_cuda_devices (char *why, size_t whylen)
         cr_assert (!strncmp (out, "SKIP: ", 6) && end, "strata-twin-cuda-check says: %s", out);
         snprintf (why, whylen, "%.*s", (int) (end - out - 6), out + 6);
         res = 0;
-    } else
+    }
+    else
         cr_assert (rc == 0 || rc == 1, "strata-twin-cuda-check: exit %d: %s%s", rc, out, s_stderr ());
     free (out);
     return res;
@@ -531,7 +563,8 @@ s_loss_values (const char *out, int first, double *loss, int max, double *val)
             cr_assert_eq (step, (long) first + n, "step %ld after %d steps from step %d", step, n, first);
             cr_assert_lt (n, max);
             loss[n++] = x;
-        } else if (sscanf (p, "val_loss %lf", &x) == 1)
+        }
+        else if (sscanf (p, "val_loss %lf", &x) == 1)
             *val = x;
     }
     return n;
@@ -572,7 +605,7 @@ s_device_line (void)
 }
 
 #define DEV_STEPS "20"
-#define DEV_TOL 1e-3                    /*  GPU against CPU: per-step loss, relative  */
+#define DEV_TOL 1e-3 /*  GPU against CPU: per-step loss, relative  */
 
 /*  A tiny run of DEV_STEPS steps on `device` into dir; the exit status, stdout in *out.  */
 static int
@@ -581,8 +614,9 @@ s_device_run (const char *prog, const char *device, const char *dir, char **out)
     char log[300];
     snprintf (log, sizeof log, "%s/stderr.log", s_dir);
     unlink (log);
-    return s_run_prog (prog, out, (const char *[]) { "--data", CORPUS, "--checkpoint-dir", dir, "--steps", DEV_STEPS,
-                                                     "--seed", "5", TINY, "--device", device, NULL });
+    return s_run_prog (prog, out,
+                       (const char *[]) { "--data", CORPUS, "--checkpoint-dir", dir, "--steps", DEV_STEPS, "--seed",
+                                          "5", TINY, "--device", device, NULL });
 }
 
 Test (twin_train, device_cuda_exits_2_without_a_device_or_matches_cpu, .timeout = 120)
@@ -595,7 +629,8 @@ Test (twin_train, device_cuda_exits_2_without_a_device_or_matches_cpu, .timeout 
         /*  Refused before anything is read or written: one line, exit 2.  */
         char want[700];
         if (devices < 0)
-            snprintf (want, sizeof want, "strata-twin-train: --device cuda: this strata-twin-train was built without "
+            snprintf (want, sizeof want,
+                      "strata-twin-train: --device cuda: this strata-twin-train was built without "
                       "CUDA (CMake found no CUDA compiler and toolkit)\n");
         else
             snprintf (want, sizeof want, "strata-twin-train: --device cuda: %s\n", why);
@@ -645,7 +680,8 @@ Test (twin_train, device_auto_takes_the_cpu_without_a_device, .timeout = 120)
         cr_assert (strstr (a, "step 20 loss ") && strstr (a, "val_loss "), "%s", a);
         cr_assert_str_eq (b, a);
         free (a), free (b);
-    } else {
+    }
+    else {
         cr_assert (!strncmp (s_device_line (), "strata-twin-train: device cuda", 30), "%s", s_stderr ());
         s_expect_close (cpu, autod, 1, 20, DEV_TOL, "auto (cuda) against cpu");
     }
@@ -705,10 +741,11 @@ Test (twin_train, device_cuda_emulated_matches_cpu_and_resumes, .timeout = 120)
     snprintf (d_emu, sizeof d_emu, "%s/emu", s_dir);
     snprintf (d_split, sizeof d_split, "%s/split", s_dir);
     /*  10 steps, a checkpoint at 5 and 10, on both.  */
-    const char *on_cpu[] = { "--data", CORPUS, "--steps", "10", "--checkpoint-every", "5", "--seed", "5", TINY,
-                             "--checkpoint-dir", d_cpu, NULL };
-    const char *on_emu[] = { "--data", CORPUS, "--steps", "10", "--checkpoint-every", "5", "--seed", "5", TINY,
-                             "--checkpoint-dir", d_emu, "--device", "cuda", NULL };
+    const char *on_cpu[] = { "--data", CORPUS,   "--steps", "10", "--checkpoint-every",
+                             "5",      "--seed", "5",       TINY, "--checkpoint-dir",
+                             d_cpu,    NULL };
+    const char *on_emu[] = { "--data", CORPUS, "--steps",          "10",  "--checkpoint-every", "5",    "--seed",
+                             "5",      TINY,   "--checkpoint-dir", d_emu, "--device",           "cuda", NULL };
     cr_assert_eq (s_run (&cpu, on_cpu), 0, "%s", s_stderr ());
     unlink (s_sub ("stderr.log"));
     cr_assert_eq (s_run_prog (emu, &dev, on_emu), 0, "%s", s_stderr ());
@@ -720,10 +757,12 @@ Test (twin_train, device_cuda_emulated_matches_cpu_and_resumes, .timeout = 120)
 
     /*  A CPU checkpoint (step 5) resumed on the device: loaded on the host, then
      *  copied over, moments included; steps 6..10 as the CPU run's.  */
-    const char *first[] = { "--data", CORPUS, "--steps", "5", "--seed", "5", TINY, "--checkpoint-dir", d_split, NULL };
+    const char *first[] = {
+        "--data", CORPUS, "--steps", "5", "--seed", "5", TINY, "--checkpoint-dir", d_split, NULL
+    };
     cr_assert_eq (s_run (&half, first), 0, "%s", s_stderr ());
-    const char *second[] = { "--data", CORPUS, "--steps", "10", "--seed", "5", TINY, "--checkpoint-dir", d_split,
-                             "--resume", "--device", "cuda", NULL };
+    const char *second[] = { "--data",           CORPUS,  "--steps",  "10",       "--seed", "5", TINY,
+                             "--checkpoint-dir", d_split, "--resume", "--device", "cuda",   NULL };
     cr_assert_eq (s_run_prog (emu, &rest, second), 0, "%s", s_stderr ());
     cr_assert (strstr (s_stderr (), "resuming from"), "%s", s_stderr ());
     double resume_rel = s_expect_close (cpu, rest, 6, 5, EMU_TOL, "cpu 5 steps + emulated cuda --resume to 10");
@@ -746,10 +785,11 @@ Test (twin_train, device_cuda_emulated_two_ranks_average_through_the_host, .time
     char *cpu, *dev, d_cpu[300], d_emu[300];
     snprintf (d_cpu, sizeof d_cpu, "%s/cpu2", s_dir);
     snprintf (d_emu, sizeof d_emu, "%s/emu2", s_dir);
-    const char *on_cpu[] = { "-np", "2", s_bin (), "--data", CORPUS, "--steps", "8", "--seed", "5", TINY,
-                             "--checkpoint-dir", d_cpu, NULL };
-    const char *on_emu[] = { "-np", "2", emu, "--data", CORPUS, "--steps", "8", "--seed", "5", TINY,
-                             "--checkpoint-dir", d_emu, "--device", "cuda", NULL };
+    const char *on_cpu[] = { "-np",    "2", s_bin (), "--data",           CORPUS, "--steps", "8",
+                             "--seed", "5", TINY,     "--checkpoint-dir", d_cpu,  NULL };
+    const char *on_emu[] = { "-np",    "2", emu,  "--data",           CORPUS, "--steps",  "8",
+                             "--seed", "5", TINY, "--checkpoint-dir", d_emu,  "--device", "cuda",
+                             NULL };
     cr_assert_eq (s_run_prog ("mpirun", &cpu, on_cpu), 0, "%s", s_stderr ());
     unlink (s_sub ("stderr.log"));
     cr_assert_eq (s_run_prog ("mpirun", &dev, on_emu), 0, "%s", s_stderr ());

@@ -34,8 +34,9 @@
 static st__wtask_t *
 s_simulate (uint64_t job, uint64_t sim_ms, uint32_t limit_s, uint64_t now)
 {
-    st__wtask_spec_t spec = { .key = { .job_id = job, .index = 2, .attempt = 3 }, .time_limit_s = limit_s,
-                            .local_rank = -1 };
+    st__wtask_spec_t spec = { .key = { .job_id = job, .index = 2, .attempt = 3 },
+                              .time_limit_s = limit_s,
+                              .local_rank = -1 };
     st__wtask_t *t = st__wtask_simulate (&spec, sim_ms, now);
     cr_assert_not_null (t);
     cr_assert (st__wtask_simulated (t));
@@ -139,15 +140,15 @@ Test (simulated_task, time_limit_ends_it_as_timed_out)
 /*  One emulated node as the fake scheduler sees it.  */
 typedef struct {
     char name[64];
-    st_peer_t peer;                 /*  its current connection  */
+    st_peer_t peer; /*  its current connection  */
     uint64_t register_seq;
-    int registers;                  /*  Registers seen  */
+    int registers; /*  Registers seen  */
     int heartbeats;
-    int muted;                      /*  do not answer its heartbeats  */
+    int muted; /*  do not answer its heartbeats  */
 } node_t;
 
 typedef struct {
-    st_test_worker_t w;         /*  scratch dir, router, the worker process  */
+    st_test_worker_t w; /*  scratch dir, router, the worker process  */
     uint64_t seq;
     node_t nodes[S_MAX_NODES];
     int nnodes;
@@ -177,9 +178,31 @@ s_start (int n, const char *const *extra)
     char count[16];
     snprintf (count, sizeof count, "%d", n);
     const char *argv[40] = {
-        st_test_worker_bin (), "--hollow", count, "--node", "hn", "--scheduler", h.w.endpoint, "--state-dir", h.w.state_dir,
-        "--pool", "sim", "--label", "rack=r7", "--cpus", "4", "--memory", "2G", "--gpus", "2", "--gpu-type", "sim-gpu",
-        "--heartbeat-interval", "200ms", "--log-level", "debug",
+        st_test_worker_bin (),
+        "--hollow",
+        count,
+        "--node",
+        "hn",
+        "--scheduler",
+        h.w.endpoint,
+        "--state-dir",
+        h.w.state_dir,
+        "--pool",
+        "sim",
+        "--label",
+        "rack=r7",
+        "--cpus",
+        "4",
+        "--memory",
+        "2G",
+        "--gpus",
+        "2",
+        "--gpu-type",
+        "sim-gpu",
+        "--heartbeat-interval",
+        "200ms",
+        "--log-level",
+        "debug",
     };
     int argc = 25;
     for (int i = 0; extra && extra[i]; i++)
@@ -284,7 +307,8 @@ s_expect (const char *name, Strata__Envelope__BodyCase body, int timeout_ms)
     Strata__Envelope *env = s_next (timeout_ms, &from);
     cr_assert_not_null (env, "no %d message from %s within %d ms", (int) body, name, timeout_ms);
     cr_assert_str_eq (from->name, name, "%s came from %s", st_wire_body_name (env), from->name);
-    cr_assert_eq (env->body_case, body, "expected body %d from %s, got %s", (int) body, name, st_wire_body_name (env));
+    cr_assert_eq (env->body_case, body, "expected body %d from %s, got %s", (int) body, name,
+                  st_wire_body_name (env));
     return env;
 }
 
@@ -361,7 +385,7 @@ s_launch (const char *name, uint64_t job, uint64_t sim_ms, uint32_t limit_s, uin
     char *argv[] = { (char *) "/no/such/program", NULL };
     l.n_argv = 1;
     l.argv = argv;
-    l.workdir = (char *) "relative/dir";   /*  a real worker refuses it; a hollow node runs nothing there  */
+    l.workdir = (char *) "relative/dir"; /*  a real worker refuses it; a hollow node runs nothing there  */
     l.time_limit_s = limit_s;
     l.kill_grace_ms = 30000;
     l.simulated_ms = sim_ms;
@@ -493,7 +517,8 @@ Test (hollow, launch_runs_for_simulated_ms_then_exits_zero)
     cr_assert_eq (st->term_signal, 0);
     cr_assert_eq (st->timed_out, 0);
     cr_assert_eq (st->pid, 0);
-    cr_assert_geq (took, 800, "ended %llu ms after the Launch, before its simulated 800 ms", (unsigned long long) took);
+    cr_assert_geq (took, 800, "ended %llu ms after the Launch, before its simulated 800 ms",
+                   (unsigned long long) took);
     st_wire_free (env);
 
     /*  simulated_ms 0: over at once, on another node.  */
@@ -668,7 +693,8 @@ s_run_sh (const char *prefix, const char *args, char *out, size_t size)
 {
     char cmd[2048], errfile[400];
     snprintf (errfile, sizeof errfile, "%s/run.err", h.w.dir);
-    snprintf (cmd, sizeof cmd, "%s '%s' --scheduler %s %s 2> '%s'", prefix, st_test_worker_bin (), h.w.endpoint, args, errfile);
+    snprintf (cmd, sizeof cmd, "%s '%s' --scheduler %s %s 2> '%s'", prefix, st_test_worker_bin (), h.w.endpoint, args,
+              errfile);
     int rc = system (cmd);
     FILE *f = fopen (errfile, "r");
     size_t n = f ? fread (out, 1, size - 1, f) : 0;

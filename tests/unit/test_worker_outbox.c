@@ -13,7 +13,7 @@ typedef struct {
     uint64_t seq[MAX_SENT];
     st__wtask_status_t status[MAX_SENT];
     size_t n;
-    int refuse_after;           /*  > 0: the n-th send and later fail  */
+    int refuse_after; /*  > 0: the n-th send and later fail  */
 } sink_t;
 
 static int
@@ -184,5 +184,5 @@ Test (worker_outbox, default_interval_is_one_second)
     cr_assert_eq (st__outbox_next_due (ob), 100 + ST__OUTBOX_RESEND_MS);
     cr_assert_eq (ST__OUTBOX_RESEND_MS, 1000);
     st__outbox_destroy (&ob);
-    st__outbox_destroy (&ob);   /*  NULL-safe  */
+    st__outbox_destroy (&ob); /*  NULL-safe  */
 }

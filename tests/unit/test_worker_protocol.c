@@ -24,12 +24,12 @@
 #include "worker_harness.h"
 
 typedef struct {
-    st_test_worker_t w;         /*  scratch dir, router, the worker process  */
-    st_peer_t peer;             /*  the worker's current routing id  */
-    uint64_t seq;               /*  our envelope seqs  */
-    int auto_ack_heartbeats;    /*  answer heartbeats while waiting  */
-    int heartbeats;             /*  heartbeats seen  */
-    uint64_t register_seq;      /*  seq of the latest Register, echoed in reply_to  */
+    st_test_worker_t w;      /*  scratch dir, router, the worker process  */
+    st_peer_t peer;          /*  the worker's current routing id  */
+    uint64_t seq;            /*  our envelope seqs  */
+    int auto_ack_heartbeats; /*  answer heartbeats while waiting  */
+    int heartbeats;          /*  heartbeats seen  */
+    uint64_t register_seq;   /*  seq of the latest Register, echoed in reply_to  */
 } harness_t;
 
 static harness_t h;
@@ -55,10 +55,29 @@ static void
 s_start_worker (const char *timeout, const char *const *extra)
 {
     const char *argv[40] = {
-        st_test_worker_bin (), "--scheduler", h.w.endpoint, "--state-dir", h.w.state_dir, "--node", "test-node",
-        "--pool", "test-pool", "--label", "rack=r1", "--cpus", "2", "--memory", "1G", "--gpus", "0",
-        "--heartbeat-interval", "200ms", "--scheduler-timeout", timeout ? timeout : "3s",
-        "--log-level", "debug",
+        st_test_worker_bin (),
+        "--scheduler",
+        h.w.endpoint,
+        "--state-dir",
+        h.w.state_dir,
+        "--node",
+        "test-node",
+        "--pool",
+        "test-pool",
+        "--label",
+        "rack=r1",
+        "--cpus",
+        "2",
+        "--memory",
+        "1G",
+        "--gpus",
+        "0",
+        "--heartbeat-interval",
+        "200ms",
+        "--scheduler-timeout",
+        timeout ? timeout : "3s",
+        "--log-level",
+        "debug",
     };
     int argc = 23;
     for (int i = 0; extra && extra[i]; i++)

@@ -19,7 +19,7 @@
 #include "task.h"
 #include "test_tmpdir.h"
 
-static char s_dir[256];         /*  per-test state directory  */
+static char s_dir[256]; /*  per-test state directory  */
 
 static void
 setup (void)
@@ -267,7 +267,11 @@ Test (worker_task, launch_env_overrides_base_but_not_gpus)
     st_kv_add (&env, "CUDA_VISIBLE_DEVICES", "0,1,2,3");
     const char *argv[] = { "env", NULL };
     st__wtask_spec_t spec = {
-        .key = { 6, 0, 1 }, .argv = argv, .env = &env, .gpu_list = "2", .local_rank = 0,
+        .key = { 6, 0, 1 },
+        .argv = argv,
+        .env = &env,
+        .gpu_list = "2",
+        .local_rank = 0,
     };
     st__wtask_t *t = st__wtask_start (s_dir, &spec);
     s_wait_end (t, 5000);
@@ -423,7 +427,7 @@ Test (worker_task, terminate_kills_an_ignoring_group_after_grace)
     cr_assert_gt (child, 0);
 
     uint64_t t0 = st_mono_ms ();
-    st__wtask_terminate (t, 400, t0);   /*  the Signal's grace overrides the Launch's  */
+    st__wtask_terminate (t, 400, t0); /*  the Signal's grace overrides the Launch's  */
     cr_assert_eq (st__wtask_next_deadline (t), t0 + 400);
     const st__wtask_status_t *s = s_wait_end (t, 5000);
     uint64_t took = st_mono_ms () - t0;

@@ -20,12 +20,12 @@
 #include "test_tmpdir.h"
 
 typedef struct {
-    char dir[256];              /*  temp dir: state/ and worker.log  */
-    char state_dir[300];        /*  given to the worker (not created here)  */
+    char dir[256];       /*  temp dir: state/ and worker.log  */
+    char state_dir[300]; /*  given to the worker (not created here)  */
     void *ctx;
-    void *router;               /*  bound on loopback, at endpoint  */
+    void *router; /*  bound on loopback, at endpoint  */
     char endpoint[256];
-    pid_t pid;                  /*  the worker, 0: none  */
+    pid_t pid; /*  the worker, 0: none  */
 } st_test_worker_t;
 
 /*  Makes dir (from template, e.g. "/tmp/strata-test-proto-XXXXXX") and binds the router.  */

@@ -146,7 +146,10 @@ int
 main (int argc, char **argv)
 {
     s_cfg_t cfg = {
-        .node_cpus_milli = 64000, .node_mem_mb = 512 * 1024, .task_cpus_milli = 1000, .task_mem_mb = 1024,
+        .node_cpus_milli = 64000,
+        .node_mem_mb = 512 * 1024,
+        .task_cpus_milli = 1000,
+        .task_mem_mb = 1024,
         .restart_overhead_ms = 30000,
     };
     st_error_t err = { 0 };

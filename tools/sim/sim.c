@@ -9,7 +9,7 @@
 
 #include "st_time.h"
 
-#define S_MAX_ROUNDS 100        /*  cycles at one instant before the sim moves on  */
+#define S_MAX_ROUNDS 100 /*  cycles at one instant before the sim moves on  */
 #define S_DEFAULT_NAME "default"
 
 typedef enum { J_FUTURE = 0, J_PENDING, J_RUNNING, J_DONE } s_state_t;
@@ -18,18 +18,18 @@ typedef struct {
     sp_job_t sp;
     const sim_row_t *row;
     const char *gpu_type[1];
-    sp_node_t **placed;         /*  ntasks slots; sp.placed points here while running  */
+    sp_node_t **placed; /*  ntasks slots; sp.placed points here while running  */
     s_state_t state;
-    uint32_t gpus;              /*  held while running: ntasks x gpus per task  */
-    double work_left_s;         /*  run time still to do  */
-    double overhead_s;          /*  restart overhead of the current attempt  */
-    double end_s;               /*  end of the current attempt; when done, the job's end  */
-    double first_start_s;       /*  < 0: never started  */
-    double held_s;              /*  time holding GPUs, all attempts  */
-    double prior_gpu_s;         /*  GPU-seconds of earlier attempts  */
+    uint32_t gpus;        /*  held while running: ntasks x gpus per task  */
+    double work_left_s;   /*  run time still to do  */
+    double overhead_s;    /*  restart overhead of the current attempt  */
+    double end_s;         /*  end of the current attempt; when done, the job's end  */
+    double first_start_s; /*  < 0: never started  */
+    double held_s;        /*  time holding GPUs, all attempts  */
+    double prior_gpu_s;   /*  GPU-seconds of earlier attempts  */
     uint32_t preemptions;
-    size_t slot;                /*  index in pending or running  */
-    size_t heap;                /*  index in the end-time heap while running  */
+    size_t slot; /*  index in pending or running  */
+    size_t heap; /*  index in the end-time heap while running  */
 } s_job_t;
 
 struct sim {
@@ -44,10 +44,10 @@ struct sim {
     size_t nnodes;
     sp_job_t **pending, **running;
     size_t npending, nrunning;
-    s_job_t **heap;             /*  running jobs, earliest end first  */
+    s_job_t **heap; /*  running jobs, earliest end first  */
     size_t nheap;
     double now;
-    sp_result_t res;            /*  zeroed once, reused by every cycle  */
+    sp_result_t res; /*  zeroed once, reused by every cycle  */
     sim_summary_t sum;
     uint64_t cycle_us, cycle_max_us;
     size_t rounded_up;
@@ -57,8 +57,12 @@ void
 sim_opts_defaults (sim_opts_t *o, sp_policy_t policy)
 {
     *o = (sim_opts_t) {
-        .policy = policy, .restart_overhead_s = 30, .tick_s = 0, .limits = SIM_LIMITS_NONE,
-        .task_cpus_milli = 1000, .task_mem_mb = 1024,
+        .policy = policy,
+        .restart_overhead_s = 30,
+        .tick_s = 0,
+        .limits = SIM_LIMITS_NONE,
+        .task_cpus_milli = 1000,
+        .task_mem_mb = 1024,
     };
 }
 
@@ -172,8 +176,8 @@ s_fitting_nodes (const sim_t *s, const s_job_t *j, int pool)
     size_t n = 0;
     for (size_t i = 0; i < s->nnodes; i++) {
         const sp_node_t *nd = s->nodes[i];
-        if (nd->pool != pool || !nd->schedulable || nd->cap_gpus < j->sp.gpus
-            || nd->cap_cpus_milli < j->sp.cpus_milli || nd->cap_mem_mb < j->sp.mem_mb)
+        if (nd->pool != pool || !nd->schedulable || nd->cap_gpus < j->sp.gpus || nd->cap_cpus_milli < j->sp.cpus_milli
+            || nd->cap_mem_mb < j->sp.mem_mb)
             continue;
         if (j->sp.ngpu_types && j->sp.gpus > 0 && strcmp (nd->gpu_type, j->sp.gpu_types[0]) != 0)
             continue;
@@ -206,7 +210,7 @@ s_check_feasible (const sim_t *s, const s_job_t *j, st_error_t *err)
 /*  Shapes already found feasible (every task asks the same CPUs and memory).  */
 typedef struct {
     uint32_t ntasks, gpus;
-    const char *type;           /*  NULL: any  */
+    const char *type; /*  NULL: any  */
 } s_shape_t;
 
 static int
@@ -254,7 +258,7 @@ sim_new (const sim_trace_t *trace, sim_cluster_t *cluster, const sim_opts_t *opt
         }
     }
     if (node_gpus == 0)
-        node_gpus = 1;      /*  no GPU anywhere: GPU jobs fail the feasibility check below  */
+        node_gpus = 1; /*  no GPU anywhere: GPU jobs fail the feasibility check below  */
     for (size_t i = 0; i < s->njobs; i++) {
         s_job_t *j = &s->jobs[i];
         const sim_row_t *r = &trace->rows[i];
@@ -386,7 +390,7 @@ s_preempt (sim_t *s, const sp_preemption_t *p, st_error_t *err)
     if (!j || j->state != J_RUNNING)
         return st_error_set (err, ST_ESTATE, NULL, "t=%.0f: the engine preempted job %s, which is not running",
                              s->now, j ? j->row->id : "(null)");
-    double done = s->now - j->sp.start_s - j->overhead_s;     /*  useful work of this attempt  */
+    double done = s->now - j->sp.start_s - j->overhead_s; /*  useful work of this attempt  */
     if (done > 0)
         j->work_left_s = j->work_left_s > done ? j->work_left_s - done : 0;
     s_release (s, j);
@@ -588,8 +592,8 @@ sim_summary (const sim_t *s, sim_summary_t *out)
         out->p99_wait_s = s_p99 (wait, n);
     }
     out->makespan_s = n && last > first ? last - first : 0;
-    out->utilization = out->makespan_s > 0 && out->total_gpus
-        ? out->busy_gpu_s / ((double) out->total_gpus * out->makespan_s) : 0;
+    out->utilization =
+        out->makespan_s > 0 && out->total_gpus ? out->busy_gpu_s / ((double) out->total_gpus * out->makespan_s) : 0;
     out->cycle_avg_ms = s->sum.cycles ? (double) s->cycle_us / (double) s->sum.cycles / 1000 : 0;
     out->cycle_max_ms = (double) s->cycle_max_us / 1000;
     free (jct);

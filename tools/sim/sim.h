@@ -23,19 +23,19 @@
 #include "st_error.h"
 
 typedef enum {
-    SIM_LIMITS_NONE = 0,        /*  time_limit_s = 0: backfill cannot plan around running jobs  */
-    SIM_LIMITS_BUCKET,          /*  true duration + overhead rounded up to 1, 2, 4, 8... hours  */
+    SIM_LIMITS_NONE = 0, /*  time_limit_s = 0: backfill cannot plan around running jobs  */
+    SIM_LIMITS_BUCKET,   /*  true duration + overhead rounded up to 1, 2, 4, 8... hours  */
 } sim_limits_t;
 
 typedef struct {
     sp_policy_t policy;
-    double restart_overhead_s;  /*  added to every resumed attempt  */
-    double tick_s;              /*  > 0: also a cycle every tick_s while jobs wait  */
+    double restart_overhead_s; /*  added to every resumed attempt  */
+    double tick_s;             /*  > 0: also a cycle every tick_s while jobs wait  */
     sim_limits_t limits;
-    int hide_durations;         /*  duration_s = 0 in every sp_job_t (check that only SJF reads it)  */
-    int ignore_gpu_type;        /*  the trace's gpu_type column is not a constraint  */
-    uint32_t task_cpus_milli;   /*  per task  */
-    uint64_t task_mem_mb;       /*  per task  */
+    int hide_durations;       /*  duration_s = 0 in every sp_job_t (check that only SJF reads it)  */
+    int ignore_gpu_type;      /*  the trace's gpu_type column is not a constraint  */
+    uint32_t task_cpus_milli; /*  per task  */
+    uint64_t task_mem_mb;     /*  per task  */
 } sim_opts_t;
 
 void sim_opts_defaults (sim_opts_t *o, sp_policy_t policy);
@@ -45,22 +45,22 @@ void sim_opts_defaults (sim_opts_t *o, sp_policy_t policy);
 void sim_shape (uint32_t gpus, uint32_t node_gpus, uint32_t *ntasks, uint32_t *gpus_per_task);
 
 typedef struct {
-    size_t jobs;                /*  in the trace  */
+    size_t jobs; /*  in the trace  */
     size_t finished;
     double avg_jct_s, median_jct_s, p99_jct_s;
-    double avg_wait_s, p99_wait_s;      /*  wait: first start - submit  */
-    double makespan_s;          /*  last end - first submit  */
-    double utilization;         /*  busy GPU-seconds / (GPUs x makespan)  */
-    double busy_gpu_s;          /*  GPUs held x time held, restart overhead included  */
+    double avg_wait_s, p99_wait_s; /*  wait: first start - submit  */
+    double makespan_s;             /*  last end - first submit  */
+    double utilization;            /*  busy GPU-seconds / (GPUs x makespan)  */
+    double busy_gpu_s;             /*  GPUs held x time held, restart overhead included  */
     uint32_t total_gpus;
-    size_t rounded_up;          /*  jobs whose fractional num_gpus was rounded up  */
+    size_t rounded_up; /*  jobs whose fractional num_gpus was rounded up  */
     uint64_t preemptions;
-    uint64_t cycles;            /*  sp_schedule calls  */
+    uint64_t cycles; /*  sp_schedule calls  */
     uint64_t placements;
-    uint64_t backfilled;        /*  placements the engine marked backfilled  */
-    uint64_t stalls;            /*  instants where the engine kept preempting without end (cut at 100 cycles)  */
-    double cycle_avg_ms, cycle_max_ms;  /*  wall time inside sp_schedule  */
-    double wall_s;              /*  wall time of sim_run  */
+    uint64_t backfilled; /*  placements the engine marked backfilled  */
+    uint64_t stalls;     /*  instants where the engine kept preempting without end (cut at 100 cycles)  */
+    double cycle_avg_ms, cycle_max_ms; /*  wall time inside sp_schedule  */
+    double wall_s;                     /*  wall time of sim_run  */
 } sim_summary_t;
 
 typedef struct sim sim_t;

@@ -52,8 +52,14 @@ s_add_nodes (sim_cluster_t *c, const char *prefix, uint32_t n, int pool, uint32_
         if (!kept)
             return st_error_set (err, ST_ENOMEM, NULL, "out of memory");
         c->nodes[c->nnodes++] = (sp_node_t) {
-            .name = kept, .pool = pool, .gpu_type = type, .labels = labels, .cap_cpus_milli = cpus_milli,
-            .cap_mem_mb = mem_mb, .cap_gpus = gpus, .schedulable = 1,
+            .name = kept,
+            .pool = pool,
+            .gpu_type = type,
+            .labels = labels,
+            .cap_cpus_milli = cpus_milli,
+            .cap_mem_mb = mem_mb,
+            .cap_gpus = gpus,
+            .schedulable = 1,
         };
     }
     return ST_OK;
@@ -97,8 +103,8 @@ s_string (json_t *o, const char *key, const char **out, const char *at, st_error
         return ST_OK;
     st_field_t rule = { 100, ST_FIELD_ANY, NULL };
     if (!json_is_string (v) || !st_field_ok (json_string_value (v), json_string_length (v), &rule))
-        return st_error_set (err, ST_EINVAL, NULL, "%s.%s: must be a non-empty string of at most 100 characters",
-                             at, key);
+        return st_error_set (err, ST_EINVAL, NULL, "%s.%s: must be a non-empty string of at most 100 characters", at,
+                             key);
     *out = json_string_value (v);
     return ST_OK;
 }
@@ -120,7 +126,8 @@ s_node_entry (sim_cluster_t *c, json_t *e, size_t idx, st_error_t *err)
         if (k == sizeof known / sizeof *known)
             return st_error_set (err, ST_EINVAL, NULL,
                                  "%s.%s: unknown field (known: name, count, pool, gpus, gpu_type, cpus, memory, "
-                                 "labels)", at, key);
+                                 "labels)",
+                                 at, key);
     }
     const char *name, *pool_name, *gpu_type;
     int64_t count, gpus;
@@ -207,7 +214,7 @@ sim_cluster_load (sim_cluster_t *c, const char *path, st_error_t *err)
         else {
             st_error_t perr = { 0 };
             c->cluster = sp_cluster_parse (text, strlen (text), &perr);
-            if (!c->cluster) {   /*  the engine's messages start with the field's path  */
+            if (!c->cluster) { /*  the engine's messages start with the field's path  */
                 rc = st_error_set (err, perr.rc ? perr.rc : ST_EINVAL, NULL, "%.200s: %.300s", path, perr.msg);
                 if (*perr.hint)
                     st_error_hint (err, "%s", perr.hint);

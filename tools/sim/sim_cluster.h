@@ -32,9 +32,9 @@ typedef struct {
     sp_cluster_t *cluster;
     sp_node_t *nodes;
     size_t nnodes;
-    char **strings;             /*  node names and GPU types, owned  */
+    char **strings; /*  node names and GPU types, owned  */
     size_t nstrings;
-    st_kv_t **labels;           /*  one per `nodes:` entry with labels, owned  */
+    st_kv_t **labels; /*  one per `nodes:` entry with labels, owned  */
     size_t nlabels;
 } sim_cluster_t;
 

@@ -15,9 +15,9 @@ enum { C_ID, C_SUBMIT, C_DURATION, C_GPUS, C_GPU_TYPE, C_USER, C_QUEUE, C_STATUS
 static const char *const s_colnames[C__COUNT] = {
     "job_id", "submit_s", "duration_s", "num_gpus", "gpu_type", "user", "queue", "status",
 };
-#define S_REQUIRED 4            /*  the first four columns must be in the header  */
-#define S_MAX_LINE ((size_t) 1 << 30)   /*  bytes (and fields) of one line  */
-#define S_MAX_ROWS ((size_t) 1 << 28)   /*  jobs in one trace  */
+#define S_REQUIRED 4                  /*  the first four columns must be in the header  */
+#define S_MAX_LINE ((size_t) 1 << 30) /*  bytes (and fields) of one line  */
+#define S_MAX_ROWS ((size_t) 1 << 28) /*  jobs in one trace  */
 
 /*  One line split into fields: NUL-terminated strings in buf at off[i].  */
 typedef struct {
@@ -93,7 +93,7 @@ s_split (s_fields_t *f, const char *p, const char *end, const char **why, size_t
             return -1;
         if (p >= end)
             return 0;
-        p++;            /*  the comma  */
+        p++; /*  the comma  */
     }
 }
 
@@ -144,7 +144,7 @@ s_cmp_submit (const void *a, const void *b)
     const sim_row_t *x = a, *y = b;
     if (x->submit_s != y->submit_s)
         return x->submit_s < y->submit_s ? -1 : 1;
-    return x->line < y->line ? -1 : x->line > y->line;       /*  stable  */
+    return x->line < y->line ? -1 : x->line > y->line; /*  stable  */
 }
 
 static int
@@ -182,11 +182,11 @@ sim_trace_parse (const char *text, size_t len, const char *name, sim_trace_t *ou
 {
     memset (out, 0, sizeof *out);
     s_fields_t f = { 0 };
-    int col[C__COUNT];          /*  field index of each known column, -1 when absent  */
+    int col[C__COUNT]; /*  field index of each known column, -1 when absent  */
     size_t ncols = 0, cap = 0;
     int line = 0, have_header = 0;
     st_rc_t rc = ST_OK;
-    char shown[80];             /*  a value quoted in a message (s_shown)  */
+    char shown[80]; /*  a value quoted in a message (s_shown)  */
     const char *p = text, *end = text + len;
 
     for (size_t i = 0; i < C__COUNT; i++)
@@ -200,7 +200,7 @@ sim_trace_parse (const char *text, size_t len, const char *name, sim_trace_t *ou
         const char *q = p;
         while (q < le && (*q == ' ' || *q == '\t'))
             q++;
-        if (q == le) {          /*  blank line  */
+        if (q == le) { /*  blank line  */
             p = next;
             continue;
         }
@@ -278,7 +278,7 @@ sim_trace_parse (const char *text, size_t len, const char *name, sim_trace_t *ou
         r->user = s_dup_or_null (v[C_USER]);
         r->queue = s_dup_or_null (v[C_QUEUE]);
         r->status = s_dup_or_null (v[C_STATUS]);
-        out->nrows++;           /*  counted now so that sim_trace_free frees it  */
+        out->nrows++; /*  counted now so that sim_trace_free frees it  */
         if (!r->id || (*v[C_GPU_TYPE] && !r->gpu_type) || (*v[C_USER] && !r->user) || (*v[C_QUEUE] && !r->queue)
             || (*v[C_STATUS] && !r->status)) {
             rc = st_error_set (err, ST_ENOMEM, NULL, "out of memory");

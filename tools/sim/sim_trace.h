@@ -16,24 +16,24 @@
 
 #include "st_error.h"
 
-#define SIM_MAX_GPUS 65536.0        /*  num_gpus above this is refused  */
+#define SIM_MAX_GPUS 65536.0 /*  num_gpus above this is refused  */
 
 typedef struct {
-    char *id;                   /*  job_id, never NULL or empty  */
-    int line;                   /*  1-based line in the file  */
+    char *id; /*  job_id, never NULL or empty  */
+    int line; /*  1-based line in the file  */
     double submit_s;
     double duration_s;
-    double num_gpus;            /*  as written; may be fractional  */
-    char *gpu_type;             /*  NULL when blank or absent  */
+    double num_gpus; /*  as written; may be fractional  */
+    char *gpu_type;  /*  NULL when blank or absent  */
     char *user;
     char *queue;
-    char *status;               /*  read and kept, not used by the replay  */
+    char *status; /*  read and kept, not used by the replay  */
 } sim_row_t;
 
 typedef struct {
     sim_row_t *rows;
     size_t nrows;
-    size_t nfractional;         /*  rows whose num_gpus is not a whole number  */
+    size_t nfractional; /*  rows whose num_gpus is not a whole number  */
 } sim_trace_t;
 
 /*  Parses CSV text; `name` prefixes error messages ("trace.csv:17: ...").

@@ -12,7 +12,7 @@
 #define CK_MAGIC "STRTWIN\x1a"
 #define CK_VERSION 1u
 #define CK_HEADER 88u
-#define CK_FLAGS 0u                     /*  bit 0 would mean a tied head; none yet  */
+#define CK_FLAGS 0u /*  bit 0 would mean a tied head; none yet  */
 
 /* ---- CRC-32 (IEEE, as zlib) ------------------------------------------ */
 
@@ -148,7 +148,7 @@ s_list (const char *dir, uint64_t **steps)
         (*steps)[n++] = s;
     }
     closedir (dh);
-    for (size_t i = 1; i < n; i++)              /*  insertion sort: a handful of files  */
+    for (size_t i = 1; i < n; i++) /*  insertion sort: a handful of files  */
         for (size_t j = i; j > 0 && (*steps)[j - 1] > (*steps)[j]; j--) {
             uint64_t t = (*steps)[j];
             (*steps)[j] = (*steps)[j - 1], (*steps)[j - 1] = t;
@@ -184,8 +184,8 @@ s_mkdir_p (const char *dir)
 }
 
 int
-twin_ckpt_save (const char *dir, const twin_model_t *m, const twin_ckpt_meta_t *meta, char *path_out,
-                size_t pathlen, char *err, size_t errlen)
+twin_ckpt_save (const char *dir, const twin_model_t *m, const twin_ckpt_meta_t *meta, char *path_out, size_t pathlen,
+                char *err, size_t errlen)
 {
     if (!s_host_ok ()) {
         snprintf (err, errlen, "checkpoints need a little-endian host");
@@ -250,7 +250,8 @@ twin_ckpt_save (const char *dir, const twin_model_t *m, const twin_ckpt_meta_t *
     if (f) {
         if (fclose (f) != 0 && rc == 0)
             rc = -1, saved = errno;
-    } else
+    }
+    else
         close (fd);
     char final[4096];
     s_name (final, sizeof final, dir, meta->step);
@@ -381,8 +382,7 @@ twin_ckpt_read_meta (const char *path, twin_ckpt_meta_t *meta, char *err, size_t
 }
 
 int
-twin_ckpt_load (const char *path, twin_model_t *m, int with_optim, twin_ckpt_meta_t *meta, char *err,
-                size_t errlen)
+twin_ckpt_load (const char *path, twin_model_t *m, int with_optim, twin_ckpt_meta_t *meta, char *err, size_t errlen)
 {
     uint8_t *b;
     size_t len;
@@ -399,7 +399,8 @@ twin_ckpt_load (const char *path, twin_model_t *m, int with_optim, twin_ckpt_met
     if (with_optim) {
         memcpy (m->m, b + CK_HEADER + nb, nb);
         memcpy (m->v, b + CK_HEADER + 2 * nb, nb);
-    } else {
+    }
+    else {
         memset (m->m, 0, nb);
         memset (m->v, 0, nb);
     }

@@ -140,7 +140,7 @@ void
 twin_data_batch (const twin_data_t *d, uint64_t key, uint64_t *cursor, int T, int batch, int rank, int world,
                  uint8_t *out)
 {
-    uint64_t starts = d->train_len - (uint64_t) T;       /*  windows [s, s+T] with s < starts  */
+    uint64_t starts = d->train_len - (uint64_t) T; /*  windows [s, s+T] with s < starts  */
     for (int j = 0; j < batch; j++) {
         uint64_t h = key ^ ((*cursor + (uint64_t) rank * batch + (uint64_t) j) * 0xd1b54a32d192ed03ULL);
         uint64_t start = twin_rng_next (&h) % starts;

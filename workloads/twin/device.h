@@ -44,7 +44,7 @@ extern "C" {
 typedef struct twin_device twin_device_t;
 
 typedef struct twin_device_ops {
-    const char *name;                   /*  "cuda"  */
+    const char *name; /*  "cuda"  */
     /*  Devices visible (>= 1), or -1 with the reason in err.  */
     int (*count) (char *err, size_t errlen);
     /*  A device copy of host on device ordinal (-1: the calling thread's
@@ -53,9 +53,9 @@ typedef struct twin_device_ops {
     /*  NULL-safe; sets *g to NULL.  */
     void (*close) (twin_device_t **g);
     float (*forward) (twin_device_t *g, const uint8_t *tokens, int B, int T);
-    int (*backward) (twin_device_t *g);                 /*  0 or -1  */
+    int (*backward) (twin_device_t *g); /*  0 or -1  */
     float (*adamw_step) (twin_device_t *g, const twin_adamw_t *hp, uint64_t step);
-    int (*to_host) (twin_device_t *g, twin_model_t *host);  /*  0 or -1  */
+    int (*to_host) (twin_device_t *g, twin_model_t *host); /*  0 or -1  */
     /*  The grads through n_params host floats (a host-memory allreduce). 0 or -1.  */
     int (*get_grads) (twin_device_t *g, float *host_grads);
     int (*set_grads) (twin_device_t *g, const float *host_grads);

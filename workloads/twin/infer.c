@@ -106,7 +106,7 @@ twin_infer_greedy (twin_model_t *m, const uint8_t *line, size_t len, int n, uint
         size_t have = 1 + len + (size_t) k, T = have < C ? have : C;
         for (size_t i = 0; i < T; i++)
             tok[i] = s_seq_at (line, len, out, have - T + i);
-        tok[T] = 0;                             /*  a target twin_forward wants; unused  */
+        tok[T] = 0; /*  a target twin_forward wants; unused  */
         twin_forward (m, tok, 1, (int) T);
         const float *row = m->probs + (T - 1) * TWIN_VOCAB;
         int best = 0;
@@ -127,22 +127,24 @@ s_utf8_seq (const uint8_t *p, size_t n)
     if (c < 0x80)
         return 1;
     size_t len;
-    uint8_t lo = 0x80, hi = 0xbf;               /*  range of the second byte  */
+    uint8_t lo = 0x80, hi = 0xbf; /*  range of the second byte  */
     if (c >= 0xc2 && c <= 0xdf)
         len = 2;
     else if (c >= 0xe0 && c <= 0xef) {
         len = 3;
         if (c == 0xe0)
-            lo = 0xa0;                          /*  no overlongs  */
+            lo = 0xa0; /*  no overlongs  */
         else if (c == 0xed)
-            hi = 0x9f;                          /*  no surrogates  */
-    } else if (c >= 0xf0 && c <= 0xf4) {
+            hi = 0x9f; /*  no surrogates  */
+    }
+    else if (c >= 0xf0 && c <= 0xf4) {
         len = 4;
         if (c == 0xf0)
             lo = 0x90;
         else if (c == 0xf4)
-            hi = 0x8f;                          /*  nothing above U+10FFFF  */
-    } else
+            hi = 0x8f; /*  nothing above U+10FFFF  */
+    }
+    else
         return 0;
     if (n < len || p[1] < lo || p[1] > hi)
         return 0;
@@ -161,8 +163,9 @@ twin_utf8_sanitize (const uint8_t *in, size_t n, char *out)
         if (k) {
             memcpy (out + o, in + i, k);
             o += k, i += k;
-        } else {
-            memcpy (out + o, "\xef\xbf\xbd", 3);  /*  U+FFFD  */
+        }
+        else {
+            memcpy (out + o, "\xef\xbf\xbd", 3); /*  U+FFFD  */
             o += 3, i++;
         }
     }
@@ -309,8 +312,10 @@ s_merge (const s_run_t *r)
         s_shard_path (path, plen, o->out, j, N, 0);
         s_header (header, sizeof header, j, N, r->lines, r->key);
         if (!s_has_header (path, header)) {
-            fprintf (r->errf, S_NAME ": %s is not there (not finished yet, from another run, or already merged): "
-                     "the last shard to finish merges\n", path);
+            fprintf (r->errf,
+                     S_NAME ": %s is not there (not finished yet, from another run, or already merged): "
+                            "the last shard to finish merges\n",
+                     path);
             goto out;
         }
     }
@@ -344,7 +349,7 @@ s_merge (const s_run_t *r)
         rc = 1;
         goto out;
     }
-    fd = -1;                                    /*  w owns it  */
+    fd = -1; /*  w owns it  */
     /*  Round robin: input line k is line k / N of shard k % N.  */
     for (uint64_t k = 0; k < r->lines; k++) {
         int j = (int) (k % (uint64_t) N);
@@ -374,8 +379,9 @@ s_merge (const s_run_t *r)
             fprintf (r->errf, S_NAME ": %s is damaged: more lines than its share\n", path);
             rc = 1;
         }
-    if (rc == 0 && (fflush (w) != 0 || fsync (fileno (w)) != 0 || rename (tmp, o->out) != 0
-                    || s_fsync_dir_of (o->out) != 0)) {
+    if (rc == 0
+        && (fflush (w) != 0 || fsync (fileno (w)) != 0 || rename (tmp, o->out) != 0
+            || s_fsync_dir_of (o->out) != 0)) {
         fprintf (r->errf, S_NAME ": cannot write %s: %s\n", o->out, strerror (errno));
         rc = 1;
     }
@@ -394,7 +400,7 @@ s_merge (const s_run_t *r)
              (unsigned long long) r->lines);
 out:
     if (w)
-        fclose (w);                             /*  releases the lock  */
+        fclose (w); /*  releases the lock  */
     if (fd >= 0)
         close (fd);
     for (int j = 0; in && j < N; j++)
@@ -481,7 +487,8 @@ s_load_model (const char *spec, twin_ckpt_meta_t *meta, char *path, size_t pathl
             fprintf (errf, S_NAME ": --model %s: %s\n", spec, got < 0 ? err : "no checkpoint (ckpt-*.bin) in it");
             return NULL;
         }
-    } else
+    }
+    else
         snprintf (path, pathlen, "%s", spec);
     if (twin_ckpt_read_meta (path, meta, err, sizeof err) < 0) {
         fprintf (errf, S_NAME ": --model: %s\n", err);
@@ -520,7 +527,7 @@ twin_infer (const twin_infer_opts_t *o, FILE *out, FILE *errf)
     char err[512], ckpt[4096];
     struct stat st;
     snprintf (ckpt, sizeof ckpt, "%s", o->out);
-    char *slash = strrchr (ckpt, '/');         /*  ckpt holds OUT's directory for a moment  */
+    char *slash = strrchr (ckpt, '/'); /*  ckpt holds OUT's directory for a moment  */
     if (slash == ckpt)
         slash[1] = 0;
     else if (slash)
@@ -550,14 +557,15 @@ twin_infer (const twin_infer_opts_t *o, FILE *out, FILE *errf)
     for (size_t i = 0; i < dlen; i++)
         lines += data[i] == '\n';
     if (dlen > 0 && data[dlen - 1] != '\n')
-        lines++;                                /*  a last line without its newline  */
+        lines++; /*  a last line without its newline  */
     uint64_t mine = lines / (uint64_t) N + ((uint64_t) me < lines % (uint64_t) N);
     int32_t shape[5] = { m->cfg.layers, m->cfg.dim, m->cfg.heads, m->cfg.ctx, o->max_new };
     uint64_t key = s_fnv (0xcbf29ce484222325ULL, "strata-twin-infer/1", 19);
     key = s_fnv (key, shape, sizeof shape);
     key = s_fnv (key, m->params, m->n_params * sizeof (float));
     key = s_fnv (key, data, dlen);
-    fprintf (errf, S_NAME ": %s: %d layers, dim %d, %d heads, ctx %d, step %llu; shard %d of %d: %llu of %llu lines\n",
+    fprintf (errf,
+             S_NAME ": %s: %d layers, dim %d, %d heads, ctx %d, step %llu; shard %d of %d: %llu of %llu lines\n",
              ckpt, m->cfg.layers, m->cfg.dim, m->cfg.heads, m->cfg.ctx, (unsigned long long) meta.step, me, N,
              (unsigned long long) mine, (unsigned long long) lines);
 
@@ -587,7 +595,7 @@ twin_infer (const twin_infer_opts_t *o, FILE *out, FILE *errf)
         rc = 1;
         goto done;
     }
-    fd = -1;                                    /*  w owns it (and the lock)  */
+    fd = -1; /*  w owns it (and the lock)  */
     s_header (header, sizeof header, me, N, lines, key);
     if (fputs (header, w) == EOF) {
         rc = 1;
@@ -636,13 +644,14 @@ written:
                  (unsigned long long) done_items, (unsigned long long) mine, TWIN_EXIT_PREEMPTED);
         rc = TWIN_EXIT_PREEMPTED;
     }
-    if (rc == 0 && (fflush (w) != 0 || fsync (fileno (w)) != 0 || rename (tmp, fin) != 0 || s_fsync_dir_of (fin) != 0))
+    if (rc == 0
+        && (fflush (w) != 0 || fsync (fileno (w)) != 0 || rename (tmp, fin) != 0 || s_fsync_dir_of (fin) != 0))
         rc = 1;
     if (rc == 1)
         fprintf (errf, S_NAME ": cannot write %s: %s\n", tmp, strerror (errno));
     if (rc != 0)
-        unlink (tmp);                           /*  we hold its lock: it is ours  */
-    fclose (w);                                 /*  releases the lock  */
+        unlink (tmp); /*  we hold its lock: it is ours  */
+    fclose (w);       /*  releases the lock  */
     w = NULL;
     if (rc != 0)
         goto done;

@@ -65,14 +65,10 @@ main (int argc, char **argv)
     twin_infer_opts_defaults (&o);
     enum { O_MODEL = 256, O_DATA, O_OUT, O_SHARD, O_SHARDS, O_MAXNEW, O_HELP };
     static const struct option opts[] = {
-        { "model", required_argument, NULL, O_MODEL },
-        { "data", required_argument, NULL, O_DATA },
-        { "out", required_argument, NULL, O_OUT },
-        { "shard", required_argument, NULL, O_SHARD },
-        { "shards", required_argument, NULL, O_SHARDS },
-        { "max-new", required_argument, NULL, O_MAXNEW },
-        { "help", no_argument, NULL, O_HELP },
-        { NULL, 0, NULL, 0 },
+        { "model", required_argument, NULL, O_MODEL },   { "data", required_argument, NULL, O_DATA },
+        { "out", required_argument, NULL, O_OUT },       { "shard", required_argument, NULL, O_SHARD },
+        { "shards", required_argument, NULL, O_SHARDS }, { "max-new", required_argument, NULL, O_MAXNEW },
+        { "help", no_argument, NULL, O_HELP },           { NULL, 0, NULL, 0 },
     };
     /*  Defaults from the environment a Strata worker gives a shard.  */
     const char *env_rank = getenv (ST_ENV_RANK), *env_world = getenv (ST_ENV_WORLD_SIZE);
@@ -84,18 +80,29 @@ main (int argc, char **argv)
     int c;
     while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1) {
         switch (c) {
-        case O_MODEL: o.model = optarg; break;
-        case O_DATA: o.data = optarg; break;
-        case O_OUT: o.out = optarg; break;
-        case O_HELP: fputs (s_usage, stdout); return 0;
+        case O_MODEL:
+            o.model = optarg;
+            break;
+        case O_DATA:
+            o.data = optarg;
+            break;
+        case O_OUT:
+            o.out = optarg;
+            break;
+        case O_HELP:
+            fputs (s_usage, stdout);
+            return 0;
         case O_SHARD:
-            if (s_int ("--shard", optarg, 0, INT_MAX - 1, &o.shard) < 0) return TWIN_EXIT_USAGE;
+            if (s_int ("--shard", optarg, 0, INT_MAX - 1, &o.shard) < 0)
+                return TWIN_EXIT_USAGE;
             break;
         case O_SHARDS:
-            if (s_int ("--shards", optarg, 1, INT_MAX, &o.shards) < 0) return TWIN_EXIT_USAGE;
+            if (s_int ("--shards", optarg, 1, INT_MAX, &o.shards) < 0)
+                return TWIN_EXIT_USAGE;
             break;
         case O_MAXNEW:
-            if (s_int ("--max-new", optarg, 0, TWIN_INFER_MAX_NEW, &o.max_new) < 0) return TWIN_EXIT_USAGE;
+            if (s_int ("--max-new", optarg, 0, TWIN_INFER_MAX_NEW, &o.max_new) < 0)
+                return TWIN_EXIT_USAGE;
             break;
         case ':':
             return twin_usage_error (S_NAME, "%s needs a value", argv[optind - 1]);
@@ -118,7 +125,7 @@ main (int argc, char **argv)
 
     struct sigaction sa;
     memset (&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_term;                  /*  no SA_RESTART: a wait for a lock ends on SIGTERM  */
+    sa.sa_handler = s_on_term; /*  no SA_RESTART: a wait for a lock ends on SIGTERM  */
     sigemptyset (&sa.sa_mask);
     sigaction (SIGTERM, &sa, NULL);
 
@@ -127,7 +134,8 @@ main (int argc, char **argv)
     if (agent) {
         o.progress = s_progress;
         o.progress_arg = agent;
-    } else if (getenv (ST_ENV_RENDEZVOUS))
+    }
+    else if (getenv (ST_ENV_RENDEZVOUS))
         fprintf (stderr, "strata-twin-infer: no progress reports: %s\n", err);
     int rc = twin_infer (&o, stdout, stderr);
     st_agent_close (agent);

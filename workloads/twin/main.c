@@ -98,9 +98,26 @@ main (int argc, char **argv)
 {
     twin_opts_t o;
     twin_opts_defaults (&o);
-    o.cuda = twin_device_cuda ();       /*  NULL in a build without CUDA (device_none.c)  */
-    enum { O_DATA = 256, O_STEPS, O_BATCH, O_SEQ, O_SEED, O_DIR, O_RESUME, O_BASE, O_LAYERS, O_DIM, O_HEADS,
-           O_LR, O_VAL, O_EVERY, O_BACKEND, O_DEVICE, O_HELP };
+    o.cuda = twin_device_cuda (); /*  NULL in a build without CUDA (device_none.c)  */
+    enum {
+        O_DATA = 256,
+        O_STEPS,
+        O_BATCH,
+        O_SEQ,
+        O_SEED,
+        O_DIR,
+        O_RESUME,
+        O_BASE,
+        O_LAYERS,
+        O_DIM,
+        O_HEADS,
+        O_LR,
+        O_VAL,
+        O_EVERY,
+        O_BACKEND,
+        O_DEVICE,
+        O_HELP
+    };
     static const struct option opts[] = {
         { "data", required_argument, NULL, O_DATA },
         { "steps", required_argument, NULL, O_STEPS },
@@ -129,21 +146,34 @@ main (int argc, char **argv)
     while ((c = getopt_long (argc, argv, ":", opts, NULL)) != -1) {
         const char *name = c >= O_DATA && c <= O_HELP ? opts[c - O_DATA].name : "";
         switch (c) {
-        case O_DATA: o.data = optarg; break;
-        case O_DIR: o.checkpoint_dir = optarg; break;
-        case O_BASE: o.base = optarg; break;
-        case O_RESUME: o.resume = 1; break;
-        case O_HELP: printf (s_usage, o.cuda ? "This build has CUDA." : "This build has no CUDA."); return 0;
+        case O_DATA:
+            o.data = optarg;
+            break;
+        case O_DIR:
+            o.checkpoint_dir = optarg;
+            break;
+        case O_BASE:
+            o.base = optarg;
+            break;
+        case O_RESUME:
+            o.resume = 1;
+            break;
+        case O_HELP:
+            printf (s_usage, o.cuda ? "This build has CUDA." : "This build has no CUDA.");
+            return 0;
         case O_STEPS:
-            if (s_long (name, optarg, 0, LONG_MAX, &v) < 0) return TWIN_EXIT_USAGE;
+            if (s_long (name, optarg, 0, LONG_MAX, &v) < 0)
+                return TWIN_EXIT_USAGE;
             o.steps = v;
             break;
         case O_EVERY:
-            if (s_long (name, optarg, 0, LONG_MAX, &v) < 0) return TWIN_EXIT_USAGE;
+            if (s_long (name, optarg, 0, LONG_MAX, &v) < 0)
+                return TWIN_EXIT_USAGE;
             o.checkpoint_every = v;
             break;
         case O_SEED:
-            if (s_long (name, optarg, 0, LONG_MAX, &v) < 0) return TWIN_EXIT_USAGE;
+            if (s_long (name, optarg, 0, LONG_MAX, &v) < 0)
+                return TWIN_EXIT_USAGE;
             o.seed = (uint64_t) v;
             break;
         case O_BATCH:
@@ -152,18 +182,24 @@ main (int argc, char **argv)
         case O_DIM:
         case O_HEADS: {
             long hi = c == O_LAYERS ? 64 : c == O_SEQ ? 65536 : c == O_DIM ? 8192 : c == O_HEADS ? 1024 : 1 << 20;
-            if (s_long (name, optarg, 1, hi, &v) < 0) return TWIN_EXIT_USAGE;
-            int *dst = c == O_BATCH ? &o.batch : c == O_SEQ ? &o.seq : c == O_LAYERS ? &o.layers
-                     : c == O_DIM ? &o.dim : &o.heads;
+            if (s_long (name, optarg, 1, hi, &v) < 0)
+                return TWIN_EXIT_USAGE;
+            int *dst = c == O_BATCH    ? &o.batch
+                       : c == O_SEQ    ? &o.seq
+                       : c == O_LAYERS ? &o.layers
+                       : c == O_DIM    ? &o.dim
+                                       : &o.heads;
             *dst = (int) v;
             break;
         }
         case O_LR:
-            if (s_double (name, optarg, 0.0, 10.0, &d) < 0) return TWIN_EXIT_USAGE;
+            if (s_double (name, optarg, 0.0, 10.0, &d) < 0)
+                return TWIN_EXIT_USAGE;
             o.lr = (float) d;
             break;
         case O_VAL:
-            if (s_double (name, optarg, 0.0, 1.0, &d) < 0) return TWIN_EXIT_USAGE;
+            if (s_double (name, optarg, 0.0, 1.0, &d) < 0)
+                return TWIN_EXIT_USAGE;
             o.val_fraction = d;
             break;
         case O_BACKEND:
@@ -194,7 +230,7 @@ main (int argc, char **argv)
         o.checkpoint_dir = getenv (ST_ENV_CHECKPOINT_DIR);
     if (!o.cuda && o.device == TWIN_DEVICE_CUDA) {
         fprintf (stderr, "strata-twin-train: --device cuda: this strata-twin-train was built without CUDA "
-                 "(CMake found no CUDA compiler and toolkit)\n");
+                         "(CMake found no CUDA compiler and toolkit)\n");
         return TWIN_EXIT_USAGE;
     }
 
@@ -213,8 +249,10 @@ main (int argc, char **argv)
      *  through the host); one rank needs no collective. An explicit nccl
      *  with --device cpu gets twin_train's refusal.  */
     char err[512];
-    sc_options_t co = { .backend = backend, .host_buffers = !(o.device == TWIN_DEVICE_CUDA && s_several_ranks ()),
-                        .argc = &argc, .argv = &argv };
+    sc_options_t co = { .backend = backend,
+                        .host_buffers = !(o.device == TWIN_DEVICE_CUDA && s_several_ranks ()),
+                        .argc = &argc,
+                        .argv = &argv };
     sc_comm_t *comm = sc_init (&co, err, sizeof err);
     if (!comm) {
         fprintf (stderr, "strata-twin-train: %s\n", err);

@@ -50,15 +50,15 @@ s_layout (const twin_config_t *c, twin_model_t *m)
     size_t off = 0;
     size_t D = (size_t) c->dim;
     int k = 0;
-#define T_(field, nm, count, dec)                                             \
-    do {                                                                      \
-        if (m) {                                                              \
-            field = off;                                                      \
-            twin_tensor_t *t_ = &m->tensor[k];                                \
-            snprintf (t_->name, sizeof t_->name, "%s", nm);                   \
-            t_->off = off, t_->n = (count), t_->decay = (dec);                \
-        }                                                                     \
-        k++, off += (count);                                                  \
+#define T_(field, nm, count, dec)                              \
+    do {                                                       \
+        if (m) {                                               \
+            field = off;                                       \
+            twin_tensor_t *t_ = &m->tensor[k];                 \
+            snprintf (t_->name, sizeof t_->name, "%s", nm);    \
+            t_->off = off, t_->n = (count), t_->decay = (dec); \
+        }                                                      \
+        k++, off += (count);                                   \
     } while (0)
     size_t dummy = 0;
     T_ (*(m ? &m->wte : &dummy), "wte", (size_t) c->vocab * D, 1);
@@ -66,9 +66,9 @@ s_layout (const twin_config_t *c, twin_model_t *m)
     for (int l = 0; l < c->layers; l++) {
         twin_layer_t scratch, *L = m ? &m->layer[l] : &scratch;
         char nm[24];
-#define B_(field, suffix, count, dec)                                         \
-        snprintf (nm, sizeof nm, "h%d.%s", l, suffix);                       \
-        T_ (L->field, nm, count, dec)
+#define B_(field, suffix, count, dec)              \
+    snprintf (nm, sizeof nm, "h%d.%s", l, suffix); \
+    T_ (L->field, nm, count, dec)
         B_ (ln1g, "ln1.g", D, 0);
         B_ (ln1b, "ln1.b", D, 0);
         B_ (wqkv, "attn.wqkv", D * 3 * D, 1);
@@ -129,30 +129,45 @@ twin_model_new (const twin_config_t *cfg, int bmax, int tmax)
     m->v = calloc (n, sizeof (float));
 
     size_t L = (size_t) cfg->layers, D = (size_t) cfg->dim, H = (size_t) cfg->heads;
-    int big = 0;                                     /*  a product overflowed size_t  */
+    int big = 0; /*  a product overflowed size_t  */
     size_t N = s_mul (&big, (size_t) bmax, (size_t) tmax, 1), TT = s_mul (&big, (size_t) tmax, (size_t) tmax, 1);
     size_t ND = s_mul (&big, N, D, 1), LN = s_mul (&big, L, N, 1), LND = s_mul (&big, LN, D, 1);
     size_t sizes[] = {
-        s_mul (&big, L + 1, ND, 1), LND,                             /*  res, res2  */
-        LND, LN, LN,                                                 /*  ln1, mean, rstd  */
-        s_mul (&big, LND, 3, 1), s_mul (&big, L * (size_t) bmax, H, TT), /*  qkv, att  */
-        LND,                                                         /*  atto  */
-        LND, LN, LN,                                                 /*  ln2, mean, rstd  */
-        s_mul (&big, LND, 4, 1), s_mul (&big, LND, 4, 1),            /*  fch, fcg  */
-        ND, N, N, s_mul (&big, N, TWIN_VOCAB, 1),                    /*  lnf, mean, rstd, probs  */
-        ND, ND, s_mul (&big, ND, 4, 1), s_mul (&big, ND, 3, 1), ND, TT, /*  dres dln dbig dqkv datto dp  */
+        s_mul (&big, L + 1, ND, 1),
+        LND, /*  res, res2  */
+        LND,
+        LN,
+        LN, /*  ln1, mean, rstd  */
+        s_mul (&big, LND, 3, 1),
+        s_mul (&big, L * (size_t) bmax, H, TT), /*  qkv, att  */
+        LND,                                    /*  atto  */
+        LND,
+        LN,
+        LN, /*  ln2, mean, rstd  */
+        s_mul (&big, LND, 4, 1),
+        s_mul (&big, LND, 4, 1), /*  fch, fcg  */
+        ND,
+        N,
+        N,
+        s_mul (&big, N, TWIN_VOCAB, 1), /*  lnf, mean, rstd, probs  */
+        ND,
+        ND,
+        s_mul (&big, ND, 4, 1),
+        s_mul (&big, ND, 3, 1),
+        ND,
+        TT, /*  dres dln dbig dqkv datto dp  */
     };
     float **slots[] = {
-        &m->res, &m->res2, &m->ln1, &m->ln1m, &m->ln1r, &m->qkv, &m->att, &m->atto,
-        &m->ln2, &m->ln2m, &m->ln2r, &m->fch, &m->fcg, &m->lnf, &m->lnfm, &m->lnfr, &m->probs,
-        &m->dres, &m->dln, &m->dbig, &m->dqkv, &m->datto, &m->dp,
+        &m->res,   &m->res2, &m->ln1,  &m->ln1m, &m->ln1r, &m->qkv,   &m->att,  &m->atto,
+        &m->ln2,   &m->ln2m, &m->ln2r, &m->fch,  &m->fcg,  &m->lnf,   &m->lnfm, &m->lnfr,
+        &m->probs, &m->dres, &m->dln,  &m->dbig, &m->dqkv, &m->datto, &m->dp,
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         big |= total > SIZE_MAX / sizeof (float) - sizes[i];
         total += sizes[i];
     }
-    m->act = big ? NULL : calloc (total, sizeof (float));    /*  too big: out of memory  */
+    m->act = big ? NULL : calloc (total, sizeof (float)); /*  too big: out of memory  */
     if (!m->layer || !m->tensor || !m->params || !m->grads || !m->m || !m->v || !m->act) {
         twin_model_free (m);
         return NULL;
@@ -215,7 +230,8 @@ twin_model_init (twin_model_t *m, uint64_t *rng)
         if (gain) {
             for (size_t j = 0; j < t->n; j++)
                 p[j] = 1.0f;
-        } else if (t->decay) {
+        }
+        else if (t->decay) {
             int residual = strstr (t->name, ".wo") || strstr (t->name, ".wp");
             float sd = residual ? resid : 0.02f;
             for (size_t j = 0; j < t->n; j++)
@@ -237,8 +253,8 @@ s_linear_fwd (float *out, const float *in, const float *W, const float *b, int N
 
 /*  dW += in^T dout; db += colsum(dout); din = dout W^T  */
 static void
-s_linear_bwd (float *din, float *dW, float *db, const float *dout, const float *in, const float *W,
-              int N, int Ki, int Ko)
+s_linear_bwd (float *din, float *dW, float *db, const float *dout, const float *in, const float *W, int N, int Ki,
+              int Ko)
 {
     cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, Ki, Ko, N, 1.0f, in, Ki, dout, Ko, 1.0f, dW, Ko);
     for (int n = 0; n < N; n++) {
@@ -252,8 +268,7 @@ s_linear_bwd (float *din, float *dW, float *db, const float *dout, const float *
 #define LN_EPS 1e-5f
 
 static void
-s_layernorm_fwd (float *out, float *mean, float *rstd, const float *in, const float *g, const float *b,
-                 int N, int D)
+s_layernorm_fwd (float *out, float *mean, float *rstd, const float *in, const float *g, const float *b, int N, int D)
 {
     for (int n = 0; n < N; n++) {
         const float *x = in + (size_t) n * D;
@@ -299,7 +314,7 @@ s_layernorm_bwd (float *dx, float *dg, float *db, const float *dy, const float *
     }
 }
 
-#define GELU_C 0.7978845608028654f      /*  sqrt(2/pi)  */
+#define GELU_C 0.7978845608028654f /*  sqrt(2/pi)  */
 
 /*  tanh through one expf: glibc's tanhf (via expm1f) was a third of the
  *  step time. Saturates correctly (expf overflow gives -1, underflow 1).  */
@@ -347,8 +362,7 @@ s_attention_fwd (twin_model_t *m, int l, int B, int T)
             const float *q = qkv + (size_t) b * T * 3 * D + (size_t) h * hd;
             const float *k = q + D, *v = q + 2 * D;
             float *P = att + ((size_t) b * H + h) * T * T;
-            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, 3 * D, k, 3 * D,
-                         0.0f, P, T);
+            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, 3 * D, k, 3 * D, 0.0f, P, T);
             for (int i = 0; i < T; i++) {
                 float *row = P + (size_t) i * T;
                 float mx = row[0];
@@ -388,10 +402,8 @@ s_attention_bwd (twin_model_t *m, int l, int B, int T)
             const float *P = att + ((size_t) b * H + h) * T * T;
             const float *dO = m->datto + (size_t) b * T * D + (size_t) h * hd;
             /*  dP = dO V^T; dV = P^T dO  */
-            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dO, D, v, 3 * D, 0.0f,
-                         dP, T);
-            cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, dO, D, 0.0f,
-                         dv, 3 * D);
+            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dO, D, v, 3 * D, 0.0f, dP, T);
+            cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, P, T, dO, D, 0.0f, dv, 3 * D);
             /*  softmax backward, in place: dS = P * (dP - sum_j P dP)  */
             for (int i = 0; i < T; i++) {
                 const float *p = P + (size_t) i * T;
@@ -405,10 +417,9 @@ s_attention_bwd (twin_model_t *m, int l, int B, int T)
                     d[j] = 0.0f;
             }
             /*  dQ = scale dS K; dK = scale dS^T Q  */
-            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dP, T, k, 3 * D, 0.0f,
-                         dq, 3 * D);
-            cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dP, T, q, 3 * D, 0.0f,
-                         dk, 3 * D);
+            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, scale, dP, T, k, 3 * D, 0.0f, dq,
+                         3 * D);
+            cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, scale, dP, T, q, 3 * D, 0.0f, dk, 3 * D);
         }
 }
 
@@ -441,15 +452,13 @@ twin_forward (twin_model_t *m, const uint8_t *tokens, int B, int T)
         float *qkv = SL (m->qkv, l, Nmax * 3 * D), *atto = SL (m->atto, l, Nmax * D);
         float *fch = SL (m->fch, l, Nmax * 4 * D), *fcg = SL (m->fcg, l, Nmax * 4 * D);
 
-        s_layernorm_fwd (ln1, SL (m->ln1m, l, Nmax), SL (m->ln1r, l, Nmax), xin, P + ly->ln1g, P + ly->ln1b,
-                         N, D);
+        s_layernorm_fwd (ln1, SL (m->ln1m, l, Nmax), SL (m->ln1r, l, Nmax), xin, P + ly->ln1g, P + ly->ln1b, N, D);
         s_linear_fwd (qkv, ln1, P + ly->wqkv, P + ly->bqkv, N, D, 3 * D);
         s_attention_fwd (m, l, B, T);
         s_linear_fwd (x2, atto, P + ly->wo, P + ly->bo, N, D, D);
         for (size_t i = 0; i < (size_t) N * D; i++)
             x2[i] += xin[i];
-        s_layernorm_fwd (ln2, SL (m->ln2m, l, Nmax), SL (m->ln2r, l, Nmax), x2, P + ly->ln2g, P + ly->ln2b,
-                         N, D);
+        s_layernorm_fwd (ln2, SL (m->ln2m, l, Nmax), SL (m->ln2r, l, Nmax), x2, P + ly->ln2g, P + ly->ln2b, N, D);
         s_linear_fwd (fch, ln2, P + ly->wfc, P + ly->bfc, N, D, 4 * D);
         s_gelu_fwd (fcg, fch, (size_t) N * 4 * D);
         s_linear_fwd (xout, fcg, P + ly->wp, P + ly->bp, N, 4 * D, D);
@@ -457,8 +466,8 @@ twin_forward (twin_model_t *m, const uint8_t *tokens, int B, int T)
             xout[i] += x2[i];
     }
     s_layernorm_fwd (m->lnf, m->lnfm, m->lnfr, SL (m->res, L, Nmax * D), P + m->lnfg, P + m->lnfb, N, D);
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, N, V, D, 1.0f, m->lnf, D, P + m->head, D, 0.0f,
-                 m->probs, V);
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, N, V, D, 1.0f, m->lnf, D, P + m->head, D, 0.0f, m->probs,
+                 V);
 
     double loss = 0;
     for (int b = 0; b < B; b++)
@@ -473,7 +482,7 @@ twin_forward (twin_model_t *m, const uint8_t *tokens, int B, int T)
                 row[v] = expf (row[v] - mx);
                 s += row[v];
             }
-            loss += log (s) - log (row[y]);     /*  -log softmax[y]  */
+            loss += log (s) - log (row[y]); /*  -log softmax[y]  */
             float inv = (float) (1.0 / s);
             for (int v = 0; v < V; v++)
                 row[v] *= inv;
@@ -503,10 +512,10 @@ twin_backward (twin_model_t *m, const uint8_t *tokens)
                 row[v] *= invN;
         }
     /*  head: d head += dlogits^T lnf; d lnf = dlogits head  */
-    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, V, D, N, 1.0f, m->probs, V, m->lnf, D, 1.0f,
-                 G + m->head, D);
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, V, 1.0f, m->probs, V, P + m->head, D, 0.0f,
-                 m->dln, D);
+    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, V, D, N, 1.0f, m->probs, V, m->lnf, D, 1.0f, G + m->head,
+                 D);
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, V, 1.0f, m->probs, V, P + m->head, D, 0.0f, m->dln,
+                 D);
     memset (m->dres, 0, (size_t) N * D * sizeof (float));
     s_layernorm_bwd (m->dres, G + m->lnfg, G + m->lnfb, m->dln, SL (m->res, L, Nmax * D), m->lnfm, m->lnfr,
                      P + m->lnfg, N, D);

@@ -220,7 +220,7 @@ s_device (const twin_opts_t *o, sc_comm_t *comm, int *cuda, int *ordinal, char *
     if (!o->cuda) {
         if (o->device == TWIN_DEVICE_CUDA) {
             fprintf (errf, "strata-twin-train: --device cuda: this strata-twin-train was built without CUDA "
-                     "(CMake found no CUDA compiler and toolkit)\n");
+                           "(CMake found no CUDA compiler and toolkit)\n");
             return TWIN_EXIT_USAGE;
         }
         if (o->device == TWIN_DEVICE_AUTO)
@@ -351,9 +351,9 @@ s_progress_open (int rank)
 /*  What rank 0 decided from the checkpoint directory; broadcast as bytes
  *  (every rank runs the same binary).  */
 typedef struct {
-    int32_t rc;                         /*  non-zero: every rank exits with it  */
-    int32_t resuming;                   /*  from names a checkpoint of this run  */
-    int32_t has_from;                   /*  weights come from a checkpoint (resume or --base)  */
+    int32_t rc;       /*  non-zero: every rank exits with it  */
+    int32_t resuming; /*  from names a checkpoint of this run  */
+    int32_t has_from; /*  weights come from a checkpoint (resume or --base)  */
     twin_config_t cfg;
 } s_plan_t;
 
@@ -373,14 +373,17 @@ s_plan (const twin_opts_t *o, const twin_data_t *data, s_plan_t *plan, char *fro
             return;
         }
         plan->resuming = got;
-    } else {
+    }
+    else {
         /*  A fresh run next to an older one would interleave their files
          *  (and pruning keeps the highest steps): refuse.  */
         int got = twin_ckpt_latest (o->checkpoint_dir, from, fromlen, err, sizeof err);
         if (got != 0) {
             if (got > 0)
-                fprintf (errf, "strata-twin-train: %s already holds checkpoints (%s); pass --resume or use an "
-                         "empty directory\n", o->checkpoint_dir, from);
+                fprintf (errf,
+                         "strata-twin-train: %s already holds checkpoints (%s); pass --resume or use an "
+                         "empty directory\n",
+                         o->checkpoint_dir, from);
             else
                 fprintf (errf, "strata-twin-train: %s\n", err);
             plan->rc = got > 0 ? TWIN_EXIT_USAGE : 1;
@@ -401,7 +404,8 @@ s_plan (const twin_opts_t *o, const twin_data_t *data, s_plan_t *plan, char *fro
             return;
         }
         cfg = meta->cfg;
-        if (s_agree (errf, "layers", o->layers, cfg.layers, from) < 0 || s_agree (errf, "dim", o->dim, cfg.dim, from) < 0
+        if (s_agree (errf, "layers", o->layers, cfg.layers, from) < 0
+            || s_agree (errf, "dim", o->dim, cfg.dim, from) < 0
             || s_agree (errf, "heads", o->heads, cfg.heads, from) < 0) {
             plan->rc = TWIN_EXIT_USAGE;
             return;
@@ -418,7 +422,8 @@ s_plan (const twin_opts_t *o, const twin_data_t *data, s_plan_t *plan, char *fro
             plan->rc = TWIN_EXIT_USAGE;
             return;
         }
-    } else if (twin_config_check (&cfg, err, sizeof err) < 0) {
+    }
+    else if (twin_config_check (&cfg, err, sizeof err) < 0) {
         fprintf (errf, "strata-twin-train: %s\n", err);
         plan->rc = TWIN_EXIT_USAGE;
         return;
@@ -443,8 +448,8 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
     uint8_t *tokens = NULL;
     st_agent_t *agent = NULL;
     const twin_device_ops_t *dev = o->cuda;
-    twin_device_t *g = NULL;            /*  NULL: the steps run on the CPU  */
-    float *shared_dev = NULL;           /*  {loss, stop} in device memory (nccl)  */
+    twin_device_t *g = NULL;  /*  NULL: the steps run on the CPU  */
+    float *shared_dev = NULL; /*  {loss, stop} in device memory (nccl)  */
 
     /*  The device first. The nccl backend reduces device buffers, so it takes
      *  the CUDA step (device.h); the CPU step takes host-memory backends.  */
@@ -452,20 +457,28 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
     char devline[512];
     if ((rc = s_device (o, comm, &cuda, &ordinal, devline, sizeof devline, errf)) != 0) {
         /*  s_device said why  */
-    } else if (comm && sc_device_buffers (comm) && !cuda) {
-        fprintf (errf, "strata-twin-train: the %s backend reduces device memory, and this trainer runs on the CPU "
-                 "(use --device cuda, or --backend mpi)\n", sc_backend_name (comm));
+    }
+    else if (comm && sc_device_buffers (comm) && !cuda) {
+        fprintf (errf,
+                 "strata-twin-train: the %s backend reduces device memory, and this trainer runs on the CPU "
+                 "(use --device cuda, or --backend mpi)\n",
+                 sc_backend_name (comm));
         rc = TWIN_EXIT_USAGE;
-    } else if (!o->checkpoint_dir || !*o->checkpoint_dir) {
-        fprintf (errf, "strata-twin-train: no checkpoint directory (--checkpoint-dir or " ST_ENV_CHECKPOINT_DIR ")\n");
+    }
+    else if (!o->checkpoint_dir || !*o->checkpoint_dir) {
+        fprintf (errf,
+                 "strata-twin-train: no checkpoint directory (--checkpoint-dir or " ST_ENV_CHECKPOINT_DIR ")\n");
         rc = TWIN_EXIT_USAGE;
-    } else if (world < 1 || rank < 0 || rank >= world) {
+    }
+    else if (world < 1 || rank < 0 || rank >= world) {
         fprintf (errf, "strata-twin-train: bad rank %d of world %d\n", rank, world);
         rc = TWIN_EXIT_USAGE;
-    } else if (twin_data_load (o->data, o->val_fraction, &data, err, sizeof err) < 0) {
+    }
+    else if (twin_data_load (o->data, o->val_fraction, &data, err, sizeof err) < 0) {
         fprintf (errf, "strata-twin-train: %s\n", err);
         rc = TWIN_EXIT_USAGE;
-    } else if (data.train_len < (size_t) T + 1 || data.len - data.train_len < (size_t) T + 1) {
+    }
+    else if (data.train_len < (size_t) T + 1 || data.len - data.train_len < (size_t) T + 1) {
         fprintf (errf, "strata-twin-train: %s: %zu bytes is too little for --seq %d with --val-fraction %g\n",
                  o->data, data.len, T, o->val_fraction);
         rc = TWIN_EXIT_USAGE;
@@ -483,8 +496,10 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
         }
         if (hi != -lo) {
             if (rank == 0)
-                fprintf (errf, "strata-twin-train: the ranks read different --data (training splits of %lld to %lld "
-                         "bytes)\n", (long long) -lo, (long long) hi);
+                fprintf (errf,
+                         "strata-twin-train: the ranks read different --data (training splits of %lld to %lld "
+                         "bytes)\n",
+                         (long long) -lo, (long long) hi);
             rc = TWIN_EXIT_USAGE;
             goto done;
         }
@@ -522,13 +537,15 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
             if (twin_ckpt_load (from, m, plan.resuming, &got, err, sizeof err) < 0) {
                 fprintf (errf, "strata-twin-train: %s\n", err);
                 rc = 1;
-            } else {
+            }
+            else {
                 if (plan.resuming)
                     state[0] = got.step, state[1] = got.rng, state[2] = got.cursor, state[3] = got.seed;
-                fprintf (errf, "strata-twin-train: %s %s at step %llu\n", plan.resuming ? "resuming from" : "fine-tuning",
-                         from, (unsigned long long) got.step);
+                fprintf (errf, "strata-twin-train: %s %s at step %llu\n",
+                         plan.resuming ? "resuming from" : "fine-tuning", from, (unsigned long long) got.step);
             }
-        } else
+        }
+        else
             twin_model_init (m, &state[1]);
     }
     if ((rc = s_agree_rc (comm, rc, errf)) != 0)
@@ -586,7 +603,7 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
          *  (A rank whose device failed still takes part, with a NaN loss: the
          *  others stop at the loss check below.)  */
         float shared[2] = { loss, twin_stop_requested ? 1.0f : 0.0f };
-        if (comm && world > 1) {               /*  (without comm, rank/world only slice the data)  */
+        if (comm && world > 1) { /*  (without comm, rank/world only slice the data)  */
             int grads = g ? s_gpu_allreduce_grads (dev, comm, g, m, errf)
                           : s_allreduce (comm, m->grads, m->n_params, SC_AVG, errf);
             if (grads < 0 || s_allreduce_via (comm, shared, shared_dev, 2, SC_SUM, errf) < 0) {
@@ -599,7 +616,7 @@ twin_train (const twin_opts_t *o, FILE *out, FILE *errf)
             goto done;
         }
         if (comm && world > 1)
-            loss = shared[0] / (float) world;   /*  the sum of the ranks' means  */
+            loss = shared[0] / (float) world; /*  the sum of the ranks' means  */
         stop = shared[1] > 0;
         if (!g)
             twin_adamw_step (m, &hp, step + 1);

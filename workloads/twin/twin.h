@@ -30,19 +30,19 @@
 
 #include "strata/task.h"
 
-#define TWIN_VOCAB 256                  /*  byte-level  */
-#define TWIN_EXIT_PREEMPTED ST_EXIT_PREEMPTED  /*  75, EX_TEMPFAIL: checkpoint written, requeue me  */
+#define TWIN_VOCAB 256                        /*  byte-level  */
+#define TWIN_EXIT_PREEMPTED ST_EXIT_PREEMPTED /*  75, EX_TEMPFAIL: checkpoint written, requeue me  */
 #define TWIN_EXIT_USAGE 2
 
 typedef struct {
-    int layers, dim, heads, ctx, vocab;  /*  ctx: longest sequence (rows of the position table)  */
+    int layers, dim, heads, ctx, vocab; /*  ctx: longest sequence (rows of the position table)  */
 } twin_config_t;
 
 /*  One named tensor inside the contiguous buffers.  */
 typedef struct {
     char name[24];
     size_t off, n;
-    int decay;                          /*  1: AdamW weight decay applies (matrices)  */
+    int decay; /*  1: AdamW weight decay applies (matrices)  */
 } twin_tensor_t;
 
 /*  Offsets of one block's tensors (the same for params and grads).  */
@@ -53,17 +53,17 @@ typedef struct {
 typedef struct twin_model {
     twin_config_t cfg;
     size_t n_params;
-    float *params, *grads, *m, *v;      /*  each n_params floats, same layout  */
-    size_t wte, wpe, lnfg, lnfb, head;  /*  offsets  */
+    float *params, *grads, *m, *v;     /*  each n_params floats, same layout  */
+    size_t wte, wpe, lnfg, lnfb, head; /*  offsets  */
     twin_layer_t *layer;
     twin_tensor_t *tensor;
     int n_tensors;
-    int bmax, tmax;                     /*  activations are sized for these  */
-    float *act;                         /*  one allocation, carved below  */
+    int bmax, tmax; /*  activations are sized for these  */
+    float *act;     /*  one allocation, carved below  */
     float *res, *res2, *ln1, *ln1m, *ln1r, *qkv, *att, *atto, *ln2, *ln2m, *ln2r, *fch, *fcg;
     float *lnf, *lnfm, *lnfr, *probs;
     float *dres, *dln, *dbig, *dqkv, *datto, *dp;
-    int fwd_b, fwd_t;                   /*  shape of the last forward (backward needs it)  */
+    int fwd_b, fwd_t; /*  shape of the last forward (backward needs it)  */
 } twin_model_t;
 
 typedef struct {
@@ -111,8 +111,8 @@ void twin_data_free (twin_data_t *d);
  *  [*cursor, *cursor + batch*world), and rank r takes the CONTIGUOUS slice
  *  [*cursor + r*batch, *cursor + (r+1)*batch). out: batch*(T+1) bytes.
  *  Every rank advances *cursor by batch*world.  */
-void twin_data_batch (const twin_data_t *d, uint64_t key, uint64_t *cursor, int T, int batch, int rank,
-                      int world, uint8_t *out);
+void twin_data_batch (const twin_data_t *d, uint64_t key, uint64_t *cursor, int T, int batch, int rank, int world,
+                      uint8_t *out);
 /*  Mean loss over consecutive windows (stride T) of the validation split, at
  *  most max_windows of them, evaluated B at a time (B <= m->bmax).  */
 double twin_eval (twin_model_t *m, const twin_data_t *d, int T, int B, int max_windows);
@@ -125,15 +125,15 @@ typedef struct {
 
 /*  Writes DIR/ckpt-<step>.bin atomically (temp file, fsync, rename, fsync DIR)
  *  and removes all but the newest two checkpoints. Returns 0 or -1.  */
-int twin_ckpt_save (const char *dir, const twin_model_t *m, const twin_ckpt_meta_t *meta,
-                    char *path_out, size_t pathlen, char *err, size_t errlen);
+int twin_ckpt_save (const char *dir, const twin_model_t *m, const twin_ckpt_meta_t *meta, char *path_out,
+                    size_t pathlen, char *err, size_t errlen);
 /*  1 and the path of the newest checkpoint in dir, 0 when there is none, -1 on error.  */
 int twin_ckpt_latest (const char *dir, char *path, size_t pathlen, char *err, size_t errlen);
 /*  Reads and verifies a whole checkpoint (magic, version, size, CRC); fills meta.  */
 int twin_ckpt_read_meta (const char *path, twin_ckpt_meta_t *meta, char *err, size_t errlen);
 /*  Loads params (and m, v when with_optim) into a model of the same config.  */
-int twin_ckpt_load (const char *path, twin_model_t *m, int with_optim, twin_ckpt_meta_t *meta,
-                    char *err, size_t errlen);
+int twin_ckpt_load (const char *path, twin_model_t *m, int with_optim, twin_ckpt_meta_t *meta, char *err,
+                    size_t errlen);
 
 /*  The training run (what strata-twin-train does after parsing its flags).  */
 typedef struct {
@@ -141,18 +141,18 @@ typedef struct {
     long steps;
     int batch, seq;
     uint64_t seed;
-    int layers, dim, heads;             /*  0: not given (defaults, or the checkpoint's)  */
+    int layers, dim, heads; /*  0: not given (defaults, or the checkpoint's)  */
     float lr;
     double val_fraction;
-    long checkpoint_every;              /*  0: only at the end (and on SIGTERM)  */
+    long checkpoint_every; /*  0: only at the end (and on SIGTERM)  */
     int resume;
-    int rank, world;                    /*  data slice when comm is NULL (default 0 of 1)  */
+    int rank, world; /*  data slice when comm is NULL (default 0 of 1)  */
     /*  The ranks' communicator (strata/collective.h), or NULL for
      *  a process alone. With it, rank and world come from the communicator,
      *  gradients and losses are averaged over the ranks every step, rank 0
      *  alone writes checkpoints, and the ranks agree when to stop.  */
     struct sc_comm *comm;
-    int val_windows;                    /*  cap on validation windows  */
+    int val_windows; /*  cap on validation windows  */
     /*  Where the steps run (--device): TWIN_DEVICE_CPU (the default),
      *  TWIN_DEVICE_CUDA (the device `cuda`; TWIN_EXIT_USAGE without it or
      *  without a visible device), TWIN_DEVICE_AUTO (cuda when a device is
@@ -180,7 +180,7 @@ int twin_train (const twin_opts_t *o, FILE *out, FILE *errf);
  *  the lines evaluated with it. m must come from twin_model_new (cfg, 1, cfg.ctx).
  *  Both stop early (result meaningless) once twin_stop_requested is set.  */
 
-#define TWIN_INFER_MAX_NEW 4096         /*  longest --max-new  */
+#define TWIN_INFER_MAX_NEW 4096 /*  longest --max-new  */
 
 /*  Mean negative log-likelihood (nats per byte) of one line: the model reads
  *  "\n" + line and predicts each byte of the line and the closing '\n'
@@ -199,11 +199,11 @@ int twin_infer_greedy (twin_model_t *m, const uint8_t *line, size_t len, int n, 
 size_t twin_utf8_sanitize (const uint8_t *in, size_t n, char *out);
 
 typedef struct {
-    const char *model;                  /*  a checkpoint file, or a directory: its newest checkpoint  */
-    const char *data;                   /*  one document or prompt per line  */
-    const char *out;                    /*  JSON Lines, one per input line, in input order  */
-    int shard, shards;                  /*  this process takes input lines k with k % shards == shard  */
-    int max_new;                        /*  greedy bytes per line, 0..TWIN_INFER_MAX_NEW  */
+    const char *model; /*  a checkpoint file, or a directory: its newest checkpoint  */
+    const char *data;  /*  one document or prompt per line  */
+    const char *out;   /*  JSON Lines, one per input line, in input order  */
+    int shard, shards; /*  this process takes input lines k with k % shards == shard  */
+    int max_new;       /*  greedy bytes per line, 0..TWIN_INFER_MAX_NEW  */
     /*  Called about once a second while lines are evaluated, and once when
      *  the shard file is written; may be NULL.  */
     void (*progress) (void *arg, uint64_t done, uint64_t total, double items_per_s);

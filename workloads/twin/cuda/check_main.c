@@ -51,30 +51,33 @@ int
 main (int argc, char **argv)
 {
     s_shape_t shapes[2] = {
-        { 2, 48, 3, 40, 3, 5 },         /*  small, rows longer than a warp  */
-        { 2, 64, 4, 64, 8, 5 },         /*  strata-twin-train's defaults  */
+        { 2, 48, 3, 40, 3, 5 }, /*  small, rows longer than a warp  */
+        { 2, 64, 4, 64, 8, 5 }, /*  strata-twin-train's defaults  */
     };
     int n_shapes = 2, device = 0, custom = 0;
     unsigned long long seed = 7;
     s_shape_t one = shapes[1];
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        int *slot = !strcmp (f, "--layers") ? &one.layers
-                  : !strcmp (f, "--dim")    ? &one.dim
-                  : !strcmp (f, "--heads")  ? &one.heads
-                  : !strcmp (f, "--seq")    ? &one.seq
-                  : !strcmp (f, "--batch")  ? &one.batch
-                  : !strcmp (f, "--steps")  ? &one.steps
-                                            : NULL;
+        int *slot = !strcmp (f, "--layers")  ? &one.layers
+                    : !strcmp (f, "--dim")   ? &one.dim
+                    : !strcmp (f, "--heads") ? &one.heads
+                    : !strcmp (f, "--seq")   ? &one.seq
+                    : !strcmp (f, "--batch") ? &one.batch
+                    : !strcmp (f, "--steps") ? &one.steps
+                                             : NULL;
         if (slot) {
             if (s_int_flag (f, val, slot) < 0)
                 return 2;
             custom = 1, i++;
-        } else if (!strcmp (f, "--device") && val) {
+        }
+        else if (!strcmp (f, "--device") && val) {
             device = atoi (val), i++;
-        } else if (!strcmp (f, "--seed") && val) {
+        }
+        else if (!strcmp (f, "--seed") && val) {
             seed = strtoull (val, NULL, 10), i++;
-        } else {
+        }
+        else {
             fprintf (stderr,
                      "usage: strata-twin-cuda-check [--layers L --dim D --heads H --seq T --batch B --steps S]"
                      " [--seed N] [--device K]\n");

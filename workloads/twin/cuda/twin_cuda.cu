@@ -31,34 +31,34 @@ extern "C" {
 struct twin_cuda {
     /*  configuration (copied from the host model)  */
     twin_config_t cfg;
-    int bmax, tmax;                     /*  activations are sized for these  */
-    int device;                         /*  CUDA ordinal  */
+    int bmax, tmax; /*  activations are sized for these  */
+    int device;     /*  CUDA ordinal  */
     size_t n_params;
-    size_t wte, wpe, lnfg, lnfb, head;  /*  offsets, as twin_model_t  */
-    twin_layer_t *layer;                /*  host array [layers] of block offsets  */
+    size_t wte, wpe, lnfg, lnfb, head; /*  offsets, as twin_model_t  */
+    twin_layer_t *layer;               /*  host array [layers] of block offsets  */
 
     /*  device memory  */
-    float *state;                       /*  params | grads | m | v  */
-    float *params, *grads, *m, *v;      /*  each n_params floats, host layout  */
-    uint8_t *decay;                     /*  [n_params] 1 where AdamW weight decay applies  */
-    float *act;                         /*  all activations, carved below  */
+    float *state;                  /*  params | grads | m | v  */
+    float *params, *grads, *m, *v; /*  each n_params floats, host layout  */
+    uint8_t *decay;                /*  [n_params] 1 where AdamW weight decay applies  */
+    float *act;                    /*  all activations, carved below  */
     float *res, *res2, *ln1, *ln1m, *ln1r, *qkv, *att, *atto, *ln2, *ln2m, *ln2r, *fch, *fcg;
     float *lnf, *lnfm, *lnfr, *probs;
-    float *dres, *dln, *dbig, *dqkv, *datto, *dp;      /*  dp: one sequence, all heads  */
-    uint8_t *tok;                       /*  tokens of the last forward, bmax rows of tmax+1  */
-    double *losses;                     /*  [bmax*tmax] per-position loss  */
-    double *norm_partials;              /*  [TK_NORM_BLOCKS]  */
-    float *norm;                        /*  [1] gradient norm of the last adamw_step  */
+    float *dres, *dln, *dbig, *dqkv, *datto, *dp; /*  dp: one sequence, all heads  */
+    uint8_t *tok;                                 /*  tokens of the last forward, bmax rows of tmax+1  */
+    double *losses;                               /*  [bmax*tmax] per-position loss  */
+    double *norm_partials;                        /*  [TK_NORM_BLOCKS]  */
+    float *norm;                                  /*  [1] gradient norm of the last adamw_step  */
 
     /*  host side  */
-    double *losses_host;                /*  [bmax*tmax]  */
+    double *losses_host; /*  [bmax*tmax]  */
     cudaStream_t stream;
     cublasHandle_t blas;
 
     /*  state  */
-    int fwd_b, fwd_t;                   /*  shape of the last forward; 0 when backward has nothing  */
-    int rc;                             /*  0, or -1 once a step of the current call failed  */
-    char err[256];                      /*  the first failure of the last call that failed  */
+    int fwd_b, fwd_t; /*  shape of the last forward; 0 when backward has nothing  */
+    int rc;           /*  0, or -1 once a step of the current call failed  */
+    char err[256];    /*  the first failure of the last call that failed  */
 };
 
 /* ---- errors ---------------------------------------------------------- */
@@ -67,7 +67,7 @@ static void
 s_fail (twin_cuda_t *self, const char *fmt, ...)
 {
     if (self->rc < 0)
-        return;                         /*  keep the first message  */
+        return; /*  keep the first message  */
     va_list ap;
     va_start (ap, fmt);
     vsnprintf (self->err, sizeof self->err, fmt, ap);
@@ -80,7 +80,7 @@ s_cuda (twin_cuda_t *self, cudaError_t e, const char *what)
 {
     if (e != cudaSuccess) {
         s_fail (self, "%s: %s", what, cudaGetErrorString (e));
-        cudaGetLastError ();            /*  clear a non-sticky error  */
+        cudaGetLastError (); /*  clear a non-sticky error  */
     }
     return self->rc;
 }
@@ -105,13 +105,13 @@ s_launched (twin_cuda_t *self, const char *what)
 
 /*  cblas_sgemm (CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)  */
 static void
-s_gemm (twin_cuda_t *self, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
-        const float *B, int ldb, float beta, float *C, int ldc)
+s_gemm (twin_cuda_t *self, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+        int ldb, float beta, float *C, int ldc)
 {
     if (self->rc < 0)
         return;
-    cublasStatus_t st = cublasSgemm (self->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N,
-                                     M, K, &alpha, B, ldb, A, lda, &beta, C, ldc);
+    cublasStatus_t st = cublasSgemm (self->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, N, M,
+                                     K, &alpha, B, ldb, A, lda, &beta, C, ldc);
     if (st != CUBLAS_STATUS_SUCCESS)
         s_fail (self, "cublasSgemm (%dx%dx%d): %s", M, N, K, cublasGetStatusString (st));
 }
@@ -141,8 +141,8 @@ s_linear_fwd (twin_cuda_t *self, float *out, const float *in, const float *W, co
 
 /*  dW += in^T dout; db += colsum(dout); din = dout W^T  */
 static void
-s_linear_bwd (twin_cuda_t *self, float *din, float *dW, float *db, const float *dout, const float *in,
-              const float *W, int N, int Ki, int Ko)
+s_linear_bwd (twin_cuda_t *self, float *din, float *dW, float *db, const float *dout, const float *in, const float *W,
+              int N, int Ki, int Ko)
 {
     s_gemm (self, 1, 0, Ki, Ko, N, 1.0f, in, Ki, dout, Ko, 1.0f, dW, Ko);
     tk_bias_grad (self->stream, db, dout, N, Ko);
@@ -165,8 +165,8 @@ s_attention_fwd (twin_cuda_t *self, int l, int B, int T)
     for (int b = 0; b < B; b++) {
         const float *q = qkv + (size_t) b * T * 3 * D, *k = q + D;
         /*  S = scale Q K^T, per head  */
-        s_gemm_batched (self, 0, 1, T, T, hd, scale, q, 3 * D, hd, k, 3 * D, hd, 0.0f,
-                        att + (size_t) b * H * T * T, T, tt, H);
+        s_gemm_batched (self, 0, 1, T, T, hd, scale, q, 3 * D, hd, k, 3 * D, hd, 0.0f, att + (size_t) b * H * T * T,
+                        T, tt, H);
     }
     tk_softmax_causal_fwd (self->stream, att, B * H * T, T);
     for (int b = 0; b < B; b++) {
@@ -187,7 +187,7 @@ s_attention_bwd (twin_cuda_t *self, int l, int B, int T)
     const float *att = SL (self->att, l, (size_t) self->bmax * H * TT);
     float scale = 1.0f / sqrtf ((float) hd);
     long long tt = (long long) T * T;
-    float *dP = self->dp;               /*  [H, T, T], reused per sequence (one stream: in order)  */
+    float *dP = self->dp; /*  [H, T, T], reused per sequence (one stream: in order)  */
     for (int b = 0; b < B; b++) {
         size_t o3 = (size_t) b * T * 3 * D;
         const float *q = qkv + o3, *k = q + D, *v = q + 2 * D;
@@ -228,7 +228,7 @@ static int
 s_same_config (const twin_config_t *a, const twin_config_t *b)
 {
     return a->layers == b->layers && a->dim == b->dim && a->heads == b->heads && a->ctx == b->ctx
-        && a->vocab == b->vocab;
+           && a->vocab == b->vocab;
 }
 
 twin_cuda_t *
@@ -265,19 +265,34 @@ twin_cuda_new (const twin_model_t *host, int device, char *err, size_t errlen)
     size_t L = (size_t) c->layers, D = (size_t) c->dim, H = (size_t) c->heads;
     size_t N = (size_t) self->bmax * (size_t) self->tmax, TT = (size_t) self->tmax * (size_t) self->tmax;
     size_t sizes[] = {
-        (L + 1) * N * D, L * N * D,                       /*  res, res2  */
-        L * N * D, L * N, L * N,                          /*  ln1, mean, rstd  */
-        L * N * 3 * D, L * (size_t) self->bmax * H * TT,  /*  qkv, att  */
-        L * N * D,                                        /*  atto  */
-        L * N * D, L * N, L * N,                          /*  ln2, mean, rstd  */
-        L * N * 4 * D, L * N * 4 * D,                     /*  fch, fcg  */
-        N * D, N, N, N * TWIN_VOCAB,                      /*  lnf, mean, rstd, probs  */
-        N * D, N * D, N * 4 * D, N * 3 * D, N * D, H * TT, /*  dres dln dbig dqkv datto dp  */
+        (L + 1) * N * D,
+        L * N * D, /*  res, res2  */
+        L * N * D,
+        L * N,
+        L * N, /*  ln1, mean, rstd  */
+        L * N * 3 * D,
+        L * (size_t) self->bmax * H * TT, /*  qkv, att  */
+        L * N * D,                        /*  atto  */
+        L * N * D,
+        L * N,
+        L * N, /*  ln2, mean, rstd  */
+        L * N * 4 * D,
+        L * N * 4 * D, /*  fch, fcg  */
+        N * D,
+        N,
+        N,
+        N * TWIN_VOCAB, /*  lnf, mean, rstd, probs  */
+        N * D,
+        N * D,
+        N * 4 * D,
+        N * 3 * D,
+        N * D,
+        H * TT, /*  dres dln dbig dqkv datto dp  */
     };
     float **slots[] = {
-        &self->res, &self->res2, &self->ln1, &self->ln1m, &self->ln1r, &self->qkv, &self->att, &self->atto,
-        &self->ln2, &self->ln2m, &self->ln2r, &self->fch, &self->fcg, &self->lnf, &self->lnfm, &self->lnfr,
-        &self->probs, &self->dres, &self->dln, &self->dbig, &self->dqkv, &self->datto, &self->dp,
+        &self->res,   &self->res2, &self->ln1,  &self->ln1m, &self->ln1r, &self->qkv,   &self->att,  &self->atto,
+        &self->ln2,   &self->ln2m, &self->ln2r, &self->fch,  &self->fcg,  &self->lnf,   &self->lnfm, &self->lnfr,
+        &self->probs, &self->dres, &self->dln,  &self->dbig, &self->dqkv, &self->datto, &self->dp,
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
@@ -304,8 +319,9 @@ twin_cuda_new (const twin_model_t *host, int device, char *err, size_t errlen)
         if (st != CUBLAS_STATUS_SUCCESS) {
             self->blas = NULL;
             s_fail (self, "cublasCreate: %s", cublasGetStatusString (st));
-        } else if (cublasSetStream (self->blas, self->stream) != CUBLAS_STATUS_SUCCESS
-                   || cublasSetMathMode (self->blas, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS) {
+        }
+        else if (cublasSetStream (self->blas, self->stream) != CUBLAS_STATUS_SUCCESS
+                 || cublasSetMathMode (self->blas, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS) {
             s_fail (self, "cublas: cannot set the stream and fp32 math mode");
         }
     }
@@ -342,7 +358,7 @@ twin_cuda_new (const twin_model_t *host, int device, char *err, size_t errlen)
     }
     free (decay_host);
     if (self->rc == 0)
-        twin_cuda_from_host (self, host);       /*  on failure its message is in self->err  */
+        twin_cuda_from_host (self, host); /*  on failure its message is in self->err  */
     if (self->rc < 0) {
         snprintf (err, errlen, "%s", self->err);
         twin_cuda_destroy (&self);
@@ -391,10 +407,8 @@ twin_cuda_from_host (twin_cuda_t *self, const twin_model_t *host)
     size_t bytes = self->n_params * sizeof (float);
     s_cuda (self, cudaMemcpyAsync (self->params, host->params, bytes, cudaMemcpyHostToDevice, self->stream),
             "cudaMemcpy (params)");
-    s_cuda (self, cudaMemcpyAsync (self->m, host->m, bytes, cudaMemcpyHostToDevice, self->stream),
-            "cudaMemcpy (m)");
-    s_cuda (self, cudaMemcpyAsync (self->v, host->v, bytes, cudaMemcpyHostToDevice, self->stream),
-            "cudaMemcpy (v)");
+    s_cuda (self, cudaMemcpyAsync (self->m, host->m, bytes, cudaMemcpyHostToDevice, self->stream), "cudaMemcpy (m)");
+    s_cuda (self, cudaMemcpyAsync (self->v, host->v, bytes, cudaMemcpyHostToDevice, self->stream), "cudaMemcpy (v)");
     s_cuda (self, cudaStreamSynchronize (self->stream), "cudaStreamSynchronize");
     return self->rc;
 }
@@ -413,10 +427,8 @@ twin_cuda_to_host (twin_cuda_t *self, twin_model_t *host)
             "cudaMemcpy (params)");
     s_cuda (self, cudaMemcpyAsync (host->grads, self->grads, bytes, cudaMemcpyDeviceToHost, self->stream),
             "cudaMemcpy (grads)");
-    s_cuda (self, cudaMemcpyAsync (host->m, self->m, bytes, cudaMemcpyDeviceToHost, self->stream),
-            "cudaMemcpy (m)");
-    s_cuda (self, cudaMemcpyAsync (host->v, self->v, bytes, cudaMemcpyDeviceToHost, self->stream),
-            "cudaMemcpy (v)");
+    s_cuda (self, cudaMemcpyAsync (host->m, self->m, bytes, cudaMemcpyDeviceToHost, self->stream), "cudaMemcpy (m)");
+    s_cuda (self, cudaMemcpyAsync (host->v, self->v, bytes, cudaMemcpyDeviceToHost, self->stream), "cudaMemcpy (v)");
     s_cuda (self, cudaStreamSynchronize (self->stream), "cudaStreamSynchronize");
     return self->rc;
 }
@@ -426,8 +438,9 @@ twin_cuda_get_grads (twin_cuda_t *self, float *host_grads)
 {
     if (s_enter (self) < 0)
         return -1;
-    s_cuda (self, cudaMemcpyAsync (host_grads, self->grads, self->n_params * sizeof (float), cudaMemcpyDeviceToHost,
-                                   self->stream),
+    s_cuda (self,
+            cudaMemcpyAsync (host_grads, self->grads, self->n_params * sizeof (float), cudaMemcpyDeviceToHost,
+                             self->stream),
             "cudaMemcpy (grads)");
     s_cuda (self, cudaStreamSynchronize (self->stream), "cudaStreamSynchronize");
     return self->rc;
@@ -438,8 +451,9 @@ twin_cuda_set_grads (twin_cuda_t *self, const float *host_grads)
 {
     if (s_enter (self) < 0)
         return -1;
-    s_cuda (self, cudaMemcpyAsync (self->grads, host_grads, self->n_params * sizeof (float), cudaMemcpyHostToDevice,
-                                   self->stream),
+    s_cuda (self,
+            cudaMemcpyAsync (self->grads, host_grads, self->n_params * sizeof (float), cudaMemcpyHostToDevice,
+                             self->stream),
             "cudaMemcpy (grads)");
     s_cuda (self, cudaStreamSynchronize (self->stream), "cudaStreamSynchronize");
     return self->rc;
@@ -475,14 +489,14 @@ twin_cuda_forward (twin_cuda_t *self, const uint8_t *tokens, int B, int T)
         float *qkv = SL (self->qkv, l, Nmax * 3 * D), *atto = SL (self->atto, l, Nmax * D);
         float *fch = SL (self->fch, l, Nmax * 4 * D), *fcg = SL (self->fcg, l, Nmax * 4 * D);
 
-        tk_layernorm_fwd (s, ln1, SL (self->ln1m, l, Nmax), SL (self->ln1r, l, Nmax), xin, P + ly->ln1g,
-                          P + ly->ln1b, N, D);
+        tk_layernorm_fwd (s, ln1, SL (self->ln1m, l, Nmax), SL (self->ln1r, l, Nmax), xin, P + ly->ln1g, P + ly->ln1b,
+                          N, D);
         s_linear_fwd (self, qkv, ln1, P + ly->wqkv, P + ly->bqkv, N, D, 3 * D);
         s_attention_fwd (self, l, B, T);
         s_linear_fwd (self, x2, atto, P + ly->wo, P + ly->bo, N, D, D);
         tk_add (s, x2, xin, (size_t) N * D);
-        tk_layernorm_fwd (s, ln2, SL (self->ln2m, l, Nmax), SL (self->ln2r, l, Nmax), x2, P + ly->ln2g,
-                          P + ly->ln2b, N, D);
+        tk_layernorm_fwd (s, ln2, SL (self->ln2m, l, Nmax), SL (self->ln2r, l, Nmax), x2, P + ly->ln2g, P + ly->ln2b,
+                          N, D);
         s_linear_fwd (self, fch, ln2, P + ly->wfc, P + ly->bfc, N, D, 4 * D);
         tk_gelu_fwd (s, fcg, fch, (size_t) N * 4 * D);
         s_linear_fwd (self, xout, fcg, P + ly->wp, P + ly->bp, N, 4 * D, D);
@@ -493,14 +507,15 @@ twin_cuda_forward (twin_cuda_t *self, const uint8_t *tokens, int B, int T)
     s_gemm (self, 0, 1, N, V, D, 1.0f, self->lnf, D, P + self->head, D, 0.0f, self->probs, V);
     tk_crossentropy_fwd (s, self->probs, self->losses, self->tok, B, T, V);
     s_launched (self, "forward kernels");
-    s_cuda (self, cudaMemcpyAsync (self->losses_host, self->losses, (size_t) N * sizeof (double),
-                                   cudaMemcpyDeviceToHost, s),
-            "cudaMemcpy (losses)");
+    s_cuda (
+        self,
+        cudaMemcpyAsync (self->losses_host, self->losses, (size_t) N * sizeof (double), cudaMemcpyDeviceToHost, s),
+        "cudaMemcpy (losses)");
     s_cuda (self, cudaStreamSynchronize (s), "forward");
     if (self->rc < 0)
         return NAN;
     double loss = 0;
-    for (int n = 0; n < N; n++)         /*  model.c's order: b, then t  */
+    for (int n = 0; n < N; n++) /*  model.c's order: b, then t  */
         loss += self->losses_host[n];
     self->fwd_b = B, self->fwd_t = T;
     return (float) (loss / N);
@@ -516,7 +531,7 @@ twin_cuda_backward (twin_cuda_t *self)
         s_fail (self, "backward without a successful forward");
         return -1;
     }
-    self->fwd_b = self->fwd_t = 0;      /*  the probabilities are consumed below  */
+    self->fwd_b = self->fwd_t = 0; /*  the probabilities are consumed below  */
     const twin_config_t *c = &self->cfg;
     int D = c->dim, V = c->vocab, L = c->layers;
     size_t Nmax = (size_t) self->bmax * self->tmax;

@@ -112,29 +112,29 @@ const char *twin_cuda_error (const twin_cuda_t *self);
 /* ---- CPU/GPU agreement (strata-twin-cuda-check, test_twin_cuda.c) ------ */
 
 /*  Tolerances the comparison is held to (see docs/twin-internals.md, "CUDA path").  */
-#define TWIN_CUDA_TOL_LOSS 1e-4         /*  |loss_gpu - loss_cpu| / loss_cpu, every step  */
-#define TWIN_CUDA_TOL_GRAD 1e-3         /*  per tensor: max|g_gpu - g_cpu| / max|g_cpu|  */
-#define TWIN_CUDA_TOL_NORM 1e-4         /*  |norm_gpu - norm_cpu| / norm_cpu, every step  */
-#define TWIN_CUDA_TOL_PARAMS 1e-2       /*  |p_gpu - p_cpu| / |p_cpu - p_init| after the steps (L2)  */
+#define TWIN_CUDA_TOL_LOSS 1e-4   /*  |loss_gpu - loss_cpu| / loss_cpu, every step  */
+#define TWIN_CUDA_TOL_GRAD 1e-3   /*  per tensor: max|g_gpu - g_cpu| / max|g_cpu|  */
+#define TWIN_CUDA_TOL_NORM 1e-4   /*  |norm_gpu - norm_cpu| / norm_cpu, every step  */
+#define TWIN_CUDA_TOL_PARAMS 1e-2 /*  |p_gpu - p_cpu| / |p_cpu - p_init| after the steps (L2)  */
 #define TWIN_CUDA_CHECK_MAX_STEPS 64
 
 typedef struct {
-    twin_config_t cfg;                  /*  what was compared  */
+    twin_config_t cfg; /*  what was compared  */
     int B, T, steps;
     uint64_t seed;
     size_t n_params;
-    double loss_cpu, loss_gpu;          /*  first forward  */
-    double grad_rel;                    /*  worst tensor of TWIN_CUDA_TOL_GRAD's measure  */
-    char grad_tensor[24];               /*  that tensor's name  */
-    double grad_l2_rel;                 /*  |g_gpu - g_cpu| / |g_cpu| over all params  */
-    double step_loss_cpu[TWIN_CUDA_CHECK_MAX_STEPS];    /*  loss before update i  */
+    double loss_cpu, loss_gpu;                       /*  first forward  */
+    double grad_rel;                                 /*  worst tensor of TWIN_CUDA_TOL_GRAD's measure  */
+    char grad_tensor[24];                            /*  that tensor's name  */
+    double grad_l2_rel;                              /*  |g_gpu - g_cpu| / |g_cpu| over all params  */
+    double step_loss_cpu[TWIN_CUDA_CHECK_MAX_STEPS]; /*  loss before update i  */
     double step_loss_gpu[TWIN_CUDA_CHECK_MAX_STEPS];
-    double step_norm_cpu[TWIN_CUDA_CHECK_MAX_STEPS];    /*  grad norm of update i  */
+    double step_norm_cpu[TWIN_CUDA_CHECK_MAX_STEPS]; /*  grad norm of update i  */
     double step_norm_gpu[TWIN_CUDA_CHECK_MAX_STEPS];
-    double loss_rel;                    /*  worst over the first forward and all steps  */
-    double norm_rel;                    /*  worst over all steps  */
-    double params_rel;                  /*  after the steps  */
-    double ms_cpu, ms_gpu;              /*  mean wall time of one step (fwd+bwd+adamw)  */
+    double loss_rel;       /*  worst over the first forward and all steps  */
+    double norm_rel;       /*  worst over all steps  */
+    double params_rel;     /*  after the steps  */
+    double ms_cpu, ms_gpu; /*  mean wall time of one step (fwd+bwd+adamw)  */
 } twin_cuda_check_t;
 
 /*  Builds a host model of cfg (batch B, sequence T) from seed, copies it to

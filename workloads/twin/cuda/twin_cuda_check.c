@@ -62,7 +62,7 @@ twin_cuda_check_run (const twin_config_t *cfg, int B, int T, int steps, uint64_t
     uint8_t *tok = malloc ((size_t) B * (T + 1));
     float *p0 = NULL;
     twin_model_t *cpu = twin_model_new (cfg, B, T);
-    twin_model_t *mirror = twin_model_new (cfg, B, T);     /*  the device state, copied back  */
+    twin_model_t *mirror = twin_model_new (cfg, B, T); /*  the device state, copied back  */
     if (!tok || !cpu || !mirror) {
         snprintf (err, errlen, "out of host memory");
         goto out;
@@ -175,8 +175,8 @@ twin_cuda_check_verdict (const twin_cuda_check_t *r, char *why, size_t whylen)
 void
 twin_cuda_check_print (const twin_cuda_check_t *r, FILE *out)
 {
-    fprintf (out, "config      layers %d dim %d heads %d seq %d batch %d, %zu parameters, seed %llu\n",
-             r->cfg.layers, r->cfg.dim, r->cfg.heads, r->T, r->B, r->n_params, (unsigned long long) r->seed);
+    fprintf (out, "config      layers %d dim %d heads %d seq %d batch %d, %zu parameters, seed %llu\n", r->cfg.layers,
+             r->cfg.dim, r->cfg.heads, r->T, r->B, r->n_params, (unsigned long long) r->seed);
     fprintf (out, "loss        cpu %.7f gpu %.7f\n", r->loss_cpu, r->loss_gpu);
     fprintf (out, "grads       worst tensor %s: max|diff|/max|cpu| %.3g (tol %.0e); all: L2 rel %.3g\n",
              r->grad_tensor, r->grad_rel, TWIN_CUDA_TOL_GRAD, r->grad_l2_rel);

@@ -23,11 +23,11 @@
  *  N = B*T rows, D model width, V vocabulary; row-major throughout, as model.c.  */
 
 /*  x[N,D] = wte[tok] + wpe[t]; tok: B rows of T+1 bytes (inputs 0..T-1)  */
-void tk_embed_fwd (cudaStream_t s, float *x, const uint8_t *tok, const float *wte, const float *wpe, int B,
-                   int T, int D);
+void tk_embed_fwd (cudaStream_t s, float *x, const uint8_t *tok, const float *wte, const float *wpe, int B, int T,
+                   int D);
 /*  dwte[V,D] += sum of dx rows per input byte; dwpe[T,D] += sum over b  */
-void tk_embed_bwd (cudaStream_t s, float *dwte, float *dwpe, const float *dx, const uint8_t *tok, int B, int T,
-                   int D, int V);
+void tk_embed_bwd (cudaStream_t s, float *dwte, float *dwpe, const float *dx, const uint8_t *tok, int B, int T, int D,
+                   int V);
 /*  out[n,k] = b[k] for n < N  */
 void tk_bias_broadcast (cudaStream_t s, float *out, const float *b, int N, int K);
 /*  db[k] += sum_n dout[n,k]  */
@@ -60,7 +60,7 @@ void tk_grad_norm (cudaStream_t s, float *norm, double *partials, const float *g
  *  decay[i] != 0 where weight decay applies.  */
 typedef struct {
     float lr, beta1, beta2, eps, weight_decay, clip;
-    float b1c, b2c;                     /*  1 - beta^step, computed on the host as model.c does  */
+    float b1c, b2c; /*  1 - beta^step, computed on the host as model.c does  */
 } tk_adamw_args_t;
 void tk_adamw (cudaStream_t s, float *p, const float *g, float *m, float *v, const uint8_t *decay, size_t n,
                const float *norm, tk_adamw_args_t a);

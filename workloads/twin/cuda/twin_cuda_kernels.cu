@@ -22,9 +22,9 @@
 #define TK_ROWS_PER_BLOCK (TK_THREADS / TK_WARP)
 #define TK_FULL_MASK 0xffffffffu
 #define TK_MAX_GRID 65535u
-#define TK_LN_EPS 1e-5f                 /*  model.c LN_EPS  */
-#define TK_GELU_C 0.7978845608028654f   /*  sqrt(2/pi), model.c GELU_C  */
-#define TK_COL_ROWS 8                   /*  row slices of a column-sum block  */
+#define TK_LN_EPS 1e-5f               /*  model.c LN_EPS  */
+#define TK_GELU_C 0.7978845608028654f /*  sqrt(2/pi), model.c GELU_C  */
+#define TK_COL_ROWS 8                 /*  row slices of a column-sum block  */
 
 /*  Blocks for a grid-stride loop over n items (capped: the loop covers the rest).  */
 static unsigned
@@ -126,8 +126,7 @@ k_embed_bwd_wpe (float *dwpe, const float *dx, int B, int T, int D)
 }
 
 void
-tk_embed_fwd (cudaStream_t s, float *x, const uint8_t *tok, const float *wte, const float *wpe, int B, int T,
-              int D)
+tk_embed_fwd (cudaStream_t s, float *x, const uint8_t *tok, const float *wte, const float *wpe, int B, int T, int D)
 {
     TWIN_LAUNCH (k_embed_fwd, s_grid ((size_t) B * T * D, TK_THREADS), TK_THREADS, s, x, tok, wte, wpe, B, T, D);
 }
@@ -232,8 +231,8 @@ k_bias_grad (float *db, const float *dout, int N, int K)
 }
 
 static __global__ void
-k_layernorm_bwd_params (float *dg, float *db, const float *dy, const float *in, const float *mean,
-                        const float *rstd, int N, int D)
+k_layernorm_bwd_params (float *dg, float *db, const float *dy, const float *in, const float *mean, const float *rstd,
+                        int N, int D)
 {
     __shared__ float part_g[TK_COL_ROWS][TK_WARP], part_b[TK_COL_ROWS][TK_WARP];
     int col = blockIdx.x * TK_WARP + threadIdx.x;
@@ -269,12 +268,11 @@ tk_bias_grad (cudaStream_t s, float *db, const float *dout, int N, int K)
 
 /*  One warp per row; mean and variance in double, as model.c.  */
 static __global__ void
-k_layernorm_fwd (float *out, float *mean, float *rstd, const float *in, const float *g, const float *b, int N,
-                 int D)
+k_layernorm_fwd (float *out, float *mean, float *rstd, const float *in, const float *g, const float *b, int N, int D)
 {
     int row = blockIdx.x * TK_ROWS_PER_BLOCK + threadIdx.x / TK_WARP, lane = threadIdx.x % TK_WARP;
     if (row >= N)
-        return;                         /*  whole warps only  */
+        return; /*  whole warps only  */
     const float *x = in + (size_t) row * D;
     float *y = out + (size_t) row * D;
     double s = 0;
@@ -298,8 +296,8 @@ k_layernorm_fwd (float *out, float *mean, float *rstd, const float *in, const fl
 }
 
 static __global__ void
-k_layernorm_bwd_dx (float *dx, const float *dy, const float *in, const float *mean, const float *rstd,
-                    const float *g, int N, int D)
+k_layernorm_bwd_dx (float *dx, const float *dy, const float *in, const float *mean, const float *rstd, const float *g,
+                    int N, int D)
 {
     int row = blockIdx.x * TK_ROWS_PER_BLOCK + threadIdx.x / TK_WARP, lane = threadIdx.x % TK_WARP;
     if (row >= N)
@@ -326,18 +324,16 @@ void
 tk_layernorm_fwd (cudaStream_t s, float *out, float *mean, float *rstd, const float *in, const float *g,
                   const float *b, int N, int D)
 {
-    TWIN_LAUNCH (k_layernorm_fwd, s_grid_rows ((size_t) N), TK_THREADS, s, out, mean, rstd, in, g, b,
-                 N, D);
+    TWIN_LAUNCH (k_layernorm_fwd, s_grid_rows ((size_t) N), TK_THREADS, s, out, mean, rstd, in, g, b, N, D);
 }
 
 void
 tk_layernorm_bwd (cudaStream_t s, float *dx, float *dg, float *db, const float *dy, const float *in,
                   const float *mean, const float *rstd, const float *g, int N, int D)
 {
-    TWIN_LAUNCH (k_layernorm_bwd_dx, s_grid_rows ((size_t) N), TK_THREADS, s, dx, dy, in, mean, rstd,
-                 g, N, D);
-    TWIN_LAUNCH (k_layernorm_bwd_params, s_grid ((size_t) D, TK_WARP), dim3 (TK_WARP, TK_COL_ROWS), s, dg, db, dy,
-                 in, mean, rstd, N, D);
+    TWIN_LAUNCH (k_layernorm_bwd_dx, s_grid_rows ((size_t) N), TK_THREADS, s, dx, dy, in, mean, rstd, g, N, D);
+    TWIN_LAUNCH (k_layernorm_bwd_params, s_grid ((size_t) D, TK_WARP), dim3 (TK_WARP, TK_COL_ROWS), s, dg, db, dy, in,
+                 mean, rstd, N, D);
 }
 
 /* ---- causal softmax (attention) ---------------------------------------- */
@@ -416,7 +412,7 @@ k_crossentropy_fwd (float *logits, double *losses, const uint8_t *tok, int B, in
     for (int v = lane; v < V; v += TK_WARP)
         mx = fmaxf (mx, row[v]);
     mx = s_warp_max (mx);
-    __syncwarp ();                      /*  row[y] read by all lanes before it is overwritten  */
+    __syncwarp (); /*  row[y] read by all lanes before it is overwritten  */
     double s = 0;
     for (int v = lane; v < V; v += TK_WARP) {
         row[v] = expf (row[v] - mx);
@@ -448,8 +444,7 @@ k_crossentropy_bwd (float *probs, const uint8_t *tok, int B, int T, int V, float
 void
 tk_crossentropy_fwd (cudaStream_t s, float *logits, double *losses, const uint8_t *tok, int B, int T, int V)
 {
-    TWIN_LAUNCH (k_crossentropy_fwd, s_grid_rows ((size_t) B * T), TK_THREADS, s, logits, losses, tok,
-                 B, T, V);
+    TWIN_LAUNCH (k_crossentropy_fwd, s_grid_rows ((size_t) B * T), TK_THREADS, s, logits, losses, tok, B, T, V);
 }
 
 void

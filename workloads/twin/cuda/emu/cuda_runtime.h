@@ -66,11 +66,11 @@ static inline void
 twin_emu_ctx_make (twin_emu_ctx *c, void *stack, size_t size, void (*entry) (void))
 {
     uint64_t *sp = (uint64_t *) (((uintptr_t) stack + size) & ~(uintptr_t) 15);
-    *--sp = 0;                          /*  entry's return address: never used  */
+    *--sp = 0; /*  entry's return address: never used  */
     *--sp = (uint64_t) (uintptr_t) entry;
     for (int i = 0; i < 6; i++)
         *--sp = 0;
-    *--sp = (0x037Full << 32) | 0x1F80u;        /*  x87 control word, MXCSR: the defaults  */
+    *--sp = (0x037Full << 32) | 0x1F80u; /*  x87 control word, MXCSR: the defaults  */
     c->sp = sp;
 }
 #else
@@ -108,34 +108,36 @@ struct uint3 {
 
 struct dim3 {
     unsigned x, y, z;
-    dim3 (unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x (x_), y (y_), z (z_) {}
+    dim3 (unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x (x_), y (y_), z (z_)
+    {
+    }
 };
 
 #define TWIN_EMU_MAX_THREADS 1024
 #define TWIN_EMU_STACK (128u << 10)
-#define TWIN_EMU_BLOCK_BARRIER 32       /*  barrier ids: 0..31 the warps, 32 the block  */
+#define TWIN_EMU_BLOCK_BARRIER 32 /*  barrier ids: 0..31 the warps, 32 the block  */
 
 enum { TWIN_EMU_RUNNABLE, TWIN_EMU_WAITING, TWIN_EMU_DONE };
 
 struct twin_emu_fiber {
     twin_emu_ctx ctx;
-    void *stack;                        /*  TWIN_EMU_STACK bytes, kept across launches  */
+    void *stack; /*  TWIN_EMU_STACK bytes, kept across launches  */
     int state;
-    int barrier;                        /*  while WAITING  */
-    void *fake_stack;                   /*  ASan's, while switched away  */
+    int barrier;      /*  while WAITING  */
+    void *fake_stack; /*  ASan's, while switched away  */
 };
 
 /*  The block being run.  */
 struct twin_emu_block {
     unsigned nthreads;
     dim3 block;
-    unsigned running;                   /*  the fiber on the CPU  */
+    unsigned running; /*  the fiber on the CPU  */
     twin_emu_fiber fiber[TWIN_EMU_MAX_THREADS];
     twin_emu_ctx scheduler;
-    const void *sched_bottom;           /*  the scheduler's stack, for ASan  */
+    const void *sched_bottom; /*  the scheduler's stack, for ASan  */
     size_t sched_size;
-    std::function<void ()> body;        /*  the kernel with its arguments  */
-    uint64_t exchange[TWIN_EMU_MAX_THREADS];    /*  shuffle values  */
+    std::function<void ()> body;             /*  the kernel with its arguments  */
+    uint64_t exchange[TWIN_EMU_MAX_THREADS]; /*  shuffle values  */
 };
 
 /*  Set by the scheduler before it resumes a fiber, so they read as the
@@ -209,9 +211,9 @@ twin_emu_fiber_main (void)
     twin_emu_fiber *f = &b->fiber[b->running];
     f->state = TWIN_EMU_DONE;
 #if TWIN_EMU_ASAN
-    __sanitizer_start_switch_fiber (NULL, b->sched_bottom, b->sched_size);      /*  this fiber ends  */
+    __sanitizer_start_switch_fiber (NULL, b->sched_bottom, b->sched_size); /*  this fiber ends  */
 #endif
-    twin_emu_ctx_switch (&f->ctx, &b->scheduler);       /*  for good  */
+    twin_emu_ctx_switch (&f->ctx, &b->scheduler); /*  for good  */
     abort ();
 }
 
@@ -219,7 +221,7 @@ static inline void
 twin_emu_set_thread (twin_emu_block *b, unsigned t)
 {
     b->running = t;
-    threadIdx = uint3{ t % b->block.x, (t / b->block.x) % b->block.y, t / (b->block.x * b->block.y) };
+    threadIdx = uint3 { t % b->block.x, (t / b->block.x) % b->block.y, t / (b->block.x * b->block.y) };
 }
 
 /*  A fresh fiber at the start of twin_emu_fiber_main.  */
@@ -227,7 +229,7 @@ static inline void
 twin_emu_fiber_init (twin_emu_fiber *f)
 {
 #if TWIN_EMU_ASAN
-    __asan_unpoison_memory_region (f->stack, TWIN_EMU_STACK);  /*  frames the last fiber left  */
+    __asan_unpoison_memory_region (f->stack, TWIN_EMU_STACK); /*  frames the last fiber left  */
 #endif
     twin_emu_ctx_make (&f->ctx, f->stack, TWIN_EMU_STACK, twin_emu_fiber_main);
     f->state = TWIN_EMU_RUNNABLE;
@@ -291,7 +293,7 @@ template <typename... P, typename... A>
 static void
 twin_emu_launch (void (*kernel) (P...), dim3 grid, dim3 block, A... args)
 {
-    static twin_emu_block *b = new twin_emu_block ();  /*  with its stacks, kept for the process  */
+    static twin_emu_block *b = new twin_emu_block (); /*  with its stacks, kept for the process  */
     static unsigned stacks = 0;
     unsigned nt = block.x * block.y * block.z;
     if (nt == 0 || nt > TWIN_EMU_MAX_THREADS || grid.x == 0 || grid.y == 0 || grid.z == 0 || block.z > 64) {
@@ -317,7 +319,7 @@ twin_emu_launch (void (*kernel) (P...), dim3 grid, dim3 block, A... args)
     for (unsigned bz = 0; bz < grid.z; bz++)
         for (unsigned by = 0; by < grid.y; by++)
             for (unsigned bx = 0; bx < grid.x; bx++) {
-                blockIdx = uint3{ bx, by, bz };
+                blockIdx = uint3 { bx, by, bz };
                 twin_emu_run_block (b);
             }
     b->body = nullptr;
@@ -344,10 +346,14 @@ static inline const char *
 cudaGetErrorString (cudaError_t e)
 {
     switch (e) {
-    case cudaSuccess: return "no error";
-    case cudaErrorInvalidValue: return "invalid argument";
-    case cudaErrorMemoryAllocation: return "out of memory";
-    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaSuccess:
+        return "no error";
+    case cudaErrorInvalidValue:
+        return "invalid argument";
+    case cudaErrorMemoryAllocation:
+        return "out of memory";
+    case cudaErrorInvalidDevice:
+        return "invalid device ordinal";
     }
     return "unknown error";
 }
