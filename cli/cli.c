@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-st_client_t *
-st_cli_client (st_cli_ctx_t *ctx, st_error_t *err)
+cli_client_t *
+cli_client (cli_ctx_t *ctx, st_error_t *err)
 {
     if (ctx->client)
         return ctx->client;
@@ -20,31 +20,31 @@ st_cli_client (st_cli_ctx_t *ctx, st_error_t *err)
         return NULL;
     }
     if (!ctx->curve_key) {
-        ctx->client = st_client_new (ctx->endpoint, ctx->timeout_ms, err);
+        ctx->client = cli_client_new (ctx->endpoint, ctx->timeout_ms, err);
         return ctx->client;
     }
     st_curve_keys_t own, server;
     if (st_curve_load (ctx->curve_key, &own, 1, err) == ST_OK
         && st_curve_load (ctx->scheduler_key, &server, 0, err) == ST_OK)
-        ctx->client = st_client_new_curve (ctx->endpoint, ctx->timeout_ms, &own, server.public_key, err);
+        ctx->client = cli_client_new_curve (ctx->endpoint, ctx->timeout_ms, &own, server.public_key, err);
     memset (&own, 0, sizeof own);
     return ctx->client;
 }
 
 void
-st_cli_ctx_close (st_cli_ctx_t *ctx)
+cli_ctx_close (cli_ctx_t *ctx)
 {
-    st_client_destroy (&ctx->client);
+    cli_client_destroy (&ctx->client);
 }
 
 void
-st_cli_print_error (FILE *out, const st_error_t *err)
+cli_print_error (FILE *out, const st_error_t *err)
 {
     /*  One line each, whatever the text holds: messages may come from the
      *  scheduler, and scripts read stderr line by line.  */
     char msg[sizeof err->msg], hint[sizeof err->hint], top[sizeof err->field];
-    st_text_fit (err->msg[0] ? err->msg : st_strerror (err->rc), 0, msg, sizeof msg);
-    st_text_fit (err->hint, 0, hint, sizeof hint);
+    cli_text_fit (err->msg[0] ? err->msg : st_strerror (err->rc), 0, msg, sizeof msg);
+    cli_text_fit (err->hint, 0, hint, sizeof hint);
     /*  The message must name the offending field; most already do, at least
      *  by its top-level name ("env: invalid variable name ..." for env.1A).  */
     snprintf (top, sizeof top, "%.*s", (int) strcspn (err->field, ".["), err->field);
@@ -58,14 +58,14 @@ st_cli_print_error (FILE *out, const st_error_t *err)
 }
 
 int
-st_cli_fail (st_cli_ctx_t *ctx, const st_error_t *err)
+cli_fail (cli_ctx_t *ctx, const st_error_t *err)
 {
-    st_cli_print_error (ctx->err, err);
-    return ST_CLI_EXIT_ERROR;
+    cli_print_error (ctx->err, err);
+    return CLI_EXIT_ERROR;
 }
 
 int
-st_cli_usage_error (st_cli_ctx_t *ctx, const char *cmd, const char *fmt, ...)
+cli_usage_error (cli_ctx_t *ctx, const char *cmd, const char *fmt, ...)
 {
     st_error_t err;
     st_error_clear (&err);
@@ -78,12 +78,12 @@ st_cli_usage_error (st_cli_ctx_t *ctx, const char *cmd, const char *fmt, ...)
         st_error_hint (&err, "run 'strata %s --help' for usage", cmd);
     else
         st_error_hint (&err, "run 'strata --help' for usage");
-    st_cli_print_error (ctx->err, &err);
-    return ST_CLI_EXIT_USAGE;
+    cli_print_error (ctx->err, &err);
+    return CLI_EXIT_USAGE;
 }
 
 int
-st_cli_parse_job_id (const char *text, uint64_t *id)
+cli_parse_job_id (const char *text, uint64_t *id)
 {
     if (!text || !*text)
         return -1;
@@ -100,12 +100,12 @@ st_cli_parse_job_id (const char *text, uint64_t *id)
 
 /*  The exit code for the parser's outcome rc, or -1 to go on.  */
 static int
-s_parsed (st_cli_ctx_t *ctx, const char *cmd, st_rc_t rc, st_error_t *err)
+s_parsed (cli_ctx_t *ctx, const char *cmd, st_rc_t rc, st_error_t *err)
 {
     if (rc == ST_OK)
         return -1;
     if (rc == ST_EAGAIN)
-        return ST_CLI_EXIT_OK; /*  --help printed the usage  */
+        return CLI_EXIT_OK; /*  --help printed the usage  */
     /*  The parser's generic "see --help" becomes the exact command to run.  */
     if (!err->hint[0] || !strcmp (err->hint, "see --help")) {
         if (cmd)
@@ -113,13 +113,13 @@ s_parsed (st_cli_ctx_t *ctx, const char *cmd, st_rc_t rc, st_error_t *err)
         else
             st_error_hint (err, "run 'strata --help' for usage");
     }
-    st_cli_print_error (ctx->err, err);
-    return ST_CLI_EXIT_USAGE;
+    cli_print_error (ctx->err, err);
+    return CLI_EXIT_USAGE;
 }
 
 int
-st_cli_parse_options (st_cli_ctx_t *ctx, const char *cmd, const st_opt_t *opts, void *cfg, int argc, char **argv,
-                      const char *usage_line, const char *description, char ***positional, int *npositional)
+cli_parse_options (cli_ctx_t *ctx, const char *cmd, const st_opt_t *opts, void *cfg, int argc, char **argv,
+                   const char *usage_line, const char *description, char ***positional, int *npositional)
 {
     st_error_t err;
     st_error_clear (&err);
@@ -128,8 +128,8 @@ st_cli_parse_options (st_cli_ctx_t *ctx, const char *cmd, const st_opt_t *opts, 
 }
 
 int
-st_cli_parse_global (st_cli_ctx_t *ctx, const st_opt_t *opts, void *cfg, int argc, char **argv,
-                     const char *usage_line, const char *description, int *next)
+cli_parse_global (cli_ctx_t *ctx, const st_opt_t *opts, void *cfg, int argc, char **argv, const char *usage_line,
+                  const char *description, int *next)
 {
     st_error_t err;
     st_error_clear (&err);
@@ -138,24 +138,24 @@ st_cli_parse_global (st_cli_ctx_t *ctx, const st_opt_t *opts, void *cfg, int arg
 }
 
 int
-st_cli_state_is_terminal (Strata__JobState state)
+cli_state_is_terminal (Strata__JobState state)
 {
     return st_wire_job_state_terminal (state);
 }
 
 st_rc_t
-st_cli_request (st_cli_ctx_t *ctx, Strata__Envelope *req, Strata__Envelope__BodyCase expect, Strata__Envelope **reply,
-                st_error_t *err)
+cli_request (cli_ctx_t *ctx, Strata__Envelope *req, Strata__Envelope__BodyCase expect, Strata__Envelope **reply,
+             st_error_t *err)
 {
     *reply = NULL;
-    st_client_t *client = st_cli_client (ctx, err);
+    cli_client_t *client = cli_client (ctx, err);
     if (!client)
         return err->rc;
-    return st_client_request (client, req, expect, reply, err);
+    return cli_client_request (client, req, expect, reply, err);
 }
 
 st_rc_t
-st_cli_get_job (st_cli_ctx_t *ctx, uint64_t id, Strata__Envelope **reply, st_error_t *err)
+cli_get_job (cli_ctx_t *ctx, uint64_t id, Strata__Envelope **reply, st_error_t *err)
 {
     Strata__Envelope req;
     Strata__GetRequest get = STRATA__GET_REQUEST__INIT;
@@ -163,26 +163,26 @@ st_cli_get_job (st_cli_ctx_t *ctx, uint64_t id, Strata__Envelope **reply, st_err
     get.job_id = id;
     req.body_case = STRATA__ENVELOPE__BODY_GET;
     req.get = &get;
-    st_rc_t rc = st_cli_request (ctx, &req, STRATA__ENVELOPE__BODY_JOB, reply, err);
+    st_rc_t rc = cli_request (ctx, &req, STRATA__ENVELOPE__BODY_JOB, reply, err);
     if (rc == ST_ENOTFOUND && !err->hint[0])
         st_error_hint (err, "run 'strata jobs' to list jobs");
     return rc;
 }
 
 int
-st_cli_one_job_arg (st_cli_ctx_t *ctx, const char *cmd, char **positional, int npositional, uint64_t *id)
+cli_one_job_arg (cli_ctx_t *ctx, const char *cmd, char **positional, int npositional, uint64_t *id)
 {
     if (npositional == 0)
-        return st_cli_usage_error (ctx, cmd, "missing JOB argument");
+        return cli_usage_error (ctx, cmd, "missing JOB argument");
     if (npositional > 1)
-        return st_cli_usage_error (ctx, cmd, "unexpected argument '%s'", positional[1]);
-    if (st_cli_parse_job_id (positional[0], id) != 0)
-        return st_cli_usage_error (ctx, cmd, "JOB must be a positive integer, got '%s'", positional[0]);
+        return cli_usage_error (ctx, cmd, "unexpected argument '%s'", positional[1]);
+    if (cli_parse_job_id (positional[0], id) != 0)
+        return cli_usage_error (ctx, cmd, "JOB must be a positive integer, got '%s'", positional[0]);
     return -1;
 }
 
 int
-st_cli_listing (st_cli_ctx_t *ctx, const st_cli_listing_t *l, int argc, char **argv)
+cli_listing (cli_ctx_t *ctx, const cli_listing_t *l, int argc, char **argv)
 {
     struct {
         int json;
@@ -198,28 +198,28 @@ st_cli_listing (st_cli_ctx_t *ctx, const st_cli_listing_t *l, int argc, char **a
     st_error_t err;
     st_error_clear (&err);
 
-    int rc = st_cli_parse_options (ctx, l->name, opts, &o, argc, argv, l->usage, l->description, &pos, &npos);
+    int rc = cli_parse_options (ctx, l->name, opts, &o, argc, argv, l->usage, l->description, &pos, &npos);
     if (rc >= 0)
         goto out;
     if (npos > 0) {
-        rc = st_cli_usage_error (ctx, l->name, "unexpected argument '%s'", pos[0]);
+        rc = cli_usage_error (ctx, l->name, "unexpected argument '%s'", pos[0]);
         goto out;
     }
     Strata__Envelope req;
     st_wire_envelope_init (&req, 0);
     l->request (&req);
-    if (st_cli_request (ctx, &req, l->reply, &reply, &err) != ST_OK) {
-        rc = st_cli_fail (ctx, &err);
+    if (cli_request (ctx, &req, l->reply, &reply, &err) != ST_OK) {
+        rc = cli_fail (ctx, &err);
         goto out;
     }
-    rc = ST_CLI_EXIT_ERROR;
+    rc = CLI_EXIT_ERROR;
     if (o.json) {
-        if (!(json = l->to_json (reply)) || st_output_json_print (ctx->out, json) != 0)
+        if (!(json = l->to_json (reply)) || cli_output_json_print (ctx->out, json) != 0)
             goto out;
     }
     else if (l->print (ctx->out, reply) != 0)
         goto out;
-    rc = ST_CLI_EXIT_OK;
+    rc = CLI_EXIT_OK;
 out:
     json_decref (json);
     st_wire_free (reply);

@@ -1,17 +1,17 @@
 /*  cli.h: what the `strata` commands share.
  *
  *  The CLI is a thin layer over libstrata, after tmux: each command lives in its
- *  own cmd_<name>.c as one st_cli_cmd_t table entry plus an exec function, and
+ *  own cmd_<name>.c as one cli_cmd_t table entry plus an exec function, and
  *  main.c holds the table. An exec function parses its own options (st_config
  *  table, with --help), talks to the scheduler through the context's client and
  *  returns the process exit code.
  *
- *  Exit codes: ST_CLI_EXIT_OK (0), ST_CLI_EXIT_ERROR (1: the request failed, the
- *  spec is invalid, the job did not succeed), ST_CLI_EXIT_USAGE (2: bad command
+ *  Exit codes: CLI_EXIT_OK (0), CLI_EXIT_ERROR (1: the request failed, the
+ *  spec is invalid, the job did not succeed), CLI_EXIT_USAGE (2: bad command
  *  line). Errors are printed as exactly one line `strata: error: <message>` on
  *  stderr, optionally followed by one line `hint: <hint>`. */
-#ifndef ST_CLI_H
-#define ST_CLI_H
+#ifndef CLI_H
+#define CLI_H
 
 #include <stdint.h>
 #include <stdio.h>
@@ -20,12 +20,12 @@
 #include "st_error.h"
 #include "client.h"
 
-#define ST_CLI_EXIT_OK 0
-#define ST_CLI_EXIT_ERROR 1
-#define ST_CLI_EXIT_USAGE 2
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_ERROR 1
+#define CLI_EXIT_USAGE 2
 
-#define ST_CLI_DEFAULT_ENDPOINT "tcp://127.0.0.1:7701"
-#define ST_CLI_DEFAULT_TIMEOUT_MS 10000u
+#define CLI_DEFAULT_ENDPOINT "tcp://127.0.0.1:7701"
+#define CLI_DEFAULT_TIMEOUT_MS 10000u
 
 /*  State shared by all commands of one invocation. */
 typedef struct {
@@ -35,71 +35,70 @@ typedef struct {
     FILE *err;                 /*  errors: stderr  */
     const char *curve_key;     /*  the user's key pair file, or NULL: plaintext (borrowed)  */
     const char *scheduler_key; /*  the scheduler's public key file (borrowed)  */
-    st_client_t *client;       /*  connected on first use by st_cli_client(); owned here  */
-} st_cli_ctx_t;
+    cli_client_t *client;      /*  connected on first use by cli_client(); owned here  */
+} cli_ctx_t;
 
 typedef struct {
     const char *name;    /*  e.g. "submit"  */
     const char *summary; /*  one line for `strata --help`  */
-    /*  argv[0] is the command name; returns an ST_CLI_EXIT_* code.  */
-    int (*exec) (st_cli_ctx_t *ctx, int argc, char **argv);
-} st_cli_cmd_t;
+    /*  argv[0] is the command name; returns an CLI_EXIT_* code.  */
+    int (*exec) (cli_ctx_t *ctx, int argc, char **argv);
+} cli_cmd_t;
 
-extern const st_cli_cmd_t st_cli_cmd_submit;
-extern const st_cli_cmd_t st_cli_cmd_jobs;
-extern const st_cli_cmd_t st_cli_cmd_show;
-extern const st_cli_cmd_t st_cli_cmd_logs;
-extern const st_cli_cmd_t st_cli_cmd_cancel;
-extern const st_cli_cmd_t st_cli_cmd_nodes;
-extern const st_cli_cmd_t st_cli_cmd_pools;
-extern const st_cli_cmd_t st_cli_cmd_models;
-extern const st_cli_cmd_t st_cli_cmd_explain;
-extern const st_cli_cmd_t st_cli_cmd_keygen;
+extern const cli_cmd_t cli_cmd_submit;
+extern const cli_cmd_t cli_cmd_jobs;
+extern const cli_cmd_t cli_cmd_show;
+extern const cli_cmd_t cli_cmd_logs;
+extern const cli_cmd_t cli_cmd_cancel;
+extern const cli_cmd_t cli_cmd_nodes;
+extern const cli_cmd_t cli_cmd_pools;
+extern const cli_cmd_t cli_cmd_models;
+extern const cli_cmd_t cli_cmd_explain;
+extern const cli_cmd_t cli_cmd_keygen;
 
 /*  The client for ctx->endpoint, created on first call. NULL with err filled
  *  when the socket cannot be created (a bad endpoint, for instance). */
-st_client_t *st_cli_client (st_cli_ctx_t *ctx, st_error_t *err);
+cli_client_t *cli_client (cli_ctx_t *ctx, st_error_t *err);
 
-/*  Sends req through the context's client (see st_client_request).  */
-st_rc_t st_cli_request (st_cli_ctx_t *ctx, Strata__Envelope *req, Strata__Envelope__BodyCase expect,
-                        Strata__Envelope **reply, st_error_t *err);
+/*  Sends req through the context's client (see cli_client_request).  */
+st_rc_t cli_request (cli_ctx_t *ctx, Strata__Envelope *req, Strata__Envelope__BodyCase expect,
+                     Strata__Envelope **reply, st_error_t *err);
 
 /*  Fetches job id; on ST_OK (*reply)->job is the job (free with st_wire_free).
  *  A missing job gets a hint pointing at `strata jobs`. */
-st_rc_t st_cli_get_job (st_cli_ctx_t *ctx, uint64_t id, Strata__Envelope **reply, st_error_t *err);
+st_rc_t cli_get_job (cli_ctx_t *ctx, uint64_t id, Strata__Envelope **reply, st_error_t *err);
 
 /*  Closes the client, if any.  */
-void st_cli_ctx_close (st_cli_ctx_t *ctx);
+void cli_ctx_close (cli_ctx_t *ctx);
 
 /*  Prints `strata: error: <msg>` and, when err->hint is set, `hint: <hint>`.  */
-void st_cli_print_error (FILE *out, const st_error_t *err);
+void cli_print_error (FILE *out, const st_error_t *err);
 
-/*  Prints the error and returns ST_CLI_EXIT_ERROR (for `return st_cli_fail (...)`).  */
-int st_cli_fail (st_cli_ctx_t *ctx, const st_error_t *err);
+/*  Prints the error and returns CLI_EXIT_ERROR (for `return cli_fail (...)`).  */
+int cli_fail (cli_ctx_t *ctx, const st_error_t *err);
 
 /*  Usage error: prints `strata: error: <message>` and the hint
- *  `run 'strata <cmd> --help' for usage`; returns ST_CLI_EXIT_USAGE.  */
-int st_cli_usage_error (st_cli_ctx_t *ctx, const char *cmd, const char *fmt, ...)
-    __attribute__ ((format (printf, 3, 4)));
+ *  `run 'strata <cmd> --help' for usage`; returns CLI_EXIT_USAGE.  */
+int cli_usage_error (cli_ctx_t *ctx, const char *cmd, const char *fmt, ...) __attribute__ ((format (printf, 3, 4)));
 
 /*  Parses a JOB argument: a positive decimal integer without sign or junk.
  *  Returns 0 on success, -1 otherwise. */
-int st_cli_parse_job_id (const char *text, uint64_t *id);
+int cli_parse_job_id (const char *text, uint64_t *id);
 
 /*  Checks the positional arguments of a command that takes exactly one JOB:
  *  returns -1 and sets *id when they are fine, otherwise reports a usage error
- *  naming the argument and returns ST_CLI_EXIT_USAGE. */
-int st_cli_one_job_arg (st_cli_ctx_t *ctx, const char *cmd, char **positional, int npositional, uint64_t *id);
+ *  naming the argument and returns CLI_EXIT_USAGE. */
+int cli_one_job_arg (cli_ctx_t *ctx, const char *cmd, char **positional, int npositional, uint64_t *id);
 
 /*  Runs st_config_parse for a command and maps its outcome: returns -1 when the
  *  caller should go on, otherwise the exit code to return (0 after --help,
- *  ST_CLI_EXIT_USAGE after a bad option, already reported). */
-int st_cli_parse_options (st_cli_ctx_t *ctx, const char *cmd, const st_opt_t *opts, void *cfg, int argc, char **argv,
-                          const char *usage_line, const char *description, char ***positional, int *npositional);
+ *  CLI_EXIT_USAGE after a bad option, already reported). */
+int cli_parse_options (cli_ctx_t *ctx, const char *cmd, const st_opt_t *opts, void *cfg, int argc, char **argv,
+                       const char *usage_line, const char *description, char ***positional, int *npositional);
 /*  The same for the global options before the command (st_config_parse_head):
  *  *next gets the command's index in argv (argc when there is none).  */
-int st_cli_parse_global (st_cli_ctx_t *ctx, const st_opt_t *opts, void *cfg, int argc, char **argv,
-                         const char *usage_line, const char *description, int *next);
+int cli_parse_global (cli_ctx_t *ctx, const st_opt_t *opts, void *cfg, int argc, char **argv, const char *usage_line,
+                      const char *description, int *next);
 
 /*  A command that takes no argument but --json, sends one request and prints
  *  the reply as a table or as JSON (`nodes`, `pools`, `models`).  */
@@ -112,12 +111,12 @@ typedef struct {
     Strata__Envelope__BodyCase reply;
     json_t *(*to_json) (const Strata__Envelope *reply);      /*  NULL on allocation failure  */
     int (*print) (FILE *out, const Strata__Envelope *reply); /*  0, or -1 on failure  */
-} st_cli_listing_t;
+} cli_listing_t;
 
 /*  Runs a listing command (argv[0] is its name); returns the exit code.  */
-int st_cli_listing (st_cli_ctx_t *ctx, const st_cli_listing_t *l, int argc, char **argv);
+int cli_listing (cli_ctx_t *ctx, const cli_listing_t *l, int argc, char **argv);
 
 /*  True for SUCCEEDED, FAILED and CANCELLED.  */
-int st_cli_state_is_terminal (Strata__JobState state);
+int cli_state_is_terminal (Strata__JobState state);
 
 #endif

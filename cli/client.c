@@ -13,7 +13,7 @@
 
 #include "st_time.h"
 
-struct st_client {
+struct cli_client {
     void *ctx;           /*  ZeroMQ context, owned  */
     void *sock;          /*  DEALER, owned  */
     char *endpoint;      /*  owned copy  */
@@ -24,17 +24,17 @@ struct st_client {
     uint64_t resent;     /*  requests sent again for want of a reply  */
 };
 
-st_client_t *
-st_client_new (const char *endpoint, uint64_t timeout_ms, st_error_t *err)
+cli_client_t *
+cli_client_new (const char *endpoint, uint64_t timeout_ms, st_error_t *err)
 {
-    return st_client_new_curve (endpoint, timeout_ms, NULL, NULL, err);
+    return cli_client_new_curve (endpoint, timeout_ms, NULL, NULL, err);
 }
 
-st_client_t *
-st_client_new_curve (const char *endpoint, uint64_t timeout_ms, const st_curve_keys_t *own, const char *server_public,
-                     st_error_t *err)
+cli_client_t *
+cli_client_new_curve (const char *endpoint, uint64_t timeout_ms, const st_curve_keys_t *own,
+                      const char *server_public, st_error_t *err)
 {
-    st_client_t *self = calloc (1, sizeof *self);
+    cli_client_t *self = calloc (1, sizeof *self);
     if (!self) {
         st_error_set (err, ST_ENOMEM, NULL, "out of memory");
         return NULL;
@@ -64,16 +64,16 @@ st_client_new_curve (const char *endpoint, uint64_t timeout_ms, const st_curve_k
     }
     return self;
 fail:
-    st_client_destroy (&self);
+    cli_client_destroy (&self);
     return NULL;
 }
 
 void
-st_client_destroy (st_client_t **self_p)
+cli_client_destroy (cli_client_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    st_client_t *self = *self_p;
+    cli_client_t *self = *self_p;
     if (self->sock)
         zmq_close (self->sock);
     if (self->ctx)
@@ -84,19 +84,19 @@ st_client_destroy (st_client_t **self_p)
 }
 
 uint64_t
-st_client_dropped (const st_client_t *self)
+cli_client_dropped (const cli_client_t *self)
 {
     return self->dropped;
 }
 
 const char *
-st_client_endpoint (const st_client_t *self)
+cli_client_endpoint (const cli_client_t *self)
 {
     return self->endpoint;
 }
 
 st_rc_t
-st_client_error_rc (Strata__ErrorCode code)
+cli_client_error_rc (Strata__ErrorCode code)
 {
     switch (code) {
     case STRATA__ERROR_CODE__ERROR_INVALID:
@@ -128,7 +128,7 @@ s_format_timeout (uint64_t ms, char *buf, size_t size)
 }
 
 static st_rc_t
-s_timed_out (st_client_t *self, const st_error_t *last_bad, st_error_t *err)
+s_timed_out (cli_client_t *self, const st_error_t *last_bad, st_error_t *err)
 {
     char when[32];
     s_format_timeout (self->timeout_ms, when, sizeof when);
@@ -149,7 +149,7 @@ s_timed_out (st_client_t *self, const st_error_t *last_bad, st_error_t *err)
 /*  Queues req for sending, waiting (bounded by deadline) while the socket
  *  cannot take it.  */
 static st_rc_t
-s_send (st_client_t *self, const Strata__Envelope *req, uint64_t deadline, st_error_t *err)
+s_send (cli_client_t *self, const Strata__Envelope *req, uint64_t deadline, st_error_t *err)
 {
     for (;;) {
         st_rc_t rc = st_wire_send (self->sock, NULL, req);
@@ -169,8 +169,8 @@ s_send (st_client_t *self, const Strata__Envelope *req, uint64_t deadline, st_er
 }
 
 st_rc_t
-st_client_request (st_client_t *self, Strata__Envelope *req, Strata__Envelope__BodyCase expect,
-                   Strata__Envelope **reply, st_error_t *err)
+cli_client_request (cli_client_t *self, Strata__Envelope *req, Strata__Envelope__BodyCase expect,
+                    Strata__Envelope **reply, st_error_t *err)
 {
     *reply = NULL;
     st_error_t last_bad;
@@ -190,7 +190,7 @@ st_client_request (st_client_t *self, Strata__Envelope *req, Strata__Envelope__B
     /*  Every request is safe to repeat (reads, cancels, submits carrying a token),
      *  so a request the scheduler lost, in a crash or a restart, is sent again
      *  with the same seq until a reply comes or the timeout passes.  */
-    uint64_t resend_at = st_mono_ms () + ST_CLIENT_RESEND_MS;
+    uint64_t resend_at = st_mono_ms () + CLI_CLIENT_RESEND_MS;
     for (;;) {
         uint64_t now = st_mono_ms ();
         if (now >= deadline)
@@ -198,7 +198,7 @@ st_client_request (st_client_t *self, Strata__Envelope *req, Strata__Envelope__B
         if (now >= resend_at) {
             st_wire_send (self->sock, NULL, req); /*  not connected: it waits in the queue or is dropped  */
             self->resent++;
-            resend_at = now + ST_CLIENT_RESEND_MS;
+            resend_at = now + CLI_CLIENT_RESEND_MS;
         }
         uint64_t until = deadline < resend_at ? deadline : resend_at;
         zmq_pollitem_t item = { .socket = self->sock, .events = ZMQ_POLLIN };
@@ -240,7 +240,7 @@ st_client_request (st_client_t *self, Strata__Envelope *req, Strata__Envelope__B
         }
         if (env->body_case == STRATA__ENVELOPE__BODY_ERROR) {
             const Strata__ErrorReply *er = env->error;
-            rc = st_client_error_rc (er->code);
+            rc = cli_client_error_rc (er->code);
             st_error_set (err, rc, NULL, "%s", er->message && *er->message ? er->message : st_strerror (rc));
             if (er->hint && *er->hint)
                 st_error_hint (err, "%s", er->hint);

@@ -5,32 +5,32 @@
  *  (late answers to requests that already timed out) and malformed messages are
  *  dropped while waiting. An ErrorReply becomes an st_error_t with the
  *  scheduler's message and hint. */
-#ifndef ST_CLIENT_H
-#define ST_CLIENT_H
+#ifndef CLI_CLIENT_H
+#define CLI_CLIENT_H
 
 #include <stdint.h>
 #include "st_curve.h"
 #include "st_error.h"
 #include "st_wire.h"
 
-typedef struct st_client st_client_t;
+typedef struct cli_client cli_client_t;
 
 /*  A request without a reply is sent again (same seq) this often until its timeout.  */
-#define ST_CLIENT_RESEND_MS 1000u
+#define CLI_CLIENT_RESEND_MS 1000u
 
 /*  Creates the socket and connects it (ZeroMQ connects in the background, so an
  *  absent scheduler shows up as a timeout on the first request). Returns NULL
  *  with err filled when the endpoint is not valid. timeout_ms bounds each
  *  request's wait for its reply. */
-st_client_t *st_client_new (const char *endpoint, uint64_t timeout_ms, st_error_t *err);
+cli_client_t *cli_client_new (const char *endpoint, uint64_t timeout_ms, st_error_t *err);
 
 /*  The same over CURVE: own is this user's key pair, server_public the
  *  scheduler's public key (Z85). own NULL: plaintext. */
-st_client_t *st_client_new_curve (const char *endpoint, uint64_t timeout_ms, const st_curve_keys_t *own,
-                                  const char *server_public, st_error_t *err);
+cli_client_t *cli_client_new_curve (const char *endpoint, uint64_t timeout_ms, const st_curve_keys_t *own,
+                                    const char *server_public, st_error_t *err);
 
 /*  NULL-safe; sets *self_p = NULL.  */
-void st_client_destroy (st_client_t **self_p);
+void cli_client_destroy (cli_client_t **self_p);
 
 /*  Sends req, whose body the caller has set (protocol_version and seq are set
  *  here; req is not freed), and waits for its reply.
@@ -40,17 +40,17 @@ void st_client_destroy (st_client_t **self_p);
  *                  hint says how to point the CLI at a scheduler);
  *    ST_EVERSION   the scheduler speaks another protocol version, or said so;
  *    ST_EPROTO     the reply has an unexpected body;
- *    the code of an ErrorReply (see st_client_error_rc), with its message/hint. */
-st_rc_t st_client_request (st_client_t *self, Strata__Envelope *req, Strata__Envelope__BodyCase expect,
-                           Strata__Envelope **reply, st_error_t *err);
+ *    the code of an ErrorReply (see cli_client_error_rc), with its message/hint. */
+st_rc_t cli_client_request (cli_client_t *self, Strata__Envelope *req, Strata__Envelope__BodyCase expect,
+                            Strata__Envelope **reply, st_error_t *err);
 
 /*  Messages dropped so far: replies to other requests, and malformed ones.  */
-uint64_t st_client_dropped (const st_client_t *self);
+uint64_t cli_client_dropped (const cli_client_t *self);
 
 /*  The endpoint this client connects to.  */
-const char *st_client_endpoint (const st_client_t *self);
+const char *cli_client_endpoint (const cli_client_t *self);
 
 /*  ErrorReply code -> st_rc_t (ERROR_NOT_FOUND -> ST_ENOTFOUND, ...).  */
-st_rc_t st_client_error_rc (Strata__ErrorCode code);
+st_rc_t cli_client_error_rc (Strata__ErrorCode code);
 
 #endif

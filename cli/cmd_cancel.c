@@ -29,33 +29,33 @@ static const char s_description[] =
     "  strata jobs --state PENDING --json | jq '.[].id' | xargs strata cancel";
 
 static int
-s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
+s_exec (cli_ctx_t *ctx, int argc, char **argv)
 {
     s_opts_t o = { 0 };
     char **pos = NULL;
     int npos = 0;
     uint64_t *ids = NULL;
 
-    int rc = st_cli_parse_options (ctx, "cancel", s_opts, &o, argc, argv, s_usage, s_description, &pos, &npos);
+    int rc = cli_parse_options (ctx, "cancel", s_opts, &o, argc, argv, s_usage, s_description, &pos, &npos);
     if (rc >= 0)
         goto out;
     if (npos == 0) {
-        rc = st_cli_usage_error (ctx, "cancel", "missing JOB argument");
+        rc = cli_usage_error (ctx, "cancel", "missing JOB argument");
         goto out;
     }
     /*  Check every argument before cancelling anything.  */
     ids = calloc ((size_t) npos, sizeof *ids);
     if (!ids) {
-        rc = ST_CLI_EXIT_ERROR;
+        rc = CLI_EXIT_ERROR;
         goto out;
     }
     for (int i = 0; i < npos; i++)
-        if (st_cli_parse_job_id (pos[i], &ids[i]) != 0) {
-            rc = st_cli_usage_error (ctx, "cancel", "JOB must be a positive integer, got '%s'", pos[i]);
+        if (cli_parse_job_id (pos[i], &ids[i]) != 0) {
+            rc = cli_usage_error (ctx, "cancel", "JOB must be a positive integer, got '%s'", pos[i]);
             goto out;
         }
 
-    rc = ST_CLI_EXIT_OK;
+    rc = CLI_EXIT_OK;
     for (int i = 0; i < npos; i++) {
         Strata__Envelope req, *reply = NULL;
         Strata__CancelRequest cancel = STRATA__CANCEL_REQUEST__INIT;
@@ -65,11 +65,11 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
         cancel.job_id = ids[i];
         req.body_case = STRATA__ENVELOPE__BODY_CANCEL;
         req.cancel = &cancel;
-        st_rc_t r = st_cli_request (ctx, &req, STRATA__ENVELOPE__BODY_CANCEL_REPLY, &reply, &err);
+        st_rc_t r = cli_request (ctx, &req, STRATA__ENVELOPE__BODY_CANCEL_REPLY, &reply, &err);
         if (r != ST_OK) {
             if (r == ST_ENOTFOUND && !err.hint[0])
                 st_error_hint (&err, "run 'strata jobs' to list jobs");
-            rc = st_cli_fail (ctx, &err);
+            rc = cli_fail (ctx, &err);
             if (r == ST_ETIMEDOUT || r == ST_EVERSION)
                 break; /*  the others would fail the same way  */
             continue;
@@ -90,4 +90,4 @@ out:
     return rc;
 }
 
-const st_cli_cmd_t st_cli_cmd_cancel = { "cancel", "cancel jobs", s_exec };
+const cli_cmd_t cli_cmd_cancel = { "cancel", "cancel jobs", s_exec };

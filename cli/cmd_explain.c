@@ -31,7 +31,7 @@ static const char s_description[] =
     "  strata explain 42 --json | jq '.pools[] | select(.verdict == \"excluded\")'";
 
 static int
-s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
+s_exec (cli_ctx_t *ctx, int argc, char **argv)
 {
     s_opts_t o = { 0 };
     char **pos = NULL;
@@ -42,10 +42,10 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
     st_error_t err;
     st_error_clear (&err);
 
-    int rc = st_cli_parse_options (ctx, "explain", s_opts, &o, argc, argv, s_usage, s_description, &pos, &npos);
+    int rc = cli_parse_options (ctx, "explain", s_opts, &o, argc, argv, s_usage, s_description, &pos, &npos);
     if (rc >= 0)
         goto out;
-    if ((rc = st_cli_one_job_arg (ctx, "explain", pos, npos, &id)) >= 0)
+    if ((rc = cli_one_job_arg (ctx, "explain", pos, npos, &id)) >= 0)
         goto out;
 
     Strata__Envelope req;
@@ -54,32 +54,32 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
     explain.job_id = id;
     req.body_case = STRATA__ENVELOPE__BODY_EXPLAIN;
     req.explain = &explain;
-    st_rc_t r = st_cli_request (ctx, &req, STRATA__ENVELOPE__BODY_EXPLAIN_REPLY, &reply, &err);
+    st_rc_t r = cli_request (ctx, &req, STRATA__ENVELOPE__BODY_EXPLAIN_REPLY, &reply, &err);
     if (r != ST_OK) {
         if (r == ST_ENOTFOUND && !err.hint[0])
             st_error_hint (&err, "run 'strata jobs' to list jobs");
-        rc = st_cli_fail (ctx, &err);
+        rc = cli_fail (ctx, &err);
         goto out;
     }
     const char *text = reply->explain_reply->json;
-    rc = ST_CLI_EXIT_OK;
+    rc = CLI_EXIT_OK;
     if (o.json) {
         json = text ? json_loads (text, JSON_REJECT_DUPLICATES, NULL) : NULL;
         if (json_is_object (json)) {
-            if (st_output_json_print (ctx->out, json) != 0)
-                rc = ST_CLI_EXIT_ERROR;
+            if (cli_output_json_print (ctx->out, json) != 0)
+                rc = CLI_EXIT_ERROR;
             goto out;
         }
     }
-    else if (st_output_explain (ctx->out, text, st_wall_ms ()) == 0)
+    else if (cli_output_explain (ctx->out, text, st_wall_ms ()) == 0)
         goto out;
     if (ferror (ctx->out))
-        rc = ST_CLI_EXIT_ERROR;
+        rc = CLI_EXIT_ERROR;
     else {
         st_error_set (&err, ST_EPROTO, NULL, "the scheduler's explanation of job %llu is not a JSON object",
                       (unsigned long long) id);
         st_error_hint (&err, "the scheduler and this strata may be of different versions");
-        rc = st_cli_fail (ctx, &err);
+        rc = cli_fail (ctx, &err);
     }
 out:
     json_decref (json);
@@ -89,5 +89,4 @@ out:
     return rc;
 }
 
-const st_cli_cmd_t st_cli_cmd_explain = { "explain", "say why a job waits, or why it was placed where it is",
-                                          s_exec };
+const cli_cmd_t cli_cmd_explain = { "explain", "say why a job waits, or why it was placed where it is", s_exec };

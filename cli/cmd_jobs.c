@@ -47,7 +47,7 @@ static const char s_description[] =
     "  strata jobs --all --json | jq '.[] | select(.state == \"FAILED\") | .id'";
 
 static int
-s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
+s_exec (cli_ctx_t *ctx, int argc, char **argv)
 {
     s_opts_t o = { .limit = 0 }; /*  0 is below --limit's range: it stays 0 unless given  */
     char **pos = NULL;
@@ -57,11 +57,11 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
     st_error_t err;
     st_error_clear (&err);
 
-    int rc = st_cli_parse_options (ctx, "jobs", s_opts, &o, argc, argv, s_usage, s_description, &pos, &npos);
+    int rc = cli_parse_options (ctx, "jobs", s_opts, &o, argc, argv, s_usage, s_description, &pos, &npos);
     if (rc >= 0)
         goto out;
     if (npos > 0) {
-        rc = st_cli_usage_error (ctx, "jobs", "unexpected argument '%s'", pos[0]);
+        rc = cli_usage_error (ctx, "jobs", "unexpected argument '%s'", pos[0]);
         goto out;
     }
     st_job_state_t state = ST_JOB_PENDING;
@@ -74,7 +74,7 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
             size_t used = 0;
             for (const char *const *n = st_job_state_names (); *n && used < sizeof names; n++)
                 used += (size_t) snprintf (names + used, sizeof names - used, "%s%s", used ? " " : "", *n);
-            rc = st_cli_usage_error (ctx, "jobs", "--state: unknown state '%s' (one of %s)", o.state, names);
+            rc = cli_usage_error (ctx, "jobs", "--state: unknown state '%s' (one of %s)", o.state, names);
             goto out;
         }
     }
@@ -88,23 +88,23 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
     list.active_only = o.active != 0;
     req.body_case = STRATA__ENVELOPE__BODY_LIST;
     req.list = &list;
-    if (st_cli_request (ctx, &req, STRATA__ENVELOPE__BODY_LIST_REPLY, &reply, &err) != ST_OK) {
-        rc = st_cli_fail (ctx, &err);
+    if (cli_request (ctx, &req, STRATA__ENVELOPE__BODY_LIST_REPLY, &reply, &err) != ST_OK) {
+        rc = cli_fail (ctx, &err);
         goto out;
     }
     const Strata__ListReply *lr = reply->list_reply;
-    rc = ST_CLI_EXIT_ERROR;
+    rc = CLI_EXIT_ERROR;
     if (o.json) {
         json = json_array ();
         for (size_t i = 0; json && i < lr->n_jobs; i++)
-            if (json_array_append_new (json, st_output_job_json (lr->jobs[i])) != 0)
+            if (json_array_append_new (json, cli_output_job_json (lr->jobs[i])) != 0)
                 goto out;
-        if (!json || st_output_json_print (ctx->out, json) != 0)
+        if (!json || cli_output_json_print (ctx->out, json) != 0)
             goto out;
     }
-    else if (st_output_job_table (ctx->out, lr->jobs, lr->n_jobs, st_wall_ms ()) != 0)
+    else if (cli_output_job_table (ctx->out, lr->jobs, lr->n_jobs, st_wall_ms ()) != 0)
         goto out;
-    rc = ST_CLI_EXIT_OK;
+    rc = CLI_EXIT_OK;
 out:
     json_decref (json);
     st_wire_free (reply);
@@ -113,4 +113,4 @@ out:
     return rc;
 }
 
-const st_cli_cmd_t st_cli_cmd_jobs = { "jobs", "list the most recent jobs", s_exec };
+const cli_cmd_t cli_cmd_jobs = { "jobs", "list the most recent jobs", s_exec };

@@ -33,29 +33,29 @@ static const char s_description[] =
     "  strata keygen gpu-07 && scp gpu-07.pub scheduler-host:/etc/strata/workers/";
 
 static int
-s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
+s_exec (cli_ctx_t *ctx, int argc, char **argv)
 {
     s_opts_t o = { 0 };
     char **pos = NULL;
     int npos = 0;
-    int rc = st_cli_parse_options (ctx, "keygen", s_opts, &o, argc, argv, s_usage, s_description, &pos, &npos);
+    int rc = cli_parse_options (ctx, "keygen", s_opts, &o, argc, argv, s_usage, s_description, &pos, &npos);
     if (rc >= 0)
         goto out;
     if (npos != 1) {
-        rc = st_cli_usage_error (ctx, "keygen", npos ? "too many arguments" : "missing NAME argument");
+        rc = cli_usage_error (ctx, "keygen", npos ? "too many arguments" : "missing NAME argument");
         goto out;
     }
     st_error_t err = { 0 };
     if (st_curve_generate (pos[0], &err) != ST_OK) {
-        rc = st_cli_fail (ctx, &err);
+        rc = cli_fail (ctx, &err);
         goto out;
     }
     fprintf (ctx->out, "wrote %s.key (secret, mode 0600) and %s.pub\n", pos[0], pos[0]);
-    rc = ST_CLI_EXIT_OK;
+    rc = CLI_EXIT_OK;
 out:
     free (pos);
     st_config_free (s_opts, &o);
     return rc;
 }
 
-const st_cli_cmd_t st_cli_cmd_keygen = { "keygen", "write a CURVE key pair for a scheduler, worker or user", s_exec };
+const cli_cmd_t cli_cmd_keygen = { "keygen", "write a CURVE key pair for a scheduler, worker or user", s_exec };

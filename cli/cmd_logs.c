@@ -59,8 +59,7 @@ s_write (FILE *out, const uint8_t *data, size_t len)
 }
 
 static st_rc_t
-s_request (st_cli_ctx_t *ctx, uint64_t id, const s_opts_t *o, uint64_t offset, Strata__Envelope **reply,
-           st_error_t *err)
+s_request (cli_ctx_t *ctx, uint64_t id, const s_opts_t *o, uint64_t offset, Strata__Envelope **reply, st_error_t *err)
 {
     Strata__Envelope req;
     Strata__LogsRequest logs = STRATA__LOGS_REQUEST__INIT;
@@ -72,29 +71,29 @@ s_request (st_cli_ctx_t *ctx, uint64_t id, const s_opts_t *o, uint64_t offset, S
     logs.max_bytes = S_MAX_BYTES;
     req.body_case = STRATA__ENVELOPE__BODY_LOGS;
     req.logs = &logs;
-    return st_cli_request (ctx, &req, STRATA__ENVELOPE__BODY_LOGS_REPLY, reply, err);
+    return cli_request (ctx, &req, STRATA__ENVELOPE__BODY_LOGS_REPLY, reply, err);
 }
 
 /*  While following, logs can be unavailable because the job has not started
  *  yet or its node is briefly away. Returns 1 to keep waiting (the job has not
  *  ended), 0 to give up, -1 when the job could not be fetched (err filled). */
 static int
-s_worth_waiting (st_cli_ctx_t *ctx, uint64_t id, st_error_t *err)
+s_worth_waiting (cli_ctx_t *ctx, uint64_t id, st_error_t *err)
 {
     Strata__Envelope *reply = NULL;
     st_error_t gerr;
     st_error_clear (&gerr);
-    if (st_cli_get_job (ctx, id, &reply, &gerr) != ST_OK) {
+    if (cli_get_job (ctx, id, &reply, &gerr) != ST_OK) {
         *err = gerr;
         return -1;
     }
-    int wait = !st_cli_state_is_terminal (reply->job->state);
+    int wait = !cli_state_is_terminal (reply->job->state);
     st_wire_free (reply);
     return wait;
 }
 
 static int
-s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
+s_exec (cli_ctx_t *ctx, int argc, char **argv)
 {
     s_opts_t o = { 0 };
     char **pos = NULL;
@@ -104,17 +103,17 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
     st_error_t err;
     st_error_clear (&err);
 
-    int rc = st_cli_parse_options (ctx, "logs", s_opts, &o, argc, argv, s_usage, s_description, &pos, &npos);
+    int rc = cli_parse_options (ctx, "logs", s_opts, &o, argc, argv, s_usage, s_description, &pos, &npos);
     if (rc >= 0)
         goto out;
-    if ((rc = st_cli_one_job_arg (ctx, "logs", pos, npos, &id)) >= 0)
+    if ((rc = cli_one_job_arg (ctx, "logs", pos, npos, &id)) >= 0)
         goto out;
 
     uint64_t offset = 0;
     uint32_t attempt = 0;  /*  the attempt whose log we are printing; 0: none yet  */
     int terminal_seen = 0; /*  a reply before this request said the job ended  */
     uint64_t pause_ms = S_POLL_MIN_MS;
-    rc = ST_CLI_EXIT_OK;
+    rc = CLI_EXIT_OK;
     for (;;) {
         int ended_before = terminal_seen;
         st_rc_t r = s_request (ctx, id, &o, offset, &reply, &err);
@@ -124,11 +123,11 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
                 st_sleep_ms (S_POLL_MAX_MS);
                 continue;
             }
-            rc = st_cli_fail (ctx, &err);
+            rc = cli_fail (ctx, &err);
             goto out;
         }
         if (r != ST_OK) {
-            rc = st_cli_fail (ctx, &err);
+            rc = cli_fail (ctx, &err);
             goto out;
         }
         const Strata__LogsReply *lr = reply->logs_reply;
@@ -149,11 +148,11 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
             attempt = lr->attempt; /*  0: no attempt has started yet (pending)  */
         size_t len = lr->data.len;
         if (s_write (ctx->out, lr->data.data, len) != 0) {
-            rc = errno == EPIPE ? ST_CLI_EXIT_OK : ST_CLI_EXIT_ERROR; /*  a closed pipe (| head) is fine  */
+            rc = errno == EPIPE ? CLI_EXIT_OK : CLI_EXIT_ERROR; /*  a closed pipe (| head) is fine  */
             goto out;
         }
         offset = lr->offset + len;
-        int terminal = st_cli_state_is_terminal (lr->job_state);
+        int terminal = cli_state_is_terminal (lr->job_state);
         int at_end = len == 0 || offset >= lr->size;
         st_wire_free (reply);
         reply = NULL;
@@ -182,4 +181,4 @@ out:
     return rc;
 }
 
-const st_cli_cmd_t st_cli_cmd_logs = { "logs", "print (or follow) the output of a job's task", s_exec };
+const cli_cmd_t cli_cmd_logs = { "logs", "print (or follow) the output of a job's task", s_exec };

@@ -14,8 +14,8 @@ static json_t *
 s_json (const Strata__Envelope *reply)
 {
     const Strata__ModelsReply *r = reply->models_reply;
-    json_t *all = st_output_models_json (r->families, r->n_families);
-    json_t *tuned = st_output_model_versions_json (r->versions, r->n_versions);
+    json_t *all = cli_output_models_json (r->families, r->n_families);
+    json_t *tuned = cli_output_model_versions_json (r->versions, r->n_versions);
     if (!all || !tuned || json_array_extend (all, tuned) != 0) {
         json_decref (all);
         all = NULL;
@@ -28,15 +28,15 @@ static int
 s_print (FILE *out, const Strata__Envelope *reply)
 {
     const Strata__ModelsReply *r = reply->models_reply;
-    if (st_output_model_table (out, r->families, r->n_families) != 0)
+    if (cli_output_model_table (out, r->families, r->n_families) != 0)
         return -1;
     if (r->n_versions == 0)
         return 0;
     fputc ('\n', out);
-    return st_output_model_versions_table (out, r->versions, r->n_versions);
+    return cli_output_model_versions_table (out, r->versions, r->n_versions);
 }
 
-static const st_cli_listing_t s_listing = {
+static const cli_listing_t s_listing = {
     .name = "models",
     .usage = "strata models [--json]",
     .description = "Lists the model registry of the scheduler's --cluster file: each family's variants\n"
@@ -56,10 +56,10 @@ static const st_cli_listing_t s_listing = {
 };
 
 static int
-s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
+s_exec (cli_ctx_t *ctx, int argc, char **argv)
 {
-    return st_cli_listing (ctx, &s_listing, argc, argv);
+    return cli_listing (ctx, &s_listing, argc, argv);
 }
 
-const st_cli_cmd_t st_cli_cmd_models = { "models", "list model families and variants, and fine-tuned model versions",
-                                         s_exec };
+const cli_cmd_t cli_cmd_models = { "models", "list model families and variants, and fine-tuned model versions",
+                                   s_exec };

@@ -17,7 +17,7 @@ s_json (const Strata__Envelope *reply)
     const Strata__NodesReply *nr = reply->nodes_reply;
     json_t *a = json_array ();
     for (size_t i = 0; a && i < nr->n_nodes; i++)
-        if (json_array_append_new (a, st_output_node_json (nr->nodes[i])) != 0) {
+        if (json_array_append_new (a, cli_output_node_json (nr->nodes[i])) != 0) {
             json_decref (a);
             a = NULL;
         }
@@ -27,10 +27,10 @@ s_json (const Strata__Envelope *reply)
 static int
 s_print (FILE *out, const Strata__Envelope *reply)
 {
-    return st_output_node_table (out, reply->nodes_reply->nodes, reply->nodes_reply->n_nodes, st_wall_ms ());
+    return cli_output_node_table (out, reply->nodes_reply->nodes, reply->nodes_reply->n_nodes, st_wall_ms ());
 }
 
-static const st_cli_listing_t s_listing = {
+static const cli_listing_t s_listing = {
     .name = "nodes",
     .usage = "strata nodes [--json]",
     .description = "Lists the worker nodes: pool, state (UP or LOST), CPUs, memory and GPUs as\n"
@@ -47,9 +47,9 @@ static const st_cli_listing_t s_listing = {
 };
 
 static int
-s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
+s_exec (cli_ctx_t *ctx, int argc, char **argv)
 {
-    return st_cli_listing (ctx, &s_listing, argc, argv);
+    return cli_listing (ctx, &s_listing, argc, argv);
 }
 
-const st_cli_cmd_t st_cli_cmd_nodes = { "nodes", "list worker nodes and their free resources", s_exec };
+const cli_cmd_t cli_cmd_nodes = { "nodes", "list worker nodes and their free resources", s_exec };

@@ -17,7 +17,7 @@ s_json (const Strata__Envelope *reply)
     const Strata__PoolsReply *pr = reply->pools_reply;
     json_t *a = json_array ();
     for (size_t i = 0; a && i < pr->n_pools; i++)
-        if (json_array_append_new (a, st_output_pool_json (pr->pools[i])) != 0) {
+        if (json_array_append_new (a, cli_output_pool_json (pr->pools[i])) != 0) {
             json_decref (a);
             a = NULL;
         }
@@ -27,10 +27,10 @@ s_json (const Strata__Envelope *reply)
 static int
 s_print (FILE *out, const Strata__Envelope *reply)
 {
-    return st_output_pool_table (out, reply->pools_reply->pools, reply->pools_reply->n_pools);
+    return cli_output_pool_table (out, reply->pools_reply->pools, reply->pools_reply->n_pools);
 }
 
-static const st_cli_listing_t s_listing = {
+static const cli_listing_t s_listing = {
     .name = "pools",
     .usage = "strata pools [--json]",
     .description = "Lists the pools: site kind, region, jurisdiction, the highest data classification\n"
@@ -50,10 +50,9 @@ static const st_cli_listing_t s_listing = {
 };
 
 static int
-s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
+s_exec (cli_ctx_t *ctx, int argc, char **argv)
 {
-    return st_cli_listing (ctx, &s_listing, argc, argv);
+    return cli_listing (ctx, &s_listing, argc, argv);
 }
 
-const st_cli_cmd_t st_cli_cmd_pools = { "pools", "list pools: site, jurisdiction, prices, carbon, free GPUs",
-                                        s_exec };
+const cli_cmd_t cli_cmd_pools = { "pools", "list pools: site, jurisdiction, prices, carbon, free GPUs", s_exec };

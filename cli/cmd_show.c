@@ -24,7 +24,7 @@ static const char s_description[] = "Shows one job: its state and the reason for
                                     "  strata show 42 --json | jq -r .state";
 
 static int
-s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
+s_exec (cli_ctx_t *ctx, int argc, char **argv)
 {
     s_opts_t o = { 0 };
     char **pos = NULL;
@@ -35,23 +35,23 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
     st_error_t err;
     st_error_clear (&err);
 
-    int rc = st_cli_parse_options (ctx, "show", s_opts, &o, argc, argv, s_usage, s_description, &pos, &npos);
+    int rc = cli_parse_options (ctx, "show", s_opts, &o, argc, argv, s_usage, s_description, &pos, &npos);
     if (rc >= 0)
         goto out;
-    if ((rc = st_cli_one_job_arg (ctx, "show", pos, npos, &id)) >= 0)
+    if ((rc = cli_one_job_arg (ctx, "show", pos, npos, &id)) >= 0)
         goto out;
-    if (st_cli_get_job (ctx, id, &reply, &err) != ST_OK) {
-        rc = st_cli_fail (ctx, &err);
+    if (cli_get_job (ctx, id, &reply, &err) != ST_OK) {
+        rc = cli_fail (ctx, &err);
         goto out;
     }
-    rc = ST_CLI_EXIT_OK;
+    rc = CLI_EXIT_OK;
     if (o.json) {
-        json = st_output_job_json (reply->job);
-        if (!json || st_output_json_print (ctx->out, json) != 0)
-            rc = ST_CLI_EXIT_ERROR;
+        json = cli_output_job_json (reply->job);
+        if (!json || cli_output_json_print (ctx->out, json) != 0)
+            rc = CLI_EXIT_ERROR;
     }
-    else if (st_output_job_detail (ctx->out, reply->job, st_wall_ms ()) != 0)
-        rc = ST_CLI_EXIT_ERROR;
+    else if (cli_output_job_detail (ctx->out, reply->job, st_wall_ms ()) != 0)
+        rc = CLI_EXIT_ERROR;
 out:
     json_decref (json);
     st_wire_free (reply);
@@ -60,4 +60,4 @@ out:
     return rc;
 }
 
-const st_cli_cmd_t st_cli_cmd_show = { "show", "show one job in detail, with its tasks", s_exec };
+const cli_cmd_t cli_cmd_show = { "show", "show one job in detail, with its tasks", s_exec };

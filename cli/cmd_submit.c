@@ -382,21 +382,21 @@ s_any_spec_flag (const s_opts_t *o)
 
 /*  Polls the job until it ends. Returns the exit code.  */
 static int
-s_wait (st_cli_ctx_t *ctx, uint64_t id, int json_out)
+s_wait (cli_ctx_t *ctx, uint64_t id, int json_out)
 {
     for (;;) {
         Strata__Envelope *reply = NULL;
         st_error_t err;
         st_error_clear (&err);
-        if (st_cli_get_job (ctx, id, &reply, &err) != ST_OK)
-            return st_cli_fail (ctx, &err);
+        if (cli_get_job (ctx, id, &reply, &err) != ST_OK)
+            return cli_fail (ctx, &err);
         const Strata__JobInfo *job = reply->job;
-        if (st_cli_state_is_terminal (job->state)) {
-            int rc = job->state == STRATA__JOB_STATE__JOB_SUCCEEDED ? ST_CLI_EXIT_OK : ST_CLI_EXIT_ERROR;
+        if (cli_state_is_terminal (job->state)) {
+            int rc = job->state == STRATA__JOB_STATE__JOB_SUCCEEDED ? CLI_EXIT_OK : CLI_EXIT_ERROR;
             if (json_out) {
-                json_t *j = st_output_job_json (job);
-                if (!j || st_output_json_print (ctx->out, j) != 0)
-                    rc = ST_CLI_EXIT_ERROR;
+                json_t *j = cli_output_job_json (job);
+                if (!j || cli_output_json_print (ctx->out, j) != 0)
+                    rc = CLI_EXIT_ERROR;
                 json_decref (j);
             }
             else
@@ -422,7 +422,7 @@ s_new_token (char *buf, size_t size)
 }
 
 static int
-s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
+s_exec (cli_ctx_t *ctx, int argc, char **argv)
 {
     s_opts_t o = { 0 };
     char **pos = NULL;
@@ -441,30 +441,28 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
     char **cmd = dashes < argc ? argv + dashes + 1 : NULL;
     int ncmd = dashes < argc ? argc - dashes - 1 : 0;
 
-    int rc = st_cli_parse_options (ctx, "submit", s_opts, &o, dashes, argv, s_usage, s_description, &pos, &npos);
+    int rc = cli_parse_options (ctx, "submit", s_opts, &o, dashes, argv, s_usage, s_description, &pos, &npos);
     if (rc >= 0)
         goto out;
     if (cmd && npos > 0) {
-        rc = st_cli_usage_error (ctx, "submit", "give either a spec FILE or '-- COMMAND', not both (got '%s')",
-                                 pos[0]);
+        rc = cli_usage_error (ctx, "submit", "give either a spec FILE or '-- COMMAND', not both (got '%s')", pos[0]);
         goto out;
     }
     if (npos > 1) {
-        rc = st_cli_usage_error (ctx, "submit", "unexpected argument '%s'; to run a command, put it after '--'",
-                                 pos[1]);
+        rc = cli_usage_error (ctx, "submit", "unexpected argument '%s'; to run a command, put it after '--'", pos[1]);
         goto out;
     }
     if (npos == 1 && s_any_spec_flag (&o)) {
-        rc = st_cli_usage_error (ctx, "submit", "spec flags cannot be combined with a spec FILE; write them in %s",
-                                 pos[0]);
+        rc = cli_usage_error (ctx, "submit", "spec flags cannot be combined with a spec FILE; write them in %s",
+                              pos[0]);
         goto out;
     }
     if (npos == 0 && !cmd) {
-        rc = st_cli_usage_error (ctx, "submit", "missing spec FILE or '-- COMMAND'");
+        rc = cli_usage_error (ctx, "submit", "missing spec FILE or '-- COMMAND'");
         goto out;
     }
     if (cmd && ncmd == 0) {
-        rc = st_cli_usage_error (ctx, "submit", "missing command after '--'");
+        rc = cli_usage_error (ctx, "submit", "missing command after '--'");
         goto out;
     }
 
@@ -472,14 +470,14 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
         const char *path = pos[0];
         size_t len = 0;
         if (!(text = s_read_spec (path, &len, &err))) {
-            rc = st_cli_fail (ctx, &err);
+            rc = cli_fail (ctx, &err);
             goto out;
         }
         if (!(spec = st_spec_parse (text, len, &err))) {
             s_prefix (&err, strcmp (path, "-") ? path : "stdin");
             if (!err.hint[0])
                 st_error_hint (&err, "docs/job-spec.md describes every field");
-            rc = st_cli_fail (ctx, &err);
+            rc = cli_fail (ctx, &err);
             goto out;
         }
     }
@@ -490,13 +488,13 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
                 s_prefix (&err, flag);
             if (!err.hint[0])
                 st_error_hint (&err, "run 'strata submit --help' for the flags");
-            rc = st_cli_fail (ctx, &err);
+            rc = cli_fail (ctx, &err);
             goto out;
         }
     }
     if (!(spec_json = st_spec_to_json (spec))) {
         st_error_set (&err, ST_ENOMEM, NULL, "out of memory");
-        rc = st_cli_fail (ctx, &err);
+        rc = cli_fail (ctx, &err);
         goto out;
     }
 
@@ -505,18 +503,18 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
     st_wire_envelope_init (&req, 0);
     submit.spec_json = spec_json;
     /*  Lets the client resend this submission safely: the scheduler answers a
-     *  resend with the first job's id (see st_client_request).  */
+     *  resend with the first job's id (see cli_client_request).  */
     char token[33];
     if (s_new_token (token, sizeof token) != 0) {
         st_error_set (&err, ST_EIO, NULL, "cannot draw a random submission token");
-        rc = st_cli_fail (ctx, &err);
+        rc = cli_fail (ctx, &err);
         goto out;
     }
     submit.client_token = token;
     req.body_case = STRATA__ENVELOPE__BODY_SUBMIT;
     req.submit = &submit;
-    if (st_cli_request (ctx, &req, STRATA__ENVELOPE__BODY_SUBMIT_REPLY, &reply, &err) != ST_OK) {
-        rc = st_cli_fail (ctx, &err);
+    if (cli_request (ctx, &req, STRATA__ENVELOPE__BODY_SUBMIT_REPLY, &reply, &err) != ST_OK) {
+        rc = cli_fail (ctx, &err);
         goto out;
     }
     uint64_t id = reply->submit_reply->job_id;
@@ -525,7 +523,7 @@ s_exec (st_cli_ctx_t *ctx, int argc, char **argv)
     else if (!o.wait)
         fprintf (ctx->out, "{\"id\":%llu}\n", (unsigned long long) id);
     fflush (ctx->out);
-    rc = o.wait ? s_wait (ctx, id, o.json) : ST_CLI_EXIT_OK;
+    rc = o.wait ? s_wait (ctx, id, o.json) : CLI_EXIT_OK;
 out:
     st_wire_free (reply);
     free (spec_json);
@@ -537,4 +535,4 @@ out:
     return rc;
 }
 
-const st_cli_cmd_t st_cli_cmd_submit = { "submit", "submit a job from a spec file or from flags", s_exec };
+const cli_cmd_t cli_cmd_submit = { "submit", "submit a job from a spec file or from flags", s_exec };

@@ -11,18 +11,9 @@
 #include "st_config.h"
 #include "st_wire.h"
 
-static const st_cli_cmd_t *const s_commands[] = {
-    &st_cli_cmd_submit,
-    &st_cli_cmd_jobs,
-    &st_cli_cmd_show,
-    &st_cli_cmd_explain,
-    &st_cli_cmd_logs,
-    &st_cli_cmd_cancel,
-    &st_cli_cmd_nodes,
-    &st_cli_cmd_pools,
-    &st_cli_cmd_models,
-    &st_cli_cmd_keygen,
-    NULL,
+static const cli_cmd_t *const s_commands[] = {
+    &cli_cmd_submit, &cli_cmd_jobs,  &cli_cmd_show,   &cli_cmd_explain, &cli_cmd_logs, &cli_cmd_cancel,
+    &cli_cmd_nodes,  &cli_cmd_pools, &cli_cmd_models, &cli_cmd_keygen,  NULL,
 };
 
 typedef struct {
@@ -35,7 +26,7 @@ typedef struct {
 
 static const st_opt_t s_global_opts[] = {
     { "scheduler", 's', ST_OPT_STRING, offsetof (s_global_t, scheduler), 0, 0, "ENDPOINT",
-      "scheduler client endpoint (default $STRATA_SCHEDULER, else " ST_CLI_DEFAULT_ENDPOINT ")", NULL },
+      "scheduler client endpoint (default $STRATA_SCHEDULER, else " CLI_DEFAULT_ENDPOINT ")", NULL },
     { "timeout", 't', ST_OPT_DURATION_MS, offsetof (s_global_t, timeout_ms), 1, 86400000, "DUR",
       "how long to wait for each reply, e.g. 300ms, 10s", NULL },
     { "version", 'V', ST_OPT_BOOL, offsetof (s_global_t, version), 0, 0, NULL, "print the version and exit", NULL },
@@ -46,7 +37,7 @@ static const st_opt_t s_global_opts[] = {
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
-static const st_cli_cmd_t *
+static const cli_cmd_t *
 s_find (const char *name)
 {
     for (size_t i = 0; s_commands[i]; i++)
@@ -78,16 +69,16 @@ s_description (void)
 int
 main (int argc, char **argv)
 {
-    s_global_t g = { NULL, ST_CLI_DEFAULT_TIMEOUT_MS, 0 };
-    st_cli_ctx_t ctx = { .out = stdout, .err = stderr };
+    s_global_t g = { NULL, CLI_DEFAULT_TIMEOUT_MS, 0 };
+    cli_ctx_t ctx = { .out = stdout, .err = stderr };
     const char *usage_line = "strata [--scheduler ENDPOINT] [--timeout DUR] COMMAND [ARGS...]";
-    int rc = ST_CLI_EXIT_OK;
+    int rc = CLI_EXIT_OK;
     char *description = s_description ();
 
     /*  The global options end at the command word.  */
     int cmd_at = argc;
-    int parsed = st_cli_parse_global (&ctx, s_global_opts, &g, argc, argv, usage_line, description ? description : "",
-                                      &cmd_at);
+    int parsed =
+        cli_parse_global (&ctx, s_global_opts, &g, argc, argv, usage_line, description ? description : "", &cmd_at);
     if (parsed >= 0) {
         rc = parsed;
         goto out;
@@ -97,7 +88,7 @@ main (int argc, char **argv)
         goto out;
     }
     if (cmd_at >= argc) {
-        rc = st_cli_usage_error (&ctx, NULL, "missing command");
+        rc = cli_usage_error (&ctx, NULL, "missing command");
         goto out;
     }
 
@@ -109,23 +100,23 @@ main (int argc, char **argv)
             goto out;
         }
         name = argv[cmd_at + 1];
-        const st_cli_cmd_t *cmd = s_find (name);
+        const cli_cmd_t *cmd = s_find (name);
         if (!cmd) {
-            rc = st_cli_usage_error (&ctx, NULL, "unknown command '%s'", name);
+            rc = cli_usage_error (&ctx, NULL, "unknown command '%s'", name);
             goto out;
         }
         char *help_argv[] = { (char *) cmd->name, "--help", NULL };
         rc = cmd->exec (&ctx, 2, help_argv);
         goto out;
     }
-    const st_cli_cmd_t *cmd = s_find (name);
+    const cli_cmd_t *cmd = s_find (name);
     if (!cmd) {
-        rc = st_cli_usage_error (&ctx, NULL, "unknown command '%s'", name);
+        rc = cli_usage_error (&ctx, NULL, "unknown command '%s'", name);
         goto out;
     }
 
     const char *env = getenv ("STRATA_SCHEDULER");
-    ctx.endpoint = g.scheduler && *g.scheduler ? g.scheduler : env && *env ? env : ST_CLI_DEFAULT_ENDPOINT;
+    ctx.endpoint = g.scheduler && *g.scheduler ? g.scheduler : env && *env ? env : CLI_DEFAULT_ENDPOINT;
     ctx.timeout_ms = g.timeout_ms;
     const char *ck = getenv ("STRATA_CURVE_KEY"), *sk = getenv ("STRATA_SCHEDULER_KEY");
     ctx.curve_key = g.curve_key ? g.curve_key : ck && *ck ? ck : NULL;
@@ -133,10 +124,10 @@ main (int argc, char **argv)
     rc = cmd->exec (&ctx, argc - cmd_at, argv + cmd_at);
 
 out:
-    st_cli_ctx_close (&ctx);
+    cli_ctx_close (&ctx);
     st_config_free (s_global_opts, &g);
     free (description);
-    if (fflush (stdout) != 0 && rc == ST_CLI_EXIT_OK)
-        rc = ST_CLI_EXIT_ERROR;
+    if (fflush (stdout) != 0 && rc == CLI_EXIT_OK)
+        rc = CLI_EXIT_ERROR;
     return rc;
 }

@@ -31,7 +31,7 @@ s_seq_len (unsigned char c)
 }
 
 size_t
-st_text_width (const char *text)
+cli_text_width (const char *text)
 {
     size_t w = 0;
     for (const unsigned char *p = (const unsigned char *) text; *p; p++)
@@ -41,7 +41,7 @@ st_text_width (const char *text)
 }
 
 char *
-st_text_fit (const char *text, size_t max, char *buf, size_t size)
+cli_text_fit (const char *text, size_t max, char *buf, size_t size)
 {
     if (size == 0)
         return buf;
@@ -86,7 +86,7 @@ st_text_fit (const char *text, size_t max, char *buf, size_t size)
 }
 
 const char *
-st_format_duration (uint64_t ms, char *buf, size_t size)
+cli_format_duration (uint64_t ms, char *buf, size_t size)
 {
     unsigned long long s = ms / 1000;
     if (s < 60)
@@ -101,18 +101,18 @@ st_format_duration (uint64_t ms, char *buf, size_t size)
 }
 
 const char *
-st_format_age (uint64_t now_ms, uint64_t then_ms, char *buf, size_t size)
+cli_format_age (uint64_t now_ms, uint64_t then_ms, char *buf, size_t size)
 {
     if (then_ms == 0) {
         snprintf (buf, size, "-");
         return buf;
     }
     /*  Clocks of two machines disagree a little: a future time reads as 0s.  */
-    return st_format_duration (now_ms > then_ms ? now_ms - then_ms : 0, buf, size);
+    return cli_format_duration (now_ms > then_ms ? now_ms - then_ms : 0, buf, size);
 }
 
 const char *
-st_format_bytes (uint64_t bytes, char *buf, size_t size)
+cli_format_bytes (uint64_t bytes, char *buf, size_t size)
 {
     static const char units[] = "BKMGTPE";
     unsigned u = 0;
@@ -140,15 +140,15 @@ st_format_bytes (uint64_t bytes, char *buf, size_t size)
 }
 
 const char *
-st_format_mem_mb (uint64_t mb, char *buf, size_t size)
+cli_format_mem_mb (uint64_t mb, char *buf, size_t size)
 {
     if (mb > (UINT64_MAX >> 20))
         mb = UINT64_MAX >> 20;
-    return st_format_bytes (mb << 20, buf, size);
+    return cli_format_bytes (mb << 20, buf, size);
 }
 
 const char *
-st_format_cpus (uint32_t milli, char *buf, size_t size)
+cli_format_cpus (uint32_t milli, char *buf, size_t size)
 {
     if (milli % 1000 == 0) {
         snprintf (buf, size, "%u", milli / 1000);
@@ -162,7 +162,7 @@ st_format_cpus (uint32_t milli, char *buf, size_t size)
 }
 
 const char *
-st_format_number (double v, int places, char *buf, size_t size)
+cli_format_number (double v, int places, char *buf, size_t size)
 {
     snprintf (buf, size, "%.*f", places, v);
     if (strchr (buf, '.')) {
@@ -179,7 +179,7 @@ st_format_number (double v, int places, char *buf, size_t size)
 
 /*  -- tables ---------------------------------------------------------------  */
 
-struct st_table {
+struct cli_table {
     size_t ncols;
     char **headers; /*  ncols cleaned copies, or NULL: no header row  */
     char *right;    /*  ncols flags: right-aligned  */
@@ -194,7 +194,7 @@ s_clean_dup (const char *text)
         text = "-";
     size_t size = strlen (text) + 1;
     char *copy = malloc (size);
-    return copy ? st_text_fit (text, 0, copy, size) : NULL;
+    return copy ? cli_text_fit (text, 0, copy, size) : NULL;
 }
 
 static void
@@ -221,27 +221,27 @@ s_dup_row (const char *const *cells, size_t ncols)
     return row;
 }
 
-st_table_t *
-st_table_new (size_t ncols, const char *const *headers)
+cli_table_t *
+cli_table_new (size_t ncols, const char *const *headers)
 {
-    st_table_t *self = calloc (1, sizeof *self);
+    cli_table_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->ncols = ncols;
     self->right = calloc (ncols ? ncols : 1, 1);
     if (!self->right || (headers && !(self->headers = s_dup_row (headers, ncols)))) {
-        st_table_destroy (&self);
+        cli_table_destroy (&self);
         return NULL;
     }
     return self;
 }
 
 void
-st_table_destroy (st_table_t **self_p)
+cli_table_destroy (cli_table_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
-    st_table_t *self = *self_p;
+    cli_table_t *self = *self_p;
     s_free_row (self->headers, self->ncols);
     for (size_t r = 0; r < self->nrows; r++)
         s_free_row (self->rows[r], self->ncols);
@@ -252,14 +252,14 @@ st_table_destroy (st_table_t **self_p)
 }
 
 void
-st_table_align_right (st_table_t *self, size_t col)
+cli_table_align_right (cli_table_t *self, size_t col)
 {
     if (col < self->ncols)
         self->right[col] = 1;
 }
 
 int
-st_table_add (st_table_t *self, const char *const *cells)
+cli_table_add (cli_table_t *self, const char *const *cells)
 {
     if (st_vec_reserve ((void **) &self->rows, &self->cap, self->nrows + 1, sizeof *self->rows, S_TABLE_MAX_ROWS)
         != ST_OK)
@@ -281,7 +281,7 @@ s_render_row (FILE *f, char *const *row, const size_t *widths, const char *right
     if (!lf)
         return;
     for (size_t c = 0; c < ncols; c++) {
-        size_t pad = widths[c] - st_text_width (row[c]);
+        size_t pad = widths[c] - cli_text_width (row[c]);
         if (c > 0)
             fputs ("  ", lf);
         if (right[c])
@@ -297,16 +297,16 @@ s_render_row (FILE *f, char *const *row, const size_t *widths, const char *right
 }
 
 char *
-st_table_render (const st_table_t *self)
+cli_table_render (const cli_table_t *self)
 {
     size_t *widths = calloc (self->ncols ? self->ncols : 1, sizeof *widths);
     if (!widths)
         return NULL;
     for (size_t c = 0; c < self->ncols; c++) {
         if (self->headers)
-            widths[c] = st_text_width (self->headers[c]);
+            widths[c] = cli_text_width (self->headers[c]);
         for (size_t r = 0; r < self->nrows; r++) {
-            size_t w = st_text_width (self->rows[r][c]);
+            size_t w = cli_text_width (self->rows[r][c]);
             if (w > widths[c])
                 widths[c] = w;
         }
@@ -329,9 +329,9 @@ st_table_render (const st_table_t *self)
 }
 
 int
-st_table_print (const st_table_t *self, FILE *out)
+cli_table_print (const cli_table_t *self, FILE *out)
 {
-    char *text = st_table_render (self);
+    char *text = cli_table_render (self);
     if (!text)
         return -1;
     int rc = fputs (text, out) < 0 ? -1 : 0;
@@ -402,7 +402,7 @@ s_json_str (const char *s)
 }
 
 json_t *
-st_output_json_str (const char *s)
+cli_output_json_str (const char *s)
 {
     return s_json_str (s);
 }
@@ -452,7 +452,7 @@ s_json_opt (int present, double v)
 }
 
 json_t *
-st_output_job_json (const Strata__JobInfo *job)
+cli_output_job_json (const Strata__JobInfo *job)
 {
     json_t *o = json_object ();
     if (!o)
@@ -545,7 +545,7 @@ s_sorted_labels (const Strata__NodeInfo *node)
 }
 
 json_t *
-st_output_node_json (const Strata__NodeInfo *node)
+cli_output_node_json (const Strata__NodeInfo *node)
 {
     json_t *o = json_object ();
     if (!o)
@@ -583,7 +583,7 @@ st_output_node_json (const Strata__NodeInfo *node)
 }
 
 int
-st_output_json_print (FILE *out, const json_t *v)
+cli_output_json_print (FILE *out, const json_t *v)
 {
     /*  Compact, one document per line: easy for jq, grep and line readers.  */
     if (json_dumpf (v, out, JSON_COMPACT | JSON_REAL_PRECISION (12)) != 0)
@@ -615,7 +615,7 @@ s_when (uint64_t now_ms, uint64_t unix_ms, char *buf, size_t size)
     }
     char t[32], age[32];
     st_format_time (unix_ms, t, sizeof t);
-    st_format_age (now_ms, unix_ms, age, sizeof age);
+    cli_format_age (now_ms, unix_ms, age, sizeof age);
     snprintf (buf, size, "%s UTC (%s ago)", t, age);
     return buf;
 }
@@ -641,13 +641,13 @@ s_figures (int has_cost, double cost, int has_kwh, double kwh, int has_co2, doub
     size_t used = 0;
     buf[0] = '\0';
     if (has_cost)
-        used += (size_t) snprintf (buf + used, size - used, "cost %s", st_format_number (cost, 2, a, sizeof a));
+        used += (size_t) snprintf (buf + used, size - used, "cost %s", cli_format_number (cost, 2, a, sizeof a));
     if (has_kwh && used < size)
         used += (size_t) snprintf (buf + used, size - used, "%s%s kWh", used ? ", " : "",
-                                   st_format_number (kwh, 3, b, sizeof b));
+                                   cli_format_number (kwh, 3, b, sizeof b));
     if (has_co2 && used < size)
         used += (size_t) snprintf (buf + used, size - used, "%s%s g CO2", used ? ", " : "",
-                                   st_format_number (co2_g, 1, c, sizeof c));
+                                   cli_format_number (co2_g, 1, c, sizeof c));
     return used ? buf : NULL;
 }
 
@@ -678,7 +678,7 @@ s_spec_output_model (const json_t *spec, const Strata__JobInfo *job, char *buf, 
 }
 
 int
-st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
+cli_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
 {
     char id[32], prio[32], attempts[48], res[160], created[80], started[80], finished[80], runtime[32], exitc[32],
         cpus[32], mem[32], tq[160], est[160], actual[160], preempted[16];
@@ -692,8 +692,8 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
         snprintf (attempts, sizeof attempts, "%u of %u", job->attempt, job->max_attempts);
     else
         snprintf (attempts, sizeof attempts, "%u", job->attempt);
-    st_format_cpus (milli, cpus, sizeof cpus);
-    st_format_mem_mb (r ? r->mem_mb : 0, mem, sizeof mem);
+    cli_format_cpus (milli, cpus, sizeof cpus);
+    cli_format_mem_mb (r ? r->mem_mb : 0, mem, sizeof mem);
     snprintf (res, sizeof res, "%s cpu%s, %s memory, %u gpu%s per rank x %u rank%s", cpus, milli == 1000 ? "" : "s",
               mem, gpus, gpus == 1 ? "" : "s", job->ranks, job->ranks == 1 ? "" : "s");
     snprintf (tq, sizeof tq, "%s/%s", s_or_dash (job->tenant), s_or_dash (job->queue));
@@ -703,8 +703,8 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
     if (job->started_unix_ms == 0)
         snprintf (runtime, sizeof runtime, "-");
     else
-        st_format_age (job->finished_unix_ms ? job->finished_unix_ms : now_ms, job->started_unix_ms, runtime,
-                       sizeof runtime);
+        cli_format_age (job->finished_unix_ms ? job->finished_unix_ms : now_ms, job->started_unix_ms, runtime,
+                        sizeof runtime);
     if (job->started_unix_ms && s_is_terminal (job->state))
         snprintf (exitc, sizeof exitc, "%d", job->exit_code);
     else
@@ -754,16 +754,16 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
     };
     json_decref (spec); /*  what kv took from it was copied into deps and outm  */
     int rc = -1;
-    st_table_t *block = st_table_new (2, NULL);
-    st_table_t *tasks = NULL;
+    cli_table_t *block = cli_table_new (2, NULL);
+    cli_table_t *tasks = NULL;
     if (!block)
         goto out;
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
-        if (kv[i][1] && st_table_add (block, kv[i]) != 0)
+        if (kv[i][1] && cli_table_add (block, kv[i]) != 0)
             goto out;
 
     static const char *const heads[] = { "RANK", "ATTEMPT", "STATE", "NODE", "PID", "EXIT" };
-    tasks = st_table_new (6, heads);
+    tasks = cli_table_new (6, heads);
     if (!tasks)
         goto out;
     for (size_t i = 0; i < job->n_tasks; i++) {
@@ -781,20 +781,20 @@ st_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
                               s_or_dash (t->node),
                               pid,
                               s_task_exit (t, ex, sizeof ex) };
-        if (st_table_add (tasks, row) != 0)
+        if (cli_table_add (tasks, row) != 0)
             goto out;
     }
-    if (st_table_print (block, out) != 0)
+    if (cli_table_print (block, out) != 0)
         goto out;
     if (job->n_tasks) {
         fputc ('\n', out);
-        if (st_table_print (tasks, out) != 0)
+        if (cli_table_print (tasks, out) != 0)
             goto out;
     }
     rc = 0;
 out:
-    st_table_destroy (&block);
-    st_table_destroy (&tasks);
+    cli_table_destroy (&block);
+    cli_table_destroy (&tasks);
     return rc;
 }
 
@@ -812,22 +812,22 @@ s_first_node (const Strata__JobInfo *job)
 }
 
 int
-st_output_job_table (FILE *out, Strata__JobInfo *const *jobs, size_t n, uint64_t now_ms)
+cli_output_job_table (FILE *out, Strata__JobInfo *const *jobs, size_t n, uint64_t now_ms)
 {
     static const char *const heads[] = { "ID", "NAME", "TENANT", "STATE", "RANKS", "NODE", "AGE", "REASON" };
-    st_table_t *t = st_table_new (8, heads);
+    cli_table_t *t = cli_table_new (8, heads);
     if (!t)
         return -1;
     int rc = -1;
-    st_table_align_right (t, 0);
-    st_table_align_right (t, 4);
+    cli_table_align_right (t, 0);
+    cli_table_align_right (t, 4);
     for (size_t i = 0; i < n; i++) {
         const Strata__JobInfo *j = jobs[i];
-        char id[32], ranks[16], age[32], reason[4 * ST_OUTPUT_REASON_WIDTH + 4];
+        char id[32], ranks[16], age[32], reason[4 * CLI_OUTPUT_REASON_WIDTH + 4];
         snprintf (id, sizeof id, "%llu", (unsigned long long) j->id);
         snprintf (ranks, sizeof ranks, "%u", j->ranks);
-        st_format_age (now_ms, j->created_unix_ms, age, sizeof age);
-        st_text_fit (s_or_dash (j->reason), ST_OUTPUT_REASON_WIDTH, reason, sizeof reason);
+        cli_format_age (now_ms, j->created_unix_ms, age, sizeof age);
+        cli_text_fit (s_or_dash (j->reason), CLI_OUTPUT_REASON_WIDTH, reason, sizeof reason);
         const char *row[] = { id,
                               s_or_dash (j->name),
                               s_or_dash (j->tenant),
@@ -836,12 +836,12 @@ st_output_job_table (FILE *out, Strata__JobInfo *const *jobs, size_t n, uint64_t
                               s_first_node (j),
                               age,
                               reason };
-        if (st_table_add (t, row) != 0)
+        if (cli_table_add (t, row) != 0)
             goto out;
     }
-    rc = st_table_print (t, out);
+    rc = cli_table_print (t, out);
 out:
-    st_table_destroy (&t);
+    cli_table_destroy (&t);
     return rc;
 }
 
@@ -854,29 +854,29 @@ s_used_total (const char *used, const char *total, char *buf, size_t size)
 }
 
 int
-st_output_node_table (FILE *out, Strata__NodeInfo *const *nodes, size_t n, uint64_t now_ms)
+cli_output_node_table (FILE *out, Strata__NodeInfo *const *nodes, size_t n, uint64_t now_ms)
 {
     static const char *const heads[] = { "NAME", "POOL",  "STATE",     "CPUS",  "MEMORY",
                                          "GPUS", "TASKS", "LAST SEEN", "LABELS" };
-    st_table_t *t = st_table_new (9, heads);
+    cli_table_t *t = cli_table_new (9, heads);
     if (!t)
         return -1;
     int rc = -1;
     char *labels = NULL;
-    st_table_align_right (t, 6);
+    cli_table_align_right (t, 6);
     for (size_t i = 0; i < n; i++) {
         const Strata__NodeInfo *node = nodes[i];
         static const Strata__Resources none = STRATA__RESOURCES__INIT;
         const Strata__Resources *cap = node->capacity ? node->capacity : &none;
         const Strata__Resources *used = node->used ? node->used : &none;
         char a[32], b[32], cpus[72], mem[72], gpus[40], tasks[16], seen[32];
-        s_used_total (st_format_cpus (used->cpus_milli, a, sizeof a), st_format_cpus (cap->cpus_milli, b, sizeof b),
+        s_used_total (cli_format_cpus (used->cpus_milli, a, sizeof a), cli_format_cpus (cap->cpus_milli, b, sizeof b),
                       cpus, sizeof cpus);
-        s_used_total (st_format_mem_mb (used->mem_mb, a, sizeof a), st_format_mem_mb (cap->mem_mb, b, sizeof b), mem,
-                      sizeof mem);
+        s_used_total (cli_format_mem_mb (used->mem_mb, a, sizeof a), cli_format_mem_mb (cap->mem_mb, b, sizeof b),
+                      mem, sizeof mem);
         snprintf (gpus, sizeof gpus, "%u/%u", used->gpus, cap->gpus);
         snprintf (tasks, sizeof tasks, "%u", node->running_tasks);
-        st_format_age (now_ms, node->last_seen_unix_ms, seen, sizeof seen);
+        cli_format_age (now_ms, node->last_seen_unix_ms, seen, sizeof seen);
         if (node->last_seen_unix_ms)
             strncat (seen, " ago", sizeof seen - strlen (seen) - 1);
 
@@ -904,15 +904,15 @@ st_output_node_table (FILE *out, Strata__NodeInfo *const *nodes, size_t n, uint6
                               tasks,
                               seen,
                               node->n_labels ? labels : "-" };
-        int added = st_table_add (t, row);
+        int added = cli_table_add (t, row);
         free (labels);
         labels = NULL;
         if (added != 0)
             goto out;
     }
-    rc = st_table_print (t, out);
+    rc = cli_table_print (t, out);
 out:
     free (labels);
-    st_table_destroy (&t);
+    cli_table_destroy (&t);
     return rc;
 }

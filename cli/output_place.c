@@ -1,6 +1,6 @@
 /*  output_place.c: what `strata pools`, `strata models` and `strata explain`
  *  print. Like output.c, everything here came from the scheduler: table cells
- *  are cleaned by st_table_add, JSON strings by st_output_json_str.
+ *  are cleaned by cli_table_add, JSON strings by cli_output_json_str.
  *
  *  The explanation is the policy library's JSON (policy.h, sp_explain_pending
  *  and sp_explain_placement), rendered as it comes: keys this renderer does not
@@ -23,18 +23,18 @@ s_or_dash (const char *s)
 static json_t *
 s_str_or_null (const char *s)
 {
-    return s && *s ? st_output_json_str (s) : json_null ();
+    return s && *s ? cli_output_json_str (s) : json_null ();
 }
 
 /*  -- pools ------------------------------------------------------------------  */
 
 json_t *
-st_output_pool_json (const Strata__PoolInfo *p)
+cli_output_pool_json (const Strata__PoolInfo *p)
 {
     json_t *o = json_pack ("{s:o, s:o, s:o, s:o, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:b}", "name",
-                           st_output_json_str (p->name), "site", st_output_json_str (p->site), "region",
+                           cli_output_json_str (p->name), "site", cli_output_json_str (p->site), "region",
                            s_str_or_null (p->region), "jurisdiction", s_str_or_null (p->jurisdiction), "clearance",
-                           st_output_json_str (p->clearance), "cost_gpu_hour", p->cost_gpu_hour, "cost_cpu_hour",
+                           cli_output_json_str (p->clearance), "cost_gpu_hour", p->cost_gpu_hour, "cost_cpu_hour",
                            p->cost_cpu_hour, "pue", p->pue, "carbon_g_per_kwh", p->carbon_g_per_kwh, "gpu_watts",
                            p->gpu_watts, "cpu_watts", p->cpu_watts, "storage_root", s_str_or_null (p->storage_root),
                            "implicit", p->implicit);
@@ -55,16 +55,16 @@ st_output_pool_json (const Strata__PoolInfo *p)
 }
 
 int
-st_output_pool_table (FILE *out, Strata__PoolInfo *const *pools, size_t n)
+cli_output_pool_table (FILE *out, Strata__PoolInfo *const *pools, size_t n)
 {
     static const char *const heads[] = { "POOL",    "SITE", "REGION",   "JURISDICTION", "CLEARANCE", "$/GPU-H",
                                          "$/CPU-H", "PUE",  "GCO2/KWH", "NODES",        "GPUS" };
-    st_table_t *t = st_table_new (11, heads);
+    cli_table_t *t = cli_table_new (11, heads);
     if (!t)
         return -1;
     int rc = -1, implicit = 0;
     for (size_t c = 5; c <= 10; c++)
-        st_table_align_right (t, c);
+        cli_table_align_right (t, c);
     for (size_t i = 0; i < n; i++) {
         const Strata__PoolInfo *p = pools[i];
         char name[160], gpu[32], cpu[32], pue[32], co2[32], nodes[32], gpus[32];
@@ -76,17 +76,17 @@ st_output_pool_table (FILE *out, Strata__PoolInfo *const *pools, size_t n)
                               s_or_dash (p->region),
                               s_or_dash (p->jurisdiction),
                               s_or_dash (p->clearance),
-                              st_format_number (p->cost_gpu_hour, 4, gpu, sizeof gpu),
-                              st_format_number (p->cost_cpu_hour, 4, cpu, sizeof cpu),
-                              st_format_number (p->pue, 2, pue, sizeof pue),
-                              st_format_number (p->carbon_g_per_kwh, 1, co2, sizeof co2),
+                              cli_format_number (p->cost_gpu_hour, 4, gpu, sizeof gpu),
+                              cli_format_number (p->cost_cpu_hour, 4, cpu, sizeof cpu),
+                              cli_format_number (p->pue, 2, pue, sizeof pue),
+                              cli_format_number (p->carbon_g_per_kwh, 1, co2, sizeof co2),
                               nodes,
                               gpus };
-        if (st_table_add (t, row) != 0)
+        if (cli_table_add (t, row) != 0)
             goto out;
         implicit |= p->implicit;
     }
-    if (st_table_print (t, out) != 0)
+    if (cli_table_print (t, out) != 0)
         goto out;
     if (implicit
         && fputs ("* not in the cluster file: site onprem, clearance public, no prices "
@@ -96,7 +96,7 @@ st_output_pool_table (FILE *out, Strata__PoolInfo *const *pools, size_t n)
         goto out;
     rc = 0;
 out:
-    st_table_destroy (&t);
+    cli_table_destroy (&t);
     return rc;
 }
 
@@ -108,7 +108,7 @@ s_str_list (char *const *items, size_t n)
 {
     json_t *a = json_array ();
     for (size_t i = 0; a && i < n; i++)
-        if (json_array_append_new (a, st_output_json_str (items[i])) != 0) {
+        if (json_array_append_new (a, cli_output_json_str (items[i])) != 0) {
             json_decref (a);
             a = NULL;
         }
@@ -136,7 +136,7 @@ s_joined (char *const *items, size_t n, const char *none)
 }
 
 json_t *
-st_output_models_json (Strata__ModelFamily *const *families, size_t n)
+cli_output_models_json (Strata__ModelFamily *const *families, size_t n)
 {
     json_t *arr = json_array ();
     for (size_t f = 0; arr && f < n; f++) {
@@ -145,7 +145,7 @@ st_output_models_json (Strata__ModelFamily *const *families, size_t n)
         for (size_t v = 0; vars && v < fam->n_variants; v++) {
             const Strata__ModelVariant *var = fam->variants[v];
             json_t *jur = s_str_list (var->jurisdictions, var->n_jurisdictions);
-            if (json_array_append_new (vars, json_pack ("{s:o, s:o, s:o}", "name", st_output_json_str (var->name),
+            if (json_array_append_new (vars, json_pack ("{s:o, s:o, s:o}", "name", cli_output_json_str (var->name),
                                                         "jurisdictions", jur, "uri", s_str_or_null (var->uri)))
                 != 0) {
                 json_decref (vars);
@@ -153,7 +153,7 @@ st_output_models_json (Strata__ModelFamily *const *families, size_t n)
             }
         }
         if (json_array_append_new (
-                arr, json_pack ("{s:o, s:o}", "family", st_output_json_str (fam->name), "variants", vars))
+                arr, json_pack ("{s:o, s:o}", "family", cli_output_json_str (fam->name), "variants", vars))
             != 0) {
             json_decref (arr);
             arr = NULL;
@@ -163,10 +163,10 @@ st_output_models_json (Strata__ModelFamily *const *families, size_t n)
 }
 
 int
-st_output_model_table (FILE *out, Strata__ModelFamily *const *families, size_t n)
+cli_output_model_table (FILE *out, Strata__ModelFamily *const *families, size_t n)
 {
     static const char *const heads[] = { "FAMILY", "VARIANT", "JURISDICTIONS" };
-    st_table_t *t = st_table_new (3, heads);
+    cli_table_t *t = cli_table_new (3, heads);
     if (!t)
         return -1;
     int rc = -1;
@@ -179,7 +179,7 @@ st_output_model_table (FILE *out, Strata__ModelFamily *const *families, size_t n
                 goto out;
             /*  The family's name on its first variant only, as a heading.  */
             const char *row[] = { v == 0 ? s_or_dash (fam->name) : "", s_or_dash (var->name), s_or_dash (jur) };
-            int added = st_table_add (t, row);
+            int added = cli_table_add (t, row);
             free (jur);
             jur = NULL;
             if (added != 0)
@@ -187,21 +187,21 @@ st_output_model_table (FILE *out, Strata__ModelFamily *const *families, size_t n
         }
         if (fam->n_variants == 0) {
             const char *row[] = { s_or_dash (fam->name), "-", "-" };
-            if (st_table_add (t, row) != 0)
+            if (cli_table_add (t, row) != 0)
                 goto out;
         }
     }
-    rc = st_table_print (t, out);
+    rc = cli_table_print (t, out);
 out:
     free (jur);
-    st_table_destroy (&t);
+    cli_table_destroy (&t);
     return rc;
 }
 
 /*  -- fine-tuned model versions -----------------------------------------------  */
 
 json_t *
-st_output_model_versions_json (Strata__ModelVersion *const *versions, size_t n)
+cli_output_model_versions_json (Strata__ModelVersion *const *versions, size_t n)
 {
     json_t *arr = json_array ();
     json_t *versions_of = NULL; /*  the current model's "versions" (versions come sorted)  */
@@ -211,8 +211,8 @@ st_output_model_versions_json (Strata__ModelVersion *const *versions, size_t n)
         if (!prev || strcmp (s_or_dash (prev->tenant), s_or_dash (v->tenant)) != 0
             || strcmp (s_or_dash (prev->name), s_or_dash (v->name)) != 0) {
             versions_of = json_array ();
-            json_t *model = json_pack ("{s:o, s:b, s:o, s:o, s:o}", "family", st_output_json_str (v->name),
-                                       "fine_tuned", 1, "tenant", st_output_json_str (v->tenant), "variants",
+            json_t *model = json_pack ("{s:o, s:b, s:o, s:o, s:o}", "family", cli_output_json_str (v->name),
+                                       "fine_tuned", 1, "tenant", cli_output_json_str (v->tenant), "variants",
                                        json_array (), "versions", json_incref (versions_of));
             json_decref (versions_of);
             if (!model || json_array_append_new (arr, model) != 0) {
@@ -221,12 +221,12 @@ st_output_model_versions_json (Strata__ModelVersion *const *versions, size_t n)
             }
         }
         json_t *o = json_pack (
-            "{s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "name", st_output_json_str (v->name), "tenant",
-            st_output_json_str (v->tenant), "version", (json_int_t) v->version, "job", (json_int_t) v->job_id, "pool",
-            st_output_json_str (v->pool), "jurisdiction", s_str_or_null (v->jurisdiction), "base_variant",
-            s_str_or_null (v->base_variant), "classification", st_output_json_str (v->classification), "residency",
-            s_str_list (v->residency, v->n_residency), "checkpoint", s_str_or_null (v->checkpoint), "created_unix_ms",
-            (json_int_t) v->created_unix_ms);
+            "{s:o, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "name", cli_output_json_str (v->name),
+            "tenant", cli_output_json_str (v->tenant), "version", (json_int_t) v->version, "job",
+            (json_int_t) v->job_id, "pool", cli_output_json_str (v->pool), "jurisdiction",
+            s_str_or_null (v->jurisdiction), "base_variant", s_str_or_null (v->base_variant), "classification",
+            cli_output_json_str (v->classification), "residency", s_str_list (v->residency, v->n_residency),
+            "checkpoint", s_str_or_null (v->checkpoint), "created_unix_ms", (json_int_t) v->created_unix_ms);
         if (!o || json_array_append_new (versions_of, o) != 0) {
             json_decref (arr);
             return NULL;
@@ -236,17 +236,17 @@ st_output_model_versions_json (Strata__ModelVersion *const *versions, size_t n)
 }
 
 int
-st_output_model_versions_table (FILE *out, Strata__ModelVersion *const *versions, size_t n)
+cli_output_model_versions_table (FILE *out, Strata__ModelVersion *const *versions, size_t n)
 {
     static const char *const heads[] = { "MODEL", "VERSION",        "JOB",       "TENANT",
                                          "POOL",  "CLASSIFICATION", "RESIDENCY", "CHECKPOINT" };
-    st_table_t *t = st_table_new (8, heads);
+    cli_table_t *t = cli_table_new (8, heads);
     if (!t)
         return -1;
     int rc = -1;
     char *res = NULL;
-    st_table_align_right (t, 1);
-    st_table_align_right (t, 2);
+    cli_table_align_right (t, 1);
+    cli_table_align_right (t, 2);
     for (size_t i = 0; i < n; i++) {
         const Strata__ModelVersion *v = versions[i];
         char ver[16], job[32];
@@ -262,16 +262,16 @@ st_output_model_versions_table (FILE *out, Strata__ModelVersion *const *versions
                               s_or_dash (v->classification),
                               res,
                               s_or_dash (v->checkpoint) };
-        int added = st_table_add (t, row);
+        int added = cli_table_add (t, row);
         free (res);
         res = NULL;
         if (added != 0)
             goto out;
     }
-    rc = st_table_print (t, out);
+    rc = cli_table_print (t, out);
 out:
     free (res);
-    st_table_destroy (&t);
+    cli_table_destroy (&t);
     return rc;
 }
 
@@ -309,12 +309,12 @@ s_figure (const json_t *cand, const char *group, const char *key, int places, in
     else if (fixed)
         snprintf (buf, size, "%.*f", places, v);
     else
-        st_format_number (v, places, buf, size);
+        cli_format_number (v, places, buf, size);
     return buf;
 }
 
 static int
-s_candidate_row (st_table_t *t, const json_t *cand, int chosen)
+s_candidate_row (cli_table_t *t, const json_t *cand, int chosen)
 {
     char f[10][48];
     const char *row[] = {
@@ -331,7 +331,7 @@ s_candidate_row (st_table_t *t, const json_t *cand, int chosen)
         s_figure (cand, "figures", "kwh_per_hour", 3, 0, f[8], sizeof f[8]),
         s_figure (cand, "figures", "co2_g_per_hour", 1, 0, f[9], sizeof f[9]),
     };
-    return st_table_add (t, row);
+    return cli_table_add (t, row);
 }
 
 /*  "cost 1, latency 0.5, ..." for the keys present, in the engine's order.  */
@@ -345,7 +345,7 @@ s_weights_line (FILE *out, const json_t *w)
         char num[48];
         double v = s_num (w, keys[i], &has);
         if (has)
-            fprintf (out, "%s%s %s", n++ ? ", " : "weights:  ", keys[i], st_format_number (v, 6, num, sizeof num));
+            fprintf (out, "%s%s %s", n++ ? ", " : "weights:  ", keys[i], cli_format_number (v, 6, num, sizeof num));
     }
     if (n)
         fputc ('\n', out);
@@ -360,11 +360,11 @@ s_estimate_line (FILE *out, const json_t *e)
     double hours = s_num (e, "hours", &has_hours);
     if (!has_cost && !has_kwh && !has_co2)
         return;
-    fprintf (out, "estimate: cost %s, %s kWh, %s g CO2 ", has_cost ? st_format_number (cost, 2, a, sizeof a) : "-",
-             has_kwh ? st_format_number (kwh, 3, b, sizeof b) : "-",
-             has_co2 ? st_format_number (co2, 1, c, sizeof c) : "-");
+    fprintf (out, "estimate: cost %s, %s kWh, %s g CO2 ", has_cost ? cli_format_number (cost, 2, a, sizeof a) : "-",
+             has_kwh ? cli_format_number (kwh, 3, b, sizeof b) : "-",
+             has_co2 ? cli_format_number (co2, 1, c, sizeof c) : "-");
     if (has_hours)
-        fprintf (out, "over %s h\n", st_format_number (hours, 2, d, sizeof d));
+        fprintf (out, "over %s h\n", cli_format_number (hours, 2, d, sizeof d));
     else
         fputs ("(over the time limit, or one hour without one)\n", out);
 }
@@ -399,23 +399,23 @@ s_explain_placed (FILE *out, const json_t *root)
     const char *block[][2] = { { "placement:", line },
                                { "nodes:", nodes[0] ? nodes : NULL },
                                { "reason:", s_str (root, "reason") } };
-    st_table_t *kv = st_table_new (2, NULL);
-    st_table_t *t = st_table_new (12, heads);
+    cli_table_t *kv = cli_table_new (2, NULL);
+    cli_table_t *t = cli_table_new (12, heads);
     int rc = -1;
     if (!kv || !t)
         goto out;
     for (size_t i = 0; i < sizeof block / sizeof block[0]; i++)
-        if (block[i][1] && st_table_add (kv, block[i]) != 0)
+        if (block[i][1] && cli_table_add (kv, block[i]) != 0)
             goto out;
     for (size_t c = 2; c < 12; c++)
-        st_table_align_right (t, c);
+        cli_table_align_right (t, c);
     if (s_candidate_row (t, root, 1) != 0)
         goto out;
     const json_t *runners = json_object_get (root, "runners_up");
     for (size_t i = 0; i < json_array_size (runners); i++)
         if (json_is_object (json_array_get (runners, i)) && s_candidate_row (t, json_array_get (runners, i), 0) != 0)
             goto out;
-    if (st_table_print (kv, out) != 0 || fputc ('\n', out) == EOF || st_table_print (t, out) != 0)
+    if (cli_table_print (kv, out) != 0 || fputc ('\n', out) == EOF || cli_table_print (t, out) != 0)
         goto out;
     fputs ("\n* chosen. Terms run from 0 (best of the candidates) to 1 (worst); SCORE is their weighted sum, "
            "lower is better.\n",
@@ -424,8 +424,8 @@ s_explain_placed (FILE *out, const json_t *root)
     s_estimate_line (out, json_object_get (root, "estimate"));
     rc = ferror (out) ? -1 : 0;
 out:
-    st_table_destroy (&kv);
-    st_table_destroy (&t);
+    cli_table_destroy (&kv);
+    cli_table_destroy (&t);
     return rc;
 }
 
@@ -433,7 +433,7 @@ static int
 s_explain_pending (FILE *out, const json_t *root, uint64_t now_ms)
 {
     static const char *const heads[] = { "POOL", "VERDICT", "WHY" };
-    st_table_t *t = st_table_new (3, heads);
+    cli_table_t *t = cli_table_new (3, heads);
     if (!t)
         return -1;
     int rc = -1;
@@ -442,19 +442,19 @@ s_explain_pending (FILE *out, const json_t *root, uint64_t now_ms)
         const json_t *p = json_array_get (pools, i);
         const char *row[] = { s_or_dash (s_str (p, "pool")), s_or_dash (s_str (p, "verdict")),
                               s_or_dash (s_str (p, "why")) };
-        if (st_table_add (t, row) != 0)
+        if (cli_table_add (t, row) != 0)
             goto out;
     }
     char reason[2048];
-    fprintf (out, "reason: %s\n", st_text_fit (s_or_dash (s_str (root, "reason")), 0, reason, sizeof reason));
-    if (json_array_size (pools) && (fputc ('\n', out) == EOF || st_table_print (t, out) != 0))
+    fprintf (out, "reason: %s\n", cli_text_fit (s_or_dash (s_str (root, "reason")), 0, reason, sizeof reason));
+    if (json_array_size (pools) && (fputc ('\n', out) == EOF || cli_table_print (t, out) != 0))
         goto out;
     int has;
     double start_s = s_num (root, "expected_start_s", &has);
     const char *reserved = s_str (root, "reserved_pool");
     char where[160] = "";
     if (reserved && *reserved)
-        st_text_fit (reserved, 64, where, sizeof where);
+        cli_text_fit (reserved, 64, where, sizeof where);
     if (!has || start_s < 0)
         fputs ("\nexpected start: unknown (no reservation: nothing running frees enough by a known time)\n", out);
     else {
@@ -462,18 +462,18 @@ s_explain_pending (FILE *out, const json_t *root, uint64_t now_ms)
         uint64_t start_ms = (uint64_t) (start_s * 1000.0);
         st_format_time (start_ms, when, sizeof when);
         if (start_ms > now_ms)
-            snprintf (in, sizeof in, "in %s", st_format_duration (start_ms - now_ms, left, sizeof left));
+            snprintf (in, sizeof in, "in %s", cli_format_duration (start_ms - now_ms, left, sizeof left));
         fprintf (out, "\nexpected start: %s UTC (%s), the reservation's start%s%s\n", when, in,
                  where[0] ? " in pool " : "", where);
     }
     rc = ferror (out) ? -1 : 0;
 out:
-    st_table_destroy (&t);
+    cli_table_destroy (&t);
     return rc;
 }
 
 int
-st_output_explain (FILE *out, const char *json, uint64_t now_ms)
+cli_output_explain (FILE *out, const char *json, uint64_t now_ms)
 {
     json_t *root = json ? json_loads (json, JSON_REJECT_DUPLICATES, NULL) : NULL;
     if (!json_is_object (root)) {

@@ -4,5 +4,5 @@
 int
 main (int argc, char **argv)
 {
-    return st_sched_main (argc, argv);
+    return st__sched_main (argc, argv);
 }

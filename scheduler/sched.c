@@ -3,14 +3,14 @@
  *  It runs the loop and composes the layers: net/ decodes messages into model
  *  calls, the model changes and queues what it wants done, store/ writes it,
  *  and net/ sends what depended on it. After each step the model's intents go
- *  to net/ (st_sched_after_step).
+ *  to net/ (st__sched_after_step).
  *
  *  One pass of the loop:
  *    1. wait (up to the next timer) for messages on the worker and client sockets;
  *    2. drain up to ST_BATCH messages from each, changing the in-memory model;
  *    3. run timers (lost nodes, launch resends, log relay deadlines) and a
  *       placement pass when something changed;
- *    4. commit every change in one transaction (st_store_flush);
+ *    4. commit every change in one transaction (st__store_flush);
  *    5. only then send what depended on it: submit replies, acks, signals,
  *       launches, and published events.
  *  So nothing is acknowledged before it is durable, and a crash at any point
@@ -74,7 +74,7 @@ s_on_signal (int sig)
 }
 
 static void
-s_count_bad (st_sched_t *s, const char *sock_name, st_rc_t rc, const st_error_t *err)
+s_count_bad (st__sched_t *s, const char *sock_name, st_rc_t rc, const st_error_t *err)
 {
     if (rc == ST_ETOOBIG) {
         s->model.counters.oversized_frames++;
@@ -95,7 +95,7 @@ s_count_bad (st_sched_t *s, const char *sock_name, st_rc_t rc, const st_error_t 
 
 /*  Reads up to ST_BATCH messages from one socket.  */
 static int
-s_drain (st_sched_t *s, void *sock, int is_client)
+s_drain (st__sched_t *s, void *sock, int is_client)
 {
     int n = 0;
     for (; n < ST_BATCH; n++) {
@@ -105,28 +105,28 @@ s_drain (st_sched_t *s, void *sock, int is_client)
         st_rc_t rc = st_wire_recv (sock, 1, ZMQ_DONTWAIT, &peer, &env, &err);
         if (rc == ST_EAGAIN)
             break;
-        st_model_clock (&s->model, st_wall_ms (), st_mono_ms ());
+        st__model_clock (&s->model, st_wall_ms (), st_mono_ms ());
         if (rc != ST_OK) {
             s_count_bad (s, is_client ? "client" : "worker", rc, &err);
             if (rc == ST_EVERSION && is_client && env)
-                st_client_error (&s->net, &peer, env->seq, STRATA__ERROR_CODE__ERROR_VERSION, err.msg,
-                                 "use a strata CLI that matches the scheduler");
+                st__client_error (&s->net, &peer, env->seq, STRATA__ERROR_CODE__ERROR_VERSION, err.msg,
+                                  "use a strata CLI that matches the scheduler");
             st_wire_free (env);
             continue;
         }
         if (is_client)
-            st_client_message (&s->net, &peer, env);
+            st__client_message (&s->net, &peer, env);
         else
-            st_dispatch_worker_message (&s->net, &peer, env);
+            st__dispatch_worker_message (&s->net, &peer, env);
         st_wire_free (env);
-        st_sched_after_step (s);
+        st__sched_after_step (s);
     }
     return n;
 }
 
 /*  keys: CURVE server keys (NULL: plaintext), connections checked in ZAP domain.  */
 static void *
-s_bind (st_sched_t *s, int type, const char *endpoint, const st_curve_keys_t *keys, const char *domain,
+s_bind (st__sched_t *s, int type, const char *endpoint, const st_curve_keys_t *keys, const char *domain,
         st_error_t *err)
 {
     void *sock = zmq_socket (s->net.zctx, type);
@@ -151,10 +151,10 @@ s_bind (st_sched_t *s, int type, const char *endpoint, const st_curve_keys_t *ke
 }
 
 static st_rc_t
-s_run (st_sched_t *s, s_cycle_stats_t *stats, st_error_t *err)
+s_run (st__sched_t *s, s_cycle_stats_t *stats, st_error_t *err)
 {
-    st_model_t *m = &s->model;
-    st_net_t *net = &s->net;
+    st__model_t *m = &s->model;
+    st__net_t *net = &s->net;
     st_rc_t rc = ST_OK;
     uint64_t next_tick = st_mono_ms ();
     /*  Placement and launches for state loaded at start-up.  */
@@ -184,67 +184,67 @@ s_run (st_sched_t *s, s_cycle_stats_t *stats, st_error_t *err)
             s_drain (s, net->client_sock, 1);
 
         now = st_mono_ms ();
-        st_model_clock (m, st_wall_ms (), now);
+        st__model_clock (m, st_wall_ms (), now);
         if (now >= next_tick) {
-            st_dispatch_tick (net, now);
-            st_client_tick (net, now);
-            st_runtime_tick (m, now);
-            st_sched_after_step (s);
+            st__dispatch_tick (net, now);
+            st__client_tick (net, now);
+            st__runtime_tick (m, now);
+            st__sched_after_step (s);
             next_tick = now + ST_TICK_MS;
         }
         uint64_t t0 = st_mono_us ();
-        if (st_place_pending (m))
+        if (st__place_pending (m))
             s_cycle_record (stats, st_mono_us () - t0);
-        st_sched_after_step (s);
+        st__sched_after_step (s);
 
-        rc = st_store_flush (&s->store, err);
+        rc = st__store_flush (&s->store, err);
         if (rc != ST_OK)
             return rc;
-        st_net_publish_events (net);
-        st_model_clear_events (m);
-        st_net_send_deferred (net);
+        st__net_publish_events (net);
+        st__model_clear_events (m);
+        st__net_send_deferred (net);
         /*  Launch what this batch placed; the STARTING states go in the next batch.  */
-        st_model_clock (m, st_wall_ms (), st_mono_ms ());
-        st_dispatch_send_launches (net);
-        st_sched_after_step (s);
-        st_model_forget_finished (m);
+        st__model_clock (m, st_wall_ms (), st_mono_ms ());
+        st__dispatch_send_launches (net);
+        st__sched_after_step (s);
+        st__model_forget_finished (m);
     }
     /*  Commit whatever the last pass changed before leaving.  */
-    return st_store_flush (&s->store, err);
+    return st__store_flush (&s->store, err);
 }
 
-/*  -- the reads net/ asks of store/ (st_net_store_t) ------------------------  */
+/*  -- the reads net/ asks of store/ (st__net_store_t) ------------------------  */
 
 static st_rc_t
-s_get_job (void *ctx, uint64_t id, st_job_record_t **out, st_error_t *err)
+s_get_job (void *ctx, uint64_t id, st__job_record_t **out, st_error_t *err)
 {
-    return st_store_get_job (ctx, id, out, err);
+    return st__store_get_job (ctx, id, out, err);
 }
 
 static st_rc_t
-s_list_jobs (void *ctx, const char *state, const char *tenant, uint32_t limit, int active_only, st_job_record_t **out,
-             size_t *n, st_error_t *err)
+s_list_jobs (void *ctx, const char *state, const char *tenant, uint32_t limit, int active_only,
+             st__job_record_t **out, size_t *n, st_error_t *err)
 {
-    return st_store_list_jobs (ctx, state, tenant, limit, active_only, out, n, err);
+    return st__store_list_jobs (ctx, state, tenant, limit, active_only, out, n, err);
 }
 
 static st_rc_t
 s_task_location (void *ctx, uint64_t job_id, uint32_t rank, char *node, size_t node_size, uint32_t *attempt,
                  char *job_state, size_t state_size, st_error_t *err)
 {
-    return st_store_task_location (ctx, job_id, rank, node, node_size, attempt, job_state, state_size, err);
+    return st__store_task_location (ctx, job_id, rank, node, node_size, attempt, job_state, state_size, err);
 }
 
 static st_rc_t
-s_dep_states (void *ctx, const st_job_t *job, st_error_t *err)
+s_dep_states (void *ctx, const st__job_t *job, st_error_t *err)
 {
-    return st_store_dep_states (ctx, job, err);
+    return st__store_dep_states (ctx, job, err);
 }
 
 int
-st_sched_init (st_sched_t *s)
+st__sched_init (st__sched_t *s)
 {
-    if (st_model_init (&s->model) != 0 || st_net_init (&s->net, &s->model) != 0)
+    if (st__model_init (&s->model) != 0 || st__net_init (&s->net, &s->model) != 0)
         return -1;
     s->store.m = &s->model;
     s->store.database = s->cfg.database;
@@ -252,36 +252,36 @@ st_sched_init (st_sched_t *s)
     s->net.cfg.node_timeout_ms = s->cfg.node_timeout_ms;
     s->net.cfg.launch_timeout_ms = s->cfg.launch_timeout_ms;
     s->net.cfg.kill_grace_ms = s->cfg.kill_grace_ms;
-    s->net.store = (st_net_store_t) { .ctx = &s->store,
-                                      .get_job = s_get_job,
-                                      .list_jobs = s_list_jobs,
-                                      .task_location = s_task_location,
-                                      .dep_states = s_dep_states };
+    s->net.store = (st__net_store_t) { .ctx = &s->store,
+                                       .get_job = s_get_job,
+                                       .list_jobs = s_list_jobs,
+                                       .task_location = s_task_location,
+                                       .dep_states = s_dep_states };
     return 0;
 }
 
 st_rc_t
-st_sched_load (st_sched_t *s, st_error_t *err)
+st__sched_load (st__sched_t *s, st_error_t *err)
 {
-    st_rc_t rc = st_store_load (&s->store, err);
+    st_rc_t rc = st__store_load (&s->store, err);
     if (rc != ST_OK)
         return rc;
     /*  Submission tokens of the last hour: net/ owns the cache.  */
     for (size_t i = 0; i < s->store.ntokens; i++)
-        st_token_remember (&s->net, s->store.tokens[i].tenant, s->store.tokens[i].token, s->store.tokens[i].job_id,
-                           s->store.tokens[i].ttl_ms);
-    st_store_tokens_free (&s->store);
-    st_sched_after_step (s);
+        st__token_remember (&s->net, s->store.tokens[i].tenant, s->store.tokens[i].token, s->store.tokens[i].job_id,
+                            s->store.tokens[i].ttl_ms);
+    st__store_tokens_free (&s->store);
+    st__sched_after_step (s);
     return ST_OK;
 }
 
 void
-st_sched_after_step (st_sched_t *s)
+st__sched_after_step (st__sched_t *s)
 {
-    st_net_drain_intents (&s->net);
+    st__net_drain_intents (&s->net);
 #if !defined(NDEBUG) || defined(STRATA_MODEL_CHECK)
     char why[512];
-    if (st_model_check (&s->model, why, sizeof why) != 0) {
+    if (st__model_check (&s->model, why, sizeof why) != 0) {
         st_error ("model invariant broken: %s", why);
         abort ();
     }
@@ -289,16 +289,16 @@ st_sched_after_step (st_sched_t *s)
 }
 
 void
-st_sched_release (st_sched_t *s)
+st__sched_release (st__sched_t *s)
 {
-    st_net_release (&s->net);
-    st_model_release (&s->model);
-    st_store_tokens_free (&s->store);
+    st__net_release (&s->net);
+    st__model_release (&s->model);
+    st__store_tokens_free (&s->store);
 }
 
 /*  Loads the keys and the allow-lists when --curve-key is given.  */
 static st_rc_t
-s_setup_auth (st_sched_t *s, st_curve_keys_t *keys, st_error_t *err)
+s_setup_auth (st__sched_t *s, st_curve_keys_t *keys, st_error_t *err)
 {
     memset (keys, 0, sizeof *keys);
     if (!s->cfg.curve_key) {
@@ -331,44 +331,44 @@ s_setup_auth (st_sched_t *s, st_curve_keys_t *keys, st_error_t *err)
 }
 
 static const st_opt_t s_opts[] = {
-    { "config", 'c', ST_OPT_PATH, offsetof (st_sched_config_t, config), 0, 0, "FILE",
+    { "config", 'c', ST_OPT_PATH, offsetof (st__sched_config_t, config), 0, 0, "FILE",
       "read options from a YAML or JSON file (flags win)", NULL },
-    { "database", 'd', ST_OPT_STRING, offsetof (st_sched_config_t, database), 0, 0, "DSN",
+    { "database", 'd', ST_OPT_STRING, offsetof (st__sched_config_t, database), 0, 0, "DSN",
       "PostgreSQL connection string (libpq)", "dbname=strata" },
-    { "worker-endpoint", 0, ST_OPT_STRING, offsetof (st_sched_config_t, worker_endpoint), 0, 0, "ENDPOINT",
+    { "worker-endpoint", 0, ST_OPT_STRING, offsetof (st__sched_config_t, worker_endpoint), 0, 0, "ENDPOINT",
       "ZeroMQ endpoint workers connect to", "tcp://*:7700" },
-    { "client-endpoint", 0, ST_OPT_STRING, offsetof (st_sched_config_t, client_endpoint), 0, 0, "ENDPOINT",
+    { "client-endpoint", 0, ST_OPT_STRING, offsetof (st__sched_config_t, client_endpoint), 0, 0, "ENDPOINT",
       "ZeroMQ endpoint clients (CLI, gateway) connect to", "tcp://*:7701" },
-    { "event-endpoint", 0, ST_OPT_STRING, offsetof (st_sched_config_t, event_endpoint), 0, 0, "ENDPOINT",
+    { "event-endpoint", 0, ST_OPT_STRING, offsetof (st__sched_config_t, event_endpoint), 0, 0, "ENDPOINT",
       "ZeroMQ PUB endpoint for job events", "tcp://*:7702" },
-    { "heartbeat-interval", 0, ST_OPT_DURATION_MS, offsetof (st_sched_config_t, heartbeat_ms), 10, 600000, "DURATION",
-      "how often workers heartbeat", NULL },
-    { "node-timeout", 0, ST_OPT_DURATION_MS, offsetof (st_sched_config_t, node_timeout_ms), 50, 86400000, "DURATION",
+    { "heartbeat-interval", 0, ST_OPT_DURATION_MS, offsetof (st__sched_config_t, heartbeat_ms), 10, 600000,
+      "DURATION", "how often workers heartbeat", NULL },
+    { "node-timeout", 0, ST_OPT_DURATION_MS, offsetof (st__sched_config_t, node_timeout_ms), 50, 86400000, "DURATION",
       "a node silent this long is lost and its tasks requeued", NULL },
-    { "launch-timeout", 0, ST_OPT_DURATION_MS, offsetof (st_sched_config_t, launch_timeout_ms), 10, 600000,
+    { "launch-timeout", 0, ST_OPT_DURATION_MS, offsetof (st__sched_config_t, launch_timeout_ms), 10, 600000,
       "DURATION", "resend a Launch a worker has not acknowledged after this long", NULL },
-    { "kill-grace", 0, ST_OPT_DURATION_MS, offsetof (st_sched_config_t, kill_grace_ms), 0, 3600000, "DURATION",
+    { "kill-grace", 0, ST_OPT_DURATION_MS, offsetof (st__sched_config_t, kill_grace_ms), 0, 3600000, "DURATION",
       "time between SIGTERM and SIGKILL when stopping a task", NULL },
-    { "log-level", 'l', ST_OPT_STRING, offsetof (st_sched_config_t, log_level), 0, 0, "LEVEL",
+    { "log-level", 'l', ST_OPT_STRING, offsetof (st__sched_config_t, log_level), 0, 0, "LEVEL",
       "debug, info, warn or error", "info" },
-    { "cluster", 0, ST_OPT_PATH, offsetof (st_sched_config_t, cluster_file), 0, 0, "FILE",
+    { "cluster", 0, ST_OPT_PATH, offsetof (st__sched_config_t, cluster_file), 0, 0, "FILE",
       "cluster description: pools, regions, latency, models, queues, tenants (docs/placement.md)", NULL },
-    { "policy", 0, ST_OPT_STRING, offsetof (st_sched_config_t, policy), 0, 0, "NAME",
+    { "policy", 0, ST_OPT_STRING, offsetof (st__sched_config_t, policy), 0, 0, "NAME",
       "placement policy: default (priority, fair share, backfill, preemption), fifo, backfill or las", "default" },
-    { "curve-key", 0, ST_OPT_PATH, offsetof (st_sched_config_t, curve_key), 0, 0, "FILE",
+    { "curve-key", 0, ST_OPT_PATH, offsetof (st__sched_config_t, curve_key), 0, 0, "FILE",
       "the scheduler's key pair (strata keygen): encrypt and authenticate the worker and client sockets", NULL },
-    { "worker-keys", 0, ST_OPT_PATH, offsetof (st_sched_config_t, worker_keys), 0, 0, "DIR",
+    { "worker-keys", 0, ST_OPT_PATH, offsetof (st__sched_config_t, worker_keys), 0, 0, "DIR",
       "enrolled workers: NODE.pub files; a key may register only its own node name", NULL },
-    { "client-keys", 0, ST_OPT_PATH, offsetof (st_sched_config_t, client_keys), 0, 0, "DIR",
+    { "client-keys", 0, ST_OPT_PATH, offsetof (st__sched_config_t, client_keys), 0, 0, "DIR",
       "enrolled clients: USER.pub files (without it, any client key is accepted)", NULL },
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
 int
-st_sched_main (int argc, char **argv)
+st__sched_main (int argc, char **argv)
 {
-    st_sched_t sched;
-    st_sched_t *s = &sched;
+    st__sched_t sched;
+    st__sched_t *s = &sched;
     memset (s, 0, sizeof *s);
     s->cfg.heartbeat_ms = 1000;
     s->cfg.node_timeout_ms = 10000;
@@ -409,7 +409,7 @@ st_sched_main (int argc, char **argv)
         goto done;
     }
 
-    if (st_sched_init (s) != 0)
+    if (st__sched_init (s) != 0)
         abort ();
     if (sp_policy_parse (s->cfg.policy, &s->model.policy) != 0 || s->model.policy == SP_POLICY_SJF) {
         fprintf (stderr,
@@ -440,11 +440,12 @@ st_sched_main (int argc, char **argv)
     sigaction (SIGINT, &sa, NULL);
     signal (SIGPIPE, SIG_IGN);
 
-    st_model_clock (&s->model, st_wall_ms (), st_mono_ms ());
-    if ((rc = st_store_connect (&s->store, &err)) != ST_OK || (rc = st_store_lead (&s->store, &s_stop, &err)) != ST_OK
-        || (rc = st_store_migrate (&s->store, &err)) != ST_OK
-        || (s->cfg.cluster_file && (rc = st_store_save_cluster (&s->store, s->model.cluster, &err)) != ST_OK)
-        || (rc = st_sched_load (s, &err)) != ST_OK)
+    st__model_clock (&s->model, st_wall_ms (), st_mono_ms ());
+    if ((rc = st__store_connect (&s->store, &err)) != ST_OK
+        || (rc = st__store_lead (&s->store, &s_stop, &err)) != ST_OK
+        || (rc = st__store_migrate (&s->store, &err)) != ST_OK
+        || (s->cfg.cluster_file && (rc = st__store_save_cluster (&s->store, s->model.cluster, &err)) != ST_OK)
+        || (rc = st__sched_load (s, &err)) != ST_OK)
         goto fail;
     st_info ("placement: policy %s, %zu pool(s), %zu model family(ies)%s%s", sp_policy_name (s->model.policy),
              s->model.cluster->npools, s->model.cluster->nfamilies,
@@ -499,8 +500,8 @@ done:
     st_zap_destroy (&s->net.zap);
     if (s->net.zctx)
         zmq_ctx_term (s->net.zctx);
-    st_store_close (&s->store);
-    st_sched_release (s);
+    st__store_close (&s->store);
+    st__sched_release (s);
     st_config_free (s_opts, &s->cfg);
     return code;
 }

@@ -4,14 +4,14 @@
  *
  *  One thread owns everything. PostgreSQL is the source of truth: every
  *  change to a job, task or node marks it dirty in the model, and the loop
- *  writes all dirty rows in one transaction (st_store_flush) before it sends
+ *  writes all dirty rows in one transaction (st__store_flush) before it sends
  *  any reply or Launch that depends on them. After a restart the model is
- *  rebuilt from the database (st_store_load) and reconciled with the workers
+ *  rebuilt from the database (st__store_load) and reconciled with the workers
  *  as they register again. net/ and store/ never include each other: the
- *  reads net/ needs from the database are wired here (st_net_store_t), and
+ *  reads net/ needs from the database are wired here (st__net_store_t), and
  *  what a load returns for net/ (submission tokens) is handed on here. */
-#ifndef ST_SCHED_H
-#define ST_SCHED_H
+#ifndef ST__SCHED_H
+#define ST__SCHED_H
 
 #include "model.h"
 #include "net.h"
@@ -34,27 +34,27 @@ typedef struct {
     char *curve_key;    /*  the scheduler's .key file: CURVE on both ROUTER sockets  */
     char *worker_keys;  /*  folder of NODE.pub files enrolled for workers  */
     char *client_keys;  /*  folder of USER.pub files enrolled for clients (NULL: any key)  */
-} st_sched_config_t;
+} st__sched_config_t;
 
-typedef struct st_sched {
-    st_sched_config_t cfg; /*  options  */
-    st_model_t model;      /*  jobs, tasks, nodes, placement, dependencies, registry, rendezvous  */
-    st_store_t store;      /*  the PostgreSQL connection (store.m = &model)  */
-    st_net_t net;          /*  sockets and protocol state (net.m = &model, net.store wired to store)  */
-} st_sched_t;
+typedef struct st__sched {
+    st__sched_config_t cfg; /*  options  */
+    st__model_t model;      /*  jobs, tasks, nodes, placement, dependencies, registry, rendezvous  */
+    st__store_t store;      /*  the PostgreSQL connection (store.m = &model)  */
+    st__net_t net;          /*  sockets and protocol state (net.m = &model, net.store wired to store)  */
+} st__sched_t;
 
 /*  Sets up the three layers and wires them together (no connection, no
  *  sockets); cfg's timings go to net. Returns 0, or -1 out of memory.  */
-int st_sched_init (st_sched_t *s);
-/*  Builds the model from the database (st_store_load) and hands the
+int st__sched_init (st__sched_t *s);
+/*  Builds the model from the database (st__store_load) and hands the
  *  submission tokens it read to net/.  */
-st_rc_t st_sched_load (st_sched_t *s, st_error_t *err);
+st_rc_t st__sched_load (st__sched_t *s, st_error_t *err);
 /*  After each step: carries out the model's intents and, in builds without
  *  NDEBUG (or with STRATA_MODEL_CHECK), checks the model's invariants.  */
-void st_sched_after_step (st_sched_t *s);
+void st__sched_after_step (st__sched_t *s);
 /*  Frees the layers' memory; sockets and the connection are the caller's.  */
-void st_sched_release (st_sched_t *s);
+void st__sched_release (st__sched_t *s);
 /*  The whole daemon: options, start-up, the loop, clean shutdown. Returns the exit code.  */
-int st_sched_main (int argc, char **argv);
+int st__sched_main (int argc, char **argv);
 
 #endif

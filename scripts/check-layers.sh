@@ -99,13 +99,13 @@ for f in "$sched"/model/*.[ch]; do
         elif [ "$inc" = st_wire.h ] || [ "$inc" = st_curve.h ]; then
             report "$f" "$n" "model/ includes $inc, which carries ZeroMQ/protobuf: net/ only"
         elif [ "$inc" = st_time.h ] || [ "$inc" = sys/time.h ]; then
-            report "$f" "$n" "model/ includes a clock header ($inc): the loop passes the time in (st_model_clock)"
+            report "$f" "$n" "model/ includes a clock header ($inc): the loop passes the time in (st__model_clock)"
         fi
     done < <(includes_of "$f")
     # Clock calls, in the code with its comments blanked (line numbers kept).
     while IFS=: read -r n text; do
         [ -n "$n" ] || continue
-        report "$f" "$n" "model/ reads the clock (${text}...): the loop passes the time in (st_model_clock)"
+        report "$f" "$n" "model/ reads the clock (${text}...): the loop passes the time in (st__model_clock)"
     done < <(perl -0777 -pe 's{/\*.*?\*/}{ (my $c = $&) =~ s/[^\n]//g; $c }gse; s{//[^\n]*}{}g' "$f" \
         | grep -n -o -E '\b(clock_gettime|gettimeofday|st_now[a-z_]*|st_wall_ms|st_mono_ms|st_mono_us)[[:space:]]*\(|\btime[[:space:]]*\(')
 done

@@ -2,7 +2,7 @@
  *
  *  What must hold whenever the loop is between two steps (after a message,
  *  a tick, a placement pass or a flush), the way SQLite checks its pager
- *  state: the unit tests call st_model_check after every step, and the loop
+ *  state: the unit tests call st__model_check after every step, and the loop
  *  does in builds without NDEBUG (or with STRATA_MODEL_CHECK).
  *
  *   1. a node's used cpus, memory and GPUs are the sums over the tasks on its
@@ -32,7 +32,7 @@
 #include <string.h>
 
 typedef struct {
-    const st_model_t *s;
+    const st__model_t *s;
     char *why;
     size_t size;
     int bad;
@@ -54,11 +54,11 @@ s_fail (s_ctx_t *c, const char *fmt, ...)
 static void
 s_check_node (void *value, void *arg)
 {
-    const st_node_t *n = value;
+    const st__node_t *n = value;
     s_ctx_t *c = arg;
     uint64_t cpus = 0, mem = 0, gpus = 0;
     uint32_t count = 0;
-    for (const st_task_t *t = n->tasks; t; t = t->node_next) {
+    for (const st__task_t *t = n->tasks; t; t = t->node_next) {
         const st_spec_t *sp = t->job->spec;
         cpus += sp->cpus_milli;
         mem += sp->mem_mb;
@@ -67,10 +67,10 @@ s_check_node (void *value, void *arg)
         if (!t->holds || t->node != n)
             s_fail (c, "node %s lists job %" PRIu64 " rank %u, which does not hold resources there", n->name,
                     t->job->id, t->index);
-        if (!st_task_live (t))
+        if (!st__task_live (t))
             s_fail (c, "node %s holds resources for job %" PRIu64 " rank %u, which is %s", n->name, t->job->id,
                     t->index, st_job_state_name (t->state));
-        if (n->state == ST_NODE_LOST)
+        if (n->state == ST__NODE_LOST)
             s_fail (c, "node %s is LOST but job %" PRIu64 " rank %u is live on it", n->name, t->job->id, t->index);
     }
     if (cpus != n->used_cpus_milli || mem != n->used_mem_mb || gpus != n->used_gpus)
@@ -84,17 +84,17 @@ s_check_node (void *value, void *arg)
 static void
 s_check_job (void *value, void *arg)
 {
-    const st_job_t *job = value;
+    const st__job_t *job = value;
     s_ctx_t *c = arg;
-    const st_model_t *s = c->s;
+    const st__model_t *s = c->s;
     uint32_t holding = 0, live = 0;
     for (uint32_t i = 0; i < job->ntasks; i++) {
-        const st_task_t *t = &job->tasks[i];
+        const st__task_t *t = &job->tasks[i];
         if (t->job != job || t->index != i)
             s_fail (c, "job %" PRIu64 ": task %u does not point back at it", job->id, i);
         holding += t->holds ? 1u : 0u;
-        live += st_task_live (t) ? 1u : 0u;
-        if (st_task_live (t) && t->node && t->node->state == ST_NODE_LOST)
+        live += st__task_live (t) ? 1u : 0u;
+        if (st__task_live (t) && t->node && t->node->state == ST__NODE_LOST)
             s_fail (c, "job %" PRIu64 " rank %u is live on LOST node %s", job->id, i, t->node->name);
     }
     if (holding != job->nholding)
@@ -115,7 +115,7 @@ s_check_job (void *value, void *arg)
 }
 
 int
-st_model_check (const st_model_t *s, char *why, size_t size)
+st__model_check (const st__model_t *s, char *why, size_t size)
 {
     s_ctx_t c = { .s = s, .why = why, .size = size };
     if (size)
@@ -125,12 +125,12 @@ st_model_check (const st_model_t *s, char *why, size_t size)
     if (s->jobs)
         st_map_foreach (s->jobs, s_check_job, &c);
     for (size_t i = 0; i < s->npending; i++) {
-        const st_job_t *job = s->pending[i]->owner;
+        const st__job_t *job = s->pending[i]->owner;
         if (!job->in_pending || job->pending_idx != i)
             s_fail (&c, "pending[%zu] (job %" PRIu64 ") is not marked pending there", i, job->id);
     }
     for (size_t i = 0; i < s->nrunning; i++) {
-        const st_job_t *job = s->running[i]->owner;
+        const st__job_t *job = s->running[i]->owner;
         if (job->nholding == 0 || job->running_idx != i)
             s_fail (&c, "running[%zu] (job %" PRIu64 ") holds nothing or is listed elsewhere", i, job->id);
     }

@@ -3,7 +3,7 @@
  *  A PENDING job whose dependencies have not all SUCCEEDED is not offered to
  *  the placement engine (it is not in s->pending), and its reason names the
  *  first one it waits for: "waiting for job 12 (RUNNING)". When a dependency
- *  ends (st_deps_on_state, the entry action of st_job_set_state):
+ *  ends (st__deps_on_state, the entry action of st__job_set_state):
  *
  *    SUCCEEDED            each waiting job counts it off; one with none left
  *                         resolves its fine-tuned model (registry.c), if it
@@ -26,12 +26,12 @@
  *  All of it happens inside the batch that made the change, so a dependency's
  *  end and its dependents' fate are committed together.
  *
- *  Nothing is stored besides specs and states: at start-up st_store_load admits
+ *  Nothing is stored besides specs and states: at start-up st__store_load admits
  *  every PENDING job again, in id order (dependencies first); unfinished
  *  dependencies are in memory, and the states of finished ones come from one
- *  query of store/ (st_store_load), noted here with st_deps_note_state. On a
+ *  query of store/ (st__store_load), noted here with st__deps_note_state. On a
  *  submission net/ asks store/ for the states of the dependencies that
- *  st_deps_missing names before st_deps_check.
+ *  st__deps_missing names before st__deps_check.
  *
  *  Tenants: a job may only depend on jobs of its own tenant; a job of another
  *  tenant is refused as if it did not exist. */
@@ -64,7 +64,7 @@ s_free_known (void *value, void *arg)
 }
 
 void
-st_deps_forget_states (st_model_t *s)
+st__deps_forget_states (st__model_t *s)
 {
     if (s->dep_states)
         st_map_foreach (s->dep_states, s_free_known, NULL);
@@ -72,7 +72,7 @@ st_deps_forget_states (st_model_t *s)
 }
 
 void
-st_deps_note_state (st_model_t *s, uint64_t id, st_job_state_t state, const char *tenant)
+st__deps_note_state (st__model_t *s, uint64_t id, st_job_state_t state, const char *tenant)
 {
     if (!s->dep_states && !(s->dep_states = st_map_new ()))
         abort ();
@@ -84,7 +84,7 @@ st_deps_note_state (st_model_t *s, uint64_t id, st_job_state_t state, const char
 }
 
 size_t
-st_deps_missing (const st_model_t *s, const st_job_t *job, uint64_t *ids, size_t max)
+st__deps_missing (const st__model_t *s, const st__job_t *job, uint64_t *ids, size_t max)
 {
     const st_spec_t *sp = job->spec;
     size_t n = 0;
@@ -96,9 +96,9 @@ st_deps_missing (const st_model_t *s, const st_job_t *job, uint64_t *ids, size_t
 
 /*  Where dependency id stands: 1 with its state and tenant, 0 when unknown.  */
 static int
-s_lookup (st_model_t *s, uint64_t id, st_job_state_t *state, const char **tenant)
+s_lookup (st__model_t *s, uint64_t id, st_job_state_t *state, const char **tenant)
 {
-    st_job_t *d = st_map_get_u64 (s->jobs, id);
+    st__job_t *d = st_map_get_u64 (s->jobs, id);
     if (d) {
         *state = d->state;
         *tenant = d->spec->tenant;
@@ -114,11 +114,11 @@ s_lookup (st_model_t *s, uint64_t id, st_job_state_t *state, const char **tenant
 }
 
 st_rc_t
-st_deps_check (st_model_t *s, const st_job_t *job, st_error_t *err)
+st__deps_check (st__model_t *s, const st__job_t *job, st_error_t *err)
 {
     const st_spec_t *sp = job->spec;
     /*  The ones not in memory have finished (or never existed): store/ has
-     *  noted their states (st_deps_note_state) before this.  */
+     *  noted their states (st__deps_note_state) before this.  */
 
     int may_register = 0; /*  an unfinished dependency will register the model the job names  */
     int waits = 0;        /*  some dependency has not finished  */
@@ -134,14 +134,14 @@ st_deps_check (st_model_t *s, const st_job_t *job, st_error_t *err)
                                 "lists them)");
             return ST_EINVAL;
         }
-        const st_job_t *d = st_map_get_u64 (s->jobs, id);
+        const st__job_t *d = st_map_get_u64 (s->jobs, id);
         if (!d || st_job_state_terminal (d->state))
             continue;
         waits = 1;
         if (sp->model && d->spec->output_model && strcmp (d->spec->output_model, sp->model) == 0)
             may_register = 1;
     }
-    if (sp->output_model && st_registry_cluster_model (s, sp->output_model)) {
+    if (sp->output_model && st__registry_cluster_model (s, sp->output_model)) {
         st_error_set (err, ST_EINVAL, "output_model",
                       "output_model: %s is a model of the cluster's model registry; a fine-tuned model needs a "
                       "name of its own",
@@ -149,11 +149,11 @@ st_deps_check (st_model_t *s, const st_job_t *job, st_error_t *err)
         st_error_hint (err, "`strata models` lists the names in use");
         return ST_EINVAL;
     }
-    if (!st_registry_is_finetune (s, sp))
+    if (!st__registry_is_finetune (s, sp))
         return ST_OK;
-    const st_model_version_t *v = st_registry_find (s, sp->tenant, sp->model, sp->model_version);
+    const st__model_version_t *v = st__registry_find (s, sp->tenant, sp->model, sp->model_version);
     if (!v && !may_register) {
-        const st_model_version_t *latest = st_registry_find (s, sp->tenant, sp->model, 0);
+        const st__model_version_t *latest = st__registry_find (s, sp->tenant, sp->model, 0);
         if (latest)
             st_error_set (err, ST_EINVAL, "model", "model: %s has no version %u (the latest is %u)", sp->model,
                           sp->model_version, latest->version);
@@ -167,7 +167,7 @@ st_deps_check (st_model_t *s, const st_job_t *job, st_error_t *err)
     }
     /*  A version that exists and would be used now must be usable somewhere.  */
     char why[400];
-    if (v && !waits && st_registry_check (sp, v, why, sizeof why) != 0) {
+    if (v && !waits && st__registry_check (sp, v, why, sizeof why) != 0) {
         st_error_set (err, ST_EINVAL, "model", "model: %s", why);
         return ST_EINVAL;
     }
@@ -177,23 +177,23 @@ st_deps_check (st_model_t *s, const st_job_t *job, st_error_t *err)
 /*  -- waiting, releasing, failing ------------------------------------------ */
 
 static void
-s_fail (st_model_t *s, st_job_t *job, const char *why)
+s_fail (st__model_t *s, st__job_t *job, const char *why)
 {
     job->deps_waiting = 0;
-    st_pending_remove (s, job);
-    st_job_set_state (s, job, ST_JOB_FAILED, "%s", why);
+    st__pending_remove (s, job);
+    st__job_set_state (s, job, ST_JOB_FAILED, "%s", why);
 }
 
 /*  "waiting for job 12 (RUNNING) and 2 more dependencies; model acme-twin has
  *  no registered version yet".  */
 static void
-s_wait_reason (st_model_t *s, st_job_t *job)
+s_wait_reason (st__model_t *s, st__job_t *job)
 {
     const st_spec_t *sp = job->spec;
-    const st_job_t *first = NULL;
+    const st__job_t *first = NULL;
     unsigned more = 0;
     for (size_t i = 0; i < sp->ndepends_on; i++) {
-        const st_job_t *d = st_map_get_u64 (s->jobs, sp->depends_on[i]);
+        const st__job_t *d = st_map_get_u64 (s->jobs, sp->depends_on[i]);
         if (!d || st_job_state_terminal (d->state))
             continue;
         if (!first)
@@ -208,27 +208,27 @@ s_wait_reason (st_model_t *s, st_job_t *job)
                                   st_job_state_name (first->state));
     if (more && n < sizeof r)
         n += (size_t) snprintf (r + n, sizeof r - n, " and %u more dependenc%s", more, more == 1 ? "y" : "ies");
-    if (st_registry_is_finetune (s, sp) && !st_registry_find (s, sp->tenant, sp->model, sp->model_version)
+    if (st__registry_is_finetune (s, sp) && !st__registry_find (s, sp->tenant, sp->model, sp->model_version)
         && n < sizeof r) {
         if (sp->model_version)
             snprintf (r + n, sizeof r - n, "; model %s has no version %u yet", sp->model, sp->model_version);
         else
             snprintf (r + n, sizeof r - n, "; model %s has no registered version yet", sp->model);
     }
-    st_job_set_reason (s, job, r);
+    st__job_set_reason (s, job, r);
 }
 
 /*  Every dependency has SUCCEEDED: fix the fine-tuned model version, then
  *  offer the job to the engine.  */
 static void
-s_release (st_model_t *s, st_job_t *job)
+s_release (st__model_t *s, st__job_t *job)
 {
     const st_spec_t *sp = job->spec;
     char why[400];
-    if (st_registry_is_finetune (s, sp)) {
+    if (st__registry_is_finetune (s, sp)) {
         /*  A version fixed before a restart stays fixed.  */
         uint32_t want = job->ft_version ? job->ft_version : sp->model_version;
-        const st_model_version_t *v = st_registry_find (s, sp->tenant, sp->model, want);
+        const st__model_version_t *v = st__registry_find (s, sp->tenant, sp->model, want);
         if (!v) {
             if (want)
                 snprintf (why, sizeof why, "model %s has no version %u", sp->model, want);
@@ -237,30 +237,30 @@ s_release (st_model_t *s, st_job_t *job)
             s_fail (s, job, why);
             return;
         }
-        if (st_registry_apply (s, job, v, why, sizeof why) != 0) {
+        if (st__registry_apply (s, job, v, why, sizeof why) != 0) {
             s_fail (s, job, why);
             return;
         }
     }
     if (sp->ndepends_on && strncmp (job->reason, "waiting for job", 15) == 0)
-        st_job_set_reason (s, job, "its dependencies succeeded; queued");
-    st_pending_add (s, job);
+        st__job_set_reason (s, job, "its dependencies succeeded; queued");
+    st__pending_add (s, job);
 }
 
 static void
-s_wait_on (st_model_t *s, uint64_t dep, uint64_t id)
+s_wait_on (st__model_t *s, uint64_t dep, uint64_t id)
 {
     if (!s->dependents && !(s->dependents = st_map_new ()))
         abort ();
     s_waiters_t *w = st_map_get_u64 (s->dependents, dep);
     if (!w && (!(w = calloc (1, sizeof *w)) || st_map_put_u64 (s->dependents, dep, w) != 0))
         abort ();
-    if (st_vec_push ((void **) &w->ids, &w->n, &w->cap, sizeof id, ST_SCHED_ARRAY_MAX, &id))
+    if (st_vec_push ((void **) &w->ids, &w->n, &w->cap, sizeof id, ST__SCHED_ARRAY_MAX, &id))
         abort ();
 }
 
 void
-st_deps_admit (st_model_t *s, st_job_t *job)
+st__deps_admit (st__model_t *s, st__job_t *job)
 {
     const st_spec_t *sp = job->spec;
     char why[160];
@@ -269,7 +269,7 @@ st_deps_admit (st_model_t *s, st_job_t *job)
         st_job_state_t state;
         const char *tenant;
         uint64_t id = sp->depends_on[i];
-        /*  Submissions were checked (st_deps_check); a loaded job's dependencies
+        /*  Submissions were checked (st__deps_check); a loaded job's dependencies
          *  can only be missing, or not earlier than it (a cycle, which would
          *  wait for ever), if someone edited rows.  */
         if (id >= job->id || !s_lookup (s, id, &state, &tenant)) {
@@ -285,7 +285,7 @@ st_deps_admit (st_model_t *s, st_job_t *job)
         }
     }
     for (size_t i = 0; i < sp->ndepends_on; i++) {
-        const st_job_t *d = st_map_get_u64 (s->jobs, sp->depends_on[i]);
+        const st__job_t *d = st_map_get_u64 (s->jobs, sp->depends_on[i]);
         if (d && !st_job_state_terminal (d->state)) {
             s_wait_on (s, d->id, job->id);
             job->deps_waiting++;
@@ -298,24 +298,24 @@ st_deps_admit (st_model_t *s, st_job_t *job)
 }
 
 void
-st_deps_on_state (st_model_t *s, st_job_t *job)
+st__deps_on_state (st__model_t *s, st__job_t *job)
 {
     /*  The version exists before the jobs waiting for it are released.  */
     if (job->state == ST_JOB_SUCCEEDED)
-        st_registry_register (s, job);
+        st__registry_register (s, job);
     s_waiters_t *w = s->dependents ? st_map_get_u64 (s->dependents, job->id) : NULL;
     if (!w)
         return;
     if (!st_job_state_terminal (job->state)) {
         for (size_t i = 0; i < w->n; i++) {
-            st_job_t *j = st_map_get_u64 (s->jobs, w->ids[i]);
+            st__job_t *j = st_map_get_u64 (s->jobs, w->ids[i]);
             if (j && j->state == ST_JOB_PENDING && j->deps_waiting)
                 s_wait_reason (s, j);
         }
         return;
     }
     uint64_t item[2] = { job->id, (uint64_t) job->state };
-    if (st_vec_push ((void **) &s->settle, &s->nsettle, &s->cap_settle, sizeof item, ST_SCHED_ARRAY_MAX, item))
+    if (st_vec_push ((void **) &s->settle, &s->nsettle, &s->cap_settle, sizeof item, ST__SCHED_ARRAY_MAX, item))
         abort ();
     if (s->settling)
         return; /*  the loop below, further up the stack, takes it  */
@@ -325,7 +325,7 @@ st_deps_on_state (st_model_t *s, st_job_t *job)
         st_job_state_t state = (st_job_state_t) s->settle[2 * i + 1];
         s_waiters_t *ws = st_map_remove_u64 (s->dependents, id);
         for (size_t k = 0; ws && k < ws->n; k++) {
-            st_job_t *j = st_map_get_u64 (s->jobs, ws->ids[k]);
+            st__job_t *j = st_map_get_u64 (s->jobs, ws->ids[k]);
             if (!j || j->state != ST_JOB_PENDING || !j->deps_waiting)
                 continue; /*  cancelled meanwhile, or failed by another dependency  */
             if (state == ST_JOB_SUCCEEDED) {
@@ -360,14 +360,14 @@ s_free_waiters (void *value, void *arg)
 }
 
 void
-st_deps_free (st_model_t *s)
+st__deps_free (st__model_t *s)
 {
     if (s->dependents)
         st_map_foreach (s->dependents, s_free_waiters, NULL);
     st_map_destroy (&s->dependents);
-    st_deps_forget_states (s);
+    st__deps_forget_states (s);
     free (s->settle);
     s->settle = NULL;
     s->nsettle = s->cap_settle = 0;
-    st_registry_free (s);
+    st__registry_free (s);
 }

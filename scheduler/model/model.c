@@ -3,16 +3,16 @@
  *  Legal job transitions (anything else is refused and logged as a bug):
  *
  *      FROM        TO                                        [function]
- *      PENDING     SCHEDULED                                 [st_place_pending]
+ *      PENDING     SCHEDULED                                 [st__place_pending]
  *      PENDING     CANCELLED                                 [client cancel]
  *      PENDING     FAILED                                    [deps.c: a dependency failed, or the
  *                                                             fine-tuned model it names cannot be used]
- *      SCHEDULED   STARTING                                  [net/dispatch.c: st_dispatch_send_launches]
- *      SCHEDULED   PENDING FAILED CANCELLED LOST PREEMPTED   [st_job_evaluate]
- *      STARTING    RUNNING SUCCEEDED FAILED CANCELLED LOST PENDING PREEMPTED [st_job_evaluate]
- *      RUNNING     SUCCEEDED FAILED CANCELLED LOST PREEMPTED PENDING [st_job_evaluate]
- *      LOST        PENDING FAILED                            [st_job_evaluate]
- *      PREEMPTED   PENDING                                   [st_job_evaluate]
+ *      SCHEDULED   STARTING                                  [net/dispatch.c: st__dispatch_send_launches]
+ *      SCHEDULED   PENDING FAILED CANCELLED LOST PREEMPTED   [st__job_evaluate]
+ *      STARTING    RUNNING SUCCEEDED FAILED CANCELLED LOST PENDING PREEMPTED [st__job_evaluate]
+ *      RUNNING     SUCCEEDED FAILED CANCELLED LOST PREEMPTED PENDING [st__job_evaluate]
+ *      LOST        PENDING FAILED                            [st__job_evaluate]
+ *      PREEMPTED   PENDING                                   [st__job_evaluate]
  *
  *  ->PENDING from a running state is a retry: the attempt failed and attempts remain.
  *  ->PREEMPTED->PENDING: the placement engine stopped the job for a more urgent one;
@@ -20,19 +20,19 @@
  *  A job whose attempt is ending waits until every rank has stopped before it moves on,
  *  so a requeued gang never overlaps its previous attempt.
  *
- *  Legal task transitions (the only door is st_task_set_state; anything else
+ *  Legal task transitions (the only door is st__task_set_state; anything else
  *  is a bug: an assertion in a debug build, logged and refused in release):
  *
  *      FROM        TO                                        [where]
  *      PENDING     SCHEDULED                                 [place.c: the engine placed it]
- *      PENDING     FAILED CANCELLED LOST                     [st_task_end]
+ *      PENDING     FAILED CANCELLED LOST                     [st__task_end]
  *      SCHEDULED   STARTING                                  [net/dispatch.c: Launch sent]
  *      SCHEDULED   RUNNING                                   [net/dispatch.c: the worker reports it]
- *      SCHEDULED   SUCCEEDED FAILED CANCELLED LOST           [st_task_end]
+ *      SCHEDULED   SUCCEEDED FAILED CANCELLED LOST           [st__task_end]
  *      STARTING    RUNNING                                   [net/dispatch.c: the worker reports it]
  *      STARTING    SCHEDULED                                 [net/dispatch.c: the Launch never arrived]
- *      STARTING    SUCCEEDED FAILED CANCELLED LOST           [st_task_end]
- *      RUNNING     SUCCEEDED FAILED CANCELLED LOST           [st_task_end]
+ *      STARTING    SUCCEEDED FAILED CANCELLED LOST           [st__task_end]
+ *      RUNNING     SUCCEEDED FAILED CANCELLED LOST           [st__task_end]
  *      RUNNING     LOST                                      [store/: its node row is gone at load]
  *      any         PENDING                                   [s_requeue: a new attempt]
  *      X           X                                         (no change: allowed, does nothing)
@@ -78,15 +78,15 @@ static const unsigned s_task_allowed[ST_JOB__COUNT] = {
 #define PUSH(s, field, item)                                                                           \
     do {                                                                                               \
         if (st_vec_push ((void **) &(s)->field, &(s)->n##field, &(s)->cap_##field, sizeof *(s)->field, \
-                         ST_SCHED_ARRAY_MAX, &(item)))                                                 \
+                         ST__SCHED_ARRAY_MAX, &(item)))                                                \
             abort ();                                                                                  \
     } while (0)
 
 void
-st_batch_committed (st_model_t *s)
+st__batch_committed (st__model_t *s)
 {
     for (size_t i = 0; i < s->ndirty_jobs; i++) {
-        st_job_t *job = s->dirty_jobs[i];
+        st__job_t *job = s->dirty_jobs[i];
         job->persisted = 1;
         job->db_state = job->state;
         job->dirty = 0;
@@ -101,7 +101,7 @@ st_batch_committed (st_model_t *s)
 }
 
 void
-st_mark_job (st_model_t *s, st_job_t *job)
+st__mark_job (st__model_t *s, st__job_t *job)
 {
     if (!job->dirty) {
         job->dirty = 1;
@@ -110,7 +110,7 @@ st_mark_job (st_model_t *s, st_job_t *job)
 }
 
 void
-st_mark_task (st_model_t *s, st_task_t *t)
+st__mark_task (st__model_t *s, st__task_t *t)
 {
     if (!t->dirty) {
         t->dirty = 1;
@@ -119,7 +119,7 @@ st_mark_task (st_model_t *s, st_task_t *t)
 }
 
 void
-st_mark_node (st_model_t *s, st_node_t *n)
+st__mark_node (st__model_t *s, st__node_t *n)
 {
     if (!n->dirty) {
         n->dirty = 1;
@@ -128,16 +128,16 @@ st_mark_node (st_model_t *s, st_node_t *n)
 }
 
 void
-st_add_event (st_model_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt, const char *kind, const char *from,
-              const char *to, const char *node, const char *fmt, ...)
+st__add_event (st__model_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt, const char *kind,
+               const char *from, const char *to, const char *node, const char *fmt, ...)
 {
-    st_event_t ev = { .job_id = job_id,
-                      .task_idx = task_idx,
-                      .attempt = attempt,
-                      .kind = kind,
-                      .from_state = from,
-                      .to_state = to,
-                      .at_wall = s->now_wall };
+    st__event_t ev = { .job_id = job_id,
+                       .task_idx = task_idx,
+                       .attempt = attempt,
+                       .kind = kind,
+                       .from_state = from,
+                       .to_state = to,
+                       .at_wall = s->now_wall };
     ev.node = node ? strdup (node) : NULL;
     char buf[1024];
     va_list ap;
@@ -150,10 +150,10 @@ st_add_event (st_model_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt
     PUSH (s, events, ev);
 }
 
-st_job_t *
-st_job_new (st_model_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint64_t created_wall)
+st__job_t *
+st__job_new (st__model_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint64_t created_wall)
 {
-    st_job_t *job = calloc (1, sizeof *job);
+    st__job_t *job = calloc (1, sizeof *job);
     if (!job)
         return NULL;
     job->id = id;
@@ -173,19 +173,19 @@ st_job_new (st_model_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint64
         job->tasks[i].index = i;
         job->tasks[i].state = ST_JOB_PENDING;
     }
-    if (st_place_job_init (s, job) != 0) {
-        st_job_free (job);
+    if (st__place_job_init (s, job) != 0) {
+        st__job_free (job);
         return NULL;
     }
     return job;
 }
 
 void
-st_job_free (st_job_t *job)
+st__job_free (st__job_t *job)
 {
     if (!job)
         return;
-    st_runtime_job_free (job);
+    st__runtime_job_free (job);
     for (uint32_t i = 0; i < job->ntasks; i++)
         free (job->tasks[i].node_name);
     free (job->tasks);
@@ -202,7 +202,7 @@ st_job_free (st_job_t *job)
 }
 
 st_rc_t
-st_job_set_state (st_model_t *s, st_job_t *job, st_job_state_t to, const char *reason_fmt, ...)
+st__job_set_state (st__model_t *s, st__job_t *job, st_job_state_t to, const char *reason_fmt, ...)
 {
     st_job_state_t from = job->state;
     if (!(s_allowed[from] & (1u << to))) {
@@ -220,40 +220,40 @@ st_job_set_state (st_model_t *s, st_job_t *job, st_job_state_t to, const char *r
         job->started_wall = now;
     if (st_job_state_terminal (to)) {
         job->finished_wall = now;
-        st_vec_push ((void **) &s->finished, &s->nfinished, &s->cap_finished, sizeof job, ST_SCHED_ARRAY_MAX, &job);
+        st_vec_push ((void **) &s->finished, &s->nfinished, &s->cap_finished, sizeof job, ST__SCHED_ARRAY_MAX, &job);
     }
     st_debug ("job %llu: %s -> %s (%s)", (unsigned long long) job->id, st_job_state_name (from),
               st_job_state_name (to), job->reason);
-    st_add_event (s, job->id, -1, job->attempt, "state", st_job_state_name (from), st_job_state_name (to), NULL, "%s",
-                  job->reason);
-    st_mark_job (s, job);
-    st_deps_on_state (s, job); /*  entry action: model versions, dependents (deps.c)  */
+    st__add_event (s, job->id, -1, job->attempt, "state", st_job_state_name (from), st_job_state_name (to), NULL,
+                   "%s", job->reason);
+    st__mark_job (s, job);
+    st__deps_on_state (s, job); /*  entry action: model versions, dependents (deps.c)  */
     return ST_OK;
 }
 
 void
-st_job_set_reason (st_model_t *s, st_job_t *job, const char *reason)
+st__job_set_reason (st__model_t *s, st__job_t *job, const char *reason)
 {
     if (strcmp (job->reason, reason) == 0)
         return;
     snprintf (job->reason, sizeof job->reason, "%s", reason);
-    st_mark_job (s, job);
+    st__mark_job (s, job);
 }
 
-st_node_t *
-st_node_new (const char *name)
+st__node_t *
+st__node_new (const char *name)
 {
-    st_node_t *n = calloc (1, sizeof *n);
+    st__node_t *n = calloc (1, sizeof *n);
     if (!n || !(n->name = strdup (name))) {
         free (n);
         return NULL;
     }
-    n->state = ST_NODE_LOST;
+    n->state = ST__NODE_LOST;
     return n;
 }
 
 void
-st_node_free (st_node_t *n)
+st__node_free (st__node_t *n)
 {
     if (!n)
         return;
@@ -267,7 +267,7 @@ st_node_free (st_node_t *n)
 }
 
 void
-st_task_assign (st_model_t *s, st_task_t *t, st_node_t *node)
+st__task_assign (st__model_t *s, st__task_t *t, st__node_t *node)
 {
     const st_spec_t *sp = t->job->spec;
     t->node = node;
@@ -283,24 +283,24 @@ st_task_assign (st_model_t *s, st_task_t *t, st_node_t *node)
         node->tasks->node_prev = t;
     node->tasks = t;
     node->ntasks++;
-    st_job_t *job = t->job;
+    st__job_t *job = t->job;
     job->placed[t->index] = &node->pn;
     if (job->nholding++ == 0) {
         sp_job_t *pj = &job->pj;
         job->running_idx = s->nrunning;
-        if (st_vec_push ((void **) &s->running, &s->nrunning, &s->cap_running, sizeof pj, ST_SCHED_ARRAY_MAX, &pj))
+        if (st_vec_push ((void **) &s->running, &s->nrunning, &s->cap_running, sizeof pj, ST__SCHED_ARRAY_MAX, &pj))
             abort ();
         pj->running = 1;
     }
-    st_mark_task (s, t);
+    st__mark_task (s, t);
 }
 
 void
-st_task_release (st_model_t *s, st_task_t *t)
+st__task_release (st__model_t *s, st__task_t *t)
 {
     if (!t->holds)
         return;
-    st_node_t *node = t->node;
+    st__node_t *node = t->node;
     const st_spec_t *sp = t->job->spec;
     node->used_cpus_milli -= sp->cpus_milli;
     node->used_mem_mb -= sp->mem_mb;
@@ -314,13 +314,13 @@ st_task_release (st_model_t *s, st_task_t *t)
     t->node_next = t->node_prev = NULL;
     node->ntasks--;
     t->holds = 0;
-    st_job_t *job = t->job;
+    st__job_t *job = t->job;
     job->placed[t->index] = NULL;
     if (--job->nholding == 0) {
         size_t i = job->running_idx;
         sp_job_t *last = s->running[--s->nrunning];
         s->running[i] = last;
-        ((st_job_t *) last->owner)->running_idx = i;
+        ((st__job_t *) last->owner)->running_idx = i;
         job->pj.running = 0;
         job->pj.stopping = 0;
     }
@@ -332,57 +332,57 @@ st_task_release (st_model_t *s, st_task_t *t)
 }
 
 void
-st_task_end (st_model_t *s, st_task_t *t, st_job_state_t state)
+st__task_end (st__model_t *s, st__task_t *t, st_job_state_t state)
 {
-    st_task_set_state (s, t, state);
+    st__task_set_state (s, t, state);
     if (!t->finished_wall)
         t->finished_wall = s->now_wall;
-    st_task_release (s, t);
-    st_mark_task (s, t);
-    st_runtime_task_ended (s, t);
+    st__task_release (s, t);
+    st__mark_task (s, t);
+    st__runtime_task_ended (s, t);
 }
 
 int
-st_task_live (const st_task_t *t)
+st__task_live (const st__task_t *t)
 {
     return t->state == ST_JOB_SCHEDULED || t->state == ST_JOB_STARTING || t->state == ST_JOB_RUNNING;
 }
 
 void
-st_job_stop_tasks (st_model_t *s, st_job_t *job)
+st__job_stop_tasks (st__model_t *s, st__job_t *job)
 {
     for (uint32_t i = 0; i < job->ntasks; i++) {
-        st_task_t *t = &job->tasks[i];
-        if (!st_task_live (t) || t->stop_sent)
+        st__task_t *t = &job->tasks[i];
+        if (!st__task_live (t) || t->stop_sent)
             continue;
         /*  A task on a disconnected node gets its signal when it registers again.  */
         if (!t->node || !t->node->connected)
             continue;
-        st_intent_t in = { .kind = ST_INTENT_SIGNAL, .job_id = job->id, .index = t->index, .attempt = t->attempt };
-        st_intent_push (s, &in);
+        st__intent_t in = { .kind = ST__INTENT_SIGNAL, .job_id = job->id, .index = t->index, .attempt = t->attempt };
+        st__intent_push (s, &in);
         t->stop_sent = 1;
     }
 }
 
 /*  Attempts used up by failures: preempted attempts do not count.  */
 static uint32_t
-s_attempts_used (const st_job_t *job)
+s_attempts_used (const st__job_t *job)
 {
     return job->attempt - job->preemptions;
 }
 
 /*  Puts the job back in the queue for a new attempt.  */
 static void
-s_requeue (st_model_t *s, st_job_t *job, const char *why)
+s_requeue (st__model_t *s, st__job_t *job, const char *why)
 {
     if (job->state == ST_JOB_PREEMPTED)
-        st_job_set_state (s, job, ST_JOB_PENDING, "%s; requeued to resume from its checkpoint", why);
+        st__job_set_state (s, job, ST_JOB_PENDING, "%s; requeued to resume from its checkpoint", why);
     else
-        st_job_set_state (s, job, ST_JOB_PENDING, "%s; requeued for attempt %u of %u", why, s_attempts_used (job) + 1,
-                          job->max_attempts);
+        st__job_set_state (s, job, ST_JOB_PENDING, "%s; requeued for attempt %u of %u", why,
+                           s_attempts_used (job) + 1, job->max_attempts);
     for (uint32_t i = 0; i < job->ntasks; i++) {
-        st_task_t *t = &job->tasks[i];
-        st_task_set_state (s, t, ST_JOB_PENDING);
+        st__task_t *t = &job->tasks[i];
+        st__task_set_state (s, t, ST_JOB_PENDING);
         t->node = NULL;
         t->pid = 0;
         t->has_exit = 0;
@@ -391,17 +391,17 @@ s_requeue (st_model_t *s, st_job_t *job, const char *why)
         t->stop_sent = 0;
         t->launch_acked = 0;
         t->exec_sent = 0;
-        st_mark_task (s, t);
+        st__mark_task (s, t);
     }
     job->stopping = 0;
     job->preempt_requested = 0;
     job->pj.stopping = 0;
     job->failure[0] = '\0';
-    st_pending_add (s, job);
+    st__pending_add (s, job);
 }
 
 void
-st_job_evaluate (st_model_t *s, st_job_t *job)
+st__job_evaluate (st__model_t *s, st__job_t *job)
 {
     if (st_job_state_terminal (job->state) || job->state == ST_JOB_PENDING)
         return;
@@ -411,10 +411,10 @@ st_job_evaluate (st_model_t *s, st_job_t *job)
     int mpirun = job->spec->launcher == ST_LAUNCHER_MPIRUN && job->ntasks > 1;
     uint32_t need = mpirun ? 1 : job->ntasks;
     uint32_t live = 0, running = 0, ok = 0, failed = 0, lost = 0;
-    const st_task_t *first_failed = NULL;
+    const st__task_t *first_failed = NULL;
     int checkpointed = 0; /*  a rank exited ST_EXIT_PREEMPTED  */
     for (uint32_t i = 0; i < job->ntasks; i++) {
-        const st_task_t *t = &job->tasks[i];
+        const st__task_t *t = &job->tasks[i];
         int counts = !mpirun || i == 0;
         switch (t->state) {
         case ST_JOB_SCHEDULED:
@@ -443,59 +443,59 @@ st_job_evaluate (st_model_t *s, st_job_t *job)
             break;
         }
     }
-    int leader_done = mpirun && !st_task_live (&job->tasks[0]);
+    int leader_done = mpirun && !st__task_live (&job->tasks[0]);
 
     if (live > 0) {
         if (leader_done && ok && !failed && !lost && !job->stopping) {
             job->stopping = 1;
-            st_job_stop_tasks (s, job);
-            st_job_set_reason (s, job, "mpirun (rank 0) exited with code 0: releasing the other ranks");
+            st__job_stop_tasks (s, job);
+            st__job_set_reason (s, job, "mpirun (rank 0) exited with code 0: releasing the other ranks");
         }
         if ((failed || lost || job->cancel_requested || job->preempt_requested) && !job->stopping) {
             job->stopping = 1;
-            st_job_stop_tasks (s, job);
+            st__job_stop_tasks (s, job);
             if (job->cancel_requested)
-                st_job_set_reason (s, job, "cancel requested: stopping all ranks");
+                st__job_set_reason (s, job, "cancel requested: stopping all ranks");
             else if (job->preempt_requested && !failed && !lost) {
                 char r[600];
                 snprintf (r, sizeof r, "%.500s: stopping all ranks (SIGTERM, then SIGKILL after the grace period)",
                           job->failure);
-                st_job_set_reason (s, job, r);
+                st__job_set_reason (s, job, r);
             }
             else {
                 char r[600];
                 snprintf (r, sizeof r, "%.500s: stopping the other ranks", job->failure);
-                st_job_set_reason (s, job, r);
+                st__job_set_reason (s, job, r);
             }
         }
         if (!job->stopping && running == job->ntasks && job->state == ST_JOB_STARTING)
-            st_job_set_state (s, job, ST_JOB_RUNNING, "running on %s%s", job->tasks[0].node_name,
-                              job->ntasks > 1 ? " and other nodes" : "");
+            st__job_set_state (s, job, ST_JOB_RUNNING, "running on %s%s", job->tasks[0].node_name,
+                               job->ntasks > 1 ? " and other nodes" : "");
         return;
     }
 
     /*  Every task of this attempt has stopped.  */
-    st_place_attempt_ended (s, job);
+    st__place_attempt_ended (s, job);
     if (job->cancel_requested) {
-        st_job_set_state (s, job, ST_JOB_CANCELLED, "cancelled by request");
+        st__job_set_state (s, job, ST_JOB_CANCELLED, "cancelled by request");
         return;
     }
     char progress[160];
-    st_runtime_progress_text (job, progress, sizeof progress);
+    st__runtime_progress_text (job, progress, sizeof progress);
     if (ok == need && !lost) {
         job->exit_code = 0;
         job->has_exit = 1;
         if (job->state == ST_JOB_SCHEDULED)
-            st_job_set_state (s, job, ST_JOB_STARTING, "launched");
+            st__job_set_state (s, job, ST_JOB_STARTING, "launched");
         if (job->state == ST_JOB_STARTING)
-            st_job_set_state (s, job, ST_JOB_RUNNING, "running");
+            st__job_set_state (s, job, ST_JOB_RUNNING, "running");
         if (mpirun)
-            st_job_set_state (s, job, ST_JOB_SUCCEEDED, "mpirun exited with code 0 (%u ranks)%s%s", job->ntasks,
-                              progress[0] ? "; last progress: " : "", progress);
+            st__job_set_state (s, job, ST_JOB_SUCCEEDED, "mpirun exited with code 0 (%u ranks)%s%s", job->ntasks,
+                               progress[0] ? "; last progress: " : "", progress);
         else
-            st_job_set_state (s, job, ST_JOB_SUCCEEDED, "all %u %s exited with code 0%s%s", job->ntasks,
-                              job->spec->gang ? "rank(s)" : "shard(s)", progress[0] ? "; last progress: " : "",
-                              progress);
+            st__job_set_state (s, job, ST_JOB_SUCCEEDED, "all %u %s exited with code 0%s%s", job->ntasks,
+                               job->spec->gang ? "rank(s)" : "shard(s)", progress[0] ? "; last progress: " : "",
+                               progress);
         return;
     }
     if (first_failed) {
@@ -505,7 +505,7 @@ st_job_evaluate (st_model_t *s, st_job_t *job)
     const char *why = job->failure[0] ? job->failure : "the attempt ended";
     /*  A workload that exits ST_EXIT_PREEMPTED has checkpointed because it was
      *  told to stop (SIGTERM from its node, an operator): it resumes later.  */
-    int self_preempted = checkpointed && !lost && !job->cancel_requested && job->preemptions < ST_PREEMPTIONS_MAX;
+    int self_preempted = checkpointed && !lost && !job->cancel_requested && job->preemptions < ST__PREEMPTIONS_MAX;
     if (job->preempt_requested || self_preempted) {
         /*  However its ranks ended (a checkpoint and exit, or the signal), a
          *  preempted attempt goes back to the queue and does not use a retry.  */
@@ -513,43 +513,43 @@ st_job_evaluate (st_model_t *s, st_job_t *job)
         if (!job->preempt_requested) {
             char r[600];
             snprintf (r, sizeof r, "%.500s (checkpointed and stopped)", why);
-            st_job_set_state (s, job, ST_JOB_PREEMPTED, "%s", r);
+            st__job_set_state (s, job, ST_JOB_PREEMPTED, "%s", r);
             s_requeue (s, job, r);
             return;
         }
-        st_job_set_state (s, job, ST_JOB_PREEMPTED, "%s", why);
+        st__job_set_state (s, job, ST_JOB_PREEMPTED, "%s", why);
         s_requeue (s, job, why);
         return;
     }
     if (lost && !failed) {
-        st_job_set_state (s, job, ST_JOB_LOST, "%s", why);
+        st__job_set_state (s, job, ST_JOB_LOST, "%s", why);
         if (s_attempts_used (job) < job->max_attempts)
             s_requeue (s, job, why);
         else
-            st_job_set_state (s, job, ST_JOB_FAILED, "%s; no attempts left (%u of %u used)", why,
-                              s_attempts_used (job), job->max_attempts);
+            st__job_set_state (s, job, ST_JOB_FAILED, "%s; no attempts left (%u of %u used)", why,
+                               s_attempts_used (job), job->max_attempts);
         return;
     }
     if (s_attempts_used (job) < job->max_attempts)
         s_requeue (s, job, why);
     else
-        st_job_set_state (s, job, ST_JOB_FAILED, "%s", why);
+        st__job_set_state (s, job, ST_JOB_FAILED, "%s", why);
 }
 
 void
-st_pending_add (st_model_t *s, st_job_t *job)
+st__pending_add (st__model_t *s, st__job_t *job)
 {
     if (job->in_pending)
         return;
     job->in_pending = 1;
     job->pending_idx = s->npending;
     sp_job_t *pj = &job->pj;
-    st_vec_push ((void **) &s->pending, &s->npending, &s->cap_pending, sizeof pj, ST_SCHED_ARRAY_MAX, &pj);
+    st_vec_push ((void **) &s->pending, &s->npending, &s->cap_pending, sizeof pj, ST__SCHED_ARRAY_MAX, &pj);
     s->sched_needed = 1;
 }
 
 void
-st_pending_remove (st_model_t *s, st_job_t *job)
+st__pending_remove (st__model_t *s, st__job_t *job)
 {
     if (!job->in_pending)
         return;
@@ -557,21 +557,21 @@ st_pending_remove (st_model_t *s, st_job_t *job)
     size_t i = job->pending_idx;
     sp_job_t *last = s->pending[--s->npending];
     s->pending[i] = last;
-    ((st_job_t *) last->owner)->pending_idx = i;
+    ((st__job_t *) last->owner)->pending_idx = i;
     job->in_pending = 0;
 }
 
-st_task_t *
-st_model_find_task (st_model_t *s, uint64_t job_id, uint32_t index)
+st__task_t *
+st__model_find_task (st__model_t *s, uint64_t job_id, uint32_t index)
 {
-    st_job_t *job = st_map_get_u64 (s->jobs, job_id);
+    st__job_t *job = st_map_get_u64 (s->jobs, job_id);
     if (!job || index >= job->ntasks)
         return NULL;
     return &job->tasks[index];
 }
 
 st_rc_t
-st_task_set_state (st_model_t *s, st_task_t *t, st_job_state_t to)
+st__task_set_state (st__model_t *s, st__task_t *t, st_job_state_t to)
 {
     st_job_state_t from = t->state;
     if (from == to)
@@ -583,12 +583,12 @@ st_task_set_state (st_model_t *s, st_task_t *t, st_job_state_t to)
         return ST_ESTATE;
     }
     (void) s;
-    t->state = to; /*  the callers mark it dirty (st_mark_task) when the row must follow  */
+    t->state = to; /*  the callers mark it dirty (st__mark_task) when the row must follow  */
     return ST_OK;
 }
 
 int
-st_model_init (st_model_t *s)
+st__model_init (st__model_t *s)
 {
     memset (s, 0, sizeof *s);
     s->next_job_id = 1;
@@ -599,21 +599,21 @@ st_model_init (st_model_t *s)
 }
 
 void
-st_model_clock (st_model_t *s, uint64_t now_wall, uint64_t now_mono)
+st__model_clock (st__model_t *s, uint64_t now_wall, uint64_t now_mono)
 {
     s->now_wall = now_wall;
     s->now_mono = now_mono;
 }
 
 void
-st_intent_push (st_model_t *s, const st_intent_t *in)
+st__intent_push (st__model_t *s, const st__intent_t *in)
 {
-    if (st_vec_push ((void **) &s->intents, &s->nintents, &s->cap_intents, sizeof *in, ST_SCHED_ARRAY_MAX, in) != 0)
+    if (st_vec_push ((void **) &s->intents, &s->nintents, &s->cap_intents, sizeof *in, ST__SCHED_ARRAY_MAX, in) != 0)
         abort ();
 }
 
 void
-st_intents_clear (st_model_t *s)
+st__intents_clear (st__model_t *s)
 {
     for (size_t i = 0; i < s->nintents; i++) {
         free (s->intents[i].node);
@@ -623,7 +623,7 @@ st_intents_clear (st_model_t *s)
 }
 
 const char *
-st_job_checkpoint_dir (const st_model_t *s, const st_job_t *job, char *buf, size_t size)
+st__job_checkpoint_dir (const st__model_t *s, const st__job_t *job, char *buf, size_t size)
 {
     if (job->spec->checkpoint_dir)
         return job->spec->checkpoint_dir;
@@ -636,14 +636,14 @@ st_job_checkpoint_dir (const st_model_t *s, const st_job_t *job, char *buf, size
 }
 
 unsigned
-st_job_master_port (uint64_t job_id, uint32_t attempt)
+st__job_master_port (uint64_t job_id, uint32_t attempt)
 {
     /*  In 29500..39499 (above torchrun's default), different for each attempt.  */
     return 29500u + (unsigned) ((job_id * 7919u + attempt * 104729u) % 10000u);
 }
 
 void
-st_model_clear_events (st_model_t *s)
+st__model_clear_events (st__model_t *s)
 {
     for (size_t i = 0; i < s->nevents; i++) {
         free (s->events[i].node);
@@ -653,20 +653,20 @@ st_model_clear_events (st_model_t *s)
 }
 
 void
-st_model_forget_finished (st_model_t *s)
+st__model_forget_finished (st__model_t *s)
 {
     size_t keep = 0;
     for (size_t i = 0; i < s->nfinished; i++) {
-        st_job_t *job = s->finished[i];
+        st__job_t *job = s->finished[i];
         if (job->dirty) {
             s->finished[keep++] = job;
             continue;
         }
-        st_pending_remove (s, job);
+        st__pending_remove (s, job);
         for (uint32_t r = 0; r < job->ntasks; r++)
-            st_task_release (s, &job->tasks[r]);
+            st__task_release (s, &job->tasks[r]);
         st_map_remove_u64 (s->jobs, job->id);
-        st_job_free (job);
+        st__job_free (job);
     }
     s->nfinished = keep;
 }
@@ -675,18 +675,18 @@ static void
 s_destroy_node (void *value, void *arg)
 {
     (void) arg;
-    st_node_free (value);
+    st__node_free (value);
 }
 
 static void
 s_destroy_job (void *value, void *arg)
 {
     (void) arg;
-    st_job_free (value);
+    st__job_free (value);
 }
 
 void
-st_model_release (st_model_t *s)
+st__model_release (st__model_t *s)
 {
     if (s->nodes)
         st_map_foreach (s->nodes, s_destroy_node, NULL);
@@ -695,9 +695,9 @@ st_model_release (st_model_t *s)
     st_map_destroy (&s->nodes);
     st_map_destroy (&s->jobs);
     st_map_destroy (&s->launches);
-    st_model_clear_events (s);
-    st_intents_clear (s);
-    st_runtime_free (s);
+    st__model_clear_events (s);
+    st__intents_clear (s);
+    st__runtime_free (s);
     free (s->intents);
     free (s->events);
     free (s->pending);
@@ -708,7 +708,7 @@ st_model_release (st_model_t *s)
     free (s->finished);
     free (s->running);
     free (s->pnodes);
-    st_deps_free (s); /*  the dependents' index and the fine-tuned model versions  */
+    st__deps_free (s); /*  the dependents' index and the fine-tuned model versions  */
     sp_engine_free (&s->engine);
     sp_cluster_free (&s->cluster);
 }

@@ -3,7 +3,7 @@
  *  Jobs, tasks and nodes, their state machines, dependencies, the fine-tuned
  *  model registry, rendezvous values and progress, and the bridge to
  *  libstrata-policy. Pure like policy/: no libpq, no ZeroMQ, no protobuf and no
- *  clock reads. The loop (sched.c) sets the time (st_model_clock) before each
+ *  clock reads. The loop (sched.c) sets the time (st__model_clock) before each
  *  step; what the model wants done outside it queues, and sched.c drains the
  *  queues after each step and hands them to net/ or store/:
  *
@@ -12,9 +12,9 @@
  *      to_launch               SCHEDULED tasks for net/ to Launch once committed
  *      finished                jobs to drop from memory after the flush
  *      intents                 signals, agent replies and RemoteExited for net/
- *                              (st_intent_t below)
+ *                              (st__intent_t below)
  *
- *  Job states (the only door is st_job_set_state, table in model.c):
+ *  Job states (the only door is st__job_set_state, table in model.c):
  *
  *      PENDING -> SCHEDULED -> STARTING -> RUNNING -> SUCCEEDED | FAILED | CANCELLED
  *         ^          |            |          |
@@ -23,10 +23,10 @@
  *  Tasks use the same vocabulary: a task is PENDING until placed, SCHEDULED
  *  when its placement is committed, STARTING once Launch is sent, RUNNING when
  *  the worker reports the process, and ends SUCCEEDED, FAILED, CANCELLED or
- *  LOST (the only door is st_task_set_state, table in model.c). A job's state
- *  follows from its tasks (st_job_evaluate). */
-#ifndef ST_MODEL_H
-#define ST_MODEL_H
+ *  LOST (the only door is st__task_set_state, table in model.c). A job's state
+ *  follows from its tasks (st__job_evaluate). */
+#ifndef ST__MODEL_H
+#define ST__MODEL_H
 
 #include <stdint.h>
 #include <stddef.h>
@@ -41,29 +41,29 @@
 
 /*  A worker's ROUTER routing id, as plain bytes: the same fields as st_wire.h's
  *  st_peer_t, which the model must not include (it drags in protobuf). net/
- *  converts between the two (st_net_peer_of).  */
-#define ST_NODE_PEER_ID_MAX 255
+ *  converts between the two (st__net_peer_of).  */
+#define ST__NODE_PEER_ID_MAX 255
 typedef struct {
-    uint8_t id[ST_NODE_PEER_ID_MAX];
+    uint8_t id[ST__NODE_PEER_ID_MAX];
     size_t id_len;
     int delimited;
     char user_id[64];
-} st_node_peer_t;
+} st__node_peer_t;
 
 /*  st_job_state_t, its names and st_job_state_terminal come from the base
  *  vocabulary (st_vocab.h).  */
 
 /*  The cap of the model's growable arrays (st_vec_push), in elements.  */
-#define ST_SCHED_ARRAY_MAX ((size_t) 1 << 26)
+#define ST__SCHED_ARRAY_MAX ((size_t) 1 << 26)
 
-typedef enum { ST_NODE_UP = 0, ST_NODE_LOST } st_node_state_t;
+typedef enum { ST__NODE_UP = 0, ST__NODE_LOST } st__node_state_t;
 
-typedef struct st_model st_model_t;
-typedef struct st_job st_job_t;
-typedef struct st_task st_task_t;
-typedef struct st_node st_node_t;
+typedef struct st__model st__model_t;
+typedef struct st__job st__job_t;
+typedef struct st__task st__task_t;
+typedef struct st__node st__node_t;
 
-struct st_node {
+struct st__node {
     /*  identity and configuration, as the worker registered it  */
     char *name;
     char *pool;
@@ -75,18 +75,18 @@ struct st_node {
     uint64_t cap_mem_mb;
     uint32_t cap_gpus;
     /*  connection  */
-    st_node_peer_t peer;     /*  ROUTER routing id of the worker's DEALER (net/ fills and reads it)  */
+    st__node_peer_t peer;    /*  ROUTER routing id of the worker's DEALER (net/ fills and reads it)  */
     int connected;           /*  a worker instance is registered on peer  */
     uint64_t instance;       /*  worker process instance (random per start)  */
     uint64_t epoch;          /*  bumped for each new instance  */
     uint64_t last_seen_mono; /*  monotonic ms of the last message  */
     uint64_t last_seen_wall;
-    st_node_state_t state;
+    st__node_state_t state;
     /*  accounting: sums over the tasks in tasks list that hold resources  */
     uint32_t used_cpus_milli;
     uint64_t used_mem_mb;
     uint32_t used_gpus;
-    st_task_t *tasks; /*  tasks placed here and not yet released (list via node_next)  */
+    st__task_t *tasks; /*  tasks placed here and not yet released (list via node_next)  */
     uint32_t ntasks;
     int dirty;     /*  needs writing to the nodes table  */
     int persisted; /*  row exists  */
@@ -94,15 +94,15 @@ struct st_node {
     int pn_stale;  /*  registered anew: refresh pn's pool, capacity and labels  */
 };
 
-struct st_task {
-    st_job_t *job;
+struct st__task {
+    st__job_t *job;
     uint32_t index;
     uint32_t attempt;
     st_job_state_t state;
-    st_node_t *node; /*  where it is placed; NULL while PENDING  */
-    char *node_name; /*  last node (kept after release, for logs)  */
-    int holds;       /*  its resources are counted on node  */
-    st_task_t *node_next, *node_prev;
+    st__node_t *node; /*  where it is placed; NULL while PENDING  */
+    char *node_name;  /*  last node (kept after release, for logs)  */
+    int holds;        /*  its resources are counted on node  */
+    st__task_t *node_next, *node_prev;
     int32_t pid;
     int32_t exit_code;
     int32_t term_signal;
@@ -125,7 +125,7 @@ typedef struct {
     char *keys[64];
     uint8_t *vals[64];
     size_t lens[64];
-} st_rdzv_t;
+} st__rdzv_t;
 
 /*  A RendezvousGet waiting for its key.  */
 typedef struct {
@@ -136,9 +136,9 @@ typedef struct {
     uint64_t fwd_seq; /*  the relayed request's seq: the reply's reply_to  */
     uint64_t deadline_mono;
     uint32_t timeout_ms;
-} st_rdzv_wait_t;
+} st__rdzv_wait_t;
 
-struct st_job {
+struct st__job {
     uint64_t id;
     st_spec_t *spec;
     char *spec_json;    /*  canonical spec, as stored  */
@@ -158,7 +158,7 @@ struct st_job {
     uint64_t created_wall;
     uint64_t started_wall;
     uint64_t finished_wall;
-    st_task_t *tasks;
+    st__task_t *tasks;
     uint32_t ntasks;
     int in_pending; /*  listed in the model's pending array at pending_idx  */
     size_t pending_idx;
@@ -184,7 +184,7 @@ struct st_job {
     const char *model_uri;      /*  its checkpoint (the registry's string); NULL: none  */
     const char **eff_residency; /*  pj.residency narrowed by that version (strings not owned)  */
     /*  multi-rank runtime (runtime.c)  */
-    st_rdzv_t *rdzv;  /*  the current attempt's rendezvous values, NULL: none yet  */
+    st__rdzv_t *rdzv; /*  the current attempt's rendezvous values, NULL: none yet  */
     int has_progress; /*  the latest Progress of a rank, in memory only  */
     uint64_t progress_step, progress_total;
     double progress_loss, progress_rate;
@@ -207,7 +207,7 @@ typedef struct {
     char **residency;          /*  where that data may go, nresidency entries; NULL: anywhere  */
     size_t nresidency;
     uint64_t created_wall;
-} st_model_version_t;
+} st__model_version_t;
 
 /*  One row for the events table.  */
 typedef struct {
@@ -220,7 +220,7 @@ typedef struct {
     char *node;    /*  owned  */
     char *message; /*  owned  */
     uint64_t at_wall;
-} st_event_t;
+} st__event_t;
 
 /*  What the scheduler has counted since start-up (logged at shutdown; plain numbers).  */
 typedef struct {
@@ -234,21 +234,21 @@ typedef struct {
     uint64_t submits;
     uint64_t flushes;
     uint64_t placed; /*  jobs placed  */
-} st_counters_t;
+} st__counters_t;
 
 /*  What the model wants done outside it, for net/ (sched.c drains them after
- *  each step with st_net_drain_intents). Tasks are named by (job, index,
+ *  each step with st__net_drain_intents). Tasks are named by (job, index,
  *  attempt), never by pointer: net/ looks them up again and skips an intent
  *  whose task has moved on.  */
 typedef enum {
-    ST_INTENT_SIGNAL = 1,    /*  Signal TERMINATE to a live task's worker (deferred until committed)  */
-    ST_INTENT_AGENT_VALUE,   /*  answer a relayed agent request on node with value (rendezvous)  */
-    ST_INTENT_AGENT_ERROR,   /*  answer a relayed agent request on node with an error  */
-    ST_INTENT_REMOTE_EXITED, /*  a held rank of an mpirun gang ended: tell rank 0's worker  */
-} st_intent_kind_t;
+    ST__INTENT_SIGNAL = 1,    /*  Signal TERMINATE to a live task's worker (deferred until committed)  */
+    ST__INTENT_AGENT_VALUE,   /*  answer a relayed agent request on node with value (rendezvous)  */
+    ST__INTENT_AGENT_ERROR,   /*  answer a relayed agent request on node with an error  */
+    ST__INTENT_REMOTE_EXITED, /*  a held rank of an mpirun gang ended: tell rank 0's worker  */
+} st__intent_kind_t;
 
 typedef struct {
-    st_intent_kind_t kind;
+    st__intent_kind_t kind;
     uint64_t job_id;
     uint32_t index; /*  SIGNAL, REMOTE_EXITED: the task's rank  */
     uint32_t attempt;
@@ -258,17 +258,17 @@ typedef struct {
     size_t len;
     int32_t exit_code; /*  REMOTE_EXITED, when data is NULL  */
     int32_t term_signal;
-} st_intent_t;
+} st__intent_t;
 
-struct st_model {
+struct st__model {
     /*  -- time, set by the loop before each step (the model reads no clock) --  */
     uint64_t now_wall; /*  ms since the epoch  */
     uint64_t now_mono; /*  monotonic ms  */
     /*  -- jobs, tasks and nodes --  */
     uint64_t next_job_id; /*  the id the next submission gets  */
-    st_map_t *jobs;       /*  id -> st_job_t, unfinished jobs only  */
-    st_map_t *nodes;      /*  name -> st_node_t  */
-    st_map_t *launches;   /*  launch seq -> st_task_t awaiting Ack (net/ fills it; release empties it)  */
+    st_map_t *jobs;       /*  id -> st__job_t, unfinished jobs only  */
+    st_map_t *nodes;      /*  name -> st__node_t  */
+    st_map_t *launches;   /*  launch seq -> st__task_t awaiting Ack (net/ fills it; release empties it)  */
     /*  -- placement (place.c, libstrata-policy) --  */
     sp_job_t **pending; /*  jobs waiting for placement (unordered: the engine orders them)  */
     size_t npending, cap_pending;
@@ -281,116 +281,116 @@ struct st_model {
     size_t npnodes, cap_pnodes;
     int sched_needed; /*  something changed that could let a pending job start  */
     /*  -- queues for store/: rows to write in the next flush --  */
-    st_job_t **dirty_jobs;
+    st__job_t **dirty_jobs;
     size_t ndirty_jobs, cap_dirty_jobs;
-    st_task_t **dirty_tasks;
+    st__task_t **dirty_tasks;
     size_t ndirty_tasks, cap_dirty_tasks;
-    st_node_t **dirty_nodes;
+    st__node_t **dirty_nodes;
     size_t ndirty_nodes, cap_dirty_nodes;
-    st_event_t *events; /*  rows for the events table; net/ publishes them after the flush  */
+    st__event_t *events; /*  rows for the events table; net/ publishes them after the flush  */
     size_t nevents, cap_events;
     /*  -- queues for net/ and the loop --  */
-    st_task_t **to_launch; /*  SCHEDULED tasks to launch once committed  */
+    st__task_t **to_launch; /*  SCHEDULED tasks to launch once committed  */
     size_t nto_launch, cap_to_launch;
-    st_job_t **finished; /*  jobs that ended: dropped from memory after the flush  */
+    st__job_t **finished; /*  jobs that ended: dropped from memory after the flush  */
     size_t nfinished, cap_finished;
-    st_intent_t *intents; /*  see st_intent_t  */
+    st__intent_t *intents; /*  see st__intent_t  */
     size_t nintents, cap_intents;
     /*  -- multi-rank runtime (runtime.c) --  */
-    st_rdzv_wait_t *rdzv_waits; /*  RendezvousGets waiting for their key  */
+    st__rdzv_wait_t *rdzv_waits; /*  RendezvousGets waiting for their key  */
     size_t nrdzv_waits, cap_rdzv_waits;
-    st_counters_t counters;
+    st__counters_t counters;
     /*  -- dependencies and fine-tuned models (deps.c, registry.c); created on first use --  */
     st_map_t *dependents; /*  job id -> the ids of waiting jobs that depend on it  */
     st_map_t *dep_states; /*  finished jobs' state and tenant read from the database by store/ (a cache
-                                    for one submit, or for st_store_load); st_deps_note_state fills it  */
+                                    for one submit, or for st__store_load); st__deps_note_state fills it  */
     uint64_t *settle;     /*  (job id, state) pairs whose dependents are to be settled  */
     size_t nsettle, cap_settle;
     int settling;
-    st_map_t *ftmodels;                /*  "tenant\0name" -> its versions  */
-    st_model_version_t **new_versions; /*  registered since the last flush: written by the next one  */
+    st_map_t *ftmodels;                 /*  "tenant\0name" -> its versions  */
+    st__model_version_t **new_versions; /*  registered since the last flush: written by the next one  */
     size_t nnew_versions, cap_new_versions;
 };
 
 /*  -- model.c -----------------------------------------------------------  */
 /*  Sets up an empty model (jobs, nodes, launches; next_job_id 1). The cluster,
  *  engine and policy are the caller's to set. Returns 0, or -1 out of memory.  */
-int st_model_init (st_model_t *s);
+int st__model_init (st__model_t *s);
 /*  Frees the model: jobs, nodes, queues, intents, the cluster and the engine.  */
-void st_model_release (st_model_t *s);
+void st__model_release (st__model_t *s);
 /*  Drops jobs that ended from memory (after a flush); they stay in the
  *  database. A job that ended after the flush is still to be written (dirty):
  *  it stays until the next pass has.  */
-void st_model_forget_finished (st_model_t *s);
+void st__model_forget_finished (st__model_t *s);
 /*  Frees the queued events (after the loop has published them).  */
-void st_model_clear_events (st_model_t *s);
+void st__model_clear_events (st__model_t *s);
 /*  The loop's clock for the next step.  */
-void st_model_clock (st_model_t *s, uint64_t now_wall, uint64_t now_mono);
-st_job_t *st_job_new (st_model_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint64_t created_wall);
-void st_job_free (st_job_t *job);
+void st__model_clock (st__model_t *s, uint64_t now_wall, uint64_t now_mono);
+st__job_t *st__job_new (st__model_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint64_t created_wall);
+void st__job_free (st__job_t *job);
 /*  Moves job from its current state to `to`, records an event and marks it dirty.
  *  Refuses (returns ST_ESTATE, logs) a transition the table does not allow.  */
-st_rc_t st_job_set_state (st_model_t *s, st_job_t *job, st_job_state_t to, const char *reason_fmt, ...)
+st_rc_t st__job_set_state (st__model_t *s, st__job_t *job, st_job_state_t to, const char *reason_fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
-void st_job_set_reason (st_model_t *s, st_job_t *job, const char *reason);
+void st__job_set_reason (st__model_t *s, st__job_t *job, const char *reason);
 /*  Derives the job's state from its tasks after any task change.  */
-void st_job_evaluate (st_model_t *s, st_job_t *job);
+void st__job_evaluate (st__model_t *s, st__job_t *job);
 /*  The only door for a task's state: moves t to `to` (the caller marks it dirty).
  *  Refuses (returns ST_ESTATE; asserts in a debug build) a transition the
  *  task table in model.c does not allow.  */
-st_rc_t st_task_set_state (st_model_t *s, st_task_t *t, st_job_state_t to);
+st_rc_t st__task_set_state (st__model_t *s, st__task_t *t, st_job_state_t to);
 /*  Ends a task of the current attempt; releases its resources.  */
-void st_task_end (st_model_t *s, st_task_t *t, st_job_state_t state);
-void st_task_assign (st_model_t *s, st_task_t *t, st_node_t *node);
-void st_task_release (st_model_t *s, st_task_t *t);
+void st__task_end (st__model_t *s, st__task_t *t, st_job_state_t state);
+void st__task_assign (st__model_t *s, st__task_t *t, st__node_t *node);
+void st__task_release (st__model_t *s, st__task_t *t);
 /*  Queues a Signal TERMINATE intent for every live task of job that has not
  *  had one yet (tasks on a disconnected node get theirs when it registers again).  */
-void st_job_stop_tasks (st_model_t *s, st_job_t *job);
+void st__job_stop_tasks (st__model_t *s, st__job_t *job);
 /*  After a successful flush: the rows now match memory; nothing is dirty.  */
-void st_batch_committed (st_model_t *s);
+void st__batch_committed (st__model_t *s);
 /*  SCHEDULED, STARTING or RUNNING: placed and not yet ended.  */
-int st_task_live (const st_task_t *t);
-void st_mark_job (st_model_t *s, st_job_t *job);
-void st_mark_task (st_model_t *s, st_task_t *t);
-void st_mark_node (st_model_t *s, st_node_t *n);
-void st_add_event (st_model_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt, const char *kind,
-                   const char *from, const char *to, const char *node, const char *fmt, ...)
+int st__task_live (const st__task_t *t);
+void st__mark_job (st__model_t *s, st__job_t *job);
+void st__mark_task (st__model_t *s, st__task_t *t);
+void st__mark_node (st__model_t *s, st__node_t *n);
+void st__add_event (st__model_t *s, uint64_t job_id, int32_t task_idx, uint32_t attempt, const char *kind,
+                    const char *from, const char *to, const char *node, const char *fmt, ...)
     __attribute__ ((format (printf, 9, 10)));
-void st_pending_add (st_model_t *s, st_job_t *job);
-void st_pending_remove (st_model_t *s, st_job_t *job);
-st_node_t *st_node_new (const char *name);
-void st_node_free (st_node_t *n);
-st_task_t *st_model_find_task (st_model_t *s, uint64_t job_id, uint32_t index);
+void st__pending_add (st__model_t *s, st__job_t *job);
+void st__pending_remove (st__model_t *s, st__job_t *job);
+st__node_t *st__node_new (const char *name);
+void st__node_free (st__node_t *n);
+st__task_t *st__model_find_task (st__model_t *s, uint64_t job_id, uint32_t index);
 /*  Queues an intent (takes node and data). Aborts when out of memory, like the other queues.  */
-void st_intent_push (st_model_t *s, const st_intent_t *in);
+void st__intent_push (st__model_t *s, const st__intent_t *in);
 /*  Frees the queued intents' strings and empties the queue.  */
-void st_intents_clear (st_model_t *s);
+void st__intents_clear (st__model_t *s);
 /*  The job's STRATA_CHECKPOINT_DIR: its spec's checkpoint_dir, else
  *  <storage_root>/checkpoints/job-<id> in its pool (into buf); NULL: none.  */
-const char *st_job_checkpoint_dir (const st_model_t *s, const st_job_t *job, char *buf, size_t size);
+const char *st__job_checkpoint_dir (const st__model_t *s, const st__job_t *job, char *buf, size_t size);
 /*  MASTER_PORT of an attempt of a job.  */
-unsigned st_job_master_port (uint64_t job_id, uint32_t attempt);
+unsigned st__job_master_port (uint64_t job_id, uint32_t attempt);
 
 /*  -- check.c: the model's invariants ------------------------------------  */
 /*  Checks what must always hold between steps (listed in check.c). Returns 0,
  *  or -1 with the first broken invariant in why. Run after every step in the
  *  unit tests and, in builds without NDEBUG or with STRATA_MODEL_CHECK, by the loop.  */
-int st_model_check (const st_model_t *s, char *why, size_t size);
+int st__model_check (const st__model_t *s, char *why, size_t size);
 
 /*  -- place.c: the bridge to libstrata-policy ---------------------------  */
 /*  Fills job->pj (the engine's view) from its spec. Returns 0, or -1 when out of memory.  */
-int st_place_job_init (st_model_t *s, st_job_t *job);
+int st__place_job_init (st__model_t *s, st__job_t *job);
 /*  An attempt of job has ended (every task stopped): adds its cost, energy and
  *  carbon to the actual figures and its GPU time to the attained service.  */
-void st_place_attempt_ended (st_model_t *s, st_job_t *job);
+void st__place_attempt_ended (st__model_t *s, st__job_t *job);
 /*  One placement pass over the pending jobs. Returns 1 when it ran a cycle,
  *  0 when nothing had changed since the last one.  */
-int st_place_pending (st_model_t *s);
+int st__place_pending (st__model_t *s);
 /*  strata explain for a job in memory: why it waits, or its score against the
  *  runners-up, as JSON (caller frees); *state is its state's name.  */
-char *st_place_explain (st_model_t *s, st_job_t *job, const char **state);
+char *st__place_explain (st__model_t *s, st__job_t *job, const char **state);
 /*  The same JSON for a job that has no placement to show: its state and reason.  */
-char *st_place_reason_json (uint64_t id, const char *state, const char *reason);
+char *st__place_reason_json (uint64_t id, const char *state, const char *reason);
 
 /*  -- runtime.c: rendezvous values and progress of multi-rank jobs --------  */
 /*  A workload that exits ST_EXIT_PREEMPTED (strata/task.h) checkpointed and
@@ -398,35 +398,36 @@ char *st_place_reason_json (uint64_t id, const char *state, const char *reason);
  *  queue (no retry used).  */
 /*  Past this many preemptions an attempt that exits ST_EXIT_PREEMPTED fails
  *  like any other exit code (a program that always says so must not loop).  */
-#define ST_PREEMPTIONS_MAX 100u
+#define ST__PREEMPTIONS_MAX 100u
 /*  The live task of the job's current attempt (job_id, index, attempt) on
  *  node, or NULL: the only tasks whose requests are answered.  */
-st_task_t *st_runtime_task (st_model_t *s, const st_node_t *node, uint64_t job_id, uint32_t index, uint32_t attempt);
+st__task_t *st__runtime_task (st__model_t *s, const st__node_t *node, uint64_t job_id, uint32_t index,
+                              uint32_t attempt);
 /*  RendezvousPut of t: key = value for its attempt. Ranks waiting for the key
  *  get AGENT_VALUE intents. Returns 0, or -1 with why (answer with an error).  */
-int st_rdzv_put (st_model_t *s, st_task_t *t, const char *key, const uint8_t *val, size_t len, char *why,
-                 size_t size);
+int st__rdzv_put (st__model_t *s, st__task_t *t, const char *key, const uint8_t *val, size_t len, char *why,
+                  size_t size);
 /*  RendezvousGet of t on node: 1 with *val and *len (the model's bytes) when the
- *  key is there; 0 when it waits (answered by a later put or st_runtime_tick,
+ *  key is there; 0 when it waits (answered by a later put or st__runtime_tick,
  *  as an intent); -1 with why when refused.  */
-int st_rdzv_get (st_model_t *s, st_task_t *t, const st_node_t *node, uint64_t fwd_seq, const char *key,
-                 uint32_t timeout_ms, const uint8_t **val, size_t *len, char *why, size_t size);
+int st__rdzv_get (st__model_t *s, st__task_t *t, const st__node_t *node, uint64_t fwd_seq, const char *key,
+                  uint32_t timeout_ms, const uint8_t **val, size_t *len, char *why, size_t size);
 /*  RemoteExec from t for node_name: the held rank there to give the process
  *  to. 1 with *target; 0 when it is the same request again (nothing to do);
  *  -1 with why.  */
-int st_runtime_exec_target (st_model_t *s, st_task_t *from, const char *node_name, st_task_t **target, char *why,
-                            size_t size);
+int st__runtime_exec_target (st__model_t *s, st__task_t *from, const char *node_name, st__task_t **target, char *why,
+                             size_t size);
 /*  Progress of t: kept on its job for `strata show`.  */
-void st_runtime_progress (st_model_t *s, st_task_t *t, uint64_t step, uint64_t total, double loss, double rate,
-                          const char *unit);
+void st__runtime_progress (st__model_t *s, st__task_t *t, uint64_t step, uint64_t total, double loss, double rate,
+                           const char *unit);
 /*  A task ended: a held rank's end goes to rank 0's worker (REMOTE_EXITED intent).  */
-void st_runtime_task_ended (st_model_t *s, st_task_t *t);
+void st__runtime_task_ended (st__model_t *s, st__task_t *t);
 /*  Times out rendezvous waits; answers waits whose attempt ended (AGENT_ERROR intents).  */
-void st_runtime_tick (st_model_t *s, uint64_t now_mono);
-void st_runtime_job_free (st_job_t *job);
-void st_runtime_free (st_model_t *s);
+void st__runtime_tick (st__model_t *s, uint64_t now_mono);
+void st__runtime_job_free (st__job_t *job);
+void st__runtime_free (st__model_t *s);
 /*  "step 120/500, loss 2.310, 5,400 tokens/s" into buf; "" when none.  */
-const char *st_runtime_progress_text (const st_job_t *job, char *buf, size_t size);
+const char *st__runtime_progress_text (const st__job_t *job, char *buf, size_t size);
 
 /*  -- deps.c: job dependencies (depends_on) ----------------------------  */
 /*  A new job's depends_on, model and output_model against what exists: refuses
@@ -434,48 +435,48 @@ const char *st_runtime_progress_text (const st_job_t *job, char *buf, size_t siz
  *  another tenant, a fine-tuned model nobody registered that no dependency can
  *  register, an output_model that names a model of the cluster's registry. No
  *  side effects. Finished dependencies are looked up in s->dep_states, which
- *  store/ fills first (st_store_dep_states) for the ids st_deps_missing names.  */
-st_rc_t st_deps_check (st_model_t *s, const st_job_t *job, st_error_t *err);
+ *  store/ fills first (st__store_dep_states) for the ids st__deps_missing names.  */
+st_rc_t st__deps_check (st__model_t *s, const st__job_t *job, st_error_t *err);
 /*  The dependencies of job that are not in memory (finished, or never
  *  existed), into ids (at most max). Returns how many.  */
-size_t st_deps_missing (const st_model_t *s, const st_job_t *job, uint64_t *ids, size_t max);
+size_t st__deps_missing (const st__model_t *s, const st__job_t *job, uint64_t *ids, size_t max);
 /*  Notes a finished job's state and tenant read from the database.  */
-void st_deps_note_state (st_model_t *s, uint64_t id, st_job_state_t state, const char *tenant);
+void st__deps_note_state (st__model_t *s, uint64_t id, st_job_state_t state, const char *tenant);
 /*  A new or loaded PENDING job: fails when a dependency failed or was
  *  cancelled, waits (not offered to the engine) while one has not SUCCEEDED,
  *  else resolves its fine-tuned model and joins the pending jobs.  */
-void st_deps_admit (st_model_t *s, st_job_t *job);
-/*  st_job_set_state's entry action: a finetune that SUCCEEDED registers its
+void st__deps_admit (st__model_t *s, st__job_t *job);
+/*  st__job_set_state's entry action: a finetune that SUCCEEDED registers its
  *  model version; a job that ended releases or fails the jobs waiting for it
  *  (cascading, without recursion); other moves refresh their reasons.  */
-void st_deps_on_state (st_model_t *s, st_job_t *job);
-void st_deps_forget_states (st_model_t *s);
-void st_deps_free (st_model_t *s);
+void st__deps_on_state (st__model_t *s, st__job_t *job);
+void st__deps_forget_states (st__model_t *s);
+void st__deps_free (st__model_t *s);
 
 /*  -- registry.c: fine-tuned model versions -----------------------------  */
 /*  spec names a fine-tuned model (NAME:VERSION, or a NAME the cluster's model
  *  registry does not know) rather than a family, variant or auto.  */
-int st_registry_is_finetune (const st_model_t *s, const st_spec_t *spec);
+int st__registry_is_finetune (const st__model_t *s, const st_spec_t *spec);
 /*  name is a family, a variant or auto of the cluster's model registry.  */
-int st_registry_cluster_model (const st_model_t *s, const char *name);
+int st__registry_cluster_model (const st__model_t *s, const char *name);
 /*  The version of (tenant, name): `version`, or the latest when 0; NULL when none.  */
-const st_model_version_t *st_registry_find (st_model_t *s, const char *tenant, const char *name, uint32_t version);
+const st__model_version_t *st__registry_find (st__model_t *s, const char *tenant, const char *name, uint32_t version);
 /*  job, a finetune with output_model, SUCCEEDED: registers its checkpoint as
  *  the next version (written by the next flush, with the job's state).  */
-void st_registry_register (st_model_t *s, st_job_t *job);
+void st__registry_register (st__model_t *s, st__job_t *job);
 /*  Adds a version read from the database; takes it.  */
-void st_registry_add (st_model_t *s, st_model_version_t *v);
+void st__registry_add (st__model_t *s, st__model_version_t *v);
 /*  Binds job to version v and narrows its placement view: the stricter
  *  classification, residency within both the job's and the model's, only
  *  where the checkpoint may be read, and the base variant's jurisdictions.
  *  Returns 0, or -1 with why (the job can run nowhere).  */
-int st_registry_apply (st_model_t *s, st_job_t *job, const st_model_version_t *v, char *why, size_t size);
+int st__registry_apply (st__model_t *s, st__job_t *job, const st__model_version_t *v, char *why, size_t size);
 /*  The same verdict for a spec, changing nothing.  */
-int st_registry_check (const st_spec_t *spec, const st_model_version_t *v, char *why, size_t size);
+int st__registry_check (const st_spec_t *spec, const st__model_version_t *v, char *why, size_t size);
 /*  Every version, sorted by tenant, name and version (caller frees the array).  */
-size_t st_registry_list (st_model_t *s, const st_model_version_t ***out);
-void st_model_version_free (st_model_version_t *v);
-void st_registry_free (st_model_t *s);
+size_t st__registry_list (st__model_t *s, const st__model_version_t ***out);
+void st__model_version_free (st__model_version_t *v);
+void st__registry_free (st__model_t *s);
 
 /*  -- record.c: plain rows read back for clients (store/ fills them, net/ sends them) --  */
 /*  A task row of a job, as the database holds it.  */
@@ -489,7 +490,7 @@ typedef struct {
     int32_t term_signal;
     uint64_t started_unix_ms;
     uint64_t finished_unix_ms;
-} st_task_record_t;
+} st__task_record_t;
 
 /*  A job row, as the database holds it (strings owned; "" for NULL columns).  */
 typedef struct {
@@ -512,11 +513,11 @@ typedef struct {
     char *placement_json;
     char *model_version;
     char *registered_version;
-    st_task_record_t *tasks;
+    st__task_record_t *tasks;
     size_t ntasks;
-} st_job_record_t;
+} st__job_record_t;
 
-void st_job_record_free (st_job_record_t *r);
-void st_job_records_free (st_job_record_t *r, size_t n);
+void st__job_record_free (st__job_record_t *r);
+void st__job_records_free (st__job_record_t *r, size_t n);
 
 #endif

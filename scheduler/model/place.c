@@ -1,7 +1,7 @@
 /*  place.c: the scheduler's side of placement, over libstrata-policy.
  *
  *  The engine (scheduler/policy/) decides; this file keeps the engine's view of
- *  every node (st_node_t.pn) and job (st_job_t.pj) in step with the model, runs
+ *  every node (st__node_t.pn) and job (st__job_t.pj) in step with the model, runs
  *  one cycle when something changed, and applies what the cycle decided:
  *
  *    placements   tasks assigned to nodes, the job SCHEDULED with the engine's
@@ -25,7 +25,7 @@
 #include "st_log.h"
 
 int
-st_place_job_init (st_model_t *s, st_job_t *job)
+st__place_job_init (st__model_t *s, st__job_t *job)
 {
     const st_spec_t *sp = job->spec;
     sp_job_t *pj = &job->pj;
@@ -64,8 +64,8 @@ st_place_job_init (st_model_t *s, st_job_t *job)
     pj->residency = (const char *const *) sp->residency;
     pj->nresidency = sp->nresidency;
     /*  A fine-tuned model is not the engine's: once its version is fixed,
-     *  st_registry_apply narrows this view to where that version may be used.  */
-    pj->model = st_registry_is_finetune (s, sp) ? NULL : sp->model;
+     *  st__registry_apply narrows this view to where that version may be used.  */
+    pj->model = st__registry_is_finetune (s, sp) ? NULL : sp->model;
     pj->time_limit_s = sp->time_limit_s;
     pj->submit_s = job->created_wall / 1000.0;
     pj->placed = job->placed;
@@ -78,21 +78,21 @@ st_place_job_init (st_model_t *s, st_job_t *job)
 static void
 s_collect_node (void *value, void *arg)
 {
-    st_model_t *s = arg;
-    st_node_t *n = value;
+    st__model_t *s = arg;
+    st__node_t *n = value;
     sp_node_t *pn = &n->pn;
     if (!pn->owner) {
         pn->owner = n;
         n->pn_stale = 1;
     }
-    if (st_vec_push ((void **) &s->pnodes, &s->npnodes, &s->cap_pnodes, sizeof pn, ST_SCHED_ARRAY_MAX, &pn))
+    if (st_vec_push ((void **) &s->pnodes, &s->npnodes, &s->cap_pnodes, sizeof pn, ST__SCHED_ARRAY_MAX, &pn))
         abort ();
 }
 
 /*  Brings every pn up to date: pool, capacity and labels after a registration,
  *  what its tasks hold and whether it can take work, every cycle.  */
 static void
-s_sync_nodes (st_model_t *s)
+s_sync_nodes (st__model_t *s)
 {
     if (s->npnodes != st_map_size (s->nodes)) {
         s->npnodes = 0;
@@ -100,7 +100,7 @@ s_sync_nodes (st_model_t *s)
     }
     for (size_t i = 0; i < s->npnodes; i++) {
         sp_node_t *pn = s->pnodes[i];
-        st_node_t *n = pn->owner;
+        st__node_t *n = pn->owner;
         if (n->pn_stale) {
             pn->name = n->name;
             pn->pool = sp_cluster_pool_add_implicit (s->cluster, n->pool ? n->pool : "default");
@@ -116,7 +116,7 @@ s_sync_nodes (st_model_t *s)
         pn->used_cpus_milli = n->used_cpus_milli;
         pn->used_mem_mb = n->used_mem_mb;
         pn->used_gpus = n->used_gpus;
-        pn->schedulable = n->state == ST_NODE_UP && n->connected;
+        pn->schedulable = n->state == ST__NODE_UP && n->connected;
     }
 }
 
@@ -132,18 +132,18 @@ s_replace (char **field, const char *value)
 }
 
 static void
-s_apply_placement (st_model_t *s, const sp_placement_t *p, double now_s)
+s_apply_placement (st__model_t *s, const sp_placement_t *p, double now_s)
 {
-    st_job_t *job = p->job->owner;
+    st__job_t *job = p->job->owner;
     const sp_pool_t *pool = &s->cluster->pools[p->score.pool];
-    st_pending_remove (s, job);
+    st__pending_remove (s, job);
     job->attempt++;
     for (uint32_t r = 0; r < job->ntasks; r++) {
-        st_task_t *t = &job->tasks[r];
+        st__task_t *t = &job->tasks[r];
         t->attempt = job->attempt;
-        st_task_set_state (s, t, ST_JOB_SCHEDULED);
-        st_task_assign (s, t, p->nodes[r]->owner);
-        st_vec_push ((void **) &s->to_launch, &s->nto_launch, &s->cap_to_launch, sizeof t, ST_SCHED_ARRAY_MAX, &t);
+        st__task_set_state (s, t, ST_JOB_SCHEDULED);
+        st__task_assign (s, t, p->nodes[r]->owner);
+        st_vec_push ((void **) &s->to_launch, &s->nto_launch, &s->cap_to_launch, sizeof t, ST__SCHED_ARRAY_MAX, &t);
     }
     job->pj.start_s = now_s;
     s_replace (&job->pool, pool->name);
@@ -154,29 +154,29 @@ s_apply_placement (st_model_t *s, const sp_placement_t *p, double now_s)
     job->est_cost = p->est_cost;
     job->est_kwh = p->est_kwh;
     job->est_co2_g = p->est_co2_g;
-    st_job_set_state (s, job, ST_JOB_SCHEDULED, "%s; attempt %u of %u", p->reason, job->attempt - job->preemptions,
-                      job->max_attempts);
+    st__job_set_state (s, job, ST_JOB_SCHEDULED, "%s; attempt %u of %u", p->reason, job->attempt - job->preemptions,
+                       job->max_attempts);
     s->counters.placed++;
 }
 
 static void
-s_apply_preemption (st_model_t *s, const sp_preemption_t *pr)
+s_apply_preemption (st__model_t *s, const sp_preemption_t *pr)
 {
-    st_job_t *victim = pr->victim->owner;
+    st__job_t *victim = pr->victim->owner;
     if (victim->preempt_requested || victim->stopping || st_job_state_terminal (victim->state))
         return;
-    const st_job_t *for_job = pr->for_job->owner;
+    const st__job_t *for_job = pr->for_job->owner;
     victim->preempt_requested = 1;
     victim->pj.stopping = 1;
     snprintf (victim->failure, sizeof victim->failure, "preempted for job %llu: %.400s",
               (unsigned long long) for_job->id, pr->reason);
-    st_add_event (s, victim->id, -1, victim->attempt, "preempt", NULL, NULL, NULL, "%s", victim->failure);
+    st__add_event (s, victim->id, -1, victim->attempt, "preempt", NULL, NULL, NULL, "%s", victim->failure);
     st_info ("job %llu: %s", (unsigned long long) victim->id, victim->failure);
-    st_job_evaluate (s, victim);
+    st__job_evaluate (s, victim);
 }
 
 void
-st_place_attempt_ended (st_model_t *s, st_job_t *job)
+st__place_attempt_ended (st__model_t *s, st__job_t *job)
 {
     if (job->attempt == 0 || job->accounted_attempt == job->attempt || !job->pool)
         return;
@@ -184,7 +184,7 @@ st_place_attempt_ended (st_model_t *s, st_job_t *job)
     /*  From the first rank's start to the last rank's end.  */
     uint64_t start = 0, end = 0;
     for (uint32_t i = 0; i < job->ntasks; i++) {
-        const st_task_t *t = &job->tasks[i];
+        const st__task_t *t = &job->tasks[i];
         if (t->started_wall && (!start || t->started_wall < start))
             start = t->started_wall;
         if (t->finished_wall > end)
@@ -209,11 +209,11 @@ st_place_attempt_ended (st_model_t *s, st_job_t *job)
                                                                          : sp_usage_charged_until (s->engine);
     if (gpus > 0 && end_s > from_s)
         sp_usage_charge (s->engine, job->pj.tenant, gpus * (end_s - from_s), end_s);
-    st_mark_job (s, job);
+    st__mark_job (s, job);
 }
 
 int
-st_place_pending (st_model_t *s)
+st__place_pending (st__model_t *s)
 {
     if (!s->sched_needed || s->npending == 0) {
         s->sched_needed = 0;
@@ -234,7 +234,7 @@ st_place_pending (st_model_t *s)
     for (size_t i = 0; i < r.npreemptions; i++)
         s_apply_preemption (s, &r.preemptions[i]);
     for (size_t i = 0; i < r.nwaits; i++)
-        st_job_set_reason (s, r.waits[i].job->owner, r.waits[i].reason);
+        st__job_set_reason (s, r.waits[i].job->owner, r.waits[i].reason);
     sp_result_clear (&r);
     return 1;
 }
@@ -242,7 +242,7 @@ st_place_pending (st_model_t *s)
 /*  -- strata explain ---------------------------------------------------------- */
 
 char *
-st_place_reason_json (uint64_t id, const char *state, const char *reason)
+st__place_reason_json (uint64_t id, const char *state, const char *reason)
 {
     json_t *o = json_pack ("{s:I, s:s, s:s}", "job", (json_int_t) id, "state", state, "reason", reason);
     char *text = o ? json_dumps (o, JSON_COMPACT) : NULL;
@@ -253,13 +253,13 @@ st_place_reason_json (uint64_t id, const char *state, const char *reason)
 }
 
 char *
-st_place_explain (st_model_t *s, st_job_t *job, const char **state)
+st__place_explain (st__model_t *s, st__job_t *job, const char **state)
 {
     char *json;
     *state = st_job_state_name (job->state);
     if (job->state == ST_JOB_PENDING && !job->in_pending)
         /*  Not offered to the engine: it waits for its dependencies (deps.c).  */
-        json = st_place_reason_json (job->id, *state, job->reason);
+        json = st__place_reason_json (job->id, *state, job->reason);
     else if (job->state == ST_JOB_PENDING) {
         /*  Why it waits, against the cluster as it is now.  */
         s_sync_nodes (s);
@@ -269,7 +269,7 @@ st_place_explain (st_model_t *s, st_job_t *job, const char **state)
     }
     else
         json = job->placement_json ? strdup (job->placement_json)
-                                   : st_place_reason_json (job->id, *state, job->reason);
+                                   : st__place_reason_json (job->id, *state, job->reason);
     if (!json)
         abort ();
     return json;

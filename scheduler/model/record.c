@@ -1,4 +1,4 @@
-/*  record.c: plain job and task rows read back for clients (st_job_record_t).
+/*  record.c: plain job and task rows read back for clients (st__job_record_t).
  *
  *  store/ fills them from the database, net/ turns them into JobInfo
  *  messages: the two layers share these plain structs, never each other's
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 static void
-s_record_clear (st_job_record_t *r)
+s_record_clear (st__job_record_t *r)
 {
     free (r->name);
     free (r->tenant);
@@ -30,7 +30,7 @@ s_record_clear (st_job_record_t *r)
 }
 
 void
-st_job_record_free (st_job_record_t *r)
+st__job_record_free (st__job_record_t *r)
 {
     if (!r)
         return;
@@ -39,7 +39,7 @@ st_job_record_free (st_job_record_t *r)
 }
 
 void
-st_job_records_free (st_job_record_t *r, size_t n)
+st__job_records_free (st__job_record_t *r, size_t n)
 {
     if (!r)
         return;

@@ -2,7 +2,7 @@
  *
  *  A finetune job whose spec names `output_model: NAME` registers, when it
  *  SUCCEEDS, its checkpoint (its STRATA_CHECKPOINT_DIR) as version N+1 of NAME
- *  for its tenant; st_store_flush writes the row in the same transaction as
+ *  for its tenant; st__store_flush writes the row in the same transaction as
  *  the SUCCEEDED state. Names are per tenant, so one tenant never sees or uses
  *  another's versions. A job that says `model: NAME` (the latest version) or
  *  `model: NAME:VERSION` uses one; which version is fixed when the job becomes
@@ -10,7 +10,7 @@
  *
  *  A bare NAME that the cluster's model registry knows (a family, a variant,
  *  auto) is that model; NAME:VERSION is always a fine-tune. A version carries
- *  where it may be used (st_registry_apply):
+ *  where it may be used (st__registry_apply):
  *
  *    data         its training data's classification and residency: a job using
  *                 it gets the stricter classification and the residency allowed
@@ -40,7 +40,7 @@
  *  i + 1 is at i, but a row deleted by hand leaves a gap: versions are found
  *  by number, and the next one follows the highest.  */
 typedef struct {
-    st_model_version_t **v;
+    st__model_version_t **v;
     size_t n, cap;
 } s_model_t;
 
@@ -57,7 +57,7 @@ s_key (char *key, size_t size, const char *tenant, const char *name)
 }
 
 static s_model_t *
-s_model (st_model_t *s, const char *tenant, const char *name, int create)
+s_model (st__model_t *s, const char *tenant, const char *name, int create)
 {
     char key[256];
     size_t len = s_key (key, sizeof key, tenant, name);
@@ -74,7 +74,7 @@ s_model (st_model_t *s, const char *tenant, const char *name, int create)
 }
 
 int
-st_registry_cluster_model (const st_model_t *s, const char *name)
+st__registry_cluster_model (const st__model_t *s, const char *name)
 {
     const sp_cluster_t *c = s->cluster;
     if (strcmp (name, "auto") == 0)
@@ -90,13 +90,13 @@ st_registry_cluster_model (const st_model_t *s, const char *name)
 }
 
 int
-st_registry_is_finetune (const st_model_t *s, const st_spec_t *spec)
+st__registry_is_finetune (const st__model_t *s, const st_spec_t *spec)
 {
-    return spec->model && (spec->model_version || !st_registry_cluster_model (s, spec->model));
+    return spec->model && (spec->model_version || !st__registry_cluster_model (s, spec->model));
 }
 
-const st_model_version_t *
-st_registry_find (st_model_t *s, const char *tenant, const char *name, uint32_t version)
+const st__model_version_t *
+st__registry_find (st__model_t *s, const char *tenant, const char *name, uint32_t version)
 {
     s_model_t *m = s_model (s, tenant, name, 0);
     if (!m || m->n == 0)
@@ -110,7 +110,7 @@ st_registry_find (st_model_t *s, const char *tenant, const char *name, uint32_t 
 }
 
 void
-st_model_version_free (st_model_version_t *v)
+st__model_version_free (st__model_version_t *v)
 {
     if (!v)
         return;
@@ -127,20 +127,20 @@ st_model_version_free (st_model_version_t *v)
 }
 
 void
-st_registry_add (st_model_t *s, st_model_version_t *v)
+st__registry_add (st__model_t *s, st__model_version_t *v)
 {
     s_model_t *m = s_model (s, v->tenant, v->name, 1);
     uint32_t last = m && m->n ? m->v[m->n - 1]->version : 0;
     if (!m || v->version <= last) {
         /*  Rows come ordered by version, unique by the primary key.  */
         st_warn ("model %s of tenant %s: version %u out of sequence; ignoring it", v->name, v->tenant, v->version);
-        st_model_version_free (v);
+        st__model_version_free (v);
         return;
     }
     if (v->version != last + 1) /*  rows deleted by hand: keep the numbers, and go on after the highest  */
         st_warn ("model %s of tenant %s: versions %u to %u are missing", v->name, v->tenant, last + 1,
                  v->version - 1);
-    if (st_vec_push ((void **) &m->v, &m->n, &m->cap, sizeof v, ST_SCHED_ARRAY_MAX, &v))
+    if (st_vec_push ((void **) &m->v, &m->n, &m->cap, sizeof v, ST__SCHED_ARRAY_MAX, &v))
         abort ();
 }
 
@@ -154,7 +154,7 @@ s_dup (const char *text)
 }
 
 void
-st_registry_register (st_model_t *s, st_job_t *job)
+st__registry_register (st__model_t *s, st__job_t *job)
 {
     const st_spec_t *sp = job->spec;
     if (!sp->output_model || sp->kind != ST_KIND_FINETUNE)
@@ -164,14 +164,14 @@ st_registry_register (st_model_t *s, st_job_t *job)
         abort (); /*  tenant and name are bounded by the spec: the key always fits  */
     uint32_t last = m->n ? m->v[m->n - 1]->version : 0;
     if (last >= S_MAX_VERSION) { /*  only a hand-edited row can get here  */
-        st_add_event (s, job->id, -1, job->attempt, "model", NULL, NULL, NULL,
-                      "model %s has reached its last version number (%u); nothing registered", sp->output_model,
-                      last);
+        st__add_event (s, job->id, -1, job->attempt, "model", NULL, NULL, NULL,
+                       "model %s has reached its last version number (%u); nothing registered", sp->output_model,
+                       last);
         st_warn ("job %" PRIu64 ": model %s of tenant %s is at version %u; nothing registered", job->id,
                  sp->output_model, sp->tenant, last);
         return;
     }
-    st_model_version_t *v = calloc (1, sizeof *v);
+    st__model_version_t *v = calloc (1, sizeof *v);
     if (!v)
         abort ();
     char buf[4200];
@@ -180,7 +180,7 @@ st_registry_register (st_model_t *s, st_job_t *job)
     v->name = s_dup (sp->output_model);
     v->version = last + 1;
     v->job_id = job->id;
-    v->checkpoint = s_dup (st_job_checkpoint_dir (s, job, buf, sizeof buf));
+    v->checkpoint = s_dup (st__job_checkpoint_dir (s, job, buf, sizeof buf));
     v->pool = s_dup (job->pool ? job->pool : "default");
     v->jurisdiction = s_dup (pool >= 0 ? s->cluster->pools[pool].jurisdiction : NULL);
     v->variant = s_dup (job->variant);
@@ -193,13 +193,13 @@ st_registry_register (st_model_t *s, st_job_t *job)
             v->residency[v->nresidency++] = s_dup (job->pj.residency[i]);
     }
     v->created_wall = s->now_wall;
-    if (st_vec_push ((void **) &m->v, &m->n, &m->cap, sizeof v, ST_SCHED_ARRAY_MAX, &v)
+    if (st_vec_push ((void **) &m->v, &m->n, &m->cap, sizeof v, ST__SCHED_ARRAY_MAX, &v)
         || st_vec_push ((void **) &s->new_versions, &s->nnew_versions, &s->cap_new_versions, sizeof v,
-                        ST_SCHED_ARRAY_MAX, &v))
+                        ST__SCHED_ARRAY_MAX, &v))
         abort ();
-    st_add_event (s, job->id, -1, job->attempt, "model", NULL, NULL, NULL, "registered model %s version %u%s%s",
-                  v->name, v->version, v->checkpoint ? ": " : " (no checkpoint directory)",
-                  v->checkpoint ? v->checkpoint : "");
+    st__add_event (s, job->id, -1, job->attempt, "model", NULL, NULL, NULL, "registered model %s version %u%s%s",
+                   v->name, v->version, v->checkpoint ? ": " : " (no checkpoint directory)",
+                   v->checkpoint ? v->checkpoint : "");
     st_info ("job %" PRIu64 " registered model %s:%u of tenant %s (checkpoint %s)", job->id, v->name, v->version,
              v->tenant, v->checkpoint ? v->checkpoint : "none");
 }
@@ -226,7 +226,7 @@ s_join (const char *const *list, size_t n, char *buf, size_t size)
  *  when any; caller frees) and *pool (NULL: any). Returns 0, or -1 with why
  *  when nowhere.  */
 static int
-s_fit (const st_spec_t *sp, const st_model_version_t *v, const char ***out, size_t *nout, const char **pool_out,
+s_fit (const st_spec_t *sp, const st__model_version_t *v, const char ***out, size_t *nout, const char **pool_out,
        char *why, size_t size)
 {
     char ref[200], mine[200], theirs[200];
@@ -308,7 +308,7 @@ s_fit (const st_spec_t *sp, const st_model_version_t *v, const char ***out, size
 }
 
 int
-st_registry_check (const st_spec_t *sp, const st_model_version_t *v, char *why, size_t size)
+st__registry_check (const st_spec_t *sp, const st__model_version_t *v, char *why, size_t size)
 {
     const char **list = NULL, *pool = NULL;
     size_t n = 0;
@@ -318,7 +318,7 @@ st_registry_check (const st_spec_t *sp, const st_model_version_t *v, char *why, 
 }
 
 int
-st_registry_apply (st_model_t *s, st_job_t *job, const st_model_version_t *v, char *why, size_t size)
+st__registry_apply (st__model_t *s, st__job_t *job, const st__model_version_t *v, char *why, size_t size)
 {
     const char **list = NULL, *pool = NULL;
     size_t n = 0;
@@ -340,13 +340,13 @@ st_registry_apply (st_model_t *s, st_job_t *job, const st_model_version_t *v, ch
     if (!job->model_ref || strcmp (job->model_ref, ref) != 0) {
         free (job->model_ref);
         job->model_ref = s_dup (ref);
-        st_mark_job (s, job);
+        st__mark_job (s, job);
     }
     return 0;
 }
 
 typedef struct {
-    const st_model_version_t **out;
+    const st__model_version_t **out;
     size_t n;
 } s_list_t;
 
@@ -368,8 +368,8 @@ s_count (void *value, void *arg)
 static int
 s_by_key (const void *a, const void *b)
 {
-    const st_model_version_t *x = *(const st_model_version_t *const *) a;
-    const st_model_version_t *y = *(const st_model_version_t *const *) b;
+    const st__model_version_t *x = *(const st__model_version_t *const *) a;
+    const st__model_version_t *y = *(const st__model_version_t *const *) b;
     int c = strcmp (x->tenant, y->tenant);
     if (!c)
         c = strcmp (x->name, y->name);
@@ -377,7 +377,7 @@ s_by_key (const void *a, const void *b)
 }
 
 size_t
-st_registry_list (st_model_t *s, const st_model_version_t ***out)
+st__registry_list (st__model_t *s, const st__model_version_t ***out)
 {
     size_t total = 0;
     if (s->ftmodels)
@@ -398,13 +398,13 @@ s_free_model (void *value, void *arg)
     (void) arg;
     s_model_t *m = value;
     for (size_t i = 0; i < m->n; i++)
-        st_model_version_free (m->v[i]);
+        st__model_version_free (m->v[i]);
     free (m->v);
     free (m);
 }
 
 void
-st_registry_free (st_model_t *s)
+st__registry_free (st__model_t *s)
 {
     if (s->ftmodels)
         st_map_foreach (s->ftmodels, s_free_model, NULL);

@@ -50,9 +50,9 @@ s_strdup (const char *str)
 /*  Queues an answer to the relayed request fwd_seq of node: the value (len
  *  bytes of val), or, when err is not NULL, that error.  */
 static void
-s_answer (st_model_t *s, const char *node, uint64_t fwd_seq, const uint8_t *val, size_t len, const char *err)
+s_answer (st__model_t *s, const char *node, uint64_t fwd_seq, const uint8_t *val, size_t len, const char *err)
 {
-    st_intent_t in = { .kind = err ? ST_INTENT_AGENT_ERROR : ST_INTENT_AGENT_VALUE, .fwd_seq = fwd_seq };
+    st__intent_t in = { .kind = err ? ST__INTENT_AGENT_ERROR : ST__INTENT_AGENT_VALUE, .fwd_seq = fwd_seq };
     in.node = s_strdup (node);
     if (err) {
         in.data = (uint8_t *) s_strdup (err);
@@ -66,25 +66,25 @@ s_answer (st_model_t *s, const char *node, uint64_t fwd_seq, const uint8_t *val,
             memcpy (in.data, val, len);
         in.len = len;
     }
-    st_intent_push (s, &in);
+    st__intent_push (s, &in);
 }
 
-st_task_t *
-st_runtime_task (st_model_t *s, const st_node_t *node, uint64_t job_id, uint32_t index, uint32_t attempt)
+st__task_t *
+st__runtime_task (st__model_t *s, const st__node_t *node, uint64_t job_id, uint32_t index, uint32_t attempt)
 {
-    st_task_t *t = st_model_find_task (s, job_id, index);
-    if (!t || t->attempt != attempt || t->node != node || !st_task_live (t) || t->job->attempt != attempt)
+    st__task_t *t = st__model_find_task (s, job_id, index);
+    if (!t || t->attempt != attempt || t->node != node || !st__task_live (t) || t->job->attempt != attempt)
         return NULL;
     return t;
 }
 
 /*  The job's values for its current attempt (reset when the attempt changed).  */
-static st_rdzv_t *
-s_rdzv (st_job_t *job)
+static st__rdzv_t *
+s_rdzv (st__job_t *job)
 {
     if (!job->rdzv && !(job->rdzv = calloc (1, sizeof *job->rdzv)))
         return NULL;
-    st_rdzv_t *r = job->rdzv;
+    st__rdzv_t *r = job->rdzv;
     if (r->attempt != job->attempt) {
         for (size_t i = 0; i < r->n; i++) {
             free (r->keys[i]);
@@ -97,7 +97,7 @@ s_rdzv (st_job_t *job)
 }
 
 static int
-s_find_key (const st_rdzv_t *r, const char *key)
+s_find_key (const st__rdzv_t *r, const char *key)
 {
     for (size_t i = 0; i < r->n; i++)
         if (strcmp (r->keys[i], key) == 0)
@@ -106,28 +106,28 @@ s_find_key (const st_rdzv_t *r, const char *key)
 }
 
 static void
-s_wait_free (st_rdzv_wait_t *w)
+s_wait_free (st__rdzv_wait_t *w)
 {
     free (w->key);
     free (w->node);
 }
 
 static void
-s_wait_remove (st_model_t *s, size_t i)
+s_wait_remove (st__model_t *s, size_t i)
 {
     s_wait_free (&s->rdzv_waits[i]);
     s->rdzv_waits[i] = s->rdzv_waits[--s->nrdzv_waits];
 }
 
 int
-st_rdzv_put (st_model_t *s, st_task_t *t, const char *key, const uint8_t *data, size_t len, char *why, size_t size)
+st__rdzv_put (st__model_t *s, st__task_t *t, const char *key, const uint8_t *data, size_t len, char *why, size_t size)
 {
     if (!key || !*key || strlen (key) > S_KEY_MAX || len > S_VALUE_MAX) {
         snprintf (why, size, "a key is 1 to %u bytes and a value at most %u bytes", S_KEY_MAX, S_VALUE_MAX);
         return -1;
     }
-    st_job_t *job = t->job;
-    st_rdzv_t *r = s_rdzv (job);
+    st__job_t *job = t->job;
+    st__rdzv_t *r = s_rdzv (job);
     if (!r) {
         snprintf (why, size, "out of memory");
         return -1;
@@ -160,7 +160,7 @@ st_rdzv_put (st_model_t *s, st_task_t *t, const char *key, const uint8_t *data, 
 
     /*  Ranks already waiting for it: answered after the put's own reply.  */
     for (size_t w = 0; w < s->nrdzv_waits;) {
-        st_rdzv_wait_t *wt = &s->rdzv_waits[w];
+        st__rdzv_wait_t *wt = &s->rdzv_waits[w];
         if (wt->job_id == job->id && wt->attempt == job->attempt && strcmp (wt->key, key) == 0) {
             s_answer (s, wt->node, wt->fwd_seq, val, len, NULL);
             s_wait_remove (s, w);
@@ -172,14 +172,14 @@ st_rdzv_put (st_model_t *s, st_task_t *t, const char *key, const uint8_t *data, 
 }
 
 int
-st_rdzv_get (st_model_t *s, st_task_t *t, const st_node_t *node, uint64_t fwd_seq, const char *key,
-             uint32_t timeout_ms, const uint8_t **val, size_t *len, char *why, size_t size)
+st__rdzv_get (st__model_t *s, st__task_t *t, const st__node_t *node, uint64_t fwd_seq, const char *key,
+              uint32_t timeout_ms, const uint8_t **val, size_t *len, char *why, size_t size)
 {
     if (!key || !*key || strlen (key) > S_KEY_MAX) {
         snprintf (why, size, "a key is 1 to %u bytes", S_KEY_MAX);
         return -1;
     }
-    st_rdzv_t *r = s_rdzv (t->job);
+    st__rdzv_t *r = s_rdzv (t->job);
     int i = r ? s_find_key (r, key) : -1;
     if (i >= 0) {
         *val = r->vals[i];
@@ -191,7 +191,7 @@ st_rdzv_get (st_model_t *s, st_task_t *t, const st_node_t *node, uint64_t fwd_se
         return -1;
     }
     uint32_t timeout = timeout_ms < S_TIMEOUT_MAX_MS ? timeout_ms : S_TIMEOUT_MAX_MS;
-    st_rdzv_wait_t w = {
+    st__rdzv_wait_t w = {
         .job_id = t->job->id,
         .attempt = t->job->attempt,
         .key = strdup (key),
@@ -201,7 +201,7 @@ st_rdzv_get (st_model_t *s, st_task_t *t, const st_node_t *node, uint64_t fwd_se
         .timeout_ms = timeout,
     };
     if (!w.key || !w.node
-        || st_vec_push ((void **) &s->rdzv_waits, &s->nrdzv_waits, &s->cap_rdzv_waits, sizeof w, ST_SCHED_ARRAY_MAX,
+        || st_vec_push ((void **) &s->rdzv_waits, &s->nrdzv_waits, &s->cap_rdzv_waits, sizeof w, ST__SCHED_ARRAY_MAX,
                         &w)) {
         s_wait_free (&w);
         snprintf (why, size, "out of memory");
@@ -211,12 +211,12 @@ st_rdzv_get (st_model_t *s, st_task_t *t, const st_node_t *node, uint64_t fwd_se
 }
 
 void
-st_runtime_tick (st_model_t *s, uint64_t now)
+st__runtime_tick (st__model_t *s, uint64_t now)
 {
     char msg[512];
     for (size_t k = 0; k < s->nrdzv_waits;) {
-        st_rdzv_wait_t *w = &s->rdzv_waits[k];
-        st_job_t *job = st_map_get_u64 (s->jobs, w->job_id);
+        st__rdzv_wait_t *w = &s->rdzv_waits[k];
+        st__job_t *job = st_map_get_u64 (s->jobs, w->job_id);
         if (!job || job->attempt != w->attempt || st_job_state_terminal (job->state))
             snprintf (msg, sizeof msg, "rendezvous: attempt %u of job %" PRIu64 " ended while waiting for '%s'",
                       w->attempt, w->job_id, w->key);
@@ -235,11 +235,11 @@ st_runtime_tick (st_model_t *s, uint64_t now)
 }
 
 int
-st_runtime_exec_target (st_model_t *s, st_task_t *from, const char *node_name, st_task_t **target_out, char *why,
-                        size_t size)
+st__runtime_exec_target (st__model_t *s, st__task_t *from, const char *node_name, st__task_t **target_out, char *why,
+                         size_t size)
 {
     (void) s;
-    st_job_t *job = from->job;
+    st__job_t *job = from->job;
     if (job->spec->launcher != ST_LAUNCHER_MPIRUN) {
         snprintf (why, size, "job %" PRIu64 " is not launched by mpirun", job->id);
         return -1;
@@ -248,10 +248,10 @@ st_runtime_exec_target (st_model_t *s, st_task_t *from, const char *node_name, s
      *  One that has a process already means this is the same request again
      *  (its worker re-sends it after a reconnect): nothing to start, and
      *  RemoteExited answers it when that process ends.  */
-    st_task_t *target = NULL, *running = NULL;
+    st__task_t *target = NULL, *running = NULL;
     for (uint32_t i = 1; i < job->ntasks && !target; i++) {
-        st_task_t *t = &job->tasks[i];
-        if (!st_task_live (t) || !t->node || strcmp (t->node->name, node_name) != 0)
+        st__task_t *t = &job->tasks[i];
+        if (!st__task_live (t) || !t->node || strcmp (t->node->name, node_name) != 0)
             continue;
         if (!t->exec_sent && !t->pid)
             target = t;
@@ -277,17 +277,19 @@ st_runtime_exec_target (st_model_t *s, st_task_t *from, const char *node_name, s
 }
 
 void
-st_runtime_task_ended (st_model_t *s, st_task_t *t)
+st__runtime_task_ended (st__model_t *s, st__task_t *t)
 {
     /*  A held rank of an mpirun-launched gang ended: rank 0's strata-rsh for
      *  that node may be waiting (also when it asked a scheduler before this one).  */
-    st_job_t *job = t->job;
+    st__job_t *job = t->job;
     if (job->spec->launcher != ST_LAUNCHER_MPIRUN || t->index == 0 || !t->node_name)
         return;
-    const st_task_t *leader = &job->tasks[0];
-    if (!st_task_live (leader) || !leader->node || !leader->node->connected)
+    const st__task_t *leader = &job->tasks[0];
+    if (!st__task_live (leader) || !leader->node || !leader->node->connected)
         return;
-    st_intent_t in = { .kind = ST_INTENT_REMOTE_EXITED, .job_id = job->id, .index = t->index, .attempt = t->attempt };
+    st__intent_t in = {
+        .kind = ST__INTENT_REMOTE_EXITED, .job_id = job->id, .index = t->index, .attempt = t->attempt
+    };
     in.node = s_strdup (t->node_name);
     if (t->has_exit || t->term_signal) {
         in.exit_code = t->exit_code;
@@ -300,15 +302,15 @@ st_runtime_task_ended (st_model_t *s, st_task_t *t)
         in.data = (uint8_t *) s_strdup (msg);
         in.len = strlen (msg);
     }
-    st_intent_push (s, &in);
+    st__intent_push (s, &in);
 }
 
 void
-st_runtime_progress (st_model_t *s, st_task_t *t, uint64_t step, uint64_t total, double loss, double rate,
-                     const char *unit)
+st__runtime_progress (st__model_t *s, st__task_t *t, uint64_t step, uint64_t total, double loss, double rate,
+                      const char *unit)
 {
     (void) s;
-    st_job_t *job = t->job;
+    st__job_t *job = t->job;
     job->has_progress = 1;
     job->progress_step = step;
     job->progress_total = total;
@@ -318,7 +320,7 @@ st_runtime_progress (st_model_t *s, st_task_t *t, uint64_t step, uint64_t total,
 }
 
 const char *
-st_runtime_progress_text (const st_job_t *job, char *buf, size_t size)
+st__runtime_progress_text (const st__job_t *job, char *buf, size_t size)
 {
     buf[0] = '\0';
     if (!job->has_progress)
@@ -335,7 +337,7 @@ st_runtime_progress_text (const st_job_t *job, char *buf, size_t size)
 }
 
 void
-st_runtime_job_free (st_job_t *job)
+st__runtime_job_free (st__job_t *job)
 {
     if (job->rdzv) {
         for (size_t i = 0; i < job->rdzv->n; i++) {
@@ -348,7 +350,7 @@ st_runtime_job_free (st_job_t *job)
 }
 
 void
-st_runtime_free (st_model_t *s)
+st__runtime_free (st__model_t *s)
 {
     for (size_t i = 0; i < s->nrdzv_waits; i++)
         s_wait_free (&s->rdzv_waits[i]);

@@ -1,7 +1,7 @@
 /*  client.c: the client API (CLI, gateway) on the client ROUTER socket.
  *
  *  Submit is answered only once the job is committed (the reply is deferred to
- *  the end of the batch). Reads go to PostgreSQL (through st_net_store_t, which
+ *  the end of the batch). Reads go to PostgreSQL (through st__net_store_t, which
  *  sched.c wires to store/), which after every batch holds
  *  exactly what the scheduler knows. Logs live on the workers: a Logs request is
  *  relayed to the node that ran the task and the answer relayed back. */
@@ -20,7 +20,7 @@
 #define ST_LOG_RELAYS_MAX 4096 /*  relays waiting for a worker at once  */
 
 static void
-s_reply (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
+s_reply (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env)
 {
     st_rc_t rc = st_wire_send (s->client_sock, peer, env);
     if (rc != ST_OK)
@@ -28,12 +28,12 @@ s_reply (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
 }
 
 void
-st_client_error (st_net_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__ErrorCode code, const char *msg,
-                 const char *hint)
+st__client_error (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__ErrorCode code, const char *msg,
+                  const char *hint)
 {
     Strata__Envelope env;
     Strata__ErrorReply e = STRATA__ERROR_REPLY__INIT;
-    st_wire_envelope_init (&env, st_net_next_seq (s));
+    st_wire_envelope_init (&env, st__net_next_seq (s));
     env.reply_to = reply_to;
     e.code = code;
     e.message = (char *) msg;
@@ -73,13 +73,13 @@ s_token_key (char *key, size_t size, const char *tenant, const char *token)
 }
 
 void
-st_token_remember (st_net_t *s, const char *tenant, const char *token, uint64_t job_id, uint64_t ttl_ms)
+st__token_remember (st__net_t *s, const char *tenant, const char *token, uint64_t job_id, uint64_t ttl_ms)
 {
     char key[160];
     size_t len = s_token_key (key, sizeof key, tenant, token);
     if (!len || st_map_get (s->tokens, key, len))
         return;
-    st_token_t *t = malloc (sizeof *t + len);
+    st__token_t *t = malloc (sizeof *t + len);
     if (!t)
         abort ();
     t->job_id = job_id;
@@ -99,10 +99,10 @@ st_token_remember (st_net_t *s, const char *tenant, const char *token, uint64_t 
 }
 
 static void
-s_tokens_expire (st_net_t *s, uint64_t now)
+s_tokens_expire (st__net_t *s, uint64_t now)
 {
     while (s->tokens_head && s->tokens_head->expires_mono <= now) {
-        st_token_t *t = s->tokens_head;
+        st__token_t *t = s->tokens_head;
         s->tokens_head = t->next;
         if (!s->tokens_head)
             s->tokens_tail = NULL;
@@ -112,10 +112,10 @@ s_tokens_expire (st_net_t *s, uint64_t now)
 }
 
 void
-st_token_forget_all (st_net_t *s)
+st__token_forget_all (st__net_t *s)
 {
     while (s->tokens_head) {
-        st_token_t *t = s->tokens_head;
+        st__token_t *t = s->tokens_head;
         s->tokens_head = t->next;
         if (s->tokens)
             st_map_remove (s->tokens, t->key, t->keylen);
@@ -138,7 +138,7 @@ s_valid_token (const char *token)
 }
 
 static st_rc_t
-s_get_job (st_net_t *s, uint64_t id, st_job_record_t **out, st_error_t *err)
+s_get_job (st__net_t *s, uint64_t id, st__job_record_t **out, st_error_t *err)
 {
     *out = NULL;
     if (!s->store.get_job)
@@ -156,7 +156,7 @@ s_strdup (const char *str)
 }
 
 Strata__JobInfo *
-st_client_job_info (const st_job_record_t *r)
+st__client_job_info (const st__job_record_t *r)
 {
     Strata__JobInfo *j = malloc (sizeof *j);
     Strata__Resources *res = malloc (sizeof *res);
@@ -209,7 +209,7 @@ st_client_job_info (const st_job_record_t *r)
             abort ();
     }
     for (size_t i = 0; i < r->ntasks; i++) {
-        const st_task_record_t *tr = &r->tasks[i];
+        const st__task_record_t *tr = &r->tasks[i];
         Strata__TaskInfo *t = malloc (sizeof *t);
         if (!t)
             abort ();
@@ -229,25 +229,25 @@ st_client_job_info (const st_job_record_t *r)
 }
 
 static void
-s_on_submit (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+s_on_submit (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
     const char *text = env->submit->spec_json ? env->submit->spec_json : "";
     const char *token = env->submit->client_token ? env->submit->client_token : "";
     st_error_t err = { 0 };
     if (*token && !s_valid_token (token)) {
-        st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID,
-                         "client_token: must be 1-64 characters of letters, digits, '-' or '_'", NULL);
+        st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID,
+                          "client_token: must be 1-64 characters of letters, digits, '-' or '_'", NULL);
         return;
     }
     /*  The server validates again: clients other than the CLI exist.  */
     st_spec_t *spec = st_spec_parse (text, strlen (text), &err);
     if (!spec) {
-        st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, err.msg, err.hint);
+        st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, err.msg, err.hint);
         return;
     }
     Strata__Envelope out;
     Strata__SubmitReply rep = STRATA__SUBMIT_REPLY__INIT;
-    st_wire_envelope_init (&out, st_net_next_seq (s));
+    st_wire_envelope_init (&out, st__net_next_seq (s));
     out.reply_to = env->seq;
     out.body_case = STRATA__ENVELOPE__BODY_SUBMIT_REPLY;
     out.submit_reply = &rep;
@@ -256,11 +256,11 @@ s_on_submit (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
          *  The first one may still be in this batch; the deferred reply waits for it.  */
         char key[160];
         size_t len = s_token_key (key, sizeof key, spec->tenant, token);
-        st_token_t *seen = len ? st_map_get (s->tokens, key, len) : NULL;
+        st__token_t *seen = len ? st_map_get (s->tokens, key, len) : NULL;
         if (seen) {
             rep.job_id = seen->job_id;
             st_spec_destroy (&spec);
-            st_net_defer (s, s->client_sock, peer, &out);
+            st__net_defer (s, s->client_sock, peer, &out);
             return;
         }
     }
@@ -268,75 +268,75 @@ s_on_submit (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     if (!json)
         abort ();
     uint64_t id = s->m->next_job_id++;
-    st_job_t *job = st_job_new (s->m, id, spec, json, st_wall_ms ());
+    st__job_t *job = st__job_new (s->m, id, spec, json, st_wall_ms ());
     if (!job)
         abort ();
     /*  depends_on, model and output_model against the jobs and models that
      *  exist (the finished ones' states read first, in one query).  */
-    st_deps_forget_states (s->m);
+    st__deps_forget_states (s->m);
     if ((s->store.dep_states && s->store.dep_states (s->store.ctx, job, &err) != ST_OK)
-        || st_deps_check (s->m, job, &err) != ST_OK) {
+        || st__deps_check (s->m, job, &err) != ST_OK) {
         s->m->next_job_id--;
-        st_job_free (job);
-        st_client_error (s, peer, env->seq, s_code (err.rc), err.msg, err.hint[0] ? err.hint : NULL);
+        st__job_free (job);
+        st__client_error (s, peer, env->seq, s_code (err.rc), err.msg, err.hint[0] ? err.hint : NULL);
         return;
     }
     st_map_put_u64 (s->m->jobs, id, job);
     snprintf (job->reason, sizeof job->reason, "queued");
-    st_add_event (s->m, id, -1, 0, "submitted", NULL, "PENDING", NULL, "submitted by tenant %s to queue %s",
-                  spec->tenant, spec->queue);
-    st_mark_job (s->m, job);
-    st_deps_admit (s->m, job); /*  to the engine, or waiting for its dependencies, or failed  */
+    st__add_event (s->m, id, -1, 0, "submitted", NULL, "PENDING", NULL, "submitted by tenant %s to queue %s",
+                   spec->tenant, spec->queue);
+    st__mark_job (s->m, job);
+    st__deps_admit (s->m, job); /*  to the engine, or waiting for its dependencies, or failed  */
     s->m->counters.submits++;
     if (*token) {
         job->submit_token = strdup (token);
         if (!job->submit_token)
             abort ();
-        st_token_remember (s, job->spec->tenant, token, id, ST_TOKEN_TTL_MS);
+        st__token_remember (s, job->spec->tenant, token, id, ST__TOKEN_TTL_MS);
     }
     rep.job_id = id;
-    st_net_defer (s, s->client_sock, peer, &out);
+    st__net_defer (s, s->client_sock, peer, &out);
 }
 
 static void
-s_on_cancel (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+s_on_cancel (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
     uint64_t id = env->cancel->job_id;
-    st_job_t *job = st_map_get_u64 (s->m->jobs, id);
+    st__job_t *job = st_map_get_u64 (s->m->jobs, id);
     Strata__Envelope out;
     Strata__CancelReply rep = STRATA__CANCEL_REPLY__INIT;
-    st_wire_envelope_init (&out, st_net_next_seq (s));
+    st_wire_envelope_init (&out, st__net_next_seq (s));
     out.reply_to = env->seq;
     out.body_case = STRATA__ENVELOPE__BODY_CANCEL_REPLY;
     out.cancel_reply = &rep;
     rep.job_id = id;
     if (!job) {
         /*  Not in memory: finished, or never existed.  */
-        st_job_record_t *info = NULL;
+        st__job_record_t *info = NULL;
         st_error_t err = { 0 };
         if (s_get_job (s, id, &info, &err) != ST_OK) {
-            st_client_error (s, peer, env->seq, s_code (err.rc), err.msg, "list jobs with `strata jobs`");
+            st__client_error (s, peer, env->seq, s_code (err.rc), err.msg, "list jobs with `strata jobs`");
             return;
         }
         char msg[128];
         snprintf (msg, sizeof msg, "job %" PRIu64 " already ended %s", id, info->state);
-        st_job_record_free (info);
-        st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_CONFLICT, msg, NULL);
+        st__job_record_free (info);
+        st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_CONFLICT, msg, NULL);
         return;
     }
     if (!job->cancel_requested) {
         job->cancel_requested = 1;
-        st_mark_job (s->m, job);
-        st_add_event (s->m, id, -1, job->attempt, "cancel", NULL, NULL, NULL, "cancel requested");
+        st__mark_job (s->m, job);
+        st__add_event (s->m, id, -1, job->attempt, "cancel", NULL, NULL, NULL, "cancel requested");
         if (job->state == ST_JOB_PENDING) {
-            st_pending_remove (s->m, job);
-            st_job_set_state (s->m, job, ST_JOB_CANCELLED, "cancelled by request before it started");
+            st__pending_remove (s->m, job);
+            st__job_set_state (s->m, job, ST_JOB_CANCELLED, "cancelled by request before it started");
         }
         else
-            st_job_evaluate (s->m, job);
+            st__job_evaluate (s->m, job);
     }
     rep.state = st_wire_job_state (job->state);
-    st_net_defer (s, s->client_sock, peer, &out);
+    st__net_defer (s, s->client_sock, peer, &out);
 }
 
 typedef struct {
@@ -348,7 +348,7 @@ static void
 s_node_info (void *value, void *arg)
 {
     s_nodes_t *c = arg;
-    st_node_t *n = value;
+    st__node_t *n = value;
     Strata__NodeInfo *ni = calloc (1, sizeof *ni);
     Strata__Resources *cap = calloc (1, sizeof *cap), *used = calloc (1, sizeof *used);
     if (!ni || !cap || !used)
@@ -359,7 +359,7 @@ s_node_info (void *value, void *arg)
     ni->name = n->name;
     ni->pool = n->pool ? n->pool : "";
     /*  After a scheduler restart a node is UP in the database but has not spoken yet.  */
-    ni->state = n->state == ST_NODE_LOST ? "LOST" : n->connected ? "UP" : "UNKNOWN";
+    ni->state = n->state == ST__NODE_LOST ? "LOST" : n->connected ? "UP" : "UNKNOWN";
     cap->cpus_milli = n->cap_cpus_milli;
     cap->mem_mb = n->cap_mem_mb;
     cap->gpus = n->cap_gpus;
@@ -396,7 +396,7 @@ s_by_name (const void *a, const void *b)
 }
 
 static void
-s_on_nodes (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+s_on_nodes (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
     s_nodes_t c = { .items = calloc (st_map_size (s->m->nodes) + 1, sizeof (Strata__NodeInfo *)), .n = 0 };
     if (!c.items)
@@ -405,7 +405,7 @@ s_on_nodes (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     qsort (c.items, c.n, sizeof *c.items, s_by_name);
     Strata__Envelope out;
     Strata__NodesReply rep = STRATA__NODES_REPLY__INIT;
-    st_wire_envelope_init (&out, st_net_next_seq (s));
+    st_wire_envelope_init (&out, st__net_next_seq (s));
     out.reply_to = env->seq;
     rep.n_nodes = c.n;
     rep.nodes = c.items;
@@ -425,7 +425,7 @@ s_on_nodes (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 }
 
 static void
-s_on_logs (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+s_on_logs (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
     const Strata__LogsRequest *req = env->logs;
     char node_name[160], state[16];
@@ -436,14 +436,14 @@ s_on_logs (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
                                                &attempt, state, sizeof state, &err)
                      : st_error_set (&err, ST_EDB, NULL, "no database");
     if (rc != ST_OK) {
-        st_client_error (s, peer, env->seq, s_code (err.rc), err.msg, NULL);
+        st__client_error (s, peer, env->seq, s_code (err.rc), err.msg, NULL);
         return;
     }
     if (!*node_name || attempt == 0) {
         /*  Not started yet: an empty answer, so `logs -f` keeps waiting.  */
         Strata__Envelope out;
         Strata__LogsReply rep = STRATA__LOGS_REPLY__INIT;
-        st_wire_envelope_init (&out, st_net_next_seq (s));
+        st_wire_envelope_init (&out, st__net_next_seq (s));
         out.reply_to = env->seq;
         rep.job_state = st_wire_job_state_named (state);
         rep.offset = req->offset;
@@ -452,21 +452,21 @@ s_on_logs (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
         s_reply (s, peer, &out);
         return;
     }
-    st_node_t *node = st_map_get (s->m->nodes, node_name, strlen (node_name));
+    st__node_t *node = st_map_get (s->m->nodes, node_name, strlen (node_name));
     if (!node || !node->connected) {
         char msg[256];
         snprintf (msg, sizeof msg, "the logs of job %" PRIu64 " rank %u are on node %s, which is not connected",
                   req->job_id, req->rank, node_name);
-        st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE, msg,
-                         "logs stay on the worker that ran the task; try again when it is back");
+        st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE, msg,
+                          "logs stay on the worker that ran the task; try again when it is back");
         return;
     }
     if (s->nlogreqs >= ST_LOG_RELAYS_MAX) {
-        st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE,
-                         "too many log requests are waiting for workers", "try again in a few seconds");
+        st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE,
+                          "too many log requests are waiting for workers", "try again in a few seconds");
         return;
     }
-    st_logreq_t *lr = calloc (1, sizeof *lr);
+    st__logreq_t *lr = calloc (1, sizeof *lr);
     if (!lr)
         abort ();
     s->nlogreqs++;
@@ -482,7 +482,7 @@ s_on_logs (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     Strata__Envelope out;
     Strata__LogRequest q = STRATA__LOG_REQUEST__INIT;
     Strata__TaskRef tr = STRATA__TASK_REF__INIT;
-    st_wire_envelope_init (&out, st_net_next_seq (s));
+    st_wire_envelope_init (&out, st__net_next_seq (s));
     tr.job_id = req->job_id;
     tr.index = req->rank;
     tr.attempt = attempt;
@@ -493,28 +493,28 @@ s_on_logs (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     q.max_bytes = req->max_bytes && req->max_bytes < ST_LOG_MAX_BYTES ? req->max_bytes : ST_LOG_MAX_BYTES;
     out.body_case = STRATA__ENVELOPE__BODY_LOG_REQUEST;
     out.log_request = &q;
-    st_wire_send (s->worker_sock, st_net_peer_of (node), &out);
+    st_wire_send (s->worker_sock, st__net_peer_of (node), &out);
 }
 
 void
-st_client_log_data (st_net_t *s, const Strata__LogData *data)
+st__client_log_data (st__net_t *s, const Strata__LogData *data)
 {
-    st_logreq_t **pp = &s->logreqs;
+    st__logreq_t **pp = &s->logreqs;
     while (*pp && (*pp)->id != data->request_id)
         pp = &(*pp)->next;
-    st_logreq_t *lr = *pp;
+    st__logreq_t *lr = *pp;
     if (!lr)
         return; /*  late answer to a request that timed out  */
     *pp = lr->next;
     if (data->error && *data->error) {
-        st_client_error (s, &lr->client, lr->client_seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE, data->error, NULL);
+        st__client_error (s, &lr->client, lr->client_seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE, data->error, NULL);
         free (lr);
         s->nlogreqs--;
         return;
     }
     Strata__Envelope out;
     Strata__LogsReply rep = STRATA__LOGS_REPLY__INIT;
-    st_wire_envelope_init (&out, st_net_next_seq (s));
+    st_wire_envelope_init (&out, st__net_next_seq (s));
     out.reply_to = lr->client_seq;
     rep.data = data->data;
     rep.offset = data->offset;
@@ -529,26 +529,26 @@ st_client_log_data (st_net_t *s, const Strata__LogData *data)
 }
 
 void
-st_client_tick (st_net_t *s, uint64_t now)
+st__client_tick (st__net_t *s, uint64_t now)
 {
     s_tokens_expire (s, now);
-    st_logreq_t **pp = &s->logreqs;
+    st__logreq_t **pp = &s->logreqs;
     while (*pp) {
-        st_logreq_t *lr = *pp;
+        st__logreq_t *lr = *pp;
         if (now < lr->deadline_mono) {
             pp = &lr->next;
             continue;
         }
         *pp = lr->next;
-        st_client_error (s, &lr->client, lr->client_seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE,
-                         "the worker holding the logs did not answer in time", "try again");
+        st__client_error (s, &lr->client, lr->client_seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE,
+                          "the worker holding the logs did not answer in time", "try again");
         free (lr);
         s->nlogreqs--;
     }
 }
 
 void
-st_client_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
+st__client_message (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env)
 {
     st_error_t err = { 0 };
     switch (env->body_case) {
@@ -562,29 +562,29 @@ st_client_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
         s_on_nodes (s, peer, env);
         return;
     case STRATA__ENVELOPE__BODY_POOLS:
-        st_client_pools (s, peer, env);
+        st__client_pools (s, peer, env);
         return;
     case STRATA__ENVELOPE__BODY_MODELS:
-        st_client_models (s, peer, env);
+        st__client_models (s, peer, env);
         return;
     case STRATA__ENVELOPE__BODY_EXPLAIN:
-        st_client_explain (s, peer, env);
+        st__client_explain (s, peer, env);
         return;
     case STRATA__ENVELOPE__BODY_LOGS:
         s_on_logs (s, peer, env);
         return;
     case STRATA__ENVELOPE__BODY_GET: {
-        st_job_record_t *rec = NULL;
+        st__job_record_t *rec = NULL;
         if (s_get_job (s, env->get->job_id, &rec, &err) != ST_OK) {
-            st_client_error (s, peer, env->seq, s_code (err.rc), err.msg,
-                             err.rc == ST_ENOTFOUND ? "list jobs with `strata jobs`" : NULL);
+            st__client_error (s, peer, env->seq, s_code (err.rc), err.msg,
+                              err.rc == ST_ENOTFOUND ? "list jobs with `strata jobs`" : NULL);
             return;
         }
-        Strata__JobInfo *job = st_client_job_info (rec);
-        st_job_record_free (rec);
+        Strata__JobInfo *job = st__client_job_info (rec);
+        st__job_record_free (rec);
         /*  Progress lives in memory only (model/runtime.c).  */
         Strata__Progress progress = STRATA__PROGRESS__INIT;
-        const st_job_t *live = st_map_get_u64 (s->m->jobs, job->id);
+        const st__job_t *live = st_map_get_u64 (s->m->jobs, job->id);
         if (live && live->has_progress) {
             progress.step = live->progress_step;
             progress.total_steps = live->progress_total;
@@ -594,13 +594,13 @@ st_client_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
             job->progress = &progress;
         }
         Strata__Envelope out;
-        st_wire_envelope_init (&out, st_net_next_seq (s));
+        st_wire_envelope_init (&out, st__net_next_seq (s));
         out.reply_to = env->seq;
         out.body_case = STRATA__ENVELOPE__BODY_JOB;
         out.job = job;
         if (st_wire_send (s->client_sock, peer, &out) == ST_ETOOBIG)
-            st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INTERNAL, "the job is too large to send",
-                             NULL);
+            st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INTERNAL, "the job is too large to send",
+                              NULL);
         job->progress = NULL;
         strata__job_info__free_unpacked (job, NULL);
         return;
@@ -610,20 +610,20 @@ st_client_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
         if (env->list->state != STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED) {
             st_job_state_t st;
             if (st_wire_job_state_from (env->list->state, &st) != 0) {
-                st_client_error (
+                st__client_error (
                     s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "unknown job state",
                     "states: PENDING SCHEDULED STARTING RUNNING SUCCEEDED FAILED CANCELLED PREEMPTED LOST");
                 return;
             }
             want = st_job_state_name (st);
         }
-        st_job_record_t *recs = NULL;
+        st__job_record_t *recs = NULL;
         size_t nrecs = 0;
         st_rc_t rc = s->store.list_jobs ? s->store.list_jobs (s->store.ctx, want, env->list->tenant, env->list->limit,
                                                               env->list->active_only, &recs, &nrecs, &err)
                                         : st_error_set (&err, ST_EDB, NULL, "no database");
         if (rc != ST_OK) {
-            st_client_error (s, peer, env->seq, s_code (err.rc), err.msg, NULL);
+            st__client_error (s, peer, env->seq, s_code (err.rc), err.msg, NULL);
             return;
         }
         Strata__ListReply *list = malloc (sizeof *list);
@@ -634,16 +634,16 @@ st_client_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
         if (!list->jobs)
             abort ();
         for (size_t i = 0; i < nrecs; i++)
-            list->jobs[list->n_jobs++] = st_client_job_info (&recs[i]);
-        st_job_records_free (recs, nrecs);
+            list->jobs[list->n_jobs++] = st__client_job_info (&recs[i]);
+        st__job_records_free (recs, nrecs);
         Strata__Envelope out;
-        st_wire_envelope_init (&out, st_net_next_seq (s));
+        st_wire_envelope_init (&out, st__net_next_seq (s));
         out.reply_to = env->seq;
         out.body_case = STRATA__ENVELOPE__BODY_LIST_REPLY;
         out.list_reply = list;
         if (st_wire_send (s->client_sock, peer, &out) == ST_ETOOBIG)
-            st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "the listing is too large",
-                             "ask for fewer jobs with --limit");
+            st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "the listing is too large",
+                              "ask for fewer jobs with --limit");
         strata__list_reply__free_unpacked (list, NULL);
         return;
     }
@@ -651,7 +651,7 @@ st_client_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
         s->m->counters.bad_frames++;
         st_warn ("dropped unexpected %s message on client socket (bad_frames=%" PRIu64 ")", st_wire_body_name (env),
                  s->m->counters.bad_frames);
-        st_client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "not a client request", NULL);
+        st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "not a client request", NULL);
         return;
     }
 }

@@ -51,7 +51,7 @@ static void
 s_count_node (void *value, void *arg)
 {
     s_pools_t *c = arg;
-    const st_node_t *n = value;
+    const st__node_t *n = value;
     const char *name = n->pool ? n->pool : "default";
     Strata__PoolInfo *pi = s_pool_find (c, name);
     if (!pi) {
@@ -64,7 +64,7 @@ s_count_node (void *value, void *arg)
         s_pool_from (pi, &c->implicit->pools[idx]);
     }
     pi->nodes++;
-    if (n->state != ST_NODE_UP || !n->connected)
+    if (n->state != ST__NODE_UP || !n->connected)
         return;
     pi->nodes_up++;
     pi->gpus_total += n->cap_gpus;
@@ -83,18 +83,18 @@ s_by_name (const void *a, const void *b)
 
 /*  Sends out; a reply over the frame cap becomes an error the client can read.  */
 static void
-s_send (st_net_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__Envelope *out)
+s_send (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__Envelope *out)
 {
     st_rc_t rc = st_wire_send (s->client_sock, peer, out);
     if (rc == ST_ETOOBIG)
-        st_client_error (s, peer, reply_to, STRATA__ERROR_CODE__ERROR_INTERNAL, "the answer is too large to send",
-                         NULL);
+        st__client_error (s, peer, reply_to, STRATA__ERROR_CODE__ERROR_INTERNAL, "the answer is too large to send",
+                          NULL);
     else if (rc != ST_OK)
         st_debug ("could not reply %s to a client: %s", st_wire_body_name (out), st_strerror (rc));
 }
 
 void
-st_client_pools (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+st__client_pools (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
     const sp_cluster_t *cluster = s->m->cluster;
     size_t npools = cluster ? cluster->npools : 0;
@@ -114,7 +114,7 @@ st_client_pools (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env
 
     Strata__Envelope out;
     Strata__PoolsReply rep = STRATA__POOLS_REPLY__INIT;
-    st_wire_envelope_init (&out, st_net_next_seq (s));
+    st_wire_envelope_init (&out, st__net_next_seq (s));
     out.reply_to = env->seq;
     rep.n_pools = c.n;
     rep.pools = ptrs;
@@ -127,7 +127,7 @@ st_client_pools (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env
 }
 
 void
-st_client_models (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+st__client_models (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
     const sp_cluster_t *cluster = s->m->cluster;
     size_t nfamilies = cluster ? cluster->nfamilies : 0, nvariants = 0;
@@ -159,14 +159,14 @@ st_client_models (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *en
     }
 
     /*  Then the registered versions of fine-tuned models (model/registry.c).  */
-    const st_model_version_t **list = NULL;
-    size_t nversions = st_registry_list (s->m, &list);
+    const st__model_version_t **list = NULL;
+    size_t nversions = st__registry_list (s->m, &list);
     Strata__ModelVersion *mvs = calloc (nversions + 1, sizeof *mvs);
     Strata__ModelVersion **mptrs = calloc (nversions + 1, sizeof *mptrs);
     if (!mvs || !mptrs)
         abort ();
     for (size_t i = 0; i < nversions; i++) {
-        const st_model_version_t *v = list[i];
+        const st__model_version_t *v = list[i];
         Strata__ModelVersion *m = &mvs[i];
         strata__model_version__init (m);
         m->tenant = v->tenant;
@@ -186,7 +186,7 @@ st_client_models (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *en
 
     Strata__Envelope out;
     Strata__ModelsReply rep = STRATA__MODELS_REPLY__INIT;
-    st_wire_envelope_init (&out, st_net_next_seq (s));
+    st_wire_envelope_init (&out, st__net_next_seq (s));
     out.reply_to = env->seq;
     rep.n_families = nfamilies;
     rep.families = fptrs;

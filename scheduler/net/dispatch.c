@@ -44,62 +44,62 @@ s_valid_name (const char *name)
 }
 
 void
-st_dispatch_send_ack (st_net_t *s, const st_peer_t *peer, uint64_t ack_seq, Strata__AckStatus status)
+st__dispatch_send_ack (st__net_t *s, const st_peer_t *peer, uint64_t ack_seq, Strata__AckStatus status)
 {
     Strata__Envelope env;
     Strata__Ack ack = STRATA__ACK__INIT;
-    st_wire_envelope_init (&env, st_net_next_seq (s));
+    st_wire_envelope_init (&env, st__net_next_seq (s));
     ack.ack_seq = ack_seq;
     ack.status = status;
     env.body_case = STRATA__ENVELOPE__BODY_ACK;
     env.ack = &ack;
-    st_net_defer (s, s->worker_sock, peer, &env);
+    st__net_defer (s, s->worker_sock, peer, &env);
 }
 
 static void
-s_send_now (st_net_t *s, const st_node_t *node, Strata__Envelope *env)
+s_send_now (st__net_t *s, const st__node_t *node, Strata__Envelope *env)
 {
-    st_rc_t rc = st_wire_send (s->worker_sock, st_net_peer_of (node), env);
+    st_rc_t rc = st_wire_send (s->worker_sock, st__net_peer_of (node), env);
     if (rc != ST_OK)
         st_debug ("could not send %s to node %s: %s", st_wire_body_name (env), node->name, st_strerror (rc));
 }
 
 /*  Tells a worker to kill a task it should not be running (sent after the batch commits).  */
 static void
-s_kill_stale (st_net_t *s, const st_node_t *node, const Strata__TaskRef *ref)
+s_kill_stale (st__net_t *s, const st__node_t *node, const Strata__TaskRef *ref)
 {
     Strata__Envelope env;
     Strata__Signal sig = STRATA__SIGNAL__INIT;
     Strata__TaskRef tr = *ref;
-    st_wire_envelope_init (&env, st_net_next_seq (s));
+    st_wire_envelope_init (&env, st__net_next_seq (s));
     sig.task = &tr;
     sig.kind = STRATA__SIGNAL_KIND__SIGNAL_KILL;
     env.body_case = STRATA__ENVELOPE__BODY_SIGNAL;
     env.signal = &sig;
     st_warn ("node %s runs job %" PRIu64 " rank %u attempt %u, which is no longer assigned to it: killing it",
              node->name, ref->job_id, ref->index, ref->attempt);
-    st_net_defer (s, s->worker_sock, st_net_peer_of (node), &env);
+    st__net_defer (s, s->worker_sock, st__net_peer_of (node), &env);
 }
 
 /*  The task that ref names, if node runs it now for the scheduler; NULL for anything stale.  */
-static st_task_t *
-s_current_task (st_net_t *s, const st_node_t *node, const Strata__TaskRef *ref)
+static st__task_t *
+s_current_task (st__net_t *s, const st__node_t *node, const Strata__TaskRef *ref)
 {
-    st_task_t *t = st_model_find_task (s->m, ref->job_id, ref->index);
+    st__task_t *t = st__model_find_task (s->m, ref->job_id, ref->index);
     if (!t || t->attempt != ref->attempt || t->node != node)
         return NULL;
     return t;
 }
 
 int
-st_dispatch_signal (st_net_t *s, st_task_t *t, Strata__SignalKind kind)
+st__dispatch_signal (st__net_t *s, st__task_t *t, Strata__SignalKind kind)
 {
     if (!t->node || !t->node->connected)
         return 0; /*  sent when the worker registers again (s_on_register)  */
     Strata__Envelope env;
     Strata__Signal sig = STRATA__SIGNAL__INIT;
     Strata__TaskRef tr = STRATA__TASK_REF__INIT;
-    st_wire_envelope_init (&env, st_net_next_seq (s));
+    st_wire_envelope_init (&env, st__net_next_seq (s));
     tr.job_id = t->job->id;
     tr.index = t->index;
     tr.attempt = t->attempt;
@@ -109,7 +109,7 @@ st_dispatch_signal (st_net_t *s, st_task_t *t, Strata__SignalKind kind)
     env.body_case = STRATA__ENVELOPE__BODY_SIGNAL;
     env.signal = &sig;
     /*  Signals go out after the batch that decided them is committed.  */
-    st_net_defer (s, s->worker_sock, st_net_peer_of (t->node), &env);
+    st__net_defer (s, s->worker_sock, st__net_peer_of (t->node), &env);
     return 1;
 }
 
@@ -118,7 +118,7 @@ st_dispatch_signal (st_net_t *s, st_task_t *t, Strata__SignalKind kind)
 /*  "node:slots" for each node of job's ranks, rank 0's node first, then in
  *  rank order. The strings live in *buf; free both.  */
 static char **
-s_mpi_hosts (const st_job_t *job, size_t *n, char **buf)
+s_mpi_hosts (const st__job_t *job, size_t *n, char **buf)
 {
     char **hosts = calloc (job->ntasks, sizeof *hosts);
     *buf = calloc (job->ntasks, S_HOST_MAX);
@@ -129,7 +129,7 @@ s_mpi_hosts (const st_job_t *job, size_t *n, char **buf)
     }
     *n = 0;
     for (uint32_t i = 0; i < job->ntasks; i++) {
-        const st_node_t *node = job->tasks[i].node;
+        const st__node_t *node = job->tasks[i].node;
         int seen = 0;
         for (uint32_t k = 0; k < i && !seen; k++)
             seen = job->tasks[k].node == node;
@@ -146,15 +146,15 @@ s_mpi_hosts (const st_job_t *job, size_t *n, char **buf)
 }
 
 static void
-s_send_launch (st_net_t *s, st_task_t *t)
+s_send_launch (st__net_t *s, st__task_t *t)
 {
-    st_job_t *job = t->job;
+    st__job_t *job = t->job;
     const st_spec_t *sp = job->spec;
     Strata__Envelope env;
     Strata__Launch l = STRATA__LAUNCH__INIT;
     Strata__TaskRef tr = STRATA__TASK_REF__INIT;
     Strata__Resources res = STRATA__RESOURCES__INIT;
-    st_wire_envelope_init (&env, st_net_next_seq (s));
+    st_wire_envelope_init (&env, st__net_next_seq (s));
     tr.job_id = job->id;
     tr.index = t->index;
     tr.attempt = t->attempt;
@@ -168,7 +168,7 @@ s_send_launch (st_net_t *s, st_task_t *t)
     snprintf (vals[1], sizeof vals[1], "%u", t->index);
     snprintf (vals[2], sizeof vals[2], "%u", job->ntasks);
     snprintf (vals[3], sizeof vals[3], "%u", t->attempt);
-    const char *checkpoint = st_job_checkpoint_dir (s->m, job, ckpt, sizeof ckpt);
+    const char *checkpoint = st__job_checkpoint_dir (s->m, job, ckpt, sizeof ckpt);
     const sp_variant_t *variant = NULL;
     int pool = job->pool ? sp_cluster_pool (s->m->cluster, job->pool) : -1;
     if (pool >= 0 && job->variant)
@@ -182,12 +182,12 @@ s_send_launch (st_net_t *s, st_task_t *t)
                 local_rank++;
             local_world++;
         }
-    const st_node_t *n0 = job->tasks[0].node;
+    const st__node_t *n0 = job->tasks[0].node;
     const char *master = n0 ? (n0->hostname && n0->hostname[0] ? n0->hostname : n0->name) : NULL;
     char local[2][16], port[16];
     snprintf (local[0], sizeof local[0], "%u", local_rank);
     snprintf (local[1], sizeof local[1], "%u", local_world);
-    snprintf (port, sizeof port, "%u", st_job_master_port (job->id, t->attempt));
+    snprintf (port, sizeof port, "%u", st__job_master_port (job->id, t->attempt));
     const char *extra_k[] = { ST_ENV_JOB_ID,      ST_ENV_RANK,      ST_ENV_WORLD_SIZE,
                               ST_ENV_ATTEMPT,     "RANK",           "WORLD_SIZE",
                               ST_ENV_JOB_NAME,    ST_ENV_POOL,      ST_ENV_CHECKPOINT_DIR,
@@ -259,25 +259,25 @@ s_send_launch (st_net_t *s, st_task_t *t)
 }
 
 void
-st_dispatch_send_launches (st_net_t *s)
+st__dispatch_send_launches (st__net_t *s)
 {
     for (size_t i = 0; i < s->m->nto_launch; i++) {
-        st_task_t *t = s->m->to_launch[i];
+        st__task_t *t = s->m->to_launch[i];
         if (t->state != ST_JOB_SCHEDULED || !t->node)
             continue; /*  changed since it was placed (node lost)  */
         if (t->job->cancel_requested || t->job->stopping) {
             /*  Its job is being stopped: never start it.  */
-            st_task_end (s->m, t, t->job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
-            st_job_evaluate (s->m, t->job);
+            st__task_end (s->m, t, t->job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
+            st__job_evaluate (s->m, t->job);
             continue;
         }
         s_send_launch (s, t);
-        st_task_set_state (s->m, t, ST_JOB_STARTING);
-        st_mark_task (s->m, t);
+        st__task_set_state (s->m, t, ST_JOB_STARTING);
+        st__mark_task (s->m, t);
         st_debug ("launched job %" PRIu64 " rank %u attempt %u on %s", t->job->id, t->index, t->attempt,
                   t->node->name);
         if (t->job->state == ST_JOB_SCHEDULED)
-            st_job_set_state (s->m, t->job, ST_JOB_STARTING, "launching on %s", t->node->name);
+            st__job_set_state (s->m, t->job, ST_JOB_STARTING, "launching on %s", t->node->name);
     }
     s->m->nto_launch = 0;
 }
@@ -299,37 +299,37 @@ s_describe_end (const Strata__TaskStatus *st, char *buf, size_t size)
 
 /*  Applies one task status from node. Returns the ack status to send.  */
 static Strata__AckStatus
-s_apply_status (st_net_t *s, st_node_t *node, const Strata__TaskStatus *st)
+s_apply_status (st__net_t *s, st__node_t *node, const Strata__TaskStatus *st)
 {
     if (!st->task)
         return STRATA__ACK_STATUS__ACK_STALE;
     const Strata__TaskRef *ref = st->task;
-    st_task_t *t = s_current_task (s, node, ref);
+    st__task_t *t = s_current_task (s, node, ref);
     /*  Stale: another attempt, another node, or a task this scheduler already ended
      *  (cancelled before its Launch was acknowledged, lost with its node) that
      *  nevertheless runs.  */
-    if (!t || (st->state == STRATA__TASK_STATE__TASK_RUNNING && !st_task_live (t))) {
+    if (!t || (st->state == STRATA__TASK_STATE__TASK_RUNNING && !st__task_live (t))) {
         s->m->counters.stale_updates++;
         if (st->state == STRATA__TASK_STATE__TASK_RUNNING)
             s_kill_stale (s, node, ref);
         return STRATA__ACK_STATUS__ACK_STALE;
     }
-    st_job_t *job = t->job;
+    st__job_t *job = t->job;
     switch (st->state) {
     case STRATA__TASK_STATE__TASK_RUNNING:
         if (t->state == ST_JOB_SCHEDULED || t->state == ST_JOB_STARTING) {
-            st_task_set_state (s->m, t, ST_JOB_RUNNING);
+            st__task_set_state (s->m, t, ST_JOB_RUNNING);
             t->pid = st->pid;
             t->started_wall = st->started_unix_ms ? st->started_unix_ms : st_wall_ms ();
             t->launch_acked = 1;
-            st_mark_task (s->m, t);
+            st__mark_task (s->m, t);
             if (job->state == ST_JOB_SCHEDULED)
-                st_job_set_state (s->m, job, ST_JOB_STARTING, "launching on %s", node->name);
-            st_job_evaluate (s->m, job);
+                st__job_set_state (s->m, job, ST_JOB_STARTING, "launching on %s", node->name);
+            st__job_evaluate (s->m, job);
         }
         else if (t->state == ST_JOB_RUNNING && st->pid && st->pid != t->pid) {
             t->pid = st->pid; /*  a held rank got its process (Exec)  */
-            st_mark_task (s->m, t);
+            st__mark_task (s->m, t);
         }
         break;
     case STRATA__TASK_STATE__TASK_EXITED:
@@ -351,18 +351,18 @@ s_apply_status (st_net_t *s, st_node_t *node, const Strata__TaskStatus *st)
         char what[300];
         s_describe_end (st, what, sizeof what);
         if (job->state == ST_JOB_SCHEDULED)
-            st_job_set_state (s->m, job, ST_JOB_STARTING, "launching on %s", node->name);
+            st__job_set_state (s->m, job, ST_JOB_STARTING, "launching on %s", node->name);
         if (ok)
-            st_task_end (s->m, t, ST_JOB_SUCCEEDED);
+            st__task_end (s->m, t, ST_JOB_SUCCEEDED);
         else {
             /*  The first failure of an attempt is its cause; ranks stopped because of it are not.  */
             if (!job->failure[0] && !job->cancel_requested)
                 snprintf (job->failure, sizeof job->failure, "rank %u %s on %s", t->index, what, node->name);
-            st_add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, NULL, node->name, "rank %u %s",
-                          t->index, what);
-            st_task_end (s->m, t, job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
+            st__add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, NULL, node->name,
+                           "rank %u %s", t->index, what);
+            st__task_end (s->m, t, job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
         }
-        st_job_evaluate (s->m, job);
+        st__job_evaluate (s->m, job);
         break;
     }
     default:
@@ -373,28 +373,28 @@ s_apply_status (st_net_t *s, st_node_t *node, const Strata__TaskStatus *st)
 
 /*  Marks every live task on node lost (the worker is gone or came back as a new process).  */
 static void
-s_lose_tasks (st_net_t *s, st_node_t *node, const char *why)
+s_lose_tasks (st__net_t *s, st__node_t *node, const char *why)
 {
     while (node->tasks) {
-        st_task_t *t = node->tasks;
-        st_job_t *job = t->job;
+        st__task_t *t = node->tasks;
+        st__job_t *job = t->job;
         if (!job->failure[0])
             snprintf (job->failure, sizeof job->failure, "node %s %s while rank %u was %s", node->name, why, t->index,
                       st_job_state_name (t->state));
-        st_add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, "LOST", node->name,
-                      "rank %u lost: node %s %s", t->index, node->name, why);
-        st_task_end (s->m, t, ST_JOB_LOST);
-        st_job_evaluate (s->m, job);
+        st__add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, "LOST", node->name,
+                       "rank %u lost: node %s %s", t->index, node->name, why);
+        st__task_end (s->m, t, ST_JOB_LOST);
+        st__job_evaluate (s->m, job);
     }
 }
 
 static void
-s_on_register (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+s_on_register (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 {
     const Strata__Register *reg = env->register_;
     Strata__Envelope out;
     Strata__RegisterReply rep = STRATA__REGISTER_REPLY__INIT;
-    st_wire_envelope_init (&out, st_net_next_seq (s));
+    st_wire_envelope_init (&out, st__net_next_seq (s));
     out.reply_to = env->seq;
     out.body_case = STRATA__ENVELOPE__BODY_REGISTER_REPLY;
     out.register_reply = &rep;
@@ -403,13 +403,13 @@ s_on_register (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     if (!reg->node || !s_valid_name (reg->node) || !s_valid_name (pool)) {
         rep.error = "node and pool names must be 1-128 characters of letters, digits, '.', '_' or '-'";
         st_warn ("refused registration: invalid node or pool name");
-        st_net_defer (s, s->worker_sock, peer, &out);
+        st__net_defer (s, s->worker_sock, peer, &out);
         return;
     }
     if (!reg->capacity || (reg->capacity->cpus_milli == 0 && reg->capacity->mem_mb == 0)) {
         rep.error = "a node must advertise some CPUs and memory";
         st_warn ("refused registration of node %s: no capacity advertised", reg->node);
-        st_net_defer (s, s->worker_sock, peer, &out);
+        st__net_defer (s, s->worker_sock, peer, &out);
         return;
     }
     /*  Bounds keep every per-node sum far from overflow.  */
@@ -417,7 +417,7 @@ s_on_register (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
         || reg->capacity->gpus > ST_MAX_NODE_GPUS) {
         rep.error = "advertised capacity out of range (at most 100000 CPUs, 1 PiB of memory, 1024 GPUs)";
         st_warn ("refused registration of node %s: capacity out of range", reg->node);
-        st_net_defer (s, s->worker_sock, peer, &out);
+        st__net_defer (s, s->worker_sock, peer, &out);
         return;
     }
     /*  With CURVE, a key enrolled as NODE.pub may register only node NODE.  */
@@ -427,12 +427,12 @@ s_on_register (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
                  "(refused_registrations=%" PRIu64 ")",
                  reg->node, peer->user_id[0] ? peer->user_id : "(none)", s->m->counters.refused_registrations);
         rep.error = "this worker's key is enrolled under another node name";
-        st_net_defer (s, s->worker_sock, peer, &out);
+        st__net_defer (s, s->worker_sock, peer, &out);
         return;
     }
     uint64_t now = st_mono_ms ();
-    st_node_t *node = st_map_get (s->m->nodes, reg->node, strlen (reg->node));
-    if (node && node->connected && node->state == ST_NODE_UP && !s_peer_equal (st_net_peer_of (node), peer)
+    st__node_t *node = st_map_get (s->m->nodes, reg->node, strlen (reg->node));
+    if (node && node->connected && node->state == ST__NODE_UP && !s_peer_equal (st__net_peer_of (node), peer)
         && node->instance != reg->instance && now - node->last_seen_mono < s->cfg.node_timeout_ms) {
         s->m->counters.duplicate_registrations++;
         st_warn (
@@ -440,11 +440,11 @@ s_on_register (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
             ")",
             reg->node, s->m->counters.duplicate_registrations);
         rep.error = "another live worker is registered under this node name";
-        st_net_defer (s, s->worker_sock, peer, &out);
+        st__net_defer (s, s->worker_sock, peer, &out);
         return;
     }
     if (!node) {
-        node = st_node_new (reg->node);
+        node = st__node_new (reg->node);
         if (!node)
             abort ();
         st_map_put (s->m->nodes, node->name, strlen (node->name), node);
@@ -452,16 +452,16 @@ s_on_register (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     int new_instance = node->instance != reg->instance;
     if (new_instance)
         node->epoch++;
-    int was_up = node->state == ST_NODE_UP && node->connected;
+    int was_up = node->state == ST__NODE_UP && node->connected;
     /*  One connection per node: forget the one it used before.  */
-    if (node->connected && !s_peer_equal (st_net_peer_of (node), peer))
+    if (node->connected && !s_peer_equal (st__net_peer_of (node), peer))
         st_map_remove (s->peers, node->peer.id, node->peer.id_len);
-    st_net_set_peer (node, peer);
+    st__net_set_peer (node, peer);
     if (st_map_put (s->peers, peer->id, peer->id_len, node) != 0)
         abort ();
     node->connected = 1;
     node->instance = reg->instance;
-    node->state = ST_NODE_UP;
+    node->state = ST__NODE_UP;
     node->last_seen_mono = now;
     node->last_seen_wall = st_wall_ms ();
     free (node->pool);
@@ -480,10 +480,10 @@ s_on_register (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     node->cap_mem_mb = reg->capacity->mem_mb;
     node->cap_gpus = reg->capacity->gpus;
     node->pn_stale = 1;
-    st_mark_node (s->m, node);
-    st_add_event (s->m, 0, -1, 0, "node", NULL, "UP", node->name,
-                  "node %s registered (pool %s, %g CPU, %" PRIu64 " MiB, %u GPU, epoch %" PRIu64 ")", node->name,
-                  node->pool, node->cap_cpus_milli / 1000.0, node->cap_mem_mb, node->cap_gpus, node->epoch);
+    st__mark_node (s->m, node);
+    st__add_event (s->m, 0, -1, 0, "node", NULL, "UP", node->name,
+                   "node %s registered (pool %s, %g CPU, %" PRIu64 " MiB, %u GPU, epoch %" PRIu64 ")", node->name,
+                   node->pool, node->cap_cpus_milli / 1000.0, node->cap_mem_mb, node->cap_gpus, node->epoch);
     st_info ("node %s registered%s: pool %s, %g CPU, %" PRIu64 " MiB, %u GPU, %zu known task(s), epoch %" PRIu64,
              node->name, was_up ? " again" : "", node->pool, node->cap_cpus_milli / 1000.0, node->cap_mem_mb,
              node->cap_gpus, reg->n_tasks, node->epoch);
@@ -491,7 +491,7 @@ s_on_register (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     /*  Reconcile: first what the worker reports, then what we think it runs.  */
     for (size_t i = 0; i < reg->n_tasks; i++)
         s_apply_status (s, node, reg->tasks[i]);
-    for (st_task_t *t = node->tasks, *next; t; t = next) {
+    for (st__task_t *t = node->tasks, *next; t; t = next) {
         next = t->node_next;
         int reported = 0;
         for (size_t i = 0; i < reg->n_tasks && !reported; i++) {
@@ -503,59 +503,59 @@ s_on_register (st_net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
         if (t->state == ST_JOB_SCHEDULED || (t->state == ST_JOB_STARTING && !t->pid)) {
             /*  The Launch may never have arrived; the worker never starts a task twice.  */
             if (t->job->cancel_requested) {
-                st_task_end (s->m, t, ST_JOB_CANCELLED);
-                st_job_evaluate (s->m, t->job);
+                st__task_end (s->m, t, ST_JOB_CANCELLED);
+                st__job_evaluate (s->m, t->job);
             }
             else {
-                st_task_set_state (s->m, t, ST_JOB_SCHEDULED);
+                st__task_set_state (s->m, t, ST_JOB_SCHEDULED);
                 st_vec_push ((void **) &s->m->to_launch, &s->m->nto_launch, &s->m->cap_to_launch, sizeof t,
-                             ST_SCHED_ARRAY_MAX, &t);
+                             ST__SCHED_ARRAY_MAX, &t);
             }
             continue;
         }
         /*  It was running and the worker does not know it: a new worker process.  */
-        st_job_t *job = t->job;
+        st__job_t *job = t->job;
         if (!job->failure[0])
             snprintf (job->failure, sizeof job->failure, "node %s restarted while rank %u was running", node->name,
                       t->index);
-        st_add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, "LOST", node->name,
-                      "rank %u lost: the worker on %s no longer knows it", t->index, node->name);
-        st_task_end (s->m, t, ST_JOB_LOST);
-        st_job_evaluate (s->m, job);
+        st__add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, "LOST", node->name,
+                       "rank %u lost: the worker on %s no longer knows it", t->index, node->name);
+        st__task_end (s->m, t, ST_JOB_LOST);
+        st__job_evaluate (s->m, job);
     }
     /*  Stops decided while this node was away (a rank failed elsewhere, a cancel,
      *  or a restart of the scheduler) go out now.  */
-    for (st_task_t *t = node->tasks; t; t = t->node_next)
+    for (st__task_t *t = node->tasks; t; t = t->node_next)
         if (t->job->stopping || t->job->cancel_requested)
-            st_job_stop_tasks (s->m, t->job);
+            st__job_stop_tasks (s->m, t->job);
     rep.accepted = 1;
     rep.epoch = node->epoch;
     rep.heartbeat_ms = (uint32_t) s->cfg.heartbeat_ms;
-    st_net_defer (s, s->worker_sock, peer, &out);
+    st__net_defer (s, s->worker_sock, peer, &out);
     s->m->sched_needed = 1;
 }
 
-static st_node_t *
-s_node_of_peer (st_net_t *s, const char *name, const st_peer_t *peer)
+static st__node_t *
+s_node_of_peer (st__net_t *s, const char *name, const st_peer_t *peer)
 {
     if (!name || !*name)
         return NULL;
-    st_node_t *node = st_map_get (s->m->nodes, name, strlen (name));
-    if (!node || !node->connected || !s_peer_equal (st_net_peer_of (node), peer))
+    st__node_t *node = st_map_get (s->m->nodes, name, strlen (name));
+    if (!node || !node->connected || !s_peer_equal (st__net_peer_of (node), peer))
         return NULL;
     return node;
 }
 
 /*  The node registered on peer (TaskUpdate, Ack and LogData carry no node name).  */
-static st_node_t *
-s_node_by_peer (st_net_t *s, const st_peer_t *peer)
+static st__node_t *
+s_node_by_peer (st__net_t *s, const st_peer_t *peer)
 {
-    st_node_t *node = st_map_get (s->peers, peer->id, peer->id_len);
-    return node && node->connected && s_peer_equal (st_net_peer_of (node), peer) ? node : NULL;
+    st__node_t *node = st_map_get (s->peers, peer->id, peer->id_len);
+    return node && node->connected && s_peer_equal (st__net_peer_of (node), peer) ? node : NULL;
 }
 
 void
-st_dispatch_worker_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
+st__dispatch_worker_message (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env)
 {
     switch (env->body_case) {
     case STRATA__ENVELOPE__BODY_REGISTER:
@@ -563,10 +563,10 @@ st_dispatch_worker_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope
         return;
     case STRATA__ENVELOPE__BODY_HEARTBEAT: {
         const Strata__Heartbeat *hb = env->heartbeat;
-        st_node_t *node = s_node_of_peer (s, hb->node, peer);
+        st__node_t *node = s_node_of_peer (s, hb->node, peer);
         if (!node || node->instance != hb->instance) {
             s->m->counters.unknown_peer_messages++;
-            st_dispatch_send_ack (s, peer, env->seq, STRATA__ACK_STATUS__ACK_UNKNOWN_NODE);
+            st__dispatch_send_ack (s, peer, env->seq, STRATA__ACK_STATUS__ACK_UNKNOWN_NODE);
             return;
         }
         node->last_seen_mono = st_mono_ms ();
@@ -575,15 +575,15 @@ st_dispatch_worker_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope
             const Strata__TaskRef *r = hb->running[i];
             if (!r)
                 continue;
-            st_task_t *t = s_current_task (s, node, r);
-            if (!t || !st_task_live (t))
+            st__task_t *t = s_current_task (s, node, r);
+            if (!t || !st__task_live (t))
                 s_kill_stale (s, node, r);
         }
-        st_dispatch_send_ack (s, peer, env->seq, STRATA__ACK_STATUS__ACK_OK);
+        st__dispatch_send_ack (s, peer, env->seq, STRATA__ACK_STATUS__ACK_OK);
         return;
     }
     case STRATA__ENVELOPE__BODY_TASK_UPDATE: {
-        st_node_t *node = s_node_by_peer (s, peer);
+        st__node_t *node = s_node_by_peer (s, peer);
         if (!node || !env->task_update->status) {
             /*  Not acknowledged: the worker keeps it and reports it again when it registers.  */
             s->m->counters.unknown_peer_messages++;
@@ -591,11 +591,11 @@ st_dispatch_worker_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope
         }
         node->last_seen_mono = st_mono_ms ();
         Strata__AckStatus status = s_apply_status (s, node, env->task_update->status);
-        st_dispatch_send_ack (s, peer, env->seq, status);
+        st__dispatch_send_ack (s, peer, env->seq, status);
         return;
     }
     case STRATA__ENVELOPE__BODY_ACK: {
-        st_task_t *t = st_map_remove_u64 (s->m->launches, env->ack->ack_seq);
+        st__task_t *t = st_map_remove_u64 (s->m->launches, env->ack->ack_seq);
         if (t) {
             t->launch_acked = 1;
             t->launch_seq = 0;
@@ -603,19 +603,19 @@ st_dispatch_worker_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope
         return;
     }
     case STRATA__ENVELOPE__BODY_LOG_DATA:
-        st_client_log_data (s, env->log_data);
+        st__client_log_data (s, env->log_data);
         return;
     case STRATA__ENVELOPE__BODY_RDZV_PUT:
     case STRATA__ENVELOPE__BODY_RDZV_GET:
     case STRATA__ENVELOPE__BODY_REMOTE_EXEC:
     case STRATA__ENVELOPE__BODY_PROGRESS: {
-        st_node_t *node = s_node_by_peer (s, peer);
+        st__node_t *node = s_node_by_peer (s, peer);
         if (!node) {
             s->m->counters.unknown_peer_messages++;
             return;
         }
         node->last_seen_mono = st_mono_ms ();
-        st_agent_message (s, node, env);
+        st__agent_message (s, node, env);
         return;
     }
     default:
@@ -629,7 +629,7 @@ st_dispatch_worker_message (st_net_t *s, const st_peer_t *peer, Strata__Envelope
 /*  -- timers ----------------------------------------------------------------  */
 
 typedef struct {
-    st_net_t *s;
+    st__net_t *s;
     uint64_t now;
 } s_tick_t;
 
@@ -637,19 +637,19 @@ static void
 s_tick_node (void *value, void *arg)
 {
     s_tick_t *k = arg;
-    st_net_t *s = k->s;
-    st_node_t *node = value;
-    if (node->state != ST_NODE_UP)
+    st__net_t *s = k->s;
+    st__node_t *node = value;
+    if (node->state != ST__NODE_UP)
         return;
     if (k->now - node->last_seen_mono > s->cfg.node_timeout_ms) {
         st_warn ("node %s lost: no heartbeat for %" PRIu64 " ms; %u task(s) on it", node->name,
                  k->now - node->last_seen_mono, node->ntasks);
-        node->state = ST_NODE_LOST;
+        node->state = ST__NODE_LOST;
         node->connected = 0;
         st_map_remove (s->peers, node->peer.id, node->peer.id_len);
-        st_mark_node (s->m, node);
-        st_add_event (s->m, 0, -1, 0, "node", "UP", "LOST", node->name,
-                      "node %s lost: no heartbeat for %" PRIu64 " ms", node->name, k->now - node->last_seen_mono);
+        st__mark_node (s->m, node);
+        st__add_event (s->m, 0, -1, 0, "node", "UP", "LOST", node->name,
+                       "node %s lost: no heartbeat for %" PRIu64 " ms", node->name, k->now - node->last_seen_mono);
         s_lose_tasks (s, node, "stopped heartbeating");
         return;
     }
@@ -657,15 +657,15 @@ s_tick_node (void *value, void *arg)
      *  stopped: then the task never started as far as anyone knows, and ends here
      *  (if the Launch did arrive after all, the worker's report is stale and the
      *  process is killed).  */
-    for (st_task_t *t = node->tasks, *next; t; t = next) {
+    for (st__task_t *t = node->tasks, *next; t; t = next) {
         next = t->node_next;
         if (t->state != ST_JOB_STARTING || t->launch_acked || !node->connected
             || k->now - t->launch_sent_mono <= s->cfg.launch_timeout_ms)
             continue;
-        st_job_t *job = t->job;
+        st__job_t *job = t->job;
         if (job->cancel_requested || job->stopping) {
-            st_task_end (s->m, t, job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
-            st_job_evaluate (s->m, job);
+            st__task_end (s->m, t, job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
+            st__job_evaluate (s->m, job);
             continue;
         }
         st_info ("resending launch of job %" PRIu64 " rank %u to %s", job->id, t->index, node->name);
@@ -674,7 +674,7 @@ s_tick_node (void *value, void *arg)
 }
 
 void
-st_dispatch_tick (st_net_t *s, uint64_t now)
+st__dispatch_tick (st__net_t *s, uint64_t now)
 {
     s_tick_t k = { .s = s, .now = now };
     st_map_foreach (s->m->nodes, s_tick_node, &k);

@@ -1,9 +1,9 @@
 /*  explain.c: strata explain, the client's question "why does this job wait,
  *  or why was it placed there?".
  *
- *  A job in memory is explained by the model (st_place_explain: the engine's
+ *  A job in memory is explained by the model (st__place_explain: the engine's
  *  verdict against the cluster as it is now, or the placement's score against
- *  its runners-up); a finished one from its row (through st_net_store_t). */
+ *  its runners-up); a finished one from its row (through st__net_store_t). */
 #include "net.h"
 
 #include <stdlib.h>
@@ -12,12 +12,12 @@
 #include "st_log.h"
 
 static void
-s_explain_reply (st_net_t *s, const st_peer_t *peer, uint64_t reply_to, uint64_t job_id, const char *state,
+s_explain_reply (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, uint64_t job_id, const char *state,
                  const char *json)
 {
     Strata__Envelope env;
     Strata__ExplainReply rep = STRATA__EXPLAIN_REPLY__INIT;
-    st_wire_envelope_init (&env, st_net_next_seq (s));
+    st_wire_envelope_init (&env, st__net_next_seq (s));
     env.reply_to = reply_to;
     rep.job_id = job_id;
     rep.state = st_wire_job_state_named (state);
@@ -30,34 +30,34 @@ s_explain_reply (st_net_t *s, const st_peer_t *peer, uint64_t reply_to, uint64_t
 }
 
 void
-st_client_explain (st_net_t *s, const st_peer_t *peer, Strata__Envelope *env)
+st__client_explain (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env)
 {
     uint64_t id = env->explain->job_id;
-    st_job_t *job = st_map_get_u64 (s->m->jobs, id);
+    st__job_t *job = st_map_get_u64 (s->m->jobs, id);
     if (job) {
         const char *state;
-        char *json = st_place_explain (s->m, job, &state);
+        char *json = st__place_explain (s->m, job, &state);
         s_explain_reply (s, peer, env->seq, id, state, json);
         free (json);
         return;
     }
-    st_job_record_t *info = NULL;
+    st__job_record_t *info = NULL;
     st_error_t err = { 0 };
     st_rc_t rc = s->store.get_job ? s->store.get_job (s->store.ctx, id, &info, &err)
                                   : st_error_set (&err, ST_EDB, NULL, "no database");
     if (rc != ST_OK) {
-        st_client_error (s, peer, env->seq,
-                         err.rc == ST_ENOTFOUND ? STRATA__ERROR_CODE__ERROR_NOT_FOUND
-                                                : STRATA__ERROR_CODE__ERROR_INTERNAL,
-                         err.msg, err.hint[0] ? err.hint : NULL);
+        st__client_error (s, peer, env->seq,
+                          err.rc == ST_ENOTFOUND ? STRATA__ERROR_CODE__ERROR_NOT_FOUND
+                                                 : STRATA__ERROR_CODE__ERROR_INTERNAL,
+                          err.msg, err.hint[0] ? err.hint : NULL);
         return;
     }
     char *json = info->placement_json && info->placement_json[0]
                      ? strdup (info->placement_json)
-                     : st_place_reason_json (id, info->state, info->reason);
+                     : st__place_reason_json (id, info->state, info->reason);
     if (!json)
         abort ();
     s_explain_reply (s, peer, env->seq, id, info->state, json);
     free (json);
-    st_job_record_free (info);
+    st__job_record_free (info);
 }

@@ -1,9 +1,9 @@
 /*  net.c: envelopes, deferred sends, published events and the model's intents.
  *
  *  Replies and signals that depend on the current batch wait in
- *  s->deferred until it is committed (st_net_send_deferred after the
+ *  s->deferred until it is committed (st__net_send_deferred after the
  *  flush); events are published once committed. The model's intents
- *  (st_intent_t) are carried out here after each step: a Signal is deferred
+ *  (st__intent_t) are carried out here after each step: a Signal is deferred
  *  like any message decided by the batch; agent answers and RemoteExited go
  *  out at once, as they did when the model sent them itself. */
 #include "net.h"
@@ -17,7 +17,7 @@
 #include "st_log.h"
 
 int
-st_net_init (st_net_t *s, st_model_t *m)
+st__net_init (st__net_t *s, st__model_t *m)
 {
     s->m = m;
     s->peers = st_map_new ();
@@ -26,9 +26,9 @@ st_net_init (st_net_t *s, st_model_t *m)
 }
 
 void
-st_net_release (st_net_t *s)
+st__net_release (st__net_t *s)
 {
-    st_token_forget_all (s);
+    st__token_forget_all (s);
     st_map_destroy (&s->peers);
     st_map_destroy (&s->tokens);
     for (size_t i = 0; i < s->ndeferred; i++)
@@ -37,42 +37,42 @@ st_net_release (st_net_t *s)
     free (s->deferred);
     s->deferred = NULL;
     while (s->logreqs) {
-        st_logreq_t *n = s->logreqs->next;
+        st__logreq_t *n = s->logreqs->next;
         free (s->logreqs);
         s->logreqs = n;
     }
 }
 
 void
-st_net_set_peer (st_node_t *node, const st_peer_t *peer)
+st__net_set_peer (st__node_t *node, const st_peer_t *peer)
 {
     memcpy (&node->peer, peer, sizeof node->peer);
 }
 
 uint64_t
-st_net_next_seq (st_net_t *s)
+st__net_next_seq (st__net_t *s)
 {
     return ++s->seq;
 }
 
 void
-st_net_defer (st_net_t *s, void *sock, const st_peer_t *peer, Strata__Envelope *env)
+st__net_defer (st__net_t *s, void *sock, const st_peer_t *peer, Strata__Envelope *env)
 {
-    st_deferred_t d = { .sock = sock, .peer = *peer };
+    st__deferred_t d = { .sock = sock, .peer = *peer };
     d.len = protobuf_c_message_get_packed_size (&env->base);
     d.buf = malloc (d.len ? d.len : 1);
     if (!d.buf)
         abort ();
     protobuf_c_message_pack (&env->base, d.buf);
-    if (st_vec_push ((void **) &s->deferred, &s->ndeferred, &s->cap_deferred, sizeof d, ST_SCHED_ARRAY_MAX, &d))
+    if (st_vec_push ((void **) &s->deferred, &s->ndeferred, &s->cap_deferred, sizeof d, ST__SCHED_ARRAY_MAX, &d))
         abort ();
 }
 
 void
-st_net_send_deferred (st_net_t *s)
+st__net_send_deferred (st__net_t *s)
 {
     for (size_t i = 0; i < s->ndeferred; i++) {
-        st_deferred_t *d = &s->deferred[i];
+        st__deferred_t *d = &s->deferred[i];
         if (zmq_send (d->sock, d->peer.id, d->peer.id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
             if (d->peer.delimited)
                 zmq_send (d->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
@@ -84,15 +84,15 @@ st_net_send_deferred (st_net_t *s)
 }
 
 void
-st_net_publish_events (st_net_t *s)
+st__net_publish_events (st__net_t *s)
 {
     for (size_t i = 0; i < s->m->nevents; i++) {
-        const st_event_t *e = &s->m->events[i];
+        const st__event_t *e = &s->m->events[i];
         if (!e->job_id || !e->to_state)
             continue;
         Strata__Envelope env;
         Strata__JobEvent ev = STRATA__JOB_EVENT__INIT;
-        st_wire_envelope_init (&env, st_net_next_seq (s));
+        st_wire_envelope_init (&env, st__net_next_seq (s));
         ev.job_id = e->job_id;
         ev.from_state = st_wire_job_state_named (e->from_state);
         ev.to_state = st_wire_job_state_named (e->to_state);
@@ -106,40 +106,40 @@ st_net_publish_events (st_net_t *s)
     }
 }
 
-static const st_node_t *
-s_node (st_net_t *s, const char *name)
+static const st__node_t *
+s_node (st__net_t *s, const char *name)
 {
     return name ? st_map_get (s->m->nodes, name, strlen (name)) : NULL;
 }
 
 void
-st_net_drain_intents (st_net_t *s)
+st__net_drain_intents (st__net_t *s)
 {
-    st_model_t *m = s->m;
+    st__model_t *m = s->m;
     /*  An intent may not add another, but index, not pointer: st_vec_push may move the array.  */
     for (size_t i = 0; i < m->nintents; i++) {
-        const st_intent_t *in = &m->intents[i];
+        const st__intent_t *in = &m->intents[i];
         switch (in->kind) {
-        case ST_INTENT_SIGNAL: {
-            st_task_t *t = st_model_find_task (m, in->job_id, in->index);
+        case ST__INTENT_SIGNAL: {
+            st__task_t *t = st__model_find_task (m, in->job_id, in->index);
             if (t && t->attempt == in->attempt)
-                (void) st_dispatch_signal (s, t, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE);
+                (void) st__dispatch_signal (s, t, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE);
             break;
         }
-        case ST_INTENT_AGENT_VALUE: {
+        case ST__INTENT_AGENT_VALUE: {
             Strata__AgentReply v = STRATA__AGENT_REPLY__INIT;
             v.value.data = in->data;
             v.value.len = in->len;
-            st_agent_reply (s, s_node (s, in->node), in->fwd_seq, &v);
+            st__agent_reply (s, s_node (s, in->node), in->fwd_seq, &v);
             break;
         }
-        case ST_INTENT_AGENT_ERROR:
-            st_agent_reply_error (s, s_node (s, in->node), in->fwd_seq, "%s", (const char *) in->data);
+        case ST__INTENT_AGENT_ERROR:
+            st__agent_reply_error (s, s_node (s, in->node), in->fwd_seq, "%s", (const char *) in->data);
             break;
-        case ST_INTENT_REMOTE_EXITED:
-            st_agent_send_remote_exited (s, in);
+        case ST__INTENT_REMOTE_EXITED:
+            st__agent_send_remote_exited (s, in);
             break;
         }
     }
-    st_intents_clear (m);
+    st__intents_clear (m);
 }

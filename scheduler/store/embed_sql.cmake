@@ -2,7 +2,7 @@
 # Inputs: SQL_DIR, OUT.
 file(GLOB files ${SQL_DIR}/[0-9][0-9][0-9]_*.sql)
 list(SORT files)
-set(body "/* generated from sql/ by scheduler/store/embed_sql.cmake: do not edit */\n#include <stddef.h>\n#include \"migrations.h\"\n\nconst st_migration_t st_migrations[] = {\n")
+set(body "/* generated from sql/ by scheduler/store/embed_sql.cmake: do not edit */\n#include <stddef.h>\n#include \"migrations.h\"\n\nconst st__migration_t st__migrations[] = {\n")
 foreach(f ${files})
   get_filename_component(name ${f} NAME)
   string(SUBSTRING ${name} 0 3 num)

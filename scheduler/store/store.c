@@ -1,7 +1,7 @@
 /*  store.c: everything the scheduler keeps in PostgreSQL.
  *
  *  Writes are batched: the loop marks jobs, tasks and nodes dirty and queues
- *  events; st_store_flush sends one statement per kind of row (rows travel as a
+ *  events; st__store_flush sends one statement per kind of row (rows travel as a
  *  JSON array expanded by jsonb_to_recordset) in a libpq pipeline, so a whole
  *  batch is one round trip and one implicit transaction. Job updates carry the
  *  state the scheduler believes the row has; if any row disagrees, strata_assert
@@ -46,7 +46,7 @@ s_result_error (st_error_t *err, PGresult *res, const char *what)
 }
 
 st_rc_t
-st_store_connect (st_store_t *s, st_error_t *err)
+st__store_connect (st__store_t *s, st_error_t *err)
 {
     s->db = PQconnectdb (s->database);
     if (PQstatus (s->db) != CONNECTION_OK) {
@@ -63,7 +63,7 @@ st_store_connect (st_store_t *s, st_error_t *err)
 }
 
 st_rc_t
-st_store_lead (st_store_t *s, volatile int *stop, st_error_t *err)
+st__store_lead (st__store_t *s, volatile int *stop, st_error_t *err)
 {
     int announced = 0;
     while (!*stop) {
@@ -85,11 +85,11 @@ st_store_lead (st_store_t *s, volatile int *stop, st_error_t *err)
 }
 
 st_rc_t
-st_store_migrate (st_store_t *s, st_error_t *err)
+st__store_migrate (st__store_t *s, st_error_t *err)
 {
     st_rc_t rc = ST_OK;
     int known = 0;
-    for (const st_migration_t *m = st_migrations; m->sql; m++)
+    for (const st__migration_t *m = st__migrations; m->sql; m++)
         known = m->version;
 
     PGresult *res = PQexec (s->db, "SELECT to_regclass ('schema_version') IS NOT NULL");
@@ -117,7 +117,7 @@ st_store_migrate (st_store_t *s, st_error_t *err)
         st_error_hint (err, "run a strata-scheduler at least as new as the one that upgraded the database");
         return ST_EVERSION;
     }
-    for (const st_migration_t *m = st_migrations; m->sql; m++) {
+    for (const st__migration_t *m = st__migrations; m->sql; m++) {
         if (m->version <= current)
             continue;
         st_info ("applying migration %s", m->name);
@@ -200,10 +200,10 @@ s_labels_from_json (st_kv_t *kv, const char *text)
     json_decref (obj);
 }
 
-static st_model_version_t *
+static st__model_version_t *
 s_version_from_row (PGresult *res, int i)
 {
-    st_model_version_t *v = calloc (1, sizeof *v);
+    st__model_version_t *v = calloc (1, sizeof *v);
     if (!v)
         abort ();
     v->tenant = s_dup (res, i, 0);
@@ -233,7 +233,7 @@ s_version_from_row (PGresult *res, int i)
  *  job gets its placement view narrowed again (for a later attempt); a pending
  *  one is narrowed when it is admitted (deps.c).  */
 static void
-s_load_model_ref (st_store_t *s, st_job_t *job, const char *ref)
+s_load_model_ref (st__store_t *s, st__job_t *job, const char *ref)
 {
     const char *colon = strrchr (ref, ':');
     job->model_ref = strdup (ref);
@@ -243,16 +243,16 @@ s_load_model_ref (st_store_t *s, st_job_t *job, const char *ref)
     if (job->state == ST_JOB_PENDING || !job->spec->model)
         return;
     char why[400];
-    const st_model_version_t *v = st_registry_find (s->m, job->spec->tenant, job->spec->model, job->ft_version);
-    if (!v || st_registry_apply (s->m, job, v, why, sizeof why) != 0)
+    const st__model_version_t *v = st__registry_find (s->m, job->spec->tenant, job->spec->model, job->ft_version);
+    if (!v || st__registry_apply (s->m, job, v, why, sizeof why) != 0)
         st_warn ("job %" PRIu64 ": its model %s is %s", job->id, ref, v ? why : "no longer registered");
 }
 
 /*  -- the states of finished dependencies (model/deps.c) --------------------  */
 
-/*  Notes the (id, state, tenant) rows of sql in the model (st_deps_note_state).  */
+/*  Notes the (id, state, tenant) rows of sql in the model (st__deps_note_state).  */
 static st_rc_t
-s_fetch_states (st_store_t *s, const char *sql, const char *param, st_error_t *err)
+s_fetch_states (st__store_t *s, const char *sql, const char *param, st_error_t *err)
 {
     PGresult *res = PQexecParams (s->db, sql, param ? 1 : 0, NULL, param ? &param : NULL, NULL, NULL, 0);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
@@ -266,7 +266,7 @@ s_fetch_states (st_store_t *s, const char *sql, const char *param, st_error_t *e
         st_job_state_t state;
         if (st_job_state_parse (PQgetvalue (res, i, 1), &state) != 0)
             state = ST_JOB_FAILED;
-        st_deps_note_state (s->m, strtoull (PQgetvalue (res, i, 0), NULL, 10), state, PQgetvalue (res, i, 2));
+        st__deps_note_state (s->m, strtoull (PQgetvalue (res, i, 0), NULL, 10), state, PQgetvalue (res, i, 2));
     }
     PQclear (res);
     return ST_OK;
@@ -274,7 +274,7 @@ s_fetch_states (st_store_t *s, const char *sql, const char *param, st_error_t *e
 
 /*  The finished jobs that unfinished jobs depend on (start-up).  */
 static st_rc_t
-s_deps_prefetch (st_store_t *s, st_error_t *err)
+s_deps_prefetch (st__store_t *s, st_error_t *err)
 {
     /*  Only finished ones: the unfinished are loaded into memory anyway. An
      *  element that is no job id (a hand-edited spec, which then does not
@@ -288,12 +288,12 @@ s_deps_prefetch (st_store_t *s, st_error_t *err)
 }
 
 st_rc_t
-st_store_dep_states (st_store_t *s, const st_job_t *job, st_error_t *err)
+st__store_dep_states (st__store_t *s, const st__job_t *job, st_error_t *err)
 {
-    st_deps_forget_states (s->m);
+    st__deps_forget_states (s->m);
     /*  The ones not in memory have finished (or never existed): one query.  */
     uint64_t ids[64];
-    size_t n = st_deps_missing (s->m, job, ids, sizeof ids / sizeof ids[0]);
+    size_t n = st__deps_missing (s->m, job, ids, sizeof ids / sizeof ids[0]);
     if (n == 0 || !s->db)
         return ST_OK;
     char arr[64 * 24 + 4];
@@ -306,7 +306,7 @@ st_store_dep_states (st_store_t *s, const st_job_t *job, st_error_t *err)
 }
 
 void
-st_store_tokens_free (st_store_t *s)
+st__store_tokens_free (st__store_t *s)
 {
     for (size_t i = 0; i < s->ntokens; i++) {
         free (s->tokens[i].tenant);
@@ -318,19 +318,19 @@ st_store_tokens_free (st_store_t *s)
 }
 
 void
-st_store_close (st_store_t *s)
+st__store_close (st__store_t *s)
 {
-    st_store_tokens_free (s);
+    st__store_tokens_free (s);
     if (s->db)
         PQfinish (s->db);
     s->db = NULL;
 }
 
 st_rc_t
-st_store_load (st_store_t *s, st_error_t *err)
+st__store_load (st__store_t *s, st_error_t *err)
 {
     st_rc_t rc = ST_OK;
-    st_job_t **loaded = NULL;
+    st__job_t **loaded = NULL;
     PGresult *res = PQexec (s->db, "SELECT coalesce (max (id), 0) FROM jobs");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         rc = s_result_error (err, res, "loading jobs");
@@ -347,11 +347,11 @@ st_store_load (st_store_t *s, st_error_t *err)
     }
     uint64_t now = st_mono_ms ();
     for (int i = 0; i < PQntuples (res); i++) {
-        st_node_t *n = st_node_new (PQgetvalue (res, i, 0));
+        st__node_t *n = st__node_new (PQgetvalue (res, i, 0));
         if (!n)
             abort ();
         n->pool = strdup (PQgetvalue (res, i, 1));
-        n->state = strcmp (PQgetvalue (res, i, 2), "UP") == 0 ? ST_NODE_UP : ST_NODE_LOST;
+        n->state = strcmp (PQgetvalue (res, i, 2), "UP") == 0 ? ST__NODE_UP : ST__NODE_LOST;
         n->cap_cpus_milli = (uint32_t) s_u64 (res, i, 3);
         n->cap_mem_mb = s_u64 (res, i, 4);
         n->cap_gpus = (uint32_t) s_u64 (res, i, 5);
@@ -379,7 +379,7 @@ st_store_load (st_store_t *s, st_error_t *err)
         goto out;
     }
     for (int i = 0; i < PQntuples (res); i++)
-        st_registry_add (s->m, s_version_from_row (res, i));
+        st__registry_add (s->m, s_version_from_row (res, i));
     PQclear (res);
 
     res = PQexec (
@@ -406,7 +406,7 @@ st_store_load (st_store_t *s, st_error_t *err)
             st_error ("job %" PRIu64 ": stored spec does not parse (%s); skipping it", id, perr.msg);
             continue;
         }
-        st_job_t *job = st_job_new (s->m, id, spec, strdup (spec_text), s_u64 (res, i, 8));
+        st__job_t *job = st__job_new (s->m, id, spec, strdup (spec_text), s_u64 (res, i, 8));
         if (!job)
             abort ();
         st_job_state_parse (PQgetvalue (res, i, 2), &job->state);
@@ -459,7 +459,7 @@ st_store_load (st_store_t *s, st_error_t *err)
     }
     size_t live = 0;
     for (int i = 0; i < PQntuples (res); i++) {
-        st_task_t *t = st_model_find_task (s->m, s_u64 (res, i, 0), (uint32_t) s_u64 (res, i, 1));
+        st__task_t *t = st__model_find_task (s->m, s_u64 (res, i, 0), (uint32_t) s_u64 (res, i, 1));
         if (!t)
             continue;
         t->attempt = (uint32_t) s_u64 (res, i, 2);
@@ -473,16 +473,16 @@ st_store_load (st_store_t *s, st_error_t *err)
         t->finished_wall = s_u64 (res, i, 9);
         if (*node)
             t->node_name = strdup (node);
-        int is_live = st_task_live (t);
-        st_node_t *n = *node ? st_map_get (s->m->nodes, node, strlen (node)) : NULL;
+        int is_live = st__task_live (t);
+        st__node_t *n = *node ? st_map_get (s->m->nodes, node, strlen (node)) : NULL;
         if (is_live && n) {
-            st_task_assign (s->m, t, n);
+            st__task_assign (s->m, t, n);
             live++;
         }
         else if (is_live) {
             /*  Its node row is gone: treat the task as lost.  */
-            st_task_set_state (s->m, t, ST_JOB_LOST);
-            st_mark_task (s->m, t);
+            st__task_set_state (s->m, t, ST_JOB_LOST);
+            st__mark_task (s->m, t);
         }
         if (t->state == ST_JOB_STARTING || t->state == ST_JOB_SCHEDULED)
             t->launch_acked = 0;
@@ -500,12 +500,12 @@ st_store_load (st_store_t *s, st_error_t *err)
         rc = s_result_error (err, res, "loading submission tokens");
         goto out;
     }
-    st_store_tokens_free (s);
+    st__store_tokens_free (s);
     if (PQntuples (res) > 0 && !(s->tokens = calloc ((size_t) PQntuples (res), sizeof *s->tokens)))
         abort ();
     for (int i = 0; i < PQntuples (res); i++) {
         int64_t left = s_i64 (res, i, 3);
-        st_store_token_t *t = &s->tokens[s->ntokens++];
+        st__store_token_t *t = &s->tokens[s->ntokens++];
         t->tenant = s_dup (res, i, 0);
         t->token = s_dup (res, i, 1);
         t->job_id = s_u64 (res, i, 2);
@@ -524,13 +524,13 @@ st_store_load (st_store_t *s, st_error_t *err)
     if ((rc = s_deps_prefetch (s, err)) != ST_OK)
         goto out;
     for (size_t i = 0; i < nloaded; i++) {
-        st_job_t *job = loaded[i];
+        st__job_t *job = loaded[i];
         if (job->state == ST_JOB_PENDING)
-            st_deps_admit (s->m, job);
+            st__deps_admit (s->m, job);
         else
-            st_job_evaluate (s->m, job);
+            st__job_evaluate (s->m, job);
     }
-    st_deps_forget_states (s->m);
+    st__deps_forget_states (s->m);
     st_info ("loaded %zu node(s), %zu unfinished job(s) (%zu pending, %zu live task(s)); next job id %" PRIu64,
              st_map_size (s->m->nodes), st_map_size (s->m->jobs), s->m->npending, live, s->m->next_job_id);
 out:
@@ -554,7 +554,7 @@ s_str_or_null (const char *str)
 }
 
 static json_t *
-s_node_row (const st_node_t *n)
+s_node_row (const st__node_t *n)
 {
     json_t *labels = json_object ();
     for (size_t i = 0; i < n->labels.n; i++)
@@ -562,7 +562,7 @@ s_node_row (const st_node_t *n)
     char instance[24];
     snprintf (instance, sizeof instance, "%" PRIu64, n->instance);
     return json_pack ("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:I, s:s, s:s, s:I, s:s}", "name", n->name, "pool",
-                      n->pool ? n->pool : "default", "state", n->state == ST_NODE_UP ? "UP" : "LOST", "cpus_milli",
+                      n->pool ? n->pool : "default", "state", n->state == ST__NODE_UP ? "UP" : "LOST", "cpus_milli",
                       (json_int_t) n->cap_cpus_milli, "mem_mb", (json_int_t) n->cap_mem_mb, "gpus",
                       (json_int_t) n->cap_gpus, "gpu_type", n->gpu_type ? n->gpu_type : "", "labels", labels, "epoch",
                       (json_int_t) n->epoch, "hostname", n->hostname ? n->hostname : "", "version",
@@ -571,7 +571,7 @@ s_node_row (const st_node_t *n)
 }
 
 static json_t *
-s_job_common (const st_job_t *job)
+s_job_common (const st__job_t *job)
 {
     json_t *o = json_pack ("{s:I, s:s, s:s, s:I, s:I, s:b}", "id", (json_int_t) job->id, "state",
                            st_job_state_name (job->state), "reason", job->reason, "attempt",
@@ -596,7 +596,7 @@ s_job_common (const st_job_t *job)
 }
 
 static json_t *
-s_task_row (const st_task_t *t)
+s_task_row (const st__task_t *t)
 {
     json_t *o = json_pack ("{s:I, s:I, s:I, s:s}", "job_id", (json_int_t) t->job->id, "idx", (json_int_t) t->index,
                            "attempt", (json_int_t) t->attempt, "state", st_job_state_name (t->state));
@@ -681,7 +681,7 @@ static const char *SQL_MODEL_VERSIONS =
                    "created bigint)";
 
 static json_t *
-s_version_row (const st_model_version_t *v)
+s_version_row (const st__model_version_t *v)
 {
     json_t *res = json_array ();
     for (size_t i = 0; res && i < v->nresidency; i++)
@@ -723,7 +723,7 @@ s_add_stmt (s_stmt_t *stmts, int *n, const char *what, const char *sql, json_t *
 }
 
 st_rc_t
-st_store_flush (st_store_t *s, st_error_t *err)
+st__store_flush (st__store_t *s, st_error_t *err)
 {
     if (!s->m->ndirty_jobs && !s->m->ndirty_tasks && !s->m->ndirty_nodes && !s->m->nevents && !s->m->nnew_versions)
         return ST_OK;
@@ -731,13 +731,13 @@ st_store_flush (st_store_t *s, st_error_t *err)
            *tasks_new = json_array (), *jobs_upd = json_array (), *tasks_upd = json_array (), *events = json_array (),
            *versions = json_array ();
     for (size_t i = 0; i < s->m->ndirty_nodes; i++) {
-        st_node_t *n = s->m->dirty_nodes[i];
+        st__node_t *n = s->m->dirty_nodes[i];
         json_array_append_new (pools, json_pack ("{s:s}", "pool", n->pool ? n->pool : "default"));
         json_array_append_new (nodes, s_node_row (n));
     }
     size_t nupd = 0;
     for (size_t i = 0; i < s->m->ndirty_jobs; i++) {
-        st_job_t *job = s->m->dirty_jobs[i];
+        st__job_t *job = s->m->dirty_jobs[i];
         json_t *row = s_job_common (job);
         if (!job->persisted) {
             const st_spec_t *sp = job->spec;
@@ -763,12 +763,12 @@ st_store_flush (st_store_t *s, st_error_t *err)
         }
     }
     for (size_t i = 0; i < s->m->ndirty_tasks; i++) {
-        st_task_t *t = s->m->dirty_tasks[i];
+        st__task_t *t = s->m->dirty_tasks[i];
         if (t->dirty)
             json_array_append_new (tasks_upd, s_task_row (t));
     }
     for (size_t i = 0; i < s->m->nevents; i++) {
-        const st_event_t *e = &s->m->events[i];
+        const st__event_t *e = &s->m->events[i];
         json_t *o = json_pack ("{s:I, s:I, s:I, s:s, s:s}", "at", (json_int_t) e->at_wall, "job_id",
                                (json_int_t) e->job_id, "attempt", (json_int_t) e->attempt, "kind", e->kind, "message",
                                e->message);
@@ -833,7 +833,7 @@ st_store_flush (st_store_t *s, st_error_t *err)
         goto out;
 
     s->m->counters.flushes++;
-    st_batch_committed (s->m);
+    st__batch_committed (s->m);
     s->m->nnew_versions = 0;
     /*  The events stay queued: the loop publishes them, then clears them.  */
 out:
@@ -863,7 +863,7 @@ s_opt_double (PGresult *res, int row, int col, double *value)
 }
 
 static void
-s_job_from_row (PGresult *res, int i, st_job_record_t *j)
+s_job_from_row (PGresult *res, int i, st__job_record_t *j)
 {
     memset (j, 0, sizeof *j);
     j->id = s_u64 (res, i, 0);
@@ -902,21 +902,21 @@ s_job_from_row (PGresult *res, int i, st_job_record_t *j)
 
 /*  Attaches task rows (job_id, idx, ...) to the jobs they belong to.  */
 static void
-s_attach_tasks (PGresult *res, st_job_record_t *jobs, size_t njobs)
+s_attach_tasks (PGresult *res, st__job_record_t *jobs, size_t njobs)
 {
     for (int i = 0; i < PQntuples (res); i++) {
         uint64_t id = s_u64 (res, i, 0);
-        st_job_record_t *j = NULL;
+        st__job_record_t *j = NULL;
         for (size_t k = 0; k < njobs && !j; k++)
             if (jobs[k].id == id)
                 j = &jobs[k];
         if (!j)
             continue;
-        st_task_record_t *arr = realloc (j->tasks, (j->ntasks + 1) * sizeof *arr);
+        st__task_record_t *arr = realloc (j->tasks, (j->ntasks + 1) * sizeof *arr);
         if (!arr)
             abort ();
         j->tasks = arr;
-        st_task_record_t *t = &arr[j->ntasks++];
+        st__task_record_t *t = &arr[j->ntasks++];
         memset (t, 0, sizeof *t);
         t->index = (uint32_t) s_u64 (res, i, 1);
         t->attempt = (uint32_t) s_u64 (res, i, 2);
@@ -936,7 +936,7 @@ static const char *SQL_TASKS_OF =
         "finished_at") " FROM tasks WHERE job_id = ANY ($1::bigint[]) ORDER BY job_id, idx";
 
 st_rc_t
-st_store_get_job (st_store_t *s, uint64_t id, st_job_record_t **out, st_error_t *err)
+st__store_get_job (st__store_t *s, uint64_t id, st__job_record_t **out, st_error_t *err)
 {
     *out = NULL;
     char ids[32], arr[40];
@@ -954,7 +954,7 @@ st_store_get_job (st_store_t *s, uint64_t id, st_job_record_t **out, st_error_t 
         PQclear (res);
         return st_error_set (err, ST_ENOTFOUND, NULL, "no job %" PRIu64, id);
     }
-    st_job_record_t *j = malloc (sizeof *j);
+    st__job_record_t *j = malloc (sizeof *j);
     if (!j)
         abort ();
     s_job_from_row (res, 0, j);
@@ -969,8 +969,8 @@ st_store_get_job (st_store_t *s, uint64_t id, st_job_record_t **out, st_error_t 
 }
 
 st_rc_t
-st_store_list_jobs (st_store_t *s, const char *state, const char *tenant, uint32_t limit_n, int active_only,
-                    st_job_record_t **out, size_t *nout, st_error_t *err)
+st__store_list_jobs (st__store_t *s, const char *state, const char *tenant, uint32_t limit_n, int active_only,
+                     st__job_record_t **out, size_t *nout, st_error_t *err)
 {
     *out = NULL;
     *nout = 0;
@@ -988,7 +988,7 @@ st_store_list_jobs (st_store_t *s, const char *state, const char *tenant, uint32
         return rc;
     }
     int n = PQntuples (res);
-    st_job_record_t *jobs = calloc ((size_t) n + 1, sizeof *jobs);
+    st__job_record_t *jobs = calloc ((size_t) n + 1, sizeof *jobs);
     if (!jobs)
         abort ();
     size_t cap = 32 + (size_t) n * 24, len = 0;
@@ -1017,8 +1017,8 @@ st_store_list_jobs (st_store_t *s, const char *state, const char *tenant, uint32
 }
 
 st_rc_t
-st_store_task_location (st_store_t *s, uint64_t job_id, uint32_t rank, char *node, size_t node_size,
-                        uint32_t *attempt, char *job_state, size_t state_size, st_error_t *err)
+st__store_task_location (st__store_t *s, uint64_t job_id, uint32_t rank, char *node, size_t node_size,
+                         uint32_t *attempt, char *job_state, size_t state_size, st_error_t *err)
 {
     char ids[32], idx[16];
     snprintf (ids, sizeof ids, "%" PRIu64, job_id);

@@ -192,7 +192,7 @@ s_check (PGresult *res, const char *what, st_error_t *err)
 
 /*  Runs sql with rows (stolen) as $1.  */
 static st_rc_t
-s_run (st_store_t *s, const char *what, const char *sql, json_t *rows, st_error_t *err)
+s_run (st__store_t *s, const char *what, const char *sql, json_t *rows, st_error_t *err)
 {
     char *param = rows ? json_dumps (rows, JSON_COMPACT) : NULL;
     json_decref (rows);
@@ -207,7 +207,7 @@ s_run (st_store_t *s, const char *what, const char *sql, json_t *rows, st_error_
 }
 
 static st_rc_t
-s_exec (st_store_t *s, const char *sql, st_error_t *err)
+s_exec (st__store_t *s, const char *sql, st_error_t *err)
 {
     PGresult *res = PQexec (s->db, sql);
     st_rc_t rc = s_check (res, sql, err);
@@ -216,7 +216,7 @@ s_exec (st_store_t *s, const char *sql, st_error_t *err)
 }
 
 st_rc_t
-st_store_save_cluster (st_store_t *s, const sp_cluster_t *c, st_error_t *err)
+st__store_save_cluster (st__store_t *s, const sp_cluster_t *c, st_error_t *err)
 {
     st_rc_t rc = s_exec (s, "BEGIN", err);
     if (rc != ST_OK)

@@ -5,7 +5,7 @@
  *  tick, a placement pass, a launch round, a state change) goes through the
  *  macros at the end of this file: they set the model's clock before the step
  *  and, after it, carry out the model's intents (as the loop does) and check
- *  the model's invariants (st_model_check), failing the test when one breaks.
+ *  the model's invariants (st__model_check), failing the test when one breaks.
  *  A test calls them on the whole scheduler (&S); the macros hand each layer
  *  its part. */
 #ifndef ST_SCHED_FIXTURE_H
@@ -20,44 +20,44 @@
 #include "st_time.h"
 
 /*  Before a step: the loop's clock.  */
-static inline st_sched_t *
-fx_pre (st_sched_t *s)
+static inline st__sched_t *
+fx_pre (st__sched_t *s)
 {
-    st_model_clock (&s->model, st_wall_ms (), st_mono_ms ());
+    st__model_clock (&s->model, st_wall_ms (), st_mono_ms ());
     return s;
 }
 
 /*  After a step: the intents go to net/, then the invariants must hold.  */
 static inline void
-fx_post (st_sched_t *s)
+fx_post (st__sched_t *s)
 {
-    st_net_drain_intents (&s->net);
+    st__net_drain_intents (&s->net);
     char why[512];
-    cr_assert_eq (st_model_check (&s->model, why, sizeof why), 0, "model invariant broken: %s", why);
+    cr_assert_eq (st__model_check (&s->model, why, sizeof why), 0, "model invariant broken: %s", why);
 }
 
 static inline int
-fx_post_i (st_sched_t *s, int rc)
+fx_post_i (st__sched_t *s, int rc)
 {
     fx_post (s);
     return rc;
 }
 
 static inline st_rc_t
-fx_post_rc (st_sched_t *s, st_rc_t rc)
+fx_post_rc (st__sched_t *s, st_rc_t rc)
 {
     fx_post (s);
     return rc;
 }
 
 static inline void
-fx_init (st_sched_t *s)
+fx_init (st__sched_t *s)
 {
     memset (s, 0, sizeof *s);
     s->cfg.kill_grace_ms = 1000;
     s->cfg.node_timeout_ms = 1000;
     s->cfg.launch_timeout_ms = 1000;
-    cr_assert_eq (st_sched_init (s), 0);
+    cr_assert_eq (st__sched_init (s), 0);
     s->model.cluster = sp_cluster_new ();
     cr_assert_not_null (s->model.cluster);
     s->model.engine = sp_engine_new (s->model.cluster);
@@ -66,16 +66,16 @@ fx_init (st_sched_t *s)
     fx_pre (s);
 }
 
-static inline st_node_t *
-fx_node (st_sched_t *s, const char *name, const char *pool, double cpus, uint64_t mem_mb, uint32_t gpus)
+static inline st__node_t *
+fx_node (st__sched_t *s, const char *name, const char *pool, double cpus, uint64_t mem_mb, uint32_t gpus)
 {
-    st_node_t *n = st_node_new (name);
+    st__node_t *n = st__node_new (name);
     cr_assert_not_null (n);
     n->pool = strdup (pool);
     n->cap_cpus_milli = (uint32_t) (cpus * 1000 + 0.5);
     n->cap_mem_mb = mem_mb;
     n->cap_gpus = gpus;
-    n->state = ST_NODE_UP;
+    n->state = ST__NODE_UP;
     n->connected = 1;
     n->last_seen_mono = st_mono_ms ();
     n->peer.id_len = (size_t) snprintf ((char *) n->peer.id, sizeof n->peer.id, "%s", name);
@@ -85,8 +85,8 @@ fx_node (st_sched_t *s, const char *name, const char *pool, double cpus, uint64_
 }
 
 /*  Submits a job from JSON through the client API (the reply is deferred).  */
-static inline st_job_t *
-fx_submit (st_sched_t *s, const char *json)
+static inline st__job_t *
+fx_submit (st__sched_t *s, const char *json)
 {
     Strata__Envelope env;
     Strata__SubmitRequest sub = STRATA__SUBMIT_REQUEST__INIT;
@@ -96,10 +96,10 @@ fx_submit (st_sched_t *s, const char *json)
     env.submit = &sub;
     st_peer_t peer = { .id = "client", .id_len = 6 };
     uint64_t before = s->model.next_job_id;
-    st_client_message (&fx_pre (s)->net, &peer, &env);
+    st__client_message (&fx_pre (s)->net, &peer, &env);
     fx_post (s);
     cr_assert_eq (s->model.next_job_id, before + 1, "submit refused: %s", json);
-    st_job_t *job = st_map_get_u64 (s->model.jobs, before);
+    st__job_t *job = st_map_get_u64 (s->model.jobs, before);
     cr_assert_not_null (job);
     return job;
 }
@@ -107,10 +107,10 @@ fx_submit (st_sched_t *s, const char *json)
 /*  What one loop pass does after a successful flush (without the database or
  *  sockets): the rows are committed, events published, deferred replies sent.  */
 static inline void
-fx_commit (st_sched_t *s)
+fx_commit (st__sched_t *s)
 {
-    st_batch_committed (&s->model);
-    st_model_clear_events (&s->model);
+    st__batch_committed (&s->model);
+    st__model_clear_events (&s->model);
     for (size_t i = 0; i < s->net.ndeferred; i++)
         free (s->net.deferred[i].buf);
     s->net.ndeferred = 0;
@@ -120,12 +120,12 @@ fx_commit (st_sched_t *s)
 /*  Counts the deferred Signal messages of kind (0: any kind) addressed to peer
  *  (NULL: any peer): what the model asked workers to stop or kill.  */
 static inline int
-fx_count_signals_to (st_sched_t *s, int kind, const st_peer_t *peer)
+fx_count_signals_to (st__sched_t *s, int kind, const st_peer_t *peer)
 {
-    st_net_drain_intents (&s->net);
+    st__net_drain_intents (&s->net);
     int n = 0;
     for (size_t i = 0; i < s->net.ndeferred; i++) {
-        const st_deferred_t *d = &s->net.deferred[i];
+        const st__deferred_t *d = &s->net.deferred[i];
         if (peer && (d->peer.id_len != peer->id_len || memcmp (d->peer.id, peer->id, peer->id_len) != 0))
             continue;
         Strata__Envelope *e = strata__envelope__unpack (NULL, d->len, d->buf);
@@ -138,37 +138,37 @@ fx_count_signals_to (st_sched_t *s, int kind, const st_peer_t *peer)
 }
 
 static inline int
-fx_count_signals (st_sched_t *s)
+fx_count_signals (st__sched_t *s)
 {
     return fx_count_signals_to (s, 0, NULL);
 }
 
 static inline void
-fx_fini (st_sched_t *s)
+fx_fini (st__sched_t *s)
 {
-    st_sched_release (s); /*  the connection is the test's to close  */
+    st__sched_release (s); /*  the connection is the test's to close  */
 }
 
 /*  A job as a client reads it: store/'s record as net/ sends it.  */
 static inline st_rc_t
-fx_get_job (st_sched_t *s, uint64_t id, Strata__JobInfo **out, st_error_t *err)
+fx_get_job (st__sched_t *s, uint64_t id, Strata__JobInfo **out, st_error_t *err)
 {
-    st_job_record_t *r = NULL;
-    st_rc_t rc = st_store_get_job (&s->store, id, &r, err);
-    *out = rc == ST_OK ? st_client_job_info (r) : NULL;
-    st_job_record_free (r);
+    st__job_record_t *r = NULL;
+    st_rc_t rc = st__store_get_job (&s->store, id, &r, err);
+    *out = rc == ST_OK ? st__client_job_info (r) : NULL;
+    st__job_record_free (r);
     return rc;
 }
 
 /*  A listing as a client reads it.  */
 static inline st_rc_t
-fx_list_jobs (st_sched_t *s, const Strata__ListRequest *req, Strata__ListReply **out, st_error_t *err)
+fx_list_jobs (st__sched_t *s, const Strata__ListRequest *req, Strata__ListReply **out, st_error_t *err)
 {
-    st_job_record_t *r = NULL;
+    st__job_record_t *r = NULL;
     size_t n = 0;
     *out = NULL;
     const char *want = req->state ? st_wire_job_state_name (req->state) : NULL;
-    st_rc_t rc = st_store_list_jobs (&s->store, want, req->tenant, req->limit, req->active_only, &r, &n, err);
+    st_rc_t rc = st__store_list_jobs (&s->store, want, req->tenant, req->limit, req->active_only, &r, &n, err);
     if (rc != ST_OK)
         return rc;
     Strata__ListReply *l = malloc (sizeof *l);
@@ -177,8 +177,8 @@ fx_list_jobs (st_sched_t *s, const Strata__ListRequest *req, Strata__ListReply *
     l->jobs = calloc (n + 1, sizeof *l->jobs);
     cr_assert_not_null (l->jobs);
     for (size_t i = 0; i < n; i++)
-        l->jobs[l->n_jobs++] = st_client_job_info (&r[i]);
-    st_job_records_free (r, n);
+        l->jobs[l->n_jobs++] = st__client_job_info (&r[i]);
+    st__job_records_free (r, n);
     *out = l;
     return ST_OK;
 }
@@ -186,35 +186,36 @@ fx_list_jobs (st_sched_t *s, const Strata__ListRequest *req, Strata__ListReply *
 /*  -- the scheduler's entry points, one step each (see the top) ----------  */
 
 /*  net/  */
-#define st_client_message(s, peer, env) (st_client_message (&fx_pre (s)->net, peer, env), fx_post (s))
-#define st_client_tick(s, now) (st_client_tick (&fx_pre (s)->net, now), fx_post (s))
-#define st_dispatch_worker_message(s, peer, env) \
-    (st_dispatch_worker_message (&fx_pre (s)->net, peer, env), fx_post (s))
-#define st_dispatch_send_launches(s) (st_dispatch_send_launches (&fx_pre (s)->net), fx_post (s))
-#define st_dispatch_tick(s, now) (st_dispatch_tick (&fx_pre (s)->net, now), fx_post (s))
+#define st__client_message(s, peer, env) (st__client_message (&fx_pre (s)->net, peer, env), fx_post (s))
+#define st__client_tick(s, now) (st__client_tick (&fx_pre (s)->net, now), fx_post (s))
+#define st__dispatch_worker_message(s, peer, env) \
+    (st__dispatch_worker_message (&fx_pre (s)->net, peer, env), fx_post (s))
+#define st__dispatch_send_launches(s) (st__dispatch_send_launches (&fx_pre (s)->net), fx_post (s))
+#define st__dispatch_tick(s, now) (st__dispatch_tick (&fx_pre (s)->net, now), fx_post (s))
 /*  model/  */
-#define st_place_pending(s) fx_post_i ((s), st_place_pending (&fx_pre (s)->model))
+#define st__place_pending(s) fx_post_i ((s), st__place_pending (&fx_pre (s)->model))
 /*  Parts of a step (a test may leave the model between them as no step
  *  would): the clock is set, the invariants wait for the next step.  */
-#define st_job_set_state(s, ...) st_job_set_state (&fx_pre (s)->model, __VA_ARGS__)
-#define st_job_evaluate(s, job) st_job_evaluate (&fx_pre (s)->model, job)
-#define st_task_end(s, t, state) st_task_end (&fx_pre (s)->model, t, state)
-#define st_task_release(s, t) st_task_release (&fx_pre (s)->model, t)
-#define st_pending_remove(s, job) st_pending_remove (&fx_pre (s)->model, job)
-#define st_mark_node(s, n) (st_mark_node (&(s)->model, n))
-#define st_job_new(s, ...) st_job_new (&fx_pre (s)->model, __VA_ARGS__)
-#define st_registry_find(s, ...) st_registry_find (&(s)->model, __VA_ARGS__)
+#define st__job_set_state(s, ...) st__job_set_state (&fx_pre (s)->model, __VA_ARGS__)
+#define st__job_evaluate(s, job) st__job_evaluate (&fx_pre (s)->model, job)
+#define st__task_end(s, t, state) st__task_end (&fx_pre (s)->model, t, state)
+#define st__task_release(s, t) st__task_release (&fx_pre (s)->model, t)
+#define st__pending_remove(s, job) st__pending_remove (&fx_pre (s)->model, job)
+#define st__mark_node(s, n) (st__mark_node (&(s)->model, n))
+#define st__job_new(s, ...) st__job_new (&fx_pre (s)->model, __VA_ARGS__)
+#define st__registry_find(s, ...) st__registry_find (&(s)->model, __VA_ARGS__)
 /*  A submission's check: the finished dependencies' states are read first (none without a database).  */
-#define st_deps_check(s, job, err) (st_deps_forget_states (&(s)->model), st_deps_check (&fx_pre (s)->model, job, err))
+#define st__deps_check(s, job, err) \
+    (st__deps_forget_states (&(s)->model), st__deps_check (&fx_pre (s)->model, job, err))
 /*  store/  */
-#define st_store_connect(s, err) st_store_connect (&(s)->store, err)
-#define st_store_migrate(s, err) st_store_migrate (&(s)->store, err)
-#define st_store_load(s, err) fx_post_rc ((s), st_sched_load (fx_pre (s), err))
-#define st_store_flush(s, err) fx_post_rc ((s), st_store_flush (&fx_pre (s)->store, err))
-#define st_store_get_job(s, id, out, err) fx_get_job (s, id, out, err)
-#define st_store_list_jobs(s, req, out, err) fx_list_jobs (s, req, out, err)
+#define st__store_connect(s, err) st__store_connect (&(s)->store, err)
+#define st__store_migrate(s, err) st__store_migrate (&(s)->store, err)
+#define st__store_load(s, err) fx_post_rc ((s), st__sched_load (fx_pre (s), err))
+#define st__store_flush(s, err) fx_post_rc ((s), st__store_flush (&fx_pre (s)->store, err))
+#define st__store_get_job(s, id, out, err) fx_get_job (s, id, out, err)
+#define st__store_list_jobs(s, req, out, err) fx_list_jobs (s, req, out, err)
 #define st_store_free_job(j) strata__job_info__free_unpacked (j, NULL)
 #define st_store_free_list(l) strata__list_reply__free_unpacked (l, NULL)
-#define st_store_save_cluster(s, ...) st_store_save_cluster (&(s)->store, __VA_ARGS__)
+#define st__store_save_cluster(s, ...) st__store_save_cluster (&(s)->store, __VA_ARGS__)
 
 #endif

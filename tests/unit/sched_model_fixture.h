@@ -4,7 +4,7 @@
  *
  *  Each step of a test goes through mf_step (or the helpers built on it): it
  *  sets the model's clock first and checks the model's invariants
- *  (st_model_check) after, as the loop does in a debug build. */
+ *  (st__model_check) after, as the loop does in a debug build. */
 #ifndef ST_SCHED_MODEL_FIXTURE_H
 #define ST_SCHED_MODEL_FIXTURE_H
 
@@ -19,47 +19,47 @@ static uint64_t mf_now_wall = 1800000000000ull; /*  a fixed clock the tests move
 static uint64_t mf_now_mono = 1000000ull;
 
 static inline void
-mf_check (st_model_t *m)
+mf_check (st__model_t *m)
 {
     char why[512];
-    cr_assert_eq (st_model_check (m, why, sizeof why), 0, "model invariant broken: %s", why);
+    cr_assert_eq (st__model_check (m, why, sizeof why), 0, "model invariant broken: %s", why);
 }
 
 /*  Before a step: the clock. After it: mf_check.  */
-#define mf_step(m, call)                                \
-    do {                                                \
-        st_model_clock ((m), mf_now_wall, mf_now_mono); \
-        call;                                           \
-        mf_check (m);                                   \
+#define mf_step(m, call)                                 \
+    do {                                                 \
+        st__model_clock ((m), mf_now_wall, mf_now_mono); \
+        call;                                            \
+        mf_check (m);                                    \
     } while (0)
 
 static inline void
-mf_init (st_model_t *m)
+mf_init (st__model_t *m)
 {
-    cr_assert_eq (st_model_init (m), 0);
+    cr_assert_eq (st__model_init (m), 0);
     m->cluster = sp_cluster_new ();
     cr_assert_not_null (m->cluster);
     m->engine = sp_engine_new (m->cluster);
     cr_assert_not_null (m->engine);
     m->policy = SP_POLICY_DEFAULT;
-    st_model_clock (m, mf_now_wall, mf_now_mono);
+    st__model_clock (m, mf_now_wall, mf_now_mono);
 }
 
 static inline void
-mf_fini (st_model_t *m)
+mf_fini (st__model_t *m)
 {
-    st_model_release (m);
+    st__model_release (m);
 }
 
-static inline st_node_t *
-mf_node (st_model_t *m, const char *name, double cpus, uint64_t mem_mb)
+static inline st__node_t *
+mf_node (st__model_t *m, const char *name, double cpus, uint64_t mem_mb)
 {
-    st_node_t *n = st_node_new (name);
+    st__node_t *n = st__node_new (name);
     cr_assert_not_null (n);
     n->pool = strdup ("p");
     n->cap_cpus_milli = (uint32_t) (cpus * 1000 + 0.5);
     n->cap_mem_mb = mem_mb;
-    n->state = ST_NODE_UP;
+    n->state = ST__NODE_UP;
     n->connected = 1;
     st_map_put (m->nodes, n->name, strlen (n->name), n);
     return n;
@@ -67,37 +67,37 @@ mf_node (st_model_t *m, const char *name, double cpus, uint64_t mem_mb)
 
 /*  What a submission does to the model (net/client.c's s_on_submit without
  *  the message): a new job from JSON, checked, admitted. Returns the job, or
- *  NULL with err filled when st_deps_check refuses it.  */
-static inline st_job_t *
-mf_submit_err (st_model_t *m, const char *json, st_error_t *err)
+ *  NULL with err filled when st__deps_check refuses it.  */
+static inline st__job_t *
+mf_submit_err (st__model_t *m, const char *json, st_error_t *err)
 {
     st_spec_t *spec = st_spec_parse (json, strlen (json), err);
     cr_assert_not_null (spec, "%s: %s", json, err->msg);
     char *text = st_spec_to_json (spec);
     cr_assert_not_null (text);
-    st_model_clock (m, mf_now_wall, mf_now_mono);
+    st__model_clock (m, mf_now_wall, mf_now_mono);
     uint64_t id = m->next_job_id++;
-    st_job_t *job = st_job_new (m, id, spec, text, mf_now_wall);
+    st__job_t *job = st__job_new (m, id, spec, text, mf_now_wall);
     cr_assert_not_null (job);
-    if (st_deps_check (m, job, err) != ST_OK) {
+    if (st__deps_check (m, job, err) != ST_OK) {
         m->next_job_id--;
-        st_job_free (job);
+        st__job_free (job);
         return NULL;
     }
     st_map_put_u64 (m->jobs, id, job);
     snprintf (job->reason, sizeof job->reason, "queued");
-    st_add_event (m, id, -1, 0, "submitted", NULL, "PENDING", NULL, "submitted");
-    st_mark_job (m, job);
-    st_deps_admit (m, job);
+    st__add_event (m, id, -1, 0, "submitted", NULL, "PENDING", NULL, "submitted");
+    st__mark_job (m, job);
+    st__deps_admit (m, job);
     mf_check (m);
     return job;
 }
 
-static inline st_job_t *
-mf_submit (st_model_t *m, const char *json)
+static inline st__job_t *
+mf_submit (st__model_t *m, const char *json)
 {
     st_error_t err = { 0 };
-    st_job_t *job = mf_submit_err (m, json, &err);
+    st__job_t *job = mf_submit_err (m, json, &err);
     cr_assert_not_null (job, "refused: %s: %s", json, err.msg);
     return job;
 }
@@ -105,21 +105,21 @@ mf_submit (st_model_t *m, const char *json)
 /*  A placement pass, then what net/ does when it launches the placed tasks
  *  and their workers report them running.  */
 static inline void
-mf_place_and_run (st_model_t *m)
+mf_place_and_run (st__model_t *m)
 {
-    mf_step (m, st_place_pending (m));
+    mf_step (m, st__place_pending (m));
     for (size_t i = 0; i < m->nto_launch; i++) {
-        st_task_t *t = m->to_launch[i];
+        st__task_t *t = m->to_launch[i];
         if (t->state != ST_JOB_SCHEDULED)
             continue;
         mf_step (m, {
-            cr_assert_eq (st_task_set_state (m, t, ST_JOB_STARTING), ST_OK);
-            st_mark_task (m, t);
+            cr_assert_eq (st__task_set_state (m, t, ST_JOB_STARTING), ST_OK);
+            st__mark_task (m, t);
             if (t->job->state == ST_JOB_SCHEDULED)
-                st_job_set_state (m, t->job, ST_JOB_STARTING, "launching");
-            cr_assert_eq (st_task_set_state (m, t, ST_JOB_RUNNING), ST_OK);
-            st_mark_task (m, t);
-            st_job_evaluate (m, t->job);
+                st__job_set_state (m, t->job, ST_JOB_STARTING, "launching");
+            cr_assert_eq (st__task_set_state (m, t, ST_JOB_RUNNING), ST_OK);
+            st__mark_task (m, t);
+            st__job_evaluate (m, t->job);
         });
     }
     m->nto_launch = 0;
@@ -127,17 +127,17 @@ mf_place_and_run (st_model_t *m)
 
 /*  Every task of job ends with state (as its worker reports); the job follows.  */
 static inline void
-mf_end (st_model_t *m, st_job_t *job, st_job_state_t state)
+mf_end (st__model_t *m, st__job_t *job, st_job_state_t state)
 {
     for (uint32_t i = 0; i < job->ntasks; i++) {
-        st_task_t *t = &job->tasks[i];
-        if (!st_task_live (t))
+        st__task_t *t = &job->tasks[i];
+        if (!st__task_live (t))
             continue;
         t->has_exit = 1;
         t->exit_code = state == ST_JOB_SUCCEEDED ? 0 : 1;
         mf_step (m, {
-            st_task_end (m, t, state);
-            st_job_evaluate (m, job);
+            st__task_end (m, t, state);
+            st__job_evaluate (m, job);
         });
     }
 }

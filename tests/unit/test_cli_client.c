@@ -267,26 +267,26 @@ s_get_request (Strata__GetRequest *get, uint64_t id)
     return req;
 }
 
-/*  -- st_client_t --------------------------------------------------------------  */
+/*  -- cli_client_t --------------------------------------------------------------  */
 
 Test (client, request_gets_its_reply)
 {
     fake_t *f = s_fake_start (FAKE_ANSWER);
     st_error_t err;
-    st_client_t *c = st_client_new (f->endpoint, 5000, &err);
+    cli_client_t *c = cli_client_new (f->endpoint, 5000, &err);
     cr_assert_not_null (c);
     for (uint64_t id = 1; id <= 3; id++) {
         Strata__GetRequest get;
         Strata__Envelope req = s_get_request (&get, id), *reply = NULL;
-        cr_assert_eq (st_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_OK, "%s", err.msg);
+        cr_assert_eq (cli_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_OK, "%s", err.msg);
         cr_assert_eq (reply->job->id, id);
         cr_assert_eq (reply->reply_to, req.seq);
         st_wire_free (reply);
     }
-    cr_assert_eq (st_client_dropped (c), 0);
-    st_client_destroy (&c);
+    cr_assert_eq (cli_client_dropped (c), 0);
+    cli_client_destroy (&c);
     cr_assert_null (c);
-    st_client_destroy (&c);
+    cli_client_destroy (&c);
     s_fake_stop (f);
 }
 
@@ -294,14 +294,14 @@ Test (client, replies_to_other_requests_and_malformed_frames_are_dropped)
 {
     fake_t *f = s_fake_start (FAKE_NOISE_FIRST);
     st_error_t err;
-    st_client_t *c = st_client_new (f->endpoint, 5000, &err);
+    cli_client_t *c = cli_client_new (f->endpoint, 5000, &err);
     Strata__GetRequest get;
     Strata__Envelope req = s_get_request (&get, 17), *reply = NULL;
-    cr_assert_eq (st_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (cli_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (reply->job->id, 17); /*  not 666, the answer to another seq  */
-    cr_assert_eq (st_client_dropped (c), 2);
+    cr_assert_eq (cli_client_dropped (c), 2);
     st_wire_free (reply);
-    st_client_destroy (&c);
+    cli_client_destroy (&c);
     s_fake_stop (f);
 }
 
@@ -309,11 +309,11 @@ Test (client, silence_times_out_with_the_documented_message)
 {
     fake_t *f = s_fake_start (FAKE_SILENT);
     st_error_t err;
-    st_client_t *c = st_client_new (f->endpoint, 300, &err);
+    cli_client_t *c = cli_client_new (f->endpoint, 300, &err);
     Strata__GetRequest get;
     Strata__Envelope req = s_get_request (&get, 1), *reply = NULL;
     uint64_t t0 = st_mono_ms ();
-    cr_assert_eq (st_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_ETIMEDOUT);
+    cr_assert_eq (cli_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_ETIMEDOUT);
     uint64_t took = st_mono_ms () - t0;
     cr_assert (took >= 290 && took < 2000, "took %llu ms", (unsigned long long) took);
     cr_assert_null (reply);
@@ -322,7 +322,7 @@ Test (client, silence_times_out_with_the_documented_message)
     cr_assert_str_eq (err.msg, want);
     cr_assert_str_eq (err.hint, "is strata-scheduler running? set --scheduler or STRATA_SCHEDULER");
     cr_assert_eq (atomic_load (&f->received), 1);
-    st_client_destroy (&c);
+    cli_client_destroy (&c);
     s_fake_stop (f);
 }
 
@@ -330,19 +330,19 @@ Test (client, a_lost_request_is_sent_again_with_the_same_seq)
 {
     fake_t *f = s_fake_start (FAKE_LOSE_FIRST);
     st_error_t err;
-    st_client_t *c = st_client_new (f->endpoint, 5000, &err);
+    cli_client_t *c = cli_client_new (f->endpoint, 5000, &err);
     cr_assert_not_null (c);
     Strata__GetRequest get;
     Strata__Envelope req = s_get_request (&get, 9);
     Strata__Envelope *reply = NULL;
     uint64_t t0 = st_mono_ms ();
-    cr_assert_eq (st_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_OK, "%s", err.msg);
-    cr_assert_geq (st_mono_ms () - t0, ST_CLIENT_RESEND_MS - 50, "answered by the resend");
+    cr_assert_eq (cli_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_OK, "%s", err.msg);
+    cr_assert_geq (st_mono_ms () - t0, CLI_CLIENT_RESEND_MS - 50, "answered by the resend");
     cr_assert_eq (reply->job->id, 9);
     cr_assert_eq (atomic_load (&f->received), 2);
     cr_assert_eq (f->seqs[0], f->seqs[1], "the resend carries the same seq");
     st_wire_free (reply);
-    st_client_destroy (&c);
+    cli_client_destroy (&c);
     s_fake_stop (f);
 }
 
@@ -352,19 +352,19 @@ Test (client, a_late_reply_is_not_taken_for_the_next_one)
      *  while the second request (seq 2) waits: that reply is dropped.  */
     fake_t *f = s_fake_start (FAKE_SILENT);
     st_error_t err;
-    st_client_t *c = st_client_new (f->endpoint, 1000, &err);
+    cli_client_t *c = cli_client_new (f->endpoint, 1000, &err);
     Strata__GetRequest get;
     Strata__Envelope req = s_get_request (&get, 1), *reply = NULL;
-    cr_assert_eq (st_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_ETIMEDOUT);
+    cr_assert_eq (cli_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_ETIMEDOUT);
     cr_assert_eq (req.seq, 1);
     atomic_store (&f->mode, FAKE_NOISE_FIRST);
     Strata__Envelope req2 = s_get_request (&get, 5);
-    cr_assert_eq (st_client_request (c, &req2, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (cli_client_request (c, &req2, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (req2.seq, 2);
     cr_assert_eq (reply->job->id, 5);
-    cr_assert_eq (st_client_dropped (c), 2); /*  the late reply and the garbage  */
+    cr_assert_eq (cli_client_dropped (c), 2); /*  the late reply and the garbage  */
     st_wire_free (reply);
-    st_client_destroy (&c);
+    cli_client_destroy (&c);
     s_fake_stop (f);
 }
 
@@ -372,59 +372,59 @@ Test (client, error_reply_becomes_an_error_with_message_and_hint)
 {
     fake_t *f = s_fake_start (FAKE_ERROR);
     st_error_t err;
-    st_client_t *c = st_client_new (f->endpoint, 5000, &err);
+    cli_client_t *c = cli_client_new (f->endpoint, 5000, &err);
     Strata__GetRequest get;
     Strata__Envelope req = s_get_request (&get, 42), *reply = NULL;
-    cr_assert_eq (st_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_ENOTFOUND);
+    cr_assert_eq (cli_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_ENOTFOUND);
     cr_assert_null (reply);
     cr_assert_str_eq (err.msg, "job 42 not found");
     cr_assert_str_eq (err.hint, "it may have been purged");
-    st_client_destroy (&c);
+    cli_client_destroy (&c);
     s_fake_stop (f);
 
     f = s_fake_start (FAKE_ERROR_NO_HINT);
-    c = st_client_new (f->endpoint, 5000, &err);
-    cr_assert_eq (st_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_ECONFLICT);
+    c = cli_client_new (f->endpoint, 5000, &err);
+    cr_assert_eq (cli_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_ECONFLICT);
     cr_assert_str_eq (err.msg, "job 42 already\nended");
     cr_assert_str_eq (err.hint, "");
-    st_client_destroy (&c);
+    cli_client_destroy (&c);
     s_fake_stop (f);
 }
 
 Test (client, error_codes_map_to_rc)
 {
-    cr_assert_eq (st_client_error_rc (STRATA__ERROR_CODE__ERROR_INVALID), ST_EINVAL);
-    cr_assert_eq (st_client_error_rc (STRATA__ERROR_CODE__ERROR_NOT_FOUND), ST_ENOTFOUND);
-    cr_assert_eq (st_client_error_rc (STRATA__ERROR_CODE__ERROR_CONFLICT), ST_ECONFLICT);
-    cr_assert_eq (st_client_error_rc (STRATA__ERROR_CODE__ERROR_UNAVAILABLE), ST_EUNAVAIL);
-    cr_assert_eq (st_client_error_rc (STRATA__ERROR_CODE__ERROR_INTERNAL), ST_EIO);
-    cr_assert_eq (st_client_error_rc (STRATA__ERROR_CODE__ERROR_VERSION), ST_EVERSION);
-    cr_assert_eq (st_client_error_rc (STRATA__ERROR_CODE__ERROR_UNSPECIFIED), ST_EIO);
+    cr_assert_eq (cli_client_error_rc (STRATA__ERROR_CODE__ERROR_INVALID), ST_EINVAL);
+    cr_assert_eq (cli_client_error_rc (STRATA__ERROR_CODE__ERROR_NOT_FOUND), ST_ENOTFOUND);
+    cr_assert_eq (cli_client_error_rc (STRATA__ERROR_CODE__ERROR_CONFLICT), ST_ECONFLICT);
+    cr_assert_eq (cli_client_error_rc (STRATA__ERROR_CODE__ERROR_UNAVAILABLE), ST_EUNAVAIL);
+    cr_assert_eq (cli_client_error_rc (STRATA__ERROR_CODE__ERROR_INTERNAL), ST_EIO);
+    cr_assert_eq (cli_client_error_rc (STRATA__ERROR_CODE__ERROR_VERSION), ST_EVERSION);
+    cr_assert_eq (cli_client_error_rc (STRATA__ERROR_CODE__ERROR_UNSPECIFIED), ST_EIO);
 }
 
 Test (client, other_protocol_versions_are_reported)
 {
     fake_t *f = s_fake_start (FAKE_OTHER_VERSION);
     st_error_t err;
-    st_client_t *c = st_client_new (f->endpoint, 5000, &err);
+    cli_client_t *c = cli_client_new (f->endpoint, 5000, &err);
     Strata__GetRequest get;
     Strata__Envelope req = s_get_request (&get, 1), *reply = NULL;
-    cr_assert_eq (st_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_EVERSION);
+    cr_assert_eq (cli_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_EVERSION);
     cr_assert_null (reply);
     char speaks[96];
     snprintf (speaks, sizeof speaks, "speaks protocol version %u, this strata speaks %u", ST_PROTOCOL_VERSION + 1,
               ST_PROTOCOL_VERSION);
     cr_assert_not_null (strstr (err.msg, speaks), "%s", err.msg);
     cr_assert_neq (err.hint[0], '\0');
-    st_client_destroy (&c);
+    cli_client_destroy (&c);
     s_fake_stop (f);
 
     f = s_fake_start (FAKE_ERROR_VERSION);
-    c = st_client_new (f->endpoint, 5000, &err);
-    cr_assert_eq (st_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_EVERSION);
+    c = cli_client_new (f->endpoint, 5000, &err);
+    cr_assert_eq (cli_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_EVERSION);
     cr_assert_str_eq (err.msg, "protocol version 1 not understood, this scheduler speaks 2");
     cr_assert_neq (err.hint[0], '\0');
-    st_client_destroy (&c);
+    cli_client_destroy (&c);
     s_fake_stop (f);
 }
 
@@ -432,12 +432,12 @@ Test (client, unexpected_reply_body_is_an_error)
 {
     fake_t *f = s_fake_start (FAKE_WRONG_BODY);
     st_error_t err;
-    st_client_t *c = st_client_new (f->endpoint, 5000, &err);
+    cli_client_t *c = cli_client_new (f->endpoint, 5000, &err);
     Strata__GetRequest get;
     Strata__Envelope req = s_get_request (&get, 1), *reply = NULL;
-    cr_assert_eq (st_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_EPROTO);
+    cr_assert_eq (cli_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_EPROTO);
     cr_assert_str_eq (err.msg, "unexpected reply 'list_reply' to a 'get' request");
-    st_client_destroy (&c);
+    cli_client_destroy (&c);
     s_fake_stop (f);
 }
 
@@ -445,7 +445,7 @@ Test (client, bad_endpoint_is_refused)
 {
     st_error_t err;
     st_error_clear (&err);
-    st_client_t *c = st_client_new ("not-an-endpoint", 1000, &err);
+    cli_client_t *c = cli_client_new ("not-an-endpoint", 1000, &err);
     cr_assert_null (c);
     cr_assert_eq (err.rc, ST_EINVAL);
     cr_assert_not_null (strstr (err.msg, "not-an-endpoint"));

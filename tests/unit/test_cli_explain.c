@@ -8,7 +8,7 @@
 
 #define NOW_MS 1700000000000ull
 
-/*  What st_output_explain prints for json (caller frees); asserts it returns want_rc.  */
+/*  What cli_output_explain prints for json (caller frees); asserts it returns want_rc.  */
 static char *
 render (const char *json, int want_rc)
 {
@@ -16,7 +16,7 @@ render (const char *json, int want_rc)
     size_t len = 0;
     FILE *out = open_memstream (&text, &len);
     cr_assert_not_null (out);
-    cr_assert_eq (st_output_explain (out, json, NOW_MS), want_rc, "for %s", json ? json : "NULL");
+    cr_assert_eq (cli_output_explain (out, json, NOW_MS), want_rc, "for %s", json ? json : "NULL");
     fclose (out);
     return text;
 }

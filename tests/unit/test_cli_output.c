@@ -18,130 +18,130 @@
 Test (table, columns_are_as_wide_as_their_widest_cell)
 {
     static const char *const heads[] = { "ID", "NAME", "STATE" };
-    st_table_t *t = st_table_new (3, heads);
+    cli_table_t *t = cli_table_new (3, heads);
     cr_assert_not_null (t);
-    st_table_align_right (t, 0);
+    cli_table_align_right (t, 0);
     const char *r1[] = { "7", "hello", "RUNNING" };
     const char *r2[] = { "1234", "x", "PENDING" };
-    cr_assert_eq (st_table_add (t, r1), 0);
-    cr_assert_eq (st_table_add (t, r2), 0);
-    char *text = st_table_render (t);
+    cr_assert_eq (cli_table_add (t, r1), 0);
+    cr_assert_eq (cli_table_add (t, r2), 0);
+    char *text = cli_table_render (t);
     cr_assert_str_eq (text, "  ID  NAME   STATE\n"
                             "   7  hello  RUNNING\n"
                             "1234  x      PENDING\n");
     free (text);
-    st_table_destroy (&t);
+    cli_table_destroy (&t);
     cr_assert_null (t);
-    st_table_destroy (&t); /*  NULL-safe  */
+    cli_table_destroy (&t); /*  NULL-safe  */
 }
 
 Test (table, no_trailing_blanks_and_null_cells_print_a_dash)
 {
     static const char *const heads[] = { "A", "REASON" };
-    st_table_t *t = st_table_new (2, heads);
+    cli_table_t *t = cli_table_new (2, heads);
     const char *r1[] = { "long-cell", "" };
     const char *r2[] = { "b", NULL };
-    st_table_add (t, r1);
-    st_table_add (t, r2);
-    char *text = st_table_render (t);
+    cli_table_add (t, r1);
+    cli_table_add (t, r2);
+    char *text = cli_table_render (t);
     cr_assert_str_eq (text, "A          REASON\n"
                             "long-cell\n"
                             "b          -\n");
     free (text);
-    st_table_destroy (&t);
+    cli_table_destroy (&t);
 }
 
 Test (table, headerless_block_and_utf8_width)
 {
-    st_table_t *t = st_table_new (2, NULL);
+    cli_table_t *t = cli_table_new (2, NULL);
     const char *r1[] = { "name:", "na\xC3\xAFve" }; /*  "naïve": 5 characters, 6 bytes  */
     const char *r2[] = { "n\xC3\xA9:", "x" };       /*  "né:": 3 characters  */
-    st_table_add (t, r1);
-    st_table_add (t, r2);
-    char *text = st_table_render (t);
+    cli_table_add (t, r1);
+    cli_table_add (t, r2);
+    char *text = cli_table_render (t);
     cr_assert_str_eq (text, "name:  na\xC3\xAFve\nn\xC3\xA9:    x\n");
     free (text);
-    st_table_destroy (&t);
+    cli_table_destroy (&t);
 }
 
 Test (table, control_characters_never_reach_the_terminal)
 {
     static const char *const heads[] = { "REASON" };
-    st_table_t *t = st_table_new (1, heads);
+    cli_table_t *t = cli_table_new (1, heads);
     const char *r1[] = { "a\nb\x1b[2Jc\tz\xC2\x9B" };
-    st_table_add (t, r1);
-    char *text = st_table_render (t);
+    cli_table_add (t, r1);
+    char *text = cli_table_render (t);
     cr_assert_str_eq (text, "REASON\na b [2Jc z\n");
     free (text);
-    st_table_destroy (&t);
+    cli_table_destroy (&t);
 }
 
 Test (text, fit_cuts_long_text_with_an_ellipsis)
 {
     char buf[256];
-    cr_assert_str_eq (st_text_fit ("short", 40, buf, sizeof buf), "short");
+    cr_assert_str_eq (cli_text_fit ("short", 40, buf, sizeof buf), "short");
     const char *exact = "0123456789012345678901234567890123456789"; /*  40  */
-    cr_assert_str_eq (st_text_fit (exact, 40, buf, sizeof buf), exact);
+    cr_assert_str_eq (cli_text_fit (exact, 40, buf, sizeof buf), exact);
     const char *longer = "waiting for 4 GPUs in pool onprem-gpu: 2 nodes busy, 1 lost";
-    st_text_fit (longer, 40, buf, sizeof buf);
-    cr_assert_eq (st_text_width (buf), 40);
+    cli_text_fit (longer, 40, buf, sizeof buf);
+    cr_assert_eq (cli_text_width (buf), 40);
     cr_assert_str_eq (buf, "waiting for 4 GPUs in pool onprem-gpu...");
     /*  Multibyte characters count as one and are never split.  */
-    st_text_fit ("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9", 5, buf, sizeof buf);
+    cli_text_fit ("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9", 5, buf, sizeof buf);
     cr_assert_str_eq (buf, "\xC3\xA9\xC3\xA9...");
     /*  A small buffer cuts on a character boundary.  */
-    st_text_fit ("\xC3\xA9\xC3\xA9\xC3\xA9", 0, buf, 4);
+    cli_text_fit ("\xC3\xA9\xC3\xA9\xC3\xA9", 0, buf, 4);
     cr_assert_str_eq (buf, "\xC3\xA9");
-    cr_assert_str_eq (st_text_fit (NULL, 0, buf, sizeof buf), "");
+    cr_assert_str_eq (cli_text_fit (NULL, 0, buf, sizeof buf), "");
 }
 
 Test (format, durations_read_like_a_person_would_say_them)
 {
     char b[32];
-    cr_assert_str_eq (st_format_duration (0, b, sizeof b), "0s");
-    cr_assert_str_eq (st_format_duration (999, b, sizeof b), "0s");
-    cr_assert_str_eq (st_format_duration (59999, b, sizeof b), "59s");
-    cr_assert_str_eq (st_format_duration (60000, b, sizeof b), "1m00s");
-    cr_assert_str_eq (st_format_duration (185000, b, sizeof b), "3m05s");
-    cr_assert_str_eq (st_format_duration (3723000, b, sizeof b), "1h02m");
-    cr_assert_str_eq (st_format_duration (86399000, b, sizeof b), "23h59m");
-    cr_assert_str_eq (st_format_duration (90061000, b, sizeof b), "1d01h");
-    cr_assert_str_eq (st_format_duration (400ull * 86400000, b, sizeof b), "400d00h");
+    cr_assert_str_eq (cli_format_duration (0, b, sizeof b), "0s");
+    cr_assert_str_eq (cli_format_duration (999, b, sizeof b), "0s");
+    cr_assert_str_eq (cli_format_duration (59999, b, sizeof b), "59s");
+    cr_assert_str_eq (cli_format_duration (60000, b, sizeof b), "1m00s");
+    cr_assert_str_eq (cli_format_duration (185000, b, sizeof b), "3m05s");
+    cr_assert_str_eq (cli_format_duration (3723000, b, sizeof b), "1h02m");
+    cr_assert_str_eq (cli_format_duration (86399000, b, sizeof b), "23h59m");
+    cr_assert_str_eq (cli_format_duration (90061000, b, sizeof b), "1d01h");
+    cr_assert_str_eq (cli_format_duration (400ull * 86400000, b, sizeof b), "400d00h");
 }
 
 Test (format, ages)
 {
     char b[32];
-    cr_assert_str_eq (st_format_age (1000000, 0, b, sizeof b), "-");
-    cr_assert_str_eq (st_format_age (1000000, 1000000 - 42000, b, sizeof b), "42s");
+    cr_assert_str_eq (cli_format_age (1000000, 0, b, sizeof b), "-");
+    cr_assert_str_eq (cli_format_age (1000000, 1000000 - 42000, b, sizeof b), "42s");
     /*  A clock a little ahead of ours: never a negative age.  */
-    cr_assert_str_eq (st_format_age (1000000, 1005000, b, sizeof b), "0s");
+    cr_assert_str_eq (cli_format_age (1000000, 1005000, b, sizeof b), "0s");
 }
 
 Test (format, byte_sizes)
 {
     char b[32];
-    cr_assert_str_eq (st_format_bytes (0, b, sizeof b), "0");
-    cr_assert_str_eq (st_format_bytes (1023, b, sizeof b), "1023B");
-    cr_assert_str_eq (st_format_bytes (1024, b, sizeof b), "1K");
-    cr_assert_str_eq (st_format_bytes (1536, b, sizeof b), "1.5K");
-    cr_assert_str_eq (st_format_mem_mb (256, b, sizeof b), "256M");
-    cr_assert_str_eq (st_format_mem_mb (1024, b, sizeof b), "1G");
-    cr_assert_str_eq (st_format_mem_mb (1536, b, sizeof b), "1.5G");
-    cr_assert_str_eq (st_format_mem_mb (64 * 1024, b, sizeof b), "64G");
-    cr_assert_str_eq (st_format_mem_mb (64304, b, sizeof b), "63G");
-    cr_assert_str_eq (st_format_mem_mb (10239, b, sizeof b), "10G"); /*  9.999G rounds, no "10.0G"  */
-    cr_assert_str_eq (st_format_mem_mb (2 * 1024 * 1024, b, sizeof b), "2T");
+    cr_assert_str_eq (cli_format_bytes (0, b, sizeof b), "0");
+    cr_assert_str_eq (cli_format_bytes (1023, b, sizeof b), "1023B");
+    cr_assert_str_eq (cli_format_bytes (1024, b, sizeof b), "1K");
+    cr_assert_str_eq (cli_format_bytes (1536, b, sizeof b), "1.5K");
+    cr_assert_str_eq (cli_format_mem_mb (256, b, sizeof b), "256M");
+    cr_assert_str_eq (cli_format_mem_mb (1024, b, sizeof b), "1G");
+    cr_assert_str_eq (cli_format_mem_mb (1536, b, sizeof b), "1.5G");
+    cr_assert_str_eq (cli_format_mem_mb (64 * 1024, b, sizeof b), "64G");
+    cr_assert_str_eq (cli_format_mem_mb (64304, b, sizeof b), "63G");
+    cr_assert_str_eq (cli_format_mem_mb (10239, b, sizeof b), "10G"); /*  9.999G rounds, no "10.0G"  */
+    cr_assert_str_eq (cli_format_mem_mb (2 * 1024 * 1024, b, sizeof b), "2T");
 }
 
 Test (format, cpus)
 {
     char b[32];
-    cr_assert_str_eq (st_format_cpus (0, b, sizeof b), "0");
-    cr_assert_str_eq (st_format_cpus (2000, b, sizeof b), "2");
-    cr_assert_str_eq (st_format_cpus (500, b, sizeof b), "0.5");
-    cr_assert_str_eq (st_format_cpus (1250, b, sizeof b), "1.25");
-    cr_assert_str_eq (st_format_cpus (1, b, sizeof b), "0.001");
+    cr_assert_str_eq (cli_format_cpus (0, b, sizeof b), "0");
+    cr_assert_str_eq (cli_format_cpus (2000, b, sizeof b), "2");
+    cr_assert_str_eq (cli_format_cpus (500, b, sizeof b), "0.5");
+    cr_assert_str_eq (cli_format_cpus (1250, b, sizeof b), "1.25");
+    cr_assert_str_eq (cli_format_cpus (1, b, sizeof b), "0.001");
 }
 
 /*  -- a job built the way the scheduler would send it -------------------------  */
@@ -206,7 +206,7 @@ Test (json, job_object_has_the_documented_keys_and_values)
 {
     s_job_fixture_t f;
     s_job_fixture (&f);
-    json_t *o = st_output_job_json (&f.job);
+    json_t *o = cli_output_job_json (&f.job);
     cr_assert_not_null (o);
 
     static const char *const keys[] = {
@@ -293,7 +293,7 @@ Test (json, job_object_has_the_documented_keys_and_values)
 
     /*  Printed compact on one line, keys in the documented order, id exact.  */
     char *text = NULL;
-    CAPTURE (text, st_output_json_print (out, o));
+    CAPTURE (text, cli_output_json_print (out, o));
     cr_assert (!strncmp (text, "{\"id\":9007199254740993,\"name\":\"train-llama\",", 44), "got %s", text);
     cr_assert_eq (strchr (text, '\n'), text + strlen (text) - 1);
     cr_assert_not_null (strstr (text, "\"cpus_per_rank\":1.5,"));
@@ -310,7 +310,7 @@ Test (json, whole_cpus_are_integers_and_missing_spec_is_null)
     job.id = 1;
     job.name = "bad\xff"
                "name"; /*  not UTF-8: bytes replaced, never dropped  */
-    json_t *o = st_output_job_json (&job);
+    json_t *o = cli_output_job_json (&job);
     cr_assert_not_null (o);
     cr_assert (json_is_integer (json_object_get (o, "cpus_per_rank")));
     cr_assert_eq (json_integer_value (json_object_get (o, "cpus_per_rank")), 2);
@@ -350,7 +350,7 @@ Test (json, job_object_carries_the_placement)
     s_job_fixture_t f;
     s_job_fixture (&f);
     s_place_fixture (&f.job);
-    json_t *o = st_output_job_json (&f.job);
+    json_t *o = cli_output_job_json (&f.job);
     cr_assert_not_null (o);
     cr_assert_str_eq (json_string_value (json_object_get (o, "pool")), "onprem-eu");
     cr_assert_str_eq (json_string_value (json_object_get (o, "variant")), "llama-3-eu");
@@ -408,7 +408,7 @@ Test (json, node_object_has_the_documented_keys_and_values)
     Strata__Resources cap, used;
     Strata__NodeInfo__LabelsEntry l[2], *lp[2];
     s_node_fixture (&n, &cap, &used, l, lp);
-    json_t *o = st_output_node_json (&n);
+    json_t *o = cli_output_node_json (&n);
     cr_assert_not_null (o);
     static const char *const keys[] = {
         "name",      "pool",     "state",  "cpus",          "cpus_used",         "mem_mb", "mem_used_mb", "gpus",
@@ -453,7 +453,7 @@ Test (view, job_table_shows_rank0_node_and_cuts_the_reason)
     pending.reason = "waiting";
     Strata__JobInfo *jobs[] = { &f.job, &pending };
     char *text = NULL;
-    CAPTURE (text, st_output_job_table (out, jobs, 2, 1700000000000ull + 65000));
+    CAPTURE (text, cli_output_job_table (out, jobs, 2, 1700000000000ull + 65000));
     cr_assert_str_eq (text, "              ID  NAME         TENANT    STATE    RANKS  NODE  AGE    REASON\n"
                             "9007199254740993  train-llama  research  RUNNING      2  w1    1m05s  "
                             "placed on w1, w2 (pool onprem-gpu): c...\n"
@@ -466,7 +466,7 @@ Test (view, job_detail_block_and_task_table)
     s_job_fixture_t f;
     s_job_fixture (&f);
     char *text = NULL;
-    CAPTURE (text, st_output_job_detail (out, &f.job, 1700000000000ull + 125000));
+    CAPTURE (text, cli_output_job_detail (out, &f.job, 1700000000000ull + 125000));
     cr_assert_not_null (strstr (text, "id:            9007199254740993\n"), "%s", text);
     cr_assert_not_null (strstr (text, "state:         RUNNING\n"));
     cr_assert_not_null (strstr (text, "reason:        placed on w1, w2"));
@@ -500,7 +500,7 @@ Test (view, node_table)
     lost.state = "LOST";
     Strata__NodeInfo *nodes[] = { &n, &lost };
     char *text = NULL;
-    CAPTURE (text, st_output_node_table (out, nodes, 2, 1700000000000ull + 3000));
+    CAPTURE (text, cli_output_node_table (out, nodes, 2, 1700000000000ull + 3000));
     cr_assert_str_eq (text,
                       "NAME    POOL        STATE  CPUS    MEMORY  GPUS  TASKS  LAST SEEN  LABELS\n"
                       "gpu-01  onprem-gpu  UP     2.5/16  8G/64G  2/8       2  3s ago     nvlink_domain=a,rack=r1\n"
@@ -516,7 +516,7 @@ Test (view, job_detail_shows_pool_variant_estimate_and_actual)
     f.job.kwh_opt_case = STRATA__JOB_INFO__KWH_OPT_KWH;
     f.job.kwh = 0.5;
     char *text = NULL;
-    CAPTURE (text, st_output_job_detail (out, &f.job, 1700000000000ull + 125000));
+    CAPTURE (text, cli_output_job_detail (out, &f.job, 1700000000000ull + 125000));
     cr_assert_not_null (strstr (text, "pool:           onprem-eu\n"), "%s", text);
     cr_assert_not_null (strstr (text, "model variant:  llama-3-eu\n"), "%s", text);
     cr_assert_not_null (strstr (text, "estimate:       cost 12.5, 4.25 kWh, 1062.5 g CO2\n"), "%s", text);
@@ -532,14 +532,14 @@ Test (view, job_detail_shows_pool_variant_estimate_and_actual)
 Test (format, numbers_drop_trailing_zeros)
 {
     char b[48];
-    cr_assert_str_eq (st_format_number (1.25, 4, b, sizeof b), "1.25");
-    cr_assert_str_eq (st_format_number (0.02, 4, b, sizeof b), "0.02");
-    cr_assert_str_eq (st_format_number (3, 4, b, sizeof b), "3");
-    cr_assert_str_eq (st_format_number (0, 2, b, sizeof b), "0");
-    cr_assert_str_eq (st_format_number (-0.0001, 2, b, sizeof b), "0");
-    cr_assert_str_eq (st_format_number (0.00005, 4, b, sizeof b), "0.0001");
-    cr_assert_str_eq (st_format_number (1062.5, 1, b, sizeof b), "1062.5");
-    cr_assert_str_eq (st_format_number (250, 0, b, sizeof b), "250");
+    cr_assert_str_eq (cli_format_number (1.25, 4, b, sizeof b), "1.25");
+    cr_assert_str_eq (cli_format_number (0.02, 4, b, sizeof b), "0.02");
+    cr_assert_str_eq (cli_format_number (3, 4, b, sizeof b), "3");
+    cr_assert_str_eq (cli_format_number (0, 2, b, sizeof b), "0");
+    cr_assert_str_eq (cli_format_number (-0.0001, 2, b, sizeof b), "0");
+    cr_assert_str_eq (cli_format_number (0.00005, 4, b, sizeof b), "0.0001");
+    cr_assert_str_eq (cli_format_number (1062.5, 1, b, sizeof b), "1062.5");
+    cr_assert_str_eq (cli_format_number (250, 0, b, sizeof b), "250");
 }
 
 /*  -- pools and models ------------------------------------------------------------  */
@@ -588,7 +588,7 @@ Test (view, pool_table)
     s_pool_fixture (&p, &q);
     Strata__PoolInfo *pools[] = { &q, &p };
     char *text = NULL;
-    CAPTURE (text, st_output_pool_table (out, pools, 2));
+    CAPTURE (text, cli_output_pool_table (out, pools, 2));
     cr_assert_str_eq (
         text, "POOL       SITE    REGION   JURISDICTION  CLEARANCE   $/GPU-H  $/CPU-H  PUE  GCO2/KWH  NODES  GPUS\n"
               "edge *     onprem  -        -             public            0        0    1         0    1/1   0/0\n"
@@ -596,7 +596,7 @@ Test (view, pool_table)
               "* not in the cluster file: site onprem, clearance public, no prices (the engine's defaults)\n");
     free (text);
     /*  Without implicit pools there is no note.  */
-    CAPTURE (text, st_output_pool_table (out, pools + 1, 1));
+    CAPTURE (text, cli_output_pool_table (out, pools + 1, 1));
     cr_assert_null (strstr (text, "not in the cluster file"), "%s", text);
     free (text);
 }
@@ -605,7 +605,7 @@ Test (json, pool_object_has_the_documented_keys_and_values)
 {
     Strata__PoolInfo p, q;
     s_pool_fixture (&p, &q);
-    json_t *o = st_output_pool_json (&p);
+    json_t *o = cli_output_pool_json (&p);
     cr_assert_not_null (o);
     static const char *const keys[] = {
         "name",          "site",   "region",           "jurisdiction", "clearance", "cost_gpu_hour",
@@ -628,7 +628,7 @@ Test (json, pool_object_has_the_documented_keys_and_values)
     cr_assert_float_eq (json_number_value (json_object_get (o, "cpus_free")), 12.5, 1e-12);
     cr_assert_eq (json_integer_value (json_object_get (o, "nodes_up")), 2);
     json_decref (o);
-    o = st_output_pool_json (&q);
+    o = cli_output_pool_json (&q);
     cr_assert (json_is_null (json_object_get (o, "region")));
     cr_assert (json_is_null (json_object_get (o, "jurisdiction")));
     cr_assert (json_is_null (json_object_get (o, "storage_root")));
@@ -670,7 +670,7 @@ Test (view, model_table)
     Strata__ModelVariant v[3], *vp[3];
     s_model_fixture (f, fp, v, vp);
     char *text = NULL;
-    CAPTURE (text, st_output_model_table (out, fp, 2));
+    CAPTURE (text, cli_output_model_table (out, fp, 2));
     cr_assert_str_eq (text, "FAMILY   VARIANT        JURISDICTIONS\n"
                             "llama-3  llama-3-eu     EU\n"
                             "         llama-3-asia   CN,SA\n"
@@ -683,7 +683,7 @@ Test (json, models_are_families_of_variants)
     Strata__ModelFamily f[2], *fp[2];
     Strata__ModelVariant v[3], *vp[3];
     s_model_fixture (f, fp, v, vp);
-    json_t *a = st_output_models_json (fp, 2);
+    json_t *a = cli_output_models_json (fp, 2);
     cr_assert_not_null (a);
     char *text = json_dumps (a, JSON_COMPACT);
     cr_assert_str_eq (
@@ -732,7 +732,7 @@ Test (view, model_versions_table)
     Strata__ModelVersion v[3], *vp[3];
     s_version_fixture (v, vp);
     char *text = NULL;
-    CAPTURE (text, st_output_model_versions_table (out, vp, 3));
+    CAPTURE (text, cli_output_model_versions_table (out, vp, 3));
     cr_assert_str_eq (text, "MODEL      VERSION  JOB  TENANT  POOL   CLASSIFICATION  RESIDENCY  CHECKPOINT\n"
                             "acme-twin        1   40  acme    vault  restricted      EU         /srv/ckpt/job-40\n"
                             "acme-twin        2   41  acme    vault  restricted      EU         /srv/ckpt/job-40\n"
@@ -744,7 +744,7 @@ Test (json, model_versions_are_fine_tuned_models)
 {
     Strata__ModelVersion v[3], *vp[3];
     s_version_fixture (v, vp);
-    json_t *a = st_output_model_versions_json (vp, 3);
+    json_t *a = cli_output_model_versions_json (vp, 3);
     cr_assert_not_null (a);
     cr_assert_eq (json_array_size (a), 2, "one object per model, its versions inside");
     char *text = json_dumps (json_array_get (a, 1), JSON_COMPACT | JSON_SORT_KEYS);
@@ -775,18 +775,18 @@ Test (view, job_detail_shows_dependencies_and_models)
     f.job.model_version = "base-twin:3";
     f.job.registered_version = "acme-twin:2";
     char *text = NULL;
-    CAPTURE (text, st_output_job_detail (out, &f.job, 1700000000000ull + 125000));
+    CAPTURE (text, cli_output_job_detail (out, &f.job, 1700000000000ull + 125000));
     cr_assert_not_null (strstr (text, "model:          base-twin:3\n"), "%s", text);
     cr_assert_not_null (strstr (text, "depends on:     12, 7\n"), "%s", text);
     cr_assert_not_null (strstr (text, "output model:   acme-twin (registered as acme-twin:2)\n"), "%s", text);
     free (text);
     f.job.registered_version = "";
     f.job.spec_json = "{\"command\":[\"x\"],\"depends_on\":null,\"output_model\":\"acme-twin\"}";
-    CAPTURE (text, st_output_job_detail (out, &f.job, 1700000000000ull + 125000));
+    CAPTURE (text, cli_output_job_detail (out, &f.job, 1700000000000ull + 125000));
     cr_assert_null (strstr (text, "depends on:"), "%s", text);
     cr_assert_not_null (strstr (text, "output model:   acme-twin (registered when the job succeeds)\n"), "%s", text);
     free (text);
-    json_t *o = st_output_job_json (&f.job);
+    json_t *o = cli_output_job_json (&f.job);
     cr_assert_str_eq (json_string_value (json_object_get (o, "model_version")), "base-twin:3");
     cr_assert (json_is_null (json_object_get (o, "registered_version")));
     json_decref (o);

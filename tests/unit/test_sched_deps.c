@@ -2,7 +2,7 @@
  *  admission and ordering, failure propagation, the submission check. */
 #include "sched_model_fixture.h"
 
-static st_model_t M;
+static st__model_t M;
 
 static void
 setup (void)
@@ -22,8 +22,8 @@ static const char *CMD = "{\"command\":[\"true\"]}";
 Test (sched_deps, a_dependent_waits_outside_the_engine_until_its_dependency_succeeds)
 {
     mf_node (&M, "n1", 4, 4096);
-    st_job_t *a = mf_submit (&M, CMD);
-    st_job_t *b = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    st__job_t *a = mf_submit (&M, CMD);
+    st__job_t *b = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[1]}");
     cr_assert (a->in_pending);
     cr_assert_not (b->in_pending, "not offered to the engine while job 1 has not succeeded");
     cr_assert_eq (b->deps_waiting, 1);
@@ -47,9 +47,9 @@ Test (sched_deps, a_dependent_waits_outside_the_engine_until_its_dependency_succ
 Test (sched_deps, a_job_waits_for_every_dependency)
 {
     mf_node (&M, "n1", 4, 4096);
-    st_job_t *a = mf_submit (&M, CMD);
-    st_job_t *b = mf_submit (&M, CMD);
-    st_job_t *c = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[1,2]}");
+    st__job_t *a = mf_submit (&M, CMD);
+    st__job_t *b = mf_submit (&M, CMD);
+    st__job_t *c = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[1,2]}");
     cr_assert_eq (c->deps_waiting, 2);
     mf_place_and_run (&M);
     mf_end (&M, b, ST_JOB_SUCCEEDED);
@@ -62,10 +62,10 @@ Test (sched_deps, a_job_waits_for_every_dependency)
 Test (sched_deps, a_failed_dependency_fails_the_chain_behind_it)
 {
     mf_node (&M, "n1", 4, 4096);
-    st_job_t *a = mf_submit (&M, CMD);
-    st_job_t *b = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[1]}");
-    st_job_t *c = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[2]}");
-    st_job_t *d = mf_submit (&M, CMD);
+    st__job_t *a = mf_submit (&M, CMD);
+    st__job_t *b = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    st__job_t *c = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[2]}");
+    st__job_t *d = mf_submit (&M, CMD);
     mf_place_and_run (&M);
     mf_end (&M, a, ST_JOB_FAILED);
     cr_assert_eq (a->state, ST_JOB_FAILED);
@@ -78,12 +78,12 @@ Test (sched_deps, a_failed_dependency_fails_the_chain_behind_it)
 
 Test (sched_deps, a_cancelled_dependency_fails_its_dependents)
 {
-    st_job_t *a = mf_submit (&M, CMD);
-    st_job_t *b = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    st__job_t *a = mf_submit (&M, CMD);
+    st__job_t *b = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[1]}");
     mf_step (&M, {
         a->cancel_requested = 1;
-        st_pending_remove (&M, a);
-        st_job_set_state (&M, a, ST_JOB_CANCELLED, "cancelled by request before it started");
+        st__pending_remove (&M, a);
+        st__job_set_state (&M, a, ST_JOB_CANCELLED, "cancelled by request before it started");
     });
     cr_assert_eq (b->state, ST_JOB_FAILED, "%s", b->reason);
 }
@@ -106,14 +106,14 @@ Test (sched_deps, finished_dependencies_come_from_the_noted_states)
 {
     /*  Jobs no longer in memory: store/ notes their states before the check.  */
     M.next_job_id = 10;
-    st_deps_note_state (&M, 3, ST_JOB_SUCCEEDED, "default");
-    st_deps_note_state (&M, 4, ST_JOB_CANCELLED, "default");
-    st_job_t *ok = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[3]}");
+    st__deps_note_state (&M, 3, ST_JOB_SUCCEEDED, "default");
+    st__deps_note_state (&M, 4, ST_JOB_CANCELLED, "default");
+    st__job_t *ok = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[3]}");
     cr_assert (ok->in_pending, "a succeeded dependency does not hold it back: %s", ok->reason);
-    st_job_t *bad = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[4]}");
+    st__job_t *bad = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[4]}");
     cr_assert_eq (bad->state, ST_JOB_FAILED, "%s", bad->reason);
     uint64_t ids[4];
-    st_job_t *w = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[3,11]}");
-    cr_assert_eq (st_deps_missing (&M, w, ids, 4), 1, "job 11 is in memory, job 3 is not");
+    st__job_t *w = mf_submit (&M, "{\"command\":[\"true\"],\"depends_on\":[3,11]}");
+    cr_assert_eq (st__deps_missing (&M, w, ids, 4), 1, "job 11 is in memory, job 3 is not");
     cr_assert_eq (ids[0], 3);
 }

@@ -4,7 +4,7 @@
 
 #include "st_time.h"
 
-static st_sched_t S;
+static st__sched_t S;
 
 static void
 setup (void)
@@ -21,7 +21,7 @@ TestSuite (sched_model, .init = setup, .fini = teardown);
 
 /*  Sends a TaskUpdate for t as its worker would.  */
 static void
-report (st_task_t *t, Strata__TaskState state, int code, int sig)
+report (st__task_t *t, Strata__TaskState state, int code, int sig)
 {
     Strata__Envelope env;
     Strata__TaskUpdate up = STRATA__TASK_UPDATE__INIT;
@@ -39,28 +39,28 @@ report (st_task_t *t, Strata__TaskState state, int code, int sig)
     up.status = &st;
     env.body_case = STRATA__ENVELOPE__BODY_TASK_UPDATE;
     env.task_update = &up;
-    st_dispatch_worker_message (&S, st_net_peer_of (t->node), &env);
+    st__dispatch_worker_message (&S, st__net_peer_of (t->node), &env);
 }
 
 static void
-report_running (st_task_t *t)
+report_running (st__task_t *t)
 {
     report (t, STRATA__TASK_STATE__TASK_RUNNING, 0, 0);
 }
 static void
-report_exit (st_task_t *t, int code, int sig)
+report_exit (st__task_t *t, int code, int sig)
 {
     report (t, STRATA__TASK_STATE__TASK_EXITED, code, sig);
 }
 
 Test (sched_model, transition_table_refuses_illegal_moves)
 {
-    st_job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
-    cr_assert_eq (st_job_set_state (&S, job, ST_JOB_RUNNING, "x"), ST_ESTATE, "PENDING -> RUNNING must be refused");
+    st__job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
+    cr_assert_eq (st__job_set_state (&S, job, ST_JOB_RUNNING, "x"), ST_ESTATE, "PENDING -> RUNNING must be refused");
     cr_assert_eq (job->state, ST_JOB_PENDING);
-    cr_assert_eq (st_job_set_state (&S, job, ST_JOB_CANCELLED, "by test"), ST_OK);
-    cr_assert_eq (st_job_set_state (&S, job, ST_JOB_PENDING, "x"), ST_ESTATE, "a terminal state is final");
-    cr_assert_eq (st_job_set_state (&S, job, ST_JOB_RUNNING, "x"), ST_ESTATE);
+    cr_assert_eq (st__job_set_state (&S, job, ST_JOB_CANCELLED, "by test"), ST_OK);
+    cr_assert_eq (st__job_set_state (&S, job, ST_JOB_PENDING, "x"), ST_ESTATE, "a terminal state is final");
+    cr_assert_eq (st__job_set_state (&S, job, ST_JOB_RUNNING, "x"), ST_ESTATE);
     cr_assert_str_eq (job->reason, "by test");
     /*  Two events: the submission and the move to CANCELLED (refusals write nothing).  */
     cr_assert_eq (S.model.nevents, 2);
@@ -71,18 +71,18 @@ Test (sched_model, transition_table_refuses_illegal_moves)
 Test (sched_model, job_runs_to_success_through_every_state)
 {
     fx_node (&S, "n1", "p", 4, 4096, 0);
-    st_job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
-    st_place_pending (&S);
+    st__job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
+    st__place_pending (&S);
     cr_assert_eq (job->state, ST_JOB_SCHEDULED);
     cr_assert_eq (job->attempt, 1);
-    st_dispatch_send_launches (&S);
+    st__dispatch_send_launches (&S);
     cr_assert_eq (job->state, ST_JOB_STARTING);
     report_running (&job->tasks[0]);
     cr_assert_eq (job->state, ST_JOB_RUNNING);
     report_exit (&job->tasks[0], 0, 0);
     cr_assert_eq (job->state, ST_JOB_SUCCEEDED);
     cr_assert_eq (job->exit_code, 0);
-    st_node_t *n = st_map_get (S.model.nodes, "n1", 2);
+    st__node_t *n = st_map_get (S.model.nodes, "n1", 2);
     cr_assert_eq (n->used_cpus_milli, 0, "resources are released when the task ends");
     cr_assert_eq (n->used_mem_mb, 0);
     cr_assert_eq (n->ntasks, 0);
@@ -91,9 +91,9 @@ Test (sched_model, job_runs_to_success_through_every_state)
 Test (sched_model, failure_without_retries_is_final_with_exit_code)
 {
     fx_node (&S, "n1", "p", 4, 4096, 0);
-    st_job_t *job = fx_submit (&S, "{\"command\":[\"false\"]}");
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__job_t *job = fx_submit (&S, "{\"command\":[\"false\"]}");
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     report_exit (&job->tasks[0], 3, 0);
     cr_assert_eq (job->state, ST_JOB_FAILED);
     cr_assert_eq (job->exit_code, 3);
@@ -103,33 +103,33 @@ Test (sched_model, failure_without_retries_is_final_with_exit_code)
 Test (sched_model, failure_with_retries_requeues_a_new_attempt)
 {
     fx_node (&S, "n1", "p", 4, 4096, 0);
-    st_job_t *job = fx_submit (&S, "{\"command\":[\"false\"],\"retries\":1}");
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__job_t *job = fx_submit (&S, "{\"command\":[\"false\"],\"retries\":1}");
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     report_exit (&job->tasks[0], 1, 0);
     cr_assert_eq (job->state, ST_JOB_PENDING);
     cr_assert (strstr (job->reason, "attempt 2 of 2"), "reason: %s", job->reason);
-    st_place_pending (&S);
+    st__place_pending (&S);
     cr_assert_eq (job->attempt, 2);
     cr_assert_eq (job->tasks[0].attempt, 2);
-    st_dispatch_send_launches (&S);
+    st__dispatch_send_launches (&S);
     report_exit (&job->tasks[0], 1, 0);
     cr_assert_eq (job->state, ST_JOB_FAILED, "no attempts left");
 }
 
 Test (sched_model, stale_attempt_updates_are_ignored)
 {
-    st_node_t *n = fx_node (&S, "n1", "p", 4, 4096, 0);
-    st_job_t *job = fx_submit (&S, "{\"command\":[\"false\"],\"retries\":1}");
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__node_t *n = fx_node (&S, "n1", "p", 4, 4096, 0);
+    st__job_t *job = fx_submit (&S, "{\"command\":[\"false\"],\"retries\":1}");
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     report_exit (&job->tasks[0], 1, 0);
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     cr_assert_eq (job->tasks[0].attempt, 2);
     /*  A late resend about attempt 1 must not end attempt 2.  */
     job->tasks[0].attempt = 1;
-    st_task_t fake = job->tasks[0];
+    st__task_t fake = job->tasks[0];
     job->tasks[0].attempt = 2;
     fake.node = n;
     report_exit (&fake, 0, 0);
@@ -151,12 +151,12 @@ Test (sched_model, placement_never_overcommits_a_node)
                   "\"gpus_per_rank\":%d}}",
                   1 + rand () % 3, (1 + rand () % 8) / 4.0, 100 + rand () % 900, rand () % 5 == 0);
         fx_submit (&S, json);
-        st_place_pending (&S);
-        st_dispatch_send_launches (&S);
+        st__place_pending (&S);
+        st__dispatch_send_launches (&S);
         /*  End a random running task now and then.  */
         if (rand () % 2) {
             for (uint64_t id = 1; id < S.model.next_job_id; id++) {
-                st_job_t *job = st_map_get_u64 (S.model.jobs, id);
+                st__job_t *job = st_map_get_u64 (S.model.jobs, id);
                 if (job && job->state == ST_JOB_STARTING && rand () % 3 == 0) {
                     for (uint32_t r = 0; r < job->ntasks; r++)
                         report_exit (&job->tasks[r], 0, 0);
@@ -165,14 +165,14 @@ Test (sched_model, placement_never_overcommits_a_node)
         }
         const char *names[] = { "a", "b" };
         for (int k = 0; k < 2; k++) {
-            st_node_t *n = st_map_get (S.model.nodes, names[k], 1);
+            st__node_t *n = st_map_get (S.model.nodes, names[k], 1);
             cr_assert_leq (n->used_cpus_milli, n->cap_cpus_milli, "node %s over-committed on CPUs", n->name);
             cr_assert_leq (n->used_mem_mb, n->cap_mem_mb, "node %s over-committed on memory", n->name);
             cr_assert_leq (n->used_gpus, n->cap_gpus, "node %s over-committed on GPUs", n->name);
             /*  The totals equal the sum over the tasks placed there.  */
             uint64_t c = 0, m = 0, g = 0;
             uint32_t cnt = 0;
-            for (st_task_t *t = n->tasks; t; t = t->node_next, cnt++) {
+            for (st__task_t *t = n->tasks; t; t = t->node_next, cnt++) {
                 c += t->job->spec->cpus_milli;
                 m += t->job->spec->mem_mb;
                 g += t->job->spec->gpus;
@@ -185,7 +185,7 @@ Test (sched_model, placement_never_overcommits_a_node)
         fx_commit (&S);
         for (size_t i = 0; i < S.model.nfinished; i++) {
             st_map_remove_u64 (S.model.jobs, S.model.finished[i]->id);
-            st_job_free (S.model.finished[i]);
+            st__job_free (S.model.finished[i]);
         }
         S.model.nfinished = 0;
     }
@@ -193,15 +193,15 @@ Test (sched_model, placement_never_overcommits_a_node)
 
 Test (sched_model, gang_starts_all_ranks_or_none)
 {
-    st_node_t *a = fx_node (&S, "a", "p", 2, 4096, 0);
-    st_node_t *b = fx_node (&S, "b", "p", 2, 4096, 0);
-    st_job_t *big = fx_submit (&S, "{\"command\":[\"true\"],\"resources\":{\"ranks\":3,\"cpus_per_rank\":2}}");
-    st_place_pending (&S);
+    st__node_t *a = fx_node (&S, "a", "p", 2, 4096, 0);
+    st__node_t *b = fx_node (&S, "b", "p", 2, 4096, 0);
+    st__job_t *big = fx_submit (&S, "{\"command\":[\"true\"],\"resources\":{\"ranks\":3,\"cpus_per_rank\":2}}");
+    st__place_pending (&S);
     cr_assert_eq (big->state, ST_JOB_PENDING);
     cr_assert_eq (a->used_cpus_milli + b->used_cpus_milli, 0, "a gang that does not fit holds nothing");
     cr_assert (strstr (big->reason, "room for 2"), "reason: %s", big->reason);
-    st_job_t *two = fx_submit (&S, "{\"command\":[\"true\"],\"resources\":{\"ranks\":2,\"cpus_per_rank\":2}}");
-    st_place_pending (&S);
+    st__job_t *two = fx_submit (&S, "{\"command\":[\"true\"],\"resources\":{\"ranks\":2,\"cpus_per_rank\":2}}");
+    st__place_pending (&S);
     cr_assert_eq (two->state, ST_JOB_SCHEDULED);
     cr_assert_neq (two->tasks[0].node, two->tasks[1].node);
     cr_assert_eq (big->state, ST_JOB_PENDING);
@@ -210,12 +210,12 @@ Test (sched_model, gang_starts_all_ranks_or_none)
 Test (sched_model, pool_and_labels_restrict_placement)
 {
     fx_node (&S, "edge1", "edge", 4, 4096, 0);
-    st_node_t *g = fx_node (&S, "gpu1", "onprem", 4, 4096, 0);
+    st__node_t *g = fx_node (&S, "gpu1", "onprem", 4, 4096, 0);
     st_kv_add (&g->labels, "rack", "r1");
-    st_job_t *j1 = fx_submit (&S, "{\"command\":[\"true\"],\"placement\":{\"pool\":\"onprem\"}}");
-    st_job_t *j2 = fx_submit (&S, "{\"command\":[\"true\"],\"placement\":{\"labels\":{\"rack\":\"r1\"}}}");
-    st_job_t *j3 = fx_submit (&S, "{\"command\":[\"true\"],\"placement\":{\"pool\":\"cloud\"}}");
-    st_place_pending (&S);
+    st__job_t *j1 = fx_submit (&S, "{\"command\":[\"true\"],\"placement\":{\"pool\":\"onprem\"}}");
+    st__job_t *j2 = fx_submit (&S, "{\"command\":[\"true\"],\"placement\":{\"labels\":{\"rack\":\"r1\"}}}");
+    st__job_t *j3 = fx_submit (&S, "{\"command\":[\"true\"],\"placement\":{\"pool\":\"cloud\"}}");
+    st__place_pending (&S);
     cr_assert_eq (j1->tasks[0].node, g);
     cr_assert_eq (j2->tasks[0].node, g);
     cr_assert_eq (j3->state, ST_JOB_PENDING);
@@ -225,9 +225,9 @@ Test (sched_model, pool_and_labels_restrict_placement)
 Test (sched_model, higher_priority_goes_first)
 {
     fx_node (&S, "n", "p", 1, 4096, 0);
-    st_job_t *low = fx_submit (&S, "{\"command\":[\"true\"],\"priority\":-5}");
-    st_job_t *high = fx_submit (&S, "{\"command\":[\"true\"],\"priority\":10}");
-    st_place_pending (&S);
+    st__job_t *low = fx_submit (&S, "{\"command\":[\"true\"],\"priority\":-5}");
+    st__job_t *high = fx_submit (&S, "{\"command\":[\"true\"],\"priority\":10}");
+    st__place_pending (&S);
     cr_assert_eq (high->state, ST_JOB_SCHEDULED);
     cr_assert_eq (low->state, ST_JOB_PENDING);
     cr_assert (strstr (low->reason, "waiting: needs 1 CPU"), "reason: %s", low->reason);
@@ -237,9 +237,9 @@ Test (sched_model, a_failed_rank_stops_the_gang)
 {
     fx_node (&S, "a", "p", 1, 4096, 0);
     fx_node (&S, "b", "p", 1, 4096, 0);
-    st_job_t *job = fx_submit (&S, "{\"command\":[\"true\"],\"resources\":{\"ranks\":2}}");
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__job_t *job = fx_submit (&S, "{\"command\":[\"true\"],\"resources\":{\"ranks\":2}}");
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     report_running (&job->tasks[0]);
     report_running (&job->tasks[1]);
     cr_assert_eq (job->state, ST_JOB_RUNNING);
@@ -255,29 +255,29 @@ Test (sched_model, a_failed_rank_stops_the_gang)
 
 Test (sched_model, lost_node_requeues_while_attempts_remain)
 {
-    st_node_t *a = fx_node (&S, "a", "p", 1, 4096, 0);
+    st__node_t *a = fx_node (&S, "a", "p", 1, 4096, 0);
     fx_node (&S, "b", "p", 1, 4096, 0);
-    st_job_t *job = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"],\"retries\":1}");
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__job_t *job = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"],\"retries\":1}");
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     cr_assert_eq (job->tasks[0].node, a);
     report_running (&job->tasks[0]);
     /*  The node stops heartbeating.  */
     a->last_seen_mono = st_mono_ms () - 5000;
-    st_dispatch_tick (&S, st_mono_ms ());
-    cr_assert_eq (a->state, ST_NODE_LOST);
+    st__dispatch_tick (&S, st_mono_ms ());
+    cr_assert_eq (a->state, ST__NODE_LOST);
     cr_assert_eq (a->used_cpus_milli, 0);
     cr_assert_eq (job->state, ST_JOB_PENDING);
     cr_assert (strstr (job->reason, "node a stopped heartbeating"), "reason: %s", job->reason);
-    st_place_pending (&S);
+    st__place_pending (&S);
     cr_assert_eq (job->attempt, 2);
     cr_assert_str_eq (job->tasks[0].node->name, "b");
 }
 
 Test (sched_model, cancel_of_a_pending_job_is_immediate)
 {
-    st_job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
-    st_place_pending (&S);
+    st__job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
+    st__place_pending (&S);
     Strata__Envelope env;
     Strata__CancelRequest c = STRATA__CANCEL_REQUEST__INIT;
     st_wire_envelope_init (&env, 9);
@@ -285,7 +285,7 @@ Test (sched_model, cancel_of_a_pending_job_is_immediate)
     env.body_case = STRATA__ENVELOPE__BODY_CANCEL;
     env.cancel = &c;
     st_peer_t peer = { .id_len = 1 };
-    st_client_message (&S, &peer, &env);
+    st__client_message (&S, &peer, &env);
     cr_assert_eq (job->state, ST_JOB_CANCELLED);
     cr_assert_eq (S.model.npending, 0);
 }
@@ -300,16 +300,16 @@ cancel (uint64_t id)
     env.body_case = STRATA__ENVELOPE__BODY_CANCEL;
     env.cancel = &c;
     st_peer_t peer = { .id_len = 1 };
-    st_client_message (&S, &peer, &env);
+    st__client_message (&S, &peer, &env);
 }
 
 Test (sched_model, a_cancelled_job_is_never_launched_again)
 {
-    st_node_t *n = fx_node (&S, "n1", "p", 4, 4096, 0);
-    st_job_t *job = fx_submit (&S, "{\"command\":[\"sleep\",\"60\"]}");
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
-    st_task_t *t = &job->tasks[0];
+    st__node_t *n = fx_node (&S, "n1", "p", 4, 4096, 0);
+    st__job_t *job = fx_submit (&S, "{\"command\":[\"sleep\",\"60\"]}");
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
+    st__task_t *t = &job->tasks[0];
     cr_assert_eq (t->state, ST_JOB_STARTING);
     cr_assert_not (t->launch_acked);
     cancel (job->id);
@@ -318,22 +318,22 @@ Test (sched_model, a_cancelled_job_is_never_launched_again)
     /*  The worker never acknowledges the Launch. Where the launch timer would resend it,
      *  the cancelled task ends instead.  */
     t->launch_sent_mono = st_mono_ms () - 10000;
-    st_dispatch_tick (&S, st_mono_ms ());
+    st__dispatch_tick (&S, st_mono_ms ());
     cr_assert_eq (t->state, ST_JOB_CANCELLED);
     cr_assert_eq (job->state, ST_JOB_CANCELLED);
     cr_assert_eq (n->used_cpus_milli, 0);
     /*  The Launch did arrive after all and the worker reports the process: it is killed.  */
     report_running (t);
-    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_KILL, st_net_peer_of (n)), 1);
+    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_KILL, st__net_peer_of (n)), 1);
     cr_assert_eq (job->state, ST_JOB_CANCELLED);
 }
 
 Test (sched_model, heartbeats_naming_ended_tasks_get_them_killed)
 {
-    st_node_t *n = fx_node (&S, "n1", "p", 4, 4096, 0);
-    st_job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__node_t *n = fx_node (&S, "n1", "p", 4, 4096, 0);
+    st__job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     report_running (&job->tasks[0]);
     report_exit (&job->tasks[0], 0, 0);
     cr_assert_eq (job->state, ST_JOB_SUCCEEDED);
@@ -353,18 +353,18 @@ Test (sched_model, heartbeats_naming_ended_tasks_get_them_killed)
     st_wire_envelope_init (&env, 3);
     env.body_case = STRATA__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
-    st_dispatch_worker_message (&S, st_net_peer_of (n), &env);
-    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_KILL, st_net_peer_of (n)), 2,
+    st__dispatch_worker_message (&S, st__net_peer_of (n), &env);
+    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_KILL, st__net_peer_of (n)), 2,
                   "an ended task and an unknown one are both killed");
 }
 
 Test (sched_model, stops_reach_a_node_that_was_away)
 {
-    st_node_t *a = fx_node (&S, "a", "p", 1, 4096, 0);
-    st_node_t *b = fx_node (&S, "b", "p", 1, 4096, 0);
-    st_job_t *job = fx_submit (&S, "{\"command\":[\"sleep\",\"60\"],\"resources\":{\"ranks\":2}}");
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__node_t *a = fx_node (&S, "a", "p", 1, 4096, 0);
+    st__node_t *b = fx_node (&S, "b", "p", 1, 4096, 0);
+    st__job_t *job = fx_submit (&S, "{\"command\":[\"sleep\",\"60\"],\"resources\":{\"ranks\":2}}");
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     report_running (&job->tasks[0]);
     report_running (&job->tasks[1]);
     cr_assert_eq (job->tasks[1].node, b);
@@ -400,9 +400,9 @@ Test (sched_model, stops_reach_a_node_that_was_away)
     st_wire_envelope_init (&env, 4);
     env.body_case = STRATA__ENVELOPE__BODY_REGISTER;
     env.register_ = &reg;
-    st_dispatch_worker_message (&S, st_net_peer_of (b), &env);
+    st__dispatch_worker_message (&S, st__net_peer_of (b), &env);
     cr_assert (b->connected);
-    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE, st_net_peer_of (b)), 1,
+    cr_assert_eq (fx_count_signals_to (&S, STRATA__SIGNAL_KIND__SIGNAL_TERMINATE, st__net_peer_of (b)), 1,
                   "the stop decided while b was away is sent when it returns");
     (void) a;
     report_exit (&job->tasks[1], 0, 15);
@@ -422,7 +422,7 @@ submit_with_token (const char *json, const char *token)
     env.submit = &sub;
     st_peer_t peer = { .id = "c", .id_len = 1 };
     size_t before = S.net.ndeferred;
-    st_client_message (&S, &peer, &env);
+    st__client_message (&S, &peer, &env);
     /*  Refusals are answered at once (nothing to commit); acceptances after the batch.  */
     if (S.net.ndeferred == before)
         return 0;
@@ -459,17 +459,17 @@ Test (sched_model, preemption_stops_the_victim_and_requeues_it)
 {
     fx_node (&S, "a", "p", 1, 4096, 0);
     fx_node (&S, "b", "p", 1, 4096, 0);
-    st_job_t *low = fx_submit (&S, "{\"command\":[\"sleep\",\"60\"],\"preemptible\":true,\"priority\":-5}");
-    st_job_t *keep = fx_submit (&S, "{\"command\":[\"sleep\",\"60\"],\"priority\":-5}");
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__job_t *low = fx_submit (&S, "{\"command\":[\"sleep\",\"60\"],\"preemptible\":true,\"priority\":-5}");
+    st__job_t *keep = fx_submit (&S, "{\"command\":[\"sleep\",\"60\"],\"priority\":-5}");
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     report_running (&low->tasks[0]);
     report_running (&keep->tasks[0]);
     fx_commit (&S);
 
     /*  Both nodes are held; only one of the holders may be preempted: not enough.  */
-    st_job_t *high = fx_submit (&S, "{\"command\":[\"true\"],\"priority\":50,\"resources\":{\"ranks\":2}}");
-    st_place_pending (&S);
+    st__job_t *high = fx_submit (&S, "{\"command\":[\"true\"],\"priority\":50,\"resources\":{\"ranks\":2}}");
+    st__place_pending (&S);
     cr_assert_eq (high->state, ST_JOB_PENDING);
     cr_assert_eq (low->preempt_requested, 0, "no victim when preempting it would not be enough");
     cr_assert_eq (fx_count_signals (&S), 0);
@@ -478,7 +478,7 @@ Test (sched_model, preemption_stops_the_victim_and_requeues_it)
     report_exit (&keep->tasks[0], 0, 0);
     cr_assert_eq (keep->state, ST_JOB_SUCCEEDED);
     fx_commit (&S);
-    st_place_pending (&S);
+    st__place_pending (&S);
     cr_assert_eq (low->preempt_requested, 1, "the preemptible job is chosen");
     cr_assert_eq (fx_count_signals (&S), 1, "its rank is told to stop");
     cr_assert_eq (high->state, ST_JOB_PENDING, "the gang waits for the victim to stop");
@@ -487,21 +487,21 @@ Test (sched_model, preemption_stops_the_victim_and_requeues_it)
 
     /*  A second cycle while the victim stops does not choose it again.  */
     S.model.sched_needed = 1;
-    st_place_pending (&S);
+    st__place_pending (&S);
     cr_assert_eq (fx_count_signals (&S), 0, "no second signal for a victim already stopping");
 
     report_exit (&low->tasks[0], 0, 15);
     cr_assert_eq (low->state, ST_JOB_PENDING, "requeued: %s", low->reason);
     cr_assert_eq (low->preemptions, 1);
     cr_assert (strstr (low->reason, "resume from its checkpoint"), "reason: %s", low->reason);
-    st_place_pending (&S);
+    st__place_pending (&S);
     cr_assert_eq (high->state, ST_JOB_SCHEDULED, "the gang starts: %s", high->reason);
     cr_assert_eq (low->state, ST_JOB_PENDING);
     /*  The gang ends; the victim runs again although its spec allows one attempt.  */
-    st_dispatch_send_launches (&S);
+    st__dispatch_send_launches (&S);
     report_exit (&high->tasks[0], 0, 0);
     report_exit (&high->tasks[1], 0, 0);
-    st_place_pending (&S);
+    st__place_pending (&S);
     cr_assert_eq (low->state, ST_JOB_SCHEDULED, "%s", low->reason);
     cr_assert_eq (low->attempt, 2);
 }
@@ -512,16 +512,16 @@ Test (sched_model, preemption_stops_the_victim_and_requeues_it)
 static int
 s_backfills_under (sp_policy_t policy)
 {
-    st_sched_t T;
+    st__sched_t T;
     fx_init (&T);
     T.model.policy = policy;
     fx_node (&T, "n", "p", 2, 4096, 0);
-    st_job_t *x = fx_submit (&T, "{\"command\":[\"true\"],\"time_limit\":600}");
-    st_place_pending (&T);
+    st__job_t *x = fx_submit (&T, "{\"command\":[\"true\"],\"time_limit\":600}");
+    st__place_pending (&T);
     cr_assert_eq (x->state, ST_JOB_SCHEDULED);
-    st_job_t *big = fx_submit (&T, "{\"command\":[\"true\"],\"resources\":{\"cpus_per_rank\":2}}");
-    st_job_t *small = fx_submit (&T, "{\"command\":[\"true\"],\"time_limit\":10}");
-    st_place_pending (&T);
+    st__job_t *big = fx_submit (&T, "{\"command\":[\"true\"],\"resources\":{\"cpus_per_rank\":2}}");
+    st__job_t *small = fx_submit (&T, "{\"command\":[\"true\"],\"time_limit\":10}");
+    st__place_pending (&T);
     cr_assert_eq (big->state, ST_JOB_PENDING);
     int started = small->state == ST_JOB_SCHEDULED;
     fx_fini (&T);
@@ -537,7 +537,7 @@ Test (sched_model, the_policy_flag_chooses_the_policy)
 /*  -- dependencies and fine-tuned models (deps.c, registry.c) ------------------  */
 
 /*  Submits json; returns the new job, or NULL when the scheduler refused it.  */
-static st_job_t *
+static st__job_t *
 try_submit (const char *json)
 {
     Strata__Envelope env;
@@ -548,21 +548,21 @@ try_submit (const char *json)
     env.submit = &sub;
     st_peer_t peer = { .id = "client", .id_len = 6 };
     uint64_t before = S.model.next_job_id;
-    st_client_message (&S, &peer, &env);
+    st__client_message (&S, &peer, &env);
     return S.model.next_job_id == before ? NULL : st_map_get_u64 (S.model.jobs, before);
 }
 
-/*  What st_deps_check says of json as the next job (the refusal's message).  */
+/*  What st__deps_check says of json as the next job (the refusal's message).  */
 static st_error_t
 deps_verdict (const char *json)
 {
     st_error_t err = { 0 };
     st_spec_t *spec = st_spec_parse (json, strlen (json), &err);
     cr_assert_not_null (spec, "%s", err.msg);
-    st_job_t *job = st_job_new (&S, S.model.next_job_id, spec, strdup (json), st_wall_ms ());
+    st__job_t *job = st__job_new (&S, S.model.next_job_id, spec, strdup (json), st_wall_ms ());
     cr_assert_not_null (job);
-    st_deps_check (&S, job, &err);
-    st_job_free (job);
+    st__deps_check (&S, job, &err);
+    st__job_free (job);
     return err;
 }
 
@@ -570,10 +570,10 @@ deps_verdict (const char *json)
 static void
 start_all (void)
 {
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     for (uint64_t id = 1; id < S.model.next_job_id; id++) {
-        st_job_t *j = st_map_get_u64 (S.model.jobs, id);
+        st__job_t *j = st_map_get_u64 (S.model.jobs, id);
         for (uint32_t r = 0; j && r < j->ntasks; r++)
             if (j->tasks[r].state == ST_JOB_STARTING)
                 report_running (&j->tasks[r]);
@@ -581,7 +581,7 @@ start_all (void)
 }
 
 static void
-finish (st_job_t *job, int code)
+finish (st__job_t *job, int code)
 {
     for (uint32_t r = 0; r < job->ntasks; r++)
         report_exit (&job->tasks[r], code, 0);
@@ -590,8 +590,8 @@ finish (st_job_t *job, int code)
 Test (sched_model, a_job_waits_for_its_dependency_outside_the_engine)
 {
     fx_node (&S, "n1", "p", 4, 4096, 0);
-    st_job_t *a = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
-    st_job_t *b = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    st__job_t *a = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
+    st__job_t *b = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
     cr_assert_eq (b->deps_waiting, 1);
     cr_assert_not (b->in_pending, "a job that waits for a dependency is not offered to the engine");
     cr_assert_str_eq (b->reason, "waiting for job 1 (PENDING)");
@@ -600,22 +600,22 @@ Test (sched_model, a_job_waits_for_its_dependency_outside_the_engine)
     cr_assert_eq (b->state, ST_JOB_PENDING, "room on n1 does not start it");
     cr_assert_str_eq (b->reason, "waiting for job 1 (RUNNING)", "the reason follows the dependency's state");
     S.model.sched_needed = 1;
-    st_place_pending (&S);
+    st__place_pending (&S);
     cr_assert_eq (b->state, ST_JOB_PENDING);
     finish (a, 0);
     cr_assert_eq (a->state, ST_JOB_SUCCEEDED);
     cr_assert (b->in_pending, "released when its dependency succeeded: %s", b->reason);
     cr_assert_eq (b->deps_waiting, 0);
-    st_place_pending (&S);
+    st__place_pending (&S);
     cr_assert_eq (b->state, ST_JOB_SCHEDULED, "%s", b->reason);
 }
 
 Test (sched_model, a_job_waits_for_every_dependency)
 {
     fx_node (&S, "n1", "p", 4, 4096, 0);
-    st_job_t *a = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
-    st_job_t *b = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
-    st_job_t *c = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[2,1]}");
+    st__job_t *a = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
+    st__job_t *b = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
+    st__job_t *c = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[2,1]}");
     cr_assert_str_eq (c->reason, "waiting for job 2 (PENDING) and 1 more dependency");
     start_all ();
     finish (b, 0);
@@ -629,11 +629,11 @@ Test (sched_model, a_job_waits_for_every_dependency)
 Test (sched_model, a_failed_dependency_fails_its_dependents_in_cascade)
 {
     fx_node (&S, "n1", "p", 4, 4096, 0);
-    st_job_t *a = fx_submit (&S, "{\"command\":[\"false\"]}");
-    st_job_t *b = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
-    st_job_t *c = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[2]}");
-    st_job_t *d = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[3, 1]}");
-    st_job_t *other = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
+    st__job_t *a = fx_submit (&S, "{\"command\":[\"false\"]}");
+    st__job_t *b = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    st__job_t *c = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[2]}");
+    st__job_t *d = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[3, 1]}");
+    st__job_t *other = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
     start_all ();
     finish (a, 3);
     cr_assert_eq (a->state, ST_JOB_FAILED);
@@ -651,7 +651,7 @@ Test (sched_model, a_failed_dependency_fails_its_dependents_in_cascade)
             failed++;
     cr_assert_eq (failed, 3);
     /*  A job that depends on a failed job fails at once.  */
-    st_job_t *late = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    st__job_t *late = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
     cr_assert_eq (late->state, ST_JOB_FAILED);
     cr_assert_str_eq (late->reason, "dependency job 1 failed");
 }
@@ -659,8 +659,8 @@ Test (sched_model, a_failed_dependency_fails_its_dependents_in_cascade)
 Test (sched_model, a_retried_dependency_is_still_waited_for)
 {
     fx_node (&S, "n1", "p", 4, 4096, 0);
-    st_job_t *a = fx_submit (&S, "{\"command\":[\"false\"],\"retries\":1}");
-    st_job_t *b = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    st__job_t *a = fx_submit (&S, "{\"command\":[\"false\"],\"retries\":1}");
+    st__job_t *b = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
     start_all ();
     finish (a, 1);
     cr_assert_eq (a->state, ST_JOB_PENDING, "requeued for its second attempt");
@@ -673,9 +673,9 @@ Test (sched_model, a_retried_dependency_is_still_waited_for)
 
 Test (sched_model, a_cancelled_dependency_fails_its_dependents)
 {
-    st_job_t *a = fx_submit (&S, "{\"command\":[\"true\"]}");
-    st_job_t *b = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
-    st_job_t *c = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[2]}");
+    st__job_t *a = fx_submit (&S, "{\"command\":[\"true\"]}");
+    st__job_t *b = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    st__job_t *c = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[2]}");
     cancel (c->id);
     cr_assert_eq (c->state, ST_JOB_CANCELLED, "a waiting job may be cancelled");
     cancel (a->id);
@@ -693,7 +693,7 @@ Test (sched_model, a_long_chain_fails_without_recursion)
         fx_submit (&S, json);
     }
     cancel (1);
-    st_job_t *last = st_map_get_u64 (S.model.jobs, 3000);
+    st__job_t *last = st_map_get_u64 (S.model.jobs, 3000);
     cr_assert_eq (last->state, ST_JOB_FAILED);
     cr_assert_str_eq (last->reason, "dependency job 2999 failed");
     cr_assert_eq (S.model.nsettle, 0);
@@ -722,12 +722,12 @@ static const char *FT_A = "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"comm
 Test (sched_model, a_finetune_that_succeeds_registers_the_next_version)
 {
     fx_node (&S, "n1", "p", 4, 4096, 0);
-    st_job_t *a = fx_submit (&S, FT_A);
+    st__job_t *a = fx_submit (&S, FT_A);
     start_all ();
-    cr_assert_null (st_registry_find (&S, "default", "acme-twin", 0), "nothing before it succeeds");
+    cr_assert_null (st__registry_find (&S, "default", "acme-twin", 0), "nothing before it succeeds");
     finish (a, 0);
     cr_assert_eq (a->state, ST_JOB_SUCCEEDED);
-    const st_model_version_t *v = st_registry_find (&S, "default", "acme-twin", 0);
+    const st__model_version_t *v = st__registry_find (&S, "default", "acme-twin", 0);
     cr_assert_not_null (v);
     cr_assert_eq (v->version, 1);
     cr_assert_eq (v->job_id, a->id);
@@ -742,41 +742,41 @@ Test (sched_model, a_finetune_that_succeeds_registers_the_next_version)
     cr_assert_eq (registered, 1);
 
     /*  The next one is version 2; another tenant's names are its own.  */
-    st_job_t *a2 = fx_submit (&S, FT_A);
-    st_job_t *o = fx_submit (&S, "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
-                                 "\"tenant\":\"other\",\"output_model\":\"acme-twin\"}");
+    st__job_t *a2 = fx_submit (&S, FT_A);
+    st__job_t *o = fx_submit (&S, "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
+                                  "\"tenant\":\"other\",\"output_model\":\"acme-twin\"}");
     start_all ();
     finish (a2, 0);
     finish (o, 0);
-    cr_assert_eq (st_registry_find (&S, "default", "acme-twin", 0)->version, 2);
-    cr_assert_eq (st_registry_find (&S, "default", "acme-twin", 1)->job_id, a->id);
-    cr_assert_eq (st_registry_find (&S, "default", "acme-twin", 2)->job_id, a2->id);
-    cr_assert_eq (st_registry_find (&S, "other", "acme-twin", 0)->version, 1);
-    cr_assert_null (st_registry_find (&S, "other", "acme-twin", 0)->checkpoint, "it had no checkpoint dir");
-    cr_assert_null (st_registry_find (&S, "default", "acme-twin", 3));
+    cr_assert_eq (st__registry_find (&S, "default", "acme-twin", 0)->version, 2);
+    cr_assert_eq (st__registry_find (&S, "default", "acme-twin", 1)->job_id, a->id);
+    cr_assert_eq (st__registry_find (&S, "default", "acme-twin", 2)->job_id, a2->id);
+    cr_assert_eq (st__registry_find (&S, "other", "acme-twin", 0)->version, 1);
+    cr_assert_null (st__registry_find (&S, "other", "acme-twin", 0)->checkpoint, "it had no checkpoint dir");
+    cr_assert_null (st__registry_find (&S, "default", "acme-twin", 3));
 }
 
 Test (sched_model, a_finetune_that_fails_registers_nothing)
 {
     fx_node (&S, "n1", "p", 4, 4096, 0);
-    st_job_t *a = fx_submit (&S, FT_A);
+    st__job_t *a = fx_submit (&S, FT_A);
     start_all ();
     finish (a, 1);
     cr_assert_eq (a->state, ST_JOB_FAILED);
-    cr_assert_null (st_registry_find (&S, "default", "acme-twin", 0));
+    cr_assert_null (st__registry_find (&S, "default", "acme-twin", 0));
     cr_assert_eq (S.model.nnew_versions, 0);
-    st_job_t *c = fx_submit (&S, "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
-                                 "\"output_model\":\"acme-twin\"}");
+    st__job_t *c = fx_submit (&S, "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
+                                  "\"output_model\":\"acme-twin\"}");
     cancel (c->id);
-    cr_assert_null (st_registry_find (&S, "default", "acme-twin", 0), "nor does a cancelled one");
+    cr_assert_null (st__registry_find (&S, "default", "acme-twin", 0), "nor does a cancelled one");
 }
 
 Test (sched_model, a_dependent_uses_the_version_its_dependency_registers)
 {
     fx_node (&S, "n1", "p", 4, 4096, 0);
-    st_job_t *a = fx_submit (&S, FT_A);
-    st_job_t *b = fx_submit (&S, "{\"kind\":\"inference\",\"command\":[\"infer\"],\"model\":\"acme-twin\","
-                                 "\"depends_on\":[1]}");
+    st__job_t *a = fx_submit (&S, FT_A);
+    st__job_t *b = fx_submit (&S, "{\"kind\":\"inference\",\"command\":[\"infer\"],\"model\":\"acme-twin\","
+                                  "\"depends_on\":[1]}");
     cr_assert_str_eq (b->reason, "waiting for job 1 (PENDING); model acme-twin has no registered version yet");
     cr_assert_null (b->pj.model, "a fine-tuned model is not the engine's");
     start_all ();
@@ -786,7 +786,7 @@ Test (sched_model, a_dependent_uses_the_version_its_dependency_registers)
     cr_assert_str_eq (b->model_uri, "/ckpt/a");
     cr_assert_eq (b->ft_version, 1);
     cr_assert_str_eq (b->pj.pool, "p", "the version's pool has no jurisdiction: only there");
-    st_place_pending (&S);
+    st__place_pending (&S);
     cr_assert_eq (b->state, ST_JOB_SCHEDULED, "%s", b->reason);
 
     /*  Without a dependency that can register it, an unknown model is refused.  */
@@ -798,11 +798,11 @@ Test (sched_model, a_dependent_uses_the_version_its_dependency_registers)
                "%s", err.msg);
     err = deps_verdict ("{\"command\":[\"x\"],\"model\":\"acme-twin:2\"}");
     cr_assert_str_eq (err.msg, "model: acme-twin has no version 2 (the latest is 1)");
-    st_job_t *other = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
+    st__job_t *other = fx_submit (&S, "{\"command\":[\"sleep\",\"9\"]}");
     err = deps_verdict ("{\"command\":[\"x\"],\"model\":\"unknown\",\"depends_on\":[3]}");
     cr_assert_str_eq (err.field, "model", "job 3 is no finetune that names it");
     /*  A pinned version that exists is used as it is.  */
-    st_job_t *pinned = fx_submit (&S, "{\"command\":[\"x\"],\"model\":\"acme-twin:1\",\"depends_on\":[3]}");
+    st__job_t *pinned = fx_submit (&S, "{\"command\":[\"x\"],\"model\":\"acme-twin:1\",\"depends_on\":[3]}");
     start_all ();
     finish (other, 0);
     cr_assert_str_eq (pinned->model_ref, "acme-twin:1");
@@ -812,9 +812,9 @@ Test (sched_model, a_dependency_that_registers_nothing_fails_its_dependent)
 {
     fx_node (&S, "n1", "p", 4, 4096, 0);
     /*  A finetune that names another output_model: the job's model never appears.  */
-    st_job_t *a = fx_submit (&S, "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
-                                 "\"output_model\":\"acme-twin\"}");
-    st_job_t *b = fx_submit (&S, "{\"command\":[\"x\"],\"model\":\"acme-twin:2\",\"depends_on\":[1]}");
+    st__job_t *a = fx_submit (&S, "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
+                                  "\"output_model\":\"acme-twin\"}");
+    st__job_t *b = fx_submit (&S, "{\"command\":[\"x\"],\"model\":\"acme-twin:2\",\"depends_on\":[1]}");
     cr_assert_str_eq (b->reason, "waiting for job 1 (PENDING); model acme-twin has no version 2 yet");
     start_all ();
     finish (a, 0);
@@ -852,15 +852,15 @@ Test (sched_model, a_fine_tuned_model_carries_its_data_and_base_constraints)
     fx_node (&S, "eu1", "eu", 4, 4096, 0);
     fx_node (&S, "eu2", "eu2", 4, 4096, 0);
     fx_node (&S, "us1", "us", 4, 4096, 0);
-    st_job_t *a = fx_submit (&S,
-                             "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
-                             "\"model\":\"twin\",\"data\":{\"classification\":\"restricted\",\"residency\":[\"EU\"]},"
-                             "\"output_model\":\"acme-twin\"}");
+    st__job_t *a =
+        fx_submit (&S, "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"t\"],"
+                       "\"model\":\"twin\",\"data\":{\"classification\":\"restricted\",\"residency\":[\"EU\"]},"
+                       "\"output_model\":\"acme-twin\"}");
     start_all ();
     cr_assert_str_eq (a->pool, "eu");
     cr_assert_str_eq (a->variant, "twin-eu");
     finish (a, 0);
-    const st_model_version_t *v = st_registry_find (&S, "default", "acme-twin", 1);
+    const st__model_version_t *v = st__registry_find (&S, "default", "acme-twin", 1);
     cr_assert_not_null (v);
     cr_assert_str_eq (v->jurisdiction, "EU");
     cr_assert_str_eq (v->variant, "twin-eu");
@@ -869,20 +869,20 @@ Test (sched_model, a_fine_tuned_model_carries_its_data_and_base_constraints)
 
     /*  A job with public data that asks for the US pool: the model's data may
      *  not go there; it waits with the engine's reason.  */
-    st_job_t *us = fx_submit (&S, "{\"kind\":\"inference\",\"command\":[\"i\"],\"model\":\"acme-twin\","
-                                  "\"placement\":{\"pool\":\"us\"}}");
+    st__job_t *us = fx_submit (&S, "{\"kind\":\"inference\",\"command\":[\"i\"],\"model\":\"acme-twin\","
+                                   "\"placement\":{\"pool\":\"us\"}}");
     cr_assert (us->in_pending);
     cr_assert_eq (us->pj.classification, SP_CLASS_RESTRICTED, "the stricter classification");
     cr_assert_eq (us->pj.nresidency, 1);
     cr_assert_str_eq (us->pj.residency[0], "EU");
     cr_assert_str_eq (us->pj.model, "twin-eu", "the base variant's jurisdictions hold too");
-    st_place_pending (&S);
+    st__place_pending (&S);
     cr_assert_eq (us->state, ST_JOB_PENDING);
     cr_assert (strstr (us->reason, "jurisdiction US is not in the job's residency (EU)"), "%s", us->reason);
 
     /*  Anywhere else: only where restricted data may go (eu, not eu2).  */
-    st_job_t *any = fx_submit (&S, "{\"kind\":\"inference\",\"command\":[\"i\"],\"model\":\"acme-twin:1\"}");
-    st_place_pending (&S);
+    st__job_t *any = fx_submit (&S, "{\"kind\":\"inference\",\"command\":[\"i\"],\"model\":\"acme-twin:1\"}");
+    st__place_pending (&S);
     cr_assert_eq (any->state, ST_JOB_SCHEDULED, "%s", any->reason);
     cr_assert_str_eq (any->pool, "eu");
 

@@ -2,7 +2,7 @@
  *  the model alone: registration on success, lookup, and binding a job. */
 #include "sched_model_fixture.h"
 
-static st_model_t M;
+static st__model_t M;
 
 static void
 setup (void)
@@ -24,11 +24,11 @@ static const char *FT =
 Test (sched_registry, a_finetune_that_succeeds_registers_the_next_version)
 {
     mf_node (&M, "n1", 4, 4096);
-    cr_assert_null (st_registry_find (&M, "default", "acme-twin", 0));
-    st_job_t *a = mf_submit (&M, FT);
+    cr_assert_null (st__registry_find (&M, "default", "acme-twin", 0));
+    st__job_t *a = mf_submit (&M, FT);
     mf_place_and_run (&M);
     mf_end (&M, a, ST_JOB_SUCCEEDED);
-    const st_model_version_t *v1 = st_registry_find (&M, "default", "acme-twin", 0);
+    const st__model_version_t *v1 = st__registry_find (&M, "default", "acme-twin", 0);
     cr_assert_not_null (v1);
     cr_assert_eq (v1->version, 1);
     cr_assert_eq (v1->job_id, a->id);
@@ -37,15 +37,15 @@ Test (sched_registry, a_finetune_that_succeeds_registers_the_next_version)
     cr_assert_eq (v1->created_wall, mf_now_wall, "stamped with the model's clock, not read from one");
     cr_assert_eq (M.nnew_versions, 1, "queued for the next flush");
 
-    st_job_t *b = mf_submit (&M, FT);
+    st__job_t *b = mf_submit (&M, FT);
     mf_place_and_run (&M);
     mf_end (&M, b, ST_JOB_SUCCEEDED);
-    cr_assert_eq (st_registry_find (&M, "default", "acme-twin", 0)->version, 2, "0 asks for the latest");
-    cr_assert_eq (st_registry_find (&M, "default", "acme-twin", 1), v1);
-    cr_assert_null (st_registry_find (&M, "default", "acme-twin", 3));
-    cr_assert_null (st_registry_find (&M, "other", "acme-twin", 0), "names are per tenant");
-    const st_model_version_t **list = NULL;
-    cr_assert_eq (st_registry_list (&M, &list), 2);
+    cr_assert_eq (st__registry_find (&M, "default", "acme-twin", 0)->version, 2, "0 asks for the latest");
+    cr_assert_eq (st__registry_find (&M, "default", "acme-twin", 1), v1);
+    cr_assert_null (st__registry_find (&M, "default", "acme-twin", 3));
+    cr_assert_null (st__registry_find (&M, "other", "acme-twin", 0), "names are per tenant");
+    const st__model_version_t **list = NULL;
+    cr_assert_eq (st__registry_list (&M, &list), 2);
     cr_assert_eq (list[0]->version, 1);
     cr_assert_eq (list[1]->version, 2);
     free (list);
@@ -54,21 +54,22 @@ Test (sched_registry, a_finetune_that_succeeds_registers_the_next_version)
 Test (sched_registry, a_failed_finetune_registers_nothing)
 {
     mf_node (&M, "n1", 4, 4096);
-    st_job_t *a = mf_submit (&M, FT);
+    st__job_t *a = mf_submit (&M, FT);
     mf_place_and_run (&M);
     mf_end (&M, a, ST_JOB_FAILED);
-    cr_assert_null (st_registry_find (&M, "default", "acme-twin", 0));
+    cr_assert_null (st__registry_find (&M, "default", "acme-twin", 0));
     cr_assert_eq (M.nnew_versions, 0);
 }
 
 Test (sched_registry, a_job_naming_a_version_is_bound_to_it)
 {
     mf_node (&M, "n1", 4, 4096);
-    st_job_t *a = mf_submit (&M, FT);
+    st__job_t *a = mf_submit (&M, FT);
     mf_place_and_run (&M);
     mf_end (&M, a, ST_JOB_SUCCEEDED);
-    cr_assert (st_registry_is_finetune (&M, mf_submit (&M, "{\"command\":[\"use\"],\"model\":\"acme-twin\"}")->spec));
-    st_job_t *u = st_map_get_u64 (M.jobs, 2);
+    cr_assert (
+        st__registry_is_finetune (&M, mf_submit (&M, "{\"command\":[\"use\"],\"model\":\"acme-twin\"}")->spec));
+    st__job_t *u = st_map_get_u64 (M.jobs, 2);
     cr_assert_eq (u->ft_version, 1);
     cr_assert_str_eq (u->model_ref, "acme-twin:1");
     cr_assert_str_eq (u->model_uri, "/ckpt/a");
@@ -82,14 +83,14 @@ Test (sched_registry, a_version_nobody_registered_is_refused_or_awaited)
     cr_assert_eq (err.rc, ST_EINVAL, "no version and no dependency that could register one");
     /*  A dependency that will register it: the job waits for it.  */
     mf_submit (&M, FT);
-    st_job_t *u = mf_submit (&M, "{\"command\":[\"use\"],\"model\":\"acme-twin\",\"depends_on\":[1]}");
+    st__job_t *u = mf_submit (&M, "{\"command\":[\"use\"],\"model\":\"acme-twin\",\"depends_on\":[1]}");
     cr_assert_not (u->in_pending);
     cr_assert (strstr (u->reason, "no registered version yet") != NULL, "%s", u->reason);
 }
 
 Test (sched_registry, versions_read_back_are_added_and_numbered_after)
 {
-    st_model_version_t *v = calloc (1, sizeof *v);
+    st__model_version_t *v = calloc (1, sizeof *v);
     cr_assert_not_null (v);
     v->tenant = strdup ("default");
     v->name = strdup ("acme-twin");
@@ -97,13 +98,13 @@ Test (sched_registry, versions_read_back_are_added_and_numbered_after)
     v->job_id = 1;
     v->checkpoint = strdup ("/ckpt/old");
     v->pool = strdup ("p");
-    st_registry_add (&M, v);
+    st__registry_add (&M, v);
     mf_check (&M);
-    cr_assert_eq (st_registry_find (&M, "default", "acme-twin", 0), v);
+    cr_assert_eq (st__registry_find (&M, "default", "acme-twin", 0), v);
     mf_node (&M, "n1", 4, 4096);
     M.next_job_id = 5;
-    st_job_t *a = mf_submit (&M, FT);
+    st__job_t *a = mf_submit (&M, FT);
     mf_place_and_run (&M);
     mf_end (&M, a, ST_JOB_SUCCEEDED);
-    cr_assert_eq (st_registry_find (&M, "default", "acme-twin", 0)->version, 8);
+    cr_assert_eq (st__registry_find (&M, "default", "acme-twin", 0)->version, 8);
 }

@@ -1,8 +1,8 @@
-/*  test_sched_states.c: the task state door (st_task_set_state) and the model
- *  invariant checker (st_model_check), through the model alone. */
+/*  test_sched_states.c: the task state door (st__task_set_state) and the model
+ *  invariant checker (st__model_check), through the model alone. */
 #include "sched_model_fixture.h"
 
-static st_model_t M;
+static st__model_t M;
 
 static void
 setup (void)
@@ -20,12 +20,12 @@ TestSuite (sched_states, .init = setup, .fini = teardown);
 Test (sched_states, tasks_move_through_the_door_as_the_table_allows)
 {
     mf_node (&M, "n1", 4, 4096);
-    st_job_t *job = mf_submit (&M, "{\"command\":[\"true\"]}");
-    st_task_t *t = &job->tasks[0];
+    st__job_t *job = mf_submit (&M, "{\"command\":[\"true\"]}");
+    st__task_t *t = &job->tasks[0];
     cr_assert_eq (t->state, ST_JOB_PENDING);
     mf_place_and_run (&M);
     cr_assert_eq (t->state, ST_JOB_RUNNING, "PENDING -> SCHEDULED -> STARTING -> RUNNING");
-    cr_assert_eq (st_task_set_state (&M, t, ST_JOB_RUNNING), ST_OK, "no change is no move");
+    cr_assert_eq (st__task_set_state (&M, t, ST_JOB_RUNNING), ST_OK, "no change is no move");
     mf_end (&M, job, ST_JOB_SUCCEEDED);
     cr_assert_eq (t->state, ST_JOB_SUCCEEDED);
     cr_assert_eq (job->state, ST_JOB_SUCCEEDED);
@@ -35,9 +35,9 @@ Test (sched_states, tasks_move_through_the_door_as_the_table_allows)
 /*  A debug build asserts instead: an illegal move is a programming error.  */
 Test (sched_states, an_illegal_task_move_is_refused_in_a_release_build)
 {
-    st_job_t *job = mf_submit (&M, "{\"command\":[\"true\"]}");
-    st_task_t *t = &job->tasks[0];
-    cr_assert_eq (st_task_set_state (&M, t, ST_JOB_RUNNING), ST_ESTATE, "PENDING -> RUNNING skips placement");
+    st__job_t *job = mf_submit (&M, "{\"command\":[\"true\"]}");
+    st__task_t *t = &job->tasks[0];
+    cr_assert_eq (st__task_set_state (&M, t, ST_JOB_RUNNING), ST_ESTATE, "PENDING -> RUNNING skips placement");
     cr_assert_eq (t->state, ST_JOB_PENDING, "and nothing moved");
     mf_check (&M);
 }
@@ -45,25 +45,25 @@ Test (sched_states, an_illegal_task_move_is_refused_in_a_release_build)
 
 Test (sched_states, the_checker_names_a_broken_invariant)
 {
-    st_node_t *n = mf_node (&M, "n1", 4, 4096);
-    st_job_t *job = mf_submit (&M, "{\"command\":[\"true\"],\"resources\":{\"cpus_per_rank\":2}}");
+    st__node_t *n = mf_node (&M, "n1", 4, 4096);
+    st__job_t *job = mf_submit (&M, "{\"command\":[\"true\"],\"resources\":{\"cpus_per_rank\":2}}");
     mf_place_and_run (&M);
     char why[512];
-    cr_assert_eq (st_model_check (&M, why, sizeof why), 0, "%s", why);
+    cr_assert_eq (st__model_check (&M, why, sizeof why), 0, "%s", why);
 
     n->used_cpus_milli += 1; /*  accounting out of step with the tasks  */
-    cr_assert_eq (st_model_check (&M, why, sizeof why), -1);
+    cr_assert_eq (st__model_check (&M, why, sizeof why), -1);
     cr_assert (strstr (why, "node n1") != NULL, "%s", why);
     n->used_cpus_milli -= 1;
 
-    n->state = ST_NODE_LOST; /*  a live task on a lost node  */
-    cr_assert_eq (st_model_check (&M, why, sizeof why), -1);
+    n->state = ST__NODE_LOST; /*  a live task on a lost node  */
+    cr_assert_eq (st__model_check (&M, why, sizeof why), -1);
     cr_assert (strstr (why, "LOST") != NULL, "%s", why);
-    n->state = ST_NODE_UP;
+    n->state = ST__NODE_UP;
 
     job->in_pending = 1; /*  marked pending but not in the array, and not PENDING  */
     job->pending_idx = 0;
-    cr_assert_eq (st_model_check (&M, why, sizeof why), -1);
+    cr_assert_eq (st__model_check (&M, why, sizeof why), -1);
     cr_assert (strstr (why, "pending") != NULL, "%s", why);
     job->in_pending = 0;
 

@@ -7,7 +7,7 @@
 
 #include "migrations.h"
 
-static st_sched_t S;
+static st__sched_t S;
 static char s_dsn[512];
 static char s_dbname[64];
 
@@ -63,8 +63,8 @@ setup (void)
               getenv ("STRATA_TEST_PGPORT"), s_dbname);
     S.store.database = s_dsn;
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_connect (&S, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (st_store_migrate (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_connect (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_migrate (&S, &err), ST_OK, "%s", err.msg);
 }
 
 static void
@@ -88,7 +88,7 @@ static long
 migrations_known (void)
 {
     long n = 0;
-    for (const st_migration_t *m = st_migrations; m->sql; m++)
+    for (const st__migration_t *m = st__migrations; m->sql; m++)
         n++;
     return n;
 }
@@ -98,7 +98,7 @@ Test (sched_store, migrations_apply_once)
     cr_assert_geq (migrations_known (), 2);
     cr_assert_eq (scalar (S.store.db, "SELECT max (version) FROM schema_version"), migrations_known ());
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_migrate (&S, &err), ST_OK, "a second run is a no-op: %s", err.msg);
+    cr_assert_eq (st__store_migrate (&S, &err), ST_OK, "a second run is a no-op: %s", err.msg);
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM schema_version"), migrations_known ());
 }
 
@@ -106,7 +106,7 @@ Test (sched_store, refuses_a_newer_schema)
 {
     exec_ok (S.store.db, "INSERT INTO schema_version (version, description) VALUES (999, 'from the future')");
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_migrate (&S, &err), ST_EVERSION);
+    cr_assert_eq (st__store_migrate (&S, &err), ST_EVERSION);
     cr_assert (strstr (err.msg, "version 999, newer than this scheduler knows"), "%s", err.msg);
 }
 
@@ -124,32 +124,33 @@ Test (sched_store, events_are_append_only)
 
 Test (sched_store, flush_then_load_rebuilds_the_same_model)
 {
-    st_node_t *n = fx_node (&S, "w1", "onprem", 4, 8192, 1);
+    st__node_t *n = fx_node (&S, "w1", "onprem", 4, 8192, 1);
     n->instance = 0xfedcba9876543210ull;
     n->epoch = 3;
-    st_mark_node (&S, n);
-    st_job_t *run = fx_submit (&S, "{\"name\":\"run\",\"command\":[\"sleep\",\"5\"],\"resources\":{\"cpus_per_rank\":"
-                                   "1.5,\"mem_per_rank\":\"1G\",\"gpus_per_rank\":1},\"retries\":2}");
-    st_job_t *wait = fx_submit (&S, "{\"name\":\"wait\",\"tenant\":\"acme\",\"command\":[\"true\"],"
-                                    "\"resources\":{\"cpus_per_rank\":8}}");
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__mark_node (&S, n);
+    st__job_t *run = fx_submit (&S,
+                                "{\"name\":\"run\",\"command\":[\"sleep\",\"5\"],\"resources\":{\"cpus_per_rank\":"
+                                "1.5,\"mem_per_rank\":\"1G\",\"gpus_per_rank\":1},\"retries\":2}");
+    st__job_t *wait = fx_submit (&S, "{\"name\":\"wait\",\"tenant\":\"acme\",\"command\":[\"true\"],"
+                                     "\"resources\":{\"cpus_per_rank\":8}}");
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM jobs"), 2);
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM tenants WHERE name = 'acme'"), 1);
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM events WHERE job_id = 1"), 3,
                   "submitted, PENDING->SCHEDULED, SCHEDULED->STARTING");
 
     /*  A second scheduler (a restart) loads it back.  */
-    st_sched_t T;
+    st__sched_t T;
     fx_init (&T);
     T.store.database = s_dsn;
-    cr_assert_eq (st_store_connect (&T, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (st_store_load (&T, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_connect (&T, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_load (&T, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (T.model.next_job_id, 3);
-    st_job_t *r2 = st_map_get_u64 (T.model.jobs, run->id);
-    st_job_t *w2 = st_map_get_u64 (T.model.jobs, wait->id);
+    st__job_t *r2 = st_map_get_u64 (T.model.jobs, run->id);
+    st__job_t *w2 = st_map_get_u64 (T.model.jobs, wait->id);
     cr_assert_not_null (r2);
     cr_assert_not_null (w2);
     cr_assert_eq (r2->state, ST_JOB_STARTING);
@@ -160,7 +161,7 @@ Test (sched_store, flush_then_load_rebuilds_the_same_model)
     cr_assert_eq (r2->spec->mem_mb, 1024);
     cr_assert_eq (w2->state, ST_JOB_PENDING);
     cr_assert_eq (T.model.npending, 1);
-    st_node_t *n2 = st_map_get (T.model.nodes, "w1", 2);
+    st__node_t *n2 = st_map_get (T.model.nodes, "w1", 2);
     cr_assert_not_null (n2);
     cr_assert_eq (n2->used_cpus_milli, 1500, "the running task's resources are held again");
     cr_assert_eq (n2->used_mem_mb, 1024);
@@ -176,18 +177,18 @@ Test (sched_store, flush_then_load_rebuilds_the_same_model)
 
 Test (sched_store, a_guard_failure_writes_nothing)
 {
-    st_node_t *n = fx_node (&S, "w1", "p", 4, 8192, 0);
-    st_mark_node (&S, n);
-    st_job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
+    st__node_t *n = fx_node (&S, "w1", "p", 4, 8192, 0);
+    st__mark_node (&S, n);
+    st__job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
     long events = scalar (S.store.db, "SELECT count (*) FROM events");
     /*  Someone else changes the row behind the scheduler's back...  */
     exec_ok (S.store.db, "UPDATE jobs SET state = 'CANCELLED' WHERE id = 1");
     /*  ...so the scheduler's next batch must not apply.  */
-    st_place_pending (&S);
+    st__place_pending (&S);
     cr_assert_eq (job->state, ST_JOB_SCHEDULED);
-    cr_assert_eq (st_store_flush (&S, &err), ST_EDB);
+    cr_assert_eq (st__store_flush (&S, &err), ST_EDB);
     cr_assert (strstr (err.msg, "jobs changed under the scheduler"), "%s", err.msg);
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM events"), events, "the whole batch was rolled back");
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM tasks WHERE state = 'SCHEDULED'"), 0);
@@ -198,20 +199,20 @@ Test (sched_store, get_and_list_read_committed_jobs)
     fx_submit (&S, "{\"name\":\"a\",\"command\":[\"true\"]}");
     fx_submit (&S, "{\"name\":\"b\",\"tenant\":\"t2\",\"command\":[\"true\"],\"resources\":{\"ranks\":2}}");
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
     Strata__JobInfo *j = NULL;
-    cr_assert_eq (st_store_get_job (&S, 2, &j, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_get_job (&S, 2, &j, &err), ST_OK, "%s", err.msg);
     cr_assert_str_eq (j->name, "b");
     cr_assert_str_eq (j->tenant, "t2");
     cr_assert_str_eq (st_wire_job_state_name (j->state), "PENDING");
     cr_assert_eq (j->n_tasks, 2);
     cr_assert_eq (j->ranks, 2);
     st_store_free_job (j);
-    cr_assert_eq (st_store_get_job (&S, 99, &j, &err), ST_ENOTFOUND);
+    cr_assert_eq (st__store_get_job (&S, 99, &j, &err), ST_ENOTFOUND);
     Strata__ListRequest req = STRATA__LIST_REQUEST__INIT;
     req.tenant = "t2";
     Strata__ListReply *l = NULL;
-    cr_assert_eq (st_store_list_jobs (&S, &req, &l, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_list_jobs (&S, &req, &l, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (l->n_jobs, 1);
     cr_assert_eq (l->jobs[0]->id, 2);
     st_store_free_list (l);
@@ -227,24 +228,24 @@ Test (sched_store, submission_tokens_survive_a_restart)
     env.body_case = STRATA__ENVELOPE__BODY_SUBMIT;
     env.submit = &sub;
     st_peer_t peer = { .id = "c", .id_len = 1 };
-    st_client_message (&S, &peer, &env);
+    st__client_message (&S, &peer, &env);
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM jobs WHERE submit_token = '0123456789abcdef'"), 1);
 
     /*  After a restart, the same resend still finds its job.  */
-    st_sched_t T;
+    st__sched_t T;
     fx_init (&T);
     T.store.database = s_dsn;
-    cr_assert_eq (st_store_connect (&T, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (st_store_load (&T, &err), ST_OK, "%s", err.msg);
-    st_client_message (&T, &peer, &env);
+    cr_assert_eq (st__store_connect (&T, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_load (&T, &err), ST_OK, "%s", err.msg);
+    st__client_message (&T, &peer, &env);
     cr_assert_eq (T.net.ndeferred, 1);
     Strata__Envelope *rep = strata__envelope__unpack (NULL, T.net.deferred[0].len, T.net.deferred[0].buf);
     cr_assert_eq (rep->body_case, STRATA__ENVELOPE__BODY_SUBMIT_REPLY);
     cr_assert_eq (rep->submit_reply->job_id, 1);
     strata__envelope__free_unpacked (rep, NULL);
-    cr_assert_eq (st_store_flush (&T, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&T, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (scalar (T.store.db, "SELECT count (*) FROM jobs"), 1, "no second job");
     PQfinish (T.store.db);
     T.store.db = NULL;
@@ -253,12 +254,12 @@ Test (sched_store, submission_tokens_survive_a_restart)
 
 Test (sched_store, log_relays_waiting_for_workers_are_bounded)
 {
-    st_node_t *n = fx_node (&S, "w1", "p", 4, 8192, 0);
-    st_mark_node (&S, n);
-    st_job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
-    st_place_pending (&S);
+    st__node_t *n = fx_node (&S, "w1", "p", 4, 8192, 0);
+    st__mark_node (&S, n);
+    st__job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
+    st__place_pending (&S);
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (job->state, ST_JOB_SCHEDULED);
     /*  The worker never answers; a client keeps asking.  */
     Strata__Envelope env;
@@ -271,15 +272,15 @@ Test (sched_store, log_relays_waiting_for_workers_are_bounded)
         st_wire_envelope_init (&env, (uint64_t) i + 1);
         env.body_case = STRATA__ENVELOPE__BODY_LOGS;
         env.logs = &lq;
-        st_client_message (&S, &peer, &env);
+        st__client_message (&S, &peer, &env);
     }
     cr_assert_eq (S.net.nlogreqs, 4096, "relays waiting for workers are capped");
     size_t listed = 0;
-    for (st_logreq_t *lr = S.net.logreqs; lr; lr = lr->next)
+    for (st__logreq_t *lr = S.net.logreqs; lr; lr = lr->next)
         listed++;
     cr_assert_eq (listed, S.net.nlogreqs);
     /*  They expire, and then new ones are taken again.  */
-    st_client_tick (&S, st_mono_ms () + 60000);
+    st__client_tick (&S, st_mono_ms () + 60000);
     cr_assert_eq (S.net.nlogreqs, 0);
     cr_assert_null (S.net.logreqs);
 }
@@ -297,8 +298,8 @@ Test (sched_store, placement_migration_applies_over_a_populated_database)
               getenv ("STRATA_TEST_PGPORT"), s_dbname);
     PGconn *old = PQconnectdb (dsn);
     cr_assert_eq (PQstatus (old), CONNECTION_OK, "%s", PQerrorMessage (old));
-    cr_assert_eq (st_migrations[0].version, 1);
-    exec_ok (old, st_migrations[0].sql);
+    cr_assert_eq (st__migrations[0].version, 1);
+    exec_ok (old, st__migrations[0].sql);
     exec_ok (old, "INSERT INTO schema_version (version, description) VALUES (1, '001_init.sql')");
     exec_ok (old, "INSERT INTO pools (name) VALUES ('edge')");
     exec_ok (old, "INSERT INTO nodes (name, pool, state, cpus_milli, mem_mb, gpus) VALUES ('w1', 'edge', 'UP', 1000, "
@@ -310,12 +311,12 @@ Test (sched_store, placement_migration_applies_over_a_populated_database)
              "now ())");
     PQfinish (old);
 
-    st_sched_t T;
+    st__sched_t T;
     fx_init (&T);
     T.store.database = dsn;
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_connect (&T, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (st_store_migrate (&T, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_connect (&T, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_migrate (&T, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (scalar (T.store.db, "SELECT max (version) FROM schema_version"), migrations_known ());
     cr_assert_eq (scalar (T.store.db,
                           "SELECT count (*) FROM pools WHERE name = 'edge' AND implicit AND site = 'onprem' "
@@ -326,8 +327,8 @@ Test (sched_store, placement_migration_applies_over_a_populated_database)
                   1);
     cr_assert_eq (scalar (T.store.db, "SELECT count (*) FROM tenants WHERE weight = 1 AND gpu_quota IS NULL"), 1);
     /*  The stored inference spec (ranks: 1, as earlier versions wrote it) still loads.  */
-    cr_assert_eq (st_store_load (&T, &err), ST_OK, "%s", err.msg);
-    st_job_t *job = st_map_get_u64 (T.model.jobs, 1);
+    cr_assert_eq (st__store_load (&T, &err), ST_OK, "%s", err.msg);
+    st__job_t *job = st_map_get_u64 (T.model.jobs, 1);
     cr_assert_not_null (job);
     cr_assert_eq (job->spec->gang, 0);
     cr_assert_eq (job->ntasks, 1);
@@ -446,13 +447,13 @@ text_is (const char *sql, const char *want)
 Test (sched_store, save_cluster_writes_the_description)
 {
     /*  Nodes registered pools before the description was saved.  */
-    st_mark_node (&S, fx_node (&S, "w1", "onprem-eu", 4, 8192, 2));
-    st_mark_node (&S, fx_node (&S, "w2", "edge", 1, 1024, 0));
+    st__mark_node (&S, fx_node (&S, "w1", "onprem-eu", 4, 8192, 2));
+    st__mark_node (&S, fx_node (&S, "w2", "edge", 1, 1024, 0));
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
     exec_ok (S.store.db, "INSERT INTO pools (name) VALUES ('stale')");
 
-    cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
     text_is ("SELECT string_agg (name || ':' || implicit, ',' ORDER BY name) FROM pools",
              "cloud-us:false,edge:true,onprem-eu:false");
     text_is ("SELECT concat_ws ('|', site, region, jurisdiction, clearance, cost_gpu_hour, cost_cpu_hour, pue, "
@@ -475,11 +476,11 @@ Test (sched_store, save_cluster_writes_the_description)
              "default=1.5/none,research=2/8");
 
     /*  The nodes' own writes keep working on top of it.  */
-    st_mark_node (&S, fx_node (&S, "w3", "later", 1, 1024, 0));
-    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    st__mark_node (&S, fx_node (&S, "w3", "later", 1, 1024, 0));
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
     text_is ("SELECT implicit::text FROM pools WHERE name = 'later'", "true");
     /*  Saving the same description again changes nothing.  */
-    cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM pools"), 4);
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM model_variants"), 2);
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM latency"), 3);
@@ -487,11 +488,11 @@ Test (sched_store, save_cluster_writes_the_description)
 
 Test (sched_store, save_cluster_replaces_the_previous_description)
 {
-    st_mark_node (&S, fx_node (&S, "w1", "onprem-eu", 4, 8192, 2));
+    st__mark_node (&S, fx_node (&S, "w1", "onprem-eu", 4, 8192, 2));
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_B, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_save_cluster (&S, &CLUSTER_B, &err), ST_OK, "%s", err.msg);
 
     /*  onprem-eu is gone from the file but a node is in it: it stays, implicit, with the defaults.  */
     text_is ("SELECT string_agg (name || ':' || implicit, ',' ORDER BY name) FROM pools",
@@ -516,29 +517,29 @@ Test (sched_store, save_cluster_replaces_the_previous_description)
 Test (sched_store, save_cluster_is_all_or_nothing)
 {
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
     /*  A tenant name the tenants table refuses: nothing of the second description may stay.  */
     static sp_tenant_t bad_tenants[] = { { .name = "no spaces allowed", .weight = 1, .gpu_quota = -1 } };
     sp_cluster_t bad = CLUSTER_B;
     bad.tenants = bad_tenants;
     bad.ntenants = 1;
-    cr_assert_eq (st_store_save_cluster (&S, &bad, &err), ST_EDB);
+    cr_assert_eq (st__store_save_cluster (&S, &bad, &err), ST_EDB);
     cr_assert (strstr (err.msg, "saving the cluster description (tenants)"), "%s", err.msg);
     text_is ("SELECT string_agg (name, ',' ORDER BY name) FROM pools", "cloud-us,onprem-eu");
     text_is ("SELECT string_agg (name, ',' ORDER BY name) FROM regions", "eu-west,us-east");
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM model_variants"), 2);
     /*  The connection is usable afterwards.  */
-    cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_B, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_save_cluster (&S, &CLUSTER_B, &err), ST_OK, "%s", err.msg);
 }
 
 Test (sched_store, save_cluster_of_an_empty_description)
 {
-    st_mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
+    st__mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
     static const sp_cluster_t empty = { 0 };
-    cr_assert_eq (st_store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (st_store_save_cluster (&S, &empty, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_save_cluster (&S, &CLUSTER_A, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_save_cluster (&S, &empty, &err), ST_OK, "%s", err.msg);
     text_is ("SELECT string_agg (name || ':' || implicit, ',' ORDER BY name) FROM pools", "p:true");
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM regions"), 0);
 }
@@ -548,12 +549,12 @@ Test (sched_store, get_and_list_read_the_placement_columns)
     fx_submit (&S, "{\"name\":\"a\",\"command\":[\"true\"]}");
     fx_submit (&S, "{\"name\":\"b\",\"command\":[\"true\"]}");
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
     exec_ok (S.store.db,
              "UPDATE jobs SET pool = 'onprem-eu', variant = 'llama-3-eu', est_cost = 1.5, est_kwh = 0.25, "
              "est_co2_g = 62.5, cost = 0, preemptions = 2, placement = '{\"pool\": \"onprem-eu\"}' WHERE id = 1");
     Strata__JobInfo *j = NULL;
-    cr_assert_eq (st_store_get_job (&S, 1, &j, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_get_job (&S, 1, &j, &err), ST_OK, "%s", err.msg);
     cr_assert_str_eq (j->pool, "onprem-eu");
     cr_assert_str_eq (j->variant, "llama-3-eu");
     cr_assert_eq (j->est_cost_opt_case, STRATA__JOB_INFO__EST_COST_OPT_EST_COST);
@@ -572,7 +573,7 @@ Test (sched_store, get_and_list_read_the_placement_columns)
 
     Strata__ListRequest req = STRATA__LIST_REQUEST__INIT;
     Strata__ListReply *l = NULL;
-    cr_assert_eq (st_store_list_jobs (&S, &req, &l, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_list_jobs (&S, &req, &l, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (l->n_jobs, 2);
     cr_assert_eq (l->jobs[0]->id, 2);
     cr_assert_str_eq (l->jobs[0]->pool, "", "not placed yet");
@@ -598,7 +599,7 @@ Test (sched_store, get_and_list_read_the_placement_columns)
 
 /*  A worker's report that rank r of job ended with code.  */
 static void
-report_exit (st_sched_t *s, st_task_t *t, int code)
+report_exit (st__sched_t *s, st__task_t *t, int code)
 {
     Strata__Envelope env;
     Strata__TaskUpdate up = STRATA__TASK_UPDATE__INIT;
@@ -615,45 +616,45 @@ report_exit (st_sched_t *s, st_task_t *t, int code)
     up.status = &st;
     env.body_case = STRATA__ENVELOPE__BODY_TASK_UPDATE;
     env.task_update = &up;
-    st_dispatch_worker_message (s, st_net_peer_of (t->node), &env);
+    st__dispatch_worker_message (s, st__net_peer_of (t->node), &env);
 }
 
 /*  What the loop does after a flush: ended jobs leave memory.  */
 static void
-forget_finished (st_sched_t *s)
+forget_finished (st__sched_t *s)
 {
     for (size_t i = 0; i < s->model.nfinished; i++) {
-        st_job_t *job = s->model.finished[i];
-        st_pending_remove (s, job);
+        st__job_t *job = s->model.finished[i];
+        st__pending_remove (s, job);
         for (uint32_t r = 0; r < job->ntasks; r++)
-            st_task_release (s, &job->tasks[r]);
+            st__task_release (s, &job->tasks[r]);
         st_map_remove_u64 (s->model.jobs, job->id);
-        st_job_free (job);
+        st__job_free (job);
     }
     s->model.nfinished = 0;
 }
 
 static void
-flush_ok (st_sched_t *s)
+flush_ok (st__sched_t *s)
 {
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_flush (s, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (s, &err), ST_OK, "%s", err.msg);
     forget_finished (s);
 }
 
 /*  A second scheduler on the same database (a restart).  */
 static void
-restart (st_sched_t *t)
+restart (st__sched_t *t)
 {
     st_error_t err = { 0 };
     fx_init (t);
     t->store.database = s_dsn;
-    cr_assert_eq (st_store_connect (t, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (st_store_load (t, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_connect (t, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_load (t, &err), ST_OK, "%s", err.msg);
 }
 
 static void
-stop (st_sched_t *t)
+stop (st__sched_t *t)
 {
     PQfinish (t->store.db);
     t->store.db = NULL;
@@ -666,10 +667,10 @@ static const char *FT =
 
 Test (sched_store, a_version_is_registered_in_the_batch_of_the_success)
 {
-    st_mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
-    st_job_t *a = fx_submit (&S, FT);
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
+    st__job_t *a = fx_submit (&S, FT);
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     flush_ok (&S);
 
     /*  A batch that cannot commit (a guard fails) writes no version either.  */
@@ -678,51 +679,51 @@ Test (sched_store, a_version_is_registered_in_the_batch_of_the_success)
     fx_submit (&S, "{\"command\":[\"true\"]}");
     exec_ok (S.store.db, "UPDATE jobs SET state = 'CANCELLED' WHERE id = 1");
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_flush (&S, &err), ST_EDB);
+    cr_assert_eq (st__store_flush (&S, &err), ST_EDB);
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM model_versions"), 0);
 
     /*  The same batch against the row as the scheduler left it commits both.  */
     exec_ok (S.store.db, "UPDATE jobs SET state = 'STARTING' WHERE id = 1");
-    cr_assert_eq (st_store_flush (&S, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
     text_is ("SELECT concat_ws ('|', tenant, name, version, job_id, checkpoint, pool, coalesce (jurisdiction, '-'), "
              "classification, residency::text) FROM model_versions",
              "default|acme-twin|1|1|/ckpt/a|p|-|public|{}");
     text_is ("SELECT state FROM jobs WHERE id = 1", "SUCCEEDED");
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM events WHERE job_id = 1 AND kind = 'model'"), 1);
     Strata__JobInfo *j = NULL;
-    cr_assert_eq (st_store_get_job (&S, 1, &j, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_get_job (&S, 1, &j, &err), ST_OK, "%s", err.msg);
     cr_assert_str_eq (j->registered_version, "acme-twin:1");
     cr_assert_str_eq (j->model_version, "");
     st_store_free_job (j);
     forget_finished (&S);
 
     /*  A restarted scheduler knows the version and numbers the next one after it.  */
-    st_sched_t T;
+    st__sched_t T;
     restart (&T);
-    const st_model_version_t *v = st_registry_find (&T, "default", "acme-twin", 0);
+    const st__model_version_t *v = st__registry_find (&T, "default", "acme-twin", 0);
     cr_assert_not_null (v);
     cr_assert_eq (v->version, 1);
     cr_assert_str_eq (v->checkpoint, "/ckpt/a");
     cr_assert_eq (v->classification, SP_CLASS_PUBLIC);
     cr_assert_null (v->jurisdiction, "its pool has none (an implicit pool)");
-    st_mark_node (&T, fx_node (&T, "w1b", "p", 4, 8192, 0));
-    st_job_t *a2 = fx_submit (&T, FT);
-    st_place_pending (&T);
-    st_dispatch_send_launches (&T);
+    st__mark_node (&T, fx_node (&T, "w1b", "p", 4, 8192, 0));
+    st__job_t *a2 = fx_submit (&T, FT);
+    st__place_pending (&T);
+    st__dispatch_send_launches (&T);
     report_exit (&T, &a2->tasks[0], 0);
     cr_assert_eq (a2->state, ST_JOB_SUCCEEDED);
-    cr_assert_eq (st_store_flush (&T, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&T, &err), ST_OK, "%s", err.msg);
     text_is ("SELECT string_agg (version || ':' || job_id, ',' ORDER BY version) FROM model_versions", "1:1,2:3");
     stop (&T);
 }
 
 Test (sched_store, a_waiting_job_survives_a_restart_and_then_runs)
 {
-    st_mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
-    st_job_t *a = fx_submit (&S, FT);
-    st_job_t *b = fx_submit (&S, "{\"command\":[\"use\"],\"model\":\"acme-twin\",\"depends_on\":[1]}");
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
+    st__job_t *a = fx_submit (&S, FT);
+    st__job_t *b = fx_submit (&S, "{\"command\":[\"use\"],\"model\":\"acme-twin\",\"depends_on\":[1]}");
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     cr_assert_eq (a->state, ST_JOB_STARTING);
     cr_assert_eq (b->state, ST_JOB_PENDING);
     flush_ok (&S);
@@ -730,29 +731,29 @@ Test (sched_store, a_waiting_job_survives_a_restart_and_then_runs)
              "waiting for job 1 (STARTING); model acme-twin has no registered version yet");
 
     /*  Restart: job 2 still waits, outside the engine.  */
-    st_sched_t T;
+    st__sched_t T;
     restart (&T);
-    st_job_t *a1 = st_map_get_u64 (T.model.jobs, 1), *b1 = st_map_get_u64 (T.model.jobs, 2);
+    st__job_t *a1 = st_map_get_u64 (T.model.jobs, 1), *b1 = st_map_get_u64 (T.model.jobs, 2);
     cr_assert_not_null (b1);
     cr_assert_eq (b1->state, ST_JOB_PENDING);
     cr_assert_eq (b1->deps_waiting, 1);
     cr_assert_not (b1->in_pending);
     cr_assert_eq (T.model.npending, 0);
     /*  Job 1 ends well in the restarted scheduler (its worker reported it).  */
-    st_task_end (&T, &a1->tasks[0], ST_JOB_SUCCEEDED);
-    st_job_evaluate (&T, a1);
+    st__task_end (&T, &a1->tasks[0], ST_JOB_SUCCEEDED);
+    st__job_evaluate (&T, a1);
     cr_assert_eq (a1->state, ST_JOB_SUCCEEDED);
     cr_assert (b1->in_pending, "%s", b1->reason);
     cr_assert_str_eq (b1->model_ref, "acme-twin:1");
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_flush (&T, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&T, &err), ST_OK, "%s", err.msg);
     text_is ("SELECT concat_ws ('|', state, model_ref) FROM jobs WHERE id = 2", "PENDING|acme-twin:1");
     stop (&T);
 
     /*  And again: the fixed version is kept, the job goes to the engine.  */
-    st_sched_t U;
+    st__sched_t U;
     restart (&U);
-    st_job_t *b2 = st_map_get_u64 (U.model.jobs, 2);
+    st__job_t *b2 = st_map_get_u64 (U.model.jobs, 2);
     cr_assert_not_null (b2);
     cr_assert (b2->in_pending);
     cr_assert_eq (b2->ft_version, 1);
@@ -763,20 +764,20 @@ Test (sched_store, a_waiting_job_survives_a_restart_and_then_runs)
 
 Test (sched_store, finished_dependencies_are_read_from_the_database)
 {
-    st_mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
-    st_job_t *ok = fx_submit (&S, "{\"command\":[\"true\"]}");
-    st_job_t *bad = fx_submit (&S, "{\"command\":[\"false\"]}");
+    st__mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
+    st__job_t *ok = fx_submit (&S, "{\"command\":[\"true\"]}");
+    st__job_t *bad = fx_submit (&S, "{\"command\":[\"false\"]}");
     fx_submit (&S, "{\"command\":[\"true\"],\"tenant\":\"other\"}");
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     report_exit (&S, &ok->tasks[0], 0);
     report_exit (&S, &bad->tasks[0], 1);
     flush_ok (&S);
     cr_assert_null (st_map_get_u64 (S.model.jobs, 1), "ended jobs are no longer in memory");
 
-    st_job_t *after_ok = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
+    st__job_t *after_ok = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
     cr_assert (after_ok->in_pending, "%s", after_ok->reason);
-    st_job_t *after_bad = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1, 2]}");
+    st__job_t *after_bad = fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1, 2]}");
     cr_assert_eq (after_bad->state, ST_JOB_FAILED);
     cr_assert_str_eq (after_bad->reason, "dependency job 2 failed");
     uint64_t next = S.model.next_job_id;
@@ -787,10 +788,10 @@ Test (sched_store, finished_dependencies_are_read_from_the_database)
     env.body_case = STRATA__ENVELOPE__BODY_SUBMIT;
     env.submit = &sub;
     sub.spec_json = "{\"command\":[\"true\"],\"depends_on\":[3]}";
-    st_client_message (&S, &peer, &env);
+    st__client_message (&S, &peer, &env);
     cr_assert_eq (S.model.next_job_id, next, "job 3 is another tenant's: refused");
     sub.spec_json = "{\"command\":[\"true\"],\"depends_on\":[99]}";
-    st_client_message (&S, &peer, &env);
+    st__client_message (&S, &peer, &env);
     cr_assert_eq (S.model.next_job_id, next, "no job 99: refused");
     flush_ok (&S);
     text_is ("SELECT concat_ws ('|', state, reason) FROM jobs WHERE id = 5", "FAILED|dependency job 2 failed");
@@ -798,24 +799,24 @@ Test (sched_store, finished_dependencies_are_read_from_the_database)
 
 Test (sched_store, a_dependency_found_failed_at_start_up_fails_its_dependents)
 {
-    st_mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
+    st__mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
     fx_submit (&S, "{\"command\":[\"sleep\",\"60\"]}");
     fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[1]}");
     fx_submit (&S, "{\"command\":[\"true\"],\"depends_on\":[2]}");
-    st_place_pending (&S);
+    st__place_pending (&S);
     flush_ok (&S);
     /*  Job 1's end reaches the database without its dependents' (an older
      *  scheduler, a person): the next start-up settles them.  */
     exec_ok (S.store.db, "UPDATE jobs SET state = 'FAILED' WHERE id = 1");
-    st_sched_t T;
+    st__sched_t T;
     restart (&T);
-    st_job_t *b = st_map_get_u64 (T.model.jobs, 2), *c = st_map_get_u64 (T.model.jobs, 3);
+    st__job_t *b = st_map_get_u64 (T.model.jobs, 2), *c = st_map_get_u64 (T.model.jobs, 3);
     cr_assert_eq (b->state, ST_JOB_FAILED);
     cr_assert_str_eq (b->reason, "dependency job 1 failed");
     cr_assert_eq (c->state, ST_JOB_FAILED);
     cr_assert_str_eq (c->reason, "dependency job 2 failed");
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_flush (&T, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&T, &err), ST_OK, "%s", err.msg);
     text_is ("SELECT string_agg (id || state, ',' ORDER BY id) FROM jobs", "1FAILED,2FAILED,3FAILED");
     stop (&T);
 }
@@ -826,10 +827,10 @@ Test (sched_store, a_dependency_found_failed_at_start_up_fails_its_dependents)
  *  dependency fails instead of waiting for ever.  */
 Test (sched_store, hand_edited_versions_and_dependencies_do_not_stop_the_scheduler)
 {
-    st_mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
-    st_job_t *a = fx_submit (&S, FT), *b = fx_submit (&S, FT);
-    st_place_pending (&S);
-    st_dispatch_send_launches (&S);
+    st__mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
+    st__job_t *a = fx_submit (&S, FT), *b = fx_submit (&S, FT);
+    st__place_pending (&S);
+    st__dispatch_send_launches (&S);
     report_exit (&S, &a->tasks[0], 0);
     report_exit (&S, &b->tasks[0], 0);
     flush_ok (&S);
@@ -840,26 +841,26 @@ Test (sched_store, hand_edited_versions_and_dependencies_do_not_stop_the_schedul
     exec_ok (S.store.db, "UPDATE jobs SET spec = jsonb_set (spec, '{depends_on}', '[3]') WHERE id = 3");
     exec_ok (S.store.db, "UPDATE jobs SET spec = jsonb_set (spec, '{depends_on}', '[\"x\", 4]') WHERE id = 4");
 
-    st_sched_t T;
+    st__sched_t T;
     restart (&T);
-    cr_assert_null (st_registry_find (&T, "default", "acme-twin", 1));
-    const st_model_version_t *v = st_registry_find (&T, "default", "acme-twin", 0);
+    cr_assert_null (st__registry_find (&T, "default", "acme-twin", 1));
+    const st__model_version_t *v = st__registry_find (&T, "default", "acme-twin", 0);
     cr_assert_not_null (v);
     cr_assert_eq (v->version, 2);
-    cr_assert_eq (st_registry_find (&T, "default", "acme-twin", 2), v);
-    st_job_t *self = st_map_get_u64 (T.model.jobs, 3);
+    cr_assert_eq (st__registry_find (&T, "default", "acme-twin", 2), v);
+    st__job_t *self = st_map_get_u64 (T.model.jobs, 3);
     cr_assert_not_null (self);
     cr_assert_eq (self->state, ST_JOB_FAILED);
     cr_assert_str_eq (self->reason, "dependency job 3 does not exist");
     cr_assert_null (st_map_get_u64 (T.model.jobs, 4), "a spec that does not parse is skipped, not fatal");
 
-    st_mark_node (&T, fx_node (&T, "w1b", "p", 4, 8192, 0));
-    st_job_t *c = fx_submit (&T, FT);
-    st_place_pending (&T);
-    st_dispatch_send_launches (&T);
+    st__mark_node (&T, fx_node (&T, "w1b", "p", 4, 8192, 0));
+    st__job_t *c = fx_submit (&T, FT);
+    st__place_pending (&T);
+    st__dispatch_send_launches (&T);
     report_exit (&T, &c->tasks[0], 0);
     st_error_t err = { 0 };
-    cr_assert_eq (st_store_flush (&T, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (st__store_flush (&T, &err), ST_OK, "%s", err.msg);
     text_is ("SELECT string_agg (version || ':' || job_id, ',' ORDER BY version) FROM model_versions", "2:2,3:5");
     stop (&T);
 }
