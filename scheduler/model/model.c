@@ -39,6 +39,7 @@
  *
  *  A task's state on load is built from its row (store/), not moved. */
 #include "model.h"
+#include "st_field.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -236,7 +237,10 @@ st__job_set_reason (st__model_t *s, st__job_t *job, const char *reason)
 {
     if (strcmp (job->reason, reason) == 0)
         return;
-    snprintf (job->reason, sizeof job->reason, "%s", reason);
+    /*  A longer reason is cut on a character boundary, never mid-character.  */
+    size_t n = st_utf8_cut (reason, strlen (reason), sizeof job->reason - 1);
+    memcpy (job->reason, reason, n);
+    job->reason[n] = '\0';
     st__mark_job (s, job);
 }
 

@@ -69,3 +69,16 @@ Test (sched_states, the_checker_names_a_broken_invariant)
 
     mf_check (&M);
 }
+
+Test (sched_states, a_long_reason_is_cut_on_a_character_boundary)
+{
+    st__job_t *job = mf_submit (&M, "{\"command\":[\"true\"]}");
+    char reason[sizeof job->reason + 16];
+    size_t room = sizeof job->reason - 1;
+    memset (reason, 'x', room - 1);
+    strcpy (reason + room - 1, "\xc3\xa9 and more"); /*  "é" starts in the last byte that fits  */
+    st__job_set_reason (&M, job, reason);
+    cr_assert_eq (strlen (job->reason), room - 1, "the two-byte character does not fit and is left out whole");
+    cr_assert_eq (memcmp (job->reason, reason, room - 1), 0);
+    mf_check (&M);
+}
