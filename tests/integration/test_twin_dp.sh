@@ -8,7 +8,7 @@
 #     that rank used, both ranks would read the same slice and the bits would differ;
 #   - within tolerance: 1 rank with batch 2B gives the same update as 2 ranks with batch B
 #     (and 3 ranks with B as 1 with 3B): every step's loss within 1e-5 relative, the final
-#     parameters within 1e-3 in relative L2 norm (docs/twin.md, "Data parallelism", says why
+#     parameters within 1e-3 in relative L2 norm (docs/twin-internals.md, "Data parallelism", says why
 #     not bitwise and why these bounds);
 #   - the comparisons can fail: twin_dp_ref with the allreduce skipped (rank 0's own
 #     gradient) and with a sum instead of an average breaks both the bitwise and the
