@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test_restart_reconcile: the scheduler restarts while tasks run; workers re-register
 # with the tasks they hold, and the scheduler adopts them instead of rerunning them.
-#   - a long job (sleep 8) stays RUNNING across a SIGKILL + restart of the scheduler, with
-#     the same attempt and the same process, then SUCCEEDS;
+#   - a long job (sleep 20: it must outlast both restarts, however slow the build) stays
+#     RUNNING across a SIGKILL + restart of the scheduler, with the same attempt and the
+#     same process, then SUCCEEDS;
 #   - a short job (sleep 1) that ENDS while the scheduler is down (for longer than the node
 #     timeout) is reported when the scheduler comes back: SUCCEEDED, attempt 1, exit 0;
 #   - a graceful stop (SIGTERM) and restart also keeps a running job.
@@ -11,7 +12,7 @@
 start_scheduler
 start_worker w1 --cpus 2 --memory 2G
 
-long=$(submit_job --name long -- sleep 8)
+long=$(submit_job --name long -- sleep 20)
 short=$(submit_job --name short -- sleep 1)
 wait_job_state "$long" RUNNING 30
 wait_job_state "$short" RUNNING 30
@@ -55,7 +56,7 @@ case $st_now in
     RUNNING|SUCCEEDED) ok "long job is $st_now after the graceful restart" ;;
     *) fail "long job is $st_now after the graceful restart" ;;
 esac
-wait_job_state "$long" SUCCEEDED 20
+wait_job_state "$long" SUCCEEDED 40
 assert_eq "$(job_field "$long" .attempt)" 1 "attempt of the long job at the end"
 assert_eq "$(job_field "$long" .exit_code)" 0 "exit_code of the long job"
 
