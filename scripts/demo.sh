@@ -285,7 +285,10 @@ for id in "$ft" "$inf"; do
     for ((i = 0; i < 600; i++)); do
         s=$(strata show "$id" --json | jq -r .state)
         case $s in SUCCEEDED|FAILED|CANCELLED) break ;; esac
-        [ "$id" = "$ft" ] && [ $((i % 10)) -eq 5 ] && strata show "$ft" | grep '^progress:' | sed 's/^/    /'
+        # The job may end between the state read above and this one: no progress line then.
+        if [ "$id" = "$ft" ] && [ $((i % 10)) -eq 5 ]; then
+            strata show "$ft" | grep '^progress:' | sed 's/^/    /' || true
+        fi
         sleep 0.2
     done
     note "job $id: $s: $(strata show "$id" --json | jq -r .reason)"
