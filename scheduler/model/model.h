@@ -514,7 +514,7 @@ typedef struct {
     char *model_version;
     char *registered_version;
     st__task_record_t *tasks;
-    size_t ntasks;
+    size_t ntasks, cap_tasks;
 } st__job_record_t;
 
 void st__job_record_free (st__job_record_t *r);

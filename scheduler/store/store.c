@@ -18,6 +18,7 @@
 #include "migrations.h"
 #include "st_log.h"
 #include "st_time.h"
+#include "st_vec.h"
 
 #define TERMINAL_SQL "('SUCCEEDED','FAILED','CANCELLED')"
 
@@ -900,6 +901,10 @@ s_job_from_row (PGresult *res, int i, st__job_record_t *j)
     j->registered_version = s_dup (res, i, 31);
 }
 
+/*  A job's task rows come from tables the model wrote, so the model's own
+ *  array cap bounds them.  */
+#define S_JOB_TASKS_MAX ST__SCHED_ARRAY_MAX
+
 /*  Attaches task rows (job_id, idx, ...) to the jobs they belong to.  */
 static void
 s_attach_tasks (PGresult *res, st__job_record_t *jobs, size_t njobs)
@@ -912,12 +917,10 @@ s_attach_tasks (PGresult *res, st__job_record_t *jobs, size_t njobs)
                 j = &jobs[k];
         if (!j)
             continue;
-        st__task_record_t *arr = realloc (j->tasks, (j->ntasks + 1) * sizeof *arr);
-        if (!arr)
+        st__task_record_t blank = { 0 };
+        if (st_vec_push ((void **) &j->tasks, &j->ntasks, &j->cap_tasks, sizeof blank, S_JOB_TASKS_MAX, &blank))
             abort ();
-        j->tasks = arr;
-        st__task_record_t *t = &arr[j->ntasks++];
-        memset (t, 0, sizeof *t);
+        st__task_record_t *t = &j->tasks[j->ntasks - 1];
         t->index = (uint32_t) s_u64 (res, i, 1);
         t->attempt = (uint32_t) s_u64 (res, i, 2);
         t->state = s_dup (res, i, 3);
