@@ -464,7 +464,7 @@ st__store_load (st__store_t *s, st_error_t *err)
         if (!t)
             continue;
         t->attempt = (uint32_t) s_u64 (res, i, 2);
-        st_job_state_parse (PQgetvalue (res, i, 3), &t->state);
+        st_task_state_parse (PQgetvalue (res, i, 3), &t->state);
         const char *node = PQgetvalue (res, i, 4);
         t->pid = (int32_t) s_i64 (res, i, 5);
         t->has_exit = !PQgetisnull (res, i, 6);
@@ -482,10 +482,10 @@ st__store_load (st__store_t *s, st_error_t *err)
         }
         else if (is_live) {
             /*  Its node row is gone: treat the task as lost.  */
-            st__task_set_state (s->m, t, ST_JOB_LOST);
+            st__task_set_state (s->m, t, ST_TASK_LOST);
             st__mark_task (s->m, t);
         }
-        if (t->state == ST_JOB_STARTING || t->state == ST_JOB_SCHEDULED)
+        if (t->state == ST_TASK_STARTING || t->state == ST_TASK_SCHEDULED)
             t->launch_acked = 0;
     }
     PQclear (res);
@@ -600,7 +600,7 @@ static json_t *
 s_task_row (const st__task_t *t)
 {
     json_t *o = json_pack ("{s:I, s:I, s:I, s:s}", "job_id", (json_int_t) t->job->id, "idx", (json_int_t) t->index,
-                           "attempt", (json_int_t) t->attempt, "state", st_job_state_name (t->state));
+                           "attempt", (json_int_t) t->attempt, "state", st_task_state_name (t->state));
     json_object_set_new (o, "node", s_str_or_null (t->node_name));
     json_object_set_new (o, "pid", t->pid ? json_integer (t->pid) : json_null ());
     json_object_set_new (o, "exit_code", t->has_exit ? json_integer (t->exit_code) : json_null ());
