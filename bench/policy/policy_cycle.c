@@ -57,8 +57,6 @@ s_ms (void)
 
 static const char *const s_regions[] = { "eu-central", "eu-west", "us-east", "me-central", "ap-east" };
 static const char *const s_jurs[] = { "EU", "EU", "US", "SA", "CN" };
-static const char *const s_sites[] = { "onprem", "private_cloud", "public_cloud", "edge" };
-static const char *const s_classes[] = { "public", "internal", "confidential", "restricted" };
 
 static sp_cluster_t *
 s_cluster (size_t npools)
@@ -78,7 +76,8 @@ s_cluster (size_t npools)
         used += snprintf (y + used, cap - used,
                           "  - {name: pool%02zu, site: %s, region: %s, jurisdiction: %s, clearance: %s, "
                           "cost_gpu_hour: %.2f, cost_cpu_hour: 0.0%zu, pue: %.2f, carbon_g_per_kwh: %zu}\n",
-                          p, s_sites[p % 4], s_regions[r], s_jurs[r], s_classes[(p / 2) % 4],
+                          p, st_site_name ((st_site_t) (p % ST_SITE__COUNT)), s_regions[r], s_jurs[r],
+                          st_class_name ((st_class_t) ((p / 2) % ST_CLASS__COUNT)),
                           0.5 + (double) (p * 37 % 30) / 10.0, 1 + p % 5, 1.1 + (double) (p % 5) / 10.0,
                           50 + p * 53 % 600);
     }
