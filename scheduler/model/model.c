@@ -270,7 +270,9 @@ st__job_set_reason (st__model_t *s, st__job_t *job, const char *reason)
 {
     if (strcmp (job->reason, reason) == 0)
         return;
-    snprintf (job->reason, sizeof job->reason, "%s", reason);
+    size_t n = strnlen (reason, sizeof job->reason - 1); /*  cut as snprintf would, without its warning  */
+    memcpy (job->reason, reason, n);
+    job->reason[n] = '\0';
     st__mark_job (s, job);
 }
 
