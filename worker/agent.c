@@ -35,6 +35,7 @@
 #include "fsutil.h"
 #include "st_log.h"
 #include "st_time.h"
+#include "st_vec.h"
 
 #define S_CALLS_MAX 4096u  /*  relayed calls waiting at once  */
 #define S_MARGIN_MS 15000u /*  kept past the task's own deadline  */
@@ -275,15 +276,9 @@ s_on_request (st__worker_t *w, const st_peer_t *peer, Strata__Envelope *in, uint
         s_reply_error (w, peer, client_seq, "the worker has too many requests waiting; try again");
         goto restore;
     }
-    if (w->ncalls == w->calls_cap) {
-        size_t cap = w->calls_cap ? 2 * w->calls_cap : 16;
-        st__agent_call_t *calls = realloc (w->calls, cap * sizeof *calls);
-        if (!calls) {
-            s_reply_error (w, peer, client_seq, "out of memory");
-            goto restore;
-        }
-        w->calls = calls;
-        w->calls_cap = cap;
+    if (st_vec_reserve ((void **) &w->calls, &w->calls_cap, w->ncalls + 1, sizeof *w->calls, S_CALLS_MAX) != ST_OK) {
+        s_reply_error (w, peer, client_seq, "out of memory");
+        goto restore;
     }
     Strata__Envelope *remote = NULL;
     if (in->body_case == STRATA__ENVELOPE__BODY_REMOTE_EXEC && !(remote = s_copy (in))) {

@@ -29,6 +29,7 @@
 
 #include "st_log.h"
 #include "st_time.h"
+#include "st_vec.h"
 #include "st_wire.h"
 
 #define S_RECV_BATCH 64 /*  messages read per node and loop pass  */
@@ -369,17 +370,11 @@ st__node_knows (st__node_t *self, const st__wtask_key_t *key)
 void
 st__node_forget (st__node_t *self, const st__wtask_key_t *key)
 {
-    if (self->done_n == self->done_cap && self->done_cap < ST__WORKER_DONE_MAX) {
-        size_t cap = self->done_cap ? self->done_cap * 2 : 64;
-        if (cap > ST__WORKER_DONE_MAX)
-            cap = ST__WORKER_DONE_MAX;
-        st__wtask_key_t *grown = realloc (self->done, cap * sizeof *grown);
-        if (grown) {
-            self->done = grown;
-            self->done_next = self->done_n;
-            self->done_cap = cap;
-        }
-    }
+    if (self->done_n == self->done_cap && self->done_cap < ST__WORKER_DONE_MAX
+        && st_vec_reserve ((void **) &self->done, &self->done_cap, self->done_cap + 1, sizeof *self->done,
+                           ST__WORKER_DONE_MAX)
+               == ST_OK)
+        self->done_next = self->done_n; /*  out of memory: the ring keeps its size and wraps  */
     if (self->done_cap == 0)
         return;
     self->done[self->done_next] = *key;
@@ -388,18 +383,16 @@ st__node_forget (st__node_t *self, const st__wtask_key_t *key)
         self->done_n++;
 }
 
+/*  Tasks running on one node at once: far more than any node's cores or
+ *  GPUs allow; the cap only stops a runaway.  */
+#define S_SLOTS_MAX ((size_t) 1 << 20)
+
 int
 st__node_add_slot (st__node_t *self, const st__slot_t *slot)
 {
-    if (self->nslots == self->slots_cap) {
-        size_t cap = self->slots_cap ? self->slots_cap * 2 : 16;
-        st__slot_t *grown = realloc (self->slots, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        self->slots = grown;
-        self->slots_cap = cap;
-    }
-    self->slots[self->nslots++] = *slot;
+    if (st_vec_push ((void **) &self->slots, &self->nslots, &self->slots_cap, sizeof *slot, S_SLOTS_MAX, slot)
+        != ST_OK)
+        return -1;
     return 0;
 }
 

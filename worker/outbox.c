@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "st_vec.h"
+
 typedef struct {
     uint64_t seq;    /*  envelope seq, fixed at push  */
     uint64_t due_ms; /*  monotonic ms of the next (re)send  */
@@ -44,14 +46,9 @@ st__outbox_push (st__outbox_t *self, uint64_t seq, const st__wtask_status_t *sta
 {
     if (self->n >= ST__OUTBOX_MAX)
         return -1;
-    if (self->n == self->cap) {
-        size_t cap = self->cap ? self->cap * 2 : 16;
-        s_entry_t *grown = realloc (self->items, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        self->items = grown;
-        self->cap = cap;
-    }
+    if (st_vec_reserve ((void **) &self->items, &self->cap, self->n + 1, sizeof *self->items, ST__OUTBOX_MAX)
+        != ST_OK)
+        return -1;
     /*  seqs come from one increasing counter, so this is nearly always an append.  */
     size_t at = self->n;
     while (at > 0 && self->items[at - 1].seq > seq)

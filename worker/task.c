@@ -23,6 +23,7 @@
 #include "pidfile.h"
 #include "st_log.h"
 #include "st_time.h"
+#include "st_vec.h"
 #include "strata/task.h"
 
 extern char **environ;
@@ -55,7 +56,7 @@ enum { S_STAGE_SETUP = 1, S_STAGE_CHDIR, S_STAGE_EXEC };
 /*  Everything the child needs, prepared before fork.  */
 typedef struct {
     char **envp; /*  "K=V" strings, NULL-terminated  */
-    size_t envc;
+    size_t envc, envcap;
     char *program;  /*  resolved path passed to execve  */
     char **sh_argv; /*  /bin/sh fallback for ENOEXEC (execvp semantics)  */
     const char *workdir;
@@ -91,8 +92,13 @@ s_env_free (s_launch_t *l)
         free (l->envp[i]);
     free (l->envp);
     l->envp = NULL;
-    l->envc = 0;
+    l->envc = l->envcap = 0;
 }
+
+/*  Entries of a task's environment with its NULL: the spec allows 128 of the
+ *  user's, Strata adds its STRATA_* names and a few base ones; the rest is
+ *  margin.  */
+#define S_ENV_MAX 1024
 
 /*  Sets key=val in l->envp, replacing an earlier value. Returns 0 or -1 (ENOMEM).  */
 static int
@@ -110,12 +116,10 @@ s_env_set (s_launch_t *l, const char *key, const char *val)
             return 0;
         }
     }
-    char **grown = realloc (l->envp, (l->envc + 2) * sizeof *grown);
-    if (!grown) {
+    if (st_vec_reserve ((void **) &l->envp, &l->envcap, l->envc + 2, sizeof *l->envp, S_ENV_MAX) != ST_OK) {
         free (entry);
         return -1;
     }
-    l->envp = grown;
     l->envp[l->envc++] = entry;
     l->envp[l->envc] = NULL;
     return 0;
@@ -137,9 +141,9 @@ s_env_get (const s_launch_t *l, const char *key)
 static int
 s_build_env (s_launch_t *l, const st__wtask_spec_t *spec, char *msg, size_t msglen)
 {
-    l->envp = calloc (1, sizeof *l->envp);
-    if (!l->envp)
+    if (st_vec_reserve ((void **) &l->envp, &l->envcap, 1, sizeof *l->envp, S_ENV_MAX) != ST_OK)
         goto nomem;
+    l->envp[0] = NULL;
     const char *home = getenv ("HOME");
     if (s_env_set (l, "PATH", ST__WTASK_PATH) != 0 || (home && s_env_set (l, "HOME", home) != 0)
         || s_env_set (l, "LANG", "C.UTF-8") != 0)

@@ -21,11 +21,14 @@
  *  Exit status: 0; 1 when an operation or the check failed; 2 usage.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "st_config.h"
 #include "strata/collective.h"
 
 static double
@@ -128,39 +131,48 @@ s_human (size_t b, char *out, size_t len)
         snprintf (out, len, "%zu B", b);
 }
 
+/*  The flags: sizes and the backend are read as text and checked as before.  */
+typedef struct {
+    char *backend, *min, *max, *budget;
+    int64_t reps;
+} s_flags_t;
+
+#define S_USAGE                                                                                  \
+    "mpirun -np N strata-bench-allreduce [--backend auto|mpi|nccl] [--min BYTES] [--max BYTES] " \
+    "[--reps 1..64] [--budget BYTES]"
+
+static const st_opt_t s_flag_table[] = {
+    { "backend", 0, ST_OPT_STRING, offsetof (s_flags_t, backend), 0, 0, "auto|mpi|nccl", "collective backend (mpi)",
+      NULL, NULL },
+    { "min", 0, ST_OPT_STRING, offsetof (s_flags_t, min), 0, 0, "BYTES", "smallest message (1K)", NULL, NULL },
+    { "max", 0, ST_OPT_STRING, offsetof (s_flags_t, max), 0, 0, "BYTES", "largest message (64M)", NULL, NULL },
+    { "reps", 0, ST_OPT_INT, offsetof (s_flags_t, reps), 1, 64, "N", "repetitions per size (5)", NULL, NULL },
+    { "budget", 0, ST_OPT_STRING, offsetof (s_flags_t, budget), 0, 0, "BYTES", "bytes moved per size (128M)", NULL,
+      NULL },
+    { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL },
+};
+
 int
 main (int argc, char **argv)
 {
     sc_options_t o = { .backend = SC_MPI, .argc = &argc, .argv = &argv };
     size_t lo = 1024, hi = (size_t) 64 << 20, budget = (size_t) 128 << 20;
     int reps = 5;
-    for (int i = 1; i < argc; i += 2) { /*  a flag and its value  */
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = !v;
-        if (bad)
-            ;
-        else if (strcmp (argv[i], "--backend") == 0)
-            bad = sc_backend_parse (v, &o.backend) < 0;
-        else if (strcmp (argv[i], "--min") == 0)
-            bad = s_size_arg (v, &lo) < 0;
-        else if (strcmp (argv[i], "--max") == 0)
-            bad = s_size_arg (v, &hi) < 0;
-        else if (strcmp (argv[i], "--budget") == 0)
-            bad = s_size_arg (v, &budget) < 0;
-        else if (strcmp (argv[i], "--reps") == 0) {
-            char *end;
-            long r = strtol (v, &end, 10); /*  atoi took "5x" and "99999999999"  */
-            bad = end == v || *end || r < 1 || r > 64;
-            if (!bad)
-                reps = (int) r;
-        }
-        else
-            bad = 1;
-        if (bad) {
-            fprintf (stderr, "usage: mpirun -np N strata-bench-allreduce [--backend auto|mpi|nccl] [--min BYTES] "
-                             "[--max BYTES] [--reps 1..64] [--budget BYTES]   (sizes take K, M, G)\n");
-            return 2;
-        }
+    s_flags_t f = { .reps = 5 };
+    st_error_t perr = { 0 };
+    st_rc_t prc = st_config_parse (s_flag_table, &f, argc, argv, S_USAGE, NULL, NULL, NULL, &perr);
+    int bad_flags = prc != ST_OK || (f.backend && sc_backend_parse (f.backend, &o.backend) < 0)
+                    || (f.min && s_size_arg (f.min, &lo) < 0) || (f.max && s_size_arg (f.max, &hi) < 0)
+                    || (f.budget && s_size_arg (f.budget, &budget) < 0);
+    reps = (int) f.reps;
+    st_config_free (s_flag_table, &f);
+    if (prc == ST_EAGAIN)
+        return 0;
+    if (bad_flags) {
+        if (prc != ST_OK)
+            fprintf (stderr, "strata-bench-allreduce: %s\n", perr.msg);
+        fprintf (stderr, "usage: %s   (sizes take K, M, G)\n", S_USAGE);
+        return 2;
     }
     lo &= ~(sizeof (float) - 1);
     char err[512];

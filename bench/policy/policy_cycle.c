@@ -15,6 +15,7 @@
  *  Prints p50/p99/max cycle milliseconds and placements per second. Times are
  *  wall-clock around sp_schedule only; the state is rebuilt by the bench. */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +23,30 @@
 #include <time.h>
 
 #include "policy.h"
+#include "st_config.h"
 
 typedef struct {
     size_t nodes, pools, jobs, cycles;
     sp_policy_t policy;
     uint64_t seed;
 } s_opts_t;
+
+/*  The flags as st_config reads them; main checks the ranges as before.  */
+typedef struct {
+    int64_t nodes, pools, jobs, cycles;
+    char *policy;
+    int64_t seed;
+} s_flags_t;
+
+static const st_opt_t s_flag_table[] = {
+    { "nodes", 0, ST_OPT_INT, offsetof (s_flags_t, nodes), 0, 0, "N", "nodes in the cluster (1..65536)", NULL, NULL },
+    { "pools", 0, ST_OPT_INT, offsetof (s_flags_t, pools), 0, 0, "N", "pools (1..1000)", NULL, NULL },
+    { "jobs", 0, ST_OPT_INT, offsetof (s_flags_t, jobs), 0, 0, "N", "pending jobs", NULL, NULL },
+    { "cycles", 0, ST_OPT_INT, offsetof (s_flags_t, cycles), 0, 0, "N", "steady cycles timed", NULL, NULL },
+    { "policy", 0, ST_OPT_STRING, offsetof (s_flags_t, policy), 0, 0, "P", "placement policy", "default", NULL },
+    { "seed", 0, ST_OPT_INT, offsetof (s_flags_t, seed), 0, 0, "S", "random seed", NULL, NULL },
+    { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL },
+};
 
 static uint64_t s_rng;
 
@@ -57,8 +76,6 @@ s_ms (void)
 
 static const char *const s_regions[] = { "eu-central", "eu-west", "us-east", "me-central", "ap-east" };
 static const char *const s_jurs[] = { "EU", "EU", "US", "SA", "CN" };
-static const char *const s_sites[] = { "onprem", "private_cloud", "public_cloud", "edge" };
-static const char *const s_classes[] = { "public", "internal", "confidential", "restricted" };
 
 static sp_cluster_t *
 s_cluster (size_t npools)
@@ -78,7 +95,8 @@ s_cluster (size_t npools)
         used += snprintf (y + used, cap - used,
                           "  - {name: pool%02zu, site: %s, region: %s, jurisdiction: %s, clearance: %s, "
                           "cost_gpu_hour: %.2f, cost_cpu_hour: 0.0%zu, pue: %.2f, carbon_g_per_kwh: %zu}\n",
-                          p, s_sites[p % 4], s_regions[r], s_jurs[r], s_classes[(p / 2) % 4],
+                          p, st_site_name ((st_site_t) (p % ST_SITE__COUNT)), s_regions[r], s_jurs[r],
+                          st_class_name ((st_class_t) ((p / 2) % ST_CLASS__COUNT)),
                           0.5 + (double) (p * 37 % 30) / 10.0, 1 + p % 5, 1.1 + (double) (p % 5) / 10.0,
                           50 + p * 53 % 600);
     }
@@ -275,30 +293,24 @@ s_end (sp_job_t *j)
 int
 main (int argc, char **argv)
 {
-    s_opts_t o = { 5000, 20, 50000, 200, SP_POLICY_DEFAULT, 1 };
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp (argv[i], "--nodes") == 0)
-            o.nodes = strtoul (argv[i + 1], NULL, 10);
-        else if (strcmp (argv[i], "--pools") == 0)
-            o.pools = strtoul (argv[i + 1], NULL, 10);
-        else if (strcmp (argv[i], "--jobs") == 0)
-            o.jobs = strtoul (argv[i + 1], NULL, 10);
-        else if (strcmp (argv[i], "--cycles") == 0)
-            o.cycles = strtoul (argv[i + 1], NULL, 10);
-        else if (strcmp (argv[i], "--seed") == 0)
-            o.seed = strtoull (argv[i + 1], NULL, 10);
-        else if (strcmp (argv[i], "--policy") == 0) {
-            if (sp_policy_parse (argv[i + 1], &o.policy) != 0) {
-                fprintf (stderr, "unknown policy %s\n", argv[i + 1]);
-                return 2;
-            }
-        }
-        else {
-            fprintf (stderr, "usage: %s [--nodes N] [--pools N] [--jobs N] [--cycles N] [--policy P] [--seed S]\n",
-                     argv[0]);
-            return 2;
-        }
+    s_flags_t f = { 5000, 20, 50000, 200, NULL, 1 };
+    st_error_t err = { 0 };
+    st_rc_t rc = st_config_parse (s_flag_table, &f, argc, argv, "strata-bench-policy-cycle [OPTIONS]",
+                                  "Times placement cycles on a synthetic hybrid cluster.", NULL, NULL, &err);
+    if (rc != ST_OK) {
+        if (rc != ST_EAGAIN)
+            fprintf (stderr, "strata-bench-policy-cycle: %s\n", err.msg);
+        st_config_free (s_flag_table, &f);
+        return rc == ST_EAGAIN ? 0 : 2;
     }
+    s_opts_t o = { (size_t) f.nodes,  (size_t) f.pools,  (size_t) f.jobs,
+                   (size_t) f.cycles, SP_POLICY_DEFAULT, (uint64_t) f.seed };
+    int bad_policy = sp_policy_parse (f.policy, &o.policy) != 0;
+    if (bad_policy)
+        fprintf (stderr, "unknown policy %s\n", f.policy);
+    st_config_free (s_flag_table, &f);
+    if (bad_policy)
+        return 2;
     if (o.pools == 0 || o.nodes == 0 || o.nodes > 65536 || o.pools > 5 * 200 || o.cycles == 0) {
         fprintf (stderr, "nodes 1..65536, pools 1..1000, cycles 1 or more\n");
         return 2;

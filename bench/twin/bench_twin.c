@@ -26,7 +26,9 @@
  *
  *  Prints the machine, its load average before and after, and three tables. */
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@
 
 #include <ftw.h>
 
+#include "st_config.h"
 #include "twin.h"
 
 typedef struct {
@@ -228,30 +231,48 @@ s_measure (const s_size_t *z, const twin_data_t *d, double seconds, long infer_l
     return 0;
 }
 
+/*  The flags (--seconds is read as text: the table parser has no fractional type).  */
+typedef struct {
+    int quick;
+    char *seconds, *data;
+    int64_t infer_lines, max_new;
+} s_flags_t;
+
+static const st_opt_t s_flag_table[] = {
+    { "quick", 0, ST_OPT_BOOL, offsetof (s_flags_t, quick), 0, 0, NULL, "1 s per figure, at most 50 lines", NULL,
+      NULL },
+    { "seconds", 0, ST_OPT_STRING, offsetof (s_flags_t, seconds), 0, 0, "S", "seconds per figure (default 5)", NULL,
+      NULL },
+    { "data", 0, ST_OPT_PATH, offsetof (s_flags_t, data), 0, 0, "PATH", "the corpus", "/usr/share/common-licenses",
+      NULL },
+    { "infer-lines", 0, ST_OPT_INT, offsetof (s_flags_t, infer_lines), 0, 0, "N", "lines inferred (default 200)",
+      NULL, NULL },
+    { "max-new", 0, ST_OPT_INT, offsetof (s_flags_t, max_new), 0, 0, "N", "bytes generated per line (default 32)",
+      NULL, NULL },
+    { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL },
+};
+
 int
 main (int argc, char **argv)
 {
-    double seconds = 5;
-    const char *corpus = "/usr/share/common-licenses";
-    long infer_lines = 200;
-    int max_new = 32, quick = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp (argv[i], "--quick") == 0)
-            quick = 1;
-        else if (strcmp (argv[i], "--seconds") == 0 && i + 1 < argc)
-            seconds = atof (argv[++i]);
-        else if (strcmp (argv[i], "--data") == 0 && i + 1 < argc)
-            corpus = argv[++i];
-        else if (strcmp (argv[i], "--infer-lines") == 0 && i + 1 < argc)
-            infer_lines = atol (argv[++i]);
-        else if (strcmp (argv[i], "--max-new") == 0 && i + 1 < argc)
-            max_new = atoi (argv[++i]);
-        else {
-            fprintf (stderr, "usage: strata-bench-twin [--quick] [--seconds S] [--data PATH] [--infer-lines N] "
-                             "[--max-new N]\n");
-            return strcmp (argv[i], "--help") == 0 ? 0 : 2;
-        }
+    s_flags_t fl = { .infer_lines = 200, .max_new = 32 };
+    st_error_t perr = { 0 };
+    st_rc_t prc = st_config_parse (s_flag_table, &fl, argc, argv,
+                                   "strata-bench-twin [--quick] [--seconds S] [--data PATH] [--infer-lines N] "
+                                   "[--max-new N]",
+                                   NULL, NULL, NULL, &perr);
+    if (prc != ST_OK) {
+        if (prc != ST_EAGAIN)
+            fprintf (stderr, "strata-bench-twin: %s\n", perr.msg);
+        st_config_free (s_flag_table, &fl);
+        return prc == ST_EAGAIN ? 0 : 2;
     }
+    double seconds = fl.seconds ? atof (fl.seconds) : 5;
+    static char corpus[4096];
+    snprintf (corpus, sizeof corpus, "%s", fl.data ? fl.data : "");
+    long infer_lines = (long) fl.infer_lines;
+    int max_new = fl.max_new < INT_MIN || fl.max_new > INT_MAX ? -1 : (int) fl.max_new, quick = fl.quick;
+    st_config_free (s_flag_table, &fl);
     if (quick)
         seconds = 1, infer_lines = infer_lines > 50 ? 50 : infer_lines;
     if (!(seconds > 0) || infer_lines < 0 || max_new < 0 || max_new > TWIN_INFER_MAX_NEW) {

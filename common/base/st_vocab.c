@@ -59,6 +59,28 @@ S_TABLE (st_class, st_class_t, s_classes, ST_CLASS__COUNT, "?")
 S_TABLE (st_kind, st_kind_t, s_kinds, ST_KIND__COUNT, "?")
 S_TABLE (st_launcher, st_launcher_t, s_launchers, ST_LAUNCHER__COUNT, "?")
 
+size_t
+st_vocab_join (const char *const *names, const char *sep, char *buf, size_t size)
+{
+    size_t len = 0, seplen = strlen (sep);
+    if (size)
+        buf[0] = 0;
+    for (size_t i = 0; names[i]; i++) {
+        const char *parts[2] = { i ? sep : "", names[i] };
+        size_t lens[2] = { i ? seplen : 0, strlen (names[i]) };
+        for (int p = 0; p < 2; p++) {
+            if (size && len < size - 1) {
+                size_t room = size - 1 - len;
+                size_t n = lens[p] < room ? lens[p] : room;
+                memcpy (buf + len, parts[p], n);
+                buf[len + n] = 0;
+            }
+            len += lens[p];
+        }
+    }
+    return len;
+}
+
 const char *const *
 st_job_state_names (void)
 {

@@ -12,6 +12,8 @@
 #ifndef ST_VOCAB_H
 #define ST_VOCAB_H
 
+#include <stddef.h>
+
 /*  Job states (DESIGN.md "Job states"). Task states use the same words: a
  *  task is PENDING until placed, then follows its job's attempt.  */
 #define ST_JOB_STATES(X)       \
@@ -93,5 +95,10 @@ const char *const *st_site_names (void);
 const char *const *st_class_names (void);
 const char *const *st_kind_names (void);
 const char *const *st_launcher_names (void);
+
+/*  Writes a table's names into buf, each after sep but the first, cut to fit
+ *  size bytes and always terminated (when size > 0). Returns the length the
+ *  whole list has, as snprintf does: a result >= size means it was cut.  */
+size_t st_vocab_join (const char *const *names, const char *sep, char *buf, size_t size);
 
 #endif

@@ -69,7 +69,7 @@ s_check_node (void *value, void *arg)
                     t->job->id, t->index);
         if (!st__task_live (t))
             s_fail (c, "node %s holds resources for job %" PRIu64 " rank %u, which is %s", n->name, t->job->id,
-                    t->index, st_job_state_name (t->state));
+                    t->index, st_task_state_name (t->state));
         if (n->state == ST__NODE_LOST)
             s_fail (c, "node %s is LOST but job %" PRIu64 " rank %u is live on it", n->name, t->job->id, t->index);
     }

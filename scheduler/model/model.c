@@ -61,20 +61,54 @@ static const unsigned s_allowed[ST_JOB__COUNT] = {
     [ST_JOB_PREEMPTED] = B (PENDING),
 };
 
-static const unsigned s_task_allowed[ST_JOB__COUNT] = {
-    [ST_JOB_PENDING] = B (SCHEDULED) | B (FAILED) | B (CANCELLED) | B (LOST),
-    [ST_JOB_SCHEDULED] = B (STARTING) | B (RUNNING) | B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST)
+#undef B
+
+#define B(x) (1u << ST_TASK_##x)
+static const unsigned s_task_allowed[ST_TASK__COUNT] = {
+    [ST_TASK_PENDING] = B (SCHEDULED) | B (FAILED) | B (CANCELLED) | B (LOST),
+    [ST_TASK_SCHEDULED] = B (STARTING) | B (RUNNING) | B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST)
+                          | B (PENDING),
+    [ST_TASK_STARTING] = B (RUNNING) | B (SCHEDULED) | B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST)
                          | B (PENDING),
-    [ST_JOB_STARTING] = B (RUNNING) | B (SCHEDULED) | B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST)
-                        | B (PENDING),
-    [ST_JOB_RUNNING] = B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST) | B (PENDING),
-    [ST_JOB_SUCCEEDED] = B (PENDING),
-    [ST_JOB_FAILED] = B (PENDING),
-    [ST_JOB_CANCELLED] = B (PENDING),
-    [ST_JOB_PREEMPTED] = B (PENDING),
-    [ST_JOB_LOST] = B (PENDING),
+    [ST_TASK_RUNNING] = B (SUCCEEDED) | B (FAILED) | B (CANCELLED) | B (LOST) | B (PENDING),
+    [ST_TASK_SUCCEEDED] = B (PENDING),
+    [ST_TASK_FAILED] = B (PENDING),
+    [ST_TASK_CANCELLED] = B (PENDING),
+    [ST_TASK_PREEMPTED] = B (PENDING),
+    [ST_TASK_LOST] = B (PENDING),
 };
 #undef B
+
+/*  The same word in both lists, row by row.  */
+static const struct {
+    st_task_state_t task;
+    st_job_state_t job;
+} s_task_job[] = {
+    { ST_TASK_PENDING, ST_JOB_PENDING },     { ST_TASK_SCHEDULED, ST_JOB_SCHEDULED },
+    { ST_TASK_STARTING, ST_JOB_STARTING },   { ST_TASK_RUNNING, ST_JOB_RUNNING },
+    { ST_TASK_SUCCEEDED, ST_JOB_SUCCEEDED }, { ST_TASK_FAILED, ST_JOB_FAILED },
+    { ST_TASK_CANCELLED, ST_JOB_CANCELLED }, { ST_TASK_PREEMPTED, ST_JOB_PREEMPTED },
+    { ST_TASK_LOST, ST_JOB_LOST },
+};
+_Static_assert(sizeof s_task_job / sizeof s_task_job[0] == ST_TASK__COUNT, "a row per task state");
+
+st_job_state_t
+st__task_state_as_job (st_task_state_t s)
+{
+    for (size_t i = 0; i < sizeof s_task_job / sizeof s_task_job[0]; i++)
+        if (s_task_job[i].task == s)
+            return s_task_job[i].job;
+    return ST_JOB__COUNT; /*  out of range: st_job_state_name says UNKNOWN  */
+}
+
+st_task_state_t
+st__job_state_as_task (st_job_state_t s)
+{
+    for (size_t i = 0; i < sizeof s_task_job / sizeof s_task_job[0]; i++)
+        if (s_task_job[i].job == s)
+            return s_task_job[i].task;
+    return ST_TASK__COUNT;
+}
 
 #define PUSH(s, field, item)                                                                           \
     do {                                                                                               \
@@ -172,7 +206,7 @@ st__job_new (st__model_t *s, uint64_t id, st_spec_t *spec, char *spec_json, uint
     for (uint32_t i = 0; i < job->ntasks; i++) {
         job->tasks[i].job = job;
         job->tasks[i].index = i;
-        job->tasks[i].state = ST_JOB_PENDING;
+        job->tasks[i].state = ST_TASK_PENDING;
     }
     if (st__place_job_init (s, job) != 0) {
         st__job_free (job);
@@ -336,7 +370,7 @@ st__task_release (st__model_t *s, st__task_t *t)
 }
 
 void
-st__task_end (st__model_t *s, st__task_t *t, st_job_state_t state)
+st__task_end (st__model_t *s, st__task_t *t, st_task_state_t state)
 {
     st__task_set_state (s, t, state);
     if (!t->finished_wall)
@@ -349,7 +383,7 @@ st__task_end (st__model_t *s, st__task_t *t, st_job_state_t state)
 int
 st__task_live (const st__task_t *t)
 {
-    return t->state == ST_JOB_SCHEDULED || t->state == ST_JOB_STARTING || t->state == ST_JOB_RUNNING;
+    return t->state == ST_TASK_SCHEDULED || t->state == ST_TASK_STARTING || t->state == ST_TASK_RUNNING;
 }
 
 void
@@ -386,7 +420,7 @@ s_requeue (st__model_t *s, st__job_t *job, const char *why)
                            s_attempts_used (job) + 1, job->max_attempts);
     for (uint32_t i = 0; i < job->ntasks; i++) {
         st__task_t *t = &job->tasks[i];
-        st__task_set_state (s, t, ST_JOB_PENDING);
+        st__task_set_state (s, t, ST_TASK_PENDING);
         t->node = NULL;
         t->pid = 0;
         t->has_exit = 0;
@@ -421,18 +455,18 @@ st__job_evaluate (st__model_t *s, st__job_t *job)
         const st__task_t *t = &job->tasks[i];
         int counts = !mpirun || i == 0;
         switch (t->state) {
-        case ST_JOB_SCHEDULED:
-        case ST_JOB_STARTING:
+        case ST_TASK_SCHEDULED:
+        case ST_TASK_STARTING:
             live++;
             break;
-        case ST_JOB_RUNNING:
+        case ST_TASK_RUNNING:
             live++;
             running++;
             break;
-        case ST_JOB_SUCCEEDED:
+        case ST_TASK_SUCCEEDED:
             ok += counts;
             break;
-        case ST_JOB_FAILED:
+        case ST_TASK_FAILED:
             if (!counts)
                 break;
             failed++;
@@ -440,7 +474,7 @@ st__job_evaluate (st__model_t *s, st__job_t *job)
                 first_failed = t;
             checkpointed |= t->has_exit && t->exit_code == ST_EXIT_PREEMPTED;
             break;
-        case ST_JOB_LOST:
+        case ST_TASK_LOST:
             lost++;
             break;
         default:
@@ -575,14 +609,14 @@ st__model_find_task (st__model_t *s, uint64_t job_id, uint32_t index)
 }
 
 st_rc_t
-st__task_set_state (st__model_t *s, st__task_t *t, st_job_state_t to)
+st__task_set_state (st__model_t *s, st__task_t *t, st_task_state_t to)
 {
-    st_job_state_t from = t->state;
+    st_task_state_t from = t->state;
     if (from == to)
         return ST_OK;
-    if ((unsigned) to >= ST_JOB__COUNT || !(s_task_allowed[from] & (1u << to))) {
+    if ((unsigned) to >= ST_TASK__COUNT || !(s_task_allowed[from] & (1u << to))) {
         st_error ("refused illegal transition of job %" PRIu64 " rank %u: %s -> %s", t->job->id, t->index,
-                  st_job_state_name (from), st_job_state_name (to));
+                  st_task_state_name (from), st_task_state_name (to));
         assert (!"illegal task transition");
         return ST_ESTATE;
     }

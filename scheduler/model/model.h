@@ -50,8 +50,13 @@ typedef struct {
     char user_id[64];
 } st__node_peer_t;
 
-/*  st_job_state_t, its names and st_job_state_terminal come from the base
- *  vocabulary (st_vocab.h).  */
+/*  st_job_state_t, st_task_state_t, their names and st_job_state_terminal
+ *  come from the base vocabulary (st_vocab.h).  */
+
+/*  A task's state as the job state of the same word, and back (by a table in
+ *  model.c, not by equal numbers).  */
+st_job_state_t st__task_state_as_job (st_task_state_t s);
+st_task_state_t st__job_state_as_task (st_job_state_t s);
 
 /*  The cap of the model's growable arrays (st_vec_push), in elements.  */
 #define ST__SCHED_ARRAY_MAX ((size_t) 1 << 26)
@@ -98,7 +103,7 @@ struct st__task {
     st__job_t *job;
     uint32_t index;
     uint32_t attempt;
-    st_job_state_t state;
+    st_task_state_t state;
     st__node_t *node; /*  where it is placed; NULL while PENDING  */
     char *node_name;  /*  last node (kept after release, for logs)  */
     int holds;        /*  its resources are counted on node  */
@@ -338,9 +343,9 @@ void st__job_evaluate (st__model_t *s, st__job_t *job);
 /*  The only door for a task's state: moves t to `to` (the caller marks it dirty).
  *  Refuses (returns ST_ESTATE; asserts in a debug build) a transition the
  *  task table in model.c does not allow.  */
-st_rc_t st__task_set_state (st__model_t *s, st__task_t *t, st_job_state_t to);
+st_rc_t st__task_set_state (st__model_t *s, st__task_t *t, st_task_state_t to);
 /*  Ends a task of the current attempt; releases its resources.  */
-void st__task_end (st__model_t *s, st__task_t *t, st_job_state_t state);
+void st__task_end (st__model_t *s, st__task_t *t, st_task_state_t state);
 void st__task_assign (st__model_t *s, st__task_t *t, st__node_t *node);
 void st__task_release (st__model_t *s, st__task_t *t);
 /*  Queues a Signal TERMINATE intent for every live task of job that has not
@@ -514,7 +519,7 @@ typedef struct {
     char *model_version;
     char *registered_version;
     st__task_record_t *tasks;
-    size_t ntasks;
+    size_t ntasks, cap_tasks;
 } st__job_record_t;
 
 void st__job_record_free (st__job_record_t *r);

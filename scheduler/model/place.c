@@ -141,7 +141,7 @@ s_apply_placement (st__model_t *s, const sp_placement_t *p, double now_s)
     for (uint32_t r = 0; r < job->ntasks; r++) {
         st__task_t *t = &job->tasks[r];
         t->attempt = job->attempt;
-        st__task_set_state (s, t, ST_JOB_SCHEDULED);
+        st__task_set_state (s, t, ST_TASK_SCHEDULED);
         st__task_assign (s, t, p->nodes[r]->owner);
         st_vec_push ((void **) &s->to_launch, &s->nto_launch, &s->cap_to_launch, sizeof t, ST__SCHED_ARRAY_MAX, &t);
     }

@@ -298,7 +298,7 @@ st__runtime_task_ended (st__model_t *s, st__task_t *t)
     else {
         char msg[200];
         snprintf (msg, sizeof msg, "rank %u on %s ended without an exit status (%s)", t->index, t->node_name,
-                  st_job_state_name (t->state));
+                  st_task_state_name (t->state));
         in.data = (uint8_t *) s_strdup (msg);
         in.len = strlen (msg);
     }

@@ -610,9 +610,10 @@ st__client_message (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env)
         if (env->list->state != STRATA__JOB_STATE__JOB_STATE_UNSPECIFIED) {
             st_job_state_t st;
             if (st_wire_job_state_from (env->list->state, &st) != 0) {
-                st__client_error (
-                    s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "unknown job state",
-                    "states: PENDING SCHEDULED STARTING RUNNING SUCCEEDED FAILED CANCELLED PREEMPTED LOST");
+                char hint[160] = "states: ";
+                size_t at = strlen (hint);
+                st_vocab_join (st_job_state_names (), " ", hint + at, sizeof hint - at);
+                st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, "unknown job state", hint);
                 return;
             }
             want = st_job_state_name (st);

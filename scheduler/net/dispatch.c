@@ -263,16 +263,16 @@ st__dispatch_send_launches (st__net_t *s)
 {
     for (size_t i = 0; i < s->m->nto_launch; i++) {
         st__task_t *t = s->m->to_launch[i];
-        if (t->state != ST_JOB_SCHEDULED || !t->node)
+        if (t->state != ST_TASK_SCHEDULED || !t->node)
             continue; /*  changed since it was placed (node lost)  */
         if (t->job->cancel_requested || t->job->stopping) {
             /*  Its job is being stopped: never start it.  */
-            st__task_end (s->m, t, t->job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
+            st__task_end (s->m, t, t->job->cancel_requested ? ST_TASK_CANCELLED : ST_TASK_FAILED);
             st__job_evaluate (s->m, t->job);
             continue;
         }
         s_send_launch (s, t);
-        st__task_set_state (s->m, t, ST_JOB_STARTING);
+        st__task_set_state (s->m, t, ST_TASK_STARTING);
         st__mark_task (s->m, t);
         st_debug ("launched job %" PRIu64 " rank %u attempt %u on %s", t->job->id, t->index, t->attempt,
                   t->node->name);
@@ -317,8 +317,8 @@ s_apply_status (st__net_t *s, st__node_t *node, const Strata__TaskStatus *st)
     st__job_t *job = t->job;
     switch (st->state) {
     case STRATA__TASK_STATE__TASK_RUNNING:
-        if (t->state == ST_JOB_SCHEDULED || t->state == ST_JOB_STARTING) {
-            st__task_set_state (s->m, t, ST_JOB_RUNNING);
+        if (t->state == ST_TASK_SCHEDULED || t->state == ST_TASK_STARTING) {
+            st__task_set_state (s->m, t, ST_TASK_RUNNING);
             t->pid = st->pid;
             t->started_wall = st->started_unix_ms ? st->started_unix_ms : st_wall_ms ();
             t->launch_acked = 1;
@@ -327,14 +327,14 @@ s_apply_status (st__net_t *s, st__node_t *node, const Strata__TaskStatus *st)
                 st__job_set_state (s->m, job, ST_JOB_STARTING, "launching on %s", node->name);
             st__job_evaluate (s->m, job);
         }
-        else if (t->state == ST_JOB_RUNNING && st->pid && st->pid != t->pid) {
+        else if (t->state == ST_TASK_RUNNING && st->pid && st->pid != t->pid) {
             t->pid = st->pid; /*  a held rank got its process (Exec)  */
             st__mark_task (s->m, t);
         }
         break;
     case STRATA__TASK_STATE__TASK_EXITED:
     case STRATA__TASK_STATE__TASK_START_FAILED: {
-        if (t->state != ST_JOB_SCHEDULED && t->state != ST_JOB_STARTING && t->state != ST_JOB_RUNNING)
+        if (t->state != ST_TASK_SCHEDULED && t->state != ST_TASK_STARTING && t->state != ST_TASK_RUNNING)
             break; /*  already ended: a resend  */
         if (st->pid)
             t->pid = st->pid;
@@ -353,14 +353,14 @@ s_apply_status (st__net_t *s, st__node_t *node, const Strata__TaskStatus *st)
         if (job->state == ST_JOB_SCHEDULED)
             st__job_set_state (s->m, job, ST_JOB_STARTING, "launching on %s", node->name);
         if (ok)
-            st__task_end (s->m, t, ST_JOB_SUCCEEDED);
+            st__task_end (s->m, t, ST_TASK_SUCCEEDED);
         else {
             /*  The first failure of an attempt is its cause; ranks stopped because of it are not.  */
             if (!job->failure[0] && !job->cancel_requested)
                 snprintf (job->failure, sizeof job->failure, "rank %u %s on %s", t->index, what, node->name);
             st__add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, NULL, node->name,
                            "rank %u %s", t->index, what);
-            st__task_end (s->m, t, job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
+            st__task_end (s->m, t, job->cancel_requested ? ST_TASK_CANCELLED : ST_TASK_FAILED);
         }
         st__job_evaluate (s->m, job);
         break;
@@ -380,10 +380,10 @@ s_lose_tasks (st__net_t *s, st__node_t *node, const char *why)
         st__job_t *job = t->job;
         if (!job->failure[0])
             snprintf (job->failure, sizeof job->failure, "node %s %s while rank %u was %s", node->name, why, t->index,
-                      st_job_state_name (t->state));
+                      st_task_state_name (t->state));
         st__add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, "LOST", node->name,
                        "rank %u lost: node %s %s", t->index, node->name, why);
-        st__task_end (s->m, t, ST_JOB_LOST);
+        st__task_end (s->m, t, ST_TASK_LOST);
         st__job_evaluate (s->m, job);
     }
 }
@@ -500,14 +500,14 @@ s_on_register (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
         }
         if (reported)
             continue;
-        if (t->state == ST_JOB_SCHEDULED || (t->state == ST_JOB_STARTING && !t->pid)) {
+        if (t->state == ST_TASK_SCHEDULED || (t->state == ST_TASK_STARTING && !t->pid)) {
             /*  The Launch may never have arrived; the worker never starts a task twice.  */
             if (t->job->cancel_requested) {
-                st__task_end (s->m, t, ST_JOB_CANCELLED);
+                st__task_end (s->m, t, ST_TASK_CANCELLED);
                 st__job_evaluate (s->m, t->job);
             }
             else {
-                st__task_set_state (s->m, t, ST_JOB_SCHEDULED);
+                st__task_set_state (s->m, t, ST_TASK_SCHEDULED);
                 st_vec_push ((void **) &s->m->to_launch, &s->m->nto_launch, &s->m->cap_to_launch, sizeof t,
                              ST__SCHED_ARRAY_MAX, &t);
             }
@@ -520,7 +520,7 @@ s_on_register (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
                       t->index);
         st__add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, "LOST", node->name,
                        "rank %u lost: the worker on %s no longer knows it", t->index, node->name);
-        st__task_end (s->m, t, ST_JOB_LOST);
+        st__task_end (s->m, t, ST_TASK_LOST);
         st__job_evaluate (s->m, job);
     }
     /*  Stops decided while this node was away (a rank failed elsewhere, a cancel,
@@ -659,12 +659,12 @@ s_tick_node (void *value, void *arg)
      *  process is killed).  */
     for (st__task_t *t = node->tasks, *next; t; t = next) {
         next = t->node_next;
-        if (t->state != ST_JOB_STARTING || t->launch_acked || !node->connected
+        if (t->state != ST_TASK_STARTING || t->launch_acked || !node->connected
             || k->now - t->launch_sent_mono <= s->cfg.launch_timeout_ms)
             continue;
         st__job_t *job = t->job;
         if (job->cancel_requested || job->stopping) {
-            st__task_end (s->m, t, job->cancel_requested ? ST_JOB_CANCELLED : ST_JOB_FAILED);
+            st__task_end (s->m, t, job->cancel_requested ? ST_TASK_CANCELLED : ST_TASK_FAILED);
             st__job_evaluate (s->m, job);
             continue;
         }

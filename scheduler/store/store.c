@@ -18,6 +18,7 @@
 #include "migrations.h"
 #include "st_log.h"
 #include "st_time.h"
+#include "st_vec.h"
 
 #define TERMINAL_SQL "('SUCCEEDED','FAILED','CANCELLED')"
 
@@ -463,7 +464,7 @@ st__store_load (st__store_t *s, st_error_t *err)
         if (!t)
             continue;
         t->attempt = (uint32_t) s_u64 (res, i, 2);
-        st_job_state_parse (PQgetvalue (res, i, 3), &t->state);
+        st_task_state_parse (PQgetvalue (res, i, 3), &t->state);
         const char *node = PQgetvalue (res, i, 4);
         t->pid = (int32_t) s_i64 (res, i, 5);
         t->has_exit = !PQgetisnull (res, i, 6);
@@ -481,10 +482,10 @@ st__store_load (st__store_t *s, st_error_t *err)
         }
         else if (is_live) {
             /*  Its node row is gone: treat the task as lost.  */
-            st__task_set_state (s->m, t, ST_JOB_LOST);
+            st__task_set_state (s->m, t, ST_TASK_LOST);
             st__mark_task (s->m, t);
         }
-        if (t->state == ST_JOB_STARTING || t->state == ST_JOB_SCHEDULED)
+        if (t->state == ST_TASK_STARTING || t->state == ST_TASK_SCHEDULED)
             t->launch_acked = 0;
     }
     PQclear (res);
@@ -599,7 +600,7 @@ static json_t *
 s_task_row (const st__task_t *t)
 {
     json_t *o = json_pack ("{s:I, s:I, s:I, s:s}", "job_id", (json_int_t) t->job->id, "idx", (json_int_t) t->index,
-                           "attempt", (json_int_t) t->attempt, "state", st_job_state_name (t->state));
+                           "attempt", (json_int_t) t->attempt, "state", st_task_state_name (t->state));
     json_object_set_new (o, "node", s_str_or_null (t->node_name));
     json_object_set_new (o, "pid", t->pid ? json_integer (t->pid) : json_null ());
     json_object_set_new (o, "exit_code", t->has_exit ? json_integer (t->exit_code) : json_null ());
@@ -900,6 +901,10 @@ s_job_from_row (PGresult *res, int i, st__job_record_t *j)
     j->registered_version = s_dup (res, i, 31);
 }
 
+/*  A job's task rows come from tables the model wrote, so the model's own
+ *  array cap bounds them.  */
+#define S_JOB_TASKS_MAX ST__SCHED_ARRAY_MAX
+
 /*  Attaches task rows (job_id, idx, ...) to the jobs they belong to.  */
 static void
 s_attach_tasks (PGresult *res, st__job_record_t *jobs, size_t njobs)
@@ -912,12 +917,10 @@ s_attach_tasks (PGresult *res, st__job_record_t *jobs, size_t njobs)
                 j = &jobs[k];
         if (!j)
             continue;
-        st__task_record_t *arr = realloc (j->tasks, (j->ntasks + 1) * sizeof *arr);
-        if (!arr)
+        st__task_record_t blank = { 0 };
+        if (st_vec_push ((void **) &j->tasks, &j->ntasks, &j->cap_tasks, sizeof blank, S_JOB_TASKS_MAX, &blank))
             abort ();
-        j->tasks = arr;
-        st__task_record_t *t = &arr[j->ntasks++];
-        memset (t, 0, sizeof *t);
+        st__task_record_t *t = &j->tasks[j->ntasks - 1];
         t->index = (uint32_t) s_u64 (res, i, 1);
         t->attempt = (uint32_t) s_u64 (res, i, 2);
         t->state = s_dup (res, i, 3);

@@ -9,10 +9,12 @@
  *  on stderr), 2 on bad usage.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "st_config.h"
 #include "strata/agent.h"
 
 static void
@@ -26,6 +28,29 @@ s_usage (FILE *f)
                 "one job (rank 0 publishes, the others wait), through the task's worker and\n"
                 "the scheduler. Progress is shown by `strata show`.\n");
 }
+
+/*  Each subcommand's flags, read by st_config as text and checked by s_number
+ *  (the table parser has no fractional type).  */
+typedef struct {
+    char *timeout, *total, *loss, *rate, *unit;
+} s_flags_t;
+
+#define S_USAGE_GET "strata-rdzv get KEY [--timeout SECONDS]"
+#define S_USAGE_PROGRESS "strata-rdzv progress STEP [--total N] [--loss X] [--rate R] [--unit UNIT]"
+
+static const st_opt_t s_get_flags[] = {
+    { "timeout", 0, ST_OPT_STRING, offsetof (s_flags_t, timeout), 0, 0, "SECONDS",
+      "wait at most (default 60, at most 3600)", NULL, NULL },
+    { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL },
+};
+
+static const st_opt_t s_progress_flags[] = {
+    { "total", 0, ST_OPT_STRING, offsetof (s_flags_t, total), 0, 0, "N", "steps in all", NULL, NULL },
+    { "loss", 0, ST_OPT_STRING, offsetof (s_flags_t, loss), 0, 0, "X", "the current loss", NULL, NULL },
+    { "rate", 0, ST_OPT_STRING, offsetof (s_flags_t, rate), 0, 0, "R", "items per second", NULL, NULL },
+    { "unit", 0, ST_OPT_STRING, offsetof (s_flags_t, unit), 0, 0, "UNIT", "the rate's unit", "items/s", NULL },
+    { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL },
+};
 
 static int
 s_number (const char *flag, const char *text, double *out)
@@ -59,35 +84,32 @@ main (int argc, char **argv)
         return 2;
     }
     double timeout_s = 60, total = 0, loss = 0, rate = 0, step = 0;
-    const char *unit = "items/s";
     if (prog && s_number ("STEP", argv[2], &step) != 0)
         return 2;
-    for (int i = 3; (get || prog) && i < argc; i += 2) {
-        if (i + 1 >= argc) {
-            fprintf (stderr, "strata-rdzv: %s needs a value\n", argv[i]);
-            return 2;
+    s_flags_t f = { 0 };
+    if (get || prog) {
+        /*  The flags follow KEY or STEP, which stands where a program name would.  */
+        st_error_t perr = { 0 };
+        const st_opt_t *table = get ? s_get_flags : s_progress_flags;
+        st_rc_t prc = st_config_parse (table, &f, argc - 2, argv + 2, get ? S_USAGE_GET : S_USAGE_PROGRESS, NULL,
+                                       NULL, NULL, &perr);
+        int bad = prc != ST_OK;
+        if (prc != ST_OK && prc != ST_EAGAIN)
+            fprintf (stderr, "strata-rdzv: %s\n", perr.msg);
+        bad = bad || (f.timeout && s_number ("--timeout", f.timeout, &timeout_s) != 0)
+              || (f.total && s_number ("--total", f.total, &total) != 0)
+              || (f.loss && s_number ("--loss", f.loss, &loss) != 0)
+              || (f.rate && s_number ("--rate", f.rate, &rate) != 0);
+        if (bad) {
+            st_config_free (table, &f);
+            return prc == ST_EAGAIN ? 0 : 2;
         }
-        const char *f = argv[i], *v = argv[i + 1];
-        int bad = 0;
-        if (get && strcmp (f, "--timeout") == 0)
-            bad = s_number (f, v, &timeout_s);
-        else if (prog && strcmp (f, "--total") == 0)
-            bad = s_number (f, v, &total);
-        else if (prog && strcmp (f, "--loss") == 0)
-            bad = s_number (f, v, &loss);
-        else if (prog && strcmp (f, "--rate") == 0)
-            bad = s_number (f, v, &rate);
-        else if (prog && strcmp (f, "--unit") == 0)
-            unit = v;
-        else {
-            fprintf (stderr, "strata-rdzv: unknown option '%s' for %s\n", f, cmd);
-            return 2;
-        }
-        if (bad)
-            return 2;
     }
+    const char *unit = f.unit ? f.unit : "items/s";
+    const st_opt_t *table = get ? s_get_flags : s_progress_flags;
     if (timeout_s > 3600) {
         fprintf (stderr, "strata-rdzv: --timeout is at most 3600 seconds\n");
+        st_config_free (table, &f);
         return 2;
     }
 
@@ -95,6 +117,7 @@ main (int argc, char **argv)
     st_agent_t *agent = st_agent_open (err, sizeof err);
     if (!agent) {
         fprintf (stderr, "strata-rdzv: %s\n", err);
+        st_config_free (table, &f);
         return 1;
     }
     int rc = 0;
@@ -121,5 +144,6 @@ main (int argc, char **argv)
     else
         st_agent_progress (agent, (uint64_t) step, (uint64_t) total, loss, rate, unit);
     st_agent_close (agent);
+    st_config_free (table, &f);
     return rc;
 }

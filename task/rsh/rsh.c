@@ -85,7 +85,10 @@ main (int argc, char **argv)
     if (argc >= 2 && strcmp (argv[1], "--rank") == 0)
         return s_rank (argc - 2, argv + 2);
 
-    /*  HOST, then the command words (mpirun may pass empty words: skipped).  */
+    /*  HOST, then the command words (mpirun may pass empty words: skipped).
+     *  Not the st_config table parser, on purpose: mpirun calls its rsh agent
+     *  with ssh's arguments (-x, -o Name=value, ...), which are ignored here,
+     *  and the command words after HOST must reach the remote shell untouched.  */
     int i = 1;
     while (i < argc && argv[i][0] == '-') {
         fprintf (stderr, "strata-rsh: option %s ignored\n", argv[i]);

@@ -110,14 +110,14 @@ mf_place_and_run (st__model_t *m)
     mf_step (m, st__place_pending (m));
     for (size_t i = 0; i < m->nto_launch; i++) {
         st__task_t *t = m->to_launch[i];
-        if (t->state != ST_JOB_SCHEDULED)
+        if (t->state != ST_TASK_SCHEDULED)
             continue;
         mf_step (m, {
-            cr_assert_eq (st__task_set_state (m, t, ST_JOB_STARTING), ST_OK);
+            cr_assert_eq (st__task_set_state (m, t, ST_TASK_STARTING), ST_OK);
             st__mark_task (m, t);
             if (t->job->state == ST_JOB_SCHEDULED)
                 st__job_set_state (m, t->job, ST_JOB_STARTING, "launching");
-            cr_assert_eq (st__task_set_state (m, t, ST_JOB_RUNNING), ST_OK);
+            cr_assert_eq (st__task_set_state (m, t, ST_TASK_RUNNING), ST_OK);
             st__mark_task (m, t);
             st__job_evaluate (m, t->job);
         });
@@ -136,7 +136,7 @@ mf_end (st__model_t *m, st__job_t *job, st_job_state_t state)
         t->has_exit = 1;
         t->exit_code = state == ST_JOB_SUCCEEDED ? 0 : 1;
         mf_step (m, {
-            st__task_end (m, t, state);
+            st__task_end (m, t, st__job_state_as_task (state));
             st__job_evaluate (m, job);
         });
     }

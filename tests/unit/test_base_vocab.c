@@ -21,6 +21,26 @@
         cr_assert_eq ((int) untouched, 1, "a refused name leaves *out alone"); \
     } while (0)
 
+Test (vocab, join_writes_a_whole_table)
+{
+    char buf[128];
+    cr_assert_eq (st_vocab_join (st_job_state_names (), " ", buf, sizeof buf), 76);
+    cr_assert_str_eq (buf, "PENDING SCHEDULED STARTING RUNNING SUCCEEDED FAILED CANCELLED PREEMPTED LOST");
+    cr_assert_eq (st_vocab_join (st_site_names (), ", ", buf, sizeof buf), 41);
+    cr_assert_str_eq (buf, "onprem, private_cloud, public_cloud, edge");
+    /*  cut to fit, always terminated, and the whole length still counted  */
+    char small[10];
+    memset (small, 'x', sizeof small);
+    cr_assert_eq (st_vocab_join (st_job_state_names (), " ", small, sizeof small), 76);
+    cr_assert_str_eq (small, "PENDING S");
+    cr_assert_eq (st_vocab_join (st_kind_names (), "|", small, 1), 26);
+    cr_assert_str_eq (small, "");
+    cr_assert_eq (st_vocab_join (st_kind_names (), "|", NULL, 0), 26);
+    const char *none[] = { NULL };
+    cr_assert_eq (st_vocab_join (none, " ", buf, sizeof buf), 0);
+    cr_assert_str_eq (buf, "");
+}
+
 Test (vocab, round_trips)
 {
     ROUND_TRIP (st_job_state_t, ST_JOB__COUNT, st_job_state_name, st_job_state_parse);

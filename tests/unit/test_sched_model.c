@@ -133,7 +133,7 @@ Test (sched_model, stale_attempt_updates_are_ignored)
     job->tasks[0].attempt = 2;
     fake.node = n;
     report_exit (&fake, 0, 0);
-    cr_assert_eq (job->tasks[0].state, ST_JOB_STARTING);
+    cr_assert_eq (job->tasks[0].state, ST_TASK_STARTING);
     cr_assert_eq (job->state, ST_JOB_STARTING);
     cr_assert_eq (S.model.counters.stale_updates, 1);
 }
@@ -310,7 +310,7 @@ Test (sched_model, a_cancelled_job_is_never_launched_again)
     st__place_pending (&S);
     st__dispatch_send_launches (&S);
     st__task_t *t = &job->tasks[0];
-    cr_assert_eq (t->state, ST_JOB_STARTING);
+    cr_assert_eq (t->state, ST_TASK_STARTING);
     cr_assert_not (t->launch_acked);
     cancel (job->id);
     cr_assert_eq (job->state, ST_JOB_STARTING, "the Launch may have arrived: wait for the worker");
@@ -319,7 +319,7 @@ Test (sched_model, a_cancelled_job_is_never_launched_again)
      *  the cancelled task ends instead.  */
     t->launch_sent_mono = st_mono_ms () - 10000;
     st__dispatch_tick (&S, st_mono_ms ());
-    cr_assert_eq (t->state, ST_JOB_CANCELLED);
+    cr_assert_eq (t->state, ST_TASK_CANCELLED);
     cr_assert_eq (job->state, ST_JOB_CANCELLED);
     cr_assert_eq (n->used_cpus_milli, 0);
     /*  The Launch did arrive after all and the worker reports the process: it is killed.  */
@@ -575,7 +575,7 @@ start_all (void)
     for (uint64_t id = 1; id < S.model.next_job_id; id++) {
         st__job_t *j = st_map_get_u64 (S.model.jobs, id);
         for (uint32_t r = 0; j && r < j->ntasks; r++)
-            if (j->tasks[r].state == ST_JOB_STARTING)
+            if (j->tasks[r].state == ST_TASK_STARTING)
                 report_running (&j->tasks[r]);
     }
 }

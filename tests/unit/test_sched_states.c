@@ -22,12 +22,12 @@ Test (sched_states, tasks_move_through_the_door_as_the_table_allows)
     mf_node (&M, "n1", 4, 4096);
     st__job_t *job = mf_submit (&M, "{\"command\":[\"true\"]}");
     st__task_t *t = &job->tasks[0];
-    cr_assert_eq (t->state, ST_JOB_PENDING);
+    cr_assert_eq (t->state, ST_TASK_PENDING);
     mf_place_and_run (&M);
-    cr_assert_eq (t->state, ST_JOB_RUNNING, "PENDING -> SCHEDULED -> STARTING -> RUNNING");
-    cr_assert_eq (st__task_set_state (&M, t, ST_JOB_RUNNING), ST_OK, "no change is no move");
+    cr_assert_eq (t->state, ST_TASK_RUNNING, "PENDING -> SCHEDULED -> STARTING -> RUNNING");
+    cr_assert_eq (st__task_set_state (&M, t, ST_TASK_RUNNING), ST_OK, "no change is no move");
     mf_end (&M, job, ST_JOB_SUCCEEDED);
-    cr_assert_eq (t->state, ST_JOB_SUCCEEDED);
+    cr_assert_eq (t->state, ST_TASK_SUCCEEDED);
     cr_assert_eq (job->state, ST_JOB_SUCCEEDED);
 }
 
@@ -37,8 +37,8 @@ Test (sched_states, an_illegal_task_move_is_refused_in_a_release_build)
 {
     st__job_t *job = mf_submit (&M, "{\"command\":[\"true\"]}");
     st__task_t *t = &job->tasks[0];
-    cr_assert_eq (st__task_set_state (&M, t, ST_JOB_RUNNING), ST_ESTATE, "PENDING -> RUNNING skips placement");
-    cr_assert_eq (t->state, ST_JOB_PENDING, "and nothing moved");
+    cr_assert_eq (st__task_set_state (&M, t, ST_TASK_RUNNING), ST_ESTATE, "PENDING -> RUNNING skips placement");
+    cr_assert_eq (t->state, ST_TASK_PENDING, "and nothing moved");
     mf_check (&M);
 }
 #endif

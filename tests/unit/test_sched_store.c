@@ -740,7 +740,7 @@ Test (sched_store, a_waiting_job_survives_a_restart_and_then_runs)
     cr_assert_not (b1->in_pending);
     cr_assert_eq (T.model.npending, 0);
     /*  Job 1 ends well in the restarted scheduler (its worker reported it).  */
-    st__task_end (&T, &a1->tasks[0], ST_JOB_SUCCEEDED);
+    st__task_end (&T, &a1->tasks[0], ST_TASK_SUCCEEDED);
     st__job_evaluate (&T, a1);
     cr_assert_eq (a1->state, ST_JOB_SUCCEEDED);
     cr_assert (b1->in_pending, "%s", b1->reason);

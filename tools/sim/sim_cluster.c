@@ -11,17 +11,23 @@
 #include "st_field.h"
 #include "st_spec.h"
 #include "st_units.h"
+#include "st_vec.h"
 
 #define S_DEFAULT_CPUS_MILLI 64000u
 #define S_DEFAULT_MEM_MB (512ull * 1024)
 
+/*  Each node keeps its name, and each `nodes:` entry its GPU type and at most
+ *  one label list, so SIM_MAX_NODES bounds all three arrays (one more entry
+ *  may be read before the node count is refused).  */
+#define S_STRINGS_MAX (2 * (size_t) SIM_MAX_NODES + 1)
+#define S_LABELS_MAX ((size_t) SIM_MAX_NODES + 1)
+
 static char *
 s_keep (sim_cluster_t *c, const char *s)
 {
-    char **v = realloc (c->strings, (c->nstrings + 1) * sizeof *v);
-    if (!v)
+    if (st_vec_reserve ((void **) &c->strings, &c->cap_strings, c->nstrings + 1, sizeof *c->strings, S_STRINGS_MAX)
+        != ST_OK)
         return NULL;
-    c->strings = v;
     char *d = strdup (s);
     if (d)
         c->strings[c->nstrings++] = d;
@@ -35,10 +41,8 @@ s_add_nodes (sim_cluster_t *c, const char *prefix, uint32_t n, int pool, uint32_
 {
     if (c->nnodes + n > SIM_MAX_NODES)
         return st_error_set (err, ST_EINVAL, "nodes", "more than %d nodes", SIM_MAX_NODES);
-    sp_node_t *v = realloc (c->nodes, (c->nnodes + n) * sizeof *v);
-    if (!v)
+    if (st_vec_reserve ((void **) &c->nodes, &c->cap_nodes, c->nnodes + n, sizeof *c->nodes, SIM_MAX_NODES) != ST_OK)
         return st_error_set (err, ST_ENOMEM, NULL, "out of memory");
-    c->nodes = v;
     const char *type = s_keep (c, gpus > 0 ? (gpu_type ? gpu_type : SIM_DEFAULT_GPU_TYPE) : "");
     if (!type)
         return st_error_set (err, ST_ENOMEM, NULL, "out of memory");
@@ -161,10 +165,9 @@ s_node_entry (sim_cluster_t *c, json_t *e, size_t idx, st_error_t *err)
         if (!json_is_object (v))
             return st_error_set (err, ST_EINVAL, NULL, "%s.labels: must be a mapping of strings", at);
         /*  Each list on its own: nodes point at it while the array grows.  */
-        st_kv_t **l = realloc (c->labels, (c->nlabels + 1) * sizeof *l);
-        if (!l)
+        if (st_vec_reserve ((void **) &c->labels, &c->cap_labels, c->nlabels + 1, sizeof *c->labels, S_LABELS_MAX)
+            != ST_OK)
             return st_error_set (err, ST_ENOMEM, NULL, "out of memory");
-        c->labels = l;
         st_kv_t *kv = calloc (1, sizeof *kv);
         if (!kv)
             return st_error_set (err, ST_ENOMEM, NULL, "out of memory");

@@ -31,11 +31,11 @@
 typedef struct {
     sp_cluster_t *cluster;
     sp_node_t *nodes;
-    size_t nnodes;
+    size_t nnodes, cap_nodes;
     char **strings; /*  node names and GPU types, owned  */
-    size_t nstrings;
+    size_t nstrings, cap_strings;
     st_kv_t **labels; /*  one per `nodes:` entry with labels, owned  */
-    size_t nlabels;
+    size_t nlabels, cap_labels;
 } sim_cluster_t;
 
 /*  `nodes` identical nodes named n-0001... (n when only one) in pool "default".  */

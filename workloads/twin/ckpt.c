@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "st_vec.h"
+
 #define CK_MAGIC "STRTWIN\x1a"
 #define CK_VERSION 1u
 #define CK_HEADER 88u
@@ -120,6 +122,10 @@ s_is_ckpt_name (const char *name, uint64_t *step)
     return 1;
 }
 
+/*  Checkpoints listed in one directory: the trainer keeps a handful, and the
+ *  count must fit the long s_list returns.  */
+#define S_CKPTS_MAX ((size_t) 1 << 20)
+
 /*  Steps of the checkpoints in dir, ascending. Returns the count or -1.  */
 static long
 s_list (const char *dir, uint64_t **steps)
@@ -134,18 +140,12 @@ s_list (const char *dir, uint64_t **steps)
         uint64_t s;
         if (!s_is_ckpt_name (e->d_name, &s))
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            uint64_t *ns = realloc (*steps, cap * sizeof *ns);
-            if (!ns) {
-                closedir (dh);
-                free (*steps);
-                *steps = NULL;
-                return -1;
-            }
-            *steps = ns;
+        if (st_vec_push ((void **) steps, &n, &cap, sizeof s, S_CKPTS_MAX, &s) != ST_OK) {
+            closedir (dh);
+            free (*steps);
+            *steps = NULL;
+            return -1;
         }
-        (*steps)[n++] = s;
     }
     closedir (dh);
     for (size_t i = 1; i < n; i++) /*  insertion sort: a handful of files  */

@@ -8,6 +8,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "st_vec.h"
+
+/*  The corpus is held whole in memory: no twin host trains on more than
+ *  64 GiB of bytes. A corpus directory holds at most a million files.  */
+#define S_CORPUS_MAX ((size_t) 1 << 36)
+#define S_DIR_FILES_MAX ((size_t) 1 << 20)
+
 /*  Appends the whole file at path to d->bytes.  */
 static int
 s_append_file (const char *path, twin_data_t *d, size_t *cap, char *err, size_t errlen)
@@ -18,15 +25,14 @@ s_append_file (const char *path, twin_data_t *d, size_t *cap, char *err, size_t 
         return -1;
     }
     for (;;) {
-        if (d->len == *cap) {
-            size_t ncap = *cap ? *cap * 2 : 1 << 16;
-            uint8_t *nb = realloc (d->bytes, ncap);
-            if (!nb) {
-                fclose (f);
+        st_rc_t grown = st_vec_reserve ((void **) &d->bytes, cap, d->len + 1, 1, S_CORPUS_MAX);
+        if (grown != ST_OK) {
+            fclose (f);
+            if (grown == ST_ETOOBIG)
+                snprintf (err, errlen, "%s: the corpus is larger than %zu bytes", path, S_CORPUS_MAX);
+            else
                 snprintf (err, errlen, "out of memory reading %s", path);
-                return -1;
-            }
-            d->bytes = nb, *cap = ncap;
+            return -1;
         }
         size_t got = fread (d->bytes + d->len, 1, *cap - d->len, f);
         d->len += got;
@@ -63,20 +69,12 @@ s_append_dir (const char *dir, twin_data_t *d, size_t *cap, char *err, size_t er
     while ((e = readdir (dh))) {
         if (e->d_name[0] == '.')
             continue;
-        if (n == ncap) {
-            ncap = ncap ? ncap * 2 : 32;
-            char **nn = realloc (names, ncap * sizeof *names);
-            if (!nn) {
-                rc = -1;
-                break;
-            }
-            names = nn;
-        }
-        if (!(names[n] = strdup (e->d_name))) {
+        char *name = strdup (e->d_name);
+        if (!name || st_vec_push ((void **) &names, &n, &ncap, sizeof name, S_DIR_FILES_MAX, &name) != ST_OK) {
+            free (name);
             rc = -1;
             break;
         }
-        n++;
     }
     closedir (dh);
     if (rc < 0)

@@ -38,6 +38,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "st_vec.h"
+
 #define S_NAME "strata-twin-infer"
 /*  Hard maximum on --data: it is read whole.  */
 #define S_DATA_MAX ((size_t) 1 << 30)
@@ -442,17 +444,12 @@ s_read_data (const char *path, uint8_t **bytes, size_t *len, char *err, size_t e
     }
     size_t cap = 0;
     for (;;) {
-        if (*len == cap) {
-            size_t ncap = cap ? cap * 2 : 1 << 16;
-            uint8_t *nb = ncap <= S_DATA_MAX + 1 ? realloc (*bytes, ncap) : NULL;
-            if (!nb) {
-                fclose (f);
-                free (*bytes);
-                *bytes = NULL;
-                snprintf (err, errlen, "--data %s: larger than %zu bytes, or out of memory", path, S_DATA_MAX);
-                return -1;
-            }
-            *bytes = nb, cap = ncap;
+        if (st_vec_reserve ((void **) bytes, &cap, *len + 1, 1, S_DATA_MAX) != ST_OK) {
+            fclose (f);
+            free (*bytes);
+            *bytes = NULL;
+            snprintf (err, errlen, "--data %s: larger than %zu bytes, or out of memory", path, S_DATA_MAX);
+            return -1;
         }
         size_t got = fread (*bytes + *len, 1, cap - *len, f);
         *len += got;

@@ -9,8 +9,12 @@
 #include "twin_cuda.h"
 
 #include <cblas.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "st_config.h"
 
 #define EXIT_SKIP 77
 
@@ -18,18 +22,28 @@ typedef struct {
     int layers, dim, heads, seq, batch, steps;
 } s_shape_t;
 
-static int
-s_int_flag (const char *name, const char *val, int *out)
-{
-    char *end;
-    long v = val ? strtol (val, &end, 10) : 0;
-    if (!val || *end || v < 1 || v > 65536) {
-        fprintf (stderr, "strata-twin-cuda-check: %s needs a number in 1..65536\n", name);
-        return -1;
+/*  The flags; a shape field left 0 takes the trainer's default, and any set
+ *  one makes the run a single custom shape.  */
+typedef struct {
+    int64_t layers, dim, heads, seq, batch, steps, device, seed;
+} s_flags_t;
+
+#define S_SHAPE_FLAG(field, arg, help)                                                     \
+    {                                                                                      \
+#field, 0, ST_OPT_INT, offsetof(s_flags_t, field), 1, 65536, arg, help, NULL, NULL \
     }
-    *out = (int) v;
-    return 0;
-}
+
+static const st_opt_t s_flag_table[] = {
+    S_SHAPE_FLAG (layers, "L", "layers (1..65536)"),
+    S_SHAPE_FLAG (dim, "D", "model width"),
+    S_SHAPE_FLAG (heads, "H", "attention heads"),
+    S_SHAPE_FLAG (seq, "T", "sequence length"),
+    S_SHAPE_FLAG (batch, "B", "batch size"),
+    S_SHAPE_FLAG (steps, "S", "training steps compared"),
+    { "seed", 0, ST_OPT_INT, offsetof (s_flags_t, seed), 0, 0, "N", "random seed (default 7)", NULL, NULL },
+    { "device", 0, ST_OPT_INT, offsetof (s_flags_t, device), 0, 0, "K", "CUDA device (default 0)", NULL, NULL },
+    { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL },
+};
 
 static int
 s_run (const s_shape_t *sh, uint64_t seed, int device)
@@ -54,36 +68,30 @@ main (int argc, char **argv)
         { 2, 48, 3, 40, 3, 5 }, /*  small, rows longer than a warp  */
         { 2, 64, 4, 64, 8, 5 }, /*  strata-twin-train's defaults  */
     };
-    int n_shapes = 2, device = 0, custom = 0;
-    unsigned long long seed = 7;
-    s_shape_t one = shapes[1];
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        int *slot = !strcmp (f, "--layers")  ? &one.layers
-                    : !strcmp (f, "--dim")   ? &one.dim
-                    : !strcmp (f, "--heads") ? &one.heads
-                    : !strcmp (f, "--seq")   ? &one.seq
-                    : !strcmp (f, "--batch") ? &one.batch
-                    : !strcmp (f, "--steps") ? &one.steps
-                                             : NULL;
-        if (slot) {
-            if (s_int_flag (f, val, slot) < 0)
-                return 2;
-            custom = 1, i++;
-        }
-        else if (!strcmp (f, "--device") && val) {
-            device = atoi (val), i++;
-        }
-        else if (!strcmp (f, "--seed") && val) {
-            seed = strtoull (val, NULL, 10), i++;
-        }
-        else {
-            fprintf (stderr,
-                     "usage: strata-twin-cuda-check [--layers L --dim D --heads H --seq T --batch B --steps S]"
-                     " [--seed N] [--device K]\n");
-            return 2;
-        }
+    int n_shapes = 2;
+    s_flags_t f = { .seed = 7 };
+    st_error_t perr = { 0 };
+    st_rc_t prc = st_config_parse (s_flag_table, &f, argc, argv,
+                                   "strata-twin-cuda-check [--layers L --dim D --heads H --seq T --batch B --steps S]"
+                                   " [--seed N] [--device K]",
+                                   NULL, NULL, NULL, &perr);
+    if (prc == ST_EAGAIN)
+        return 0;
+    if (prc != ST_OK) {
+        fprintf (stderr, "strata-twin-cuda-check: %s\n", perr.msg);
+        return 2;
     }
+    s_shape_t one = shapes[1];
+    int custom = 0;
+    int64_t *given[] = { &f.layers, &f.dim, &f.heads, &f.seq, &f.batch, &f.steps };
+    int *slot[] = { &one.layers, &one.dim, &one.heads, &one.seq, &one.batch, &one.steps };
+    for (size_t k = 0; k < sizeof given / sizeof given[0]; k++)
+        if (*given[k]) {
+            *slot[k] = (int) *given[k];
+            custom = 1;
+        }
+    int device = (int) f.device;
+    unsigned long long seed = (unsigned long long) f.seed;
     if (custom) {
         shapes[0] = one;
         n_shapes = 1;
