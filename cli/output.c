@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "st_field.h"
 #include "st_time.h"
 #include "st_vec.h"
 #include "st_wire.h"
@@ -341,42 +342,6 @@ cli_table_print (const cli_table_t *self, FILE *out)
 
 /*  -- JSON -----------------------------------------------------------------  */
 
-/*  Length of the valid UTF-8 sequence at p, 0 when it is not one (stray or
- *  overlong bytes, surrogates, code points past U+10FFFF).  */
-static size_t
-s_utf8_valid (const unsigned char *p)
-{
-    unsigned c = p[0];
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        cp = c & 0x1F;
-    }
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        cp = c & 0x0F;
-    }
-    else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        cp = c & 0x07;
-    }
-    else
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80) /*  also stops at the terminating NUL  */
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    if (cp >= 0xD800 && cp <= 0xDFFF)
-        return 0;
-    return n;
-}
-
 /*  A JSON string; bytes that are not valid UTF-8 become '?'.  */
 static json_t *
 s_json_str (const char *s)
@@ -389,8 +354,9 @@ s_json_str (const char *s)
     char *copy = strdup (s);
     if (!copy)
         return NULL;
+    unsigned char *end = (unsigned char *) copy + strlen (copy);
     for (unsigned char *p = (unsigned char *) copy; *p;) {
-        size_t n = s_utf8_valid (p);
+        size_t n = st_utf8_char (p, (size_t) (end - p));
         if (n == 0)
             *p++ = '?';
         else
