@@ -723,6 +723,15 @@ s_add_stmt (s_stmt_t *stmts, int *n, const char *what, const char *sql, json_t *
     json_decref (rows);
 }
 
+/*  Appends item to arr; a NULL item (it could not be built) or a failed append
+ *  sets *bad. The item is consumed either way.  */
+static void
+s_push (int *bad, json_t *arr, json_t *item)
+{
+    if (!item || json_array_append_new (arr, item) != 0)
+        *bad = 1;
+}
+
 st_rc_t
 st__store_flush (st__store_t *s, st_error_t *err)
 {
@@ -731,10 +740,14 @@ st__store_flush (st__store_t *s, st_error_t *err)
     json_t *pools = json_array (), *nodes = json_array (), *tenants = json_array (), *jobs_new = json_array (),
            *tasks_new = json_array (), *jobs_upd = json_array (), *tasks_upd = json_array (), *events = json_array (),
            *versions = json_array ();
+    /*  Set when any row of the batch could not be built (out of memory): the
+     *  batch is then not written at all, rather than written without that row.  */
+    int bad = !pools || !nodes || !tenants || !jobs_new || !tasks_new || !jobs_upd || !tasks_upd || !events
+              || !versions;
     for (size_t i = 0; i < s->m->ndirty_nodes; i++) {
         st__node_t *n = s->m->dirty_nodes[i];
-        json_array_append_new (pools, json_pack ("{s:s}", "pool", n->pool ? n->pool : "default"));
-        json_array_append_new (nodes, s_node_row (n));
+        s_push (&bad, pools, json_pack ("{s:s}", "pool", n->pool ? n->pool : "default"));
+        s_push (&bad, nodes, s_node_row (n));
     }
     size_t nupd = 0;
     for (size_t i = 0; i < s->m->ndirty_jobs; i++) {
@@ -742,46 +755,53 @@ st__store_flush (st__store_t *s, st_error_t *err)
         json_t *row = s_job_common (job);
         if (!job->persisted) {
             const st_spec_t *sp = job->spec;
-            json_object_update_new (row,
-                                    json_pack ("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:s, s:I}", "name",
-                                               sp->name, "tenant", sp->tenant, "queue", sp->queue, "kind",
-                                               st_kind_name (sp->kind), "priority", sp->priority, "ranks",
-                                               (json_int_t) sp->ranks, "cpus_milli", (json_int_t) sp->cpus_milli,
-                                               "mem_mb", (json_int_t) sp->mem_mb, "gpus", (json_int_t) sp->gpus,
-                                               "spec", job->spec_json, "created", (json_int_t) job->created_wall));
-            json_object_set_new (row, "submit_token", s_str_or_null (job->submit_token));
-            json_array_append_new (tenants, json_pack ("{s:s, s:s}", "tenant", sp->tenant, "queue", sp->queue));
-            json_array_append_new (jobs_new, row);
+            bad |= json_object_update_new (
+                row,
+                json_pack ("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:s, s:I}", "name", sp->name, "tenant",
+                           sp->tenant, "queue", sp->queue, "kind", st_kind_name (sp->kind), "priority", sp->priority,
+                           "ranks", (json_int_t) sp->ranks, "cpus_milli", (json_int_t) sp->cpus_milli, "mem_mb",
+                           (json_int_t) sp->mem_mb, "gpus", (json_int_t) sp->gpus, "spec", job->spec_json, "created",
+                           (json_int_t) job->created_wall));
+            bad |= json_object_set_new (row, "submit_token", s_str_or_null (job->submit_token));
+            s_push (&bad, tenants, json_pack ("{s:s, s:s}", "tenant", sp->tenant, "queue", sp->queue));
+            s_push (&bad, jobs_new, row);
             for (uint32_t r = 0; r < job->ntasks; r++) {
-                json_array_append_new (tasks_new, s_task_row (&job->tasks[r]));
+                s_push (&bad, tasks_new, s_task_row (&job->tasks[r]));
                 job->tasks[r].dirty = 0; /*  written with the job  */
             }
         }
         else {
-            json_object_set_new (row, "from_state", json_string (st_job_state_name (job->db_state)));
-            json_array_append_new (jobs_upd, row);
+            bad |= json_object_set_new (row, "from_state", json_string (st_job_state_name (job->db_state)));
+            s_push (&bad, jobs_upd, row);
             nupd++;
         }
     }
     for (size_t i = 0; i < s->m->ndirty_tasks; i++) {
         st__task_t *t = s->m->dirty_tasks[i];
         if (t->dirty)
-            json_array_append_new (tasks_upd, s_task_row (t));
+            s_push (&bad, tasks_upd, s_task_row (t));
     }
     for (size_t i = 0; i < s->m->nevents; i++) {
         const st__event_t *e = &s->m->events[i];
         json_t *o = json_pack ("{s:I, s:I, s:I, s:s, s:s}", "at", (json_int_t) e->at_wall, "job_id",
                                (json_int_t) e->job_id, "attempt", (json_int_t) e->attempt, "kind", e->kind, "message",
                                e->message);
-        json_object_set_new (o, "task_idx", e->task_idx >= 0 ? json_integer (e->task_idx) : json_null ());
-        json_object_set_new (o, "from_state", s_str_or_null (e->from_state));
-        json_object_set_new (o, "to_state", s_str_or_null (e->to_state));
-        json_object_set_new (o, "node", s_str_or_null (e->node));
-        json_array_append_new (events, o);
+        bad |= json_object_set_new (o, "task_idx", e->task_idx >= 0 ? json_integer (e->task_idx) : json_null ());
+        bad |= json_object_set_new (o, "from_state", s_str_or_null (e->from_state));
+        bad |= json_object_set_new (o, "to_state", s_str_or_null (e->to_state));
+        bad |= json_object_set_new (o, "node", s_str_or_null (e->node));
+        s_push (&bad, events, o);
     }
 
     for (size_t i = 0; i < s->m->nnew_versions; i++)
-        json_array_append_new (versions, s_version_row (s->m->new_versions[i]));
+        s_push (&bad, versions, s_version_row (s->m->new_versions[i]));
+
+    if (bad) {
+        json_t *all[] = { pools, nodes, tenants, jobs_new, tasks_new, jobs_upd, tasks_upd, events, versions };
+        for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+            json_decref (all[i]);
+        return st_error_set (err, ST_ENOMEM, NULL, "could not build the batch of changed rows (out of memory)");
+    }
 
     s_stmt_t stmts[9];
     int n = 0;
