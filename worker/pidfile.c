@@ -17,14 +17,20 @@
 int
 st__proc_stat (pid_t pid, uint64_t *start_time, pid_t *pgrp)
 {
+    /*  open + read + close: stdio would add an fstat, and a task start reads this.  */
     char path[64];
     snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-    FILE *f = fopen (path, "re");
-    if (!f)
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return -1;
     char buf[1024];
-    size_t n = fread (buf, 1, sizeof buf - 1, f);
-    fclose (f);
+    ssize_t n;
+    do
+        n = read (fd, buf, sizeof buf - 1);
+    while (n < 0 && errno == EINTR);
+    close (fd);
+    if (n <= 0)
+        return -1;
     buf[n] = '\0';
 
     /*  "pid (comm) state ppid pgrp ...": comm may hold spaces and ')', so fields
@@ -49,8 +55,14 @@ st__proc_stat (pid_t pid, uint64_t *start_time, pid_t *pgrp)
             break;
         }
     }
-    if (field != 22 || state == 'Z' || state == 'X')
+    if (field != 22) {
+        errno = EINVAL;
         return -1;
+    }
+    if (state == 'Z' || state == 'X') {
+        errno = ESRCH;
+        return -1;
+    }
     if (start_time)
         *start_time = start;
     if (pgrp)
@@ -59,31 +71,49 @@ st__proc_stat (pid_t pid, uint64_t *start_time, pid_t *pgrp)
 }
 
 int
-st__pidfile_write (const char *state_dir, const char *name, pid_t pgid, uint64_t start_time)
+st__pidfile_write_at (int run_fd, const char *name, pid_t pgid, uint64_t start_time)
 {
-    char dir[4096], path[4096], tmp[4096];
-    if (st__path_fmt (dir, sizeof dir, "%s/run", state_dir) != 0
-        || st__path_fmt (path, sizeof path, "%s/%s.pid", dir, name) != 0
-        || st__path_fmt (tmp, sizeof tmp, "%s/%s.pid.tmp", dir, name) != 0)
-        return -1;
-    if (st__mkdir_p (dir, 0750) != 0)
-        return -1;
-    int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0)
+    char file[300];
+    if (st__path_fmt (file, sizeof file, "%s.pid", name) != 0)
         return -1;
     char line[64];
     int len = snprintf (line, sizeof line, "%d %" PRIu64 "\n", (int) pgid, start_time);
+    int fd = openat (run_fd, file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd < 0)
+        return -1;
     int rc = write (fd, line, (size_t) len) == len ? 0 : -1;
     int saved = errno;
     if (close (fd) != 0 && rc == 0)
         rc = -1, saved = errno;
-    if (rc == 0 && rename (tmp, path) != 0)
-        rc = -1, saved = errno;
     if (rc != 0) {
-        unlink (tmp);
+        unlinkat (run_fd, file, 0);
         errno = saved;
     }
     return rc;
+}
+
+int
+st__pidfile_write (const char *state_dir, const char *name, pid_t pgid, uint64_t start_time)
+{
+    char dir[4096];
+    if (st__path_fmt (dir, sizeof dir, "%s/run", state_dir) != 0 || st__mkdir_p (dir, 0750) != 0)
+        return -1;
+    int run_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (run_fd < 0)
+        return -1;
+    int rc = st__pidfile_write_at (run_fd, name, pgid, start_time);
+    int saved = errno;
+    close (run_fd);
+    errno = saved;
+    return rc;
+}
+
+void
+st__pidfile_remove_at (int run_fd, const char *name)
+{
+    char file[300];
+    if (st__path_fmt (file, sizeof file, "%s.pid", name) == 0)
+        unlinkat (run_fd, file, 0);
 }
 
 void
