@@ -1,9 +1,17 @@
 /*  task.c: one task process. See task.h for the life cycle and the files.
  *
- *  Start-up handshake: the child reports a failure before exec (chdir, dup2,
- *  exec itself) as a small record on a close-on-exec pipe; the parent reads the
- *  pipe until EOF. EOF with no record means exec succeeded, so RUNNING is only
- *  reported for a program that really runs, and START_FAILED carries the reason. */
+ *  Start-up handshake: the child is made with vfork, so it shares the worker's
+ *  memory and the worker waits until it has exec'd or _exited. A failure before
+ *  exec (chdir, dup2, exec itself) is written by the child into a record in the
+ *  parent's frame before _exit; a record still clear when vfork returns means
+ *  exec succeeded, so RUNNING is only reported for a program that really runs,
+ *  and START_FAILED carries the reason. No pipe is needed for that.
+ *
+ *  Cost per start: the folders a start writes into (logs/, tasks/, run/) and
+ *  /dev/null are held open (s_dirs), so each file is one *at call relative to
+ *  them; the signals the child must reset are listed once (s_sigs). What is
+ *  left is about twenty system calls in the worker and as many in the child
+ *  (docs/worker-internals.md counts them). */
 #include "task.h"
 
 #include <errno.h>
@@ -34,6 +42,7 @@ struct st__wtask {
     char name[64];             /*  "<job>.<index>.<attempt>"  */
     pid_t pid;                 /*  leader = group id; 0 when it never ran  */
     int alive;                 /*  forked and not yet reaped  */
+    int has_pidfile;           /*  run/<name>.pid was written  */
     int stopping;              /*  SIGTERM or SIGKILL was sent  */
     int killed;                /*  SIGKILL was sent  */
     uint32_t grace_ms;         /*  SIGTERM -> SIGKILL delay from the Launch  */
@@ -53,7 +62,7 @@ typedef struct {
 
 enum { S_STAGE_SETUP = 1, S_STAGE_CHDIR, S_STAGE_EXEC };
 
-/*  Everything the child needs, prepared before fork.  */
+/*  Everything the child needs, prepared before vfork.  */
 typedef struct {
     char **envp; /*  "K=V" strings, NULL-terminated  */
     size_t envc, envcap;
@@ -81,6 +90,151 @@ st__wtask_log_path (const char *state_dir, const st__wtask_key_t *key, int is_st
 {
     return st__path_fmt (buf, size, "%s/logs/%" PRIu64 "/%" PRIu32 ".%" PRIu32 ".%s", state_dir, key->job_id,
                          key->index, key->attempt, is_stderr ? "stderr" : "stdout");
+}
+
+/*  -- held folders ---------------------------------------------------------- */
+
+/*  The folders of the state directory a task start writes into, held open so
+ *  that each file is one openat/mkdirat relative to them instead of a walk
+ *  (and a mkdir per path component) from the root. Opened at the first start
+ *  under a state_dir, and again when state_dir changes or when a folder was
+ *  removed under a running worker (an *at call then fails with ENOENT; the
+ *  start reopens and tries once more).  */
+typedef struct {
+    char *state_dir;  /*  owned; NULL: nothing held  */
+    int logs_fd;      /*  <state_dir>/logs  */
+    int run_fd;       /*  <state_dir>/run  */
+    int tasks_fd;     /*  <state_dir>/tasks; -1 until a task without workdir starts  */
+    int null_fd;      /*  /dev/null, read-only: every task's stdin  */
+    int job_known;    /*  logs/<job_dir>/ was made (or found) by this worker  */
+    uint64_t job_dir; /*  that job  */
+} s_dirs_t;
+
+static s_dirs_t s_dirs = { NULL, -1, -1, -1, -1, 0, 0 };
+
+static void
+s_close_fd (int *fd)
+{
+    if (*fd >= 0)
+        close (*fd);
+    *fd = -1;
+}
+
+static void
+s_dirs_close (void)
+{
+    s_close_fd (&s_dirs.logs_fd);
+    s_close_fd (&s_dirs.run_fd);
+    s_close_fd (&s_dirs.tasks_fd);
+    s_close_fd (&s_dirs.null_fd);
+    free (s_dirs.state_dir);
+    s_dirs.state_dir = NULL;
+    s_dirs.job_known = 0;
+}
+
+/*  <state_dir>/<sub>, created with its parents if needed, opened. -1 with errno.  */
+static int
+s_open_dir (const char *state_dir, const char *sub)
+{
+    char path[4096];
+    if (st__path_fmt (path, sizeof path, "%s/%s", state_dir, sub) != 0 || st__mkdir_p (path, 0750) != 0)
+        return -1;
+    return open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/*  Holds the folders of state_dir (logs/, run/ and /dev/null; tasks/ on demand).
+ *  Returns 0, or -1 with errno and *what naming the folder that failed ("" for
+ *  memory, NULL for /dev/null).  */
+static int
+s_dirs_hold (const char *state_dir, const char **what)
+{
+    if (s_dirs.state_dir && strcmp (s_dirs.state_dir, state_dir) == 0)
+        return 0;
+    s_dirs_close ();
+    if (!(s_dirs.state_dir = strdup (state_dir)))
+        *what = "";
+    else if ((s_dirs.logs_fd = s_open_dir (state_dir, "logs")) < 0)
+        *what = "logs";
+    else if ((s_dirs.run_fd = s_open_dir (state_dir, "run")) < 0)
+        *what = "run";
+    else if ((s_dirs.null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+        *what = NULL;
+    else
+        return 0;
+    int saved = errno;
+    s_dirs_close ();
+    errno = saved;
+    return -1;
+}
+
+/*  The held run/ folder when state_dir is the held one, else -1.  */
+static int
+s_dirs_run_fd (const char *state_dir)
+{
+    return s_dirs.state_dir && state_dir && strcmp (s_dirs.state_dir, state_dir) == 0 ? s_dirs.run_fd : -1;
+}
+
+/*  Opens both log files of key relative to the held logs/ (making logs/<job>/
+ *  unless this worker just did). Returns 0, or an errno with *failed set to
+ *  what failed: S_LOG_DIR, S_LOG_STDOUT or S_LOG_STDERR.  */
+enum { S_LOG_DIR = 0, S_LOG_STDOUT, S_LOG_STDERR };
+
+static int
+s_try_open_logs (const st__wtask_key_t *key, s_launch_t *l, int *failed)
+{
+    char job[24], file[80];
+    snprintf (job, sizeof job, "%" PRIu64, key->job_id);
+    *failed = S_LOG_DIR;
+    if (!s_dirs.job_known || s_dirs.job_dir != key->job_id) {
+        s_dirs.job_known = 0;
+        if (mkdirat (s_dirs.logs_fd, job, 0750) != 0 && errno != EEXIST)
+            return errno;
+        s_dirs.job_known = 1;
+        s_dirs.job_dir = key->job_id;
+    }
+    for (int is_err = 0; is_err <= 1; is_err++) {
+        int *fd = is_err ? &l->fd_err : &l->fd_out;
+        *failed = is_err ? S_LOG_STDERR : S_LOG_STDOUT;
+        snprintf (file, sizeof file, "%s/%" PRIu32 ".%" PRIu32 ".%s", job, key->index, key->attempt,
+                  is_err ? "stderr" : "stdout");
+        *fd = openat (s_dirs.logs_fd, file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+        if (*fd < 0) {
+            int err = errno;
+            s_close_fd (&l->fd_out);
+            return err;
+        }
+    }
+    return 0;
+}
+
+/*  -- signals --------------------------------------------------------------- */
+
+/*  The signals the child sets back to SIG_DFL: execve itself resets caught
+ *  signals but keeps ignored ones, and a handler must not run in the child
+ *  before exec either. Listed once per process, in the parent: the signals
+ *  whose disposition was not SIG_DFL at the first start, and those a daemon
+ *  may set later (the worker sets its own before it starts any task).
+ *  Resetting all 64 in every child was most of its system calls.  */
+static int s_sigs[NSIG];
+static int s_nsigs = -1;
+
+static void
+s_sigs_list (void)
+{
+    static const int later[] = { SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM, SIGTERM, SIGCHLD };
+    int listed[NSIG] = { 0 };
+    s_nsigs = 0;
+    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++) {
+        listed[later[i]] = 1;
+        s_sigs[s_nsigs++] = later[i];
+    }
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction cur;
+        if (listed[sig] || sig == SIGKILL || sig == SIGSTOP || sigaction (sig, NULL, &cur) != 0)
+            continue;
+        if (cur.sa_handler != SIG_DFL)
+            s_sigs[s_nsigs++] = sig;
+    }
 }
 
 /*  -- environment ---------------------------------------------------------- */
@@ -217,19 +371,21 @@ s_resolve_program (const char *prog, const char *path_var, char *msg, size_t msg
 
 /*  -- the child ------------------------------------------------------------ */
 
-static void __attribute__ ((noreturn)) s_child_fail (int fd, int stage, int err)
+/*  Writes the failure record into the parent's frame (vfork shares it) and ends.  */
+static void __attribute__ ((noreturn)) s_child_fail (volatile s_child_error_t *rec, int stage, int err)
 {
-    s_child_error_t rec = { stage, err };
-    ssize_t n;
-    do
-        n = write (fd, &rec, sizeof rec);
-    while (n < 0 && errno == EINTR);
+    rec->err = err;
+    rec->stage = stage;
     _exit (127);
 }
 
-/*  Runs in the child between fork and exec: async-signal-safe calls only.  */
-static void __attribute__ ((noreturn)) s_child (const s_launch_t *l, char *const *argv, int errfd, pid_t parent)
+/*  Runs in the child between vfork and exec: async-signal-safe calls only, on
+ *  its own frame, never returning.  */
+static void __attribute__ ((noreturn))
+s_child (const s_launch_t *l, char *const *argv, volatile s_child_error_t *rec, pid_t parent)
 {
+    /*  Before exec, so the group exists when the worker resumes: no setpgid
+     *  in the parent is needed (vfork resumes it only after exec).  */
     setpgid (0, 0);
 
     /*  Dispositions and the mask survive exec: give the program a clean slate.  */
@@ -237,18 +393,17 @@ static void __attribute__ ((noreturn)) s_child (const s_launch_t *l, char *const
     memset (&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     sigemptyset (&dfl.sa_mask);
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction (sig, &dfl, NULL);
+    for (int i = 0; i < s_nsigs; i++)
+        sigaction (s_sigs[i], &dfl, NULL);
 
     /*  Dies with the worker, even on kill -9. The parent may already be gone.  */
     if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0)
-        s_child_fail (errfd, S_STAGE_SETUP, errno);
+        s_child_fail (rec, S_STAGE_SETUP, errno);
     if (getppid () != parent)
-        s_child_fail (errfd, S_STAGE_SETUP, ESRCH);
+        s_child_fail (rec, S_STAGE_SETUP, ESRCH);
 
     if (dup2 (l->fd_in, 0) < 0 || dup2 (l->fd_out, 1) < 0 || dup2 (l->fd_err, 2) < 0)
-        s_child_fail (errfd, S_STAGE_SETUP, errno);
+        s_child_fail (rec, S_STAGE_SETUP, errno);
 
     /*  No descriptor of the worker's (sockets, pipes) may leak into the task.  */
     if (close_range (3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
@@ -256,7 +411,7 @@ static void __attribute__ ((noreturn)) s_child (const s_launch_t *l, char *const
             fcntl (fd, F_SETFD, FD_CLOEXEC);
 
     if (chdir (l->workdir) != 0)
-        s_child_fail (errfd, S_STAGE_CHDIR, errno);
+        s_child_fail (rec, S_STAGE_CHDIR, errno);
 
     sigset_t none;
     sigemptyset (&none);
@@ -265,7 +420,7 @@ static void __attribute__ ((noreturn)) s_child (const s_launch_t *l, char *const
     execve (l->program, argv, l->envp);
     if (errno == ENOEXEC)
         execve ("/bin/sh", l->sh_argv, l->envp);
-    s_child_fail (errfd, S_STAGE_EXEC, errno);
+    s_child_fail (rec, S_STAGE_EXEC, errno);
 }
 
 /*  -- start ---------------------------------------------------------------- */
@@ -283,63 +438,38 @@ s_fail (st__wtask_t *self, const char *fmt, ...)
     self->status.finished_unix_ms = st_wall_ms ();
 }
 
-static int
-s_open_log (const char *path)
-{
-    return open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
-}
-
-/*  Forks and execs; fills self->status. Descriptors in l stay the caller's.  */
+/*  vforks and execs; fills self->status. Descriptors in l stay the caller's.  */
 static void
 s_spawn (st__wtask_t *self, const s_launch_t *l, char *const *argv)
 {
-    int pipefd[2];
-    if (pipe2 (pipefd, O_CLOEXEC) != 0) {
-        s_fail (self, "cannot create a pipe: %s", strerror (errno));
-        return;
-    }
-    /*  Signals stay blocked across the fork so no worker handler runs in the child
-     *  before it resets them.
+    /*  Signals stay blocked across the vfork so no worker handler runs in the
+     *  child before it resets them.
      *
      *  vfork, not fork: the child borrows the worker's memory until it execs, so
      *  starting a task costs no page-table copy and no copy-on-write faults (fork
      *  was most of the worker's CPU time at a thousand tasks a second). That is
      *  safe because s_child only reads what was prepared above, makes
-     *  async-signal-safe system calls on its own stack frame, and never returns:
-     *  it execs or _exits. posix_spawn would do the same but cannot set the
-     *  parent-death signal.  */
+     *  async-signal-safe system calls on its own stack frame, writes nothing
+     *  but rec, and never returns: it execs or _exits. posix_spawn would do the
+     *  same but cannot set the parent-death signal.  */
+    if (s_nsigs < 0)
+        s_sigs_list ();
+    volatile s_child_error_t rec = { 0, 0 };
     sigset_t all, old;
     sigfillset (&all);
     sigprocmask (SIG_SETMASK, &all, &old);
     pid_t parent = getpid ();
     pid_t pid = vfork ();
-    if (pid == 0) {
-        close (pipefd[0]);
-        s_child (l, argv, pipefd[1], parent);
-    }
+    if (pid == 0)
+        s_child (l, argv, &rec, parent);
     int fork_errno = errno;
     sigprocmask (SIG_SETMASK, &old, NULL);
-    close (pipefd[1]);
     if (pid < 0) {
-        close (pipefd[0]);
         s_fail (self, "cannot fork: %s", strerror (fork_errno));
         return;
     }
-    setpgid (pid, pid); /*  also in the child: whichever runs first wins, no race  */
 
-    s_child_error_t rec;
-    size_t got = 0;
-    while (got < sizeof rec) {
-        ssize_t n = read (pipefd[0], (char *) &rec + got, sizeof rec - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t) n;
-    }
-    close (pipefd[0]);
-
-    if (got == sizeof rec) {
+    if (rec.stage != 0) {
         int status;
         while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
             ;
@@ -358,11 +488,43 @@ s_spawn (st__wtask_t *self, const s_launch_t *l, char *const *argv)
     self->status.pid = (int32_t) pid;
     self->status.started_unix_ms = st_wall_ms ();
 
+    /*  Relative to the held run/; by path (which makes run/ again) when that
+     *  was removed, letting the held folders go so the next start reopens them.
+     *  A leader that already ended (a zombie until the reap, which kills its
+     *  group) has nothing to record: short tasks such as `true` often have.  */
     uint64_t start_time = 0;
-    if (st__proc_stat (pid, &start_time, NULL) != 0
-        || st__pidfile_write (self->state_dir, self->name, pid, start_time) != 0)
+    if (st__proc_stat (pid, &start_time, NULL) != 0) {
+        if (errno != ESRCH)
+            st_warn ("task %s: cannot read the start time of process %d: %s", self->name, (int) pid,
+                     strerror (errno));
+        return;
+    }
+    int run_fd = s_dirs_run_fd (self->state_dir);
+    int rc = run_fd >= 0 ? st__pidfile_write_at (run_fd, self->name, pid, start_time) : -1;
+    if (rc != 0) {
+        if (run_fd >= 0)
+            s_dirs_close ();
+        rc = st__pidfile_write (self->state_dir, self->name, pid, start_time);
+    }
+    if (rc == 0)
+        self->has_pidfile = 1;
+    else
         st_warn ("task %s: cannot record process group %d in %s/run: %s", self->name, (int) pid, self->state_dir,
                  strerror (errno));
+}
+
+/*  Removes the task's pid file, relative to the held run/ when it can.  */
+static void
+s_remove_pidfile (st__wtask_t *self)
+{
+    if (!self->has_pidfile)
+        return;
+    self->has_pidfile = 0;
+    int run_fd = s_dirs_run_fd (self->state_dir);
+    if (run_fd >= 0)
+        st__pidfile_remove_at (run_fd, self->name);
+    else
+        st__pidfile_remove (self->state_dir, self->name);
 }
 
 /*  What every task starts with. state_dir NULL: a simulated task.  */
@@ -402,32 +564,64 @@ st__wtask_start (const char *state_dir, const st__wtask_spec_t *spec)
         goto out;
     }
 
-    /*  Log files first: a task whose output cannot be kept does not run.  */
-    if (st__path_fmt (path, sizeof path, "%s/logs/%" PRIu64, state_dir, spec->key.job_id) != 0
-        || st__mkdir_p (path, 0750) != 0) {
-        s_fail (self, "cannot create log directory %s: %s", path, strerror (errno));
-        goto out;
-    }
-    for (int is_err = 0; is_err <= 1; is_err++) {
-        int *fd = is_err ? &l.fd_err : &l.fd_out;
-        if (st__wtask_log_path (state_dir, &spec->key, is_err, path, sizeof path) != 0
-            || (*fd = s_open_log (path)) < 0) {
-            s_fail (self, "cannot open log file %s: %s", path, strerror (errno));
-            goto out;
+    /*  Log files first: a task whose output cannot be kept does not run. A
+     *  folder removed under the worker (ENOENT) is made again: first the job's,
+     *  then the whole held set.  */
+    const char *what = NULL;
+    int err = 0, failed = S_LOG_DIR, held = 1;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (s_dirs_hold (state_dir, &what) != 0) {
+            err = errno;
+            held = 0;
+            break;
         }
+        err = s_try_open_logs (&spec->key, &l, &failed);
+        if (err != ENOENT)
+            break;
+        if (attempt == 0)
+            s_dirs.job_known = 0;
+        else
+            s_dirs_close ();
     }
-    l.fd_in = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (l.fd_in < 0) {
-        s_fail (self, "cannot open /dev/null: %s", strerror (errno));
+    if (!held) {
+        if (!what)
+            s_fail (self, "cannot open /dev/null: %s", strerror (err));
+        else if (!what[0])
+            s_fail (self, "out of memory");
+        else
+            s_fail (self, "cannot create %s/%s: %s", state_dir, what, strerror (err));
         goto out;
     }
+    if (err && failed == S_LOG_DIR) {
+        st__path_fmt (path, sizeof path, "%s/logs/%" PRIu64, state_dir, spec->key.job_id);
+        s_fail (self, "cannot create log directory %s: %s", path, strerror (err));
+        goto out;
+    }
+    if (err) {
+        st__wtask_log_path (state_dir, &spec->key, failed == S_LOG_STDERR, path, sizeof path);
+        s_fail (self, "cannot open log file %s: %s", path, strerror (err));
+        goto out;
+    }
+    l.fd_in = s_dirs.null_fd;
 
     if (spec->workdir && spec->workdir[0])
         l.workdir = spec->workdir;
     else {
-        if (st__path_fmt (taskdir, sizeof taskdir, "%s/tasks/%s", state_dir, self->name) != 0
-            || st__mkdir_p (taskdir, 0750) != 0) {
-            s_fail (self, "cannot create task directory %s: %s", taskdir, strerror (errno));
+        /*  tasks/<name>/; the child's chdir reports a name taken by a file.  */
+        err = 0;
+        for (int attempt = 0; attempt < 2; attempt++) {
+            if (s_dirs.tasks_fd < 0 && (s_dirs.tasks_fd = s_open_dir (state_dir, "tasks")) < 0) {
+                err = errno;
+                break;
+            }
+            err = mkdirat (s_dirs.tasks_fd, self->name, 0750) != 0 && errno != EEXIST ? errno : 0;
+            if (err != ENOENT)
+                break;
+            s_close_fd (&s_dirs.tasks_fd);
+        }
+        if (err || st__path_fmt (taskdir, sizeof taskdir, "%s/tasks/%s", state_dir, self->name) != 0) {
+            s_fail (self, "cannot create task directory %s/tasks/%s: %s", state_dir, self->name,
+                    strerror (err ? err : errno));
             goto out;
         }
         l.workdir = taskdir;
@@ -464,8 +658,7 @@ st__wtask_start (const char *state_dir, const st__wtask_spec_t *spec)
         self->limit_at = self->started_mono + (uint64_t) spec->time_limit_s * 1000u;
 
 out:
-    if (l.fd_in >= 0)
-        close (l.fd_in);
+    /*  l.fd_in is the held /dev/null.  */
     if (l.fd_out >= 0)
         close (l.fd_out);
     if (l.fd_err >= 0)
@@ -631,7 +824,7 @@ st__wtask_reap (st__wtask_t *self)
     /*  Whatever the program left in its group goes with it. The group id cannot
      *  have been reused while members remain, so this reaches only its processes.  */
     kill (-self->pid, SIGKILL);
-    st__pidfile_remove (self->state_dir, self->name);
+    s_remove_pidfile (self);
     return 1;
 }
 
@@ -685,7 +878,7 @@ st__wtask_destroy (st__wtask_t **self_p)
         int status;
         while (waitpid (self->pid, &status, 0) < 0 && errno == EINTR)
             ;
-        st__pidfile_remove (self->state_dir, self->name);
+        s_remove_pidfile (self);
     }
     free (self->state_dir);
     free (self);

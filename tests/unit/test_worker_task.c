@@ -590,3 +590,116 @@ Test (worker_task, leftover_cleanup_finds_members_of_a_leaderless_group)
     cr_assert (s_wait_gone (member, 3000), "member %d of the leaderless group survived", (int) member);
     close (up[0]), close (up[1]), close (go[0]), close (go[1]);
 }
+
+/*  Starts argv as task (job, index, 1) with no options.  */
+static st__wtask_t *
+s_start_rank (uint64_t job, uint32_t index, const char *const *argv)
+{
+    st__wtask_spec_t spec = {
+        .key = { .job_id = job, .index = index, .attempt = 1 },
+        .argv = argv,
+        .local_rank = -1,
+    };
+    st__wtask_t *t = st__wtask_start (s_dir, &spec);
+    cr_assert_not_null (t);
+    cr_assert_eq (st__wtask_status (t)->state, STRATA__TASK_STATE__TASK_RUNNING, "start failed: %s",
+                  st__wtask_status (t)->message);
+    return t;
+}
+
+/*  The worker holds logs/, run/ and tasks/ open between starts; one removed
+ *  under it (an operator pruning, a wiped state directory) is made again by
+ *  the next start, and the output lands where the docs say.  */
+Test (worker_task, removed_state_folders_are_made_again)
+{
+    const char *argv[] = { "sh", "-c", "echo here; pwd", NULL };
+    char want[600], path[600];
+
+    st__wtask_t *t = s_start_rank (30, 0, argv);
+    cr_assert_eq (s_wait_end (t, 5000)->exit_code, 0);
+    st__wtask_destroy (&t);
+
+    /*  The job's log folder, between two ranks of the same job.  */
+    snprintf (path, sizeof path, "%s/logs/30", s_dir);
+    st_test_rmtree (path);
+    t = s_start_rank (30, 1, argv);
+    cr_assert_eq (s_wait_end (t, 5000)->exit_code, 0);
+    st__wtask_destroy (&t);
+    st__wtask_key_t key = { 30, 1, 1 };
+    cr_assert_eq (st__wtask_log_path (s_dir, &key, 0, path, sizeof path), 0);
+    char *out = s_slurp (path);
+    snprintf (want, sizeof want, "here\n%s/tasks/30.1.1\n", s_dir);
+    cr_assert_str_eq (out, want);
+    free (out);
+
+    /*  Every folder at once, while a task runs: its pid file goes to a new run/.  */
+    snprintf (path, sizeof path, "%s/logs", s_dir);
+    st_test_rmtree (path);
+    snprintf (path, sizeof path, "%s/tasks", s_dir);
+    st_test_rmtree (path);
+    snprintf (path, sizeof path, "%s/run", s_dir);
+    st_test_rmtree (path);
+    const char *sleeper[] = { "sleep", "100", NULL };
+    t = s_start_rank (31, 0, sleeper);
+    snprintf (path, sizeof path, "%s/run/31.0.1.pid", s_dir);
+    cr_assert_eq (access (path, F_OK), 0, "pid file written to the new run/");
+    st__wtask_kill (t);
+    cr_assert_eq (s_wait_end (t, 5000)->term_signal, SIGKILL);
+    cr_assert_neq (access (path, F_OK), 0, "pid file removed from the new run/");
+    st__wtask_destroy (&t);
+
+    t = s_start_rank (32, 0, argv);
+    cr_assert_eq (s_wait_end (t, 5000)->exit_code, 0);
+    st__wtask_destroy (&t);
+    out = s_log (32, 0);
+    snprintf (want, sizeof want, "here\n%s/tasks/32.0.1\n", s_dir);
+    cr_assert_str_eq (out, want);
+    free (out);
+    snprintf (path, sizeof path, "%s/logs/32/0.1.stderr", s_dir);
+    cr_assert_eq (access (path, F_OK), 0, "stderr log created too");
+}
+
+/*  "SigIgn:\t<hex>" and "SigCgt:\t<hex>" of the task's own /proc/self/status.  */
+static void
+s_task_signals (uint64_t job, unsigned long long *ign, unsigned long long *cgt)
+{
+    const char *argv[] = { "cat", "/proc/self/status", NULL };
+    st__wtask_t *t = s_start (job, argv, NULL, NULL, 0, 0);
+    cr_assert_eq (st__wtask_status (t)->state, STRATA__TASK_STATE__TASK_RUNNING);
+    cr_assert_eq (s_wait_end (t, 5000)->exit_code, 0);
+    st__wtask_destroy (&t);
+    char *out = s_log (job, 0);
+    cr_assert_not_null (out);
+    char *p = strstr (out, "SigIgn:");
+    char *q = strstr (out, "SigCgt:");
+    cr_assert (p && q, "status: %s", out);
+    *ign = strtoull (p + 7, NULL, 16);
+    *cgt = strtoull (q + 7, NULL, 16);
+    free (out);
+}
+
+static void
+s_on_test_signal (int sig)
+{
+    (void) sig;
+}
+
+/*  The child resets only the signals that need it; the program still starts
+ *  with every disposition at its default, whether the worker set it before
+ *  its first task or later.  */
+Test (worker_task, task_starts_with_default_signal_dispositions)
+{
+    signal (SIGPIPE, SIG_IGN);
+    signal (SIGRTMIN + 3, SIG_IGN);
+    signal (SIGWINCH, s_on_test_signal);
+    unsigned long long ign = 1, cgt = 1;
+    s_task_signals (40, &ign, &cgt);
+    cr_assert_eq (ign, 0, "ignored signals reached the task: %llx", ign);
+    cr_assert_eq (cgt, 0, "caught signals reached the task: %llx", cgt);
+
+    /*  Set after the first start, as a daemon does on its way.  */
+    signal (SIGUSR2, SIG_IGN);
+    signal (SIGHUP, SIG_IGN);
+    s_task_signals (41, &ign, &cgt);
+    cr_assert_eq (ign, 0, "ignored signals reached the task: %llx", ign);
+}
