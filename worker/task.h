@@ -17,9 +17,14 @@
  *      tasks/<job>.<index>.<attempt>/               cwd when the Launch names none
  *      run/<job>.<index>.<attempt>.pid              the group, while it runs (pidfile.h)
  *
+ *  logs/, run/, tasks/ and /dev/null are held open by the process from the first
+ *  start under a state_dir on (each file is then one *at call), and reopened
+ *  when state_dir changes or a folder was removed under it.
+ *
  *  The worker is single-threaded but libzmq runs I/O threads, so the child does
- *  only async-signal-safe work between fork and exec: everything it needs
- *  (argv, envp, resolved program path, open fds) is prepared before fork.
+ *  only async-signal-safe work between vfork and exec: everything it needs
+ *  (argv, envp, resolved program path, open fds, the signals to reset) is
+ *  prepared before.
  *
  *  Simulated tasks (st__wtask_simulate, for hollow nodes) have the same life
  *  cycle and the same calls, with no process and no files behind them: RUNNING
