@@ -33,14 +33,17 @@
  *  bench/throughput and bench/scale (scripts) start a throwaway PostgreSQL and
  *  run this. */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -250,6 +253,22 @@ s_start_workers (const s_cfg_t *cfg, const char *worker_bin, const char *endpoin
     }
 }
 
+/*  Whether nothing listens on 127.0.0.1:port. With SO_REUSEADDR, as ZeroMQ
+ *  binds, only a listener makes bind fail (not connections left in TIME_WAIT).  */
+static int
+s_port_free (int64_t port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0), one = 1;
+    if (fd < 0)
+        return 1;
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port) };
+    sa.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int free_ = bind (fd, (struct sockaddr *) &sa, sizeof sa) == 0;
+    close (fd);
+    return free_;
+}
+
 /*  VmRSS and VmHWM of pid in MiB (-1 when unknown).  */
 static void
 s_rss_mb (pid_t pid, double *rss, double *hwm)
@@ -395,6 +414,14 @@ main (int argc, char **argv)
     if (system (cmd) != 0)
         return 1;
 
+    /*  Another run on this machine may hold the ports: its scheduler would take
+     *  this run's workers and submits. Refuse rather than measure it.  */
+    for (int64_t p = cfg.port; p < cfg.port + 3; p++)
+        if (!s_port_free (p)) {
+            fprintf (stderr,
+                     "strata-bench-throughput: error: port %" PRId64 " is in use (another run?); pick --port\n", p);
+            return 1;
+        }
     PGconn *db = PQconnectdb (cfg.database);
     if (PQstatus (db) != CONNECTION_OK) {
         fprintf (stderr, "strata-bench-throughput: error: %s", PQerrorMessage (db));
