@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "st_log.h"
+#include "st_time.h"
 #include "st_vec.h"
 #include "st_wire.h"
 #include "strata/task.h"
@@ -446,6 +447,7 @@ size_t
 st__node_start_queued (st__node_t *self, uint64_t now)
 {
     size_t n = 0;
+    uint64_t t0 = self->launchq_head < self->launchq_n ? st_mono_us () : 0;
     while (self->launchq_head < self->launchq_n && n < ST__WORKER_STARTS_PER_PASS) {
         Strata__Envelope *env = self->launchq[self->launchq_head];
         self->launchq[self->launchq_head++] = NULL;
@@ -453,6 +455,8 @@ st__node_start_queued (st__node_t *self, uint64_t now)
         st_wire_free (env);
         n++;
     }
+    if (n)
+        self->rate_busy_us += st_mono_us () - t0;
     if (self->launchq_head == self->launchq_n)
         self->launchq_head = self->launchq_n = 0;
     else if (self->launchq_head * 2 > self->launchq_n) {
@@ -461,16 +465,22 @@ st__node_start_queued (st__node_t *self, uint64_t now)
         self->launchq_n -= self->launchq_head;
         self->launchq_head = 0;
     }
-    /*  The start rate, measured per window, sets how much the node asks for.  */
+    /*  How fast it starts tasks when it has some to start (starts per second of
+     *  time spent starting, not of wall time: a node the scheduler starves must
+     *  not conclude it is slow) sets how many it asks for: half a second's worth.
+     *  A window without starts keeps the target.  */
     self->rate_starts += (uint32_t) n;
     if (now >= self->rate_window_ms + ST__WORKER_RATE_WINDOW_MS) {
-        uint64_t span = now - self->rate_window_ms;
-        uint64_t want = span ? (uint64_t) self->rate_starts * 500u / span : 0; /*  half a second of starts  */
-        self->launch_target = want < ST__WORKER_LAUNCH_TARGET_MIN   ? ST__WORKER_LAUNCH_TARGET_MIN
-                              : want > ST__WORKER_LAUNCH_TARGET_MAX ? ST__WORKER_LAUNCH_TARGET_MAX
-                                                                    : (uint32_t) want;
+        if (self->rate_starts) {
+            uint64_t busy = self->rate_busy_us ? self->rate_busy_us : 1;
+            uint64_t want = (uint64_t) self->rate_starts * 500000u / busy;
+            self->launch_target = want < ST__WORKER_LAUNCH_TARGET_MIN   ? ST__WORKER_LAUNCH_TARGET_MIN
+                                  : want > ST__WORKER_LAUNCH_TARGET_MAX ? ST__WORKER_LAUNCH_TARGET_MAX
+                                                                        : (uint32_t) want;
+        }
         self->rate_window_ms = now;
         self->rate_starts = 0;
+        self->rate_busy_us = 0;
     }
     return n;
 }

@@ -26,11 +26,11 @@
 
 /*  Launch flow control (dispatch.c). A node acknowledges a Launch when it
  *  queues it and starts queued tasks at most ST__WORKER_STARTS_PER_PASS per
- *  loop pass. It aims to hold about half a second of starts, measured each
- *  second, within [TARGET_MIN, TARGET_MAX]; the cap it advertises to the
- *  scheduler (Register, Heartbeat, the Ack of each Launch) is that target
- *  less what is queued. The queue's hard bound only stops a runaway (a
- *  scheduler that ignores the cap).  */
+ *  loop pass. It aims to hold about half a second of starts (its start speed
+ *  measured each second over the time spent starting), within [TARGET_MIN,
+ *  TARGET_MAX]; the cap it advertises to the scheduler (Register, Heartbeat,
+ *  the Ack of each Launch) is that target less what is queued. The queue's
+ *  hard bound only stops a runaway (a scheduler that ignores the cap).  */
 #define ST__WORKER_LAUNCH_TARGET_MIN 64u
 #define ST__WORKER_LAUNCH_TARGET_MAX 1024u
 #define ST__WORKER_STARTS_PER_PASS 32u
@@ -125,6 +125,7 @@ struct st__node {
     uint32_t launch_cap_sent; /*  the cap it advertised last  */
     uint64_t rate_window_ms;  /*  monotonic start of the current start-rate window  */
     uint32_t rate_starts;     /*  tasks started in that window  */
+    uint64_t rate_busy_us;    /*  time spent starting them  */
 
     /*  The loop's bookkeeping (worker.c).  */
     uint64_t due_ms; /*  next timer of this node (st__node_next_due)  */
