@@ -8,7 +8,10 @@
  *      RegisterReply  accepted: REGISTERED, resend pending updates; refused: retry in 2 s
  *      Ack            removes the acknowledged update; ACK_STALE stops a task still
  *                     running; ACK_UNKNOWN_NODE registers again (the update stays)
- *      Launch         Ack, then start once per (job, index, attempt) -> TaskUpdate
+ *      Launch         queue it and Ack it (with the node's launch cap); queued
+ *                     Launches start in order, ST__WORKER_STARTS_PER_PASS per
+ *                     loop pass (st__node_start_queued), once per (job, index,
+ *                     attempt) -> TaskUpdate
  *      Signal         Ack; TERMINATE (SIGTERM, grace, SIGKILL) or KILL the group
  *      LogRequest     LogData with up to ST__WORKER_LOG_MAX_BYTES of the file
  *      Exec           Ack; a held task (Launch mode HOLD) starts its process
@@ -23,7 +26,14 @@
  *  Each handler works on one node (worker_int.h). On a hollow worker the same
  *  handlers run for every node; only what a task is differs: a Launch makes a
  *  simulated task (st__wtask_simulate: no process, no files) that ends after
- *  Launch.simulated_ms, and a LogRequest is answered with empty data. */
+ *  Launch.simulated_ms, and a LogRequest is answered with empty data.
+ *
+ *  Accepting is not starting: the Ack of a Launch means "queued here, it will
+ *  start (or be reported as not started)", so the scheduler hears about it
+ *  at once however long the queue is, and heartbeats and updates keep flowing
+ *  while a burst of starts is worked off over several passes. A Launch for a
+ *  task the node runs, ran or has queued is acknowledged and dropped: a resend
+ *  never starts anything twice. */
 #include "worker_int.h"
 
 #include <errno.h>
@@ -36,6 +46,8 @@
 #include <unistd.h>
 
 #include "st_log.h"
+#include "st_time.h"
+#include "st_vec.h"
 #include "st_wire.h"
 #include "strata/task.h"
 
@@ -250,26 +262,53 @@ s_mpi_root_env (st_kv_t *env)
                : 0;
 }
 
-static void
-s_on_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
+/*  Accepts a Launch: queues it and acknowledges it. Returns 1 when it kept env.  */
+static int
+s_on_launch (st__node_t *self, Strata__Envelope *env, uint64_t now)
 {
     const Strata__Launch *l = env->launch;
     if (!l->task) {
         self->bad_frames++;
         st_warn ("%sdropped Launch without a task (seq %" PRIu64 ", bad_frames=%" PRIu64 ")", self->who, env->seq,
                  self->bad_frames);
-        return;
+        return 0;
     }
+    st__wtask_key_t key;
+    s_key_from_pb (l->task, &key);
+    char name[64];
+    st__wtask_key_format (&key, name, sizeof name);
+    if (st__node_knows (self, &key)) {
+        st__node_send_launch_ack (self, env->seq);
+        st_info ("%sduplicate Launch of task %s acknowledged; not started again", self->who, name);
+        return 0;
+    }
+    if (self->w->stop_signals) {
+        st__node_send_launch_ack (self, env->seq);
+        s_launch_failed (self, &key, now, "worker is shutting down");
+        return 0;
+    }
+    if (self->launchq_n - self->launchq_head >= ST__WORKER_LAUNCH_QUEUE_MAX
+        || st_vec_push ((void **) &self->launchq, &self->launchq_n, &self->launchq_cap, sizeof env,
+                        ST__WORKER_LAUNCH_QUEUE_MAX * 2, &env)
+               != ST_OK) {
+        st__node_send_launch_ack (self, env->seq);
+        s_launch_failed (self, &key, now, "the worker's launch queue is full");
+        return 0;
+    }
+    st__node_send_launch_ack (self, env->seq);
+    return 1;
+}
+
+/*  Starts one accepted Launch.  */
+static void
+s_start_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
+{
+    const Strata__Launch *l = env->launch;
     int hollow = self->w->hollow;
     st__wtask_key_t key;
     s_key_from_pb (l->task, &key);
     char name[64];
     st__wtask_key_format (&key, name, sizeof name);
-    st__node_send_ack (self, env->seq);
-    if (st__node_knows (self, &key)) {
-        st_info ("%sduplicate Launch of task %s acknowledged; not started again", self->who, name);
-        return;
-    }
     if (self->w->stop_signals) {
         s_launch_failed (self, &key, now, "worker is shutting down");
         return;
@@ -402,6 +441,58 @@ out:
     st_kv_free (&envkv);
     free (argv);
     free (argv_store);
+}
+
+size_t
+st__node_start_queued (st__node_t *self, uint64_t now)
+{
+    size_t n = 0;
+    uint64_t t0 = self->launchq_head < self->launchq_n ? st_mono_us () : 0;
+    while (self->launchq_head < self->launchq_n && n < ST__WORKER_STARTS_PER_PASS) {
+        Strata__Envelope *env = self->launchq[self->launchq_head];
+        self->launchq[self->launchq_head++] = NULL;
+        s_start_launch (self, env, now);
+        st_wire_free (env);
+        n++;
+    }
+    if (n)
+        self->rate_busy_us += st_mono_us () - t0;
+    if (self->launchq_head == self->launchq_n)
+        self->launchq_head = self->launchq_n = 0;
+    else if (self->launchq_head * 2 > self->launchq_n) {
+        memmove (self->launchq, self->launchq + self->launchq_head,
+                 (self->launchq_n - self->launchq_head) * sizeof *self->launchq);
+        self->launchq_n -= self->launchq_head;
+        self->launchq_head = 0;
+    }
+    /*  How fast it starts tasks when it has some to start (starts per second of
+     *  time spent starting, not of wall time: a node the scheduler starves must
+     *  not conclude it is slow) sets how many it asks for: half a second's worth.
+     *  A window without starts keeps the target.  */
+    self->rate_starts += (uint32_t) n;
+    if (now >= self->rate_window_ms + ST__WORKER_RATE_WINDOW_MS) {
+        if (self->rate_starts) {
+            uint64_t busy = self->rate_busy_us ? self->rate_busy_us : 1;
+            uint64_t want = (uint64_t) self->rate_starts * 500000u / busy;
+            self->launch_target = want < ST__WORKER_LAUNCH_TARGET_MIN   ? ST__WORKER_LAUNCH_TARGET_MIN
+                                  : want > ST__WORKER_LAUNCH_TARGET_MAX ? ST__WORKER_LAUNCH_TARGET_MAX
+                                                                        : (uint32_t) want;
+        }
+        self->rate_window_ms = now;
+        self->rate_starts = 0;
+        self->rate_busy_us = 0;
+    }
+    return n;
+}
+
+void
+st__node_launchq_free (st__node_t *self)
+{
+    for (size_t i = self->launchq_head; i < self->launchq_n; i++)
+        st_wire_free (self->launchq[i]);
+    free (self->launchq);
+    self->launchq = NULL;
+    self->launchq_head = self->launchq_n = self->launchq_cap = 0;
 }
 
 /*  Gives a held task its process (Open MPI's daemon, asked for by the gang's
@@ -566,8 +657,8 @@ reply:
     free (buf);
 }
 
-void
-st__node_dispatch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
+int
+st__node_dispatch (st__node_t *self, Strata__Envelope *env, uint64_t now)
 {
     switch (env->body_case) {
     case STRATA__ENVELOPE__BODY_REGISTER_REPLY:
@@ -581,8 +672,7 @@ st__node_dispatch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         s_on_ack (self, env->ack, now);
         break;
     case STRATA__ENVELOPE__BODY_LAUNCH:
-        s_on_launch (self, env, now);
-        break;
+        return s_on_launch (self, env, now);
     case STRATA__ENVELOPE__BODY_SIGNAL:
         s_on_signal (self, env, now);
         break;
@@ -607,4 +697,5 @@ st__node_dispatch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
                  st_wire_body_name (env), self->bad_frames);
         break;
     }
+    return 0;
 }

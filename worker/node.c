@@ -6,6 +6,9 @@
  *
  *  A node's part of a loop pass (st__node_pass), bounded work each:
  *      reap          -> every ended task becomes a TaskUpdate in the outbox
+ *      start         -> up to ST__WORKER_STARTS_PER_PASS queued Launches; when
+ *                       that reopens a launch cap it had closed, a Heartbeat
+ *                       carries the new cap to the scheduler at once
  *      tick          -> time limits (SIGTERM) and grace deadlines (SIGKILL)
  *      connection    -> reconnect after --scheduler-timeout of silence, Register,
  *                       heartbeat, resend due updates
@@ -55,6 +58,7 @@ st__node_init (st__node_t *self, st__worker_t *w, size_t index, const char *name
         self->who[0] = '\0';
     st__gpu_set_init (&self->gpus, w->capacity.gpus);
     self->hb_ms = w->hb_cfg_ms;
+    self->launch_target = ST__WORKER_LAUNCH_TARGET_MIN;
     if (getrandom (&self->instance, sizeof self->instance, 0) != (ssize_t) sizeof self->instance)
         self->instance = st_wall_ms () ^ ((uint64_t) getpid () << 32) ^ ((uint64_t) index << 16);
     return ST_OK;
@@ -80,6 +84,7 @@ st__node_release (st__node_t *self)
         st__held_free (self->slots[i].held);
     }
     free (self->slots);
+    st__node_launchq_free (self);
     s_close_socket (self);
     st__outbox_destroy (&self->outbox);
     free (self->done);
@@ -121,6 +126,33 @@ st__node_send_ack (st__node_t *self, uint64_t ack_seq)
     st_wire_envelope_init (&env, st__node_next_seq (self));
     Strata__Ack ack = STRATA__ACK__INIT;
     ack.ack_seq = ack_seq;
+    env.body_case = STRATA__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    st__node_send (self, &env);
+}
+
+size_t
+st__node_launches_queued (const st__node_t *self)
+{
+    return self->launchq_n - self->launchq_head;
+}
+
+uint32_t
+st__node_launch_cap (const st__node_t *self)
+{
+    size_t queued = st__node_launches_queued (self);
+    return queued < self->launch_target ? self->launch_target - (uint32_t) queued : 0;
+}
+
+void
+st__node_send_launch_ack (st__node_t *self, uint64_t ack_seq)
+{
+    Strata__Envelope env;
+    st_wire_envelope_init (&env, st__node_next_seq (self));
+    Strata__Ack ack = STRATA__ACK__INIT;
+    ack.ack_seq = ack_seq;
+    ack.launch_cap_opt_case = STRATA__ACK__LAUNCH_CAP_OPT_LAUNCH_CAP;
+    ack.launch_cap = self->launch_cap_sent = st__node_launch_cap (self);
     env.body_case = STRATA__ENVELOPE__BODY_ACK;
     env.ack = &ack;
     st__node_send (self, &env);
@@ -198,6 +230,8 @@ st__node_send_register (st__node_t *self, uint64_t now)
     reg.tasks = stp;
     reg.version = (char *) STRATA_VERSION;
     reg.hostname = w->hostname;
+    reg.launch_cap_opt_case = STRATA__REGISTER__LAUNCH_CAP_OPT_LAUNCH_CAP;
+    reg.launch_cap = self->launch_cap_sent = st__node_launch_cap (self);
 
     Strata__Envelope env;
     st_wire_envelope_init (&env, st__node_next_seq (self));
@@ -220,14 +254,17 @@ out:
     free (lep);
 }
 
+/*  A Heartbeat with the running tasks (the scheduler kills those it no longer
+ *  assigns here) and the launch cap; with_running 0 sends only the cap.  */
 static void
-s_send_heartbeat (st__node_t *self)
+s_send_heartbeat (st__node_t *self, int with_running)
 {
-    Strata__TaskRef *refs = calloc (self->nslots ? self->nslots : 1, sizeof *refs);
-    Strata__TaskRef **refp = calloc (self->nslots ? self->nslots : 1, sizeof *refp);
+    size_t n = with_running ? self->nslots : 0;
+    Strata__TaskRef *refs = calloc (n ? n : 1, sizeof *refs);
+    Strata__TaskRef **refp = calloc (n ? n : 1, sizeof *refp);
     if (!refs || !refp)
         goto out;
-    for (size_t i = 0; i < self->nslots; i++) {
+    for (size_t i = 0; i < n; i++) {
         const st__wtask_key_t *k = st__wtask_key (self->slots[i].task);
         strata__task_ref__init (&refs[i]);
         refs[i].job_id = k->job_id;
@@ -238,8 +275,10 @@ s_send_heartbeat (st__node_t *self)
     Strata__Heartbeat hb = STRATA__HEARTBEAT__INIT;
     hb.node = self->name;
     hb.instance = self->instance;
-    hb.n_running = self->nslots;
+    hb.n_running = n;
     hb.running = refp;
+    hb.launch_cap_opt_case = STRATA__HEARTBEAT__LAUNCH_CAP_OPT_LAUNCH_CAP;
+    hb.launch_cap = self->launch_cap_sent = st__node_launch_cap (self);
     Strata__Envelope env;
     st_wire_envelope_init (&env, st__node_next_seq (self));
     env.body_case = STRATA__ENVELOPE__BODY_HEARTBEAT;
@@ -336,9 +375,14 @@ s_connection_timers (st__node_t *self, uint64_t now)
         st__node_send_register (self, now);
     if (self->state == ST__CONN_REGISTERED) {
         if (now >= self->next_hb_ms) {
-            s_send_heartbeat (self);
+            s_send_heartbeat (self, 1);
             self->next_hb_ms = now + self->hb_ms;
         }
+        else if (self->launch_cap_sent * 2 < self->launch_target
+                 && st__node_launch_cap (self) * 2 >= self->launch_target)
+            /*  The cap it last advertised held the scheduler back and its queue
+             *  has drained since: ask for more now, not at the next beat.  */
+            s_send_heartbeat (self, 0);
         st__outbox_due (self->outbox, now, s_send_update, self);
     }
 }
@@ -359,6 +403,11 @@ st__node_knows (st__node_t *self, const st__wtask_key_t *key)
 {
     if (st__node_find_live (self, key))
         return 1;
+    for (size_t i = self->launchq_head; i < self->launchq_n; i++) {
+        const Strata__TaskRef *r = self->launchq[i]->launch->task;
+        if (r->job_id == key->job_id && r->index == key->index && r->attempt == key->attempt)
+            return 1;
+    }
     for (size_t i = 0; i < self->done_n; i++)
         if (st__wtask_key_eq (&self->done[i], key))
             return 1;
@@ -463,6 +512,7 @@ void
 st__node_pass (st__node_t *self, uint64_t now)
 {
     s_reap_all (self, now);
+    st__node_start_queued (self, now);
     for (size_t i = 0; i < self->nslots; i++)
         st__wtask_tick (self->slots[i].task, now);
     s_connection_timers (self, now);
@@ -479,6 +529,8 @@ st__node_next_due (const st__node_t *self)
 {
     if (self->open_at)
         return self->open_at;
+    if (st__node_launches_queued (self) > 0)
+        return 0; /*  Launches wait to start: the next pass is due now  */
     uint64_t next = self->last_heard_ms + self->w->sched_timeout_ms;
     if (!self->sock)
         ; /*  only the reconnect is due  */
@@ -523,8 +575,8 @@ st__node_read (st__node_t *self, int *drained)
         }
         uint64_t now = st_mono_ms ();
         self->last_heard_ms = now;
-        st__node_dispatch (self, env, now);
-        st_wire_free (env);
+        if (!st__node_dispatch (self, env, now))
+            st_wire_free (env);
     }
     *drained = 0;
     return got;

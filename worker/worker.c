@@ -410,7 +410,8 @@ s_live_tasks (const st__worker_t *self)
 {
     size_t n = 0;
     for (size_t i = 0; i < self->nnodes; i++)
-        n += self->nodes[i].nslots;
+        n += self->nodes[i].nslots
+             + st__node_launches_queued (&self->nodes[i]); /*  queued: reported as not started  */
     return n;
 }
 

@@ -24,6 +24,19 @@
 
 #define ST__WORKER_DONE_MAX 16384u /*  ended tasks remembered to refuse a second start  */
 
+/*  Launch flow control (dispatch.c). A node acknowledges a Launch when it
+ *  queues it and starts queued tasks at most ST__WORKER_STARTS_PER_PASS per
+ *  loop pass. It aims to hold about half a second of starts (its start speed
+ *  measured each second over the time spent starting), within [TARGET_MIN,
+ *  TARGET_MAX]; the cap it advertises to the scheduler (Register, Heartbeat,
+ *  the Ack of each Launch) is that target less what is queued. The queue's
+ *  hard bound only stops a runaway (a scheduler that ignores the cap).  */
+#define ST__WORKER_LAUNCH_TARGET_MIN 64u
+#define ST__WORKER_LAUNCH_TARGET_MAX 1024u
+#define ST__WORKER_STARTS_PER_PASS 32u
+#define ST__WORKER_LAUNCH_QUEUE_MAX 65536u
+#define ST__WORKER_RATE_WINDOW_MS 1000u
+
 typedef enum {
     ST__CONN_REGISTERING = 0, /*  Register sent (or due), no acceptance yet  */
     ST__CONN_REGISTERED,      /*  RegisterReply accepted on this connection  */
@@ -105,6 +118,15 @@ struct st__node {
     st__outbox_t *outbox; /*  unacknowledged task updates  */
     st__gpu_set_t gpus;
 
+    /*  Launch flow control (dispatch.c).  */
+    Strata__Envelope **launchq; /*  accepted Launches not yet started (owned), FIFO from launchq_head  */
+    size_t launchq_head, launchq_n, launchq_cap;
+    uint32_t launch_target;   /*  how many Launches it wants queued or on the way  */
+    uint32_t launch_cap_sent; /*  the cap it advertised last  */
+    uint64_t rate_window_ms;  /*  monotonic start of the current start-rate window  */
+    uint32_t rate_starts;     /*  tasks started in that window  */
+    uint64_t rate_busy_us;    /*  time spent starting them  */
+
     /*  The loop's bookkeeping (worker.c).  */
     uint64_t due_ms; /*  next timer of this node (st__node_next_due)  */
     size_t heap_pos; /*  in w->heap  */
@@ -159,8 +181,15 @@ st_rc_t st__node_open_socket (st__node_t *self, uint64_t now, st_error_t *err);
 uint64_t st__node_next_seq (st__node_t *self);
 st_rc_t st__node_send (st__node_t *self, Strata__Envelope *env);
 void st__node_send_ack (st__node_t *self, uint64_t ack_seq);
+/*  The Ack of a Launch: carries the node's launch cap now.  */
+void st__node_send_launch_ack (st__node_t *self, uint64_t ack_seq);
+/*  How many more Launches the node wants: its target less what it has queued.  */
+uint32_t st__node_launch_cap (const st__node_t *self);
+size_t st__node_launches_queued (const st__node_t *self);
 void st__node_send_register (st__node_t *self, uint64_t now);
 st__slot_t *st__node_find_live (st__node_t *self, const st__wtask_key_t *key);
+/*  A task this node runs, ran (the ring of ended tasks) or has queued to start:
+ *  a Launch of it must not start it again.  */
 int st__node_knows (st__node_t *self, const st__wtask_key_t *key);
 void st__node_push_update (st__node_t *self, const st__wtask_status_t *status, uint64_t now);
 void st__node_forget (st__node_t *self, const st__wtask_key_t *key);
@@ -183,8 +212,15 @@ const char *st__node_who (const st__node_t *self);
  *  wake-up of its ZMQ_FD): read it before the loop waits again.  */
 void st__worker_mark_unread (st__worker_t *w, st__node_t *node);
 
-/*  dispatch.c: handles one message from the scheduler; env stays the caller's.  */
-void st__node_dispatch (st__node_t *self, const Strata__Envelope *env, uint64_t now);
+/*  dispatch.c: handles one message from the scheduler. Returns 1 when it kept
+ *  env (a Launch queued to start; freed once started), 0 when env stays the
+ *  caller's to free.  */
+int st__node_dispatch (st__node_t *self, Strata__Envelope *env, uint64_t now);
+/*  Starts up to ST__WORKER_STARTS_PER_PASS queued Launches, in order (on a
+ *  stopping worker: reports them as not started). Returns how many it took.  */
+size_t st__node_start_queued (st__node_t *self, uint64_t now);
+/*  Frees the queued Launches (the node is going away).  */
+void st__node_launchq_free (st__node_t *self);
 
 /*  agent.c: the agent socket.  */
 /*  Binds it (a real worker with a state directory). A failure is logged and

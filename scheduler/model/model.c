@@ -301,6 +301,7 @@ st__node_free (st__node_t *n)
     free (n->hostname);
     free (n->version);
     st_kv_free (&n->labels);
+    free (n->launch_q);
     free (n);
 }
 
@@ -365,6 +366,8 @@ st__task_release (st__model_t *s, st__task_t *t)
     if (t->launch_seq) {
         st_map_remove_u64 (s->launches, t->launch_seq);
         t->launch_seq = 0;
+        if (node->launches_out)
+            node->launches_out--; /*  its room goes to the next queued Launch (net/dispatch.c)  */
     }
     s->sched_needed = 1;
 }

@@ -65,6 +65,20 @@ typedef enum { ST__NODE_UP = 0, ST__NODE_LOST } st__node_state_t;
 
 typedef struct st__model st__model_t;
 typedef struct st__job st__job_t;
+
+/*  Launch flow control (net/dispatch.c): a worker advertises how many Launches
+ *  it may have outstanding (sent, not yet acknowledged); without one it gets
+ *  the default. Whatever it says is bounded by the maximum.  */
+#define ST__LAUNCH_CAP_DEFAULT 64u
+#define ST__LAUNCH_CAP_MAX 4096u
+
+/*  A placed task waiting in its node's launch queue, by name: the task may
+ *  have moved on (ended, a new attempt) by the time room frees.  */
+typedef struct {
+    uint64_t job_id;
+    uint32_t index;
+    uint32_t attempt;
+} st__launch_ref_t;
 typedef struct st__task st__task_t;
 typedef struct st__node st__node_t;
 
@@ -97,6 +111,12 @@ struct st__node {
     int persisted; /*  row exists  */
     sp_node_t pn;  /*  the placement engine's view (place.c keeps it in step)  */
     int pn_stale;  /*  registered anew: refresh pn's pool, capacity and labels  */
+    /*  launch flow control (net/dispatch.c)  */
+    uint32_t launch_cap;        /*  the worker's cap on Launches outstanding, when launch_cap_known  */
+    int launch_cap_known;       /*  0: the worker advertised none (ST__LAUNCH_CAP_DEFAULT)  */
+    uint32_t launches_out;      /*  Launches sent and not acknowledged (its tasks in the launches map)  */
+    st__launch_ref_t *launch_q; /*  committed placements waiting for room, FIFO from launch_q_head  */
+    size_t launch_q_head, launch_q_n, launch_q_cap;
 };
 
 struct st__task {
@@ -117,7 +137,9 @@ struct st__task {
     uint64_t launch_seq; /*  envelope seq of the last Launch sent; 0: none outstanding  */
     uint64_t launch_sent_mono;
     int launch_acked;
-    int stop_sent; /*  a terminate signal went out for this attempt  */
+    uint32_t launch_resends; /*  resends of this attempt's Launch (the backoff's exponent)  */
+    uint32_t queued_attempt; /*  the attempt that waits in node's launch queue; 0: none  */
+    int stop_sent;           /*  a terminate signal went out for this attempt  */
     int dirty;
     /*  a held rank of an mpirun-launched gang (runtime.c)  */
     int exec_sent; /*  an Exec went out to give it its process (Open MPI's daemon)  */
@@ -238,7 +260,8 @@ typedef struct {
     uint64_t stale_updates;
     uint64_t submits;
     uint64_t flushes;
-    uint64_t placed; /*  jobs placed  */
+    uint64_t placed;         /*  jobs placed  */
+    uint64_t launch_resends; /*  Launches sent again to a silent worker  */
 } st__counters_t;
 
 /*  What the model wants done outside it, for net/ (sched.c drains them after

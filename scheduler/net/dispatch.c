@@ -6,7 +6,28 @@
  *  workers resend until acknowledged, so updates are idempotent here: a task
  *  update is applied only to the attempt it names, on the node that runs it, and
  *  only moves a task forward. A worker that reports a task the scheduler no
- *  longer assigns to it is told to kill it. */
+ *  longer assigns to it is told to kill it.
+ *
+ *  Launch flow control. Each node has a cap on Launches outstanding (sent, not
+ *  yet acknowledged): the worker advertises it in Register and updates it in
+ *  Heartbeats and in the Ack of each Launch (ST__LAUNCH_CAP_DEFAULT when it
+ *  says nothing, never more than ST__LAUNCH_CAP_MAX). Committed placements
+ *  beyond the cap wait in the node's launch queue, FIFO in placement order, and
+ *  go out as Acks free room (s_pump). The worker acknowledges a Launch when it
+ *  accepts it and starts it at its own pace, so a slow worker lowers its cap
+ *  and is fed no faster than it starts tasks, while other nodes keep running.
+ *
+ *      queued (SCHEDULED) --room--> sent (STARTING, outstanding) --Ack--> acked
+ *                                     ^                |
+ *                                     +--- resend -----+  worker silent
+ *
+ *  A Launch is resent only when its node has sent nothing at all (no Ack, no
+ *  heartbeat, no update) for the launch timeout since it went out, and each
+ *  further resend waits twice as long (up to S_RESEND_BACKOFF_MAX_MS): a worker
+ *  that talks but is slow is never sent the same Launch twice. A resend never
+ *  starts anything twice: the worker starts each (job, index, attempt) once.
+ *  Launches lost with a connection are sent again when the worker registers
+ *  (the reconciliation in s_on_register). */
 #include "net.h"
 
 #include <inttypes.h>
@@ -21,6 +42,9 @@
 #define ST_MAX_NODE_CPUS_MILLI 100000000u /*  100,000 CPUs  */
 #define ST_MAX_NODE_MEM_MB (1ull << 30)   /*  1 PiB  */
 #define ST_MAX_NODE_GPUS 1024u
+
+/*  The longest wait between resends of one Launch to a silent worker.  */
+#define S_RESEND_BACKOFF_MAX_MS 60000u
 
 static int
 s_peer_equal (const st_peer_t *a, const st_peer_t *b)
@@ -145,6 +169,33 @@ s_mpi_hosts (const st__job_t *job, size_t *n, char **buf)
     return hosts;
 }
 
+/*  Forgets t's outstanding Launch (acknowledged, or lost with a connection):
+ *  its room on the node is free again.  */
+static void
+s_launch_untrack (st__net_t *s, st__task_t *t)
+{
+    if (!t->launch_seq)
+        return;
+    st_map_remove_u64 (s->m->launches, t->launch_seq);
+    t->launch_seq = 0;
+    if (t->node && t->node->launches_out)
+        t->node->launches_out--;
+}
+
+static uint32_t
+s_launch_cap (const st__node_t *node)
+{
+    return node->launch_cap_known ? node->launch_cap : ST__LAUNCH_CAP_DEFAULT;
+}
+
+/*  A cap the worker advertised, bounded.  */
+static void
+s_set_launch_cap (st__node_t *node, uint32_t cap)
+{
+    node->launch_cap = cap < ST__LAUNCH_CAP_MAX ? cap : ST__LAUNCH_CAP_MAX;
+    node->launch_cap_known = 1;
+}
+
 static void
 s_send_launch (st__net_t *s, st__task_t *t)
 {
@@ -154,7 +205,8 @@ s_send_launch (st__net_t *s, st__task_t *t)
     Strata__Launch l = STRATA__LAUNCH__INIT;
     Strata__TaskRef tr = STRATA__TASK_REF__INIT;
     Strata__Resources res = STRATA__RESOURCES__INIT;
-    st_wire_envelope_init (&env, st__net_next_seq (s));
+    /*  A resend keeps the seq: an Ack of any copy acknowledges the Launch.  */
+    st_wire_envelope_init (&env, t->launch_seq ? t->launch_seq : st__net_next_seq (s));
     tr.job_id = job->id;
     tr.index = t->index;
     tr.attempt = t->attempt;
@@ -245,17 +297,71 @@ s_send_launch (st__net_t *s, st__task_t *t)
     env.body_case = STRATA__ENVELOPE__BODY_LAUNCH;
     env.launch = &l;
 
-    if (t->launch_seq)
-        st_map_remove_u64 (s->m->launches, t->launch_seq);
+    if (!t->launch_seq) {
+        t->node->launches_out++; /*  a resend takes the same room  */
+        st_map_put_u64 (s->m->launches, env.seq, t);
+    }
     t->launch_seq = env.seq;
     t->launch_sent_mono = st_mono_ms ();
     t->launch_acked = 0;
-    st_map_put_u64 (s->m->launches, env.seq, t);
     s_send_now (s, t->node, &env);
     free (entries);
     free (eptrs);
     free (hosts);
     free (hosts_buf);
+}
+
+/*  Sends the Launch of a queued task, or ends it when its job is being stopped.  */
+static void
+s_launch (st__net_t *s, st__task_t *t)
+{
+    if (t->job->cancel_requested || t->job->stopping) {
+        /*  Its job is being stopped: never start it.  */
+        st__task_end (s->m, t, t->job->cancel_requested ? ST_TASK_CANCELLED : ST_TASK_FAILED);
+        st__job_evaluate (s->m, t->job);
+        return;
+    }
+    t->launch_resends = 0;
+    s_send_launch (s, t);
+    st__task_set_state (s->m, t, ST_TASK_STARTING);
+    st__mark_task (s->m, t);
+    st_debug ("launched job %" PRIu64 " rank %u attempt %u on %s", t->job->id, t->index, t->attempt, t->node->name);
+    if (t->job->state == ST_JOB_SCHEDULED)
+        st__job_set_state (s->m, t->job, ST_JOB_STARTING, "launching on %s", t->node->name);
+}
+
+/*  Sends queued Launches to node while it has room, in queue order. An entry
+ *  whose task moved on (ended, another attempt) is dropped without using room.  */
+static void
+s_pump (st__net_t *s, st__node_t *node)
+{
+    while (node->launch_q_head < node->launch_q_n && node->connected && node->state == ST__NODE_UP
+           && node->launches_out < s_launch_cap (node)) {
+        st__launch_ref_t ref = node->launch_q[node->launch_q_head++];
+        st__task_t *t = st__model_find_task (s->m, ref.job_id, ref.index);
+        if (!t || t->attempt != ref.attempt || t->node != node)
+            continue;
+        if (t->queued_attempt == ref.attempt)
+            t->queued_attempt = 0;
+        if (t->state == ST_TASK_SCHEDULED)
+            s_launch (s, t);
+    }
+    if (node->launch_q_head == node->launch_q_n)
+        node->launch_q_head = node->launch_q_n = 0;
+    else if (node->launch_q_head > 1024 && node->launch_q_head * 2 > node->launch_q_n) {
+        /*  Keep the ring's live part at the front: the array never outgrows twice the queue.  */
+        memmove (node->launch_q, node->launch_q + node->launch_q_head,
+                 (node->launch_q_n - node->launch_q_head) * sizeof *node->launch_q);
+        node->launch_q_n -= node->launch_q_head;
+        node->launch_q_head = 0;
+    }
+}
+
+/*  Drops node's queue (lost: its tasks ended with it).  */
+static void
+s_queue_clear (st__node_t *node)
+{
+    node->launch_q_head = node->launch_q_n = 0;
 }
 
 void
@@ -265,19 +371,16 @@ st__dispatch_send_launches (st__net_t *s)
         st__task_t *t = s->m->to_launch[i];
         if (t->state != ST_TASK_SCHEDULED || !t->node)
             continue; /*  changed since it was placed (node lost)  */
-        if (t->job->cancel_requested || t->job->stopping) {
-            /*  Its job is being stopped: never start it.  */
-            st__task_end (s->m, t, t->job->cancel_requested ? ST_TASK_CANCELLED : ST_TASK_FAILED);
-            st__job_evaluate (s->m, t->job);
-            continue;
+        st__node_t *node = t->node;
+        if (t->queued_attempt != t->attempt) {
+            st__launch_ref_t ref = { .job_id = t->job->id, .index = t->index, .attempt = t->attempt };
+            if (st_vec_push ((void **) &node->launch_q, &node->launch_q_n, &node->launch_q_cap, sizeof ref,
+                             ST__SCHED_ARRAY_MAX, &ref)
+                != ST_OK)
+                abort (); /*  like the model's other queues  */
+            t->queued_attempt = t->attempt;
         }
-        s_send_launch (s, t);
-        st__task_set_state (s->m, t, ST_TASK_STARTING);
-        st__mark_task (s->m, t);
-        st_debug ("launched job %" PRIu64 " rank %u attempt %u on %s", t->job->id, t->index, t->attempt,
-                  t->node->name);
-        if (t->job->state == ST_JOB_SCHEDULED)
-            st__job_set_state (s->m, t->job, ST_JOB_STARTING, "launching on %s", t->node->name);
+        s_pump (s, node);
     }
     s->m->nto_launch = 0;
 }
@@ -479,6 +582,9 @@ s_on_register (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     node->cap_cpus_milli = reg->capacity->cpus_milli;
     node->cap_mem_mb = reg->capacity->mem_mb;
     node->cap_gpus = reg->capacity->gpus;
+    node->launch_cap_known = 0;
+    if (reg->launch_cap_opt_case == STRATA__REGISTER__LAUNCH_CAP_OPT_LAUNCH_CAP)
+        s_set_launch_cap (node, reg->launch_cap);
     node->pn_stale = 1;
     st__mark_node (s->m, node);
     st__add_event (s->m, 0, -1, 0, "node", NULL, "UP", node->name,
@@ -507,6 +613,7 @@ s_on_register (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
                 st__job_evaluate (s->m, t->job);
             }
             else {
+                s_launch_untrack (s, t); /*  lost with the old connection: it holds no room  */
                 st__task_set_state (s->m, t, ST_TASK_SCHEDULED);
                 st_vec_push ((void **) &s->m->to_launch, &s->m->nto_launch, &s->m->cap_to_launch, sizeof t,
                              ST__SCHED_ARRAY_MAX, &t);
@@ -533,6 +640,8 @@ s_on_register (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     rep.heartbeat_ms = (uint32_t) s->cfg.heartbeat_ms;
     st__net_defer (s, s->worker_sock, peer, &out);
     s->m->sched_needed = 1;
+    /*  What waited in its queue while it was away goes out after the reply
+     *  (st__dispatch_send_launches, or the next tick).  */
 }
 
 static st__node_t *
@@ -571,6 +680,8 @@ st__dispatch_worker_message (st__net_t *s, const st_peer_t *peer, Strata__Envelo
         }
         node->last_seen_mono = st_mono_ms ();
         node->last_seen_wall = st_wall_ms ();
+        if (hb->launch_cap_opt_case == STRATA__HEARTBEAT__LAUNCH_CAP_OPT_LAUNCH_CAP)
+            s_set_launch_cap (node, hb->launch_cap);
         for (size_t i = 0; i < hb->n_running; i++) {
             const Strata__TaskRef *r = hb->running[i];
             if (!r)
@@ -580,6 +691,7 @@ st__dispatch_worker_message (st__net_t *s, const st_peer_t *peer, Strata__Envelo
                 s_kill_stale (s, node, r);
         }
         st__dispatch_send_ack (s, peer, env->seq, STRATA__ACK_STATUS__ACK_OK);
+        s_pump (s, node);
         return;
     }
     case STRATA__ENVELOPE__BODY_TASK_UPDATE: {
@@ -595,11 +707,19 @@ st__dispatch_worker_message (st__net_t *s, const st_peer_t *peer, Strata__Envelo
         return;
     }
     case STRATA__ENVELOPE__BODY_ACK: {
-        st__task_t *t = st_map_remove_u64 (s->m->launches, env->ack->ack_seq);
-        if (t) {
-            t->launch_acked = 1;
-            t->launch_seq = 0;
+        st__node_t *node = s_node_by_peer (s, peer);
+        if (node) {
+            node->last_seen_mono = st_mono_ms ();
+            if (env->ack->launch_cap_opt_case == STRATA__ACK__LAUNCH_CAP_OPT_LAUNCH_CAP)
+                s_set_launch_cap (node, env->ack->launch_cap);
         }
+        st__task_t *t = st_map_get_u64 (s->m->launches, env->ack->ack_seq);
+        if (t) {
+            s_launch_untrack (s, t);
+            t->launch_acked = 1;
+        }
+        if (node)
+            s_pump (s, node);
         return;
     }
     case STRATA__ENVELOPE__BODY_LOG_DATA:
@@ -651,12 +771,14 @@ s_tick_node (void *value, void *arg)
         st__add_event (s->m, 0, -1, 0, "node", "UP", "LOST", node->name,
                        "node %s lost: no heartbeat for %" PRIu64 " ms", node->name, k->now - node->last_seen_mono);
         s_lose_tasks (s, node, "stopped heartbeating");
+        s_queue_clear (node);
         return;
     }
-    /*  Resend launches the worker has not acknowledged, unless the job is being
-     *  stopped: then the task never started as far as anyone knows, and ends here
-     *  (if the Launch did arrive after all, the worker's report is stale and the
-     *  process is killed).  */
+    /*  Launches the worker has not acknowledged: a job being stopped ends its
+     *  task here (it never started as far as anyone knows; if the Launch did
+     *  arrive after all, the worker's report is stale and the process is
+     *  killed). Otherwise the Launch is resent only while the node is silent:
+     *  nothing heard for the timeout since it went out, doubled per resend.  */
     for (st__task_t *t = node->tasks, *next; t; t = next) {
         next = t->node_next;
         if (t->state != ST_TASK_STARTING || t->launch_acked || !node->connected
@@ -668,9 +790,22 @@ s_tick_node (void *value, void *arg)
             st__job_evaluate (s->m, job);
             continue;
         }
-        st_info ("resending launch of job %" PRIu64 " rank %u to %s", job->id, t->index, node->name);
+        uint64_t wait = s->cfg.launch_timeout_ms;
+        for (uint32_t i = 0; i < t->launch_resends && wait < S_RESEND_BACKOFF_MAX_MS; i++)
+            wait *= 2;
+        if (wait > S_RESEND_BACKOFF_MAX_MS && s->cfg.launch_timeout_ms < S_RESEND_BACKOFF_MAX_MS)
+            wait = S_RESEND_BACKOFF_MAX_MS;
+        uint64_t heard = node->last_seen_mono > t->launch_sent_mono ? node->last_seen_mono : t->launch_sent_mono;
+        if (k->now - heard <= wait)
+            continue;
+        t->launch_resends++;
+        s->m->counters.launch_resends++;
+        st_info ("resending launch of job %" PRIu64 " rank %u to %s: nothing heard from it for %" PRIu64
+                 " ms (resend %u, launch_resends=%" PRIu64 ")",
+                 job->id, t->index, node->name, k->now - heard, t->launch_resends, s->m->counters.launch_resends);
         s_send_launch (s, t);
     }
+    s_pump (s, node);
 }
 
 void
