@@ -46,6 +46,8 @@ s_result_error (st_error_t *err, PGresult *res, const char *what)
     return st_error_set (err, ST_EDB, NULL, "%s: %s", what, msg);
 }
 
+static void s_settle (st__store_t *s);
+
 st_rc_t
 st__store_connect (st__store_t *s, st_error_t *err)
 {
@@ -297,6 +299,7 @@ st__store_dep_states (st__store_t *s, const st__job_t *job, st_error_t *err)
     size_t n = st__deps_missing (s->m, job, ids, sizeof ids / sizeof ids[0]);
     if (n == 0 || !s->db)
         return ST_OK;
+    s_settle (s);
     char arr[64 * 24 + 4];
     size_t used = 0;
     arr[used++] = '{';
@@ -732,11 +735,20 @@ s_push (int *bad, json_t *arr, json_t *item)
         *bad = 1;
 }
 
-st_rc_t
-st__store_flush (st__store_t *s, st_error_t *err)
+/*  Something to write: dirty rows, events or registered model versions.  */
+static int
+s_flush_needed (const st__model_t *m)
 {
-    if (!s->m->ndirty_jobs && !s->m->ndirty_tasks && !s->m->ndirty_nodes && !s->m->nevents && !s->m->nnew_versions)
-        return ST_OK;
+    return m->ndirty_jobs || m->ndirty_tasks || m->ndirty_nodes || m->nevents || m->nnew_versions;
+}
+
+/*  Builds the batch from the model's queues and sends it as one pipeline
+ *  ending in a sync (one implicit transaction); flush_state becomes SENT. The
+ *  statements' parameters are built here, so the model may change as soon as
+ *  this returns. The model's queues are left as they are: the caller takes them.  */
+static st_rc_t
+s_flush_send (st__store_t *s, st_error_t *err)
+{
     json_t *pools = json_array (), *nodes = json_array (), *tenants = json_array (), *jobs_new = json_array (),
            *tasks_new = json_array (), *jobs_upd = json_array (), *tasks_upd = json_array (), *events = json_array (),
            *versions = json_array ();
@@ -829,38 +841,157 @@ st__store_flush (st__store_t *s, st_error_t *err)
     }
     if (!PQpipelineSync (s->db) && rc == ST_OK)
         rc = s_db_error (err, s->db, "pipeline sync");
-    /*  Read every result up to the sync, remembering the first failure.  */
-    for (;;) {
-        PGresult *res = PQgetResult (s->db);
-        if (!res) {
-            if (PQstatus (s->db) != CONNECTION_OK) {
-                if (rc == ST_OK)
-                    rc = s_db_error (err, s->db, "database connection lost");
-                break;
-            }
-            continue;
-        }
-        ExecStatusType st = PQresultStatus (res);
-        if (st == PGRES_PIPELINE_SYNC) {
-            PQclear (res);
-            break;
-        }
-        if (st == PGRES_FATAL_ERROR && rc == ST_OK)
-            rc = s_result_error (err, res, "writing a batch");
-        PQclear (res);
-    }
-    PQexitPipelineMode (s->db);
+    /*  Whatever was sent is answered up to the sync: the results are read
+     *  either way (a failure to send is reported when they are).  */
+    s->flush_state = ST__FLUSH_SENT;
+    s->flush_rc = rc;
+    s->flush_nulls = 0;
     if (rc != ST_OK)
-        goto out;
-
-    s->m->counters.flushes++;
-    st__batch_committed (s->m);
-    s->m->nnew_versions = 0;
-    /*  The events stay queued: the loop publishes them, then clears them.  */
+        s->flush_err = *err;
 out:
     for (int i = 0; i < n; i++)
         free (stmts[i].param);
     return rc;
+}
+
+/*  Reads the results of the batch in flight up to its sync, remembering the
+ *  first failure; without block, only what has arrived. Returns 1 once the
+ *  sync was read (flush_state ANSWERED), 0 while more is to come.  */
+static int
+s_flush_read (st__store_t *s, int block)
+{
+    while (s->flush_state == ST__FLUSH_SENT) {
+        if (!block && PQisBusy (s->db))
+            return 0;
+        PGresult *res = PQgetResult (s->db);
+        if (!res) {
+            /*  The end of one statement's results, or a broken connection.  */
+            if (PQstatus (s->db) != CONNECTION_OK || ++s->flush_nulls > 64) {
+                if (s->flush_rc == ST_OK)
+                    s->flush_rc = s_db_error (&s->flush_err, s->db, "database connection lost");
+                PQexitPipelineMode (s->db);
+                s->flush_state = ST__FLUSH_ANSWERED;
+            }
+            continue;
+        }
+        s->flush_nulls = 0;
+        ExecStatusType st = PQresultStatus (res);
+        if (st == PGRES_FATAL_ERROR && s->flush_rc == ST_OK)
+            s->flush_rc = s_result_error (&s->flush_err, res, "writing a batch");
+        PQclear (res);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQexitPipelineMode (s->db);
+            s->flush_state = ST__FLUSH_ANSWERED;
+        }
+    }
+    return 1;
+}
+
+/*  Reports an answered batch's outcome and goes back to IDLE.  */
+static st_rc_t
+s_flush_report (st__store_t *s, int *done, st_error_t *err)
+{
+    *done = 1;
+    s->flush_state = ST__FLUSH_IDLE;
+    if (s->flush_rc != ST_OK) {
+        *err = s->flush_err;
+        return s->flush_rc;
+    }
+    s->m->counters.flushes++;
+    return ST_OK;
+}
+
+st_rc_t
+st__store_flush_poll (st__store_t *s, int *done, st_error_t *err)
+{
+    *done = 0;
+    if (s->flush_state == ST__FLUSH_IDLE)
+        return ST_OK;
+    if (s->flush_state == ST__FLUSH_SENT) {
+        if (!PQconsumeInput (s->db)) {
+            if (s->flush_rc == ST_OK)
+                s->flush_rc = s_db_error (&s->flush_err, s->db, "database connection lost");
+            PQexitPipelineMode (s->db);
+            s->flush_state = ST__FLUSH_ANSWERED;
+        }
+        else if (!s_flush_read (s, 0))
+            return ST_OK;
+    }
+    return s_flush_report (s, done, err);
+}
+
+st_rc_t
+st__store_flush_wait (st__store_t *s, int *done, st_error_t *err)
+{
+    *done = 0;
+    if (s->flush_state == ST__FLUSH_IDLE)
+        return ST_OK;
+    s_flush_read (s, 1);
+    return s_flush_report (s, done, err);
+}
+
+/*  A read needs the connection: the batch in flight is answered first (its
+ *  outcome stays for the loop to report), so the read sees what it committed.  */
+static void
+s_settle (st__store_t *s)
+{
+    if (s->flush_state == ST__FLUSH_SENT)
+        s_flush_read (s, 1);
+}
+
+int
+st__store_socket (const st__store_t *s)
+{
+    return s->db ? PQsocket (s->db) : -1;
+}
+
+/*  The rows now belong to the batch sent: the next changes go to the next one.  */
+static void
+s_flush_take (st__store_t *s)
+{
+    st__batch_committed (s->m);
+    s->m->nnew_versions = 0;
+}
+
+st_rc_t
+st__store_flush_begin (st__store_t *s, int *sent, st_error_t *err)
+{
+    *sent = 0;
+    if (!s_flush_needed (s->m))
+        return ST_OK;
+    if (s->flush_state != ST__FLUSH_IDLE)
+        return st_error_set (err, ST_ESTATE, NULL, "a batch is already in flight");
+    st_rc_t rc = s_flush_send (s, err);
+    if (s->flush_state == ST__FLUSH_SENT)
+        *sent = 1;
+    if (rc != ST_OK)
+        return rc;
+    s_flush_take (s);
+    /*  The events stay queued: the loop publishes them once committed, then drops them.  */
+    return ST_OK;
+}
+
+st_rc_t
+st__store_flush (st__store_t *s, st_error_t *err)
+{
+    int done = 0;
+    st_rc_t rc = st__store_flush_wait (s, &done, err);
+    if (rc != ST_OK || !s_flush_needed (s->m))
+        return rc;
+    rc = s_flush_send (s, err);
+    if (s->flush_state == ST__FLUSH_SENT) {
+        st_error_t werr = { 0 };
+        st_rc_t wrc = st__store_flush_wait (s, &done, &werr);
+        if (rc == ST_OK && wrc != ST_OK) {
+            rc = wrc;
+            *err = werr;
+        }
+    }
+    if (rc != ST_OK)
+        return rc;
+    s_flush_take (s);
+    /*  The events stay queued: the loop publishes them, then clears them.  */
+    return ST_OK;
 }
 
 /*  -- reads for clients ----------------------------------------------------  */
@@ -962,6 +1093,7 @@ st_rc_t
 st__store_get_job (st__store_t *s, uint64_t id, st__job_record_t **out, st_error_t *err)
 {
     *out = NULL;
+    s_settle (s);
     char ids[32], arr[40];
     snprintf (ids, sizeof ids, "%" PRIu64, id);
     snprintf (arr, sizeof arr, "{%" PRIu64 "}", id);
@@ -997,6 +1129,7 @@ st__store_list_jobs (st__store_t *s, const char *state, const char *tenant, uint
 {
     *out = NULL;
     *nout = 0;
+    s_settle (s);
     char limit[16];
     snprintf (limit, sizeof limit, "%u", limit_n ? (limit_n > 10000 ? 10000 : limit_n) : 50);
     const char *params[] = { state ? state : "", tenant ? tenant : "", limit, active_only ? "t" : "f" };
@@ -1043,6 +1176,7 @@ st_rc_t
 st__store_task_location (st__store_t *s, uint64_t job_id, uint32_t rank, char *node, size_t node_size,
                          uint32_t *attempt, char *job_state, size_t state_size, st_error_t *err)
 {
+    s_settle (s);
     char ids[32], idx[16];
     snprintf (ids, sizeof ids, "%" PRIu64, job_id);
     snprintf (idx, sizeof idx, "%u", rank);
