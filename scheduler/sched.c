@@ -442,7 +442,7 @@ st__sched_release (st__sched_t *s)
 {
     st__net_release (&s->net);
     st__model_release (&s->model);
-    st__store_tokens_free (&s->store);
+    st__store_release (&s->store);
 }
 
 /*  Loads the keys and the allow-lists when --curve-key is given.  */

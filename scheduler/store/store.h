@@ -37,6 +37,15 @@ typedef enum {
     ST__FLUSH_ANSWERED, /*  its results read; the outcome waits to be reported  */
 } st__flush_state_t;
 
+/*  A growable text buffer: one statement's rows as a JSON array, kept from
+ *  batch to batch so that writing rows allocates nothing once it has grown.  */
+typedef struct {
+    char *p;    /*  NUL-terminated; NULL before the first row  */
+    size_t len; /*  bytes used (0: no row yet)  */
+    size_t cap;
+    int bad; /*  a row could not be added (out of memory, or past the cap): the batch is not written  */
+} st__store_buf_t;
+
 typedef struct st__store {
     st__model_t *m;            /*  the model it loads into and flushes from (not owned)  */
     const char *database;      /*  --database: a libpq connection string (not owned)  */
@@ -45,9 +54,10 @@ typedef struct st__store {
     size_t ntokens;
     /*  -- the batch in flight --  */
     st__flush_state_t flush_state;
-    st_rc_t flush_rc;     /*  its outcome so far: the first failure, or ST_OK  */
-    st_error_t flush_err; /*  the failure's message when flush_rc != ST_OK  */
-    int flush_nulls;      /*  PQgetResult NULLs in a row (a guard against a pipeline that never syncs)  */
+    st_rc_t flush_rc;        /*  its outcome so far: the first failure, or ST_OK  */
+    st_error_t flush_err;    /*  the failure's message when flush_rc != ST_OK  */
+    int flush_nulls;         /*  PQgetResult NULLs in a row (a guard against a pipeline that never syncs)  */
+    st__store_buf_t rows[6]; /*  the frequent rows (store.c: S_ROWS_*), reused by every batch  */
 } st__store_t;
 
 /*  -- store.c -----------------------------------------------------------  */
@@ -93,6 +103,9 @@ st_rc_t st__store_task_location (st__store_t *s, uint64_t job_id, uint32_t rank,
  *  noted in the model (st__deps_note_state) for st__deps_check. Forgets the
  *  states noted before. Without a connection, notes nothing.  */
 st_rc_t st__store_dep_states (st__store_t *s, const st__job_t *job, st_error_t *err);
+/*  Frees the store's memory (tokens, row buffers), not the connection.  */
+void st__store_release (st__store_t *s);
+/*  st__store_release, and closes the connection.  */
 void st__store_close (st__store_t *s);
 
 /*  -- store_cluster.c ---------------------------------------------------  */

@@ -986,3 +986,25 @@ Test (sched_store, a_failed_pipelined_batch_is_reported_and_writes_nothing)
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM events"), events, "the whole batch was rolled back");
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM tasks WHERE state = 'SCHEDULED'"), 0);
 }
+
+Test (sched_store, text_with_quotes_backslashes_and_control_characters_is_written_as_it_is)
+{
+    /*  The rows are JSON text written by hand: every character must come back unchanged.  */
+    static const char *REASON = "say \"hi\" \\ back\\slash\nnew line\ttab \x01\x1f end é ✓";
+    st__job_t *job = fx_submit (&S, "{\"name\":\"plain\",\"command\":[\"echo\",\"a\\\"b\\nc\"]}");
+    st__job_set_reason (&S.model, job, REASON);
+    st_error_t err = { 0 };
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
+    PGresult *r = PQexec (S.store.db, "SELECT name, reason, spec->'command'->>1 FROM jobs WHERE id = 1");
+    cr_assert_eq (PQresultStatus (r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage (r));
+    cr_assert_str_eq (PQgetvalue (r, 0, 0), "plain");
+    cr_assert_str_eq (PQgetvalue (r, 0, 1), REASON);
+    cr_assert_str_eq (PQgetvalue (r, 0, 2), "a\"b\nc");
+    PQclear (r);
+    /*  And on an update of the row.  */
+    st__job_set_reason (&S.model, job, "second \"reason\" \\");
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
+    r = PQexec (S.store.db, "SELECT reason FROM jobs WHERE id = 1");
+    cr_assert_str_eq (PQgetvalue (r, 0, 0), "second \"reason\" \\");
+    PQclear (r);
+}
