@@ -1,10 +1,13 @@
 /*  store.c: everything the scheduler keeps in PostgreSQL.
  *
  *  Writes are batched: the loop marks jobs, tasks and nodes dirty and queues
- *  events; st__store_flush sends one statement per kind of row (rows travel as a
- *  JSON array expanded by jsonb_to_recordset) in a libpq pipeline, so a whole
- *  batch is one round trip and one implicit transaction. Job updates carry the
- *  state the scheduler believes the row has; if any row disagrees, strata_assert
+ *  events; a flush sends one statement per kind of row (rows travel as a JSON
+ *  array expanded by jsonb_to_recordset) in a libpq pipeline, so a whole batch
+ *  is one round trip and one implicit transaction. The loop does not wait for
+ *  it: st__store_flush_begin sends the batch and takes its rows, and
+ *  st__store_flush_poll reads the answer as it arrives (st__store_flush sends
+ *  and waits, for start-up, shutdown and tests). Job updates carry the state
+ *  the scheduler believes the row has; if any row disagrees, strata_assert
  *  aborts the transaction and the scheduler stops rather than overwrite another
  *  writer's work. All SQL is parameterised. */
 #include "store.h"
