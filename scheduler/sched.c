@@ -6,15 +6,24 @@
  *  to net/ (st__sched_after_step).
  *
  *  One pass of the loop:
- *    1. wait (up to the next timer) for messages on the worker and client sockets;
+ *    1. wait (up to the next timer) for messages on the worker and client
+ *       sockets and, while a batch commits, for its answer on the database's;
  *    2. drain up to ST_BATCH messages from each, changing the in-memory model;
  *    3. run timers (lost nodes, launch resends, log relay deadlines) and a
  *       placement pass when something changed;
- *    4. commit every change in one transaction (st__store_flush);
- *    5. only then send what depended on it: submit replies, acks, signals,
- *       launches, and published events.
- *  So nothing is acknowledged before it is durable, and a crash at any point
- *  loses only unacknowledged work, which clients and workers resend. */
+ *    4. if the batch in flight has committed, send what depended on it:
+ *       submit replies, acks, signals, launches, and published events;
+ *    5. if no batch is in flight, send every change since the last one as the
+ *       next batch, one transaction (st__store_flush_begin), without waiting.
+ *  The commit is pipelined: while batch N commits the loop keeps draining,
+ *  placing and accumulating batch N+1, which is sent when N has committed. At
+ *  most one batch is in flight. What depends on a batch is tagged with it
+ *  (deferred replies with net.batch, events and launches by their count when
+ *  it was sent) and leaves only after its COMMIT succeeded. A failed COMMIT
+ *  stops the scheduler before anything of that batch or a later one left. So
+ *  nothing is acknowledged before it is durable, and a crash at any point
+ *  loses only unacknowledged work, which clients and workers resend. On
+ *  SIGTERM the batch in flight and the rest are committed before exit. */
 #include "sched.h"
 
 #include <errno.h>
@@ -29,6 +38,7 @@
 #include "st_config.h"
 #include "st_log.h"
 #include "st_time.h"
+#include "st_vec.h"
 
 #define ST_BATCH 512
 #define ST_TICK_MS 100
@@ -150,32 +160,177 @@ s_bind (st__sched_t *s, int type, const char *endpoint, const st_curve_keys_t *k
     return sock;
 }
 
+/*  The batch in flight (at most one): what waits for its COMMIT besides the
+ *  deferred replies net/ tagged with its number.  */
+typedef struct {
+    int active;     /*  a batch was sent and its outcome is not yet known  */
+    uint64_t id;    /*  its number (net.batch when it was sent)  */
+    size_t nevents; /*  the model's first nevents events are its  */
+    size_t nlaunch; /*  the first nlaunch tasks of to_launch were placed by it or before it  */
+    /*  -- scratch --  */
+    st__task_t **tail; /*  to_launch past nlaunch, set aside while the committed ones launch  */
+    size_t ntail, cap_tail;
+} s_batch_t;
+
+/*  Frees the model's first n events (published) and keeps the rest, in order.  */
+static void
+s_drop_events (st__model_t *m, size_t n)
+{
+    if (n > m->nevents)
+        n = m->nevents;
+    for (size_t i = 0; i < n; i++) {
+        free (m->events[i].node);
+        free (m->events[i].message);
+    }
+    if (n) {
+        memmove (m->events, m->events + n, (m->nevents - n) * sizeof *m->events);
+        m->nevents -= n;
+    }
+}
+
+/*  Launches the first n tasks of to_launch (committed as SCHEDULED); those
+ *  placed after them wait for the batch that writes them.  */
+static void
+s_launch_committed (st__sched_t *s, s_batch_t *b, size_t n)
+{
+    st__model_t *m = &s->model;
+    if (n > m->nto_launch)
+        n = m->nto_launch;
+    b->ntail = 0;
+    for (size_t i = n; i < m->nto_launch; i++)
+        if (st_vec_push ((void **) &b->tail, &b->ntail, &b->cap_tail, sizeof *b->tail, ST__SCHED_ARRAY_MAX,
+                         &m->to_launch[i]))
+            abort ();
+    m->nto_launch = n;
+    st__dispatch_send_launches (&s->net);
+    /*  After whatever the launches left queued: those are older.  */
+    for (size_t i = 0; i < b->ntail; i++)
+        if (st_vec_push ((void **) &m->to_launch, &m->nto_launch, &m->cap_to_launch, sizeof *m->to_launch,
+                         ST__SCHED_ARRAY_MAX, &b->tail[i]))
+            abort ();
+    b->ntail = 0;
+}
+
+/*  Batch `committed` and all before it are durable: sends what depended on
+ *  them (published events, deferred replies and signals, and, with launch,
+ *  the Launches of the tasks they placed), then drops the jobs they finished.  */
+static void
+s_release (st__sched_t *s, s_batch_t *b, uint64_t committed, size_t nevents, size_t nlaunch, int launch)
+{
+    st__model_t *m = &s->model;
+    st__net_publish_events (&s->net, nevents);
+    s_drop_events (m, nevents);
+    st__net_send_deferred (&s->net, committed);
+    if (!launch)
+        return;
+    /*  The STARTING states of these launches go in the next batch.  */
+    st__model_clock (m, st_wall_ms (), st_mono_ms ());
+    s_launch_committed (s, b, nlaunch);
+    st__sched_after_step (s);
+    st__model_forget_finished (m);
+}
+
+/*  Changes not yet in any batch (the in-flight batch's events excluded).  */
+static int
+s_unsent_changes (const st__model_t *m, const s_batch_t *b)
+{
+    return m->ndirty_jobs || m->ndirty_tasks || m->ndirty_nodes || m->nnew_versions
+           || m->nevents > (b->active ? b->nevents : 0);
+}
+
+/*  The commit, pipelined: reports the batch in flight when its COMMIT is
+ *  answered (and sends what waited for it), then sends the next batch if
+ *  there is one. With nothing in flight and nothing to write, everything the
+ *  model holds is committed: whatever waits goes out at once.  */
+static st_rc_t
+s_pipeline (st__sched_t *s, s_batch_t *b, st_error_t *err)
+{
+    st__model_t *m = &s->model;
+    st_rc_t rc = ST_OK;
+    if (b->active) {
+        int done = 0;
+        /*  A failed COMMIT stops the scheduler: nothing of this batch or the next was sent.  */
+        if ((rc = st__store_flush_poll (&s->store, &done, err)) != ST_OK)
+            return rc;
+        if (!done)
+            return ST_OK;
+        b->active = 0;
+        s_release (s, b, b->id, b->nevents, b->nlaunch, 1);
+    }
+    size_t nevents = m->nevents, nlaunch = m->nto_launch;
+    int sent = 0;
+    if ((rc = st__store_flush_begin (&s->store, &sent, err)) != ST_OK)
+        return rc;
+    if (sent) {
+        b->active = 1;
+        b->id = s->net.batch++;
+        b->nevents = nevents;
+        b->nlaunch = nlaunch;
+    }
+    else
+        s_release (s, b, s->net.batch, m->nevents, m->nto_launch, 1);
+    return ST_OK;
+}
+
+/*  Stopping: the batch in flight, then what the last passes changed, are
+ *  committed, and the replies that waited for them sent.  */
+static st_rc_t
+s_finish (st__sched_t *s, s_batch_t *b, st_error_t *err)
+{
+    st__model_t *m = &s->model;
+    int done = 0;
+    st_rc_t rc = st__store_flush_wait (&s->store, &done, err);
+    if (rc != ST_OK)
+        return rc;
+    if (b->active) {
+        b->active = 0;
+        s_release (s, b, b->id, b->nevents, b->nlaunch, 0);
+    }
+    if ((rc = st__store_flush (&s->store, err)) != ST_OK)
+        return rc;
+    s_release (s, b, s->net.batch, m->nevents, 0, 0);
+    return ST_OK;
+}
+
 static st_rc_t
 s_run (st__sched_t *s, s_cycle_stats_t *stats, st_error_t *err)
 {
     st__model_t *m = &s->model;
     st__net_t *net = &s->net;
     st_rc_t rc = ST_OK;
+    s_batch_t batch = { 0 };
     uint64_t next_tick = st_mono_ms ();
+    net->batch = 1;
     /*  Placement and launches for state loaded at start-up.  */
     m->sched_needed = 1;
     while (!s_stop) {
-        zmq_pollitem_t items[] = {
+        zmq_pollitem_t items[4] = {
             { net->worker_sock, 0, ZMQ_POLLIN, 0 },
             { net->client_sock, 0, ZMQ_POLLIN, 0 },
-            { net->zap ? st_zap_socket (net->zap) : NULL, 0, ZMQ_POLLIN, 0 },
         };
+        int nitems = 2, zap_item = -1;
+        if (net->zap) {
+            items[nitems] = (zmq_pollitem_t) { st_zap_socket (net->zap), 0, ZMQ_POLLIN, 0 };
+            zap_item = nitems++;
+        }
+        /*  While a batch commits, its answer wakes the loop like a message.  */
+        if (s->store.flush_state == ST__FLUSH_SENT && st__store_socket (&s->store) >= 0) {
+            /*  Its readiness is read by st__store_flush_poll (s_pipeline).  */
+            items[nitems++] = (zmq_pollitem_t) { NULL, st__store_socket (&s->store), ZMQ_POLLIN, 0 };
+        }
         uint64_t now = st_mono_ms ();
         long wait = next_tick > now ? (long) (next_tick - now) : 0;
-        if (m->sched_needed || m->ndirty_jobs || m->nevents)
+        if (m->sched_needed || s->store.flush_state == ST__FLUSH_ANSWERED
+            || (!batch.active && s_unsent_changes (m, &batch)))
             wait = 0;
-        if (zmq_poll (items, net->zap ? 3 : 2, wait) < 0) {
+        if (zmq_poll (items, nitems, wait) < 0) {
             if (errno == EINTR)
                 continue;
-            return st_error_set (err, ST_EIO, NULL, "poll failed: %s", zmq_strerror (errno));
+            rc = st_error_set (err, ST_EIO, NULL, "poll failed: %s", zmq_strerror (errno));
+            goto out;
         }
         /*  Connections wait for their authentication: answer those first.  */
-        if (net->zap && (items[2].revents & ZMQ_POLLIN))
+        if (zap_item >= 0 && (items[zap_item].revents & ZMQ_POLLIN))
             st_zap_handle (net->zap);
         /*  Worker updates first: they free resources the submits may use.  */
         if (items[0].revents & ZMQ_POLLIN)
@@ -197,20 +352,14 @@ s_run (st__sched_t *s, s_cycle_stats_t *stats, st_error_t *err)
             s_cycle_record (stats, st_mono_us () - t0);
         st__sched_after_step (s);
 
-        rc = st__store_flush (&s->store, err);
-        if (rc != ST_OK)
-            return rc;
-        st__net_publish_events (net);
-        st__model_clear_events (m);
-        st__net_send_deferred (net);
-        /*  Launch what this batch placed; the STARTING states go in the next batch.  */
-        st__model_clock (m, st_wall_ms (), st_mono_ms ());
-        st__dispatch_send_launches (net);
-        st__sched_after_step (s);
-        st__model_forget_finished (m);
+        /*  The commit of the batch in flight and the sending of the next.  */
+        if ((rc = s_pipeline (s, &batch, err)) != ST_OK)
+            goto out;
     }
-    /*  Commit whatever the last pass changed before leaving.  */
-    return st__store_flush (&s->store, err);
+    rc = s_finish (s, &batch, err);
+out:
+    free (batch.tail);
+    return rc;
 }
 
 /*  -- the reads net/ asks of store/ (st__net_store_t) ------------------------  */
@@ -293,7 +442,7 @@ st__sched_release (st__sched_t *s)
 {
     st__net_release (&s->net);
     st__model_release (&s->model);
-    st__store_tokens_free (&s->store);
+    st__store_release (&s->store);
 }
 
 /*  Loads the keys and the allow-lists when --curve-key is given.  */

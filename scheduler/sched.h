@@ -4,8 +4,9 @@
  *
  *  One thread owns everything. PostgreSQL is the source of truth: every
  *  change to a job, task or node marks it dirty in the model, and the loop
- *  writes all dirty rows in one transaction (st__store_flush) before it sends
- *  any reply or Launch that depends on them. After a restart the model is
+ *  writes all dirty rows in one transaction (st__store_flush_begin, pipelined:
+ *  the next batch accumulates while one commits) and sends no reply or Launch
+ *  that depends on them before that transaction has committed. After a restart the model is
  *  rebuilt from the database (st__store_load) and reconciled with the workers
  *  as they register again. net/ and store/ never include each other: the
  *  reads net/ needs from the database are wired here (st__net_store_t), and

@@ -1,8 +1,10 @@
 /*  net.c: envelopes, deferred sends, published events and the model's intents.
  *
- *  Replies and signals that depend on the current batch wait in
- *  s->deferred until it is committed (st__net_send_deferred after the
- *  flush); events are published once committed. The model's intents
+ *  Replies and signals that depend on a batch wait in s->deferred, tagged
+ *  with its number (s->batch), until it is committed: the loop sends a batch
+ *  while it accumulates the next, so the queue may hold the replies of two
+ *  batches, and st__net_send_deferred sends only the committed one's. Events
+ *  are published once committed. The model's intents
  *  (st__intent_t) are carried out here after each step: a Signal is deferred
  *  like any message decided by the batch; agent answers and RemoteExited go
  *  out at once, as they did when the model sent them itself. */
@@ -58,7 +60,7 @@ st__net_next_seq (st__net_t *s)
 void
 st__net_defer (st__net_t *s, void *sock, const st_peer_t *peer, Strata__Envelope *env)
 {
-    st__deferred_t d = { .sock = sock, .peer = *peer };
+    st__deferred_t d = { .sock = sock, .peer = *peer, .batch = s->batch };
     d.len = protobuf_c_message_get_packed_size (&env->base);
     d.buf = malloc (d.len ? d.len : 1);
     if (!d.buf)
@@ -69,9 +71,11 @@ st__net_defer (st__net_t *s, void *sock, const st_peer_t *peer, Strata__Envelope
 }
 
 void
-st__net_send_deferred (st__net_t *s)
+st__net_send_deferred (st__net_t *s, uint64_t committed)
 {
-    for (size_t i = 0; i < s->ndeferred; i++) {
+    /*  Queued in batch order: the committed ones are a prefix.  */
+    size_t i = 0;
+    for (; i < s->ndeferred && s->deferred[i].batch <= committed; i++) {
         st__deferred_t *d = &s->deferred[i];
         if (zmq_send (d->sock, d->peer.id, d->peer.id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0) {
             if (d->peer.delimited)
@@ -80,13 +84,16 @@ st__net_send_deferred (st__net_t *s)
         }
         free (d->buf);
     }
-    s->ndeferred = 0;
+    if (i) {
+        memmove (s->deferred, s->deferred + i, (s->ndeferred - i) * sizeof *s->deferred);
+        s->ndeferred -= i;
+    }
 }
 
 void
-st__net_publish_events (st__net_t *s)
+st__net_publish_events (st__net_t *s, size_t n)
 {
-    for (size_t i = 0; i < s->m->nevents; i++) {
+    for (size_t i = 0; i < n && i < s->m->nevents; i++) {
         const st__event_t *e = &s->m->events[i];
         if (!e->job_id || !e->to_state)
             continue;

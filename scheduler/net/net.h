@@ -35,12 +35,13 @@ st__net_peer_of (const st__node_t *node)
 /*  Records peer as node's routing id.  */
 void st__net_set_peer (st__node_t *node, const st_peer_t *peer);
 
-/*  A reply that must wait until the current batch is committed (packed already).  */
+/*  A reply that must wait until the batch it belongs to is committed (packed already).  */
 typedef struct {
     void *sock;
     st_peer_t peer;
     uint8_t *buf;
     size_t len;
+    uint64_t batch; /*  the batch it waits for (st__net_t.batch when it was queued)  */
 } st__deferred_t;
 
 /*  A remembered submission token: (tenant, token) -> job id, for an hour.  */
@@ -100,8 +101,9 @@ typedef struct st__net {
     st_map_t *peers;  /*  routing id -> st__node_t, connected nodes only  */
     st_map_t *tokens; /*  "tenant\0token" -> st__token_t  */
     st__token_t *tokens_head, *tokens_tail;
-    st__deferred_t *deferred; /*  replies and signals to send after the next successful flush  */
+    st__deferred_t *deferred; /*  replies and signals waiting for their batch's commit, oldest first  */
     size_t ndeferred, cap_deferred;
+    uint64_t batch;        /*  the number of the batch now accumulating (sched.c advances it when it sends one)  */
     st__logreq_t *logreqs; /*  log requests relayed to workers, awaiting their data  */
     size_t nlogreqs;
     uint64_t next_logreq;
@@ -113,12 +115,13 @@ int st__net_init (st__net_t *s, st__model_t *m);
 /*  Frees what st__net_init and the protocols made; sockets are the caller's.  */
 void st__net_release (st__net_t *s);
 uint64_t st__net_next_seq (st__net_t *s);
-/*  Queues a reply to be sent after the next successful flush.  */
+/*  Queues a reply to be sent once the batch now accumulating (s->batch) is committed.  */
 void st__net_defer (st__net_t *s, void *sock, const st_peer_t *peer, Strata__Envelope *env);
-/*  Sends the deferred messages (after a successful flush).  */
-void st__net_send_deferred (st__net_t *s);
-/*  Publishes the committed state changes (the model's events) on the event socket.  */
-void st__net_publish_events (st__net_t *s);
+/*  Sends the deferred messages of the batches up to committed (every batch up
+ *  to it is committed); those of later batches keep waiting.  */
+void st__net_send_deferred (st__net_t *s, uint64_t committed);
+/*  Publishes the committed state changes, the model's first n events, on the event socket.  */
+void st__net_publish_events (st__net_t *s, size_t n);
 /*  Carries out and clears the model's intents (st__intent_t).  */
 void st__net_drain_intents (st__net_t *s);
 

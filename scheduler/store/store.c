@@ -1,16 +1,20 @@
 /*  store.c: everything the scheduler keeps in PostgreSQL.
  *
  *  Writes are batched: the loop marks jobs, tasks and nodes dirty and queues
- *  events; st__store_flush sends one statement per kind of row (rows travel as a
- *  JSON array expanded by jsonb_to_recordset) in a libpq pipeline, so a whole
- *  batch is one round trip and one implicit transaction. Job updates carry the
- *  state the scheduler believes the row has; if any row disagrees, strata_assert
+ *  events; a flush sends one statement per kind of row (rows travel as a JSON
+ *  array expanded by jsonb_to_recordset) in a libpq pipeline, so a whole batch
+ *  is one round trip and one implicit transaction. The loop does not wait for
+ *  it: st__store_flush_begin sends the batch and takes its rows, and
+ *  st__store_flush_poll reads the answer as it arrives (st__store_flush sends
+ *  and waits, for start-up, shutdown and tests). Job updates carry the state
+ *  the scheduler believes the row has; if any row disagrees, strata_assert
  *  aborts the transaction and the scheduler stops rather than overwrite another
  *  writer's work. All SQL is parameterised. */
 #include "store.h"
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +49,8 @@ s_result_error (st_error_t *err, PGresult *res, const char *what)
         msg[--n] = '\0';
     return st_error_set (err, ST_EDB, NULL, "%s: %s", what, msg);
 }
+
+static void s_settle (st__store_t *s);
 
 st_rc_t
 st__store_connect (st__store_t *s, st_error_t *err)
@@ -297,6 +303,7 @@ st__store_dep_states (st__store_t *s, const st__job_t *job, st_error_t *err)
     size_t n = st__deps_missing (s->m, job, ids, sizeof ids / sizeof ids[0]);
     if (n == 0 || !s->db)
         return ST_OK;
+    s_settle (s);
     char arr[64 * 24 + 4];
     size_t used = 0;
     arr[used++] = '{';
@@ -319,9 +326,19 @@ st__store_tokens_free (st__store_t *s)
 }
 
 void
-st__store_close (st__store_t *s)
+st__store_release (st__store_t *s)
 {
     st__store_tokens_free (s);
+    for (size_t k = 0; k < sizeof s->rows / sizeof s->rows[0]; k++) {
+        free (s->rows[k].p);
+        s->rows[k] = (st__store_buf_t) { 0 };
+    }
+}
+
+void
+st__store_close (st__store_t *s)
+{
+    st__store_release (s);
     if (s->db)
         PQfinish (s->db);
     s->db = NULL;
@@ -543,12 +560,6 @@ out:
 /*  -- the batched write --------------------------------------------------  */
 
 static json_t *
-s_ms_or_null (uint64_t ms)
-{
-    return ms ? json_integer ((json_int_t) ms) : json_null ();
-}
-
-static json_t *
 s_str_or_null (const char *str)
 {
     return str ? json_string (str) : json_null ();
@@ -571,43 +582,219 @@ s_node_row (const st__node_t *n)
                       (json_int_t) (n->last_seen_wall ? n->last_seen_wall : st_wall_ms ()), "instance", instance);
 }
 
-static json_t *
-s_job_common (const st__job_t *job)
+/*  -- rows as JSON text, without a tree -----------------------------------------
+ *  The frequent rows (tenants, jobs, tasks, events) are written straight into
+ *  the store's buffers (s->rows): no object per row and, once the buffers have
+ *  grown to a batch's size, no allocation. Nodes, pools and model versions are
+ *  rare and go through jansson.  */
+
+enum { S_ROWS_TENANTS, S_ROWS_JOBS_NEW, S_ROWS_TASKS_NEW, S_ROWS_JOBS_UPD, S_ROWS_TASKS_UPD, S_ROWS_EVENTS };
+
+/*  One statement's rows: far below PostgreSQL's 1 GB for a parameter.  */
+#define S_ROWS_MAX ((size_t) 256 << 20)
+
+/*  Makes room for more bytes and the NUL; sets bad when it cannot.  */
+static int
+s_room (st__store_buf_t *b, size_t more)
 {
-    json_t *o = json_pack ("{s:I, s:s, s:s, s:I, s:I, s:b}", "id", (json_int_t) job->id, "state",
-                           st_job_state_name (job->state), "reason", job->reason, "attempt",
-                           (json_int_t) job->attempt, "max_attempts", (json_int_t) job->max_attempts,
-                           "cancel_requested", job->cancel_requested);
-    json_object_set_new (o, "exit_code", job->has_exit ? json_integer (job->exit_code) : json_null ());
-    json_object_set_new (o, "started", s_ms_or_null (job->started_wall));
-    json_object_set_new (o, "finished", s_ms_or_null (job->finished_wall));
-    /*  Placement: where, with which model, at what estimated and actual cost.  */
-    json_object_set_new (o, "pool", s_str_or_null (job->pool));
-    json_object_set_new (o, "variant", s_str_or_null (job->variant));
-    json_object_set_new (o, "placement", s_str_or_null (job->placement_json));
-    json_object_set_new (o, "est_cost", job->has_estimate ? json_real (job->est_cost) : json_null ());
-    json_object_set_new (o, "est_kwh", job->has_estimate ? json_real (job->est_kwh) : json_null ());
-    json_object_set_new (o, "est_co2_g", job->has_estimate ? json_real (job->est_co2_g) : json_null ());
-    json_object_set_new (o, "cost", job->has_actual ? json_real (job->cost) : json_null ());
-    json_object_set_new (o, "kwh", job->has_actual ? json_real (job->kwh) : json_null ());
-    json_object_set_new (o, "co2_g", job->has_actual ? json_real (job->co2_g) : json_null ());
-    json_object_set_new (o, "preemptions", json_integer (job->preemptions));
-    json_object_set_new (o, "model_ref", s_str_or_null (job->model_ref));
-    return o;
+    if (b->bad)
+        return 0;
+    if (b->len + more + 1 <= b->cap)
+        return 1;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more + 1)
+        cap *= 2;
+    char *p = cap <= S_ROWS_MAX ? realloc (b->p, cap) : NULL;
+    if (!p) {
+        b->bad = 1;
+        return 0;
+    }
+    b->p = p;
+    b->cap = cap;
+    return 1;
 }
 
-static json_t *
-s_task_row (const st__task_t *t)
+static void
+s_put (st__store_buf_t *b, const char *text, size_t n)
 {
-    json_t *o = json_pack ("{s:I, s:I, s:I, s:s}", "job_id", (json_int_t) t->job->id, "idx", (json_int_t) t->index,
-                           "attempt", (json_int_t) t->attempt, "state", st_task_state_name (t->state));
-    json_object_set_new (o, "node", s_str_or_null (t->node_name));
-    json_object_set_new (o, "pid", t->pid ? json_integer (t->pid) : json_null ());
-    json_object_set_new (o, "exit_code", t->has_exit ? json_integer (t->exit_code) : json_null ());
-    json_object_set_new (o, "term_signal", t->term_signal ? json_integer (t->term_signal) : json_null ());
-    json_object_set_new (o, "started", s_ms_or_null (t->started_wall));
-    json_object_set_new (o, "finished", s_ms_or_null (t->finished_wall));
-    return o;
+    if (!s_room (b, n))
+        return;
+    memcpy (b->p + b->len, text, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+/*  A row: '[' opens the array before the first one.  */
+static void
+s_row_open (st__store_buf_t *b)
+{
+    s_put (b, b->len ? ",{" : "[{", 2);
+}
+
+static void
+s_row_close (st__store_buf_t *b)
+{
+    s_put (b, "}", 1);
+}
+
+/*  "key": (keys are Strata's own names: nothing to escape).  */
+static void
+s_key (st__store_buf_t *b, const char *key)
+{
+    size_t k = strlen (key);
+    if (!s_room (b, k + 4))
+        return;
+    char *p = b->p + b->len;
+    if (b->p[b->len - 1] != '{')
+        *p++ = ',';
+    *p++ = '"';
+    memcpy (p, key, k);
+    p += k;
+    *p++ = '"';
+    *p++ = ':';
+    b->len = (size_t) (p - b->p);
+    b->p[b->len] = '\0';
+}
+
+static void
+s_w_null (st__store_buf_t *b, const char *key)
+{
+    s_key (b, key);
+    s_put (b, "null", 4);
+}
+
+/*  A string, escaped (quote, backslash, control characters); NULL: null.  */
+static void
+s_w_str (st__store_buf_t *b, const char *key, const char *v)
+{
+    if (!v) {
+        s_w_null (b, key);
+        return;
+    }
+    s_key (b, key);
+    s_put (b, "\"", 1);
+    const char *run = v;
+    for (const char *c = v;; c++) {
+        unsigned char ch = (unsigned char) *c;
+        if (ch != '\0' && ch != '"' && ch != '\\' && ch >= 0x20)
+            continue;
+        s_put (b, run, (size_t) (c - run));
+        if (ch == '\0')
+            break;
+        char esc[8];
+        if (ch == '"' || ch == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char) ch;
+            s_put (b, esc, 2);
+        }
+        else {
+            snprintf (esc, sizeof esc, "\\u%04x", ch);
+            s_put (b, esc, 6);
+        }
+        run = c + 1;
+    }
+    s_put (b, "\"", 1);
+}
+
+static void
+s_w_int (st__store_buf_t *b, const char *key, int64_t v)
+{
+    char t[24];
+    int n = snprintf (t, sizeof t, "%" PRId64, v);
+    s_key (b, key);
+    s_put (b, t, (size_t) n);
+}
+
+/*  v when has, else null.  */
+static void
+s_w_int_if (st__store_buf_t *b, const char *key, int has, int64_t v)
+{
+    if (has)
+        s_w_int (b, key, v);
+    else
+        s_w_null (b, key);
+}
+
+/*  v when has and finite (JSON has no NaN), else null.  */
+static void
+s_w_real_if (st__store_buf_t *b, const char *key, int has, double v)
+{
+    if (!has || !isfinite (v)) {
+        s_w_null (b, key);
+        return;
+    }
+    char t[40];
+    int n = snprintf (t, sizeof t, "%.17g", v);
+    s_key (b, key);
+    s_put (b, t, (size_t) n);
+}
+
+static void
+s_w_bool (st__store_buf_t *b, const char *key, int v)
+{
+    s_key (b, key);
+    s_put (b, v ? "true" : "false", v ? 4 : 5);
+}
+
+/*  The columns every job row has (new or updated); the row stays open.  */
+static void
+s_job_common (st__store_buf_t *b, const st__job_t *job)
+{
+    s_row_open (b);
+    s_w_int (b, "id", (int64_t) job->id);
+    s_w_str (b, "state", st_job_state_name (job->state));
+    s_w_str (b, "reason", job->reason);
+    s_w_int (b, "attempt", job->attempt);
+    s_w_int (b, "max_attempts", job->max_attempts);
+    s_w_bool (b, "cancel_requested", job->cancel_requested);
+    s_w_int_if (b, "exit_code", job->has_exit, job->exit_code);
+    s_w_int_if (b, "started", job->started_wall != 0, (int64_t) job->started_wall);
+    s_w_int_if (b, "finished", job->finished_wall != 0, (int64_t) job->finished_wall);
+    /*  Placement: where, with which model, at what estimated and actual cost.  */
+    s_w_str (b, "pool", job->pool);
+    s_w_str (b, "variant", job->variant);
+    s_w_str (b, "placement", job->placement_json);
+    s_w_real_if (b, "est_cost", job->has_estimate, job->est_cost);
+    s_w_real_if (b, "est_kwh", job->has_estimate, job->est_kwh);
+    s_w_real_if (b, "est_co2_g", job->has_estimate, job->est_co2_g);
+    s_w_real_if (b, "cost", job->has_actual, job->cost);
+    s_w_real_if (b, "kwh", job->has_actual, job->kwh);
+    s_w_real_if (b, "co2_g", job->has_actual, job->co2_g);
+    s_w_int (b, "preemptions", job->preemptions);
+    s_w_str (b, "model_ref", job->model_ref);
+}
+
+static void
+s_task_row (st__store_buf_t *b, const st__task_t *t)
+{
+    s_row_open (b);
+    s_w_int (b, "job_id", (int64_t) t->job->id);
+    s_w_int (b, "idx", t->index);
+    s_w_int (b, "attempt", t->attempt);
+    s_w_str (b, "state", st_task_state_name (t->state));
+    s_w_str (b, "node", t->node_name);
+    s_w_int_if (b, "pid", t->pid != 0, t->pid);
+    s_w_int_if (b, "exit_code", t->has_exit, t->exit_code);
+    s_w_int_if (b, "term_signal", t->term_signal != 0, t->term_signal);
+    s_w_int_if (b, "started", t->started_wall != 0, (int64_t) t->started_wall);
+    s_w_int_if (b, "finished", t->finished_wall != 0, (int64_t) t->finished_wall);
+    s_row_close (b);
+}
+
+static void
+s_event_row (st__store_buf_t *b, const st__event_t *e)
+{
+    s_row_open (b);
+    s_w_int (b, "at", (int64_t) e->at_wall);
+    s_w_int (b, "job_id", (int64_t) e->job_id);
+    s_w_int (b, "attempt", e->attempt);
+    s_w_str (b, "kind", e->kind);
+    s_w_str (b, "message", e->message);
+    s_w_int_if (b, "task_idx", e->task_idx >= 0, e->task_idx);
+    s_w_str (b, "from_state", e->from_state);
+    s_w_str (b, "to_state", e->to_state);
+    s_w_str (b, "node", e->node);
+    s_row_close (b);
 }
 
 #define TS(x) "CASE WHEN " x " IS NULL THEN NULL ELSE to_timestamp (" x " / 1000.0) END"
@@ -700,13 +887,15 @@ s_version_row (const st__model_version_t *v)
 typedef struct {
     const char *what;
     const char *sql;
-    char *param;
+    const char *param; /*  the rows as a JSON array  */
+    char *owned;       /*  param when this statement allocated it (jansson's), else NULL  */
     char count[24];
     int nparams;
 } s_stmt_t;
 
+/*  A statement over rows built with jansson (consumed).  */
 static void
-s_add_stmt (s_stmt_t *stmts, int *n, const char *what, const char *sql, json_t *rows, size_t count)
+s_add_stmt (s_stmt_t *stmts, int *n, const char *what, const char *sql, json_t *rows)
 {
     if (json_array_size (rows) == 0) {
         json_decref (rows);
@@ -715,12 +904,28 @@ s_add_stmt (s_stmt_t *stmts, int *n, const char *what, const char *sql, json_t *
     s_stmt_t *st = &stmts[(*n)++];
     st->what = what;
     st->sql = sql;
-    st->param = json_dumps (rows, JSON_COMPACT);
-    if (!st->param)
+    st->param = st->owned = json_dumps (rows, JSON_COMPACT);
+    if (!st->owned)
         abort ();
+    st->nparams = 1;
+    json_decref (rows);
+}
+
+/*  A statement over rows written into b (closes its array); count is the
+ *  statement's second parameter when it has one.  */
+static void
+s_add_rows (s_stmt_t *stmts, int *n, const char *what, const char *sql, st__store_buf_t *b, size_t count)
+{
+    if (b->len == 0)
+        return;
+    s_put (b, "]", 1);
+    s_stmt_t *st = &stmts[(*n)++];
+    st->what = what;
+    st->sql = sql;
+    st->param = b->p;
+    st->owned = NULL;
     snprintf (st->count, sizeof st->count, "%zu", count);
     st->nparams = sql == SQL_JOBS_UPDATE ? 2 : 1;
-    json_decref (rows);
 }
 
 /*  Appends item to arr; a NULL item (it could not be built) or a failed append
@@ -732,18 +937,32 @@ s_push (int *bad, json_t *arr, json_t *item)
         *bad = 1;
 }
 
-st_rc_t
-st__store_flush (st__store_t *s, st_error_t *err)
+/*  Something to write: dirty rows, events or registered model versions.  */
+static int
+s_flush_needed (const st__model_t *m)
 {
-    if (!s->m->ndirty_jobs && !s->m->ndirty_tasks && !s->m->ndirty_nodes && !s->m->nevents && !s->m->nnew_versions)
-        return ST_OK;
-    json_t *pools = json_array (), *nodes = json_array (), *tenants = json_array (), *jobs_new = json_array (),
-           *tasks_new = json_array (), *jobs_upd = json_array (), *tasks_upd = json_array (), *events = json_array (),
-           *versions = json_array ();
+    return m->ndirty_jobs || m->ndirty_tasks || m->ndirty_nodes || m->nevents || m->nnew_versions;
+}
+
+/*  Builds the batch from the model's queues and sends it as one pipeline
+ *  ending in a sync (one implicit transaction); flush_state becomes SENT. The
+ *  statements' parameters are built here, so the model may change as soon as
+ *  this returns. The model's queues are left as they are: the caller takes them.  */
+static st_rc_t
+s_flush_send (st__store_t *s, st_error_t *err)
+{
+    json_t *pools = json_array (), *nodes = json_array (), *versions = json_array ();
+    st__store_buf_t *rows = s->rows;
+    for (size_t k = 0; k < sizeof s->rows / sizeof s->rows[0]; k++) {
+        rows[k].len = 0;
+        rows[k].bad = 0;
+    }
+    st__store_buf_t *tenants = &rows[S_ROWS_TENANTS], *jobs_new = &rows[S_ROWS_JOBS_NEW],
+                    *tasks_new = &rows[S_ROWS_TASKS_NEW], *jobs_upd = &rows[S_ROWS_JOBS_UPD],
+                    *tasks_upd = &rows[S_ROWS_TASKS_UPD], *events = &rows[S_ROWS_EVENTS];
     /*  Set when any row of the batch could not be built (out of memory): the
      *  batch is then not written at all, rather than written without that row.  */
-    int bad = !pools || !nodes || !tenants || !jobs_new || !tasks_new || !jobs_upd || !tasks_upd || !events
-              || !versions;
+    int bad = !pools || !nodes || !versions;
     for (size_t i = 0; i < s->m->ndirty_nodes; i++) {
         st__node_t *n = s->m->dirty_nodes[i];
         s_push (&bad, pools, json_pack ("{s:s}", "pool", n->pool ? n->pool : "default"));
@@ -752,68 +971,76 @@ st__store_flush (st__store_t *s, st_error_t *err)
     size_t nupd = 0;
     for (size_t i = 0; i < s->m->ndirty_jobs; i++) {
         st__job_t *job = s->m->dirty_jobs[i];
-        json_t *row = s_job_common (job);
         if (!job->persisted) {
             const st_spec_t *sp = job->spec;
-            bad |= json_object_update_new (
-                row,
-                json_pack ("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:s, s:I}", "name", sp->name, "tenant",
-                           sp->tenant, "queue", sp->queue, "kind", st_kind_name (sp->kind), "priority", sp->priority,
-                           "ranks", (json_int_t) sp->ranks, "cpus_milli", (json_int_t) sp->cpus_milli, "mem_mb",
-                           (json_int_t) sp->mem_mb, "gpus", (json_int_t) sp->gpus, "spec", job->spec_json, "created",
-                           (json_int_t) job->created_wall));
-            bad |= json_object_set_new (row, "submit_token", s_str_or_null (job->submit_token));
-            s_push (&bad, tenants, json_pack ("{s:s, s:s}", "tenant", sp->tenant, "queue", sp->queue));
-            s_push (&bad, jobs_new, row);
+            s_job_common (jobs_new, job);
+            s_w_str (jobs_new, "name", sp->name);
+            s_w_str (jobs_new, "tenant", sp->tenant);
+            s_w_str (jobs_new, "queue", sp->queue);
+            s_w_str (jobs_new, "kind", st_kind_name (sp->kind));
+            s_w_int (jobs_new, "priority", sp->priority);
+            s_w_int (jobs_new, "ranks", (int64_t) sp->ranks);
+            s_w_int (jobs_new, "cpus_milli", (int64_t) sp->cpus_milli);
+            s_w_int (jobs_new, "mem_mb", (int64_t) sp->mem_mb);
+            s_w_int (jobs_new, "gpus", (int64_t) sp->gpus);
+            s_w_str (jobs_new, "spec", job->spec_json);
+            s_w_int (jobs_new, "created", (int64_t) job->created_wall);
+            s_w_str (jobs_new, "submit_token", job->submit_token);
+            s_row_close (jobs_new);
+            s_row_open (tenants);
+            s_w_str (tenants, "tenant", sp->tenant);
+            s_w_str (tenants, "queue", sp->queue);
+            s_row_close (tenants);
             for (uint32_t r = 0; r < job->ntasks; r++) {
-                s_push (&bad, tasks_new, s_task_row (&job->tasks[r]));
+                s_task_row (tasks_new, &job->tasks[r]);
                 job->tasks[r].dirty = 0; /*  written with the job  */
             }
         }
         else {
-            bad |= json_object_set_new (row, "from_state", json_string (st_job_state_name (job->db_state)));
-            s_push (&bad, jobs_upd, row);
+            s_job_common (jobs_upd, job);
+            s_w_str (jobs_upd, "from_state", st_job_state_name (job->db_state));
+            s_row_close (jobs_upd);
             nupd++;
         }
     }
     for (size_t i = 0; i < s->m->ndirty_tasks; i++) {
         st__task_t *t = s->m->dirty_tasks[i];
         if (t->dirty)
-            s_push (&bad, tasks_upd, s_task_row (t));
+            s_task_row (tasks_upd, t);
     }
-    for (size_t i = 0; i < s->m->nevents; i++) {
-        const st__event_t *e = &s->m->events[i];
-        json_t *o = json_pack ("{s:I, s:I, s:I, s:s, s:s}", "at", (json_int_t) e->at_wall, "job_id",
-                               (json_int_t) e->job_id, "attempt", (json_int_t) e->attempt, "kind", e->kind, "message",
-                               e->message);
-        bad |= json_object_set_new (o, "task_idx", e->task_idx >= 0 ? json_integer (e->task_idx) : json_null ());
-        bad |= json_object_set_new (o, "from_state", s_str_or_null (e->from_state));
-        bad |= json_object_set_new (o, "to_state", s_str_or_null (e->to_state));
-        bad |= json_object_set_new (o, "node", s_str_or_null (e->node));
-        s_push (&bad, events, o);
-    }
+    for (size_t i = 0; i < s->m->nevents; i++)
+        s_event_row (events, &s->m->events[i]);
 
     for (size_t i = 0; i < s->m->nnew_versions; i++)
         s_push (&bad, versions, s_version_row (s->m->new_versions[i]));
 
+    for (size_t k = 0; k < sizeof s->rows / sizeof s->rows[0]; k++)
+        bad |= rows[k].bad;
     if (bad) {
-        json_t *all[] = { pools, nodes, tenants, jobs_new, tasks_new, jobs_upd, tasks_upd, events, versions };
-        for (size_t i = 0; i < sizeof all / sizeof *all; i++)
-            json_decref (all[i]);
+        json_decref (pools);
+        json_decref (nodes);
+        json_decref (versions);
         return st_error_set (err, ST_ENOMEM, NULL, "could not build the batch of changed rows (out of memory)");
     }
 
     s_stmt_t stmts[9];
     int n = 0;
-    s_add_stmt (stmts, &n, "pools", SQL_POOLS, pools, 0);
-    s_add_stmt (stmts, &n, "nodes", SQL_NODES, nodes, 0);
-    s_add_stmt (stmts, &n, "tenants", SQL_TENANTS, tenants, 0);
-    s_add_stmt (stmts, &n, "new jobs", SQL_JOBS_INSERT, jobs_new, 0);
-    s_add_stmt (stmts, &n, "new tasks", SQL_TASKS_INSERT, tasks_new, 0);
-    s_add_stmt (stmts, &n, "job updates", SQL_JOBS_UPDATE, jobs_upd, nupd);
-    s_add_stmt (stmts, &n, "task updates", SQL_TASKS_UPDATE, tasks_upd, 0);
-    s_add_stmt (stmts, &n, "model versions", SQL_MODEL_VERSIONS, versions, 0);
-    s_add_stmt (stmts, &n, "events", SQL_EVENTS, events, 0);
+    s_add_stmt (stmts, &n, "pools", SQL_POOLS, pools);
+    s_add_stmt (stmts, &n, "nodes", SQL_NODES, nodes);
+    s_add_rows (stmts, &n, "tenants", SQL_TENANTS, tenants, 0);
+    s_add_rows (stmts, &n, "new jobs", SQL_JOBS_INSERT, jobs_new, 0);
+    s_add_rows (stmts, &n, "new tasks", SQL_TASKS_INSERT, tasks_new, 0);
+    s_add_rows (stmts, &n, "job updates", SQL_JOBS_UPDATE, jobs_upd, nupd);
+    s_add_rows (stmts, &n, "task updates", SQL_TASKS_UPDATE, tasks_upd, 0);
+    s_add_stmt (stmts, &n, "model versions", SQL_MODEL_VERSIONS, versions);
+    s_add_rows (stmts, &n, "events", SQL_EVENTS, events, 0);
+    for (size_t k = 0; k < sizeof s->rows / sizeof s->rows[0]; k++)
+        bad |= rows[k].bad; /*  a closing ']' did not fit  */
+    if (bad) {
+        for (int i = 0; i < n; i++)
+            free (stmts[i].owned);
+        return st_error_set (err, ST_ENOMEM, NULL, "could not build the batch of changed rows (out of memory)");
+    }
 
     st_rc_t rc = ST_OK;
     if (!PQenterPipelineMode (s->db)) {
@@ -829,38 +1056,157 @@ st__store_flush (st__store_t *s, st_error_t *err)
     }
     if (!PQpipelineSync (s->db) && rc == ST_OK)
         rc = s_db_error (err, s->db, "pipeline sync");
-    /*  Read every result up to the sync, remembering the first failure.  */
-    for (;;) {
+    /*  Whatever was sent is answered up to the sync: the results are read
+     *  either way (a failure to send is reported when they are).  */
+    s->flush_state = ST__FLUSH_SENT;
+    s->flush_rc = rc;
+    s->flush_nulls = 0;
+    if (rc != ST_OK)
+        s->flush_err = *err;
+out:
+    for (int i = 0; i < n; i++)
+        free (stmts[i].owned);
+    return rc;
+}
+
+/*  Reads the results of the batch in flight up to its sync, remembering the
+ *  first failure; without block, only what has arrived. Returns 1 once the
+ *  sync was read (flush_state ANSWERED), 0 while more is to come.  */
+static int
+s_flush_read (st__store_t *s, int block)
+{
+    while (s->flush_state == ST__FLUSH_SENT) {
+        if (!block && PQisBusy (s->db))
+            return 0;
         PGresult *res = PQgetResult (s->db);
         if (!res) {
-            if (PQstatus (s->db) != CONNECTION_OK) {
-                if (rc == ST_OK)
-                    rc = s_db_error (err, s->db, "database connection lost");
-                break;
+            /*  The end of one statement's results, or a broken connection.  */
+            if (PQstatus (s->db) != CONNECTION_OK || ++s->flush_nulls > 64) {
+                if (s->flush_rc == ST_OK)
+                    s->flush_rc = s_db_error (&s->flush_err, s->db, "database connection lost");
+                PQexitPipelineMode (s->db);
+                s->flush_state = ST__FLUSH_ANSWERED;
             }
             continue;
         }
+        s->flush_nulls = 0;
         ExecStatusType st = PQresultStatus (res);
-        if (st == PGRES_PIPELINE_SYNC) {
-            PQclear (res);
-            break;
-        }
-        if (st == PGRES_FATAL_ERROR && rc == ST_OK)
-            rc = s_result_error (err, res, "writing a batch");
+        if (st == PGRES_FATAL_ERROR && s->flush_rc == ST_OK)
+            s->flush_rc = s_result_error (&s->flush_err, res, "writing a batch");
         PQclear (res);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQexitPipelineMode (s->db);
+            s->flush_state = ST__FLUSH_ANSWERED;
+        }
     }
-    PQexitPipelineMode (s->db);
-    if (rc != ST_OK)
-        goto out;
+    return 1;
+}
 
+/*  Reports an answered batch's outcome and goes back to IDLE.  */
+static st_rc_t
+s_flush_report (st__store_t *s, int *done, st_error_t *err)
+{
+    *done = 1;
+    s->flush_state = ST__FLUSH_IDLE;
+    if (s->flush_rc != ST_OK) {
+        *err = s->flush_err;
+        return s->flush_rc;
+    }
     s->m->counters.flushes++;
+    return ST_OK;
+}
+
+st_rc_t
+st__store_flush_poll (st__store_t *s, int *done, st_error_t *err)
+{
+    *done = 0;
+    if (s->flush_state == ST__FLUSH_IDLE)
+        return ST_OK;
+    if (s->flush_state == ST__FLUSH_SENT) {
+        if (!PQconsumeInput (s->db)) {
+            if (s->flush_rc == ST_OK)
+                s->flush_rc = s_db_error (&s->flush_err, s->db, "database connection lost");
+            PQexitPipelineMode (s->db);
+            s->flush_state = ST__FLUSH_ANSWERED;
+        }
+        else if (!s_flush_read (s, 0))
+            return ST_OK;
+    }
+    return s_flush_report (s, done, err);
+}
+
+st_rc_t
+st__store_flush_wait (st__store_t *s, int *done, st_error_t *err)
+{
+    *done = 0;
+    if (s->flush_state == ST__FLUSH_IDLE)
+        return ST_OK;
+    s_flush_read (s, 1);
+    return s_flush_report (s, done, err);
+}
+
+/*  A read needs the connection: the batch in flight is answered first (its
+ *  outcome stays for the loop to report), so the read sees what it committed.  */
+static void
+s_settle (st__store_t *s)
+{
+    if (s->flush_state == ST__FLUSH_SENT)
+        s_flush_read (s, 1);
+}
+
+int
+st__store_socket (const st__store_t *s)
+{
+    return s->db ? PQsocket (s->db) : -1;
+}
+
+/*  The rows now belong to the batch sent: the next changes go to the next one.  */
+static void
+s_flush_take (st__store_t *s)
+{
     st__batch_committed (s->m);
     s->m->nnew_versions = 0;
+}
+
+st_rc_t
+st__store_flush_begin (st__store_t *s, int *sent, st_error_t *err)
+{
+    *sent = 0;
+    if (!s_flush_needed (s->m))
+        return ST_OK;
+    if (s->flush_state != ST__FLUSH_IDLE)
+        return st_error_set (err, ST_ESTATE, NULL, "a batch is already in flight");
+    st_rc_t rc = s_flush_send (s, err);
+    if (s->flush_state == ST__FLUSH_SENT)
+        *sent = 1;
+    if (rc != ST_OK)
+        return rc;
+    s_flush_take (s);
+    /*  The events stay queued: the loop publishes them once committed, then drops them.  */
+    return ST_OK;
+}
+
+st_rc_t
+st__store_flush (st__store_t *s, st_error_t *err)
+{
+    int done = 0;
+    st_rc_t rc = st__store_flush_wait (s, &done, err);
+    if (rc != ST_OK || !s_flush_needed (s->m))
+        return rc;
+    rc = s_flush_send (s, err);
+    if (s->flush_state == ST__FLUSH_SENT) {
+        st_error_t werr = { 0 };
+        st_rc_t wrc = st__store_flush_wait (s, &done, &werr);
+        if (rc == ST_OK && wrc != ST_OK) {
+            rc = wrc;
+            *err = werr;
+        }
+    }
+    if (rc != ST_OK)
+        return rc;
+    s_flush_take (s);
     /*  The events stay queued: the loop publishes them, then clears them.  */
-out:
-    for (int i = 0; i < n; i++)
-        free (stmts[i].param);
-    return rc;
+    return ST_OK;
 }
 
 /*  -- reads for clients ----------------------------------------------------  */
@@ -962,6 +1308,7 @@ st_rc_t
 st__store_get_job (st__store_t *s, uint64_t id, st__job_record_t **out, st_error_t *err)
 {
     *out = NULL;
+    s_settle (s);
     char ids[32], arr[40];
     snprintf (ids, sizeof ids, "%" PRIu64, id);
     snprintf (arr, sizeof arr, "{%" PRIu64 "}", id);
@@ -997,6 +1344,7 @@ st__store_list_jobs (st__store_t *s, const char *state, const char *tenant, uint
 {
     *out = NULL;
     *nout = 0;
+    s_settle (s);
     char limit[16];
     snprintf (limit, sizeof limit, "%u", limit_n ? (limit_n > 10000 ? 10000 : limit_n) : 50);
     const char *params[] = { state ? state : "", tenant ? tenant : "", limit, active_only ? "t" : "f" };
@@ -1043,6 +1391,7 @@ st_rc_t
 st__store_task_location (st__store_t *s, uint64_t job_id, uint32_t rank, char *node, size_t node_size,
                          uint32_t *attempt, char *job_state, size_t state_size, st_error_t *err)
 {
+    s_settle (s);
     char ids[32], idx[16];
     snprintf (ids, sizeof ids, "%" PRIu64, job_id);
     snprintf (idx, sizeof idx, "%u", rank);

@@ -24,12 +24,40 @@ typedef struct {
     uint64_t ttl_ms;
 } st__store_token_t;
 
+/*  Where the batch written in the background stands (st__store_flush_begin):
+ *
+ *      IDLE --begin--> SENT --its results read--> ANSWERED --poll/wait reports it--> IDLE
+ *
+ *  Results are read by st__store_flush_poll (without blocking), by
+ *  st__store_flush_wait, or by any read of this file that needs the connection
+ *  (it waits for the batch first, so a client reads what was committed).  */
+typedef enum {
+    ST__FLUSH_IDLE = 0, /*  no batch on the connection  */
+    ST__FLUSH_SENT,     /*  a batch sent; its COMMIT not yet answered  */
+    ST__FLUSH_ANSWERED, /*  its results read; the outcome waits to be reported  */
+} st__flush_state_t;
+
+/*  A growable text buffer: one statement's rows as a JSON array, kept from
+ *  batch to batch so that writing rows allocates nothing once it has grown.  */
+typedef struct {
+    char *p;    /*  NUL-terminated; NULL before the first row  */
+    size_t len; /*  bytes used (0: no row yet)  */
+    size_t cap;
+    int bad; /*  a row could not be added (out of memory, or past the cap): the batch is not written  */
+} st__store_buf_t;
+
 typedef struct st__store {
     st__model_t *m;            /*  the model it loads into and flushes from (not owned)  */
     const char *database;      /*  --database: a libpq connection string (not owned)  */
     PGconn *db;                /*  the connection; NULL before st__store_connect  */
     st__store_token_t *tokens; /*  the submission tokens the last st__store_load read  */
     size_t ntokens;
+    /*  -- the batch in flight --  */
+    st__flush_state_t flush_state;
+    st_rc_t flush_rc;        /*  its outcome so far: the first failure, or ST_OK  */
+    st_error_t flush_err;    /*  the failure's message when flush_rc != ST_OK  */
+    int flush_nulls;         /*  PQgetResult NULLs in a row (a guard against a pipeline that never syncs)  */
+    st__store_buf_t rows[6]; /*  the frequent rows (store.c: S_ROWS_*), reused by every batch  */
 } st__store_t;
 
 /*  -- store.c -----------------------------------------------------------  */
@@ -42,8 +70,25 @@ st_rc_t st__store_migrate (st__store_t *s, st_error_t *err);
  *  tokens of the last hour in s->tokens.  */
 st_rc_t st__store_load (st__store_t *s, st_error_t *err);
 void st__store_tokens_free (st__store_t *s);
-/*  Writes every dirty row and queued event in one transaction.  */
+/*  Writes every dirty row and queued event in one transaction and waits for
+ *  its COMMIT (waiting first for a batch in flight). On failure nothing is
+ *  written and the rows stay dirty.  */
 st_rc_t st__store_flush (st__store_t *s, st_error_t *err);
+/*  Pipelined flush. Sends every dirty row and queued event as one transaction
+ *  and returns without waiting for it: the rows are taken (st__batch_committed),
+ *  so later changes go to the next batch; the events stay queued in the model
+ *  for the caller to publish once the batch is committed. *sent is 0 when
+ *  nothing was dirty. Needs flush_state IDLE. A failure to send is final: the
+ *  caller stops (the rows were not written, and nothing of them may be acknowledged).  */
+st_rc_t st__store_flush_begin (st__store_t *s, int *sent, st_error_t *err);
+/*  Reads what has arrived of the batch in flight without blocking. *done is 1
+ *  once its outcome is known, and the return is that outcome: ST_OK when it
+ *  committed; then flush_state is IDLE again. Nothing in flight: *done 0, ST_OK.  */
+st_rc_t st__store_flush_poll (st__store_t *s, int *done, st_error_t *err);
+/*  Like st__store_flush_poll, but blocks until the batch in flight is answered.  */
+st_rc_t st__store_flush_wait (st__store_t *s, int *done, st_error_t *err);
+/*  The connection's socket, to wait on while a batch is in flight; -1 without one.  */
+int st__store_socket (const st__store_t *s);
 /*  A job's row and its tasks' (caller frees with st__job_record_free).  */
 st_rc_t st__store_get_job (st__store_t *s, uint64_t id, st__job_record_t **out, st_error_t *err);
 /*  The latest jobs, newest first: state and tenant filter when not "" or NULL,
@@ -58,6 +103,9 @@ st_rc_t st__store_task_location (st__store_t *s, uint64_t job_id, uint32_t rank,
  *  noted in the model (st__deps_note_state) for st__deps_check. Forgets the
  *  states noted before. Without a connection, notes nothing.  */
 st_rc_t st__store_dep_states (st__store_t *s, const st__job_t *job, st_error_t *err);
+/*  Frees the store's memory (tokens, row buffers), not the connection.  */
+void st__store_release (st__store_t *s);
+/*  st__store_release, and closes the connection.  */
 void st__store_close (st__store_t *s);
 
 /*  -- store_cluster.c ---------------------------------------------------  */

@@ -864,3 +864,147 @@ Test (sched_store, hand_edited_versions_and_dependencies_do_not_stop_the_schedul
     text_is ("SELECT string_agg (version || ':' || job_id, ',' ORDER BY version) FROM model_versions", "2:2,3:5");
     stop (&T);
 }
+
+/*  -- the pipelined flush (st__store_flush_begin / _poll / _wait) -----------  */
+
+/*  A second connection: what is committed, whatever the store's connection is doing.  */
+static PGconn *
+observer (void)
+{
+    PGconn *c = PQconnectdb (s_dsn);
+    cr_assert_eq (PQstatus (c), CONNECTION_OK, "%s", PQerrorMessage (c));
+    return c;
+}
+
+/*  Polls (as the loop does, without blocking) until the batch in flight is answered.  */
+static st_rc_t
+poll_until_done (st_error_t *err)
+{
+    int done = 0;
+    st_rc_t rc;
+    while ((rc = st__store_flush_poll (&S.store, &done, err)) == ST_OK && !done)
+        usleep (1000);
+    return rc;
+}
+
+/*  What the loop does once a batch committed: it publishes and drops that
+ *  batch's events, the first n; later ones belong to the next batch.  */
+static void
+drop_events (size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free (S.model.events[i].node);
+        free (S.model.events[i].message);
+    }
+    memmove (S.model.events, S.model.events + n, (S.model.nevents - n) * sizeof *S.model.events);
+    S.model.nevents -= n;
+}
+
+Test (sched_store, a_pipelined_batch_takes_its_rows_and_the_next_accumulates)
+{
+    st__mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
+    fx_submit (&S, "{\"name\":\"a\",\"command\":[\"true\"]}");
+    st_error_t err = { 0 };
+    int sent = 0, done = 0;
+    cr_assert_eq (st__store_flush_begin (&S.store, &sent, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (sent, 1);
+    size_t nevents = S.model.nevents;
+    cr_assert_eq (S.store.flush_state, ST__FLUSH_SENT);
+    cr_assert_eq (S.model.ndirty_jobs, 0, "the rows belong to the batch sent");
+    st__job_t *a = st_map_get_u64 (S.model.jobs, 1);
+    cr_assert (a->persisted, "the next batch updates a's row instead of inserting it");
+
+    /*  Changes made meanwhile wait for the next batch, which waits for this one.  */
+    fx_submit (&S, "{\"name\":\"b\",\"command\":[\"true\"]}");
+    cr_assert_eq (S.model.ndirty_jobs, 1);
+    cr_assert_eq (st__store_flush_begin (&S.store, &sent, &err), ST_ESTATE, "at most one batch in flight");
+
+    cr_assert_eq (st__store_flush_wait (&S.store, &done, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (done, 1);
+    cr_assert_eq (S.store.flush_state, ST__FLUSH_IDLE);
+    drop_events (nevents);
+    PGconn *o = observer ();
+    cr_assert_eq (scalar (o, "SELECT count (*) FROM jobs WHERE name = 'a'"), 1);
+    cr_assert_eq (scalar (o, "SELECT count (*) FROM jobs WHERE name = 'b'"), 0, "b is in the next batch");
+
+    st__place_pending (&S);
+    cr_assert_eq (a->state, ST_JOB_SCHEDULED);
+    cr_assert_eq (st__store_flush_begin (&S.store, &sent, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (sent, 1);
+    nevents = S.model.nevents;
+    cr_assert_eq (poll_until_done (&err), ST_OK, "%s", err.msg);
+    drop_events (nevents);
+    cr_assert_eq (scalar (o, "SELECT count (*) FROM jobs WHERE name = 'b'"), 1);
+    cr_assert_eq (scalar (o, "SELECT count (*) FROM events WHERE job_id = 1 AND to_state = 'PENDING'"), 1,
+                  "each event written once");
+    cr_assert_eq (scalar (o, "SELECT count (*) FROM jobs WHERE name = 'a' AND state = 'SCHEDULED'"), 1,
+                  "a's row updated from the state the first batch wrote");
+    cr_assert_eq (S.model.counters.flushes, 2);
+
+    /*  Nothing to write: nothing sent, nothing in flight.  */
+    cr_assert_eq (st__store_flush_begin (&S.store, &sent, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (sent, 0);
+    cr_assert_eq (st__store_flush_poll (&S.store, &done, &err), ST_OK);
+    cr_assert_eq (done, 0);
+    PQfinish (o);
+}
+
+Test (sched_store, a_read_waits_for_the_batch_in_flight)
+{
+    fx_submit (&S, "{\"name\":\"a\",\"command\":[\"true\"]}");
+    st_error_t err = { 0 };
+    int sent = 0, done = 0;
+    cr_assert_eq (st__store_flush_begin (&S.store, &sent, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (sent, 1);
+    /*  The read shares the connection: it reads the batch's answer first, and sees its rows.  */
+    Strata__JobInfo *j = NULL;
+    cr_assert_eq (st__store_get_job (&S, 1, &j, &err), ST_OK, "%s", err.msg);
+    cr_assert_str_eq (j->name, "a");
+    st_store_free_job (j);
+    cr_assert_eq (S.store.flush_state, ST__FLUSH_ANSWERED, "the outcome waits for the loop");
+    cr_assert_eq (st__store_flush_poll (&S.store, &done, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (done, 1);
+    cr_assert_eq (S.store.flush_state, ST__FLUSH_IDLE);
+}
+
+Test (sched_store, a_failed_pipelined_batch_is_reported_and_writes_nothing)
+{
+    st__mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
+    st__job_t *job = fx_submit (&S, "{\"command\":[\"true\"]}");
+    st_error_t err = { 0 };
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
+    long events = scalar (S.store.db, "SELECT count (*) FROM events");
+    exec_ok (S.store.db, "UPDATE jobs SET state = 'CANCELLED' WHERE id = 1");
+    st__place_pending (&S);
+    cr_assert_eq (job->state, ST_JOB_SCHEDULED);
+    int sent = 0;
+    cr_assert_eq (st__store_flush_begin (&S.store, &sent, &err), ST_OK, "%s", err.msg);
+    cr_assert_eq (sent, 1);
+    cr_assert_eq (poll_until_done (&err), ST_EDB);
+    cr_assert (strstr (err.msg, "jobs changed under the scheduler"), "%s", err.msg);
+    cr_assert_eq (S.store.flush_state, ST__FLUSH_IDLE);
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM events"), events, "the whole batch was rolled back");
+    cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM tasks WHERE state = 'SCHEDULED'"), 0);
+}
+
+Test (sched_store, text_with_quotes_backslashes_and_control_characters_is_written_as_it_is)
+{
+    /*  The rows are JSON text written by hand: every character must come back unchanged.  */
+    static const char *REASON = "say \"hi\" \\ back\\slash\nnew line\ttab \x01\x1f end é ✓";
+    st__job_t *job = fx_submit (&S, "{\"name\":\"plain\",\"command\":[\"echo\",\"a\\\"b\\nc\"]}");
+    st__job_set_reason (&S.model, job, REASON);
+    st_error_t err = { 0 };
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
+    PGresult *r = PQexec (S.store.db, "SELECT name, reason, spec->'command'->>1 FROM jobs WHERE id = 1");
+    cr_assert_eq (PQresultStatus (r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage (r));
+    cr_assert_str_eq (PQgetvalue (r, 0, 0), "plain");
+    cr_assert_str_eq (PQgetvalue (r, 0, 1), REASON);
+    cr_assert_str_eq (PQgetvalue (r, 0, 2), "a\"b\nc");
+    PQclear (r);
+    /*  And on an update of the row.  */
+    st__job_set_reason (&S.model, job, "second \"reason\" \\");
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
+    r = PQexec (S.store.db, "SELECT reason FROM jobs WHERE id = 1");
+    cr_assert_str_eq (PQgetvalue (r, 0, 0), "second \"reason\" \\");
+    PQclear (r);
+}
