@@ -15,7 +15,13 @@
  *  whether the class fits on idle nodes (valid while the schedulable nodes
  *  keep their fingerprint); each pending job's memo (order.c) points at its
  *  class, so a steady queue of tens of thousands of waiting jobs costs a
- *  pointer lookup each. */
+ *  pointer lookup each.
+ *
+ *  For the early stop (engine.c) each cycle counts the members of every
+ *  class still to be examined; a class is dead once no further member can
+ *  start (it failed with nothing held back for shorter members, or no pool
+ *  allows it). When every class with members left is dead, nothing further
+ *  in the order can start. */
 #include "policy_int.h"
 
 #include <stdlib.h>
@@ -35,6 +41,9 @@ struct sp__kentry {
     sp__class_t cls;   /*  this cycle's state, when cls_cycle is the engine's cycle (kept
                                     here, not apart, to save a pointer chase per job)  */
     uint64_t cls_cycle;
+    uint32_t left;       /*  members the cycle has not examined yet, when left_cycle is this cycle  */
+    uint64_t left_cycle; /*  the cycle that counted them  */
+    uint64_t dead_cycle; /*  the cycle in which no further member can start  */
 };
 
 /*  ---------------------------------------------------------------------------
@@ -185,8 +194,9 @@ sp__kcache_check (sp_engine_t *e)
     }
 }
 
-sp__class_t *
-sp__class_of (sp__run_t *run, sp__entry_t *en)
+/*  The cache entry of en's class, found or made; NULL when out of memory.  */
+static sp__kentry_t *
+s_resolve (sp__run_t *run, sp__entry_t *en)
 {
     sp_engine_t *e = run->e;
     const sp_job_t *job = en->job;
@@ -211,6 +221,17 @@ sp__class_of (sp__run_t *run, sp__entry_t *en)
         en->memo->ent = ent;
         en->memo->kgen = e->kgen;
     }
+    return ent;
+}
+
+sp__class_t *
+sp__class_of (sp__run_t *run, sp__entry_t *en)
+{
+    sp_engine_t *e = run->e;
+    const sp_job_t *job = en->job;
+    sp__kentry_t *ent = s_resolve (run, en);
+    if (!ent)
+        return NULL;
     sp__class_t *k = &ent->cls;
     if (ent->cls_cycle == e->cycle_no)
         return k;
@@ -276,4 +297,41 @@ sp__class_need_text (sp__class_t *k, const sp_job_t *job)
         ent->need_text = strdup (buf);
     }
     return ent->need_text;
+}
+
+/*  ---------------------------------------------------------------------------
+ *  Counting what is left, for the early stop  */
+
+int
+sp__stop_count (sp__run_t *run)
+{
+    uint64_t cyc = run->e->cycle_no;
+    run->live = 0;
+    for (size_t i = 0; i < run->order.nentries; i++) {
+        /*  A new or changed job's class is looked up now (once: its memo keeps it).  */
+        sp__kentry_t *ent = s_resolve (run, &run->order.entries[i]);
+        if (!ent)
+            return -1;
+        if (ent->left_cycle != cyc) {
+            ent->left_cycle = cyc;
+            ent->left = 0;
+        }
+        if (ent->left++ == 0)
+            run->live++;
+    }
+    return 0;
+}
+
+void
+sp__stop_leave (sp__run_t *run, sp__kentry_t *ent0, const sp__class_t *k)
+{
+    uint64_t cyc = run->e->cycle_no;
+    if (k && (k->nallowed == 0 || (k->failed && k->fail_always)) && k->ent->dead_cycle != cyc) {
+        sp__kentry_t *ent = k->ent;
+        ent->dead_cycle = cyc;
+        if (ent->left_cycle == cyc && ent->left > 0)
+            run->live--;
+    }
+    if (ent0 && ent0->left_cycle == cyc && ent0->left > 0 && --ent0->left == 0 && ent0->dead_cycle != cyc)
+        run->live--;
 }
