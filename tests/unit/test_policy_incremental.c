@@ -71,10 +71,12 @@ s_world_new (void)
     int pool = sp_cluster_pool_add_implicit (w->c, "default");
     cr_assert (pool >= 0);
     for (size_t n = 0; n < S_NODES; n++) {
-        w->nodes[n] = (sp_node_t) {
-            .name = "n", .pool = pool, .gpu_type = "", .cap_cpus_milli = S_SLOTS * 1000, .cap_mem_mb = 1 << 20,
-            .schedulable = 1
-        };
+        w->nodes[n] = (sp_node_t) { .name = "n",
+                                    .pool = pool,
+                                    .gpu_type = "",
+                                    .cap_cpus_milli = S_SLOTS * 1000,
+                                    .cap_mem_mb = 1 << 20,
+                                    .schedulable = 1 };
         w->node_ptrs[n] = &w->nodes[n];
     }
     for (size_t i = 0; i < S_RUNNING; i++) {
@@ -103,9 +105,8 @@ s_cycle (s_world_t *w, sp_policy_t policy, double now, uint32_t refresh)
     sp_params_t p;
     sp_params_defaults (&p, policy, now);
     p.refresh = refresh;
-    cr_assert_eq (sp_schedule (w->e, &p, w->node_ptrs, S_NODES, w->pending, w->npending, w->running, w->nrunning,
-                               &w->res),
-                  0);
+    cr_assert_eq (
+        sp_schedule (w->e, &p, w->node_ptrs, S_NODES, w->pending, w->npending, w->running, w->nrunning, &w->res), 0);
     /*  Apply: placed jobs leave the pending list and hold their node.  */
     for (size_t i = 0; i < w->res.nplacements; i++) {
         sp_job_t *j = w->res.placements[i].job;
