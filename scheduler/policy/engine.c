@@ -536,6 +536,8 @@ sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes,
             out->refresh_left = run->order.nentries - pos;
             break;
         }
+        if (stopped == 0 && run->live && pos >= run->next_scan)
+            sp__stop_rescan (run, pos);
         if (stopped == 0 && s_can_stop (run, &wk, en)) {
             /*  Nothing from here on can start, preempt or reserve: what is left
              *  is only each job's reason. Refresh a window of them.  */

@@ -443,7 +443,11 @@ typedef struct {
     char *pool_stopping;    /*  per pool: a stopping job (or this cycle's victim) holds resources there  */
     int *touched;           /*  cnodes whose rel_* a plan set  */
     size_t ntouched;
-    size_t live; /*  the early stop (classes.c): classes with members left that may still start  */
+    /*  the early stop (classes.c): classes with members left that may still start; those
+        classes (some may have died since), and where the walk checks their room again  */
+    size_t live;
+    sp__kentry_t **livek;
+    size_t nlivek, next_scan;
 } sp__run_t;
 
 /*  reserve.c: reservations (EASY backfill) and preemption  */
@@ -471,6 +475,9 @@ void sp__kcache_clear (sp_engine_t *e);
  *  examined, k: its class this cycle or NULL), takes it off the count.  */
 int sp__stop_count (sp__run_t *run); /*  0, or -1 when out of memory  */
 void sp__stop_leave (sp__run_t *run, sp__kentry_t *ent0, const sp__class_t *k);
+/*  Marks dead the classes left without room for a member now (called as the
+ *  walk reaches run->next_scan; pos: where it is).  */
+void sp__stop_rescan (sp__run_t *run, size_t pos);
 void sp__kcache_check (sp_engine_t *e);
 
 /*  reason.c: why a class cannot start now (sets k->reason, k->never).  */
