@@ -340,6 +340,22 @@ sp__stop_rescan (sp__run_t *run, size_t pos)
     run->nlivek = kept;
     /*  Again once the walk has gone as far as there are classes left: O(pools) a job.  */
     run->next_scan = pos + (kept > 64 ? kept : 64);
+    run->min_need_cpu = run->min_need_gpu = INT64_MAX;
+    for (size_t i = 0; i < kept; i++) {
+        const sp__kentry_t *ent = run->livek[i];
+        run->min_need_cpu = ent->need_cpu < run->min_need_cpu ? ent->need_cpu : run->min_need_cpu;
+        run->min_need_gpu = ent->need_gpu < run->min_need_gpu ? ent->need_gpu : run->min_need_gpu;
+    }
+}
+
+int
+sp__stop_exhausted (const sp__run_t *run)
+{
+    const sp__cycle_t *cy = run->cy;
+    for (size_t p = 0; p < run->c->npools; p++)
+        if (cy->pool_free_gpu[p] >= run->min_need_gpu && cy->pool_free_cpu[p] >= run->min_need_cpu)
+            return 0;
+    return 1;
 }
 
 int

@@ -536,8 +536,17 @@ sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes,
             out->refresh_left = run->order.nentries - pos;
             break;
         }
-        if (stopped == 0 && run->live && pos >= run->next_scan)
-            sp__stop_rescan (run, pos);
+        if (stopped == 0 && run->live) {
+            /*  Classes left without room die: look again as the walk goes,
+             *  and at once when a placement has used up the room.  */
+            int exhausted = 0;
+            if (wk.placed != run->scan_placed) {
+                run->scan_placed = wk.placed;
+                exhausted = sp__stop_exhausted (run);
+            }
+            if (exhausted || pos >= run->next_scan)
+                sp__stop_rescan (run, pos);
+        }
         if (stopped == 0 && s_can_stop (run, &wk, en)) {
             /*  Nothing from here on can start, preempt or reserve: what is left
              *  is only each job's reason. Refresh a window of them.  */

@@ -448,6 +448,8 @@ typedef struct {
     size_t live;
     sp__kentry_t **livek;
     size_t nlivek, next_scan;
+    int64_t min_need_cpu, min_need_gpu; /*  the least any of them needs, at the last check  */
+    size_t scan_placed;                 /*  placements when the walk last looked at free room  */
 } sp__run_t;
 
 /*  reserve.c: reservations (EASY backfill) and preemption  */
@@ -478,6 +480,9 @@ void sp__stop_leave (sp__run_t *run, sp__kentry_t *ent0, const sp__class_t *k);
 /*  Marks dead the classes left without room for a member now (called as the
  *  walk reaches run->next_scan; pos: where it is).  */
 void sp__stop_rescan (sp__run_t *run, size_t pos);
+/*  No pool has the room the least demanding class left needs (O(pools)): a
+ *  rescan would find every class left dead.  */
+int sp__stop_exhausted (const sp__run_t *run);
 void sp__kcache_check (sp_engine_t *e);
 
 /*  reason.c: why a class cannot start now (sets k->reason, k->never).  */

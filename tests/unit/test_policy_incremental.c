@@ -7,7 +7,8 @@
  *  of running single-slot jobs with 10,000 more waiting; one slot frees and
  *  the cycle must place exactly the head of the policy's order while
  *  examining a handful of jobs, not 10,000, under every policy. The refresh
- *  window then walks the rest of the order a slice per cycle.
+ *  window then walks the rest of the order a slice per cycle. With a job of
+ *  its own class each, the walk stops as early: no class has room.
  *
  *  test_policy_property.c checks, on random worlds, that such cycles decide
  *  exactly what full ones do. */
@@ -200,4 +201,37 @@ Test (incremental, the_refresh_window_walks_the_whole_order)
     cr_assert_eq (nseen, S_PENDING);
     cr_assert_geq (cycles, S_PENDING / 256);
     s_world_free (w);
+}
+
+Test (incremental, a_full_cluster_stops_the_walk_whatever_the_queue)
+{
+    /*  Every waiting job of its own class (its memory differs): no class
+     *  fails before the walk reaches it, but none has room in any pool, so
+     *  the walk ends right after the head's reservation.  */
+    for (int policy = 0; policy < SP_POLICY__COUNT; policy++) {
+        s_world_t *w = s_world_new ();
+        for (size_t k = 0; k < w->npending; k++)
+            w->pending[k]->mem_mb = 64 + k;
+        s_cycle (w, (sp_policy_t) policy, 100, SP_REFRESH_ALL);
+        cr_assert_eq (w->res.jobs_considered, S_PENDING);
+        s_cycle (w, (sp_policy_t) policy, 101, 0);
+        cr_assert_eq (w->res.nplacements, 0);
+        cr_assert_leq (w->res.jobs_considered, 2, "%s: examined %zu", sp_policy_name ((sp_policy_t) policy),
+                       w->res.jobs_considered);
+        /*  One slot frees: the head takes it, the walk stops after it.  */
+        sp_job_t *gone = w->running[0];
+        sp_node_t *freed = gone->placed[0];
+        sp_node_give (freed, gone);
+        gone->placed[0] = NULL;
+        gone->running = 0;
+        w->running[0] = w->running[--w->nrunning];
+        const sp_job_t *head = s_head (w);
+        s_cycle (w, (sp_policy_t) policy, 102, 0);
+        cr_assert_eq (w->res.nplacements, 1);
+        cr_assert_eq (w->res.placements[0].job, head);
+        cr_assert_eq (w->res.placements[0].nodes[0], freed);
+        cr_assert_leq (w->res.jobs_considered, 3, "%s: examined %zu", sp_policy_name ((sp_policy_t) policy),
+                       w->res.jobs_considered);
+        s_world_free (w);
+    }
 }
