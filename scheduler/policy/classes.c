@@ -325,7 +325,7 @@ void
 sp__stop_rescan (sp__run_t *run, size_t pos)
 {
     uint64_t cyc = run->e->cycle_no;
-    size_t kept = 0;
+    size_t kept = 0, before = run->nlivek;
     for (size_t i = 0; i < run->nlivek; i++) {
         sp__kentry_t *ent = run->livek[i];
         if (ent->left == 0 || ent->dead_cycle == cyc)
@@ -338,8 +338,14 @@ sp__stop_rescan (sp__run_t *run, size_t pos)
         run->livek[kept++] = ent;
     }
     run->nlivek = kept;
-    /*  Again once the walk has gone as far as there are classes left: O(pools) a job.  */
-    run->next_scan = pos + (kept > 64 ? kept : 64);
+    /*  Again once the walk has gone as far as there are classes left (O(pools) a
+     *  job), or twice as far each time a look finds few dead (a queue whose
+     *  classes keep their room pays O(log) looks, not O(jobs / classes)).  */
+    size_t gap = kept > 64 ? kept : 64;
+    if (pos > 0 && before - kept < before / 8)
+        gap = run->scan_gap * 2 > gap ? run->scan_gap * 2 : gap;
+    run->scan_gap = gap;
+    run->next_scan = pos + gap;
     run->min_need_cpu = run->min_need_gpu = INT64_MAX;
     for (size_t i = 0; i < kept; i++) {
         const sp__kentry_t *ent = run->livek[i];
@@ -364,6 +370,7 @@ sp__stop_count (sp__run_t *run)
     uint64_t cyc = run->e->cycle_no;
     run->live = 0;
     run->nlivek = 0;
+    run->scan_gap = 0;
     run->livek = sp__alloc_raw (run->cy->arena, (run->order.nentries + 1) * sizeof *run->livek);
     if (!run->livek)
         return -1;

@@ -406,6 +406,11 @@ s_prepare_out (sp_result_t *out, size_t npending)
                : -1;
 }
 
+/*  A cycle in a queue of at least S_BACKOFF_MIN_JOBS that needed 90% of it
+ *  before it could stop makes the next S_BACKOFF_CYCLES walk all of it.  */
+#define S_BACKOFF_MIN_JOBS 1000
+#define S_BACKOFF_CYCLES 7
+
 /*  The state of one walk of the order.  */
 typedef struct {
     size_t placed;
@@ -525,11 +530,17 @@ sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes,
     if (sp__reserve_begin (run) != 0)
         goto oom;
 
-    if (params->refresh != SP_REFRESH_ALL && sp__stop_count (run) != 0)
+    /*  A long queue that could stop only near its end paid for the counting
+     *  for nothing: the next cycles walk all of it, as with SP_REFRESH_ALL (the
+     *  same decisions, and every job gets a wait).  */
+    int stop_mode = params->refresh != SP_REFRESH_ALL && e->stop_backoff == 0;
+    if (e->stop_backoff)
+        e->stop_backoff--;
+    if (stop_mode && sp__stop_count (run) != 0)
         goto oom;
     s_walk_t wk = { 0 };
     size_t pos = 0, win_lo = 0, win_hi = SIZE_MAX;
-    int stopped = params->refresh == SP_REFRESH_ALL ? -1 : 0; /*  -1: never stops  */
+    int stopped = stop_mode ? 0 : -1; /*  -1: never stops  */
     sp__entry_t *en;
     while ((en = sp__order_next (&run->order)) != NULL) {
         if (params->max_placements && wk.placed >= params->max_placements) {
@@ -575,6 +586,8 @@ sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes,
     }
     if (stopped != 1)
         out->jobs_needed = out->jobs_considered;
+    if (stop_mode && run->order.nentries >= S_BACKOFF_MIN_JOBS && out->jobs_needed * 10 >= run->order.nentries * 9)
+        e->stop_backoff = S_BACKOFF_CYCLES;
     /*  The next window starts where this one ended; a window that reached the
      *  end of the order starts the next round at the head.  */
     if (stopped == 1)

@@ -399,7 +399,8 @@ struct sp_engine {
     size_t nmemo, capmemo, capmemo_next;
     uint32_t *mslots; /*  job pointer -> memo index (open addressing)  */
     size_t nmslots;
-    size_t refresh_pos; /*  where the next refresh window starts in the walk of the order  */
+    size_t refresh_pos;    /*  where the next refresh window starts in the walk of the order  */
+    uint32_t stop_backoff; /*  cycles left that walk the whole order (engine.c)  */
 };
 
 typedef struct {
@@ -447,7 +448,7 @@ typedef struct {
         classes (some may have died since), and where the walk checks their room again  */
     size_t live;
     sp__kentry_t **livek;
-    size_t nlivek, next_scan;
+    size_t nlivek, next_scan, scan_gap;
     int64_t min_need_cpu, min_need_gpu; /*  the least any of them needs, at the last check  */
     size_t scan_placed;                 /*  placements when the walk last looked at free room  */
 } sp__run_t;
