@@ -1,7 +1,7 @@
 /*  policy_cycle.c: how long one placement cycle takes on a big synthetic state.
  *
  *  strata-bench-policy-cycle [--nodes 5000] [--pools 20] [--jobs 50000] [--cycles 200]
- *                            [--policy default] [--seed 1]
+ *                            [--policy default] [--seed 1] [--refresh 256]
  *
  *  Builds a hybrid cluster (pools of H100, A100, L4 and CPU-only nodes over
  *  four jurisdictions, with racks and NVLink domains) and a queue of pending
@@ -12,7 +12,10 @@
  *           a few running jobs end (and as many new ones arrive), so each cycle
  *           places a handful and turns the rest away.
  *
- *  Prints p50/p99/max cycle milliseconds and placements per second. Times are
+ *  Prints p50/p99/max cycle milliseconds and placements per second, and how
+ *  many jobs the steady cycles examined (sp_result_t.jobs_considered: the
+ *  ones a cycle needed, jobs_needed, plus its refresh window; --refresh as
+ *  the scheduler sets it, -1 for every job every cycle). Times are
  *  wall-clock around sp_schedule only; the state is rebuilt by the bench. */
 #include <math.h>
 #include <stddef.h>
@@ -36,6 +39,7 @@ typedef struct {
     int64_t nodes, pools, jobs, cycles;
     char *policy;
     int64_t seed;
+    int64_t refresh;
 } s_flags_t;
 
 static const st_opt_t s_flag_table[] = {
@@ -45,6 +49,8 @@ static const st_opt_t s_flag_table[] = {
     { "cycles", 0, ST_OPT_INT, offsetof (s_flags_t, cycles), 0, 0, "N", "steady cycles timed", NULL, NULL },
     { "policy", 0, ST_OPT_STRING, offsetof (s_flags_t, policy), 0, 0, "P", "placement policy", "default", NULL },
     { "seed", 0, ST_OPT_INT, offsetof (s_flags_t, seed), 0, 0, "S", "random seed", NULL, NULL },
+    { "refresh", 0, ST_OPT_INT, offsetof (s_flags_t, refresh), 0, 0, "N",
+      "jobs examined past where a cycle may stop (-1: every job)", NULL, NULL },
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL },
 };
 
@@ -293,7 +299,7 @@ s_end (sp_job_t *j)
 int
 main (int argc, char **argv)
 {
-    s_flags_t f = { 5000, 20, 50000, 200, NULL, 1 };
+    s_flags_t f = { 5000, 20, 50000, 200, NULL, 1, SP_REFRESH_WINDOW };
     st_error_t err = { 0 };
     st_rc_t rc = st_config_parse (s_flag_table, &f, argc, argv, "strata-bench-policy-cycle [OPTIONS]",
                                   "Times placement cycles on a synthetic hybrid cluster.", NULL, NULL, &err);
@@ -305,6 +311,7 @@ main (int argc, char **argv)
     }
     s_opts_t o = { (size_t) f.nodes,  (size_t) f.pools,  (size_t) f.jobs,
                    (size_t) f.cycles, SP_POLICY_DEFAULT, (uint64_t) f.seed };
+    uint32_t refresh = f.refresh < 0 || f.refresh >= SP_REFRESH_ALL ? SP_REFRESH_ALL : (uint32_t) f.refresh;
     int bad_policy = sp_policy_parse (f.policy, &o.policy) != 0;
     if (bad_policy)
         fprintf (stderr, "unknown policy %s\n", f.policy);
@@ -340,6 +347,7 @@ main (int argc, char **argv)
     size_t steady_placed = 0, cold_placed = 0;
     double cold_ms = 0, steady_total = 0;
     size_t cycle_extra = 0;
+    size_t examined = 0, examined_max = 0, needed = 0;
     for (size_t cycle = 0; cycle <= o.cycles + 1; cycle++) {
         size_t np = 0, nr = 0;
         for (size_t i = 0; i < w.njobs; i++) {
@@ -353,6 +361,7 @@ main (int argc, char **argv)
         }
         sp_params_t params;
         sp_params_defaults (&params, o.policy, now);
+        params.refresh = refresh;
         double t0 = s_ms ();
         if (sp_schedule (e, &params, nodes, w.nnodes, pending, np, running, nr, &res) != 0) {
             fprintf (stderr, "out of memory\n");
@@ -392,6 +401,9 @@ main (int argc, char **argv)
         }
         steady_total += dt;
         steady_placed += res.nplacements;
+        examined += res.jobs_considered;
+        needed += res.jobs_needed;
+        examined_max = res.jobs_considered > examined_max ? res.jobs_considered : examined_max;
         /*  Between cycles: a minute passes, some running jobs end, as many arrive.  */
         now += 60;
         size_t ended = 0;
@@ -417,6 +429,9 @@ main (int argc, char **argv)
             "%zu placed (%.0f placements/s of cycle time)\n",
             o.cycles, o.jobs, sp_policy_name (o.policy), ms[o.cycles / 2], ms[p99], ms[o.cycles - 1], steady_placed,
             steady_total > 0 ? steady_placed / (steady_total / 1e3) : 0.0);
+    printf ("steady jobs examined per cycle: mean %.0f, max %zu (needed mean %.0f; refresh %s)\n",
+            (double) examined / o.cycles, examined_max, (double) needed / o.cycles,
+            refresh == SP_REFRESH_ALL ? "all" : "window");
     sp_result_clear (&res);
     sp_engine_free (&e);
     for (size_t i = 0; i < w.nnodes; i++)

@@ -750,6 +750,7 @@ st__model_release (st__model_t *s)
     free (s->running);
     free (s->pnodes);
     st__deps_free (s); /*  the dependents' index and the fine-tuned model versions  */
+    sp_result_clear (&s->presult);
     sp_engine_free (&s->engine);
     sp_cluster_free (&s->cluster);
 }

@@ -307,7 +307,9 @@ struct st__model {
     sp_policy_t policy;    /*  --policy  */
     sp_node_t **pnodes;    /*  every node's pn, for the engine  */
     size_t npnodes, cap_pnodes;
-    int sched_needed; /*  something changed that could let a pending job start  */
+    int sched_needed;        /*  something changed that could let a pending job start  */
+    sp_result_t presult;     /*  the last cycle's result, its arrays reused by the next (place.c)  */
+    uint64_t refresh_due_ms; /*  monotonic: a cycle to refresh more waiting jobs' reasons, or 0  */
     /*  -- queues for store/: rows to write in the next flush --  */
     st__job_t **dirty_jobs;
     size_t ndirty_jobs, cap_dirty_jobs;

@@ -10,7 +10,10 @@
  *    preemptions  the victim's ranks are stopped (SIGTERM, then SIGKILL after the
  *                 grace period); it ends PREEMPTED and goes back to PENDING
  *                 without using a retry (model.c), to resume from its checkpoint.
- *    waits        the job's reason says why it waits and when it may start.
+ *    waits        the job's reason says why it waits and when it may start. A
+ *                 cycle stops examining jobs once none further can start; a
+ *                 window of the rest is examined per cycle, so reasons are
+ *                 refreshed a slice at a time (docs/placement-internals.md).
  *
  *  Everything it changes is committed by the same batch as the rest of the pass
  *  (sched.c), so a placement is durable before its Launch is sent. */
@@ -212,11 +215,20 @@ st__place_attempt_ended (st__model_t *s, st__job_t *job)
     st__mark_job (s, job);
 }
 
+/*  A cycle examines the jobs up to where none further can start, plus a
+ *  window of SP_REFRESH_WINDOW more whose reasons it refreshes; while the
+ *  windows have not gone round the whole queue, another cycle runs this often
+ *  even when nothing changed, so every waiting job's reason is recent.  */
+#define S_REFRESH_EVERY_MS 1000
+
 int
 st__place_pending (st__model_t *s)
 {
-    if (!s->sched_needed || s->npending == 0) {
+    int refresh = s->refresh_due_ms && s->now_mono >= s->refresh_due_ms;
+    if ((!s->sched_needed && !refresh) || s->npending == 0) {
         s->sched_needed = 0;
+        if (s->npending == 0)
+            s->refresh_due_ms = 0;
         return 0;
     }
     s->sched_needed = 0;
@@ -224,18 +236,23 @@ st__place_pending (st__model_t *s)
     s_sync_nodes (s);
     sp_params_t params;
     sp_params_defaults (&params, s->policy, now_s);
-    sp_result_t r;
-    memset (&r, 0, sizeof r);
-    if (sp_schedule (s->engine, &params, s->pnodes, s->npnodes, s->pending, s->npending, s->running, s->nrunning, &r)
+    params.refresh = SP_REFRESH_WINDOW;
+    /*  One result for the model's life: its arrays (the waits alone are 13 MB
+     *  at 50,000 pending) are reused, not allocated and freed every cycle.  */
+    sp_result_t *r = &s->presult;
+    if (sp_schedule (s->engine, &params, s->pnodes, s->npnodes, s->pending, s->npending, s->running, s->nrunning, r)
         != 0)
         abort ();
-    for (size_t i = 0; i < r.nplacements; i++)
-        s_apply_placement (s, &r.placements[i], now_s);
-    for (size_t i = 0; i < r.npreemptions; i++)
-        s_apply_preemption (s, &r.preemptions[i]);
-    for (size_t i = 0; i < r.nwaits; i++)
-        st__job_set_reason (s, r.waits[i].job->owner, r.waits[i].reason);
-    sp_result_clear (&r);
+    for (size_t i = 0; i < r->nplacements; i++)
+        s_apply_placement (s, &r->placements[i], now_s);
+    for (size_t i = 0; i < r->npreemptions; i++)
+        s_apply_preemption (s, &r->preemptions[i]);
+    /*  Only the jobs the cycle examined: the others keep their reason, and
+     *  their rows are not written again (st__job_set_reason skips one that
+     *  says the same).  */
+    for (size_t i = 0; i < r->nwaits; i++)
+        st__job_set_reason (s, r->waits[i].job->owner, r->waits[i].reason);
+    s->refresh_due_ms = r->refresh_left ? s->now_mono + S_REFRESH_EVERY_MS : 0;
     return 1;
 }
 

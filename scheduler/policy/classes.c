@@ -15,7 +15,15 @@
  *  whether the class fits on idle nodes (valid while the schedulable nodes
  *  keep their fingerprint); each pending job's memo (order.c) points at its
  *  class, so a steady queue of tens of thousands of waiting jobs costs a
- *  pointer lookup each. */
+ *  pointer lookup each.
+ *
+ *  For the early stop (engine.c) each cycle counts the members of every
+ *  class still to be examined; a class is dead once no further member can
+ *  start (it failed with nothing held back for shorter members, no pool
+ *  allows it, or no pool it may use has the free room one member needs:
+ *  checked for the classes left as the walk goes, O(pools) per job). When
+ *  every class with members left is dead, nothing further in the order can
+ *  start. */
 #include "policy_int.h"
 
 #include <stdlib.h>
@@ -35,6 +43,11 @@ struct sp__kentry {
     sp__class_t cls;   /*  this cycle's state, when cls_cycle is the engine's cycle (kept
                                     here, not apart, to save a pointer chase per job)  */
     uint64_t cls_cycle;
+    uint32_t left;       /*  members the cycle has not examined yet, when left_cycle is this cycle  */
+    uint64_t left_cycle; /*  the cycle that counted them  */
+    uint64_t dead_cycle; /*  the cycle in which no further member can start  */
+    int64_t need_gpu;    /*  GPUs a member needs in one pool (gang: all tasks), 0 when none  */
+    int64_t need_cpu;    /*  CPU millicores likewise  */
 };
 
 /*  ---------------------------------------------------------------------------
@@ -185,8 +198,9 @@ sp__kcache_check (sp_engine_t *e)
     }
 }
 
-sp__class_t *
-sp__class_of (sp__run_t *run, sp__entry_t *en)
+/*  The cache entry of en's class, found or made; NULL when out of memory.  */
+static sp__kentry_t *
+s_resolve (sp__run_t *run, sp__entry_t *en)
 {
     sp_engine_t *e = run->e;
     const sp_job_t *job = en->job;
@@ -211,6 +225,17 @@ sp__class_of (sp__run_t *run, sp__entry_t *en)
         en->memo->ent = ent;
         en->memo->kgen = e->kgen;
     }
+    return ent;
+}
+
+sp__class_t *
+sp__class_of (sp__run_t *run, sp__entry_t *en)
+{
+    sp_engine_t *e = run->e;
+    const sp_job_t *job = en->job;
+    sp__kentry_t *ent = s_resolve (run, en);
+    if (!ent)
+        return NULL;
     sp__class_t *k = &ent->cls;
     if (ent->cls_cycle == e->cycle_no)
         return k;
@@ -276,4 +301,112 @@ sp__class_need_text (sp__class_t *k, const sp_job_t *job)
         ent->need_text = strdup (buf);
     }
     return ent->need_text;
+}
+
+/*  ---------------------------------------------------------------------------
+ *  Counting what is left, for the early stop  */
+
+/*  No member of ent can start now: in every pool it may use, the free room
+ *  (the sum over nodes, an upper bound on any one node's) is short of what
+ *  one member needs there. Free room only shrinks during a cycle.  */
+static int
+s_no_room (const sp__run_t *run, const sp__kentry_t *ent)
+{
+    const sp__cycle_t *cy = run->cy;
+    if (ent->need_gpu == 0 && ent->need_cpu == 0)
+        return 0;
+    for (size_t p = 0; p < run->c->npools; p++)
+        if (ent->pools[p].ok && cy->pool_free_gpu[p] >= ent->need_gpu && cy->pool_free_cpu[p] >= ent->need_cpu)
+            return 0;
+    return 1;
+}
+
+void
+sp__stop_rescan (sp__run_t *run, size_t pos)
+{
+    uint64_t cyc = run->e->cycle_no;
+    size_t kept = 0, before = run->nlivek;
+    for (size_t i = 0; i < run->nlivek; i++) {
+        sp__kentry_t *ent = run->livek[i];
+        if (ent->left == 0 || ent->dead_cycle == cyc)
+            continue;
+        if (s_no_room (run, ent)) {
+            ent->dead_cycle = cyc;
+            run->live--;
+            continue;
+        }
+        run->livek[kept++] = ent;
+    }
+    run->nlivek = kept;
+    /*  Again once the walk has gone as far as there are classes left (O(pools) a
+     *  job), or twice as far each time a look finds few dead (a queue whose
+     *  classes keep their room pays O(log) looks, not O(jobs / classes)).  */
+    size_t gap = kept > 64 ? kept : 64;
+    if (pos > 0 && before - kept < before / 8)
+        gap = run->scan_gap * 2 > gap ? run->scan_gap * 2 : gap;
+    run->scan_gap = gap;
+    run->next_scan = pos + gap;
+    run->min_need_cpu = run->min_need_gpu = INT64_MAX;
+    for (size_t i = 0; i < kept; i++) {
+        const sp__kentry_t *ent = run->livek[i];
+        run->min_need_cpu = ent->need_cpu < run->min_need_cpu ? ent->need_cpu : run->min_need_cpu;
+        run->min_need_gpu = ent->need_gpu < run->min_need_gpu ? ent->need_gpu : run->min_need_gpu;
+    }
+}
+
+int
+sp__stop_exhausted (const sp__run_t *run)
+{
+    const sp__cycle_t *cy = run->cy;
+    for (size_t p = 0; p < run->c->npools; p++)
+        if (cy->pool_free_gpu[p] >= run->min_need_gpu && cy->pool_free_cpu[p] >= run->min_need_cpu)
+            return 0;
+    return 1;
+}
+
+int
+sp__stop_count (sp__run_t *run)
+{
+    uint64_t cyc = run->e->cycle_no;
+    run->live = 0;
+    run->nlivek = 0;
+    run->scan_gap = 0;
+    run->livek = sp__alloc_raw (run->cy->arena, (run->order.nentries + 1) * sizeof *run->livek);
+    if (!run->livek)
+        return -1;
+    for (size_t i = 0; i < run->order.nentries; i++) {
+        /*  A new or changed job's class is looked up now (once: its memo keeps it).  */
+        const sp__entry_t *en = &run->order.entries[i];
+        sp__kentry_t *ent = s_resolve (run, &run->order.entries[i]);
+        if (!ent)
+            return -1;
+        if (ent->left_cycle != cyc) {
+            ent->left_cycle = cyc;
+            ent->left = 0;
+        }
+        if (ent->left++ == 0) {
+            const sp_job_t *j = en->job;
+            uint64_t tasks = j->gang ? j->ntasks : 1;
+            ent->need_gpu = (int64_t) (tasks * j->gpus);
+            ent->need_cpu = (int64_t) (tasks * j->cpus_milli);
+            run->livek[run->nlivek++] = ent;
+            run->live++;
+        }
+    }
+    sp__stop_rescan (run, 0);
+    return 0;
+}
+
+void
+sp__stop_leave (sp__run_t *run, sp__kentry_t *ent0, const sp__class_t *k)
+{
+    uint64_t cyc = run->e->cycle_no;
+    if (k && (k->nallowed == 0 || (k->failed && k->fail_always)) && k->ent->dead_cycle != cyc) {
+        sp__kentry_t *ent = k->ent;
+        ent->dead_cycle = cyc;
+        if (ent->left_cycle == cyc && ent->left > 0)
+            run->live--;
+    }
+    if (ent0 && ent0->left_cycle == cyc && ent0->left > 0 && --ent0->left == 0 && ent0->dead_cycle != cyc)
+        run->live--;
 }

@@ -66,6 +66,7 @@ sp_params_defaults (sp_params_t *p, sp_policy_t policy, double now_s)
     p->now_s = now_s;
     p->preempt = policy == SP_POLICY_DEFAULT || policy == SP_POLICY_LAS;
     p->backfill = policy != SP_POLICY_FIFO;
+    p->refresh = SP_REFRESH_ALL;
 }
 
 void
@@ -398,11 +399,101 @@ s_prepare_out (sp_result_t *out, size_t npending)
     for (size_t i = 0; i < out->nplacements; i++)
         free (out->placements[i].nodes);
     out->nplacements = out->npreemptions = out->nwaits = 0;
-    out->jobs_considered = 0;
+    out->jobs_considered = out->jobs_needed = out->refresh_left = 0;
     return st_vec_reserve ((void **) &out->waits, &out->caps[2], npending + 1, sizeof *out->waits, SP__ARRAY_MAX)
                    == ST_OK
                ? 0
                : -1;
+}
+
+/*  A cycle in a queue of at least S_BACKOFF_MIN_JOBS that needed 90% of it
+ *  before it could stop makes the next S_BACKOFF_CYCLES walk all of it.  */
+#define S_BACKOFF_MIN_JOBS 1000
+#define S_BACKOFF_CYCLES 7
+
+/*  The state of one walk of the order.  */
+typedef struct {
+    size_t placed;
+    const sp_job_t *line_head; /*  strict order: the job everything waits behind  */
+    char line_reason[160];
+} s_walk_t;
+
+/*  Can the walk stop before en? Exactly when no job from en on can start,
+ *  preempt or take a reservation, so that stopping changes no placement,
+ *  preemption or reservation (the order is by priority first: en's is the
+ *  highest left). Under strict order, everything behind the line's head
+ *  only waits. Otherwise: the EASY reservation is taken, every class with
+ *  members left is dead (classes.c), and no preemption is possible.  */
+static int
+s_can_stop (const sp__run_t *run, const s_walk_t *wk, const sp__entry_t *en)
+{
+    if (wk->line_head)
+        return 1;
+    return run->head_reserved && run->live == 0 && !sp__reserve_can_preempt (run, en->prio);
+}
+
+/*  One job in the order: placed, or a wait with its reason (and maybe a
+ *  reservation or preemptions). *kp: its class when it got that far.
+ *  Returns 0, or -1 when out of memory.  */
+static int
+s_examine (sp__run_t *run, s_walk_t *wk, sp__entry_t *en, sp__class_t **kp)
+{
+    const sp_params_t *params = run->params;
+    sp_job_t *job = en->job;
+    if (wk->line_head) {
+        s_wait (run, job, wk->line_reason);
+        return 0;
+    }
+    sp__tenant_t *t = &run->order.tenants[en->tenant];
+    const char *why = s_quota_block (run, t, en->gpus_total);
+    if (why) {
+        s_wait (run, job, why);
+        return 0;
+    }
+    sp__class_t *k = sp__class_of (run, en);
+    if (!k)
+        return -1;
+    *kp = k;
+    if (k->nallowed == 0) {
+        if (!k->reason)
+            k->reason = (char *) s_no_pool_reason (run, job);
+        s_wait (run, job, k->reason);
+        return 0;
+    }
+    double end_s = en->end_s;
+    if (!sp__class_fails_fast (k, end_s)) {
+        int rc = s_try_place (run, job, k);
+        if (rc < 0)
+            return -1;
+        if (rc == 1) {
+            wk->placed++;
+            en->memo->placed = 1;
+            sp__order_placed (&run->order, en->tenant, (int64_t) en->gpus_total);
+            return 0;
+        }
+        /*  With reservations in place, would a member that ends before them
+         *  fit? If not even that, no member can.  */
+        const char *ignored;
+        int always = run->nresv_cycle == 0
+                     || s_candidates (run, job, k, job->gang ? job->ntasks : 1, run->now, &ignored) == 0;
+        sp__class_failed (run, k, always ? SP__NO_TIME : end_s);
+        k->fail_always |= always;
+        if (!k->reason && sp__block_reason (run, job, k) != 0)
+            return -1;
+    }
+    if (!k->reason_len)
+        k->reason_len = strlen (k->reason);
+    sp_wait_t *w = s_wait_n (run, job, k->reason, k->reason_len);
+    if (k->never)
+        return 0; /*  it could not run even on an idle cluster: it holds nobody up  */
+    if (sp__reserve_wanted (run, k, en) && sp__reserve_for (run, job, k, w) < 0)
+        return -1;
+    if (!params->backfill) {
+        wk->line_head = job;
+        snprintf (wk->line_reason, sizeof wk->line_reason,
+                  "waiting: jobs start in order and job %llu is first in line", (unsigned long long) job->id);
+    }
+    return 0;
 }
 
 int
@@ -439,68 +530,70 @@ sp_schedule (sp_engine_t *e, const sp_params_t *params, sp_node_t *const *nodes,
     if (sp__reserve_begin (run) != 0)
         goto oom;
 
-    size_t placed = 0;
-    const sp_job_t *line_head = NULL; /*  strict order: the job everything waits behind  */
-    char line_reason[160];
+    /*  A long queue that could stop only near its end paid for the counting
+     *  for nothing: the next cycles walk all of it, as with SP_REFRESH_ALL (the
+     *  same decisions, and every job gets a wait).  */
+    int stop_mode = params->refresh != SP_REFRESH_ALL && e->stop_backoff == 0;
+    if (e->stop_backoff)
+        e->stop_backoff--;
+    if (stop_mode && sp__stop_count (run) != 0)
+        goto oom;
+    s_walk_t wk = { 0 };
+    size_t pos = 0, win_lo = 0, win_hi = SIZE_MAX;
+    int stopped = stop_mode ? 0 : -1; /*  -1: never stops  */
     sp__entry_t *en;
     while ((en = sp__order_next (&run->order)) != NULL) {
-        sp_job_t *job = en->job;
-        if (params->max_placements && placed >= params->max_placements)
+        if (params->max_placements && wk.placed >= params->max_placements) {
+            out->refresh_left = run->order.nentries - pos;
             break;
-        out->jobs_considered++;
-        if (line_head) {
-            s_wait (run, job, line_reason);
-            continue;
         }
-        sp__tenant_t *t = &run->order.tenants[en->tenant];
-        const char *why = s_quota_block (run, t, en->gpus_total);
-        if (why) {
-            s_wait (run, job, why);
-            continue;
-        }
-        sp__class_t *k = sp__class_of (run, en);
-        if (!k)
-            goto oom;
-        if (k->nallowed == 0) {
-            if (!k->reason)
-                k->reason = (char *) s_no_pool_reason (run, job);
-            s_wait (run, job, k->reason);
-            continue;
-        }
-        double end_s = en->end_s;
-        if (!sp__class_fails_fast (k, end_s)) {
-            int rc = s_try_place (run, job, k);
-            if (rc < 0)
-                goto oom;
-            if (rc == 1) {
-                placed++;
-                en->memo->placed = 1;
-                sp__order_placed (&run->order, en->tenant, (int64_t) en->gpus_total);
-                continue;
+        if (stopped == 0 && run->live) {
+            /*  Classes left without room die: look again as the walk goes,
+             *  and at once when a placement has used up the room.  */
+            int exhausted = 0;
+            if (wk.placed != run->scan_placed) {
+                run->scan_placed = wk.placed;
+                exhausted = sp__stop_exhausted (run);
             }
-            /*  With reservations in place, would a member that ends before them
-             *  fit? If not even that, no member can.  */
-            const char *ignored;
-            int always = run->nresv_cycle == 0
-                         || s_candidates (run, job, k, job->gang ? job->ntasks : 1, run->now, &ignored) == 0;
-            sp__class_failed (run, k, always ? SP__NO_TIME : end_s);
-            k->fail_always |= always;
-            if (!k->reason && sp__block_reason (run, job, k) != 0)
-                goto oom;
+            if (exhausted || pos >= run->next_scan)
+                sp__stop_rescan (run, pos);
         }
-        if (!k->reason_len)
-            k->reason_len = strlen (k->reason);
-        sp_wait_t *w = s_wait_n (run, job, k->reason, k->reason_len);
-        if (k->never)
-            continue; /*  it could not run even on an idle cluster: it holds nobody up  */
-        if (sp__reserve_wanted (run, k, en) && sp__reserve_for (run, job, k, w) < 0)
+        if (stopped == 0 && s_can_stop (run, &wk, en)) {
+            /*  Nothing from here on can start, preempt or reserve: what is left
+             *  is only each job's reason. Refresh a window of them.  */
+            stopped = 1;
+            out->jobs_needed = out->jobs_considered;
+            win_lo = e->refresh_pos > pos && run->order.nentries - pos > params->refresh ? e->refresh_pos : pos;
+            win_hi = win_lo + params->refresh < win_lo ? SIZE_MAX : win_lo + params->refresh;
+        }
+        /*  Past the stop, only the refresh window is examined.  */
+        if (stopped == 1 && (pos < win_lo || pos >= win_hi)) {
+            if (pos >= win_hi) {
+                out->refresh_left = run->order.nentries - pos;
+                break;
+            }
+            pos++;
+            continue;
+        }
+        pos++;
+        out->jobs_considered++;
+        sp__kentry_t *ent0 = en->ent;
+        sp__class_t *k = NULL;
+        if (s_examine (run, &wk, en, &k) != 0)
             goto oom;
-        if (!params->backfill) {
-            line_head = job;
-            snprintf (line_reason, sizeof line_reason, "waiting: jobs start in order and job %llu is first in line",
-                      (unsigned long long) job->id);
-        }
+        if (stopped == 0)
+            sp__stop_leave (run, ent0, k);
     }
+    if (stopped != 1)
+        out->jobs_needed = out->jobs_considered;
+    if (stop_mode && run->order.nentries >= S_BACKOFF_MIN_JOBS && out->jobs_needed * 10 >= run->order.nentries * 9)
+        e->stop_backoff = S_BACKOFF_CYCLES;
+    /*  The next window starts where this one ended; a window that reached the
+     *  end of the order starts the next round at the head.  */
+    if (stopped == 1)
+        e->refresh_pos = out->refresh_left ? win_hi : 0;
+    else if (!out->refresh_left)
+        e->refresh_pos = 0;
     if (sp__reserve_end (run) != 0)
         goto oom;
     return 0;

@@ -29,7 +29,9 @@
  *       time_limit); a later job may start now only if it ends before that
  *       time or leaves the reserved resources alone.
  *
- *  Every job the cycle looks at gets a reason in words a user understands,
+ *  Every job the cycle looks at gets a reason in words a user understands
+ *  (with params->refresh below SP_REFRESH_ALL it stops looking once nothing
+ *  further can start: docs/placement-internals.md),
  *  and every placement carries its score against the runners-up (sp_explain_*).
  *
  *  docs/placement.md is the reference (cluster file, rules, formulas),
@@ -45,7 +47,10 @@
  *    - sp_result_t is reused: zero it once; sp_schedule recycles its arrays.
  *    - sp_filter_pool/sp_filter_node accept buf == NULL (no words, just the verdict).
  *    - attained_gpu_s: attempts that have ended only (see sp_job_t).
- *    - a waiting job must not change between cycles (see sp_job_t). */
+ *    - a waiting job must not change between cycles (see sp_job_t).
+ *    - sp_params_t.refresh and the early stop: a cycle examines jobs until
+ *      none further can start, preempt or reserve, plus a refresh window;
+ *      sp_result_t.jobs_needed, refresh_left. */
 #ifndef SP_POLICY_H
 #define SP_POLICY_H
 
@@ -260,7 +265,16 @@ typedef struct {
     int backfill;            /*  EASY backfill (default, backfill, las, sjf). 0: jobs start strictly
                                     in order; the first that cannot start holds up the rest (fifo)  */
     uint32_t max_placements; /*  stop after this many placements in one cycle; 0: no limit  */
+    uint32_t refresh;        /*  jobs examined past the point where no job further in the order can
+                                    start, preempt or take a reservation, as a window that resumes
+                                    where the last cycle's ended; SP_REFRESH_ALL: every job  */
 } sp_params_t;
+
+/*  sp_params_t.refresh. Where a cycle stops changes no decision: it only
+ *  leaves the jobs it did not examine without a wait (their last reason
+ *  stands). The defaults examine every job; the scheduler uses the window.  */
+#define SP_REFRESH_ALL UINT32_MAX
+#define SP_REFRESH_WINDOW 256
 
 void sp_params_defaults (sp_params_t *p, sp_policy_t policy, double now_s);
 
@@ -312,8 +326,10 @@ typedef struct {
     size_t npreemptions;
     sp_wait_t *waits; /*  jobs the cycle looked at and left pending  */
     size_t nwaits;
-    size_t jobs_considered;
-    size_t caps[3]; /*  capacities (internal)  */
+    size_t jobs_considered; /*  jobs the cycle examined: each has a placement or a wait  */
+    size_t jobs_needed;     /*  of those, the ones before the point where it could stop  */
+    size_t refresh_left;    /*  jobs past this cycle's refresh window (0: the window reached the end)  */
+    size_t caps[3];         /*  capacities (internal)  */
 } sp_result_t;
 
 /*  A result is zeroed once (sp_result_t r = {0}) and may then be passed to

@@ -399,6 +399,8 @@ struct sp_engine {
     size_t nmemo, capmemo, capmemo_next;
     uint32_t *mslots; /*  job pointer -> memo index (open addressing)  */
     size_t nmslots;
+    size_t refresh_pos;    /*  where the next refresh window starts in the walk of the order  */
+    uint32_t stop_backoff; /*  cycles left that walk the whole order (engine.c)  */
 };
 
 typedef struct {
@@ -442,6 +444,13 @@ typedef struct {
     char *pool_stopping;    /*  per pool: a stopping job (or this cycle's victim) holds resources there  */
     int *touched;           /*  cnodes whose rel_* a plan set  */
     size_t ntouched;
+    /*  the early stop (classes.c): classes with members left that may still start; those
+        classes (some may have died since), and where the walk checks their room again  */
+    size_t live;
+    sp__kentry_t **livek;
+    size_t nlivek, next_scan, scan_gap;
+    int64_t min_need_cpu, min_need_gpu; /*  the least any of them needs, at the last check  */
+    size_t scan_placed;                 /*  placements when the walk last looked at free room  */
 } sp__run_t;
 
 /*  reserve.c: reservations (EASY backfill) and preemption  */
@@ -452,6 +461,9 @@ int sp__reserve_for (sp__run_t *run, sp_job_t *job, sp__class_t *k, sp_wait_t *w
 /*  Could sp__reserve_for do anything for this job (decided without reading it)?  */
 int sp__reserve_wanted (const sp__run_t *run, const sp__class_t *k, const sp__entry_t *en);
 int sp__reserve_end (sp__run_t *run);
+/*  Could a job of priority prio, or any after it in the order, still preempt
+ *  (or take a reservation on stopping jobs' room) in this cycle?  */
+int sp__reserve_can_preempt (const sp__run_t *run, int32_t prio);
 
 /*  classes.c  */
 sp__class_t *sp__class_of (sp__run_t *run, sp__entry_t *en);
@@ -461,6 +473,17 @@ int sp__class_idle_get (const sp__class_t *k, uint64_t fp, const char **reason);
 void sp__class_idle_set (sp__class_t *k, uint64_t fp, int state, const char *reason);
 const char *sp__class_need_text (sp__class_t *k, const sp_job_t *job); /*  NULL when out of memory  */
 void sp__kcache_clear (sp_engine_t *e);
+/*  The early stop: looks up the class of every job in the order and counts
+ *  each class's members (run->live); then, once per examined job (ent0: its class before it was
+ *  examined, k: its class this cycle or NULL), takes it off the count.  */
+int sp__stop_count (sp__run_t *run); /*  0, or -1 when out of memory  */
+void sp__stop_leave (sp__run_t *run, sp__kentry_t *ent0, const sp__class_t *k);
+/*  Marks dead the classes left without room for a member now (called as the
+ *  walk reaches run->next_scan; pos: where it is).  */
+void sp__stop_rescan (sp__run_t *run, size_t pos);
+/*  No pool has the room the least demanding class left needs (O(pools)): a
+ *  rescan would find every class left dead.  */
+int sp__stop_exhausted (const sp__run_t *run);
 void sp__kcache_check (sp_engine_t *e);
 
 /*  reason.c: why a class cannot start now (sets k->reason, k->never).  */

@@ -610,6 +610,21 @@ sp__reserve_wanted (const sp__run_t *run, const sp__class_t *k, const sp__entry_
 }
 
 int
+sp__reserve_can_preempt (const sp__run_t *run, int32_t prio)
+{
+    if (!run->params->preempt || run->preempt_searches >= S_MAX_PREEMPT_SEARCHES)
+        return 0;
+    /*  A victim chosen in this cycle stops: its room may be held for a later job.  */
+    if (run->out->npreemptions)
+        return 1;
+    for (size_t p = 0; p < run->c->npools; p++)
+        if (run->pool_stopping[p] || run->pool_min_prio[p] < prio
+            || (run->params->policy == SP_POLICY_LAS && run->pool_max_las[p] > 0))
+            return 1;
+    return 0;
+}
+
+int
 sp__reserve_for (sp__run_t *run, sp_job_t *job, sp__class_t *k, sp_wait_t *w)
 {
     int rc = 0;

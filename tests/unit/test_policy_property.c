@@ -22,6 +22,15 @@
  *      most once;
  *    - every waiting job has a reason.
  *
+ *  The same worlds, cycled with a second engine alongside that stops early
+ *  (sp_params_t.refresh: a random window, 0 included), check that a cycle
+ *  which stops walking the order decides exactly what a full cycle decides:
+ *  the same placements on the same nodes, the same preemptions, and for each
+ *  job it examined the same wait. Under the policies whose order needs no
+ *  history (all but the default's fair share), a fresh engine each cycle
+ *  decides the same again: the order kept between cycles is the order a
+ *  fresh sort gives.
+ *
  *  Deterministic: the generator is seeded. */
 #include "test_policy_fixture.h"
 
@@ -276,8 +285,75 @@ s_check (fx_t *fx, int seed, int cycle, const int *was_running, const int *was_s
         cr_assert (strncmp (fx->res.waits[i].reason, "waiting: ", 9) == 0, "%s", fx->res.waits[i].reason);
 }
 
+/*  Two cycles' decisions are the same; `subset`: b may have examined fewer
+ *  jobs than a (an early stop), each with the same wait.  */
 static void
-s_world (int seed, int cycles)
+s_same (const fx_t *fx, const sp_result_t *a, const sp_result_t *b, int subset, const char *what, int seed, int cycle)
+{
+    static long wait_of[FX_MAX_JOBS];
+    cr_assert_eq (a->nplacements, b->nplacements, "seed %d cycle %d %s: %zu placements, %zu", seed, cycle, what,
+                  a->nplacements, b->nplacements);
+    for (size_t i = 0; i < a->nplacements; i++) {
+        const sp_placement_t *x = &a->placements[i], *y = &b->placements[i];
+        cr_assert_eq (x->job, y->job, "seed %d cycle %d %s: placement %zu", seed, cycle, what, i);
+        for (uint32_t t = 0; t < x->job->ntasks; t++)
+            cr_assert_eq (x->nodes[t], y->nodes[t], "seed %d cycle %d %s: job %llu task %u", seed, cycle, what,
+                          (unsigned long long) x->job->id, t);
+        cr_assert_eq (x->backfilled, y->backfilled);
+        cr_assert_str_eq (x->reason, y->reason);
+    }
+    cr_assert_eq (a->npreemptions, b->npreemptions, "seed %d cycle %d %s: preemptions", seed, cycle, what);
+    for (size_t i = 0; i < a->npreemptions; i++) {
+        cr_assert_eq (a->preemptions[i].victim, b->preemptions[i].victim);
+        cr_assert_eq (a->preemptions[i].for_job, b->preemptions[i].for_job);
+        cr_assert_str_eq (a->preemptions[i].reason, b->preemptions[i].reason);
+    }
+    if (subset)
+        cr_assert_leq (b->nwaits, a->nwaits, "seed %d cycle %d %s: %zu waits, %zu", seed, cycle, what, a->nwaits,
+                       b->nwaits);
+    else
+        cr_assert_eq (b->nwaits, a->nwaits, "seed %d cycle %d %s: waits", seed, cycle, what);
+    for (size_t i = 0; i < fx->njobs; i++)
+        wait_of[i] = -1;
+    for (size_t i = 0; i < a->nwaits; i++)
+        wait_of[a->waits[i].job - fx->jobs] = (long) i;
+    for (size_t i = 0; i < b->nwaits; i++) {
+        const sp_wait_t *y = &b->waits[i];
+        long at = wait_of[y->job - fx->jobs];
+        cr_assert (at >= 0, "seed %d cycle %d %s: job %llu waits in one only", seed, cycle, what,
+                   (unsigned long long) y->job->id);
+        const sp_wait_t *x = &a->waits[at];
+        cr_assert_str_eq (x->reason, y->reason, "seed %d cycle %d %s: job %llu", seed, cycle, what,
+                          (unsigned long long) y->job->id);
+        cr_assert_eq (x->reservation, y->reservation);
+        cr_assert (x->expected_start_s == y->expected_start_s);
+    }
+}
+
+/*  The pending and running jobs as fx_cycle_with passes them.  */
+static void
+s_inputs (fx_t *fx, sp_node_t **nodes, sp_job_t **pending, size_t *np, sp_job_t **running, size_t *nr)
+{
+    *np = *nr = 0;
+    for (size_t i = 0; i < fx->nnodes; i++)
+        nodes[i] = &fx->nodes[i];
+    for (size_t i = 0; i < fx->njobs; i++) {
+        if (fx->done[i])
+            continue;
+        if (fx->jobs[i].running)
+            running[(*nr)++] = &fx->jobs[i];
+        else
+            pending[(*np)++] = &fx->jobs[i];
+    }
+}
+
+/*  What the twin checks saw, so they cannot pass by doing nothing.  */
+static struct {
+    size_t cycles, stopped_early, skipped, fresh_cycles;
+} s_twin_seen;
+
+static void
+s_world_with (int seed, int cycles, int twin)
 {
     s_state = 0x9E3779B97F4A7C15ull * (uint64_t) (seed + 1);
     int npools = 2 + (int) s_below (5);
@@ -295,6 +371,8 @@ s_world (int seed, int cycles)
         n->cap_mem_mb = 4096 + 1024 * s_below (100);
     }
     int stop_delay[FX_MAX_JOBS] = { 0 };
+    sp_engine_t *twin_e = twin ? sp_engine_new (fx->c) : NULL;
+    sp_result_t twin_res = { 0 }, fresh_res = { 0 };
     static int was_running[FX_MAX_JOBS], was_stopping[FX_MAX_JOBS];
     for (int cycle = 0; cycle < cycles; cycle++) {
         for (uint32_t k = s_below (10); k > 0; k--)
@@ -310,11 +388,59 @@ s_world (int seed, int cycles)
             was_running[i] = !fx->done[i] && fx->jobs[i].running;
             was_stopping[i] = was_running[i] && fx->jobs[i].stopping;
         }
+        if (twin) {
+            /*  More that changes between cycles: a waiting job's priority
+             *  changes or it is cancelled; a node of a new pool registers.  */
+            sp_job_t *j = &fx->jobs[s_below ((uint32_t) fx->njobs)];
+            if (fx->njobs && !fx->done[j - fx->jobs] && !j->running) {
+                if (s_below (2))
+                    j->priority = 5 * (int32_t) s_below (3);
+                else
+                    fx->done[j - fx->jobs] = 1;
+            }
+            if (s_below (25) == 0 && fx->nnodes < FX_MAX_NODES) {
+                size_t i = fx->nnodes;
+                char pool[16];
+                snprintf (pool, sizeof pool, "late%u", s_below (3));
+                snprintf (s_node_names[i], sizeof s_node_names[i], "n%zu", i);
+                fx_node (fx, s_node_names[i], pool, s_types[s_below (3)], 4 + s_below (60), 1 + s_below (8), NULL);
+            }
+        }
         sp_params_t params;
         sp_params_defaults (&params, (sp_policy_t) ((seed + cycle / 20) % SP_POLICY__COUNT), fx->now);
         params.max_placements = s_below (10) == 0 ? 1 + s_below (3) : 0;
+        static sp_node_t *nodes[FX_MAX_NODES];
+        static sp_job_t *pending[FX_MAX_JOBS], *running[FX_MAX_JOBS];
+        size_t np = 0, nr = 0;
+        sp_params_t early = params;
+        int fresh_too = twin && params.policy != SP_POLICY_DEFAULT;
+        if (twin) {
+            /*  The early-stopping engine, and a fresh one, on the same inputs first.  */
+            static const uint32_t windows[] = { 0, 0, 1, 3, 20 };
+            early.refresh = windows[s_below (5)];
+            s_inputs (fx, nodes, pending, &np, running, &nr);
+            cr_assert_eq (sp_schedule (twin_e, &early, nodes, fx->nnodes, pending, np, running, nr, &twin_res), 0);
+            if (fresh_too) {
+                /*  Its order is a fresh sort (no history: not the default's fair share).  */
+                sp_engine_t *fresh = sp_engine_new (fx->c);
+                cr_assert (fresh);
+                cr_assert_eq (sp_schedule (fresh, &params, nodes, fx->nnodes, pending, np, running, nr, &fresh_res),
+                              0);
+                sp_engine_free (&fresh);
+            }
+        }
         fx_cycle_with (fx, &params);
         s_check (fx, seed, cycle, was_running, was_stopping, held_before);
+        if (twin) {
+            s_same (fx, &fx->res, &twin_res, 1, "early stop", seed, cycle);
+            s_twin_seen.cycles++;
+            s_twin_seen.stopped_early += twin_res.jobs_needed < np;
+            s_twin_seen.skipped += np - twin_res.jobs_considered;
+            if (fresh_too) {
+                s_same (fx, &fx->res, &fresh_res, 0, "fresh engine", seed, cycle);
+                s_twin_seen.fresh_cycles++;
+            }
+        }
         /*  Time passes: stopping jobs stop, some jobs end.  */
         fx->now += 30 + s_below (600);
         for (size_t i = 0; i < fx->njobs; i++) {
@@ -332,7 +458,16 @@ s_world (int seed, int cycles)
                 fx_end (fx, j, 0);
         }
     }
+    sp_result_clear (&twin_res);
+    sp_result_clear (&fresh_res);
+    sp_engine_free (&twin_e);
     fx_free (fx);
+}
+
+static void
+s_world (int seed, int cycles)
+{
+    s_world_with (seed, cycles, 0);
 }
 
 Test (property, no_cycle_ever_breaks_a_rule, .timeout = 300)
@@ -350,4 +485,16 @@ Test (property, no_cycle_ever_breaks_a_rule, .timeout = 300)
     cr_assert_gt (s_seen.variants, 50);
     cr_assert_gt (s_seen.preemptions, 20);
     cr_assert_gt (s_seen.reserved, 50);
+}
+
+Test (property, a_cycle_that_stops_early_decides_as_a_full_one, .timeout = 300)
+{
+    for (int seed = 0; seed < 40; seed++)
+        s_world_with (seed, 100, 1);
+    cr_log_info ("twin cycles %zu, stopped early %zu, jobs not examined %zu, fresh-engine cycles %zu",
+                 s_twin_seen.cycles, s_twin_seen.stopped_early, s_twin_seen.skipped, s_twin_seen.fresh_cycles);
+    cr_assert_eq (s_twin_seen.cycles, 4000);
+    cr_assert_gt (s_twin_seen.stopped_early, 400);
+    cr_assert_gt (s_twin_seen.skipped, 10000);
+    cr_assert_gt (s_twin_seen.fresh_cycles, 2000);
 }

@@ -454,6 +454,7 @@ s_cycles (sim_t *s, st_error_t *err)
         }
         sp_params_t params;
         sp_params_defaults (&params, s->opts.policy, s->now);
+        params.refresh = 0; /*  placements only: waits' reasons are read by s_stuck, a full cycle  */
         sp_result_t *res = &s->res;
         uint64_t t0 = st_mono_us ();
         int rc = sp_schedule (s->engine, &params, s->nodes, s->nnodes, s->pending, s->npending, s->running,
