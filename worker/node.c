@@ -119,16 +119,27 @@ st__node_send (st__node_t *self, Strata__Envelope *env)
     return rc;
 }
 
-void
-st__node_send_ack (st__node_t *self, uint64_t ack_seq)
+/*  with_cap: the Ack also carries the node's launch cap (an Ack of a Launch).  */
+static void
+s_send_ack (st__node_t *self, uint64_t ack_seq, int with_cap)
 {
     Strata__Envelope env;
     st_wire_envelope_init (&env, st__node_next_seq (self));
     Strata__Ack ack = STRATA__ACK__INIT;
     ack.ack_seq = ack_seq;
+    if (with_cap) {
+        ack.launch_cap_opt_case = STRATA__ACK__LAUNCH_CAP_OPT_LAUNCH_CAP;
+        ack.launch_cap = self->launch_cap_sent = st__node_launch_cap (self);
+    }
     env.body_case = STRATA__ENVELOPE__BODY_ACK;
     env.ack = &ack;
     st__node_send (self, &env);
+}
+
+void
+st__node_send_ack (st__node_t *self, uint64_t ack_seq)
+{
+    s_send_ack (self, ack_seq, 0);
 }
 
 size_t
@@ -147,15 +158,7 @@ st__node_launch_cap (const st__node_t *self)
 void
 st__node_send_launch_ack (st__node_t *self, uint64_t ack_seq)
 {
-    Strata__Envelope env;
-    st_wire_envelope_init (&env, st__node_next_seq (self));
-    Strata__Ack ack = STRATA__ACK__INIT;
-    ack.ack_seq = ack_seq;
-    ack.launch_cap_opt_case = STRATA__ACK__LAUNCH_CAP_OPT_LAUNCH_CAP;
-    ack.launch_cap = self->launch_cap_sent = st__node_launch_cap (self);
-    env.body_case = STRATA__ENVELOPE__BODY_ACK;
-    env.ack = &ack;
-    st__node_send (self, &env);
+    s_send_ack (self, ack_seq, 1);
 }
 
 void

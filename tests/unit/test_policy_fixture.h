@@ -163,22 +163,30 @@ fx_pool_of (const fx_t *fx, const sp_node_t *n)
 }
 
 /*  One cycle with `policy` at fx->now; applies the result. Returns placements.  */
-static inline size_t
-fx_cycle_with (fx_t *fx, const sp_params_t *params)
+/*  The nodes, and the pending and running jobs, as a cycle is given them.  */
+static inline void
+fx_inputs (fx_t *fx, sp_node_t **nodes, sp_job_t **pending, size_t *np, sp_job_t **running, size_t *nr)
 {
-    sp_node_t *nodes[FX_MAX_NODES];
-    sp_job_t *pending[FX_MAX_JOBS], *running[FX_MAX_JOBS];
-    size_t np = 0, nr = 0;
+    *np = *nr = 0;
     for (size_t i = 0; i < fx->nnodes; i++)
         nodes[i] = &fx->nodes[i];
     for (size_t i = 0; i < fx->njobs; i++) {
         if (fx->done[i])
             continue;
         if (fx->jobs[i].running)
-            running[nr++] = &fx->jobs[i];
+            running[(*nr)++] = &fx->jobs[i];
         else
-            pending[np++] = &fx->jobs[i];
+            pending[(*np)++] = &fx->jobs[i];
     }
+}
+
+static inline size_t
+fx_cycle_with (fx_t *fx, const sp_params_t *params)
+{
+    sp_node_t *nodes[FX_MAX_NODES];
+    sp_job_t *pending[FX_MAX_JOBS], *running[FX_MAX_JOBS];
+    size_t np, nr;
+    fx_inputs (fx, nodes, pending, &np, running, &nr);
     fx->params = *params;
     cr_assert (sp_schedule (fx->e, params, nodes, fx->nnodes, pending, np, running, nr, &fx->res) == 0);
     for (size_t i = 0; i < fx->res.nplacements; i++) {

@@ -330,23 +330,6 @@ s_same (const fx_t *fx, const sp_result_t *a, const sp_result_t *b, int subset, 
     }
 }
 
-/*  The pending and running jobs as fx_cycle_with passes them.  */
-static void
-s_inputs (fx_t *fx, sp_node_t **nodes, sp_job_t **pending, size_t *np, sp_job_t **running, size_t *nr)
-{
-    *np = *nr = 0;
-    for (size_t i = 0; i < fx->nnodes; i++)
-        nodes[i] = &fx->nodes[i];
-    for (size_t i = 0; i < fx->njobs; i++) {
-        if (fx->done[i])
-            continue;
-        if (fx->jobs[i].running)
-            running[(*nr)++] = &fx->jobs[i];
-        else
-            pending[(*np)++] = &fx->jobs[i];
-    }
-}
-
 /*  What the twin checks saw, so they cannot pass by doing nothing.  */
 static struct {
     size_t cycles, stopped_early, skipped, fresh_cycles;
@@ -418,7 +401,7 @@ s_world_with (int seed, int cycles, int twin)
             /*  The early-stopping engine, and a fresh one, on the same inputs first.  */
             static const uint32_t windows[] = { 0, 0, 1, 3, 20 };
             early.refresh = windows[s_below (5)];
-            s_inputs (fx, nodes, pending, &np, running, &nr);
+            fx_inputs (fx, nodes, pending, &np, running, &nr);
             cr_assert_eq (sp_schedule (twin_e, &early, nodes, fx->nnodes, pending, np, running, nr, &twin_res), 0);
             if (fresh_too) {
                 /*  Its order is a fresh sort (no history: not the default's fair share).  */
