@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "migrations.h"
+#include "st_field.h"
 #include "st_log.h"
 #include "st_time.h"
 #include "st_vec.h"
@@ -559,36 +560,26 @@ out:
 
 /*  -- the batched write --------------------------------------------------  */
 
-static json_t *
-s_str_or_null (const char *str)
-{
-    return str ? json_string (str) : json_null ();
-}
-
-static json_t *
-s_node_row (const st__node_t *n)
-{
-    json_t *labels = json_object ();
-    for (size_t i = 0; i < n->labels.n; i++)
-        json_object_set_new (labels, n->labels.keys[i], json_string (n->labels.vals[i]));
-    char instance[24];
-    snprintf (instance, sizeof instance, "%" PRIu64, n->instance);
-    return json_pack ("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:o, s:I, s:s, s:s, s:I, s:s}", "name", n->name, "pool",
-                      n->pool ? n->pool : "default", "state", n->state == ST__NODE_UP ? "UP" : "LOST", "cpus_milli",
-                      (json_int_t) n->cap_cpus_milli, "mem_mb", (json_int_t) n->cap_mem_mb, "gpus",
-                      (json_int_t) n->cap_gpus, "gpu_type", n->gpu_type ? n->gpu_type : "", "labels", labels, "epoch",
-                      (json_int_t) n->epoch, "hostname", n->hostname ? n->hostname : "", "version",
-                      n->version ? n->version : "", "last_seen",
-                      (json_int_t) (n->last_seen_wall ? n->last_seen_wall : st_wall_ms ()), "instance", instance);
-}
-
 /*  -- rows as JSON text, without a tree -----------------------------------------
- *  The frequent rows (tenants, jobs, tasks, events) are written straight into
- *  the store's buffers (s->rows): no object per row and, once the buffers have
- *  grown to a batch's size, no allocation. Nodes, pools and model versions are
- *  rare and go through jansson.  */
+ *  Every row of a batch is written straight into the store's buffers
+ *  (s->rows): no object per row and, once the buffers have grown to a batch's
+ *  size, no allocation. Strings are escaped for JSON and any byte that is not
+ *  valid UTF-8 (a worker's message, hostname or label is not checked on the
+ *  wire) becomes U+FFFD, so no text can make PostgreSQL refuse a batch.  */
 
-enum { S_ROWS_TENANTS, S_ROWS_JOBS_NEW, S_ROWS_TASKS_NEW, S_ROWS_JOBS_UPD, S_ROWS_TASKS_UPD, S_ROWS_EVENTS };
+enum {
+    S_ROWS_POOLS,
+    S_ROWS_NODES,
+    S_ROWS_TENANTS,
+    S_ROWS_JOBS_NEW,
+    S_ROWS_TASKS_NEW,
+    S_ROWS_JOBS_UPD,
+    S_ROWS_TASKS_UPD,
+    S_ROWS_VERSIONS,
+    S_ROWS_EVENTS,
+    S_ROWS_N
+};
+_Static_assert(S_ROWS_N == sizeof ((st__store_t *) 0)->rows / sizeof (st__store_buf_t), "one buffer per statement");
 
 /*  One statement's rows: far below PostgreSQL's 1 GB for a parameter.  */
 #define S_ROWS_MAX ((size_t) 256 << 20)
@@ -663,26 +654,36 @@ s_w_null (st__store_buf_t *b, const char *key)
     s_put (b, "null", 4);
 }
 
-/*  A string, escaped (quote, backslash, control characters); NULL: null.  */
+/*  A JSON string: quote, backslash and control characters escaped, bytes
+ *  that are not valid UTF-8 replaced by U+FFFD.  */
 static void
-s_w_str (st__store_buf_t *b, const char *key, const char *v)
+s_str (st__store_buf_t *b, const char *v)
 {
-    if (!v) {
-        s_w_null (b, key);
-        return;
-    }
-    s_key (b, key);
     s_put (b, "\"", 1);
     const char *run = v;
-    for (const char *c = v;; c++) {
+    for (const char *c = v;;) {
         unsigned char ch = (unsigned char) *c;
-        if (ch != '\0' && ch != '"' && ch != '\\' && ch >= 0x20)
+        size_t len = 1;
+        if (ch >= 0x80) {
+            /*  At most 4 bytes are read, and a NUL ends a character early.  */
+            len = st_utf8_char ((const unsigned char *) c, 4);
+            if (len) {
+                c += len;
+                continue;
+            }
+            len = 1;
+        }
+        else if (ch != '\0' && ch != '"' && ch != '\\' && ch >= 0x20) {
+            c++;
             continue;
+        }
         s_put (b, run, (size_t) (c - run));
         if (ch == '\0')
             break;
         char esc[8];
-        if (ch == '"' || ch == '\\') {
+        if (ch >= 0x80)
+            s_put (b, "\xEF\xBF\xBD", 3); /*  U+FFFD  */
+        else if (ch == '"' || ch == '\\') {
             esc[0] = '\\';
             esc[1] = (char) ch;
             s_put (b, esc, 2);
@@ -691,9 +692,22 @@ s_w_str (st__store_buf_t *b, const char *key, const char *v)
             snprintf (esc, sizeof esc, "\\u%04x", ch);
             s_put (b, esc, 6);
         }
-        run = c + 1;
+        c += len;
+        run = c;
     }
     s_put (b, "\"", 1);
+}
+
+/*  "key": v as a JSON string; NULL: null.  */
+static void
+s_w_str (st__store_buf_t *b, const char *key, const char *v)
+{
+    if (!v) {
+        s_w_null (b, key);
+        return;
+    }
+    s_key (b, key);
+    s_str (b, v);
 }
 
 static void
@@ -734,6 +748,37 @@ s_w_bool (st__store_buf_t *b, const char *key, int v)
 {
     s_key (b, key);
     s_put (b, v ? "true" : "false", v ? 4 : 5);
+}
+
+static void
+s_node_row (st__store_buf_t *b, const st__node_t *n)
+{
+    s_row_open (b);
+    s_w_str (b, "name", n->name);
+    s_w_str (b, "pool", n->pool ? n->pool : "default");
+    s_w_str (b, "state", n->state == ST__NODE_UP ? "UP" : "LOST");
+    s_w_int (b, "cpus_milli", (int64_t) n->cap_cpus_milli);
+    s_w_int (b, "mem_mb", (int64_t) n->cap_mem_mb);
+    s_w_int (b, "gpus", (int64_t) n->cap_gpus);
+    s_w_str (b, "gpu_type", n->gpu_type ? n->gpu_type : "");
+    s_key (b, "labels");
+    s_put (b, "{", 1);
+    for (size_t i = 0; i < n->labels.n; i++) {
+        if (i)
+            s_put (b, ",", 1);
+        s_str (b, n->labels.keys[i]);
+        s_put (b, ":", 1);
+        s_str (b, n->labels.vals[i]);
+    }
+    s_put (b, "}", 1);
+    s_w_int (b, "epoch", (int64_t) n->epoch);
+    s_w_str (b, "hostname", n->hostname ? n->hostname : "");
+    s_w_str (b, "version", n->version ? n->version : "");
+    s_w_int (b, "last_seen", (int64_t) (n->last_seen_wall ? n->last_seen_wall : st_wall_ms ()));
+    char instance[24];
+    snprintf (instance, sizeof instance, "%" PRIu64, n->instance);
+    s_w_str (b, "instance", instance);
+    s_row_close (b);
 }
 
 /*  The columns every job row has (new or updated); the row stays open.  */
@@ -868,48 +913,38 @@ static const char *SQL_MODEL_VERSIONS =
                    "checkpoint text, pool text, jurisdiction text, base_variant text, classification text, residency jsonb, "
                    "created bigint)";
 
-static json_t *
-s_version_row (const st__model_version_t *v)
+static void
+s_version_row (st__store_buf_t *b, const st__model_version_t *v)
 {
-    json_t *res = json_array ();
-    for (size_t i = 0; res && i < v->nresidency; i++)
-        json_array_append_new (res, json_string (v->residency[i]));
-    json_t *o = json_pack ("{s:s, s:s, s:I, s:I, s:s, s:s, s:o, s:I}", "tenant", v->tenant, "name", v->name,
-                           "version", (json_int_t) v->version, "job_id", (json_int_t) v->job_id, "pool", v->pool,
-                           "classification", sp_class_name (v->classification), "residency", res, "created",
-                           (json_int_t) v->created_wall);
-    json_object_set_new (o, "checkpoint", s_str_or_null (v->checkpoint));
-    json_object_set_new (o, "jurisdiction", s_str_or_null (v->jurisdiction));
-    json_object_set_new (o, "base_variant", s_str_or_null (v->variant));
-    return o;
+    s_row_open (b);
+    s_w_str (b, "tenant", v->tenant);
+    s_w_str (b, "name", v->name);
+    s_w_int (b, "version", (int64_t) v->version);
+    s_w_int (b, "job_id", (int64_t) v->job_id);
+    s_w_str (b, "pool", v->pool);
+    s_w_str (b, "classification", sp_class_name (v->classification));
+    s_key (b, "residency");
+    s_put (b, "[", 1);
+    for (size_t i = 0; i < v->nresidency; i++) {
+        if (i)
+            s_put (b, ",", 1);
+        s_str (b, v->residency[i]);
+    }
+    s_put (b, "]", 1);
+    s_w_int (b, "created", (int64_t) v->created_wall);
+    s_w_str (b, "checkpoint", v->checkpoint);
+    s_w_str (b, "jurisdiction", v->jurisdiction);
+    s_w_str (b, "base_variant", v->variant);
+    s_row_close (b);
 }
 
 typedef struct {
     const char *what;
     const char *sql;
-    const char *param; /*  the rows as a JSON array  */
-    char *owned;       /*  param when this statement allocated it (jansson's), else NULL  */
+    const char *param; /*  the rows as a JSON array (in a store buffer)  */
     char count[24];
     int nparams;
 } s_stmt_t;
-
-/*  A statement over rows built with jansson (consumed).  */
-static void
-s_add_stmt (s_stmt_t *stmts, int *n, const char *what, const char *sql, json_t *rows)
-{
-    if (json_array_size (rows) == 0) {
-        json_decref (rows);
-        return;
-    }
-    s_stmt_t *st = &stmts[(*n)++];
-    st->what = what;
-    st->sql = sql;
-    st->param = st->owned = json_dumps (rows, JSON_COMPACT);
-    if (!st->owned)
-        abort ();
-    st->nparams = 1;
-    json_decref (rows);
-}
 
 /*  A statement over rows written into b (closes its array); count is the
  *  statement's second parameter when it has one.  */
@@ -923,18 +958,8 @@ s_add_rows (s_stmt_t *stmts, int *n, const char *what, const char *sql, st__stor
     st->what = what;
     st->sql = sql;
     st->param = b->p;
-    st->owned = NULL;
     snprintf (st->count, sizeof st->count, "%zu", count);
     st->nparams = sql == SQL_JOBS_UPDATE ? 2 : 1;
-}
-
-/*  Appends item to arr; a NULL item (it could not be built) or a failed append
- *  sets *bad. The item is consumed either way.  */
-static void
-s_push (int *bad, json_t *arr, json_t *item)
-{
-    if (!item || json_array_append_new (arr, item) != 0)
-        *bad = 1;
 }
 
 /*  Something to write: dirty rows, events or registered model versions.  */
@@ -951,22 +976,21 @@ s_flush_needed (const st__model_t *m)
 static st_rc_t
 s_flush_send (st__store_t *s, st_error_t *err)
 {
-    json_t *pools = json_array (), *nodes = json_array (), *versions = json_array ();
     st__store_buf_t *rows = s->rows;
-    for (size_t k = 0; k < sizeof s->rows / sizeof s->rows[0]; k++) {
+    for (size_t k = 0; k < S_ROWS_N; k++) {
         rows[k].len = 0;
         rows[k].bad = 0;
     }
-    st__store_buf_t *tenants = &rows[S_ROWS_TENANTS], *jobs_new = &rows[S_ROWS_JOBS_NEW],
-                    *tasks_new = &rows[S_ROWS_TASKS_NEW], *jobs_upd = &rows[S_ROWS_JOBS_UPD],
-                    *tasks_upd = &rows[S_ROWS_TASKS_UPD], *events = &rows[S_ROWS_EVENTS];
-    /*  Set when any row of the batch could not be built (out of memory): the
-     *  batch is then not written at all, rather than written without that row.  */
-    int bad = !pools || !nodes || !versions;
+    st__store_buf_t *pools = &rows[S_ROWS_POOLS], *nodes = &rows[S_ROWS_NODES], *tenants = &rows[S_ROWS_TENANTS],
+                    *jobs_new = &rows[S_ROWS_JOBS_NEW], *tasks_new = &rows[S_ROWS_TASKS_NEW],
+                    *jobs_upd = &rows[S_ROWS_JOBS_UPD], *tasks_upd = &rows[S_ROWS_TASKS_UPD],
+                    *versions = &rows[S_ROWS_VERSIONS], *events = &rows[S_ROWS_EVENTS];
     for (size_t i = 0; i < s->m->ndirty_nodes; i++) {
         st__node_t *n = s->m->dirty_nodes[i];
-        s_push (&bad, pools, json_pack ("{s:s}", "pool", n->pool ? n->pool : "default"));
-        s_push (&bad, nodes, s_node_row (n));
+        s_row_open (pools);
+        s_w_str (pools, "pool", n->pool ? n->pool : "default");
+        s_row_close (pools);
+        s_node_row (nodes, n);
     }
     size_t nupd = 0;
     for (size_t i = 0; i < s->m->ndirty_jobs; i++) {
@@ -1012,35 +1036,27 @@ s_flush_send (st__store_t *s, st_error_t *err)
         s_event_row (events, &s->m->events[i]);
 
     for (size_t i = 0; i < s->m->nnew_versions; i++)
-        s_push (&bad, versions, s_version_row (s->m->new_versions[i]));
+        s_version_row (versions, s->m->new_versions[i]);
 
-    for (size_t k = 0; k < sizeof s->rows / sizeof s->rows[0]; k++)
-        bad |= rows[k].bad;
-    if (bad) {
-        json_decref (pools);
-        json_decref (nodes);
-        json_decref (versions);
-        return st_error_set (err, ST_ENOMEM, NULL, "could not build the batch of changed rows (out of memory)");
-    }
-
-    s_stmt_t stmts[9];
+    s_stmt_t stmts[S_ROWS_N];
     int n = 0;
-    s_add_stmt (stmts, &n, "pools", SQL_POOLS, pools);
-    s_add_stmt (stmts, &n, "nodes", SQL_NODES, nodes);
+    s_add_rows (stmts, &n, "pools", SQL_POOLS, pools, 0);
+    s_add_rows (stmts, &n, "nodes", SQL_NODES, nodes, 0);
     s_add_rows (stmts, &n, "tenants", SQL_TENANTS, tenants, 0);
     s_add_rows (stmts, &n, "new jobs", SQL_JOBS_INSERT, jobs_new, 0);
     s_add_rows (stmts, &n, "new tasks", SQL_TASKS_INSERT, tasks_new, 0);
     s_add_rows (stmts, &n, "job updates", SQL_JOBS_UPDATE, jobs_upd, nupd);
     s_add_rows (stmts, &n, "task updates", SQL_TASKS_UPDATE, tasks_upd, 0);
-    s_add_stmt (stmts, &n, "model versions", SQL_MODEL_VERSIONS, versions);
+    s_add_rows (stmts, &n, "model versions", SQL_MODEL_VERSIONS, versions, 0);
     s_add_rows (stmts, &n, "events", SQL_EVENTS, events, 0);
-    for (size_t k = 0; k < sizeof s->rows / sizeof s->rows[0]; k++)
-        bad |= rows[k].bad; /*  a closing ']' did not fit  */
-    if (bad) {
-        for (int i = 0; i < n; i++)
-            free (stmts[i].owned);
-        return st_error_set (err, ST_ENOMEM, NULL, "could not build the batch of changed rows (out of memory)");
-    }
+    /*  A row that could not be written (out of memory, or a statement past
+     *  S_ROWS_MAX): the batch is not written at all, rather than without it.  */
+    for (size_t k = 0; k < S_ROWS_N; k++)
+        if (rows[k].bad)
+            return st_error_set (err, ST_ENOMEM, NULL,
+                                 "could not build the batch of changed rows (out of memory, or over %zu MiB in one "
+                                 "statement)",
+                                 S_ROWS_MAX >> 20);
 
     st_rc_t rc = ST_OK;
     if (!PQenterPipelineMode (s->db)) {
@@ -1064,8 +1080,6 @@ s_flush_send (st__store_t *s, st_error_t *err)
     if (rc != ST_OK)
         s->flush_err = *err;
 out:
-    for (int i = 0; i < n; i++)
-        free (stmts[i].owned);
     return rc;
 }
 

@@ -57,7 +57,7 @@ typedef struct st__store {
     st_rc_t flush_rc;        /*  its outcome so far: the first failure, or ST_OK  */
     st_error_t flush_err;    /*  the failure's message when flush_rc != ST_OK  */
     int flush_nulls;         /*  PQgetResult NULLs in a row (a guard against a pipeline that never syncs)  */
-    st__store_buf_t rows[6]; /*  the frequent rows (store.c: S_ROWS_*), reused by every batch  */
+    st__store_buf_t rows[9]; /*  a batch's rows by statement (store.c: S_ROWS_*), reused by every batch  */
 } st__store_t;
 
 /*  -- store.c -----------------------------------------------------------  */

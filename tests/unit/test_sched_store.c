@@ -1008,3 +1008,26 @@ Test (sched_store, text_with_quotes_backslashes_and_control_characters_is_writte
     cr_assert_str_eq (PQgetvalue (r, 0, 0), "second \"reason\" \\");
     PQclear (r);
 }
+
+Test (sched_store, bytes_that_are_not_utf8_are_written_as_replacement_characters)
+{
+    /*  Workers' strings are not checked on the wire: a hostname, a label or a
+     *  message cut inside a character must not make PostgreSQL refuse the batch.  */
+    st__node_t *n = fx_node (&S, "w1", "p", 4, 8192, 0);
+    free (n->hostname);
+    n->hostname = strdup ("host\xff\xfe");
+    cr_assert_eq (st_kv_add (&n->labels, "zone\xc3", "eu \xe2\x82"), 0);
+    st__mark_node (&S, n);
+    st__job_t *job = fx_submit (&S, "{\"name\":\"cut\",\"command\":[\"true\"]}");
+    st__job_set_reason (&S.model, job, "cut \xc3 here \xed\xa0\x80 and é");
+    st_error_t err = { 0 };
+    cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
+    PGresult *r = PQexec (S.store.db, "SELECT hostname, labels->>'zone\xef\xbf\xbd' FROM nodes WHERE name = 'w1'");
+    cr_assert_eq (PQresultStatus (r), PGRES_TUPLES_OK, "%s", PQresultErrorMessage (r));
+    cr_assert_str_eq (PQgetvalue (r, 0, 0), "host\xef\xbf\xbd\xef\xbf\xbd");
+    cr_assert_str_eq (PQgetvalue (r, 0, 1), "eu \xef\xbf\xbd\xef\xbf\xbd");
+    PQclear (r);
+    r = PQexec (S.store.db, "SELECT reason FROM jobs WHERE id = 1");
+    cr_assert_str_eq (PQgetvalue (r, 0, 0), "cut \xef\xbf\xbd here \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd and é");
+    PQclear (r);
+}
