@@ -508,6 +508,30 @@ size_t st__registry_list (st__model_t *s, const st__model_version_t ***out);
 void st__model_version_free (st__model_version_t *v);
 void st__registry_free (st__model_t *s);
 
+/*  -- who asks: the principal of a client request ---------------------------
+ *  net/ authenticates each client request (Envelope.auth_token) and hands the
+ *  handlers who sent it; every decision about what that user may see or do is
+ *  made from it, in one place (authz.c).  */
+typedef enum {
+    ST__ROLE_NONE = 0,
+    ST__ROLE_VIEWER = 1,    /*  sees, explains, reads logs of its tenants' jobs  */
+    ST__ROLE_SUBMITTER = 2, /*  and submits; cancels its own jobs  */
+    ST__ROLE_OPERATOR = 3,  /*  and cancels any job of its tenants  */
+    ST__ROLE_ADMIN = 4,     /*  everything, every tenant, users and tokens  */
+} st__role_t;
+
+typedef struct {
+    const char *user; /*  user name  */
+    st__role_t role;
+    const char *const *tenants; /*  in order: tenants[0] is the default tenant of a submission  */
+    size_t ntenants;
+    int development;   /*  single-user development install: the local admin, every tenant  */
+    uint64_t token_id; /*  the token that authenticated the request; 0 in development  */
+} st__principal_t;
+
+/*  The principal of every request in a development install (no tokens).  */
+extern const st__principal_t st__principal_development;
+
 /*  -- record.c: plain rows read back for clients (store/ fills them, net/ sends them) --  */
 /*  A task row of a job, as the database holds it.  */
 typedef struct {

@@ -229,8 +229,9 @@ st__client_job_info (const st__job_record_t *r)
 }
 
 static void
-s_on_submit (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+s_on_submit (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env)
 {
+    (void) who; /*  authorization: authz.c  */
     const char *text = env->submit->spec_json ? env->submit->spec_json : "";
     const char *token = env->submit->client_token ? env->submit->client_token : "";
     st_error_t err = { 0 };
@@ -299,8 +300,9 @@ s_on_submit (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 }
 
 static void
-s_on_cancel (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+s_on_cancel (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env)
 {
+    (void) who; /*  authorization: authz.c  */
     uint64_t id = env->cancel->job_id;
     st__job_t *job = st_map_get_u64 (s->m->jobs, id);
     Strata__Envelope out;
@@ -396,8 +398,9 @@ s_by_name (const void *a, const void *b)
 }
 
 static void
-s_on_nodes (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+s_on_nodes (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env)
 {
+    (void) who; /*  authorization: authz.c  */
     s_nodes_t c = { .items = calloc (st_map_size (s->m->nodes) + 1, sizeof (Strata__NodeInfo *)), .n = 0 };
     if (!c.items)
         abort ();
@@ -425,8 +428,9 @@ s_on_nodes (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
 }
 
 static void
-s_on_logs (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+s_on_logs (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env)
 {
+    (void) who; /*  authorization: authz.c  */
     const Strata__LogsRequest *req = env->logs;
     char node_name[160], state[16];
     uint32_t attempt = 0;
@@ -551,27 +555,29 @@ void
 st__client_message (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env)
 {
     st_error_t err = { 0 };
+    /*  Authentication (Envelope.auth_token) decides who; until then, a development install.  */
+    const st__principal_t *who = &st__principal_development;
     switch (env->body_case) {
     case STRATA__ENVELOPE__BODY_SUBMIT:
-        s_on_submit (s, peer, env);
+        s_on_submit (s, peer, who, env);
         return;
     case STRATA__ENVELOPE__BODY_CANCEL:
-        s_on_cancel (s, peer, env);
+        s_on_cancel (s, peer, who, env);
         return;
     case STRATA__ENVELOPE__BODY_NODES:
-        s_on_nodes (s, peer, env);
+        s_on_nodes (s, peer, who, env);
         return;
     case STRATA__ENVELOPE__BODY_POOLS:
-        st__client_pools (s, peer, env);
+        st__client_pools (s, peer, who, env);
         return;
     case STRATA__ENVELOPE__BODY_MODELS:
-        st__client_models (s, peer, env);
+        st__client_models (s, peer, who, env);
         return;
     case STRATA__ENVELOPE__BODY_EXPLAIN:
-        st__client_explain (s, peer, env);
+        st__client_explain (s, peer, who, env);
         return;
     case STRATA__ENVELOPE__BODY_LOGS:
-        s_on_logs (s, peer, env);
+        s_on_logs (s, peer, who, env);
         return;
     case STRATA__ENVELOPE__BODY_GET: {
         st__job_record_t *rec = NULL;

@@ -94,8 +94,9 @@ s_send (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__Envelope
 }
 
 void
-st__client_pools (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+st__client_pools (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env)
 {
+    (void) who; /*  authorization: authz.c  */
     const sp_cluster_t *cluster = s->m->cluster;
     size_t npools = cluster ? cluster->npools : 0;
     s_pools_t c = { .items = calloc (npools + st_map_size (s->m->nodes) + 1, sizeof (Strata__PoolInfo)) };
@@ -127,8 +128,9 @@ st__client_pools (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *e
 }
 
 void
-st__client_models (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
+st__client_models (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env)
 {
+    (void) who; /*  authorization: authz.c  */
     const sp_cluster_t *cluster = s->m->cluster;
     size_t nfamilies = cluster ? cluster->nfamilies : 0, nvariants = 0;
     for (size_t f = 0; f < nfamilies; f++)

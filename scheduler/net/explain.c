@@ -30,8 +30,9 @@ s_explain_reply (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, uint64_
 }
 
 void
-st__client_explain (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env)
+st__client_explain (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, Strata__Envelope *env)
 {
+    (void) who; /*  authorization: authz.c  */
     uint64_t id = env->explain->job_id;
     st__job_t *job = st_map_get_u64 (s->m->jobs, id);
     if (job) {

@@ -157,13 +157,13 @@ Strata__JobInfo *st__client_job_info (const st__job_record_t *r);
 
 /*  -- explain.c: strata explain -------------------------------------------  */
 /*  Why a job waits, or its score against the runners-up.  */
-void st__client_explain (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env);
+void st__client_explain (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, Strata__Envelope *env);
 
 /*  -- client_cluster.c ----------------------------------------------------  */
 /*  Pools: every pool of the cluster and of the known nodes, with live figures
  *  from the nodes. Models: the model registry, then the fine-tuned model
  *  versions (model/registry.c). Both answer at once.  */
-void st__client_pools (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env);
-void st__client_models (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env);
+void st__client_pools (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env);
+void st__client_models (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env);
 
 #endif
