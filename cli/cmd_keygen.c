@@ -1,5 +1,6 @@
-/*  cmd_keygen.c: `strata keygen NAME`: writes a CURVE key pair for a scheduler,
- *  a worker or a user. Needs no scheduler. */
+/*  cmd_keygen.c: `strata keygen NAME [--pool POOL]`: writes a CURVE key pair for
+ *  a scheduler, a worker or a user; --pool binds a worker key to the one pool its
+ *  node may register in (st_curve.h). Needs no scheduler. */
 #include <stddef.h>
 #include <stdlib.h>
 
@@ -7,14 +8,16 @@
 #include "st_curve.h"
 
 typedef struct {
-    int unused; /*  no options but --help  */
+    char *pool; /*  --pool: the pool a worker key is enrolled for; NULL: none (the default pool)  */
 } s_opts_t;
 
 static const st_opt_t s_opts[] = {
+    { "pool", 0, ST_OPT_STRING, offsetof (s_opts_t, pool), 0, 0, "POOL",
+      "a worker key: the only pool its node may register in (written into NAME.pub)", NULL },
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
-static const char s_usage[] = "strata keygen NAME";
+static const char s_usage[] = "strata keygen NAME [--pool POOL]";
 static const char s_description[] =
     "Writes a CURVE key pair: NAME.key (public and secret key, mode 0600: keep it on\n"
     "the machine that uses it) and NAME.pub (the public key, to enrol). NAME may\n"
@@ -22,15 +25,17 @@ static const char s_description[] =
     "\n"
     "  the scheduler:  strata keygen scheduler      -> --curve-key scheduler.key;\n"
     "                  give scheduler.pub to workers and users (--scheduler-key)\n"
-    "  a worker:       strata keygen gpu-07         -> the worker's --curve-key gpu-07.key;\n"
+    "  a worker:       strata keygen gpu-07 --pool onprem-gpu\n"
+    "                                               -> the worker's --curve-key gpu-07.key;\n"
     "                  copy gpu-07.pub into the scheduler's --worker-keys folder\n"
-    "                  (the file name is the only node name that key may register)\n"
+    "                  (the file name is the only node name that key may register,\n"
+    "                  its pool line the only pool; without --pool: pool default)\n"
     "  a user:         strata keygen alice          -> STRATA_CURVE_KEY=alice.key;\n"
     "                  copy alice.pub into the scheduler's --client-keys folder\n"
     "\n"
     "examples:\n"
     "  strata keygen /etc/strata/keys/scheduler\n"
-    "  strata keygen gpu-07 && scp gpu-07.pub scheduler-host:/etc/strata/workers/";
+    "  strata keygen gpu-07 --pool onprem-gpu && scp gpu-07.pub scheduler-host:/etc/strata/workers/";
 
 static int
 s_exec (cli_ctx_t *ctx, int argc, char **argv)
@@ -46,11 +51,12 @@ s_exec (cli_ctx_t *ctx, int argc, char **argv)
         goto out;
     }
     st_error_t err = { 0 };
-    if (st_curve_generate (pos[0], &err) != ST_OK) {
+    if (st_curve_generate_pool (pos[0], o.pool, &err) != ST_OK) {
         rc = cli_fail (ctx, &err);
         goto out;
     }
-    fprintf (ctx->out, "wrote %s.key (secret, mode 0600) and %s.pub\n", pos[0], pos[0]);
+    fprintf (ctx->out, "wrote %s.key (secret, mode 0600) and %s.pub%s%s\n", pos[0], pos[0],
+             o.pool ? ", enrolled for pool " : "", o.pool ? o.pool : "");
     rc = CLI_EXIT_OK;
 out:
     free (pos);

@@ -52,13 +52,37 @@ s_write_file (const char *path, mode_t mode, const char *text, st_error_t *err)
     return ST_OK;
 }
 
+int
+st_curve_pool_ok (const char *name)
+{
+    size_t len = name ? strlen (name) : 0;
+    if (len == 0 || len > ST_CURVE_POOL_MAX)
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.'
+              || *p == '_' || *p == '-'))
+            return 0;
+    return 1;
+}
+
 st_rc_t
 st_curve_generate (const char *base, st_error_t *err)
 {
+    return st_curve_generate_pool (base, NULL, err);
+}
+
+st_rc_t
+st_curve_generate_pool (const char *base, const char *pool, st_error_t *err)
+{
+    if (pool && !st_curve_pool_ok (pool)) {
+        st_error_set (err, ST_EINVAL, NULL, "pool \"%.200s\" is not a valid pool name", pool);
+        st_error_hint (err, "a pool name is 1-128 characters of letters, digits, '.', '_' or '-'");
+        return ST_EINVAL;
+    }
     char pub[ST_CURVE_KEY_LEN + 1], sec[ST_CURVE_KEY_LEN + 1];
     if (zmq_curve_keypair (pub, sec) != 0)
         return st_error_set (err, ST_EIO, NULL, "cannot generate a key pair: %s", zmq_strerror (errno));
-    char keypath[4096], pubpath[4096], text[512];
+    char keypath[4096], pubpath[4096], text[1024], pool_line[ST_CURVE_POOL_MAX + 16] = "";
     const char *name = strrchr (base, '/') ? strrchr (base, '/') + 1 : base;
     if (snprintf (keypath, sizeof keypath, "%s.key", base) >= (int) sizeof keypath
         || snprintf (pubpath, sizeof pubpath, "%s.pub", base) >= (int) sizeof pubpath)
@@ -66,21 +90,25 @@ st_curve_generate (const char *base, st_error_t *err)
     if (access (keypath, F_OK) == 0 || access (pubpath, F_OK) == 0)
         return st_error_set (err, ST_ECONFLICT, NULL, "%s.key or %s.pub already exists; not overwriting it", base,
                              base);
+    if (pool)
+        snprintf (pool_line, sizeof pool_line, "pool = %s\n", pool);
     snprintf (text, sizeof text,
-              "# Strata CURVE key pair of %s. Keep this file secret (mode 0600).\npublic-key = %s\nsecret-key = %s\n",
-              name, pub, sec);
+              "# Strata CURVE key pair of %.200s. Keep this file secret (mode 0600).\npublic-key = %s\nsecret-key = "
+              "%s\n%s",
+              name, pub, sec, pool_line);
     st_rc_t rc = s_write_file (keypath, 0600, text, err);
     if (rc != ST_OK)
         return rc;
     snprintf (text, sizeof text,
-              "# Strata CURVE public key of %s. Enrol it by copying this file into the scheduler's\n"
-              "# --worker-keys folder (a worker: the file name must be its node name) or --client-keys folder.\n"
-              "public-key = %s\n",
-              name, pub);
+              "# Strata CURVE public key of %.200s. Enrol it by copying this file into the scheduler's\n"
+              "# --worker-keys folder (a worker: the file name must be its node name%s) or --client-keys folder.\n"
+              "public-key = %s\n%s",
+              name, pool ? ", and it may register only in the pool below" : "", pub, pool_line);
     rc = s_write_file (pubpath, 0644, text, err);
     if (rc != ST_OK)
         unlink (keypath);
     memset (sec, 0, sizeof sec);
+    memset (text, 0, sizeof text);
     return rc;
 }
 
@@ -101,11 +129,21 @@ st_curve_load (const char *path, st_curve_keys_t *keys, int need_secret, st_erro
             p++;
         if (*p == '#' || *p == '\n' || *p == '\0')
             continue;
-        char name[32], value[128];
-        if (sscanf (p, "%31[a-z-] = %127s", name, value) != 2) {
+        char name[32], value[ST_CURVE_POOL_MAX + 2];
+        if (sscanf (p, "%31[a-z-] = %129s", name, value) != 2) {
             rc = st_error_set (err, ST_EINVAL, NULL,
                                "%s: line %d: expected \"public-key = ...\" or \"secret-key = ...\"", path, lineno);
             goto out;
+        }
+        if (strcmp (name, "pool") == 0) {
+            if (!st_curve_pool_ok (value)) {
+                rc = st_error_set (err, ST_EINVAL, NULL,
+                                   "%s: line %d: pool must be 1-128 characters of letters, digits, '.', '_' or '-'",
+                                   path, lineno);
+                goto out;
+            }
+            snprintf (keys->pool, sizeof keys->pool, "%s", value);
+            continue;
         }
         char *dst = strcmp (name, "public-key") == 0   ? keys->public_key
                     : strcmp (name, "secret-key") == 0 ? keys->secret_key
@@ -166,6 +204,7 @@ st_curve_client (void *sock, const st_curve_keys_t *own, const char *server_publ
 typedef struct {
     uint8_t key[32];
     char name[64];
+    char pool[ST_CURVE_POOL_MAX + 1]; /*  its .pub file's pool line; "": none (the default pool)  */
 } s_entry_t;
 
 typedef struct {
@@ -278,10 +317,33 @@ st_zap_allow_dir (st_zap_t *self, const char *domain, const char *dir, int *coun
         s_entry_t *e = &d->keys[d->nkeys++];
         zmq_z85_decode (e->key, keys.public_key);
         snprintf (e->name, sizeof e->name, "%.*s", (int) (len - 4), de->d_name);
+        memcpy (e->pool, keys.pool, sizeof e->pool);
         (*count)++;
     }
     closedir (dh);
     return rc;
+}
+
+const char *
+st_zap_pool_of (const st_zap_t *self, const char *domain, const char *name)
+{
+    const s_domain_t *d = s_domain ((st_zap_t *) self, domain, 0);
+    if (!d)
+        return NULL;
+    for (size_t i = 0; i < d->nkeys; i++)
+        if (strcmp (d->keys[i].name, name) == 0)
+            return d->keys[i].pool[0] ? d->keys[i].pool : ST_CURVE_DEFAULT_POOL;
+    return NULL;
+}
+
+size_t
+st_zap_without_pool (const st_zap_t *self, const char *domain)
+{
+    const s_domain_t *d = s_domain ((st_zap_t *) self, domain, 0);
+    size_t n = 0;
+    for (size_t i = 0; d && i < d->nkeys; i++)
+        n += d->keys[i].pool[0] == '\0';
+    return n;
 }
 
 void *
