@@ -26,6 +26,7 @@
  *  SIGTERM the batch in flight and the rest are committed before exit. */
 #include "sched.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -451,7 +452,12 @@ s_setup_auth (st__sched_t *s, st_curve_keys_t *keys, st_error_t *err)
 {
     memset (keys, 0, sizeof *keys);
     if (!s->cfg.curve_key) {
-        st_warn ("CURVE is off: anyone who reaches the worker and client endpoints is trusted (see --curve-key)");
+        int local = st__sched_endpoint_local (s->cfg.worker_endpoint)
+                    && st__sched_endpoint_local (s->cfg.client_endpoint)
+                    && st__sched_endpoint_local (s->cfg.event_endpoint);
+        st_warn ("CURVE is off: anyone who reaches the worker, client and event endpoints is trusted (see "
+                 "--curve-key)%s",
+                 local ? "; they are on this machine only" : "");
         return ST_OK;
     }
     st_rc_t rc = st_curve_load (s->cfg.curve_key, keys, 1, err);
@@ -459,9 +465,14 @@ s_setup_auth (st__sched_t *s, st_curve_keys_t *keys, st_error_t *err)
         return rc;
     if (!(s->net.zap = st_zap_new (s->net.zctx, err)))
         return err->rc;
-    int nworkers = 0, nclients = 0;
+    int nworkers = 0, nclients = 0, nservices = 0;
     if ((rc = st_zap_allow_dir (s->net.zap, "workers", s->cfg.worker_keys, &nworkers, err)) != ST_OK)
         return rc;
+    size_t unbound = st_zap_without_pool (s->net.zap, "workers");
+    if (unbound)
+        st_warn ("%zu enrolled worker key(s) name no pool: each may register only in pool %s (write `pool = POOL` "
+                 "into its .pub file, or enrol a key made by `strata keygen NODE --pool POOL`)",
+                 unbound, ST_CURVE_DEFAULT_POOL);
     if (s->cfg.client_keys) {
         if ((rc = st_zap_allow_dir (s->net.zap, "clients", s->cfg.client_keys, &nclients, err)) != ST_OK)
             return rc;
@@ -470,13 +481,80 @@ s_setup_auth (st__sched_t *s, st_curve_keys_t *keys, st_error_t *err)
         st_zap_allow_any (s->net.zap, "clients");
         st_warn ("no --client-keys: any client with a CURVE key may use the client endpoint");
     }
-    /*  Event subscribers see job states only; any CURVE client may read them.  */
-    st_zap_allow_any (s->net.zap, "events");
+    /*  The event socket publishes every tenant's job states: only enrolled
+     *  services (a gateway) may subscribe, never end users' keys. With no
+     *  --service-keys no key is enrolled in the domain: nobody.  */
+    if (s->cfg.service_keys
+        && (rc = st_zap_allow_dir (s->net.zap, "events", s->cfg.service_keys, &nservices, err)) != ST_OK)
+        return rc;
     st_info ("CURVE on: %d enrolled worker key(s), %s", nworkers,
              s->cfg.client_keys ? "enrolled client keys only" : "any client key");
     if (s->cfg.client_keys)
         st_info ("%d enrolled client key(s)", nclients);
+    st_info ("event endpoint: %d enrolled service key(s)%s", nservices,
+             s->cfg.service_keys ? "" : " (no --service-keys: nobody may subscribe)");
     return ST_OK;
+}
+
+int
+st__sched_endpoint_local (const char *endpoint)
+{
+    if (strncmp (endpoint, "ipc://", 6) == 0 || strncmp (endpoint, "inproc://", 9) == 0)
+        return 1;
+    if (strncmp (endpoint, "tcp://", 6) != 0)
+        return 0;
+    const char *host = endpoint + 6, *colon = strrchr (host, ':');
+    /*  A ';' names a source address (connect only); never ours to judge.  */
+    if (!colon || strchr (host, ';'))
+        return 0;
+    char addr[128];
+    size_t len = (size_t) (colon - host);
+    if (len >= sizeof addr)
+        return 0;
+    memcpy (addr, host, len);
+    addr[len] = '\0';
+    if (strcmp (addr, "localhost") == 0 || strcmp (addr, "[::1]") == 0)
+        return 1;
+    struct in_addr a4;
+    if (inet_pton (AF_INET, addr, &a4) == 1)
+        return (ntohl (a4.s_addr) >> 24) == 127;
+    return 0;
+}
+
+/*  The endpoints without CURVE: loopback by default; another address only with
+ *  --insecure, which says what that exposes. Fills in the defaults (every interface with
+ *  CURVE). Returns 0, or 2 after printing why (the exit status).  */
+static int
+s_check_endpoints (st__sched_config_t *cfg)
+{
+    static const char *const defaults[3][2] = {
+        { "tcp://127.0.0.1:7700", "tcp://*:7700" },
+        { "tcp://127.0.0.1:7701", "tcp://*:7701" },
+        { "tcp://127.0.0.1:7702", "tcp://*:7702" },
+    };
+    static const char *const flags[3] = { "--worker-endpoint", "--client-endpoint", "--event-endpoint" };
+    char **eps[3] = { &cfg->worker_endpoint, &cfg->client_endpoint, &cfg->event_endpoint };
+    for (int i = 0; i < 3; i++) {
+        if (!*eps[i] && !(*eps[i] = strdup (defaults[i][cfg->curve_key != NULL])))
+            abort ();
+        if (cfg->curve_key || st__sched_endpoint_local (*eps[i]))
+            continue;
+        if (!cfg->insecure) {
+            fprintf (stderr,
+                     "strata-scheduler: error: %s %s is not a loopback address and CURVE is off: anyone who can "
+                     "reach it would be trusted, and could read the traffic\n"
+                     "hint: turn CURVE on (`strata keygen scheduler`, then --curve-key scheduler.key "
+                     "--worker-keys DIR; see docs/operations.md), bind 127.0.0.1, or accept the risk with "
+                     "--insecure\n",
+                     flags[i], *eps[i]);
+            return 2;
+        }
+        st_warn ("--insecure: %s %s is reachable from the network without CURVE: anyone who reaches the port is "
+                 "trusted (any worker may register, any client may act as the administrator) and can read "
+                 "every message in clear; use only on a network you control",
+                 flags[i], *eps[i]);
+    }
+    return 0;
 }
 
 static const st_opt_t s_opts[] = {
@@ -485,11 +563,15 @@ static const st_opt_t s_opts[] = {
     { "database", 'd', ST_OPT_STRING, offsetof (st__sched_config_t, database), 0, 0, "DSN",
       "PostgreSQL connection string (libpq)", "dbname=strata" },
     { "worker-endpoint", 0, ST_OPT_STRING, offsetof (st__sched_config_t, worker_endpoint), 0, 0, "ENDPOINT",
-      "ZeroMQ endpoint workers connect to", "tcp://*:7700" },
+      "ZeroMQ endpoint workers connect to (default tcp://127.0.0.1:7700; tcp://*:7700 with --curve-key)", NULL },
     { "client-endpoint", 0, ST_OPT_STRING, offsetof (st__sched_config_t, client_endpoint), 0, 0, "ENDPOINT",
-      "ZeroMQ endpoint clients (CLI, gateway) connect to", "tcp://*:7701" },
+      "ZeroMQ endpoint clients (CLI, gateway) connect to (default tcp://127.0.0.1:7701; tcp://*:7701 with "
+      "--curve-key)",
+      NULL },
     { "event-endpoint", 0, ST_OPT_STRING, offsetof (st__sched_config_t, event_endpoint), 0, 0, "ENDPOINT",
-      "ZeroMQ PUB endpoint for job events", "tcp://*:7702" },
+      "ZeroMQ PUB endpoint for job events (default tcp://127.0.0.1:7702; tcp://*:7702 with --curve-key)", NULL },
+    { "insecure", 0, ST_OPT_BOOL, offsetof (st__sched_config_t, insecure), 0, 0, NULL,
+      "without --curve-key, allow endpoints that are not loopback (anyone who reaches them is trusted)", NULL },
     { "heartbeat-interval", 0, ST_OPT_DURATION_MS, offsetof (st__sched_config_t, heartbeat_ms), 10, 600000,
       "DURATION", "how often workers heartbeat", NULL },
     { "node-timeout", 0, ST_OPT_DURATION_MS, offsetof (st__sched_config_t, node_timeout_ms), 50, 86400000, "DURATION",
@@ -510,6 +592,8 @@ static const st_opt_t s_opts[] = {
       "enrolled workers: NODE.pub files; a key may register only its own node name", NULL },
     { "client-keys", 0, ST_OPT_PATH, offsetof (st__sched_config_t, client_keys), 0, 0, "DIR",
       "enrolled clients: USER.pub files (without it, any client key is accepted)", NULL },
+    { "service-keys", 0, ST_OPT_PATH, offsetof (st__sched_config_t, service_keys), 0, 0, "DIR",
+      "enrolled services (a gateway): NAME.pub files, the only keys the event endpoint accepts", NULL },
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
@@ -549,14 +633,18 @@ st__sched_main (int argc, char **argv)
         goto done;
     }
     st_log_init ("strata-scheduler", level);
-    if (!s->cfg.curve_key != !s->cfg.worker_keys || (s->cfg.client_keys && !s->cfg.curve_key)) {
+    if (!s->cfg.curve_key != !s->cfg.worker_keys
+        || ((s->cfg.client_keys || s->cfg.service_keys) && !s->cfg.curve_key)) {
         fprintf (stderr, "strata-scheduler: error: %s\nhint: %s\n",
                  s->cfg.curve_key ? "--curve-key needs --worker-keys, the folder of enrolled workers"
-                                  : "--worker-keys and --client-keys need --curve-key",
+                                  : "--worker-keys, --client-keys and --service-keys need --curve-key",
                  "create key pairs with `strata keygen NAME`; see docs/operations.md");
         code = 2;
         goto done;
     }
+    if ((code = s_check_endpoints (&s->cfg)) != 0)
+        goto done;
+    code = 1;
 
     if (st__sched_init (s) != 0)
         abort ();
@@ -629,9 +717,11 @@ st__sched_main (int argc, char **argv)
     if (rc != ST_OK)
         goto fail;
     st_info ("stopped cleanly (submits=%" PRIu64 " flushes=%" PRIu64 " bad_frames=%" PRIu64
-             " oversized_frames=%" PRIu64 " duplicate_registrations=%" PRIu64 " launch_resends=%" PRIu64 ")",
+             " oversized_frames=%" PRIu64 " duplicate_registrations=%" PRIu64 " refused_registrations=%" PRIu64
+             " refused_pools=%" PRIu64 " launch_resends=%" PRIu64 ")",
              s->model.counters.submits, s->model.counters.flushes, s->model.counters.bad_frames,
              s->model.counters.oversized_frames, s->model.counters.duplicate_registrations,
+             s->model.counters.refused_registrations, s->model.counters.refused_pools,
              s->model.counters.launch_resends);
     code = 0;
     goto done;

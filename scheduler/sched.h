@@ -35,6 +35,8 @@ typedef struct {
     char *curve_key;    /*  the scheduler's .key file: CURVE on both ROUTER sockets  */
     char *worker_keys;  /*  folder of NODE.pub files enrolled for workers  */
     char *client_keys;  /*  folder of USER.pub files enrolled for clients (NULL: any key)  */
+    char *service_keys; /*  folder of NAME.pub files enrolled for the event socket (NULL: nobody)  */
+    int insecure;       /*  --insecure: may bind a non-loopback endpoint without CURVE  */
 } st__sched_config_t;
 
 typedef struct st__sched {
@@ -55,6 +57,10 @@ st_rc_t st__sched_load (st__sched_t *s, st_error_t *err);
 void st__sched_after_step (st__sched_t *s);
 /*  Frees the layers' memory; sockets and the connection are the caller's.  */
 void st__sched_release (st__sched_t *s);
+/*  1 when a ZeroMQ endpoint can be reached only from this machine: ipc://,
+ *  inproc://, or tcp:// on 127.0.0.0/8, [::1] or localhost. Anything else
+ *  (tcp:// on any interface, another address, an interface name, another transport) is 0.  */
+int st__sched_endpoint_local (const char *endpoint);
 /*  The whole daemon: options, start-up, the loop, clean shutdown. Returns the exit code.  */
 int st__sched_main (int argc, char **argv);
 

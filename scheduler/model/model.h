@@ -256,6 +256,7 @@ typedef struct {
     uint64_t version_mismatches;
     uint64_t duplicate_registrations;
     uint64_t refused_registrations; /*  CURVE key enrolled for another node name  */
+    uint64_t refused_pools;         /*  CURVE key enrolled for another pool  */
     uint64_t unknown_peer_messages;
     uint64_t stale_updates;
     uint64_t submits;

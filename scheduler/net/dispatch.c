@@ -533,6 +533,23 @@ s_on_register (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
         st__net_defer (s, s->worker_sock, peer, &out);
         return;
     }
+    /*  ... and only in the pool it was enrolled for (its .pub's pool line, else
+     *  the default pool): a node cannot claim a restricted pool.  */
+    const char *bound = s->zap ? st_zap_pool_of (s->zap, "workers", peer->user_id) : NULL;
+    if (s->zap && (!bound || strcmp (bound, pool) != 0)) {
+        s->m->counters.refused_pools++;
+        st_warn ("refused registration of node %s in pool %s: its key is enrolled for pool %s (refused_pools=%" PRIu64
+                 ")",
+                 reg->node, pool, bound ? bound : "(none)", s->m->counters.refused_pools);
+        char why[700]; /*  packed by st__net_defer before it goes out of scope  */
+        snprintf (why, sizeof why,
+                  "this worker's key is enrolled for pool %.128s, not %.128s: start the worker with --pool %.128s, "
+                  "or enrol a key for pool %.128s (strata keygen NODE --pool POOL)",
+                  bound ? bound : "(none)", pool, bound ? bound : "(none)", pool);
+        rep.error = why;
+        st__net_defer (s, s->worker_sock, peer, &out);
+        return;
+    }
     uint64_t now = st_mono_ms ();
     st__node_t *node = st_map_get (s->m->nodes, reg->node, strlen (reg->node));
     if (node && node->connected && node->state == ST__NODE_UP && !s_peer_equal (st__net_peer_of (node), peer)
