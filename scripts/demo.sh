@@ -141,9 +141,13 @@ WORKER_EP=tcp://127.0.0.1:$WP
 CLIENT_EP=tcp://127.0.0.1:$CP
 
 say "starting strata-scheduler (workers: $WORKER_EP, clients: $CLIENT_EP)"
+# examples/cluster.yaml with its local storage roots moved under $DEMO_DIR/storage: a
+# fine-tune's checkpoint goes where the scheduler says, <storage_root>/<tenant>/models/...
+mkdir -p "$DEMO_DIR/storage"
+sed "s|storage_root: /|storage_root: $DEMO_DIR/storage/|" examples/cluster.yaml > "$DEMO_DIR/cluster.yaml"
 start scheduler "$BIN/strata-scheduler" --database "$STRATA_DATABASE" \
     --worker-endpoint "$WORKER_EP" --client-endpoint "$CLIENT_EP" \
-    --event-endpoint "tcp://127.0.0.1:$EP" --cluster examples/cluster.yaml
+    --event-endpoint "tcp://127.0.0.1:$EP" --cluster "$DEMO_DIR/cluster.yaml"
 for ((i = 0; ; i++)); do
     alive scheduler || { tail -n 20 "$DEMO_DIR/logs/scheduler.log" >&2; die "the scheduler exited"; }
     strata --timeout 1s nodes >/dev/null 2>&1 && break
@@ -260,7 +264,6 @@ tenant: research
 output_model: acme-twin
 command: [$BIN/strata-twin-train, --data, /usr/share/common-licenses, --steps, "120", --batch, "8",
           --seq, "64", --layers, "2", --dim, "64", --heads, "4", --checkpoint-every, "40", --resume]
-checkpoint_dir: $TWIN/checkpoints
 resources: {ranks: 2, cpus_per_rank: 1, mem_per_rank: 512M}
 data: {uri: "file:///usr/share/common-licenses", classification: internal, residency: [EU]}
 time_limit: 5m

@@ -113,6 +113,63 @@ s_lookup (st__model_t *s, uint64_t id, st_job_state_t *state, const char **tenan
     return 0;
 }
 
+/*  path, made lexically canonical into out ("//", "." and ".." resolved;
+ *  "/.." is "/"). Returns 0, or -1 when it does not fit.  */
+static int
+s_canonical (const char *path, char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *p = path; *p;) {
+        while (*p == '/')
+            p++;
+        const char *end = strchr (p, '/');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        if (len == 0 || (len == 1 && p[0] == '.'))
+            ;
+        else if (len == 2 && p[0] == '.' && p[1] == '.') {
+            while (n > 0 && out[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;
+        }
+        else {
+            if (n + 1 + len + 1 > size)
+                return -1;
+            out[n++] = '/';
+            memcpy (out + n, p, len);
+            n += len;
+        }
+        p += len;
+    }
+    if (n == 0)
+        out[n++] = '/';
+    out[n] = '\0';
+    return 0;
+}
+
+/*  The pool whose storage root holds dir in a tenant's models folder
+ *  (<storage_root>/<tenant>/models[/...]), where only the scheduler puts
+ *  fine-tuned weights; NULL when none does.  */
+static const char *
+s_models_folder_of (const st__model_t *s, const char *dir)
+{
+    char d[4200], r[4200];
+    if (s_canonical (dir, d, sizeof d) != 0)
+        return "(a path too long to check)";
+    for (size_t i = 0; i < s->cluster->npools; i++) {
+        const char *root = s->cluster->pools[i].storage_root;
+        if (!root || root[0] != '/' || s_canonical (root, r, sizeof r) != 0)
+            continue;
+        size_t rl = strcmp (r, "/") == 0 ? 0 : strlen (r);
+        if (strncmp (d, r, rl) != 0 || d[rl] != '/')
+            continue;
+        const char *tenant = d + rl + 1, *slash = strchr (tenant, '/');
+        if (slash && strncmp (slash + 1, "models", 6) == 0 && (slash[7] == '\0' || slash[7] == '/'))
+            return s->cluster->pools[i].name;
+    }
+    return NULL;
+}
+
 st_rc_t
 st__deps_check (st__model_t *s, const st__job_t *job, st_error_t *err)
 {
@@ -140,6 +197,34 @@ st__deps_check (st__model_t *s, const st__job_t *job, st_error_t *err)
         waits = 1;
         if (sp->model && d->spec->output_model && strcmp (d->spec->output_model, sp->model) == 0)
             may_register = 1;
+    }
+    /*  A version's weights are written where the scheduler says (st__job_checkpoint_dir):
+     *  a spec that names its own place for them is refused, not silently redirected.  */
+    if (sp->output_model && sp->checkpoint_dir) {
+        st_error_set (err, ST_EINVAL, "checkpoint_dir",
+                      "checkpoint_dir: a finetune with output_model writes its checkpoint where the scheduler says "
+                      "(<storage_root>/%s/models/%s/job-<id> of its pool), not where the spec says",
+                      sp->tenant, sp->output_model);
+        st_error_hint (err, "leave checkpoint_dir out; the job finds the folder in STRATA_CHECKPOINT_DIR");
+        return ST_EINVAL;
+    }
+    /*  ... and nobody's spec may point into those folders: a task could otherwise
+     *  overwrite (or read) weights that a tenant's jobs load as a model version.  */
+    const char *pool = sp->checkpoint_dir ? s_models_folder_of (s, sp->checkpoint_dir) : NULL;
+    if (pool) {
+        st_error_set (err, ST_EINVAL, "checkpoint_dir",
+                      "checkpoint_dir: %s is in a tenant's models folder under the storage root of pool %s, where "
+                      "only the scheduler places fine-tuned weights",
+                      sp->checkpoint_dir, pool);
+        st_error_hint (err, "choose another folder; a job reads a fine-tuned model with model: NAME[:VERSION]");
+        return ST_EINVAL;
+    }
+    if (sp->output_model && !st__checkpoint_names_ok (sp->tenant, sp->output_model)) {
+        st_error_set (err, ST_EINVAL, "output_model",
+                      "output_model: %s cannot name a folder under tenant %s's models (an empty, '.' or '..' "
+                      "segment, or a tenant named so)",
+                      sp->output_model, sp->tenant);
+        return ST_EINVAL;
     }
     if (sp->output_model && st__registry_cluster_model (s, sp->output_model)) {
         st_error_set (err, ST_EINVAL, "output_model",

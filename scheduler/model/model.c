@@ -663,15 +663,52 @@ st__intents_clear (st__model_t *s)
     s->nintents = 0;
 }
 
+int
+st__checkpoint_names_ok (const char *tenant, const char *model)
+{
+    if (!tenant || !model || !*tenant || strcmp (tenant, ".") == 0 || strcmp (tenant, "..") == 0
+        || strchr (tenant, '/'))
+        return 0;
+    /*  Every '/'-separated segment of the model's name is a folder: none may
+     *  be empty, "." or "..", so the path stays under <tenant>/models/.  */
+    for (const char *p = model;;) {
+        const char *end = strchr (p, '/');
+        size_t len = end ? (size_t) (end - p) : strlen (p);
+        if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+            return 0;
+        if (!end)
+            return 1;
+        p = end + 1;
+    }
+}
+
 const char *
 st__job_checkpoint_dir (const st__model_t *s, const st__job_t *job, char *buf, size_t size)
 {
-    if (job->spec->checkpoint_dir)
-        return job->spec->checkpoint_dir;
-    /*  Without a checkpoint_dir, one per job under the pool's local storage root.  */
+    const st_spec_t *sp = job->spec;
     int pool = job->pool ? sp_cluster_pool (s->cluster, job->pool) : -1;
     const char *root = pool >= 0 ? s->cluster->pools[pool].storage_root : NULL;
-    if (root && root[0] == '/' && snprintf (buf, size, "%s/checkpoints/job-%" PRIu64, root, job->id) < (int) size)
+    size_t rlen = root ? strlen (root) : 0;
+    while (rlen > 1 && root[rlen - 1] == '/')
+        rlen--;
+    if (sp->output_model && sp->kind == ST_KIND_FINETUNE) {
+        /*  What becomes a model version is written where the scheduler says,
+         *  never where the spec says (a spec's checkpoint_dir is refused with
+         *  output_model at submission, and ignored here for a job stored before
+         *  that): by tenant and model, one folder per job, since the version
+         *  number is known only when the job succeeds.  */
+        if (root && root[0] == '/' && st__checkpoint_names_ok (sp->tenant, sp->output_model)
+            && snprintf (buf, size, "%.*s/%s/models/%s/job-%" PRIu64, (int) rlen, root, sp->tenant, sp->output_model,
+                         job->id)
+                   < (int) size)
+            return buf;
+        return NULL;
+    }
+    if (sp->checkpoint_dir)
+        return sp->checkpoint_dir;
+    /*  Without a checkpoint_dir, one per job under the pool's local storage root.  */
+    if (root && root[0] == '/'
+        && snprintf (buf, size, "%.*s/checkpoints/job-%" PRIu64, (int) rlen, root, job->id) < (int) size)
         return buf;
     return NULL;
 }

@@ -396,9 +396,15 @@ st__task_t *st__model_find_task (st__model_t *s, uint64_t job_id, uint32_t index
 void st__intent_push (st__model_t *s, const st__intent_t *in);
 /*  Frees the queued intents' strings and empties the queue.  */
 void st__intents_clear (st__model_t *s);
-/*  The job's STRATA_CHECKPOINT_DIR: its spec's checkpoint_dir, else
- *  <storage_root>/checkpoints/job-<id> in its pool (into buf); NULL: none.  */
+/*  The job's STRATA_CHECKPOINT_DIR (into buf when made here; NULL: none). A
+ *  finetune with output_model: <storage_root>/<tenant>/models/<output_model>/job-<id>
+ *  of its pool, whatever the spec says (NULL where the pool has no local storage
+ *  root); another job: its spec's checkpoint_dir, else
+ *  <storage_root>/checkpoints/job-<id>.  */
 const char *st__job_checkpoint_dir (const st__model_t *s, const st__job_t *job, char *buf, size_t size);
+/*  1 when tenant and model name make folders that stay under
+ *  <storage_root>/<tenant>/models/ (no empty, "." or ".." segment).  */
+int st__checkpoint_names_ok (const char *tenant, const char *model);
 /*  MASTER_PORT of an attempt of a job.  */
 unsigned st__job_master_port (uint64_t job_id, uint32_t attempt);
 

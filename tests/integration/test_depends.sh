@@ -74,7 +74,7 @@ info "job $a finishes: it registers acme-twin:1 and job $b runs with it"
 touch "$T/go-a"
 wait_job_state "$a" SUCCEEDED 30
 wait_job_state "$b" SUCCEEDED 30
-ckpt="$T/vault-store/checkpoints/job-$a"
+ckpt="$T/vault-store/default/models/acme-twin/job-$a"   # where the scheduler says
 assert_eq "$(st logs "$b" | head -1)" "model=acme-twin:1 uri=$ckpt" "STRATA_MODEL and STRATA_MODEL_URI of job $b"
 assert_eq "$(st logs "$b" | tail -1)" "weights of job $a" "what job $b read from the checkpoint"
 assert_eq "$(job_field "$b" .model_version)" "acme-twin:1" "model version of job $b"

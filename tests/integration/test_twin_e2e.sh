@@ -89,11 +89,11 @@ pools=$(jq -r '[.tasks[].node] | unique | length' <<< "$inf_json")
 [ "$(jq -r '.started_unix_ms' <<< "$inf_json")" -ge "$(jq -r '.finished_unix_ms' <<< "$ft_json")" ] \
     || fail "the inference started before the fine-tune it depends on ended"
 shard_node=$(jq -r '.tasks[0].node' <<< "$inf_json")
-grep -q "^model=acme-twin:1 uri=$T/storage/checkpoints/job-$ft" "$T/$shard_node/logs/$inf/0.1.stdout" \
+grep -q "^model=acme-twin:1 uri=$T/storage/default/models/acme-twin/job-$ft" "$T/$shard_node/logs/$inf/0.1.stdout" \
     || fail "the shard did not get the fine-tuned model: $(head -2 "$T/$shard_node/logs/$inf/0.1.stdout")"
 [ -s "$T/out/answers.jsonl" ] || fail "no merged output"
 assert_eq "$(wc -l < "$T/out/answers.jsonl")" "$(wc -l < "$T/prompts.txt")" "one answer per prompt"
-"$ST_BIN/strata-twin-infer" --model "$T/storage/checkpoints/job-$ft" --data "$T/prompts.txt" \
+"$ST_BIN/strata-twin-infer" --model "$T/storage/default/models/acme-twin/job-$ft" --data "$T/prompts.txt" \
     --out "$T/single.jsonl" --max-new 8 > /dev/null || fail "single-process inference failed"
 cmp -s "$T/single.jsonl" "$T/out/answers.jsonl" || fail "3 shards over two pools differ from one process"
 ok "inference over $pools nodes in two pools matches a single process byte for byte"

@@ -717,10 +717,20 @@ Test (sched_model, unknown_dependencies_are_refused)
 }
 
 static const char *FT_A = "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"train\"],"
-                          "\"checkpoint_dir\":\"/ckpt/a\",\"output_model\":\"acme-twin\"}";
+                          "\"output_model\":\"acme-twin\"}";
+
+/*  Pool p keeps its data under root: a fine-tune's checkpoint goes there, by tenant and model.  */
+static void
+s_storage_root (const char *pool, const char *root)
+{
+    int p = sp_cluster_pool_add_implicit (S.model.cluster, pool);
+    cr_assert_geq (p, 0);
+    S.model.cluster->pools[p].storage_root = strdup (root);
+}
 
 Test (sched_model, a_finetune_that_succeeds_registers_the_next_version)
 {
+    s_storage_root ("p", "/store");
     fx_node (&S, "n1", "p", 4, 4096, 0);
     st__job_t *a = fx_submit (&S, FT_A);
     start_all ();
@@ -731,7 +741,7 @@ Test (sched_model, a_finetune_that_succeeds_registers_the_next_version)
     cr_assert_not_null (v);
     cr_assert_eq (v->version, 1);
     cr_assert_eq (v->job_id, a->id);
-    cr_assert_str_eq (v->checkpoint, "/ckpt/a");
+    cr_assert_str_eq (v->checkpoint, "/store/default/models/acme-twin/job-1", "where the scheduler says");
     cr_assert_str_eq (v->pool, "p");
     cr_assert_null (v->jurisdiction);
     cr_assert_eq (v->classification, SP_CLASS_PUBLIC);
@@ -752,12 +762,14 @@ Test (sched_model, a_finetune_that_succeeds_registers_the_next_version)
     cr_assert_eq (st__registry_find (&S, "default", "acme-twin", 1)->job_id, a->id);
     cr_assert_eq (st__registry_find (&S, "default", "acme-twin", 2)->job_id, a2->id);
     cr_assert_eq (st__registry_find (&S, "other", "acme-twin", 0)->version, 1);
-    cr_assert_null (st__registry_find (&S, "other", "acme-twin", 0)->checkpoint, "it had no checkpoint dir");
+    cr_assert_str_eq (st__registry_find (&S, "other", "acme-twin", 0)->checkpoint,
+                      "/store/other/models/acme-twin/job-3", "another tenant's folder");
     cr_assert_null (st__registry_find (&S, "default", "acme-twin", 3));
 }
 
 Test (sched_model, a_finetune_that_fails_registers_nothing)
 {
+    s_storage_root ("p", "/store");
     fx_node (&S, "n1", "p", 4, 4096, 0);
     st__job_t *a = fx_submit (&S, FT_A);
     start_all ();
@@ -773,6 +785,7 @@ Test (sched_model, a_finetune_that_fails_registers_nothing)
 
 Test (sched_model, a_dependent_uses_the_version_its_dependency_registers)
 {
+    s_storage_root ("p", "/store");
     fx_node (&S, "n1", "p", 4, 4096, 0);
     st__job_t *a = fx_submit (&S, FT_A);
     st__job_t *b = fx_submit (&S, "{\"kind\":\"inference\",\"command\":[\"infer\"],\"model\":\"acme-twin\","
@@ -783,7 +796,7 @@ Test (sched_model, a_dependent_uses_the_version_its_dependency_registers)
     finish (a, 0);
     cr_assert (b->in_pending, "%s", b->reason);
     cr_assert_str_eq (b->model_ref, "acme-twin:1");
-    cr_assert_str_eq (b->model_uri, "/ckpt/a");
+    cr_assert_str_eq (b->model_uri, "/store/default/models/acme-twin/job-1");
     cr_assert_eq (b->ft_version, 1);
     cr_assert_str_eq (b->pj.pool, "p", "the version's pool has no jurisdiction: only there");
     st__place_pending (&S);

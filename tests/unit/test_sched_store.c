@@ -662,11 +662,20 @@ stop (st__sched_t *t)
 }
 
 static const char *FT =
-    "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"train\"],\"checkpoint_dir\":\"/ckpt/a\","
-    "\"output_model\":\"acme-twin\"}";
+    "{\"kind\":\"finetune\",\"launcher\":\"direct\",\"command\":[\"train\"],\"output_model\":\"acme-twin\"}";
+
+/*  Pool p keeps its data under /store: a fine-tune's checkpoint goes there, by tenant and model.  */
+static void
+s_storage_root (st__sched_t *t)
+{
+    int p = sp_cluster_pool_add_implicit (t->model.cluster, "p");
+    cr_assert_geq (p, 0);
+    t->model.cluster->pools[p].storage_root = strdup ("/store");
+}
 
 Test (sched_store, a_version_is_registered_in_the_batch_of_the_success)
 {
+    s_storage_root (&S);
     st__mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
     st__job_t *a = fx_submit (&S, FT);
     st__place_pending (&S);
@@ -687,7 +696,7 @@ Test (sched_store, a_version_is_registered_in_the_batch_of_the_success)
     cr_assert_eq (st__store_flush (&S, &err), ST_OK, "%s", err.msg);
     text_is ("SELECT concat_ws ('|', tenant, name, version, job_id, checkpoint, pool, coalesce (jurisdiction, '-'), "
              "classification, residency::text) FROM model_versions",
-             "default|acme-twin|1|1|/ckpt/a|p|-|public|{}");
+             "default|acme-twin|1|1|/store/default/models/acme-twin/job-1|p|-|public|{}");
     text_is ("SELECT state FROM jobs WHERE id = 1", "SUCCEEDED");
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM events WHERE job_id = 1 AND kind = 'model'"), 1);
     Strata__JobInfo *j = NULL;
@@ -700,10 +709,11 @@ Test (sched_store, a_version_is_registered_in_the_batch_of_the_success)
     /*  A restarted scheduler knows the version and numbers the next one after it.  */
     st__sched_t T;
     restart (&T);
+    s_storage_root (&T);
     const st__model_version_t *v = st__registry_find (&T, "default", "acme-twin", 0);
     cr_assert_not_null (v);
     cr_assert_eq (v->version, 1);
-    cr_assert_str_eq (v->checkpoint, "/ckpt/a");
+    cr_assert_str_eq (v->checkpoint, "/store/default/models/acme-twin/job-1");
     cr_assert_eq (v->classification, SP_CLASS_PUBLIC);
     cr_assert_null (v->jurisdiction, "its pool has none (an implicit pool)");
     st__mark_node (&T, fx_node (&T, "w1b", "p", 4, 8192, 0));
@@ -719,6 +729,7 @@ Test (sched_store, a_version_is_registered_in_the_batch_of_the_success)
 
 Test (sched_store, a_waiting_job_survives_a_restart_and_then_runs)
 {
+    s_storage_root (&S);
     st__mark_node (&S, fx_node (&S, "w1", "p", 4, 8192, 0));
     st__job_t *a = fx_submit (&S, FT);
     st__job_t *b = fx_submit (&S, "{\"command\":[\"use\"],\"model\":\"acme-twin\",\"depends_on\":[1]}");
@@ -733,6 +744,7 @@ Test (sched_store, a_waiting_job_survives_a_restart_and_then_runs)
     /*  Restart: job 2 still waits, outside the engine.  */
     st__sched_t T;
     restart (&T);
+    s_storage_root (&T);
     st__job_t *a1 = st_map_get_u64 (T.model.jobs, 1), *b1 = st_map_get_u64 (T.model.jobs, 2);
     cr_assert_not_null (b1);
     cr_assert_eq (b1->state, ST_JOB_PENDING);
@@ -753,11 +765,12 @@ Test (sched_store, a_waiting_job_survives_a_restart_and_then_runs)
     /*  And again: the fixed version is kept, the job goes to the engine.  */
     st__sched_t U;
     restart (&U);
+    s_storage_root (&U);
     st__job_t *b2 = st_map_get_u64 (U.model.jobs, 2);
     cr_assert_not_null (b2);
     cr_assert (b2->in_pending);
     cr_assert_eq (b2->ft_version, 1);
-    cr_assert_str_eq (b2->model_uri, "/ckpt/a");
+    cr_assert_str_eq (b2->model_uri, "/store/default/models/acme-twin/job-1");
     cr_assert_str_eq (b2->pj.pool, "p");
     stop (&U);
 }
