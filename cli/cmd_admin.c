@@ -92,8 +92,7 @@ static const st_opt_t s_user_add_opts[] = {
     { "role", 0, ST_OPT_STRING, offsetof (s_user_add_t, role), 0, 0, "ROLE",
       "viewer, submitter, operator or admin (required)", NULL, NULL },
     { "tenant", 0, ST_OPT_STRINGS, offsetof (s_user_add_t, tenants), 0, 0, "TENANT",
-      "a tenant the user belongs to; repeat for several, the first is the default (default: default)", NULL,
-      NULL },
+      "a tenant the user belongs to; repeat for several, the first is the default (default: default)", NULL, NULL },
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL },
 };
 
@@ -104,17 +103,17 @@ s_user_add (cli_ctx_t *ctx, int argc, char **argv)
     s_user_add_t o = { 0 };
     char **pos = NULL;
     int npos = 0;
-    int rc = cli_parse_options (
-        ctx, cmd, s_user_add_opts, &o, argc, argv, "strata admin user add NAME --role ROLE --tenant T [--tenant T2 ...]",
-        "Adds a user: its role (viewer < submitter < operator < admin) and the tenants it\n"
-        "belongs to, in order (the first is the default tenant of its submissions;\n"
-        "tenants are created as needed). The user can do nothing until it has a token:\n"
-        "`strata admin token create NAME`. Admins only.\n"
-        "\n"
-        "examples:\n"
-        "  strata admin user add alice --role submitter --tenant vision\n"
-        "  strata admin user add ops --role operator --tenant vision --tenant speech",
-        &pos, &npos);
+    int rc = cli_parse_options (ctx, cmd, s_user_add_opts, &o, argc, argv,
+                                "strata admin user add NAME --role ROLE --tenant T [--tenant T2 ...]",
+                                "Adds a user: its role (viewer < submitter < operator < admin) and the tenants it\n"
+                                "belongs to, in order (the first is the default tenant of its submissions;\n"
+                                "tenants are created as needed). The user can do nothing until it has a token:\n"
+                                "`strata admin token create NAME`. Admins only.\n"
+                                "\n"
+                                "examples:\n"
+                                "  strata admin user add alice --role submitter --tenant vision\n"
+                                "  strata admin user add ops --role operator --tenant vision --tenant speech",
+                                &pos, &npos);
     if (rc >= 0)
         goto out;
     if (npos != 1) {
@@ -167,8 +166,8 @@ s_user_list_json (const Strata__Envelope *reply)
         json_t *tenants = json_array ();
         for (size_t k = 0; tenants && k < u->n_tenants; k++)
             json_array_append_new (tenants, cli_output_json_str (u->tenants[k]));
-        json_t *o = json_pack ("{s:o, s:s, s:o, s:I}", "name", cli_output_json_str (u->name), "role", s_role (u->role),
-                               "tenants", tenants ? tenants : json_array (), "created_unix_ms",
+        json_t *o = json_pack ("{s:o, s:s, s:o, s:I}", "name", cli_output_json_str (u->name), "role",
+                               s_role (u->role), "tenants", tenants ? tenants : json_array (), "created_unix_ms",
                                (json_int_t) u->created_unix_ms);
         if (!o || json_array_append_new (a, o) != 0) {
             json_decref (a);
@@ -284,17 +283,17 @@ s_token_create (cli_ctx_t *ctx, int argc, char **argv)
     s_token_create_t o = { 0 };
     char **pos = NULL;
     int npos = 0;
-    int rc = cli_parse_options (
-        ctx, cmd, s_token_create_opts, &o, argc, argv, "strata admin token create USER [--expires DUR]",
-        "Makes a new API token for USER and prints it, alone on one line of stdout. It\n"
-        "is shown this once: the scheduler keeps only its SHA-256. Give it to the user,\n"
-        "who passes it with --token, STRATA_TOKEN or the file ~/.config/strata/token\n"
-        "(mode 0600). Admins only.\n"
-        "\n"
-        "examples:\n"
-        "  strata admin token create alice > alice.token && chmod 600 alice.token\n"
-        "  strata admin token create ci-bot --expires 30d",
-        &pos, &npos);
+    int rc = cli_parse_options (ctx, cmd, s_token_create_opts, &o, argc, argv,
+                                "strata admin token create USER [--expires DUR]",
+                                "Makes a new API token for USER and prints it, alone on one line of stdout. It\n"
+                                "is shown this once: the scheduler keeps only its SHA-256. Give it to the user,\n"
+                                "who passes it with --token, STRATA_TOKEN or the file ~/.config/strata/token\n"
+                                "(mode 0600). Admins only.\n"
+                                "\n"
+                                "examples:\n"
+                                "  strata admin token create alice > alice.token && chmod 600 alice.token\n"
+                                "  strata admin token create ci-bot --expires 30d",
+                                &pos, &npos);
     if (rc >= 0)
         goto out;
     if (npos != 1) {
@@ -354,16 +353,16 @@ s_token_list (cli_ctx_t *ctx, int argc, char **argv)
     int npos = 0;
     json_t *json = NULL;
     Strata__Envelope *reply = NULL;
-    int rc = cli_parse_options (ctx, cmd, s_token_list_opts, &o, argc, argv,
-                                "strata admin token list [--user NAME] [--json]",
-                                "Lists API tokens: id, user, age, expiry and whether each is active, expired\n"
-                                "or revoked. Never the tokens themselves: the scheduler does not have them.\n"
-                                "An admin sees every user's tokens; anyone else sees their own.\n"
-                                "\n"
-                                "examples:\n"
-                                "  strata admin token list\n"
-                                "  strata admin token list --user alice --json | jq '.[] | select(.revoked | not) | .id'",
-                                &pos, &npos);
+    int rc = cli_parse_options (
+        ctx, cmd, s_token_list_opts, &o, argc, argv, "strata admin token list [--user NAME] [--json]",
+        "Lists API tokens: id, user, age, expiry and whether each is active, expired\n"
+        "or revoked. Never the tokens themselves: the scheduler does not have them.\n"
+        "An admin sees every user's tokens; anyone else sees their own.\n"
+        "\n"
+        "examples:\n"
+        "  strata admin token list\n"
+        "  strata admin token list --user alice --json | jq '.[] | select(.revoked | not) | .id'",
+        &pos, &npos);
     if (rc >= 0)
         goto out;
     if (npos) {
@@ -419,7 +418,9 @@ s_token_list (cli_ctx_t *ctx, int argc, char **argv)
                 snprintf (expires, sizeof expires, "in %s",
                           cli_format_duration (ti->expires_unix_ms - now, left, sizeof left));
             const char *cells[] = { id, ti->user, created, expires,
-                                    ti->revoked ? "revoked" : expired ? "expired" : "active" };
+                                    ti->revoked ? "revoked"
+                                    : expired   ? "expired"
+                                                : "active" };
             trc = cli_table_add (t, cells);
         }
         if (trc == 0)

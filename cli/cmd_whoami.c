@@ -63,19 +63,18 @@ s_print (FILE *out, const Strata__Envelope *reply)
 static const cli_listing_t s_listing = {
     .name = "whoami",
     .usage = "strata whoami [--json]",
-    .description =
-        "Shows who the scheduler takes you for: your user, role (viewer, submitter,\n"
-        "operator or admin), the tenants you belong to (the first is the default tenant\n"
-        "of your submissions) and the id of the API token you used. On a single-user\n"
-        "development install (no users, loopback only) it says so: every request there is\n"
-        "the local admin.\n"
-        "\n"
-        "The token comes from --token, else $STRATA_TOKEN, else ~/.config/strata/token\n"
-        "(which must be readable by you only).\n"
-        "\n"
-        "examples:\n"
-        "  strata whoami\n"
-        "  STRATA_TOKEN=$(cat alice.token) strata whoami --json | jq -r .role",
+    .description = "Shows who the scheduler takes you for: your user, role (viewer, submitter,\n"
+                   "operator or admin), the tenants you belong to (the first is the default tenant\n"
+                   "of your submissions) and the id of the API token you used. On a single-user\n"
+                   "development install (no users, loopback only) it says so: every request there is\n"
+                   "the local admin.\n"
+                   "\n"
+                   "The token comes from --token, else $STRATA_TOKEN, else ~/.config/strata/token\n"
+                   "(which must be readable by you only).\n"
+                   "\n"
+                   "examples:\n"
+                   "  strata whoami\n"
+                   "  STRATA_TOKEN=$(cat alice.token) strata whoami --json | jq -r .role",
     .json_help = "print a JSON object: user, role, tenants, development, token_id",
     .request = s_request,
     .reply = STRATA__ENVELOPE__BODY_WHOAMI_REPLY,

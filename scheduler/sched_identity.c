@@ -86,8 +86,7 @@ s_bootstrap (st__sched_t *s, st_error_t *err)
     user.role = ST__ROLE_ADMIN;
     rec.user_id = user.id;
     st__auth_user_add (&s->net.auth, &user);
-    if ((rc = st__store_token_add (&s->store, rec.user_id, rec.hash, 0, &rec.id, &rec.created_unix_ms, err))
-        != ST_OK)
+    if ((rc = st__store_token_add (&s->store, rec.user_id, rec.hash, 0, &rec.id, &rec.created_unix_ms, err)) != ST_OK)
         return rc;
     if (!st__auth_token_add (&s->net.auth, &rec))
         abort ();

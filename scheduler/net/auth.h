@@ -47,9 +47,9 @@ typedef struct {
     size_t nusers, cap_users;
     st__auth_token_t **tokens; /*  every token, by increasing id  */
     size_t ntokens, cap_tokens;
-    st_map_t *by_hash;           /*  SHA-256 -> st__auth_token_t  */
-    st__principal_t principal;   /*  the principal of the request being handled  */
-    uint64_t refused;            /*  requests answered ERROR_UNAUTHENTICATED  */
+    st_map_t *by_hash;         /*  SHA-256 -> st__auth_token_t  */
+    st__principal_t principal; /*  the principal of the request being handled  */
+    uint64_t refused;          /*  requests answered ERROR_UNAUTHENTICATED  */
 } st__auth_t;
 
 int st__auth_init (st__auth_t *a);

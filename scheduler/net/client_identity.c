@@ -101,7 +101,8 @@ st__client_authenticate (st__net_t *s, const st_peer_t *peer, const Strata__Enve
     if (r == ST__AUTH_OK)
         return who;
     static const char *const where = "give it with --token, STRATA_TOKEN or ~/.config/strata/token (mode 0600)";
-    const char *msg = "the API token is not valid", *hint = "ask an admin for a token: strata admin token create USER";
+    const char *msg = "the API token is not valid",
+               *hint = "ask an admin for a token: strata admin token create USER";
     char buf[256];
     switch (r) {
     case ST__AUTH_MISSING:
@@ -184,10 +185,10 @@ s_denied (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const
 static void
 s_error (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env, const st_error_t *err)
 {
-    Strata__ErrorCode code = err->rc == ST_ECONFLICT    ? STRATA__ERROR_CODE__ERROR_CONFLICT
-                             : err->rc == ST_EINVAL     ? STRATA__ERROR_CODE__ERROR_INVALID
+    Strata__ErrorCode code = err->rc == ST_ECONFLICT   ? STRATA__ERROR_CODE__ERROR_CONFLICT
+                             : err->rc == ST_EINVAL    ? STRATA__ERROR_CODE__ERROR_INVALID
                              : err->rc == ST_ENOTFOUND ? STRATA__ERROR_CODE__ERROR_NOT_FOUND
-                                                        : STRATA__ERROR_CODE__ERROR_INTERNAL;
+                                                       : STRATA__ERROR_CODE__ERROR_INTERNAL;
     st__client_error (s, peer, env->seq, code, err->msg, err->hint[0] ? err->hint : NULL);
 }
 

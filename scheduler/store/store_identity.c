@@ -106,10 +106,11 @@ st__store_identity_load (st__store_t *s, st__user_record_t **users, size_t *nuse
     *tokens = NULL;
     *nusers = *ntokens = 0;
     st__store_settle (s);
-    PGresult *res = PQexec (s->db, "SELECT u.id, u.name, u.role, " MS ("u.created_at")
-                                   ", coalesce (string_agg (t.tenant, ',' ORDER BY t.position), '') "
-                                   "FROM users u LEFT JOIN user_tenants t ON t.user_id = u.id "
-                                   "WHERE u.removed_at IS NULL GROUP BY u.id ORDER BY u.name");
+    PGresult *res = PQexec (s->db,
+                            "SELECT u.id, u.name, u.role, " MS (
+                                "u.created_at") ", coalesce (string_agg (t.tenant, ',' ORDER BY t.position), '') "
+                                                "FROM users u LEFT JOIN user_tenants t ON t.user_id = u.id "
+                                                "WHERE u.removed_at IS NULL GROUP BY u.id ORDER BY u.name");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         st_rc_t rc = s_fail (err, res, "reading the users");
         PQclear (res);
@@ -267,8 +268,9 @@ st__store_token_revoke (st__store_t *s, uint64_t token_id, st_error_t *err)
     char ids[32];
     snprintf (ids, sizeof ids, "%" PRIu64, token_id);
     const char *params[] = { ids };
-    PGresult *res = PQexecParams (s->db, "UPDATE api_tokens SET revoked_at = now () WHERE id = $1 AND revoked_at IS NULL",
-                                  1, NULL, params, NULL, NULL, 0);
+    PGresult *res = PQexecParams (s->db,
+                                  "UPDATE api_tokens SET revoked_at = now () WHERE id = $1 AND revoked_at IS NULL", 1,
+                                  NULL, params, NULL, NULL, 0);
     st_rc_t rc = ST_OK;
     if (PQresultStatus (res) != PGRES_COMMAND_OK)
         rc = s_fail (err, res, "revoking an API token");

@@ -107,9 +107,18 @@ Test (token, well_formed)
     cr_assert_not (st_token_well_formed ("0123456789abcdef0123456789abcde", 31), "31 characters");
     cr_assert_not (st_token_well_formed ("0123456789abcdef 123456789abcdef", 32), "a space");
     cr_assert_not (st_token_well_formed ("0123456789abcdef\n123456789abcdef", 32), "a newline");
-    cr_assert_not (st_token_well_formed ("0123456789abcdef\0" "123456789abcdef", 32), "a NUL");
-    cr_assert_not (st_token_well_formed ("0123456789abcdef\xff\xfe" "23456789abcdef", 32), "not UTF-8");
-    cr_assert_not (st_token_well_formed ("0123456789abcdef\xc3\xa9" "23456789abcdef", 32), "not ASCII");
+    cr_assert_not (st_token_well_formed ("0123456789abcdef\0"
+                                         "123456789abcdef",
+                                         32),
+                   "a NUL");
+    cr_assert_not (st_token_well_formed ("0123456789abcdef\xff\xfe"
+                                         "23456789abcdef",
+                                         32),
+                   "not UTF-8");
+    cr_assert_not (st_token_well_formed ("0123456789abcdef\xc3\xa9"
+                                         "23456789abcdef",
+                                         32),
+                   "not ASCII");
     char big[ST_TOKEN_MAX_LEN + 2];
     memset (big, 'a', sizeof big);
     cr_assert (st_token_well_formed (big, ST_TOKEN_MAX_LEN));
