@@ -37,6 +37,7 @@ typedef struct {
     char *client_keys;  /*  folder of USER.pub files enrolled for clients (NULL: any key)  */
     char *service_keys; /*  folder of NAME.pub files enrolled for the event socket (NULL: nobody)  */
     int insecure;       /*  --insecure: may bind a non-loopback endpoint without CURVE  */
+    char *bootstrap_token_file; /*  its token becomes user admin's if no admin exists  */
 } st__sched_config_t;
 
 typedef struct st__sched {
@@ -55,6 +56,10 @@ st_rc_t st__sched_load (st__sched_t *s, st_error_t *err);
 /*  After each step: carries out the model's intents and, in builds without
  *  NDEBUG (or with STRATA_MODEL_CHECK), checks the model's invariants.  */
 void st__sched_after_step (st__sched_t *s);
+/*  sched_identity.c: loads the users and API tokens into net/, applies
+ *  --bootstrap-token-file, and decides whether this run is a development
+ *  install (requests without a token are the local admin).  */
+st_rc_t st__sched_identity (st__sched_t *s, st_error_t *err);
 /*  Frees the layers' memory; sockets and the connection are the caller's.  */
 void st__sched_release (st__sched_t *s);
 /*  1 when a ZeroMQ endpoint can be reached only from this machine: ipc://,
