@@ -106,6 +106,23 @@ st__authz_job (const st__principal_t *who, st__action_t act, uint64_t id, const 
     return ST__AUTHZ_DENIED;
 }
 
+int
+st__authz_list (const st__principal_t *who, const char *tenant, st_error_t *err)
+{
+    const char *user = who->user ? who->user : "this user";
+    if (!who->development && who->role < ST__ROLE_VIEWER) {
+        st_error_set (err, ST_EINVAL, NULL, "listing jobs needs role viewer; %s has no role", user);
+        st_error_hint (err, "an admin grants roles with `strata admin user add`");
+        return -1;
+    }
+    if (tenant && *tenant && !st__authz_member (who, tenant)) {
+        st_error_set (err, ST_EINVAL, "tenant", "tenant %s: %s does not belong to it", tenant, user);
+        st_error_hint (err, "`strata whoami` lists your tenants; leave --tenant out to see all of them");
+        return -1;
+    }
+    return 0;
+}
+
 /*  "a, b, c" of who's tenants, cut to fit.  */
 static void
 s_tenant_list (const st__principal_t *who, char *buf, size_t size)

@@ -560,6 +560,10 @@ int st__authz_member (const st__principal_t *who, const char *tenant);
  *  DENIED fills err with a message naming the role the action needs.  */
 st__authz_t st__authz_job (const st__principal_t *who, st__action_t act, uint64_t id, const char *tenant,
                            const char *submitted_by, st_error_t *err);
+/*  May who list jobs, of tenant when not NULL or "" (else of all its tenants)? 0, or -1
+ *  with err: a role below viewer, or a tenant who does not belong to (refused rather
+ *  than answered with an empty list, which would read as "that tenant has no jobs").  */
+int st__authz_list (const st__principal_t *who, const char *tenant, st_error_t *err);
 /*  The tenant of a submission by who: spec_tenant when the spec named one
  *  (NULL: it did not) and who belongs to it, else who's first tenant ("default"
  *  for an admin without tenants). Returns 0 with *tenant set (a string of who's

@@ -747,15 +747,10 @@ st__client_message (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env)
             }
             want = st_job_state_name (st);
         }
-        /*  Only the principal's tenants; naming another is refused (not answered
-         *  with an empty list, which would read as "that tenant has no jobs").  */
+        /*  Only the principal's tenants (authz.c).  */
         const char *tenant = env->list->tenant ? env->list->tenant : "";
-        if (*tenant && !st__authz_member (who, tenant)) {
-            char msg[160];
-            snprintf (msg, sizeof msg, "tenant %.64s: %.64s does not belong to it", tenant,
-                      who->user ? who->user : "this user");
-            st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_PERMISSION_DENIED, msg,
-                              "`strata whoami` lists your tenants; leave --tenant out to see all of them");
+        if (st__authz_list (who, tenant, &err) != 0) {
+            st__client_denied (s, peer, env->seq, &err);
             return;
         }
         static const char *const no_tenants[] = { NULL };

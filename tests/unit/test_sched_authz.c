@@ -74,8 +74,8 @@ Test (sched_authz, every_role_against_every_action_on_own_other_tenant_and_own_j
         for (int w = 0; w < 3; w++) {
             cr_assert_eq (s_decide (&who, ST__ACT_SEE, tenant[w], by[w]), table[r].see[w], "%s sees case %d", role,
                           w);
-            cr_assert_eq (s_decide (&who, ST__ACT_CANCEL, tenant[w], by[w]), table[r].cancel[w],
-                          "%s cancels case %d", role, w);
+            cr_assert_eq (s_decide (&who, ST__ACT_CANCEL, tenant[w], by[w]), table[r].cancel[w], "%s cancels case %d",
+                          role, w);
         }
         /*  Submitting (st__authz_submit): from submitter up, to its own tenants only.  */
         const char *t = NULL;
@@ -172,6 +172,21 @@ Test (sched_authz, env_values_are_for_the_submitter_and_admins)
     cr_assert_null (st__authz_hide_env (""));
 }
 
+Test (sched_authz, listing_is_of_the_users_tenants)
+{
+    st__principal_t alice = s_user ("alice", ST__ROLE_VIEWER), nobody = s_user ("nobody", ST__ROLE_NONE);
+    st_error_t err = { 0 };
+    cr_assert_eq (st__authz_list (&alice, NULL, &err), 0);
+    cr_assert_eq (st__authz_list (&alice, "", &err), 0);
+    cr_assert_eq (st__authz_list (&alice, "shared", &err), 0);
+    cr_assert_eq (st__authz_list (&alice, "marketing", &err), -1);
+    cr_assert_str_eq (err.msg, "tenant marketing: alice does not belong to it");
+    st_error_clear (&err);
+    cr_assert_eq (st__authz_list (&nobody, NULL, &err), -1);
+    cr_assert (strstr (err.msg, "needs role viewer"), "%s", err.msg);
+    cr_assert_eq (st__authz_list (&st__principal_development, "anything", &err), 0);
+}
+
 Test (sched_authz, models_of_a_tenant_are_seen_by_its_members)
 {
     st__principal_t alice = s_user ("alice", ST__ROLE_VIEWER);
@@ -186,8 +201,9 @@ Test (sched_authz, models_of_a_tenant_are_seen_by_its_members)
 static sp_cluster_t *
 s_capped (void)
 {
-    static const char text[] = "{\"tenants\": [{\"name\": \"research\", \"max_priority\": 100, \"max_pending\": 2},"
-                               "{\"name\": \"ops\", \"max_priority\": -5}, {\"name\": \"free\", \"max_pending\": -1}]}";
+    static const char text[] =
+        "{\"tenants\": [{\"name\": \"research\", \"max_priority\": 100, \"max_pending\": 2},"
+        "{\"name\": \"ops\", \"max_priority\": -5}, {\"name\": \"free\", \"max_pending\": -1}]}";
     st_error_t err = { 0 };
     sp_cluster_t *c = sp_cluster_parse (text, strlen (text), &err);
     cr_assert_not_null (c, "%s", err.msg);
