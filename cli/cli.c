@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "st_token.h"
+
 cli_client_t *
 cli_client (cli_ctx_t *ctx, st_error_t *err)
 {
@@ -19,15 +21,37 @@ cli_client (cli_ctx_t *ctx, st_error_t *err)
         st_error_hint (err, "or set STRATA_CURVE_KEY and STRATA_SCHEDULER_KEY");
         return NULL;
     }
-    if (!ctx->curve_key) {
-        ctx->client = cli_client_new (ctx->endpoint, ctx->timeout_ms, err);
-        return ctx->client;
+    /*  The token: --token, STRATA_TOKEN, then the file (checked before anything is sent).  */
+    char token[ST_TOKEN_MAX_LEN + 1] = "", path[4096] = "";
+    const char *source = ctx->token_source;
+    if (ctx->token && *ctx->token)
+        snprintf (token, sizeof token, "%s", ctx->token);
+    else {
+        const char *home = getenv ("HOME");
+        if (home && *home) {
+            snprintf (path, sizeof path, "%s/%s", home, CLI_TOKEN_FILE);
+            st_rc_t rc = st_token_read_file (path, token, sizeof token, err);
+            if (rc == ST_ENOTFOUND) {
+                st_error_clear (err);
+                token[0] = '\0';
+            }
+            else if (rc != ST_OK)
+                return NULL;
+            source = path;
+        }
     }
-    st_curve_keys_t own, server;
-    if (st_curve_load (ctx->curve_key, &own, 1, err) == ST_OK
-        && st_curve_load (ctx->scheduler_key, &server, 0, err) == ST_OK)
-        ctx->client = cli_client_new_curve (ctx->endpoint, ctx->timeout_ms, &own, server.public_key, err);
-    memset (&own, 0, sizeof own);
+    if (!ctx->curve_key)
+        ctx->client = cli_client_new (ctx->endpoint, ctx->timeout_ms, err);
+    else {
+        st_curve_keys_t own, server;
+        if (st_curve_load (ctx->curve_key, &own, 1, err) == ST_OK
+            && st_curve_load (ctx->scheduler_key, &server, 0, err) == ST_OK)
+            ctx->client = cli_client_new_curve (ctx->endpoint, ctx->timeout_ms, &own, server.public_key, err);
+        memset (&own, 0, sizeof own);
+    }
+    if (ctx->client)
+        cli_client_set_token (ctx->client, token, source);
+    memset (token, 0, sizeof token);
     return ctx->client;
 }
 

@@ -36,6 +36,8 @@ typedef struct {
     const char *curve_key;     /*  the user's key pair file, or NULL: plaintext (borrowed)  */
     const char *scheduler_key; /*  the scheduler's public key file (borrowed)  */
     cli_client_t *client;      /*  connected on first use by cli_client(); owned here  */
+    const char *token;         /*  --token, else $STRATA_TOKEN (borrowed); NULL: ~/.config/strata/token, if any  */
+    const char *token_source;  /*  "--token" or "STRATA_TOKEN" with token  */
 } cli_ctx_t;
 
 typedef struct {
@@ -55,8 +57,15 @@ extern const cli_cmd_t cli_cmd_pools;
 extern const cli_cmd_t cli_cmd_models;
 extern const cli_cmd_t cli_cmd_explain;
 extern const cli_cmd_t cli_cmd_keygen;
+extern const cli_cmd_t cli_cmd_whoami;
+extern const cli_cmd_t cli_cmd_admin;
 
-/*  The client for ctx->endpoint, created on first call. NULL with err filled
+/*  The token file: $HOME/.config/strata/token.  */
+#define CLI_TOKEN_FILE ".config/strata/token"
+
+/*  The client for ctx->endpoint, created on first call. Every request carries
+ *  the user's token: ctx->token, else the token file when it exists (refused,
+ *  with err filled, when group or others may read it, or it holds no token). NULL with err filled
  *  when the socket cannot be created (a bad endpoint, for instance). */
 cli_client_t *cli_client (cli_ctx_t *ctx, st_error_t *err);
 

@@ -22,6 +22,8 @@ struct cli_client {
     uint64_t dropped;    /*  replies to other seqs and malformed messages  */
     int curve;           /*  connected with CURVE keys  */
     uint64_t resent;     /*  requests sent again for want of a reply  */
+    char *token;         /*  Envelope.auth_token of every request (owned; wiped when freed); NULL: none  */
+    char *token_source;  /*  where it came from, for messages  */
 };
 
 cli_client_t *
@@ -79,8 +81,25 @@ cli_client_destroy (cli_client_t **self_p)
     if (self->ctx)
         zmq_ctx_term (self->ctx);
     free (self->endpoint);
+    if (self->token) {
+        memset (self->token, 0, strlen (self->token));
+        free (self->token);
+    }
+    free (self->token_source);
     free (self);
     *self_p = NULL;
+}
+
+void
+cli_client_set_token (cli_client_t *self, const char *token, const char *source)
+{
+    if (self->token) {
+        memset (self->token, 0, strlen (self->token));
+        free (self->token);
+    }
+    free (self->token_source);
+    self->token = token && *token ? strdup (token) : NULL;
+    self->token_source = self->token && source ? strdup (source) : NULL;
 }
 
 uint64_t
@@ -109,6 +128,12 @@ cli_client_error_rc (Strata__ErrorCode code)
         return ST_EUNAVAIL;
     case STRATA__ERROR_CODE__ERROR_VERSION:
         return ST_EVERSION;
+    case STRATA__ERROR_CODE__ERROR_UNAUTHENTICATED:
+        return ST_EAUTH;
+    case STRATA__ERROR_CODE__ERROR_PERMISSION_DENIED:
+        return ST_EPERM;
+    case STRATA__ERROR_CODE__ERROR_LIMIT:
+        return ST_ELIMIT;
     case STRATA__ERROR_CODE__ERROR_INTERNAL:
     default:
         return ST_EIO;
@@ -179,6 +204,7 @@ cli_client_request (cli_client_t *self, Strata__Envelope *req, Strata__Envelope_
     req->protocol_version = ST_PROTOCOL_VERSION;
     req->seq = seq;
     req->reply_to = 0;
+    req->auth_token = self->token ? self->token : "";
 
     uint64_t deadline = st_mono_ms () + self->timeout_ms;
     st_rc_t rc = s_send (self, req, deadline, err);
@@ -241,7 +267,14 @@ cli_client_request (cli_client_t *self, Strata__Envelope *req, Strata__Envelope_
         if (env->body_case == STRATA__ENVELOPE__BODY_ERROR) {
             const Strata__ErrorReply *er = env->error;
             rc = cli_client_error_rc (er->code);
-            st_error_set (err, rc, NULL, "%s", er->message && *er->message ? er->message : st_strerror (rc));
+            const char *text = er->message && *er->message ? er->message : st_strerror (rc);
+            if (rc == ST_EAUTH)
+                /*  Say which token was refused: the user may hold several.  */
+                st_error_set (err, rc, NULL, "not authenticated: %s (%s%s)", text,
+                              self->token_source ? "the token from " : "no token given",
+                              self->token_source ? self->token_source : "");
+            else
+                st_error_set (err, rc, NULL, "%s", text);
             if (er->hint && *er->hint)
                 st_error_hint (err, "%s", er->hint);
             else if (rc == ST_EVERSION)

@@ -40,9 +40,15 @@ void cli_client_destroy (cli_client_t **self_p);
  *                  hint says how to point the CLI at a scheduler);
  *    ST_EVERSION   the scheduler speaks another protocol version, or said so;
  *    ST_EPROTO     the reply has an unexpected body;
- *    the code of an ErrorReply (see cli_client_error_rc), with its message/hint. */
+ *    the code of an ErrorReply (see cli_client_error_rc), with its message/hint
+ *                  (ERROR_UNAUTHENTICATED's message names where the token came from). */
 st_rc_t cli_client_request (cli_client_t *self, Strata__Envelope *req, Strata__Envelope__BodyCase expect,
                             Strata__Envelope **reply, st_error_t *err);
+
+/*  Sends token (copied; NULL or "": none) as Envelope.auth_token with every
+ *  request; source says where it came from ("--token", "STRATA_TOKEN", a file),
+ *  for the message when the scheduler refuses it.  */
+void cli_client_set_token (cli_client_t *self, const char *token, const char *source);
 
 /*  Messages dropped so far: replies to other requests, and malformed ones.  */
 uint64_t cli_client_dropped (const cli_client_t *self);

@@ -12,8 +12,9 @@
 #include "st_wire.h"
 
 static const cli_cmd_t *const s_commands[] = {
-    &cli_cmd_submit, &cli_cmd_jobs,  &cli_cmd_show,   &cli_cmd_explain, &cli_cmd_logs, &cli_cmd_cancel,
-    &cli_cmd_nodes,  &cli_cmd_pools, &cli_cmd_models, &cli_cmd_keygen,  NULL,
+    &cli_cmd_submit, &cli_cmd_jobs,  &cli_cmd_show,  &cli_cmd_explain, &cli_cmd_logs,
+    &cli_cmd_cancel, &cli_cmd_nodes, &cli_cmd_pools, &cli_cmd_models,  &cli_cmd_keygen,
+    &cli_cmd_whoami, &cli_cmd_admin, NULL,
 };
 
 typedef struct {
@@ -22,6 +23,7 @@ typedef struct {
     int version;         /*  --version  */
     char *curve_key;     /*  --curve-key FILE; NULL: $STRATA_CURVE_KEY  */
     char *scheduler_key; /*  --scheduler-key FILE; NULL: $STRATA_SCHEDULER_KEY  */
+    char *token;         /*  --token TOKEN; NULL: $STRATA_TOKEN, else ~/.config/strata/token  */
 } s_global_t;
 
 static const st_opt_t s_global_opts[] = {
@@ -34,6 +36,8 @@ static const st_opt_t s_global_opts[] = {
       "your key pair (strata keygen NAME) when the scheduler uses CURVE (default $STRATA_CURVE_KEY)", NULL },
     { "scheduler-key", 0, ST_OPT_PATH, offsetof (s_global_t, scheduler_key), 0, 0, "FILE",
       "the scheduler's public key (default $STRATA_SCHEDULER_KEY)", NULL },
+    { "token", 0, ST_OPT_STRING, offsetof (s_global_t, token), 0, 0, "TOKEN",
+      "your API token (default $STRATA_TOKEN, else the file ~/.config/strata/token, mode 0600)", NULL },
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
@@ -71,7 +75,7 @@ main (int argc, char **argv)
 {
     s_global_t g = { NULL, CLI_DEFAULT_TIMEOUT_MS, 0 };
     cli_ctx_t ctx = { .out = stdout, .err = stderr };
-    const char *usage_line = "strata [--scheduler ENDPOINT] [--timeout DUR] COMMAND [ARGS...]";
+    const char *usage_line = "strata [--scheduler ENDPOINT] [--timeout DUR] [--token TOKEN] COMMAND [ARGS...]";
     int rc = CLI_EXIT_OK;
     char *description = s_description ();
 
@@ -121,6 +125,9 @@ main (int argc, char **argv)
     const char *ck = getenv ("STRATA_CURVE_KEY"), *sk = getenv ("STRATA_SCHEDULER_KEY");
     ctx.curve_key = g.curve_key ? g.curve_key : ck && *ck ? ck : NULL;
     ctx.scheduler_key = g.scheduler_key ? g.scheduler_key : sk && *sk ? sk : NULL;
+    const char *tk = getenv ("STRATA_TOKEN");
+    ctx.token = g.token && *g.token ? g.token : tk && *tk ? tk : NULL;
+    ctx.token_source = g.token && *g.token ? "--token" : tk && *tk ? "STRATA_TOKEN" : NULL;
     rc = cmd->exec (&ctx, argc - cmd_at, argv + cmd_at);
 
 out:

@@ -390,6 +390,32 @@ s_dep_states (void *ctx, const st__job_t *job, st_error_t *err)
     return st__store_dep_states (ctx, job, err);
 }
 
+static st_rc_t
+s_user_add (void *ctx, const char *name, st__role_t role, const char *const *tenants, size_t ntenants, uint64_t *id,
+            uint64_t *created_unix_ms, st_error_t *err)
+{
+    return st__store_user_add (ctx, name, role, tenants, ntenants, id, created_unix_ms, err);
+}
+
+static st_rc_t
+s_user_remove (void *ctx, uint64_t user_id, st_error_t *err)
+{
+    return st__store_user_remove (ctx, user_id, err);
+}
+
+static st_rc_t
+s_token_add (void *ctx, uint64_t user_id, const uint8_t *hash, uint64_t expires_unix_ms, uint64_t *id,
+             uint64_t *created_unix_ms, st_error_t *err)
+{
+    return st__store_token_add (ctx, user_id, hash, expires_unix_ms, id, created_unix_ms, err);
+}
+
+static st_rc_t
+s_token_revoke (void *ctx, uint64_t token_id, st_error_t *err)
+{
+    return st__store_token_revoke (ctx, token_id, err);
+}
+
 int
 st__sched_init (st__sched_t *s)
 {
@@ -405,7 +431,11 @@ st__sched_init (st__sched_t *s)
                                        .get_job = s_get_job,
                                        .list_jobs = s_list_jobs,
                                        .task_location = s_task_location,
-                                       .dep_states = s_dep_states };
+                                       .dep_states = s_dep_states,
+                                       .user_add = s_user_add,
+                                       .user_remove = s_user_remove,
+                                       .token_add = s_token_add,
+                                       .token_revoke = s_token_revoke };
     return 0;
 }
 
@@ -510,6 +540,8 @@ static const st_opt_t s_opts[] = {
       "enrolled workers: NODE.pub files; a key may register only its own node name", NULL },
     { "client-keys", 0, ST_OPT_PATH, offsetof (st__sched_config_t, client_keys), 0, 0, "DIR",
       "enrolled clients: USER.pub files (without it, any client key is accepted)", NULL },
+    { "bootstrap-token-file", 0, ST_OPT_PATH, offsetof (st__sched_config_t, bootstrap_token_file), 0, 0, "FILE",
+      "a file (mode 0600) holding the token of user admin, created if no admin exists yet", NULL },
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
@@ -594,7 +626,7 @@ st__sched_main (int argc, char **argv)
         || (rc = st__store_lead (&s->store, &s_stop, &err)) != ST_OK
         || (rc = st__store_migrate (&s->store, &err)) != ST_OK
         || (s->cfg.cluster_file && (rc = st__store_save_cluster (&s->store, s->model.cluster, &err)) != ST_OK)
-        || (rc = st__sched_load (s, &err)) != ST_OK)
+        || (rc = st__sched_load (s, &err)) != ST_OK || (rc = st__sched_identity (s, &err)) != ST_OK)
         goto fail;
     st_info ("placement: policy %s, %zu pool(s), %zu model family(ies)%s%s", sp_policy_name (s->model.policy),
              s->model.cluster->npools, s->model.cluster->nfamilies,

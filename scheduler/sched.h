@@ -30,11 +30,12 @@ typedef struct {
     uint64_t kill_grace_ms;
     char *log_level;
     char *config;
-    char *cluster_file; /*  --cluster: pools, regions, models, queues, tenants  */
-    char *policy;       /*  --policy: default, fifo, backfill, las  */
-    char *curve_key;    /*  the scheduler's .key file: CURVE on both ROUTER sockets  */
-    char *worker_keys;  /*  folder of NODE.pub files enrolled for workers  */
-    char *client_keys;  /*  folder of USER.pub files enrolled for clients (NULL: any key)  */
+    char *cluster_file;         /*  --cluster: pools, regions, models, queues, tenants  */
+    char *policy;               /*  --policy: default, fifo, backfill, las  */
+    char *curve_key;            /*  the scheduler's .key file: CURVE on both ROUTER sockets  */
+    char *worker_keys;          /*  folder of NODE.pub files enrolled for workers  */
+    char *client_keys;          /*  folder of USER.pub files enrolled for clients (NULL: any key)  */
+    char *bootstrap_token_file; /*  its token becomes user admin's if no admin exists  */
 } st__sched_config_t;
 
 typedef struct st__sched {
@@ -53,6 +54,10 @@ st_rc_t st__sched_load (st__sched_t *s, st_error_t *err);
 /*  After each step: carries out the model's intents and, in builds without
  *  NDEBUG (or with STRATA_MODEL_CHECK), checks the model's invariants.  */
 void st__sched_after_step (st__sched_t *s);
+/*  sched_identity.c: loads the users and API tokens into net/, applies
+ *  --bootstrap-token-file, and decides whether this run is a development
+ *  install (requests without a token are the local admin).  */
+st_rc_t st__sched_identity (st__sched_t *s, st_error_t *err);
 /*  Frees the layers' memory; sockets and the connection are the caller's.  */
 void st__sched_release (st__sched_t *s);
 /*  The whole daemon: options, start-up, the loop, clean shutdown. Returns the exit code.  */

@@ -8,6 +8,7 @@ PACKAGES=(
     build-essential cmake pkg-config
     clang clang-format                # the clang build and the format check (scripts/test.sh)
     libzmq3-dev                       # messaging (ROUTER/DEALER, CURVE)
+    libsodium-dev                     # API tokens: random bytes, SHA-256 (libzmq's CURVE uses it too)
     libprotobuf-c-dev protobuf-c-compiler  # wire format
     libpq-dev postgresql-15           # durable state; server for the demo and tests
     libjansson-dev                    # JSON (64-bit integers kept exact)

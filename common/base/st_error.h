@@ -8,21 +8,24 @@
 
 #include <stddef.h>
 
-#define ST_ERRNO_MAP(X)                         \
-    X (OK, 0, "success")                        \
-    X (EINVAL, -1, "invalid argument")          \
-    X (ENOMEM, -2, "out of memory")             \
-    X (EIO, -3, "input/output error")           \
-    X (EPROTO, -4, "malformed message")         \
-    X (ETOOBIG, -5, "message too large")        \
-    X (ENOTFOUND, -6, "not found")              \
-    X (ECONFLICT, -7, "conflict")               \
-    X (EDB, -8, "database error")               \
-    X (ETIMEDOUT, -9, "timed out")              \
-    X (EUNAVAIL, -10, "unavailable")            \
-    X (ESTATE, -11, "illegal state transition") \
-    X (EAGAIN, -12, "try again")                \
-    X (EVERSION, -13, "protocol version mismatch")
+#define ST_ERRNO_MAP(X)                            \
+    X (OK, 0, "success")                           \
+    X (EINVAL, -1, "invalid argument")             \
+    X (ENOMEM, -2, "out of memory")                \
+    X (EIO, -3, "input/output error")              \
+    X (EPROTO, -4, "malformed message")            \
+    X (ETOOBIG, -5, "message too large")           \
+    X (ENOTFOUND, -6, "not found")                 \
+    X (ECONFLICT, -7, "conflict")                  \
+    X (EDB, -8, "database error")                  \
+    X (ETIMEDOUT, -9, "timed out")                 \
+    X (EUNAVAIL, -10, "unavailable")               \
+    X (ESTATE, -11, "illegal state transition")    \
+    X (EAGAIN, -12, "try again")                   \
+    X (EVERSION, -13, "protocol version mismatch") \
+    X (EAUTH, -14, "not authenticated")            \
+    X (EPERM, -15, "permission denied")            \
+    X (ELIMIT, -16, "over a limit")
 
 typedef enum {
 #define ST__RC(name, val, text) ST_##name = val,

@@ -666,9 +666,22 @@ void
 st__client_message (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env)
 {
     st_error_t err = { 0 };
-    /*  Authentication (Envelope.auth_token) decides who; until then, a development install.  */
-    const st__principal_t *who = &st__principal_development;
+    /*  Who sends it (Envelope.auth_token; client_identity.c): nothing goes further unauthenticated.  */
+    const st__principal_t *who = st__client_authenticate (s, peer, env);
+    if (!who)
+        return;
     switch (env->body_case) {
+    case STRATA__ENVELOPE__BODY_WHOAMI:
+        st__client_whoami (s, peer, who, env);
+        return;
+    case STRATA__ENVELOPE__BODY_USER_ADD:
+    case STRATA__ENVELOPE__BODY_USER_LIST:
+    case STRATA__ENVELOPE__BODY_USER_REMOVE:
+    case STRATA__ENVELOPE__BODY_TOKEN_CREATE:
+    case STRATA__ENVELOPE__BODY_TOKEN_LIST:
+    case STRATA__ENVELOPE__BODY_TOKEN_REVOKE:
+        st__client_admin (s, peer, who, env);
+        return;
     case STRATA__ENVELOPE__BODY_SUBMIT:
         s_on_submit (s, peer, who, env);
         return;

@@ -24,7 +24,7 @@ st__net_init (st__net_t *s, st__model_t *m)
     s->m = m;
     s->peers = st_map_new ();
     s->tokens = st_map_new ();
-    return s->peers && s->tokens ? 0 : -1;
+    return s->peers && s->tokens && st__auth_init (&s->auth) == 0 ? 0 : -1;
 }
 
 void
@@ -33,6 +33,7 @@ st__net_release (st__net_t *s)
     st__token_forget_all (s);
     st_map_destroy (&s->peers);
     st_map_destroy (&s->tokens);
+    st__auth_release (&s->auth);
     for (size_t i = 0; i < s->ndeferred; i++)
         free (s->deferred[i].buf);
     s->ndeferred = 0;

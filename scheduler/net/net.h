@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "model.h"
 #include "st_curve.h"
 #include "st_wire.h"
@@ -84,6 +85,13 @@ typedef struct {
                               uint32_t *attempt, char *job_state, size_t state_size, st_error_t *err);
     /*  Notes the states of job's dependencies that are not in memory (st__deps_note_state).  */
     st_rc_t (*dep_states) (void *ctx, const st__job_t *job, st_error_t *err);
+    /*  Users and API tokens (store_identity.c): synchronous, committed when they return.  */
+    st_rc_t (*user_add) (void *ctx, const char *name, st__role_t role, const char *const *tenants, size_t ntenants,
+                         uint64_t *id, uint64_t *created_unix_ms, st_error_t *err);
+    st_rc_t (*user_remove) (void *ctx, uint64_t user_id, st_error_t *err);
+    st_rc_t (*token_add) (void *ctx, uint64_t user_id, const uint8_t *hash, uint64_t expires_unix_ms, uint64_t *id,
+                          uint64_t *created_unix_ms, st_error_t *err);
+    st_rc_t (*token_revoke) (void *ctx, uint64_t token_id, st_error_t *err);
 } st__net_store_t;
 
 typedef struct st__net {
@@ -108,6 +116,7 @@ typedef struct st__net {
     st__logreq_t *logreqs; /*  log requests relayed to workers, awaiting their data  */
     size_t nlogreqs;
     uint64_t next_logreq;
+    st__auth_t auth; /*  users and API tokens: who sends each client request (auth.c)  */
 } st__net_t;
 
 /*  -- net.c: envelopes, deferred sends, events, intents -----------------  */
@@ -162,6 +171,15 @@ Strata__JobInfo *st__client_job_info (const st__job_record_t *r);
 void st__client_no_job (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, uint64_t id, const char *hint);
 /*  ERROR_PERMISSION_DENIED with err's message and hint (authz.c DENIED).  */
 void st__client_denied (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, const st_error_t *err);
+
+/*  -- client_identity.c: who asks, and the administration of users and tokens --  */
+/*  The principal of a client request (Envelope.auth_token), or NULL after
+ *  answering ERROR_UNAUTHENTICATED.  */
+const st__principal_t *st__client_authenticate (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env);
+/*  whoami (anyone authenticated); user add/list/remove and token
+ *  create/list/revoke (admins; a user may list and revoke its own tokens).  */
+void st__client_whoami (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env);
+void st__client_admin (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env);
 
 /*  -- explain.c: strata explain -------------------------------------------  */
 /*  Why a job waits, or its score against the runners-up.  */

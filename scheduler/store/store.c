@@ -1174,6 +1174,12 @@ s_settle (st__store_t *s)
         s_flush_read (s, 1);
 }
 
+void
+st__store_settle (st__store_t *s)
+{
+    s_settle (s);
+}
+
 int
 st__store_socket (const st__store_t *s)
 {

@@ -14,6 +14,7 @@
 
 #include <libpq-fe.h>
 
+#include "identity.h"
 #include "model.h"
 
 /*  A submission token read at start-up: (tenant, submitter, token) -> job id, for ttl_ms more.  */
@@ -106,6 +107,10 @@ st_rc_t st__store_task_location (st__store_t *s, uint64_t job_id, uint32_t rank,
  *  noted in the model (st__deps_note_state) for st__deps_check. Forgets the
  *  states noted before. Without a connection, notes nothing.  */
 st_rc_t st__store_dep_states (st__store_t *s, const st__job_t *job, st_error_t *err);
+/*  Waits for the answer of the batch in flight, if any, so that a synchronous
+ *  statement may use the connection (the outcome is still reported by
+ *  st__store_flush_poll).  */
+void st__store_settle (st__store_t *s);
 /*  Frees the store's memory (tokens, row buffers), not the connection.  */
 void st__store_release (st__store_t *s);
 /*  st__store_release, and closes the connection.  */
@@ -117,5 +122,23 @@ void st__store_close (st__store_t *s);
  *  and with the defaults, while a node belongs to it), regions and latencies,
  *  the model registry, and queue and tenant weights and quotas. For start-up.  */
 st_rc_t st__store_save_cluster (st__store_t *s, const sp_cluster_t *c, st_error_t *err);
+
+/*  -- store_identity.c: users and API tokens (synchronous: rare requests) ---  */
+/*  Every user not removed (by name, tenants in order) and every token of those
+ *  users, revoked and expired ones included (by id). Caller frees with
+ *  st__user_records_free and free.  */
+st_rc_t st__store_identity_load (st__store_t *s, st__user_record_t **users, size_t *nusers,
+                                 st__apitoken_record_t **tokens, size_t *ntokens, st_error_t *err);
+/*  Adds a user with its tenants (creating the tenants it names), committed.
+ *  ST_ECONFLICT when a user of that name exists.  */
+st_rc_t st__store_user_add (st__store_t *s, const char *name, st__role_t role, const char *const *tenants,
+                            size_t ntenants, uint64_t *id, uint64_t *created_unix_ms, st_error_t *err);
+/*  Marks the user removed and revokes its tokens (the rows stay, for audit), committed.  */
+st_rc_t st__store_user_remove (st__store_t *s, uint64_t user_id, st_error_t *err);
+/*  Adds a token by its SHA-256 (expires_unix_ms 0: never), committed.  */
+st_rc_t st__store_token_add (st__store_t *s, uint64_t user_id, const uint8_t hash[ST__IDENTITY_HASH_BYTES],
+                             uint64_t expires_unix_ms, uint64_t *id, uint64_t *created_unix_ms, st_error_t *err);
+/*  Revokes a token (a revoked one stays revoked), committed.  */
+st_rc_t st__store_token_revoke (st__store_t *s, uint64_t token_id, st_error_t *err);
 
 #endif
