@@ -23,6 +23,8 @@
  *  st__job_set_state), so a submission checks its cap in O(1). */
 #include "model.h"
 
+#include "identity.h"
+
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -36,23 +38,6 @@ const st__principal_t st__principal_development = {
     .development = 1,
     .token_id = 0,
 };
-
-const char *
-st__authz_role_name (st__role_t role)
-{
-    switch (role) {
-    case ST__ROLE_VIEWER:
-        return "viewer";
-    case ST__ROLE_SUBMITTER:
-        return "submitter";
-    case ST__ROLE_OPERATOR:
-        return "operator";
-    case ST__ROLE_ADMIN:
-        return "admin";
-    default:
-        return "none";
-    }
-}
 
 int
 st__authz_all_tenants (const st__principal_t *who)
@@ -98,10 +83,10 @@ st__authz_job (const st__principal_t *who, st__action_t act, uint64_t id, const 
     }
     if (who->role >= need)
         return ST__AUTHZ_ALLOW;
-    st_error_set (err, ST_EINVAL, NULL, "%s job %" PRIu64 " needs role %s%s; %s is %s %s", what, id,
-                  st__authz_role_name (need), need == ST__ROLE_OPERATOR ? " (it is not your job)" : "",
+    st_error_set (err, ST_EPERM, NULL, "permission denied: %s job %" PRIu64 " needs role %s%s; %s is %s %s", what, id,
+                  st__role_name (need), need == ST__ROLE_OPERATOR ? " (it is not your job)" : "",
                   who->user ? who->user : "this user", who->role == ST__ROLE_NONE ? "of" : "a",
-                  who->role == ST__ROLE_NONE ? "no role" : st__authz_role_name (who->role));
+                  who->role == ST__ROLE_NONE ? "no role" : st__role_name (who->role));
     st_error_hint (err, "an admin grants roles with `strata admin user add`");
     return ST__AUTHZ_DENIED;
 }
@@ -111,12 +96,13 @@ st__authz_list (const st__principal_t *who, const char *tenant, st_error_t *err)
 {
     const char *user = who->user ? who->user : "this user";
     if (!who->development && who->role < ST__ROLE_VIEWER) {
-        st_error_set (err, ST_EINVAL, NULL, "listing jobs needs role viewer; %s has no role", user);
+        st_error_set (err, ST_EPERM, NULL, "permission denied: listing jobs needs role viewer; %s has no role", user);
         st_error_hint (err, "an admin grants roles with `strata admin user add`");
         return -1;
     }
     if (tenant && *tenant && !st__authz_member (who, tenant)) {
-        st_error_set (err, ST_EINVAL, "tenant", "tenant %s: %s does not belong to it", tenant, user);
+        st_error_set (err, ST_EPERM, "tenant", "permission denied: tenant %s: %s does not belong to it", tenant,
+                      user);
         st_error_hint (err, "`strata whoami` lists your tenants; leave --tenant out to see all of them");
         return -1;
     }
@@ -143,9 +129,9 @@ st__authz_submit (const st__principal_t *who, const char *spec_tenant, const cha
     *tenant = NULL;
     const char *user = who->user ? who->user : "this user";
     if (!who->development && who->role < ST__ROLE_SUBMITTER) {
-        st_error_set (err, ST_EINVAL, NULL, "submitting a job needs role submitter; %s is %s %s", user,
-                      who->role == ST__ROLE_NONE ? "of" : "a",
-                      who->role == ST__ROLE_NONE ? "no role" : st__authz_role_name (who->role));
+        st_error_set (err, ST_EPERM, NULL, "permission denied: submitting a job needs role submitter; %s is %s %s",
+                      user, who->role == ST__ROLE_NONE ? "of" : "a",
+                      who->role == ST__ROLE_NONE ? "no role" : st__role_name (who->role));
         st_error_hint (err, "an admin grants roles with `strata admin user add`");
         return -1;
     }
@@ -153,7 +139,8 @@ st__authz_submit (const st__principal_t *who, const char *spec_tenant, const cha
         if (!st__authz_member (who, spec_tenant)) {
             char list[256];
             s_tenant_list (who, list, sizeof list);
-            st_error_set (err, ST_EINVAL, "tenant", "tenant %s: %s does not belong to it", spec_tenant, user);
+            st_error_set (err, ST_EPERM, "tenant", "permission denied: tenant %s: %s does not belong to it",
+                          spec_tenant, user);
             st_error_hint (err, "%s%s%s", list[0] ? "your tenants: " : "you belong to no tenant", list,
                            list[0] ? " (leave tenant out for the first)" : "");
             return -1;
@@ -169,7 +156,8 @@ st__authz_submit (const st__principal_t *who, const char *spec_tenant, const cha
         *tenant = "default";
         return 0;
     }
-    st_error_set (err, ST_EINVAL, "tenant", "%s belongs to no tenant, so has none to submit to", user);
+    st_error_set (err, ST_EPERM, "tenant", "permission denied: %s belongs to no tenant, so has none to submit to",
+                  user);
     st_error_hint (err, "an admin adds tenants with `strata admin user add %s --tenant T`", user);
     return -1;
 }
@@ -211,13 +199,13 @@ st__authz_caps (const sp_cluster_t *cluster, const char *tenant, int32_t priorit
     if (!t)
         return 0;
     if (t->has_max_priority && priority > t->max_priority) {
-        st_error_set (err, ST_EINVAL, "priority", "priority %d is above tenant %s's max_priority %d", (int) priority,
+        st_error_set (err, ST_ELIMIT, "priority", "priority %d is above tenant %s's max_priority %d", (int) priority,
                       tenant, (int) t->max_priority);
         st_error_hint (err, "submit at priority %d or lower", (int) t->max_priority);
         return -1;
     }
     if (t->has_max_pending && pending >= (uint64_t) t->max_pending) {
-        st_error_set (err, ST_EINVAL, NULL,
+        st_error_set (err, ST_ELIMIT, NULL,
                       "tenant %s has %" PRIu64 " jobs waiting to start, its max_pending %" PRId64, tenant, pending,
                       t->max_pending);
         st_error_hint (err, "submit again once some have started (`strata jobs --tenant %s --state PENDING`)",

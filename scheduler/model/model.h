@@ -550,8 +550,6 @@ typedef enum {
     ST__AUTHZ_DENIED, /*  a job who sees, an action its role does not allow: ERROR_PERMISSION_DENIED  */
 } st__authz_t;
 
-/*  "viewer", "submitter", "operator", "admin"; "none" for anything else.  */
-const char *st__authz_role_name (st__role_t role);
 /*  1 when who sees every tenant (an admin, or the development install).  */
 int st__authz_all_tenants (const st__principal_t *who);
 /*  1 when who belongs to tenant (or sees every tenant).  */

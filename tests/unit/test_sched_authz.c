@@ -5,6 +5,8 @@
  *  they read. */
 #include "sched_model_fixture.h"
 
+#include "identity.h"
+
 static st__model_t M;
 
 static void
@@ -68,7 +70,7 @@ Test (sched_authz, every_role_against_every_action_on_own_other_tenant_and_own_j
     };
     for (size_t r = 0; r < sizeof table / sizeof table[0]; r++) {
         st__principal_t who = s_user ("alice", table[r].role);
-        const char *role = st__authz_role_name (table[r].role);
+        const char *role = st__role_name (table[r].role);
         const char *tenant[3] = { "shared", "research", "marketing" };
         const char *by[3] = { "bob", "alice", "carol" };
         for (int w = 0; w < 3; w++) {
@@ -113,11 +115,12 @@ Test (sched_authz, refusals_name_the_role_needed_and_the_user)
     st__principal_t bob = s_user ("bob", ST__ROLE_SUBMITTER);
     st_error_t err = { 0 };
     cr_assert_eq (st__authz_job (&bob, ST__ACT_CANCEL, 7, "research", "alice", &err), ST__AUTHZ_DENIED);
-    cr_assert_str_eq (err.msg, "cancelling job 7 needs role operator (it is not your job); bob is a submitter");
+    cr_assert_str_eq (
+        err.msg, "permission denied: cancelling job 7 needs role operator (it is not your job); bob is a submitter");
     st__principal_t vic = s_user ("vic", ST__ROLE_VIEWER);
     st_error_clear (&err);
     cr_assert_eq (st__authz_job (&vic, ST__ACT_CANCEL, 8, "research", "vic", &err), ST__AUTHZ_DENIED);
-    cr_assert_str_eq (err.msg, "cancelling job 8 needs role submitter; vic is a viewer");
+    cr_assert_str_eq (err.msg, "permission denied: cancelling job 8 needs role submitter; vic is a viewer");
     /*  A job submitted before submitters were recorded is nobody's own.  */
     st_error_clear (&err);
     cr_assert_eq (st__authz_job (&bob, ST__ACT_CANCEL, 9, "research", "", &err), ST__AUTHZ_DENIED);
@@ -134,7 +137,7 @@ Test (sched_authz, a_submission_goes_to_the_spec_tenant_only_if_the_user_belongs
     cr_assert_str_eq (t, "shared");
     cr_assert_eq (st__authz_submit (&alice, "default", &t, &err), -1, "default is a tenant like any other");
     cr_assert_eq (st__authz_submit (&alice, "marketing", &t, &err), -1);
-    cr_assert_str_eq (err.msg, "tenant marketing: alice does not belong to it");
+    cr_assert_str_eq (err.msg, "permission denied: tenant marketing: alice does not belong to it");
     cr_assert (strstr (err.hint, "research, shared"), "the hint lists the user's tenants: %s", err.hint);
     st__principal_t lone = { .user = "lone", .role = ST__ROLE_OPERATOR };
     st_error_clear (&err);
@@ -180,7 +183,7 @@ Test (sched_authz, listing_is_of_the_users_tenants)
     cr_assert_eq (st__authz_list (&alice, "", &err), 0);
     cr_assert_eq (st__authz_list (&alice, "shared", &err), 0);
     cr_assert_eq (st__authz_list (&alice, "marketing", &err), -1);
-    cr_assert_str_eq (err.msg, "tenant marketing: alice does not belong to it");
+    cr_assert_str_eq (err.msg, "permission denied: tenant marketing: alice does not belong to it");
     st_error_clear (&err);
     cr_assert_eq (st__authz_list (&nobody, NULL, &err), -1);
     cr_assert (strstr (err.msg, "needs role viewer"), "%s", err.msg);
