@@ -421,6 +421,25 @@ s_new_token (char *buf, size_t size)
     return 0;
 }
 
+/*  Takes "tenant" out of the canonical JSON of a spec that named none: the
+ *  scheduler then submits to the user's first tenant (the canonical form always
+ *  writes one, "default" when the spec has none). 0, or -1 out of memory.  */
+static int
+s_drop_tenant (char **json)
+{
+    json_t *root = json_loads (*json, 0, NULL);
+    if (!root)
+        return -1;
+    json_object_del (root, "tenant");
+    char *text = json_dumps (root, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref (root);
+    if (!text)
+        return -1;
+    free (*json);
+    *json = text;
+    return 0;
+}
+
 static int
 s_exec (cli_ctx_t *ctx, int argc, char **argv)
 {
@@ -492,7 +511,7 @@ s_exec (cli_ctx_t *ctx, int argc, char **argv)
             goto out;
         }
     }
-    if (!(spec_json = st_spec_to_json (spec))) {
+    if (!(spec_json = st_spec_to_json (spec)) || (!spec->tenant_given && s_drop_tenant (&spec_json) != 0)) {
         st_error_set (&err, ST_ENOMEM, NULL, "out of memory");
         rc = cli_fail (ctx, &err);
         goto out;

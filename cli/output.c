@@ -458,6 +458,9 @@ cli_output_job_json (const Strata__JobInfo *job)
     s_set (o, "registered_version",
            job->registered_version && *job->registered_version ? s_json_str (job->registered_version) : json_null (),
            &ok);
+    s_set (o, "submitted_by", job->submitted_by && *job->submitted_by ? s_json_str (job->submitted_by) : json_null (),
+           &ok);
+    s_set (o, "env_hidden", json_boolean (job->env_hidden), &ok);
     if (job->progress)
         s_set (o, "progress",
                json_pack ("{s:I, s:I, s:f, s:f, s:s}", "step", (json_int_t) job->progress->step, "total_steps",
@@ -697,6 +700,7 @@ cli_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
         { "state:", s_or_dash (st_wire_job_state_name (job->state)) },
         { "reason:", s_or_dash (job->reason) },
         { "tenant/queue:", tq },
+        { "submitted by:", job->submitted_by && *job->submitted_by ? job->submitted_by : NULL },
         { "priority:", prio },
         { "attempts:", attempts },
         { "resources:", res },

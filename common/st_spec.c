@@ -906,6 +906,8 @@ st_spec_from_json (struct json_t *root, st_error_t *err)
         rc = st_error_set (err, ST_ENOMEM, "name", "name: out of memory");
         goto out;
     }
+    json_t *tenant = json_object_get (root, "tenant");
+    spec->tenant_given = tenant && !json_is_null (tenant);
     if ((rc = s_name_field (root, "tenant", "tenant", 64, "default", &spec->tenant, err)) != ST_OK
         || (rc = s_name_field (root, "queue", "queue", 64, "default", &spec->queue, err)) != ST_OK)
         goto out;

@@ -8,7 +8,7 @@
  *
  *      kind: command            # command | finetune | inference        (default command)
  *      name: hello              # 1..128 chars [A-Za-z0-9._-]           (default: basename of command[0])
- *      tenant: default          # 1..64 chars [A-Za-z0-9._-]            (default "default")
+ *      tenant: default          # 1..64 chars [A-Za-z0-9._-]            (default: the submitter's first tenant)
  *      queue: default           # same rules                            (default "default")
  *      priority: 0              # integer -1000..1000                   (default 0)
  *      preemptible: false       # may be stopped for a higher-priority job, then requeued (default false)
@@ -74,6 +74,7 @@ typedef struct {
     st_kind_t kind; /*  command, finetune or inference  */
     char *name;
     char *tenant;
+    int tenant_given; /*  the text named a tenant (else tenant is "default", which the scheduler replaces)  */
     char *queue;
     int32_t priority;
     uint32_t ranks;

@@ -372,10 +372,10 @@ s_get_job (void *ctx, uint64_t id, st__job_record_t **out, st_error_t *err)
 }
 
 static st_rc_t
-s_list_jobs (void *ctx, const char *state, const char *tenant, uint32_t limit, int active_only,
-             st__job_record_t **out, size_t *n, st_error_t *err)
+s_list_jobs (void *ctx, const char *state, const char *tenant, const char *const *tenants, size_t ntenants,
+             uint32_t limit, int active_only, st__job_record_t **out, size_t *n, st_error_t *err)
 {
-    return st__store_list_jobs (ctx, state, tenant, limit, active_only, out, n, err);
+    return st__store_list_jobs (ctx, state, tenant, tenants, ntenants, limit, active_only, out, n, err);
 }
 
 static st_rc_t
@@ -448,8 +448,8 @@ st__sched_load (st__sched_t *s, st_error_t *err)
         return rc;
     /*  Submission tokens of the last hour: net/ owns the cache.  */
     for (size_t i = 0; i < s->store.ntokens; i++)
-        st__token_remember (&s->net, s->store.tokens[i].tenant, s->store.tokens[i].token, s->store.tokens[i].job_id,
-                            s->store.tokens[i].ttl_ms);
+        st__token_remember (&s->net, s->store.tokens[i].tenant, s->store.tokens[i].submitted_by,
+                            s->store.tokens[i].token, s->store.tokens[i].job_id, s->store.tokens[i].ttl_ms);
     st__store_tokens_free (&s->store);
     st__sched_after_step (s);
     return ST_OK;

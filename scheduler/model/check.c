@@ -22,6 +22,8 @@
  *   7. the dirty lists (rows for the next flush) hold only dirty rows;
  *   8. every job in memory is its own map entry, and each task points back
  *      at its job with its own index.
+ *   9. a job counted in its tenant's pending jobs (max_pending, authz.c) is
+ *      PENDING, and the tenants' counts add up to the jobs counted.
  *
  *  Pure: reads the model, changes nothing. */
 #include "model.h"
@@ -36,6 +38,8 @@ typedef struct {
     char *why;
     size_t size;
     int bad;
+    uint64_t counted; /*  jobs counted in their tenant's pending jobs  */
+    uint64_t counts;  /*  the sum of the tenants' pending counts  */
 } s_ctx_t;
 
 static void s_fail (s_ctx_t *c, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
@@ -112,6 +116,16 @@ s_check_job (void *value, void *arg)
                 live);
     if (st_map_get_u64 (s->jobs, job->id) != job)
         s_fail (c, "job %" PRIu64 " is not its own map entry", job->id);
+    if (job->tenant_counted && job->state != ST_JOB_PENDING)
+        s_fail (c, "job %" PRIu64 " is counted pending in tenant %s but %s", job->id, job->spec->tenant,
+                st_job_state_name (job->state));
+    c->counted += job->tenant_counted ? 1u : 0u;
+}
+
+static void
+s_sum_count (void *value, void *arg)
+{
+    ((s_ctx_t *) arg)->counts += *(const uint64_t *) value;
 }
 
 int
@@ -124,6 +138,11 @@ st__model_check (const st__model_t *s, char *why, size_t size)
         st_map_foreach (s->nodes, s_check_node, &c);
     if (s->jobs)
         st_map_foreach (s->jobs, s_check_job, &c);
+    if (s->tenant_pending)
+        st_map_foreach (s->tenant_pending, s_sum_count, &c);
+    if (c.counts != c.counted)
+        s_fail (&c, "the tenants' pending counts add up to %" PRIu64 " but %" PRIu64 " jobs are counted", c.counts,
+                c.counted);
     for (size_t i = 0; i < s->npending; i++) {
         const st__job_t *job = s->pending[i]->owner;
         if (!job->in_pending || job->pending_idx != i)

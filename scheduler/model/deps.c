@@ -350,6 +350,7 @@ st__deps_admit (st__model_t *s, st__job_t *job)
     const st_spec_t *sp = job->spec;
     char why[160];
     job->deps_waiting = 0;
+    st__tenant_pending_sync (s, job); /*  admitted: counted in its tenant's pending jobs while PENDING  */
     for (size_t i = 0; i < sp->ndepends_on; i++) {
         st_job_state_t state;
         const char *tenant;

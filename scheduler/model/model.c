@@ -233,6 +233,7 @@ st__job_free (st__job_t *job)
     st_spec_destroy (&job->spec);
     free (job->spec_json);
     free (job->submit_token);
+    free (job->submitted_by);
     free (job);
 }
 
@@ -262,7 +263,8 @@ st__job_set_state (st__model_t *s, st__job_t *job, st_job_state_t to, const char
     st__add_event (s, job->id, -1, job->attempt, "state", st_job_state_name (from), st_job_state_name (to), NULL,
                    "%s", job->reason);
     st__mark_job (s, job);
-    st__deps_on_state (s, job); /*  entry action: model versions, dependents (deps.c)  */
+    st__tenant_pending_sync (s, job); /*  its tenant's pending jobs (authz.c, max_pending)  */
+    st__deps_on_state (s, job);       /*  entry action: model versions, dependents (deps.c)  */
     return ST_OK;
 }
 
@@ -787,6 +789,7 @@ st__model_release (st__model_t *s)
     free (s->running);
     free (s->pnodes);
     st__deps_free (s); /*  the dependents' index and the fine-tuned model versions  */
+    st__tenant_pending_free (s);
     sp_result_clear (&s->presult);
     sp_engine_free (&s->engine);
     sp_cluster_free (&s->cluster);

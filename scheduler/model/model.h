@@ -170,6 +170,7 @@ struct st__job {
     st_spec_t *spec;
     char *spec_json;    /*  canonical spec, as stored  */
     char *submit_token; /*  the client's idempotency token, or NULL  */
+    char *submitted_by; /*  the user who submitted it (jobs.submitted_by); NULL: not recorded  */
     st_job_state_t state;
     st_job_state_t db_state; /*  the state the database holds (guard for updates)  */
     int persisted;           /*  row exists  */
@@ -187,7 +188,8 @@ struct st__job {
     uint64_t finished_wall;
     st__task_t *tasks;
     uint32_t ntasks;
-    int in_pending; /*  listed in the model's pending array at pending_idx  */
+    int in_pending;     /*  listed in the model's pending array at pending_idx  */
+    int tenant_counted; /*  counted in its tenant's pending jobs (st__tenant_pending_sync)  */
     size_t pending_idx;
     /*  placement (place.c)  */
     sp_job_t pj;                /*  the placement engine's view, filled from spec  */
@@ -338,7 +340,8 @@ struct st__model {
     uint64_t *settle;     /*  (job id, state) pairs whose dependents are to be settled  */
     size_t nsettle, cap_settle;
     int settling;
-    st_map_t *ftmodels;                 /*  "tenant\0name" -> its versions  */
+    st_map_t *ftmodels;       /*  "tenant\0name" -> its versions  */
+    st_map_t *tenant_pending; /*  tenant -> uint64_t count of its PENDING jobs (authz.c); created on first use  */
     st__model_version_t **new_versions; /*  registered since the last flush: written by the next one  */
     size_t nnew_versions, cap_new_versions;
 };
@@ -539,6 +542,59 @@ typedef struct {
 /*  The principal of every request in a development install (no tokens).  */
 extern const st__principal_t st__principal_development;
 
+/*  What a request does to a job: see it (show, explain, logs, a line of jobs),
+ *  submit one, cancel it.  */
+typedef enum {
+    ST__ACT_SEE = 0,
+    ST__ACT_SUBMIT,
+    ST__ACT_CANCEL,
+} st__action_t;
+
+/*  The answer to "may who do this to that job?".  */
+typedef enum {
+    ST__AUTHZ_ALLOW = 0,
+    ST__AUTHZ_HIDDEN, /*  not a job of who's tenants: answer exactly as for a job that does not exist  */
+    ST__AUTHZ_DENIED, /*  a job who sees, an action its role does not allow: ERROR_PERMISSION_DENIED  */
+} st__authz_t;
+
+/*  1 when who sees every tenant (an admin, or the development install).  */
+int st__authz_all_tenants (const st__principal_t *who);
+/*  1 when who belongs to tenant (or sees every tenant).  */
+int st__authz_member (const st__principal_t *who, const char *tenant);
+/*  May who do act to job id of tenant, submitted by submitted_by ("" when unknown)?
+ *  DENIED fills err with a message naming the role the action needs.  */
+st__authz_t st__authz_job (const st__principal_t *who, st__action_t act, uint64_t id, const char *tenant,
+                           const char *submitted_by, st_error_t *err);
+/*  May who list jobs, of tenant when not NULL or "" (else of all its tenants)? 0, or -1
+ *  with err: a role below viewer, or a tenant who does not belong to (refused rather
+ *  than answered with an empty list, which would read as "that tenant has no jobs").  */
+int st__authz_list (const st__principal_t *who, const char *tenant, st_error_t *err);
+/*  The tenant of a submission by who: spec_tenant when the spec named one
+ *  (NULL: it did not) and who belongs to it, else who's first tenant ("default"
+ *  for an admin without tenants). Returns 0 with *tenant set (a string of who's
+ *  or spec_tenant), or -1 with err naming the role or the tenant refused.  */
+int st__authz_submit (const st__principal_t *who, const char *spec_tenant, const char **tenant, st_error_t *err);
+/*  1 when who may read the values of the env of a job submitted by submitted_by:
+ *  its submitter and admins.  */
+int st__authz_sees_env (const st__principal_t *who, const char *submitted_by);
+/*  spec_json with every env value replaced by "(hidden)": a new string (caller
+ *  frees), or NULL when there is nothing to hide (no env, or text that is not a
+ *  JSON object).  */
+char *st__authz_hide_env (const char *spec_json);
+/*  The tenant caps of the cluster file (sp_tenant_t max_priority, max_pending)
+ *  against a submission at priority to tenant, which has pending jobs not yet
+ *  running: 0 when within them, -1 with err naming the limit and its value.  */
+int st__authz_caps (const sp_cluster_t *cluster, const char *tenant, int32_t priority, uint64_t pending,
+                    st_error_t *err);
+/*  Jobs of tenant that are PENDING (queued, waiting for dependencies, requeued),
+ *  counted as they move (st__tenant_pending_sync): O(1) per submit.  */
+uint64_t st__tenant_pending (const st__model_t *s, const char *tenant);
+/*  Brings job's count in step with its state: called on admission and on every
+ *  state change. Aborts when out of memory.  */
+void st__tenant_pending_sync (st__model_t *s, st__job_t *job);
+/*  Frees the counts (st__model_release).  */
+void st__tenant_pending_free (st__model_t *s);
+
 /*  -- record.c: plain rows read back for clients (store/ fills them, net/ sends them) --  */
 /*  A task row of a job, as the database holds it.  */
 typedef struct {
@@ -574,6 +630,7 @@ typedef struct {
     char *placement_json;
     char *model_version;
     char *registered_version;
+    char *submitted_by; /*  "" for a job submitted before users were recorded  */
     st__task_record_t *tasks;
     size_t ntasks, cap_tasks;
 } st__job_record_t;

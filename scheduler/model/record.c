@@ -22,6 +22,7 @@ s_record_clear (st__job_record_t *r)
     free (r->placement_json);
     free (r->model_version);
     free (r->registered_version);
+    free (r->submitted_by);
     for (size_t i = 0; i < r->ntasks; i++) {
         free (r->tasks[i].state);
         free (r->tasks[i].node);

@@ -4,7 +4,14 @@
  *  the end of the batch). Reads go to PostgreSQL (through st__net_store_t, which
  *  sched.c wires to store/), which after every batch holds
  *  exactly what the scheduler knows. Logs live on the workers: a Logs request is
- *  relayed to the node that ran the task and the answer relayed back. */
+ *  relayed to the node that ran the task and the answer relayed back.
+ *
+ *  Every handler asks authz.c (model.h) what its principal may see and do: a
+ *  job of another tenant answers as one that does not exist (st__client_no_job),
+ *  one the role does not allow is refused naming the role (st__client_denied),
+ *  listings hold only the principal's tenants, env values only for the submitter
+ *  and admins. A submission goes to the spec's tenant only if the user belongs
+ *  to it (else the first of the user's), within the tenant's caps. */
 #include "net.h"
 
 #include <inttypes.h>
@@ -43,6 +50,21 @@ st__client_error (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, Strata
     s_reply (s, peer, &env);
 }
 
+void
+st__client_no_job (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, uint64_t id, const char *hint)
+{
+    char msg[64];
+    snprintf (msg, sizeof msg, "no job %" PRIu64, id);
+    st__client_error (s, peer, reply_to, STRATA__ERROR_CODE__ERROR_NOT_FOUND, msg, hint);
+}
+
+void
+st__client_denied (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, const st_error_t *err)
+{
+    st__client_error (s, peer, reply_to, STRATA__ERROR_CODE__ERROR_PERMISSION_DENIED, err->msg,
+                      err->hint[0] ? err->hint : NULL);
+}
+
 static Strata__ErrorCode
 s_code (st_rc_t rc)
 {
@@ -60,23 +82,28 @@ s_code (st_rc_t rc)
     }
 }
 
+#define ST_TOKEN_KEY_MAX 320 /*  tenant (64), submitter, token (64) and two separators  */
+
 static size_t
-s_token_key (char *key, size_t size, const char *tenant, const char *token)
+s_token_key (char *key, size_t size, const char *tenant, const char *submitter, const char *token)
 {
-    size_t a = strlen (tenant), b = strlen (token);
-    if (a + b + 1 > size)
+    size_t a = strlen (tenant), u = strlen (submitter), b = strlen (token);
+    if (a + u + b + 2 > size)
         return 0;
     memcpy (key, tenant, a);
     key[a] = '\0';
-    memcpy (key + a + 1, token, b);
-    return a + 1 + b;
+    memcpy (key + a + 1, submitter, u);
+    key[a + 1 + u] = '\0';
+    memcpy (key + a + u + 2, token, b);
+    return a + u + 2 + b;
 }
 
 void
-st__token_remember (st__net_t *s, const char *tenant, const char *token, uint64_t job_id, uint64_t ttl_ms)
+st__token_remember (st__net_t *s, const char *tenant, const char *submitter, const char *token, uint64_t job_id,
+                    uint64_t ttl_ms)
 {
-    char key[160];
-    size_t len = s_token_key (key, sizeof key, tenant, token);
+    char key[ST_TOKEN_KEY_MAX];
+    size_t len = s_token_key (key, sizeof key, tenant, submitter ? submitter : "", token);
     if (!len || st_map_get (s->tokens, key, len))
         return;
     st__token_t *t = malloc (sizeof *t + len);
@@ -203,6 +230,7 @@ st__client_job_info (const st__job_record_t *r)
     j->placement_json = s_strdup (r->placement_json);
     j->model_version = s_strdup (r->model_version);
     j->registered_version = s_strdup (r->registered_version);
+    j->submitted_by = s_strdup (r->submitted_by);
     if (r->ntasks) {
         j->tasks = calloc (r->ntasks, sizeof *j->tasks);
         if (!j->tasks)
@@ -228,10 +256,25 @@ st__client_job_info (const st__job_record_t *r)
     return j;
 }
 
+/*  A job as who may read it: env values replaced unless who is its submitter or an admin.  */
+static Strata__JobInfo *
+s_job_info_for (const st__job_record_t *r, const st__principal_t *who)
+{
+    Strata__JobInfo *j = st__client_job_info (r);
+    if (!st__authz_sees_env (who, r->submitted_by)) {
+        char *hidden = st__authz_hide_env (j->spec_json);
+        if (hidden) {
+            free (j->spec_json);
+            j->spec_json = hidden;
+            j->env_hidden = 1;
+        }
+    }
+    return j;
+}
+
 static void
 s_on_submit (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env)
 {
-    (void) who; /*  authorization: authz.c  */
     const char *text = env->submit->spec_json ? env->submit->spec_json : "";
     const char *token = env->submit->client_token ? env->submit->client_token : "";
     st_error_t err = { 0 };
@@ -246,6 +289,22 @@ s_on_submit (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, co
         st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, err.msg, err.hint);
         return;
     }
+    /*  The job's tenant: the spec's if the user belongs to it, else the user's first.  */
+    const char *tenant = NULL;
+    if (st__authz_submit (who, spec->tenant_given ? spec->tenant : NULL, &tenant, &err) != 0) {
+        st_spec_destroy (&spec);
+        st__client_denied (s, peer, env->seq, &err);
+        return;
+    }
+    if (tenant != spec->tenant) {
+        char *t = strdup (tenant);
+        if (!t)
+            abort ();
+        free (spec->tenant);
+        spec->tenant = t;
+    }
+    spec->tenant_given = 1;
+    const char *user = who->user ? who->user : "";
     Strata__Envelope out;
     Strata__SubmitReply rep = STRATA__SUBMIT_REPLY__INIT;
     st_wire_envelope_init (&out, st__net_next_seq (s));
@@ -255,8 +314,8 @@ s_on_submit (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, co
     if (*token) {
         /*  A resend of a submission already taken: the same answer, no second job.
          *  The first one may still be in this batch; the deferred reply waits for it.  */
-        char key[160];
-        size_t len = s_token_key (key, sizeof key, spec->tenant, token);
+        char key[ST_TOKEN_KEY_MAX];
+        size_t len = s_token_key (key, sizeof key, spec->tenant, user, token);
         st__token_t *seen = len ? st_map_get (s->tokens, key, len) : NULL;
         if (seen) {
             rep.job_id = seen->job_id;
@@ -264,6 +323,13 @@ s_on_submit (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, co
             st__net_defer (s, s->client_sock, peer, &out);
             return;
         }
+    }
+    /*  The tenant's caps (cluster file): they bind every user, admins included.  */
+    if (st__authz_caps (s->m->cluster, spec->tenant, spec->priority, st__tenant_pending (s->m, spec->tenant), &err)
+        != 0) {
+        st_spec_destroy (&spec);
+        st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_LIMIT, err.msg, err.hint);
+        return;
     }
     char *json = st_spec_to_json (spec);
     if (!json)
@@ -282,10 +348,12 @@ s_on_submit (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, co
         st__client_error (s, peer, env->seq, s_code (err.rc), err.msg, err.hint[0] ? err.hint : NULL);
         return;
     }
+    if (!(job->submitted_by = strdup (user)))
+        abort ();
     st_map_put_u64 (s->m->jobs, id, job);
     snprintf (job->reason, sizeof job->reason, "queued");
-    st__add_event (s->m, id, -1, 0, "submitted", NULL, "PENDING", NULL, "submitted by tenant %s to queue %s",
-                   spec->tenant, spec->queue);
+    st__add_event (s->m, id, -1, 0, "submitted", NULL, "PENDING", NULL, "submitted by %s of tenant %s to queue %s",
+                   user, spec->tenant, spec->queue);
     st__mark_job (s->m, job);
     st__deps_admit (s->m, job); /*  to the engine, or waiting for its dependencies, or failed  */
     s->m->counters.submits++;
@@ -293,7 +361,7 @@ s_on_submit (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, co
         job->submit_token = strdup (token);
         if (!job->submit_token)
             abort ();
-        st__token_remember (s, job->spec->tenant, token, id, ST__TOKEN_TTL_MS);
+        st__token_remember (s, job->spec->tenant, user, token, id, ST__TOKEN_TTL_MS);
     }
     rep.job_id = id;
     st__net_defer (s, s->client_sock, peer, &out);
@@ -302,7 +370,7 @@ s_on_submit (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, co
 static void
 s_on_cancel (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env)
 {
-    (void) who; /*  authorization: authz.c  */
+    static const char hint[] = "list jobs with `strata jobs`";
     uint64_t id = env->cancel->job_id;
     st__job_t *job = st_map_get_u64 (s->m->jobs, id);
     Strata__Envelope out;
@@ -312,14 +380,31 @@ s_on_cancel (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, co
     out.body_case = STRATA__ENVELOPE__BODY_CANCEL_REPLY;
     out.cancel_reply = &rep;
     rep.job_id = id;
+    st__job_record_t *info = NULL;
+    st_error_t err = { 0 };
+    if (!job && s_get_job (s, id, &info, &err) != ST_OK) {
+        /*  Not in memory, and not in the database either: it never existed.  */
+        if (err.rc == ST_ENOTFOUND)
+            st__client_no_job (s, peer, env->seq, id, hint);
+        else
+            st__client_error (s, peer, env->seq, s_code (err.rc), err.msg, hint);
+        return;
+    }
+    switch (st__authz_job (who, ST__ACT_CANCEL, id, job ? job->spec->tenant : info->tenant,
+                           job ? job->submitted_by : info->submitted_by, &err)) {
+    case ST__AUTHZ_ALLOW:
+        break;
+    case ST__AUTHZ_HIDDEN:
+        st__job_record_free (info);
+        st__client_no_job (s, peer, env->seq, id, hint);
+        return;
+    case ST__AUTHZ_DENIED:
+        st__job_record_free (info);
+        st__client_denied (s, peer, env->seq, &err);
+        return;
+    }
     if (!job) {
-        /*  Not in memory: finished, or never existed.  */
-        st__job_record_t *info = NULL;
-        st_error_t err = { 0 };
-        if (s_get_job (s, id, &info, &err) != ST_OK) {
-            st__client_error (s, peer, env->seq, s_code (err.rc), err.msg, "list jobs with `strata jobs`");
-            return;
-        }
+        /*  Not in memory: it finished.  */
         char msg[128];
         snprintf (msg, sizeof msg, "job %" PRIu64 " already ended %s", id, info->state);
         st__job_record_free (info);
@@ -400,7 +485,7 @@ s_by_name (const void *a, const void *b)
 static void
 s_on_nodes (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env)
 {
-    (void) who; /*  authorization: authz.c  */
+    (void) who; /*  the nodes are the cluster's, not a tenant's: every user sees them  */
     s_nodes_t c = { .items = calloc (st_map_size (s->m->nodes) + 1, sizeof (Strata__NodeInfo *)), .n = 0 };
     if (!c.items)
         abort ();
@@ -430,15 +515,41 @@ s_on_nodes (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, con
 static void
 s_on_logs (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env)
 {
-    (void) who; /*  authorization: authz.c  */
     const Strata__LogsRequest *req = env->logs;
     char node_name[160], state[16];
     uint32_t attempt = 0;
     st_error_t err = { 0 };
+    if (!st__authz_all_tenants (who)) {
+        /*  Same visibility as show: a live job from memory, a finished one from its row.  */
+        const st__job_t *live = st_map_get_u64 (s->m->jobs, req->job_id);
+        st__job_record_t *info = NULL;
+        if (!live && s_get_job (s, req->job_id, &info, &err) != ST_OK) {
+            if (err.rc == ST_ENOTFOUND)
+                st__client_no_job (s, peer, env->seq, req->job_id, NULL);
+            else
+                st__client_error (s, peer, env->seq, s_code (err.rc), err.msg, NULL);
+            return;
+        }
+        st__authz_t a = st__authz_job (who, ST__ACT_SEE, req->job_id, live ? live->spec->tenant : info->tenant,
+                                       live ? live->submitted_by : info->submitted_by, &err);
+        st__job_record_free (info);
+        if (a == ST__AUTHZ_HIDDEN) {
+            st__client_no_job (s, peer, env->seq, req->job_id, NULL);
+            return;
+        }
+        if (a == ST__AUTHZ_DENIED) {
+            st__client_denied (s, peer, env->seq, &err);
+            return;
+        }
+    }
     st_rc_t rc = s->store.task_location
                      ? s->store.task_location (s->store.ctx, req->job_id, req->rank, node_name, sizeof node_name,
                                                &attempt, state, sizeof state, &err)
                      : st_error_set (&err, ST_EDB, NULL, "no database");
+    if (rc == ST_ENOTFOUND && !err.field[0]) {
+        st__client_no_job (s, peer, env->seq, req->job_id, NULL);
+        return;
+    }
     if (rc != ST_OK) {
         st__client_error (s, peer, env->seq, s_code (err.rc), err.msg, NULL);
         return;
@@ -593,13 +704,25 @@ st__client_message (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env)
         s_on_logs (s, peer, who, env);
         return;
     case STRATA__ENVELOPE__BODY_GET: {
+        static const char hint[] = "list jobs with `strata jobs`";
         st__job_record_t *rec = NULL;
         if (s_get_job (s, env->get->job_id, &rec, &err) != ST_OK) {
-            st__client_error (s, peer, env->seq, s_code (err.rc), err.msg,
-                              err.rc == ST_ENOTFOUND ? "list jobs with `strata jobs`" : NULL);
+            if (err.rc == ST_ENOTFOUND)
+                st__client_no_job (s, peer, env->seq, env->get->job_id, hint);
+            else
+                st__client_error (s, peer, env->seq, s_code (err.rc), err.msg, NULL);
             return;
         }
-        Strata__JobInfo *job = st__client_job_info (rec);
+        st__authz_t a = st__authz_job (who, ST__ACT_SEE, rec->id, rec->tenant, rec->submitted_by, &err);
+        if (a != ST__AUTHZ_ALLOW) {
+            st__job_record_free (rec);
+            if (a == ST__AUTHZ_HIDDEN)
+                st__client_no_job (s, peer, env->seq, env->get->job_id, hint);
+            else
+                st__client_denied (s, peer, env->seq, &err);
+            return;
+        }
+        Strata__JobInfo *job = s_job_info_for (rec, who);
         st__job_record_free (rec);
         /*  Progress lives in memory only (model/runtime.c).  */
         Strata__Progress progress = STRATA__PROGRESS__INIT;
@@ -637,9 +760,21 @@ st__client_message (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env)
             }
             want = st_job_state_name (st);
         }
+        /*  Only the principal's tenants (authz.c).  */
+        const char *tenant = env->list->tenant ? env->list->tenant : "";
+        if (st__authz_list (who, tenant, &err) != 0) {
+            st__client_denied (s, peer, env->seq, &err);
+            return;
+        }
+        static const char *const no_tenants[] = { NULL };
+        int every = st__authz_all_tenants (who);
         st__job_record_t *recs = NULL;
         size_t nrecs = 0;
-        st_rc_t rc = s->store.list_jobs ? s->store.list_jobs (s->store.ctx, want, env->list->tenant, env->list->limit,
+        st_rc_t rc = s->store.list_jobs ? s->store.list_jobs (s->store.ctx, want, tenant,
+                                                              every          ? NULL
+                                                              : who->tenants ? who->tenants
+                                                                             : no_tenants,
+                                                              every ? 0 : who->ntenants, env->list->limit,
                                                               env->list->active_only, &recs, &nrecs, &err)
                                         : st_error_set (&err, ST_EDB, NULL, "no database");
         if (rc != ST_OK) {
@@ -654,7 +789,7 @@ st__client_message (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env)
         if (!list->jobs)
             abort ();
         for (size_t i = 0; i < nrecs; i++)
-            list->jobs[list->n_jobs++] = st__client_job_info (&recs[i]);
+            list->jobs[list->n_jobs++] = s_job_info_for (&recs[i], who);
         st__job_records_free (recs, nrecs);
         Strata__Envelope out;
         st_wire_envelope_init (&out, st__net_next_seq (s));

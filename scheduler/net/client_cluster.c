@@ -2,7 +2,8 @@
  *
  *  Both are answered from memory: the cluster description (the model's cluster) and,
  *  for the live figures of each pool, the nodes the scheduler knows; Models
- *  adds the registered versions of fine-tuned models (model/registry.c). A node's
+ *  adds the registered versions of fine-tuned models (model/registry.c) of the
+ *  principal's tenants (the families of the description are everyone's). A node's
  *  pool that the description does not name is listed as implicit, with the
  *  placement engine's defaults (sp_cluster_pool_add_implicit). The replies
  *  point into the description and the nodes; only the arrays are allocated. */
@@ -96,7 +97,7 @@ s_send (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__Envelope
 void
 st__client_pools (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env)
 {
-    (void) who; /*  authorization: authz.c  */
+    (void) who; /*  the pools are the cluster's, not a tenant's: every user sees them  */
     const sp_cluster_t *cluster = s->m->cluster;
     size_t npools = cluster ? cluster->npools : 0;
     s_pools_t c = { .items = calloc (npools + st_map_size (s->m->nodes) + 1, sizeof (Strata__PoolInfo)) };
@@ -130,7 +131,6 @@ st__client_pools (st__net_t *s, const st_peer_t *peer, const st__principal_t *wh
 void
 st__client_models (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, const Strata__Envelope *env)
 {
-    (void) who; /*  authorization: authz.c  */
     const sp_cluster_t *cluster = s->m->cluster;
     size_t nfamilies = cluster ? cluster->nfamilies : 0, nvariants = 0;
     for (size_t f = 0; f < nfamilies; f++)
@@ -160,15 +160,19 @@ st__client_models (st__net_t *s, const st_peer_t *peer, const st__principal_t *w
         fptrs[f] = &fams[f];
     }
 
-    /*  Then the registered versions of fine-tuned models (model/registry.c).  */
+    /*  Then the registered versions of fine-tuned models (model/registry.c), of
+     *  the principal's tenants only: their checkpoints are the tenant's data.  */
     const st__model_version_t **list = NULL;
-    size_t nversions = st__registry_list (s->m, &list);
-    Strata__ModelVersion *mvs = calloc (nversions + 1, sizeof *mvs);
-    Strata__ModelVersion **mptrs = calloc (nversions + 1, sizeof *mptrs);
+    size_t nall = st__registry_list (s->m, &list), nversions = 0;
+    Strata__ModelVersion *mvs = calloc (nall + 1, sizeof *mvs);
+    Strata__ModelVersion **mptrs = calloc (nall + 1, sizeof *mptrs);
     if (!mvs || !mptrs)
         abort ();
-    for (size_t i = 0; i < nversions; i++) {
-        const st__model_version_t *v = list[i];
+    for (size_t at = 0; at < nall; at++) {
+        const st__model_version_t *v = list[at];
+        if (!st__authz_member (who, v->tenant))
+            continue;
+        size_t i = nversions++;
         Strata__ModelVersion *m = &mvs[i];
         strata__model_version__init (m);
         m->tenant = v->tenant;

@@ -3,7 +3,8 @@
  *
  *  A job in memory is explained by the model (st__place_explain: the engine's
  *  verdict against the cluster as it is now, or the placement's score against
- *  its runners-up); a finished one from its row (through st__net_store_t). */
+ *  its runners-up); a finished one from its row (through st__net_store_t).
+ *  Only jobs the principal sees (authz.c): another tenant's answers as missing. */
 #include "net.h"
 
 #include <stdlib.h>
@@ -32,10 +33,20 @@ s_explain_reply (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, uint64_
 void
 st__client_explain (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, Strata__Envelope *env)
 {
-    (void) who; /*  authorization: authz.c  */
     uint64_t id = env->explain->job_id;
     st__job_t *job = st_map_get_u64 (s->m->jobs, id);
+    st_error_t err = { 0 };
     if (job) {
+        /*  Same visibility as show (authz.c): another tenant's job does not exist.  */
+        st__authz_t a = st__authz_job (who, ST__ACT_SEE, id, job->spec->tenant, job->submitted_by, &err);
+        if (a == ST__AUTHZ_HIDDEN) {
+            st__client_no_job (s, peer, env->seq, id, NULL);
+            return;
+        }
+        if (a == ST__AUTHZ_DENIED) {
+            st__client_denied (s, peer, env->seq, &err);
+            return;
+        }
         const char *state;
         char *json = st__place_explain (s->m, job, &state);
         s_explain_reply (s, peer, env->seq, id, state, json);
@@ -43,14 +54,24 @@ st__client_explain (st__net_t *s, const st_peer_t *peer, const st__principal_t *
         return;
     }
     st__job_record_t *info = NULL;
-    st_error_t err = { 0 };
     st_rc_t rc = s->store.get_job ? s->store.get_job (s->store.ctx, id, &info, &err)
                                   : st_error_set (&err, ST_EDB, NULL, "no database");
+    if (rc == ST_ENOTFOUND) {
+        st__client_no_job (s, peer, env->seq, id, NULL);
+        return;
+    }
     if (rc != ST_OK) {
-        st__client_error (s, peer, env->seq,
-                          err.rc == ST_ENOTFOUND ? STRATA__ERROR_CODE__ERROR_NOT_FOUND
-                                                 : STRATA__ERROR_CODE__ERROR_INTERNAL,
-                          err.msg, err.hint[0] ? err.hint : NULL);
+        st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INTERNAL, err.msg,
+                          err.hint[0] ? err.hint : NULL);
+        return;
+    }
+    st__authz_t a = st__authz_job (who, ST__ACT_SEE, id, info->tenant, info->submitted_by, &err);
+    if (a != ST__AUTHZ_ALLOW) {
+        st__job_record_free (info);
+        if (a == ST__AUTHZ_HIDDEN)
+            st__client_no_job (s, peer, env->seq, id, NULL);
+        else
+            st__client_denied (s, peer, env->seq, &err);
         return;
     }
     char *json = info->placement_json && info->placement_json[0]

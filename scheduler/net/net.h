@@ -45,13 +45,13 @@ typedef struct {
     uint64_t batch; /*  the batch it waits for (st__net_t.batch when it was queued)  */
 } st__deferred_t;
 
-/*  A remembered submission token: (tenant, token) -> job id, for an hour.  */
+/*  A remembered submission token: (tenant, submitter, token) -> job id, for an hour.  */
 typedef struct st__token {
     uint64_t job_id;
     uint64_t expires_mono;
     size_t keylen;
     struct st__token *next; /*  FIFO by expiry  */
-    char key[];             /*  "tenant\0token"  */
+    char key[];             /*  "tenant\0submitter\0token"  */
 } st__token_t;
 
 /*  A log request relayed from a client to a worker.  */
@@ -78,8 +78,9 @@ typedef struct {
 typedef struct {
     void *ctx;
     st_rc_t (*get_job) (void *ctx, uint64_t id, st__job_record_t **out, st_error_t *err);
-    st_rc_t (*list_jobs) (void *ctx, const char *state, const char *tenant, uint32_t limit, int active_only,
-                          st__job_record_t **out, size_t *n, st_error_t *err);
+    st_rc_t (*list_jobs) (void *ctx, const char *state, const char *tenant, const char *const *tenants,
+                          size_t ntenants, uint32_t limit, int active_only, st__job_record_t **out, size_t *n,
+                          st_error_t *err);
     st_rc_t (*task_location) (void *ctx, uint64_t job_id, uint32_t rank, char *node, size_t node_size,
                               uint32_t *attempt, char *job_state, size_t state_size, st_error_t *err);
     /*  Notes the states of job's dependencies that are not in memory (st__deps_note_state).  */
@@ -107,7 +108,7 @@ typedef struct st__net {
     /*  -- state --  */
     uint64_t seq;     /*  last envelope seq sent  */
     st_map_t *peers;  /*  routing id -> st__node_t, connected nodes only  */
-    st_map_t *tokens; /*  "tenant\0token" -> st__token_t  */
+    st_map_t *tokens; /*  "tenant\0submitter\0token" -> st__token_t  */
     st__token_t *tokens_head, *tokens_tail;
     st__deferred_t *deferred; /*  replies and signals waiting for their batch's commit, oldest first  */
     size_t ndeferred, cap_deferred;
@@ -153,8 +154,10 @@ void st__agent_send_remote_exited (st__net_t *s, const st__intent_t *in);
 
 /*  -- client.c: the client protocol --------------------------------------  */
 #define ST__TOKEN_TTL_MS (3600u * 1000u)
-/*  Remembers (tenant, token) -> job_id until ttl_ms from now.  */
-void st__token_remember (st__net_t *s, const char *tenant, const char *token, uint64_t job_id, uint64_t ttl_ms);
+/*  Remembers (tenant, submitter, token) -> job_id until ttl_ms from now: a resend
+ *  is the same submission only from the same user to the same tenant.  */
+void st__token_remember (st__net_t *s, const char *tenant, const char *submitter, const char *token, uint64_t job_id,
+                         uint64_t ttl_ms);
 void st__token_forget_all (st__net_t *s);
 void st__client_message (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env);
 void st__client_error (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__ErrorCode code,
@@ -163,6 +166,11 @@ void st__client_log_data (st__net_t *s, const Strata__LogData *data);
 void st__client_tick (st__net_t *s, uint64_t now);
 /*  A job record as a JobInfo message (caller frees with strata__job_info__free_unpacked).  */
 Strata__JobInfo *st__client_job_info (const st__job_record_t *r);
+/*  The answer to job id that does not exist, and to one of a tenant who may not
+ *  see (authz.c HIDDEN): the same bytes, so an id tells nothing of other tenants.  */
+void st__client_no_job (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, uint64_t id, const char *hint);
+/*  ERROR_PERMISSION_DENIED with err's message and hint (authz.c DENIED).  */
+void st__client_denied (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, const st_error_t *err);
 
 /*  -- client_identity.c: who asks, and the administration of users and tokens --  */
 /*  The principal of a client request (Envelope.auth_token), or NULL after

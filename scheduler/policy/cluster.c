@@ -34,7 +34,7 @@ static const char *const s_pool_keys[] = {
 static const char *const s_family_keys[] = { "name", "variants", NULL };
 static const char *const s_variant_keys[] = { "name", "jurisdictions", "uri", NULL };
 static const char *const s_queue_keys[] = { "name", "weight", NULL };
-static const char *const s_tenant_keys[] = { "name", "weight", "gpu_quota", NULL };
+static const char *const s_tenant_keys[] = { "name", "weight", "gpu_quota", "max_priority", "max_pending", NULL };
 static const char *const s_fair_keys[] = { "half_life", NULL };
 
 #define S_DEFAULT_HALF_LIFE (24.0 * 3600.0)
@@ -541,6 +541,24 @@ s_tenants (sp_cluster_t *c, const json_t *root, st_error_t *err)
             if (!json_is_integer (q) || json_integer_value (q) < -1 || json_integer_value (q) > 1000000)
                 return s_reject (err, field, "an integer between -1 (no quota) and 1000000", q);
             t->gpu_quota = json_integer_value (q);
+        }
+        json_t *mp = json_object_get (obj, "max_priority");
+        if (mp && !json_is_null (mp)) {
+            char field[64];
+            snprintf (field, sizeof field, "%s.max_priority", at);
+            if (!json_is_integer (mp) || json_integer_value (mp) < -1000 || json_integer_value (mp) > 1000)
+                return s_reject (err, field, "an integer between -1000 and 1000 (the range of a job's priority)", mp);
+            t->has_max_priority = 1;
+            t->max_priority = (int32_t) json_integer_value (mp);
+        }
+        json_t *mq = json_object_get (obj, "max_pending");
+        if (mq && !json_is_null (mq)) {
+            char field[64];
+            snprintf (field, sizeof field, "%s.max_pending", at);
+            if (!json_is_integer (mq) || json_integer_value (mq) < -1 || json_integer_value (mq) > 100000000)
+                return s_reject (err, field, "an integer between -1 (no cap) and 100000000", mq);
+            t->has_max_pending = json_integer_value (mq) >= 0;
+            t->max_pending = json_integer_value (mq);
         }
     }
     return 0;

@@ -141,6 +141,11 @@ typedef struct {
     char *name;
     double weight;     /*  fair-share weight (> 0)  */
     int64_t gpu_quota; /*  most GPUs its running jobs may hold; -1: no quota  */
+    /*  submission caps, enforced by the scheduler at submit (not by the engine)  */
+    int has_max_priority;
+    int32_t max_priority; /*  highest priority a submission may ask for, when has_max_priority  */
+    int has_max_pending;
+    int64_t max_pending; /*  most jobs not yet running (PENDING) at once, when has_max_pending  */
 } sp_tenant_t;
 
 typedef struct {

@@ -320,6 +320,7 @@ st__store_tokens_free (st__store_t *s)
     for (size_t i = 0; i < s->ntokens; i++) {
         free (s->tokens[i].tenant);
         free (s->tokens[i].token);
+        free (s->tokens[i].submitted_by);
     }
     free (s->tokens);
     s->tokens = NULL;
@@ -405,7 +406,7 @@ st__store_load (st__store_t *s, st_error_t *err)
         s->db,
         "SELECT id, spec::text, state, reason, attempt, max_attempts, exit_code, cancel_requested, " MS ("created_at") ", " MS (
             "started_at") ", " MS ("finished_at") ", pool, variant, "
-                                                  "placement::text, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions, model_ref"
+                                                  "placement::text, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions, model_ref, submitted_by"
                                                   " FROM jobs WHERE state NOT IN " TERMINAL_SQL " ORDER BY id");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         rc = s_result_error (err, res, "loading jobs");
@@ -457,6 +458,8 @@ st__store_load (st__store_t *s, st_error_t *err)
         job->preemptions = (uint32_t) s_u64 (res, i, 20);
         if (!PQgetisnull (res, i, 21))
             s_load_model_ref (s, job, PQgetvalue (res, i, 21));
+        if (!PQgetisnull (res, i, 22) && !(job->submitted_by = strdup (PQgetvalue (res, i, 22))))
+            abort ();
         /*  A pending job's last attempt was accounted before it was requeued.  */
         if (job->state == ST_JOB_PENDING)
             job->accounted_attempt = job->attempt;
@@ -512,7 +515,8 @@ st__store_load (st__store_t *s, st_error_t *err)
     /*  Submission tokens of the last hour, so a client resending across our restart
      *  still gets its first job back. Their lifetime counts from the submission.  */
     res = PQexec (s->db, "SELECT tenant, submit_token, id, "
-                         "(extract (epoch FROM created_at + interval '1 hour' - now ()) * 1000)::bigint "
+                         "(extract (epoch FROM created_at + interval '1 hour' - now ()) * 1000)::bigint, "
+                         "coalesce (submitted_by, '') "
                          "FROM jobs WHERE submit_token IS NOT NULL AND created_at > now () - interval '1 hour' "
                          "ORDER BY created_at");
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
@@ -529,6 +533,7 @@ st__store_load (st__store_t *s, st_error_t *err)
         t->token = s_dup (res, i, 1);
         t->job_id = s_u64 (res, i, 2);
         t->ttl_ms = left > 0 ? (uint64_t) left : 1;
+        t->submitted_by = s_dup (res, i, 4);
     }
     PQclear (res);
     res = NULL;
@@ -865,15 +870,15 @@ static const char *SQL_TENANTS =
 static const char *SQL_JOBS_INSERT =
     "INSERT INTO jobs (id, name, tenant, queue, kind, priority, state, reason, ranks, cpus_milli, mem_mb, gpus, "
     "attempt, max_attempts, exit_code, cancel_requested, spec, submit_token, created_at, started_at, finished_at, "
-    "pool, variant, placement, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions, model_ref) "
+    "pool, variant, placement, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions, model_ref, submitted_by) "
     "SELECT id, name, tenant, queue, kind, priority, state, reason, ranks, cpus_milli, mem_mb, gpus, attempt, "
     "max_attempts, exit_code, cancel_requested, spec::jsonb, submit_token, " TS ("created") ", " TS ("started") ", " TS (
         "finished") ", pool, variant, placement::jsonb, est_cost, est_kwh, est_co2_g, cost, kwh, co2_g, preemptions, "
-                    "model_ref FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, name text, tenant text, queue text, "
+                    "model_ref, submitted_by FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, name text, tenant text, queue text, "
                     "kind text, priority int, state text, reason text, ranks int, cpus_milli int, mem_mb bigint, gpus int, "
                     "attempt int, max_attempts int, exit_code int, cancel_requested bool, spec text, submit_token text, "
                     "created bigint, started bigint, finished bigint, pool text, variant text, placement text, est_cost float8, est_kwh float8, est_co2_g float8, cost float8, kwh float8, co2_g float8, preemptions int, "
-                    "model_ref text)";
+                    "model_ref text, submitted_by text)";
 static const char *SQL_TASKS_INSERT =
     "INSERT INTO tasks (job_id, idx, attempt, state, node, pid, exit_code, term_signal, started_at, finished_at) "
     "SELECT job_id, idx, attempt, state, node, pid, exit_code, term_signal, " TS ("started") ", " TS (
@@ -1010,6 +1015,7 @@ s_flush_send (st__store_t *s, st_error_t *err)
             s_w_str (jobs_new, "spec", job->spec_json);
             s_w_int (jobs_new, "created", (int64_t) job->created_wall);
             s_w_str (jobs_new, "submit_token", job->submit_token);
+            s_w_str (jobs_new, "submitted_by", job->submitted_by);
             s_row_close (jobs_new);
             s_row_open (tenants);
             s_w_str (tenants, "tenant", sp->tenant);
@@ -1237,7 +1243,8 @@ st__store_flush (st__store_t *s, st_error_t *err)
         "finished_at") ", spec::text, "                                                                                           \
                        "cancel_requested, coalesce (pool, ''), coalesce (variant, ''), est_cost, est_kwh, est_co2_g, cost, kwh, " \
                        "co2_g, preemptions, coalesce (placement::text, ''), coalesce (model_ref, ''), "                           \
-                       "coalesce ((SELECT mv.name || ':' || mv.version FROM model_versions mv WHERE mv.job_id = jobs.id), '')"
+                       "coalesce ((SELECT mv.name || ':' || mv.version FROM model_versions mv WHERE mv.job_id = jobs.id), ''), "  \
+                       "coalesce (submitted_by, '')"
 
 /*  A nullable double column: sets *value and returns 1, or 0 (absent) for NULL.  */
 static int
@@ -1285,6 +1292,7 @@ s_job_from_row (PGresult *res, int i, st__job_record_t *j)
     j->placement_json = s_dup (res, i, 29);
     j->model_version = s_dup (res, i, 30);
     j->registered_version = s_dup (res, i, 31);
+    j->submitted_by = s_dup (res, i, 32);
 }
 
 /*  A job's task rows come from tables the model wrote, so the model's own
@@ -1358,21 +1366,48 @@ st__store_get_job (st__store_t *s, uint64_t id, st__job_record_t **out, st_error
     return ST_OK;
 }
 
+/*  A text[] literal of names ([A-Za-z0-9._-], so nothing to quote): "{a,b}".
+ *  Caller frees.  */
+static char *
+s_name_array (const char *const *names, size_t n)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < n; i++)
+        cap += strlen (names[i]) + 1;
+    char *arr = malloc (cap), *at = arr;
+    if (!arr)
+        abort ();
+    *at++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen (names[i]);
+        if (i)
+            *at++ = ',';
+        memcpy (at, names[i], len);
+        at += len;
+    }
+    *at++ = '}';
+    *at = '\0';
+    return arr;
+}
+
 st_rc_t
-st__store_list_jobs (st__store_t *s, const char *state, const char *tenant, uint32_t limit_n, int active_only,
-                     st__job_record_t **out, size_t *nout, st_error_t *err)
+st__store_list_jobs (st__store_t *s, const char *state, const char *tenant, const char *const *tenants,
+                     size_t ntenants, uint32_t limit_n, int active_only, st__job_record_t **out, size_t *nout,
+                     st_error_t *err)
 {
     *out = NULL;
     *nout = 0;
     s_settle (s);
     char limit[16];
     snprintf (limit, sizeof limit, "%u", limit_n ? (limit_n > 10000 ? 10000 : limit_n) : 50);
-    const char *params[] = { state ? state : "", tenant ? tenant : "", limit, active_only ? "t" : "f" };
+    char *within = tenants ? s_name_array (tenants, ntenants) : NULL;
+    const char *params[] = { state ? state : "", tenant ? tenant : "", limit, active_only ? "t" : "f", within };
     PGresult *res = PQexecParams (s->db,
                                   "SELECT " JOB_COLUMNS " FROM jobs WHERE ($1 = '' OR state = $1) "
-                                  "AND ($2 = '' OR tenant = $2) "
+                                  "AND ($2 = '' OR tenant = $2) AND ($5::text[] IS NULL OR tenant = ANY ($5)) "
                                   "AND (NOT $4::bool OR state NOT IN " TERMINAL_SQL ") ORDER BY id DESC LIMIT $3",
-                                  4, NULL, params, NULL, NULL, 0);
+                                  5, NULL, params, NULL, NULL, 0);
+    free (within);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         st_rc_t rc = s_result_error (err, res, "listing jobs");
         PQclear (res);

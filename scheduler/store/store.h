@@ -17,9 +17,10 @@
 #include "identity.h"
 #include "model.h"
 
-/*  A submission token read at start-up: (tenant, token) -> job id, for ttl_ms more.  */
+/*  A submission token read at start-up: (tenant, submitter, token) -> job id, for ttl_ms more.  */
 typedef struct {
     char *tenant;
+    char *submitted_by; /*  "" for a job submitted before users were recorded  */
     char *token;
     uint64_t job_id;
     uint64_t ttl_ms;
@@ -93,10 +94,12 @@ int st__store_socket (const st__store_t *s);
 /*  A job's row and its tasks' (caller frees with st__job_record_free).  */
 st_rc_t st__store_get_job (st__store_t *s, uint64_t id, st__job_record_t **out, st_error_t *err);
 /*  The latest jobs, newest first: state and tenant filter when not "" or NULL,
- *  at most limit (0: 50; capped at 10,000), unfinished only when active_only.
- *  Caller frees with st__job_records_free.  */
-st_rc_t st__store_list_jobs (st__store_t *s, const char *state, const char *tenant, uint32_t limit, int active_only,
-                             st__job_record_t **out, size_t *n, st_error_t *err);
+ *  only jobs of the ntenants tenants when tenants is not NULL (what a principal
+ *  may see), at most limit (0: 50; capped at 10,000), unfinished only when
+ *  active_only. Caller frees with st__job_records_free.  */
+st_rc_t st__store_list_jobs (st__store_t *s, const char *state, const char *tenant, const char *const *tenants,
+                             size_t ntenants, uint32_t limit, int active_only, st__job_record_t **out, size_t *n,
+                             st_error_t *err);
 /*  Latest task row of (job, rank): node, attempt, job state. For log relays.  */
 st_rc_t st__store_task_location (st__store_t *s, uint64_t job_id, uint32_t rank, char *node, size_t node_size,
                                  uint32_t *attempt, char *job_state, size_t state_size, st_error_t *err);

@@ -11,6 +11,9 @@ dependency is pyzmq (Debian: python3-zmq); field numbers follow proto/strata.pro
     stprobe.py submit   --client EP [--token T] SPEC_JSON_TEXT   (prints the reply as JSON)
     stprobe.py nodes    --client EP                      (exit 0 when answered)
     stprobe.py register --worker EP --node NAME [--cpus-milli N] [--mem-mb N]
+    stprobe.py ask      --client EP [--auth TOKEN] get|cancel|logs|explain JOB_ID
+                        (one request about a job, with Envelope.auth_token; prints the reply,
+                        an error's code, message and hint exactly as they came)
 
 Every subcommand prints one JSON object per line on stdout and exits non-zero when
 an expectation marked "hard" fails.
@@ -28,7 +31,7 @@ import zmq
 PROTOCOL_VERSION = 2
 
 # Envelope field numbers (proto/strata.proto).
-F_VERSION, F_SEQ, F_REPLY_TO = 1, 2, 3
+F_VERSION, F_SEQ, F_REPLY_TO, F_AUTH_TOKEN = 1, 2, 3, 4
 B_REGISTER, B_HEARTBEAT, B_TASK_UPDATE = 10, 11, 12
 B_REGISTER_REPLY, B_LAUNCH, B_ACK = 20, 21, 24
 B_SUBMIT, B_GET, B_NODES = 30, 31, 35
@@ -64,10 +67,12 @@ def f_bytes(field, data):
     return varint((field << 3) | 2) + varint(len(data)) + data
 
 
-def envelope(seq, body_field, body, version=PROTOCOL_VERSION, reply_to=0):
+def envelope(seq, body_field, body, version=PROTOCOL_VERSION, reply_to=0, auth=""):
     out = f_varint(F_VERSION, version) + f_varint(F_SEQ, seq)
     if reply_to:
         out += f_varint(F_REPLY_TO, reply_to)
+    if auth:
+        out += f_bytes(F_AUTH_TOKEN, auth)
     if body_field:
         out += f_bytes(body_field, body)
     return out
@@ -291,6 +296,18 @@ def cmd_submit(a):
     return 0 if r is not None else 1
 
 
+ASK_BODIES = {"get": 31, "cancel": 33, "logs": 34, "explain": 38}
+
+
+def cmd_ask(a):
+    s = dealer(a.client)
+    s.send(envelope(78, ASK_BODIES[a.what], f_varint(1, a.job_id), auth=a.auth))
+    r = recv_reply(s, 5000, 78)
+    s.close()
+    emit(**(r or {"body": None, "error": "no reply"}))
+    return 0 if r is not None else 1
+
+
 def cmd_nodes(a):
     ok, r = nodes_ok(a.client)
     emit(ok=ok, reply=r)
@@ -328,9 +345,14 @@ def main():
     r.add_argument("--pool", default="default")
     r.add_argument("--cpus-milli", type=int, default=1000)
     r.add_argument("--mem-mb", type=int, default=1024)
+    k = sub.add_parser("ask")
+    k.add_argument("--client", required=True)
+    k.add_argument("--auth", default="", help="Envelope.auth_token")
+    k.add_argument("what", choices=sorted(ASK_BODIES))
+    k.add_argument("job_id", type=int)
     a = p.parse_args()
     return {"garbage": cmd_garbage, "submit": cmd_submit, "nodes": cmd_nodes,
-            "register": cmd_register}[a.cmd](a)
+            "register": cmd_register, "ask": cmd_ask}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -168,7 +168,8 @@ fx_list_jobs (st__sched_t *s, const Strata__ListRequest *req, Strata__ListReply 
     size_t n = 0;
     *out = NULL;
     const char *want = req->state ? st_wire_job_state_name (req->state) : NULL;
-    st_rc_t rc = st__store_list_jobs (&s->store, want, req->tenant, req->limit, req->active_only, &r, &n, err);
+    st_rc_t rc =
+        st__store_list_jobs (&s->store, want, req->tenant, NULL, 0, req->limit, req->active_only, &r, &n, err);
     if (rc != ST_OK)
         return rc;
     Strata__ListReply *l = malloc (sizeof *l);

@@ -184,6 +184,7 @@ s_job_fixture (s_job_fixture_t *f)
     f->job.name = "train-llama";
     f->job.tenant = "research";
     f->job.queue = "gpu";
+    f->job.submitted_by = "alice";
     f->job.kind = "finetune";
     f->job.state = STRATA__JOB_STATE__JOB_RUNNING;
     f->job.reason = "placed on w1, w2 (pool onprem-gpu): cheapest pool with 2 free GPUs";
@@ -243,6 +244,8 @@ Test (json, job_object_has_the_documented_keys_and_values)
         "placement",
         "model_version",
         "registered_version",
+        "submitted_by",
+        "env_hidden",
     };
     cr_assert_eq (json_object_size (o), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -268,6 +271,8 @@ Test (json, job_object_has_the_documented_keys_and_values)
     cr_assert_eq (json_integer_value (json_object_get (o, "started_unix_ms")), 1700000001000ll);
     cr_assert_eq (json_integer_value (json_object_get (o, "finished_unix_ms")), 0);
     cr_assert (json_is_true (json_object_get (o, "cancel_requested")));
+    cr_assert_str_eq (json_string_value (json_object_get (o, "submitted_by")), "alice");
+    cr_assert (json_is_false (json_object_get (o, "env_hidden")));
 
     json_t *tasks = json_object_get (o, "tasks");
     cr_assert (json_is_array (tasks));
@@ -471,6 +476,7 @@ Test (view, job_detail_block_and_task_table)
     cr_assert_not_null (strstr (text, "state:         RUNNING\n"));
     cr_assert_not_null (strstr (text, "reason:        placed on w1, w2"));
     cr_assert_not_null (strstr (text, "tenant/queue:  research/gpu\n"));
+    cr_assert_not_null (strstr (text, "submitted by:  alice\n"), "%s", text);
     cr_assert_not_null (strstr (text, "priority:      -5\n"));
     cr_assert_not_null (strstr (text, "attempts:      2 of 3\n"));
     cr_assert_not_null (strstr (text, "resources:     1.5 cpus, 4G memory, 1 gpu per rank x 2 ranks\n"));

@@ -93,10 +93,21 @@ migrations_known (void)
     return n;
 }
 
+/*  The highest version known: migrations are numbered per feature, so the
+ *  numbers may skip one that another branch of the history holds.  */
+static long
+migrations_last (void)
+{
+    long v = 0;
+    for (const st__migration_t *m = st__migrations; m->sql; m++)
+        v = m->version > v ? m->version : v;
+    return v;
+}
+
 Test (sched_store, migrations_apply_once)
 {
     cr_assert_geq (migrations_known (), 2);
-    cr_assert_eq (scalar (S.store.db, "SELECT max (version) FROM schema_version"), migrations_known ());
+    cr_assert_eq (scalar (S.store.db, "SELECT max (version) FROM schema_version"), migrations_last ());
     st_error_t err = { 0 };
     cr_assert_eq (st__store_migrate (&S, &err), ST_OK, "a second run is a no-op: %s", err.msg);
     cr_assert_eq (scalar (S.store.db, "SELECT count (*) FROM schema_version"), migrations_known ());
@@ -317,7 +328,7 @@ Test (sched_store, placement_migration_applies_over_a_populated_database)
     st_error_t err = { 0 };
     cr_assert_eq (st__store_connect (&T, &err), ST_OK, "%s", err.msg);
     cr_assert_eq (st__store_migrate (&T, &err), ST_OK, "%s", err.msg);
-    cr_assert_eq (scalar (T.store.db, "SELECT max (version) FROM schema_version"), migrations_known ());
+    cr_assert_eq (scalar (T.store.db, "SELECT max (version) FROM schema_version"), migrations_last ());
     cr_assert_eq (scalar (T.store.db,
                           "SELECT count (*) FROM pools WHERE name = 'edge' AND implicit AND site = 'onprem' "
                           "AND clearance = 'public' AND pue = 1 AND region IS NULL"),
