@@ -50,10 +50,10 @@ struct st__cgroup_task {
 };
 
 struct st__cgroup {
-    int version;                           /*  1 or 2  */
-    char *dirs[ST__CGROUP_HIER_MAX];       /*  the parent group in each distinct hierarchy (owned)  */
-    int ndirs;                             /*  v2: 1  */
-    int role[S_ROLES];                     /*  index in dirs of each role, -1: none (v1 cpuacct)  */
+    int version;                     /*  1 or 2  */
+    char *dirs[ST__CGROUP_HIER_MAX]; /*  the parent group in each distinct hierarchy (owned)  */
+    int ndirs;                       /*  v2: 1  */
+    int role[S_ROLES];               /*  index in dirs of each role, -1: none (v1 cpuacct)  */
     uint32_t pids_max;
     uint64_t next_id;
     st__cgroup_task_t *idle; /*  v1: empty groups, counters reset, ready for reuse  */
@@ -645,9 +645,9 @@ static int
 s_make_parent (char *out, size_t size, const char *mnt, const char *self_path, const char *root, const char *node,
                char *why, size_t whysize)
 {
-    int rc = root[0] == '/' ? st__path_fmt (out, size, "%s%s/%s", mnt, root, node)
-                            : st__path_fmt (out, size, "%s%s/%s/%s", mnt, strcmp (self_path, "/") ? self_path : "",
-                                            root, node);
+    int rc = root[0] == '/'
+                 ? st__path_fmt (out, size, "%s%s/%s", mnt, root, node)
+                 : st__path_fmt (out, size, "%s%s/%s/%s", mnt, strcmp (self_path, "/") ? self_path : "", root, node);
     if (rc != 0) {
         snprintf (why, whysize, "cgroup path too long under %s", mnt);
         return -1;
@@ -731,8 +731,7 @@ s_open_v2 (st__cgroup_t *self, const char *mountinfo, const char *cgroup_text, c
             return 1;
         }
     }
-    if (s_path (path, sizeof path, parent, NULL, "cgroup.subtree_control") != 0
-        || (rc = s_write (path, want)) != 0) {
+    if (s_path (path, sizeof path, parent, NULL, "cgroup.subtree_control") != 0 || (rc = s_write (path, want)) != 0) {
         snprintf (why, whysize, "cannot enable memory, cpu and pids in %s: %s", path, strerror (rc));
         return 1;
     }

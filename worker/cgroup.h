@@ -43,20 +43,20 @@
 
 #define ST__CGROUP_DEFAULT_ROOT "strata"
 #define ST__CGROUP_DEFAULT_PIDS_MAX 4096u
-#define ST__CGROUP_IDLE_MAX 256u      /*  v1 idle groups kept for reuse; more are removed  */
+#define ST__CGROUP_IDLE_MAX 256u         /*  v1 idle groups kept for reuse; more are removed  */
 #define ST__CGROUP_CPU_PERIOD_US 100000u /*  CFS period of every task group  */
-#define ST__CGROUP_HIER_MAX 4         /*  v1: memory, cpu, cpuacct, pids  */
+#define ST__CGROUP_HIER_MAX 4            /*  v1: memory, cpu, cpuacct, pids  */
 
-typedef struct st__cgroup st__cgroup_t;          /*  the node's parent group  */
+typedef struct st__cgroup st__cgroup_t;           /*  the node's parent group  */
 typedef struct st__cgroup_task st__cgroup_task_t; /*  one task's group  */
 
 /*  What a task's group measured, from its start to its reap.  */
 typedef struct {
-    int has_peak;         /*  peak_kib is known  */
-    uint64_t peak_kib;    /*  peak memory charged to the group (v1: usage, page cache included), KiB  */
-    int has_cpu;          /*  cpu_ms is known  */
-    uint64_t cpu_ms;      /*  user + system CPU time of every process in it, ms  */
-    int oom_killed;       /*  the kernel's OOM killer killed a process inside it  */
+    int has_peak;          /*  peak_kib is known  */
+    uint64_t peak_kib;     /*  peak memory charged to the group (v1: usage, page cache included), KiB  */
+    int has_cpu;           /*  cpu_ms is known  */
+    uint64_t cpu_ms;       /*  user + system CPU time of every process in it, ms  */
+    int oom_killed;        /*  the kernel's OOM killer killed a process inside it  */
     uint64_t mem_limit_mb; /*  the memory limit it had (0: none), for the message  */
 } st__cgroup_usage_t;
 

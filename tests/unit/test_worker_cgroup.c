@@ -38,9 +38,9 @@ Test (cgroup, mount_v2)
     char mnt[256], root[256];
     cr_assert_eq (st__cgroup_parse_mount (s_mountinfo, NULL, mnt, sizeof mnt, root, sizeof root), 0);
     cr_assert_str_eq (mnt, "/sys/fs/cgroup/unified");
-    cr_assert_eq (st__cgroup_parse_mount ("40 30 0:37 / /x rw - ext4 /dev/sda rw\n", NULL, mnt, sizeof mnt, root,
-                                          sizeof root),
-                  -1);
+    cr_assert_eq (
+        st__cgroup_parse_mount ("40 30 0:37 / /x rw - ext4 /dev/sda rw\n", NULL, mnt, sizeof mnt, root, sizeof root),
+        -1);
     char tiny[8];
     cr_assert_eq (st__cgroup_parse_mount (s_mountinfo, "memory", tiny, sizeof tiny, root, sizeof root), -1,
                   "a path that does not fit is an error, not a truncation");
