@@ -5,7 +5,7 @@
 -- of memory (limit 256 MiB)"). NULL figures: unknown (the node has no cgroup,
 -- or the attempt has not ended). When a job is requeued, each task's ending
 -- attempt is kept in an event of kind 'attempt' whose message reads
--- "<STATE> peak_mem_kib=<N|-> cpu_ms=<N|-> reason=<text>" (scheduler/model/record.c
+-- "<STATE> exit=<N|-> signal=<N> peak_mem_kib=<N|-> cpu_ms=<N|-> reason=<text>" (scheduler/model/record.c
 -- parses it back for `strata show`): a retry costs one event row per task, and
 -- a task end that is not retried costs nothing more than its row.
 

@@ -428,13 +428,16 @@ s_requeue (st__model_t *s, st__job_t *job, const char *why)
         /*  The tasks row will hold the next attempt: this one's end and usage
          *  stay in an event (st__attempt_parse reads it back for show).  */
         if (t->started_wall || t->reason) {
-            char peak[24] = "-", cpu[24] = "-";
+            char exit_code[24] = "-", peak[24] = "-", cpu[24] = "-";
+            if (t->has_exit && t->exit_code >= 0)
+                snprintf (exit_code, sizeof exit_code, "%" PRId32, t->exit_code);
             if (t->has_peak)
                 snprintf (peak, sizeof peak, "%" PRIu64, t->peak_mem_kib);
             if (t->has_cpu)
                 snprintf (cpu, sizeof cpu, "%" PRIu64, t->cpu_ms);
             st__add_event (s, job->id, (int32_t) t->index, t->attempt, ST__ATTEMPT_EVENT, NULL, NULL, t->node_name,
-                           "%s peak_mem_kib=%s cpu_ms=%s reason=%s", st_task_state_name (t->state), peak, cpu,
+                           "%s exit=%s signal=%" PRId32 " peak_mem_kib=%s cpu_ms=%s reason=%s",
+                           st_task_state_name (t->state), exit_code, t->term_signal, peak, cpu,
                            t->reason ? t->reason : "");
         }
         free (t->reason);

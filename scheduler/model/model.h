@@ -556,7 +556,7 @@ typedef struct {
 } st__task_record_t;
 
 /*  The event of an earlier attempt of a task (kind ST__ATTEMPT_EVENT), written
- *  when its job is requeued: "<STATE> peak_mem_kib=<N|-> cpu_ms=<N|-> reason=<text>".
+ *  when its job is requeued: "<STATE> exit=<N|-> signal=<N> peak_mem_kib=<N|-> cpu_ms=<N|-> reason=<text>".
  *  st__attempt_parse reads one back into r (state and reason malloc'd);
  *  returns 0, or -1 when message is not of that form.  */
 #define ST__ATTEMPT_EVENT "attempt"

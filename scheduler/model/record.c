@@ -29,11 +29,17 @@ s_opt_u64 (const char *text, int *has, uint64_t *value)
 int
 st__attempt_parse (const char *message, st__task_record_t *r)
 {
-    char state[32], peak[32], cpu[32];
-    int off = -1;
-    if (sscanf (message, "%31s peak_mem_kib=%31s cpu_ms=%31s reason=%n", state, peak, cpu, &off) != 3 || off < 0
+    char state[32], exit_code[32], peak[32], cpu[32];
+    int off = -1, has_exit = 0, sig = 0;
+    uint64_t code = 0;
+    if (sscanf (message, "%31s exit=%31s signal=%d peak_mem_kib=%31s cpu_ms=%31s reason=%n", state, exit_code, &sig,
+                peak, cpu, &off)
+            != 5
+        || off < 0 || s_opt_u64 (exit_code, &has_exit, &code) != 0
         || s_opt_u64 (peak, &r->has_peak, &r->peak_mem_kib) != 0 || s_opt_u64 (cpu, &r->has_cpu, &r->cpu_ms) != 0)
         return -1;
+    r->exit_code = has_exit ? (int32_t) code : -1;
+    r->term_signal = sig;
     r->state = strdup (state);
     r->reason = strdup (message + off);
     return r->state && r->reason ? 0 : -1;
