@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +48,15 @@ struct st__cgroup_task {
     uint64_t mem_mb;         /*  the limits it holds now  */
     uint32_t cpus_milli;
     uint64_t oom_base; /*  v1: oom_kill count when it was handed out  */
+    /*  Held open from the group's creation to its removal, so a start and a reap
+     *  cost no open or close: cgroup.procs of each hierarchy (O_RDWR: the child
+     *  writes "0" to join, the reap reads who is left), and the files the reap
+     *  reads (and, v1, resets). -1: absent (no cpuacct; v2 before 5.19 has no
+     *  memory.peak).  */
+    int fd_procs[ST__CGROUP_HIER_MAX];
+    int fd_peak; /*  v2 memory.peak, v1 memory.max_usage_in_bytes  */
+    int fd_cpu;  /*  v2 cpu.stat, v1 cpuacct.usage  */
+    int fd_oom;  /*  v2 memory.events, v1 memory.oom_control  */
 };
 
 struct st__cgroup {
@@ -249,11 +259,24 @@ s_slurp (const char *path)
     return buf;
 }
 
+/*  A held control file's text from its start (NUL-terminated). Length or -1.  */
+static ssize_t
+s_pread (int fd, char *buf, size_t size)
+{
+    if (fd < 0)
+        return -1;
+    ssize_t n;
+    while ((n = pread (fd, buf, size - 1, 0)) < 0 && errno == EINTR)
+        ;
+    buf[n > 0 ? n : 0] = '\0';
+    return n;
+}
+
 static int
-s_read_u64 (const char *path, uint64_t *value)
+s_pread_u64 (int fd, uint64_t *value)
 {
     char buf[64];
-    if (s_read (path, buf, sizeof buf) <= 0)
+    if (s_pread (fd, buf, sizeof buf) <= 0)
         return 0;
     char *end;
     errno = 0;
@@ -264,21 +287,17 @@ s_read_u64 (const char *path, uint64_t *value)
     return 1;
 }
 
-/*  <dir>/<name>/<file> into path (name or file may be NULL).  */
 static int
-s_path (char *path, size_t size, const char *dir, const char *name, const char *file)
+s_pwrite (int fd, const char *text)
 {
-    return st__path_fmt (path, size, "%s%s%s%s%s", dir, name ? "/" : "", name ? name : "", file ? "/" : "",
-                         file ? file : "");
+    size_t len = strlen (text);
+    return fd >= 0 && pwrite (fd, text, len, 0) == (ssize_t) len ? 0 : -1;
 }
 
-/*  SIGKILLs every process listed in <dir>/cgroup.procs. Returns how many were listed.  */
+/*  SIGKILLs every process a cgroup.procs text lists. Returns how many.  */
 static size_t
-s_kill_all (const char *dir)
+s_kill_listed (char *buf)
 {
-    char path[S_PATH_MAX], buf[8192];
-    if (s_path (path, sizeof path, dir, NULL, "cgroup.procs") != 0 || s_read (path, buf, sizeof buf) < 0)
-        return 0;
     size_t n = 0;
     for (char *p = buf; *p;) {
         char *end;
@@ -296,11 +315,22 @@ s_kill_all (const char *dir)
     return n;
 }
 
+/*  <dir>/<name>/<file> into path (name or file may be NULL).  */
 static int
-s_busy (const char *dir)
+s_path (char *path, size_t size, const char *dir, const char *name, const char *file)
 {
-    char path[S_PATH_MAX], buf[16];
-    return s_path (path, sizeof path, dir, NULL, "cgroup.procs") == 0 && s_read (path, buf, sizeof buf) > 0;
+    return st__path_fmt (path, size, "%s%s%s%s%s", dir, name ? "/" : "", name ? name : "", file ? "/" : "",
+                         file ? file : "");
+}
+
+/*  SIGKILLs every process listed in <dir>/cgroup.procs. Returns how many were listed.  */
+static size_t
+s_kill_all (const char *dir)
+{
+    char path[S_PATH_MAX], buf[8192];
+    if (s_path (path, sizeof path, dir, NULL, "cgroup.procs") != 0 || s_read (path, buf, sizeof buf) < 0)
+        return 0;
+    return s_kill_listed (buf);
 }
 
 /*  -- groups --------------------------------------------------------------- */
@@ -311,30 +341,75 @@ s_dir (const st__cgroup_t *self, int role)
     return self->role[role] >= 0 ? self->dirs[self->role[role]] : NULL;
 }
 
+static void
+s_task_close_fds (st__cgroup_task_t *t)
+{
+    for (int i = 0; i < ST__CGROUP_HIER_MAX; i++)
+        if (t->fd_procs[i] >= 0) {
+            close (t->fd_procs[i]);
+            t->fd_procs[i] = -1;
+        }
+    int *fds[] = { &t->fd_peak, &t->fd_cpu, &t->fd_oom };
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (*fds[i] >= 0) {
+            close (*fds[i]);
+            *fds[i] = -1;
+        }
+}
+
+/*  <g>/<file> of role opened with flags, -1 when absent. *err: errno of a failure other than ENOENT.  */
+static int
+s_task_open (const st__cgroup_t *self, const st__cgroup_task_t *t, int role, const char *file, int flags, int *err)
+{
+    char path[S_PATH_MAX];
+    if (!s_dir (self, role) || s_path (path, sizeof path, s_dir (self, role), t->name, file) != 0)
+        return -1;
+    int fd = open (path, flags | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT && !*err)
+        *err = errno;
+    return fd;
+}
+
+/*  Opens what a group holds (see st__cgroup_task). 0, or an errno.  */
+static int
+s_task_open_fds (const st__cgroup_t *self, st__cgroup_task_t *t)
+{
+    char path[S_PATH_MAX];
+    for (int i = 0; i < self->ndirs; i++) {
+        if (s_path (path, sizeof path, self->dirs[i], t->name, "cgroup.procs") != 0)
+            return ENAMETOOLONG;
+        if ((t->fd_procs[i] = open (path, O_RDWR | O_CLOEXEC)) < 0)
+            return errno;
+    }
+    int err = 0, v2 = self->version == 2;
+    t->fd_peak =
+        s_task_open (self, t, S_MEM, v2 ? "memory.peak" : "memory.max_usage_in_bytes", v2 ? O_RDONLY : O_RDWR, &err);
+    t->fd_cpu =
+        s_task_open (self, t, v2 ? S_CPU : S_ACCT, v2 ? "cpu.stat" : "cpuacct.usage", v2 ? O_RDONLY : O_RDWR, &err);
+    t->fd_oom = s_task_open (self, t, S_MEM, v2 ? "memory.events" : "memory.oom_control", O_RDONLY, &err);
+    return err;
+}
+
 /*  Removes a task's group in every hierarchy (best effort) and frees it.  */
 static void
 s_remove (st__cgroup_t *self, st__cgroup_task_t *t)
 {
     char path[S_PATH_MAX];
+    s_task_close_fds (t);
     for (int i = 0; i < self->ndirs; i++)
         if (s_path (path, sizeof path, self->dirs[i], t->name, NULL) == 0 && rmdir (path) != 0 && errno != ENOENT)
             st_debug ("cannot remove cgroup %s: %s", path, strerror (errno));
     free (t);
 }
 
-/*  A group's processes still listed (any hierarchy: every task process is in each).  */
-static int
-s_task_busy (const st__cgroup_t *self, const st__cgroup_task_t *t)
-{
-    char dir[S_PATH_MAX];
-    return s_path (dir, sizeof dir, self->dirs[0], t->name, NULL) == 0 && s_busy (dir);
-}
-
+/*  SIGKILLs the processes still in a group (any hierarchy: every task process
+ *  is in each). Returns how many there were.  */
 static size_t
 s_task_kill (const st__cgroup_t *self, const st__cgroup_task_t *t)
 {
-    char dir[S_PATH_MAX];
-    return s_path (dir, sizeof dir, self->dirs[0], t->name, NULL) == 0 ? s_kill_all (dir) : 0;
+    char buf[8192];
+    (void) self;
+    return s_pread (t->fd_procs[0], buf, sizeof buf) > 0 ? s_kill_listed (buf) : 0;
 }
 
 /*  An empty group is done with: v1 resets its counters and keeps it for the
@@ -342,18 +417,11 @@ s_task_kill (const st__cgroup_t *self, const st__cgroup_task_t *t)
 static void
 s_recycle (st__cgroup_t *self, st__cgroup_task_t *t)
 {
-    char path[S_PATH_MAX];
     if (self->version != 1 || self->nidle >= ST__CGROUP_IDLE_MAX) {
         s_remove (self, t);
         return;
     }
-    int ok = s_path (path, sizeof path, s_dir (self, S_MEM), t->name, "memory.max_usage_in_bytes") == 0
-             && s_write (path, "0") == 0;
-    if (ok && s_path (path, sizeof path, s_dir (self, S_MEM), t->name, "memory.failcnt") == 0)
-        s_write (path, "0");
-    if (ok && s_dir (self, S_ACCT))
-        ok = s_path (path, sizeof path, s_dir (self, S_ACCT), t->name, "cpuacct.usage") == 0
-             && s_write (path, "0") == 0;
+    int ok = s_pwrite (t->fd_peak, "0") == 0 && (t->fd_cpu < 0 || s_pwrite (t->fd_cpu, "0") == 0);
     if (!ok) {
         s_remove (self, t);
         return;
@@ -448,6 +516,9 @@ st__cgroup_take (st__cgroup_t *self, uint64_t mem_mb, uint32_t cpus_milli, char 
             snprintf (err, errsize, "out of memory");
             return NULL;
         }
+        for (int i = 0; i < ST__CGROUP_HIER_MAX; i++)
+            t->fd_procs[i] = -1;
+        t->fd_peak = t->fd_cpu = t->fd_oom = -1;
         snprintf (t->name, sizeof t->name, "t%" PRIu64, ++self->next_id);
         for (int i = 0; i < self->ndirs; i++) {
             if (s_path (path, sizeof path, self->dirs[i], t->name, NULL) != 0 || mkdir (path, 0755) != 0) {
@@ -462,6 +533,12 @@ st__cgroup_take (st__cgroup_t *self, uint64_t mem_mb, uint32_t cpus_milli, char 
                                                                                             : ENAMETOOLONG;
         if (rc) {
             snprintf (err, errsize, "cannot write cgroup %s/%s/pids.max: %s", s_dir (self, S_PIDS), t->name,
+                      strerror (rc));
+            s_remove (self, t);
+            return NULL;
+        }
+        if ((rc = s_task_open_fds (self, t)) != 0) {
+            snprintf (err, errsize, "cannot open the files of cgroup %s/%s: %s", s_dir (self, S_MEM), t->name,
                       strerror (rc));
             s_remove (self, t);
             return NULL;
@@ -488,24 +565,10 @@ st__cgroup_take (st__cgroup_t *self, uint64_t mem_mb, uint32_t cpus_milli, char 
 int
 st__cgroup_join_fds (const st__cgroup_t *self, const st__cgroup_task_t *task, int *fds, size_t max)
 {
-    char path[S_PATH_MAX];
     int n = 0;
-    for (int i = 0; i < self->ndirs && (size_t) n < max; i++) {
-        if (s_path (path, sizeof path, self->dirs[i], task->name, "cgroup.procs") != 0) {
-            errno = ENAMETOOLONG;
-            goto fail;
-        }
-        if ((fds[n] = open (path, O_WRONLY | O_CLOEXEC)) < 0)
-            goto fail;
-        n++;
-    }
+    for (int i = 0; i < self->ndirs && (size_t) n < max; i++)
+        fds[n++] = task->fd_procs[i];
     return n;
-fail:;
-    int saved = errno;
-    while (n > 0)
-        close (fds[--n]);
-    errno = saved;
-    return -1;
 }
 
 int
@@ -522,37 +585,22 @@ st__cgroup_join (const int *fds, int n)
 static void
 s_measure (st__cgroup_t *self, st__cgroup_task_t *t, st__cgroup_usage_t *u)
 {
-    char path[S_PATH_MAX], buf[4096];
+    char buf[4096];
     uint64_t v = 0;
+    int v2 = self->version == 2;
     memset (u, 0, sizeof *u);
     u->mem_limit_mb = t->mem_mb;
-    const char *mem = s_dir (self, S_MEM);
-    if (self->version == 2) {
-        if (s_path (path, sizeof path, mem, t->name, "memory.peak") == 0 && s_read_u64 (path, &v)) {
-            u->has_peak = 1;
-            u->peak_kib = v / 1024u;
-        }
-        if (s_path (path, sizeof path, mem, t->name, "cpu.stat") == 0 && s_read (path, buf, sizeof buf) > 0
-            && st__cgroup_parse_kv (buf, "usage_usec", &v)) {
-            u->has_cpu = 1;
-            u->cpu_ms = v / 1000u;
-        }
-        if (s_path (path, sizeof path, mem, t->name, "memory.events") == 0 && s_read (path, buf, sizeof buf) > 0
-            && st__cgroup_parse_kv (buf, "oom_kill", &v))
-            u->oom_killed = v > 0;
-        return;
-    }
-    if (s_path (path, sizeof path, mem, t->name, "memory.max_usage_in_bytes") == 0 && s_read_u64 (path, &v)) {
+    if (s_pread_u64 (t->fd_peak, &v)) {
         u->has_peak = 1;
         u->peak_kib = v / 1024u;
     }
-    if (s_dir (self, S_ACCT) && s_path (path, sizeof path, s_dir (self, S_ACCT), t->name, "cpuacct.usage") == 0
-        && s_read_u64 (path, &v)) {
+    if (v2 ? s_pread (t->fd_cpu, buf, sizeof buf) > 0 && st__cgroup_parse_kv (buf, "usage_usec", &v)
+           : s_pread_u64 (t->fd_cpu, &v)) {
         u->has_cpu = 1;
-        u->cpu_ms = v / 1000000u;
+        u->cpu_ms = v2 ? v / 1000u : v / 1000000u;
     }
-    if (s_path (path, sizeof path, mem, t->name, "memory.oom_control") == 0 && s_read (path, buf, sizeof buf) > 0
-        && st__cgroup_parse_kv (buf, "oom_kill", &v)) {
+    /*  v1 counts OOM kills over a reused group's life; a v2 group is fresh.  */
+    if (s_pread (t->fd_oom, buf, sizeof buf) > 0 && st__cgroup_parse_kv (buf, "oom_kill", &v)) {
         u->oom_killed = v > t->oom_base;
         t->oom_base = v;
     }
@@ -581,8 +629,7 @@ st__cgroup_tick (st__cgroup_t *self)
 {
     for (st__cgroup_task_t **p = &self->draining; *p;) {
         st__cgroup_task_t *t = *p;
-        if (s_task_busy (self, t)) {
-            s_task_kill (self, t);
+        if (s_task_kill (self, t) > 0) {
             p = &t->next;
             continue;
         }
@@ -810,6 +857,13 @@ st__cgroup_open (const char *root, const char *node, uint32_t pids_max, char *wh
         goto fail;
     for (int i = 0; i < self->ndirs; i++)
         s_sweep (self->dirs[i]);
+    /*  Each group holds a few descriptors (st__cgroup_task): the soft limit of
+     *  open files goes up to the hard one.  */
+    struct rlimit rl;
+    if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &rl);
+    }
     free (mountinfo);
     free (cgroup_text);
     return self;

@@ -80,9 +80,10 @@ const char *st__cgroup_path (const st__cgroup_t *self);
 st__cgroup_task_t *st__cgroup_take (st__cgroup_t *self, uint64_t mem_mb, uint32_t cpus_milli, char *err,
                                     size_t errsize);
 
-/*  Opens the cgroup.procs file of task in each hierarchy (O_WRONLY|O_CLOEXEC)
- *  into fds: the child writes "0" to each (st__cgroup_join) before exec.
- *  Returns how many (>= 1), or -1 with errno (nothing left open).  */
+/*  The cgroup.procs descriptors of task, one per hierarchy, into fds: the
+ *  child writes "0" to each (st__cgroup_join) before exec. They stay the
+ *  group's (held from its creation, O_CLOEXEC): the caller closes none.
+ *  Returns how many.  */
 int st__cgroup_join_fds (const st__cgroup_t *self, const st__cgroup_task_t *task, int *fds, size_t max);
 
 /*  In the child, between vfork and exec: moves the calling process into the
