@@ -405,6 +405,10 @@ s_task_json (const Strata__TaskInfo *t)
     s_set (o, "signal", json_integer (t->term_signal), &ok);
     s_set (o, "started_unix_ms", json_integer ((json_int_t) t->started_unix_ms), &ok);
     s_set (o, "finished_unix_ms", json_integer ((json_int_t) t->finished_unix_ms), &ok);
+    s_set (o, "peak_mem_kib", t->peak_mem_kib_opt_case ? json_integer ((json_int_t) t->peak_mem_kib) : json_null (),
+           &ok);
+    s_set (o, "cpu_ms", t->cpu_ms_opt_case ? json_integer ((json_int_t) t->cpu_ms) : json_null (), &ok);
+    s_set (o, "reason", s_json_str (t->reason), &ok);
     if (!ok)
         json_decref (o);
     return ok ? o : NULL;
@@ -732,13 +736,27 @@ cli_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
         if (kv[i][1] && cli_table_add (block, kv[i]) != 0)
             goto out;
 
-    static const char *const heads[] = { "RANK", "ATTEMPT", "STATE", "NODE", "PID", "EXIT" };
-    tasks = cli_table_new (6, heads);
+    /*  PEAK MEM and CPU when some attempt was measured (its node had cgroups),
+     *  REASON when one failed: a plain run shows the six columns it always had.  */
+    int usage = 0, reasons = 0;
+    for (size_t i = 0; i < job->n_tasks; i++) {
+        usage |= job->tasks[i]->peak_mem_kib_opt_case || job->tasks[i]->cpu_ms_opt_case;
+        reasons |= job->tasks[i]->reason && job->tasks[i]->reason[0];
+    }
+    static const char *const heads[] = { "RANK", "ATTEMPT",  "STATE", "NODE",  "PID",
+                                         "EXIT", "PEAK MEM", "CPU",   "REASON" };
+    static const char *const heads_reason[] = { "RANK", "ATTEMPT", "STATE", "NODE", "PID", "EXIT", "REASON" };
+    size_t ncols = 6 + (usage ? 2 : 0) + (reasons ? 1 : 0);
+    tasks = cli_table_new (ncols, usage ? heads : heads_reason);
     if (!tasks)
         goto out;
     for (size_t i = 0; i < job->n_tasks; i++) {
         const Strata__TaskInfo *t = job->tasks[i];
-        char rank[16], att[16], pid[16], ex[32];
+        char rank[16], att[16], pid[16], ex[32], peak[32] = "-", cpu[32] = "-";
+        if (t->peak_mem_kib_opt_case)
+            snprintf (peak, sizeof peak, "%.1f MiB", (double) t->peak_mem_kib / 1024.0);
+        if (t->cpu_ms_opt_case)
+            snprintf (cpu, sizeof cpu, "%.2f s", (double) t->cpu_ms / 1000.0);
         snprintf (rank, sizeof rank, "%u", t->index);
         snprintf (att, sizeof att, "%u", t->attempt);
         if (t->pid > 0)
@@ -750,7 +768,10 @@ cli_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
                               s_or_dash (st_wire_job_state_name (t->state)),
                               s_or_dash (t->node),
                               pid,
-                              s_task_exit (t, ex, sizeof ex) };
+                              s_task_exit (t, ex, sizeof ex),
+                              usage ? peak : s_or_dash (t->reason),
+                              cpu,
+                              s_or_dash (t->reason) };
         if (cli_table_add (tasks, row) != 0)
             goto out;
     }

@@ -384,6 +384,9 @@ s_start_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         .kill_grace_ms = l->kill_grace_ms,
         .gpu_list = slot.ngpus ? gpu_list : NULL,
         .local_rank = slot.local_rank,
+        .cgroup = self->w->cgroup,
+        .mem_mb = l->resources ? l->resources->mem_mb : 0,
+        .cpus_milli = l->resources ? l->resources->cpus_milli : 0,
     };
     if (held) {
         /*  Runs nothing until an Exec; keeps what that process will need.  */
@@ -397,6 +400,8 @@ s_start_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         spec.env = &slot.held->env;
         slot.held->time_limit_s = l->time_limit_s;
         slot.held->kill_grace_ms = l->kill_grace_ms;
+        slot.held->mem_mb = spec.mem_mb;
+        slot.held->cpus_milli = spec.cpus_milli;
         snprintf (slot.held->gpu_list, sizeof slot.held->gpu_list, "%s", gpu_list);
         slot.task = st__wtask_simulate (&spec, UINT64_MAX, now);
     }
@@ -533,6 +538,9 @@ s_on_exec (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         .kill_grace_ms = h->kill_grace_ms,
         .gpu_list = h->gpu_list[0] ? h->gpu_list : NULL,
         .local_rank = slot->local_rank,
+        .cgroup = self->w->cgroup,
+        .mem_mb = h->mem_mb,
+        .cpus_milli = h->cpus_milli,
     };
     st__wtask_t *task = st__wtask_start (self->w->state_dir, &spec);
     free (argv);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "st_config.h"
+#include "cgroup.h"
 #include "st_log.h"
 #include "worker.h"
 
@@ -41,6 +42,12 @@ static const st_opt_t s_options[] = {
       "emulate N nodes <node>-0..<node>-N-1 (own connection each) that run nothing: a Launch ends after its "
       "simulated_ms with exit 0; needs --cpus and --memory (per node); no --state-dir is used",
       NULL },
+    { "cgroup-root", 0, ST_OPT_STRING, S_OFF (cgroup_root), 0, 0, "PATH",
+      "each task in its own cgroup under PATH/<node>.<id>: relative to the worker's own cgroup, or absolute from "
+      "the hierarchy's root; \"none\": tasks run without cgroups",
+      ST__CGROUP_DEFAULT_ROOT },
+    { "cgroup-pids-max", 0, ST_OPT_INT, S_OFF (cgroup_pids_max), 16, 4194304, "N",
+      "most processes (and threads) one task may have at once (its cgroup's pids.max)", NULL },
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 

@@ -178,6 +178,15 @@ st__status_to_pb (const st__wtask_status_t *in, Strata__TaskStatus *out, Strata_
     out->message = (char *) in->message;
     out->started_unix_ms = in->started_unix_ms;
     out->finished_unix_ms = in->finished_unix_ms;
+    if (in->has_peak) {
+        out->peak_mem_kib_opt_case = STRATA__TASK_STATUS__PEAK_MEM_KIB_OPT_PEAK_MEM_KIB;
+        out->peak_mem_kib = in->peak_mem_kib;
+    }
+    if (in->has_cpu) {
+        out->cpu_ms_opt_case = STRATA__TASK_STATUS__CPU_MS_OPT_CPU_MS;
+        out->cpu_ms = in->cpu_ms;
+    }
+    out->oom_killed = in->oom_killed != 0;
 }
 
 /*  Register lists every task the scheduler must hear about: the live ones as
@@ -235,6 +244,7 @@ st__node_send_register (st__node_t *self, uint64_t now)
     reg.hostname = w->hostname;
     reg.launch_cap_opt_case = STRATA__REGISTER__LAUNCH_CAP_OPT_LAUNCH_CAP;
     reg.launch_cap = self->launch_cap_sent = st__node_launch_cap (self);
+    reg.isolation = w->isolation;
 
     Strata__Envelope env;
     st_wire_envelope_init (&env, st__node_next_seq (self));
@@ -515,6 +525,8 @@ void
 st__node_pass (st__node_t *self, uint64_t now)
 {
     s_reap_all (self, now);
+    if (self->w->cgroup)
+        st__cgroup_tick (self->w->cgroup);
     st__node_start_queued (self, now);
     for (size_t i = 0; i < self->nslots; i++)
         st__wtask_tick (self->slots[i].task, now);

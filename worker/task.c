@@ -7,6 +7,12 @@
  *  exec succeeded, so RUNNING is only reported for a program that really runs,
  *  and START_FAILED carries the reason. No pipe is needed for that.
  *
+ *  Cgroup (cgroup.h): a task started with spec->cgroup takes a group last,
+ *  after everything else that can fail; the group holds its cgroup.procs
+ *  files open and the child writes "0" to them right after setpgid, so nothing the
+ *  program runs is ever outside it. The reap reads the group's usage into the
+ *  status and gives the group back.
+ *
  *  Cost per start: the folders a start writes into (logs/, tasks/, run/) and
  *  /dev/null are held open (s_dirs), so each file is one *at call relative to
  *  them; the signals the child must reset are listed once (s_sigs). What is
@@ -52,6 +58,8 @@ struct st__wtask {
     int simulated;             /*  st__wtask_simulate: no process, no files  */
     int sim_ended;             /*  simulated: ended (status filled), not yet reaped  */
     uint64_t end_at;           /*  simulated: monotonic ms of its normal end  */
+    st__cgroup_t *cg;          /*  the node's parent group (borrowed), NULL: none  */
+    st__cgroup_task_t *cgt;    /*  its own group while it runs  */
 };
 
 /*  The failure record a child writes before _exit.  */
@@ -60,7 +68,7 @@ typedef struct {
     int err;   /*  errno  */
 } s_child_error_t;
 
-enum { S_STAGE_SETUP = 1, S_STAGE_CHDIR, S_STAGE_EXEC };
+enum { S_STAGE_SETUP = 1, S_STAGE_CHDIR, S_STAGE_EXEC, S_STAGE_CGROUP };
 
 /*  Everything the child needs, prepared before vfork.  */
 typedef struct {
@@ -70,6 +78,8 @@ typedef struct {
     char **sh_argv; /*  /bin/sh fallback for ENOEXEC (execvp semantics)  */
     const char *workdir;
     int fd_in, fd_out, fd_err;
+    int cg_fds[ST__CGROUP_HIER_MAX]; /*  cgroup.procs of the task's group, one per hierarchy (the group's)  */
+    int ncg;
 } s_launch_t;
 
 const char *
@@ -388,6 +398,14 @@ s_child (const s_launch_t *l, char *const *argv, volatile s_child_error_t *rec, 
      *  in the parent is needed (vfork resumes it only after exec).  */
     setpgid (0, 0);
 
+    /*  Into the task's cgroup before anything else runs, so all it forks is
+     *  counted and limited there.  */
+    if (l->ncg > 0) {
+        int err = st__cgroup_join (l->cg_fds, l->ncg);
+        if (err)
+            s_child_fail (rec, S_STAGE_CGROUP, err);
+    }
+
     /*  Dispositions and the mask survive exec: give the program a clean slate.  */
     struct sigaction dfl;
     memset (&dfl, 0, sizeof dfl);
@@ -477,6 +495,8 @@ s_spawn (st__wtask_t *self, const s_launch_t *l, char *const *argv)
             s_fail (self, "cannot change directory to %s: %s", l->workdir, strerror (rec.err));
         else if (rec.stage == S_STAGE_EXEC)
             s_fail (self, "cannot execute %s: %s", l->program, strerror (rec.err));
+        else if (rec.stage == S_STAGE_CGROUP)
+            s_fail (self, "cannot join the task's cgroup: %s", strerror (rec.err));
         else
             s_fail (self, "cannot set up the task process: %s", strerror (rec.err));
         return;
@@ -652,12 +672,25 @@ st__wtask_start (const char *state_dir, const st__wtask_spec_t *spec)
             l.sh_argv[i + 1] = (char *) spec->argv[i];
     }
 
+    /*  Its cgroup last: nothing above can leave one behind.  */
+    if (spec->cgroup) {
+        self->cg = spec->cgroup;
+        self->cgt = st__cgroup_take (spec->cgroup, spec->mem_mb, spec->cpus_milli, msg, sizeof msg);
+        if (!self->cgt) {
+            s_fail (self, "%s", msg);
+            goto out;
+        }
+        l.ncg = st__cgroup_join_fds (spec->cgroup, self->cgt, l.cg_fds, ST__CGROUP_HIER_MAX);
+    }
+
     self->started_mono = st_mono_ms ();
     s_spawn (self, &l, argv);
     if (self->alive && spec->time_limit_s > 0)
         self->limit_at = self->started_mono + (uint64_t) spec->time_limit_s * 1000u;
 
 out:
+    if (!self->alive)
+        st__cgroup_give_back (self->cg, &self->cgt, NULL);
     /*  l.fd_in is the held /dev/null.  */
     if (l.fd_out >= 0)
         close (l.fd_out);
@@ -791,6 +824,30 @@ st__wtask_kill (st__wtask_t *self)
     self->kill_at = 0;
 }
 
+/*  The task ended: what its group measured goes into the status.  */
+static void
+s_give_back_cgroup (st__wtask_t *self)
+{
+    if (!self->cgt)
+        return;
+    st__cgroup_usage_t u;
+    st__cgroup_give_back (self->cg, &self->cgt, &u);
+    st__wtask_status_t *s = &self->status;
+    s->has_peak = u.has_peak;
+    s->peak_mem_kib = u.peak_kib;
+    s->has_cpu = u.has_cpu;
+    s->cpu_ms = u.cpu_ms;
+    /*  A task that still succeeded survived its OOM kill (a child it could do
+     *  without): that is not why anything ended.  */
+    if (u.oom_killed && (s->term_signal || s->exit_code != 0)) {
+        s->oom_killed = 1;
+        if (u.mem_limit_mb)
+            snprintf (s->message, sizeof s->message, "killed: out of memory (limit %" PRIu64 " MiB)", u.mem_limit_mb);
+        else
+            snprintf (s->message, sizeof s->message, "killed: out of memory");
+    }
+}
+
 int
 st__wtask_reap (st__wtask_t *self)
 {
@@ -825,6 +882,7 @@ st__wtask_reap (st__wtask_t *self)
      *  have been reused while members remain, so this reaches only its processes.  */
     kill (-self->pid, SIGKILL);
     s_remove_pidfile (self);
+    s_give_back_cgroup (self);
     return 1;
 }
 
@@ -880,6 +938,7 @@ st__wtask_destroy (st__wtask_t **self_p)
             ;
         s_remove_pidfile (self);
     }
+    st__cgroup_give_back (self->cg, &self->cgt, NULL);
     free (self->state_dir);
     free (self);
     *self_p = NULL;

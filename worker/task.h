@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "cgroup.h"
 #include "st_spec.h"
 #include "strata.pb-c.h"
 
@@ -65,6 +66,12 @@ typedef struct {
     char message[ST__WTASK_MESSAGE_MAX]; /*  why it did not start, or ""  */
     uint64_t started_unix_ms;
     uint64_t finished_unix_ms;
+    /*  What its cgroup measured (EXITED tasks that ran in one).  */
+    int has_peak;          /*  peak_mem_kib is known  */
+    uint64_t peak_mem_kib; /*  peak memory of the group, KiB  */
+    int has_cpu;           /*  cpu_ms is known  */
+    uint64_t cpu_ms;       /*  user + system CPU time of the group, ms  */
+    int oom_killed;        /*  it failed and the OOM killer struck in its group (message says so)  */
 } st__wtask_status_t;
 
 /*  What to run. Borrowed by st__wtask_start, which copies what it keeps.  */
@@ -77,6 +84,9 @@ typedef struct {
     uint32_t kill_grace_ms;  /*  0: ST__WTASK_DEFAULT_GRACE_MS  */
     const char *gpu_list;    /*  CUDA_VISIBLE_DEVICES value ("0,2"), NULL: no GPUs  */
     int local_rank;          /*  STRATA_LOCAL_RANK / LOCAL_RANK unless env has them; < 0: not set  */
+    st__cgroup_t *cgroup;    /*  the node's parent group: the task runs in a child of it; NULL: none  */
+    uint64_t mem_mb;         /*  its memory limit, MiB (0: none); with cgroup only  */
+    uint32_t cpus_milli;     /*  its CPU quota, thousandths of a CPU (0: none); with cgroup only  */
 } st__wtask_spec_t;
 
 typedef struct st__wtask st__wtask_t;
@@ -122,8 +132,10 @@ void st__wtask_kill (st__wtask_t *self);
 
 /*  Checks (without blocking) whether the leader ended. Returns 1 when it just
  *  did: the status is then TASK_EXITED, the rest of the group has been sent
- *  SIGKILL (no stray processes outlive a task) and the pid file is removed.
- *  Returns 0 otherwise.  */
+ *  SIGKILL (no stray processes outlive a task) and the pid file is removed;
+ *  a task in a cgroup has its usage in the status and its group given back
+ *  (a failed task the OOM killer struck gets oom_killed and the message
+ *  "killed: out of memory (limit N MiB)"). Returns 0 otherwise.  */
 int st__wtask_reap (st__wtask_t *self);
 
 /*  Fires due deadlines (time limit: SIGTERM and timed_out; grace: SIGKILL).

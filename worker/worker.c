@@ -76,6 +76,7 @@ st__worker_config_defaults (st__worker_config_t *cfg)
     cfg->gpus = -1;
     cfg->heartbeat_ms = 1000;
     cfg->scheduler_timeout_ms = 5000;
+    cfg->cgroup_pids_max = ST__CGROUP_DEFAULT_PIDS_MAX;
 }
 
 /*  -- life cycle ----------------------------------------------------------- */
@@ -182,6 +183,35 @@ s_hollow_limits (st__worker_t *self, st_error_t *err)
         return ST_EINVAL;
     }
     return ST_OK;
+}
+
+/*  The node's parent cgroup, named <node>.<hash of the state directory>: one
+ *  per worker on a host (the state directory is locked), found again by a
+ *  worker restarted on the same directory. Fills self->isolation either way.  */
+static void
+s_open_cgroup (st__worker_t *self, const st__worker_config_t *cfg, const char *node)
+{
+    const char *root = cfg->cgroup_root && cfg->cgroup_root[0] ? cfg->cgroup_root : ST__CGROUP_DEFAULT_ROOT;
+    char why[sizeof self->isolation - 8];
+    if (self->hollow) {
+        snprintf (self->isolation, sizeof self->isolation, "none: hollow nodes run no process");
+        return;
+    }
+    if (strcmp (root, "none") == 0) {
+        snprintf (self->isolation, sizeof self->isolation, "none: disabled by --cgroup-root none");
+        return;
+    }
+    uint32_t hash = 2166136261u; /*  FNV-1a  */
+    for (const char *p = self->state_dir; *p; p++)
+        hash = (hash ^ (uint8_t) *p) * 16777619u;
+    char name[300];
+    snprintf (name, sizeof name, "%.250s.%08" PRIx32, node, hash);
+    uint32_t pids = cfg->cgroup_pids_max > 0 ? (uint32_t) cfg->cgroup_pids_max : ST__CGROUP_DEFAULT_PIDS_MAX;
+    self->cgroup = st__cgroup_open (root, name, pids, why, sizeof why);
+    if (self->cgroup)
+        snprintf (self->isolation, sizeof self->isolation, "%s", st__cgroup_kind (self->cgroup));
+    else
+        snprintf (self->isolation, sizeof self->isolation, "none: %s", why);
 }
 
 st__worker_t *
@@ -295,6 +325,7 @@ st__worker_new (const st__worker_config_t *cfg, st_error_t *err)
         self->heap[i] = &self->nodes[i];
         self->nodes[i].heap_pos = i;
     }
+    s_open_cgroup (self, cfg, base);
     return self;
 fail:
     st__worker_destroy (&self);
@@ -311,6 +342,7 @@ st__worker_destroy (st__worker_t **self_p)
     st__agent_close (self);
     for (size_t i = 0; self->nodes && i < self->nnodes; i++)
         st__node_release (&self->nodes[i]);
+    st__cgroup_close (&self->cgroup); /*  after the tasks, which give their groups back  */
     free (self->nodes);
     free (self->heap);
     free (self->unread);
@@ -511,9 +543,10 @@ s_log_start (const st__worker_t *self)
                  c->cpus_milli / 1000.0, c->mem_mb, c->gpus, c->gpu_type[0] ? " " : "", c->gpu_type);
     else
         st_info ("worker %s (pool %s) starting: scheduler %s, cpus %.3f, memory %" PRIu64 " MiB, gpus %" PRIu32
-                 "%s%s, state dir %s",
+                 "%s%s, state dir %s, task isolation: %s%s%s",
                  self->nodes[0].name, self->pool, self->endpoint, c->cpus_milli / 1000.0, c->mem_mb, c->gpus,
-                 c->gpu_type[0] ? " " : "", c->gpu_type, self->state_dir);
+                 c->gpu_type[0] ? " " : "", c->gpu_type, self->state_dir, self->isolation,
+                 self->cgroup ? " under " : "", self->cgroup ? st__cgroup_path (self->cgroup) : "");
 }
 
 st_rc_t

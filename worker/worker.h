@@ -57,6 +57,8 @@ typedef struct {
     char *curve_key;               /*  --curve-key FILE: this worker's key pair (strata keygen NODE)  */
     char *scheduler_key;           /*  --scheduler-key FILE: the scheduler's public key  */
     int64_t hollow;                /*  --hollow N: N emulated nodes, simulated tasks; 0: a real worker  */
+    char *cgroup_root;             /*  --cgroup-root PATH: where task cgroups go; "none": no cgroups  */
+    int64_t cgroup_pids_max;       /*  --cgroup-pids-max N: processes per task  */
 } st__worker_config_t;
 
 /*  Sets the non-string defaults (string defaults live in the option table).  */

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cgroup.h"
 #include "outbox.h"
 #include "resources.h"
 #include "st_curve.h"
@@ -50,6 +51,8 @@ typedef struct {
     uint32_t time_limit_s;
     uint32_t kill_grace_ms;
     char gpu_list[ST__MAX_GPUS * 4 + 1];
+    uint64_t mem_mb; /*  the Launch's resources: its cgroup's limits  */
+    uint32_t cpus_milli;
 } st__held_t;
 
 #define ST__TOKEN_LEN 32 /*  hex digits of a task's STRATA_TASK_TOKEN  */
@@ -147,6 +150,8 @@ struct st__worker {
     uint64_t hb_cfg_ms;        /*  --heartbeat-interval  */
     uint64_t sched_timeout_ms; /*  --scheduler-timeout  */
     int hollow;                /*  --hollow: nodes run simulated tasks  */
+    st__cgroup_t *cgroup;      /*  the node's parent cgroup (cgroup.h), NULL: tasks run without one  */
+    char isolation[320];       /*  Register.isolation: "cgroup v1", "cgroup v2" or "none: WHY"  */
     int lock_fd;               /*  holds the state dir's flock  */
     int wake_rd;               /*  self-pipe: signal handlers write, the loop reads  */
     int wake_wr;

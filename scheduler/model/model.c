@@ -221,8 +221,10 @@ st__job_free (st__job_t *job)
     if (!job)
         return;
     st__runtime_job_free (job);
-    for (uint32_t i = 0; i < job->ntasks; i++)
+    for (uint32_t i = 0; i < job->ntasks; i++) {
         free (job->tasks[i].node_name);
+        free (job->tasks[i].reason);
+    }
     free (job->tasks);
     free (job->placed);
     free (job->pool);
@@ -425,6 +427,25 @@ s_requeue (st__model_t *s, st__job_t *job, const char *why)
                            s_attempts_used (job) + 1, job->max_attempts);
     for (uint32_t i = 0; i < job->ntasks; i++) {
         st__task_t *t = &job->tasks[i];
+        /*  The tasks row will hold the next attempt: this one's end and usage
+         *  stay in an event (st__attempt_parse reads it back for show).  */
+        if (t->started_wall || t->reason) {
+            char exit_code[24] = "-", peak[24] = "-", cpu[24] = "-";
+            if (t->has_exit && t->exit_code >= 0)
+                snprintf (exit_code, sizeof exit_code, "%" PRId32, t->exit_code);
+            if (t->has_peak)
+                snprintf (peak, sizeof peak, "%" PRIu64, t->peak_mem_kib);
+            if (t->has_cpu)
+                snprintf (cpu, sizeof cpu, "%" PRIu64, t->cpu_ms);
+            st__add_event (s, job->id, (int32_t) t->index, t->attempt, ST__ATTEMPT_EVENT, NULL, NULL, t->node_name,
+                           "%s exit=%s signal=%" PRId32 " peak_mem_kib=%s cpu_ms=%s reason=%s",
+                           st_task_state_name (t->state), exit_code, t->term_signal, peak, cpu,
+                           t->reason ? t->reason : "");
+        }
+        free (t->reason);
+        t->reason = NULL;
+        t->has_peak = t->has_cpu = 0;
+        t->peak_mem_kib = t->cpu_ms = 0;
         st__task_set_state (s, t, ST_TASK_PENDING);
         t->node = NULL;
         t->pid = 0;

@@ -134,6 +134,11 @@ struct st__task {
     int has_exit;
     uint64_t started_wall;
     uint64_t finished_wall;
+    /*  What the attempt used, as its worker's cgroup measured it (has_*: known).  */
+    int has_peak, has_cpu;
+    uint64_t peak_mem_kib;
+    uint64_t cpu_ms;
+    char *reason;        /*  why the attempt failed (owned), NULL: it did not, or not yet  */
     uint64_t launch_seq; /*  envelope seq of the last Launch sent; 0: none outstanding  */
     uint64_t launch_sent_mono;
     int launch_acked;
@@ -607,7 +612,18 @@ typedef struct {
     int32_t term_signal;
     uint64_t started_unix_ms;
     uint64_t finished_unix_ms;
+    int has_peak, has_cpu; /*  the figures below are known  */
+    uint64_t peak_mem_kib;
+    uint64_t cpu_ms;
+    char *reason; /*  why it ended ("" when it did not fail)  */
 } st__task_record_t;
+
+/*  The event of an earlier attempt of a task (kind ST__ATTEMPT_EVENT), written
+ *  when its job is requeued: "<STATE> exit=<N|-> signal=<N> peak_mem_kib=<N|-> cpu_ms=<N|-> reason=<text>".
+ *  st__attempt_parse reads one back into r (state and reason malloc'd);
+ *  returns 0, or -1 when message is not of that form.  */
+#define ST__ATTEMPT_EVENT "attempt"
+int st__attempt_parse (const char *message, st__task_record_t *r);
 
 /*  A job row, as the database holds it (strings owned; "" for NULL columns).  */
 typedef struct {

@@ -5,7 +5,45 @@
  *  headers. */
 #include "model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+/*  "123" or "-" (unknown).  */
+static int
+s_opt_u64 (const char *text, int *has, uint64_t *value)
+{
+    if (strcmp (text, "-") == 0) {
+        *has = 0;
+        return 0;
+    }
+    char *end;
+    unsigned long long v = strtoull (text, &end, 10);
+    if (end == text || *end)
+        return -1;
+    *has = 1;
+    *value = v;
+    return 0;
+}
+
+int
+st__attempt_parse (const char *message, st__task_record_t *r)
+{
+    char state[32], exit_code[32], peak[32], cpu[32];
+    int off = -1, has_exit = 0, sig = 0;
+    uint64_t code = 0;
+    if (sscanf (message, "%31s exit=%31s signal=%d peak_mem_kib=%31s cpu_ms=%31s reason=%n", state, exit_code, &sig,
+                peak, cpu, &off)
+            != 5
+        || off < 0 || s_opt_u64 (exit_code, &has_exit, &code) != 0
+        || s_opt_u64 (peak, &r->has_peak, &r->peak_mem_kib) != 0 || s_opt_u64 (cpu, &r->has_cpu, &r->cpu_ms) != 0)
+        return -1;
+    r->exit_code = has_exit ? (int32_t) code : -1;
+    r->term_signal = sig;
+    r->state = strdup (state);
+    r->reason = strdup (message + off);
+    return r->state && r->reason ? 0 : -1;
+}
 
 static void
 s_record_clear (st__job_record_t *r)
@@ -26,6 +64,7 @@ s_record_clear (st__job_record_t *r)
     for (size_t i = 0; i < r->ntasks; i++) {
         free (r->tasks[i].state);
         free (r->tasks[i].node);
+        free (r->tasks[i].reason);
     }
     free (r->tasks);
 }

@@ -251,6 +251,15 @@ st__client_job_info (const st__job_record_t *r)
         t->term_signal = tr->term_signal;
         t->started_unix_ms = tr->started_unix_ms;
         t->finished_unix_ms = tr->finished_unix_ms;
+        if (tr->has_peak) {
+            t->peak_mem_kib_opt_case = STRATA__TASK_INFO__PEAK_MEM_KIB_OPT_PEAK_MEM_KIB;
+            t->peak_mem_kib = tr->peak_mem_kib;
+        }
+        if (tr->has_cpu) {
+            t->cpu_ms_opt_case = STRATA__TASK_INFO__CPU_MS_OPT_CPU_MS;
+            t->cpu_ms = tr->cpu_ms;
+        }
+        t->reason = s_strdup (tr->reason);
         j->tasks[j->n_tasks++] = t;
     }
     return j;

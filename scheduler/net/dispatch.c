@@ -392,6 +392,8 @@ s_describe_end (const Strata__TaskStatus *st, char *buf, size_t size)
 {
     if (st->state == STRATA__TASK_STATE__TASK_START_FAILED)
         snprintf (buf, size, "could not start: %s", st->message && *st->message ? st->message : "unknown error");
+    else if (st->oom_killed && st->message && *st->message)
+        snprintf (buf, size, "%s", st->message); /*  "killed: out of memory (limit 256 MiB)"  */
     else if (st->timed_out)
         snprintf (buf, size, "exceeded its time limit");
     else if (st->term_signal)
@@ -451,8 +453,14 @@ s_apply_status (st__net_t *s, st__node_t *node, const Strata__TaskStatus *st)
         if (st->state == STRATA__TASK_STATE__TASK_START_FAILED)
             t->has_exit = 1;
         t->term_signal = st->term_signal;
+        t->has_peak = st->peak_mem_kib_opt_case == STRATA__TASK_STATUS__PEAK_MEM_KIB_OPT_PEAK_MEM_KIB;
+        t->peak_mem_kib = t->has_peak ? st->peak_mem_kib : 0;
+        t->has_cpu = st->cpu_ms_opt_case == STRATA__TASK_STATUS__CPU_MS_OPT_CPU_MS;
+        t->cpu_ms = t->has_cpu ? st->cpu_ms : 0;
         char what[300];
         s_describe_end (st, what, sizeof what);
+        free (t->reason);
+        t->reason = ok ? NULL : strdup (what); /*  NULL without memory: the event still says it  */
         if (job->state == ST_JOB_SCHEDULED)
             st__job_set_state (s->m, job, ST_JOB_STARTING, "launching on %s", node->name);
         if (ok)

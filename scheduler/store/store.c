@@ -474,7 +474,8 @@ st__store_load (st__store_t *s, st_error_t *err)
         s->db,
         "SELECT t.job_id, t.idx, t.attempt, t.state, coalesce (t.node, ''), coalesce (t.pid, 0), "
         "t.exit_code, coalesce (t.term_signal, 0), " MS ("t.started_at") ", " MS (
-            "t.finished_at") " FROM tasks t JOIN jobs j ON j.id = t.job_id WHERE j.state NOT IN " TERMINAL_SQL);
+            "t.finished_at") ", t.peak_mem_kib, t.cpu_ms, t.reason FROM tasks t JOIN jobs j ON j.id = t.job_id "
+                             "WHERE j.state NOT IN " TERMINAL_SQL);
     if (PQresultStatus (res) != PGRES_TUPLES_OK) {
         rc = s_result_error (err, res, "loading tasks");
         goto out;
@@ -493,6 +494,12 @@ st__store_load (st__store_t *s, st_error_t *err)
         t->term_signal = (int32_t) s_i64 (res, i, 7);
         t->started_wall = s_u64 (res, i, 8);
         t->finished_wall = s_u64 (res, i, 9);
+        t->has_peak = !PQgetisnull (res, i, 10);
+        t->peak_mem_kib = s_u64 (res, i, 10);
+        t->has_cpu = !PQgetisnull (res, i, 11);
+        t->cpu_ms = s_u64 (res, i, 11);
+        if (!PQgetisnull (res, i, 12))
+            t->reason = strdup (PQgetvalue (res, i, 12));
         if (*node)
             t->node_name = strdup (node);
         int is_live = st__task_live (t);
@@ -828,6 +835,10 @@ s_task_row (st__store_buf_t *b, const st__task_t *t)
     s_w_int_if (b, "term_signal", t->term_signal != 0, t->term_signal);
     s_w_int_if (b, "started", t->started_wall != 0, (int64_t) t->started_wall);
     s_w_int_if (b, "finished", t->finished_wall != 0, (int64_t) t->finished_wall);
+    s_w_int_if (b, "peak_mem_kib", t->has_peak, (int64_t) t->peak_mem_kib);
+    s_w_int_if (b, "cpu_ms", t->has_cpu, (int64_t) t->cpu_ms);
+    if (t->reason)
+        s_w_str (b, "reason", t->reason);
     s_row_close (b);
 }
 
@@ -880,10 +891,12 @@ static const char *SQL_JOBS_INSERT =
                     "created bigint, started bigint, finished bigint, pool text, variant text, placement text, est_cost float8, est_kwh float8, est_co2_g float8, cost float8, kwh float8, co2_g float8, preemptions int, "
                     "model_ref text, submitted_by text)";
 static const char *SQL_TASKS_INSERT =
-    "INSERT INTO tasks (job_id, idx, attempt, state, node, pid, exit_code, term_signal, started_at, finished_at) "
+    "INSERT INTO tasks (job_id, idx, attempt, state, node, pid, exit_code, term_signal, started_at, finished_at, "
+    "peak_mem_kib, cpu_ms, reason) "
     "SELECT job_id, idx, attempt, state, node, pid, exit_code, term_signal, " TS ("started") ", " TS (
-        "finished") " FROM jsonb_to_recordset ($1::jsonb) AS x (job_id bigint, idx int, attempt int, state text, node text, pid int, "
-                    "exit_code int, term_signal int, started bigint, finished bigint)";
+        "finished") ", peak_mem_kib, cpu_ms, reason FROM jsonb_to_recordset ($1::jsonb) AS x (job_id bigint, idx int, "
+                    "attempt int, state text, node text, pid int, exit_code int, term_signal int, started bigint, "
+                    "finished bigint, peak_mem_kib bigint, cpu_ms bigint, reason text)";
 static const char *SQL_JOBS_UPDATE =
     "WITH v AS (SELECT * FROM jsonb_to_recordset ($1::jsonb) AS x (id bigint, from_state text, state text, "
     "reason text, attempt int, max_attempts int, exit_code int, cancel_requested bool, started bigint, "
@@ -899,8 +912,10 @@ static const char *SQL_JOBS_UPDATE =
 static const char *SQL_TASKS_UPDATE =
     "UPDATE tasks t SET attempt = v.attempt, state = v.state, node = v.node, pid = v.pid, exit_code = v.exit_code, "
     "term_signal = v.term_signal, started_at = " TS ("v.started") ", finished_at = " TS (
-        "v.finished") " FROM jsonb_to_recordset ($1::jsonb) AS v (job_id bigint, idx int, attempt int, state text, node text, "
-                      "pid int, exit_code int, term_signal int, started bigint, finished bigint) "
+        "v.finished") ", peak_mem_kib = v.peak_mem_kib, cpu_ms = v.cpu_ms, reason = v.reason "
+                      "FROM jsonb_to_recordset ($1::jsonb) AS v (job_id bigint, idx int, attempt int, state text, node text, "
+                      "pid int, exit_code int, term_signal int, started bigint, finished bigint, peak_mem_kib bigint, "
+                      "cpu_ms bigint, reason text) "
                       "WHERE t.job_id = v.job_id AND t.idx = v.idx";
 static const char *SQL_EVENTS =
     "INSERT INTO events (at, job_id, task_idx, attempt, kind, from_state, to_state, node, message) "
@@ -1324,13 +1339,56 @@ s_attach_tasks (PGresult *res, st__job_record_t *jobs, size_t njobs)
         t->term_signal = (int32_t) s_i64 (res, i, 7);
         t->started_unix_ms = s_u64 (res, i, 8);
         t->finished_unix_ms = s_u64 (res, i, 9);
+        t->has_peak = !PQgetisnull (res, i, 10);
+        t->peak_mem_kib = s_u64 (res, i, 10);
+        t->has_cpu = !PQgetisnull (res, i, 11);
+        t->cpu_ms = s_u64 (res, i, 11);
+        t->reason = s_dup (res, i, 12);
     }
 }
 
 static const char *SQL_TASKS_OF =
     "SELECT job_id, idx, attempt, state, coalesce (node, ''), coalesce (pid, 0), exit_code, "
     "coalesce (term_signal, 0), " MS ("started_at") ", " MS (
-        "finished_at") " FROM tasks WHERE job_id = ANY ($1::bigint[]) ORDER BY job_id, idx";
+        "finished_at") ", peak_mem_kib, cpu_ms, reason FROM tasks WHERE job_id = ANY ($1::bigint[]) ORDER BY job_id, idx";
+
+/*  Earlier attempts of a job's tasks: the events its requeues wrote
+ *  (sql/006_task_usage.sql), oldest first.  */
+static const char *SQL_ATTEMPTS_OF = "SELECT coalesce (task_idx, 0), coalesce (attempt, 0), coalesce (node, ''), "
+                                     "message FROM events WHERE job_id = $1 AND kind = '" ST__ATTEMPT_EVENT
+                                     "' AND task_idx IS NOT NULL ORDER BY task_idx, attempt, id";
+
+/*  Adds them to the job's task rows, each before the rows of later attempts.  */
+static void
+s_attach_attempts (PGresult *res, st__job_record_t *j)
+{
+    for (int i = 0; i < PQntuples (res); i++) {
+        st__task_record_t r = { 0 };
+        r.index = (uint32_t) s_u64 (res, i, 0);
+        r.attempt = (uint32_t) s_u64 (res, i, 1);
+        r.exit_code = -1;
+        if (st__attempt_parse (PQgetvalue (res, i, 3), &r) != 0) {
+            free (r.state);
+            free (r.reason);
+            continue;
+        }
+        r.node = s_dup (res, i, 2);
+        if (st_vec_push ((void **) &j->tasks, &j->ntasks, &j->cap_tasks, sizeof r, S_JOB_TASKS_MAX, &r))
+            abort ();
+    }
+    /*  By rank, then attempt.  */
+    for (size_t a = 1; a < j->ntasks; a++) {
+        st__task_record_t x = j->tasks[a];
+        size_t b = a;
+        while (b > 0
+               && (j->tasks[b - 1].index > x.index
+                   || (j->tasks[b - 1].index == x.index && j->tasks[b - 1].attempt > x.attempt))) {
+            j->tasks[b] = j->tasks[b - 1];
+            b--;
+        }
+        j->tasks[b] = x;
+    }
+}
 
 st_rc_t
 st__store_get_job (st__store_t *s, uint64_t id, st__job_record_t **out, st_error_t *err)
@@ -1361,6 +1419,10 @@ st__store_get_job (st__store_t *s, uint64_t id, st__job_record_t **out, st_error
     res = PQexecParams (s->db, SQL_TASKS_OF, 1, NULL, p2, NULL, NULL, 0);
     if (PQresultStatus (res) == PGRES_TUPLES_OK)
         s_attach_tasks (res, j, 1);
+    PQclear (res);
+    res = PQexecParams (s->db, SQL_ATTEMPTS_OF, 1, NULL, p1, NULL, NULL, 0);
+    if (PQresultStatus (res) == PGRES_TUPLES_OK)
+        s_attach_attempts (res, j);
     PQclear (res);
     *out = j;
     return ST_OK;
