@@ -22,7 +22,8 @@ typedef struct {
 } s_cfg_t;
 
 static const st_opt_t s_opts[] = {
-    { "tokens", 0, ST_OPT_INT, offsetof (s_cfg_t, tokens), 1, 1000000, "N", "tokens in memory (default 10000)", NULL },
+    { "tokens", 0, ST_OPT_INT, offsetof (s_cfg_t, tokens), 1, 1000000, "N", "tokens in memory (default 10000)",
+      NULL },
     { "calls", 0, ST_OPT_INT, offsetof (s_cfg_t, calls), 1, 100000000, "N", "checks timed per case (default 1000000)",
       NULL },
     { NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL },
@@ -41,7 +42,8 @@ main (int argc, char **argv)
     s_cfg_t cfg = { 10000, 1000000 };
     st_error_t err = { 0 };
     st_rc_t rc = st_config_parse (s_opts, &cfg, argc, argv, "strata-bench-auth [--tokens N] [--calls N]",
-                                  "Times the authentication of one client request (st__auth_check).", NULL, NULL, &err);
+                                  "Times the authentication of one client request (st__auth_check).", NULL, NULL,
+                                  &err);
     if (rc == ST_EAGAIN)
         return 0;
     if (rc != ST_OK) {

@@ -46,7 +46,9 @@ typedef struct st__sched {
 } st__sched_t;
 
 /*  Sets up the three layers and wires them together (no connection, no
- *  sockets); cfg's timings go to net. Returns 0, or -1 out of memory.  */
+ *  sockets); cfg's timings go to net. Client requests without a token are the
+ *  local admin until st__sched_identity decides otherwise (the daemon calls it
+ *  before it binds any socket). Returns 0, or -1 out of memory.  */
 int st__sched_init (st__sched_t *s);
 /*  Builds the model from the database (st__store_load) and hands the
  *  submission tokens it read to net/.  */

@@ -99,6 +99,7 @@ s_bootstrap (st__sched_t *s, st_error_t *err)
 st_rc_t
 st__sched_identity (st__sched_t *s, st_error_t *err)
 {
+    s->net.auth.development = 0;
     if (st_token_init () != 0)
         return st_error_set (err, ST_EIO, NULL, "cannot initialise libsodium (no source of randomness)");
     st__user_record_t *users = NULL;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -29,16 +30,17 @@
 /*  -- the fake scheduler ------------------------------------------------------  */
 
 typedef enum {
-    FAKE_ANSWER,        /*  answer every request properly  */
-    FAKE_SILENT,        /*  receive, never answer  */
-    FAKE_NOISE_FIRST,   /*  a reply to the previous seq and a malformed frame, then the answer  */
-    FAKE_ERROR,         /*  ErrorReply NOT_FOUND with a hint  */
-    FAKE_ERROR_NO_HINT, /*  ErrorReply CONFLICT without a hint  */
-    FAKE_OTHER_VERSION, /*  the answer, in protocol version 2  */
-    FAKE_ERROR_VERSION, /*  ErrorReply ERROR_VERSION  */
-    FAKE_WRONG_BODY,    /*  a list_reply whatever was asked  */
-    FAKE_LOGS,          /*  a log that a retry replaces (see s_answer_logs)  */
-    FAKE_LOSE_FIRST,    /*  drop the first request (a scheduler that crashed), answer the rest  */
+    FAKE_ANSWER,          /*  answer every request properly  */
+    FAKE_SILENT,          /*  receive, never answer  */
+    FAKE_NOISE_FIRST,     /*  a reply to the previous seq and a malformed frame, then the answer  */
+    FAKE_ERROR,           /*  ErrorReply NOT_FOUND with a hint  */
+    FAKE_ERROR_NO_HINT,   /*  ErrorReply CONFLICT without a hint  */
+    FAKE_OTHER_VERSION,   /*  the answer, in protocol version 2  */
+    FAKE_ERROR_VERSION,   /*  ErrorReply ERROR_VERSION  */
+    FAKE_WRONG_BODY,      /*  a list_reply whatever was asked  */
+    FAKE_LOGS,            /*  a log that a retry replaces (see s_answer_logs)  */
+    FAKE_LOSE_FIRST,      /*  drop the first request (a scheduler that crashed), answer the rest  */
+    FAKE_UNAUTHENTICATED, /*  ErrorReply ERROR_UNAUTHENTICATED with a hint  */
 } fake_mode_t;
 
 typedef struct {
@@ -54,6 +56,7 @@ typedef struct {
     uint64_t seqs[8];     /*  seq of the first requests received  */
     uint32_t last_limit;  /*  limit of the last list  */
     int log_calls;        /*  logs requests answered  */
+    char last_auth[300];  /*  auth_token of the last request  */
 } fake_t;
 
 /*  A job whose attempt 1 wrote "one\n" and failed, and whose attempt 2 writes
@@ -177,6 +180,7 @@ s_fake_run (void *arg)
         }
         if (nth < 8)
             f->seqs[nth] = req->seq;
+        snprintf (f->last_auth, sizeof f->last_auth, "%s", req->auth_token ? req->auth_token : "");
         switch ((fake_mode_t) atomic_load (&f->mode)) {
         case FAKE_ANSWER:
             s_answer (f, &peer, req);
@@ -212,6 +216,10 @@ s_fake_run (void *arg)
                 s_answer_logs (f, &peer, req);
             else
                 s_answer (f, &peer, req);
+            break;
+        case FAKE_UNAUTHENTICATED:
+            s_send_error (f, &peer, req->seq, STRATA__ERROR_CODE__ERROR_UNAUTHENTICATED, "the API token has expired",
+                          "ask an admin for a new one");
             break;
         case FAKE_WRONG_BODY: {
             Strata__Envelope env;
@@ -829,5 +837,112 @@ Test (program, logs_follow_reads_to_the_end_and_restarts_with_a_new_attempt, .in
     cr_assert_eq (r.status, 0, "%s", r.err);
     cr_assert_str_eq (r.out, "on");
     cr_assert_eq (f->log_calls, 2);
+    s_fake_stop (f);
+}
+
+/*  -- API tokens ------------------------------------------------------------------  */
+
+Test (client, the_token_goes_with_every_request)
+{
+    fake_t *f = s_fake_start (FAKE_ANSWER);
+    st_error_t err;
+    cli_client_t *c = cli_client_new (f->endpoint, 5000, &err);
+    Strata__GetRequest get;
+    Strata__Envelope req = s_get_request (&get, 42), *reply = NULL;
+    cr_assert_eq (cli_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_OK);
+    cr_assert_str_eq (f->last_auth, "", "no token set: none sent");
+    st_wire_free (reply);
+    cli_client_set_token (c, "strata_0123456789abcdef0123456789abcdef012", "STRATA_TOKEN");
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq (cli_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_OK);
+        cr_assert_str_eq (f->last_auth, "strata_0123456789abcdef0123456789abcdef012");
+        st_wire_free (reply);
+    }
+    cli_client_destroy (&c);
+    s_fake_stop (f);
+}
+
+Test (client, identity_errors_map_to_rc_and_name_the_token_source)
+{
+    cr_assert_eq (cli_client_error_rc (STRATA__ERROR_CODE__ERROR_UNAUTHENTICATED), ST_EAUTH);
+    cr_assert_eq (cli_client_error_rc (STRATA__ERROR_CODE__ERROR_PERMISSION_DENIED), ST_EPERM);
+    cr_assert_eq (cli_client_error_rc (STRATA__ERROR_CODE__ERROR_LIMIT), ST_ELIMIT);
+    fake_t *f = s_fake_start (FAKE_UNAUTHENTICATED);
+    st_error_t err;
+    cli_client_t *c = cli_client_new (f->endpoint, 5000, &err);
+    Strata__GetRequest get;
+    Strata__Envelope req = s_get_request (&get, 42), *reply = NULL;
+    cr_assert_eq (cli_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_EAUTH);
+    cr_assert_str_eq (err.msg, "not authenticated: the API token has expired (no token given)");
+    cr_assert_str_eq (err.hint, "ask an admin for a new one");
+    cli_client_set_token (c, "strata_0123456789abcdef0123456789abcdef012", "--token");
+    cr_assert_eq (cli_client_request (c, &req, STRATA__ENVELOPE__BODY_JOB, &reply, &err), ST_EAUTH);
+    cr_assert_str_eq (err.msg, "not authenticated: the API token has expired (the token from --token)");
+    cli_client_destroy (&c);
+    s_fake_stop (f);
+}
+
+Test (program, whoami_and_admin_have_help, .init = s_init)
+{
+    static const char *const cmds[][4] = { { "whoami", "--help" },
+                                           { "admin", "user", "add", "--help" },
+                                           { "admin", "user", "list", "--help" },
+                                           { "admin", "user", "remove", "--help" },
+                                           { "admin", "token", "create", "--help" },
+                                           { "admin", "token", "list", "--help" },
+                                           { "admin", "token", "revoke", "--help" } };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        run_t r;
+        const char *args[5] = { 0 };
+        for (int k = 0; k < 4 && cmds[i][k]; k++)
+            args[k] = cmds[i][k];
+        s_run (&r, args);
+        cr_assert_eq (r.status, 0, "%s %s: %d %s", cmds[i][0], cmds[i][1], r.status, r.err);
+        cr_assert_not_null (strstr (r.out, "usage: strata "), "%s", r.out);
+        cr_assert_not_null (strstr (r.out, "example"), "%s", r.out);
+    }
+    run_t r;
+    const char *args[] = { "admin", "user", "frobnicate", NULL };
+    s_run (&r, args);
+    cr_assert_eq (r.status, 2, "%s", r.err);
+    cr_assert_not_null (strstr (r.err, "unknown command 'admin user frobnicate'"), "%s", r.err);
+}
+
+Test (program, a_token_file_others_may_read_is_refused_before_sending, .init = s_init)
+{
+    fake_t *f = s_fake_start (FAKE_ANSWER);
+    char home[64], dir[128], path[160];
+    snprintf (home, sizeof home, "/tmp/strata-test-home-XXXXXX");
+    cr_assert_not_null (mkdtemp (home));
+    snprintf (dir, sizeof dir, "%s/.config", home);
+    mkdir (dir, 0700);
+    snprintf (dir, sizeof dir, "%s/.config/strata", home);
+    mkdir (dir, 0700);
+    snprintf (path, sizeof path, "%s/token", dir);
+    FILE *fp = fopen (path, "w");
+    cr_assert_not_null (fp);
+    fputs ("strata_0123456789abcdef0123456789abcdef012\n", fp);
+    fclose (fp);
+    chmod (path, 0644);
+    char *old_home = getenv ("HOME") ? strdup (getenv ("HOME")) : NULL;
+    setenv ("HOME", home, 1);
+    unsetenv ("STRATA_TOKEN");
+    run_t r;
+    const char *args[] = { "--scheduler", f->endpoint, "--timeout", "2s", "jobs", NULL };
+    s_run (&r, args);
+    cr_assert_eq (r.status, 1, "%s", r.err);
+    cr_assert_not_null (strstr (r.err, "is accessible by group or others (mode 0644)"), "%s", r.err);
+    cr_assert_not_null (strstr (r.err, "hint: a token is a password: chmod 600"), "%s", r.err);
+    cr_assert_eq (atomic_load (&f->received), 0, "a request was sent");
+    chmod (path, 0600);
+    s_run (&r, args);
+    cr_assert_eq (r.status, 0, "%s", r.err);
+    cr_assert_str_eq (f->last_auth, "strata_0123456789abcdef0123456789abcdef012");
+    if (old_home)
+        setenv ("HOME", old_home, 1);
+    free (old_home);
+    char cmd[128];
+    snprintf (cmd, sizeof cmd, "rm -rf '%s'", home);
+    cr_assert_eq (system (cmd), 0);
     s_fake_stop (f);
 }
