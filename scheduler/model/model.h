@@ -585,6 +585,8 @@ typedef struct {
     char *registered_version;
     st__task_record_t *tasks;
     size_t ntasks, cap_tasks;
+    st__task_record_t *earlier; /*  earlier attempts of its tasks, by rank then attempt (show only)  */
+    size_t nearlier, cap_earlier;
 } st__job_record_t;
 
 void st__job_record_free (st__job_record_t *r);
