@@ -389,8 +389,10 @@ s_set (json_t *obj, const char *key, json_t *v, int *ok)
         *ok = 0;
 }
 
+/*  t's object; with job, also "earlier_attempts": the job's earlier attempts of
+ *  the same rank, objects of the same keys but that one.  */
 static json_t *
-s_task_json (const Strata__TaskInfo *t)
+s_task_json (const Strata__TaskInfo *t, const Strata__JobInfo *job)
 {
     json_t *o = json_object ();
     int ok = o != NULL;
@@ -409,6 +411,14 @@ s_task_json (const Strata__TaskInfo *t)
            &ok);
     s_set (o, "cpu_ms", t->cpu_ms_opt_case ? json_integer ((json_int_t) t->cpu_ms) : json_null (), &ok);
     s_set (o, "reason", s_json_str (t->reason), &ok);
+    if (job) {
+        json_t *earlier = json_array ();
+        for (size_t i = 0; earlier && i < job->n_earlier_attempts; i++)
+            if (job->earlier_attempts[i]->index == t->index
+                && json_array_append_new (earlier, s_task_json (job->earlier_attempts[i], NULL)) != 0)
+                ok = 0;
+        s_set (o, "earlier_attempts", earlier, &ok);
+    }
     if (!ok)
         json_decref (o);
     return ok ? o : NULL;
@@ -478,7 +488,7 @@ cli_output_job_json (const Strata__JobInfo *job)
 
     json_t *tasks = json_array ();
     for (size_t i = 0; tasks && i < job->n_tasks; i++)
-        if (json_array_append_new (tasks, s_task_json (job->tasks[i])) != 0)
+        if (json_array_append_new (tasks, s_task_json (job->tasks[i], job)) != 0)
             ok = 0;
     s_set (o, "tasks", tasks, &ok);
 
@@ -730,6 +740,7 @@ cli_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
     int rc = -1;
     cli_table_t *block = cli_table_new (2, NULL);
     cli_table_t *tasks = NULL;
+    const Strata__TaskInfo **rows = NULL;
     if (!block)
         goto out;
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
@@ -739,19 +750,29 @@ cli_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
     /*  PEAK MEM and CPU when some attempt was measured (its node had cgroups),
      *  REASON when one failed: a plain run shows the six columns it always had.  */
     int usage = 0, reasons = 0;
-    for (size_t i = 0; i < job->n_tasks; i++) {
-        usage |= job->tasks[i]->peak_mem_kib_opt_case || job->tasks[i]->cpu_ms_opt_case;
-        reasons |= job->tasks[i]->reason && job->tasks[i]->reason[0];
+    for (size_t i = 0; i < job->n_tasks + job->n_earlier_attempts; i++) {
+        const Strata__TaskInfo *t = i < job->n_tasks ? job->tasks[i] : job->earlier_attempts[i - job->n_tasks];
+        usage |= t->peak_mem_kib_opt_case || t->cpu_ms_opt_case;
+        reasons |= t->reason && t->reason[0];
     }
     static const char *const heads[] = { "RANK", "ATTEMPT",  "STATE", "NODE",  "PID",
                                          "EXIT", "PEAK MEM", "CPU",   "REASON" };
     static const char *const heads_reason[] = { "RANK", "ATTEMPT", "STATE", "NODE", "PID", "EXIT", "REASON" };
     size_t ncols = 6 + (usage ? 2 : 0) + (reasons ? 1 : 0);
     tasks = cli_table_new (ncols, usage ? heads : heads_reason);
-    if (!tasks)
+    /*  A row per attempt: each rank's earlier attempts, then its latest.  */
+    size_t nrows = 0;
+    rows = calloc (job->n_tasks + job->n_earlier_attempts + 1, sizeof *rows);
+    if (!tasks || !rows)
         goto out;
     for (size_t i = 0; i < job->n_tasks; i++) {
-        const Strata__TaskInfo *t = job->tasks[i];
+        for (size_t e = 0; e < job->n_earlier_attempts; e++)
+            if (job->earlier_attempts[e]->index == job->tasks[i]->index)
+                rows[nrows++] = job->earlier_attempts[e];
+        rows[nrows++] = job->tasks[i];
+    }
+    for (size_t i = 0; i < nrows; i++) {
+        const Strata__TaskInfo *t = rows[i];
         char rank[16], att[16], pid[16], ex[32], peak[32] = "-", cpu[32] = "-";
         if (t->peak_mem_kib_opt_case)
             snprintf (peak, sizeof peak, "%.1f MiB", (double) t->peak_mem_kib / 1024.0);
@@ -786,6 +807,7 @@ cli_output_job_detail (FILE *out, const Strata__JobInfo *job, uint64_t now_ms)
 out:
     cli_table_destroy (&block);
     cli_table_destroy (&tasks);
+    free (rows);
     return rc;
 }
 

@@ -649,6 +649,8 @@ typedef struct {
     char *submitted_by; /*  "" for a job submitted before users were recorded  */
     st__task_record_t *tasks;
     size_t ntasks, cap_tasks;
+    st__task_record_t *earlier; /*  earlier attempts of its tasks, by rank then attempt (show only)  */
+    size_t nearlier, cap_earlier;
 } st__job_record_t;
 
 void st__job_record_free (st__job_record_t *r);

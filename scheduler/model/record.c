@@ -67,6 +67,12 @@ s_record_clear (st__job_record_t *r)
         free (r->tasks[i].reason);
     }
     free (r->tasks);
+    for (size_t i = 0; i < r->nearlier; i++) {
+        free (r->earlier[i].state);
+        free (r->earlier[i].node);
+        free (r->earlier[i].reason);
+    }
+    free (r->earlier);
 }
 
 void

@@ -182,6 +182,35 @@ s_strdup (const char *str)
     return d;
 }
 
+/*  A task row as a TaskInfo (caller owns it).  */
+static Strata__TaskInfo *
+s_task_info (const st__task_record_t *tr)
+{
+    Strata__TaskInfo *t = malloc (sizeof *t);
+    if (!t)
+        abort ();
+    strata__task_info__init (t);
+    t->index = tr->index;
+    t->attempt = tr->attempt;
+    t->state = st_wire_job_state_named (tr->state);
+    t->node = s_strdup (tr->node);
+    t->pid = tr->pid;
+    t->exit_code = tr->exit_code;
+    t->term_signal = tr->term_signal;
+    t->started_unix_ms = tr->started_unix_ms;
+    t->finished_unix_ms = tr->finished_unix_ms;
+    if (tr->has_peak) {
+        t->peak_mem_kib_opt_case = STRATA__TASK_INFO__PEAK_MEM_KIB_OPT_PEAK_MEM_KIB;
+        t->peak_mem_kib = tr->peak_mem_kib;
+    }
+    if (tr->has_cpu) {
+        t->cpu_ms_opt_case = STRATA__TASK_INFO__CPU_MS_OPT_CPU_MS;
+        t->cpu_ms = tr->cpu_ms;
+    }
+    t->reason = s_strdup (tr->reason);
+    return t;
+}
+
 Strata__JobInfo *
 st__client_job_info (const st__job_record_t *r)
 {
@@ -236,32 +265,15 @@ st__client_job_info (const st__job_record_t *r)
         if (!j->tasks)
             abort ();
     }
-    for (size_t i = 0; i < r->ntasks; i++) {
-        const st__task_record_t *tr = &r->tasks[i];
-        Strata__TaskInfo *t = malloc (sizeof *t);
-        if (!t)
+    for (size_t i = 0; i < r->ntasks; i++)
+        j->tasks[j->n_tasks++] = s_task_info (&r->tasks[i]);
+    if (r->nearlier) {
+        j->earlier_attempts = calloc (r->nearlier, sizeof *j->earlier_attempts);
+        if (!j->earlier_attempts)
             abort ();
-        strata__task_info__init (t);
-        t->index = tr->index;
-        t->attempt = tr->attempt;
-        t->state = st_wire_job_state_named (tr->state);
-        t->node = s_strdup (tr->node);
-        t->pid = tr->pid;
-        t->exit_code = tr->exit_code;
-        t->term_signal = tr->term_signal;
-        t->started_unix_ms = tr->started_unix_ms;
-        t->finished_unix_ms = tr->finished_unix_ms;
-        if (tr->has_peak) {
-            t->peak_mem_kib_opt_case = STRATA__TASK_INFO__PEAK_MEM_KIB_OPT_PEAK_MEM_KIB;
-            t->peak_mem_kib = tr->peak_mem_kib;
-        }
-        if (tr->has_cpu) {
-            t->cpu_ms_opt_case = STRATA__TASK_INFO__CPU_MS_OPT_CPU_MS;
-            t->cpu_ms = tr->cpu_ms;
-        }
-        t->reason = s_strdup (tr->reason);
-        j->tasks[j->n_tasks++] = t;
     }
+    for (size_t i = 0; i < r->nearlier; i++)
+        j->earlier_attempts[j->n_earlier_attempts++] = s_task_info (&r->earlier[i]);
     return j;
 }
 

@@ -1358,7 +1358,7 @@ static const char *SQL_ATTEMPTS_OF = "SELECT coalesce (task_idx, 0), coalesce (a
                                      "message FROM events WHERE job_id = $1 AND kind = '" ST__ATTEMPT_EVENT
                                      "' AND task_idx IS NOT NULL ORDER BY task_idx, attempt, id";
 
-/*  Adds them to the job's task rows, each before the rows of later attempts.  */
+/*  Keeps them in the job's earlier attempts.  */
 static void
 s_attach_attempts (PGresult *res, st__job_record_t *j)
 {
@@ -1373,20 +1373,8 @@ s_attach_attempts (PGresult *res, st__job_record_t *j)
             continue;
         }
         r.node = s_dup (res, i, 2);
-        if (st_vec_push ((void **) &j->tasks, &j->ntasks, &j->cap_tasks, sizeof r, S_JOB_TASKS_MAX, &r))
+        if (st_vec_push ((void **) &j->earlier, &j->nearlier, &j->cap_earlier, sizeof r, S_JOB_TASKS_MAX, &r))
             abort ();
-    }
-    /*  By rank, then attempt.  */
-    for (size_t a = 1; a < j->ntasks; a++) {
-        st__task_record_t x = j->tasks[a];
-        size_t b = a;
-        while (b > 0
-               && (j->tasks[b - 1].index > x.index
-                   || (j->tasks[b - 1].index == x.index && j->tasks[b - 1].attempt > x.attempt))) {
-            j->tasks[b] = j->tasks[b - 1];
-            b--;
-        }
-        j->tasks[b] = x;
     }
 }
 

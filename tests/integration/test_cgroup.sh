@@ -42,9 +42,11 @@ assert_eq "$(job_field "$neighbour" .state)" RUNNING "state of the neighbour aft
 
 info "every attempt of the hog has its peak memory, CPU time and reason"
 job_json "$hog" > "$T/hog.json"
-assert_eq "$(jq '[.tasks[] | select(.index == 0)] | length' "$T/hog.json")" 2 "attempts of the hog in show --json"
+assert_eq "$(jq '.tasks | length' "$T/hog.json")" 1 "tasks of the hog in show --json (its latest attempt)"
+assert_eq "$(jq '.tasks[0].earlier_attempts | length' "$T/hog.json")" 1 "earlier attempts of the hog's rank 0"
 for a in 1 2; do
-    t=$(jq -c ".tasks[] | select(.index == 0 and .attempt == $a)" "$T/hog.json")
+    t=$(jq -c "[.tasks[0], .tasks[0].earlier_attempts[]] | .[] | select(.attempt == $a) | del(.earlier_attempts)" \
+        "$T/hog.json")
     peak=$(jq -r .peak_mem_kib <<< "$t")
     cpu=$(jq -r .cpu_ms <<< "$t")
     [[ $peak =~ ^[0-9]+$ ]] || fail "attempt $a has no peak memory: $t"

@@ -279,8 +279,8 @@ Test (json, job_object_has_the_documented_keys_and_values)
     cr_assert_eq (json_array_size (tasks), 2);
     json_t *t = json_array_get (tasks, 1);
     static const char *const tkeys[] = {
-        "index",           "attempt",          "state",        "node",   "pid",   "exit_code", "signal",
-        "started_unix_ms", "finished_unix_ms", "peak_mem_kib", "cpu_ms", "reason"
+        "index",           "attempt",          "state",        "node",   "pid",    "exit_code",       "signal",
+        "started_unix_ms", "finished_unix_ms", "peak_mem_kib", "cpu_ms", "reason", "earlier_attempts"
     };
     cr_assert_eq (json_object_size (t), sizeof tkeys / sizeof tkeys[0]);
     for (size_t i = 0; i < sizeof tkeys / sizeof tkeys[0]; i++)
@@ -295,6 +295,7 @@ Test (json, job_object_has_the_documented_keys_and_values)
     cr_assert_eq (json_integer_value (json_object_get (t, "finished_unix_ms")), 1700000061000ll);
     cr_assert (json_is_null (json_object_get (t, "peak_mem_kib")), "not measured: null");
     cr_assert (json_is_null (json_object_get (t, "cpu_ms")));
+    cr_assert_eq (json_array_size (json_object_get (t, "earlier_attempts")), 0, "no retry: no earlier attempt");
 
     json_t *spec = json_object_get (o, "spec");
     cr_assert (json_is_object (spec));
