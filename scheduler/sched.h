@@ -30,13 +30,13 @@ typedef struct {
     uint64_t kill_grace_ms;
     char *log_level;
     char *config;
-    char *cluster_file; /*  --cluster: pools, regions, models, queues, tenants  */
-    char *policy;       /*  --policy: default, fifo, backfill, las  */
-    char *curve_key;    /*  the scheduler's .key file: CURVE on both ROUTER sockets  */
-    char *worker_keys;  /*  folder of NODE.pub files enrolled for workers  */
-    char *client_keys;  /*  folder of USER.pub files enrolled for clients (NULL: any key)  */
-    char *service_keys; /*  folder of NAME.pub files enrolled for the event socket (NULL: nobody)  */
-    int insecure;       /*  --insecure: may bind a non-loopback endpoint without CURVE  */
+    char *cluster_file;         /*  --cluster: pools, regions, models, queues, tenants  */
+    char *policy;               /*  --policy: default, fifo, backfill, las  */
+    char *curve_key;            /*  the scheduler's .key file: CURVE on both ROUTER sockets  */
+    char *worker_keys;          /*  folder of NODE.pub files enrolled for workers  */
+    char *client_keys;          /*  folder of USER.pub files enrolled for clients (NULL: any key)  */
+    char *service_keys;         /*  folder of NAME.pub files enrolled for the event socket (NULL: nobody)  */
+    int insecure;               /*  --insecure: may bind a non-loopback endpoint without CURVE  */
     char *bootstrap_token_file; /*  its token becomes user admin's if no admin exists  */
 } st__sched_config_t;
 

@@ -212,7 +212,7 @@ STRATA_TOKEN= "$ST_BIN/strata" --scheduler "tcp://127.0.0.1:$d2" whoami | grep -
 stop_daemon devsched
 read -r d1 d2 d3 <<< "$(free_ports 3)"
 _st_spawn opensched "$ST_BIN/strata-scheduler" --database "$DEV_DSN" --worker-endpoint "tcp://127.0.0.1:$d1" \
-    --client-endpoint "tcp://0.0.0.0:$d2" --event-endpoint "tcp://127.0.0.1:$d3"
+    --client-endpoint "tcp://0.0.0.0:$d2" --event-endpoint "tcp://127.0.0.1:$d3" --insecure
 wait_until 30 "the open scheduler to start" log_has opensched "leading"
 log_has opensched "no users, and the client endpoint .* is not loopback only" || fail "no warning about no users"
 refused "no token off loopback" "requires an API token" \
