@@ -313,6 +313,12 @@ s_start_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         s_launch_failed (self, &key, now, "worker is shutting down");
         return;
     }
+    if (!hollow && self->w->refusing[0]) {
+        char msg[320];
+        snprintf (msg, sizeof msg, "node refuses new tasks: %s", self->w->refusing);
+        s_launch_failed (self, &key, now, msg);
+        return;
+    }
     /*  A hollow node runs nothing: its command and directory do not matter.  */
     if (!hollow && l->n_argv == 0) {
         s_launch_failed (self, &key, now, "empty command");
@@ -384,6 +390,7 @@ s_start_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         .kill_grace_ms = l->kill_grace_ms,
         .gpu_list = slot.ngpus ? gpu_list : NULL,
         .local_rank = slot.local_rank,
+        .user = hollow ? NULL : st__task_users_for (self->w->users, l->tenant),
     };
     if (held) {
         /*  Runs nothing until an Exec; keeps what that process will need.  */
@@ -397,6 +404,7 @@ s_start_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         spec.env = &slot.held->env;
         slot.held->time_limit_s = l->time_limit_s;
         slot.held->kill_grace_ms = l->kill_grace_ms;
+        slot.held->user = spec.user;
         snprintf (slot.held->gpu_list, sizeof slot.held->gpu_list, "%s", gpu_list);
         slot.task = st__wtask_simulate (&spec, UINT64_MAX, now);
     }
@@ -533,6 +541,7 @@ s_on_exec (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         .kill_grace_ms = h->kill_grace_ms,
         .gpu_list = h->gpu_list[0] ? h->gpu_list : NULL,
         .local_rank = slot->local_rank,
+        .user = h->user,
     };
     st__wtask_t *task = st__wtask_start (self->w->state_dir, &spec);
     free (argv);

@@ -87,6 +87,10 @@ done
 for _c in jq psql flock; do
     command -v "$_c" >/dev/null || { echo "[$ST_TEST] FAIL: $_c missing (scripts/install-deps.sh)" >&2; exit 1; }
 done
+# A worker running as root runs its tasks as strata-task (never as root).
+if [ "$(id -u)" -eq 0 ] && ! id -u strata-task >/dev/null 2>&1; then
+    bash "$ST_SRC/scripts/install-task-user.sh" strata-task >/dev/null
+fi
 
 # -- cleanup ----------------------------------------------------------------------
 
