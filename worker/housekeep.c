@@ -92,7 +92,9 @@ static uint64_t
 s_rescan_ms (const st__worker_t *w)
 {
     uint64_t every = w->retention_ms / 2;
-    return every < S_PRUNE_RESCAN_MIN_MS ? S_PRUNE_RESCAN_MIN_MS : every > S_PRUNE_RESCAN_MS ? S_PRUNE_RESCAN_MS : every;
+    return every < S_PRUNE_RESCAN_MIN_MS ? S_PRUNE_RESCAN_MIN_MS
+           : every > S_PRUNE_RESCAN_MS   ? S_PRUNE_RESCAN_MS
+                                         : every;
 }
 
 static void
@@ -102,8 +104,7 @@ s_prune_step (st__worker_t *w, uint64_t now)
         return;
     if (!w->prune_dir) {
         char path[4096];
-        if (st__path_fmt (path, sizeof path, "%s/tasks", w->state_dir) != 0
-            || !(w->prune_dir = opendir (path))) {
+        if (st__path_fmt (path, sizeof path, "%s/tasks", w->state_dir) != 0 || !(w->prune_dir = opendir (path))) {
             w->prune_at = now + s_rescan_ms (w); /*  no tasks/ yet  */
             return;
         }

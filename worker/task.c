@@ -81,6 +81,7 @@ typedef struct {
     const char *workdir;
     int fd_in, fd_out, fd_err;
     const st__task_user_t *user; /*  switch to it before exec when user->switch_to; NULL: stay  */
+    int own_dir;                 /*  workdir is the task's folder under tasks/, not the Launch's  */
 } s_launch_t;
 
 const char *
@@ -444,6 +445,13 @@ s_child (const s_launch_t *l, char *const *argv, volatile s_child_error_t *rec, 
         for (int fd = 3; fd < 4096; fd++)
             fcntl (fd, F_SETFD, FD_CLOEXEC);
 
+    /*  The task's own folder is entered as the worker: its user owns it, but
+     *  may not be able to cross the folders above the state directory. A
+     *  workdir the Launch names is entered as the task's user (below), so
+     *  that the user's own rights decide.  */
+    if (l->own_dir && chdir (l->workdir) != 0)
+        s_child_fail (rec, S_STAGE_CHDIR, errno);
+
     /*  Never as root: the task's user, by raw system calls. glibc's set*id
      *  wrappers signal every thread of the process to change them all (libzmq's
      *  I/O threads are the worker's) and must not run in a vfork child; the
@@ -459,7 +467,7 @@ s_child (const s_launch_t *l, char *const *argv, volatile s_child_error_t *rec, 
             s_child_fail (rec, S_STAGE_SETUP, errno ? errno : ESRCH);
     }
 
-    if (chdir (l->workdir) != 0)
+    if (!l->own_dir && chdir (l->workdir) != 0)
         s_child_fail (rec, S_STAGE_CHDIR, errno);
 
     sigset_t none;
@@ -679,6 +687,7 @@ st__wtask_start (const char *state_dir, const st__wtask_spec_t *spec)
             goto out;
         }
         l.workdir = taskdir;
+        l.own_dir = 1;
     }
 
     if (s_build_env (&l, spec, msg, sizeof msg) != 0) {

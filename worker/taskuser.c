@@ -52,8 +52,9 @@ s_resolve (st__task_user_t *u, const char *name, const char *flag, st_error_t *e
             st_error_hint (err, "tasks never run as root: create the user with scripts/install-task-user.sh "
                                 "(or scripts/install-deps.sh), or name another with --task-user USER");
         else
-            st_error_hint (err, "create it (useradd --system --shell /usr/sbin/nologin %s) or map the tenant "
-                                "to an existing user",
+            st_error_hint (err,
+                           "create it (useradd --system --shell /usr/sbin/nologin %s) or map the tenant "
+                           "to an existing user",
                            name);
         return -1;
     }
@@ -65,8 +66,9 @@ s_resolve (st__task_user_t *u, const char *name, const char *flag, st_error_t *e
     }
     if (self != 0 && pw.pw_uid != self) {
         st_error_set (err, ST_EINVAL, flag, "cannot run tasks as '%s': the worker is not root", name);
-        st_error_hint (err, "run the worker as root to run tasks as other users, or leave out %s (tasks then "
-                            "run as the worker's own user)",
+        st_error_hint (err,
+                       "run the worker as root to run tasks as other users, or leave out %s (tasks then "
+                       "run as the worker's own user)",
                        flag);
         return -1;
     }
@@ -90,8 +92,10 @@ st__task_users_new (const char *task_user, const st_kv_t *tenant_users, st_error
 {
     st__task_users_t *self = calloc (1, sizeof *self);
     size_t n = tenant_users ? tenant_users->n : 0;
-    if (!self || (n && (!(self->users = calloc (n, sizeof *self->users))
-                        || !(self->tenants = calloc (n, sizeof *self->tenants))))) {
+    if (!self
+        || (n
+            && (!(self->users = calloc (n, sizeof *self->users))
+                || !(self->tenants = calloc (n, sizeof *self->tenants))))) {
         st_error_set (err, ST_ENOMEM, NULL, "out of memory");
         goto fail;
     }
