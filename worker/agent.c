@@ -106,7 +106,7 @@ st__agent_open (st__worker_t *w)
      *  user must reach it: it is open to all, and each request is guarded by
      *  its task's token (STRATA_TASK_TOKEN, in that task's environment only).  */
     const st__task_user_t *u = w->users ? st__task_users_for (w->users, NULL) : NULL;
-    if (u && u->switch_to && !st__task_users_several (w->users) && chown (path, u->uid, u->gid) == 0)
+    if (u && !st__task_users_several (w->users) && (!u->switch_to || chown (path, u->uid, u->gid) == 0))
         chmod (path, 0600);
     else
         chmod (path, 0666);

@@ -463,8 +463,10 @@ s_child (const s_launch_t *l, char *const *argv, volatile s_child_error_t *rec, 
             || syscall (SYS_setresgid, u->gid, u->gid, u->gid) != 0
             || syscall (SYS_setresuid, u->uid, u->uid, u->uid) != 0)
             s_child_fail (rec, S_STAGE_USER, errno);
-        if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != parent)
-            s_child_fail (rec, S_STAGE_SETUP, errno ? errno : ESRCH);
+        if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0)
+            s_child_fail (rec, S_STAGE_SETUP, errno);
+        if (getppid () != parent)
+            s_child_fail (rec, S_STAGE_SETUP, ESRCH);
     }
 
     if (!l->own_dir && chdir (l->workdir) != 0)
