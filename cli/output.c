@@ -558,6 +558,8 @@ cli_output_node_json (const Strata__NodeInfo *node)
     s_set (o, "running_tasks", json_integer (node->running_tasks), &ok);
     s_set (o, "last_seen_unix_ms", json_integer ((json_int_t) node->last_seen_unix_ms), &ok);
     s_set (o, "epoch", json_integer ((json_int_t) node->epoch), &ok);
+    s_set (o, "isolation", s_json_str (node->isolation), &ok);
+    s_set (o, "refusing", s_json_str (node->refusing), &ok);
     if (!ok) {
         json_decref (o);
         return NULL;
@@ -924,6 +926,16 @@ cli_output_node_table (FILE *out, Strata__NodeInfo *const *nodes, size_t n, uint
             goto out;
     }
     rc = cli_table_print (t, out);
+    /*  What the table has no column for: a node that takes no new tasks, and
+     *  one whose tasks run without limits, each on a note line under it.  */
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const Strata__NodeInfo *node = nodes[i];
+        if (node->refusing && node->refusing[0])
+            fprintf (out, "note: node %s takes no new tasks: %s\n", s_or_dash (node->name), node->refusing);
+        if (node->isolation && strncmp (node->isolation, "none", 4) == 0)
+            fprintf (out, "note: node %s runs tasks without isolation (%s)\n", s_or_dash (node->name),
+                     node->isolation);
+    }
 out:
     free (labels);
     cli_table_destroy (&t);

@@ -162,6 +162,8 @@ for id in $left; do strata cancel "$id" >/dev/null 2>&1 || true; done
 [ -z "$left" ] || note "cancelled $(wc -w <<< "$left") job(s) left unfinished by an earlier run"
 
 # -- 4. workers ---------------------------------------------------------------------
+# A worker run as root runs its tasks as strata-task, which must exist.
+[ "$(id -u)" -ne 0 ] || bash "$ROOT/scripts/install-task-user.sh" >/dev/null
 worker () {
     local name=$1; shift
     mkdir -p "$DEMO_DIR/workers/$name"

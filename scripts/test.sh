@@ -3,7 +3,8 @@
 #
 #   scripts/test.sh [--quick | --asan-only] [--no-extra-builds] [-R REGEX] [-j N]
 #
-#   1. installs the Debian packages (scripts/install-deps.sh; uses sudo when not root);
+#   1. installs the Debian packages (scripts/install-deps.sh; uses sudo when not root) and
+#      the worker's task user strata-task (scripts/install-task-user.sh);
 #   2. checks the format (scripts/check-format.sh, a few seconds, in every mode) when
 #      .clang-format exists and STRATA_CHECK_FORMAT is not 0 (default 1); a badly formatted
 #      file fails the run, after the builds and tests;
@@ -63,6 +64,8 @@ step () { echo; echo "==> test.sh [$((SECONDS - T0))s]: $*"; }
 
 step "installing dependencies"
 bash scripts/install-deps.sh
+# Workers run as root in the tests; their tasks run as strata-task, which must exist.
+bash scripts/install-task-user.sh
 
 fmt_rc=-
 if [ "${STRATA_CHECK_FORMAT:-1}" != 0 ] && [ -f .clang-format ]; then

@@ -101,8 +101,15 @@ st__agent_open (st__worker_t *w)
         st__agent_close (w);
         return;
     }
-    /*  Tasks may run as another user: the socket is guarded by the token.  */
-    chmod (path, 0666);
+    /*  When every task runs as one user, the socket is that user's alone (the
+     *  worker, as root, still serves it). With a user per tenant, every task
+     *  user must reach it: it is open to all, and each request is guarded by
+     *  its task's token (STRATA_TASK_TOKEN, in that task's environment only).  */
+    const st__task_user_t *u = w->users ? st__task_users_for (w->users, NULL) : NULL;
+    if (u && !st__task_users_several (w->users) && (!u->switch_to || chown (path, u->uid, u->gid) == 0))
+        chmod (path, 0600);
+    else
+        chmod (path, 0666);
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
     if (epoll_ctl (w->epfd, EPOLL_CTL_ADD, w->agent_fd, &ev) != 0) {
         st_warn ("cannot watch the agent socket: %s; tasks get no rendezvous", strerror (errno));

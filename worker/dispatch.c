@@ -45,6 +45,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "st_log.h"
 #include "st_time.h"
 #include "st_vec.h"
@@ -262,6 +263,34 @@ s_mpi_root_env (st_kv_t *env)
                : 0;
 }
 
+/*  A fine-tune's checkpoint folder (STRATA_CHECKPOINT_DIR, chosen by the
+ *  scheduler under its pool's storage root) is made by the worker for a task
+ *  that runs as another user: the folders above it are the worker's, the
+ *  folder itself (when the worker makes it now) belongs to the task's user,
+ *  who writes the weights there. One that exists is left as it is. A
+ *  failure is only logged: the task reports its own when it writes.  */
+static void
+s_prepare_checkpoint_dir (const st_kv_t *env, const st__task_user_t *user)
+{
+    const char *dir = st_kv_get (env, ST_ENV_CHECKPOINT_DIR);
+    if (!user || !user->switch_to || !dir || dir[0] != '/')
+        return;
+    char parent[4096];
+    const char *slash = strrchr (dir, '/');
+    if (snprintf (parent, sizeof parent, "%.*s", (int) (slash - dir), dir) >= (int) sizeof parent)
+        return;
+    if ((parent[0] && st__mkdir_p (parent, 0755) != 0) || mkdir (dir, 0750) != 0) {
+        if (errno != EEXIST)
+            st_warn ("cannot create checkpoint folder %s: %s", dir, strerror (errno));
+        return;
+    }
+    int fd = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fchown (fd, user->uid, user->gid) != 0)
+        st_warn ("cannot give checkpoint folder %s to task user %s: %s", dir, user->name, strerror (errno));
+    if (fd >= 0)
+        close (fd);
+}
+
 /*  Accepts a Launch: queues it and acknowledges it. Returns 1 when it kept env.  */
 static int
 s_on_launch (st__node_t *self, Strata__Envelope *env, uint64_t now)
@@ -311,6 +340,12 @@ s_start_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
     st__wtask_key_format (&key, name, sizeof name);
     if (self->w->stop_signals) {
         s_launch_failed (self, &key, now, "worker is shutting down");
+        return;
+    }
+    if (!hollow && self->w->refusing[0]) {
+        char msg[320];
+        snprintf (msg, sizeof msg, "node refuses new tasks: %s", self->w->refusing);
+        s_launch_failed (self, &key, now, msg);
         return;
     }
     /*  A hollow node runs nothing: its command and directory do not matter.  */
@@ -387,7 +422,10 @@ s_start_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         .cgroup = self->w->cgroup,
         .mem_mb = l->resources ? l->resources->mem_mb : 0,
         .cpus_milli = l->resources ? l->resources->cpus_milli : 0,
+        .user = hollow ? NULL : st__task_users_for (self->w->users, l->tenant),
     };
+    if (!hollow)
+        s_prepare_checkpoint_dir (&envkv, spec.user);
     if (held) {
         /*  Runs nothing until an Exec; keeps what that process will need.  */
         slot.held = calloc (1, sizeof *slot.held);
@@ -402,6 +440,7 @@ s_start_launch (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         slot.held->kill_grace_ms = l->kill_grace_ms;
         slot.held->mem_mb = spec.mem_mb;
         slot.held->cpus_milli = spec.cpus_milli;
+        slot.held->user = spec.user;
         snprintf (slot.held->gpu_list, sizeof slot.held->gpu_list, "%s", gpu_list);
         slot.task = st__wtask_simulate (&spec, UINT64_MAX, now);
     }
@@ -541,6 +580,7 @@ s_on_exec (st__node_t *self, const Strata__Envelope *env, uint64_t now)
         .cgroup = self->w->cgroup,
         .mem_mb = h->mem_mb,
         .cpus_milli = h->cpus_milli,
+        .user = h->user,
     };
     st__wtask_t *task = st__wtask_start (self->w->state_dir, &spec);
     free (argv);

@@ -245,6 +245,7 @@ st__node_send_register (st__node_t *self, uint64_t now)
     reg.launch_cap_opt_case = STRATA__REGISTER__LAUNCH_CAP_OPT_LAUNCH_CAP;
     reg.launch_cap = self->launch_cap_sent = st__node_launch_cap (self);
     reg.isolation = w->isolation;
+    reg.refusing = w->refusing;
 
     Strata__Envelope env;
     st_wire_envelope_init (&env, st__node_next_seq (self));
@@ -292,6 +293,8 @@ s_send_heartbeat (st__node_t *self, int with_running)
     hb.running = refp;
     hb.launch_cap_opt_case = STRATA__HEARTBEAT__LAUNCH_CAP_OPT_LAUNCH_CAP;
     hb.launch_cap = self->launch_cap_sent = st__node_launch_cap (self);
+    hb.refusing_opt_case = STRATA__HEARTBEAT__REFUSING_OPT_REFUSING;
+    hb.refusing = self->w->refusing;
     Strata__Envelope env;
     st_wire_envelope_init (&env, st__node_next_seq (self));
     env.body_case = STRATA__ENVELOPE__BODY_HEARTBEAT;

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,7 +61,16 @@ struct st__wtask {
     uint64_t end_at;           /*  simulated: monotonic ms of its normal end  */
     st__cgroup_t *cg;          /*  the node's parent group (borrowed), NULL: none  */
     st__cgroup_task_t *cgt;    /*  its own group while it runs  */
+    /*  The log cap (st__wtask_set_log_max): per stream, 0 stdout, 1 stderr.  */
+    uint64_t log_check_at;      /*  monotonic ms of the next size check, 0: none  */
+    uint64_t log_dropped[2];    /*  bytes cut so far  */
+    uint32_t log_marker_len[2]; /*  length of the marker line written at the cap, 0: not cut  */
 };
+
+/*  Bytes kept of each output stream, 0: no cap (st__wtask_set_log_max).  */
+static uint64_t s_log_max = ST__WTASK_LOG_MAX_DEFAULT;
+
+static void s_cap_logs (st__wtask_t *self);
 
 /*  The failure record a child writes before _exit.  */
 typedef struct {
@@ -68,7 +78,7 @@ typedef struct {
     int err;   /*  errno  */
 } s_child_error_t;
 
-enum { S_STAGE_SETUP = 1, S_STAGE_CHDIR, S_STAGE_EXEC, S_STAGE_CGROUP };
+enum { S_STAGE_SETUP = 1, S_STAGE_CHDIR, S_STAGE_EXEC, S_STAGE_CGROUP, S_STAGE_USER };
 
 /*  Everything the child needs, prepared before vfork.  */
 typedef struct {
@@ -80,6 +90,8 @@ typedef struct {
     int fd_in, fd_out, fd_err;
     int cg_fds[ST__CGROUP_HIER_MAX]; /*  cgroup.procs of the task's group, one per hierarchy (the group's)  */
     int ncg;
+    const st__task_user_t *user; /*  switch to it before exec when user->switch_to; NULL: stay  */
+    int own_dir;                 /*  workdir is the task's folder under tasks/, not the Launch's  */
 } s_launch_t;
 
 const char *
@@ -149,7 +161,12 @@ s_open_dir (const char *state_dir, const char *sub)
     char path[4096];
     if (st__path_fmt (path, sizeof path, "%s/%s", state_dir, sub) != 0 || st__mkdir_p (path, 0750) != 0)
         return -1;
-    return open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    /*  logs/ and tasks/ may be crossed by every task user (each reaches its
+     *  own 0700 folder by its path) but listed by none.  */
+    if (fd >= 0 && strcmp (sub, "run") != 0)
+        fchmod (fd, 0711);
+    return fd;
 }
 
 /*  Holds the folders of state_dir (logs/, run/ and /dev/null; tasks/ on demand).
@@ -184,6 +201,16 @@ s_dirs_run_fd (const char *state_dir)
     return s_dirs.state_dir && state_dir && strcmp (s_dirs.state_dir, state_dir) == 0 ? s_dirs.run_fd : -1;
 }
 
+/*  Gives name (relative to dirfd) to the task's user when the worker switches
+ *  users; the worker itself, as root, still reads it. 0 or -1 with errno.  */
+static int
+s_chown_at (int dirfd, const char *name, const st__task_user_t *user)
+{
+    if (!user || !user->switch_to)
+        return 0;
+    return fchownat (dirfd, name, user->uid, user->gid, AT_SYMLINK_NOFOLLOW);
+}
+
 /*  Opens both log files of key relative to the held logs/ (making logs/<job>/
  *  unless this worker just did). Returns 0, or an errno with *failed set to
  *  what failed: S_LOG_DIR, S_LOG_STDOUT or S_LOG_STDERR.  */
@@ -197,7 +224,10 @@ s_try_open_logs (const st__wtask_key_t *key, s_launch_t *l, int *failed)
     *failed = S_LOG_DIR;
     if (!s_dirs.job_known || s_dirs.job_dir != key->job_id) {
         s_dirs.job_known = 0;
-        if (mkdirat (s_dirs.logs_fd, job, 0750) != 0 && errno != EEXIST)
+        /*  The worker's, crossed but not listed: the task's user owns its files
+         *  in it, never the folder (it could plant links the worker would
+         *  follow when it reads or cuts a log).  */
+        if (mkdirat (s_dirs.logs_fd, job, 0711) != 0 && errno != EEXIST)
             return errno;
         s_dirs.job_known = 1;
         s_dirs.job_dir = key->job_id;
@@ -207,10 +237,11 @@ s_try_open_logs (const st__wtask_key_t *key, s_launch_t *l, int *failed)
         *failed = is_err ? S_LOG_STDERR : S_LOG_STDOUT;
         snprintf (file, sizeof file, "%s/%" PRIu32 ".%" PRIu32 ".%s", job, key->index, key->attempt,
                   is_err ? "stderr" : "stdout");
-        *fd = openat (s_dirs.logs_fd, file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
-        if (*fd < 0) {
+        *fd = openat (s_dirs.logs_fd, file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
+        if (*fd < 0 || (l->user && l->user->switch_to && fchown (*fd, l->user->uid, l->user->gid) != 0)) {
             int err = errno;
             s_close_fd (&l->fd_out);
+            s_close_fd (&l->fd_err);
             return err;
         }
     }
@@ -308,7 +339,7 @@ s_build_env (s_launch_t *l, const st__wtask_spec_t *spec, char *msg, size_t msgl
     if (st_vec_reserve ((void **) &l->envp, &l->envcap, 1, sizeof *l->envp, S_ENV_MAX) != ST_OK)
         goto nomem;
     l->envp[0] = NULL;
-    const char *home = getenv ("HOME");
+    const char *home = l->user && l->user->switch_to && l->user->home[0] ? l->user->home : getenv ("HOME");
     if (s_env_set (l, "PATH", ST__WTASK_PATH) != 0 || (home && s_env_set (l, "HOME", home) != 0)
         || s_env_set (l, "LANG", "C.UTF-8") != 0)
         goto nomem;
@@ -331,7 +362,11 @@ s_build_env (s_launch_t *l, const st__wtask_spec_t *spec, char *msg, size_t msgl
             || (!s_env_get (l, "LOCAL_RANK") && s_env_set (l, "LOCAL_RANK", rank) != 0))
             goto nomem;
     }
-    if (spec->gpu_list && s_env_set (l, "CUDA_VISIBLE_DEVICES", spec->gpu_list) != 0)
+    /*  Only its GPUs, whatever the Launch or the worker's environment says: a
+     *  task without GPUs sees none, through CUDA and through the NVIDIA
+     *  container runtime ("void": no device, no driver capability).  */
+    if (s_env_set (l, "CUDA_VISIBLE_DEVICES", spec->gpu_list ? spec->gpu_list : "") != 0
+        || s_env_set (l, "NVIDIA_VISIBLE_DEVICES", spec->gpu_list ? spec->gpu_list : "void") != 0)
         goto nomem;
     return 0;
 nomem:
@@ -428,7 +463,31 @@ s_child (const s_launch_t *l, char *const *argv, volatile s_child_error_t *rec, 
         for (int fd = 3; fd < 4096; fd++)
             fcntl (fd, F_SETFD, FD_CLOEXEC);
 
-    if (chdir (l->workdir) != 0)
+    /*  The task's own folder is entered as the worker: its user owns it, but
+     *  may not be able to cross the folders above the state directory. A
+     *  workdir the Launch names is entered as the task's user (below), so
+     *  that the user's own rights decide.  */
+    if (l->own_dir && chdir (l->workdir) != 0)
+        s_child_fail (rec, S_STAGE_CHDIR, errno);
+
+    /*  Never as root: the task's user, by raw system calls. glibc's set*id
+     *  wrappers signal every thread of the process to change them all (libzmq's
+     *  I/O threads are the worker's) and must not run in a vfork child; the
+     *  kernel changes only this one. The user was resolved in the parent. A
+     *  change of credentials clears the parent-death signal: set it again.  */
+    const st__task_user_t *u = l->user;
+    if (u && u->switch_to) {
+        if (syscall (SYS_setgroups, u->ngroups, u->groups) != 0
+            || syscall (SYS_setresgid, u->gid, u->gid, u->gid) != 0
+            || syscall (SYS_setresuid, u->uid, u->uid, u->uid) != 0)
+            s_child_fail (rec, S_STAGE_USER, errno);
+        if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0)
+            s_child_fail (rec, S_STAGE_SETUP, errno);
+        if (getppid () != parent)
+            s_child_fail (rec, S_STAGE_SETUP, ESRCH);
+    }
+
+    if (!l->own_dir && chdir (l->workdir) != 0)
         s_child_fail (rec, S_STAGE_CHDIR, errno);
 
     sigset_t none;
@@ -497,6 +556,9 @@ s_spawn (st__wtask_t *self, const s_launch_t *l, char *const *argv)
             s_fail (self, "cannot execute %s: %s", l->program, strerror (rec.err));
         else if (rec.stage == S_STAGE_CGROUP)
             s_fail (self, "cannot join the task's cgroup: %s", strerror (rec.err));
+        else if (rec.stage == S_STAGE_USER)
+            s_fail (self, "cannot switch to task user %s (uid %u): %s", l->user->name, (unsigned) l->user->uid,
+                    strerror (rec.err));
         else
             s_fail (self, "cannot set up the task process: %s", strerror (rec.err));
         return;
@@ -571,7 +633,7 @@ st__wtask_start (const char *state_dir, const st__wtask_spec_t *spec)
     if (!self)
         return NULL;
 
-    s_launch_t l = { .fd_in = -1, .fd_out = -1, .fd_err = -1 };
+    s_launch_t l = { .fd_in = -1, .fd_out = -1, .fd_err = -1, .user = spec->user };
     char **argv = NULL;
     char path[4096], taskdir[4096];
     char msg[ST__WTASK_MESSAGE_MAX];
@@ -634,7 +696,9 @@ st__wtask_start (const char *state_dir, const st__wtask_spec_t *spec)
                 err = errno;
                 break;
             }
-            err = mkdirat (s_dirs.tasks_fd, self->name, 0750) != 0 && errno != EEXIST ? errno : 0;
+            err = mkdirat (s_dirs.tasks_fd, self->name, 0700) != 0 && errno != EEXIST ? errno : 0;
+            if (!err && s_chown_at (s_dirs.tasks_fd, self->name, spec->user) != 0)
+                err = errno;
             if (err != ENOENT)
                 break;
             s_close_fd (&s_dirs.tasks_fd);
@@ -645,6 +709,7 @@ st__wtask_start (const char *state_dir, const st__wtask_spec_t *spec)
             goto out;
         }
         l.workdir = taskdir;
+        l.own_dir = 1;
     }
 
     if (s_build_env (&l, spec, msg, sizeof msg) != 0) {
@@ -687,6 +752,8 @@ st__wtask_start (const char *state_dir, const st__wtask_spec_t *spec)
     s_spawn (self, &l, argv);
     if (self->alive && spec->time_limit_s > 0)
         self->limit_at = self->started_mono + (uint64_t) spec->time_limit_s * 1000u;
+    if (self->alive && s_log_max)
+        self->log_check_at = self->started_mono + ST__WTASK_LOG_CHECK_MS;
 
 out:
     if (!self->alive)
@@ -883,7 +950,70 @@ st__wtask_reap (st__wtask_t *self)
     kill (-self->pid, SIGKILL);
     s_remove_pidfile (self);
     s_give_back_cgroup (self);
+    /*  The last word on its logs: a burst just before the end is cut too.  */
+    s_cap_logs (self);
+    self->log_check_at = 0;
     return 1;
+}
+
+/*  -- the log cap ---------------------------------------------------------- */
+
+void
+st__wtask_set_log_max (uint64_t bytes)
+{
+    s_log_max = bytes;
+}
+
+/*  Cuts one stream back to s_log_max bytes followed by the marker line, which
+ *  counts what was dropped so far. The task keeps its descriptor (O_APPEND):
+ *  what it writes next lands after the marker and is cut at the next check.  */
+static void
+s_cap_stream (st__wtask_t *self, int is_err)
+{
+    char rel[96], path[4096];
+    const st__wtask_key_t *k = &self->status.key;
+    snprintf (rel, sizeof rel, "%" PRIu64 "/%" PRIu32 ".%" PRIu32 ".%s", k->job_id, k->index, k->attempt,
+              is_err ? "stderr" : "stdout");
+    int dirfd = s_dirs.state_dir && strcmp (s_dirs.state_dir, self->state_dir) == 0 ? s_dirs.logs_fd : -1;
+    struct stat st;
+    uint64_t keep = s_log_max + self->log_marker_len[is_err];
+    if (dirfd >= 0) {
+        if (fstatat (dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) != 0 || (uint64_t) st.st_size <= keep)
+            return;
+    }
+    else if (st__wtask_log_path (self->state_dir, k, is_err, path, sizeof path) != 0 || lstat (path, &st) != 0
+             || (uint64_t) st.st_size <= keep)
+        return;
+    int fd = dirfd >= 0 ? openat (dirfd, rel, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY)
+                        : open (path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    if (fd < 0)
+        return;
+    if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && st.st_nlink == 1 && (uint64_t) st.st_size > keep) {
+        self->log_dropped[is_err] += (uint64_t) st.st_size - keep;
+        char marker[192], size[32];
+        if (s_log_max % (1024u * 1024u) == 0)
+            snprintf (size, sizeof size, "%" PRIu64 " MiB", s_log_max / (1024u * 1024u));
+        else
+            snprintf (size, sizeof size, "%" PRIu64 " bytes", s_log_max);
+        int len = snprintf (marker, sizeof marker, "\n[strata: output cut at %s; %" PRIu64 " bytes dropped]\n", size,
+                            self->log_dropped[is_err]);
+        if (ftruncate (fd, (off_t) s_log_max) == 0 && pwrite (fd, marker, (size_t) len, (off_t) s_log_max) == len) {
+            if (!self->log_marker_len[is_err])
+                st_info ("task %s: %s cut at %s", self->name, is_err ? "stderr" : "stdout", size);
+            self->log_marker_len[is_err] = (uint32_t) len;
+        }
+    }
+    close (fd);
+}
+
+/*  Both streams of a task with a real process, when a cap is set.  */
+static void
+s_cap_logs (st__wtask_t *self)
+{
+    if (!s_log_max || self->simulated || !self->state_dir)
+        return;
+    s_cap_stream (self, 0);
+    s_cap_stream (self, 1);
 }
 
 void
@@ -905,6 +1035,10 @@ st__wtask_tick (st__wtask_t *self, uint64_t now_ms)
         st_info ("task %s: still running after the grace period", self->name);
         st__wtask_kill (self);
     }
+    if (self->log_check_at && now_ms >= self->log_check_at) {
+        s_cap_logs (self);
+        self->log_check_at = now_ms + ST__WTASK_LOG_CHECK_MS;
+    }
 }
 
 uint64_t
@@ -922,6 +1056,8 @@ st__wtask_next_deadline (const st__wtask_t *self)
         next = self->limit_at;
     if (self->kill_at && !self->killed && self->kill_at < next)
         next = self->kill_at;
+    if (self->log_check_at && self->log_check_at < next)
+        next = self->log_check_at;
     return next;
 }
 

@@ -13,8 +13,9 @@
  *  failed, a few ms) and st__wtask_destroy on a live task (SIGKILL, then wait).
  *
  *  Files (state_dir is the worker's --state-dir):
- *      logs/<job>/<index>.<attempt>.stdout|stderr   output, appended, 0640
- *      tasks/<job>.<index>.<attempt>/               cwd when the Launch names none
+ *      logs/<job>/                                  0711, the worker's
+ *      logs/<job>/<index>.<attempt>.stdout|stderr   output, appended, 0600, the task user's
+ *      tasks/<job>.<index>.<attempt>/               cwd when the Launch names none, 0700, the task user's
  *      run/<job>.<index>.<attempt>.pid              the group, while it runs (pidfile.h)
  *
  *  logs/, run/, tasks/ and /dev/null are held open by the process from the first
@@ -40,9 +41,12 @@
 #include "cgroup.h"
 #include "st_spec.h"
 #include "strata.pb-c.h"
+#include "taskuser.h"
 
 #define ST__WTASK_DEFAULT_GRACE_MS 10000u /*  when a Launch says kill_grace_ms = 0  */
 #define ST__WTASK_MESSAGE_MAX 512
+#define ST__WTASK_LOG_MAX_DEFAULT (64ull * 1024u * 1024u) /*  bytes kept of each output stream  */
+#define ST__WTASK_LOG_CHECK_MS 1000u                      /*  how often a live task's logs are measured  */
 
 /*  Environment: PATH=ST__WTASK_PATH, HOME (the worker's, when set), LANG=C.UTF-8;
  *  then Launch.env; then CUDA_VISIBLE_DEVICES (the worker's GPU choice wins) and
@@ -77,16 +81,17 @@ typedef struct {
 /*  What to run. Borrowed by st__wtask_start, which copies what it keeps.  */
 typedef struct {
     st__wtask_key_t key;
-    const char *const *argv; /*  NULL-terminated, at least one element  */
-    const st_kv_t *env;      /*  Launch.env (NULL: none); overrides the base env  */
-    const char *workdir;     /*  NULL or "": the task dir under state_dir  */
-    uint32_t time_limit_s;   /*  0: none  */
-    uint32_t kill_grace_ms;  /*  0: ST__WTASK_DEFAULT_GRACE_MS  */
-    const char *gpu_list;    /*  CUDA_VISIBLE_DEVICES value ("0,2"), NULL: no GPUs  */
-    int local_rank;          /*  STRATA_LOCAL_RANK / LOCAL_RANK unless env has them; < 0: not set  */
-    st__cgroup_t *cgroup;    /*  the node's parent group: the task runs in a child of it; NULL: none  */
-    uint64_t mem_mb;         /*  its memory limit, MiB (0: none); with cgroup only  */
-    uint32_t cpus_milli;     /*  its CPU quota, thousandths of a CPU (0: none); with cgroup only  */
+    const char *const *argv;     /*  NULL-terminated, at least one element  */
+    const st_kv_t *env;          /*  Launch.env (NULL: none); overrides the base env  */
+    const char *workdir;         /*  NULL or "": the task dir under state_dir  */
+    uint32_t time_limit_s;       /*  0: none  */
+    uint32_t kill_grace_ms;      /*  0: ST__WTASK_DEFAULT_GRACE_MS  */
+    const char *gpu_list;        /*  CUDA_VISIBLE_DEVICES value ("0,2"), NULL: no GPUs  */
+    int local_rank;              /*  STRATA_LOCAL_RANK / LOCAL_RANK unless env has them; < 0: not set  */
+    st__cgroup_t *cgroup;        /*  the node's parent group: the task runs in a child of it; NULL: none  */
+    uint64_t mem_mb;             /*  its memory limit, MiB (0: none); with cgroup only  */
+    uint32_t cpus_milli;         /*  its CPU quota, thousandths of a CPU (0: none); with cgroup only  */
+    const st__task_user_t *user; /*  who it runs as (taskuser.h); NULL: the worker's user, files unchanged  */
 } st__wtask_spec_t;
 
 typedef struct st__wtask st__wtask_t;
@@ -144,6 +149,14 @@ void st__wtask_tick (st__wtask_t *self, uint64_t now_ms);
 
 /*  Monotonic ms of the next deadline st__wtask_tick must see, UINT64_MAX if none.  */
 uint64_t st__wtask_next_deadline (const st__wtask_t *self);
+
+/*  Caps each output stream of every task of this process at bytes (0: no
+ *  cap; default ST__WTASK_LOG_MAX_DEFAULT). Checked every
+ *  ST__WTASK_LOG_CHECK_MS by st__wtask_tick and once more at the reap: past
+ *  the cap the file is cut back to it and ends with a marker line
+ *  "[strata: output cut at SIZE; N bytes dropped]". The task is not stopped,
+ *  and what it writes elsewhere is not limited.  */
+void st__wtask_set_log_max (uint64_t bytes);
 
 /*  "<job>.<index>.<attempt>" into buf.  */
 const char *st__wtask_key_format (const st__wtask_key_t *key, char *buf, size_t size);

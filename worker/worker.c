@@ -39,6 +39,7 @@
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -77,6 +78,9 @@ st__worker_config_defaults (st__worker_config_t *cfg)
     cfg->heartbeat_ms = 1000;
     cfg->scheduler_timeout_ms = 5000;
     cfg->cgroup_pids_max = ST__CGROUP_DEFAULT_PIDS_MAX;
+    cfg->task_log_max_mb = ST__WORKER_LOG_MAX_MB;
+    cfg->task_retention_ms = ST__WORKER_RETENTION_MS;
+    cfg->min_free_mb = ST__WORKER_MIN_FREE_MB;
 }
 
 /*  -- life cycle ----------------------------------------------------------- */
@@ -279,6 +283,16 @@ st__worker_new (const st__worker_config_t *cfg, st_error_t *err)
         }
         if (s_lock_state_dir (self, err) != ST_OK)
             goto fail;
+        /*  Tasks run as other users: they cross the state directory to reach
+         *  their own folders and the agent socket, and list nothing.  */
+        if (!(self->users = st__task_users_new (cfg->task_user, &cfg->tenant_users, err)))
+            goto fail;
+        if (geteuid () == 0)
+            chmod (self->state_dir, 0711);
+        st__wtask_set_log_max (cfg->task_log_max_mb * 1024u * 1024u);
+        self->retention_ms = cfg->task_retention_ms;
+        self->min_free_mb = cfg->min_free_mb;
+        st__housekeep_space (self);
     }
 
     int pipefd[2];
@@ -363,6 +377,8 @@ st__worker_destroy (st__worker_t **self_p)
     free (self->pool);
     free (self->hostname);
     free (self->state_dir);
+    st__housekeep_release (self);
+    st__task_users_destroy (&self->users);
     free (self);
     *self_p = NULL;
 }
@@ -593,6 +609,7 @@ st__worker_run (st__worker_t *self, st_error_t *err)
         }
         s_read_unread (self);
         st__agent_drain (self, st_mono_ms ());
+        st__housekeep_pass (self, st_mono_ms ());
         if (self->stop_signals && s_stop_done (self, st_mono_ms ()))
             break;
 

@@ -25,13 +25,16 @@
 
 #define ST__WORKER_DEFAULT_ENDPOINT "tcp://127.0.0.1:7700"
 #define ST__WORKER_DEFAULT_STATE_DIR "/var/lib/strata/worker"
-#define ST__WORKER_REGISTER_RETRY_MS 2000u      /*  after a refused registration  */
-#define ST__WORKER_STOP_GRACE_MAX_MS 10000u     /*  cap on a task's grace when the worker stops  */
-#define ST__WORKER_FLUSH_MS 2000u               /*  time to report task ends when stopping  */
-#define ST__WORKER_LOG_MAX_BYTES (256u * 1024u) /*  cap on one LogData  */
-#define ST__WORKER_HOLLOW_MAX 100000            /*  --hollow at most  */
-#define ST__WORKER_HOLLOW_FDS_PER_NODE 2u       /*  a hollow node's connection and its socket's mailbox  */
-#define ST__WORKER_HOLLOW_FDS_SPARE 64u         /*  the process's own (ZeroMQ threads, epoll, pipe, stdio)  */
+#define ST__WORKER_REGISTER_RETRY_MS 2000u         /*  after a refused registration  */
+#define ST__WORKER_STOP_GRACE_MAX_MS 10000u        /*  cap on a task's grace when the worker stops  */
+#define ST__WORKER_FLUSH_MS 2000u                  /*  time to report task ends when stopping  */
+#define ST__WORKER_LOG_MAX_BYTES (256u * 1024u)    /*  cap on one LogData  */
+#define ST__WORKER_HOLLOW_MAX 100000               /*  --hollow at most  */
+#define ST__WORKER_LOG_MAX_MB 64u                  /*  --task-log-max default  */
+#define ST__WORKER_RETENTION_MS (7ull * 86400000u) /*  --task-retention default: a week  */
+#define ST__WORKER_MIN_FREE_MB 1024u               /*  --min-free default  */
+#define ST__WORKER_HOLLOW_FDS_PER_NODE 2u          /*  a hollow node's connection and its socket's mailbox  */
+#define ST__WORKER_HOLLOW_FDS_SPARE 64u            /*  the process's own (ZeroMQ threads, epoll, pipe, stdio)  */
 #define ST__WORKER_HOLLOW_CONNECTS_PER_S \
     500u /*  a hollow worker's nodes connect at this rate at start:
                                                  *  thousands of connects at once overflow the scheduler's
@@ -59,6 +62,11 @@ typedef struct {
     int64_t hollow;                /*  --hollow N: N emulated nodes, simulated tasks; 0: a real worker  */
     char *cgroup_root;             /*  --cgroup-root PATH: where task cgroups go; "none": no cgroups  */
     int64_t cgroup_pids_max;       /*  --cgroup-pids-max N: processes per task  */
+    char *task_user;               /*  --task-user USER; NULL: strata-task as root, else the worker's user  */
+    st_kv_t tenant_users;          /*  --tenant-user TENANT=USER, repeatable  */
+    uint64_t task_log_max_mb;      /*  --task-log-max: MiB kept of each output stream of a task; 0: no cap  */
+    uint64_t task_retention_ms;    /*  --task-retention: finished task folders removed after; 0: kept  */
+    uint64_t min_free_mb;          /*  --min-free: below this free in the state dir, no new tasks; 0: off  */
 } st__worker_config_t;
 
 /*  Sets the non-string defaults (string defaults live in the option table).  */

@@ -10,6 +10,7 @@
 #ifndef ST_WORKER_INT_H
 #define ST_WORKER_INT_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@
 #include "st_wire.h"
 #include "strata.pb-c.h"
 #include "task.h"
+#include "taskuser.h"
 #include "worker.h"
 
 #define ST__WORKER_DONE_MAX 16384u /*  ended tasks remembered to refuse a second start  */
@@ -53,6 +55,7 @@ typedef struct {
     char gpu_list[ST__MAX_GPUS * 4 + 1];
     uint64_t mem_mb; /*  the Launch's resources: its cgroup's limits  */
     uint32_t cpus_milli;
+    const st__task_user_t *user; /*  who its process will run as  */
 } st__held_t;
 
 #define ST__TOKEN_LEN 32 /*  hex digits of a task's STRATA_TASK_TOKEN  */
@@ -153,7 +156,16 @@ struct st__worker {
     st__cgroup_t *cgroup;      /*  the node's parent cgroup (cgroup.h), NULL: tasks run without one  */
     char isolation[320];       /*  Register.isolation: "cgroup v1", "cgroup v2" or "none: WHY"  */
     int lock_fd;               /*  holds the state dir's flock  */
-    int wake_rd;               /*  self-pipe: signal handlers write, the loop reads  */
+    st__task_users_t *users;   /*  who tasks run as (--task-user, --tenant-user); NULL on a hollow worker  */
+    uint64_t retention_ms;     /*  --task-retention; 0: task folders are kept  */
+    uint64_t min_free_mb;      /*  --min-free; 0: not checked  */
+
+    /*  Housekeeping (housekeep.c).  */
+    char refusing[256]; /*  why the node takes no new tasks (Register/Heartbeat.refusing), "" when it does  */
+    uint64_t space_at;  /*  monotonic ms of the next free-space check  */
+    DIR *prune_dir;     /*  tasks/ being scanned for old folders, NULL between scans  */
+    uint64_t prune_at;  /*  monotonic ms of the next scan  */
+    int wake_rd;        /*  self-pipe: signal handlers write, the loop reads  */
     int wake_wr;
 
     void *ctx;
@@ -178,6 +190,12 @@ struct st__worker {
     int stop_signals;     /*  SIGTERM/SIGINT seen  */
     uint64_t flush_until; /*  monotonic ms to give up reporting, 0: not yet  */
 };
+
+/*  housekeep.c: pruning old task folders and watching the free space, a
+ *  bounded step per loop pass; st__housekeep_space measures at once.  */
+void st__housekeep_pass (st__worker_t *w, uint64_t now);
+void st__housekeep_space (st__worker_t *w);
+void st__housekeep_release (st__worker_t *w);
 
 /*  node.c: one node.  */
 st_rc_t st__node_init (st__node_t *self, st__worker_t *w, size_t index, const char *name);

@@ -304,6 +304,8 @@ st__node_free (st__node_t *n)
     free (n->gpu_type);
     free (n->hostname);
     free (n->version);
+    free (n->isolation);
+    free (n->refusing);
     st_kv_free (&n->labels);
     free (n->launch_q);
     free (n);

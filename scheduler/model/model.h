@@ -82,6 +82,8 @@ typedef struct {
 typedef struct st__task st__task_t;
 typedef struct st__node st__node_t;
 
+#define ST__NODE_STATUS_MAX 256 /*  bytes kept of a node's isolation and refusing texts  */
+
 struct st__node {
     /*  identity and configuration, as the worker registered it  */
     char *name;
@@ -107,10 +109,12 @@ struct st__node {
     uint32_t used_gpus;
     st__task_t *tasks; /*  tasks placed here and not yet released (list via node_next)  */
     uint32_t ntasks;
-    int dirty;     /*  needs writing to the nodes table  */
-    int persisted; /*  row exists  */
-    sp_node_t pn;  /*  the placement engine's view (place.c keeps it in step)  */
-    int pn_stale;  /*  registered anew: refresh pn's pool, capacity and labels  */
+    int dirty;       /*  needs writing to the nodes table  */
+    int persisted;   /*  row exists  */
+    sp_node_t pn;    /*  the placement engine's view (place.c keeps it in step)  */
+    int pn_stale;    /*  registered anew: refresh pn's pool, capacity and labels  */
+    char *isolation; /*  Register.isolation ("cgroup v1", "none: WHY"); NULL: not said  */
+    char *refusing;  /*  why the node takes no new tasks (Register/Heartbeat.refusing); NULL: it takes them  */
     /*  launch flow control (net/dispatch.c)  */
     uint32_t launch_cap;        /*  the worker's cap on Launches outstanding, when launch_cap_known  */
     int launch_cap_known;       /*  0: the worker advertised none (ST__LAUNCH_CAP_DEFAULT)  */

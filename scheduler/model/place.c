@@ -119,7 +119,10 @@ s_sync_nodes (st__model_t *s)
         pn->used_cpus_milli = n->used_cpus_milli;
         pn->used_mem_mb = n->used_mem_mb;
         pn->used_gpus = n->used_gpus;
-        pn->schedulable = n->state == ST__NODE_UP && n->connected;
+        /*  A node that refuses new tasks (short of space: Heartbeat.refusing)
+         *  keeps its running ones but is offered nothing; filter.c says why.  */
+        pn->refusing = n->refusing;
+        pn->schedulable = n->state == ST__NODE_UP && n->connected && !n->refusing;
     }
 }
 

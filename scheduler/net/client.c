@@ -480,6 +480,8 @@ s_node_info (void *value, void *arg)
     ni->running_tasks = n->ntasks;
     ni->last_seen_unix_ms = n->last_seen_wall;
     ni->epoch = n->epoch;
+    ni->isolation = n->isolation ? n->isolation : "";
+    ni->refusing = n->refusing ? n->refusing : "";
     if (n->labels.n) {
         ni->labels = calloc (n->labels.n, sizeof *ni->labels);
         if (!ni->labels)

@@ -196,6 +196,39 @@ s_set_launch_cap (st__node_t *node, uint32_t cap)
     node->launch_cap_known = 1;
 }
 
+/*  Isolation and refusal texts come from the worker: kept to
+ *  ST__NODE_STATUS_MAX bytes, "" and NULL alike.  */
+static void
+s_set_status_text (char **field, const char *text)
+{
+    char buf[ST__NODE_STATUS_MAX];
+    snprintf (buf, sizeof buf, "%s", text ? text : "");
+    if (*field && strcmp (*field, buf) == 0)
+        return;
+    free (*field);
+    *field = buf[0] ? strdup (buf) : NULL;
+}
+
+/*  A node that starts or stops refusing new tasks: said once in the log and
+ *  the events, and the next cycle sees it (place.c makes it unschedulable).  */
+static void
+s_set_refusing (st__net_t *s, st__node_t *node, const char *why)
+{
+    int was = node->refusing != NULL;
+    s_set_status_text (&node->refusing, why);
+    if (node->refusing && !was) {
+        st_warn ("node %s refuses new tasks: %s", node->name, node->refusing);
+        st__add_event (s->m, 0, -1, 0, "node", NULL, "REFUSING", node->name, "node %s refuses new tasks: %s",
+                       node->name, node->refusing);
+    }
+    else if (!node->refusing && was) {
+        st_info ("node %s takes tasks again", node->name);
+        st__add_event (s->m, 0, -1, 0, "node", NULL, "UP", node->name, "node %s takes tasks again", node->name);
+    }
+    if (was != (node->refusing != NULL))
+        s->m->sched_needed = 1;
+}
+
 static void
 s_send_launch (st__net_t *s, st__task_t *t)
 {
@@ -284,6 +317,7 @@ s_send_launch (st__net_t *s, st__task_t *t)
     l.time_limit_s = sp->time_limit_s;
     l.kill_grace_ms = (uint32_t) s->cfg.kill_grace_ms;
     l.world_size = job->ntasks;
+    l.tenant = sp->tenant ? sp->tenant : (char *) "";
     l.simulated_ms = sp->simulate_ms;
     /*  mpirun-launched gang: rank 0 runs mpirun over the ranks' nodes (its own
      *  first, in rank order), the others are held for Open MPI's daemons.  */
@@ -608,6 +642,8 @@ s_on_register (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     node->cap_mem_mb = reg->capacity->mem_mb;
     node->cap_gpus = reg->capacity->gpus;
     node->launch_cap_known = 0;
+    s_set_status_text (&node->isolation, reg->isolation);
+    s_set_refusing (s, node, reg->refusing);
     if (reg->launch_cap_opt_case == STRATA__REGISTER__LAUNCH_CAP_OPT_LAUNCH_CAP)
         s_set_launch_cap (node, reg->launch_cap);
     node->pn_stale = 1;
@@ -707,6 +743,8 @@ st__dispatch_worker_message (st__net_t *s, const st_peer_t *peer, Strata__Envelo
         node->last_seen_wall = st_wall_ms ();
         if (hb->launch_cap_opt_case == STRATA__HEARTBEAT__LAUNCH_CAP_OPT_LAUNCH_CAP)
             s_set_launch_cap (node, hb->launch_cap);
+        if (hb->refusing_opt_case == STRATA__HEARTBEAT__REFUSING_OPT_REFUSING)
+            s_set_refusing (s, node, hb->refusing);
         for (size_t i = 0; i < hb->n_running; i++) {
             const Strata__TaskRef *r = hb->running[i];
             if (!r)

@@ -80,7 +80,8 @@ sp_explain_placement (const sp_cluster_t *c, const sp_placement_t *p)
 
 /*  One pool's verdict for a pending job.  */
 static json_t *
-s_pool_verdict (sp__cycle_t *cy, int pool, const sp_job_t *job, int *fits_now, int *short_now)
+s_pool_verdict (sp__cycle_t *cy, sp_node_t *const *nodes, size_t nnodes, int pool, const sp_job_t *job, int *fits_now,
+                int *short_now)
 {
     const sp_cluster_t *c = cy->c;
     char why[320], need[160];
@@ -99,6 +100,10 @@ s_pool_verdict (sp__cycle_t *cy, int pool, const sp_job_t *job, int *fits_now, i
         for (size_t i = 0; i < cy->ncn && !node_why; i++)
             if (cy->cn[i].pool == pool)
                 node_why = sp_filter_node (c, cy->cn[i].node, job, why, sizeof why);
+        /*  A pool whose nodes all refuse new tasks: say why, from the first one.  */
+        for (size_t i = 0; i < nnodes && !node_why; i++)
+            if (nodes[i] && nodes[i]->pool == pool && nodes[i]->refusing)
+                node_why = sp_filter_node (c, nodes[i], job, why, sizeof why);
         if (!node_why)
             snprintf (why, sizeof why, "no schedulable node in the pool can hold a task");
         goto out;
@@ -152,7 +157,7 @@ sp_explain_pending (sp_engine_t *e, const sp_params_t *params, sp_node_t *const 
     int fits = 0, shorts = 0, allowed = 0;
     for (size_t p = 0; pools && p < e->c->npools; p++) {
         int f = 0, s = 0;
-        json_t *v = s_pool_verdict (&e->cy, (int) p, job, &f, &s);
+        json_t *v = s_pool_verdict (&e->cy, nodes, nnodes, (int) p, job, &f, &s);
         allowed += f || s;
         fits += f;
         shorts += s;

@@ -129,6 +129,10 @@ sp_filter_node (const sp_cluster_t *c, const sp_node_t *node, const sp_job_t *jo
 {
     (void) c;
     const char *gpu_type = node->gpu_type ? node->gpu_type : "";
+    if (!node->schedulable && node->refusing) {
+        snprintf (buf, size, "node %s takes no new tasks: %s", node->name ? node->name : "?", node->refusing);
+        return buf;
+    }
     if (!node->schedulable) {
         snprintf (buf, size, "node %s is down or not connected", node->name ? node->name : "?");
         return buf;

@@ -200,8 +200,9 @@ typedef struct sp_node {
     uint32_t used_cpus_milli; /*  held by running/starting tasks (the caller keeps these)  */
     uint64_t used_mem_mb;
     uint32_t used_gpus;
-    int schedulable; /*  up and connected  */
-    void *owner;     /*  the caller's node  */
+    int schedulable;      /*  up, connected and taking tasks  */
+    const char *refusing; /*  why an up node takes no new tasks (it is then not schedulable); NULL: none  */
+    void *owner;          /*  the caller's node  */
 } sp_node_t;
 
 typedef struct {

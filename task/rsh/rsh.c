@@ -106,12 +106,15 @@ main (int argc, char **argv)
     }
     /*  Each daemon gets its own TMPDIR: Open MPI's daemons of one job on one
      *  machine (several Strata nodes may share one) would race for one
-     *  session directory.  */
+     *  session directory. mktemp makes it new and the task user's: a
+     *  fixed name could be taken first by another user (tasks run as
+     *  several) or left over by an earlier run.  */
     const char *job = getenv (ST_ENV_JOB_ID), *attempt = getenv (ST_ENV_ATTEMPT);
     char prefix[600];
-    snprintf (prefix, sizeof prefix,
-              "export TMPDIR=/tmp/strata-mpi.%.40s.%.20s.%.200s; mkdir -p \"$TMPDIR\" || exit 255; ", job ? job : "0",
-              attempt ? attempt : "0", host);
+    snprintf (
+        prefix, sizeof prefix,
+        "export TMPDIR=\"$(mktemp -d /tmp/strata-mpi.%.40s.%.20s.%.200s.XXXXXX)\" && [ -n \"$TMPDIR\" ] || exit 255; ",
+        job ? job : "0", attempt ? attempt : "0", host);
     const char *suffix = "; rc=$?; rm -rf \"$TMPDIR\"; exit $rc";
     size_t len = strlen (prefix) + strlen (suffix) + 1;
     for (int k = i; k < argc; k++)

@@ -8,7 +8,8 @@
 #     pass
 #
 # What it gives a test:
-#   - $T, a private temp folder (kept when the test fails or STRATA_TEST_KEEP=1);
+#   - $T, a temp folder (mode 1777: tasks, which run as strata-task, write there; kept
+#     when the test fails or STRATA_TEST_KEEP=1);
 #   - a fresh database on the server named by STRATA_TEST_PGHOST/STRATA_TEST_PGPORT
 #     (scripts/test.sh starts one; without them lib.sh starts a private server in $T/pg),
 #     dropped at exit;
@@ -31,7 +32,9 @@ ST_PROBE=$ST_SRC/tests/integration/stprobe.py
 ST_T0=$(date +%s.%N)
 
 T=$(mktemp -d "/tmp/strata-it.$ST_TEST.XXXXXX")
-chmod 755 "$T"
+# Open like /tmp (sticky): tasks run as strata-task, not as the test's user, and leave
+# files here for the test to find.
+chmod 1777 "$T"
 
 declare -A ST_PID=()                    # daemon label -> pid (== its process group)
 declare -A ST_REAPED=()                 # pid -> 1 once kill9/stop_daemon waited for it
@@ -87,6 +90,10 @@ done
 for _c in jq psql flock; do
     command -v "$_c" >/dev/null || { echo "[$ST_TEST] FAIL: $_c missing (scripts/install-deps.sh)" >&2; exit 1; }
 done
+# A worker running as root runs its tasks as strata-task (never as root).
+if [ "$(id -u)" -eq 0 ] && ! id -u strata-task >/dev/null 2>&1; then
+    bash "$ST_SRC/scripts/install-task-user.sh" strata-task >/dev/null
+fi
 
 # -- cleanup ----------------------------------------------------------------------
 

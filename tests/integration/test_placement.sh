@@ -133,6 +133,7 @@ jq -e '.terms and .weights' <<< "$pe" >/dev/null || fail "placement explanation 
 info "a low-priority preemptible job runs with a checkpoint"
 ck="$T/ckpt"
 mkdir -p "$ck"
+chown strata-task "$ck"     # the worker runs as root, its tasks as strata-task
 cat > "$T/low.yaml" <<EOF
 name: low
 priority: -10

@@ -12,6 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/storage" "$T/out"
+chown strata-task "$T/out"     # the shards write there: the worker runs as root, its tasks as strata-task
 cat > "$T/cluster.yaml" <<EOF
 regions: [eu-central, eu-west]
 latency_ms:

@@ -422,7 +422,7 @@ Test (json, node_object_has_the_documented_keys_and_values)
     cr_assert_not_null (o);
     static const char *const keys[] = {
         "name",      "pool",     "state",  "cpus",          "cpus_used",         "mem_mb", "mem_used_mb", "gpus",
-        "gpus_used", "gpu_type", "labels", "running_tasks", "last_seen_unix_ms", "epoch"
+        "gpus_used", "gpu_type", "labels", "running_tasks", "last_seen_unix_ms", "epoch",  "isolation",   "refusing"
     };
     cr_assert_eq (json_object_size (o), sizeof keys / sizeof keys[0]);
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -517,6 +517,32 @@ Test (view, node_table)
                       "gpu-01  onprem-gpu  UP     2.5/16  8G/64G  2/8       2  3s ago     nvlink_domain=a,rack=r1\n"
                       "edge-7  edge        LOST   0/0     0/0     0/0       0  -          -\n");
     free (text);
+}
+
+/*  A node that takes no new tasks, or runs them without isolation, gets a
+ *  note line under the table; the JSON carries both texts.  */
+Test (view, node_table_notes_refusal_and_missing_isolation)
+{
+    Strata__NodeInfo n;
+    Strata__Resources cap, used;
+    Strata__NodeInfo__LabelsEntry l[2], *lp[2];
+    s_node_fixture (&n, &cap, &used, l, lp);
+    n.refusing = "state directory /x has 512 MiB free, below --min-free 1 GiB";
+    n.isolation = "none: no cgroup controller";
+    Strata__NodeInfo *nodes[] = { &n };
+    char *text = NULL;
+    CAPTURE (text, cli_output_node_table (out, nodes, 1, 1700000000000ull + 3000));
+    cr_assert_not_null (
+        strstr (text, "\nnote: node gpu-01 takes no new tasks: state directory /x has 512 MiB free, below --min-free "
+                      "1 GiB\n"),
+        "%s", text);
+    cr_assert_not_null (
+        strstr (text, "\nnote: node gpu-01 runs tasks without isolation (none: no cgroup controller)\n"), "%s", text);
+    free (text);
+    json_t *o = cli_output_node_json (&n);
+    cr_assert_str_eq (json_string_value (json_object_get (o, "refusing")), n.refusing);
+    cr_assert_str_eq (json_string_value (json_object_get (o, "isolation")), n.isolation);
+    json_decref (o);
 }
 
 Test (view, job_detail_shows_pool_variant_estimate_and_actual)

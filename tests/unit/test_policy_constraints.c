@@ -311,3 +311,20 @@ Test (constraints, node_unschedulable_between_cycles)
     cr_assert_eq (fx_placement (fx, b)->nodes[0], other);
     fx_free (fx);
 }
+
+/*  A node that refuses new tasks (its worker is short of space) is not
+ *  schedulable, and the filter gives the worker's reason, not "down".  */
+Test (constraints, refusing_node_says_why)
+{
+    fx_t *fx = fx_new (NULL);
+    fx_node (fx, "n1", "p", "A100", 16, 8, NULL);
+    sp_job_t *j = fx_job (fx, 1, 1);
+    char why[200];
+    fx->nodes[0].schedulable = 0;
+    fx->nodes[0].refusing = "state directory /x has 512 MiB free, below --min-free 1 GiB";
+    cr_assert_not_null (sp_filter_node (fx->c, &fx->nodes[0], j, why, sizeof why));
+    cr_assert_str_eq (why, "node n1 takes no new tasks: state directory /x has 512 MiB free, below --min-free 1 GiB");
+    fx_cycle (fx, SP_POLICY_FIFO);
+    cr_assert_null (fx_placement (fx, j), "placed on a refusing node");
+    fx_free (fx);
+}

@@ -153,7 +153,7 @@ Test (worker_task, output_goes_to_log_files)
     snprintf (path, sizeof path, "%s/logs/1/0.1.stdout", s_dir);
     struct stat st;
     cr_assert_eq (stat (path, &st), 0);
-    cr_assert_eq (st.st_mode & 0777, 0640, "log mode %o", st.st_mode & 0777);
+    cr_assert_eq (st.st_mode & 0777, 0600, "log mode %o", st.st_mode & 0777);
     st__wtask_destroy (&t);
     cr_assert_null (t);
 }
@@ -242,9 +242,10 @@ Test (worker_task, environment_is_cleaned_and_extended)
     cr_assert (s_has_line (out, "RANK=0"), "env:\n%s", out);
     cr_assert (s_has_line (out, "FOO=bar baz"), "env:\n%s", out);
     cr_assert (s_has_line (out, "CUDA_VISIBLE_DEVICES=1,3"), "env:\n%s", out);
+    cr_assert (s_has_line (out, "NVIDIA_VISIBLE_DEVICES=1,3"), "env:\n%s", out);
     cr_assert (s_has_line (out, "STRATA_LOCAL_RANK=2"), "env:\n%s", out);
     cr_assert (s_has_line (out, "LOCAL_RANK=2"), "env:\n%s", out);
-    int expected = 8;
+    int expected = 9;
     const char *home = getenv ("HOME");
     if (home) {
         char line[4200];
@@ -702,4 +703,45 @@ Test (worker_task, task_starts_with_default_signal_dispositions)
     signal (SIGHUP, SIG_IGN);
     s_task_signals (41, &ign, &cgt);
     cr_assert_eq (ign, 0, "ignored signals reached the task: %llx", ign);
+}
+
+/*  A task that asked for no GPU sees none, whatever its Launch env says.  */
+Test (worker_task, task_without_gpus_sees_none)
+{
+    st_kv_t env = { 0 };
+    st_kv_add (&env, "CUDA_VISIBLE_DEVICES", "0,1");
+    st_kv_add (&env, "NVIDIA_VISIBLE_DEVICES", "all");
+    const char *argv[] = { "env", NULL };
+    st__wtask_t *t = s_start (50, argv, &env, NULL, 0, 0);
+    s_wait_end (t, 5000);
+    st__wtask_destroy (&t);
+    char *out = s_log (50, 0);
+    cr_assert (s_has_line (out, "CUDA_VISIBLE_DEVICES="), "env:\n%s", out);
+    cr_assert (s_has_line (out, "NVIDIA_VISIBLE_DEVICES=void"), "env:\n%s", out);
+    free (out);
+    st_kv_free (&env);
+}
+
+/*  Past the cap, a stream keeps its first bytes and a marker line counting
+ *  what was dropped; the task ends as it would have, the other stream whole.  */
+Test (worker_task, log_is_cut_at_the_cap_with_a_marker)
+{
+    st__wtask_set_log_max (1000);
+    const char *argv[] = { "sh", "-c",
+                           "i=0; while [ $i -lt 100 ]; do echo 0123456789012345678901234567890123456789012345678; "
+                           "i=$((i+1)); done; echo kept >&2; exit 3",
+                           NULL };
+    st__wtask_t *t = s_start (51, argv, NULL, NULL, 0, 0);
+    const st__wtask_status_t *s = s_wait_end (t, 5000);
+    cr_assert_eq (s->exit_code, 3);
+    st__wtask_destroy (&t);
+    st__wtask_set_log_max (ST__WTASK_LOG_MAX_DEFAULT);
+    char *out = s_log (51, 0), *err = s_log (51, 1);
+    const char *marker = "\n[strata: output cut at 1000 bytes; 4000 bytes dropped]\n";
+    cr_assert_eq (strlen (out), 1000 + strlen (marker), "log of %zu bytes:\n%s", strlen (out), out);
+    cr_assert_str_eq (out + 1000, marker);
+    cr_assert_eq (strncmp (out, "0123456789", 10), 0);
+    cr_assert_str_eq (err, "kept\n");
+    free (out);
+    free (err);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -34,6 +35,9 @@ st_test_worker_open (st_test_worker_t *w, const char *template)
 {
     snprintf (w->dir, sizeof w->dir, "%s", template);
     cr_assert_not_null (mkdtemp (w->dir));
+    /*  Open like /tmp (sticky): a worker run as root runs its tasks as
+     *  strata-task, and they leave files here for the test.  */
+    cr_assert_eq (chmod (w->dir, 01777), 0);
     snprintf (w->state_dir, sizeof w->state_dir, "%s/state", w->dir);
     w->ctx = zmq_ctx_new ();
     w->router = zmq_socket (w->ctx, ZMQ_ROUTER);
