@@ -3,7 +3,7 @@
 #   - `strata nodes` lists 50 UP nodes hollow-0 .. hollow-49, each with the declared
 #     capacity; the process forks nothing and writes no state directory;
 #   - 200 jobs all SUCCEED on hollow nodes, with no pid and empty logs;
-#   - a job with `simulate: {duration: 2s}` is RUNNING for 2 s and then SUCCEEDS; 50
+#   - a job with `simulate: {duration: 5s}` is RUNNING for 5 s and then SUCCEEDS; 50
 #     whole-node jobs of 10 minutes run on 50 distinct nodes and a 51st waits;
 #   - after kill -9 and a restart of the scheduler, all 50 nodes register again, with
 #     the tasks they run: those jobs stay RUNNING in attempt 1; cancelling them ends
@@ -66,24 +66,25 @@ assert_eq "$(job_field "$first" .exit_code)" 0 "exit code of job $first"
 out=$(st logs "$first") || fail "strata logs $first failed"
 assert_eq "$out" "" "logs of a simulated task"
 
-# simulate: {duration: 2s} holds a node for 2 s.
+# simulate: {duration: 5s} holds a node for 5 s (long enough that a loaded machine still
+# reads it RUNNING 1 s in).
 cat > "$T/sim.yaml" <<'EOF'
-name: simulated-2s
+name: simulated-5s
 command: [/no/such/program]
 resources: {cpus_per_rank: 2, mem_per_rank: 256M}
-simulate: {duration: 2s}
+simulate: {duration: 5s}
 EOF
 sim=$(submit_job "$T/sim.yaml")
 wait_job_state "$sim" RUNNING 30
 sleep 1
-assert_eq "$(job_field "$sim" .state)" RUNNING "state of job $sim 1 s into its simulated 2 s"
+assert_eq "$(job_field "$sim" .state)" RUNNING "state of job $sim 1 s into its simulated 5 s"
 wait_job_state "$sim" SUCCEEDED 30
 ran=$(job_field "$sim" '.tasks[0].finished_unix_ms - .tasks[0].started_unix_ms')
-[ "$ran" -ge 1990 ] || fail "job $sim ran $ran ms, less than its simulated 2 s"
-ok "job $sim ran ${ran} ms (simulated 2 s) and SUCCEEDED"
+[ "$ran" -ge 4990 ] || fail "job $sim ran $ran ms, less than its simulated 5 s"
+ok "job $sim ran ${ran} ms (simulated 5 s) and SUCCEEDED"
 
 # One whole-node job of 10 minutes per node: each runs on a node of its own.
-sed -e 's/simulated-2s/hold/' -e 's/duration: 2s/duration: 10m/' "$T/sim.yaml" > "$T/hold.yaml"
+sed -e 's/simulated-5s/hold/' -e 's/duration: 5s/duration: 10m/' "$T/sim.yaml" > "$T/hold.yaml"
 hold=()
 for i in $(seq 1 $N_NODES); do hold+=("$(submit_job "$T/hold.yaml")"); done
 hold_json=$(printf '%s\n' "${hold[@]}" | jq -s .)

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # test_restart_reconcile: the scheduler restarts while tasks run; workers re-register
 # with the tasks they hold, and the scheduler adopts them instead of rerunning them.
-#   - a long job (sleep 20: it must outlast both restarts, however slow the build) stays
+#   - a long job (sleep 25: it must outlast both restarts, however slow the build) stays
 #     RUNNING across a SIGKILL + restart of the scheduler, with the same attempt and the
 #     same process, then SUCCEEDS;
-#   - a short job (sleep 1) that ENDS while the scheduler is down (for longer than the node
-#     timeout) is reported when the scheduler comes back: SUCCEEDED, attempt 1, exit 0;
+#   - a short job (sleep 3: still running when a loaded machine first reads it) that ENDS
+#     while the scheduler is down (for longer than the node timeout) is reported when the scheduler comes back: SUCCEEDED, attempt 1, exit 0;
 #   - a graceful stop (SIGTERM) and restart also keeps a running job.
 . "$(dirname "$0")/lib.sh"
 
 start_scheduler
 start_worker w1 --cpus 2 --memory 2G
 
-long=$(submit_job --name long -- sleep 20)
-short=$(submit_job --name short -- sleep 1)
+long=$(submit_job --name long -- sleep 25)
+short=$(submit_job --name short -- sleep 3)
 wait_job_state "$long" RUNNING 30
 wait_job_state "$short" RUNNING 30
 pid=$(job_field "$long" '.tasks[0].pid')
@@ -22,9 +22,9 @@ info "long job $long runs as pid $pid, short job $short as pid $spid"
 
 epoch=$(node_field w1 .epoch)
 kill9 scheduler
-info "scheduler down for 2.5 s (longer than the short job and than the node timeout)"
-sleep 2.5
-pid_alive "$spid" && fail "short job's process $spid still runs after 2.5 s"
+info "scheduler down for 4.5 s (longer than the short job and than the node timeout)"
+sleep 4.5
+pid_alive "$spid" && fail "short job's process $spid still runs after 4.5 s"
 pid_alive "$pid" || fail "long job's process $pid died while the scheduler was down"
 ok "the worker kept the long task running while the scheduler was down"
 restart_scheduler
