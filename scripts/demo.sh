@@ -16,11 +16,17 @@
 #       private-ams-1  pool private-ams  (EU, confidential)  2 CPUs, 4 GiB
 #       cloud-us-1     pool cloud-us     (US, internal)      4 CPUs, 4 GiB
 #       edge-paris-1   pool edge-paris   (EU edge)           1 CPU,  1 GiB
-# waits until the nodes are UP, shows `strata pools`, submits every job spec in examples/
+# the scheduler requires API tokens: the token in $STRATA_DEMO_DIR/admin.token (made on the
+# first run, mode 0600) becomes the admin's; as admin the demo enrols three users (mlops, an
+# operator of every example tenant; rita, a submitter of research; felix, a submitter of
+# fraud) and shows `strata whoami` for each;
+# waits until the nodes are UP, shows `strata pools`, submits (as mlops) every job spec in examples/
 # (each one's data classification, residency, model and preferences decide where it runs),
 # waits for the jobs to end, prints `strata nodes`, `strata jobs`, each job's logs and
 # `strata explain` (its score against the runners-up), then submits a restricted job too
-# big for the cleared pool and shows why it waits, and stops everything it started
+# big for the cleared pool and shows why it waits; shows two tenants apart (rita's job, with a
+# secret in its env: felix neither lists nor cancels it, mlops sees it with the env hidden,
+# rita cancels it), and stops everything it started
 # (workers, scheduler, then PostgreSQL), also on Ctrl-C.
 #
 #   --stay       keep the cluster running after the jobs end, until Ctrl-C
@@ -102,7 +108,12 @@ free_port () {
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-strata () { "$BIN/strata" --scheduler "$CLIENT_EP" "$@"; }
+# strata ARGS: as the user whose token is in $AS (default: the admin); the token goes in
+# the environment, not on the command line where `ps` would show it.
+AS=admin
+declare -A TOKENS=()
+strata () { STRATA_TOKEN=${TOKENS[$AS]:-} "$BIN/strata" --scheduler "$CLIENT_EP" "$@"; }
+as () { local who=$1; shift; ( AS=$who; strata "$@" ); }
 
 # -- 1. dependencies and build ----------------------------------------------------
 if [ $do_build -eq 1 ]; then
@@ -145,9 +156,16 @@ say "starting strata-scheduler (workers: $WORKER_EP, clients: $CLIENT_EP)"
 # fine-tune's checkpoint goes where the scheduler says, <storage_root>/<tenant>/models/...
 mkdir -p "$DEMO_DIR/storage"
 sed "s|storage_root: /|storage_root: $DEMO_DIR/storage/|" examples/cluster.yaml > "$DEMO_DIR/cluster.yaml"
+# The admin's API token: made once, kept with the database it was enrolled in.
+if [ ! -s "$DEMO_DIR/admin.token" ]; then
+    (umask 077; /usr/bin/python3 -c 'import secrets; print("strata_" + secrets.token_urlsafe(32))' \
+        > "$DEMO_DIR/admin.token")
+fi
+TOKENS[admin]=$(cat "$DEMO_DIR/admin.token")
 start scheduler "$BIN/strata-scheduler" --database "$STRATA_DATABASE" \
     --worker-endpoint "$WORKER_EP" --client-endpoint "$CLIENT_EP" \
-    --event-endpoint "tcp://127.0.0.1:$EP" --cluster "$DEMO_DIR/cluster.yaml"
+    --event-endpoint "tcp://127.0.0.1:$EP" --cluster "$DEMO_DIR/cluster.yaml" \
+    --bootstrap-token-file "$DEMO_DIR/admin.token"
 for ((i = 0; ; i++)); do
     alive scheduler || { tail -n 20 "$DEMO_DIR/logs/scheduler.log" >&2; die "the scheduler exited"; }
     strata --timeout 1s nodes >/dev/null 2>&1 && break
@@ -155,6 +173,26 @@ for ((i = 0; ; i++)); do
     sleep 0.1
 done
 note "scheduler is up (pid ${PIDS[scheduler]}, log $DEMO_DIR/logs/scheduler.log)"
+strata whoami >/dev/null 2>&1 \
+    || die "the scheduler refuses the token in $DEMO_DIR/admin.token (its database has another admin); remove $DEMO_DIR to start afresh"
+
+say "users and tenants: the admin enrols three users and gives each an API token"
+strata whoami | sed 's/^/    /'
+enrol () {
+    local name=$1; shift
+    strata admin user list --json | jq -e --arg n "$name" 'any(.[]; .name == $n)' >/dev/null \
+        || strata admin user add "$name" "$@" >/dev/null
+    TOKENS[$name]=$(strata admin token create "$name" --expires 1d 2>/dev/null)
+    note "strata admin user add $name $*"
+}
+enrol mlops --role operator --tenant default --tenant fraud --tenant finance --tenant retail --tenant research
+enrol rita --role submitter --tenant research
+enrol felix --role submitter --tenant fraud
+strata admin user list | sed 's/^/    /'
+for who in rita felix; do
+    note "as $who: strata whoami"
+    as "$who" whoami | sed 's/^/      /'
+done
 # The database is kept between runs: jobs an interrupted run left unfinished would
 # compete with this run's, so cancel them first.
 left=$(strata jobs --json --limit 1000 2>/dev/null | jq -r '.[] | select(.state != "SUCCEEDED" and .state != "FAILED" and .state != "CANCELLED") | .id' || true)
@@ -198,7 +236,8 @@ say "strata pools (examples/cluster.yaml, with live figures)"
 strata pools
 
 # -- 5. jobs ------------------------------------------------------------------------
-say "submitting every job spec in examples/"
+say "submitting every job spec in examples/ (as mlops)"
+AS=mlops
 ids=()
 for f in examples/*.yaml examples/*.yml examples/*.json; do
     [ -f "$f" ] || continue
@@ -258,6 +297,8 @@ done
 say "an AI twin: a 2-rank fine-tune (mpirun), then 3-shard inference with its model"
 TWIN=$DEMO_DIR/twin
 rm -rf "$TWIN"; mkdir -p "$TWIN"
+# The inference shards write their answers here, as the task user when the workers are root.
+[ "$(id -u)" -ne 0 ] || chown strata-task "$TWIN"
 grep -v '^ *$' /usr/share/common-licenses/Apache-2.0 | head -12 > "$TWIN/prompts.txt"
 cat > "$TWIN/finetune.yaml" <<EOF
 kind: finetune
@@ -315,6 +356,24 @@ strata explain "$wait_id" | sed 's/^/    /'
 strata cancel "$wait_id" >/dev/null
 note "cancelled job $wait_id"
 
+say "two tenants apart: rita (research) and felix (fraud)"
+AS=rita
+secret_id=$(strata submit --json --name rita-nightly --env API_KEY=s3cr3t -- sleep 60 | jq -r .id)
+note "rita submitted job $secret_id (tenant research, env API_KEY=s3cr3t)"
+note "felix: strata jobs (his tenant only)"
+as felix jobs | sed 's/^/      /'
+note "felix: strata cancel $secret_id"
+if out=$(as felix cancel "$secret_id" 2>&1); then
+    die "felix cancelled rita's job $secret_id: $out"
+fi
+sed 's/^/      /' <<< "$out"
+note "refused: to felix, another tenant's job is a job that does not exist"
+note "mlops (operator of research): strata show $secret_id --json | jq .submitted_by,.spec.env"
+as mlops show "$secret_id" --json | jq -c '[.submitted_by, .spec.env]' | sed 's/^/      /'
+note "rita cancels her own job"
+strata cancel "$secret_id" | sed 's/^/      /'
+AS=mlops
+
 ok_count=0
 for id in "${ids[@]}"; do [ "${final[$id]}" = SUCCEEDED ] && ok_count=$((ok_count + 1)); done
 if [ $ok_count -eq ${#ids[@]} ]; then
@@ -327,7 +386,7 @@ fi
 
 if [ $stay -eq 1 ]; then
     say "the cluster keeps running; press Ctrl-C to stop it. In another terminal:"
-    note "export STRATA_SCHEDULER=$CLIENT_EP"
+    note "export STRATA_SCHEDULER=$CLIENT_EP STRATA_TOKEN=\$(cat $DEMO_DIR/admin.token)"
     note "$BIN/strata nodes"
     note "$BIN/strata submit examples/hello.yaml --wait"
     while alive scheduler; do sleep 1; done
