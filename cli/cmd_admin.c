@@ -38,30 +38,13 @@ static const char s_admin_usage[] =
     "  strata admin token create alice --expires 90d > alice.token && chmod 600 alice.token\n"
     "  strata admin token list --user alice\n";
 
-static const char *
-s_role (Strata__Role r)
-{
-    switch (r) {
-    case STRATA__ROLE__ROLE_VIEWER:
-        return "viewer";
-    case STRATA__ROLE__ROLE_SUBMITTER:
-        return "submitter";
-    case STRATA__ROLE__ROLE_OPERATOR:
-        return "operator";
-    case STRATA__ROLE__ROLE_ADMIN:
-        return "admin";
-    default:
-        return "none";
-    }
-}
-
 static Strata__Role
 s_role_parse (const char *name)
 {
     static const Strata__Role roles[] = { STRATA__ROLE__ROLE_VIEWER, STRATA__ROLE__ROLE_SUBMITTER,
                                           STRATA__ROLE__ROLE_OPERATOR, STRATA__ROLE__ROLE_ADMIN };
     for (size_t i = 0; name && i < sizeof roles / sizeof *roles; i++)
-        if (!strcmp (name, s_role (roles[i])))
+        if (!strcmp (name, cli_role_name (roles[i])))
             return roles[i];
     return STRATA__ROLE__ROLE_UNSPECIFIED;
 }
@@ -167,8 +150,8 @@ s_user_list_json (const Strata__Envelope *reply)
         for (size_t k = 0; tenants && k < u->n_tenants; k++)
             json_array_append_new (tenants, cli_output_json_str (u->tenants[k]));
         json_t *o = json_pack ("{s:o, s:s, s:o, s:I}", "name", cli_output_json_str (u->name), "role",
-                               s_role (u->role), "tenants", tenants ? tenants : json_array (), "created_unix_ms",
-                               (json_int_t) u->created_unix_ms);
+                               cli_role_name (u->role), "tenants", tenants ? tenants : json_array (),
+                               "created_unix_ms", (json_int_t) u->created_unix_ms);
         if (!o || json_array_append_new (a, o) != 0) {
             json_decref (a);
             return NULL;
@@ -192,7 +175,7 @@ s_user_list_print (FILE *out, const Strata__Envelope *reply)
         for (size_t k = 0; k < u->n_tenants && at < sizeof tenants; k++)
             at += (size_t) snprintf (tenants + at, sizeof tenants - at, "%s%s", k ? "," : "", u->tenants[k]);
         snprintf (when, sizeof when, "%s ago", cli_format_age (now, u->created_unix_ms, age, sizeof age));
-        const char *cells[] = { u->name, s_role (u->role), tenants, when };
+        const char *cells[] = { u->name, cli_role_name (u->role), tenants, when };
         rc = cli_table_add (t, cells);
     }
     if (rc == 0)

@@ -2,23 +2,6 @@
 #include "cli.h"
 #include "output.h"
 
-static const char *
-s_role (Strata__Role r)
-{
-    switch (r) {
-    case STRATA__ROLE__ROLE_VIEWER:
-        return "viewer";
-    case STRATA__ROLE__ROLE_SUBMITTER:
-        return "submitter";
-    case STRATA__ROLE__ROLE_OPERATOR:
-        return "operator";
-    case STRATA__ROLE__ROLE_ADMIN:
-        return "admin";
-    default:
-        return "none";
-    }
-}
-
 static void
 s_request (Strata__Envelope *req)
 {
@@ -34,9 +17,9 @@ s_json (const Strata__Envelope *reply)
     json_t *tenants = json_array ();
     for (size_t i = 0; tenants && i < w->n_tenants; i++)
         json_array_append_new (tenants, cli_output_json_str (w->tenants[i]));
-    return json_pack ("{s:o, s:s, s:o, s:b, s:I}", "user", cli_output_json_str (w->user), "role", s_role (w->role),
-                      "tenants", tenants ? tenants : json_array (), "development", w->development, "token_id",
-                      (json_int_t) w->token_id);
+    return json_pack ("{s:o, s:s, s:o, s:b, s:I}", "user", cli_output_json_str (w->user), "role",
+                      cli_role_name (w->role), "tenants", tenants ? tenants : json_array (), "development",
+                      w->development, "token_id", (json_int_t) w->token_id);
 }
 
 static int
@@ -45,7 +28,7 @@ s_print (FILE *out, const Strata__Envelope *reply)
     const Strata__WhoamiReply *w = reply->whoami_reply;
     char buf[256];
     fprintf (out, "user:     %s\n", cli_text_fit (w->user, 64, buf, sizeof buf));
-    fprintf (out, "role:     %s\n", s_role (w->role));
+    fprintf (out, "role:     %s\n", cli_role_name (w->role));
     fprintf (out, "tenants:  ");
     if (w->development && !w->n_tenants)
         fprintf (out, "(every tenant)");

@@ -941,3 +941,20 @@ out:
     cli_table_destroy (&t);
     return rc;
 }
+
+const char *
+cli_role_name (Strata__Role r)
+{
+    switch (r) {
+    case STRATA__ROLE__ROLE_VIEWER:
+        return "viewer";
+    case STRATA__ROLE__ROLE_SUBMITTER:
+        return "submitter";
+    case STRATA__ROLE__ROLE_OPERATOR:
+        return "operator";
+    case STRATA__ROLE__ROLE_ADMIN:
+        return "admin";
+    default:
+        return "none";
+    }
+}

@@ -62,6 +62,8 @@ const char *cli_format_mem_mb (uint64_t mb, char *buf, size_t size);
 
 /*  Thousandths of a CPU as a number: "2", "0.5", "1.25".  */
 const char *cli_format_cpus (uint32_t milli, char *buf, size_t size);
+/*  A role's name: viewer, submitter, operator, admin ("none" for an unknown one).  */
+const char *cli_role_name (Strata__Role r);
 
 /*  -- JSON -----------------------------------------------------------------  */
 

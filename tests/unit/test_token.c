@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "st_token.h"
+#include "test_tmpdir.h"
 
 static char s_dir[64];
 
@@ -21,9 +22,7 @@ setup (void)
 static void
 teardown (void)
 {
-    char cmd[128];
-    snprintf (cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    cr_assert_eq (system (cmd), 0);
+    st_test_rmtree (s_dir);
 }
 
 TestSuite (token, .init = setup, .fini = teardown, .timeout = 30);
