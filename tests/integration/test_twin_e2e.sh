@@ -30,6 +30,8 @@ start_worker cloud1 --pool cloud --cpus 2
 # Lines to run inference over: part of a licence, with its empty lines.
 head -40 /usr/share/common-licenses/GPL-3 > "$T/prompts.txt"
 
+# Each rank gets 1 GiB (its cgroup's limit): a sanitizer build's quarantine and shadow memory
+# would not fit the default 256 MiB.
 TRAIN="$ST_BIN/strata-twin-train --data /usr/share/common-licenses --batch 4 --seq 32 --layers 1 --dim 32 --heads 2 --seed 7"
 
 # -- 1. fine-tune -----------------------------------------------------------------------
@@ -38,7 +40,7 @@ cat > "$T/ft.yaml" <<EOF
 name: twin-ft
 kind: finetune
 command: [sh, -c, 'exec $TRAIN --steps 40 --checkpoint-every 10 --resume']
-resources: {ranks: 2, cpus_per_rank: 1}
+resources: {ranks: 2, cpus_per_rank: 1, mem_per_rank: 1G}
 data: {uri: "file:///usr/share/common-licenses", classification: confidential, residency: [EU]}
 output_model: acme-twin
 time_limit: 5m
@@ -51,7 +53,7 @@ cat > "$T/inf.yaml" <<EOF
 name: twin-infer
 kind: inference
 command: [sh, -c, 'echo "model=\$STRATA_MODEL uri=\$STRATA_MODEL_URI"; exec $ST_BIN/strata-twin-infer --model "\$STRATA_MODEL_URI" --data $T/prompts.txt --out $T/out/answers.jsonl --max-new 8']
-resources: {shards: 3, cpus_per_rank: 1}
+resources: {shards: 3, cpus_per_rank: 1, mem_per_rank: 1G}
 model: acme-twin
 depends_on: [$ft]
 data: {classification: confidential, residency: [EU]}
@@ -106,7 +108,7 @@ name: twin-long
 kind: finetune
 launcher: direct
 command: [sh, -c, 'exec $TRAIN --steps 4000 --checkpoint-every 1000000 --resume']
-resources: {ranks: 1, cpus_per_rank: 1}
+resources: {ranks: 1, cpus_per_rank: 1, mem_per_rank: 1G}
 time_limit: 10m
 EOF
 lj=$(submit_job "$T/long.yaml")
