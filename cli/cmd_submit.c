@@ -233,7 +233,11 @@ s_put (s_builder_t *b, json_t *obj, const char *key, json_t *v, const char *flag
         b->failed = 1;
         return;
     }
-    json_object_set_new (obj, key, v);
+    if (json_object_set_new (obj, key, v) != 0) {
+        /*  a key (an --env or --label name) that is not valid UTF-8  */
+        st_error_set (b->err, ST_EINVAL, flag, "%s: not valid UTF-8 text", flag);
+        b->failed = 1;
+    }
 }
 
 /*  A repeated flag's values as a JSON list; NULL when one is not valid UTF-8.  */

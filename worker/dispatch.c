@@ -48,6 +48,7 @@
 #include "fsutil.h"
 #include "st_log.h"
 #include "st_time.h"
+#include "st_utf8.h"
 #include "st_vec.h"
 #include "st_wire.h"
 #include "strata/task.h"
@@ -124,7 +125,7 @@ s_launch_failed (st__node_t *self, const st__wtask_key_t *key, uint64_t now, con
     memset (&s, 0, sizeof s);
     s.key = *key;
     s.state = STRATA__TASK_STATE__TASK_START_FAILED;
-    snprintf (s.message, sizeof s.message, "%s", msg);
+    st_utf8_copy (s.message, sizeof s.message, msg);
     char name[64];
     st_warn ("%slaunch of task %s failed: %s", self->who, st__wtask_key_format (key, name, sizeof name), msg);
     st__node_push_update (self, &s, now);

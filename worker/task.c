@@ -38,6 +38,7 @@
 #include "pidfile.h"
 #include "st_log.h"
 #include "st_time.h"
+#include "st_utf8.h"
 #include "st_vec.h"
 #include "strata/task.h"
 
@@ -347,7 +348,7 @@ s_build_env (s_launch_t *l, const st__wtask_spec_t *spec, char *msg, size_t msgl
         const char *key = spec->env->keys[i];
         const char *val = spec->env->vals[i] ? spec->env->vals[i] : "";
         if (!key[0] || strchr (key, '=')) {
-            snprintf (msg, msglen, "invalid environment variable name '%s'", key);
+            st_utf8_fmt (msg, msglen, "invalid environment variable name '%s'", key);
             return -1;
         }
         if (s_env_set (l, key, val) != 0)
@@ -408,9 +409,9 @@ s_resolve_program (const char *prog, const char *path_var, char *msg, size_t msg
             p++;
     }
     if (saw_eacces)
-        snprintf (msg, msglen, "cannot execute %s: permission denied", prog);
+        st_utf8_fmt (msg, msglen, "cannot execute %s: permission denied", prog);
     else
-        snprintf (msg, msglen, "program not found: %s (PATH=%s)", prog, path_var);
+        st_utf8_fmt (msg, msglen, "program not found: %s (PATH=%s)", prog, path_var);
     return NULL;
 }
 
@@ -507,9 +508,11 @@ static void s_fail (st__wtask_t *self, const char *fmt, ...) __attribute__ ((for
 static void
 s_fail (st__wtask_t *self, const char *fmt, ...)
 {
+    /*  Paths and names in it come from the job's spec: cut on a character
+     *  boundary, bad bytes replaced, so the status packs as a valid string.  */
     va_list ap;
     va_start (ap, fmt);
-    vsnprintf (self->status.message, sizeof self->status.message, fmt, ap);
+    st_utf8_vfmt (self->status.message, sizeof self->status.message, fmt, ap);
     va_end (ap);
     self->status.state = STRATA__TASK_STATE__TASK_START_FAILED;
     self->status.finished_unix_ms = st_wall_ms ();

@@ -47,6 +47,7 @@
 #include "pidfile.h"
 #include "st_log.h"
 #include "st_time.h"
+#include "st_utf8.h"
 
 #define S_MAX_POLL_MS 1000
 #define S_EPOLL_EVENTS 256
@@ -129,7 +130,7 @@ s_capacity (st__worker_t *self, const st__worker_config_t *cfg)
         self->capacity.cpus_milli = cfg->cpus_milli;
         self->capacity.mem_mb = cfg->mem_mb;
         self->capacity.gpus = cfg->gpus < 0 ? 0 : cfg->gpus > ST__MAX_GPUS ? ST__MAX_GPUS : (uint32_t) cfg->gpus;
-        snprintf (self->capacity.gpu_type, sizeof self->capacity.gpu_type, "%s", type ? type : "");
+        st_utf8_copy (self->capacity.gpu_type, sizeof self->capacity.gpu_type, type);
         return;
     }
     self->capacity.cpus_milli = cfg->cpus_milli ? cfg->cpus_milli : st__resources_cpus_milli ();
@@ -142,10 +143,11 @@ s_capacity (st__worker_t *self, const st__worker_config_t *cfg)
         if (self->capacity.gpus > 0 && !type)
             st__resources_nvml_gpus (nvml_type, sizeof nvml_type);
     }
-    snprintf (self->capacity.gpu_type, sizeof self->capacity.gpu_type, "%s",
-              type                  ? type
-              : self->capacity.gpus ? nvml_type
-                                    : "");
+    /*  Cut on a character boundary: it travels in a protobuf string field.  */
+    st_utf8_copy (self->capacity.gpu_type, sizeof self->capacity.gpu_type,
+                  type                  ? type
+                  : self->capacity.gpus ? nvml_type
+                                        : "");
 }
 
 /*  A hollow worker holds about ST__WORKER_HOLLOW_FDS_PER_NODE descriptors per
@@ -237,7 +239,7 @@ st__worker_new (const st__worker_config_t *cfg, st_error_t *err)
 
     self->endpoint = s_strdup_or (cfg->scheduler, ST__WORKER_DEFAULT_ENDPOINT);
     self->pool = s_strdup_or (cfg->pool, "default");
-    self->hostname = strdup (host);
+    self->hostname = st_utf8_dup (host); /*  a protobuf string: valid UTF-8 whatever the host is called  */
     if (!self->hollow)
         self->state_dir = s_strdup_or (cfg->state_dir, ST__WORKER_DEFAULT_STATE_DIR);
     if (!self->endpoint || !self->pool || !self->hostname || (!self->hollow && !self->state_dir)) {

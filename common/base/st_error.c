@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "st_utf8.h"
+
 const char *
 st_strerror (st_rc_t rc)
 {
@@ -27,7 +29,7 @@ st_error_set (st_error_t *err, st_rc_t rc, const char *field, const char *fmt, .
     snprintf (err->field, sizeof err->field, "%s", field ? field : "");
     va_list ap;
     va_start (ap, fmt);
-    vsnprintf (err->msg, sizeof err->msg, fmt, ap);
+    st_utf8_vfmt (err->msg, sizeof err->msg, fmt, ap); /*  it reaches clients and JSON: valid UTF-8  */
     va_end (ap);
     err->hint[0] = '\0';
     return rc;
@@ -40,7 +42,7 @@ st_error_hint (st_error_t *err, const char *fmt, ...)
         return;
     va_list ap;
     va_start (ap, fmt);
-    vsnprintf (err->hint, sizeof err->hint, fmt, ap);
+    st_utf8_vfmt (err->hint, sizeof err->hint, fmt, ap);
     va_end (ap);
 }
 

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "st_utf8.h" /*  st_utf8_char, st_utf8_valid, st_utf8_cut  */
+
 enum {
     ST_FIELD_LOWER = 1u << 0, /*  a-z  */
     ST_FIELD_UPPER = 1u << 1, /*  A-Z  */
@@ -34,18 +36,5 @@ typedef struct {
 bool st_field_ok (const char *text, size_t len, const st_field_t *rule);
 /*  The same for a NUL-terminated string.  */
 bool st_field_ok_str (const char *text, const st_field_t *rule);
-
-/*  Length of the valid UTF-8 character at p (at most avail bytes), 0 when the
- *  bytes are not one: stray continuation or overlong bytes, surrogates, code
- *  points past U+10FFFF, or a character cut short.  */
-size_t st_utf8_char (const unsigned char *p, size_t avail);
-
-/*  The len bytes at text are valid UTF-8 (NUL counts as a character here).  */
-bool st_utf8_valid (const char *text, size_t len);
-
-/*  The longest length <= max that does not end inside a multi-byte character
- *  of text (len bytes). Counts back over continuation bytes only, so it works
- *  on invalid text too.  */
-size_t st_utf8_cut (const char *text, size_t len, size_t max);
 
 #endif

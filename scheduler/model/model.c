@@ -39,7 +39,7 @@
  *
  *  A task's state on load is built from its row (store/), not moved. */
 #include "model.h"
-#include "st_field.h"
+#include "st_utf8.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -174,10 +174,12 @@ st__add_event (st__model_t *s, uint64_t job_id, int32_t task_idx, uint32_t attem
                        .to_state = to,
                        .at_wall = s->now_wall };
     ev.node = node ? strdup (node) : NULL;
+    /*  Names, paths and workers' messages go into it: a long one is cut on a
+     *  character boundary and bad bytes are replaced (st_utf8.h).  */
     char buf[1024];
     va_list ap;
     va_start (ap, fmt);
-    vsnprintf (buf, sizeof buf, fmt, ap);
+    st_utf8_vfmt (buf, sizeof buf, fmt, ap);
     va_end (ap);
     ev.message = strdup (buf);
     if (!ev.message)
@@ -250,7 +252,7 @@ st__job_set_state (st__model_t *s, st__job_t *job, st_job_state_t to, const char
     }
     va_list ap;
     va_start (ap, reason_fmt);
-    vsnprintf (job->reason, sizeof job->reason, reason_fmt, ap);
+    st_utf8_vfmt (job->reason, sizeof job->reason, reason_fmt, ap); /*  valid UTF-8, cut on a boundary  */
     va_end (ap);
     job->state = to;
     uint64_t now = s->now_wall;
@@ -275,10 +277,13 @@ st__job_set_reason (st__model_t *s, st__job_t *job, const char *reason)
 {
     if (strcmp (job->reason, reason) == 0)
         return;
-    /*  A longer reason is cut on a character boundary, never mid-character.  */
-    size_t n = st_utf8_cut (reason, strlen (reason), sizeof job->reason - 1);
-    memcpy (job->reason, reason, n);
-    job->reason[n] = '\0';
+    /*  A longer reason is cut on a character boundary, never mid-character,
+     *  and any bad byte is replaced; the row is written only if that differs.  */
+    char cut[sizeof job->reason];
+    st_utf8_copy (cut, sizeof cut, reason);
+    if (strcmp (job->reason, cut) == 0)
+        return;
+    memcpy (job->reason, cut, sizeof cut);
     st__mark_job (s, job);
 }
 

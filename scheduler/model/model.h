@@ -274,6 +274,7 @@ typedef struct {
     uint64_t flushes;
     uint64_t placed;         /*  jobs placed  */
     uint64_t launch_resends; /*  Launches sent again to a silent worker  */
+    uint64_t json_failures;  /*  explanations that could not be built: logged, the job goes on without one  */
 } st__counters_t;
 
 /*  What the model wants done outside it, for net/ (sched.c drains them after
@@ -436,9 +437,11 @@ void st__place_attempt_ended (st__model_t *s, st__job_t *job);
  *  0 when nothing had changed since the last one.  */
 int st__place_pending (st__model_t *s);
 /*  strata explain for a job in memory: why it waits, or its score against the
- *  runners-up, as JSON (caller frees); *state is its state's name.  */
+ *  runners-up, as JSON (caller frees); *state is its state's name. NULL, said
+ *  in the log, when the JSON could not be built (out of memory).  */
 char *st__place_explain (st__model_t *s, st__job_t *job, const char **state);
-/*  The same JSON for a job that has no placement to show: its state and reason.  */
+/*  The same JSON for a job that has no placement to show: its state and reason
+ *  (any bytes: made valid UTF-8 first). NULL, logged, without memory.  */
 char *st__place_reason_json (uint64_t id, const char *state, const char *reason);
 
 /*  -- runtime.c: rendezvous values and progress of multi-rank jobs --------  */

@@ -19,6 +19,7 @@
  *  (sched.c), so a placement is durable before its Launch is sent. */
 #include "model.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include <string.h>
 
 #include "st_log.h"
+#include "st_utf8.h"
 
 int
 st__place_job_init (st__model_t *s, st__job_t *job)
@@ -156,6 +158,10 @@ s_apply_placement (st__model_t *s, const sp_placement_t *p, double now_s)
     s_replace (&job->variant, p->variant ? p->variant->name : NULL);
     free (job->placement_json);
     job->placement_json = sp_explain_placement (s->cluster, p);
+    if (!job->placement_json)
+        /*  Not a reason to hold the job: strata explain falls back to its reason.  */
+        st_warn ("job %llu placed without an explanation: its JSON could not be built (json_failures=%" PRIu64 ")",
+                 (unsigned long long) job->id, ++s->counters.json_failures);
     job->has_estimate = 1;
     job->est_cost = p->est_cost;
     job->est_kwh = p->est_kwh;
@@ -174,8 +180,8 @@ s_apply_preemption (st__model_t *s, const sp_preemption_t *pr)
     const st__job_t *for_job = pr->for_job->owner;
     victim->preempt_requested = 1;
     victim->pj.stopping = 1;
-    snprintf (victim->failure, sizeof victim->failure, "preempted for job %llu: %.400s",
-              (unsigned long long) for_job->id, pr->reason);
+    st_utf8_fmt (victim->failure, sizeof victim->failure, "preempted for job %llu: %s",
+                 (unsigned long long) for_job->id, pr->reason); /*  a long reason is cut on a character boundary  */
     st__add_event (s, victim->id, -1, victim->attempt, "preempt", NULL, NULL, NULL, "%s", victim->failure);
     st_info ("job %llu: %s", (unsigned long long) victim->id, victim->failure);
     st__job_evaluate (s, victim);
@@ -264,11 +270,17 @@ st__place_pending (st__model_t *s)
 char *
 st__place_reason_json (uint64_t id, const char *state, const char *reason)
 {
-    json_t *o = json_pack ("{s:I, s:s, s:s}", "job", (json_int_t) id, "state", state, "reason", reason);
+    /*  json_pack refuses (NULL) a string that is not valid UTF-8: the reason
+     *  may hold a worker's or a database row's bytes, so it is made valid first.  */
+    char *clean = st_utf8_dup (reason);
+    json_t *o =
+        clean ? json_pack ("{s:I, s:s, s:s}", "job", (json_int_t) id, "state", state ? state : "", "reason", clean)
+              : NULL;
     char *text = o ? json_dumps (o, JSON_COMPACT) : NULL;
     json_decref (o);
+    free (clean);
     if (!text)
-        abort ();
+        st_error ("could not build the explanation of job %llu (out of memory)", (unsigned long long) id);
     return text;
 }
 
@@ -290,7 +302,5 @@ st__place_explain (st__model_t *s, st__job_t *job, const char **state)
     else
         json = job->placement_json ? strdup (job->placement_json)
                                    : st__place_reason_json (job->id, *state, job->reason);
-    if (!json)
-        abort ();
-    return json;
+    return json; /*  NULL: out of memory, said in the log; the caller answers an error  */
 }

@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "st_log.h"
+#include "st_utf8.h"
 
 #define S_KEYS_MAX 64
 #define S_VALUE_MAX 4096u
@@ -218,13 +219,13 @@ st__runtime_tick (st__model_t *s, uint64_t now)
         st__rdzv_wait_t *w = &s->rdzv_waits[k];
         st__job_t *job = st_map_get_u64 (s->jobs, w->job_id);
         if (!job || job->attempt != w->attempt || st_job_state_terminal (job->state))
-            snprintf (msg, sizeof msg, "rendezvous: attempt %u of job %" PRIu64 " ended while waiting for '%s'",
-                      w->attempt, w->job_id, w->key);
+            st_utf8_fmt (msg, sizeof msg, "rendezvous: attempt %u of job %" PRIu64 " ended while waiting for '%s'",
+                         w->attempt, w->job_id, w->key);
         else if (now >= w->deadline_mono)
-            snprintf (msg, sizeof msg,
-                      "rendezvous: timed out after %.1f s waiting for '%s' (job %" PRIu64 " attempt %u): the rank "
-                      "that publishes it has not; see its log (strata logs %" PRIu64 " --rank 0)",
-                      w->timeout_ms / 1000.0, w->key, w->job_id, w->attempt, w->job_id);
+            st_utf8_fmt (msg, sizeof msg,
+                         "rendezvous: timed out after %.1f s waiting for '%s' (job %" PRIu64 " attempt %u): the rank "
+                         "that publishes it has not; see its log (strata logs %" PRIu64 " --rank 0)",
+                         w->timeout_ms / 1000.0, w->key, w->job_id, w->attempt, w->job_id);
         else {
             k++;
             continue;
@@ -316,7 +317,8 @@ st__runtime_progress (st__model_t *s, st__task_t *t, uint64_t step, uint64_t tot
     job->progress_total = total;
     job->progress_loss = loss;
     job->progress_rate = rate;
-    snprintf (job->progress_unit, sizeof job->progress_unit, "%s", unit ? unit : "");
+    st_utf8_copy (job->progress_unit, sizeof job->progress_unit,
+                  unit); /*  a task's words: valid, cut on a boundary  */
 }
 
 const char *

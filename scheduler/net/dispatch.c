@@ -37,6 +37,7 @@
 
 #include "st_log.h"
 #include "st_time.h"
+#include "st_utf8.h"
 
 #define ST_MAX_NODE_NAME 128
 #define ST_MAX_NODE_CPUS_MILLI 100000000u /*  100,000 CPUs  */
@@ -202,7 +203,7 @@ static void
 s_set_status_text (char **field, const char *text)
 {
     char buf[ST__NODE_STATUS_MAX];
-    snprintf (buf, sizeof buf, "%s", text ? text : "");
+    st_utf8_copy (buf, sizeof buf, text); /*  the worker's words: cut on a boundary, bad bytes replaced  */
     if (*field && strcmp (*field, buf) == 0)
         return;
     free (*field);
@@ -421,13 +422,16 @@ st__dispatch_send_launches (st__net_t *s)
 
 /*  -- task reports ---------------------------------------------------------  */
 
+/*  The message is the worker's: any bytes at all, as protobuf-c checks no
+ *  string field. st_utf8_fmt cuts on a character boundary and replaces bad
+ *  bytes, so the reason is valid UTF-8 for JSON, PostgreSQL and clients.  */
 static void
 s_describe_end (const Strata__TaskStatus *st, char *buf, size_t size)
 {
     if (st->state == STRATA__TASK_STATE__TASK_START_FAILED)
-        snprintf (buf, size, "could not start: %s", st->message && *st->message ? st->message : "unknown error");
+        st_utf8_fmt (buf, size, "could not start: %s", st->message && *st->message ? st->message : "unknown error");
     else if (st->oom_killed && st->message && *st->message)
-        snprintf (buf, size, "%s", st->message); /*  "killed: out of memory (limit 256 MiB)"  */
+        st_utf8_fmt (buf, size, "%s", st->message); /*  "killed: out of memory (limit 256 MiB)"  */
     else if (st->timed_out)
         snprintf (buf, size, "exceeded its time limit");
     else if (st->term_signal)
@@ -502,7 +506,7 @@ s_apply_status (st__net_t *s, st__node_t *node, const Strata__TaskStatus *st)
         else {
             /*  The first failure of an attempt is its cause; ranks stopped because of it are not.  */
             if (!job->failure[0] && !job->cancel_requested)
-                snprintf (job->failure, sizeof job->failure, "rank %u %s on %s", t->index, what, node->name);
+                st_utf8_fmt (job->failure, sizeof job->failure, "rank %u %s on %s", t->index, what, node->name);
             st__add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, NULL, node->name,
                            "rank %u %s", t->index, what);
             st__task_end (s->m, t, job->cancel_requested ? ST_TASK_CANCELLED : ST_TASK_FAILED);
@@ -524,8 +528,8 @@ s_lose_tasks (st__net_t *s, st__node_t *node, const char *why)
         st__task_t *t = node->tasks;
         st__job_t *job = t->job;
         if (!job->failure[0])
-            snprintf (job->failure, sizeof job->failure, "node %s %s while rank %u was %s", node->name, why, t->index,
-                      st_task_state_name (t->state));
+            st_utf8_fmt (job->failure, sizeof job->failure, "node %s %s while rank %u was %s", node->name, why,
+                         t->index, st_task_state_name (t->state));
         st__add_event (s->m, job->id, (int32_t) t->index, t->attempt, "task", NULL, "LOST", node->name,
                        "rank %u lost: node %s %s", t->index, node->name, why);
         st__task_end (s->m, t, ST_TASK_LOST);
@@ -628,16 +632,23 @@ s_on_register (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
     node->last_seen_wall = st_wall_ms ();
     free (node->pool);
     node->pool = strdup (pool);
+    /*  The worker's own words: protobuf-c checks no string field, so each is
+     *  made valid UTF-8 here, before it reaches JSON, the database or a client.  */
     free (node->gpu_type);
-    node->gpu_type = strdup (reg->gpu_type ? reg->gpu_type : "");
+    node->gpu_type = st_utf8_dup (reg->gpu_type);
     free (node->hostname);
-    node->hostname = strdup (reg->hostname ? reg->hostname : "");
+    node->hostname = st_utf8_dup (reg->hostname);
     free (node->version);
-    node->version = strdup (reg->version ? reg->version : "");
+    node->version = st_utf8_dup (reg->version);
     st_kv_free (&node->labels);
     for (size_t i = 0; i < reg->n_labels && i < 64; i++)
-        if (reg->labels[i]->key && reg->labels[i]->value)
-            st_kv_add (&node->labels, reg->labels[i]->key, reg->labels[i]->value);
+        if (reg->labels[i]->key && reg->labels[i]->value) {
+            char *key = st_utf8_dup (reg->labels[i]->key), *value = st_utf8_dup (reg->labels[i]->value);
+            if (key && value)
+                st_kv_add (&node->labels, key, value);
+            free (key);
+            free (value);
+        }
     node->cap_cpus_milli = reg->capacity->cpus_milli;
     node->cap_mem_mb = reg->capacity->mem_mb;
     node->cap_gpus = reg->capacity->gpus;

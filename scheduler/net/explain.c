@@ -49,7 +49,11 @@ st__client_explain (st__net_t *s, const st_peer_t *peer, const st__principal_t *
         }
         const char *state;
         char *json = st__place_explain (s->m, job, &state);
-        s_explain_reply (s, peer, env->seq, id, state, json);
+        if (json)
+            s_explain_reply (s, peer, env->seq, id, state, json);
+        else
+            st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INTERNAL,
+                              "could not build the explanation (out of memory)", NULL);
         free (json);
         return;
     }
@@ -77,9 +81,11 @@ st__client_explain (st__net_t *s, const st_peer_t *peer, const st__principal_t *
     char *json = info->placement_json && info->placement_json[0]
                      ? strdup (info->placement_json)
                      : st__place_reason_json (id, info->state, info->reason);
-    if (!json)
-        abort ();
-    s_explain_reply (s, peer, env->seq, id, info->state, json);
+    if (json)
+        s_explain_reply (s, peer, env->seq, id, info->state, json);
+    else
+        st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INTERNAL,
+                          "could not build the explanation (out of memory)", NULL);
     free (json);
     st__job_record_free (info);
 }

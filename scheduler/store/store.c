@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "st_field.h"
 #include "st_log.h"
 #include "st_time.h"
+#include "st_utf8.h"
 #include "st_vec.h"
 
 #define TERMINAL_SQL "('SUCCEEDED','FAILED','CANCELLED')"
@@ -666,36 +668,20 @@ s_w_null (st__store_buf_t *b, const char *key)
     s_put (b, "null", 4);
 }
 
-/*  A JSON string: quote, backslash and control characters escaped, bytes
- *  that are not valid UTF-8 replaced by U+FFFD.  */
-static void
-s_str (st__store_buf_t *b, const char *v)
+/*  A run of valid UTF-8 (or one U+FFFD) from st_utf8_scrub, with quote,
+ *  backslash and control characters escaped for JSON.  */
+static int
+s_str_run (void *arg, const char *run, size_t n)
 {
-    s_put (b, "\"", 1);
-    const char *run = v;
-    for (const char *c = v;;) {
+    st__store_buf_t *b = arg;
+    const char *from = run, *end = run + n;
+    for (const char *c = run; c < end; c++) {
         unsigned char ch = (unsigned char) *c;
-        size_t len = 1;
-        if (ch >= 0x80) {
-            /*  At most 4 bytes are read, and a NUL ends a character early.  */
-            len = st_utf8_char ((const unsigned char *) c, 4);
-            if (len) {
-                c += len;
-                continue;
-            }
-            len = 1;
-        }
-        else if (ch != '\0' && ch != '"' && ch != '\\' && ch >= 0x20) {
-            c++;
+        if (ch >= 0x20 && ch != '"' && ch != '\\')
             continue;
-        }
-        s_put (b, run, (size_t) (c - run));
-        if (ch == '\0')
-            break;
+        s_put (b, from, (size_t) (c - from));
         char esc[8];
-        if (ch >= 0x80)
-            s_put (b, "\xEF\xBF\xBD", 3); /*  U+FFFD  */
-        else if (ch == '"' || ch == '\\') {
+        if (ch == '"' || ch == '\\') {
             esc[0] = '\\';
             esc[1] = (char) ch;
             s_put (b, esc, 2);
@@ -704,9 +690,19 @@ s_str (st__store_buf_t *b, const char *v)
             snprintf (esc, sizeof esc, "\\u%04x", ch);
             s_put (b, esc, 6);
         }
-        c += len;
-        run = c;
+        from = c + 1;
     }
+    s_put (b, from, (size_t) (end - from));
+    return 0;
+}
+
+/*  A JSON string: bytes that are not valid UTF-8 replaced by U+FFFD (the
+ *  rule of st_utf8.h, the same as everywhere else), then escaped.  */
+static void
+s_str (st__store_buf_t *b, const char *v)
+{
+    s_put (b, "\"", 1);
+    st_utf8_scrub (v, SIZE_MAX, s_str_run, b);
     s_put (b, "\"", 1);
 }
 

@@ -318,6 +318,12 @@ def cmd_register(a):
     body = f_bytes(1, a.node) + f_bytes(2, a.pool) + \
         f_bytes(3, f_varint(1, a.cpus_milli) + f_varint(2, a.mem_mb)) + \
         f_varint(6, int.from_bytes(os.urandom(8), "little"))
+    # raw bytes, valid UTF-8 or not: protobuf-c checks no string field
+    if a.hostname_hex:
+        body += f_bytes(9, bytes.fromhex(a.hostname_hex))
+    for item in a.label_hex or []:
+        k, v = item.split("=", 1)
+        body += f_bytes(5, f_bytes(1, bytes.fromhex(k)) + f_bytes(2, bytes.fromhex(v)))
     s = dealer(a.worker)
     s.send(envelope(1, B_REGISTER, body))
     r = recv_reply(s, 5000, None)
@@ -345,6 +351,8 @@ def main():
     r.add_argument("--pool", default="default")
     r.add_argument("--cpus-milli", type=int, default=1000)
     r.add_argument("--mem-mb", type=int, default=1024)
+    r.add_argument("--hostname-hex", default="", help="Register.hostname as hex bytes")
+    r.add_argument("--label-hex", action="append", help="KEYHEX=VALUEHEX: a label as hex bytes")
     k = sub.add_parser("ask")
     k.add_argument("--client", required=True)
     k.add_argument("--auth", default="", help="Envelope.auth_token")
