@@ -614,6 +614,8 @@ s_on_logs (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, cons
     lr->deadline_mono = st_mono_ms () + ST_LOG_RELAY_TIMEOUT_MS;
     snprintf (lr->job_state, sizeof lr->job_state, "%s", state);
     lr->attempt = attempt;
+    lr->worker = *st__net_peer_of (node);
+    snprintf (lr->node, sizeof lr->node, "%s", node->name);
     lr->next = s->logreqs;
     s->logreqs = lr;
 
@@ -635,7 +637,7 @@ s_on_logs (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, cons
 }
 
 void
-st__client_log_data (st__net_t *s, const Strata__LogData *data)
+st__client_log_data (st__net_t *s, const st_peer_t *peer, const st__node_t *node, const Strata__LogData *data)
 {
     st__logreq_t **pp = &s->logreqs;
     while (*pp && (*pp)->id != data->request_id)
@@ -643,6 +645,14 @@ st__client_log_data (st__net_t *s, const Strata__LogData *data)
     st__logreq_t *lr = *pp;
     if (!lr)
         return; /*  late answer to a request that timed out  */
+    /*  Request ids are easy to guess: only the worker asked may answer, or a
+     *  node could hand a client someone else's logs (or forged ones).  */
+    if (lr->worker.id_len != peer->id_len || memcmp (lr->worker.id, peer->id, peer->id_len) != 0) {
+        char what[64];
+        snprintf (what, sizeof what, "LogData for log request %" PRIu64, lr->id);
+        st__net_foreign_reply (s, &s->foreign_logdata, what, node ? node->name : "an unregistered peer", lr->node);
+        return;
+    }
     *pp = lr->next;
     if (data->error && *data->error) {
         st__client_error (s, &lr->client, lr->client_seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE, data->error, NULL);
