@@ -522,7 +522,18 @@ s_on_nodes (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, con
     rep.nodes = c.items;
     out.body_case = STRATA__ENVELOPE__BODY_NODES_REPLY;
     out.nodes_reply = &rep;
-    s_reply (s, peer, &out);
+    /*  The whole list goes in one reply: past ST_MAX_FRAME, say so rather than
+     *  leave the client waiting for a reply that was never sent.  */
+    st_rc_t rc = st_wire_send (s->client_sock, peer, &out);
+    if (rc == ST_ETOOBIG) {
+        char msg[160];
+        snprintf (msg, sizeof msg, "the node list is too large (%zu nodes, over the %u-byte reply limit)", c.n,
+                  ST_MAX_FRAME);
+        st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, msg,
+                          "strata pools shows the nodes' totals by pool");
+    }
+    else if (rc != ST_OK)
+        st_debug ("could not reply %s to a client: %s", st_wire_body_name (&out), st_strerror (rc));
     /*  The strings belong to the nodes; free only what was allocated here.  */
     for (size_t i = 0; i < c.n; i++) {
         for (size_t k = 0; k < c.items[i]->n_labels; k++)
