@@ -272,9 +272,11 @@ typedef struct {
     uint64_t stale_updates;
     uint64_t submits;
     uint64_t flushes;
-    uint64_t placed;         /*  jobs placed  */
-    uint64_t launch_resends; /*  Launches sent again to a silent worker  */
-    uint64_t json_failures;  /*  explanations that could not be built: logged, the job goes on without one  */
+    uint64_t placed;            /*  jobs placed  */
+    uint64_t launch_resends;    /*  Launches sent again to a silent worker  */
+    uint64_t json_failures;     /*  explanations that could not be built: logged, the job goes on without one  */
+    uint64_t foreign_replies;   /*  Acks and LogData from a node the Launch or LogRequest did not go to  */
+    uint64_t oversized_reports; /*  Registers refused and Heartbeats dropped for too many labels or tasks  */
 } st__counters_t;
 
 /*  What the model wants done outside it, for net/ (sched.c drains them after

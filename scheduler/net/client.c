@@ -522,7 +522,18 @@ s_on_nodes (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, con
     rep.nodes = c.items;
     out.body_case = STRATA__ENVELOPE__BODY_NODES_REPLY;
     out.nodes_reply = &rep;
-    s_reply (s, peer, &out);
+    /*  The whole list goes in one reply: past ST_MAX_FRAME, say so rather than
+     *  leave the client waiting for a reply that was never sent.  */
+    st_rc_t rc = st_wire_send (s->client_sock, peer, &out);
+    if (rc == ST_ETOOBIG) {
+        char msg[160];
+        snprintf (msg, sizeof msg, "the node list is too large (%zu nodes, over the %u-byte reply limit)", c.n,
+                  ST_MAX_FRAME);
+        st__client_error (s, peer, env->seq, STRATA__ERROR_CODE__ERROR_INVALID, msg,
+                          "strata pools shows the nodes' totals by pool");
+    }
+    else if (rc != ST_OK)
+        st_debug ("could not reply %s to a client: %s", st_wire_body_name (&out), st_strerror (rc));
     /*  The strings belong to the nodes; free only what was allocated here.  */
     for (size_t i = 0; i < c.n; i++) {
         for (size_t k = 0; k < c.items[i]->n_labels; k++)
@@ -614,6 +625,8 @@ s_on_logs (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, cons
     lr->deadline_mono = st_mono_ms () + ST_LOG_RELAY_TIMEOUT_MS;
     snprintf (lr->job_state, sizeof lr->job_state, "%s", state);
     lr->attempt = attempt;
+    lr->worker = *st__net_peer_of (node);
+    snprintf (lr->node, sizeof lr->node, "%s", node->name);
     lr->next = s->logreqs;
     s->logreqs = lr;
 
@@ -635,7 +648,7 @@ s_on_logs (st__net_t *s, const st_peer_t *peer, const st__principal_t *who, cons
 }
 
 void
-st__client_log_data (st__net_t *s, const Strata__LogData *data)
+st__client_log_data (st__net_t *s, const st_peer_t *peer, const st__node_t *node, const Strata__LogData *data)
 {
     st__logreq_t **pp = &s->logreqs;
     while (*pp && (*pp)->id != data->request_id)
@@ -643,6 +656,14 @@ st__client_log_data (st__net_t *s, const Strata__LogData *data)
     st__logreq_t *lr = *pp;
     if (!lr)
         return; /*  late answer to a request that timed out  */
+    /*  Request ids are easy to guess: only the worker asked may answer, or a
+     *  node could hand a client someone else's logs (or forged ones).  */
+    if (lr->worker.id_len != peer->id_len || memcmp (lr->worker.id, peer->id, peer->id_len) != 0) {
+        char what[64];
+        snprintf (what, sizeof what, "LogData for log request %" PRIu64, lr->id);
+        st__net_foreign_reply (s, &s->foreign_logdata, what, node ? node->name : "an unregistered peer", lr->node);
+        return;
+    }
     *pp = lr->next;
     if (data->error && *data->error) {
         st__client_error (s, &lr->client, lr->client_seq, STRATA__ERROR_CODE__ERROR_UNAVAILABLE, data->error, NULL);

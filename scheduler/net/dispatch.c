@@ -47,10 +47,65 @@
 /*  The longest wait between resends of one Launch to a silent worker.  */
 #define S_RESEND_BACKOFF_MAX_MS 60000u
 
+/*  What a worker may say about itself. Labels: at most S_LABELS_MAX, keys of
+ *  1-S_LABEL_KEY_MAX bytes, values of at most S_LABEL_VALUE_MAX (a job spec's
+ *  placement.labels take the same sizes, common/st_spec.c). Task lists
+ *  (Register.tasks, Heartbeat.running): every task holds at least a thousandth
+ *  of a CPU, so a node runs at most cpus_milli tasks at once; twice that (plus
+ *  S_TASKS_SLACK) leaves room for ended tasks not yet acknowledged, and no list
+ *  is ever longer than S_TASKS_MAX. A longer list is a broken or hostile worker:
+ *  reconciling it costs the loop O(list x node tasks).  */
+#define S_LABELS_MAX 64u
+#define S_LABEL_KEY_MAX 128u
+#define S_LABEL_VALUE_MAX 256u
+#define S_TASKS_SLACK 64u
+#define S_TASKS_MAX 16384u
+
 static int
 s_peer_equal (const st_peer_t *a, const st_peer_t *b)
 {
     return a->id_len == b->id_len && memcmp (a->id, b->id, a->id_len) == 0;
+}
+
+/*  The longest task list a node of cpus_milli may report (see S_TASKS_MAX).  */
+static size_t
+s_tasks_max (uint64_t cpus_milli)
+{
+    uint64_t n = 2 * cpus_milli + S_TASKS_SLACK;
+    return n < S_TASKS_MAX ? (size_t) n : S_TASKS_MAX;
+}
+
+/*  Said at warn on the 1st, 2nd, 4th, 8th, ... time, at debug otherwise: a
+ *  peer that repeats itself cannot fill the log.  */
+static st_log_level_t
+s_rate_level (uint64_t count)
+{
+    return (count & (count - 1)) == 0 ? ST_LOG_WARN : ST_LOG_DEBUG;
+}
+
+void
+st__net_foreign_reply (st__net_t *s, uint64_t *kind_count, const char *what, const char *from, const char *to)
+{
+    uint64_t n = ++s->m->counters.foreign_replies;
+    st_log (s_rate_level (++*kind_count),
+            "dropped %s from %s: it answers what was sent to node %s (foreign_replies=%" PRIu64 ")", what, from, to,
+            n);
+}
+
+/*  Why reg's labels are refused, or NULL.  */
+static const char *
+s_labels_invalid (const Strata__Register *reg)
+{
+    if (reg->n_labels > S_LABELS_MAX)
+        return "too many labels: at most 64";
+    for (size_t i = 0; i < reg->n_labels; i++) {
+        const char *k = reg->labels[i]->key, *v = reg->labels[i]->value;
+        if (!k || !*k || strlen (k) > S_LABEL_KEY_MAX)
+            return "a label key must be 1-128 bytes";
+        if (v && strlen (v) > S_LABEL_VALUE_MAX)
+            return "a label value must be at most 256 bytes";
+    }
+    return NULL;
 }
 
 static int
@@ -569,6 +624,22 @@ s_on_register (st__net_t *s, const st_peer_t *peer, const Strata__Envelope *env)
         st__net_defer (s, s->worker_sock, peer, &out);
         return;
     }
+    const char *bad_labels = s_labels_invalid (reg);
+    size_t tasks_max = s_tasks_max (reg->capacity->cpus_milli);
+    if (bad_labels || reg->n_tasks > tasks_max) {
+        uint64_t n = ++s->m->counters.oversized_reports;
+        char why[160]; /*  packed by st__net_defer before it goes out of scope  */
+        if (bad_labels)
+            snprintf (why, sizeof why, "%s", bad_labels);
+        else
+            snprintf (why, sizeof why, "%zu tasks reported; a node of %g CPU reports at most %zu", reg->n_tasks,
+                      reg->capacity->cpus_milli / 1000.0, tasks_max);
+        st_log (s_rate_level (++s->oversized_registers),
+                "refused registration of node %s: %s (oversized_reports=%" PRIu64 ")", reg->node, why, n);
+        rep.error = why;
+        st__net_defer (s, s->worker_sock, peer, &out);
+        return;
+    }
     /*  With CURVE, a key enrolled as NODE.pub may register only node NODE.  */
     if (s->zap && strcmp (peer->user_id, reg->node) != 0) {
         s->m->counters.refused_registrations++;
@@ -750,6 +821,17 @@ st__dispatch_worker_message (st__net_t *s, const st_peer_t *peer, Strata__Envelo
             st__dispatch_send_ack (s, peer, env->seq, STRATA__ACK_STATUS__ACK_UNKNOWN_NODE);
             return;
         }
+        size_t tasks_max = s_tasks_max (node->cap_cpus_milli);
+        if (hb->n_running > tasks_max) {
+            /*  Not acknowledged, not counted as a sign of life: a worker that keeps
+             *  sending these is lost at the node timeout.  */
+            uint64_t n = ++s->m->counters.oversized_reports;
+            st_log (s_rate_level (++s->oversized_heartbeats),
+                    "dropped heartbeat of node %s: %zu running tasks reported, at most %zu for %g CPU "
+                    "(oversized_reports=%" PRIu64 ")",
+                    node->name, hb->n_running, tasks_max, node->cap_cpus_milli / 1000.0, n);
+            return;
+        }
         node->last_seen_mono = st_mono_ms ();
         node->last_seen_wall = st_wall_ms ();
         if (hb->launch_cap_opt_case == STRATA__HEARTBEAT__LAUNCH_CAP_OPT_LAUNCH_CAP)
@@ -787,7 +869,16 @@ st__dispatch_worker_message (st__net_t *s, const st_peer_t *peer, Strata__Envelo
             if (env->ack->launch_cap_opt_case == STRATA__ACK__LAUNCH_CAP_OPT_LAUNCH_CAP)
                 s_set_launch_cap (node, env->ack->launch_cap);
         }
+        /*  Only the node the Launch went to acknowledges it; seqs are easy to
+         *  guess, and a forged Ack would stop the resends of a lost Launch.  */
         st__task_t *t = st_map_get_u64 (s->m->launches, env->ack->ack_seq);
+        if (t && t->node != node) {
+            char what[96];
+            snprintf (what, sizeof what, "Ack of the launch of job %" PRIu64 " rank %u", t->job->id, t->index);
+            st__net_foreign_reply (s, &s->foreign_acks, what, node ? node->name : "an unregistered peer",
+                                   t->node ? t->node->name : "(none)");
+            t = NULL;
+        }
         if (t) {
             s_launch_untrack (s, t);
             t->launch_acked = 1;
@@ -797,7 +888,7 @@ st__dispatch_worker_message (st__net_t *s, const st_peer_t *peer, Strata__Envelo
         return;
     }
     case STRATA__ENVELOPE__BODY_LOG_DATA:
-        st__client_log_data (s, env->log_data);
+        st__client_log_data (s, peer, s_node_by_peer (s, peer), env->log_data);
         return;
     case STRATA__ENVELOPE__BODY_RDZV_PUT:
     case STRATA__ENVELOPE__BODY_RDZV_GET:

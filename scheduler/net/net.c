@@ -4,7 +4,8 @@
  *  with its number (s->batch), until it is committed: the loop sends a batch
  *  while it accumulates the next, so the queue may hold the replies of two
  *  batches, and st__net_send_deferred sends only the committed one's. Events
- *  are published once committed. The model's intents
+ *  are published once committed, under the topic "job.ID." (see
+ *  st__net_publish_events). The model's intents
  *  (st__intent_t) are carried out here after each step: a Signal is deferred
  *  like any message decided by the batch; agent answers and RemoteExited go
  *  out at once, as they did when the model sent them itself. */
@@ -108,8 +109,10 @@ st__net_publish_events (st__net_t *s, size_t n)
         ev.unix_ms = e->at_wall;
         env.body_case = STRATA__ENVELOPE__BODY_EVENT;
         env.event = &ev;
+        /*  ZeroMQ subscriptions match prefixes: the closing dot keeps a
+         *  subscriber to "job.1." from getting job 10's events ("job." is all jobs).  */
         char topic[40];
-        snprintf (topic, sizeof topic, "job.%" PRIu64, e->job_id);
+        snprintf (topic, sizeof topic, "job.%" PRIu64 ".", e->job_id);
         st_wire_publish (s->event_sock, topic, &env);
     }
 }

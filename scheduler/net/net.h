@@ -62,6 +62,8 @@ typedef struct st__logreq {
     uint64_t deadline_mono;
     char job_state[16];
     uint32_t attempt;
+    st_peer_t worker; /*  where the LogRequest went: only it may answer  */
+    char node[129];   /*  the node of that worker, for the log  */
     struct st__logreq *next;
 } st__logreq_t;
 
@@ -116,6 +118,10 @@ typedef struct st__net {
     st__logreq_t *logreqs; /*  log requests relayed to workers, awaiting their data  */
     size_t nlogreqs;
     uint64_t next_logreq;
+    /*  Each kind of refused report by itself, so that the log's rate limit
+     *  (warn at 1, 2, 4, 8, ...) of one kind never hides the first of another.  */
+    uint64_t foreign_acks, foreign_logdata;             /*  of counters.foreign_replies  */
+    uint64_t oversized_registers, oversized_heartbeats; /*  of counters.oversized_reports  */
     st__auth_t auth; /*  users and API tokens: who sends each client request (auth.c)  */
 } st__net_t;
 
@@ -142,6 +148,11 @@ void st__dispatch_send_launches (st__net_t *s);
 int st__dispatch_signal (st__net_t *s, st__task_t *t, Strata__SignalKind kind);
 void st__dispatch_tick (st__net_t *s, uint64_t now);
 void st__dispatch_send_ack (st__net_t *s, const st_peer_t *peer, uint64_t ack_seq, Strata__AckStatus status);
+/*  Counts and logs an Ack or LogData from a peer other than the node the
+ *  Launch or LogRequest went to; the caller drops it. The log's rate follows
+ *  *kind_count (s->foreign_acks, s->foreign_logdata), so one kind's flood
+ *  does not hide the first of the other.  */
+void st__net_foreign_reply (st__net_t *s, uint64_t *kind_count, const char *what, const char *from, const char *to);
 
 /*  -- agent.c: the agent protocol (relayed by workers) --------------------  */
 /*  RendezvousPut/Get, RemoteExec and Progress relayed by node's worker.  */
@@ -162,7 +173,9 @@ void st__token_forget_all (st__net_t *s);
 void st__client_message (st__net_t *s, const st_peer_t *peer, Strata__Envelope *env);
 void st__client_error (st__net_t *s, const st_peer_t *peer, uint64_t reply_to, Strata__ErrorCode code,
                        const char *msg, const char *hint);
-void st__client_log_data (st__net_t *s, const Strata__LogData *data);
+/*  A LogData from peer (the node registered on it, NULL for none): relayed to
+ *  the client that asked, when peer is the worker the request went to.  */
+void st__client_log_data (st__net_t *s, const st_peer_t *peer, const st__node_t *node, const Strata__LogData *data);
 void st__client_tick (st__net_t *s, uint64_t now);
 /*  A job record as a JobInfo message (caller frees with strata__job_info__free_unpacked).  */
 Strata__JobInfo *st__client_job_info (const st__job_record_t *r);

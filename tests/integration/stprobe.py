@@ -11,6 +11,14 @@ dependency is pyzmq (Debian: python3-zmq); field numbers follow proto/strata.pro
     stprobe.py submit   --client EP [--token T] SPEC_JSON_TEXT   (prints the reply as JSON)
     stprobe.py nodes    --client EP                      (exit 0 when answered)
     stprobe.py register --worker EP --node NAME [--cpus-milli N] [--mem-mb N]
+                        [--labels N [--label-key-len K] [--label-value-len V]] [--tasks N]
+    stprobe.py forge    --worker EP --node NAME [--heartbeat-refs N] [--for SECONDS]
+                        [--log-data TEXT --log-ids N] [--acks N]
+                        (registers a refusing node, then impersonates other workers: sends
+                        LogData for request ids 1..N and Acks of the N seqs after the last
+                        one it saw, ten times a second, for SECONDS)
+    stprobe.py subscribe --events EP PREFIX   (prints {"subscribed": true} once connected,
+                        then one line per event: topic, job_id, to_state)
     stprobe.py ask      --client EP [--auth TOKEN] get|cancel|logs|explain JOB_ID
                         (one request about a job, with Envelope.auth_token; prints the reply,
                         an error's code, message and hint exactly as they came)
@@ -22,6 +30,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import socket
 import sys
 import time
@@ -32,7 +41,8 @@ PROTOCOL_VERSION = 2
 
 # Envelope field numbers (proto/strata.proto).
 F_VERSION, F_SEQ, F_REPLY_TO, F_AUTH_TOKEN = 1, 2, 3, 4
-B_REGISTER, B_HEARTBEAT, B_TASK_UPDATE = 10, 11, 12
+B_REGISTER, B_HEARTBEAT, B_TASK_UPDATE, B_LOG_DATA = 10, 11, 12, 13
+B_EVENT = 50
 B_REGISTER_REPLY, B_LAUNCH, B_ACK = 20, 21, 24
 B_SUBMIT, B_GET, B_NODES = 30, 31, 35
 B_SUBMIT_REPLY, B_JOB, B_NODES_REPLY, B_ERROR = 40, 41, 45, 46
@@ -314,10 +324,27 @@ def cmd_nodes(a):
     return 0 if ok else 1
 
 
+def task_ref(job_id, index=0, attempt=1):
+    return f_varint(1, job_id) + f_varint(2, index) + f_varint(3, attempt)
+
+
+def register_body(node, pool, cpus_milli, mem_mb, instance, labels=(), tasks=0, refusing=""):
+    body = f_bytes(1, node) + f_bytes(2, pool) + \
+        f_bytes(3, f_varint(1, cpus_milli) + f_varint(2, mem_mb)) + f_varint(6, instance)
+    for k, v in labels:
+        body += f_bytes(5, f_bytes(1, k) + f_bytes(2, v))
+    for i in range(tasks):
+        # TaskStatus { task, state = TASK_RUNNING (2) }
+        body += f_bytes(7, f_bytes(1, task_ref(900000 + i)) + f_varint(2, 2))
+    if refusing:
+        body += f_bytes(12, refusing)
+    return body
+
+
 def cmd_register(a):
-    body = f_bytes(1, a.node) + f_bytes(2, a.pool) + \
-        f_bytes(3, f_varint(1, a.cpus_milli) + f_varint(2, a.mem_mb)) + \
-        f_varint(6, int.from_bytes(os.urandom(8), "little"))
+    labels = [("k%0*d" % (max(a.label_key_len - 1, 1), i), "v" * a.label_value_len) for i in range(a.labels)]
+    body = register_body(a.node, a.pool, a.cpus_milli, a.mem_mb, int.from_bytes(os.urandom(8), "little"),
+                         labels, a.tasks, a.refusing)
     # raw bytes, valid UTF-8 or not: protobuf-c checks no string field
     if a.hostname_hex:
         body += f_bytes(9, bytes.fromhex(a.hostname_hex))
@@ -330,6 +357,65 @@ def cmd_register(a):
     s.close()
     emit(**(r or {"body": None, "error": "no reply"}))
     return 0 if r is not None else 1
+
+
+def cmd_forge(a):
+    """A worker that registers honestly, then answers for other workers."""
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))   # stop_daemon expects a clean exit
+    instance = int.from_bytes(os.urandom(8), "little")
+    s = dealer(a.worker)
+    seq = 1
+    s.send(envelope(seq, B_REGISTER, register_body(a.node, "default", 1000, 1024, instance,
+                                                   refusing="forged replies only")))
+    r = recv_reply(s, 5000, None)
+    emit(registered=r)
+    if not r or not r.get("accepted"):
+        return 1
+    last_seen = r.get("seq", 0)
+    if a.heartbeat_refs:
+        seq += 1
+        refs = b"".join(f_bytes(3, task_ref(800000 + i)) for i in range(a.heartbeat_refs))
+        s.send(envelope(seq, B_HEARTBEAT, f_bytes(1, a.node) + f_varint(2, instance) + refs))
+        r = recv_reply(s, 3000, seq)
+        emit(heartbeat_refs=a.heartbeat_refs, reply=r)
+    deadline = time.monotonic() + a.seconds
+    next_beat = 0.0
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        if now >= next_beat:  # stays UP while it forges
+            seq += 1
+            s.send(envelope(seq, B_HEARTBEAT, f_bytes(1, a.node) + f_varint(2, instance)))
+            next_beat = now + 0.2
+        for i in range(1, a.log_ids + 1):
+            seq += 1
+            s.send(envelope(seq, B_LOG_DATA, f_varint(1, i) + f_bytes(3, a.log_data) + f_varint(5, len(a.log_data))))
+        # The scheduler numbers everything it sends from one counter: the Launches
+        # to other nodes are just past the last seq this node saw.
+        for k in range(max(last_seen - a.acks, 1), last_seen + a.acks):
+            seq += 1
+            s.send(envelope(seq, B_ACK, f_varint(1, k)))
+        while s.poll(100):
+            d = describe(s.recv_multipart()[-1])
+            last_seen = max(last_seen, d.get("seq", 0))
+    emit(forged_until_seq=last_seen)
+    s.close()
+    return 0
+
+
+def cmd_subscribe(a):
+    from zmq.utils.monitor import recv_monitor_message
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))   # the test's cleanup expects a clean exit
+    sub = CTX.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, a.prefix.encode())
+    mon = sub.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
+    sub.connect(a.events)
+    recv_monitor_message(mon)
+    emit(subscribed=True, prefix=a.prefix)
+    while True:
+        parts = sub.recv_multipart()
+        env = decode(parts[-1])
+        ev = decode(first(env, B_EVENT, b""))
+        emit(topic=parts[0].decode(errors="replace"), job_id=first(ev, 1, 0), to_state=first(ev, 7, 0))
 
 
 def main():
@@ -351,8 +437,24 @@ def main():
     r.add_argument("--pool", default="default")
     r.add_argument("--cpus-milli", type=int, default=1000)
     r.add_argument("--mem-mb", type=int, default=1024)
+    r.add_argument("--labels", type=int, default=0)
+    r.add_argument("--label-key-len", type=int, default=8)
+    r.add_argument("--label-value-len", type=int, default=8)
+    r.add_argument("--tasks", type=int, default=0, help="TaskStatus entries (RUNNING, unknown jobs)")
+    r.add_argument("--refusing", default="", help="Register.refusing: the node takes no tasks")
     r.add_argument("--hostname-hex", default="", help="Register.hostname as hex bytes")
     r.add_argument("--label-hex", action="append", help="KEYHEX=VALUEHEX: a label as hex bytes")
+    f = sub.add_parser("forge")
+    f.add_argument("--worker", required=True)
+    f.add_argument("--node", required=True)
+    f.add_argument("--heartbeat-refs", type=int, default=0)
+    f.add_argument("--for", dest="seconds", type=float, default=0)
+    f.add_argument("--log-data", default="FORGED")
+    f.add_argument("--log-ids", type=int, default=0)
+    f.add_argument("--acks", type=int, default=0)
+    b = sub.add_parser("subscribe")
+    b.add_argument("--events", required=True)
+    b.add_argument("prefix")
     k = sub.add_parser("ask")
     k.add_argument("--client", required=True)
     k.add_argument("--auth", default="", help="Envelope.auth_token")
@@ -360,7 +462,8 @@ def main():
     k.add_argument("job_id", type=int)
     a = p.parse_args()
     return {"garbage": cmd_garbage, "submit": cmd_submit, "nodes": cmd_nodes,
-            "register": cmd_register, "ask": cmd_ask}[a.cmd](a)
+            "register": cmd_register, "ask": cmd_ask, "forge": cmd_forge,
+            "subscribe": cmd_subscribe}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -210,8 +210,8 @@ start_worker wa --pool pa --curve-key "$K/wa.key" --scheduler-key "$K/scheduler.
 assert_eq "$(node_field wa .pool)" pa "pool of wa"
 id=$(submit_job -- echo via the gateway)
 wait_job_state "$id" SUCCEEDED 30
-wait_until 10 "the gateway to receive job $id's events" log_has sub_gateway "^job\.$id\$"
-ok "the gateway received job.$id events"
+wait_until 10 "the gateway to receive job $id's events" log_has sub_gateway "^job\.$id\.\$"
+ok "the gateway received job.$id. events"
 
 info "a worker whose key is enrolled for pool pa, claiming pool pb"
 start_worker_nowait wb wb --pool pb --curve-key "$K/wb.key" --scheduler-key "$K/scheduler.pub"
