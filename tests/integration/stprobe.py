@@ -412,6 +412,10 @@ def cmd_subscribe(a):
     recv_monitor_message(mon)
     emit(subscribed=True, prefix=a.prefix)
     while True:
+        # Poll, never block in recv: SIGTERM may land on one of libzmq's threads, and
+        # Python runs its handler only when the main thread is back in the interpreter.
+        if not sub.poll(200):
+            continue
         parts = sub.recv_multipart()
         env = decode(parts[-1])
         ev = decode(first(env, B_EVENT, b""))
