@@ -84,8 +84,7 @@ st_utf8_scrub (const char *text, size_t len, st_utf8_sink_fn sink, void *arg)
             i += n;
             continue;
         }
-        if ((i > run && sink (arg, text + run, i - run))
-            || sink (arg, ST_UTF8_REPLACEMENT, ST_UTF8_REPLACEMENT_LEN))
+        if ((i > run && sink (arg, text + run, i - run)) || sink (arg, ST_UTF8_REPLACEMENT, ST_UTF8_REPLACEMENT_LEN))
             return -1;
         bad++;
         run = ++i;

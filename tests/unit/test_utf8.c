@@ -34,8 +34,8 @@ s_expect_copy (const char *in, size_t size, const char *want)
 
 Test (utf8, copy_cuts_on_a_boundary_at_each_width)
 {
-    const char *s = C1 C2 C3 C4 C1; /*  bytes: 1 + 2 + 3 + 4 + 1 = 11  */
-    s_expect_copy (s, 12, s);          /*  exact fit: 11 bytes and the NUL  */
+    const char *s = C1 C2 C3 C4 C1;     /*  bytes: 1 + 2 + 3 + 4 + 1 = 11  */
+    s_expect_copy (s, 12, s);           /*  exact fit: 11 bytes and the NUL  */
     s_expect_copy (s, 11, C1 C2 C3 C4); /*  one short: the last 'a' goes  */
     s_expect_copy (s, 10, C1 C2 C3);    /*  inside the 4-byte character: all of it goes  */
     s_expect_copy (s, 8, C1 C2 C3);
@@ -52,17 +52,21 @@ Test (utf8, copy_cuts_on_a_boundary_at_each_width)
 
 Test (utf8, bad_bytes_become_one_replacement_each)
 {
-    s_expect_copy ("a\xff" "b", 16, "a" R "b");
-    s_expect_copy ("\x80\x80", 16, R R);                         /*  stray continuation bytes  */
-    s_expect_copy ("x\xe2\x82", 16, "x" R R);                    /*  a 3-byte character cut short  */
-    s_expect_copy ("\xf0\x9f\x98" "a", 16, R R R "a");           /*  a 4-byte one cut short, then text  */
-    s_expect_copy ("\xc0\xaf", 16, R R);                         /*  overlong '/'  */
-    s_expect_copy ("\xe0\x80\xaf", 16, R R R);                   /*  overlong, 3 bytes  */
-    s_expect_copy ("\xf0\x80\x80\xaf", 16, R R R R);             /*  overlong, 4 bytes  */
-    s_expect_copy ("\xed\xa0\x80", 16, R R R);                   /*  a surrogate (U+D800)  */
-    s_expect_copy ("\xf4\x90\x80\x80", 16, R R R R);             /*  past U+10FFFF  */
+    s_expect_copy ("a\xff"
+                   "b",
+                   16, "a" R "b");
+    s_expect_copy ("\x80\x80", 16, R R);      /*  stray continuation bytes  */
+    s_expect_copy ("x\xe2\x82", 16, "x" R R); /*  a 3-byte character cut short  */
+    s_expect_copy ("\xf0\x9f\x98"
+                   "a",
+                   16, R R R "a");                   /*  a 4-byte one cut short, then text  */
+    s_expect_copy ("\xc0\xaf", 16, R R);             /*  overlong '/'  */
+    s_expect_copy ("\xe0\x80\xaf", 16, R R R);       /*  overlong, 3 bytes  */
+    s_expect_copy ("\xf0\x80\x80\xaf", 16, R R R R); /*  overlong, 4 bytes  */
+    s_expect_copy ("\xed\xa0\x80", 16, R R R);       /*  a surrogate (U+D800)  */
+    s_expect_copy ("\xf4\x90\x80\x80", 16, R R R R); /*  past U+10FFFF  */
     s_expect_copy ("\xfe\xfe", 16, R R);
-    s_expect_copy (C2 "\xc3" C2, 16, C2 R C2);                   /*  a lead byte whose tail went  */
+    s_expect_copy (C2 "\xc3" C2, 16, C2 R C2); /*  a lead byte whose tail went  */
     /*  a replacement that does not fit is left out whole, like a character  */
     s_expect_copy ("ab\xff", 5, "ab");
     s_expect_copy ("ab\xff", 6, "ab" R);
@@ -115,7 +119,10 @@ Test (utf8, scrub_hands_on_runs_and_counts)
     cr_assert (memcmp (k.out, R, 3) == 0);
 
     int calls = 0;
-    cr_assert_eq (st_utf8_scrub ("a\xff" "b", SIZE_MAX, s_stop, &calls), -1, "the sink can stop it");
+    cr_assert_eq (st_utf8_scrub ("a\xff"
+                                 "b",
+                                 SIZE_MAX, s_stop, &calls),
+                  -1, "the sink can stop it");
     cr_assert_eq (calls, 2);
 }
 
@@ -137,7 +144,8 @@ Test (utf8, fmt_cuts_and_cleans)
     char workdir[2 + 300 + 1] = "/x";
     for (int i = 0; i < 150; i++)
         memcpy (workdir + 2 + 2 * i, C2, 3);
-    size_t full = (size_t) snprintf (NULL, 0, "cannot change directory to %s: %s", workdir, "No such file or directory");
+    size_t full =
+        (size_t) snprintf (NULL, 0, "cannot change directory to %s: %s", workdir, "No such file or directory");
     for (size_t size = 1; size < 400; size++) {
         char *m = malloc (size);
         cr_assert_not_null (m);
