@@ -751,14 +751,15 @@ st__sched_main (int argc, char **argv)
     free (stats);
     if (rc != ST_OK)
         goto fail;
-    st_info (
-        "stopped cleanly (submits=%" PRIu64 " flushes=%" PRIu64 " bad_frames=%" PRIu64 " foreign_replies=%" PRIu64
-        " oversized_reports=%" PRIu64 " oversized_frames=%" PRIu64 " duplicate_registrations=%" PRIu64
-        " refused_registrations=%" PRIu64 " refused_pools=%" PRIu64 " launch_resends=%" PRIu64 ")",
-        s->model.counters.submits, s->model.counters.flushes, s->model.counters.bad_frames,
-        s->model.counters.foreign_replies, s->model.counters.oversized_reports, s->model.counters.oversized_frames,
-        s->model.counters.duplicate_registrations, s->model.counters.refused_registrations,
-        s->model.counters.refused_pools, s->model.counters.launch_resends);
+    st_info ("stopped cleanly (submits=%" PRIu64 " flushes=%" PRIu64 " bad_frames=%" PRIu64
+             " foreign_replies=%" PRIu64 " oversized_reports=%" PRIu64 " oversized_frames=%" PRIu64
+             " duplicate_registrations=%" PRIu64 " refused_registrations=%" PRIu64 " refused_pools=%" PRIu64
+             " launch_resends=%" PRIu64 " json_failures=%" PRIu64 ")",
+             s->model.counters.submits, s->model.counters.flushes, s->model.counters.bad_frames,
+             s->model.counters.foreign_replies, s->model.counters.oversized_reports,
+             s->model.counters.oversized_frames, s->model.counters.duplicate_registrations,
+             s->model.counters.refused_registrations, s->model.counters.refused_pools,
+             s->model.counters.launch_resends, s->model.counters.json_failures);
     code = 0;
     goto done;
 fail:
