@@ -222,12 +222,15 @@ typedef struct {
     int failed;
 } s_builder_t;
 
-/*  Sets key in obj to v; a NULL v means the text was not valid UTF-8.  */
+/*  Sets key in obj to v (a reference it takes, whatever happens); a NULL v means
+ *  the text was not valid UTF-8.  */
 static void
 s_put (s_builder_t *b, json_t *obj, const char *key, json_t *v, const char *flag)
 {
-    if (b->failed)
+    if (b->failed) {
+        json_decref (v);
         return;
+    }
     if (!v) {
         st_error_set (b->err, ST_EINVAL, flag, "%s: not valid UTF-8 text", flag);
         b->failed = 1;
